@@ -1,0 +1,379 @@
+//! The waiting list: the in-memory index of every queued application, per district.
+//!
+//! It answers the questions fairness depends on, each in O(log n) at a million entries:
+//! an application's position in its district and birth-year cohort, how many ahead of it
+//! chose each of its kindergartens, and which application comes first for a free place.
+//!
+//! Each district keeps one order-statistic set of queue keys per birth-year cohort, one per
+//! (kindergarten, cohort) for the applications that listed the kindergarten, and one per
+//! cohort for those that take "any kindergarten of the district". A free place only ever
+//! looks at the sets of its kindergarten and of "any" in the years its age band covers, so
+//! applications that could never take it are never touched.
+//!
+//! `indexset::BTreeSet` is a two-level B-tree with a Fenwick index over its nodes, which
+//! gives `rank` in O(log n) without walking the elements (std's `range(..).count()` is O(n)).
+//!
+//! Architecture Invariant: an application is in this index exactly when it is queued, and
+//! then in exactly the sets its cohort and choices name. `check_invariants` proves it.
+
+use super::application::{ApplicationId, Choices, QueueKey, RegistrationNumber};
+use super::catalog::{AgeBand, DistrictId, KindergartenId, Language, Tier};
+use chrono::{Datelike, NaiveDate};
+use std::collections::HashMap;
+
+/// Node size of the order-statistic sets. The crate's default (1024) preallocates 16 KiB per
+/// set, which with thousands of small (kindergarten, cohort) sets costs more memory than the
+/// keys; 128 keeps rank fast and small sets small.
+const NODE_SIZE: usize = 128;
+
+type KeySet = indexset::BTreeSet<QueueKey>;
+
+fn new_key_set() -> KeySet {
+    KeySet::with_maximum_node_size(NODE_SIZE)
+}
+
+/// The preferred kindergartens in a fixed-size array: no heap allocation per application.
+/// `len == 0` means "any kindergarten of the district".
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CompactChoices {
+    ids: [KindergartenId; 5],
+    len: u8,
+}
+
+impl CompactChoices {
+    pub fn from_choices(choices: &Choices) -> CompactChoices {
+        let mut compact = CompactChoices {
+            ids: [KindergartenId(0); 5],
+            len: 0,
+        };
+        if let Choices::Listed(list) = choices {
+            assert!(
+                !list.is_empty() && list.len() <= compact.ids.len(),
+                "a listed choice has 1 to 5 kindergartens"
+            );
+            compact.ids[..list.len()].copy_from_slice(list);
+            compact.len = list.len() as u8;
+        }
+        compact
+    }
+
+    pub fn is_any(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn listed(&self) -> &[KindergartenId] {
+        &self.ids[..usize::from(self.len)]
+    }
+
+    pub fn accepts(&self, kindergarten: KindergartenId) -> bool {
+        self.is_any() || self.listed().contains(&kindergarten)
+    }
+}
+
+/// What the waiting list knows of a queued application: only what ordering and fitting need.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Waiting {
+    pub key: QueueKey,
+    pub birth_date: NaiveDate,
+    pub desired_start: NaiveDate,
+    /// `None`: any language.
+    pub language: Option<Language>,
+    pub choices: CompactChoices,
+    /// Held back from places (stop list) while keeping its key and its position.
+    pub held: bool,
+}
+
+impl Waiting {
+    pub fn cohort(&self) -> i32 {
+        self.birth_date.year()
+    }
+
+    /// Whether this application may take `place`. Every condition of DOMAIN.md is here and
+    /// nowhere else, so the index and the reference model cannot disagree about fit.
+    pub fn fits(&self, place: &Place) -> bool {
+        !self.held
+            && place.age_band.contains(self.birth_date)
+            && self.language.is_none_or(|language| language == place.language)
+            && self.choices.accepts(place.kindergarten)
+            && self.desired_start <= place.available_from
+    }
+}
+
+/// One free place, as far as choosing a child for it is concerned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Place {
+    pub kindergarten: KindergartenId,
+    pub age_band: AgeBand,
+    pub language: Language,
+    pub available_from: NaiveDate,
+}
+
+/// How far an application is from its turn.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Position {
+    pub cohort: i32,
+    /// 1 means next in the district's cohort.
+    pub in_cohort: u32,
+    pub cohort_size: u32,
+    /// For each listed kindergarten, in the application's order: how many applications of
+    /// the same cohort ahead of it also listed that kindergarten.
+    pub ahead_per_kindergarten: Vec<(KindergartenId, u32)>,
+    /// How many applications of the same cohort ahead of it take any kindergarten: they
+    /// compete for every kindergarten's places too.
+    pub ahead_taking_any: u32,
+}
+
+#[derive(Default)]
+struct DistrictQueue {
+    entries: HashMap<RegistrationNumber, Waiting>,
+    by_cohort: HashMap<i32, KeySet>,
+    by_kindergarten: HashMap<(KindergartenId, i32), KeySet>,
+    taking_any: HashMap<i32, KeySet>,
+}
+
+impl DistrictQueue {
+    /// Every set an entry belongs to; the one place that decides membership.
+    fn for_each_set_of(&mut self, waiting: &Waiting, mut apply: impl FnMut(&mut KeySet)) {
+        let cohort = waiting.cohort();
+        apply(self.by_cohort.entry(cohort).or_insert_with(new_key_set));
+        if waiting.choices.is_any() {
+            apply(self.taking_any.entry(cohort).or_insert_with(new_key_set));
+        }
+        for kindergarten in waiting.choices.listed() {
+            let set = self
+                .by_kindergarten
+                .entry((*kindergarten, cohort))
+                .or_insert_with(new_key_set);
+            apply(set);
+        }
+    }
+
+    fn index(&mut self, waiting: &Waiting) {
+        self.for_each_set_of(waiting, |set| {
+            let inserted = set.insert(waiting.key);
+            assert!(inserted, "queue key {:?} indexed twice", waiting.key);
+        });
+    }
+
+    fn unindex(&mut self, waiting: &Waiting) {
+        self.for_each_set_of(waiting, |set| {
+            let removed = set.remove(&waiting.key);
+            assert!(removed, "queue key {:?} missing from a set", waiting.key);
+        });
+    }
+
+    /// The first application in `set` that fits `place` and comes before `bound`.
+    fn first_fitting_in(
+        &self,
+        set: Option<&KeySet>,
+        place: &Place,
+        bound: Option<QueueKey>,
+    ) -> Option<QueueKey> {
+        set?.iter()
+            .take_while(|key| bound.is_none_or(|bound| **key < bound))
+            .find(|key| self.entries[&key.number].fits(place))
+            .copied()
+    }
+}
+
+/// The waiting lists of all districts.
+#[derive(Default)]
+pub struct WaitingList {
+    districts: HashMap<DistrictId, DistrictQueue>,
+    len: usize,
+}
+
+/// Why a change to the waiting list was not made. These are caller bugs (the service checks
+/// first), reported rather than ignored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum WaitingListError {
+    #[error("application {0:?} is already on the waiting list")]
+    AlreadyWaiting(ApplicationId),
+    #[error("application {0:?} is not on the waiting list")]
+    NotWaiting(ApplicationId),
+}
+
+impl WaitingList {
+    pub fn new() -> WaitingList {
+        WaitingList::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn get(&self, id: ApplicationId) -> Option<&Waiting> {
+        self.districts.get(&id.district)?.entries.get(&id.number)
+    }
+
+    pub fn insert(&mut self, district: DistrictId, waiting: Waiting) -> Result<(), WaitingListError> {
+        let queue = self.districts.entry(district).or_default();
+        let id = ApplicationId {
+            district,
+            number: waiting.key.number,
+        };
+        if queue.entries.contains_key(&waiting.key.number) {
+            return Err(WaitingListError::AlreadyWaiting(id));
+        }
+        queue.index(&waiting);
+        queue.entries.insert(waiting.key.number, waiting);
+        self.len += 1;
+        Ok(())
+    }
+
+    pub fn remove(&mut self, id: ApplicationId) -> Result<Waiting, WaitingListError> {
+        let queue = self
+            .districts
+            .get_mut(&id.district)
+            .ok_or(WaitingListError::NotWaiting(id))?;
+        let waiting = queue
+            .entries
+            .remove(&id.number)
+            .ok_or(WaitingListError::NotWaiting(id))?;
+        queue.unindex(&waiting);
+        self.len -= 1;
+        Ok(waiting)
+    }
+
+    /// Moves an application to another tier, keeping its registration time and number.
+    pub fn set_tier(&mut self, id: ApplicationId, tier: Tier) -> Result<(), WaitingListError> {
+        let mut waiting = self.remove(id)?;
+        waiting.key.tier = tier;
+        self.insert(id.district, waiting)
+    }
+
+    /// Holds an application back from places (or releases it) without moving it.
+    pub fn set_held(&mut self, id: ApplicationId, held: bool) -> Result<(), WaitingListError> {
+        let waiting = self
+            .districts
+            .get_mut(&id.district)
+            .and_then(|queue| queue.entries.get_mut(&id.number))
+            .ok_or(WaitingListError::NotWaiting(id))?;
+        waiting.held = held;
+        Ok(())
+    }
+
+    pub fn position(&self, id: ApplicationId) -> Option<Position> {
+        let queue = self.districts.get(&id.district)?;
+        let waiting = queue.entries.get(&id.number)?;
+        let cohort = waiting.cohort();
+        let cohort_set = &queue.by_cohort[&cohort];
+        let rank_in = |set: Option<&KeySet>| set.map_or(0, |set| set.rank(&waiting.key) as u32);
+        let ahead_per_kindergarten = waiting
+            .choices
+            .listed()
+            .iter()
+            .map(|kindergarten| {
+                let set = queue.by_kindergarten.get(&(*kindergarten, cohort));
+                (*kindergarten, rank_in(set))
+            })
+            .collect();
+        Some(Position {
+            cohort,
+            in_cohort: rank_in(Some(cohort_set)) + 1,
+            cohort_size: cohort_set.len() as u32,
+            ahead_per_kindergarten,
+            ahead_taking_any: rank_in(queue.taking_any.get(&cohort)),
+        })
+    }
+
+    /// The application whose turn it is for `place`: the smallest key among those that fit.
+    pub fn first_fit(&self, district: DistrictId, place: &Place) -> Option<ApplicationId> {
+        let queue = self.districts.get(&district)?;
+        let mut best: Option<QueueKey> = None;
+        for year in place.age_band.born_from.year()..=place.age_band.born_to.year() {
+            let candidate_sets = [
+                queue.by_kindergarten.get(&(place.kindergarten, year)),
+                queue.taking_any.get(&year),
+            ];
+            for set in candidate_sets {
+                // Each later set is only searched below the best key found so far.
+                if let Some(found) = queue.first_fitting_in(set, place, best) {
+                    best = Some(found);
+                }
+            }
+        }
+        best.map(|key| ApplicationId {
+            district,
+            number: key.number,
+        })
+    }
+
+    /// The queued applications of a district's cohort in queue order, from `offset`, at most
+    /// `limit` of them (the public, anonymised queue is built on this).
+    pub fn cohort_page(
+        &self,
+        district: DistrictId,
+        cohort: i32,
+        offset: usize,
+        limit: usize,
+    ) -> Vec<&Waiting> {
+        let Some(queue) = self.districts.get(&district) else {
+            return Vec::new();
+        };
+        let Some(set) = queue.by_cohort.get(&cohort) else {
+            return Vec::new();
+        };
+        if offset >= set.len() {
+            return Vec::new();
+        }
+        let end = set.len().min(offset.saturating_add(limit));
+        set.range_idx(offset..end)
+            .map(|key| &queue.entries[&key.number])
+            .collect()
+    }
+
+    /// All entries of all districts, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (DistrictId, &Waiting)> {
+        self.districts
+            .iter()
+            .flat_map(|(district, queue)| queue.entries.values().map(move |w| (*district, w)))
+    }
+
+    /// Checks that every entry is in exactly the sets it belongs to and no set holds
+    /// anything else. O(n log n); for tests, `verify` and debug builds, not the hot path.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        let mut total = 0;
+        for (district, queue) in &self.districts {
+            let mut expected: HashMap<&'static str, usize> = HashMap::new();
+            for (number, waiting) in &queue.entries {
+                if *number != waiting.key.number {
+                    return Err(format!("{district:?}: entry {number:?} holds key {:?}", waiting.key));
+                }
+                let cohort = waiting.cohort();
+                let cohort_ok = queue.by_cohort.get(&cohort).is_some_and(|s| s.contains(&waiting.key));
+                let any_ok = !waiting.choices.is_any()
+                    || queue.taking_any.get(&cohort).is_some_and(|s| s.contains(&waiting.key));
+                let listed_ok = waiting.choices.listed().iter().all(|k| {
+                    queue.by_kindergarten.get(&(*k, cohort)).is_some_and(|s| s.contains(&waiting.key))
+                });
+                if !(cohort_ok && any_ok && listed_ok) {
+                    return Err(format!("{district:?}: {number:?} is missing from one of its sets"));
+                }
+                *expected.entry("cohort").or_default() += 1;
+                *expected.entry("any").or_default() += usize::from(waiting.choices.is_any());
+                *expected.entry("listed").or_default() += waiting.choices.listed().len();
+            }
+            let sizes = [
+                ("cohort", queue.by_cohort.values().map(KeySet::len).sum::<usize>()),
+                ("any", queue.taking_any.values().map(KeySet::len).sum()),
+                ("listed", queue.by_kindergarten.values().map(KeySet::len).sum()),
+            ];
+            for (name, size) in sizes {
+                let wanted = expected.get(name).copied().unwrap_or(0);
+                if size != wanted {
+                    return Err(format!("{district:?}: {name} sets hold {size} keys, entries need {wanted}"));
+                }
+            }
+            total += queue.entries.len();
+        }
+        if total != self.len {
+            return Err(format!("length says {}, districts hold {total}", self.len));
+        }
+        Ok(())
+    }
+}

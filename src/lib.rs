@@ -1,0 +1,8 @@
+//! Kezek: a fair, durable, explainable waiting list for state kindergarten places.
+//!
+//! See ARCHITECTURE.md for the map. In short: `domain` holds the rules and does no IO;
+//! `store` is the only place with SQL; `service` turns a command into validate, persist in
+//! one transaction, apply to memory; `http` is the only place that knows JSON over the wire.
+
+pub mod clock;
+pub mod domain;
