@@ -5,4 +5,9 @@
 //! one transaction, apply to memory; `http` is the only place that knows JSON over the wire.
 
 pub mod clock;
+pub mod demo;
 pub mod domain;
+pub mod http;
+pub mod service;
+pub mod store;
+pub mod verify;

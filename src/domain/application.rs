@@ -310,7 +310,10 @@ impl NewApplication {
         if desired_start < today {
             return Err(Refusal::DesiredStartInPast);
         }
-        if !catalog.school_age.is_preschool_on(birth_date, desired_start.max(today)) {
+        if !catalog
+            .school_age
+            .is_preschool_on(birth_date, desired_start.max(today))
+        {
             return Err(Refusal::NotPreschoolAge);
         }
         let child = Child {
@@ -357,7 +360,9 @@ fn parse_date(text: &str) -> Option<NaiveDate> {
 
 fn parse_name(text: &str) -> Result<String, Refusal> {
     let name = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    let plausible = name.chars().all(|c| c.is_alphabetic() || " -'.".contains(c));
+    let plausible = name
+        .chars()
+        .all(|c| c.is_alphabetic() || " -'.".contains(c));
     if name.is_empty() || name.chars().count() > NAME_CHARS_MAX || !plausible {
         return Err(Refusal::NameInvalid);
     }
@@ -384,12 +389,13 @@ fn parse_email(text: Option<&str>) -> Result<Option<String>, Refusal> {
     };
     let valid = text.len() <= 254
         && !text.chars().any(char::is_whitespace)
-        && text
-            .split_once('@')
-            .is_some_and(|(local, domain)| {
-                !local.is_empty() && domain.contains('.') && !domain.starts_with('.')
-                    && !domain.ends_with('.') && !domain.contains('@')
-            });
+        && text.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !domain.contains('@')
+        });
     if !valid {
         return Err(Refusal::EmailInvalid);
     }
@@ -414,11 +420,7 @@ fn parse_relation(text: &str) -> Result<Relation, Refusal> {
     }
 }
 
-fn parse_choices(
-    ids: &[u32],
-    district: DistrictId,
-    catalog: &Catalog,
-) -> Result<Choices, Refusal> {
+fn parse_choices(ids: &[u32], district: DistrictId, catalog: &Catalog) -> Result<Choices, Refusal> {
     if ids.is_empty() {
         return Ok(Choices::Any);
     }
@@ -446,7 +448,11 @@ fn parse_priority(
     form: &RegistrationForm,
     catalog: &Catalog,
 ) -> Result<Option<PriorityClaim>, Refusal> {
-    let Some(code) = form.priority_category.as_deref().map(str::trim).filter(|c| !c.is_empty())
+    let Some(code) = form
+        .priority_category
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
     else {
         return Ok(None);
     };

@@ -61,7 +61,8 @@ impl Serialize for Language {
 impl<'de> Deserialize<'de> for Language {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let code = String::deserialize(deserializer)?;
-        Language::parse(&code).ok_or_else(|| serde::de::Error::custom("not a two-letter language code"))
+        Language::parse(&code)
+            .ok_or_else(|| serde::de::Error::custom("not a two-letter language code"))
     }
 }
 
@@ -121,9 +122,7 @@ impl AgeBand {
 }
 
 /// The three tiers of the queue, in the order they are served.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Tier {
     /// кезектен тыс / внеочередное
@@ -227,7 +226,9 @@ pub struct Catalog {
 
 impl Catalog {
     pub fn district_by_code(&self, code: &str) -> Option<&District> {
-        self.districts.values().find(|district| district.code == code)
+        self.districts
+            .values()
+            .find(|district| district.code == code)
     }
 }
 
@@ -242,7 +243,10 @@ mod tests {
     #[test]
     fn a_child_six_before_september_leaves_that_september() {
         let rule = SchoolAgeRule::default();
-        assert_eq!(rule.leaves_preschool_on(date(2019, 8, 31)), date(2025, 9, 1));
+        assert_eq!(
+            rule.leaves_preschool_on(date(2019, 8, 31)),
+            date(2025, 9, 1)
+        );
         assert_eq!(rule.leaves_preschool_on(date(2019, 9, 1)), date(2025, 9, 1));
         assert_eq!(rule.leaves_preschool_on(date(2019, 9, 2)), date(2026, 9, 1));
         assert!(rule.is_preschool_on(date(2019, 9, 2), date(2026, 8, 31)));

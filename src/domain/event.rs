@@ -18,12 +18,20 @@ pub enum Event {
     KindergartenCreated(Kindergarten),
     GroupCreated(Group),
     ApplicationRegistered(Application),
-    ApplicationWithdrawn { id: ApplicationId },
+    ApplicationWithdrawn {
+        id: ApplicationId,
+    },
     /// An officer saw the document: the application moves to the category's tier, keeping
     /// its registration time.
-    PriorityVerified { id: ApplicationId, tier: Tier },
+    PriorityVerified {
+        id: ApplicationId,
+        tier: Tier,
+    },
     /// The claim was not confirmed: the application is (or stays) in the general tier.
-    PriorityRejected { id: ApplicationId, reason: String },
+    PriorityRejected {
+        id: ApplicationId,
+        reason: String,
+    },
 }
 
 impl Event {
@@ -38,6 +46,13 @@ impl Event {
             Event::PriorityVerified { .. } => "priority_verified",
             Event::PriorityRejected { .. } => "priority_rejected",
         }
+    }
+
+    pub fn changes_catalog(&self) -> bool {
+        matches!(
+            self,
+            Event::DistrictCreated(_) | Event::KindergartenCreated(_) | Event::GroupCreated(_)
+        )
     }
 
     pub fn to_payload(&self) -> String {
@@ -217,7 +232,13 @@ mod tests {
                 number: RegistrationNumber(7),
             },
         };
-        RecordedEvent::seal(prev.seq, prev.hash, prev.recorded_at, Actor::portal(), &event)
+        RecordedEvent::seal(
+            prev.seq,
+            prev.hash,
+            prev.recorded_at,
+            Actor::portal(),
+            &event,
+        )
     }
 
     fn first() -> RecordedEvent {
@@ -228,7 +249,13 @@ mod tests {
             },
             reason: "no document".into(),
         };
-        RecordedEvent::seal(0, GENESIS_HASH, DateTime::UNIX_EPOCH, Actor::system(), &event)
+        RecordedEvent::seal(
+            0,
+            GENESIS_HASH,
+            DateTime::UNIX_EPOCH,
+            Actor::system(),
+            &event,
+        )
     }
 
     #[test]
@@ -250,10 +277,22 @@ mod tests {
         relinked.prev_hash[0] ^= 1;
         let mut checker = ChainChecker::default();
         checker.check(&one).unwrap();
-        assert_eq!(checker.check(&relinked), Err(ChainError::BrokenLink { seq: 2, previous: 1 }));
+        assert_eq!(
+            checker.check(&relinked),
+            Err(ChainError::BrokenLink {
+                seq: 2,
+                previous: 1
+            })
+        );
 
         let mut checker = ChainChecker::default();
-        assert_eq!(checker.check(&two), Err(ChainError::Gap { seq: 2, expected: 1 }));
+        assert_eq!(
+            checker.check(&two),
+            Err(ChainError::Gap {
+                seq: 2,
+                expected: 1
+            })
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::fmt;
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Iin([u8; 12]);
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Sex {
     Male,
@@ -75,7 +75,10 @@ impl Iin {
     }
 
     pub fn as_string(&self) -> String {
-        self.0.iter().map(|digit| char::from(b'0' + digit)).collect()
+        self.0
+            .iter()
+            .map(|digit| char::from(b'0' + digit))
+            .collect()
     }
 
     /// The last four digits, enough for a person to recognise their own record on a
@@ -101,11 +104,7 @@ impl Iin {
             _ => return None,
         };
         let mut digits = [0u8; 12];
-        let head = [
-            (year % 100) as u32,
-            birth_date.month(),
-            birth_date.day(),
-        ];
+        let head = [(year % 100) as u32, birth_date.month(), birth_date.day()];
         for (i, value) in head.iter().enumerate() {
             digits[2 * i] = (value / 10) as u8;
             digits[2 * i + 1] = (value % 10) as u8;
@@ -203,15 +202,20 @@ mod tests {
     fn a_changed_serial_digit_breaks_the_check() {
         assert_eq!(Iin::parse("061211600112"), Err(IinError::CheckDigit));
         let changed = |position: usize| {
-            (b'0'..=b'9').filter(move |r| b"791028302728"[position] != *r).map(move |r| {
-                let mut text = *b"791028302728";
-                text[position] = r;
-                Iin::parse(std::str::from_utf8(&text).unwrap())
-            })
+            (b'0'..=b'9')
+                .filter(move |r| b"791028302728"[position] != *r)
+                .map(move |r| {
+                    let mut text = *b"791028302728";
+                    text[position] = r;
+                    Iin::parse(std::str::from_utf8(&text).unwrap())
+                })
         };
         // Digits 8 to 10 have weights 8, 9, 10 on the first pass: every change is caught.
         for position in 7..10 {
-            assert!(changed(position).all(|r| r == Err(IinError::CheckDigit)), "{position}");
+            assert!(
+                changed(position).all(|r| r == Err(IinError::CheckDigit)),
+                "{position}"
+            );
         }
         // The 11th digit's first weight is 11, which is 0 mod 11: the decree's algorithm
         // cannot see a change there when the first pass decides. We follow the decree.

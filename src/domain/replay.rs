@@ -37,7 +37,8 @@ impl Replay {
                     return Err(ReplayError::NumberOutOfOrder(application.id, *next));
                 }
                 *next += 1;
-                self.applications.insert(application.id, application.clone());
+                self.applications
+                    .insert(application.id, application.clone());
             }
             Event::ApplicationWithdrawn { id } => {
                 let application = self.queued(*id)?;

@@ -42,32 +42,21 @@ impl Waiting {
 
 impl QueueState {
     pub fn apply(&mut self, event: &Event) -> Result<(), StateError> {
-        let catalog = &mut self.catalog;
         match event {
-            Event::DistrictCreated(district) => {
-                if catalog.districts.insert(district.id, district.clone()).is_some() {
-                    return Err(StateError::Duplicate(format!("{:?}", district.id)));
-                }
-            }
-            Event::KindergartenCreated(kindergarten) => {
-                if !catalog.districts.contains_key(&kindergarten.district) {
-                    return Err(StateError::UnknownDistrict(kindergarten.district));
-                }
-                if catalog.kindergartens.insert(kindergarten.id, kindergarten.clone()).is_some() {
-                    return Err(StateError::Duplicate(format!("{:?}", kindergarten.id)));
-                }
-            }
-            Event::GroupCreated(group) => {
-                if catalog.groups.insert(group.id, group.clone()).is_some() {
-                    return Err(StateError::Duplicate(format!("{:?}", group.id)));
-                }
+            Event::DistrictCreated(_) | Event::KindergartenCreated(_) | Event::GroupCreated(_) => {
+                apply_to_catalog(&mut self.catalog, event)?;
             }
             Event::ApplicationRegistered(application) => {
-                if !catalog.districts.contains_key(&application.id.district) {
+                if !self
+                    .catalog
+                    .districts
+                    .contains_key(&application.id.district)
+                {
                     return Err(StateError::UnknownDistrict(application.id.district));
                 }
                 if application.status == ApplicationStatus::Queued {
-                    self.waiting.insert(application.id.district, Waiting::of(application))?;
+                    self.waiting
+                        .insert(application.id.district, Waiting::of(application))?;
                 }
             }
             Event::ApplicationWithdrawn { id } => {
@@ -87,4 +76,39 @@ impl QueueState {
         }
         Ok(())
     }
+}
+
+/// Applies a catalog event; other events leave the catalog as it is. The writer also uses
+/// this on its working copy, so later commands of a batch see earlier catalog changes.
+pub fn apply_to_catalog(catalog: &mut Catalog, event: &Event) -> Result<(), StateError> {
+    match event {
+        Event::DistrictCreated(district) => {
+            if catalog
+                .districts
+                .insert(district.id, district.clone())
+                .is_some()
+            {
+                return Err(StateError::Duplicate(format!("{:?}", district.id)));
+            }
+        }
+        Event::KindergartenCreated(kindergarten) => {
+            if !catalog.districts.contains_key(&kindergarten.district) {
+                return Err(StateError::UnknownDistrict(kindergarten.district));
+            }
+            if catalog
+                .kindergartens
+                .insert(kindergarten.id, kindergarten.clone())
+                .is_some()
+            {
+                return Err(StateError::Duplicate(format!("{:?}", kindergarten.id)));
+            }
+        }
+        Event::GroupCreated(group) => {
+            if catalog.groups.insert(group.id, group.clone()).is_some() {
+                return Err(StateError::Duplicate(format!("{:?}", group.id)));
+            }
+        }
+        _ => {}
+    }
+    Ok(())
 }

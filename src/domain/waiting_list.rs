@@ -93,7 +93,9 @@ impl Waiting {
     pub fn fits(&self, place: &Place) -> bool {
         !self.held
             && place.age_band.contains(self.birth_date)
-            && self.language.is_none_or(|language| language == place.language)
+            && self
+                .language
+                .is_none_or(|language| language == place.language)
             && self.choices.accepts(place.kindergarten)
             && self.desired_start <= place.available_from
     }
@@ -210,7 +212,11 @@ impl WaitingList {
         self.districts.get(&id.district)?.entries.get(&id.number)
     }
 
-    pub fn insert(&mut self, district: DistrictId, waiting: Waiting) -> Result<(), WaitingListError> {
+    pub fn insert(
+        &mut self,
+        district: DistrictId,
+        waiting: Waiting,
+    ) -> Result<(), WaitingListError> {
         let queue = self.districts.entry(district).or_default();
         let id = ApplicationId {
             district,
@@ -342,31 +348,53 @@ impl WaitingList {
             let mut expected: HashMap<&'static str, usize> = HashMap::new();
             for (number, waiting) in &queue.entries {
                 if *number != waiting.key.number {
-                    return Err(format!("{district:?}: entry {number:?} holds key {:?}", waiting.key));
+                    return Err(format!(
+                        "{district:?}: entry {number:?} holds key {:?}",
+                        waiting.key
+                    ));
                 }
                 let cohort = waiting.cohort();
-                let cohort_ok = queue.by_cohort.get(&cohort).is_some_and(|s| s.contains(&waiting.key));
+                let cohort_ok = queue
+                    .by_cohort
+                    .get(&cohort)
+                    .is_some_and(|s| s.contains(&waiting.key));
                 let any_ok = !waiting.choices.is_any()
-                    || queue.taking_any.get(&cohort).is_some_and(|s| s.contains(&waiting.key));
+                    || queue
+                        .taking_any
+                        .get(&cohort)
+                        .is_some_and(|s| s.contains(&waiting.key));
                 let listed_ok = waiting.choices.listed().iter().all(|k| {
-                    queue.by_kindergarten.get(&(*k, cohort)).is_some_and(|s| s.contains(&waiting.key))
+                    queue
+                        .by_kindergarten
+                        .get(&(*k, cohort))
+                        .is_some_and(|s| s.contains(&waiting.key))
                 });
                 if !(cohort_ok && any_ok && listed_ok) {
-                    return Err(format!("{district:?}: {number:?} is missing from one of its sets"));
+                    return Err(format!(
+                        "{district:?}: {number:?} is missing from one of its sets"
+                    ));
                 }
                 *expected.entry("cohort").or_default() += 1;
                 *expected.entry("any").or_default() += usize::from(waiting.choices.is_any());
                 *expected.entry("listed").or_default() += waiting.choices.listed().len();
             }
             let sizes = [
-                ("cohort", queue.by_cohort.values().map(KeySet::len).sum::<usize>()),
+                (
+                    "cohort",
+                    queue.by_cohort.values().map(KeySet::len).sum::<usize>(),
+                ),
                 ("any", queue.taking_any.values().map(KeySet::len).sum()),
-                ("listed", queue.by_kindergarten.values().map(KeySet::len).sum()),
+                (
+                    "listed",
+                    queue.by_kindergarten.values().map(KeySet::len).sum(),
+                ),
             ];
             for (name, size) in sizes {
                 let wanted = expected.get(name).copied().unwrap_or(0);
                 if size != wanted {
-                    return Err(format!("{district:?}: {name} sets hold {size} keys, entries need {wanted}"));
+                    return Err(format!(
+                        "{district:?}: {name} sets hold {size} keys, entries need {wanted}"
+                    ));
                 }
             }
             total += queue.entries.len();

@@ -1,0 +1,189 @@
+//! The service layer: turns a command into validate, persist in one transaction, apply to
+//! the in-memory state, answer.
+//!
+//! All writes go through one writer thread that owns the SQLite connection. It takes the
+//! commands waiting in its queue as one batch (group commit): each command runs in its own
+//! savepoint, so a refused command undoes only itself; the batch ends in one COMMIT, after
+//! which the events are applied to the in-memory state and every caller gets its own answer.
+//! Nothing is acknowledged before its COMMIT has returned.
+//!
+//! Reads (positions, first-that-fits) take a read lock on the in-memory state and never
+//! touch SQLite.
+
+mod commands;
+mod writer;
+
+pub use commands::{Command, NewDistrict, NewGroup, NewKindergarten, Outcome};
+
+use crate::clock::Clock;
+use crate::domain::application::{Application, ApplicationId, Refusal};
+use crate::domain::event::Actor;
+use crate::domain::state::QueueState;
+use crate::domain::waiting_list::Position;
+use crate::store::{LoadError, Store, StoreError};
+use std::path::Path;
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+use tokio::sync::{mpsc, oneshot};
+
+/// How many commands may wait for the writer. A full queue makes callers wait (backpressure)
+/// instead of letting memory grow without bound.
+pub const QUEUE_CAPACITY: usize = 8192;
+/// The most commands one transaction takes. Bounds the latency a batch adds to its first
+/// command and the work lost to a failed COMMIT.
+pub const BATCH_MAX: usize = 1024;
+
+/// Why a command was not carried out.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// Refused by validation; the reason has a stable code.
+    #[error("refused: {0}")]
+    Refused(#[from] Refusal),
+    #[error("no such application")]
+    NotFound,
+    /// The command does not fit the current state (e.g. withdrawing a withdrawn application).
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
+    /// The catalog change is invalid (e.g. a duplicate district code).
+    #[error("invalid: {0}")]
+    Invalid(String),
+    /// Storage failed; nothing of this command is stored. Details are in the log only.
+    #[error("storage failure")]
+    Storage(#[source] Arc<StoreError>),
+    #[error("the service is shutting down")]
+    Unavailable,
+}
+
+impl From<StoreError> for CommandError {
+    fn from(error: StoreError) -> CommandError {
+        CommandError::Storage(Arc::new(error))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Load(#[from] LoadError),
+}
+
+pub(crate) struct Envelope {
+    command: Command,
+    actor: Actor,
+    reply: oneshot::Sender<Result<Outcome, CommandError>>,
+}
+
+/// A handle to the running service. Cheap to clone; the writer stops when the last handle
+/// is dropped (after finishing what it was given).
+#[derive(Clone)]
+pub struct Service {
+    commands: mpsc::Sender<Envelope>,
+    // A std RwLock: it is never held across an await, and reads are short.
+    state: Arc<RwLock<QueueState>>,
+    writer: Arc<writer::WriterHandle>,
+}
+
+impl Service {
+    /// Opens the database, rebuilds the state (checking the hash chain) and starts the writer.
+    pub fn start(path: &Path, clock: Arc<dyn Clock>) -> Result<Service, StartError> {
+        let store = Store::open(path)?;
+        let loaded = store.load()?;
+        let state = Arc::new(RwLock::new(loaded.state));
+        let (commands, receiver) = mpsc::channel(QUEUE_CAPACITY);
+        let writer = writer::spawn(store, loaded.head, Arc::clone(&state), clock, receiver);
+        Ok(Service {
+            commands,
+            state,
+            writer: Arc::new(writer),
+        })
+    }
+
+    pub async fn submit(&self, command: Command, actor: Actor) -> Result<Outcome, CommandError> {
+        let (reply, answer) = oneshot::channel();
+        let envelope = Envelope {
+            command,
+            actor,
+            reply,
+        };
+        self.commands
+            .send(envelope)
+            .await
+            .map_err(|_| CommandError::Unavailable)?;
+        answer.await.map_err(|_| CommandError::Unavailable)?
+    }
+
+    /// `submit` for callers outside an async runtime (the command line, benches).
+    pub fn submit_blocking(&self, command: Command, actor: Actor) -> Result<Outcome, CommandError> {
+        self.submit_many_blocking(vec![(command, actor)])
+            .pop()
+            .expect("one answer per command")
+    }
+
+    /// Sends all commands before waiting for any answer, so the writer can batch them.
+    pub fn submit_many_blocking(
+        &self,
+        commands: Vec<(Command, Actor)>,
+    ) -> Vec<Result<Outcome, CommandError>> {
+        let answers: Vec<_> = commands
+            .into_iter()
+            .map(|(command, actor)| {
+                let (reply, answer) = oneshot::channel();
+                let sent = self.commands.blocking_send(Envelope {
+                    command,
+                    actor,
+                    reply,
+                });
+                (sent.is_ok(), answer)
+            })
+            .collect();
+        answers
+            .into_iter()
+            .map(|(sent, answer)| {
+                if !sent {
+                    return Err(CommandError::Unavailable);
+                }
+                answer
+                    .blocking_recv()
+                    .map_err(|_| CommandError::Unavailable)?
+            })
+            .collect()
+    }
+
+    pub async fn register(
+        &self,
+        form: crate::domain::application::RegistrationForm,
+        channel: crate::domain::application::Channel,
+        actor: Actor,
+    ) -> Result<Application, CommandError> {
+        match self
+            .submit(Command::Register { form, channel }, actor)
+            .await?
+        {
+            Outcome::Registered(application) => Ok(*application),
+            other => unreachable!("a registration answered {other:?}"),
+        }
+    }
+
+    pub fn position(&self, id: ApplicationId) -> Option<Position> {
+        self.read().waiting.position(id)
+    }
+
+    /// A read view of the in-memory state. Hold it briefly: the writer waits for it to apply
+    /// the next batch.
+    pub fn read(&self) -> RwLockReadGuard<'_, QueueState> {
+        self.state
+            .read()
+            .expect("state lock poisoned: a writer panicked mid-update")
+    }
+
+    /// Stops accepting commands, lets the writer finish what it has, and waits for it.
+    pub fn shutdown(self) {
+        let Service {
+            commands, writer, ..
+        } = self;
+        drop(commands);
+        if let Ok(writer) = Arc::try_unwrap(writer) {
+            writer.join();
+        }
+    }
+}

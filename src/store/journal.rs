@@ -1,0 +1,227 @@
+//! The write side: appending events and keeping the tables in step, in the caller's
+//! transaction. Nothing here commits.
+
+use super::codec::{self, APPLICATION_COLUMNS};
+use super::{Store, StoreError};
+use crate::domain::application::{Application, ApplicationId, ApplicationStatus, ClaimStatus};
+use crate::domain::catalog::{DistrictId, Tier};
+use crate::domain::event::{Event, Hash, RecordedEvent, GENESIS_HASH};
+use rusqlite::{params, OptionalExtension};
+
+impl Store {
+    /// The last event's sequence number and hash: where the next event links on.
+    pub fn journal_head(&self) -> Result<(u64, Hash), StoreError> {
+        let head = self
+            .conn
+            .query_row(
+                "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1",
+                [],
+                |row| Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?)),
+            )
+            .optional()?;
+        match head {
+            None => Ok((0, GENESIS_HASH)),
+            Some((seq, hash)) => {
+                let hash: Hash = hash
+                    .try_into()
+                    .map_err(|_| StoreError::corrupt("events", seq, "hash is not 32 bytes"))?;
+                Ok((seq as u64, hash))
+            }
+        }
+    }
+
+    /// Takes the district's next registration number and a registration time that is not
+    /// earlier than any before it in the district. Both roll back with the savepoint.
+    pub fn take_registration_number(
+        &self,
+        district: DistrictId,
+        now_micros: i64,
+    ) -> Result<(u32, i64), StoreError> {
+        let mut statement = self.conn.prepare_cached(
+            "UPDATE districts SET next_registration_number = next_registration_number + 1, \
+                 last_registered_at = max(last_registered_at, ?1) \
+             WHERE id = ?2 RETURNING next_registration_number - 1, last_registered_at",
+        )?;
+        let taken = statement
+            .query_row(params![now_micros, district.0], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
+            .optional()?;
+        taken.ok_or_else(|| StoreError::corrupt("districts", district.0, "missing"))
+    }
+
+    pub fn child_has_active_application(&self, child_iin: &str) -> Result<bool, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare_cached("SELECT 1 FROM applications WHERE child_iin = ?1 AND active = 1")?;
+        Ok(statement.exists([child_iin])?)
+    }
+
+    pub fn application(&self, id: ApplicationId) -> Result<Option<Application>, StoreError> {
+        let sql = format!(
+            "SELECT {APPLICATION_COLUMNS} FROM applications \
+             WHERE district_id = ?1 AND registration_number = ?2"
+        );
+        let mut statement = self.conn.prepare_cached(&sql)?;
+        let mut rows = statement.query(params![id.district.0, id.number.0])?;
+        match rows.next()? {
+            None => Ok(None),
+            Some(row) => Ok(Some(codec::application_from_row(row)?)),
+        }
+    }
+
+    /// Appends `recorded` to the journal and applies `event` to the tables.
+    pub fn record(&self, recorded: &RecordedEvent, event: &Event) -> Result<(), StoreError> {
+        debug_assert_eq!(recorded.kind, event.kind());
+        debug_assert_eq!(recorded.hash, recorded.expected_hash());
+        let mut statement = self.conn.prepare_cached(
+            "INSERT INTO events (seq, recorded_at, actor, kind, payload, prev_hash, hash) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?;
+        statement.execute(params![
+            recorded.seq as i64,
+            recorded.recorded_at.timestamp_micros(),
+            recorded.actor.0,
+            recorded.kind,
+            recorded.payload,
+            &recorded.prev_hash[..],
+            &recorded.hash[..],
+        ])?;
+        self.project(event)
+    }
+
+    fn project(&self, event: &Event) -> Result<(), StoreError> {
+        match event {
+            Event::DistrictCreated(district) => {
+                let languages: Vec<&str> = district.languages.iter().map(|l| l.code()).collect();
+                self.conn.execute(
+                    "INSERT INTO districts (id, code, name_kk, name_ru, languages) \
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![
+                        district.id.0,
+                        district.code,
+                        district.names.kk,
+                        district.names.ru,
+                        languages.join(",")
+                    ],
+                )?;
+            }
+            Event::KindergartenCreated(k) => {
+                self.conn.execute(
+                    "INSERT INTO kindergartens (id, district_id, number, name_kk, name_ru, address) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![k.id.0, k.district.0, k.number, k.names.kk, k.names.ru, k.address],
+                )?;
+            }
+            Event::GroupCreated(g) => {
+                self.conn.execute(
+                    "INSERT INTO groups (id, kindergarten_id, name, language, born_from, born_to, \
+                     capacity) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    params![
+                        g.id.0,
+                        g.kindergarten.0,
+                        g.name,
+                        g.language.code(),
+                        codec::date_text(g.age_band.born_from),
+                        codec::date_text(g.age_band.born_to),
+                        g.capacity
+                    ],
+                )?;
+            }
+            Event::ApplicationRegistered(application) => self.insert_application(application)?,
+            Event::ApplicationWithdrawn { id } => {
+                self.set_status(*id, ApplicationStatus::Withdrawn)?;
+            }
+            Event::PriorityVerified { id, tier } => {
+                self.set_priority(*id, ClaimStatus::Verified, *tier)?;
+            }
+            Event::PriorityRejected { id, .. } => {
+                self.set_priority(*id, ClaimStatus::Rejected, Tier::General)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn insert_application(&self, a: &Application) -> Result<(), StoreError> {
+        let sql = format!(
+            "INSERT INTO applications ({APPLICATION_COLUMNS}, active) VALUES \
+             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, \
+              ?19, ?20, ?21, ?22, ?23, ?24)"
+        );
+        let mut statement = self.conn.prepare_cached(&sql)?;
+        let priority = a.priority.as_ref();
+        statement.execute(params![
+            a.id.district.0,
+            a.id.number.0,
+            a.registered_at.timestamp_micros(),
+            a.child.iin.as_string(),
+            a.child.full_name,
+            codec::date_text(a.child.birth_date),
+            codec::enum_text(&a.child.sex),
+            a.applicant.iin.as_string(),
+            a.applicant.full_name,
+            a.applicant.phone,
+            a.applicant.email,
+            a.applicant.address,
+            codec::enum_text(&a.applicant.relation),
+            codec::date_text(a.desired_start),
+            codec::choices_text(&a.choices),
+            a.language.map(|l| l.code().to_string()),
+            priority.map(|p| p.category.as_str()),
+            priority.map(|p| p.document.as_str()),
+            priority.map(|p| codec::enum_text(&p.status)),
+            a.tier.as_u8(),
+            codec::enum_text(&a.status),
+            codec::enum_text(&a.channel),
+            a.entered_by,
+            a.status.is_active(),
+        ])?;
+        Ok(())
+    }
+
+    fn set_status(&self, id: ApplicationId, status: ApplicationStatus) -> Result<(), StoreError> {
+        let mut statement = self.conn.prepare_cached(
+            "UPDATE applications SET status = ?1, active = ?2 \
+             WHERE district_id = ?3 AND registration_number = ?4",
+        )?;
+        let changed = statement.execute(params![
+            codec::enum_text(&status),
+            status.is_active(),
+            id.district.0,
+            id.number.0
+        ])?;
+        expect_one_row(changed, id)
+    }
+
+    fn set_priority(
+        &self,
+        id: ApplicationId,
+        claim: ClaimStatus,
+        tier: Tier,
+    ) -> Result<(), StoreError> {
+        let mut statement = self.conn.prepare_cached(
+            "UPDATE applications SET priority_status = ?1, tier = ?2 \
+             WHERE district_id = ?3 AND registration_number = ?4 AND priority_category IS NOT NULL",
+        )?;
+        let changed = statement.execute(params![
+            codec::enum_text(&claim),
+            tier.as_u8(),
+            id.district.0,
+            id.number.0
+        ])?;
+        expect_one_row(changed, id)
+    }
+}
+
+/// An event about an application that has no row is a bug in the caller, not an input error.
+fn expect_one_row(changed: usize, id: ApplicationId) -> Result<(), StoreError> {
+    if changed == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::corrupt(
+            "applications",
+            format!("{}/{}", id.district.0, id.number.0),
+            format!("an event changed {changed} rows instead of 1"),
+        ))
+    }
+}

@@ -1,0 +1,47 @@
+//! Schema migrations: numbered SQL files from `migrations/`, compiled into the binary,
+//! applied in one transaction keyed on `PRAGMA user_version`.
+
+use super::StoreError;
+use rusqlite::{Connection, TransactionBehavior};
+
+pub struct Migration {
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+/// Every migration this binary knows, in order. Append only; never edit an applied one.
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    name: "0001_initial.sql",
+    sql: include_str!("../../migrations/0001_initial.sql"),
+}];
+
+pub fn schema_version(conn: &Connection) -> Result<usize, StoreError> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    Ok(usize::try_from(version).unwrap_or(usize::MAX))
+}
+
+/// Brings the schema up to date. A database newer than `migrations` is refused untouched;
+/// a failing migration rolls back every step of this run, leaving the data as it was.
+pub fn migrate(conn: &mut Connection, migrations: &[Migration]) -> Result<(), StoreError> {
+    let found = schema_version(conn)?;
+    if found > migrations.len() {
+        return Err(StoreError::SchemaTooNew {
+            found,
+            supported: migrations.len(),
+        });
+    }
+    if found == migrations.len() {
+        return Ok(());
+    }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    for migration in &migrations[found..] {
+        tx.execute_batch(migration.sql)
+            .map_err(|source| StoreError::Migration {
+                name: migration.name,
+                source,
+            })?;
+    }
+    tx.pragma_update(None, "user_version", migrations.len() as i64)?;
+    tx.commit()?;
+    Ok(())
+}

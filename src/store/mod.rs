@@ -1,0 +1,154 @@
+//! Storage: SQLite through rusqlite. The only module that knows SQL.
+//!
+//! One writer connection in WAL mode with `synchronous=FULL`, so a COMMIT that returned is
+//! on disk. Every change of state goes through [`Store::record`], which appends the event to
+//! the hash-chained journal and updates the tables in the caller's transaction, so tables and
+//! journal cannot drift apart. Readers (start-up, `verify`) open their own connections.
+
+mod codec;
+mod journal;
+pub mod migrate;
+mod read;
+
+pub use read::{
+    for_each_application, for_each_event, load_catalog, load_waiting_list, registration_counters,
+    LoadError, LoadedState,
+};
+
+use rusqlite::{Connection, OpenFlags};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "the database has schema version {found}, newer than this binary knows ({supported}); \
+         run a newer kezek or restore a backup"
+    )]
+    SchemaTooNew { found: usize, supported: usize },
+    #[error("migration {name} failed; nothing was changed: {source}")]
+    Migration {
+        name: &'static str,
+        source: rusqlite::Error,
+    },
+    #[error("row {table}/{key} cannot be read: {reason}")]
+    Corrupt {
+        table: &'static str,
+        key: String,
+        reason: String,
+    },
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+impl From<rusqlite::types::FromSqlError> for StoreError {
+    fn from(error: rusqlite::types::FromSqlError) -> StoreError {
+        StoreError::Sqlite(rusqlite::Error::FromSqlConversionFailure(
+            0,
+            rusqlite::types::Type::Null,
+            Box::new(error),
+        ))
+    }
+}
+
+impl StoreError {
+    /// A database file that is not there where one must be (commands that only read).
+    pub fn corrupt_file(path: &Path) -> StoreError {
+        StoreError::corrupt("file", path.display(), "no database at this path")
+    }
+
+    pub(crate) fn corrupt(
+        table: &'static str,
+        key: impl ToString,
+        reason: impl ToString,
+    ) -> StoreError {
+        StoreError::Corrupt {
+            table,
+            key: key.to_string(),
+            reason: reason.to_string(),
+        }
+    }
+}
+
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let mut conn = Connection::open(path)?;
+        configure(&conn)?;
+        migrate::migrate(&mut conn, migrate::MIGRATIONS)?;
+        Ok(Store {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A separate read-only connection to the same file, for work that may run beside the
+    /// writer (WAL lets readers see the last commit without blocking it).
+    pub fn open_reader(path: &Path) -> Result<Connection, StoreError> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        Ok(conn)
+    }
+
+    pub fn begin(&self) -> Result<(), StoreError> {
+        // IMMEDIATE takes the write lock now, so a batch never fails half-way on SQLITE_BUSY.
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        Ok(())
+    }
+
+    pub fn commit(&self) -> Result<(), StoreError> {
+        self.conn.execute_batch("COMMIT")?;
+        Ok(())
+    }
+
+    pub fn rollback(&self) -> Result<(), StoreError> {
+        if !self.conn.is_autocommit() {
+            self.conn.execute_batch("ROLLBACK")?;
+        }
+        Ok(())
+    }
+
+    /// Savepoints let one command of a batch fail without undoing the others.
+    pub fn savepoint(&self) -> Result<(), StoreError> {
+        self.conn.execute_batch("SAVEPOINT command")?;
+        Ok(())
+    }
+
+    pub fn release_savepoint(&self) -> Result<(), StoreError> {
+        self.conn.execute_batch("RELEASE command")?;
+        Ok(())
+    }
+
+    pub fn rollback_to_savepoint(&self) -> Result<(), StoreError> {
+        self.conn
+            .execute_batch("ROLLBACK TO command; RELEASE command")?;
+        Ok(())
+    }
+
+    /// Direct access for tests that must do what an attacker with the file could do.
+    #[doc(hidden)]
+    pub fn connection_for_tests(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+fn configure(conn: &Connection) -> Result<(), StoreError> {
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    // FULL: the WAL is synced at every commit, so an acknowledged change survives power loss.
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(())
+}

@@ -1,0 +1,262 @@
+//! The read side: loading the catalog, rebuilding the waiting list at start, and streaming
+//! the journal and the applications for `verify`.
+
+use super::codec::{self, APPLICATION_COLUMNS};
+use super::{Store, StoreError};
+use crate::domain::application::{Application, QueueKey, RegistrationNumber};
+use crate::domain::catalog::{
+    AgeBand, Catalog, District, DistrictId, Group, GroupId, Kindergarten, KindergartenId, Language,
+    Names, PriorityCategory,
+};
+use crate::domain::event::{Actor, ChainChecker, ChainError, Hash, RecordedEvent};
+use crate::domain::state::QueueState;
+use crate::domain::waiting_list::{CompactChoices, Waiting, WaitingList};
+use rusqlite::Connection;
+use std::path::Path;
+
+/// What start-up rebuilds from the database.
+pub struct LoadedState {
+    pub state: QueueState,
+    /// The journal's last sequence number and hash, checked link by link.
+    pub head: (u64, Hash),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the event log is broken: {0}")]
+    Chain(#[from] ChainError),
+}
+
+impl Store {
+    /// Rebuilds the in-memory state from the tables and checks the whole hash chain. The
+    /// chain check runs on a second connection and thread, beside the index build.
+    pub fn load(&self) -> Result<LoadedState, LoadError> {
+        let path = self.path.clone();
+        let chain = std::thread::spawn(move || check_chain_at(&path));
+        let catalog = load_catalog(&self.conn)?;
+        let waiting = load_waiting_list(&self.conn)?;
+        let head = chain
+            .join()
+            .expect("the chain check thread does not panic")?;
+        Ok(LoadedState {
+            state: QueueState { catalog, waiting },
+            head,
+        })
+    }
+}
+
+fn check_chain_at(path: &Path) -> Result<(u64, Hash), LoadError> {
+    let conn = Store::open_reader(path)?;
+    let mut checker = ChainChecker::default();
+    let mut broken = None;
+    for_each_event(&conn, |event| {
+        if broken.is_none() {
+            broken = checker.check(&event).err();
+        }
+        Ok(broken.is_none())
+    })?;
+    match broken {
+        Some(error) => Err(error.into()),
+        None => Ok(checker.head()),
+    }
+}
+
+pub fn load_catalog(conn: &Connection) -> Result<Catalog, StoreError> {
+    let mut catalog = Catalog::default();
+    let mut statement =
+        conn.prepare("SELECT id, code, name_kk, name_ru, languages FROM districts ORDER BY id")?;
+    let mut rows = statement.query([])?;
+    while let Some(row) = rows.next()? {
+        let id = DistrictId(row.get(0)?);
+        let languages: String = row.get(4)?;
+        let languages = languages
+            .split(',')
+            .filter(|code| !code.is_empty())
+            .map(|code| Language::parse(code).ok_or_else(|| code.to_string()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|code| StoreError::corrupt("districts", id.0, format!("language {code:?}")))?;
+        let names = Names {
+            kk: row.get(2)?,
+            ru: row.get(3)?,
+        };
+        let district = District {
+            id,
+            code: row.get(1)?,
+            names,
+            languages,
+        };
+        catalog.districts.insert(id, district);
+    }
+    let mut statement = conn.prepare(
+        "SELECT id, district_id, number, name_kk, name_ru, address FROM kindergartens ORDER BY id",
+    )?;
+    let mut rows = statement.query([])?;
+    while let Some(row) = rows.next()? {
+        let id = KindergartenId(row.get(0)?);
+        let kindergarten = Kindergarten {
+            id,
+            district: DistrictId(row.get(1)?),
+            number: row.get(2)?,
+            names: Names {
+                kk: row.get(3)?,
+                ru: row.get(4)?,
+            },
+            address: row.get(5)?,
+        };
+        catalog.kindergartens.insert(id, kindergarten);
+    }
+    load_groups(conn, &mut catalog)?;
+    load_categories(conn, &mut catalog)?;
+    Ok(catalog)
+}
+
+fn load_groups(conn: &Connection, catalog: &mut Catalog) -> Result<(), StoreError> {
+    let mut statement = conn.prepare(
+        "SELECT id, kindergarten_id, name, language, born_from, born_to, capacity \
+         FROM groups ORDER BY id",
+    )?;
+    let mut rows = statement.query([])?;
+    while let Some(row) = rows.next()? {
+        let id = GroupId(row.get(0)?);
+        let bad = |reason: String| StoreError::corrupt("groups", id.0, reason);
+        let language: String = row.get(3)?;
+        let born_from = codec::date_parse(&row.get::<_, String>(4)?).map_err(bad)?;
+        let born_to = codec::date_parse(&row.get::<_, String>(5)?).map_err(bad)?;
+        let group = Group {
+            id,
+            kindergarten: KindergartenId(row.get(1)?),
+            name: row.get(2)?,
+            language: Language::parse(&language).ok_or_else(|| bad(language.clone()))?,
+            age_band: AgeBand::new(born_from, born_to).ok_or_else(|| bad("empty band".into()))?,
+            capacity: row.get(6)?,
+        };
+        catalog.groups.insert(id, group);
+    }
+    Ok(())
+}
+
+fn load_categories(conn: &Connection, catalog: &mut Catalog) -> Result<(), StoreError> {
+    let mut statement = conn.prepare(
+        "SELECT code, tier, name_kk, name_ru, document_kk, document_ru FROM priority_categories",
+    )?;
+    let mut rows = statement.query([])?;
+    while let Some(row) = rows.next()? {
+        let code: String = row.get(0)?;
+        let tier = codec::tier_parse(row.get(1)?)
+            .map_err(|reason| StoreError::corrupt("priority_categories", &code, reason))?;
+        let category = PriorityCategory {
+            code: code.clone(),
+            tier,
+            names: Names {
+                kk: row.get(2)?,
+                ru: row.get(3)?,
+            },
+            document: Names {
+                kk: row.get(4)?,
+                ru: row.get(5)?,
+            },
+        };
+        catalog.categories.insert(code, category);
+    }
+    Ok(())
+}
+
+/// Builds the waiting list from the queued applications. Entries are inserted in key order,
+/// so every insert appends to the end of its sets (the cheap case of a B-tree insert).
+pub fn load_waiting_list(conn: &Connection) -> Result<WaitingList, StoreError> {
+    let mut statement = conn.prepare(
+        "SELECT district_id, registration_number, registered_at, tier, child_birth_date, \
+         desired_start, language, choices FROM applications WHERE status = 'queued'",
+    )?;
+    let mut rows = statement.query([])?;
+    let mut entries = Vec::new();
+    while let Some(row) = rows.next()? {
+        let district = DistrictId(row.get(0)?);
+        let number = RegistrationNumber(row.get(1)?);
+        let bad = |reason: String| {
+            StoreError::corrupt(
+                "applications",
+                format!("{}/{}", district.0, number.0),
+                reason,
+            )
+        };
+        let choices = codec::choices_parse(row.get_ref(7)?.as_str_or_null()?).map_err(bad)?;
+        let waiting = Waiting {
+            key: QueueKey {
+                tier: codec::tier_parse(row.get(3)?).map_err(bad)?,
+                registered_at_micros: row.get(2)?,
+                number,
+            },
+            birth_date: codec::date_parse(row.get_ref(4)?.as_str()?).map_err(bad)?,
+            desired_start: codec::date_parse(row.get_ref(5)?.as_str()?).map_err(bad)?,
+            language: codec::language_parse(row.get_ref(6)?.as_str_or_null()?).map_err(bad)?,
+            choices: CompactChoices::from_choices(&choices),
+            held: false,
+        };
+        entries.push((district, waiting));
+    }
+    entries.sort_unstable_by_key(|(district, waiting)| (*district, waiting.key));
+    let mut list = WaitingList::new();
+    for (district, waiting) in entries {
+        list.insert(district, waiting)
+            .map_err(|e| StoreError::corrupt("applications", district.0, e))?;
+    }
+    Ok(list)
+}
+
+/// Calls `visit` with every event in sequence order until it returns `Ok(false)`.
+pub fn for_each_event(
+    conn: &Connection,
+    mut visit: impl FnMut(RecordedEvent) -> Result<bool, StoreError>,
+) -> Result<(), StoreError> {
+    let mut statement = conn.prepare(
+        "SELECT seq, recorded_at, actor, kind, payload, prev_hash, hash FROM events ORDER BY seq",
+    )?;
+    let mut rows = statement.query([])?;
+    while let Some(row) = rows.next()? {
+        let seq: i64 = row.get(0)?;
+        let bad = |reason: &str| StoreError::corrupt("events", seq, reason);
+        let hash_of = |index: usize| -> Result<Hash, StoreError> {
+            let bytes = row.get_ref(index)?.as_blob()?;
+            bytes.try_into().map_err(|_| bad("a hash is not 32 bytes"))
+        };
+        let event = RecordedEvent {
+            seq: u64::try_from(seq).map_err(|_| bad("negative sequence number"))?,
+            recorded_at: codec::micros_to_time(row.get(1)?).map_err(|e| bad(&e))?,
+            actor: Actor(row.get(2)?),
+            kind: row.get(3)?,
+            payload: row.get(4)?,
+            prev_hash: hash_of(5)?,
+            hash: hash_of(6)?,
+        };
+        if !visit(event)? {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Calls `visit` with every application, ordered by district and number.
+pub fn for_each_application(
+    conn: &Connection,
+    mut visit: impl FnMut(Application) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    let sql = format!(
+        "SELECT {APPLICATION_COLUMNS} FROM applications ORDER BY district_id, registration_number"
+    );
+    let mut statement = conn.prepare(&sql)?;
+    let mut rows = statement.query([])?;
+    while let Some(row) = rows.next()? {
+        visit(codec::application_from_row(row)?)?;
+    }
+    Ok(())
+}
+
+/// Each district's next registration number, as the journal counter stands.
+pub fn registration_counters(conn: &Connection) -> Result<Vec<(DistrictId, u32)>, StoreError> {
+    let mut statement = conn.prepare("SELECT id, next_registration_number FROM districts")?;
+    let rows = statement.query_map([], |row| Ok((DistrictId(row.get(0)?), row.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}

@@ -1,0 +1,287 @@
+//! `kezek verify`: proves that the database is what its journal says.
+//!
+//! It replays the event log from the first event into a fresh state, checking the hash
+//! chain link by link, then compares the replay with every table row and with the waiting
+//! list as start-up rebuilds it from the tables. It stops at the first difference and names
+//! it: the event (by sequence number) or the row (by table and key) and the field. Values of
+//! personal fields are never printed, only their names.
+
+use crate::domain::application::Application;
+use crate::domain::event::{ChainChecker, ChainError, Event};
+use crate::domain::replay::Replay;
+use crate::domain::waiting_list::WaitingList;
+use crate::store::{self, migrate, Store, StoreError};
+use rusqlite::Connection;
+use std::path::Path;
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct VerifyReport {
+    pub events: u64,
+    pub applications: usize,
+    pub waiting: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error("{0}")]
+    Chain(#[from] ChainError),
+    #[error("event {seq}: the payload cannot be decoded: {reason}")]
+    Undecodable { seq: u64, reason: String },
+    #[error("event {seq}: does not follow from the events before it: {reason}")]
+    Replay { seq: u64, reason: String },
+    #[error("table {table}, row {key}: {detail}")]
+    Table {
+        table: &'static str,
+        key: String,
+        detail: String,
+    },
+    #[error("waiting list rebuilt at start differs from the replay: {0}")]
+    Index(String),
+    #[error("the database is at schema version {found}, this binary expects {expected}")]
+    Schema { found: usize, expected: usize },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl VerifyError {
+    fn table(table: &'static str, key: impl ToString, detail: impl ToString) -> VerifyError {
+        VerifyError::Table {
+            table,
+            key: key.to_string(),
+            detail: detail.to_string(),
+        }
+    }
+}
+
+pub fn verify(path: &Path) -> Result<VerifyReport, VerifyError> {
+    if !path.exists() {
+        return Err(StoreError::corrupt_file(path).into());
+    }
+    let conn = Store::open_reader(path)?;
+    let found = migrate::schema_version(&conn)?;
+    if found != migrate::MIGRATIONS.len() {
+        return Err(VerifyError::Schema {
+            found,
+            expected: migrate::MIGRATIONS.len(),
+        });
+    }
+    let (replay, events) = replay_journal(&conn)?;
+    let applications = compare_applications(&conn, &replay)?;
+    compare_catalog(&conn, &replay)?;
+    let rebuilt = store::load_waiting_list(&conn)?;
+    compare_waiting_lists(&rebuilt, &replay.state.waiting).map_err(VerifyError::Index)?;
+    Ok(VerifyReport {
+        events,
+        applications,
+        waiting: rebuilt.len(),
+    })
+}
+
+fn replay_journal(conn: &Connection) -> Result<(Replay, u64), VerifyError> {
+    let mut checker = ChainChecker::default();
+    let mut replay = Replay::default();
+    let mut failure = None;
+    store::for_each_event(conn, |recorded| {
+        let mut step = || -> Result<(), VerifyError> {
+            checker.check(&recorded)?;
+            let seq = recorded.seq;
+            let event =
+                Event::from_payload(&recorded.payload).map_err(|e| VerifyError::Undecodable {
+                    seq,
+                    reason: e.to_string(),
+                })?;
+            if event.kind() != recorded.kind {
+                let reason = format!(
+                    "kind column says {}, payload is {}",
+                    recorded.kind,
+                    event.kind()
+                );
+                return Err(VerifyError::Undecodable { seq, reason });
+            }
+            replay.apply(&event).map_err(|e| VerifyError::Replay {
+                seq,
+                reason: e.to_string(),
+            })
+        };
+        failure = step().err();
+        Ok(failure.is_none())
+    })?;
+    match failure {
+        Some(error) => Err(error),
+        None => Ok((replay, checker.head().0)),
+    }
+}
+
+/// Walks the table and the replay together, both ordered by (district, number).
+fn compare_applications(conn: &Connection, replay: &Replay) -> Result<usize, VerifyError> {
+    let mut expected = replay.applications.values();
+    let mut count = 0;
+    let mut failure = None;
+    store::for_each_application(conn, |row| {
+        if failure.is_some() {
+            return Ok(());
+        }
+        count += 1;
+        let key = format!("{}/{}", row.id.district.0, row.id.number.0);
+        failure = match expected.next() {
+            None => Some(VerifyError::table(
+                "applications",
+                &key,
+                "no event registered it",
+            )),
+            Some(journal) if journal.id != row.id => Some(VerifyError::table(
+                "applications",
+                &key,
+                format!(
+                    "the journal's next application is {}/{}",
+                    journal.id.district.0, journal.id.number.0
+                ),
+            )),
+            Some(journal) if journal == &row => None,
+            Some(journal) => first_differing_field(journal, &row).map(|field| {
+                VerifyError::table(
+                    "applications",
+                    &key,
+                    format!("field {field} differs from the journal"),
+                )
+            }),
+        };
+        Ok(())
+    })?;
+    if let Some(error) = failure {
+        return Err(error);
+    }
+    if let Some(missing) = expected.next() {
+        let key = format!("{}/{}", missing.id.district.0, missing.id.number.0);
+        return Err(VerifyError::table(
+            "applications",
+            key,
+            "registered in the journal but missing",
+        ));
+    }
+    Ok(count)
+}
+
+/// The dotted path of the first field whose value differs; values are not returned.
+fn first_differing_field(journal: &Application, row: &Application) -> Option<String> {
+    let journal = serde_json::to_value(journal).expect("applications serialize");
+    let row = serde_json::to_value(row).expect("applications serialize");
+    differing_path(&journal, &row, String::new())
+}
+
+fn differing_path(a: &serde_json::Value, b: &serde_json::Value, path: String) -> Option<String> {
+    use serde_json::Value::Object;
+    match (a, b) {
+        (Object(left), Object(right)) => {
+            let mut keys: Vec<&String> = left.keys().chain(right.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            keys.into_iter().find_map(|key| {
+                let null = serde_json::Value::Null;
+                let child = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                differing_path(
+                    left.get(key).unwrap_or(&null),
+                    right.get(key).unwrap_or(&null),
+                    child,
+                )
+            })
+        }
+        _ if a == b => None,
+        _ => Some(if path.is_empty() {
+            "(whole row)".into()
+        } else {
+            path
+        }),
+    }
+}
+
+fn compare_catalog(conn: &Connection, replay: &Replay) -> Result<(), VerifyError> {
+    let tables = store::load_catalog(conn)?;
+    let journal = &replay.state.catalog;
+    for (id, district) in &tables.districts {
+        if journal.districts.get(id) != Some(district) {
+            return Err(VerifyError::table(
+                "districts",
+                id.0,
+                "differs from the journal",
+            ));
+        }
+    }
+    for (id, kindergarten) in &tables.kindergartens {
+        if journal.kindergartens.get(id) != Some(kindergarten) {
+            return Err(VerifyError::table(
+                "kindergartens",
+                id.0,
+                "differs from the journal",
+            ));
+        }
+    }
+    for (id, group) in &tables.groups {
+        if journal.groups.get(id) != Some(group) {
+            return Err(VerifyError::table(
+                "groups",
+                id.0,
+                "differs from the journal",
+            ));
+        }
+    }
+    let counts = [
+        ("districts", tables.districts.len(), journal.districts.len()),
+        (
+            "kindergartens",
+            tables.kindergartens.len(),
+            journal.kindergartens.len(),
+        ),
+        ("groups", tables.groups.len(), journal.groups.len()),
+    ];
+    for (table, in_table, in_journal) in counts {
+        if in_table != in_journal {
+            let detail = format!("{in_table} rows, the journal created {in_journal}");
+            return Err(VerifyError::table(table, "*", detail));
+        }
+    }
+    for (id, next) in store::registration_counters(conn)? {
+        let expected = replay.next_number.get(&id).copied().unwrap_or(1);
+        if next != expected {
+            let detail = format!("next registration number is {next}, the journal says {expected}");
+            return Err(VerifyError::table("districts", id.0, detail));
+        }
+    }
+    Ok(())
+}
+
+/// Compares entry by entry, then every position, so that the incremental path (the live
+/// service applying events one by one) and the bulk rebuild are shown to agree.
+pub fn compare_waiting_lists(rebuilt: &WaitingList, replayed: &WaitingList) -> Result<(), String> {
+    rebuilt
+        .check_invariants()
+        .map_err(|e| format!("rebuilt: {e}"))?;
+    replayed
+        .check_invariants()
+        .map_err(|e| format!("replayed: {e}"))?;
+    if rebuilt.len() != replayed.len() {
+        return Err(format!(
+            "{} entries rebuilt, {} replayed",
+            rebuilt.len(),
+            replayed.len()
+        ));
+    }
+    for (district, waiting) in rebuilt.iter() {
+        let id = crate::domain::application::ApplicationId {
+            district,
+            number: waiting.key.number,
+        };
+        let name = format!("application {}/{}", district.0, waiting.key.number.0);
+        if replayed.get(id) != Some(waiting) {
+            return Err(format!("{name}: entry differs"));
+        }
+        if rebuilt.position(id) != replayed.position(id) {
+            return Err(format!("{name}: position differs"));
+        }
+    }
+    Ok(())
+}
