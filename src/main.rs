@@ -132,7 +132,10 @@ fn serve(
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("binding {addr}"))?;
-        tracing::info!(%addr, "listening");
+        let bound = listener.local_addr().context("reading the bound address")?;
+        // On stdout, so that scripts and tests that start with port 0 learn the port.
+        println!("listening on http://{bound}");
+        tracing::info!(%bound, "listening");
         axum::serve(listener, kezek::http::router(service.clone()))
             .with_graceful_shutdown(async {
                 let _ = tokio::signal::ctrl_c().await;

@@ -14,6 +14,7 @@ mod commands;
 mod writer;
 
 pub use commands::{Command, NewDistrict, NewGroup, NewKindergarten, Outcome};
+pub use writer::WriterStats;
 
 use crate::clock::Clock;
 use crate::domain::application::{Application, ApplicationId, Refusal};
@@ -81,6 +82,7 @@ pub struct Service {
     // A std RwLock: it is never held across an await, and reads are short.
     state: Arc<RwLock<QueueState>>,
     writer: Arc<writer::WriterHandle>,
+    stats: Arc<WriterStats>,
 }
 
 impl Service {
@@ -90,11 +92,20 @@ impl Service {
         let loaded = store.load()?;
         let state = Arc::new(RwLock::new(loaded.state));
         let (commands, receiver) = mpsc::channel(QUEUE_CAPACITY);
-        let writer = writer::spawn(store, loaded.head, Arc::clone(&state), clock, receiver);
+        let stats = Arc::new(WriterStats::default());
+        let writer = writer::spawn(
+            store,
+            loaded.head,
+            Arc::clone(&state),
+            clock,
+            receiver,
+            Arc::clone(&stats),
+        );
         Ok(Service {
             commands,
             state,
             writer: Arc::new(writer),
+            stats,
         })
     }
 
@@ -162,6 +173,10 @@ impl Service {
             Outcome::Registered(application) => Ok(*application),
             other => unreachable!("a registration answered {other:?}"),
         }
+    }
+
+    pub fn stats(&self) -> &WriterStats {
+        &self.stats
     }
 
     pub fn position(&self, id: ApplicationId) -> Option<Position> {

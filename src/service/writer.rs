@@ -7,11 +7,21 @@ use crate::domain::event::{Event, Hash, RecordedEvent};
 use crate::domain::state::{apply_to_catalog, QueueState};
 use crate::store::{Store, StoreError};
 use std::borrow::Cow;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use tokio::sync::mpsc;
 
 pub struct WriterHandle {
     thread: std::thread::JoinHandle<()>,
+}
+
+/// Counters of the writer's work, readable while it runs.
+#[derive(Debug, Default)]
+pub struct WriterStats {
+    /// Transactions committed (one per batch).
+    pub commits: AtomicU64,
+    /// Commands answered, accepted or refused.
+    pub commands: AtomicU64,
 }
 
 impl WriterHandle {
@@ -28,6 +38,7 @@ pub fn spawn(
     state: Arc<RwLock<QueueState>>,
     clock: Arc<dyn Clock>,
     receiver: mpsc::Receiver<Envelope>,
+    stats: Arc<WriterStats>,
 ) -> WriterHandle {
     let mut writer = Writer {
         store,
@@ -35,6 +46,7 @@ pub fn spawn(
         state,
         clock,
         receiver,
+        stats,
     };
     let thread = std::thread::Builder::new()
         .name("kezek-writer".into())
@@ -50,6 +62,7 @@ struct Writer {
     state: Arc<RwLock<QueueState>>,
     clock: Arc<dyn Clock>,
     receiver: mpsc::Receiver<Envelope>,
+    stats: Arc<WriterStats>,
 }
 
 type Answer = Result<Outcome, CommandError>;
@@ -92,6 +105,10 @@ impl Writer {
             return reply_all_failed(batch, error);
         }
         self.apply(&events);
+        self.stats.commits.fetch_add(1, Ordering::Relaxed);
+        self.stats
+            .commands
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
         for (envelope, answer) in batch.into_iter().zip(answers) {
             // A caller that gave up waiting is not an error: the change is committed.
             let _ = envelope.reply.send(answer);

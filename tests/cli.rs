@@ -1,0 +1,93 @@
+//! The command line as a user runs it: `demo` fills a database, `verify` passes on it and
+//! fails, naming the event, once one byte of the journal is changed; `serve` answers health.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+fn kezek(db: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_kezek"))
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+#[test]
+fn demo_then_verify_passes_and_a_changed_byte_fails_naming_the_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("demo.db");
+    let demo = kezek(&db, &["demo", "--applications", "3000", "--seed", "7"]);
+    assert!(
+        demo.status.success(),
+        "{}",
+        String::from_utf8_lossy(&demo.stderr)
+    );
+    assert!(String::from_utf8_lossy(&demo.stdout).contains("registered 3000 applications"));
+
+    let verified = kezek(&db, &["verify"]);
+    let stdout = String::from_utf8_lossy(&verified.stdout);
+    assert!(verified.status.success(), "{stdout}");
+    assert!(stdout.starts_with("ok: "), "{stdout}");
+
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let seq: i64 = conn
+        .query_row(
+            "SELECT seq FROM events WHERE kind = 'application_registered' LIMIT 1 OFFSET 1234",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    conn.execute_batch("DROP TRIGGER events_no_update").unwrap();
+    // One byte: the first 'a' of the payload becomes 'b'.
+    let changed = conn
+        .execute("UPDATE events SET payload = substr(payload, 1, instr(payload, 'a') - 1) || 'b' || substr(payload, instr(payload, 'a') + 1) WHERE seq = ?1", [seq])
+        .unwrap();
+    assert_eq!(changed, 1);
+    drop(conn);
+
+    let failed = kezek(&db, &["verify"]);
+    let stdout = String::from_utf8_lossy(&failed.stdout);
+    assert!(!failed.status.success());
+    assert!(stdout.contains(&format!("event {seq}:")), "{stdout}");
+}
+
+#[test]
+fn verify_of_a_missing_file_fails_without_creating_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("absent.db");
+    let output = kezek(&db, &["verify"]);
+    assert!(!output.status.success());
+    assert!(!db.exists(), "verify must not create a database");
+}
+
+#[test]
+fn serve_answers_health_on_the_port_it_prints() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("serve.db");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kezek"))
+        .arg("--db")
+        .arg(&db)
+        .args(["serve", "--addr", "127.0.0.1:0", "--demo", "200"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let address = lines
+        .find_map(|line| line.ok()?.strip_prefix("listening on ").map(str::to_string))
+        .expect("serve prints its address");
+    let body = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        reqwest::get(format!("{address}/api/v1/health"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let health: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["applications_waiting"], 200);
+}

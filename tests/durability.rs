@@ -1,0 +1,213 @@
+//! What survives a restart, and what `verify` catches.
+//!
+//! A restart must give back the same queue, position for position: the state is rebuilt
+//! from SQLite, and the hash chain is checked on the way. `verify` must name the first
+//! altered event or row, whoever altered it (these tests do what someone with the file and
+//! the sqlite3 shell could do, including dropping the append-only triggers).
+
+mod common;
+
+use common::{valid_form, TestApp};
+use kezek::domain::application::ApplicationId;
+use kezek::domain::event::Actor;
+use kezek::service::Command;
+use kezek::verify::{verify, VerifyError};
+
+fn populated() -> (TestApp, Vec<ApplicationId>) {
+    let app = TestApp::spawn();
+    let mut ids = Vec::new();
+    for serial in 1..=40u16 {
+        let mut form = valid_form(serial);
+        if serial % 3 == 0 {
+            form.kindergartens = vec![];
+            form.language = "any".into();
+        }
+        if serial % 5 == 0 {
+            form.priority_category = Some(
+                if serial % 10 == 0 {
+                    "orphan"
+                } else {
+                    "military_family"
+                }
+                .into(),
+            );
+            form.priority_document = Some(format!("№{serial}"));
+        }
+        ids.push(app.register(form).unwrap().id);
+        app.clock.advance(chrono::Duration::minutes(7));
+    }
+    let officer = Actor::staff("officer-1");
+    let service = app.service();
+    service
+        .submit_blocking(Command::VerifyPriority { id: ids[4] }, officer.clone())
+        .unwrap();
+    service
+        .submit_blocking(Command::VerifyPriority { id: ids[9] }, officer.clone())
+        .unwrap();
+    let reject = Command::RejectPriority {
+        id: ids[14],
+        reason: "no document".into(),
+    };
+    service.submit_blocking(reject, officer).unwrap();
+    service
+        .submit_blocking(Command::Withdraw { id: ids[2] }, Actor::portal())
+        .unwrap();
+    (app, ids)
+}
+
+fn snapshot(
+    app: &TestApp,
+    ids: &[ApplicationId],
+) -> Vec<Option<kezek::domain::waiting_list::Position>> {
+    ids.iter().map(|id| app.service().position(*id)).collect()
+}
+
+#[test]
+fn the_state_after_a_restart_equals_the_state_before_position_for_position() {
+    let (mut app, ids) = populated();
+    let before = snapshot(&app, &ids);
+    assert!(
+        before[2].is_none(),
+        "the withdrawn application has no position"
+    );
+    assert_eq!(
+        before[4].as_ref().unwrap().in_cohort,
+        1,
+        "the verified out-of-turn claim leads"
+    );
+    assert_eq!(
+        before[9].as_ref().unwrap().in_cohort,
+        2,
+        "then the verified first-priority claim"
+    );
+    app.restart();
+    assert_eq!(snapshot(&app, &ids), before);
+    app.service().read().waiting.check_invariants().unwrap();
+    // And the journal goes on where it stopped: new events link to the old chain.
+    app.register(valid_form(100)).unwrap();
+    app.restart();
+    assert!(verify(&app.path).is_ok());
+}
+
+#[test]
+fn verify_passes_on_an_untouched_database_and_counts_what_it_checked() {
+    let (app, _) = populated();
+    let report = verify(&app.path).unwrap();
+    assert_eq!(report.applications, 40);
+    assert_eq!(report.waiting, 39);
+    // 2 districts + 3 kindergartens + 1 group + 40 registrations + 2 verified + 1 rejected + 1 withdrawn
+    assert_eq!(report.events, 50);
+}
+
+fn tamper(app: &TestApp, sql: &str) {
+    let conn = rusqlite::Connection::open(&app.path).unwrap();
+    conn.execute_batch("DROP TRIGGER events_no_update; DROP TRIGGER events_no_delete;")
+        .unwrap();
+    conn.execute_batch(sql).unwrap();
+}
+
+#[test]
+fn the_event_log_refuses_updates_and_deletes() {
+    let (app, _) = populated();
+    let conn = rusqlite::Connection::open(&app.path).unwrap();
+    let update = conn.execute("UPDATE events SET actor = 'x' WHERE seq = 1", []);
+    assert!(update.unwrap_err().to_string().contains("append-only"));
+    let delete = conn.execute("DELETE FROM events WHERE seq = 1", []);
+    assert!(delete.unwrap_err().to_string().contains("append-only"));
+}
+
+#[test]
+fn one_changed_byte_in_an_event_payload_is_named_by_its_sequence_number() {
+    let (app, _) = populated();
+    // Event 20 is a registration; change one digit of its payload.
+    tamper(&app, "UPDATE events SET payload = replace(payload, '\"number\":14', '\"number\":15') WHERE seq = 20");
+    let changed: String = rusqlite::Connection::open(&app.path)
+        .unwrap()
+        .query_row("SELECT payload FROM events WHERE seq = 20", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert!(
+        changed.contains("\"number\":15"),
+        "the tamper step must have changed something"
+    );
+    let failure = verify(&app.path).unwrap_err();
+    assert!(
+        matches!(
+            failure,
+            VerifyError::Chain(kezek::domain::event::ChainError::Altered { seq: 20 })
+        ),
+        "{failure}"
+    );
+    assert!(failure.to_string().contains("event 20"), "{failure}");
+}
+
+#[test]
+fn a_rehashed_forgery_breaks_the_link_to_the_next_event() {
+    let (app, _) = populated();
+    // A forger who recomputes event 20's hash still cannot fix event 21's prev_hash
+    // without rewriting every later event; simulate the half-done job.
+    tamper(&app, "UPDATE events SET hash = zeroblob(32) WHERE seq = 20");
+    let failure = verify(&app.path).unwrap_err();
+    assert!(failure.to_string().contains("event 20"), "{failure}");
+}
+
+#[test]
+fn a_deleted_event_is_a_gap() {
+    let (app, _) = populated();
+    tamper(&app, "DELETE FROM events WHERE seq = 30");
+    let failure = verify(&app.path).unwrap_err();
+    assert!(failure.to_string().contains("event 31"), "{failure}");
+}
+
+#[test]
+fn a_table_row_changed_behind_the_journal_is_named_with_its_field() {
+    let (app, ids) = populated();
+    let id = ids[6];
+    tamper(
+        &app,
+        &format!(
+            "UPDATE applications SET tier = 0 WHERE district_id = {} AND registration_number = {}",
+            id.district.0, id.number.0
+        ),
+    );
+    let failure = verify(&app.path).unwrap_err().to_string();
+    assert!(
+        failure.contains(&format!(
+            "applications, row {}/{}",
+            id.district.0, id.number.0
+        )),
+        "{failure}"
+    );
+    assert!(failure.contains("field tier"), "{failure}");
+    assert!(
+        !failure.contains("Қасымова"),
+        "verify must not print personal data: {failure}"
+    );
+}
+
+#[test]
+fn a_moved_counter_is_caught() {
+    let (app, _) = populated();
+    tamper(
+        &app,
+        "UPDATE districts SET next_registration_number = 7 WHERE code = 'ESL'",
+    );
+    let failure = verify(&app.path).unwrap_err().to_string();
+    assert!(failure.contains("next registration number"), "{failure}");
+}
+
+#[test]
+fn start_up_refuses_a_broken_chain() {
+    let (mut app, _) = populated();
+    app.stop();
+    tamper(
+        &app,
+        "UPDATE events SET actor = 'staff:someone-else' WHERE seq = 45",
+    );
+    let clock = std::sync::Arc::new(app.clock.clone());
+    let refused = kezek::service::Service::start(&app.path, clock)
+        .err()
+        .expect("start-up must refuse a broken chain");
+    assert!(refused.to_string().contains("event 45"), "{refused}");
+}

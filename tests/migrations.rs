@@ -1,0 +1,123 @@
+//! Migrations: applied in one transaction keyed on `PRAGMA user_version`; a newer database is
+//! refused untouched; a failing migration keeps the data as it was; shipped migrations never
+//! change.
+
+use kezek::store::migrate::{migrate, schema_version, Migration, MIGRATIONS};
+use kezek::store::{Store, StoreError};
+use rusqlite::Connection;
+use sha2::{Digest, Sha256};
+
+fn temp_db() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kezek.db");
+    (dir, path)
+}
+
+#[test]
+fn a_fresh_database_gets_every_migration_and_opening_again_changes_nothing() {
+    let (_dir, path) = temp_db();
+    drop(Store::open(&path).unwrap());
+    let conn = Connection::open(&path).unwrap();
+    assert_eq!(schema_version(&conn).unwrap(), MIGRATIONS.len());
+    let categories: i64 = conn
+        .query_row("SELECT count(*) FROM priority_categories", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(categories, 7);
+    drop(conn);
+    drop(Store::open(&path).unwrap());
+    let conn = Connection::open(&path).unwrap();
+    assert_eq!(schema_version(&conn).unwrap(), MIGRATIONS.len());
+}
+
+#[test]
+fn the_store_runs_in_wal_mode_with_full_sync() {
+    let (_dir, path) = temp_db();
+    let store = Store::open(&path).unwrap();
+    let conn = store.connection_for_tests();
+    let mode: String = conn
+        .pragma_query_value(None, "journal_mode", |r| r.get(0))
+        .unwrap();
+    let sync: i64 = conn
+        .pragma_query_value(None, "synchronous", |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    assert_eq!(sync, 2, "synchronous=FULL");
+}
+
+#[test]
+fn a_database_newer_than_the_binary_is_refused_untouched() {
+    let (_dir, path) = temp_db();
+    drop(Store::open(&path).unwrap());
+    let conn = Connection::open(&path).unwrap();
+    conn.pragma_update(None, "user_version", 99).unwrap();
+    conn.execute_batch("CREATE TABLE from_the_future (x)")
+        .unwrap();
+    drop(conn);
+    let error = Store::open(&path).err().expect("must be refused");
+    assert!(
+        matches!(error, StoreError::SchemaTooNew { found: 99, supported } if supported == MIGRATIONS.len())
+    );
+    assert!(
+        error.to_string().contains("newer than this binary"),
+        "{error}"
+    );
+    let conn = Connection::open(&path).unwrap();
+    assert_eq!(schema_version(&conn).unwrap(), 99);
+    conn.query_row("SELECT count(*) FROM from_the_future", [], |r| {
+        r.get::<_, i64>(0)
+    })
+    .unwrap();
+}
+
+#[test]
+fn a_failing_migration_rolls_back_every_step_and_keeps_the_data() {
+    let (_dir, path) = temp_db();
+    drop(Store::open(&path).unwrap());
+    let mut conn = Connection::open(&path).unwrap();
+    conn.execute("INSERT INTO districts (id, code, name_kk, name_ru, languages) VALUES (1, 'ESL', 'a', 'b', 'kk')", []).unwrap();
+    let with_broken = [
+        Migration {
+            name: MIGRATIONS[0].name,
+            sql: MIGRATIONS[0].sql,
+        },
+        Migration {
+            name: "0002_good_step.sql",
+            sql:
+                "ALTER TABLE districts ADD COLUMN note TEXT; UPDATE districts SET code = 'CHANGED';",
+        },
+        Migration {
+            name: "0003_broken.sql",
+            sql: "INSERT INTO no_such_table VALUES (1);",
+        },
+    ];
+    let error = migrate(&mut conn, &with_broken).unwrap_err();
+    assert!(error.to_string().contains("0003_broken.sql"), "{error}");
+    assert_eq!(schema_version(&conn).unwrap(), 1);
+    let code: String = conn
+        .query_row("SELECT code FROM districts WHERE id = 1", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(
+        code, "ESL",
+        "the step before the failure is rolled back too"
+    );
+    let note = conn.query_row("SELECT note FROM districts", [], |r| {
+        r.get::<_, Option<String>>(0)
+    });
+    assert!(note.is_err(), "the added column must not exist");
+}
+
+/// Applied migrations are never edited. If this fails, you changed a shipped migration:
+/// put the change in a new file instead.
+#[test]
+fn shipped_migrations_are_unchanged() {
+    let pinned = ["0001_initial.sql"];
+    let digests = ["76deefa19b94219a54900b08883d584442856b5c8e0087e603c8c219a052efc0"];
+    for (migration, (name, digest)) in MIGRATIONS.iter().zip(pinned.iter().zip(digests)) {
+        assert_eq!(migration.name, *name);
+        assert_eq!(
+            hex::encode(Sha256::digest(migration.sql.as_bytes())),
+            digest,
+            "{name} was edited"
+        );
+    }
+}
