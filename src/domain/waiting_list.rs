@@ -324,7 +324,8 @@ impl WaitingList {
         let Some(set) = queue.by_cohort.get(&cohort) else {
             return Vec::new();
         };
-        if offset >= set.len() {
+        // indexset's range_idx computes `end - 1`: an empty range must not reach it.
+        if limit == 0 || offset >= set.len() {
             return Vec::new();
         }
         let end = set.len().min(offset.saturating_add(limit));
