@@ -1,0 +1,286 @@
+//! Working days, as data: weekends, public holidays and the government's transfers.
+//!
+//! Each year is a small text file (`calendars/YYYY.txt`) listing only the days that differ
+//! from the plain week. The deadlines of the rules are computed here: a referral's validity
+//! (N working days after the day of issue, ending at the end of the last day, local time) and
+//! the deadline of a manual step (the day of receipt and the day of issue are not counted).
+
+use super::local_offset;
+use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc, Weekday};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The years shipped with the binary; an administrator can replace or add years.
+pub const SHIPPED_YEARS: [(i32, &str); 2] = [
+    (2026, include_str!("../../calendars/2026.txt")),
+    (2027, include_str!("../../calendars/2027.txt")),
+];
+
+/// How far a working-day count may reach before it is a bug (a calendar of only days off).
+const SEARCH_DAYS_MAX: i64 = 366;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct YearCalendar {
+    days_off: BTreeSet<NaiveDate>,
+    working_weekend_days: BTreeSet<NaiveDate>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("calendar {year}, line {line}: {reason}")]
+pub struct CalendarError {
+    pub year: i32,
+    pub line: usize,
+    pub reason: String,
+}
+
+impl YearCalendar {
+    pub fn parse(year: i32, text: &str) -> Result<YearCalendar, CalendarError> {
+        let mut calendar = YearCalendar::default();
+        for (index, raw) in text.lines().enumerate() {
+            let line = raw.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let error = |reason: &str| CalendarError {
+                year,
+                line: index + 1,
+                reason: reason.to_string(),
+            };
+            let mut fields = line.split_whitespace();
+            let date = fields
+                .next()
+                .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+                .ok_or_else(|| error("expected a date YYYY-MM-DD"))?;
+            if date.year() != year {
+                return Err(error("the date belongs to another year"));
+            }
+            let weekend = is_weekend(date);
+            match fields.next() {
+                Some("off") if !weekend => calendar.days_off.insert(date),
+                Some("off") => return Err(error("a weekend day is off anyway")),
+                Some("work") if weekend => calendar.working_weekend_days.insert(date),
+                Some("work") => return Err(error("a weekday is a working day anyway")),
+                _ => return Err(error("expected \"off\" or \"work\" after the date")),
+            };
+        }
+        Ok(calendar)
+    }
+}
+
+/// The fixed-date public holidays (Law on holidays, Labour Code art. 84), as (month, day).
+const FIXED_HOLIDAYS: [(u32, u32); 13] = [
+    (1, 1), (1, 2), (3, 8), (3, 21), (3, 22), (3, 23), (5, 1), (5, 7), (5, 9), (7, 6),
+    (8, 30), (10, 25), (12, 16),
+];
+
+impl YearCalendar {
+    /// What the law alone gives for `year`: the fixed-date holidays, each one on a weekend
+    /// moved to the next working day. Kurban ait (a lunar date) and the government's
+    /// transfers are not in it: they come from the year's file.
+    pub fn statutory(year: i32) -> YearCalendar {
+        let holidays: Vec<NaiveDate> = FIXED_HOLIDAYS
+            .iter()
+            .map(|(m, d)| NaiveDate::from_ymd_opt(year, *m, *d).expect("fixed holidays exist"))
+            .collect();
+        let mut days_off: BTreeSet<NaiveDate> =
+            holidays.iter().copied().filter(|d| !is_weekend(*d)).collect();
+        for holiday in holidays.iter().filter(|d| is_weekend(**d)) {
+            let mut moved = *holiday + Duration::days(1);
+            while is_weekend(moved) || days_off.contains(&moved) {
+                moved += Duration::days(1);
+            }
+            days_off.insert(moved);
+        }
+        YearCalendar {
+            days_off,
+            working_weekend_days: BTreeSet::new(),
+        }
+    }
+}
+
+fn is_weekend(date: NaiveDate) -> bool {
+    matches!(date.weekday(), Weekday::Sat | Weekday::Sun)
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WorkCalendar {
+    years: BTreeMap<i32, YearCalendar>,
+}
+
+impl WorkCalendar {
+    pub fn shipped() -> WorkCalendar {
+        let mut calendar = WorkCalendar::default();
+        for (year, text) in SHIPPED_YEARS {
+            let parsed = YearCalendar::parse(year, text).expect("shipped calendars parse (tested)");
+            calendar.set_year(year, parsed);
+        }
+        calendar
+    }
+
+    pub fn set_year(&mut self, year: i32, calendar: YearCalendar) {
+        self.years.insert(year, calendar);
+    }
+
+    pub fn has_year(&self, year: i32) -> bool {
+        self.years.contains_key(&year)
+    }
+
+    /// A year without a file falls back to the statutory holidays; `has_year` lets callers
+    /// warn that Kurban ait and transfers are then unknown.
+    pub fn is_working_day(&self, date: NaiveDate) -> bool {
+        let fallback;
+        let year = match self.years.get(&date.year()) {
+            Some(year) => year,
+            None => {
+                fallback = YearCalendar::statutory(date.year());
+                &fallback
+            }
+        };
+        if year.days_off.contains(&date) {
+            false
+        } else if year.working_weekend_days.contains(&date) {
+            true
+        } else {
+            !is_weekend(date)
+        }
+    }
+
+    /// The `count`-th working day after `day` (`day` itself is not counted).
+    pub fn working_days_after(&self, day: NaiveDate, count: u32) -> NaiveDate {
+        let mut date = day;
+        let mut counted = 0;
+        for _ in 0..SEARCH_DAYS_MAX * i64::from(count.max(1)) {
+            date += Duration::days(1);
+            if self.is_working_day(date) {
+                counted += 1;
+                if counted == count {
+                    return date;
+                }
+            }
+        }
+        panic!("no {count} working days within a year after {day}: the calendar is broken");
+    }
+
+    /// When something issued at `issued_at` and valid for `working_days` lapses: at the end of
+    /// the last working day (local midnight), the day of issue not counted.
+    pub fn validity_end(&self, issued_at: DateTime<Utc>, working_days: u32) -> DateTime<Utc> {
+        let issue_day = super::local_date(issued_at);
+        end_of_local_day(self.working_days_after(issue_day, working_days))
+    }
+
+    /// The last day a manual step received at `received_at` may be completed, `working_days`
+    /// working days long: neither the day of receipt nor the day of issue is counted, so the
+    /// result may be issued on the working day after the last counted one.
+    pub fn manual_step_due(&self, received_at: DateTime<Utc>, working_days: u32) -> NaiveDate {
+        let received = super::local_date(received_at);
+        self.working_days_after(received, working_days + 1)
+    }
+}
+
+/// The instant a local calendar day ends (the next local midnight), in UTC.
+pub fn end_of_local_day(day: NaiveDate) -> DateTime<Utc> {
+    let next = (day + Duration::days(1)).and_hms_opt(0, 0, 0).expect("midnight exists");
+    local_offset()
+        .from_local_datetime(&next)
+        .single()
+        .expect("a fixed offset has no gaps")
+        .with_timezone(&Utc)
+}
+
+/// Adds calendar days and gives the end of that local day (for extensions).
+pub fn end_of_local_day_after(start: DateTime<Utc>, calendar_days: u32) -> DateTime<Utc> {
+    end_of_local_day(super::local_date(start) + Duration::days(i64::from(calendar_days)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    #[test]
+    fn shipped_years_parse_and_know_their_holidays() {
+        let calendar = WorkCalendar::shipped();
+        assert!(calendar.has_year(2026) && calendar.has_year(2027));
+        assert!(!calendar.is_working_day(date(2026, 3, 24)), "Nauryz moved off Saturday");
+        assert!(!calendar.is_working_day(date(2026, 5, 27)), "Kurban ait");
+        assert!(calendar.is_working_day(date(2026, 5, 26)));
+        assert!(!calendar.is_working_day(date(2026, 11, 21)), "a Saturday");
+    }
+
+    #[test]
+    fn validity_runs_across_a_weekend_to_the_end_of_the_fifth_working_day() {
+        let calendar = WorkCalendar::shipped();
+        // Issued Friday 20 November 2026, 17:30 local: counted Mon 23 .. Fri 27.
+        let issued = Utc.with_ymd_and_hms(2026, 11, 20, 12, 30, 0).unwrap();
+        let end = calendar.validity_end(issued, 5);
+        assert_eq!(end, Utc.with_ymd_and_hms(2026, 11, 27, 19, 0, 0).unwrap(), "midnight after 27 Nov, UTC+5");
+    }
+
+    #[test]
+    fn validity_skips_a_public_holiday() {
+        let calendar = WorkCalendar::shipped();
+        // Issued Monday 14 December 2026: 15, (16 Independence Day), 17, 18, (weekend), 21, 22.
+        let issued = Utc.with_ymd_and_hms(2026, 12, 14, 5, 0, 0).unwrap();
+        assert_eq!(super::super::local_date(calendar.validity_end(issued, 5) - Duration::seconds(1)), date(2026, 12, 22));
+    }
+
+    #[test]
+    fn the_local_day_decides_not_the_utc_day() {
+        let calendar = WorkCalendar::shipped();
+        // 20:00 UTC on Friday is already Saturday 01:00 in Astana: counting starts Monday
+        // anyway, but the issue day is Saturday, so Monday is the first counted day too.
+        let issued = Utc.with_ymd_and_hms(2026, 11, 20, 20, 0, 0).unwrap();
+        assert_eq!(super::super::local_date(issued), date(2026, 11, 21));
+        assert_eq!(calendar.validity_end(issued, 1), end_of_local_day(date(2026, 11, 23)));
+    }
+
+    #[test]
+    fn a_manual_step_counts_neither_the_day_of_receipt_nor_the_day_of_issue() {
+        let calendar = WorkCalendar::shipped();
+        // Received Friday 20 Nov: counted Mon 23, Tue 24, Wed 25; issue by Thu 26.
+        let received = Utc.with_ymd_and_hms(2026, 11, 20, 6, 0, 0).unwrap();
+        assert_eq!(calendar.manual_step_due(received, 3), date(2026, 11, 26));
+    }
+
+    #[test]
+    fn a_transfer_makes_a_saturday_a_working_day() {
+        let mut calendar = WorkCalendar::shipped();
+        let year = YearCalendar::parse(2026, "2026-11-21 work\n2026-11-23 off  swapped").unwrap();
+        calendar.set_year(2026, year);
+        let issued = Utc.with_ymd_and_hms(2026, 11, 20, 6, 0, 0).unwrap();
+        assert_eq!(calendar.validity_end(issued, 2), end_of_local_day(date(2026, 11, 24)));
+    }
+
+    #[test]
+    fn malformed_lines_are_named() {
+        let error = YearCalendar::parse(2026, "# ok\n2026-11-21 off").unwrap_err();
+        assert_eq!(error.line, 2);
+        assert!(YearCalendar::parse(2026, "2027-01-01 off").is_err());
+        assert!(YearCalendar::parse(2026, "2026-11-23 work").is_err());
+        assert!(YearCalendar::parse(2026, "2026-11-23 holiday").is_err());
+        assert!(YearCalendar::parse(2026, "23.11.2026 off").is_err());
+    }
+
+    #[test]
+    fn a_year_without_a_file_falls_back_to_the_statutory_holidays() {
+        let calendar = WorkCalendar::shipped();
+        assert!(!calendar.has_year(2030));
+        assert!(!calendar.is_working_day(date(2030, 1, 1)));
+        assert!(!calendar.is_working_day(date(2030, 1, 5)), "a Saturday");
+        assert!(calendar.is_working_day(date(2030, 1, 3)));
+    }
+
+    /// The shipped files are the law's holidays plus Kurban ait: checks the data by hand-free
+    /// rule, so a mistyped date in a file cannot slip through.
+    #[test]
+    fn shipped_files_equal_the_statutory_rule_plus_kurban_ait() {
+        let kurban_ait = [(2026, Some(date(2026, 5, 27))), (2027, None)];
+        for ((year, text), (_, kurban)) in SHIPPED_YEARS.iter().zip(kurban_ait) {
+            let mut expected = YearCalendar::statutory(*year);
+            expected.days_off.extend(kurban);
+            assert_eq!(YearCalendar::parse(*year, text).unwrap(), expected, "{year}");
+        }
+    }
+}
