@@ -68,8 +68,19 @@ impl YearCalendar {
 
 /// The fixed-date public holidays (Law on holidays, Labour Code art. 84), as (month, day).
 const FIXED_HOLIDAYS: [(u32, u32); 13] = [
-    (1, 1), (1, 2), (3, 8), (3, 21), (3, 22), (3, 23), (5, 1), (5, 7), (5, 9), (7, 6),
-    (8, 30), (10, 25), (12, 16),
+    (1, 1),
+    (1, 2),
+    (3, 8),
+    (3, 21),
+    (3, 22),
+    (3, 23),
+    (5, 1),
+    (5, 7),
+    (5, 9),
+    (7, 6),
+    (8, 30),
+    (10, 25),
+    (12, 16),
 ];
 
 impl YearCalendar {
@@ -81,8 +92,11 @@ impl YearCalendar {
             .iter()
             .map(|(m, d)| NaiveDate::from_ymd_opt(year, *m, *d).expect("fixed holidays exist"))
             .collect();
-        let mut days_off: BTreeSet<NaiveDate> =
-            holidays.iter().copied().filter(|d| !is_weekend(*d)).collect();
+        let mut days_off: BTreeSet<NaiveDate> = holidays
+            .iter()
+            .copied()
+            .filter(|d| !is_weekend(*d))
+            .collect();
         for holiday in holidays.iter().filter(|d| is_weekend(**d)) {
             let mut moved = *holiday + Duration::days(1);
             while is_weekend(moved) || days_off.contains(&moved) {
@@ -178,7 +192,9 @@ impl WorkCalendar {
 
 /// The instant a local calendar day ends (the next local midnight), in UTC.
 pub fn end_of_local_day(day: NaiveDate) -> DateTime<Utc> {
-    let next = (day + Duration::days(1)).and_hms_opt(0, 0, 0).expect("midnight exists");
+    let next = (day + Duration::days(1))
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight exists");
     local_offset()
         .from_local_datetime(&next)
         .single()
@@ -203,7 +219,10 @@ mod tests {
     fn shipped_years_parse_and_know_their_holidays() {
         let calendar = WorkCalendar::shipped();
         assert!(calendar.has_year(2026) && calendar.has_year(2027));
-        assert!(!calendar.is_working_day(date(2026, 3, 24)), "Nauryz moved off Saturday");
+        assert!(
+            !calendar.is_working_day(date(2026, 3, 24)),
+            "Nauryz moved off Saturday"
+        );
         assert!(!calendar.is_working_day(date(2026, 5, 27)), "Kurban ait");
         assert!(calendar.is_working_day(date(2026, 5, 26)));
         assert!(!calendar.is_working_day(date(2026, 11, 21)), "a Saturday");
@@ -215,7 +234,11 @@ mod tests {
         // Issued Friday 20 November 2026, 17:30 local: counted Mon 23 .. Fri 27.
         let issued = Utc.with_ymd_and_hms(2026, 11, 20, 12, 30, 0).unwrap();
         let end = calendar.validity_end(issued, 5);
-        assert_eq!(end, Utc.with_ymd_and_hms(2026, 11, 27, 19, 0, 0).unwrap(), "midnight after 27 Nov, UTC+5");
+        assert_eq!(
+            end,
+            Utc.with_ymd_and_hms(2026, 11, 27, 19, 0, 0).unwrap(),
+            "midnight after 27 Nov, UTC+5"
+        );
     }
 
     #[test]
@@ -223,7 +246,10 @@ mod tests {
         let calendar = WorkCalendar::shipped();
         // Issued Monday 14 December 2026: 15, (16 Independence Day), 17, 18, (weekend), 21, 22.
         let issued = Utc.with_ymd_and_hms(2026, 12, 14, 5, 0, 0).unwrap();
-        assert_eq!(super::super::local_date(calendar.validity_end(issued, 5) - Duration::seconds(1)), date(2026, 12, 22));
+        assert_eq!(
+            super::super::local_date(calendar.validity_end(issued, 5) - Duration::seconds(1)),
+            date(2026, 12, 22)
+        );
     }
 
     #[test]
@@ -233,7 +259,10 @@ mod tests {
         // anyway, but the issue day is Saturday, so Monday is the first counted day too.
         let issued = Utc.with_ymd_and_hms(2026, 11, 20, 20, 0, 0).unwrap();
         assert_eq!(super::super::local_date(issued), date(2026, 11, 21));
-        assert_eq!(calendar.validity_end(issued, 1), end_of_local_day(date(2026, 11, 23)));
+        assert_eq!(
+            calendar.validity_end(issued, 1),
+            end_of_local_day(date(2026, 11, 23))
+        );
     }
 
     #[test]
@@ -250,7 +279,10 @@ mod tests {
         let year = YearCalendar::parse(2026, "2026-11-21 work\n2026-11-23 off  swapped").unwrap();
         calendar.set_year(2026, year);
         let issued = Utc.with_ymd_and_hms(2026, 11, 20, 6, 0, 0).unwrap();
-        assert_eq!(calendar.validity_end(issued, 2), end_of_local_day(date(2026, 11, 24)));
+        assert_eq!(
+            calendar.validity_end(issued, 2),
+            end_of_local_day(date(2026, 11, 24))
+        );
     }
 
     #[test]
@@ -280,7 +312,11 @@ mod tests {
         for ((year, text), (_, kurban)) in SHIPPED_YEARS.iter().zip(kurban_ait) {
             let mut expected = YearCalendar::statutory(*year);
             expected.days_off.extend(kurban);
-            assert_eq!(YearCalendar::parse(*year, text).unwrap(), expected, "{year}");
+            assert_eq!(
+                YearCalendar::parse(*year, text).unwrap(),
+                expected,
+                "{year}"
+            );
         }
     }
 }
