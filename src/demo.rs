@@ -366,7 +366,7 @@ pub fn populate(
         let mut decisions = Vec::new();
         for answer in service.submit_many_blocking(commands) {
             match answer {
-                Ok(Outcome::Registered(application)) => {
+                Ok(Outcome::Registered { application, .. }) => {
                     summary.registered += 1;
                     if application.priority.is_some() {
                         decisions.push(priority_decision(&mut decider, application.id));

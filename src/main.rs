@@ -26,6 +26,12 @@ struct Cli {
     command: Commands,
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ClockKind {
+    System,
+    Manual,
+}
+
 #[derive(Subcommand)]
 enum Commands {
     /// Runs the service.
@@ -35,6 +41,10 @@ enum Commands {
         /// Fills an empty database with this many synthetic applications first.
         #[arg(long, value_name = "N")]
         demo: Option<usize>,
+        /// `manual`: time moves only through POST /api/v1/admin/clock (for black-box tests
+        /// that travel in time).
+        #[arg(long, value_enum, default_value_t = ClockKind::System)]
+        clock: ClockKind,
     },
     /// Fills the database with realistic synthetic data.
     Demo {
@@ -57,7 +67,7 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Commands::Serve { addr, demo } => serve(&cli.db, addr, demo),
+        Commands::Serve { addr, demo, clock } => serve(&cli.db, addr, demo, clock),
         Commands::Demo { applications, seed } => run_demo(&cli.db, applications, seed),
         Commands::Verify => verify(&cli.db),
     };
@@ -99,8 +109,8 @@ fn verify(db: &Path) -> anyhow::Result<ExitCode> {
     match kezek::verify::verify(db) {
         Ok(report) => {
             println!(
-                "ok: {} events replayed, {} applications and {} waiting entries match",
-                report.events, report.applications, report.waiting
+                "ok: {} events replayed, {} applications, {} referrals and {} waiting entries match",
+                report.events, report.applications, report.referrals, report.waiting
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -115,6 +125,7 @@ fn serve(
     db: &Path,
     addr: SocketAddr,
     demo_applications: Option<usize>,
+    clock_kind: ClockKind,
 ) -> anyhow::Result<ExitCode> {
     if let Some(applications) = demo_applications {
         let empty = !db.exists();
@@ -124,7 +135,11 @@ fn serve(
             tracing::info!("the database exists; --demo adds nothing to it");
         }
     }
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let manual_clock = (clock_kind == ClockKind::Manual).then(|| ManualClock::new(Utc::now()));
+    let clock: Arc<dyn Clock> = match &manual_clock {
+        Some(manual) => Arc::new(manual.clone()),
+        None => Arc::new(SystemClock),
+    };
     let service = Service::start(db, clock).with_context(|| format!("opening {}", db.display()))?;
     tracing::info!(waiting = service.read().waiting.len(), "state rebuilt");
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
@@ -136,7 +151,7 @@ fn serve(
         // On stdout, so that scripts and tests that start with port 0 learn the port.
         println!("listening on http://{bound}");
         tracing::info!(%bound, "listening");
-        axum::serve(listener, kezek::http::router(service.clone()))
+        axum::serve(listener, kezek::http::router(service.clone(), manual_clock))
             .with_graceful_shutdown(async {
                 let _ = tokio::signal::ctrl_c().await;
             })

@@ -9,6 +9,7 @@
 use crate::domain::application::Application;
 use crate::domain::event::{ChainChecker, ChainError, Event};
 use crate::domain::replay::Replay;
+use crate::domain::state::QueueState;
 use crate::domain::waiting_list::WaitingList;
 use crate::store::{self, migrate, Store, StoreError};
 use rusqlite::Connection;
@@ -18,6 +19,7 @@ use std::path::Path;
 pub struct VerifyReport {
     pub events: u64,
     pub applications: usize,
+    pub referrals: usize,
     pub waiting: usize,
 }
 
@@ -68,12 +70,16 @@ pub fn verify(path: &Path) -> Result<VerifyReport, VerifyError> {
     let (replay, events) = replay_journal(&conn)?;
     let applications = compare_applications(&conn, &replay)?;
     compare_catalog(&conn, &replay)?;
-    let rebuilt = store::load_waiting_list(&conn)?;
-    compare_waiting_lists(&rebuilt, &replay.state.waiting).map_err(VerifyError::Index)?;
+    let referrals = compare_referrals(&conn, &replay)?;
+    compare_places(&conn, &replay)?;
+    let rebuilt = store::load_state(&conn)?;
+    compare_waiting_lists(&rebuilt.waiting, &replay.state.waiting).map_err(VerifyError::Index)?;
+    compare_live_state(&rebuilt, &replay.state).map_err(VerifyError::Index)?;
     Ok(VerifyReport {
         events,
         applications,
-        waiting: rebuilt.len(),
+        referrals,
+        waiting: rebuilt.waiting.len(),
     })
 }
 
@@ -244,6 +250,13 @@ fn compare_catalog(conn: &Connection, replay: &Replay) -> Result<(), VerifyError
             return Err(VerifyError::table(table, "*", detail));
         }
     }
+    for (id, next) in store::referral_counters(conn)? {
+        let expected = replay.next_referral_number.get(&id).copied().unwrap_or(1);
+        if next != expected {
+            let detail = format!("next referral number is {next}, the journal says {expected}");
+            return Err(VerifyError::table("districts", id.0, detail));
+        }
+    }
     for (id, next) in store::registration_counters(conn)? {
         let expected = replay.next_number.get(&id).copied().unwrap_or(1);
         if next != expected {
@@ -282,6 +295,112 @@ pub fn compare_waiting_lists(rebuilt: &WaitingList, replayed: &WaitingList) -> R
         if rebuilt.position(id) != replayed.position(id) {
             return Err(format!("{name}: position differs"));
         }
+    }
+    Ok(())
+}
+
+fn compare_referrals(conn: &Connection, replay: &Replay) -> Result<usize, VerifyError> {
+    let mut expected = replay.referrals.values();
+    let mut count = 0;
+    let mut failure = None;
+    store::for_each_referral(conn, "", |row| {
+        count += 1;
+        let key = format!("{}/{}", row.id.district.0, row.id.number.0);
+        if failure.is_none() {
+            failure = match expected.next() {
+                Some(journal) if journal == &row => None,
+                Some(journal) if journal.id == row.id => {
+                    let left = serde_json::to_value(journal).expect("referrals serialize");
+                    let right = serde_json::to_value(&row).expect("referrals serialize");
+                    let field = differing_path(&left, &right, String::new()).unwrap_or_default();
+                    Some(VerifyError::table(
+                        "referrals",
+                        &key,
+                        format!("field {field} differs from the journal"),
+                    ))
+                }
+                _ => Some(VerifyError::table(
+                    "referrals",
+                    &key,
+                    "not where the journal puts it",
+                )),
+            };
+        }
+        Ok(())
+    })?;
+    if let Some(error) = failure {
+        return Err(error);
+    }
+    if let Some(missing) = expected.next() {
+        let key = format!("{}/{}", missing.id.district.0, missing.id.number.0);
+        return Err(VerifyError::table(
+            "referrals",
+            key,
+            "issued in the journal but missing",
+        ));
+    }
+    Ok(count)
+}
+
+fn compare_places(conn: &Connection, replay: &Replay) -> Result<(), VerifyError> {
+    let all = store::place_rows(conn, "")?;
+    let unfilled = store::place_rows(conn, "WHERE filled = 0")?;
+    if all.len() != replay.places.len() {
+        let detail = format!(
+            "{} rows, the journal reported {}",
+            all.len(),
+            replay.places.len()
+        );
+        return Err(VerifyError::table("places", "*", detail));
+    }
+    for place in &all {
+        let filled = !unfilled.iter().any(|p| p.id == place.id);
+        match replay.places.get(&place.id) {
+            Some((journal, journal_filled)) if journal == place && *journal_filled == filled => {}
+            _ => {
+                return Err(VerifyError::table(
+                    "places",
+                    place.id.0,
+                    "differs from the journal",
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Live referrals, the stop list, deadlines, open places and the 1 : 3 cycles.
+fn compare_live_state(rebuilt: &QueueState, replayed: &QueueState) -> Result<(), String> {
+    rebuilt
+        .check_invariants()
+        .map_err(|e| format!("rebuilt: {e}"))?;
+    replayed
+        .check_invariants()
+        .map_err(|e| format!("replayed: {e}"))?;
+    if rebuilt.live != replayed.live {
+        return Err("live referrals differ".into());
+    }
+    if rebuilt.held != replayed.held {
+        return Err("the stop list differs".into());
+    }
+    if rebuilt.deadlines != replayed.deadlines {
+        return Err("pending deadlines differ".into());
+    }
+    if rebuilt.open_places != replayed.open_places || rebuilt.places != replayed.places {
+        return Err("open places differ".into());
+    }
+    for district in replayed.catalog.districts.keys() {
+        if rebuilt.cycle(*district) != replayed.cycle(*district) {
+            return Err(format!(
+                "the 1 : 3 cycle of district {} differs",
+                district.0
+            ));
+        }
+    }
+    if rebuilt.catalog.policies != replayed.catalog.policies
+        || rebuilt.catalog.calendar != replayed.catalog.calendar
+    {
+        return Err("policies or the calendar differ".into());
     }
     Ok(())
 }

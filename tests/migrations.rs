@@ -75,24 +75,24 @@ fn a_failing_migration_rolls_back_every_step_and_keeps_the_data() {
     drop(Store::open(&path).unwrap());
     let mut conn = Connection::open(&path).unwrap();
     conn.execute("INSERT INTO districts (id, code, name_kk, name_ru, languages) VALUES (1, 'ESL', 'a', 'b', 'kk')", []).unwrap();
-    let with_broken = [
-        Migration {
-            name: MIGRATIONS[0].name,
-            sql: MIGRATIONS[0].sql,
-        },
-        Migration {
-            name: "0002_good_step.sql",
-            sql:
-                "ALTER TABLE districts ADD COLUMN note TEXT; UPDATE districts SET code = 'CHANGED';",
-        },
-        Migration {
-            name: "0003_broken.sql",
-            sql: "INSERT INTO no_such_table VALUES (1);",
-        },
-    ];
+    let mut with_broken: Vec<Migration> = MIGRATIONS
+        .iter()
+        .map(|m| Migration {
+            name: m.name,
+            sql: m.sql,
+        })
+        .collect();
+    with_broken.push(Migration {
+        name: "9998_good_step.sql",
+        sql: "ALTER TABLE districts ADD COLUMN note TEXT; UPDATE districts SET code = 'CHANGED';",
+    });
+    with_broken.push(Migration {
+        name: "9999_broken.sql",
+        sql: "INSERT INTO no_such_table VALUES (1);",
+    });
     let error = migrate(&mut conn, &with_broken).unwrap_err();
-    assert!(error.to_string().contains("0003_broken.sql"), "{error}");
-    assert_eq!(schema_version(&conn).unwrap(), 1);
+    assert!(error.to_string().contains("9999_broken.sql"), "{error}");
+    assert_eq!(schema_version(&conn).unwrap(), MIGRATIONS.len());
     let code: String = conn
         .query_row("SELECT code FROM districts WHERE id = 1", [], |r| r.get(0))
         .unwrap();
@@ -110,8 +110,12 @@ fn a_failing_migration_rolls_back_every_step_and_keeps_the_data() {
 /// put the change in a new file instead.
 #[test]
 fn shipped_migrations_are_unchanged() {
-    let pinned = ["0001_initial.sql"];
-    let digests = ["76deefa19b94219a54900b08883d584442856b5c8e0087e603c8c219a052efc0"];
+    let pinned = ["0001_initial.sql", "0002_referrals.sql"];
+    let digests = [
+        "76deefa19b94219a54900b08883d584442856b5c8e0087e603c8c219a052efc0",
+        "70c09c171ccaa6793b9e5d2311fb8bbec15ebdf512cff34db7b4abea81032e69",
+    ];
+    assert_eq!(MIGRATIONS.len(), pinned.len(), "pin the new migration here");
     for (migration, (name, digest)) in MIGRATIONS.iter().zip(pinned.iter().zip(digests)) {
         assert_eq!(migration.name, *name);
         assert_eq!(

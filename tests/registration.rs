@@ -384,7 +384,7 @@ fn staff_channels_record_who_entered_the_application() {
         form: valid_form(1),
         channel: Channel::ServiceCentre,
     };
-    let Outcome::Registered(application) = app
+    let Outcome::Registered { application, .. } = app
         .service()
         .submit_blocking(command, Actor::staff("operator-7"))
         .unwrap()

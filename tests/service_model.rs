@@ -307,7 +307,7 @@ enum Expected {
 
 fn answer_kind(answer: &Result<Outcome, CommandError>) -> Expected {
     match answer {
-        Ok(Outcome::Registered(_)) => Expected::Registered,
+        Ok(Outcome::Registered { .. }) => Expected::Registered,
         Ok(Outcome::Done) => Expected::Done,
         Ok(other) => panic!("unexpected outcome {other:?}"),
         Err(CommandError::Refused(refusal)) => Expected::Refused(refusal.code()),
@@ -672,7 +672,12 @@ impl World {
         };
         for (answer, (outcome, channel, entered_by)) in answers.into_iter().zip(expected) {
             match (answer, outcome) {
-                (Ok(Outcome::Registered(got)), Ok(want)) => {
+                (
+                    Ok(Outcome::Registered {
+                        application: got, ..
+                    }),
+                    Ok(want),
+                ) => {
                     check_registered(&got, &want, now_micros, channel, entered_by)?;
                 }
                 (Err(CommandError::Refused(refusal)), Err(code)) => {

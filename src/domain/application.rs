@@ -99,16 +99,25 @@ pub struct PriorityClaim {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ApplicationStatus {
-    /// Waiting in the queue.
+    /// Waiting in the queue (possibly on the stop list for a while).
     Queued,
+    /// Holds a live referral.
+    Referred,
+    /// The referral was handed in and the child enrolled: completed.
+    Enrolled,
     /// Withdrawn by the parent.
     Withdrawn,
+    /// Reached school age while waiting.
+    AgedOut,
 }
 
 impl ApplicationStatus {
     /// Whether the application occupies the child's one place in the queue system.
     pub fn is_active(self) -> bool {
-        matches!(self, ApplicationStatus::Queued)
+        matches!(
+            self,
+            ApplicationStatus::Queued | ApplicationStatus::Referred
+        )
     }
 }
 
@@ -147,6 +156,10 @@ pub struct Application {
     pub channel: Channel,
     /// The staff account that entered it, for the staff channels.
     pub entered_by: Option<String>,
+    /// While set, the application keeps its place in the order but takes no place (the stop
+    /// list after a lapsed referral).
+    #[serde(default)]
+    pub held_until: Option<DateTime<Utc>>,
 }
 
 impl Application {

@@ -215,13 +215,30 @@ pub fn add_years(date: NaiveDate, years: u32) -> NaiveDate {
 }
 
 /// Everything static the queue refers to, in one value the domain can consult.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Catalog {
     pub districts: BTreeMap<DistrictId, District>,
     pub kindergartens: BTreeMap<KindergartenId, Kindergarten>,
     pub groups: BTreeMap<GroupId, Group>,
     pub categories: BTreeMap<String, PriorityCategory>,
     pub school_age: SchoolAgeRule,
+    /// Districts without an entry follow `DistrictPolicy::default()`.
+    pub policies: BTreeMap<DistrictId, super::referral::DistrictPolicy>,
+    pub calendar: super::calendar::WorkCalendar,
+}
+
+impl Default for Catalog {
+    fn default() -> Self {
+        Catalog {
+            districts: BTreeMap::new(),
+            kindergartens: BTreeMap::new(),
+            groups: BTreeMap::new(),
+            categories: BTreeMap::new(),
+            school_age: SchoolAgeRule::default(),
+            policies: BTreeMap::new(),
+            calendar: super::calendar::WorkCalendar::shipped(),
+        }
+    }
 }
 
 impl Catalog {

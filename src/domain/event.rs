@@ -6,7 +6,8 @@
 //! gives the same bytes.
 
 use super::application::{Application, ApplicationId};
-use super::catalog::{District, Group, Kindergarten, Tier};
+use super::catalog::{District, DistrictId, Group, Kindergarten, Tier};
+use super::referral::{DistrictPolicy, FreePlace, InterleaveCycle, Lapse, Referral, ReferralId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -32,6 +33,50 @@ pub enum Event {
         id: ApplicationId,
         reason: String,
     },
+    PolicySet {
+        district: DistrictId,
+        policy: DistrictPolicy,
+    },
+    /// A year of the working-day calendar, as the text of its file.
+    CalendarYearSet {
+        year: i32,
+        text: String,
+    },
+    PlacesReported {
+        places: Vec<FreePlace>,
+    },
+    /// The application leaves the waiting list and holds the place until the referral ends.
+    /// `cycle` is the district's 1 : 3 cycle after this referral, when the policy is on.
+    ReferralIssued {
+        referral: Referral,
+        cycle: Option<InterleaveCycle>,
+    },
+    ReferralExtended {
+        id: ReferralId,
+        valid_until: DateTime<Utc>,
+    },
+    /// The child is enrolled; the application is completed and the place filled.
+    ReferralHandedIn {
+        id: ReferralId,
+        at: DateTime<Utc>,
+    },
+    /// The place is free again; the child returns to the queue with its key, on the stop
+    /// list until `held_until`. `at` is when it lapsed (for an expiry: the deadline itself,
+    /// even if the service noticed later).
+    ReferralLapsed {
+        id: ReferralId,
+        at: DateTime<Utc>,
+        lapse: Lapse,
+        held_until: DateTime<Utc>,
+    },
+    StopListEnded {
+        id: ApplicationId,
+        at: DateTime<Utc>,
+    },
+    ApplicationAgedOut {
+        id: ApplicationId,
+        at: DateTime<Utc>,
+    },
 }
 
 impl Event {
@@ -45,14 +90,16 @@ impl Event {
             Event::ApplicationWithdrawn { .. } => "application_withdrawn",
             Event::PriorityVerified { .. } => "priority_verified",
             Event::PriorityRejected { .. } => "priority_rejected",
+            Event::PolicySet { .. } => "policy_set",
+            Event::CalendarYearSet { .. } => "calendar_year_set",
+            Event::PlacesReported { .. } => "places_reported",
+            Event::ReferralIssued { .. } => "referral_issued",
+            Event::ReferralExtended { .. } => "referral_extended",
+            Event::ReferralHandedIn { .. } => "referral_handed_in",
+            Event::ReferralLapsed { .. } => "referral_lapsed",
+            Event::StopListEnded { .. } => "stop_list_ended",
+            Event::ApplicationAgedOut { .. } => "application_aged_out",
         }
-    }
-
-    pub fn changes_catalog(&self) -> bool {
-        matches!(
-            self,
-            Event::DistrictCreated(_) | Event::KindergartenCreated(_) | Event::GroupCreated(_)
-        )
     }
 
     pub fn to_payload(&self) -> String {

@@ -8,6 +8,7 @@ pub mod calendar;
 pub mod catalog;
 pub mod event;
 pub mod iin;
+pub mod referral;
 pub mod replay;
 pub mod state;
 pub mod waiting_list;

@@ -1,11 +1,12 @@
-//! A full replay of the journal: every application as the events describe it, plus the live
-//! state computed the way the service computes it. `kezek verify` compares both with what
-//! the database and the start-up rebuild hold. It keeps every application in memory, which
-//! is fine for an offline check and why the running service does not use it.
+//! A full replay of the journal: every application and referral as the events describe
+//! them, plus the live state computed the way the service computes it. `kezek verify`
+//! compares both with what the database and the start-up rebuild hold. It keeps everything
+//! in memory, which is fine for an offline check and why the running service does not.
 
 use super::application::{Application, ApplicationId, ApplicationStatus, ClaimStatus};
 use super::catalog::{DistrictId, Tier};
 use super::event::Event;
+use super::referral::{FreePlace, Lapse, PlaceId, Referral, ReferralId, ReferralStatus};
 use super::state::{QueueState, StateError};
 use std::collections::{BTreeMap, HashMap};
 
@@ -13,69 +14,198 @@ use std::collections::{BTreeMap, HashMap};
 pub struct Replay {
     pub applications: BTreeMap<ApplicationId, Application>,
     pub next_number: HashMap<DistrictId, u32>,
+    pub referrals: BTreeMap<ReferralId, Referral>,
+    pub next_referral_number: HashMap<DistrictId, u32>,
+    /// Every place ever reported, and whether a handed-in referral filled it.
+    pub places: BTreeMap<PlaceId, (FreePlace, bool)>,
     pub state: QueueState,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ReplayError {
-    #[error("application {0:?} registered out of journal order (expected number {1})")]
-    NumberOutOfOrder(ApplicationId, u32),
-    #[error("application {0:?} is not known")]
-    UnknownApplication(ApplicationId),
-    #[error("application {0:?} is not in a state that allows this event")]
-    InvalidTransition(ApplicationId),
+    #[error("{0} out of journal order (expected number {1})")]
+    NumberOutOfOrder(String, u32),
+    #[error("{0} is not known")]
+    Unknown(String),
+    #[error("{0} is not in a state that allows this event")]
+    InvalidTransition(String),
     #[error(transparent)]
     State(#[from] StateError),
+}
+
+fn take_next(
+    counters: &mut HashMap<DistrictId, u32>,
+    district: DistrictId,
+    number: u32,
+    what: String,
+) -> Result<(), ReplayError> {
+    let next = counters.entry(district).or_insert(1);
+    if number != *next {
+        return Err(ReplayError::NumberOutOfOrder(what, *next));
+    }
+    *next += 1;
+    Ok(())
 }
 
 impl Replay {
     pub fn apply(&mut self, event: &Event) -> Result<(), ReplayError> {
         match event {
             Event::ApplicationRegistered(application) => {
-                let next = self.next_number.entry(application.id.district).or_insert(1);
-                if application.id.number.0 != *next {
-                    return Err(ReplayError::NumberOutOfOrder(application.id, *next));
-                }
-                *next += 1;
-                self.applications
-                    .insert(application.id, application.clone());
+                let id = application.id;
+                take_next(
+                    &mut self.next_number,
+                    id.district,
+                    id.number.0,
+                    format!("{id:?}"),
+                )?;
+                self.applications.insert(id, application.clone());
             }
             Event::ApplicationWithdrawn { id } => {
-                let application = self.queued(*id)?;
-                application.status = ApplicationStatus::Withdrawn;
+                self.application(*id, ApplicationStatus::Queued)?.status =
+                    ApplicationStatus::Withdrawn;
+            }
+            Event::ApplicationAgedOut { id, .. } => {
+                let application = self.application(*id, ApplicationStatus::Queued)?;
+                application.status = ApplicationStatus::AgedOut;
+                application.held_until = None;
             }
             Event::PriorityVerified { id, tier } => {
-                let application = self.queued(*id)?;
-                let claim = application
-                    .priority
-                    .as_mut()
-                    .ok_or(ReplayError::InvalidTransition(*id))?;
-                claim.status = ClaimStatus::Verified;
-                application.tier = *tier;
+                self.decide_claim(*id, ClaimStatus::Verified, *tier)?
             }
             Event::PriorityRejected { id, .. } => {
-                let application = self.queued(*id)?;
-                let claim = application
-                    .priority
-                    .as_mut()
-                    .ok_or(ReplayError::InvalidTransition(*id))?;
-                claim.status = ClaimStatus::Rejected;
-                application.tier = Tier::General;
+                self.decide_claim(*id, ClaimStatus::Rejected, Tier::General)?
             }
-            Event::DistrictCreated(_) | Event::KindergartenCreated(_) | Event::GroupCreated(_) => {}
+            Event::PlacesReported { places } => {
+                for place in places {
+                    self.places.insert(place.id, (place.clone(), false));
+                }
+            }
+            Event::ReferralIssued { referral, .. } => {
+                let id = referral.id;
+                take_next(
+                    &mut self.next_referral_number,
+                    id.district,
+                    id.number.0,
+                    format!("{id:?}"),
+                )?;
+                self.application(referral.application, ApplicationStatus::Queued)?
+                    .status = ApplicationStatus::Referred;
+                self.referrals.insert(id, referral.clone());
+            }
+            Event::ReferralExtended { id, valid_until } => {
+                let referral = self.live_referral(*id)?;
+                referral.valid_until = *valid_until;
+                referral.extended = true;
+            }
+            Event::ReferralHandedIn { id, at } => {
+                let referral = self.live_referral(*id)?;
+                referral.status = ReferralStatus::HandedIn;
+                referral.closed_at = Some(*at);
+                let (application, place) = (referral.application, referral.place);
+                self.application(application, ApplicationStatus::Referred)?
+                    .status = ApplicationStatus::Enrolled;
+                self.places
+                    .get_mut(&place)
+                    .ok_or_else(|| ReplayError::Unknown(format!("{place:?}")))?
+                    .1 = true;
+            }
+            Event::ReferralLapsed {
+                id,
+                at,
+                lapse,
+                held_until,
+            } => {
+                let referral = self.live_referral(*id)?;
+                referral.status = lapse.status();
+                referral.closed_at = Some(*at);
+                if let Lapse::Revoked { reason, .. } = lapse {
+                    referral.reason = Some(reason.clone());
+                }
+                let application = self.application(
+                    referral_application(&self.referrals, id),
+                    ApplicationStatus::Referred,
+                )?;
+                application.status = ApplicationStatus::Queued;
+                application.held_until = Some(*held_until);
+                if matches!(
+                    lapse,
+                    Lapse::Revoked {
+                        priority_unconfirmed: true,
+                        ..
+                    }
+                ) {
+                    application.tier = Tier::General;
+                    if let Some(claim) = application.priority.as_mut() {
+                        claim.status = ClaimStatus::Rejected;
+                    }
+                }
+            }
+            Event::StopListEnded { id, .. } => {
+                self.application(*id, ApplicationStatus::Queued)?.held_until = None;
+            }
+            Event::DistrictCreated(_)
+            | Event::KindergartenCreated(_)
+            | Event::GroupCreated(_)
+            | Event::PolicySet { .. }
+            | Event::CalendarYearSet { .. } => {}
         }
         self.state.apply(event)?;
         Ok(())
     }
 
-    fn queued(&mut self, id: ApplicationId) -> Result<&mut Application, ReplayError> {
+    fn application(
+        &mut self,
+        id: ApplicationId,
+        expected: ApplicationStatus,
+    ) -> Result<&mut Application, ReplayError> {
         let application = self
             .applications
             .get_mut(&id)
-            .ok_or(ReplayError::UnknownApplication(id))?;
-        if application.status != ApplicationStatus::Queued {
-            return Err(ReplayError::InvalidTransition(id));
+            .ok_or_else(|| ReplayError::Unknown(format!("{id:?}")))?;
+        if application.status != expected {
+            return Err(ReplayError::InvalidTransition(format!("{id:?}")));
         }
         Ok(application)
     }
+
+    fn live_referral(&mut self, id: ReferralId) -> Result<&mut Referral, ReplayError> {
+        let referral = self
+            .referrals
+            .get_mut(&id)
+            .ok_or_else(|| ReplayError::Unknown(format!("{id:?}")))?;
+        if referral.status != ReferralStatus::Issued {
+            return Err(ReplayError::InvalidTransition(format!("{id:?}")));
+        }
+        Ok(referral)
+    }
+
+    /// A claim is decided while the application waits or holds a referral.
+    fn decide_claim(
+        &mut self,
+        id: ApplicationId,
+        status: ClaimStatus,
+        tier: Tier,
+    ) -> Result<(), ReplayError> {
+        let application = self
+            .applications
+            .get_mut(&id)
+            .ok_or_else(|| ReplayError::Unknown(format!("{id:?}")))?;
+        if !application.status.is_active() {
+            return Err(ReplayError::InvalidTransition(format!("{id:?}")));
+        }
+        let claim = application
+            .priority
+            .as_mut()
+            .ok_or_else(|| ReplayError::InvalidTransition(format!("{id:?}")))?;
+        claim.status = status;
+        application.tier = tier;
+        Ok(())
+    }
+}
+
+fn referral_application(
+    referrals: &BTreeMap<ReferralId, Referral>,
+    id: &ReferralId,
+) -> ApplicationId {
+    referrals[id].application
 }

@@ -1,18 +1,52 @@
-//! The live state of the queue: the catalog and the waiting list, as a fold over events.
+//! The live state of the queue, as a fold over events: the catalog, the waiting list, the
+//! places not yet filled, the live referrals, the stop list and every pending deadline.
 //!
-//! The service applies each committed event here; `verify` applies the whole journal to a
-//! fresh value and compares. Both go through [`QueueState::apply`], so the state a running
-//! service holds and the state a replay produces are computed by the same code.
+//! The writer applies each event here as it records it; `verify` applies the whole journal
+//! to a fresh value and compares. Both go through [`QueueState::apply`]. The allocation
+//! rule (who gets a place) is here too, as pure functions of the state, so that the service,
+//! the replay and the property tests ask the same question of the same code.
 
 use super::application::{Application, ApplicationId, ApplicationStatus};
+use super::calendar::{WorkCalendar, YearCalendar};
 use super::catalog::{Catalog, DistrictId, Tier};
 use super::event::Event;
+use super::referral::{
+    DistrictPolicy, FreePlace, InterleaveCycle, Lapse, PlaceId, Referral, ReferralId,
+};
 use super::waiting_list::{CompactChoices, Waiting, WaitingList, WaitingListError};
+use chrono::{DateTime, NaiveDate, Utc};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// Something that falls due at an instant. Ordered, so the earliest comes first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Deadline {
+    ReferralExpires(ReferralId),
+    StopListEnds(ApplicationId),
+}
+
+/// A referral that is issued and not yet ended, with what its child needs to return to the
+/// waiting list should it lapse.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LiveReferral {
+    pub referral: Referral,
+    pub waiting: Waiting,
+}
 
 #[derive(Default)]
 pub struct QueueState {
     pub catalog: Catalog,
     pub waiting: WaitingList,
+    /// Places reported and not yet filled: open, or held by a live referral.
+    pub places: BTreeMap<PlaceId, FreePlace>,
+    /// The places of each district that no live referral holds. Invariant: no waiting,
+    /// unheld application fits any of them (a fitting one would have been given it).
+    pub open_places: BTreeMap<DistrictId, BTreeSet<PlaceId>>,
+    pub live: HashMap<ReferralId, LiveReferral>,
+    pub referral_of: HashMap<ApplicationId, ReferralId>,
+    /// Applications on the stop list, and until when.
+    pub held: HashMap<ApplicationId, DateTime<Utc>>,
+    pub deadlines: BTreeSet<(DateTime<Utc>, Deadline)>,
+    pub cycles: HashMap<DistrictId, InterleaveCycle>,
 }
 
 /// An event that cannot follow the state it is applied to. In a journal this is corruption;
@@ -21,8 +55,10 @@ pub struct QueueState {
 pub enum StateError {
     #[error("unknown district {0:?}")]
     UnknownDistrict(DistrictId),
-    #[error("{0:?} already exists")]
+    #[error("{0} already exists")]
     Duplicate(String),
+    #[error("{0} is not in a state that allows this event")]
+    Invalid(String),
     #[error(transparent)]
     WaitingList(#[from] WaitingListError),
 }
@@ -35,17 +71,99 @@ impl Waiting {
             desired_start: application.desired_start,
             language: application.language,
             choices: CompactChoices::from_choices(&application.choices),
-            held: false,
+            held: application.held_until.is_some(),
         }
     }
 }
 
 impl QueueState {
+    pub fn policy(&self, district: DistrictId) -> DistrictPolicy {
+        self.catalog
+            .policies
+            .get(&district)
+            .copied()
+            .unwrap_or_default()
+    }
+
+    pub fn cycle(&self, district: DistrictId) -> InterleaveCycle {
+        self.cycles.get(&district).copied().unwrap_or_default()
+    }
+
+    pub fn next_deadline(&self) -> Option<DateTime<Utc>> {
+        self.deadlines.first().map(|(at, _)| *at)
+    }
+
+    /// Who gets `place` now: the first fitting application in the order the district's
+    /// policy defines, with the cycle after it when the 1 : 3 interleave is on.
+    pub fn choose_for(
+        &self,
+        place: &FreePlace,
+    ) -> Option<(ApplicationId, Option<InterleaveCycle>)> {
+        let fit = place.as_place();
+        let district = place.district;
+        if !self.policy(district).interleave_first_priority {
+            return self.waiting.first_fit(district, &fit).map(|id| (id, None));
+        }
+        let in_tier = |tier| self.waiting.first_fit_in_tier(district, &fit, tier);
+        if let Some(id) = in_tier(Tier::OutOfTurn) {
+            return Some((id, Some(self.cycle(district))));
+        }
+        let cycle = self.cycle(district);
+        let (first, general) = (in_tier(Tier::First), in_tier(Tier::General));
+        let chosen = match (cycle.first_priority_due(), first, general) {
+            (true, Some(id), _) | (false, Some(id), None) => (id, Tier::First),
+            (_, _, Some(id)) => (id, Tier::General),
+            (_, None, None) => return None,
+        };
+        Some((chosen.0, Some(cycle.after(chosen.1))))
+    }
+
+    /// The open place a newly waiting application should take at once, if any fits it: its
+    /// most wanted kindergarten first, then the earliest reported place. Such a place fits
+    /// nobody else (the open-place invariant), so giving it away skips no one.
+    pub fn open_place_for(&self, id: ApplicationId) -> Option<PlaceId> {
+        let waiting = self.waiting.get(id)?;
+        let open = self.open_places.get(&id.district)?;
+        let fitting = open
+            .iter()
+            .map(|place_id| &self.places[place_id])
+            .filter(|place| waiting.fits(&place.as_place()));
+        let preference = |place: &&FreePlace| {
+            let listed = waiting.choices.listed();
+            listed
+                .iter()
+                .position(|k| *k == place.kindergarten)
+                .unwrap_or(listed.len())
+        };
+        fitting
+            .min_by_key(|place| (preference(place), place.id))
+            .map(|place| place.id)
+    }
+
+    /// Waiting applications that are no longer of preschool age on `today`.
+    pub fn aging_out(&self, today: NaiveDate) -> Vec<ApplicationId> {
+        use chrono::Datelike;
+        let school_age = &self.catalog.school_age;
+        // Nobody born after this year can have reached school age yet.
+        let oldest_possible = today.year() - school_age.school_entry_age_years as i32;
+        self.waiting
+            .born_up_to(oldest_possible)
+            .into_iter()
+            .filter(|(_, w)| !school_age.is_preschool_on(w.birth_date, today))
+            .map(|(district, w)| ApplicationId {
+                district,
+                number: w.key.number,
+            })
+            .collect()
+    }
+
     pub fn apply(&mut self, event: &Event) -> Result<(), StateError> {
         match event {
-            Event::DistrictCreated(_) | Event::KindergartenCreated(_) | Event::GroupCreated(_) => {
-                apply_to_catalog(&mut self.catalog, event)?;
-            }
+            Event::DistrictCreated(_)
+            | Event::KindergartenCreated(_)
+            | Event::GroupCreated(_)
+            | Event::PolicySet { .. }
+            | Event::CalendarYearSet { .. } => apply_to_catalog(&mut self.catalog, event)?,
             Event::ApplicationRegistered(application) => {
                 if !self
                     .catalog
@@ -54,32 +172,201 @@ impl QueueState {
                 {
                     return Err(StateError::UnknownDistrict(application.id.district));
                 }
-                if application.status == ApplicationStatus::Queued {
-                    self.waiting
-                        .insert(application.id.district, Waiting::of(application))?;
+                if application.status != ApplicationStatus::Queued
+                    || application.held_until.is_some()
+                {
+                    return Err(StateError::Invalid(format!(
+                        "new application {:?}",
+                        application.id
+                    )));
                 }
+                self.waiting
+                    .insert(application.id.district, Waiting::of(application))?;
             }
-            Event::ApplicationWithdrawn { id } => {
+            Event::ApplicationWithdrawn { id } | Event::ApplicationAgedOut { id, .. } => {
                 self.waiting.remove(*id)?;
+                self.release_hold(*id);
             }
             Event::PriorityVerified { id, tier } => self.set_tier_if_waiting(*id, *tier)?,
             Event::PriorityRejected { id, .. } => self.set_tier_if_waiting(*id, Tier::General)?,
+            Event::PlacesReported { places } => {
+                for place in places {
+                    if self.places.insert(place.id, place.clone()).is_some() {
+                        return Err(StateError::Duplicate(format!("{:?}", place.id)));
+                    }
+                    self.open_places
+                        .entry(place.district)
+                        .or_default()
+                        .insert(place.id);
+                }
+            }
+            Event::ReferralIssued { referral, cycle } => self.issue(referral, *cycle)?,
+            Event::ReferralExtended { id, valid_until } => {
+                let live = self.live.get_mut(id).ok_or_else(|| invalid(id))?;
+                let old = (live.referral.valid_until, Deadline::ReferralExpires(*id));
+                live.referral.valid_until = *valid_until;
+                live.referral.extended = true;
+                self.deadlines.remove(&old);
+                self.deadlines
+                    .insert((*valid_until, Deadline::ReferralExpires(*id)));
+            }
+            Event::ReferralHandedIn { id, .. } => {
+                let live = self.end_referral(*id)?;
+                self.places.remove(&live.referral.place);
+            }
+            Event::ReferralLapsed {
+                id,
+                lapse,
+                held_until,
+                ..
+            } => {
+                let live = self.end_referral(*id)?;
+                let place = &self.places[&live.referral.place];
+                self.open_places
+                    .entry(place.district)
+                    .or_default()
+                    .insert(place.id);
+                let mut waiting = live.waiting;
+                if matches!(
+                    lapse,
+                    Lapse::Revoked {
+                        priority_unconfirmed: true,
+                        ..
+                    }
+                ) {
+                    waiting.key.tier = Tier::General;
+                }
+                waiting.held = true;
+                let application = live.referral.application;
+                self.waiting.insert(application.district, waiting)?;
+                self.held.insert(application, *held_until);
+                self.deadlines
+                    .insert((*held_until, Deadline::StopListEnds(application)));
+            }
+            Event::StopListEnded { id, .. } => {
+                if !self.held.contains_key(id) {
+                    return Err(invalid(id));
+                }
+                self.release_hold(*id);
+                self.waiting.set_held(*id, false)?;
+            }
         }
         Ok(())
     }
 
-    /// A priority decision about an application that is not waiting (say, it already holds
-    /// a referral) changes its record but not the waiting list.
+    fn issue(
+        &mut self,
+        referral: &Referral,
+        cycle: Option<InterleaveCycle>,
+    ) -> Result<(), StateError> {
+        let application = referral.application;
+        if self.held.contains_key(&application) {
+            return Err(StateError::Invalid(format!(
+                "{application:?} is on the stop list"
+            )));
+        }
+        let place = self
+            .places
+            .get(&referral.place)
+            .ok_or_else(|| invalid(&referral.place))?;
+        let open = self.open_places.entry(place.district).or_default();
+        if !open.remove(&referral.place) {
+            return Err(StateError::Invalid(format!(
+                "{:?} is not open",
+                referral.place
+            )));
+        }
+        let waiting = self.waiting.remove(application)?;
+        self.deadlines
+            .insert((referral.valid_until, Deadline::ReferralExpires(referral.id)));
+        self.referral_of.insert(application, referral.id);
+        self.live.insert(
+            referral.id,
+            LiveReferral {
+                referral: referral.clone(),
+                waiting,
+            },
+        );
+        if let Some(cycle) = cycle {
+            self.cycles.insert(referral.id.district, cycle);
+        }
+        Ok(())
+    }
+
+    fn end_referral(&mut self, id: ReferralId) -> Result<LiveReferral, StateError> {
+        let live = self.live.remove(&id).ok_or_else(|| invalid(&id))?;
+        self.referral_of.remove(&live.referral.application);
+        self.deadlines
+            .remove(&(live.referral.valid_until, Deadline::ReferralExpires(id)));
+        Ok(live)
+    }
+
+    fn release_hold(&mut self, id: ApplicationId) {
+        if let Some(until) = self.held.remove(&id) {
+            self.deadlines.remove(&(until, Deadline::StopListEnds(id)));
+        }
+    }
+
+    /// A priority decision about an application that is not waiting (it holds a referral)
+    /// changes its record, and its tier should the referral lapse.
     fn set_tier_if_waiting(&mut self, id: ApplicationId, tier: Tier) -> Result<(), StateError> {
         if self.waiting.get(id).is_some() {
             self.waiting.set_tier(id, tier)?;
+        } else if let Some(referral) = self.referral_of.get(&id) {
+            let live = self
+                .live
+                .get_mut(referral)
+                .expect("referral_of points at a live referral");
+            live.waiting.key.tier = tier;
+        }
+        Ok(())
+    }
+
+    /// Checks the cross-structure invariants; for tests and `verify`.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        self.waiting.check_invariants()?;
+        for (district, open) in &self.open_places {
+            for place_id in open {
+                let place = self
+                    .places
+                    .get(place_id)
+                    .ok_or(format!("open {place_id:?} unknown"))?;
+                if place.district != *district {
+                    return Err(format!("{place_id:?} is open in the wrong district"));
+                }
+                if let Some(id) = self.waiting.first_fit(*district, &place.as_place()) {
+                    return Err(format!("open {place_id:?} fits waiting application {id:?}"));
+                }
+            }
+        }
+        for (id, live) in &self.live {
+            if self.referral_of.get(&live.referral.application) != Some(id) {
+                return Err(format!("{id:?} is not indexed by its application"));
+            }
+            if self.waiting.get(live.referral.application).is_some() {
+                return Err(format!("{id:?}: its application is also waiting"));
+            }
+        }
+        let held_in_list = self.waiting.iter().filter(|(_, w)| w.held).count();
+        if held_in_list != self.held.len() {
+            return Err(format!(
+                "{} held entries, {} on the stop list",
+                held_in_list,
+                self.held.len()
+            ));
+        }
+        if self.deadlines.len() != self.live.len() + self.held.len() {
+            return Err("deadlines do not match live referrals and the stop list".into());
         }
         Ok(())
     }
 }
 
-/// Applies a catalog event; other events leave the catalog as it is. The writer also uses
-/// this on its working copy, so later commands of a batch see earlier catalog changes.
+fn invalid(what: &impl std::fmt::Debug) -> StateError {
+    StateError::Invalid(format!("{what:?}"))
+}
+
+/// Applies a catalog event; other events leave the catalog as it is.
 pub fn apply_to_catalog(catalog: &mut Catalog, event: &Event) -> Result<(), StateError> {
     match event {
         Event::DistrictCreated(district) => {
@@ -108,7 +395,23 @@ pub fn apply_to_catalog(catalog: &mut Catalog, event: &Event) -> Result<(), Stat
                 return Err(StateError::Duplicate(format!("{:?}", group.id)));
             }
         }
+        Event::PolicySet { district, policy } => {
+            if !catalog.districts.contains_key(district) {
+                return Err(StateError::UnknownDistrict(*district));
+            }
+            catalog.policies.insert(*district, *policy);
+        }
+        Event::CalendarYearSet { year, text } => {
+            let parsed =
+                YearCalendar::parse(*year, text).map_err(|e| StateError::Invalid(e.to_string()))?;
+            catalog.calendar.set_year(*year, parsed);
+        }
         _ => {}
     }
     Ok(())
+}
+
+/// The calendar an empty catalog starts from.
+pub fn default_calendar() -> WorkCalendar {
+    WorkCalendar::shipped()
 }

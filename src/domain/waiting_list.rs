@@ -164,14 +164,21 @@ impl DistrictQueue {
         });
     }
 
-    /// The first application in `set` that fits `place` and comes before `bound`.
+    /// The first application in `set`, from `from` on, that fits `place` and comes before
+    /// `bound`.
     fn first_fitting_in(
         &self,
         set: Option<&KeySet>,
         place: &Place,
+        from: Option<QueueKey>,
         bound: Option<QueueKey>,
     ) -> Option<QueueKey> {
-        set?.iter()
+        let set = set?;
+        let mut keys: Box<dyn Iterator<Item = &QueueKey>> = match from {
+            Some(from) => Box::new(set.range(from..)),
+            None => Box::new(set.iter()),
+        };
+        keys.by_ref()
             .take_while(|key| bound.is_none_or(|bound| **key < bound))
             .find(|key| self.entries[&key.number].fits(place))
             .copied()
@@ -289,6 +296,33 @@ impl WaitingList {
 
     /// The application whose turn it is for `place`: the smallest key among those that fit.
     pub fn first_fit(&self, district: DistrictId, place: &Place) -> Option<ApplicationId> {
+        self.first_fit_between(district, place, None, None)
+    }
+
+    /// The first application of `tier` that fits `place` (for the 1 : 3 interleave, which
+    /// weighs the best first-priority and the best general candidate against each other).
+    pub fn first_fit_in_tier(
+        &self,
+        district: DistrictId,
+        place: &Place,
+        tier: Tier,
+    ) -> Option<ApplicationId> {
+        let start = |tier: Tier| QueueKey {
+            tier,
+            registered_at_micros: i64::MIN,
+            number: RegistrationNumber(0),
+        };
+        let next_tier = Tier::from_u8(tier.as_u8() + 1).map(start);
+        self.first_fit_between(district, place, Some(start(tier)), next_tier)
+    }
+
+    fn first_fit_between(
+        &self,
+        district: DistrictId,
+        place: &Place,
+        from: Option<QueueKey>,
+        before: Option<QueueKey>,
+    ) -> Option<ApplicationId> {
         let queue = self.districts.get(&district)?;
         let mut best: Option<QueueKey> = None;
         for year in place.age_band.born_from.year()..=place.age_band.born_to.year() {
@@ -298,7 +332,7 @@ impl WaitingList {
             ];
             for set in candidate_sets {
                 // Each later set is only searched below the best key found so far.
-                if let Some(found) = queue.first_fitting_in(set, place, best) {
+                if let Some(found) = queue.first_fitting_in(set, place, from, best.or(before)) {
                     best = Some(found);
                 }
             }
@@ -307,6 +341,26 @@ impl WaitingList {
             district,
             number: key.number,
         })
+    }
+
+    /// The entries of every district born in `year` or earlier (the cohorts that may be
+    /// reaching school age), for the daily aging-out sweep.
+    pub fn born_up_to(&self, year: i32) -> Vec<(DistrictId, Waiting)> {
+        let mut found = Vec::new();
+        for (district, queue) in &self.districts {
+            for (_, set) in queue
+                .by_cohort
+                .iter()
+                .filter(|(cohort, _)| **cohort <= year)
+            {
+                found.extend(
+                    set.iter()
+                        .map(|key| (*district, queue.entries[&key.number])),
+                );
+            }
+        }
+        found.sort_unstable_by_key(|(district, waiting)| (*district, waiting.key));
+        found
     }
 
     /// The queued applications of a district's cohort in queue order, from `offset`, at most

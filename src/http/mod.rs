@@ -1,28 +1,111 @@
 //! HTTP: the only module that knows JSON over the wire and status codes. Handlers are thin
-//! and delegate to the service. For now: the health endpoint; the audience routers (parents,
-//! officers, kindergartens, public, admin) come with the API.
+//! and delegate to the service. For now: health, and the manual clock for black-box tests;
+//! the audience routers (parents, officers, kindergartens, public, admin) come with the API.
 
-use crate::service::Service;
+use crate::clock::{Clock, ManualClock};
+use crate::service::{Service, TickReport};
 use axum::extract::State;
-use axum::routing::get;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Serialize;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
-pub fn router(service: Service) -> Router {
+#[derive(Clone)]
+struct AppState {
+    service: Service,
+    /// Present only when the service was started with `--clock manual`.
+    manual_clock: Option<ManualClock>,
+}
+
+pub fn router(service: Service, manual_clock: Option<ManualClock>) -> Router {
     Router::new()
         .route("/api/v1/health", get(health))
-        .with_state(service)
+        .route("/api/v1/admin/clock", post(set_clock))
+        .with_state(AppState {
+            service,
+            manual_clock,
+        })
 }
 
 #[derive(Serialize)]
 struct Health {
     status: &'static str,
     applications_waiting: usize,
+    referrals_live: usize,
 }
 
-async fn health(State(service): State<Service>) -> Json<Health> {
+async fn health(State(app): State<AppState>) -> Json<Health> {
+    let state = app.service.read();
     Json(Health {
         status: "ok",
-        applications_waiting: service.read().waiting.len(),
+        applications_waiting: state.waiting.len(),
+        referrals_live: state.live.len(),
     })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClockRequest {
+    now: DateTime<Utc>,
+}
+
+#[derive(Serialize)]
+struct ClockAnswer {
+    now: DateTime<Utc>,
+    expired: usize,
+    released: usize,
+    aged_out: usize,
+    referrals_issued: usize,
+}
+
+#[derive(Serialize)]
+struct ErrorBody {
+    code: &'static str,
+    message: &'static str,
+}
+
+fn error(
+    status: StatusCode,
+    code: &'static str,
+    message: &'static str,
+) -> (StatusCode, Json<ErrorBody>) {
+    (status, Json(ErrorBody { code, message }))
+}
+
+/// Moves the manual clock forward and processes whatever fell due, before answering, so a
+/// test that travels in time sees the consequences at once.
+async fn set_clock(
+    State(app): State<AppState>,
+    Json(request): Json<ClockRequest>,
+) -> Result<Json<ClockAnswer>, (StatusCode, Json<ErrorBody>)> {
+    let Some(clock) = app.manual_clock else {
+        return Err(error(
+            StatusCode::FORBIDDEN,
+            "clock_not_manual",
+            "the service runs on the system clock; start it with --clock manual",
+        ));
+    };
+    if request.now < clock.now() {
+        return Err(error(
+            StatusCode::CONFLICT,
+            "clock_backwards",
+            "the clock only moves forward",
+        ));
+    }
+    clock.set(request.now);
+    let report: TickReport = app.service.tick().await.map_err(|_| {
+        error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "processing the deadlines failed",
+        )
+    })?;
+    Ok(Json(ClockAnswer {
+        now: clock.now(),
+        expired: report.expired,
+        released: report.released,
+        aged_out: report.aged_out,
+        referrals_issued: report.referrals_issued,
+    }))
 }

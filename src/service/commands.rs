@@ -3,19 +3,25 @@
 //! batch are visible) and the catalog; they never read the waiting list, which only changes
 //! after COMMIT.
 
+use super::writer::Tx;
 use super::CommandError;
 use crate::domain::application::{
     Application, ApplicationId, ApplicationStatus, Channel, ClaimStatus, NewApplication, Refusal,
     RegistrationForm, RegistrationNumber,
 };
+use crate::domain::calendar::{end_of_local_day_after, YearCalendar};
 use crate::domain::catalog::{
     AgeBand, Catalog, District, DistrictId, Group, GroupId, Kindergarten, KindergartenId, Language,
     Names, Tier,
 };
-use crate::domain::event::{Actor, Event};
+use crate::domain::event::Event;
 use crate::domain::local_date;
+use crate::domain::referral::{
+    DistrictPolicy, FreePlace, Lapse, PlaceId, Referral, ReferralId, ReferralNumber, ReferralStatus,
+};
+use crate::domain::state::Deadline;
 use crate::store::Store;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 #[derive(Clone, Debug)]
 pub enum Command {
@@ -36,6 +42,33 @@ pub enum Command {
     CreateDistrict(NewDistrict),
     CreateKindergarten(NewKindergarten),
     CreateGroup(NewGroup),
+    SetPolicy {
+        district: DistrictId,
+        policy: DistrictPolicy,
+    },
+    SetCalendarYear {
+        year: i32,
+        text: String,
+    },
+    ReportPlaces(NewPlaces),
+    /// The kindergarten confirms the referral was handed in; `by` must be its kindergarten.
+    HandIn {
+        referral: ReferralId,
+        by: KindergartenId,
+    },
+    Decline {
+        referral: ReferralId,
+    },
+    Extend {
+        referral: ReferralId,
+    },
+    Revoke {
+        referral: ReferralId,
+        reason: String,
+        priority_unconfirmed: bool,
+    },
+    /// Processes everything due by now: expiries, ends of stop lists, children aging out.
+    Tick,
 }
 
 #[derive(Clone, Debug)]
@@ -62,32 +95,66 @@ pub struct NewGroup {
     pub capacity: u32,
 }
 
+/// Free places reported by a kindergarten. With a group, the band and language default to
+/// the group's.
+#[derive(Clone, Debug)]
+pub struct NewPlaces {
+    pub kindergarten: KindergartenId,
+    pub group: Option<GroupId>,
+    pub age_band: Option<AgeBand>,
+    pub language: Option<Language>,
+    pub count: u32,
+    pub available_from: NaiveDate,
+}
+
+/// At most this many places in one report (a large kindergarten's whole intake).
+pub const PLACES_PER_REPORT_MAX: u32 = 300;
+/// Expiries and stop-list ends processed in one transaction; a longer backlog continues in
+/// the next tick.
+const DEADLINES_PER_TICK_MAX: usize = 5_000;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TickReport {
+    pub expired: usize,
+    pub released: usize,
+    pub aged_out: usize,
+    pub referrals_issued: usize,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum Outcome {
-    Registered(Box<Application>),
+    /// The application, and the referral it got at once if a free place was waiting for it.
+    Registered {
+        application: Box<Application>,
+        referral: Option<Box<Referral>>,
+    },
     DistrictCreated(DistrictId),
     KindergartenCreated(KindergartenId),
     GroupCreated(GroupId),
+    PlacesReported {
+        places: Vec<PlaceId>,
+        referrals: Vec<Referral>,
+    },
+    /// The referral after the change.
+    Referral(Box<Referral>),
+    /// A lapse, and the referral the freed place went to, if any.
+    Lapsed {
+        next: Option<Box<Referral>>,
+    },
+    Ticked(TickReport),
     Done,
 }
 
-/// The inputs of one command's decision.
-pub struct Context<'a> {
-    pub store: &'a Store,
-    pub catalog: &'a Catalog,
-    pub now: DateTime<Utc>,
-    pub actor: &'a Actor,
-}
-
-pub fn decide(command: Command, cx: &Context<'_>) -> Result<(Outcome, Event), CommandError> {
+pub fn run(command: Command, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
     match command {
-        Command::Register { form, channel } => register(&form, channel, cx),
+        Command::Register { form, channel } => register(&form, channel, tx),
         Command::Withdraw { id } => {
-            queued(cx.store, id)?;
-            Ok((Outcome::Done, Event::ApplicationWithdrawn { id }))
+            queued(tx.store(), id)?;
+            tx.emit(Event::ApplicationWithdrawn { id })?;
+            Ok(Outcome::Done)
         }
         Command::VerifyPriority { id } => {
-            let application = queued(cx.store, id)?;
+            let application = queued(tx.store(), id)?;
             let claim = application
                 .priority
                 .ok_or(CommandError::Conflict("the application claims no priority"))?;
@@ -96,22 +163,23 @@ pub fn decide(command: Command, cx: &Context<'_>) -> Result<(Outcome, Event), Co
                     "the priority claim was already decided",
                 ));
             }
-            let category = cx.catalog.categories.get(&claim.category).ok_or_else(|| {
-                CommandError::Invalid(format!(
-                    "category {} is no longer configured",
-                    claim.category
-                ))
-            })?;
-            Ok((
-                Outcome::Done,
-                Event::PriorityVerified {
-                    id,
-                    tier: category.tier,
-                },
-            ))
+            let tier = tx
+                .state()
+                .catalog
+                .categories
+                .get(&claim.category)
+                .map(|c| c.tier)
+                .ok_or_else(|| {
+                    CommandError::Invalid(format!(
+                        "category {} is no longer configured",
+                        claim.category
+                    ))
+                })?;
+            tx.emit(Event::PriorityVerified { id, tier })?;
+            Ok(Outcome::Done)
         }
         Command::RejectPriority { id, reason } => {
-            let application = queued(cx.store, id)?;
+            let application = queued(tx.store(), id)?;
             let claim = application
                 .priority
                 .ok_or(CommandError::Conflict("the application claims no priority"))?;
@@ -124,11 +192,76 @@ pub fn decide(command: Command, cx: &Context<'_>) -> Result<(Outcome, Event), Co
             if reason.is_empty() {
                 return Err(CommandError::Invalid("a rejection needs a reason".into()));
             }
-            Ok((Outcome::Done, Event::PriorityRejected { id, reason }))
+            tx.emit(Event::PriorityRejected { id, reason })?;
+            Ok(Outcome::Done)
         }
-        Command::CreateDistrict(new) => create_district(new, cx.catalog),
-        Command::CreateKindergarten(new) => create_kindergarten(new, cx.catalog),
-        Command::CreateGroup(new) => create_group(new, cx.catalog),
+        Command::CreateDistrict(new) => {
+            let (outcome, event) = create_district(new, &tx.state().catalog)?;
+            tx.emit(event)?;
+            Ok(outcome)
+        }
+        Command::CreateKindergarten(new) => {
+            let (outcome, event) = create_kindergarten(new, &tx.state().catalog)?;
+            tx.emit(event)?;
+            Ok(outcome)
+        }
+        Command::CreateGroup(new) => {
+            let (outcome, event) = create_group(new, &tx.state().catalog)?;
+            tx.emit(event)?;
+            Ok(outcome)
+        }
+        Command::SetPolicy { district, policy } => set_policy(district, policy, tx),
+        Command::SetCalendarYear { year, text } => {
+            if !(2000..=2100).contains(&year) {
+                return Err(CommandError::Invalid("the year is out of range".into()));
+            }
+            YearCalendar::parse(year, &text).map_err(|e| CommandError::Invalid(e.to_string()))?;
+            tx.emit(Event::CalendarYearSet { year, text })?;
+            Ok(Outcome::Done)
+        }
+        Command::ReportPlaces(new) => report_places(new, tx),
+        Command::HandIn { referral, by } => {
+            let live = live_referral(tx, referral)?;
+            if live.kindergarten != by {
+                return Err(CommandError::Forbidden(
+                    "the referral is for another kindergarten",
+                ));
+            }
+            tx.emit(Event::ReferralHandedIn {
+                id: referral,
+                at: tx.now(),
+            })?;
+            let handed_in = tx.store().referral(referral)?.expect("just recorded");
+            Ok(Outcome::Referral(Box::new(handed_in)))
+        }
+        Command::Decline { referral } => {
+            live_referral(tx, referral)?;
+            let next = lapse(tx, referral, tx.now(), Lapse::Declined)?;
+            Ok(Outcome::Lapsed {
+                next: next.map(Box::new),
+            })
+        }
+        Command::Revoke {
+            referral,
+            reason,
+            priority_unconfirmed,
+        } => {
+            live_referral(tx, referral)?;
+            let reason = reason.trim().to_string();
+            if reason.is_empty() {
+                return Err(CommandError::Invalid("a revocation needs a reason".into()));
+            }
+            let lapse_kind = Lapse::Revoked {
+                reason,
+                priority_unconfirmed,
+            };
+            let next = lapse(tx, referral, tx.now(), lapse_kind)?;
+            Ok(Outcome::Lapsed {
+                next: next.map(Box::new),
+            })
+        }
+        Command::Extend { referral } => extend(referral, tx),
+        Command::Tick => tick(tx),
     }
 }
 
@@ -145,25 +278,25 @@ fn queued(store: &Store, id: ApplicationId) -> Result<Application, CommandError>
 fn register(
     form: &RegistrationForm,
     channel: Channel,
-    cx: &Context<'_>,
-) -> Result<(Outcome, Event), CommandError> {
-    let new = NewApplication::parse(form, cx.catalog, local_date(cx.now))?;
-    if cx
-        .store
+    tx: &mut Tx<'_>,
+) -> Result<Outcome, CommandError> {
+    let new = NewApplication::parse(form, &tx.state().catalog, local_date(tx.now()))?;
+    if tx
+        .store()
         .child_has_active_application(&new.child.iin.as_string())?
     {
         return Err(Refusal::AlreadyQueued.into());
     }
-    let (number, registered_at_micros) = cx
-        .store
-        .take_registration_number(new.district, cx.now.timestamp_micros())?;
+    let (number, registered_at_micros) = tx
+        .store()
+        .take_registration_number(new.district, tx.now().timestamp_micros())?;
     let registered_at = DateTime::from_timestamp_micros(registered_at_micros)
         .expect("a time read back from the clock is in range");
     let entered_by = match channel {
         Channel::Portal => None,
-        Channel::ServiceCentre | Channel::Office => Some(cx.actor.0.clone()),
+        Channel::ServiceCentre | Channel::Office => Some(tx.actor_name()),
     };
-    let application = Application {
+    let mut application = Application {
         id: ApplicationId {
             district: new.district,
             number: RegistrationNumber(number),
@@ -180,9 +313,279 @@ fn register(
         status: ApplicationStatus::Queued,
         channel,
         entered_by,
+        held_until: None,
     };
-    let event = Event::ApplicationRegistered(application.clone());
-    Ok((Outcome::Registered(Box::new(application)), event))
+    tx.emit(Event::ApplicationRegistered(application.clone()))?;
+    let referral = offer_open_place(tx, application.id)?;
+    if referral.is_some() {
+        application.status = ApplicationStatus::Referred;
+    }
+    Ok(Outcome::Registered {
+        application: Box::new(application),
+        referral: referral.map(Box::new),
+    })
+}
+
+/// Gives `place` to whoever's turn it is, if anyone fits it.
+fn allocate(tx: &mut Tx<'_>, place: PlaceId) -> Result<Option<Referral>, CommandError> {
+    let now = tx.now();
+    let decided = {
+        let state = tx.state();
+        let free = &state.places[&place];
+        state.choose_for(free).map(|(application, cycle)| {
+            let policy = state.policy(free.district);
+            let valid_until = state
+                .catalog
+                .calendar
+                .validity_end(now, policy.referral_validity_working_days);
+            (
+                application,
+                cycle,
+                free.district,
+                free.kindergarten,
+                valid_until,
+            )
+        })
+    };
+    let Some((application, cycle, district, kindergarten, valid_until)) = decided else {
+        return Ok(None);
+    };
+    let number = tx.store().take_referral_number(district)?;
+    let referral = Referral {
+        id: ReferralId {
+            district,
+            number: ReferralNumber(number),
+        },
+        place,
+        application,
+        kindergarten,
+        issued_at: now,
+        valid_until,
+        extended: false,
+        status: ReferralStatus::Issued,
+        closed_at: None,
+        reason: None,
+    };
+    tx.emit(Event::ReferralIssued {
+        referral: referral.clone(),
+        cycle,
+    })?;
+    Ok(Some(referral))
+}
+
+/// A newly waiting application takes an open place that fits it, if there is one.
+fn offer_open_place(tx: &mut Tx<'_>, id: ApplicationId) -> Result<Option<Referral>, CommandError> {
+    let open = tx.state().open_place_for(id);
+    match open {
+        Some(place) => {
+            let referral = allocate(tx, place)?;
+            debug_assert_eq!(
+                referral.as_ref().map(|r| r.application),
+                Some(id),
+                "an open place fits nobody else"
+            );
+            Ok(referral)
+        }
+        None => Ok(None),
+    }
+}
+
+fn live_referral(tx: &Tx<'_>, id: ReferralId) -> Result<Referral, CommandError> {
+    let state = tx.state();
+    match state.live.get(&id) {
+        Some(live) => Ok(live.referral.clone()),
+        None => {
+            drop(state);
+            match tx.store().referral(id)? {
+                Some(_) => Err(CommandError::Conflict("the referral is no longer live")),
+                None => Err(CommandError::NotFound),
+            }
+        }
+    }
+}
+
+/// Ends a live referral without enrolment and gives the place to the next child at once.
+fn lapse(
+    tx: &mut Tx<'_>,
+    id: ReferralId,
+    at: DateTime<Utc>,
+    lapse: Lapse,
+) -> Result<Option<Referral>, CommandError> {
+    let (place, held_until) = {
+        let state = tx.state();
+        let live = &state.live[&id];
+        let stop_list_days = state.policy(id.district).stop_list_days;
+        (
+            live.referral.place,
+            at + chrono::Duration::days(i64::from(stop_list_days)),
+        )
+    };
+    tx.emit(Event::ReferralLapsed {
+        id,
+        at,
+        lapse,
+        held_until,
+    })?;
+    allocate(tx, place)
+}
+
+fn extend(id: ReferralId, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
+    let referral = live_referral(tx, id)?;
+    if referral.extended {
+        return Err(CommandError::Conflict(
+            "the referral was already extended once",
+        ));
+    }
+    if tx.now() >= referral.valid_until {
+        return Err(CommandError::Conflict("the referral is no longer live"));
+    }
+    let days = tx.state().policy(id.district).extension_calendar_days;
+    let valid_until = end_of_local_day_after(referral.issued_at, days);
+    if valid_until <= referral.valid_until {
+        return Err(CommandError::Conflict(
+            "an extension would not lengthen the referral",
+        ));
+    }
+    tx.emit(Event::ReferralExtended { id, valid_until })?;
+    Ok(Outcome::Referral(Box::new(Referral {
+        valid_until,
+        extended: true,
+        ..referral
+    })))
+}
+
+fn tick(tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
+    let mut report = TickReport::default();
+    for _ in 0..DEADLINES_PER_TICK_MAX {
+        let now = tx.now();
+        let due = tx
+            .state()
+            .deadlines
+            .first()
+            .filter(|(at, _)| *at <= now)
+            .copied();
+        let Some((at, deadline)) = due else { break };
+        let issued = match deadline {
+            Deadline::ReferralExpires(id) => {
+                report.expired += 1;
+                lapse(tx, id, at, Lapse::Expired)?
+            }
+            Deadline::StopListEnds(id) => {
+                report.released += 1;
+                tx.emit(Event::StopListEnded { id, at })?;
+                offer_open_place(tx, id)?
+            }
+        };
+        report.referrals_issued += usize::from(issued.is_some());
+    }
+    let today = local_date(tx.now());
+    let leaving = tx.state().aging_out(today);
+    for id in leaving {
+        tx.emit(Event::ApplicationAgedOut { id, at: tx.now() })?;
+        report.aged_out += 1;
+    }
+    Ok(Outcome::Ticked(report))
+}
+
+fn set_policy(
+    district: DistrictId,
+    policy: DistrictPolicy,
+    tx: &mut Tx<'_>,
+) -> Result<Outcome, CommandError> {
+    if !tx.state().catalog.districts.contains_key(&district) {
+        return Err(CommandError::NotFound);
+    }
+    let valid = (1..=30).contains(&policy.referral_validity_working_days)
+        && (1..=90).contains(&policy.extension_calendar_days)
+        && policy.stop_list_days <= 90;
+    if !valid {
+        return Err(CommandError::Invalid(
+            "validity 1-30 working days, extension 1-90 calendar days, stop list 0-90 days".into(),
+        ));
+    }
+    tx.emit(Event::PolicySet { district, policy })?;
+    Ok(Outcome::Done)
+}
+
+fn report_places(new: NewPlaces, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
+    let today = local_date(tx.now());
+    let place = {
+        let state = tx.state();
+        let catalog = &state.catalog;
+        let kindergarten = catalog
+            .kindergartens
+            .get(&new.kindergarten)
+            .ok_or(CommandError::NotFound)?;
+        let group = match new.group {
+            None => None,
+            Some(id) => Some(
+                catalog
+                    .groups
+                    .get(&id)
+                    .filter(|g| g.kindergarten == new.kindergarten)
+                    .ok_or_else(|| {
+                        CommandError::Invalid("the group is not this kindergarten's".into())
+                    })?,
+            ),
+        };
+        let age_band = new
+            .age_band
+            .or(group.map(|g| g.age_band))
+            .ok_or_else(|| CommandError::Invalid("an age band or a group is required".into()))?;
+        let language = new
+            .language
+            .or(group.map(|g| g.language))
+            .ok_or_else(|| CommandError::Invalid("a language or a group is required".into()))?;
+        if !catalog.districts[&kindergarten.district]
+            .languages
+            .contains(&language)
+        {
+            return Err(CommandError::Invalid(
+                "the district runs no groups in that language".into(),
+            ));
+        }
+        if !(1..=PLACES_PER_REPORT_MAX).contains(&new.count) {
+            return Err(CommandError::Invalid(format!(
+                "1 to {PLACES_PER_REPORT_MAX} places a report"
+            )));
+        }
+        if new.available_from < today || new.available_from > today + chrono::Duration::days(366) {
+            return Err(CommandError::Invalid(
+                "places are free from today to a year ahead".into(),
+            ));
+        }
+        FreePlace {
+            id: PlaceId(0),
+            district: kindergarten.district,
+            kindergarten: new.kindergarten,
+            group: new.group,
+            age_band,
+            language,
+            available_from: new.available_from,
+            reported_at: tx.now(),
+        }
+    };
+    let first = tx.store().next_place_id()?;
+    let places: Vec<FreePlace> = (0..u64::from(new.count))
+        .map(|i| FreePlace {
+            id: PlaceId(first.0 + i),
+            ..place.clone()
+        })
+        .collect();
+    let ids: Vec<PlaceId> = places.iter().map(|p| p.id).collect();
+    tx.emit(Event::PlacesReported { places })?;
+    let mut referrals = Vec::new();
+    for id in &ids {
+        // Places nobody fits stay open; the rest go in queue order, one child each.
+        match allocate(tx, *id)? {
+            Some(referral) => referrals.push(referral),
+            None => break,
+        }
+    }
+    Ok(Outcome::PlacesReported {
+        places: ids,
+        referrals,
+    })
 }
 
 fn next_id<K: Copy + Ord, V>(

@@ -11,9 +11,14 @@
 //! touch SQLite.
 
 mod commands;
+mod scheduler;
 mod writer;
 
-pub use commands::{Command, NewDistrict, NewGroup, NewKindergarten, Outcome};
+pub use commands::{
+    Command, NewDistrict, NewGroup, NewKindergarten, NewPlaces, Outcome, TickReport,
+    PLACES_PER_REPORT_MAX,
+};
+pub use scheduler::Wakeup;
 pub use writer::WriterStats;
 
 use crate::clock::Clock;
@@ -44,6 +49,9 @@ pub enum CommandError {
     /// The command does not fit the current state (e.g. withdrawing a withdrawn application).
     #[error("conflict: {0}")]
     Conflict(&'static str),
+    /// The actor may not do this to this object (e.g. another kindergarten's referral).
+    #[error("forbidden: {0}")]
+    Forbidden(&'static str),
     /// The catalog change is invalid (e.g. a duplicate district code).
     #[error("invalid: {0}")]
     Invalid(String),
@@ -74,39 +82,74 @@ pub(crate) struct Envelope {
     reply: oneshot::Sender<Result<Outcome, CommandError>>,
 }
 
-/// A handle to the running service. Cheap to clone; the writer stops when the last handle
-/// is dropped (after finishing what it was given).
+/// A handle to the running service. Cheap to clone; when the last handle is dropped the
+/// scheduler stops and the writer finishes what it was given.
 #[derive(Clone)]
 pub struct Service {
     commands: mpsc::Sender<Envelope>,
     // A std RwLock: it is never held across an await, and reads are short.
     state: Arc<RwLock<QueueState>>,
-    writer: Arc<writer::WriterHandle>,
+    threads: Arc<Threads>,
     stats: Arc<WriterStats>,
 }
 
+/// The background threads; dropping the last handle stops the scheduler.
+struct Threads {
+    wakeup: Arc<Wakeup>,
+    scheduler: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
+    writer: std::sync::Mutex<Option<writer::WriterHandle>>,
+}
+
+impl Drop for Threads {
+    fn drop(&mut self) {
+        self.wakeup.stop();
+    }
+}
+
 impl Service {
-    /// Opens the database, rebuilds the state (checking the hash chain) and starts the writer.
+    /// Opens the database, rebuilds the state (checking the hash chain), starts the writer,
+    /// processes everything that fell due while the service was down, then starts the timer.
     pub fn start(path: &Path, clock: Arc<dyn Clock>) -> Result<Service, StartError> {
         let store = Store::open(path)?;
         let loaded = store.load()?;
         let state = Arc::new(RwLock::new(loaded.state));
         let (commands, receiver) = mpsc::channel(QUEUE_CAPACITY);
         let stats = Arc::new(WriterStats::default());
-        let writer = writer::spawn(
+        let wakeup = Arc::new(Wakeup::default());
+        clock.on_change(Arc::downgrade(&wakeup));
+        let parts = writer::WriterParts {
             store,
-            loaded.head,
-            Arc::clone(&state),
-            clock,
-            receiver,
-            Arc::clone(&stats),
-        );
-        Ok(Service {
+            head: loaded.head,
+            state: Arc::clone(&state),
+            clock: Arc::clone(&clock),
+            stats: Arc::clone(&stats),
+            wakeup: Arc::clone(&wakeup),
+        };
+        let writer = writer::spawn(parts, receiver);
+        let service = Service {
+            commands: commands.clone(),
+            state: Arc::clone(&state),
+            threads: Arc::new(Threads {
+                wakeup: Arc::clone(&wakeup),
+                scheduler: std::sync::Mutex::new(None),
+                writer: std::sync::Mutex::new(Some(writer)),
+            }),
+            stats,
+        };
+        // Overdue deadlines first: before anyone is served, before the timer runs.
+        match service.submit_blocking(Command::Tick, Actor::system()) {
+            Ok(_) | Err(CommandError::Unavailable) => {}
+            Err(error) => tracing::error!(%error, "processing overdue deadlines at start failed"),
+        }
+        let scheduler = scheduler::Scheduler {
             commands,
             state,
-            writer: Arc::new(writer),
-            stats,
-        })
+            clock,
+            wakeup,
+        }
+        .spawn();
+        *service.threads.scheduler.lock().expect("not poisoned") = Some(scheduler);
+        Ok(service)
     }
 
     pub async fn submit(&self, command: Command, actor: Actor) -> Result<Outcome, CommandError> {
@@ -170,8 +213,24 @@ impl Service {
             .submit(Command::Register { form, channel }, actor)
             .await?
         {
-            Outcome::Registered(application) => Ok(*application),
+            Outcome::Registered { application, .. } => Ok(*application),
             other => unreachable!("a registration answered {other:?}"),
+        }
+    }
+
+    /// Processes what is due now and waits for it (tests and the manual clock use this to
+    /// be exact; the timer does the same on its own).
+    pub fn tick_blocking(&self) -> Result<TickReport, CommandError> {
+        match self.submit_blocking(Command::Tick, Actor::system())? {
+            Outcome::Ticked(report) => Ok(report),
+            other => unreachable!("a tick answered {other:?}"),
+        }
+    }
+
+    pub async fn tick(&self) -> Result<TickReport, CommandError> {
+        match self.submit(Command::Tick, Actor::system()).await? {
+            Outcome::Ticked(report) => Ok(report),
+            other => unreachable!("a tick answered {other:?}"),
         }
     }
 
@@ -184,21 +243,30 @@ impl Service {
     }
 
     /// A read view of the in-memory state. Hold it briefly: the writer waits for it to apply
-    /// the next batch.
+    /// the next event.
     pub fn read(&self) -> RwLockReadGuard<'_, QueueState> {
         self.state
             .read()
             .expect("state lock poisoned: a writer panicked mid-update")
     }
 
-    /// Stops accepting commands, lets the writer finish what it has, and waits for it.
+    /// Stops the timer, lets the writer finish what it has, and waits for both. Other
+    /// handles still alive keep the writer running.
     pub fn shutdown(self) {
         let Service {
-            commands, writer, ..
+            commands, threads, ..
         } = self;
+        threads.wakeup.stop();
+        let scheduler = threads.scheduler.lock().expect("not poisoned").take();
+        if let Some(scheduler) = scheduler {
+            let _ = scheduler.join();
+        }
         drop(commands);
-        if let Ok(writer) = Arc::try_unwrap(writer) {
-            writer.join();
+        if let Ok(threads) = Arc::try_unwrap(threads) {
+            let writer = threads.writer.lock().expect("not poisoned").take();
+            if let Some(writer) = writer {
+                writer.join();
+            }
         }
     }
 }

@@ -1,18 +1,38 @@
 //! The writer thread: group commit over one SQLite connection.
+//!
+//! A command first decides (reading the state and the database), then emits its events one
+//! by one through [`Tx::emit`]: each is sealed into the hash chain, written with its table
+//! changes, and applied to the in-memory state at once, so that the command's next decision
+//! (say, who gets the place a lapsed referral freed) sees it. A command that refuses must do
+//! so before its first event; that is asserted. A storage failure after an event abandons
+//! the whole batch: the transaction rolls back, the in-memory state is rebuilt from the
+//! database, and every caller of the batch is told it failed.
+//!
+//! Readers may see a batch's effects up to one batch (milliseconds) before its COMMIT; no
+//! answer is sent before it. If the COMMIT fails, those effects are undone by the rebuild.
 
-use super::commands::{decide, Context, Outcome};
+use super::commands::{self, Outcome};
+use super::scheduler::Wakeup;
 use super::{CommandError, Envelope, BATCH_MAX};
 use crate::clock::Clock;
-use crate::domain::event::{Event, Hash, RecordedEvent};
-use crate::domain::state::{apply_to_catalog, QueueState};
+use crate::domain::event::{Actor, Event, Hash, RecordedEvent};
+use crate::domain::state::QueueState;
 use crate::store::{Store, StoreError};
-use std::borrow::Cow;
+use chrono::{DateTime, Utc};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, RwLock, RwLockReadGuard};
 use tokio::sync::mpsc;
 
 pub struct WriterHandle {
     thread: std::thread::JoinHandle<()>,
+}
+
+impl WriterHandle {
+    pub fn join(self) {
+        if let Err(panic) = self.thread.join() {
+            std::panic::resume_unwind(panic);
+        }
+    }
 }
 
 /// Counters of the writer's work, readable while it runs.
@@ -24,30 +44,17 @@ pub struct WriterStats {
     pub commands: AtomicU64,
 }
 
-impl WriterHandle {
-    pub fn join(self) {
-        if let Err(panic) = self.thread.join() {
-            std::panic::resume_unwind(panic);
-        }
-    }
+pub struct WriterParts {
+    pub store: Store,
+    pub head: (u64, Hash),
+    pub state: Arc<RwLock<QueueState>>,
+    pub clock: Arc<dyn Clock>,
+    pub stats: Arc<WriterStats>,
+    pub wakeup: Arc<Wakeup>,
 }
 
-pub fn spawn(
-    store: Store,
-    head: (u64, Hash),
-    state: Arc<RwLock<QueueState>>,
-    clock: Arc<dyn Clock>,
-    receiver: mpsc::Receiver<Envelope>,
-    stats: Arc<WriterStats>,
-) -> WriterHandle {
-    let mut writer = Writer {
-        store,
-        head,
-        state,
-        clock,
-        receiver,
-        stats,
-    };
+pub fn spawn(parts: WriterParts, receiver: mpsc::Receiver<Envelope>) -> WriterHandle {
+    let mut writer = Writer { parts, receiver };
     let thread = std::thread::Builder::new()
         .name("kezek-writer".into())
         .spawn(move || writer.run())
@@ -56,13 +63,57 @@ pub fn spawn(
 }
 
 struct Writer {
-    store: Store,
-    /// The journal's last (sequence, hash): the next event links on to it.
-    head: (u64, Hash),
-    state: Arc<RwLock<QueueState>>,
-    clock: Arc<dyn Clock>,
+    parts: WriterParts,
     receiver: mpsc::Receiver<Envelope>,
-    stats: Arc<WriterStats>,
+}
+
+/// One command's view of the open transaction.
+pub struct Tx<'a> {
+    store: &'a Store,
+    state: &'a RwLock<QueueState>,
+    head: &'a mut (u64, Hash),
+    now: DateTime<Utc>,
+    actor: &'a Actor,
+    emitted: usize,
+}
+
+impl Tx<'_> {
+    pub fn now(&self) -> DateTime<Utc> {
+        self.now
+    }
+
+    pub fn store(&self) -> &Store {
+        self.store
+    }
+
+    /// The actor's name as it is recorded ("staff:operator-7").
+    pub fn actor_name(&self) -> String {
+        self.actor.0.clone()
+    }
+
+    /// Read the state. Drop the guard before the next `emit`, which needs the write lock.
+    pub fn state(&self) -> RwLockReadGuard<'_, QueueState> {
+        self.state.read().expect("state lock poisoned")
+    }
+
+    /// Records `event` in the journal and the tables, and applies it to memory.
+    pub fn emit(&mut self, event: Event) -> Result<(), CommandError> {
+        let (seq, hash) = *self.head;
+        let recorded = RecordedEvent::seal(seq, hash, self.now, self.actor.clone(), &event);
+        self.store.record(&recorded, &event)?;
+        let mut state = self.state.write().expect("state lock poisoned");
+        if let Err(error) = state.apply(&event) {
+            // The command decided on this state; an event it cannot take is a bug.
+            panic!(
+                "event {} ({}) does not apply: {error}",
+                recorded.seq,
+                event.kind()
+            );
+        }
+        *self.head = (recorded.seq, recorded.hash);
+        self.emitted += 1;
+        Ok(())
+    }
 }
 
 type Answer = Result<Outcome, CommandError>;
@@ -87,111 +138,84 @@ impl Writer {
     }
 
     fn process(&mut self, batch: Vec<Envelope>) {
-        let head_before = self.head;
-        let (answers, events) = match self.execute(batch.iter()) {
-            Ok(done) => done,
-            Err(error) => {
-                // Could not even begin: nothing is stored, every caller hears so.
-                tracing::error!(%error, "a batch could not be started");
-                let _ = self.store.rollback();
-                self.head = head_before;
-                return reply_all_failed(batch, error);
+        let head_before = self.parts.head;
+        let outcome = self.execute(&batch).and_then(|answers| {
+            self.parts
+                .store
+                .commit()
+                .map(|()| answers)
+                .map_err(Arc::new)
+        });
+        match outcome {
+            Ok(answers) => {
+                let stats = &self.parts.stats;
+                stats.commits.fetch_add(1, Ordering::Relaxed);
+                stats
+                    .commands
+                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                self.parts.wakeup.notify();
+                for (envelope, answer) in batch.into_iter().zip(answers) {
+                    // A caller that gave up waiting is not an error: the change is committed.
+                    let _ = envelope.reply.send(answer);
+                }
             }
-        };
-        if let Err(error) = self.store.commit() {
-            tracing::error!(%error, commands = batch.len(), "COMMIT failed; the batch is lost");
-            let _ = self.store.rollback();
-            self.head = head_before;
-            return reply_all_failed(batch, error);
-        }
-        self.apply(&events);
-        self.stats.commits.fetch_add(1, Ordering::Relaxed);
-        self.stats
-            .commands
-            .fetch_add(batch.len() as u64, Ordering::Relaxed);
-        for (envelope, answer) in batch.into_iter().zip(answers) {
-            // A caller that gave up waiting is not an error: the change is committed.
-            let _ = envelope.reply.send(answer);
+            Err(error) => {
+                tracing::error!(%error, commands = batch.len(), "a batch failed; nothing of it is stored");
+                let _ = self.parts.store.rollback();
+                self.parts.head = head_before;
+                self.rebuild_memory();
+                for envelope in batch {
+                    let _ = envelope
+                        .reply
+                        .send(Err(CommandError::Storage(Arc::clone(&error))));
+                }
+            }
         }
     }
 
     /// Runs every command of the batch in its own savepoint inside one transaction.
-    fn execute<'a>(
-        &mut self,
-        batch: impl Iterator<Item = &'a Envelope>,
-    ) -> Result<(Vec<Answer>, Vec<Event>), StoreError> {
-        let now = self.clock.now();
-        self.store.begin()?;
-        let state = Arc::clone(&self.state);
-        let state = state.read().expect("state lock poisoned");
-        // Catalog changes of this batch are not in memory until COMMIT; a working copy
-        // (made only when a batch changes the catalog) lets later commands see them.
-        let mut catalog = Cow::Borrowed(&state.catalog);
-        let mut answers = Vec::new();
-        let mut events = Vec::new();
+    fn execute(&mut self, batch: &[Envelope]) -> Result<Vec<Answer>, Arc<StoreError>> {
+        let now = self.parts.clock.now();
+        let store = &self.parts.store;
+        store.begin().map_err(Arc::new)?;
+        let mut answers = Vec::with_capacity(batch.len());
         for envelope in batch {
-            let cx = Context {
-                store: &self.store,
-                catalog: &catalog,
+            store.savepoint().map_err(Arc::new)?;
+            let mut tx = Tx {
+                store,
+                state: &self.parts.state,
+                head: &mut self.parts.head,
                 now,
                 actor: &envelope.actor,
+                emitted: 0,
             };
-            self.store.savepoint()?;
-            let result = decide(envelope.command.clone(), &cx).and_then(|(outcome, event)| {
-                let recorded = RecordedEvent::seal(
-                    self.head.0,
-                    self.head.1,
-                    now,
-                    envelope.actor.clone(),
-                    &event,
-                );
-                self.store.record(&recorded, &event)?;
-                Ok((outcome, event, (recorded.seq, recorded.hash)))
-            });
+            let result = commands::run(envelope.command.clone(), &mut tx);
+            let emitted = tx.emitted;
             match result {
-                Ok((outcome, event, head)) => {
-                    self.store.release_savepoint()?;
-                    if event.changes_catalog() {
-                        apply_to_catalog(catalog.to_mut(), &event).expect(
-                            "a decided catalog event applies to the catalog it was decided on",
-                        );
-                    }
-                    self.head = head;
-                    events.push(event);
+                Ok(outcome) => {
+                    store.release_savepoint().map_err(Arc::new)?;
                     answers.push(Ok(outcome));
                 }
-                Err(error) => {
-                    self.store.rollback_to_savepoint()?;
-                    if let CommandError::Storage(store_error) = &error {
-                        tracing::error!(error = %store_error, "a command failed in storage");
-                    }
-                    answers.push(Err(error));
+                Err(CommandError::Storage(error)) => return Err(error),
+                Err(refusal) => {
+                    assert_eq!(
+                        emitted, 0,
+                        "a command refused after emitting events: {refusal}"
+                    );
+                    store.rollback_to_savepoint().map_err(Arc::new)?;
+                    answers.push(Err(refusal));
                 }
             }
         }
-        Ok((answers, events))
+        Ok(answers)
     }
 
-    /// Applies committed events to memory. A failure here means memory and disk disagree:
-    /// an invariant is broken, and continuing would serve wrong answers, so it panics.
-    fn apply(&self, events: &[Event]) {
-        let mut state = self.state.write().expect("state lock poisoned");
-        for event in events {
-            if let Err(error) = state.apply(event) {
-                panic!(
-                    "committed event {} does not apply to memory: {error}",
-                    event.kind()
-                );
-            }
+    /// After a failed batch memory may hold events that are not on disk: start again from
+    /// the database, the source of truth. If even that fails, nothing can be served safely.
+    fn rebuild_memory(&mut self) {
+        match crate::store::load_state(self.parts.store.connection()) {
+            Ok(state) => *self.parts.state.write().expect("state lock poisoned") = state,
+            Err(error) => panic!("cannot rebuild the state after a failed batch: {error}"),
         }
-    }
-}
-
-fn reply_all_failed(batch: Vec<Envelope>, error: StoreError) {
-    let error = Arc::new(error);
-    for envelope in batch {
-        let _ = envelope
-            .reply
-            .send(Err(CommandError::Storage(Arc::clone(&error))));
     }
 }

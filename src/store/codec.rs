@@ -7,6 +7,7 @@ use crate::domain::application::{
 };
 use crate::domain::catalog::{DistrictId, KindergartenId, Language, Tier};
 use crate::domain::iin::Iin;
+use crate::domain::referral::{PlaceId, Referral, ReferralId, ReferralNumber};
 use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::Row;
 use serde::{de::DeserializeOwned, Serialize};
@@ -78,7 +79,7 @@ pub const APPLICATION_COLUMNS: &str = "district_id, registration_number, registe
     child_iin, child_full_name, child_birth_date, child_sex, applicant_iin, applicant_full_name, \
     applicant_phone, applicant_email, applicant_address, applicant_relation, desired_start, \
     choices, language, priority_category, priority_document, priority_status, tier, status, \
-    channel, entered_by";
+    channel, entered_by, held_until";
 
 pub fn application_from_row(row: &Row<'_>) -> Result<Application, StoreError> {
     let district = DistrictId(row.get(0)?);
@@ -119,5 +120,48 @@ pub fn application_from_row(row: &Row<'_>) -> Result<Application, StoreError> {
         status: enum_parse(&row.get::<_, String>(20)?).map_err(bad)?,
         channel: enum_parse(&row.get::<_, String>(21)?).map_err(bad)?,
         entered_by: row.get(22)?,
+        held_until: row
+            .get::<_, Option<i64>>(23)?
+            .map(micros_to_time)
+            .transpose()
+            .map_err(bad)?,
+    })
+}
+
+/// The columns of `referrals` in the order [`referral_from_row`] reads them.
+pub const REFERRAL_COLUMNS: &str = "district_id, number, place_id, application_district_id, \
+    application_number, kindergarten_id, issued_at, valid_until, extended, status, closed_at, \
+    reason";
+
+pub fn referral_from_row(row: &Row<'_>) -> Result<Referral, StoreError> {
+    let id = ReferralId {
+        district: DistrictId(row.get(0)?),
+        number: ReferralNumber(row.get(1)?),
+    };
+    let bad = |reason: String| {
+        StoreError::corrupt(
+            "referrals",
+            format!("{}/{}", id.district.0, id.number.0),
+            reason,
+        )
+    };
+    Ok(Referral {
+        id,
+        place: PlaceId(row.get::<_, i64>(2)? as u64),
+        application: ApplicationId {
+            district: DistrictId(row.get(3)?),
+            number: RegistrationNumber(row.get(4)?),
+        },
+        kindergarten: KindergartenId(row.get(5)?),
+        issued_at: micros_to_time(row.get(6)?).map_err(bad)?,
+        valid_until: micros_to_time(row.get(7)?).map_err(bad)?,
+        extended: row.get(8)?,
+        status: enum_parse(&row.get::<_, String>(9)?).map_err(bad)?,
+        closed_at: row
+            .get::<_, Option<i64>>(10)?
+            .map(micros_to_time)
+            .transpose()
+            .map_err(bad)?,
+        reason: row.get(11)?,
     })
 }

@@ -1,11 +1,17 @@
 //! The write side: appending events and keeping the tables in step, in the caller's
 //! transaction. Nothing here commits.
 
-use super::codec::{self, APPLICATION_COLUMNS};
+use super::codec::{self, APPLICATION_COLUMNS, REFERRAL_COLUMNS};
 use super::{Store, StoreError};
-use crate::domain::application::{Application, ApplicationId, ApplicationStatus, ClaimStatus};
+use crate::domain::application::{
+    Application, ApplicationId, ApplicationStatus, ClaimStatus, RegistrationNumber,
+};
 use crate::domain::catalog::{DistrictId, Tier};
 use crate::domain::event::{Event, Hash, RecordedEvent, GENESIS_HASH};
+use crate::domain::referral::{
+    DistrictPolicy, FreePlace, Lapse, PlaceId, Referral, ReferralId, ReferralStatus,
+};
+use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension};
 
 impl Store {
@@ -132,6 +138,80 @@ impl Store {
             Event::ApplicationWithdrawn { id } => {
                 self.set_status(*id, ApplicationStatus::Withdrawn)?;
             }
+            Event::ApplicationAgedOut { id, .. } => {
+                self.set_status(*id, ApplicationStatus::AgedOut)?;
+            }
+            Event::PolicySet { district, policy } => self.project_policy(*district, policy)?,
+            Event::CalendarYearSet { year, text } => {
+                self.conn.execute(
+                    "INSERT OR REPLACE INTO calendar_years (year, source) VALUES (?1, ?2)",
+                    params![year, text],
+                )?;
+            }
+            Event::PlacesReported { places } => {
+                for place in places {
+                    self.insert_place(place)?;
+                }
+            }
+            Event::ReferralIssued { referral, cycle } => {
+                self.insert_referral(referral)?;
+                self.set_status(referral.application, ApplicationStatus::Referred)?;
+                if let Some(cycle) = cycle {
+                    self.conn.execute(
+                        "UPDATE districts SET interleave_cycle = ?1 WHERE id = ?2",
+                        params![cycle.0, referral.id.district.0],
+                    )?;
+                }
+            }
+            Event::ReferralExtended { id, valid_until } => {
+                let changed = self.conn.execute(
+                    "UPDATE referrals SET valid_until = ?1, extended = 1 \
+                     WHERE district_id = ?2 AND number = ?3 AND status = 'issued'",
+                    params![valid_until.timestamp_micros(), id.district.0, id.number.0],
+                )?;
+                expect_one(
+                    changed,
+                    "referrals",
+                    format!("{}/{}", id.district.0, id.number.0),
+                )?;
+            }
+            Event::ReferralHandedIn { id, at } => {
+                let referral = self.close_referral(*id, ReferralStatus::HandedIn, *at, None)?;
+                self.set_status(referral.0, ApplicationStatus::Enrolled)?;
+                self.conn.execute(
+                    "UPDATE places SET filled = 1 WHERE id = ?1",
+                    [referral.1 .0 as i64],
+                )?;
+            }
+            Event::ReferralLapsed {
+                id,
+                at,
+                lapse,
+                held_until,
+            } => {
+                let reason = match lapse {
+                    Lapse::Revoked { reason, .. } => Some(reason.as_str()),
+                    _ => None,
+                };
+                let (application, _) = self.close_referral(*id, lapse.status(), *at, reason)?;
+                self.set_status(application, ApplicationStatus::Queued)?;
+                self.set_held_until(application, Some(*held_until))?;
+                if matches!(
+                    lapse,
+                    Lapse::Revoked {
+                        priority_unconfirmed: true,
+                        ..
+                    }
+                ) {
+                    self.conn.execute(
+                        "UPDATE applications SET tier = 2, priority_status = \
+                         CASE WHEN priority_category IS NULL THEN NULL ELSE 'rejected' END \
+                         WHERE district_id = ?1 AND registration_number = ?2",
+                        params![application.district.0, application.number.0],
+                    )?;
+                }
+            }
+            Event::StopListEnded { id, .. } => self.set_held_until(*id, None)?,
             Event::PriorityVerified { id, tier } => {
                 self.set_priority(*id, ClaimStatus::Verified, *tier)?;
             }
@@ -146,7 +226,7 @@ impl Store {
         let sql = format!(
             "INSERT INTO applications ({APPLICATION_COLUMNS}, active) VALUES \
              (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, \
-              ?19, ?20, ?21, ?22, ?23, ?24)"
+              ?19, ?20, ?21, ?22, ?23, ?24, ?25)"
         );
         let mut statement = self.conn.prepare_cached(&sql)?;
         let priority = a.priority.as_ref();
@@ -174,14 +254,17 @@ impl Store {
             codec::enum_text(&a.status),
             codec::enum_text(&a.channel),
             a.entered_by,
+            a.held_until.map(|t| t.timestamp_micros()),
             a.status.is_active(),
         ])?;
         Ok(())
     }
 
+    /// Sets the status; an application that leaves the queue for good leaves the stop list.
     fn set_status(&self, id: ApplicationId, status: ApplicationStatus) -> Result<(), StoreError> {
         let mut statement = self.conn.prepare_cached(
-            "UPDATE applications SET status = ?1, active = ?2 \
+            "UPDATE applications SET status = ?1, active = ?2, \
+                 held_until = CASE WHEN ?2 THEN held_until ELSE NULL END \
              WHERE district_id = ?3 AND registration_number = ?4",
         )?;
         let changed = statement.execute(params![
@@ -215,13 +298,175 @@ impl Store {
 
 /// An event about an application that has no row is a bug in the caller, not an input error.
 fn expect_one_row(changed: usize, id: ApplicationId) -> Result<(), StoreError> {
+    expect_one(
+        changed,
+        "applications",
+        format!("{}/{}", id.district.0, id.number.0),
+    )
+}
+
+fn expect_one(changed: usize, table: &'static str, key: String) -> Result<(), StoreError> {
     if changed == 1 {
         Ok(())
     } else {
         Err(StoreError::corrupt(
-            "applications",
-            format!("{}/{}", id.district.0, id.number.0),
+            table,
+            key,
             format!("an event changed {changed} rows instead of 1"),
         ))
+    }
+}
+
+impl Store {
+    /// Takes the district's next referral number; rolls back with the savepoint.
+    pub fn take_referral_number(&self, district: DistrictId) -> Result<u32, StoreError> {
+        let mut statement = self.conn.prepare_cached(
+            "UPDATE districts SET next_referral_number = next_referral_number + 1 \
+             WHERE id = ?1 RETURNING next_referral_number - 1",
+        )?;
+        let taken = statement
+            .query_row([district.0], |row| row.get(0))
+            .optional()?;
+        taken.ok_or_else(|| StoreError::corrupt("districts", district.0, "missing"))
+    }
+
+    /// The id the next reported place gets.
+    pub fn next_place_id(&self) -> Result<PlaceId, StoreError> {
+        let next: i64 =
+            self.conn
+                .query_row("SELECT coalesce(max(id), 0) + 1 FROM places", [], |row| {
+                    row.get(0)
+                })?;
+        Ok(PlaceId(next as u64))
+    }
+
+    pub fn referral(&self, id: ReferralId) -> Result<Option<Referral>, StoreError> {
+        let sql = format!(
+            "SELECT {REFERRAL_COLUMNS} FROM referrals WHERE district_id = ?1 AND number = ?2"
+        );
+        let mut statement = self.conn.prepare_cached(&sql)?;
+        let mut rows = statement.query(params![id.district.0, id.number.0])?;
+        match rows.next()? {
+            None => Ok(None),
+            Some(row) => Ok(Some(codec::referral_from_row(row)?)),
+        }
+    }
+
+    fn project_policy(
+        &self,
+        district: DistrictId,
+        policy: &DistrictPolicy,
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO district_policies (district_id, referral_validity_working_days, \
+             extension_calendar_days, stop_list_days, interleave_first_priority) \
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                district.0,
+                policy.referral_validity_working_days,
+                policy.extension_calendar_days,
+                policy.stop_list_days,
+                policy.interleave_first_priority
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn insert_place(&self, place: &FreePlace) -> Result<(), StoreError> {
+        let mut statement = self.conn.prepare_cached(
+            "INSERT INTO places (id, district_id, kindergarten_id, group_id, born_from, born_to, \
+             language, available_from, reported_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )?;
+        statement.execute(params![
+            place.id.0 as i64,
+            place.district.0,
+            place.kindergarten.0,
+            place.group.map(|g| g.0),
+            codec::date_text(place.age_band.born_from),
+            codec::date_text(place.age_band.born_to),
+            place.language.code(),
+            codec::date_text(place.available_from),
+            place.reported_at.timestamp_micros(),
+        ])?;
+        Ok(())
+    }
+
+    fn insert_referral(&self, r: &Referral) -> Result<(), StoreError> {
+        let sql = format!(
+            "INSERT INTO referrals ({REFERRAL_COLUMNS}) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+        );
+        let mut statement = self.conn.prepare_cached(&sql)?;
+        statement.execute(params![
+            r.id.district.0,
+            r.id.number.0,
+            r.place.0 as i64,
+            r.application.district.0,
+            r.application.number.0,
+            r.kindergarten.0,
+            r.issued_at.timestamp_micros(),
+            r.valid_until.timestamp_micros(),
+            r.extended,
+            codec::enum_text(&r.status),
+            r.closed_at.map(|t| t.timestamp_micros()),
+            r.reason,
+        ])?;
+        Ok(())
+    }
+
+    /// Ends a live referral; returns its application and place.
+    fn close_referral(
+        &self,
+        id: ReferralId,
+        status: ReferralStatus,
+        at: DateTime<Utc>,
+        reason: Option<&str>,
+    ) -> Result<(ApplicationId, PlaceId), StoreError> {
+        let mut statement = self.conn.prepare_cached(
+            "UPDATE referrals SET status = ?1, closed_at = ?2, reason = ?3 \
+             WHERE district_id = ?4 AND number = ?5 AND status = 'issued' \
+             RETURNING application_district_id, application_number, place_id",
+        )?;
+        let closed = statement
+            .query_row(
+                params![
+                    codec::enum_text(&status),
+                    at.timestamp_micros(),
+                    reason,
+                    id.district.0,
+                    id.number.0
+                ],
+                |row| {
+                    let application = ApplicationId {
+                        district: DistrictId(row.get(0)?),
+                        number: RegistrationNumber(row.get(1)?),
+                    };
+                    Ok((application, PlaceId(row.get::<_, i64>(2)? as u64)))
+                },
+            )
+            .optional()?;
+        closed.ok_or_else(|| {
+            StoreError::corrupt(
+                "referrals",
+                format!("{}/{}", id.district.0, id.number.0),
+                "not live",
+            )
+        })
+    }
+
+    fn set_held_until(
+        &self,
+        id: ApplicationId,
+        until: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        let mut statement = self.conn.prepare_cached(
+            "UPDATE applications SET held_until = ?1 WHERE district_id = ?2 AND registration_number = ?3",
+        )?;
+        let changed = statement.execute(params![
+            until.map(|t| t.timestamp_micros()),
+            id.district.0,
+            id.number.0
+        ])?;
+        expect_one_row(changed, id)
     }
 }

@@ -10,10 +10,16 @@ pub struct Migration {
 }
 
 /// Every migration this binary knows, in order. Append only; never edit an applied one.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    name: "0001_initial.sql",
-    sql: include_str!("../../migrations/0001_initial.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        name: "0001_initial.sql",
+        sql: include_str!("../../migrations/0001_initial.sql"),
+    },
+    Migration {
+        name: "0002_referrals.sql",
+        sql: include_str!("../../migrations/0002_referrals.sql"),
+    },
+];
 
 pub fn schema_version(conn: &Connection) -> Result<usize, StoreError> {
     let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;

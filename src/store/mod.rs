@@ -11,8 +11,9 @@ pub mod migrate;
 mod read;
 
 pub use read::{
-    for_each_application, for_each_event, load_catalog, load_waiting_list, registration_counters,
-    LoadError, LoadedState,
+    for_each_application, for_each_event, for_each_referral, load_catalog, load_state,
+    load_waiting_list, place_rows, referral_counters, registration_counters, LoadError,
+    LoadedState,
 };
 
 use rusqlite::{Connection, OpenFlags};
@@ -134,6 +135,11 @@ impl Store {
         self.conn
             .execute_batch("ROLLBACK TO command; RELEASE command")?;
         Ok(())
+    }
+
+    /// The writer's connection, for reads that must see the open transaction.
+    pub(crate) fn connection(&self) -> &Connection {
+        &self.conn
     }
 
     /// Direct access for tests that must do what an attacker with the file could do.

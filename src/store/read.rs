@@ -1,17 +1,21 @@
 //! The read side: loading the catalog, rebuilding the waiting list at start, and streaming
 //! the journal and the applications for `verify`.
 
-use super::codec::{self, APPLICATION_COLUMNS};
+use super::codec::{self, APPLICATION_COLUMNS, REFERRAL_COLUMNS};
 use super::{Store, StoreError};
-use crate::domain::application::{Application, QueueKey, RegistrationNumber};
+use crate::domain::application::{Application, ApplicationId, QueueKey, RegistrationNumber};
+use crate::domain::calendar::YearCalendar;
 use crate::domain::catalog::{
     AgeBand, Catalog, District, DistrictId, Group, GroupId, Kindergarten, KindergartenId, Language,
     Names, PriorityCategory,
 };
 use crate::domain::event::{Actor, ChainChecker, ChainError, Hash, RecordedEvent};
+use crate::domain::referral::{DistrictPolicy, FreePlace, InterleaveCycle, PlaceId, Referral};
 use crate::domain::state::QueueState;
+use crate::domain::state::{Deadline, LiveReferral};
 use crate::domain::waiting_list::{CompactChoices, Waiting, WaitingList};
 use rusqlite::Connection;
+use std::collections::HashMap;
 use std::path::Path;
 
 /// What start-up rebuilds from the database.
@@ -35,16 +39,51 @@ impl Store {
     pub fn load(&self) -> Result<LoadedState, LoadError> {
         let path = self.path.clone();
         let chain = std::thread::spawn(move || check_chain_at(&path));
-        let catalog = load_catalog(&self.conn)?;
-        let waiting = load_waiting_list(&self.conn)?;
+        let state = load_state(&self.conn)?;
         let head = chain
             .join()
             .expect("the chain check thread does not panic")?;
-        Ok(LoadedState {
-            state: QueueState { catalog, waiting },
-            head,
-        })
+        Ok(LoadedState { state, head })
     }
+}
+
+/// Everything the live state holds, from the tables.
+pub fn load_state(conn: &Connection) -> Result<QueueState, StoreError> {
+    let mut state = QueueState {
+        catalog: load_catalog(conn)?,
+        waiting: load_waiting_list(conn)?,
+        ..QueueState::default()
+    };
+    let mut statement = conn.prepare(
+        "SELECT district_id, registration_number, held_until FROM applications \
+         WHERE status = 'queued' AND held_until IS NOT NULL",
+    )?;
+    let mut rows = statement.query([])?;
+    while let Some(row) = rows.next()? {
+        let id = ApplicationId {
+            district: DistrictId(row.get(0)?),
+            number: RegistrationNumber(row.get(1)?),
+        };
+        let until = codec::micros_to_time(row.get(2)?).map_err(|e| {
+            StoreError::corrupt(
+                "applications",
+                format!("{}/{}", id.district.0, id.number.0),
+                e,
+            )
+        })?;
+        state.held.insert(id, until);
+        state.deadlines.insert((until, Deadline::StopListEnds(id)));
+    }
+    load_places_and_referrals(conn, &mut state)?;
+    let mut statement = conn.prepare("SELECT id, interleave_cycle FROM districts")?;
+    let mut rows = statement.query([])?;
+    while let Some(row) = rows.next()? {
+        let cycle = InterleaveCycle(row.get(1)?);
+        if cycle != InterleaveCycle::default() {
+            state.cycles.insert(DistrictId(row.get(0)?), cycle);
+        }
+    }
+    Ok(state)
 }
 
 fn check_chain_at(path: &Path) -> Result<(u64, Hash), LoadError> {
@@ -65,6 +104,28 @@ fn check_chain_at(path: &Path) -> Result<(u64, Hash), LoadError> {
 
 pub fn load_catalog(conn: &Connection) -> Result<Catalog, StoreError> {
     let mut catalog = Catalog::default();
+    let mut statement = conn.prepare(
+        "SELECT district_id, referral_validity_working_days, extension_calendar_days, \
+         stop_list_days, interleave_first_priority FROM district_policies",
+    )?;
+    let mut rows = statement.query([])?;
+    while let Some(row) = rows.next()? {
+        let policy = DistrictPolicy {
+            referral_validity_working_days: row.get(1)?,
+            extension_calendar_days: row.get(2)?,
+            stop_list_days: row.get(3)?,
+            interleave_first_priority: row.get(4)?,
+        };
+        catalog.policies.insert(DistrictId(row.get(0)?), policy);
+    }
+    let mut statement = conn.prepare("SELECT year, source FROM calendar_years")?;
+    let mut rows = statement.query([])?;
+    while let Some(row) = rows.next()? {
+        let year: i32 = row.get(0)?;
+        let parsed = YearCalendar::parse(year, &row.get::<_, String>(1)?)
+            .map_err(|e| StoreError::corrupt("calendar_years", year, e))?;
+        catalog.calendar.set_year(year, parsed);
+    }
     let mut statement =
         conn.prepare("SELECT id, code, name_kk, name_ru, languages FROM districts ORDER BY id")?;
     let mut rows = statement.query([])?;
@@ -166,11 +227,27 @@ fn load_categories(conn: &Connection, catalog: &mut Catalog) -> Result<(), Store
 /// Builds the waiting list from the queued applications. Entries are inserted in key order,
 /// so every insert appends to the end of its sets (the cheap case of a B-tree insert).
 pub fn load_waiting_list(conn: &Connection) -> Result<WaitingList, StoreError> {
+    let mut entries = load_waiting(conn, "queued")?;
+    entries.sort_unstable_by_key(|(id, waiting)| (id.district, waiting.key));
+    let mut list = WaitingList::new();
+    for (id, waiting) in entries {
+        list.insert(id.district, waiting)
+            .map_err(|e| StoreError::corrupt("applications", id.district.0, e))?;
+    }
+    Ok(list)
+}
+
+/// What the waiting list needs of each application with `status`.
+fn load_waiting(
+    conn: &Connection,
+    status: &str,
+) -> Result<Vec<(ApplicationId, Waiting)>, StoreError> {
     let mut statement = conn.prepare(
         "SELECT district_id, registration_number, registered_at, tier, child_birth_date, \
-         desired_start, language, choices FROM applications WHERE status = 'queued'",
+         desired_start, language, choices, held_until IS NOT NULL FROM applications \
+         WHERE status = ?1",
     )?;
-    let mut rows = statement.query([])?;
+    let mut rows = statement.query([status])?;
     let mut entries = Vec::new();
     while let Some(row) = rows.next()? {
         let district = DistrictId(row.get(0)?);
@@ -193,17 +270,11 @@ pub fn load_waiting_list(conn: &Connection) -> Result<WaitingList, StoreError> {
             desired_start: codec::date_parse(row.get_ref(5)?.as_str()?).map_err(bad)?,
             language: codec::language_parse(row.get_ref(6)?.as_str_or_null()?).map_err(bad)?,
             choices: CompactChoices::from_choices(&choices),
-            held: false,
+            held: row.get(8)?,
         };
-        entries.push((district, waiting));
+        entries.push((ApplicationId { district, number }, waiting));
     }
-    entries.sort_unstable_by_key(|(district, waiting)| (*district, waiting.key));
-    let mut list = WaitingList::new();
-    for (district, waiting) in entries {
-        list.insert(district, waiting)
-            .map_err(|e| StoreError::corrupt("applications", district.0, e))?;
-    }
-    Ok(list)
+    Ok(entries)
 }
 
 /// Calls `visit` with every event in sequence order until it returns `Ok(false)`.
@@ -257,6 +328,102 @@ pub fn for_each_application(
 /// Each district's next registration number, as the journal counter stands.
 pub fn registration_counters(conn: &Connection) -> Result<Vec<(DistrictId, u32)>, StoreError> {
     let mut statement = conn.prepare("SELECT id, next_registration_number FROM districts")?;
+    let rows = statement.query_map([], |row| Ok((DistrictId(row.get(0)?), row.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+fn load_places_and_referrals(conn: &Connection, state: &mut QueueState) -> Result<(), StoreError> {
+    for place in place_rows(conn, "WHERE filled = 0")? {
+        state
+            .open_places
+            .entry(place.district)
+            .or_default()
+            .insert(place.id);
+        state.places.insert(place.id, place);
+    }
+    let referred: HashMap<ApplicationId, Waiting> =
+        load_waiting(conn, "referred")?.into_iter().collect();
+    let mut failure = None;
+    for_each_referral(conn, "WHERE status = 'issued'", |referral| {
+        let key = format!("{}/{}", referral.id.district.0, referral.id.number.0);
+        let Some(waiting) = referred.get(&referral.application).copied() else {
+            failure = Some(StoreError::corrupt(
+                "referrals",
+                &key,
+                "its application is not referred",
+            ));
+            return Ok(());
+        };
+        let open = state.open_places.entry(referral.id.district).or_default();
+        if !open.remove(&referral.place) {
+            failure = Some(StoreError::corrupt(
+                "referrals",
+                &key,
+                "its place is not free",
+            ));
+            return Ok(());
+        }
+        state
+            .deadlines
+            .insert((referral.valid_until, Deadline::ReferralExpires(referral.id)));
+        state.referral_of.insert(referral.application, referral.id);
+        state
+            .live
+            .insert(referral.id, LiveReferral { referral, waiting });
+        Ok(())
+    })?;
+    failure.map_or(Ok(()), Err)
+}
+
+/// The places matching `filter` (an SQL WHERE clause written by this module), by id.
+pub fn place_rows(conn: &Connection, filter: &str) -> Result<Vec<FreePlace>, StoreError> {
+    let mut statement = conn.prepare(&format!(
+        "SELECT id, district_id, kindergarten_id, group_id, born_from, born_to, language, \
+         available_from, reported_at FROM places {filter} ORDER BY id"
+    ))?;
+    let mut rows = statement.query([])?;
+    let mut places = Vec::new();
+    while let Some(row) = rows.next()? {
+        let id = PlaceId(row.get::<_, i64>(0)? as u64);
+        let bad = |reason: String| StoreError::corrupt("places", id.0, reason);
+        let language: String = row.get(6)?;
+        places.push(FreePlace {
+            id,
+            district: DistrictId(row.get(1)?),
+            kindergarten: KindergartenId(row.get(2)?),
+            group: row.get::<_, Option<u32>>(3)?.map(GroupId),
+            age_band: AgeBand::new(
+                codec::date_parse(&row.get::<_, String>(4)?).map_err(bad)?,
+                codec::date_parse(&row.get::<_, String>(5)?).map_err(bad)?,
+            )
+            .ok_or_else(|| bad("empty band".into()))?,
+            language: Language::parse(&language).ok_or_else(|| bad(language.clone()))?,
+            available_from: codec::date_parse(&row.get::<_, String>(7)?).map_err(bad)?,
+            reported_at: codec::micros_to_time(row.get(8)?).map_err(bad)?,
+        });
+    }
+    Ok(places)
+}
+
+/// Calls `visit` with every referral matching `filter`, by district and number.
+pub fn for_each_referral(
+    conn: &Connection,
+    filter: &str,
+    mut visit: impl FnMut(Referral) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    let sql =
+        format!("SELECT {REFERRAL_COLUMNS} FROM referrals {filter} ORDER BY district_id, number");
+    let mut statement = conn.prepare(&sql)?;
+    let mut rows = statement.query([])?;
+    while let Some(row) = rows.next()? {
+        visit(codec::referral_from_row(row)?)?;
+    }
+    Ok(())
+}
+
+/// Each district's next referral number, as the counter stands.
+pub fn referral_counters(conn: &Connection) -> Result<Vec<(DistrictId, u32)>, StoreError> {
+    let mut statement = conn.prepare("SELECT id, next_referral_number FROM districts")?;
     let rows = statement.query_map([], |row| Ok((DistrictId(row.get(0)?), row.get(1)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }

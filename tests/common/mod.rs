@@ -101,7 +101,7 @@ impl TestApp {
             channel: kezek::domain::application::Channel::Portal,
         };
         match self.service().submit_blocking(command, Actor::portal())? {
-            Outcome::Registered(application) => Ok(*application),
+            Outcome::Registered { application, .. } => Ok(*application),
             other => panic!("registration answered {other:?}"),
         }
     }
