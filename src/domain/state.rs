@@ -269,12 +269,21 @@ impl QueueState {
             .places
             .get(&referral.place)
             .ok_or_else(|| invalid(&referral.place))?;
-        let open = self.open_places.entry(place.district).or_default();
-        if !open.remove(&referral.place) {
+        let district = place.district;
+        let open = self.open_places.get_mut(&district);
+        if !open.is_some_and(|open| open.remove(&referral.place)) {
             return Err(StateError::Invalid(format!(
                 "{:?} is not open",
                 referral.place
             )));
+        }
+        // No empty sets: the state has one shape whichever way it was built.
+        if self
+            .open_places
+            .get(&district)
+            .is_some_and(BTreeSet::is_empty)
+        {
+            self.open_places.remove(&district);
         }
         let waiting = self.waiting.remove(application)?;
         self.deadlines

@@ -354,14 +354,22 @@ fn load_places_and_referrals(conn: &Connection, state: &mut QueueState) -> Resul
             ));
             return Ok(());
         };
-        let open = state.open_places.entry(referral.id.district).or_default();
-        if !open.remove(&referral.place) {
+        let district = referral.id.district;
+        let open = state.open_places.get_mut(&district);
+        if !open.is_some_and(|open| open.remove(&referral.place)) {
             failure = Some(StoreError::corrupt(
                 "referrals",
                 &key,
                 "its place is not free",
             ));
             return Ok(());
+        }
+        if state
+            .open_places
+            .get(&district)
+            .is_some_and(|open| open.is_empty())
+        {
+            state.open_places.remove(&district);
         }
         state
             .deadlines

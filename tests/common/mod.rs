@@ -87,6 +87,13 @@ impl TestApp {
         self.service = Some(Service::start(&self.path, clock).unwrap());
     }
 
+    /// Starts the service again after `stop`.
+    pub fn restart_stopped(&mut self) {
+        assert!(self.service.is_none(), "stop first");
+        let clock = Arc::new(self.clock.clone());
+        self.service = Some(Service::start(&self.path, clock).unwrap());
+    }
+
     /// Stops the service, as before a restart, leaving the database closed.
     pub fn stop(&mut self) {
         self.service.take().expect("running").shutdown();

@@ -1,0 +1,508 @@
+//! Free places and referrals, exactly: who gets a place, when a referral lapses (across a
+//! weekend, a public holiday, an extension, a restart), the stop list, hand-in, decline and
+//! revocation, aging out, and the 1 : 3 interleave. Time is a manual clock; nothing sleeps.
+
+mod common;
+
+use chrono::{Duration, TimeZone, Utc};
+use common::{child_iin, date, valid_form, TestApp};
+use kezek::domain::application::{Application, ApplicationStatus, RegistrationForm};
+use kezek::domain::calendar::end_of_local_day;
+use kezek::domain::catalog::{AgeBand, Language, Tier};
+use kezek::domain::event::Actor;
+use kezek::domain::referral::{DistrictPolicy, Referral, ReferralStatus};
+use kezek::service::{Command, CommandError, NewPlaces, Outcome};
+use kezek::verify::verify;
+
+/// A form for a child born in 2022 who wants a place from today (2026-11-20).
+fn form_now(serial: u16) -> RegistrationForm {
+    let mut form = valid_form(serial);
+    form.desired_start = "2026-11-20".into();
+    form
+}
+
+fn with_priority(mut form: RegistrationForm, category: &str) -> RegistrationForm {
+    form.priority_category = Some(category.into());
+    form.priority_document = Some("№ 1".into());
+    form
+}
+
+fn places(app: &TestApp, count: u32) -> Vec<Referral> {
+    let new = NewPlaces {
+        kindergarten: app.kindergartens[0],
+        group: None,
+        age_band: Some(AgeBand::new(date(2022, 1, 1), date(2022, 12, 31)).unwrap()),
+        language: Some(Language::KAZAKH),
+        count,
+        available_from: kezek::domain::local_date(kezek::clock::Clock::now(&app.clock)),
+    };
+    match app
+        .service()
+        .submit_blocking(Command::ReportPlaces(new), Actor::staff("kg-1"))
+        .unwrap()
+    {
+        Outcome::PlacesReported { referrals, .. } => referrals,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn register_at(app: &TestApp, form: RegistrationForm) -> Application {
+    let application = app.register(form).unwrap();
+    app.clock.advance(Duration::minutes(1));
+    application
+}
+
+fn verify_priority(app: &TestApp, application: &Application) {
+    let command = Command::VerifyPriority { id: application.id };
+    app.service()
+        .submit_blocking(command, Actor::staff("officer"))
+        .unwrap();
+}
+
+fn status(app: &TestApp, application: &Application) -> ApplicationStatus {
+    let conn = rusqlite::Connection::open(&app.path).unwrap();
+    let text: String = conn
+        .query_row(
+            "SELECT status FROM applications WHERE district_id = ?1 AND registration_number = ?2",
+            [application.id.district.0, application.id.number.0],
+            |r| r.get(0),
+        )
+        .unwrap();
+    serde_json::from_value(serde_json::Value::String(text)).unwrap()
+}
+
+#[test]
+fn places_go_in_queue_order_a_verified_priority_first_and_leftovers_wait_for_a_fit() {
+    let app = TestApp::spawn();
+    let first = register_at(&app, form_now(1));
+    let second = register_at(&app, form_now(2));
+    let priority = register_at(&app, with_priority(form_now(3), "large_family"));
+    verify_priority(&app, &priority);
+    let mut russian = form_now(4);
+    russian.language = "ru".into();
+    let russian = register_at(&app, russian);
+
+    let issued = places(&app, 4);
+    let got: Vec<_> = issued.iter().map(|r| r.application).collect();
+    assert_eq!(
+        got,
+        [priority.id, first.id, second.id],
+        "the Russian-group child does not fit"
+    );
+    assert_eq!(
+        app.service()
+            .read()
+            .open_places
+            .values()
+            .map(|o| o.len())
+            .sum::<usize>(),
+        1
+    );
+    assert_eq!(status(&app, &russian), ApplicationStatus::Queued);
+
+    // The open place goes to the first child who fits it, at registration.
+    let Outcome::Registered {
+        application,
+        referral,
+    } = app
+        .service()
+        .submit_blocking(
+            Command::Register {
+                form: form_now(5),
+                channel: kezek::domain::application::Channel::Portal,
+            },
+            Actor::portal(),
+        )
+        .unwrap()
+    else {
+        panic!()
+    };
+    let referral = referral.expect("a waiting place fits: the answer is a referral");
+    assert_eq!(referral.application, application.id);
+    assert_eq!(application.status, ApplicationStatus::Referred);
+    assert!(app
+        .service()
+        .read()
+        .open_places
+        .values()
+        .all(|o| o.is_empty()));
+    if let Err(error) = verify(&app.path) {
+        panic!("verify: {error}");
+    }
+}
+
+#[test]
+fn a_referral_is_valid_to_the_end_of_the_fifth_working_day_across_the_weekend() {
+    let app = TestApp::spawn();
+    register_at(&app, form_now(1));
+    let referral = &places(&app, 1)[0];
+    // Issued Friday 20 Nov: counted Mon 23 .. Fri 27; lapses at local midnight.
+    assert_eq!(referral.valid_until, end_of_local_day(date(2026, 11, 27)));
+    assert_eq!(
+        referral.valid_until,
+        Utc.with_ymd_and_hms(2026, 11, 27, 19, 0, 0).unwrap()
+    );
+}
+
+#[test]
+fn a_public_holiday_is_not_a_working_day() {
+    let app = TestApp::spawn();
+    app.clock
+        .set(Utc.with_ymd_and_hms(2026, 12, 14, 5, 0, 0).unwrap());
+    let mut form = form_now(1);
+    form.desired_start = "2026-12-14".into();
+    register_at(&app, form);
+    let new = NewPlaces {
+        kindergarten: app.kindergartens[0],
+        group: None,
+        age_band: Some(AgeBand::new(date(2022, 1, 1), date(2022, 12, 31)).unwrap()),
+        language: Some(Language::KAZAKH),
+        count: 1,
+        available_from: date(2026, 12, 14),
+    };
+    let Outcome::PlacesReported { referrals, .. } = app
+        .service()
+        .submit_blocking(Command::ReportPlaces(new), Actor::system())
+        .unwrap()
+    else {
+        panic!()
+    };
+    // Mon 14 Dec: 15, (16 Independence Day), 17, 18, (weekend), 21, 22.
+    assert_eq!(
+        referrals[0].valid_until,
+        end_of_local_day(date(2026, 12, 22))
+    );
+}
+
+#[test]
+fn expiry_passes_the_place_on_at_the_deadline_and_the_stop_list_holds_the_child_ten_days() {
+    let app = TestApp::spawn();
+    let first = register_at(&app, form_now(1));
+    let second = register_at(&app, form_now(2));
+    let third = register_at(&app, form_now(3));
+    let referral = places(&app, 1).remove(0);
+    assert_eq!(referral.application, first.id);
+
+    app.clock.set(referral.valid_until - Duration::seconds(1));
+    assert_eq!(
+        app.service().tick_blocking().unwrap().expired,
+        0,
+        "not a second early"
+    );
+    app.clock.set(referral.valid_until);
+    let report = app.service().tick_blocking().unwrap();
+    assert_eq!((report.expired, report.referrals_issued), (1, 1));
+    let state = app.service().read();
+    let next = state.live.values().next().unwrap();
+    assert_eq!(
+        next.referral.application, second.id,
+        "the place went straight to the next child"
+    );
+    let held_until = state.held[&first.id];
+    assert_eq!(held_until, referral.valid_until + Duration::days(10));
+    let position = state.waiting.position(first.id).unwrap();
+    assert_eq!(
+        position.in_cohort, 1,
+        "on the stop list the child keeps its place in the order"
+    );
+    drop(state);
+    assert_eq!(status(&app, &first), ApplicationStatus::Queued);
+
+    // While stop-listed, a new place skips the child.
+    let skipped = places(&app, 1).remove(0);
+    assert_eq!(skipped.application, third.id);
+
+    // When the stop list ends, an open place that fits goes to the child at once.
+    places(&app, 1); // nobody fits now: it stays open
+    app.clock.set(held_until);
+    app.service().tick_blocking().unwrap();
+    assert!(!app.service().read().held.contains_key(&first.id));
+    assert_eq!(status(&app, &first), ApplicationStatus::Referred);
+    if let Err(error) = verify(&app.path) {
+        panic!("verify: {error}");
+    }
+}
+
+#[test]
+fn the_timer_expires_referrals_by_itself_when_the_clock_moves() {
+    let app = TestApp::spawn();
+    register_at(&app, form_now(1));
+    let referral = places(&app, 1).remove(0);
+    app.clock.set(referral.valid_until + Duration::minutes(1));
+    // No explicit tick: the scheduler was woken by the manual clock.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while app.service().read().live.contains_key(&referral.id) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the timer did not expire the referral"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn an_extension_is_granted_once_up_to_thirty_calendar_days_from_issue() {
+    let app = TestApp::spawn();
+    register_at(&app, form_now(1));
+    register_at(&app, form_now(2));
+    let referral = places(&app, 1).remove(0);
+    let extend = Command::Extend {
+        referral: referral.id,
+    };
+    let Outcome::Referral(extended) = app
+        .service()
+        .submit_blocking(extend.clone(), Actor::portal())
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(
+        extended.valid_until,
+        end_of_local_day(date(2026, 12, 20)),
+        "issued 20 Nov + 30 days"
+    );
+    assert!(extended.extended);
+    let again = app.service().submit_blocking(extend, Actor::portal());
+    assert!(matches!(again, Err(CommandError::Conflict(_))), "{again:?}");
+
+    app.clock.set(referral.valid_until + Duration::days(1));
+    app.service().tick_blocking().unwrap();
+    assert!(
+        app.service().read().live.contains_key(&referral.id),
+        "the old deadline no longer counts"
+    );
+    app.clock.set(extended.valid_until);
+    app.service().tick_blocking().unwrap();
+    assert!(!app.service().read().live.contains_key(&referral.id));
+}
+
+#[test]
+fn a_deadline_that_passed_while_the_service_was_down_is_honoured_once_at_start() {
+    let mut app = TestApp::spawn();
+    let first = register_at(&app, form_now(1));
+    let second = register_at(&app, form_now(2));
+    let referral = places(&app, 1).remove(0);
+    app.stop();
+    app.clock.set(referral.valid_until + Duration::days(3));
+    app.restart_stopped();
+    let state = app.service().read();
+    assert!(
+        !state.live.contains_key(&referral.id),
+        "expired at start, before serving"
+    );
+    assert_eq!(
+        state.live.values().next().unwrap().referral.application,
+        second.id
+    );
+    // The lapse counts from the deadline, not from when the service noticed.
+    assert_eq!(
+        state.held[&first.id],
+        referral.valid_until + Duration::days(10)
+    );
+    drop(state);
+    let events = |app: &TestApp| -> i64 {
+        rusqlite::Connection::open(&app.path)
+            .unwrap()
+            .query_row("SELECT count(*) FROM events", [], |r| r.get(0))
+            .unwrap()
+    };
+    let lapsed_at: String = rusqlite::Connection::open(&app.path)
+        .unwrap()
+        .query_row(
+            "SELECT payload FROM events WHERE kind = 'referral_lapsed'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(
+        lapsed_at.contains(
+            &referral
+                .valid_until
+                .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+        ),
+        "{lapsed_at}"
+    );
+    let before = events(&app);
+    app.restart();
+    assert_eq!(app.service().tick_blocking().unwrap(), Default::default());
+    assert_eq!(events(&app), before, "nothing is processed twice");
+    if let Err(error) = verify(&app.path) {
+        panic!("verify: {error}");
+    }
+}
+
+#[test]
+fn hand_in_is_for_the_referral_s_own_kindergarten_and_completes_the_application() {
+    let app = TestApp::spawn();
+    let child = register_at(&app, form_now(1));
+    let referral = places(&app, 1).remove(0);
+    let wrong = Command::HandIn {
+        referral: referral.id,
+        by: app.kindergartens[1],
+    };
+    assert!(matches!(
+        app.service().submit_blocking(wrong, Actor::staff("kg-2")),
+        Err(CommandError::Forbidden(_))
+    ));
+    let right = Command::HandIn {
+        referral: referral.id,
+        by: app.kindergartens[0],
+    };
+    let Outcome::Referral(done) = app
+        .service()
+        .submit_blocking(right.clone(), Actor::staff("kg-1"))
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(done.status, ReferralStatus::HandedIn);
+    assert_eq!(status(&app, &child), ApplicationStatus::Enrolled);
+    let twice = app.service().submit_blocking(right, Actor::staff("kg-1"));
+    assert!(matches!(twice, Err(CommandError::Conflict(_))), "{twice:?}");
+    // The child is free to be registered again only because it left the queue system
+    // enrolled; its place is filled, not reopened.
+    assert!(app.service().read().places.is_empty());
+    if let Err(error) = verify(&app.path) {
+        panic!("verify: {error}");
+    }
+}
+
+#[test]
+fn a_decline_or_a_revocation_gives_the_place_to_the_next_child_in_the_same_command() {
+    let app = TestApp::spawn();
+    let first = register_at(&app, with_priority(form_now(1), "orphan"));
+    verify_priority(&app, &first);
+    let second = register_at(&app, form_now(2));
+    let third = register_at(&app, form_now(3));
+    let referral = places(&app, 1).remove(0);
+    assert_eq!(referral.application, first.id);
+
+    let revoke = Command::Revoke {
+        referral: referral.id,
+        reason: "the document was forged".into(),
+        priority_unconfirmed: true,
+    };
+    let Outcome::Lapsed { next } = app
+        .service()
+        .submit_blocking(revoke, Actor::staff("officer"))
+        .unwrap()
+    else {
+        panic!()
+    };
+    let next = next.expect("the next child gets the place");
+    assert_eq!(next.application, second.id);
+    let state = app.service().read();
+    let demoted = state.waiting.get(first.id).unwrap();
+    assert_eq!(
+        demoted.key.tier,
+        Tier::General,
+        "an unconfirmed priority drops to the general tier"
+    );
+    assert_eq!(
+        demoted.key.registered_at_micros,
+        first.registered_at.timestamp_micros(),
+        "keeping its time"
+    );
+    drop(state);
+
+    let decline = Command::Decline { referral: next.id };
+    let Outcome::Lapsed { next } = app
+        .service()
+        .submit_blocking(decline, Actor::portal())
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(
+        next.unwrap().application,
+        third.id,
+        "the first two are on the stop list"
+    );
+    let no_reason = Command::Revoke {
+        referral: referral.id,
+        reason: " ".into(),
+        priority_unconfirmed: false,
+    };
+    assert!(app
+        .service()
+        .submit_blocking(no_reason, Actor::staff("officer"))
+        .is_err());
+    if let Err(error) = verify(&app.path) {
+        panic!("verify: {error}");
+    }
+}
+
+#[test]
+fn a_child_reaching_school_age_leaves_the_queue_by_itself() {
+    let app = TestApp::spawn();
+    let mut form = form_now(1);
+    // Born 10 Sep 2020: six after 1 Sep 2026, so school from 1 Sep 2027.
+    form.child_iin = child_iin(date(2020, 9, 10), 1);
+    form.child_birth_date = "2020-09-10".into();
+    let older = register_at(&app, form);
+    let younger = register_at(&app, form_now(2));
+    app.clock
+        .set(Utc.with_ymd_and_hms(2027, 8, 31, 18, 59, 0).unwrap());
+    assert_eq!(
+        app.service().tick_blocking().unwrap().aged_out,
+        0,
+        "still 31 August in Astana"
+    );
+    app.clock
+        .set(Utc.with_ymd_and_hms(2027, 8, 31, 19, 0, 0).unwrap());
+    assert_eq!(app.service().tick_blocking().unwrap().aged_out, 1);
+    assert_eq!(status(&app, &older), ApplicationStatus::AgedOut);
+    assert!(app.service().position(older.id).is_none());
+    assert_eq!(app.service().position(younger.id).unwrap().in_cohort, 1);
+    if let Err(error) = verify(&app.path) {
+        panic!("verify: {error}");
+    }
+}
+
+#[test]
+fn with_the_interleave_policy_referrals_follow_one_first_priority_then_three_general_across_restarts(
+) {
+    let mut app = TestApp::spawn();
+    let policy = DistrictPolicy {
+        interleave_first_priority: true,
+        ..DistrictPolicy::default()
+    };
+    app.service()
+        .submit_blocking(
+            Command::SetPolicy {
+                district: app.district,
+                policy,
+            },
+            Actor::staff("admin"),
+        )
+        .unwrap();
+    // General children registered first, first-priority ones later: plain key order would
+    // serve every first-priority child before any general one.
+    let mut tiers = std::collections::HashMap::new();
+    for serial in 1..=9u16 {
+        let application = register_at(&app, form_now(serial));
+        tiers.insert(application.id, Tier::General);
+    }
+    for serial in 10..=12u16 {
+        let application = register_at(&app, with_priority(form_now(serial), "large_family"));
+        verify_priority(&app, &application);
+        tiers.insert(application.id, Tier::First);
+    }
+    let out_of_turn = register_at(&app, with_priority(form_now(13), "military_family"));
+    verify_priority(&app, &out_of_turn);
+    tiers.insert(out_of_turn.id, Tier::OutOfTurn);
+
+    let mut sequence = Vec::new();
+    for round in 0..13 {
+        let referral = places(&app, 1).remove(0);
+        sequence.push(tiers[&referral.application]);
+        if round % 3 == 2 {
+            app.restart();
+        }
+    }
+    use Tier::{First as F, General as G, OutOfTurn as O};
+    assert_eq!(sequence, [O, F, G, G, G, F, G, G, G, F, G, G, G]);
+    if let Err(error) = verify(&app.path) {
+        panic!("verify: {error}");
+    }
+}
