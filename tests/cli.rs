@@ -64,19 +64,7 @@ fn verify_of_a_missing_file_fails_without_creating_it() {
 #[test]
 fn serve_answers_health_on_the_port_it_prints() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("serve.db");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kezek"))
-        .arg("--db")
-        .arg(&db)
-        .args(["serve", "--addr", "127.0.0.1:0", "--demo", "200"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let address = lines
-        .find_map(|line| line.ok()?.strip_prefix("listening on ").map(str::to_string))
-        .expect("serve prints its address");
+    let (mut child, address) = spawn_server(&dir.path().join("serve.db"), &["--demo", "200"]);
     let body = tokio::runtime::Runtime::new().unwrap().block_on(async {
         reqwest::get(format!("{address}/api/v1/health"))
             .await
@@ -90,4 +78,55 @@ fn serve_answers_health_on_the_port_it_prints() {
     let health: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(health["status"], "ok");
     assert_eq!(health["applications_waiting"], 200);
+}
+
+fn spawn_server(db: &std::path::Path, extra: &[&str]) -> (std::process::Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kezek"))
+        .arg("--db")
+        .arg(db)
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let address = lines
+        .find_map(|line| line.ok()?.strip_prefix("listening on ").map(str::to_string))
+        .expect("serve prints its address");
+    (child, address)
+}
+
+fn post_clock(address: &str, now: &str) -> (u16, serde_json::Value) {
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let response = reqwest::Client::new()
+            .post(format!("{address}/api/v1/admin/clock"))
+            .json(&serde_json::json!({ "now": now }))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap())
+    })
+}
+
+#[test]
+fn the_clock_moves_only_when_the_service_runs_with_a_manual_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut system, address) = spawn_server(&dir.path().join("a.db"), &[]);
+    let (status, body) = post_clock(&address, "2030-01-01T00:00:00Z");
+    system.kill().unwrap();
+    system.wait().unwrap();
+    assert_eq!(status, 403);
+    assert_eq!(body["code"], "clock_not_manual");
+
+    let (mut manual, address) = spawn_server(&dir.path().join("b.db"), &["--clock", "manual"]);
+    let (status, body) = post_clock(&address, "2030-01-01T00:00:00Z");
+    let (backwards, refusal) = post_clock(&address, "2029-01-01T00:00:00Z");
+    manual.kill().unwrap();
+    manual.wait().unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["now"], "2030-01-01T00:00:00Z");
+    assert_eq!(backwards, 409);
+    assert_eq!(refusal["code"], "clock_backwards");
 }
