@@ -479,6 +479,9 @@ fn tick(tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
         report.referrals_issued += usize::from(issued.is_some());
     }
     let today = local_date(tx.now());
+    if !tx.take_aging_sweep(today) {
+        return Ok(Outcome::Ticked(report));
+    }
     let leaving = tx.state().aging_out(today);
     for id in leaving {
         tx.emit(Event::ApplicationAgedOut { id, at: tx.now() })?;

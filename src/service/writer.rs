@@ -53,8 +53,21 @@ pub struct WriterParts {
     pub wakeup: Arc<Wakeup>,
 }
 
+/// The writer's own memory between batches.
+#[derive(Default)]
+pub struct Sweeps {
+    /// The local day whose aging-out sweep is done: the sweep scans the oldest cohorts, so
+    /// it runs once a day rather than at every tick. Not persisted: after a restart the
+    /// first tick sweeps again, which finds nothing new.
+    pub aging_swept_on: Option<chrono::NaiveDate>,
+}
+
 pub fn spawn(parts: WriterParts, receiver: mpsc::Receiver<Envelope>) -> WriterHandle {
-    let mut writer = Writer { parts, receiver };
+    let mut writer = Writer {
+        parts,
+        receiver,
+        sweeps: Sweeps::default(),
+    };
     let thread = std::thread::Builder::new()
         .name("kezek-writer".into())
         .spawn(move || writer.run())
@@ -65,6 +78,7 @@ pub fn spawn(parts: WriterParts, receiver: mpsc::Receiver<Envelope>) -> WriterHa
 struct Writer {
     parts: WriterParts,
     receiver: mpsc::Receiver<Envelope>,
+    sweeps: Sweeps,
 }
 
 /// One command's view of the open transaction.
@@ -75,6 +89,7 @@ pub struct Tx<'a> {
     now: DateTime<Utc>,
     actor: &'a Actor,
     emitted: usize,
+    sweeps: &'a mut Sweeps,
 }
 
 impl Tx<'_> {
@@ -84,6 +99,13 @@ impl Tx<'_> {
 
     pub fn store(&self) -> &Store {
         self.store
+    }
+
+    /// True once a local day: whether the aging-out sweep for `today` is still to do.
+    pub fn take_aging_sweep(&mut self, today: chrono::NaiveDate) -> bool {
+        let due = self.sweeps.aging_swept_on != Some(today);
+        self.sweeps.aging_swept_on = Some(today);
+        due
     }
 
     /// The actor's name as it is recorded ("staff:operator-7").
@@ -163,6 +185,7 @@ impl Writer {
                 tracing::error!(%error, commands = batch.len(), "a batch failed; nothing of it is stored");
                 let _ = self.parts.store.rollback();
                 self.parts.head = head_before;
+                self.sweeps = Sweeps::default();
                 self.rebuild_memory();
                 for envelope in batch {
                     let _ = envelope
@@ -188,6 +211,7 @@ impl Writer {
                 now,
                 actor: &envelope.actor,
                 emitted: 0,
+                sweeps: &mut self.sweeps,
             };
             let result = commands::run(envelope.command.clone(), &mut tx);
             let emitted = tx.emitted;
