@@ -61,8 +61,9 @@ impl Replay {
                 self.applications.insert(id, application.clone());
             }
             Event::ApplicationWithdrawn { id } => {
-                self.application(*id, ApplicationStatus::Queued)?.status =
-                    ApplicationStatus::Withdrawn;
+                let application = self.application(*id, ApplicationStatus::Queued)?;
+                application.status = ApplicationStatus::Withdrawn;
+                application.held_until = None;
             }
             Event::ApplicationAgedOut { id, .. } => {
                 let application = self.application(*id, ApplicationStatus::Queued)?;

@@ -22,6 +22,7 @@ use crate::domain::referral::{
 use crate::domain::state::Deadline;
 use crate::store::Store;
 use chrono::{DateTime, NaiveDate, Utc};
+use std::collections::BTreeSet;
 
 #[derive(Clone, Debug)]
 pub enum Command {
@@ -411,6 +412,17 @@ fn lapse(
     at: DateTime<Utc>,
     lapse: Lapse,
 ) -> Result<Option<Referral>, CommandError> {
+    let place = emit_lapse(tx, id, at, lapse)?;
+    allocate(tx, place)
+}
+
+/// Records the lapse (the child to the stop list, the place open again); returns the place.
+fn emit_lapse(
+    tx: &mut Tx<'_>,
+    id: ReferralId,
+    at: DateTime<Utc>,
+    lapse: Lapse,
+) -> Result<PlaceId, CommandError> {
     let (place, held_until) = {
         let state = tx.state();
         let live = &state.live[&id];
@@ -426,7 +438,7 @@ fn lapse(
         lapse,
         held_until,
     })?;
-    allocate(tx, place)
+    Ok(place)
 }
 
 fn extend(id: ReferralId, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
@@ -454,29 +466,47 @@ fn extend(id: ReferralId, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
     })))
 }
 
+/// Processes what fell due, instant by instant. Everything due at one instant happens
+/// together: stop lists end and referrals lapse first, then every open place of the
+/// districts concerned goes to whoever's turn it is, so that a child back from the stop list
+/// at the instant a place frees is weighed with everyone else, in queue order.
 fn tick(tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
     let mut report = TickReport::default();
-    for _ in 0..DEADLINES_PER_TICK_MAX {
+    let mut processed = 0;
+    while processed < DEADLINES_PER_TICK_MAX {
         let now = tx.now();
-        let due = tx
-            .state()
-            .deadlines
-            .first()
-            .filter(|(at, _)| *at <= now)
-            .copied();
-        let Some((at, deadline)) = due else { break };
-        let issued = match deadline {
-            Deadline::ReferralExpires(id) => {
-                report.expired += 1;
-                lapse(tx, id, at, Lapse::Expired)?
-            }
-            Deadline::StopListEnds(id) => {
-                report.released += 1;
-                tx.emit(Event::StopListEnded { id, at })?;
-                offer_open_place(tx, id)?
-            }
+        let due: Vec<(DateTime<Utc>, Deadline)> = {
+            let state = tx.state();
+            let Some((instant, _)) = state.deadlines.first().filter(|(at, _)| *at <= now) else {
+                break;
+            };
+            let instant = *instant;
+            state
+                .deadlines
+                .iter()
+                .take_while(|(at, _)| *at == instant)
+                .copied()
+                .collect()
         };
-        report.referrals_issued += usize::from(issued.is_some());
+        let mut districts = BTreeSet::new();
+        for (at, deadline) in &due {
+            if let Deadline::StopListEnds(id) = *deadline {
+                report.released += 1;
+                districts.insert(id.district);
+                tx.emit(Event::StopListEnded { id, at: *at })?;
+            }
+        }
+        for (at, deadline) in &due {
+            if let Deadline::ReferralExpires(id) = *deadline {
+                report.expired += 1;
+                districts.insert(id.district);
+                emit_lapse(tx, id, *at, Lapse::Expired)?;
+            }
+        }
+        for district in districts {
+            report.referrals_issued += allocate_open_places(tx, district)?;
+        }
+        processed += due.len();
     }
     let today = local_date(tx.now());
     if !tx.take_aging_sweep(today) {
@@ -488,6 +518,21 @@ fn tick(tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
         report.aged_out += 1;
     }
     Ok(Outcome::Ticked(report))
+}
+
+/// Offers every open place of `district`, earliest reported first; returns how many went.
+fn allocate_open_places(tx: &mut Tx<'_>, district: DistrictId) -> Result<usize, CommandError> {
+    let open: Vec<PlaceId> = tx
+        .state()
+        .open_places
+        .get(&district)
+        .map(|open| open.iter().copied().collect())
+        .unwrap_or_default();
+    let mut issued = 0;
+    for place in open {
+        issued += usize::from(allocate(tx, place)?.is_some());
+    }
+    Ok(issued)
 }
 
 fn set_policy(
