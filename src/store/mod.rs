@@ -5,6 +5,7 @@
 //! the hash-chained journal and updates the tables in the caller's transaction, so tables and
 //! journal cannot drift apart. Readers (start-up, `verify`) open their own connections.
 
+mod checkpoint;
 mod codec;
 mod journal;
 pub mod migrate;
@@ -73,6 +74,9 @@ impl StoreError {
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    // Declared after `conn`: dropped last, it makes the final checkpoint once the writer's
+    // connection is closed.
+    _checkpointer: checkpoint::Checkpointer,
 }
 
 impl Store {
@@ -81,9 +85,12 @@ impl Store {
         let mut conn = Connection::open(path)?;
         configure(&conn)?;
         migrate::migrate(&mut conn, migrate::MIGRATIONS)?;
+        // Checkpoints run on their own thread (see checkpoint.rs), not inside our COMMITs.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         Ok(Store {
             conn,
             path: path.to_path_buf(),
+            _checkpointer: checkpoint::Checkpointer::spawn(path)?,
         })
     }
 
