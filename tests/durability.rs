@@ -187,14 +187,21 @@ fn a_table_row_changed_behind_the_journal_is_named_with_its_field() {
 }
 
 #[test]
-fn a_moved_counter_is_caught() {
-    let (app, _) = populated();
+fn a_deleted_application_row_is_caught() {
+    let (app, ids) = populated();
+    let last = ids[ids.len() - 1];
     tamper(
         &app,
-        "UPDATE districts SET next_registration_number = 7 WHERE code = 'ESL'",
+        &format!(
+            "DELETE FROM applications WHERE district_id = {} AND registration_number = {}",
+            last.district.0, last.number.0
+        ),
     );
     let failure = verify(&app.path).unwrap_err().to_string();
-    assert!(failure.contains("next registration number"), "{failure}");
+    assert!(
+        failure.contains("registered in the journal but missing"),
+        "{failure}"
+    );
 }
 
 #[test]

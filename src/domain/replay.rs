@@ -4,18 +4,16 @@
 //! in memory, which is fine for an offline check and why the running service does not.
 
 use super::application::{Application, ApplicationId, ApplicationStatus, ClaimStatus};
-use super::catalog::{DistrictId, Tier};
+use super::catalog::Tier;
 use super::event::Event;
 use super::referral::{FreePlace, Lapse, PlaceId, Referral, ReferralId, ReferralStatus};
 use super::state::{QueueState, StateError};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 #[derive(Default)]
 pub struct Replay {
     pub applications: BTreeMap<ApplicationId, Application>,
-    pub next_number: HashMap<DistrictId, u32>,
     pub referrals: BTreeMap<ReferralId, Referral>,
-    pub next_referral_number: HashMap<DistrictId, u32>,
     /// Every place ever reported, and whether a handed-in referral filled it.
     pub places: BTreeMap<PlaceId, (FreePlace, bool)>,
     pub state: QueueState,
@@ -23,8 +21,6 @@ pub struct Replay {
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ReplayError {
-    #[error("{0} out of journal order (expected number {1})")]
-    NumberOutOfOrder(String, u32),
     #[error("{0} is not known")]
     Unknown(String),
     #[error("{0} is not in a state that allows this event")]
@@ -33,31 +29,11 @@ pub enum ReplayError {
     State(#[from] StateError),
 }
 
-fn take_next(
-    counters: &mut HashMap<DistrictId, u32>,
-    district: DistrictId,
-    number: u32,
-    what: String,
-) -> Result<(), ReplayError> {
-    let next = counters.entry(district).or_insert(1);
-    if number != *next {
-        return Err(ReplayError::NumberOutOfOrder(what, *next));
-    }
-    *next += 1;
-    Ok(())
-}
-
 impl Replay {
     pub fn apply(&mut self, event: &Event) -> Result<(), ReplayError> {
         match event {
             Event::ApplicationRegistered(application) => {
                 let id = application.id;
-                take_next(
-                    &mut self.next_number,
-                    id.district,
-                    id.number.0,
-                    format!("{id:?}"),
-                )?;
                 self.applications.insert(id, application.clone());
             }
             Event::ApplicationWithdrawn { id } => {
@@ -83,12 +59,6 @@ impl Replay {
             }
             Event::ReferralIssued { referral, .. } => {
                 let id = referral.id;
-                take_next(
-                    &mut self.next_referral_number,
-                    id.district,
-                    id.number.0,
-                    format!("{id:?}"),
-                )?;
                 self.application(referral.application, ApplicationStatus::Queued)?
                     .status = ApplicationStatus::Referred;
                 self.referrals.insert(id, referral.clone());

@@ -6,12 +6,14 @@
 //! rule (who gets a place) is here too, as pure functions of the state, so that the service,
 //! the replay and the property tests ask the same question of the same code.
 
+use super::application::RegistrationNumber;
 use super::application::{Application, ApplicationId, ApplicationStatus};
 use super::calendar::{WorkCalendar, YearCalendar};
 use super::catalog::{Catalog, DistrictId, Tier};
 use super::event::Event;
 use super::referral::{
     DistrictPolicy, FreePlace, InterleaveCycle, Lapse, PlaceId, Referral, ReferralId,
+    ReferralNumber,
 };
 use super::waiting_list::{CompactChoices, Waiting, WaitingList, WaitingListError};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -47,6 +49,21 @@ pub struct QueueState {
     pub held: HashMap<ApplicationId, DateTime<Utc>>,
     pub deadlines: BTreeSet<(DateTime<Utc>, Deadline)>,
     pub cycles: HashMap<DistrictId, InterleaveCycle>,
+    /// The journals' counters, derived from the events: the next number is always the last
+    /// one plus one, so numbers are gapless by construction, and `apply` refuses any other.
+    pub counters: BTreeMap<DistrictId, Counters>,
+    pub last_place_id: u64,
+}
+
+/// A district's journal counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// The last registration number given (0 before the first).
+    pub registrations: u32,
+    /// Its registration time: later numbers are never registered earlier.
+    pub last_registered_at_micros: i64,
+    /// The last referral number given.
+    pub referrals: u32,
 }
 
 /// An event that cannot follow the state it is applied to. In a journal this is corruption;
@@ -87,6 +104,41 @@ impl QueueState {
 
     pub fn cycle(&self, district: DistrictId) -> InterleaveCycle {
         self.cycles.get(&district).copied().unwrap_or_default()
+    }
+
+    /// The number and time the next registration in `district` gets at `now_micros`: time
+    /// never goes back within a district, even if the clock does.
+    pub fn next_registration(
+        &self,
+        district: DistrictId,
+        now_micros: i64,
+    ) -> (RegistrationNumber, i64) {
+        let counters = self.counters.get(&district).copied().unwrap_or_default();
+        let at = now_micros.max(counters.last_registered_at_micros);
+        (RegistrationNumber(counters.registrations + 1), at)
+    }
+
+    pub fn next_referral_number(&self, district: DistrictId) -> ReferralNumber {
+        let counters = self.counters.get(&district).copied().unwrap_or_default();
+        ReferralNumber(counters.referrals + 1)
+    }
+
+    pub fn next_place_id(&self) -> PlaceId {
+        PlaceId(self.last_place_id + 1)
+    }
+
+    fn count_registration(&mut self, application: &Application) -> Result<(), StateError> {
+        let id = application.id;
+        let at = application.registered_at.timestamp_micros();
+        let counters = self.counters.entry(id.district).or_default();
+        if id.number.0 != counters.registrations + 1 || at < counters.last_registered_at_micros {
+            return Err(StateError::Invalid(format!(
+                "{id:?} is out of journal order"
+            )));
+        }
+        counters.registrations = id.number.0;
+        counters.last_registered_at_micros = at;
+        Ok(())
     }
 
     pub fn next_deadline(&self) -> Option<DateTime<Utc>> {
@@ -180,6 +232,7 @@ impl QueueState {
                         application.id
                     )));
                 }
+                self.count_registration(application)?;
                 self.waiting
                     .insert(application.id.district, Waiting::of(application))?;
             }
@@ -191,6 +244,13 @@ impl QueueState {
             Event::PriorityRejected { id, .. } => self.set_tier_if_waiting(*id, Tier::General)?,
             Event::PlacesReported { places } => {
                 for place in places {
+                    if place.id.0 != self.last_place_id + 1 {
+                        return Err(StateError::Invalid(format!(
+                            "{:?} is out of order",
+                            place.id
+                        )));
+                    }
+                    self.last_place_id = place.id.0;
                     if self.places.insert(place.id, place.clone()).is_some() {
                         return Err(StateError::Duplicate(format!("{:?}", place.id)));
                     }
@@ -259,6 +319,14 @@ impl QueueState {
         referral: &Referral,
         cycle: Option<InterleaveCycle>,
     ) -> Result<(), StateError> {
+        let counters = self.counters.entry(referral.id.district).or_default();
+        if referral.id.number.0 != counters.referrals + 1 {
+            return Err(StateError::Invalid(format!(
+                "{:?} is out of journal order",
+                referral.id
+            )));
+        }
+        counters.referrals = referral.id.number.0;
         let application = referral.application;
         if self.held.contains_key(&application) {
             return Err(StateError::Invalid(format!(

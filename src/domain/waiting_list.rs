@@ -30,7 +30,7 @@ const NODE_SIZE: usize = 512;
 /// A queue key as the sets hold it: `tier << 30 | number`, in 4 bytes instead of 16.
 ///
 /// Within a district the store hands out registration numbers and times together and never
-/// lets time go back (`Store::take_registration_number`), so `(tier, number)` orders exactly
+/// lets time go back (`QueueState::next_registration`), so `(tier, number)` orders exactly
 /// as `(tier, registered_at, number)`. Four times as many keys fit a cache line, which is
 /// what a rank at a million entries pays for. `insert` refuses a key that would break the
 /// equivalence; `check_invariants` proves it for the whole list.

@@ -7,7 +7,7 @@ use super::writer::Tx;
 use super::CommandError;
 use crate::domain::application::{
     Application, ApplicationId, ApplicationStatus, Channel, ClaimStatus, NewApplication, Refusal,
-    RegistrationForm, RegistrationNumber,
+    RegistrationForm,
 };
 use crate::domain::calendar::{end_of_local_day_after, YearCalendar};
 use crate::domain::catalog::{
@@ -17,7 +17,7 @@ use crate::domain::catalog::{
 use crate::domain::event::Event;
 use crate::domain::local_date;
 use crate::domain::referral::{
-    DistrictPolicy, FreePlace, Lapse, PlaceId, Referral, ReferralId, ReferralNumber, ReferralStatus,
+    DistrictPolicy, FreePlace, Lapse, PlaceId, Referral, ReferralId, ReferralStatus,
 };
 use crate::domain::state::Deadline;
 use crate::store::Store;
@@ -289,8 +289,8 @@ fn register(
         return Err(Refusal::AlreadyQueued.into());
     }
     let (number, registered_at_micros) = tx
-        .store()
-        .take_registration_number(new.district, tx.now().timestamp_micros())?;
+        .state()
+        .next_registration(new.district, tx.now().timestamp_micros());
     let registered_at = DateTime::from_timestamp_micros(registered_at_micros)
         .expect("a time read back from the clock is in range");
     let entered_by = match channel {
@@ -300,7 +300,7 @@ fn register(
     let mut application = Application {
         id: ApplicationId {
             district: new.district,
-            number: RegistrationNumber(number),
+            number,
         },
         registered_at,
         child: new.child,
@@ -351,12 +351,9 @@ fn allocate(tx: &mut Tx<'_>, place: PlaceId) -> Result<Option<Referral>, Command
     let Some((application, cycle, district, kindergarten, valid_until)) = decided else {
         return Ok(None);
     };
-    let number = tx.store().take_referral_number(district)?;
+    let number = tx.state().next_referral_number(district);
     let referral = Referral {
-        id: ReferralId {
-            district,
-            number: ReferralNumber(number),
-        },
+        id: ReferralId { district, number },
         place,
         application,
         kindergarten,
@@ -613,7 +610,7 @@ fn report_places(new: NewPlaces, tx: &mut Tx<'_>) -> Result<Outcome, CommandErro
             reported_at: tx.now(),
         }
     };
-    let first = tx.store().next_place_id()?;
+    let first = tx.state().next_place_id();
     let places: Vec<FreePlace> = (0..u64::from(new.count))
         .map(|i| FreePlace {
             id: PlaceId(first.0 + i),

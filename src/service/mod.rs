@@ -2,9 +2,9 @@
 //! the in-memory state, answer.
 //!
 //! All writes go through one writer thread that owns the SQLite connection. It takes the
-//! commands waiting in its queue as one batch (group commit): each command runs in its own
-//! savepoint, so a refused command undoes only itself; the batch ends in one COMMIT, after
-//! which the events are applied to the in-memory state and every caller gets its own answer.
+//! commands waiting in its queue as one batch (group commit) in one transaction: each command
+//! decides first (a refusal touches nothing), then emits its events; the batch ends in one
+//! COMMIT, and only then does every caller get its own answer.
 //! Nothing is acknowledged before its COMMIT has returned.
 //!
 //! Reads (positions, first-that-fits) take a read lock on the in-memory state and never

@@ -196,14 +196,15 @@ impl Writer {
         }
     }
 
-    /// Runs every command of the batch in its own savepoint inside one transaction.
+    /// Runs every command of the batch inside one transaction. No savepoints: a command
+    /// writes only through `Tx::emit`, and a refusal comes before its first event, so a
+    /// refused command has nothing to undo (asserted).
     fn execute(&mut self, batch: &[Envelope]) -> Result<Vec<Answer>, Arc<StoreError>> {
         let now = self.parts.clock.now();
         let store = &self.parts.store;
         store.begin().map_err(Arc::new)?;
         let mut answers = Vec::with_capacity(batch.len());
         for envelope in batch {
-            store.savepoint().map_err(Arc::new)?;
             let mut tx = Tx {
                 store,
                 state: &self.parts.state,
@@ -216,19 +217,15 @@ impl Writer {
             let result = commands::run(envelope.command.clone(), &mut tx);
             let emitted = tx.emitted;
             match result {
-                Ok(outcome) => {
-                    store.release_savepoint().map_err(Arc::new)?;
-                    answers.push(Ok(outcome));
-                }
                 Err(CommandError::Storage(error)) => return Err(error),
                 Err(refusal) => {
                     assert_eq!(
                         emitted, 0,
                         "a command refused after emitting events: {refusal}"
                     );
-                    store.rollback_to_savepoint().map_err(Arc::new)?;
                     answers.push(Err(refusal));
                 }
+                Ok(outcome) => answers.push(Ok(outcome)),
             }
         }
         Ok(answers)

@@ -36,26 +36,6 @@ impl Store {
         }
     }
 
-    /// Takes the district's next registration number and a registration time that is not
-    /// earlier than any before it in the district. Both roll back with the savepoint.
-    pub fn take_registration_number(
-        &self,
-        district: DistrictId,
-        now_micros: i64,
-    ) -> Result<(u32, i64), StoreError> {
-        let mut statement = self.conn.prepare_cached(
-            "UPDATE districts SET next_registration_number = next_registration_number + 1, \
-                 last_registered_at = max(last_registered_at, ?1) \
-             WHERE id = ?2 RETURNING next_registration_number - 1, last_registered_at",
-        )?;
-        let taken = statement
-            .query_row(params![now_micros, district.0], |row| {
-                Ok((row.get(0)?, row.get(1)?))
-            })
-            .optional()?;
-        taken.ok_or_else(|| StoreError::corrupt("districts", district.0, "missing"))
-    }
-
     pub fn child_has_active_application(&self, child_iin: &str) -> Result<bool, StoreError> {
         let mut statement = self
             .conn
@@ -318,28 +298,6 @@ fn expect_one(changed: usize, table: &'static str, key: String) -> Result<(), St
 }
 
 impl Store {
-    /// Takes the district's next referral number; rolls back with the savepoint.
-    pub fn take_referral_number(&self, district: DistrictId) -> Result<u32, StoreError> {
-        let mut statement = self.conn.prepare_cached(
-            "UPDATE districts SET next_referral_number = next_referral_number + 1 \
-             WHERE id = ?1 RETURNING next_referral_number - 1",
-        )?;
-        let taken = statement
-            .query_row([district.0], |row| row.get(0))
-            .optional()?;
-        taken.ok_or_else(|| StoreError::corrupt("districts", district.0, "missing"))
-    }
-
-    /// The id the next reported place gets.
-    pub fn next_place_id(&self) -> Result<PlaceId, StoreError> {
-        let next: i64 =
-            self.conn
-                .query_row("SELECT coalesce(max(id), 0) + 1 FROM places", [], |row| {
-                    row.get(0)
-                })?;
-        Ok(PlaceId(next as u64))
-    }
-
     pub fn referral(&self, id: ReferralId) -> Result<Option<Referral>, StoreError> {
         let sql = format!(
             "SELECT {REFERRAL_COLUMNS} FROM referrals WHERE district_id = ?1 AND number = ?2"

@@ -19,6 +19,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0002_referrals.sql",
         sql: include_str!("../../migrations/0002_referrals.sql"),
     },
+    Migration {
+        name: "0003_counters_from_rows.sql",
+        sql: include_str!("../../migrations/0003_counters_from_rows.sql"),
+    },
 ];
 
 pub fn schema_version(conn: &Connection) -> Result<usize, StoreError> {

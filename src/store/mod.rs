@@ -127,23 +127,6 @@ impl Store {
         Ok(())
     }
 
-    /// Savepoints let one command of a batch fail without undoing the others.
-    pub fn savepoint(&self) -> Result<(), StoreError> {
-        self.conn.execute_batch("SAVEPOINT command")?;
-        Ok(())
-    }
-
-    pub fn release_savepoint(&self) -> Result<(), StoreError> {
-        self.conn.execute_batch("RELEASE command")?;
-        Ok(())
-    }
-
-    pub fn rollback_to_savepoint(&self) -> Result<(), StoreError> {
-        self.conn
-            .execute_batch("ROLLBACK TO command; RELEASE command")?;
-        Ok(())
-    }
-
     /// The writer's connection, for reads that must see the open transaction.
     pub(crate) fn connection(&self) -> &Connection {
         &self.conn

@@ -12,7 +12,7 @@ use crate::domain::catalog::{
 use crate::domain::event::{Actor, ChainChecker, ChainError, Hash, RecordedEvent};
 use crate::domain::referral::{DistrictPolicy, FreePlace, InterleaveCycle, PlaceId, Referral};
 use crate::domain::state::QueueState;
-use crate::domain::state::{Deadline, LiveReferral};
+use crate::domain::state::{Counters, Deadline, LiveReferral};
 use crate::domain::waiting_list::{CompactChoices, Waiting, WaitingList};
 use rusqlite::Connection;
 use std::collections::HashMap;
@@ -75,6 +75,7 @@ pub fn load_state(conn: &Connection) -> Result<QueueState, StoreError> {
         state.deadlines.insert((until, Deadline::StopListEnds(id)));
     }
     load_places_and_referrals(conn, &mut state)?;
+    load_counters(conn, &mut state)?;
     let mut statement = conn.prepare("SELECT id, interleave_cycle FROM districts")?;
     let mut rows = statement.query([])?;
     while let Some(row) = rows.next()? {
@@ -325,9 +326,21 @@ pub fn for_each_application(
     Ok(())
 }
 
-/// Each district's next registration number, as the journal counter stands.
+/// Each district's next registration number: the highest given plus one.
 pub fn registration_counters(conn: &Connection) -> Result<Vec<(DistrictId, u32)>, StoreError> {
-    let mut statement = conn.prepare("SELECT id, next_registration_number FROM districts")?;
+    next_numbers(conn, "applications", "registration_number")
+}
+
+fn next_numbers(
+    conn: &Connection,
+    table: &str,
+    column: &str,
+) -> Result<Vec<(DistrictId, u32)>, StoreError> {
+    // One indexed max() per district rather than a GROUP BY over every row.
+    let mut statement = conn.prepare(&format!(
+        "SELECT id, (SELECT coalesce(max({column}), 0) + 1 FROM {table} \
+         WHERE district_id = districts.id) FROM districts ORDER BY id"
+    ))?;
     let rows = statement.query_map([], |row| Ok((DistrictId(row.get(0)?), row.get(1)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
@@ -429,9 +442,32 @@ pub fn for_each_referral(
     Ok(())
 }
 
-/// Each district's next referral number, as the counter stands.
+/// Each district's next referral number: the highest given plus one.
 pub fn referral_counters(conn: &Connection) -> Result<Vec<(DistrictId, u32)>, StoreError> {
-    let mut statement = conn.prepare("SELECT id, next_referral_number FROM districts")?;
-    let rows = statement.query_map([], |row| Ok((DistrictId(row.get(0)?), row.get(1)?)))?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    next_numbers(conn, "referrals", "number")
+}
+
+/// The counters the writer keeps in memory, from the rows they count.
+fn load_counters(conn: &Connection, state: &mut QueueState) -> Result<(), StoreError> {
+    let referrals: HashMap<DistrictId, u32> = referral_counters(conn)?.into_iter().collect();
+    let mut last_time = conn.prepare(
+        "SELECT registered_at FROM applications WHERE district_id = ?1 \
+         ORDER BY registration_number DESC LIMIT 1",
+    )?;
+    for (district, next) in registration_counters(conn)? {
+        if next == 1 {
+            continue;
+        }
+        let counters = Counters {
+            registrations: next - 1,
+            last_registered_at_micros: last_time.query_row([district.0], |row| row.get(0))?,
+            referrals: referrals.get(&district).map_or(0, |next| next - 1),
+        };
+        state.counters.insert(district, counters);
+    }
+    let last_place: i64 = conn.query_row("SELECT coalesce(max(id), 0) FROM places", [], |row| {
+        row.get(0)
+    })?;
+    state.last_place_id = last_place as u64;
+    Ok(())
 }
