@@ -18,9 +18,7 @@ use common::{random_place, synthetic_entries, DISTRICTS};
 use criterion::{criterion_group, criterion_main, Criterion};
 use kezek::domain::catalog::{District, DistrictId, Language, Names};
 use kezek::domain::event::Event;
-use kezek::domain::referral::{
-    DistrictPolicy, FreePlace, PlaceId, Referral, ReferralId, ReferralNumber, ReferralStatus,
-};
+use kezek::domain::referral::{DistrictPolicy, FreePlace, Referral, ReferralId, ReferralStatus};
 use kezek::domain::state::QueueState;
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
@@ -59,8 +57,6 @@ fn state(n: usize, interleave: bool) -> QueueState {
 struct Allocator {
     state: QueueState,
     rng: SmallRng,
-    next_place: u64,
-    next_referral: u32,
 }
 
 impl Allocator {
@@ -68,9 +64,8 @@ impl Allocator {
     fn allocate_one(&mut self) -> bool {
         let now = Utc.with_ymd_and_hms(2026, 11, 22, 5, 0, 0).unwrap();
         let (district, place) = random_place(&mut self.rng);
-        self.next_place += 1;
         let free = FreePlace {
-            id: PlaceId(self.next_place),
+            id: self.state.next_place_id(),
             district,
             kindergarten: place.kindergarten,
             group: None,
@@ -93,10 +88,9 @@ impl Allocator {
             .catalog
             .calendar
             .validity_end(now, policy.referral_validity_working_days);
-        self.next_referral += 1;
         let id = ReferralId {
             district,
-            number: ReferralNumber(self.next_referral),
+            number: state.next_referral_number(district),
         };
         let referral = Referral {
             id,
@@ -126,8 +120,6 @@ fn benches(c: &mut Criterion) {
             let mut allocator = Allocator {
                 state: state(n, interleave),
                 rng: SmallRng::seed_from_u64(7),
-                next_place: 0,
-                next_referral: 0,
             };
             c.benchmark_group(name).bench_function(n.to_string(), |b| {
                 b.iter(|| black_box(allocator.allocate_one()))
