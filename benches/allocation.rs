@@ -18,7 +18,7 @@ use common::{random_place, synthetic_entries, DISTRICTS};
 use criterion::{criterion_group, criterion_main, Criterion};
 use kezek::domain::catalog::{District, DistrictId, Language, Names};
 use kezek::domain::event::Event;
-use kezek::domain::referral::{DistrictPolicy, FreePlace, Referral, ReferralId, ReferralStatus};
+use kezek::domain::referral::{DistrictPolicy, FreePlace};
 use kezek::domain::state::QueueState;
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
@@ -74,36 +74,15 @@ impl Allocator {
             available_from: place.available_from,
             reported_at: now,
         };
+        let id = free.id;
         let state = &mut self.state;
         state
-            .apply(&Event::PlacesReported {
-                places: vec![free.clone()],
-            })
+            .apply(&Event::PlacesReported { places: vec![free] })
             .unwrap();
-        let Some((application, cycle)) = state.choose_for(&free) else {
+        let Some((referral, cycle)) = state.referral_for(id, now) else {
             return false;
         };
-        let policy = state.policy(district);
-        let valid_until = state
-            .catalog
-            .calendar
-            .validity_end(now, policy.referral_validity_working_days);
-        let id = ReferralId {
-            district,
-            number: state.next_referral_number(district),
-        };
-        let referral = Referral {
-            id,
-            place: free.id,
-            application,
-            kindergarten: free.kindergarten,
-            issued_at: now,
-            valid_until,
-            extended: false,
-            status: ReferralStatus::Issued,
-            closed_at: None,
-            reason: None,
-        };
+        let id = referral.id;
         state
             .apply(&Event::ReferralIssued { referral, cycle })
             .unwrap();

@@ -205,51 +205,40 @@ fn differing_path(a: &serde_json::Value, b: &serde_json::Value, path: String) ->
     }
 }
 
+/// Every row of a catalog table equals the journal's, and there are as many.
+fn same_rows<K: Ord, V: PartialEq>(
+    table: &'static str,
+    rows: &std::collections::BTreeMap<K, V>,
+    journal: &std::collections::BTreeMap<K, V>,
+    key: impl Fn(&K) -> u32,
+) -> Result<(), VerifyError> {
+    if let Some((id, _)) = rows.iter().find(|(id, row)| journal.get(id) != Some(row)) {
+        return Err(VerifyError::table(
+            table,
+            key(id),
+            "differs from the journal",
+        ));
+    }
+    if rows.len() != journal.len() {
+        let detail = format!("{} rows, the journal created {}", rows.len(), journal.len());
+        return Err(VerifyError::table(table, "*", detail));
+    }
+    Ok(())
+}
+
 fn compare_catalog(conn: &Connection, replay: &Replay) -> Result<(), VerifyError> {
     let tables = store::load_catalog(conn)?;
     let journal = &replay.state.catalog;
-    for (id, district) in &tables.districts {
-        if journal.districts.get(id) != Some(district) {
-            return Err(VerifyError::table(
-                "districts",
-                id.0,
-                "differs from the journal",
-            ));
-        }
-    }
-    for (id, kindergarten) in &tables.kindergartens {
-        if journal.kindergartens.get(id) != Some(kindergarten) {
-            return Err(VerifyError::table(
-                "kindergartens",
-                id.0,
-                "differs from the journal",
-            ));
-        }
-    }
-    for (id, group) in &tables.groups {
-        if journal.groups.get(id) != Some(group) {
-            return Err(VerifyError::table(
-                "groups",
-                id.0,
-                "differs from the journal",
-            ));
-        }
-    }
-    let counts = [
-        ("districts", tables.districts.len(), journal.districts.len()),
-        (
-            "kindergartens",
-            tables.kindergartens.len(),
-            journal.kindergartens.len(),
-        ),
-        ("groups", tables.groups.len(), journal.groups.len()),
-    ];
-    for (table, in_table, in_journal) in counts {
-        if in_table != in_journal {
-            let detail = format!("{in_table} rows, the journal created {in_journal}");
-            return Err(VerifyError::table(table, "*", detail));
-        }
-    }
+    same_rows("districts", &tables.districts, &journal.districts, |id| {
+        id.0
+    })?;
+    same_rows(
+        "kindergartens",
+        &tables.kindergartens,
+        &journal.kindergartens,
+        |id| id.0,
+    )?;
+    same_rows("groups", &tables.groups, &journal.groups, |id| id.0)?;
     Ok(())
 }
 

@@ -26,10 +26,8 @@ fn journal_length(app: &TestApp) -> i64 {
 fn each_invalid_field_is_refused_with_its_own_code_and_nothing_is_stored() {
     let app = TestApp::spawn();
     let events_before = journal_length(&app);
-    let cases: Vec<(
-        &str,
-        Box<dyn Fn(&mut kezek::domain::application::RegistrationForm)>,
-    )> = vec![
+    type Change = Box<dyn Fn(&mut kezek::domain::application::RegistrationForm)>;
+    let cases: Vec<(&str, Change)> = vec![
         ("district_unknown", Box::new(|f| f.district = "XXX".into())),
         (
             "child_iin_invalid",

@@ -73,6 +73,30 @@ pub struct Referral {
     pub reason: Option<String>,
 }
 
+impl Referral {
+    /// A referral just issued for `place` to `application`.
+    pub fn issued(
+        id: ReferralId,
+        place: &FreePlace,
+        application: ApplicationId,
+        issued_at: DateTime<Utc>,
+        valid_until: DateTime<Utc>,
+    ) -> Referral {
+        Referral {
+            id,
+            place: place.id,
+            application,
+            kindergarten: place.kindergarten,
+            issued_at,
+            valid_until,
+            extended: false,
+            status: ReferralStatus::Issued,
+            closed_at: None,
+            reason: None,
+        }
+    }
+}
+
 /// Why a referral ended without the child being enrolled.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]

@@ -170,6 +170,30 @@ impl QueueState {
         Some((chosen.0, Some(cycle.after(chosen.1))))
     }
 
+    /// The referral `place` gets if it is allocated at `now`, with the district's 1 : 3
+    /// cycle after it: the allocation rule, whole, as a pure function of the state.
+    pub fn referral_for(
+        &self,
+        place: PlaceId,
+        now: DateTime<Utc>,
+    ) -> Option<(Referral, Option<InterleaveCycle>)> {
+        let free = &self.places[&place];
+        let (application, cycle) = self.choose_for(free)?;
+        let policy = self.policy(free.district);
+        let valid_until = self
+            .catalog
+            .calendar
+            .validity_end(now, policy.referral_validity_working_days);
+        let id = ReferralId {
+            district: free.district,
+            number: self.next_referral_number(free.district),
+        };
+        Some((
+            Referral::issued(id, free, application, now, valid_until),
+            cycle,
+        ))
+    }
+
     /// The open place a newly waiting application should take at once, if any fits it: its
     /// most wanted kindergarten first, then the earliest reported place. Such a place fits
     /// nobody else (the open-place invariant), so giving it away skips no one.
@@ -447,11 +471,8 @@ fn invalid(what: &impl std::fmt::Debug) -> StateError {
 pub fn apply_to_catalog(catalog: &mut Catalog, event: &Event) -> Result<(), StateError> {
     match event {
         Event::DistrictCreated(district) => {
-            if catalog
-                .districts
-                .insert(district.id, district.clone())
-                .is_some()
-            {
+            let existed = catalog.districts.insert(district.id, district.clone());
+            if existed.is_some() {
                 return Err(StateError::Duplicate(format!("{:?}", district.id)));
             }
         }
@@ -468,7 +489,8 @@ pub fn apply_to_catalog(catalog: &mut Catalog, event: &Event) -> Result<(), Stat
             }
         }
         Event::GroupCreated(group) => {
-            if catalog.groups.insert(group.id, group.clone()).is_some() {
+            let existed = catalog.groups.insert(group.id, group.clone());
+            if existed.is_some() {
                 return Err(StateError::Duplicate(format!("{:?}", group.id)));
             }
         }

@@ -16,14 +16,15 @@ use crate::domain::catalog::{
 };
 use crate::domain::event::Event;
 use crate::domain::local_date;
-use crate::domain::referral::{
-    DistrictPolicy, FreePlace, Lapse, PlaceId, Referral, ReferralId, ReferralStatus,
-};
+use crate::domain::referral::{DistrictPolicy, FreePlace, Lapse, PlaceId, Referral, ReferralId};
 use crate::domain::state::Deadline;
 use crate::store::Store;
 use chrono::{DateTime, NaiveDate, Utc};
 use std::collections::BTreeSet;
 
+// Commands are built once and moved through a channel; boxing the registration form would
+// only add an allocation to each.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum Command {
     Register {
@@ -329,40 +330,9 @@ fn register(
 
 /// Gives `place` to whoever's turn it is, if anyone fits it.
 fn allocate(tx: &mut Tx<'_>, place: PlaceId) -> Result<Option<Referral>, CommandError> {
-    let now = tx.now();
-    let decided = {
-        let state = tx.state();
-        let free = &state.places[&place];
-        state.choose_for(free).map(|(application, cycle)| {
-            let policy = state.policy(free.district);
-            let valid_until = state
-                .catalog
-                .calendar
-                .validity_end(now, policy.referral_validity_working_days);
-            (
-                application,
-                cycle,
-                free.district,
-                free.kindergarten,
-                valid_until,
-            )
-        })
-    };
-    let Some((application, cycle, district, kindergarten, valid_until)) = decided else {
+    let decided = tx.state().referral_for(place, tx.now());
+    let Some((referral, cycle)) = decided else {
         return Ok(None);
-    };
-    let number = tx.state().next_referral_number(district);
-    let referral = Referral {
-        id: ReferralId { district, number },
-        place,
-        application,
-        kindergarten,
-        issued_at: now,
-        valid_until,
-        extended: false,
-        status: ReferralStatus::Issued,
-        closed_at: None,
-        reason: None,
     };
     tx.emit(Event::ReferralIssued {
         referral: referral.clone(),
