@@ -11,7 +11,7 @@
 //! Readers may see a batch's effects up to one batch (milliseconds) before its COMMIT; no
 //! answer is sent before it. If the COMMIT fails, those effects are undone by the rebuild.
 
-use super::commands::{self, Outcome};
+use super::commands::{self, Command, Outcome};
 use super::scheduler::Wakeup;
 use super::{CommandError, Envelope, BATCH_MAX};
 use crate::clock::Clock;
@@ -159,9 +159,9 @@ impl Writer {
         Some(batch)
     }
 
-    fn process(&mut self, batch: Vec<Envelope>) {
+    fn process(&mut self, mut batch: Vec<Envelope>) {
         let head_before = self.parts.head;
-        let outcome = self.execute(&batch).and_then(|answers| {
+        let outcome = self.execute(&mut batch).and_then(|answers| {
             self.parts
                 .store
                 .commit()
@@ -199,12 +199,12 @@ impl Writer {
     /// Runs every command of the batch inside one transaction. No savepoints: a command
     /// writes only through `Tx::emit`, and a refusal comes before its first event, so a
     /// refused command has nothing to undo (asserted).
-    fn execute(&mut self, batch: &[Envelope]) -> Result<Vec<Answer>, Arc<StoreError>> {
+    fn execute(&mut self, batch: &mut [Envelope]) -> Result<Vec<Answer>, Arc<StoreError>> {
         let now = self.parts.clock.now();
         let store = &self.parts.store;
         store.begin().map_err(Arc::new)?;
         let mut answers = Vec::with_capacity(batch.len());
-        for envelope in batch {
+        for envelope in batch.iter_mut() {
             let mut tx = Tx {
                 store,
                 state: &self.parts.state,
@@ -214,7 +214,9 @@ impl Writer {
                 emitted: 0,
                 sweeps: &mut self.sweeps,
             };
-            let result = commands::run(envelope.command.clone(), &mut tx);
+            // Moved out, not cloned: nothing reads the command after it has run.
+            let command = std::mem::replace(&mut envelope.command, Command::Tick);
+            let result = commands::run(command, &mut tx);
             let emitted = tx.emitted;
             match result {
                 Err(CommandError::Storage(error)) => return Err(error),

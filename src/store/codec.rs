@@ -25,12 +25,15 @@ pub fn enum_parse<T: DeserializeOwned>(text: &str) -> Result<T, String> {
         .map_err(|e| format!("{text:?}: {e}"))
 }
 
+/// `YYYY-MM-DD`. chrono's `Display` and `FromStr` write and read exactly this, without
+/// interpreting a format string for every row.
 pub fn date_text(date: NaiveDate) -> String {
-    date.format("%Y-%m-%d").to_string()
+    date.to_string()
 }
 
 pub fn date_parse(text: &str) -> Result<NaiveDate, String> {
-    NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|e| format!("{text:?}: {e}"))
+    text.parse::<NaiveDate>()
+        .map_err(|e| format!("{text:?}: {e}"))
 }
 
 pub fn micros_to_time(micros: i64) -> Result<DateTime<Utc>, String> {
