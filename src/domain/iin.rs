@@ -38,6 +38,16 @@ const WEIGHTS_FIRST: [u32; 11] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
 const WEIGHTS_SECOND: [u32; 11] = [3, 4, 5, 6, 7, 8, 9, 10, 11, 1, 2];
 
 impl Iin {
+    /// Parses and checks an IIN.
+    ///
+    /// ```
+    /// use kezek::domain::iin::{Iin, IinError, Sex};
+    ///
+    /// let child = Iin::parse("061211600012").unwrap();
+    /// assert_eq!(child.birth_date().to_string(), "2006-12-11");
+    /// assert_eq!(child.sex(), Sex::Female);
+    /// assert_eq!(Iin::parse("061211600013"), Err(IinError::CheckDigit));
+    /// ```
     pub fn parse(text: &str) -> Result<Iin, IinError> {
         let bytes = text.as_bytes();
         if bytes.len() != 12 {
