@@ -8,11 +8,13 @@
 
 use crate::domain::application::Application;
 use crate::domain::event::{ChainChecker, ChainError, Event};
+use crate::domain::referral::Referral;
 use crate::domain::replay::Replay;
 use crate::domain::state::QueueState;
 use crate::domain::waiting_list::WaitingList;
 use crate::store::{self, migrate, Store, StoreError};
 use rusqlite::Connection;
+use serde::Serialize;
 use std::path::Path;
 
 #[derive(Debug, PartialEq, Eq)]
@@ -118,61 +120,73 @@ fn replay_journal(conn: &Connection) -> Result<(Replay, u64), VerifyError> {
     }
 }
 
-/// Walks the table and the replay together, both ordered by (district, number).
-fn compare_applications(conn: &Connection, replay: &Replay) -> Result<usize, VerifyError> {
-    let mut expected = replay.applications.values();
+/// Walks a table's rows and the journal's records together, both in key order, and names
+/// the first difference: a row the journal lacks, a record the table lacks, or the field that
+/// differs (by name; values may be personal data). Returns the number of rows.
+fn walk_together<'a, T: Serialize + PartialEq + 'a>(
+    table: &'static str,
+    mut journal: impl Iterator<Item = &'a T>,
+    key_of: impl Fn(&T) -> String,
+    for_each_row: impl FnOnce(&mut dyn FnMut(T) -> Result<(), StoreError>) -> Result<(), StoreError>,
+) -> Result<usize, VerifyError> {
     let mut count = 0;
     let mut failure = None;
-    store::for_each_application(conn, |row| {
+    for_each_row(&mut |row: T| {
+        count += 1;
         if failure.is_some() {
             return Ok(());
         }
-        count += 1;
-        let key = format!("{}/{}", row.id.district.0, row.id.number.0);
-        failure = match expected.next() {
-            None => Some(VerifyError::table(
-                "applications",
-                &key,
-                "no event registered it",
-            )),
-            Some(journal) if journal.id != row.id => Some(VerifyError::table(
-                "applications",
-                &key,
-                format!(
-                    "the journal's next application is {}/{}",
-                    journal.id.district.0, journal.id.number.0
-                ),
-            )),
-            Some(journal) if journal == &row => None,
-            Some(journal) => first_differing_field(journal, &row).map(|field| {
-                VerifyError::table(
-                    "applications",
+        let key = key_of(&row);
+        failure = match journal.next() {
+            Some(record) if record == &row => None,
+            Some(record) if key_of(record) == key => {
+                let left = serde_json::to_value(record).expect("records serialize");
+                let right = serde_json::to_value(&row).expect("rows serialize");
+                let field = differing_path(&left, &right, String::new()).unwrap_or_default();
+                Some(VerifyError::table(
+                    table,
                     &key,
                     format!("field {field} differs from the journal"),
-                )
-            }),
+                ))
+            }
+            Some(record) => Some(VerifyError::table(
+                table,
+                &key,
+                format!("the journal's next record is {}", key_of(record)),
+            )),
+            None => Some(VerifyError::table(table, &key, "not in the journal")),
         };
         Ok(())
     })?;
     if let Some(error) = failure {
         return Err(error);
     }
-    if let Some(missing) = expected.next() {
-        let key = format!("{}/{}", missing.id.district.0, missing.id.number.0);
+    if let Some(missing) = journal.next() {
         return Err(VerifyError::table(
-            "applications",
-            key,
-            "registered in the journal but missing",
+            table,
+            key_of(missing),
+            "in the journal but missing",
         ));
     }
     Ok(count)
 }
 
-/// The dotted path of the first field whose value differs; values are not returned.
-fn first_differing_field(journal: &Application, row: &Application) -> Option<String> {
-    let journal = serde_json::to_value(journal).expect("applications serialize");
-    let row = serde_json::to_value(row).expect("applications serialize");
-    differing_path(&journal, &row, String::new())
+fn compare_applications(conn: &Connection, replay: &Replay) -> Result<usize, VerifyError> {
+    walk_together(
+        "applications",
+        replay.applications.values(),
+        |a: &Application| format!("{}/{}", a.id.district.0, a.id.number.0),
+        |visit| store::for_each_application(conn, visit),
+    )
+}
+
+fn compare_referrals(conn: &Connection, replay: &Replay) -> Result<usize, VerifyError> {
+    walk_together(
+        "referrals",
+        replay.referrals.values(),
+        |r: &Referral| format!("{}/{}", r.id.district.0, r.id.number.0),
+        |visit| store::for_each_referral(conn, "", visit),
+    )
 }
 
 fn differing_path(a: &serde_json::Value, b: &serde_json::Value, path: String) -> Option<String> {
@@ -272,49 +286,6 @@ pub fn compare_waiting_lists(rebuilt: &WaitingList, replayed: &WaitingList) -> R
         }
     }
     Ok(())
-}
-
-fn compare_referrals(conn: &Connection, replay: &Replay) -> Result<usize, VerifyError> {
-    let mut expected = replay.referrals.values();
-    let mut count = 0;
-    let mut failure = None;
-    store::for_each_referral(conn, "", |row| {
-        count += 1;
-        let key = format!("{}/{}", row.id.district.0, row.id.number.0);
-        if failure.is_none() {
-            failure = match expected.next() {
-                Some(journal) if journal == &row => None,
-                Some(journal) if journal.id == row.id => {
-                    let left = serde_json::to_value(journal).expect("referrals serialize");
-                    let right = serde_json::to_value(&row).expect("referrals serialize");
-                    let field = differing_path(&left, &right, String::new()).unwrap_or_default();
-                    Some(VerifyError::table(
-                        "referrals",
-                        &key,
-                        format!("field {field} differs from the journal"),
-                    ))
-                }
-                _ => Some(VerifyError::table(
-                    "referrals",
-                    &key,
-                    "not where the journal puts it",
-                )),
-            };
-        }
-        Ok(())
-    })?;
-    if let Some(error) = failure {
-        return Err(error);
-    }
-    if let Some(missing) = expected.next() {
-        let key = format!("{}/{}", missing.id.district.0, missing.id.number.0);
-        return Err(VerifyError::table(
-            "referrals",
-            key,
-            "issued in the journal but missing",
-        ));
-    }
-    Ok(count)
 }
 
 fn compare_places(conn: &Connection, replay: &Replay) -> Result<(), VerifyError> {

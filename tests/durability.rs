@@ -198,10 +198,7 @@ fn a_deleted_application_row_is_caught() {
         ),
     );
     let failure = verify(&app.path).unwrap_err().to_string();
-    assert!(
-        failure.contains("registered in the journal but missing"),
-        "{failure}"
-    );
+    assert!(failure.contains("in the journal but missing"), "{failure}");
 }
 
 #[test]
