@@ -161,6 +161,7 @@ impl Writer {
 
     fn process(&mut self, mut batch: Vec<Envelope>) {
         let head_before = self.parts.head;
+        let deadline_before = self.next_deadline();
         let outcome = self.execute(&mut batch).and_then(|answers| {
             self.parts
                 .store
@@ -175,7 +176,10 @@ impl Writer {
                 stats
                     .commands
                     .fetch_add(batch.len() as u64, Ordering::Relaxed);
-                self.parts.wakeup.notify();
+                // The timer sleeps until the earliest deadline: wake it only if that moved.
+                if self.next_deadline() != deadline_before {
+                    self.parts.wakeup.notify();
+                }
                 for (envelope, answer) in batch.into_iter().zip(answers) {
                     // A caller that gave up waiting is not an error: the change is committed.
                     let _ = envelope.reply.send(answer);
@@ -231,6 +235,14 @@ impl Writer {
             }
         }
         Ok(answers)
+    }
+
+    fn next_deadline(&self) -> Option<DateTime<Utc>> {
+        self.parts
+            .state
+            .read()
+            .expect("state lock poisoned")
+            .next_deadline()
     }
 
     /// After a failed batch memory may hold events that are not on disk: start again from
