@@ -101,6 +101,7 @@ fn post_clock(address: &str, now: &str) -> (u16, serde_json::Value) {
     tokio::runtime::Runtime::new().unwrap().block_on(async {
         let response = reqwest::Client::new()
             .post(format!("{address}/api/v1/admin/clock"))
+            .header("Accept-Language", "kk-KZ, ru;q=0.8")
             .json(&serde_json::json!({ "now": now }))
             .send()
             .await
@@ -119,6 +120,12 @@ fn the_clock_moves_only_when_the_service_runs_with_a_manual_clock() {
     system.wait().unwrap();
     assert_eq!(status, 403);
     assert_eq!(body["code"], "clock_not_manual");
+    // The message follows Accept-Language: Kazakh was asked for first.
+    assert_eq!(body["lang"], "kk");
+    assert!(
+        body["message"].as_str().unwrap().contains("жүйелік"),
+        "{body}"
+    );
 
     let (mut manual, address) = spawn_server(&dir.path().join("b.db"), &["--clock", "manual"]);
     let (status, body) = post_clock(&address, "2030-01-01T00:00:00Z");

@@ -2,13 +2,16 @@
 //! and delegate to the service. For now: health, and the manual clock for black-box tests;
 //! the audience routers (parents, officers, kindergartens, public, admin) come with the API.
 
+pub mod error;
+
 use crate::clock::{Clock, ManualClock};
 use crate::service::{Service, TickReport};
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
+use error::{ApiError, Lang};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone)]
@@ -59,48 +62,26 @@ struct ClockAnswer {
     referrals_issued: usize,
 }
 
-#[derive(Serialize)]
-struct ErrorBody {
-    code: &'static str,
-    message: &'static str,
-}
-
-fn error(
-    status: StatusCode,
-    code: &'static str,
-    message: &'static str,
-) -> (StatusCode, Json<ErrorBody>) {
-    (status, Json(ErrorBody { code, message }))
-}
-
 /// Moves the manual clock forward and processes whatever fell due, before answering, so a
 /// test that travels in time sees the consequences at once.
 async fn set_clock(
     State(app): State<AppState>,
+    headers: HeaderMap,
     Json(request): Json<ClockRequest>,
-) -> Result<Json<ClockAnswer>, (StatusCode, Json<ErrorBody>)> {
+) -> Result<Json<ClockAnswer>, ApiError> {
+    let lang = Lang::from_headers(&headers);
     let Some(clock) = app.manual_clock else {
-        return Err(error(
-            StatusCode::FORBIDDEN,
-            "clock_not_manual",
-            "the service runs on the system clock; start it with --clock manual",
-        ));
+        return Err(ApiError::new(error::CLOCK_NOT_MANUAL, lang));
     };
     if request.now < clock.now() {
-        return Err(error(
-            StatusCode::CONFLICT,
-            "clock_backwards",
-            "the clock only moves forward",
-        ));
+        return Err(ApiError::new(error::CLOCK_BACKWARDS, lang));
     }
     clock.set(request.now);
-    let report: TickReport = app.service.tick().await.map_err(|_| {
-        error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "processing the deadlines failed",
-        )
-    })?;
+    let report: TickReport = app
+        .service
+        .tick()
+        .await
+        .map_err(|e| ApiError::from_command(e, lang))?;
     Ok(Json(ClockAnswer {
         now: clock.now(),
         expired: report.expired,

@@ -1,0 +1,323 @@
+//! The one table of API errors: a stable machine `code`, an HTTP status, and a human message
+//! in Kazakh, Russian and English, chosen by the request's `Accept-Language`.
+//!
+//! Every failure a client can see is a row here. Storage and internal failures become one
+//! opaque `internal` (500); their details go to the log, never to the client.
+
+use crate::domain::application::Refusal;
+use crate::service::CommandError;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+
+/// The languages of the service's texts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Lang {
+    Kk,
+    #[default]
+    Ru,
+    En,
+}
+
+impl Lang {
+    /// The best of kk, ru, en by the header's q-values; Russian when nothing matches (the
+    /// language most users of the national e-government portal read, after Kazakh users who
+    /// ask for it by name).
+    pub fn from_accept_language(header: Option<&str>) -> Lang {
+        let Some(header) = header else {
+            return Lang::default();
+        };
+        let mut best: Option<(f32, Lang)> = None;
+        for item in header.split(',') {
+            let mut parts = item.trim().split(';');
+            let tag = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+            let quality = parts
+                .find_map(|p| {
+                    p.trim()
+                        .strip_prefix("q=")
+                        .and_then(|q| q.parse::<f32>().ok())
+                })
+                .unwrap_or(1.0);
+            let lang = match tag.split('-').next().unwrap_or("") {
+                "kk" => Lang::Kk,
+                "ru" => Lang::Ru,
+                "en" => Lang::En,
+                _ => continue,
+            };
+            if quality > 0.0 && best.is_none_or(|(q, _)| quality > q) {
+                best = Some((quality, lang));
+            }
+        }
+        best.map_or(Lang::default(), |(_, lang)| lang)
+    }
+
+    pub fn from_headers(headers: &HeaderMap) -> Lang {
+        let header = headers.get("accept-language").and_then(|v| v.to_str().ok());
+        Lang::from_accept_language(header)
+    }
+}
+
+/// One row of the table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ErrorKind {
+    pub code: &'static str,
+    pub status: StatusCode,
+    pub kk: &'static str,
+    pub ru: &'static str,
+    pub en: &'static str,
+}
+
+impl ErrorKind {
+    pub fn message(&self, lang: Lang) -> &'static str {
+        match lang {
+            Lang::Kk => self.kk,
+            Lang::Ru => self.ru,
+            Lang::En => self.en,
+        }
+    }
+}
+
+macro_rules! errors {
+    ($($name:ident = $code:literal, $status:ident, $kk:literal, $ru:literal, $en:literal;)*) => {
+        $(pub const $name: ErrorKind = ErrorKind {
+            code: $code, status: StatusCode::$status, kk: $kk, ru: $ru, en: $en,
+        };)*
+        /// Every row, for tests and documentation.
+        pub const ALL: &[ErrorKind] = &[$($name),*];
+    };
+}
+
+errors! {
+    MALFORMED = "malformed", BAD_REQUEST,
+        "Сұрау дұрыс құрастырылмаған.", "Запрос составлен неверно.", "The request is malformed.";
+    UNAUTHORIZED = "unauthorized", UNAUTHORIZED,
+        "Кіру белгісі жоқ немесе жарамсыз.", "Токен отсутствует или недействителен.", "The token is missing or invalid.";
+    FORBIDDEN = "forbidden", FORBIDDEN,
+        "Бұл әрекетке құқығыңыз жоқ.", "У вас нет прав на это действие.", "You may not do this.";
+    NOT_FOUND = "not_found", NOT_FOUND,
+        "Табылмады.", "Не найдено.", "Not found.";
+    CONFLICT = "conflict", CONFLICT,
+        "Әрекет ағымдағы күйге сәйкес келмейді.", "Действие не соответствует текущему состоянию.", "The action does not fit the current state.";
+    PAYLOAD_TOO_LARGE = "payload_too_large", PAYLOAD_TOO_LARGE,
+        "Сұрау тым үлкен.", "Запрос слишком большой.", "The request is too large.";
+    RATE_LIMITED = "rate_limited", TOO_MANY_REQUESTS,
+        "Сұраулар тым көп. Кейінірек қайталаңыз.", "Слишком много запросов. Повторите позже.", "Too many requests. Try again later.";
+    INVALID = "invalid", UNPROCESSABLE_ENTITY,
+        "Деректер жарамсыз.", "Данные недопустимы.", "The data are not valid.";
+    UNAVAILABLE = "unavailable", SERVICE_UNAVAILABLE,
+        "Қызмет уақытша қолжетімсіз.", "Сервис временно недоступен.", "The service is temporarily unavailable.";
+    INTERNAL = "internal", INTERNAL_SERVER_ERROR,
+        "Ішкі қате. Сұрау сақталмады.", "Внутренняя ошибка. Запрос не сохранён.", "Internal error. Nothing was stored.";
+    DISTRICT_UNKNOWN = "district_unknown", UNPROCESSABLE_ENTITY,
+        "Аудан табылмады.", "Район не найден.", "The district is not known.";
+    CHILD_IIN_INVALID = "child_iin_invalid", UNPROCESSABLE_ENTITY,
+        "Баланың ЖСН-і қате.", "ИИН ребёнка неверен.", "The child's IIN is not valid.";
+    APPLICANT_IIN_INVALID = "applicant_iin_invalid", UNPROCESSABLE_ENTITY,
+        "Өтініш берушінің ЖСН-і қате.", "ИИН заявителя неверен.", "The applicant's IIN is not valid.";
+    BIRTH_DATE_MALFORMED = "birth_date_malformed", UNPROCESSABLE_ENTITY,
+        "Туған күні ЖЖЖЖ-АА-КК түрінде болуы керек.", "Дата рождения должна быть в виде ГГГГ-ММ-ДД.", "The birth date must be YYYY-MM-DD.";
+    BIRTH_DATE_MISMATCH = "birth_date_mismatch", UNPROCESSABLE_ENTITY,
+        "Туған күні ЖСН-дегі күнмен сәйкес келмейді.", "Дата рождения не совпадает с датой в ИИН.", "The birth date differs from the one in the IIN.";
+    CHILD_NOT_BORN = "child_not_born", UNPROCESSABLE_ENTITY,
+        "Бала әлі туылмаған.", "Ребёнок ещё не родился.", "The child is not yet born.";
+    NOT_PRESCHOOL_AGE = "not_preschool_age", UNPROCESSABLE_ENTITY,
+        "Бала қалаған күні мектепке дейінгі жаста емес.", "На желаемую дату ребёнок не дошкольного возраста.", "The child is not of preschool age on the desired start date.";
+    DESIRED_START_MALFORMED = "desired_start_malformed", UNPROCESSABLE_ENTITY,
+        "Қалаған күн ЖЖЖЖ-АА-КК түрінде болуы керек.", "Желаемая дата должна быть в виде ГГГГ-ММ-ДД.", "The desired start date must be YYYY-MM-DD.";
+    DESIRED_START_IN_PAST = "desired_start_in_past", UNPROCESSABLE_ENTITY,
+        "Қалаған күн өтіп кеткен.", "Желаемая дата уже прошла.", "The desired start date is in the past.";
+    NAME_INVALID = "name_invalid", UNPROCESSABLE_ENTITY,
+        "Аты-жөні бос немесе тым ұзын.", "ФИО пустое или слишком длинное.", "A name is empty or too long.";
+    PHONE_INVALID = "phone_invalid", UNPROCESSABLE_ENTITY,
+        "Телефон нөмірі +7 және 10 цифр болуы керек.", "Телефон должен быть +7 и 10 цифр.", "The phone must be +7 and 10 digits.";
+    EMAIL_INVALID = "email_invalid", UNPROCESSABLE_ENTITY,
+        "Электрондық пошта мекенжайы жарамсыз.", "Адрес электронной почты неверен.", "The e-mail address is not valid.";
+    ADDRESS_INVALID = "address_invalid", UNPROCESSABLE_ENTITY,
+        "Мекенжай бос немесе тым ұзын.", "Адрес пустой или слишком длинный.", "The address is empty or too long.";
+    RELATION_INVALID = "relation_invalid", UNPROCESSABLE_ENTITY,
+        "Балаға қатысы дұрыс көрсетілмеген.", "Родство с ребёнком указано неверно.", "The relation to the child is not valid.";
+    TOO_MANY_KINDERGARTENS = "too_many_kindergartens", UNPROCESSABLE_ENTITY,
+        "Ең көбі 5 балабақша таңдауға болады.", "Можно выбрать не более 5 детских садов.", "At most 5 kindergartens may be chosen.";
+    DUPLICATE_KINDERGARTEN = "duplicate_kindergarten", UNPROCESSABLE_ENTITY,
+        "Балабақша екі рет таңдалған.", "Детский сад выбран дважды.", "A kindergarten is chosen twice.";
+    KINDERGARTEN_UNKNOWN = "kindergarten_unknown", UNPROCESSABLE_ENTITY,
+        "Таңдалған балабақша табылмады.", "Выбранный детский сад не найден.", "A chosen kindergarten does not exist.";
+    KINDERGARTEN_NOT_IN_DISTRICT = "kindergarten_not_in_district", UNPROCESSABLE_ENTITY,
+        "Таңдалған балабақша басқа ауданда.", "Выбранный детский сад в другом районе.", "A chosen kindergarten is in another district.";
+    LANGUAGE_NOT_OFFERED = "language_not_offered", UNPROCESSABLE_ENTITY,
+        "Ауданда бұл тілде топтар жоқ.", "В районе нет групп на этом языке.", "The district runs no groups in that language.";
+    PRIORITY_CATEGORY_UNKNOWN = "priority_category_unknown", UNPROCESSABLE_ENTITY,
+        "Басымдық санаты табылмады.", "Категория приоритета не найдена.", "The priority category is not known.";
+    PRIORITY_DOCUMENT_MISSING = "priority_document_missing", UNPROCESSABLE_ENTITY,
+        "Басымдықты растайтын құжат көрсетілмеген.", "Не указан документ, подтверждающий приоритет.", "The priority claim needs its supporting document.";
+    APPLICANT_IS_CHILD = "applicant_is_child", UNPROCESSABLE_ENTITY,
+        "Өтініш беруші бала бола алмайды.", "Заявитель не может быть ребёнком.", "The applicant cannot be the child.";
+    CLOCK_NOT_MANUAL = "clock_not_manual", FORBIDDEN,
+        "Қызмет жүйелік сағатпен жұмыс істейді; --clock manual арқылы іске қосыңыз.", "Сервис работает по системным часам; запустите его с --clock manual.", "The service runs on the system clock; start it with --clock manual.";
+    CLOCK_BACKWARDS = "clock_backwards", CONFLICT,
+        "Сағат тек алға жылжиды.", "Часы идут только вперёд.", "The clock only moves forward.";
+    ALREADY_QUEUED = "already_queued", CONFLICT,
+        "Баланың белсенді өтініші бар.", "У ребёнка уже есть активное заявление.", "The child already has an active application.";
+}
+
+/// The row for a refusal of a registration.
+pub fn refusal_kind(refusal: &Refusal) -> ErrorKind {
+    let code = refusal.code();
+    *ALL.iter()
+        .find(|kind| kind.code == code)
+        .unwrap_or_else(|| panic!("refusal code {code} has no row in the error table"))
+}
+
+/// An error on its way to the client: the row, and the language to say it in.
+#[derive(Debug)]
+pub struct ApiError {
+    pub kind: ErrorKind,
+    pub lang: Lang,
+}
+
+impl ApiError {
+    pub fn new(kind: ErrorKind, lang: Lang) -> ApiError {
+        ApiError { kind, lang }
+    }
+
+    /// Maps a service failure. Storage failures are logged here, with their cause, and
+    /// leave as an opaque 500.
+    pub fn from_command(error: CommandError, lang: Lang) -> ApiError {
+        let kind = match &error {
+            CommandError::Refused(refusal) => refusal_kind(refusal),
+            CommandError::NotFound => NOT_FOUND,
+            CommandError::Conflict(_) => CONFLICT,
+            CommandError::Forbidden(_) => FORBIDDEN,
+            CommandError::Invalid(_) => INVALID,
+            CommandError::Unavailable => UNAVAILABLE,
+            CommandError::Storage(cause) => {
+                tracing::error!(error = %cause, "storage failure behind an API request");
+                INTERNAL
+            }
+        };
+        ApiError::new(kind, lang)
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody {
+    code: &'static str,
+    message: &'static str,
+    lang: Lang,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            code: self.kind.code,
+            message: self.kind.message(self.lang),
+            lang: self.lang,
+        };
+        (self.kind.status, Json(body)).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn every_code_is_unique_and_speaks_three_languages() {
+        let mut codes = HashSet::new();
+        for kind in ALL {
+            assert!(codes.insert(kind.code), "{} twice", kind.code);
+            for lang in [Lang::Kk, Lang::Ru, Lang::En] {
+                assert!(
+                    !kind.message(lang).trim().is_empty(),
+                    "{} {lang:?}",
+                    kind.code
+                );
+            }
+            assert_ne!(kind.kk, kind.ru, "{}: the Kazakh text is a copy", kind.code);
+            assert!(kind.status.is_client_error() || kind.status.is_server_error());
+        }
+    }
+
+    #[test]
+    fn the_kazakh_texts_use_kazakh_letters() {
+        let kazakh = "әғқңөұүһі";
+        let with_kazakh = ALL
+            .iter()
+            .filter(|k| k.kk.chars().any(|c| kazakh.contains(c)))
+            .count();
+        assert!(
+            with_kazakh * 2 > ALL.len(),
+            "only {with_kazakh} of {} Kazakh texts",
+            ALL.len()
+        );
+    }
+
+    #[test]
+    fn every_registration_refusal_has_a_row() {
+        use crate::domain::iin::IinError;
+        let refusals = [
+            Refusal::UnknownDistrict,
+            Refusal::ChildIinInvalid(IinError::CheckDigit),
+            Refusal::ApplicantIinInvalid(IinError::Length),
+            Refusal::BirthDateMalformed,
+            Refusal::BirthDateMismatch,
+            Refusal::ChildNotBorn,
+            Refusal::NotPreschoolAge,
+            Refusal::DesiredStartMalformed,
+            Refusal::DesiredStartInPast,
+            Refusal::NameInvalid,
+            Refusal::PhoneInvalid,
+            Refusal::EmailInvalid,
+            Refusal::AddressInvalid,
+            Refusal::RelationInvalid,
+            Refusal::TooManyKindergartens,
+            Refusal::DuplicateKindergarten,
+            Refusal::UnknownKindergarten,
+            Refusal::KindergartenNotInDistrict,
+            Refusal::LanguageNotOffered,
+            Refusal::UnknownPriorityCategory,
+            Refusal::PriorityDocumentMissing,
+            Refusal::ApplicantIsChild,
+            Refusal::AlreadyQueued,
+        ];
+        for refusal in &refusals {
+            let kind = refusal_kind(refusal);
+            assert_eq!(kind.code, refusal.code());
+        }
+        assert_eq!(
+            refusal_kind(&Refusal::AlreadyQueued).status,
+            StatusCode::CONFLICT
+        );
+        assert_eq!(
+            refusal_kind(&Refusal::PhoneInvalid).status,
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+    }
+
+    #[test]
+    fn accept_language_picks_the_best_known_language() {
+        assert_eq!(Lang::from_accept_language(None), Lang::Ru);
+        assert_eq!(Lang::from_accept_language(Some("kk")), Lang::Kk);
+        assert_eq!(Lang::from_accept_language(Some("kk-KZ,ru;q=0.8")), Lang::Kk);
+        assert_eq!(
+            Lang::from_accept_language(Some("de, en;q=0.5, ru;q=0.7")),
+            Lang::Ru
+        );
+        assert_eq!(Lang::from_accept_language(Some("EN-gb")), Lang::En);
+        assert_eq!(Lang::from_accept_language(Some("fr, de")), Lang::Ru);
+        assert_eq!(Lang::from_accept_language(Some("kk;q=0, en")), Lang::En);
+        assert_eq!(Lang::from_accept_language(Some("ru;q=abc")), Lang::Ru);
+    }
+
+    #[test]
+    fn a_storage_failure_is_an_opaque_500() {
+        let cause = crate::store::StoreError::corrupt_file(std::path::Path::new("/secret/path.db"));
+        let error =
+            ApiError::from_command(CommandError::Storage(std::sync::Arc::new(cause)), Lang::En);
+        assert_eq!(error.kind, INTERNAL);
+        assert!(!error.kind.message(Lang::En).contains("secret"));
+    }
+}
