@@ -8,7 +8,7 @@
 
 use super::application::RegistrationNumber;
 use super::application::{Application, ApplicationId, ApplicationStatus};
-use super::calendar::{WorkCalendar, YearCalendar};
+use super::calendar::YearCalendar;
 use super::catalog::{Catalog, DistrictId, Tier};
 use super::event::Event;
 use super::referral::{
@@ -508,9 +508,4 @@ pub fn apply_to_catalog(catalog: &mut Catalog, event: &Event) -> Result<(), Stat
         _ => {}
     }
     Ok(())
-}
-
-/// The calendar an empty catalog starts from.
-pub fn default_calendar() -> WorkCalendar {
-    WorkCalendar::shipped()
 }

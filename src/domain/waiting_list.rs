@@ -297,12 +297,8 @@ impl DistrictQueue {
         from: Option<SetKey>,
         bound: Option<SetKey>,
     ) -> Option<SetKey> {
-        let set = set?;
-        let mut keys: Box<dyn Iterator<Item = &SetKey>> = match from {
-            Some(from) => Box::new(set.range(from..)),
-            None => Box::new(set.iter()),
-        };
-        keys.by_ref()
+        // SetKey(0) is the smallest key: without `from`, the walk starts at the beginning.
+        set?.range(from.unwrap_or(SetKey(0))..)
             .take_while(|key| bound.is_none_or(|bound| **key < bound))
             .find(|key| key.may_fit(summary) && self.entries[&key.number()].fits(place))
             .copied()
