@@ -45,6 +45,10 @@ enum Commands {
         /// that travel in time).
         #[arg(long, value_enum, default_value_t = ClockKind::System)]
         clock: ClockKind,
+        /// Parent look-ups per minute per client address; 0 turns the limit off (load
+        /// tests from one address).
+        #[arg(long, default_value_t = 120)]
+        lookups_per_minute: u32,
     },
     /// Fills the database with realistic synthetic data.
     Demo {
@@ -55,6 +59,34 @@ enum Commands {
     },
     /// Replays the event log and checks it against the tables and the index.
     Verify,
+    /// Staff accounts: add one (its token is printed once), list them, revoke one.
+    Staff {
+        #[command(subcommand)]
+        action: StaffAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum StaffAction {
+    /// Adds an account and prints its bearer token, once; only its hash is stored.
+    Add {
+        #[arg(long, value_parser = ["admin", "officer", "operator", "kindergarten"])]
+        role: String,
+        /// The district code (officer, operator), e.g. ESL.
+        #[arg(long)]
+        district: Option<String>,
+        /// The kindergarten id (kindergarten accounts).
+        #[arg(long)]
+        kindergarten: Option<u32>,
+        /// The account's name as the journal will show it; made up from the role if absent.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    List,
+    /// Revokes an account at once; its token stops working.
+    Revoke {
+        name: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -67,9 +99,15 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Commands::Serve { addr, demo, clock } => serve(&cli.db, addr, demo, clock),
+        Commands::Serve {
+            addr,
+            demo,
+            clock,
+            lookups_per_minute,
+        } => serve(&cli.db, addr, demo, clock, lookups_per_minute),
         Commands::Demo { applications, seed } => run_demo(&cli.db, applications, seed),
         Commands::Verify => verify(&cli.db),
+        Commands::Staff { action } => staff(&cli.db, action),
     };
     match result {
         Ok(code) => code,
@@ -105,6 +143,79 @@ fn run_demo(db: &Path, applications: usize, seed: u64) -> anyhow::Result<ExitCod
     Ok(ExitCode::SUCCESS)
 }
 
+fn staff(db: &Path, action: StaffAction) -> anyhow::Result<ExitCode> {
+    use kezek::domain::staff::{self as accounts, Role, Scope, StaffAccount};
+    use kezek::store::staff as table;
+    // Store::open migrates a new file; with the service running it only opens: accounts are
+    // the one table a second process may write beside the service's writer.
+    let store =
+        kezek::store::Store::open(db).with_context(|| format!("opening {}", db.display()))?;
+    let conn = store.connection_for_tests();
+    match action {
+        StaffAction::Add {
+            role,
+            district,
+            kindergarten,
+            name,
+        } => {
+            let role = Role::parse(&role).expect("clap checked the role");
+            let scope = match (role, district, kindergarten) {
+                (Role::Admin, None, None) => Scope::Everywhere,
+                (Role::Officer | Role::Operator, Some(code), None) => {
+                    let id = table::district_by_code(conn, &code)?
+                        .with_context(|| format!("no district with code {code}"))?;
+                    Scope::District(id)
+                }
+                (Role::Kindergarten, None, Some(id)) => {
+                    Scope::Kindergarten(kezek::domain::catalog::KindergartenId(id))
+                }
+                _ => anyhow::bail!(
+                    "admin takes no scope; officer and operator take --district CODE; \
+                     kindergarten takes --kindergarten ID"
+                ),
+            };
+            let name = match name {
+                Some(name) => name,
+                None => table::free_name(conn, role, scope)?,
+            };
+            if !accounts::valid_name(&name) {
+                anyhow::bail!("a name is 1 to 64 of a-z, 0-9, '-', '_', '.'");
+            }
+            let token = accounts::generate_token(&mut rand::rng());
+            let account = StaffAccount { name, role, scope };
+            table::add(conn, &account, &accounts::token_hash(&token), Utc::now())?;
+            eprintln!(
+                "added {} ({}); its token is shown this once, keep it secret:",
+                account.name,
+                role.code()
+            );
+            println!("{token}");
+        }
+        StaffAction::List => {
+            for (account, revoked) in table::list(conn)? {
+                let scope = match account.scope {
+                    Scope::Everywhere => "everywhere".to_string(),
+                    Scope::District(d) => format!("district {}", d.0),
+                    Scope::Kindergarten(k) => format!("kindergarten {}", k.0),
+                };
+                let state = if revoked { "revoked" } else { "active" };
+                println!(
+                    "{}\t{}\t{scope}\t{state}",
+                    account.name,
+                    account.role.code()
+                );
+            }
+        }
+        StaffAction::Revoke { name } => {
+            if !table::revoke(conn, &name, Utc::now())? {
+                anyhow::bail!("no active account named {name}");
+            }
+            println!("revoked {name}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn verify(db: &Path) -> anyhow::Result<ExitCode> {
     match kezek::verify::verify(db) {
         Ok(report) => {
@@ -126,6 +237,7 @@ fn serve(
     addr: SocketAddr,
     demo_applications: Option<usize>,
     clock_kind: ClockKind,
+    lookups_per_minute: u32,
 ) -> anyhow::Result<ExitCode> {
     if let Some(applications) = demo_applications {
         let empty = !db.exists();
@@ -151,7 +263,12 @@ fn serve(
         // On stdout, so that scripts and tests that start with port 0 learn the port.
         println!("listening on http://{bound}");
         tracing::info!(%bound, "listening");
-        axum::serve(listener, kezek::http::router(service.clone(), manual_clock))
+        let mut config = kezek::http::HttpConfig::default();
+        config.limits.lookups_per_minute = lookups_per_minute;
+        let router = kezek::http::router(service.clone(), db.to_path_buf(), manual_clock, config);
+        // The peer address feeds the per-client rate limits.
+        let app = router.into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(listener, app)
             .with_graceful_shutdown(async {
                 let _ = tokio::signal::ctrl_c().await;
             })

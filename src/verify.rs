@@ -6,15 +6,18 @@
 //! it: the event (by sequence number) or the row (by table and key) and the field. Values of
 //! personal fields are never printed, only their names.
 
-use crate::domain::application::Application;
+use crate::domain::application::{Application, ApplicationId, RegistrationNumber};
+use crate::domain::catalog::DistrictId;
 use crate::domain::event::{ChainChecker, ChainError, Event};
 use crate::domain::referral::Referral;
 use crate::domain::replay::Replay;
+use crate::domain::state::Effects;
 use crate::domain::state::QueueState;
 use crate::domain::waiting_list::WaitingList;
 use crate::store::{self, migrate, Store, StoreError};
 use rusqlite::Connection;
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 use std::path::Path;
 
 #[derive(Debug, PartialEq, Eq)]
@@ -47,6 +50,12 @@ pub enum VerifyError {
     Store(#[from] StoreError),
 }
 
+impl From<rusqlite::Error> for VerifyError {
+    fn from(error: rusqlite::Error) -> VerifyError {
+        VerifyError::Store(error.into())
+    }
+}
+
 impl VerifyError {
     fn table(table: &'static str, key: impl ToString, detail: impl ToString) -> VerifyError {
         VerifyError::Table {
@@ -69,8 +78,9 @@ pub fn verify(path: &Path) -> Result<VerifyReport, VerifyError> {
             expected: migrate::MIGRATIONS.len(),
         });
     }
-    let (replay, events) = replay_journal(&conn)?;
+    let (replay, histories, events) = replay_journal(&conn)?;
     let applications = compare_applications(&conn, &replay)?;
+    compare_histories(&conn, &replay, histories)?;
     compare_catalog(&conn, &replay)?;
     let referrals = compare_referrals(&conn, &replay)?;
     compare_places(&conn, &replay)?;
@@ -86,9 +96,10 @@ pub fn verify(path: &Path) -> Result<VerifyReport, VerifyError> {
     })
 }
 
-fn replay_journal(conn: &Connection) -> Result<(Replay, u64), VerifyError> {
+fn replay_journal(conn: &Connection) -> Result<(Replay, Histories, u64), VerifyError> {
     let mut checker = ChainChecker::default();
     let mut replay = Replay::default();
+    let mut histories = Histories::default();
     let mut failure = None;
     store::for_each_event(conn, |recorded| {
         let mut step = || -> Result<(), VerifyError> {
@@ -107,18 +118,164 @@ fn replay_journal(conn: &Connection) -> Result<(Replay, u64), VerifyError> {
                 );
                 return Err(VerifyError::Undecodable { seq, reason });
             }
-            replay.apply(&event).map_err(|e| VerifyError::Replay {
-                seq,
-                reason: e.to_string(),
-            })
+            let effects =
+                replay
+                    .apply(&event, recorded.recorded_at)
+                    .map_err(|e| VerifyError::Replay {
+                        seq,
+                        reason: e.to_string(),
+                    })?;
+            histories.add(seq, &effects);
+            Ok(())
         };
         failure = step().err();
         Ok(failure.is_none())
     })?;
     match failure {
         Some(error) => Err(error),
-        None => Ok((replay, checker.head().0)),
+        None => Ok((replay, histories, checker.head().0)),
     }
+}
+
+/// The rows the history tables must hold, as a running digest and count per table: the
+/// tables are long and the check only needs to know whether they match.
+#[derive(Default)]
+struct Histories {
+    touched: Sha256,
+    touched_rows: u64,
+    moves: Sha256,
+    moves_rows: u64,
+}
+
+impl Histories {
+    fn add(&mut self, seq: u64, effects: &Effects) {
+        let mut touched = effects.touched.clone();
+        touched.sort();
+        for id in touched {
+            touched_row(&mut self.touched, id.district.0, id.number.0, seq);
+            self.touched_rows += 1;
+        }
+        for m in &effects.moves {
+            let row = (
+                seq,
+                m.id.district.0,
+                m.cohort,
+                m.order_key,
+                m.id.number.0,
+                m.delta,
+                m.at.timestamp_micros(),
+            );
+            move_row(&mut self.moves, row);
+            self.moves_rows += 1;
+        }
+    }
+}
+
+fn touched_row(hasher: &mut Sha256, district: u32, number: u32, seq: u64) {
+    hasher.update(district.to_be_bytes());
+    hasher.update(number.to_be_bytes());
+    hasher.update(seq.to_be_bytes());
+}
+
+type MoveFields = (u64, u32, i32, i64, u32, i8, i64);
+
+fn move_row(hasher: &mut Sha256, (seq, district, cohort, key, number, delta, at): MoveFields) {
+    hasher.update(seq.to_be_bytes());
+    hasher.update(district.to_be_bytes());
+    hasher.update(cohort.to_be_bytes());
+    hasher.update(key.to_be_bytes());
+    hasher.update(number.to_be_bytes());
+    hasher.update(delta.to_be_bytes());
+    hasher.update(at.to_be_bytes());
+}
+
+/// The history tables against the replay, and each application's access code and survey.
+fn compare_histories(
+    conn: &Connection,
+    replay: &Replay,
+    expected: Histories,
+) -> Result<(), VerifyError> {
+    let mut touched = Sha256::new();
+    let mut rows = 0u64;
+    let mut statement = conn.prepare(
+        "SELECT district_id, registration_number, seq FROM application_events \
+         ORDER BY seq, district_id, registration_number",
+    )?;
+    let mut cursor = statement.query([])?;
+    while let Some(row) = cursor.next()? {
+        let seq: i64 = row.get(2)?;
+        touched_row(&mut touched, row.get(0)?, row.get(1)?, seq as u64);
+        rows += 1;
+    }
+    if rows != expected.touched_rows || touched.finalize() != expected.touched.finalize() {
+        return Err(VerifyError::table(
+            "application_events",
+            "*",
+            format!(
+                "{rows} rows differ from the {} the journal implies",
+                expected.touched_rows
+            ),
+        ));
+    }
+    let mut moves = Sha256::new();
+    let mut rows = 0u64;
+    let mut statement = conn.prepare(
+        "SELECT seq, district_id, cohort, order_key, registration_number, delta, at \
+         FROM queue_moves ORDER BY seq, rowid",
+    )?;
+    let mut cursor = statement.query([])?;
+    while let Some(row) = cursor.next()? {
+        let seq: i64 = row.get(0)?;
+        let fields = (
+            seq as u64,
+            row.get(1)?,
+            row.get(2)?,
+            row.get(3)?,
+            row.get(4)?,
+            row.get(5)?,
+            row.get(6)?,
+        );
+        move_row(&mut moves, fields);
+        rows += 1;
+    }
+    if rows != expected.moves_rows || moves.finalize() != expected.moves.finalize() {
+        return Err(VerifyError::table(
+            "queue_moves",
+            "*",
+            format!(
+                "{rows} rows differ from the {} the journal implies",
+                expected.moves_rows
+            ),
+        ));
+    }
+    let mut statement = conn.prepare(
+        "SELECT district_id, registration_number, access_code_hash FROM applications \
+         ORDER BY district_id, registration_number",
+    )?;
+    let mut cursor = statement.query([])?;
+    while let Some(row) = cursor.next()? {
+        let id = ApplicationId {
+            district: DistrictId(row.get(0)?),
+            number: RegistrationNumber(row.get(1)?),
+        };
+        let stored: Option<String> = row.get(2)?;
+        if stored.as_ref() != replay.access_codes.get(&id) {
+            return Err(VerifyError::table(
+                "applications",
+                format!("{}/{}", id.district.0, id.number.0),
+                "field access_code_hash differs from the journal",
+            ));
+        }
+    }
+    let surveys: i64 = conn.query_row("SELECT count(*) FROM surveys", [], |r| r.get(0))?;
+    if surveys as usize != replay.surveys.len() {
+        return Err(VerifyError::table(
+            "surveys",
+            "*",
+            format!("{surveys} rows, the journal has {}", replay.surveys.len()),
+        ));
+    }
+    Ok(())
 }
 
 /// Walks a table's rows and the journal's records together, both in key order, and names

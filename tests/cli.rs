@@ -97,10 +97,22 @@ fn spawn_server(db: &std::path::Path, extra: &[&str]) -> (std::process::Child, S
     (child, address)
 }
 
-fn post_clock(address: &str, now: &str) -> (u16, serde_json::Value) {
+/// `kezek staff add`, returning the token it prints.
+fn add_staff(db: &std::path::Path, args: &[&str]) -> String {
+    let mut all = vec!["staff", "add"];
+    all.extend_from_slice(args);
+    let output = kezek(db, &all);
+    assert!(output.status.success(), "{output:?}");
+    let token = String::from_utf8(output.stdout).unwrap().trim().to_string();
+    assert!(token.starts_with("kzk_"), "the token alone is on stdout");
+    token
+}
+
+fn post_clock(address: &str, token: &str, now: &str) -> (u16, serde_json::Value) {
     tokio::runtime::Runtime::new().unwrap().block_on(async {
         let response = reqwest::Client::new()
             .post(format!("{address}/api/v1/admin/clock"))
+            .bearer_auth(token)
             .header("Accept-Language", "kk-KZ, ru;q=0.8")
             .json(&serde_json::json!({ "now": now }))
             .send()
@@ -114,10 +126,14 @@ fn post_clock(address: &str, now: &str) -> (u16, serde_json::Value) {
 #[test]
 fn the_clock_moves_only_when_the_service_runs_with_a_manual_clock() {
     let dir = tempfile::tempdir().unwrap();
+    let admin_a = add_staff(&dir.path().join("a.db"), &["--role", "admin"]);
+    let admin_b = add_staff(&dir.path().join("b.db"), &["--role", "admin"]);
     let (mut system, address) = spawn_server(&dir.path().join("a.db"), &[]);
-    let (status, body) = post_clock(&address, "2030-01-01T00:00:00Z");
+    let (unauthorized, _) = post_clock(&address, "kzk_wrong", "2030-01-01T00:00:00Z");
+    let (status, body) = post_clock(&address, &admin_a, "2030-01-01T00:00:00Z");
     system.kill().unwrap();
     system.wait().unwrap();
+    assert_eq!(unauthorized, 401, "only an admin moves the clock");
     assert_eq!(status, 403);
     assert_eq!(body["code"], "clock_not_manual");
     // The message follows Accept-Language: Kazakh was asked for first.
@@ -128,8 +144,8 @@ fn the_clock_moves_only_when_the_service_runs_with_a_manual_clock() {
     );
 
     let (mut manual, address) = spawn_server(&dir.path().join("b.db"), &["--clock", "manual"]);
-    let (status, body) = post_clock(&address, "2030-01-01T00:00:00Z");
-    let (backwards, refusal) = post_clock(&address, "2029-01-01T00:00:00Z");
+    let (status, body) = post_clock(&address, &admin_b, "2030-01-01T00:00:00Z");
+    let (backwards, refusal) = post_clock(&address, &admin_b, "2029-01-01T00:00:00Z");
     manual.kill().unwrap();
     manual.wait().unwrap();
     assert_eq!(status, 200, "{body}");

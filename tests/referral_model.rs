@@ -678,6 +678,7 @@ impl World {
                 let Ok(Outcome::Registered {
                     application,
                     referral,
+                    ..
                 }) = outcome
                 else {
                     return Err(fail(format!("{context}: answered {outcome:?}")));
@@ -1348,6 +1349,7 @@ fn run_interleave(ops: &[InterleaveOp]) -> Result<(), TestCaseError> {
                 let Ok(Outcome::Registered {
                     application,
                     referral,
+                    ..
                 }) = got
                 else {
                     return Err(fail(format!("{context}: {got:?}")));

@@ -104,6 +104,7 @@ fn places_go_in_queue_order_a_verified_priority_first_and_leftovers_wait_for_a_f
     let Outcome::Registered {
         application,
         referral,
+        ..
     } = app
         .service()
         .submit_blocking(

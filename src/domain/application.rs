@@ -109,6 +109,8 @@ pub enum ApplicationStatus {
     Withdrawn,
     /// Reached school age while waiting.
     AgedOut,
+    /// Refused by an officer with a motivated reason (the third result document).
+    Refused,
 }
 
 impl ApplicationStatus {
@@ -160,6 +162,47 @@ pub struct Application {
     /// list after a lapsed referral).
     #[serde(default)]
     pub held_until: Option<DateTime<Utc>>,
+}
+
+/// The grounds on which an officer may refuse an application after registration (the
+/// regulations' grounds for a motivated refusal). The officer adds a free-text motivation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefusalReason {
+    /// The documents required for the service are incomplete.
+    DocumentsIncomplete,
+    /// The documents or data turned out unreliable or false.
+    DataUnreliable,
+    /// The applicant or the child does not meet the requirements (residence, age, ...).
+    RequirementsNotMet,
+    /// A court decision or another legal bar.
+    LegalBar,
+}
+
+impl RefusalReason {
+    pub const ALL: [RefusalReason; 4] = [
+        RefusalReason::DocumentsIncomplete,
+        RefusalReason::DataUnreliable,
+        RefusalReason::RequirementsNotMet,
+        RefusalReason::LegalBar,
+    ];
+}
+
+/// An answer of the two-question quality survey.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Satisfaction {
+    Not,
+    Partly,
+    Fully,
+}
+
+impl QueueKey {
+    /// The key as one integer, `tier << 32 | number`, ordered as the key within a district
+    /// (numbers and registration times rise together there; the waiting list checks it).
+    pub fn order_key(&self) -> i64 {
+        (i64::from(self.tier as u8) << 32) | i64::from(self.number.0)
+    }
 }
 
 impl Application {

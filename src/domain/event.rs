@@ -5,7 +5,7 @@
 //! struct fields in declaration order and enums with a fixed tag, so the same event always
 //! gives the same bytes.
 
-use super::application::{Application, ApplicationId};
+use super::application::{Application, ApplicationId, RefusalReason, Satisfaction};
 use super::catalog::{District, DistrictId, Group, Kindergarten, Tier};
 use super::referral::{DistrictPolicy, FreePlace, InterleaveCycle, Lapse, Referral, ReferralId};
 use chrono::{DateTime, Utc};
@@ -80,6 +80,23 @@ pub enum Event {
         id: ApplicationId,
         at: DateTime<Utc>,
     },
+    /// A new access code for the parent (at registration, or a replacement for a lost one,
+    /// which the old one stops working with). Only the salted hash; see `access`.
+    AccessCodeIssued {
+        id: ApplicationId,
+        code_hash: String,
+    },
+    /// A motivated refusal: the application leaves the queue for good.
+    ApplicationRefused {
+        id: ApplicationId,
+        reason: RefusalReason,
+        text: String,
+    },
+    SurveyAnswered {
+        id: ApplicationId,
+        process: Satisfaction,
+        information: Satisfaction,
+    },
 }
 
 impl Event {
@@ -102,6 +119,9 @@ impl Event {
             Event::ReferralLapsed { .. } => "referral_lapsed",
             Event::StopListEnded { .. } => "stop_list_ended",
             Event::ApplicationAgedOut { .. } => "application_aged_out",
+            Event::AccessCodeIssued { .. } => "access_code_issued",
+            Event::ApplicationRefused { .. } => "application_refused",
+            Event::SurveyAnswered { .. } => "survey_answered",
         }
     }
 

@@ -3,6 +3,7 @@
 //! Architecture Invariant: nothing here does IO, reads a clock, or knows about SQL, HTTP or
 //! JSON over the wire (serde derives only describe shapes). Time comes in as a parameter.
 
+pub mod access;
 pub mod application;
 pub mod calendar;
 pub mod catalog;
@@ -10,6 +11,7 @@ pub mod event;
 pub mod iin;
 pub mod referral;
 pub mod replay;
+pub mod staff;
 pub mod state;
 pub mod waiting_list;
 

@@ -3,11 +3,14 @@
 //! compares both with what the database and the start-up rebuild hold. It keeps everything
 //! in memory, which is fine for an offline check and why the running service does not.
 
-use super::application::{Application, ApplicationId, ApplicationStatus, ClaimStatus};
+use super::application::{
+    Application, ApplicationId, ApplicationStatus, ClaimStatus, Satisfaction,
+};
 use super::catalog::Tier;
 use super::event::Event;
 use super::referral::{FreePlace, Lapse, PlaceId, Referral, ReferralId, ReferralStatus};
-use super::state::{QueueState, StateError};
+use super::state::{Effects, QueueState, StateError};
+use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 
 #[derive(Default)]
@@ -17,6 +20,9 @@ pub struct Replay {
     /// Every place ever reported, and whether a handed-in referral filled it.
     pub places: BTreeMap<PlaceId, (FreePlace, bool)>,
     pub state: QueueState,
+    /// The hash of each application's current access code.
+    pub access_codes: BTreeMap<ApplicationId, String>,
+    pub surveys: BTreeMap<ApplicationId, (Satisfaction, Satisfaction)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -30,8 +36,35 @@ pub enum ReplayError {
 }
 
 impl Replay {
-    pub fn apply(&mut self, event: &Event) -> Result<(), ReplayError> {
+    /// Applies `event`, recorded at `at`; returns what it did to applications.
+    pub fn apply(&mut self, event: &Event, at: DateTime<Utc>) -> Result<Effects, ReplayError> {
         match event {
+            Event::AccessCodeIssued { id, code_hash } => {
+                if !self.applications.contains_key(id) {
+                    return Err(ReplayError::Unknown(format!("{id:?}")));
+                }
+                self.access_codes.insert(*id, code_hash.clone());
+            }
+            Event::ApplicationRefused { id, .. } => {
+                let application = self.application(*id, ApplicationStatus::Queued)?;
+                application.status = ApplicationStatus::Refused;
+                application.held_until = None;
+            }
+            Event::SurveyAnswered {
+                id,
+                process,
+                information,
+            } => {
+                let application = self
+                    .applications
+                    .get(id)
+                    .ok_or_else(|| ReplayError::Unknown(format!("{id:?}")))?;
+                if application.status.is_active()
+                    || self.surveys.insert(*id, (*process, *information)).is_some()
+                {
+                    return Err(ReplayError::InvalidTransition(format!("{id:?}")));
+                }
+            }
             Event::ApplicationRegistered(application) => {
                 let id = application.id;
                 self.applications.insert(id, application.clone());
@@ -120,8 +153,7 @@ impl Replay {
             | Event::PolicySet { .. }
             | Event::CalendarYearSet { .. } => {}
         }
-        self.state.apply(event)?;
-        Ok(())
+        Ok(self.state.apply_tracked(event, at)?)
     }
 
     fn application(

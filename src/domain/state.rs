@@ -55,6 +55,26 @@ pub struct QueueState {
     pub last_place_id: u64,
 }
 
+/// What an event did to applications, beyond the state: kept by the store for histories.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Effects {
+    /// The applications the event concerns (their status histories list it).
+    pub touched: Vec<ApplicationId>,
+    /// Entries into (+1) and exits from (-1) a cohort of the waiting list.
+    pub moves: Vec<Move>,
+}
+
+/// An application entering or leaving its birth-year cohort of a district's waiting list,
+/// with its order key (see `QueueKey::order_key`). A change of tier is an exit and an entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Move {
+    pub id: ApplicationId,
+    pub cohort: i32,
+    pub order_key: i64,
+    pub delta: i8,
+    pub at: DateTime<Utc>,
+}
+
 /// A district's journal counters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counters {
@@ -260,10 +280,14 @@ impl QueueState {
                 self.waiting
                     .insert(application.id.district, Waiting::of(application))?;
             }
-            Event::ApplicationWithdrawn { id } | Event::ApplicationAgedOut { id, .. } => {
+            Event::ApplicationWithdrawn { id }
+            | Event::ApplicationAgedOut { id, .. }
+            | Event::ApplicationRefused { id, .. } => {
                 self.waiting.remove(*id)?;
                 self.release_hold(*id);
             }
+            // Records about an application that change nothing of the queue.
+            Event::AccessCodeIssued { .. } | Event::SurveyAnswered { .. } => {}
             Event::PriorityVerified { id, tier } => self.set_tier_if_waiting(*id, *tier)?,
             Event::PriorityRejected { id, .. } => self.set_tier_if_waiting(*id, Tier::General)?,
             Event::PlacesReported { places } => {
@@ -336,6 +360,76 @@ impl QueueState {
             }
         }
         Ok(())
+    }
+
+    /// `apply`, also telling which applications the event concerns and how it moved them in
+    /// and out of the waiting list: what the store keeps for status and position histories.
+    pub fn apply_tracked(
+        &mut self,
+        event: &Event,
+        at: DateTime<Utc>,
+    ) -> Result<Effects, StateError> {
+        let touched = self.concerns(event);
+        let before: Vec<Option<(i32, i64)>> =
+            touched.iter().map(|id| self.cohort_key(*id)).collect();
+        self.apply(event)?;
+        let mut moves = Vec::new();
+        for (id, before) in touched.iter().zip(before) {
+            let after = self.cohort_key(*id);
+            if before == after {
+                continue;
+            }
+            for (entry, delta) in [(before, -1), (after, 1)] {
+                if let Some((cohort, order_key)) = entry {
+                    moves.push(Move {
+                        id: *id,
+                        cohort,
+                        order_key,
+                        delta,
+                        at,
+                    });
+                }
+            }
+        }
+        Ok(Effects { touched, moves })
+    }
+
+    fn cohort_key(&self, id: ApplicationId) -> Option<(i32, i64)> {
+        self.waiting
+            .get(id)
+            .map(|w| (w.cohort(), w.key.order_key()))
+    }
+
+    /// The applications an event is about, read before it is applied.
+    fn concerns(&self, event: &Event) -> Vec<ApplicationId> {
+        let of_referral = |id: &ReferralId| {
+            self.live
+                .get(id)
+                .map(|live| live.referral.application)
+                .into_iter()
+                .collect()
+        };
+        match event {
+            Event::ApplicationRegistered(application) => vec![application.id],
+            Event::ApplicationWithdrawn { id }
+            | Event::ApplicationAgedOut { id, .. }
+            | Event::ApplicationRefused { id, .. }
+            | Event::AccessCodeIssued { id, .. }
+            | Event::SurveyAnswered { id, .. }
+            | Event::PriorityVerified { id, .. }
+            | Event::PriorityRejected { id, .. }
+            | Event::StopListEnded { id, .. } => vec![*id],
+            Event::ReferralIssued { referral, .. } => vec![referral.application],
+            Event::ReferralExtended { id, .. }
+            | Event::ReferralHandedIn { id, .. }
+            | Event::ReferralLapsed { id, .. } => of_referral(id),
+            Event::DistrictCreated(_)
+            | Event::KindergartenCreated(_)
+            | Event::GroupCreated(_)
+            | Event::PolicySet { .. }
+            | Event::CalendarYearSet { .. }
+            | Event::PlacesReported { .. } => Vec::new(),
+        }
     }
 
     fn issue(

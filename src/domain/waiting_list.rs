@@ -526,6 +526,79 @@ impl WaitingList {
             .collect()
     }
 
+    /// The queue as one kindergarten sees it: the cohort's applications that listed it or
+    /// take any kindergarten, in queue order, from `offset`, at most `limit`; and how many
+    /// there are in all. The two sets are disjoint; the page start is found by a binary
+    /// search over the split between them, so a deep page costs O(log² n), not O(offset).
+    pub fn kindergarten_page(
+        &self,
+        district: DistrictId,
+        kindergarten: KindergartenId,
+        cohort: i32,
+        offset: usize,
+        limit: usize,
+    ) -> (usize, Vec<&Waiting>) {
+        let Some(queue) = self.districts.get(&district) else {
+            return (0, Vec::new());
+        };
+        let listed = queue.by_kindergarten.get(&(kindergarten, cohort));
+        let any = queue.taking_any.get(&cohort);
+        let at = |set: Option<&KeySet>, i: usize| set.and_then(|s| s.get_index(i)).copied();
+        let (la, lb) = (listed.map_or(0, KeySet::len), any.map_or(0, KeySet::len));
+        let total = la + lb;
+        if limit == 0 || offset >= total {
+            return (total, Vec::new());
+        }
+        // The smallest i such that the first `offset` of the union are listed[..i] and
+        // any[..offset - i].
+        let (mut lo, mut hi) = (offset.saturating_sub(lb), offset.min(la));
+        while lo < hi {
+            let i = (lo + hi) / 2;
+            let j = offset - i;
+            if j > 0 && at(listed, i) < at(any, j - 1) {
+                lo = i + 1;
+            } else {
+                hi = i;
+            }
+        }
+        let (mut i, mut j) = (lo, offset - lo);
+        let mut page = Vec::with_capacity(limit.min(total - offset));
+        while page.len() < limit && i + j < total {
+            let key = match (at(listed, i), at(any, j)) {
+                (Some(a), Some(b)) if a < b => {
+                    i += 1;
+                    a
+                }
+                (Some(a), None) => {
+                    i += 1;
+                    a
+                }
+                (_, Some(b)) => {
+                    j += 1;
+                    b
+                }
+                (None, None) => break,
+            };
+            page.push(&queue.entries[&key.number()]);
+        }
+        (total, page)
+    }
+
+    /// Each cohort of a district with its number of waiting applications, oldest first.
+    pub fn cohort_sizes(&self, district: DistrictId) -> Vec<(i32, usize)> {
+        let Some(queue) = self.districts.get(&district) else {
+            return Vec::new();
+        };
+        let mut sizes: Vec<(i32, usize)> = queue
+            .by_cohort
+            .iter()
+            .filter(|(_, set)| !set.is_empty())
+            .map(|(cohort, set)| (*cohort, set.len()))
+            .collect();
+        sizes.sort_unstable();
+        sizes
+    }
+
     /// All entries of all districts, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = (DistrictId, &Waiting)> {
         self.districts

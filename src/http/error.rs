@@ -6,7 +6,7 @@
 
 use crate::domain::application::Refusal;
 use crate::service::CommandError;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
@@ -160,6 +160,34 @@ errors! {
         "Сағат тек алға жылжиды.", "Часы идут только вперёд.", "The clock only moves forward.";
     ALREADY_QUEUED = "already_queued", CONFLICT,
         "Баланың белсенді өтініші бар.", "У ребёнка уже есть активное заявление.", "The child already has an active application.";
+    TIMEOUT = "timeout", SERVICE_UNAVAILABLE,
+        "Сұрау тым ұзақ орындалды. Кейінірек қайталаңыз.", "Запрос выполнялся слишком долго. Повторите позже.", "The request took too long. Try again later.";
+    FIELD_NOT_SETTABLE = "field_not_settable", UNPROCESSABLE_ENTITY,
+        "Бұл өрісті клиент емес, қызметтің өзі толтырады.", "Это поле заполняет сервис, а не клиент.", "This field is set by the service, not by the client.";
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type", UNSUPPORTED_MEDIA_TYPE,
+        "Сұрау денесі application/json түрінде болуы керек.", "Тело запроса должно быть application/json.", "The request body must be application/json.";
+    METHOD_NOT_ALLOWED = "method_not_allowed", METHOD_NOT_ALLOWED,
+        "Бұл мекенжай мұндай әдісті қабылдамайды.", "Этот адрес не принимает такой метод.", "This address does not accept this method.";
+    IDEMPOTENCY_KEY_INVALID = "idempotency_key_invalid", BAD_REQUEST,
+        "Idempotency-Key 1-ден 255-ке дейін көрінетін ASCII таңбадан тұруы керек.", "Idempotency-Key должен состоять из 1–255 видимых символов ASCII.", "The Idempotency-Key must be 1 to 255 visible ASCII characters.";
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused", UNPROCESSABLE_ENTITY,
+        "Бұл Idempotency-Key басқа сұрауға қолданылған.", "Этот Idempotency-Key уже использован для другого запроса.", "This Idempotency-Key was already used for a different request.";
+    REFERRAL_NOT_LIVE = "referral_not_live", CONFLICT,
+        "Жолдама енді жарамсыз.", "Направление уже недействительно.", "The referral is no longer live.";
+    APPLICATION_NOT_QUEUED = "application_not_queued", CONFLICT,
+        "Өтініш кезекте тұрған жоқ.", "Заявление не стоит в очереди.", "The application is not in the queue.";
+    PRIORITY_ALREADY_DECIDED = "priority_already_decided", CONFLICT,
+        "Басымдық бойынша шешім қабылданып қойған.", "Решение по приоритету уже принято.", "The priority claim is already decided.";
+    NO_PRIORITY_CLAIM = "no_priority_claim", CONFLICT,
+        "Өтініште басымдық талабы жоқ.", "В заявлении не заявлен приоритет.", "The application claims no priority.";
+    ALREADY_EXTENDED = "already_extended", CONFLICT,
+        "Мерзім бір рет ұзартылып қойған.", "Срок уже продлевался.", "The deadline was already extended.";
+    SURVEY_ALREADY_ANSWERED = "survey_already_answered", CONFLICT,
+        "Сауалнамаға жауап берілген.", "На опрос уже ответили.", "The survey is already answered.";
+    SURVEY_NOT_YET = "survey_not_yet", CONFLICT,
+        "Сауалнама өтініш аяқталғаннан кейін ғана ашылады.", "Опрос доступен только после завершения заявления.", "The survey opens only after the application is completed.";
+    QUERY_INVALID = "query_invalid", BAD_REQUEST,
+        "Сұрау параметрі дұрыс емес.", "Параметр запроса указан неверно.", "A query parameter is malformed.";
 }
 
 /// The row for a refusal of a registration.
@@ -170,16 +198,47 @@ pub fn refusal_kind(refusal: &Refusal) -> ErrorKind {
         .unwrap_or_else(|| panic!("refusal code {code} has no row in the error table"))
 }
 
-/// An error on its way to the client: the row, and the language to say it in.
+/// An error on its way to the client: the row, the language to say it in, and two optional
+/// extras.
+///
+/// A wrong access code deliberately has no row of its own: it answers exactly like
+/// [`NOT_FOUND`], so the answer is no oracle for guessing codes.
 #[derive(Debug)]
 pub struct ApiError {
     pub kind: ErrorKind,
     pub lang: Lang,
+    /// Safe machine text that narrows the error down, such as the name of the offending field.
+    /// Never personal data and never a value the client sent.
+    pub detail: Option<String>,
+    /// When set, the answer carries a `Retry-After` header with this many seconds.
+    pub retry_after_secs: Option<u64>,
 }
 
 impl ApiError {
     pub fn new(kind: ErrorKind, lang: Lang) -> ApiError {
-        ApiError { kind, lang }
+        ApiError {
+            kind,
+            lang,
+            detail: None,
+            retry_after_secs: None,
+        }
+    }
+
+    /// Adds machine text, such as a field name, to the body. The caller vouches that it holds
+    /// no personal data.
+    pub fn with_detail(self, detail: String) -> ApiError {
+        ApiError {
+            detail: Some(detail),
+            ..self
+        }
+    }
+
+    /// Asks the client to wait this many seconds before trying again (`Retry-After`).
+    pub fn retry_after(self, seconds: u64) -> ApiError {
+        ApiError {
+            retry_after_secs: Some(seconds),
+            ..self
+        }
     }
 
     /// Maps a service failure. Storage failures are logged here, with their cause, and
@@ -188,10 +247,14 @@ impl ApiError {
         let kind = match &error {
             CommandError::Refused(refusal) => refusal_kind(refusal),
             CommandError::NotFound => NOT_FOUND,
-            CommandError::Conflict(_) => CONFLICT,
+            CommandError::Conflict(why) => conflict_kind(why),
             CommandError::Forbidden(_) => FORBIDDEN,
-            CommandError::Invalid(_) => INVALID,
+            // The service's own words about the catalog or a setting: no personal data.
+            CommandError::Invalid(why) => {
+                return ApiError::new(INVALID, lang).with_detail(why.clone())
+            }
             CommandError::Unavailable => UNAVAILABLE,
+            CommandError::IdempotencyKeyReused => IDEMPOTENCY_KEY_REUSED,
             CommandError::Storage(cause) => {
                 tracing::error!(error = %cause, "storage failure behind an API request");
                 INTERNAL
@@ -201,11 +264,31 @@ impl ApiError {
     }
 }
 
+/// The row for a conflict the service reports in words (the words are its own, fixed
+/// strings; a test holds every one of them to a specific row).
+pub fn conflict_kind(why: &str) -> ErrorKind {
+    match why {
+        "the referral is no longer live" => REFERRAL_NOT_LIVE,
+        "the application is no longer in the queue" => APPLICATION_NOT_QUEUED,
+        "the application claims no priority" => NO_PRIORITY_CLAIM,
+        "the priority claim was already decided" | "the priority claim was already rejected" => {
+            PRIORITY_ALREADY_DECIDED
+        }
+        "the referral was already extended once"
+        | "an extension would not lengthen the referral" => ALREADY_EXTENDED,
+        "the survey was already answered" => SURVEY_ALREADY_ANSWERED,
+        "the survey opens once the application is completed" => SURVEY_NOT_YET,
+        _ => CONFLICT,
+    }
+}
+
 #[derive(Serialize)]
 struct ErrorBody {
     code: &'static str,
     message: &'static str,
     lang: Lang,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<String>,
 }
 
 impl IntoResponse for ApiError {
@@ -214,9 +297,28 @@ impl IntoResponse for ApiError {
             code: self.kind.code,
             message: self.kind.message(self.lang),
             lang: self.lang,
+            detail: self.detail,
         };
-        (self.kind.status, Json(body)).into_response()
+        let mut response = (self.kind.status, Json(body)).into_response();
+        if let Some(seconds) = self.retry_after_secs {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
     }
+}
+
+/// The router's fallback for a path that matches no route: `not_found` in the client's
+/// language, in the same JSON shape as every other error.
+pub async fn not_found_fallback(headers: HeaderMap) -> ApiError {
+    ApiError::new(NOT_FOUND, Lang::from_headers(&headers))
+}
+
+/// The router's fallback for a known path asked with a method it does not serve
+/// (`Router::method_not_allowed_fallback`). Axum still adds the `Allow` header.
+pub async fn method_not_allowed_fallback(headers: HeaderMap) -> ApiError {
+    ApiError::new(METHOD_NOT_ALLOWED, Lang::from_headers(&headers))
 }
 
 #[cfg(test)]
@@ -319,5 +421,78 @@ mod tests {
             ApiError::from_command(CommandError::Storage(std::sync::Arc::new(cause)), Lang::En);
         assert_eq!(error.kind, INTERNAL);
         assert!(!error.kind.message(Lang::En).contains("secret"));
+    }
+
+    async fn body_json(response: Response) -> serde_json::Value {
+        let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024)
+            .await
+            .unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_detail_appears_only_when_set() {
+        let plain = ApiError::new(MALFORMED, Lang::En).into_response();
+        assert_eq!(plain.status(), StatusCode::BAD_REQUEST);
+        assert!(plain.headers().get(header::RETRY_AFTER).is_none());
+        let body = body_json(plain).await;
+        assert_eq!(body["code"], "malformed");
+        assert_eq!(body["lang"], "en");
+        assert!(body.get("detail").is_none(), "{body}");
+
+        let detailed = ApiError::new(FIELD_NOT_SETTABLE, Lang::Kk)
+            .with_detail("registered_at".to_string())
+            .into_response();
+        assert_eq!(detailed.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let body = body_json(detailed).await;
+        assert_eq!(body["code"], "field_not_settable");
+        assert_eq!(body["detail"], "registered_at");
+        assert_eq!(body["message"], FIELD_NOT_SETTABLE.kk);
+    }
+
+    #[tokio::test]
+    async fn retry_after_becomes_a_header() {
+        let response = ApiError::new(RATE_LIMITED, Lang::Ru)
+            .retry_after(42)
+            .into_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "42");
+    }
+
+    #[tokio::test]
+    async fn the_fallbacks_answer_from_the_table_in_the_clients_language() {
+        use axum::routing::get;
+        use tower::ServiceExt;
+        let app = axum::Router::new()
+            .route("/known", get(|| async { "ok" }))
+            .fallback(not_found_fallback)
+            .method_not_allowed_fallback(method_not_allowed_fallback);
+        let request = |method: &str, uri: &str| {
+            axum::http::Request::builder()
+                .method(method)
+                .uri(uri)
+                .header("accept-language", "kk")
+                .body(axum::body::Body::empty())
+                .unwrap()
+        };
+
+        let missing = app
+            .clone()
+            .oneshot(request("GET", "/nowhere"))
+            .await
+            .unwrap();
+        assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+        let body = body_json(missing).await;
+        assert_eq!(body["code"], "not_found");
+        assert_eq!(body["message"], NOT_FOUND.kk);
+
+        let wrong_method = app.oneshot(request("DELETE", "/known")).await.unwrap();
+        assert_eq!(wrong_method.status(), StatusCode::METHOD_NOT_ALLOWED);
+        let allow = wrong_method.headers()[header::ALLOW]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(allow.contains("GET"), "{allow}");
+        assert_eq!(body_json(wrong_method).await["code"], "method_not_allowed");
     }
 }

@@ -1,92 +1,314 @@
-//! HTTP: the only module that knows JSON over the wire and status codes. Handlers are thin
-//! and delegate to the service. For now: health, and the manual clock for black-box tests;
-//! the audience routers (parents, officers, kindergartens, public, admin) come with the API.
+//! HTTP: the only module that knows JSON over the wire and status codes. Handlers are thin:
+//! they check who is calling, turn the request into a command or a read, and shape the
+//! answer. One router per audience, all under `/api/v1`, described by an OpenAPI document
+//! generated from the handlers themselves (`/api/v1/openapi.json`).
+//!
+//! Layers, outermost first: tracing (request id, route template, status, latency; never
+//! paths, queries, headers or bodies, which hold numbers and codes), metrics, a timeout,
+//! the body limit, and the request fingerprint that Idempotency-Key compares.
 
 pub mod error;
+pub mod extract;
+pub mod limits;
+pub mod metrics;
+pub mod middleware;
 
-use crate::clock::{Clock, ManualClock};
-use crate::service::{Service, TickReport};
-use axum::extract::State;
-use axum::http::HeaderMap;
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use chrono::{DateTime, Utc};
+mod admin;
+mod applications;
+mod auth;
+mod ids;
+mod kindergarten;
+mod public;
+mod staff;
+mod views;
+
+pub use auth::ACCESS_CODE_HEADER;
+
+use crate::clock::ManualClock;
+use crate::service::{Command, CommandError, Idempotency, Outcome, Service};
+use crate::store::ReadPool;
+use auth::Caller;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderValue, Method, StatusCode};
+use axum::middleware::{from_fn, from_fn_with_state, Next};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
 use error::{ApiError, Lang};
-use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+/// The largest request body: a registration is about 1 KB; a calendar year's text ~10 KB.
+pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
+
+#[derive(Clone, Debug)]
+pub struct HttpConfig {
+    pub limits: limits::LimitConfig,
+    /// A request not answered by then gets 503 `timeout`.
+    pub request_timeout: Duration,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            limits: limits::LimitConfig::default(),
+            request_timeout: Duration::from_secs(10),
+        }
+    }
+}
 
 #[derive(Clone)]
-struct AppState {
+pub struct AppState {
     service: Service,
+    reads: Arc<ReadPool>,
     /// Present only when the service was started with `--clock manual`.
     manual_clock: Option<ManualClock>,
+    limits: Arc<limits::ParentLimits>,
+    metrics: Arc<metrics::Metrics>,
 }
 
-pub fn router(service: Service, manual_clock: Option<ManualClock>) -> Router {
-    Router::new()
-        .route("/api/v1/health", get(health))
-        .route("/api/v1/admin/clock", post(set_clock))
-        .with_state(AppState {
-            service,
-            manual_clock,
-        })
-}
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Kezek",
+        description = "The waiting list for state kindergarten places: parents, staff and the \
+                       public. Errors are `{code, message, lang}` with a stable `code`; the \
+                       message follows Accept-Language (kk, ru, en).",
+    ),
+    modifiers(&SecurityAddon),
+    tags(
+        (name = "public", description = "No authentication, no personal data"),
+        (name = "parent", description = "Application number and X-Access-Code"),
+        (name = "officer", description = "Officers and operators of a district"),
+        (name = "kindergarten", description = "Kindergarten accounts"),
+        (name = "admin", description = "Administrators"),
+    )
+)]
+struct ApiDoc;
 
-#[derive(Serialize)]
-struct Health {
-    status: &'static str,
-    applications_waiting: usize,
-    referrals_live: usize,
-}
+struct SecurityAddon;
 
-async fn health(State(app): State<AppState>) -> Json<Health> {
-    let state = app.service.read();
-    Json(Health {
-        status: "ok",
-        applications_waiting: state.waiting.len(),
-        referrals_live: state.live.len(),
-    })
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ClockRequest {
-    now: DateTime<Utc>,
-}
-
-#[derive(Serialize)]
-struct ClockAnswer {
-    now: DateTime<Utc>,
-    expired: usize,
-    released: usize,
-    aged_out: usize,
-    referrals_issued: usize,
-}
-
-/// Moves the manual clock forward and processes whatever fell due, before answering, so a
-/// test that travels in time sees the consequences at once.
-async fn set_clock(
-    State(app): State<AppState>,
-    headers: HeaderMap,
-    Json(request): Json<ClockRequest>,
-) -> Result<Json<ClockAnswer>, ApiError> {
-    let lang = Lang::from_headers(&headers);
-    let Some(clock) = app.manual_clock else {
-        return Err(ApiError::new(error::CLOCK_NOT_MANUAL, lang));
-    };
-    if request.now < clock.now() {
-        return Err(ApiError::new(error::CLOCK_BACKWARDS, lang));
+impl utoipa::Modify for SecurityAddon {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "staff_token",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "access_code",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-Access-Code"))),
+        );
     }
-    clock.set(request.now);
-    let report: TickReport = app
-        .service
-        .tick()
+}
+
+/// The whole API and its OpenAPI document.
+fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(public::routes())
+        .merge(applications::routes())
+        .merge(staff::routes())
+        .merge(kindergarten::routes())
+        .merge(admin::routes())
+        .split_for_parts()
+}
+
+/// The OpenAPI document, as served at /api/v1/openapi.json.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api().1
+}
+
+pub fn router(
+    service: Service,
+    db: PathBuf,
+    manual_clock: Option<ManualClock>,
+    config: HttpConfig,
+) -> Router {
+    let metrics = Arc::new(metrics::Metrics::new());
+    let app = AppState {
+        service,
+        reads: Arc::new(ReadPool::new(db)),
+        manual_clock,
+        limits: Arc::new(limits::ParentLimits::new(config.limits)),
+        metrics: Arc::clone(&metrics),
+    };
+    let (api, document) = api();
+    let document = Arc::new(document);
+    let limits = Arc::clone(&app.limits);
+    tokio::spawn(async move {
+        // The per-client maps would otherwise keep every address ever seen.
+        let mut every = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            every.tick().await;
+            limits.retain_recent();
+        }
+    });
+    api.route(
+        "/api/v1/openapi.json",
+        axum::routing::get(move || {
+            let document = Arc::clone(&document);
+            async move { axum::Json(document.as_ref().clone()) }
+        }),
+    )
+    .route("/metrics", axum::routing::get(metrics_endpoint))
+    .fallback(error::not_found_fallback)
+    .method_not_allowed_fallback(error::method_not_allowed_fallback)
+    .layer(from_fn(fingerprint))
+    .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+    .layer(from_fn_with_state(
+        config.request_timeout,
+        middleware::timeout,
+    ))
+    .layer(from_fn_with_state(metrics, metrics::track))
+    .layer(from_fn(middleware::trace))
+    .with_state(app)
+}
+
+async fn metrics_endpoint(axum::extract::State(app): axum::extract::State<AppState>) -> Response {
+    let (waiting, live) = {
+        let state = app.service.read();
+        (state.waiting.len() as f64, state.live.len() as f64)
+    };
+    let stats = app.service.stats();
+    let commits = stats.commits.load(std::sync::atomic::Ordering::Relaxed) as f64;
+    let commands = stats.commands.load(std::sync::atomic::Ordering::Relaxed) as f64;
+    let text = app.metrics.render(&[
+        (
+            "kezek_applications_waiting",
+            "Applications on the waiting list",
+            "gauge",
+            waiting,
+        ),
+        (
+            "kezek_referrals_live",
+            "Referrals issued and not yet ended",
+            "gauge",
+            live,
+        ),
+        (
+            "kezek_writer_commits_total",
+            "Transactions committed",
+            "counter",
+            commits,
+        ),
+        (
+            "kezek_writer_commands_total",
+            "Commands answered",
+            "counter",
+            commands,
+        ),
+    ]);
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4"),
+        )],
+        text,
+    )
+        .into_response()
+}
+
+/// SHA-256 over a POST's method, path and body: what "the same request" means for an
+/// Idempotency-Key. Read here, once, within the body limit; the handler gets the body back.
+#[derive(Clone, Copy)]
+struct Fingerprint([u8; 32]);
+
+async fn fingerprint(request: Request, next: Next) -> Response {
+    if !matches!(*request.method(), Method::POST | Method::PUT) {
+        return next.run(request).await;
+    }
+    let lang = Lang::from_headers(request.headers());
+    let (mut parts, body) = request.into_parts();
+    let bytes = match axum::body::to_bytes(body, BODY_LIMIT_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(_) => return ApiError::new(error::PAYLOAD_TOO_LARGE, lang).into_response(),
+    };
+    let mut hasher = Sha256::new();
+    hasher.update(parts.method.as_str().as_bytes());
+    hasher.update(b" ");
+    hasher.update(parts.uri.path().as_bytes());
+    hasher.update(b"\n");
+    hasher.update(&bytes);
+    parts
+        .extensions
+        .insert(Fingerprint(hasher.finalize().into()));
+    next.run(Request::from_parts(parts, Body::from(bytes)))
         .await
-        .map_err(|e| ApiError::from_command(e, lang))?;
-    Ok(Json(ClockAnswer {
-        now: clock.now(),
-        expired: report.expired,
-        released: report.released,
-        aged_out: report.aged_out,
-        referrals_issued: report.referrals_issued,
-    }))
+}
+
+/// A command from a handler, with the client's Idempotency-Key if it sent one.
+struct Submission<'a> {
+    app: &'a AppState,
+    caller: &'a Caller,
+    key: Option<String>,
+    fingerprint: Option<[u8; 32]>,
+    lang: Lang,
+}
+
+impl Submission<'_> {
+    /// Runs the command; a replayed answer is unwrapped and marked.
+    async fn run(&self, command: Command) -> Result<(Outcome, bool), ApiError> {
+        let idempotency = match (&self.key, self.fingerprint) {
+            (Some(key), Some(fingerprint)) => Some(Idempotency {
+                scope: self.caller.idempotency_scope(),
+                key: key.clone(),
+                fingerprint,
+            }),
+            _ => None,
+        };
+        let outcome = self
+            .app
+            .service
+            .submit_idempotent(command, self.caller.actor(), idempotency)
+            .await
+            .map_err(|e| from_command(e, self.lang))?;
+        Ok(match outcome {
+            Outcome::Replayed(first) => (*first, true),
+            outcome => (outcome, false),
+        })
+    }
+}
+
+fn from_command(error: CommandError, lang: Lang) -> ApiError {
+    ApiError::from_command(error, lang)
+}
+
+/// Marks an answer that repeats the first answer to its Idempotency-Key.
+fn replayed_header(replayed: bool, mut response: Response) -> Response {
+    if replayed {
+        response
+            .headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    response
+}
+
+fn created<T: serde::Serialize>(replayed: bool, body: T) -> Response {
+    replayed_header(
+        replayed,
+        (StatusCode::CREATED, axum::Json(body)).into_response(),
+    )
+}
+
+fn ok<T: serde::Serialize>(replayed: bool, body: T) -> Response {
+    replayed_header(replayed, (StatusCode::OK, axum::Json(body)).into_response())
+}
+
+/// Answers carrying personal data must not be kept by browsers or proxies.
+fn no_store(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        axum::http::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    );
+    headers.insert(
+        axum::http::header::PRAGMA,
+        HeaderValue::from_static("no-cache"),
+    );
+    response
 }

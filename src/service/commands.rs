@@ -5,9 +5,10 @@
 
 use super::writer::Tx;
 use super::CommandError;
+use crate::domain::access;
 use crate::domain::application::{
     Application, ApplicationId, ApplicationStatus, Channel, ClaimStatus, NewApplication, Refusal,
-    RegistrationForm,
+    RefusalReason, RegistrationForm, Satisfaction,
 };
 use crate::domain::calendar::{end_of_local_day_after, YearCalendar};
 use crate::domain::catalog::{
@@ -20,6 +21,7 @@ use crate::domain::referral::{DistrictPolicy, FreePlace, Lapse, PlaceId, Referra
 use crate::domain::state::Deadline;
 use crate::store::Store;
 use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
 // Commands are built once and moved through a channel; boxing the registration form would
@@ -71,6 +73,22 @@ pub enum Command {
     },
     /// Processes everything due by now: expiries, ends of stop lists, children aging out.
     Tick,
+    /// A new access code for a parent who lost theirs (staff, after checking identity).
+    ReissueAccessCode {
+        id: ApplicationId,
+    },
+    /// A motivated refusal by an officer; only while the application waits in the queue.
+    Refuse {
+        id: ApplicationId,
+        reason: RefusalReason,
+        text: String,
+    },
+    /// The parent's answers to the quality survey, once, after completion.
+    AnswerSurvey {
+        id: ApplicationId,
+        process: Satisfaction,
+        information: Satisfaction,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -115,7 +133,7 @@ pub const PLACES_PER_REPORT_MAX: u32 = 300;
 /// the next tick.
 const DEADLINES_PER_TICK_MAX: usize = 5_000;
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TickReport {
     pub expired: usize,
     pub released: usize,
@@ -123,13 +141,20 @@ pub struct TickReport {
     pub referrals_issued: usize,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Outcome {
     /// The application, and the referral it got at once if a free place was waiting for it.
+    /// The access code is shown here once; only its hash is kept.
     Registered {
         application: Box<Application>,
         referral: Option<Box<Referral>>,
+        access_code: String,
     },
+    /// A replacement access code, shown once.
+    AccessCode(String),
+    /// The first answer to a request retried with the same Idempotency-Key; nothing was
+    /// done again.
+    Replayed(Box<Outcome>),
     DistrictCreated(DistrictId),
     KindergartenCreated(KindergartenId),
     GroupCreated(GroupId),
@@ -264,7 +289,55 @@ pub fn run(command: Command, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
         }
         Command::Extend { referral } => extend(referral, tx),
         Command::Tick => tick(tx),
+        Command::ReissueAccessCode { id } => {
+            tx.store().application(id)?.ok_or(CommandError::NotFound)?;
+            let code = issue_access_code(tx, id)?;
+            Ok(Outcome::AccessCode(code))
+        }
+        Command::Refuse { id, reason, text } => {
+            queued(tx.store(), id)?;
+            let text = text.trim().to_string();
+            if text.is_empty() || text.chars().count() > REFUSAL_TEXT_CHARS_MAX {
+                return Err(CommandError::Invalid(format!(
+                    "a refusal needs its motivation, 1 to {REFUSAL_TEXT_CHARS_MAX} characters"
+                )));
+            }
+            tx.emit(Event::ApplicationRefused { id, reason, text })?;
+            Ok(Outcome::Done)
+        }
+        Command::AnswerSurvey {
+            id,
+            process,
+            information,
+        } => {
+            let application = tx.store().application(id)?.ok_or(CommandError::NotFound)?;
+            if application.status.is_active() {
+                return Err(CommandError::Conflict(
+                    "the survey opens once the application is completed",
+                ));
+            }
+            if tx.store().survey_answered(id)? {
+                return Err(CommandError::Conflict("the survey was already answered"));
+            }
+            tx.emit(Event::SurveyAnswered {
+                id,
+                process,
+                information,
+            })?;
+            Ok(Outcome::Done)
+        }
     }
+}
+
+/// The longest motivation of a refusal, in characters.
+pub const REFUSAL_TEXT_CHARS_MAX: usize = 2000;
+
+/// A fresh random code for the parent; the journal gets only its salted hash.
+fn issue_access_code(tx: &mut Tx<'_>, id: ApplicationId) -> Result<String, CommandError> {
+    let code = access::generate(&mut rand::rng());
+    let code_hash = access::hash(id, &code).expect("a generated code is well-formed");
+    tx.emit(Event::AccessCodeIssued { id, code_hash })?;
+    Ok(code)
 }
 
 fn queued(store: &Store, id: ApplicationId) -> Result<Application, CommandError> {
@@ -318,6 +391,7 @@ fn register(
         held_until: None,
     };
     tx.emit(Event::ApplicationRegistered(application.clone()))?;
+    let access_code = issue_access_code(tx, application.id)?;
     let referral = offer_open_place(tx, application.id)?;
     if referral.is_some() {
         application.status = ApplicationStatus::Referred;
@@ -325,6 +399,7 @@ fn register(
     Ok(Outcome::Registered {
         application: Box::new(application),
         referral: referral.map(Box::new),
+        access_code,
     })
 }
 
@@ -439,6 +514,8 @@ fn extend(id: ReferralId, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
 /// at the instant a place frees is weighed with everyone else, in queue order.
 fn tick(tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
     let mut report = TickReport::default();
+    let window = chrono::Duration::hours(crate::store::IDEMPOTENCY_WINDOW_HOURS);
+    tx.store().forget_idempotency_before(tx.now() - window)?;
     let mut processed = 0;
     while processed < DEADLINES_PER_TICK_MAX {
         let now = tx.now();

@@ -16,7 +16,7 @@ mod writer;
 
 pub use commands::{
     Command, NewDistrict, NewGroup, NewKindergarten, NewPlaces, Outcome, TickReport,
-    PLACES_PER_REPORT_MAX,
+    PLACES_PER_REPORT_MAX, REFUSAL_TEXT_CHARS_MAX,
 };
 pub use scheduler::Wakeup;
 pub use writer::WriterStats;
@@ -60,6 +60,9 @@ pub enum CommandError {
     Storage(#[source] Arc<StoreError>),
     #[error("the service is shutting down")]
     Unavailable,
+    /// The Idempotency-Key was first used for a different request.
+    #[error("the idempotency key was used for a different request")]
+    IdempotencyKeyReused,
 }
 
 impl From<StoreError> for CommandError {
@@ -79,7 +82,22 @@ pub enum StartError {
 pub(crate) struct Envelope {
     command: Command,
     actor: Actor,
+    idempotency: Option<Idempotency>,
     reply: oneshot::Sender<Result<Outcome, CommandError>>,
+}
+
+/// A client's Idempotency-Key for one command. The writer looks the key up inside the
+/// command's transaction and stores the answer in it, so a retry gets the first answer
+/// (`Outcome::Replayed`) and nothing is done twice, even across a crash.
+#[derive(Clone, Debug)]
+pub struct Idempotency {
+    /// Whose key it is ("staff:<name>", or "portal" for parents): keys of different
+    /// callers never meet.
+    pub scope: String,
+    pub key: String,
+    /// SHA-256 of what was asked (method, path, body): the same key with a different
+    /// request is refused, not answered with the other request's answer.
+    pub fingerprint: [u8; 32],
 }
 
 /// A handle to the running service. Cheap to clone; when the last handle is dropped the
@@ -91,6 +109,7 @@ pub struct Service {
     state: Arc<RwLock<QueueState>>,
     threads: Arc<Threads>,
     stats: Arc<WriterStats>,
+    clock: Arc<dyn Clock>,
 }
 
 /// The background threads; dropping the last handle stops the scheduler.
@@ -135,6 +154,7 @@ impl Service {
                 writer: std::sync::Mutex::new(Some(writer)),
             }),
             stats,
+            clock: Arc::clone(&clock),
         };
         // Overdue deadlines first: before anyone is served, before the timer runs.
         match service.submit_blocking(Command::Tick, Actor::system()) {
@@ -153,10 +173,21 @@ impl Service {
     }
 
     pub async fn submit(&self, command: Command, actor: Actor) -> Result<Outcome, CommandError> {
+        self.submit_idempotent(command, actor, None).await
+    }
+
+    /// `submit` with the client's Idempotency-Key, if it sent one.
+    pub async fn submit_idempotent(
+        &self,
+        command: Command,
+        actor: Actor,
+        idempotency: Option<Idempotency>,
+    ) -> Result<Outcome, CommandError> {
         let (reply, answer) = oneshot::channel();
         let envelope = Envelope {
             command,
             actor,
+            idempotency,
             reply,
         };
         self.commands
@@ -185,6 +216,7 @@ impl Service {
                 let sent = self.commands.blocking_send(Envelope {
                     command,
                     actor,
+                    idempotency: None,
                     reply,
                 });
                 (sent.is_ok(), answer)
@@ -232,6 +264,11 @@ impl Service {
             Outcome::Ticked(report) => Ok(report),
             other => unreachable!("a tick answered {other:?}"),
         }
+    }
+
+    /// The service's time (the manual clock's, when it runs on one).
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
     }
 
     pub fn stats(&self) -> &WriterStats {

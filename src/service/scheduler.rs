@@ -112,6 +112,7 @@ impl Scheduler {
         let envelope = Envelope {
             command: Command::Tick,
             actor: Actor::system(),
+            idempotency: None,
             reply,
         };
         if self.commands.blocking_send(envelope).is_err() {

@@ -131,16 +131,21 @@ impl Tx<'_> {
     pub fn emit(&mut self, event: Event) -> Result<(), CommandError> {
         let (seq, hash) = *self.head;
         let recorded = RecordedEvent::seal(seq, hash, self.now, self.actor.clone(), &event);
-        self.store.record(&recorded, &event)?;
-        let mut state = self.state.write().expect("state lock poisoned");
-        if let Err(error) = state.apply(&event) {
-            // The command decided on this state; an event it cannot take is a bug.
-            panic!(
-                "event {} ({}) does not apply: {error}",
-                recorded.seq,
-                event.kind()
-            );
-        }
+        // Memory first, for the effects the tables record; should the store then fail, the
+        // batch is abandoned and memory rebuilt from the database.
+        let effects = {
+            let mut state = self.state.write().expect("state lock poisoned");
+            match state.apply_tracked(&event, self.now) {
+                Ok(effects) => effects,
+                // The command decided on this state; an event it cannot take is a bug.
+                Err(error) => panic!(
+                    "event {} ({}) does not apply: {error}",
+                    recorded.seq,
+                    event.kind()
+                ),
+            }
+        };
+        self.store.record(&recorded, &event, &effects)?;
         *self.head = (recorded.seq, recorded.hash);
         self.emitted += 1;
         Ok(())
@@ -148,6 +153,27 @@ impl Tx<'_> {
 }
 
 type Answer = Result<Outcome, CommandError>;
+
+/// The first answer to this key, if the key was used before: replayed for the same request,
+/// refused for a different one. Only accepted commands are remembered: a refused one stored
+/// nothing, so running it again is safe.
+fn remembered_answer(
+    store: &Store,
+    idempotency: &super::Idempotency,
+) -> Result<Option<Answer>, Arc<StoreError>> {
+    let Some(remembered) = store
+        .remembered(&idempotency.scope, &idempotency.key)
+        .map_err(Arc::new)?
+    else {
+        return Ok(None);
+    };
+    if remembered.fingerprint != idempotency.fingerprint {
+        return Ok(Some(Err(CommandError::IdempotencyKeyReused)));
+    }
+    let outcome: Outcome = serde_json::from_str(&remembered.outcome)
+        .map_err(|e| Arc::new(StoreError::corrupt("idempotency_keys", &idempotency.key, e)))?;
+    Ok(Some(Ok(Outcome::Replayed(Box::new(outcome)))))
+}
 
 impl Writer {
     fn run(&mut self) {
@@ -244,6 +270,12 @@ impl Writer {
                 emitted: 0,
                 sweeps: &mut self.sweeps,
             };
+            if let Some(idempotency) = &envelope.idempotency {
+                if let Some(answer) = remembered_answer(store, idempotency)? {
+                    answers.push(answer);
+                    continue;
+                }
+            }
             // Moved out, not cloned: nothing reads the command after it has run.
             let command = std::mem::replace(&mut envelope.command, Command::Tick);
             let result = commands::run(command, &mut tx);
@@ -257,7 +289,22 @@ impl Writer {
                     );
                     answers.push(Err(refusal));
                 }
-                Ok(outcome) => answers.push(Ok(outcome)),
+                Ok(outcome) => {
+                    if let Some(idempotency) = &envelope.idempotency {
+                        let text = serde_json::to_string(&outcome)
+                            .expect("outcomes serialize: all keys are strings");
+                        store
+                            .remember(
+                                &idempotency.scope,
+                                &idempotency.key,
+                                &idempotency.fingerprint,
+                                &text,
+                                now,
+                            )
+                            .map_err(Arc::new)?;
+                    }
+                    answers.push(Ok(outcome));
+                }
             }
         }
         Ok(answers)

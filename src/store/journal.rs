@@ -11,6 +11,7 @@ use crate::domain::event::{Event, Hash, RecordedEvent, GENESIS_HASH};
 use crate::domain::referral::{
     DistrictPolicy, FreePlace, Lapse, PlaceId, Referral, ReferralId, ReferralStatus,
 };
+use crate::domain::state::Effects;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension};
 
@@ -57,7 +58,12 @@ impl Store {
     }
 
     /// Appends `recorded` to the journal and applies `event` to the tables.
-    pub fn record(&self, recorded: &RecordedEvent, event: &Event) -> Result<(), StoreError> {
+    pub fn record(
+        &self,
+        recorded: &RecordedEvent,
+        event: &Event,
+        effects: &Effects,
+    ) -> Result<(), StoreError> {
         debug_assert_eq!(recorded.kind, event.kind());
         debug_assert_eq!(recorded.hash, recorded.expected_hash());
         let mut statement = self.conn.prepare_cached(
@@ -73,10 +79,11 @@ impl Store {
             &recorded.prev_hash[..],
             &recorded.hash[..],
         ])?;
-        self.project(event)
+        self.project(event, recorded.recorded_at)?;
+        record_effects(&self.conn, recorded.seq, effects)
     }
 
-    fn project(&self, event: &Event) -> Result<(), StoreError> {
+    fn project(&self, event: &Event, recorded_at: DateTime<Utc>) -> Result<(), StoreError> {
         match event {
             Event::DistrictCreated(district) => {
                 let languages: Vec<&str> = district.languages.iter().map(|l| l.code()).collect();
@@ -197,6 +204,34 @@ impl Store {
             }
             Event::PriorityRejected { id, .. } => {
                 self.set_priority(*id, ClaimStatus::Rejected, Tier::General)?;
+            }
+            Event::ApplicationRefused { id, .. } => {
+                self.set_status(*id, ApplicationStatus::Refused)?;
+            }
+            Event::AccessCodeIssued { id, code_hash } => {
+                let changed = self.conn.execute(
+                    "UPDATE applications SET access_code_hash = ?1 \
+                     WHERE district_id = ?2 AND registration_number = ?3",
+                    params![code_hash, id.district.0, id.number.0],
+                )?;
+                expect_one_row(changed, *id)?;
+            }
+            Event::SurveyAnswered {
+                id,
+                process,
+                information,
+            } => {
+                self.conn.execute(
+                    "INSERT INTO surveys (district_id, registration_number, process, \
+                     information, answered_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![
+                        id.district.0,
+                        id.number.0,
+                        codec::enum_text(process),
+                        codec::enum_text(information),
+                        recorded_at.timestamp_micros(),
+                    ],
+                )?;
             }
         }
         Ok(())
@@ -427,4 +462,36 @@ impl Store {
         ])?;
         expect_one_row(changed, id)
     }
+}
+
+/// Which applications an event concerns, and how it moved them in the waiting list: the
+/// rows behind status and position histories.
+pub(crate) fn record_effects(
+    conn: &rusqlite::Connection,
+    seq: u64,
+    effects: &Effects,
+) -> Result<(), StoreError> {
+    let mut touched = conn.prepare_cached(
+        "INSERT INTO application_events (district_id, registration_number, seq) \
+         VALUES (?1, ?2, ?3)",
+    )?;
+    for id in &effects.touched {
+        touched.execute(params![id.district.0, id.number.0, seq as i64])?;
+    }
+    let mut moved = conn.prepare_cached(
+        "INSERT INTO queue_moves (seq, district_id, cohort, order_key, registration_number, \
+         delta, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    for m in &effects.moves {
+        moved.execute(params![
+            seq as i64,
+            m.id.district.0,
+            m.cohort,
+            m.order_key,
+            m.id.number.0,
+            m.delta,
+            m.at.timestamp_micros()
+        ])?;
+    }
+    Ok(())
 }

@@ -23,6 +23,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0003_counters_from_rows.sql",
         sql: include_str!("../../migrations/0003_counters_from_rows.sql"),
     },
+    Migration {
+        name: "0004_api.sql",
+        sql: include_str!("../../migrations/0004_api.sql"),
+    },
 ];
 
 pub fn schema_version(conn: &Connection) -> Result<usize, StoreError> {

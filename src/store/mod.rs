@@ -5,11 +5,14 @@
 //! the hash-chained journal and updates the tables in the caller's transaction, so tables and
 //! journal cannot drift apart. Readers (start-up, `verify`) open their own connections.
 
+mod api;
 mod checkpoint;
 mod codec;
 mod journal;
 pub mod migrate;
 mod read;
+pub mod staff;
+pub use api::*;
 
 pub use read::{
     for_each_application, for_each_event, for_each_referral, load_catalog, load_state,
@@ -17,7 +20,7 @@ pub use read::{
     LoadedState,
 };
 
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -85,6 +88,7 @@ impl Store {
         let mut conn = Connection::open(path)?;
         configure(&conn)?;
         migrate::migrate(&mut conn, migrate::MIGRATIONS)?;
+        rebuild_pending(&mut conn)?;
         // Checkpoints run on their own thread (see checkpoint.rs), not inside our COMMITs.
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         Ok(Store {
@@ -137,6 +141,43 @@ impl Store {
     pub fn connection_for_tests(&self) -> &Connection {
         &self.conn
     }
+}
+
+/// Fills derived tables that a migration created empty over a journal that already had
+/// events: replays the journal once, in one transaction, then clears the mark.
+fn rebuild_pending(conn: &mut Connection) -> Result<(), StoreError> {
+    let pending: Option<String> = conn
+        .query_row(
+            "SELECT name FROM pending_rebuilds WHERE name = 'application_history'",
+            [],
+            |row| row.get(0),
+        )
+        .optional()?;
+    if pending.is_none() {
+        return Ok(());
+    }
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let mut state = crate::domain::state::QueueState::default();
+    let mut events = 0u64;
+    read::for_each_event(&tx, |recorded| {
+        let event = crate::domain::event::Event::from_payload(&recorded.payload)
+            .map_err(|e| StoreError::corrupt("events", recorded.seq, e))?;
+        let effects = state
+            .apply_tracked(&event, recorded.recorded_at)
+            .map_err(|e| StoreError::corrupt("events", recorded.seq, e))?;
+        journal::record_effects(&tx, recorded.seq, &effects)?;
+        events += 1;
+        Ok(true)
+    })?;
+    tx.execute(
+        "DELETE FROM pending_rebuilds WHERE name = 'application_history'",
+        [],
+    )?;
+    tx.commit()?;
+    if events > 0 {
+        tracing::info!(events, "application histories rebuilt from the journal");
+    }
+    Ok(())
 }
 
 fn configure(conn: &Connection) -> Result<(), StoreError> {

@@ -1,0 +1,355 @@
+//! Administrators: the catalog (districts, kindergartens, groups), district policies, the
+//! working-day calendar, the audit feed of the journal, and the manual clock.
+
+use super::applications::{Ctx, Done};
+use super::error::{self, ApiError};
+use super::extract::{ApiJson, ApiQuery};
+use super::views::NamesView;
+use super::{created, ids, no_store, ok, AppState};
+use crate::domain::catalog::{AgeBand, KindergartenId, Language, Names};
+use crate::domain::referral::DistrictPolicy;
+use crate::domain::staff::Role;
+use crate::service::{Command, NewDistrict, NewGroup, NewKindergarten, Outcome};
+use crate::store;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_district))
+        .routes(routes!(create_kindergarten))
+        .routes(routes!(create_group))
+        .routes(routes!(set_policy))
+        .routes(routes!(set_calendar_year))
+        .routes(routes!(audit))
+        .routes(routes!(set_clock))
+}
+
+fn admin(ctx: &Ctx) -> Result<(), ApiError> {
+    ctx.caller.staff_in(&[Role::Admin], ctx.lang).map(|_| ())
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DistrictRequest {
+    /// 1 to 8 capital letters or digits; part of every application number.
+    pub code: String,
+    pub names: NamesView,
+    /// Group languages the district runs: kk, ru.
+    pub languages: Vec<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Created {
+    pub id: u32,
+}
+
+fn languages(ctx: &Ctx, codes: &[String]) -> Result<Vec<Language>, ApiError> {
+    codes
+        .iter()
+        .map(|c| {
+            Language::parse(c)
+                .ok_or_else(|| ctx.error(error::INVALID).with_detail("languages".into()))
+        })
+        .collect()
+}
+
+fn names(view: NamesView) -> Names {
+    Names {
+        kk: view.kk,
+        ru: view.ru,
+    }
+}
+
+#[utoipa::path(post, path = "/api/v1/districts", tag = "admin",
+    request_body = DistrictRequest, security(("staff_token" = [])),
+    responses((status = 201, body = Created), (status = 422, description = "invalid")))]
+async fn create_district(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    ApiJson(body): ApiJson<DistrictRequest>,
+) -> Result<Response, ApiError> {
+    admin(&ctx)?;
+    let command = Command::CreateDistrict(NewDistrict {
+        code: body.code,
+        languages: languages(&ctx, &body.languages)?,
+        names: names(body.names),
+    });
+    let (outcome, replayed) = ctx.submission(&app).run(command).await?;
+    let Outcome::DistrictCreated(id) = outcome else {
+        unreachable!()
+    };
+    Ok(created(replayed, Created { id: id.0 }))
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KindergartenRequest {
+    /// District code or id.
+    pub district: String,
+    /// The kindergarten's number, as it is known ("No. 12").
+    pub number: String,
+    pub names: NamesView,
+    pub address: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/kindergartens", tag = "admin",
+    request_body = KindergartenRequest, security(("staff_token" = [])),
+    responses((status = 201, body = Created), (status = 422, description = "invalid")))]
+async fn create_kindergarten(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    ApiJson(body): ApiJson<KindergartenRequest>,
+) -> Result<Response, ApiError> {
+    admin(&ctx)?;
+    let district = ids::parse_district(&app.service.read().catalog, &body.district)
+        .ok_or_else(|| ctx.error(error::DISTRICT_UNKNOWN))?;
+    let command = Command::CreateKindergarten(NewKindergarten {
+        district,
+        number: body.number,
+        names: names(body.names),
+        address: body.address,
+    });
+    let (outcome, replayed) = ctx.submission(&app).run(command).await?;
+    let Outcome::KindergartenCreated(id) = outcome else {
+        unreachable!()
+    };
+    Ok(created(replayed, Created { id: id.0 }))
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GroupRequest {
+    pub name: String,
+    pub language: String,
+    pub born_from: NaiveDate,
+    pub born_to: NaiveDate,
+    pub capacity: u32,
+}
+
+#[utoipa::path(post, path = "/api/v1/kindergartens/{id}/groups", tag = "admin",
+    params(("id" = u32, Path, description = "Kindergarten id")),
+    request_body = GroupRequest, security(("staff_token" = [])),
+    responses((status = 201, body = Created), (status = 422, description = "invalid")))]
+async fn create_group(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<u32>,
+    ApiJson(body): ApiJson<GroupRequest>,
+) -> Result<Response, ApiError> {
+    admin(&ctx)?;
+    if body.born_from > body.born_to {
+        return Err(ctx.error(error::INVALID).with_detail("born_from".into()));
+    }
+    let language = Language::parse(&body.language)
+        .ok_or_else(|| ctx.error(error::INVALID).with_detail("language".into()))?;
+    let command = Command::CreateGroup(NewGroup {
+        kindergarten: KindergartenId(id),
+        name: body.name,
+        language,
+        age_band: AgeBand {
+            born_from: body.born_from,
+            born_to: body.born_to,
+        },
+        capacity: body.capacity,
+    });
+    let (outcome, replayed) = ctx.submission(&app).run(command).await?;
+    let Outcome::GroupCreated(id) = outcome else {
+        unreachable!()
+    };
+    Ok(created(replayed, Created { id: id.0 }))
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyRequest {
+    /// 1 to 30 working days to hand a referral in (national default 5).
+    pub referral_validity_working_days: u32,
+    /// 1 to 90 calendar days from issue, once, on request (default 30).
+    pub extension_calendar_days: u32,
+    /// 0 to 90 days a child sits out after a lapsed referral (default 10).
+    pub stop_list_days: u32,
+    /// One first-priority referral for every three general ones.
+    pub interleave_first_priority: bool,
+}
+
+#[utoipa::path(put, path = "/api/v1/districts/{district}/policy", tag = "admin",
+    params(("district" = String, Path, description = "Code or id")),
+    request_body = PolicyRequest, security(("staff_token" = [])),
+    responses((status = 200, body = Done), (status = 422, description = "invalid")))]
+async fn set_policy(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(district): Path<String>,
+    ApiJson(body): ApiJson<PolicyRequest>,
+) -> Result<Response, ApiError> {
+    admin(&ctx)?;
+    let district = ids::parse_district(&app.service.read().catalog, &district)
+        .ok_or_else(|| ctx.error(error::NOT_FOUND))?;
+    let policy = DistrictPolicy {
+        referral_validity_working_days: body.referral_validity_working_days,
+        extension_calendar_days: body.extension_calendar_days,
+        stop_list_days: body.stop_list_days,
+        interleave_first_priority: body.interleave_first_priority,
+    };
+    let (_, replayed) = ctx
+        .submission(&app)
+        .run(Command::SetPolicy { district, policy })
+        .await?;
+    Ok(ok(replayed, Done::new("set")))
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CalendarRequest {
+    /// The year's file: one date per line with its kind, as in calendars/2026.txt.
+    pub text: String,
+}
+
+#[utoipa::path(put, path = "/api/v1/calendar/{year}", tag = "admin",
+    params(("year" = i32, Path, description = "e.g. 2027")),
+    request_body = CalendarRequest, security(("staff_token" = [])),
+    responses((status = 200, body = Done), (status = 422, description = "invalid")))]
+async fn set_calendar_year(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(year): Path<i32>,
+    ApiJson(body): ApiJson<CalendarRequest>,
+) -> Result<Response, ApiError> {
+    admin(&ctx)?;
+    let (_, replayed) = ctx
+        .submission(&app)
+        .run(Command::SetCalendarYear {
+            year,
+            text: body.text,
+        })
+        .await?;
+    Ok(ok(replayed, Done::new("set")))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AuditParams {
+    /// The last sequence number already read; 0 from the start.
+    pub after: Option<u64>,
+    /// At most 1000; default 100.
+    pub limit: Option<u32>,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct AuditEvent {
+    pub seq: u64,
+    pub recorded_at: DateTime<Utc>,
+    /// system, portal, or staff:<account>
+    pub actor: String,
+    pub kind: String,
+    /// The event's canonical JSON, exactly the bytes hashed.
+    pub payload: String,
+    /// Hex SHA-256 of the previous event (zeros before the first).
+    pub prev_hash: String,
+    /// Hex SHA-256 over prev_hash, seq, recorded_at (µs), and the length-prefixed actor,
+    /// kind and payload: recompute it to check the chain.
+    pub hash: String,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct AuditPage {
+    pub events: Vec<AuditEvent>,
+    pub next_after: Option<u64>,
+}
+
+/// The journal, event by event with its hashes, for auditors to re-check the chain.
+#[utoipa::path(get, path = "/api/v1/audit", tag = "admin",
+    params(AuditParams), security(("staff_token" = [])),
+    responses((status = 200, body = AuditPage)))]
+async fn audit(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    ApiQuery(params): ApiQuery<AuditParams>,
+) -> Result<Response, ApiError> {
+    admin(&ctx)?;
+    let after = params.after.unwrap_or(0);
+    let limit = params.limit.unwrap_or(100).clamp(1, 1000);
+    let reads = std::sync::Arc::clone(&app.reads);
+    let lang = ctx.lang;
+    let events = tokio::task::spawn_blocking(move || {
+        reads.with(|conn| store::events_after(conn, after, limit))
+    })
+    .await
+    .map_err(|_| ApiError::new(error::INTERNAL, lang))?
+    .map_err(|e| super::auth::internal(e, lang))?;
+    let next_after = (events.len() as u32 == limit)
+        .then(|| events.last().map(|e| e.seq))
+        .flatten();
+    let events = events
+        .into_iter()
+        .map(|e| AuditEvent {
+            seq: e.seq,
+            recorded_at: e.recorded_at,
+            actor: e.actor.0,
+            kind: e.kind,
+            payload: e.payload,
+            prev_hash: hex::encode(e.prev_hash),
+            hash: hex::encode(e.hash),
+        })
+        .collect();
+    Ok(no_store(ok(false, AuditPage { events, next_after })))
+}
+
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClockRequest {
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct ClockAnswer {
+    pub now: DateTime<Utc>,
+    pub expired: usize,
+    pub released: usize,
+    pub aged_out: usize,
+    pub referrals_issued: usize,
+}
+
+/// Moves the manual clock forward and processes whatever fell due, before answering, so a
+/// test that travels in time sees the consequences at once. Only with `--clock manual`.
+#[utoipa::path(post, path = "/api/v1/admin/clock", tag = "admin",
+    request_body = ClockRequest, security(("staff_token" = [])),
+    responses((status = 200, body = ClockAnswer),
+              (status = 403, description = "clock_not_manual"),
+              (status = 409, description = "clock_backwards")))]
+async fn set_clock(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    ApiJson(request): ApiJson<ClockRequest>,
+) -> Result<Response, ApiError> {
+    admin(&ctx)?;
+    let Some(clock) = app.manual_clock.clone() else {
+        return Err(ctx.error(error::CLOCK_NOT_MANUAL));
+    };
+    use crate::clock::Clock;
+    if request.now < clock.now() {
+        return Err(ctx.error(error::CLOCK_BACKWARDS));
+    }
+    clock.set(request.now);
+    let report = app
+        .service
+        .tick()
+        .await
+        .map_err(|e| ApiError::from_command(e, ctx.lang))?;
+    Ok(ok(
+        false,
+        ClockAnswer {
+            now: clock.now(),
+            expired: report.expired,
+            released: report.released,
+            aged_out: report.aged_out,
+            referrals_issued: report.referrals_issued,
+        },
+    ))
+}

@@ -1,0 +1,501 @@
+//! Applications as parents (number + access code) and district staff reach them:
+//! registration, the application with its history and positions, withdrawal, the survey,
+//! and the parent's side of a referral (decline, extend).
+
+use super::auth::{self, application_access, Caller, ClientIp};
+use super::error::{self, ApiError, Lang};
+use super::extract::{ApiJson, IdempotencyKey};
+use super::views::{self, ApplicationView, PositionView, ReferralView};
+use super::{created, ids, no_store, ok, AppState, Fingerprint, Submission};
+use crate::domain::application::{
+    Application, ApplicationId, Channel, RegistrationForm, Satisfaction,
+};
+use crate::domain::local_date;
+use crate::domain::referral::ReferralId;
+use crate::domain::staff::Role;
+use crate::service::{Command, Outcome};
+use crate::store::{self, MoveRow};
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::response::Response;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(register))
+        .routes(routes!(application))
+        .routes(routes!(position_history))
+        .routes(routes!(withdraw))
+        .routes(routes!(survey))
+        .routes(routes!(decline))
+        .routes(routes!(extend))
+}
+
+/// What every handler needs to know about its request.
+pub struct Ctx {
+    pub caller: Caller,
+    pub lang: Lang,
+    pub ip: ClientIp,
+    key: Option<String>,
+    fingerprint: Option<[u8; 32]>,
+}
+
+impl FromRequestParts<AppState> for Ctx {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Ctx, ApiError> {
+        let lang = Lang::from_headers(&parts.headers);
+        let IdempotencyKey(key) = IdempotencyKey::from_request_parts(parts, app).await?;
+        let caller = Caller::from_request_parts(parts, app).await?;
+        let ip = ClientIp::from_request_parts(parts, app)
+            .await
+            .expect("infallible");
+        let fingerprint = parts.extensions.get::<Fingerprint>().map(|f| f.0);
+        Ok(Ctx {
+            caller,
+            lang,
+            ip,
+            key,
+            fingerprint,
+        })
+    }
+}
+
+impl Ctx {
+    pub fn submission<'a>(&'a self, app: &'a AppState) -> Submission<'a> {
+        Submission {
+            app,
+            caller: &self.caller,
+            key: self.key.clone(),
+            fingerprint: self.fingerprint,
+            lang: self.lang,
+        }
+    }
+
+    pub fn error(&self, kind: error::ErrorKind) -> ApiError {
+        ApiError::new(kind, self.lang)
+    }
+}
+
+/// A registration as the parent, or staff for them, fills it in. The number, time, tier,
+/// status and channel are the service's to set: a body that sets them is refused.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegistrationRequest {
+    /// District code, e.g. ESL.
+    pub district: String,
+    pub child_iin: String,
+    pub child_full_name: String,
+    /// YYYY-MM-DD; must match the IIN.
+    pub child_birth_date: String,
+    pub applicant_iin: String,
+    pub applicant_full_name: String,
+    /// +7 and 10 digits.
+    pub applicant_phone: String,
+    #[serde(default)]
+    pub applicant_email: Option<String>,
+    pub applicant_address: String,
+    /// mother, father, guardian, other_legal_representative
+    pub applicant_relation: String,
+    /// YYYY-MM-DD, from when a place is wanted.
+    pub desired_start: String,
+    /// Up to 5 kindergarten ids, most wanted first; empty or absent: any in the district.
+    #[serde(default)]
+    pub kindergartens: Vec<u32>,
+    /// kk, ru, or any.
+    pub language: String,
+    #[serde(default)]
+    pub priority_category: Option<String>,
+    /// The supporting document's number and issuer, required with a category.
+    #[serde(default)]
+    pub priority_document: Option<String>,
+}
+
+impl From<RegistrationRequest> for RegistrationForm {
+    fn from(r: RegistrationRequest) -> RegistrationForm {
+        RegistrationForm {
+            district: r.district,
+            child_iin: r.child_iin,
+            child_full_name: r.child_full_name,
+            child_birth_date: r.child_birth_date,
+            applicant_iin: r.applicant_iin,
+            applicant_full_name: r.applicant_full_name,
+            applicant_phone: r.applicant_phone,
+            applicant_email: r.applicant_email,
+            applicant_address: r.applicant_address,
+            applicant_relation: r.applicant_relation,
+            desired_start: r.desired_start,
+            kindergartens: r.kindergartens,
+            language: r.language,
+            priority_category: r.priority_category,
+            priority_document: r.priority_document,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Registered {
+    /// `ESL-17`: with the access code, it opens the application.
+    pub number: String,
+    /// Shown once, here (and on the printed notice). Keep it: it is not stored.
+    pub access_code: String,
+    pub status: String,
+    pub registered_at: DateTime<Utc>,
+    pub position: Option<PositionView>,
+    /// A referral at once, if a fitting place was free.
+    pub referral: Option<ReferralView>,
+}
+
+/// Registers a child: self-service without a token, or by an officer or operator of the
+/// district (the channel follows the account).
+#[utoipa::path(post, path = "/api/v1/applications", tag = "parent",
+    request_body = RegistrationRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe")),
+    responses(
+        (status = 201, body = Registered),
+        (status = 409, description = "already_queued: the child has an active application"),
+        (status = 422, description = "A refusal with its code (child_iin_invalid, ...)"),
+    ))]
+async fn register(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    ApiJson(request): ApiJson<RegistrationRequest>,
+) -> Result<Response, ApiError> {
+    let channel = match &ctx.caller {
+        Caller::Staff(account) => {
+            let district = {
+                let state = app.service.read();
+                ids::parse_district(&state.catalog, &request.district)
+            };
+            // An unknown district is the validation's to refuse; a known other one is not
+            // this account's to act in.
+            if let Some(district) = district {
+                auth::district_staff(&ctx.caller, district, true, ctx.lang)?;
+            } else {
+                ctx.caller
+                    .staff_in(&[Role::Officer, Role::Operator], ctx.lang)?;
+            }
+            match account.role {
+                Role::Operator => Channel::ServiceCentre,
+                _ => Channel::Office,
+            }
+        }
+        _ => Channel::Portal,
+    };
+    let form = RegistrationForm::from(request);
+    let (outcome, replayed) = ctx
+        .submission(&app)
+        .run(Command::Register { form, channel })
+        .await?;
+    let Outcome::Registered {
+        application,
+        referral,
+        access_code,
+    } = outcome
+    else {
+        unreachable!("a registration answers Registered")
+    };
+    let state = app.service.read();
+    let body = Registered {
+        number: ids::application_number(&state.catalog, application.id),
+        access_code,
+        status: views::codec_text(&application.status),
+        registered_at: application.registered_at,
+        position: state
+            .waiting
+            .position(application.id)
+            .as_ref()
+            .map(PositionView::from),
+        referral: referral.map(|r| ReferralView::of(&state.catalog, &r)),
+    };
+    drop(state);
+    Ok(no_store(created(replayed, body)))
+}
+
+/// The path's application, if the caller may reach it.
+fn reach(app: &AppState, ctx: &Ctx, number: &str) -> Result<ApplicationId, ApiError> {
+    let id = ids::parse_application(&app.service.read().catalog, number);
+    application_access(app, &ctx.caller, ctx.ip, id, ctx.lang)
+}
+
+async fn read_blocking<R: Send + 'static>(
+    app: &AppState,
+    lang: Lang,
+    read: impl FnOnce(&rusqlite::Connection) -> Result<R, store::StoreError> + Send + 'static,
+) -> Result<R, ApiError> {
+    let reads = std::sync::Arc::clone(&app.reads);
+    tokio::task::spawn_blocking(move || reads.with(read))
+        .await
+        .map_err(|_| ApiError::new(error::INTERNAL, lang))?
+        .map_err(|e| auth::internal(e, lang))
+}
+
+/// The application: status and its history, positions, the latest referral.
+#[utoipa::path(get, path = "/api/v1/applications/{number}", tag = "parent",
+    params(("number" = String, Path, description = "ESL-17")),
+    security(("access_code" = []), ("staff_token" = [])),
+    responses((status = 200, body = ApplicationView), (status = 404, description = "Unknown, or not yours")))]
+async fn application(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(number): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = reach(&app, &ctx, &number)?;
+    let (application, events, referrals) = read_blocking(&app, ctx.lang, move |conn| {
+        let application = store::application_with_code(conn, id)?;
+        let events = store::application_events(conn, id)?;
+        let referrals = store::referrals_of(conn, id)?;
+        Ok((application, events, referrals))
+    })
+    .await?;
+    let Some((application, _)) = application else {
+        return Err(ctx.error(error::NOT_FOUND));
+    };
+    let state = app.service.read();
+    let position = state.waiting.position(id);
+    let view = ApplicationView::of(
+        &state.catalog,
+        &application,
+        position.as_ref(),
+        referrals.first(),
+        views::history(&events),
+    );
+    drop(state);
+    Ok(no_store(ok(false, view)))
+}
+
+/// The position at the end of one local day.
+#[derive(Debug, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct PositionPoint {
+    pub date: NaiveDate,
+    /// In the district's cohort; 1 is next.
+    pub position: u32,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PositionHistory {
+    pub number: String,
+    pub cohort: i32,
+    /// One point per local day on which the position changed, oldest first; days when
+    /// the application was not waiting (holding a referral) are left out.
+    pub points: Vec<PositionPoint>,
+}
+
+/// How the position in the cohort moved, day by day, computed exactly from the journal's
+/// record of who entered and left the cohort ahead of it.
+#[utoipa::path(get, path = "/api/v1/applications/{number}/positions/history", tag = "parent",
+    params(("number" = String, Path, description = "ESL-17")),
+    security(("access_code" = []), ("staff_token" = [])),
+    responses((status = 200, body = PositionHistory), (status = 404, description = "Unknown, or not yours")))]
+async fn position_history(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(number): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = reach(&app, &ctx, &number)?;
+    let moves = read_blocking(&app, ctx.lang, move |conn| {
+        let Some((application, _)) = store::application_with_code(conn, id)? else {
+            return Ok(None);
+        };
+        let cohort = chrono::Datelike::year(&application.child.birth_date);
+        // No key of this application is ever above its general-tier key.
+        let bound = (2i64 << 32) | i64::from(id.number.0);
+        let moves = store::cohort_moves_below(conn, id.district, cohort, bound)?;
+        Ok(Some((application, cohort, moves)))
+    })
+    .await?;
+    let Some((application, cohort, moves)) = moves else {
+        return Err(ctx.error(error::NOT_FOUND));
+    };
+    let points = daily_positions(&application, &moves);
+    let number = ids::application_number(&app.service.read().catalog, id);
+    Ok(no_store(ok(
+        false,
+        PositionHistory {
+            number,
+            cohort,
+            points,
+        },
+    )))
+}
+
+/// Replays the cohort's moves: the position is one plus the others present with a smaller
+/// key. The application's own key takes few values (a verified or dropped priority), so a
+/// counter per value suffices.
+pub fn daily_positions(application: &Application, moves: &[MoveRow]) -> Vec<PositionPoint> {
+    let me = application.id.number.0;
+    let mut keys: Vec<i64> = moves
+        .iter()
+        .filter(|m| m.number == me)
+        .map(|m| m.order_key)
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let mut ahead = vec![0i64; keys.len()];
+    let mut mine: Option<usize> = None;
+    let mut points: Vec<PositionPoint> = Vec::new();
+    let mut i = 0;
+    while i < moves.len() {
+        let seq = moves[i].seq;
+        let date = local_date(moves[i].at);
+        while i < moves.len() && moves[i].seq == seq {
+            let m = moves[i];
+            if m.number == me {
+                let index = keys
+                    .binary_search(&m.order_key)
+                    .expect("own keys collected");
+                mine = (m.delta > 0).then_some(index);
+            } else {
+                for (k, count) in keys.iter().zip(ahead.iter_mut()) {
+                    if m.order_key < *k {
+                        *count += i64::from(m.delta);
+                    }
+                }
+            }
+            i += 1;
+        }
+        if let Some(index) = mine {
+            let position = (ahead[index] + 1) as u32;
+            match points.last_mut() {
+                Some(last) if last.date == date => last.position = position,
+                _ => points.push(PositionPoint { date, position }),
+            }
+        }
+    }
+    points.dedup_by(|later, earlier| later.position == earlier.position);
+    points
+}
+
+/// Withdraws the application from the queue (the parent, or district staff for them).
+#[utoipa::path(post, path = "/api/v1/applications/{number}/withdraw", tag = "parent",
+    params(("number" = String, Path, description = "ESL-17"),
+           ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe")),
+    security(("access_code" = []), ("staff_token" = [])),
+    responses((status = 200, body = Done), (status = 409, description = "application_not_queued")))]
+async fn withdraw(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(number): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = reach(&app, &ctx, &number)?;
+    let (_, replayed) = ctx.submission(&app).run(Command::Withdraw { id }).await?;
+    Ok(no_store(ok(replayed, Done::new("withdrawn"))))
+}
+
+/// A plain acknowledgement.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Done {
+    pub status: String,
+}
+
+impl Done {
+    pub fn new(status: &str) -> Done {
+        Done {
+            status: status.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SurveyAnswers {
+    /// Satisfied with the process and the result? not, partly, fully
+    #[schema(value_type = String, example = "fully")]
+    pub process: Satisfaction,
+    /// Satisfied with the information about the procedure? not, partly, fully
+    #[schema(value_type = String, example = "partly")]
+    pub information: Satisfaction,
+}
+
+/// The two-question quality survey, once, after the application is completed.
+#[utoipa::path(post, path = "/api/v1/applications/{number}/survey", tag = "parent",
+    params(("number" = String, Path, description = "ESL-17")),
+    request_body = SurveyAnswers,
+    security(("access_code" = [])),
+    responses((status = 200, body = Done), (status = 409, description = "survey_not_yet or survey_already_answered")))]
+async fn survey(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(number): Path<String>,
+    ApiJson(answers): ApiJson<SurveyAnswers>,
+) -> Result<Response, ApiError> {
+    if !matches!(ctx.caller, Caller::Parent(_)) {
+        // The survey asks the parent; staff answering for them would bias it.
+        return Err(match ctx.caller {
+            Caller::Public => ctx.error(error::UNAUTHORIZED),
+            _ => ctx.error(error::FORBIDDEN),
+        });
+    }
+    let id = reach(&app, &ctx, &number)?;
+    let (_, replayed) = ctx
+        .submission(&app)
+        .run(Command::AnswerSurvey {
+            id,
+            process: answers.process,
+            information: answers.information,
+        })
+        .await?;
+    Ok(no_store(ok(replayed, Done::new("answered"))))
+}
+
+/// The path's referral and its application, if the caller may reach the application.
+pub async fn reach_referral(
+    app: &AppState,
+    ctx: &Ctx,
+    number: &str,
+) -> Result<(ReferralId, ApplicationId), ApiError> {
+    let id = ids::parse_referral(&app.service.read().catalog, number);
+    let referral = match id {
+        Some(id) => read_blocking(app, ctx.lang, move |conn| store::referral(conn, id)).await?,
+        None => None,
+    };
+    let application = referral.as_ref().map(|r| r.application);
+    let reached = application_access(app, &ctx.caller, ctx.ip, application, ctx.lang)?;
+    let referral = referral.expect("reached only through a referral");
+    Ok((referral.id, reached))
+}
+
+/// The parent declines the referral; the place goes to the next child at once.
+#[utoipa::path(post, path = "/api/v1/referrals/{number}/decline", tag = "parent",
+    params(("number" = String, Path, description = "ESL-R5")),
+    security(("access_code" = []), ("staff_token" = [])),
+    responses((status = 200, body = Done), (status = 409, description = "referral_not_live")))]
+async fn decline(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(number): Path<String>,
+) -> Result<Response, ApiError> {
+    let (referral, _) = reach_referral(&app, &ctx, &number).await?;
+    let (_, replayed) = ctx
+        .submission(&app)
+        .run(Command::Decline { referral })
+        .await?;
+    Ok(no_store(ok(replayed, Done::new("declined"))))
+}
+
+/// Once, on the parent's request: the referral stays valid up to 30 calendar days from
+/// its issue.
+#[utoipa::path(post, path = "/api/v1/referrals/{number}/extend", tag = "parent",
+    params(("number" = String, Path, description = "ESL-R5")),
+    security(("access_code" = []), ("staff_token" = [])),
+    responses((status = 200, body = ReferralView), (status = 409, description = "already_extended or referral_not_live")))]
+async fn extend(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(number): Path<String>,
+) -> Result<Response, ApiError> {
+    let (referral, _) = reach_referral(&app, &ctx, &number).await?;
+    let (outcome, replayed) = ctx
+        .submission(&app)
+        .run(Command::Extend { referral })
+        .await?;
+    let Outcome::Referral(referral) = outcome else {
+        unreachable!("an extension answers the referral")
+    };
+    let view = ReferralView::of(&app.service.read().catalog, &referral);
+    Ok(no_store(ok(replayed, view)))
+}

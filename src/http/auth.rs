@@ -1,0 +1,179 @@
+//! Who is calling: a staff account (bearer token), a parent (application number and access
+//! code), or the public. And the checks each endpoint makes of them.
+//!
+//! A parent's failed check, whatever the cause (no such application, wrong code, a code for
+//! another application), answers the same 404: the API is no oracle for which numbers exist.
+//! Look-ups and wrong codes are rate-limited per client address.
+
+use super::error::{self, ApiError, Lang};
+use super::AppState;
+use crate::domain::access;
+use crate::domain::application::ApplicationId;
+use crate::domain::catalog::DistrictId;
+use crate::domain::event::Actor;
+use crate::domain::staff::{self, Role, StaffAccount};
+use crate::store;
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+/// The access-code header. A header, not a query parameter: URLs end up in logs.
+pub const ACCESS_CODE_HEADER: &str = "x-access-code";
+
+impl<S: Send + Sync> FromRequestParts<S> for Lang {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Lang, Self::Rejection> {
+        Ok(Lang::from_headers(&parts.headers))
+    }
+}
+
+/// The client's address, for rate limits (0.0.0.0 when unknown, e.g. in-process tests).
+#[derive(Clone, Copy, Debug)]
+pub struct ClientIp(pub IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<ClientIp, Self::Rejection> {
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |info| info.0.ip());
+        Ok(ClientIp(ip))
+    }
+}
+
+#[derive(Clone, Debug)]
+pub enum Caller {
+    Staff(StaffAccount),
+    /// Someone presenting an access code; whether it opens anything is checked per request.
+    Parent(String),
+    Public,
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Caller, ApiError> {
+        let lang = Lang::from_headers(&parts.headers);
+        if let Some(value) = parts.headers.get(axum::http::header::AUTHORIZATION) {
+            let token = value
+                .to_str()
+                .ok()
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .ok_or_else(|| ApiError::new(error::UNAUTHORIZED, lang))?;
+            let hash = staff::token_hash(token);
+            let account = app
+                .reads
+                .with(|conn| store::staff::by_token_hash(conn, &hash))
+                .map_err(|e| internal(e, lang))?;
+            return match account {
+                Some(account) => Ok(Caller::Staff(account)),
+                None => Err(ApiError::new(error::UNAUTHORIZED, lang)),
+            };
+        }
+        if let Some(code) = parts.headers.get(ACCESS_CODE_HEADER) {
+            let code = code.to_str().unwrap_or("").to_string();
+            return Ok(Caller::Parent(code));
+        }
+        Ok(Caller::Public)
+    }
+}
+
+pub fn internal(error: store::StoreError, lang: Lang) -> ApiError {
+    tracing::error!(%error, "storage failure behind an API request");
+    ApiError::new(error::INTERNAL, lang)
+}
+
+impl Caller {
+    pub fn staff(&self, lang: Lang) -> Result<&StaffAccount, ApiError> {
+        match self {
+            Caller::Staff(account) => Ok(account),
+            _ => Err(ApiError::new(error::UNAUTHORIZED, lang)),
+        }
+    }
+
+    /// A staff account with one of `roles`.
+    pub fn staff_in(&self, roles: &[Role], lang: Lang) -> Result<&StaffAccount, ApiError> {
+        let account = self.staff(lang)?;
+        if roles.contains(&account.role) {
+            Ok(account)
+        } else {
+            Err(ApiError::new(error::FORBIDDEN, lang))
+        }
+    }
+
+    pub fn actor(&self) -> Actor {
+        match self {
+            Caller::Staff(account) => Actor::staff(&account.name),
+            _ => Actor::portal(),
+        }
+    }
+
+    /// Whose Idempotency-Keys these are.
+    pub fn idempotency_scope(&self) -> String {
+        match self {
+            Caller::Staff(account) => format!("staff:{}", account.name),
+            _ => "portal".to_string(),
+        }
+    }
+}
+
+/// An officer (or, where `operators` is true, an operator) of `district`.
+pub fn district_staff(
+    caller: &Caller,
+    district: DistrictId,
+    operators: bool,
+    lang: Lang,
+) -> Result<StaffAccount, ApiError> {
+    let roles: &[Role] = if operators {
+        &[Role::Officer, Role::Operator]
+    } else {
+        &[Role::Officer]
+    };
+    let account = caller.staff_in(roles, lang)?;
+    if !account.serves_district(district) {
+        return Err(ApiError::new(error::FORBIDDEN, lang));
+    }
+    Ok(account.clone())
+}
+
+/// Who may read or act on an application: its parent (with the right code), or an officer
+/// or operator of its district.
+pub fn application_access(
+    app: &AppState,
+    caller: &Caller,
+    ip: ClientIp,
+    id: Option<ApplicationId>,
+    lang: Lang,
+) -> Result<ApplicationId, ApiError> {
+    match caller {
+        Caller::Public => Err(ApiError::new(error::UNAUTHORIZED, lang)),
+        Caller::Staff(_) => {
+            let id = id.ok_or_else(|| ApiError::new(error::NOT_FOUND, lang))?;
+            district_staff(caller, id.district, true, lang)?;
+            Ok(id)
+        }
+        Caller::Parent(code) => {
+            if let Err(retry_after) = app.limits.check_lookup(ip.0) {
+                return Err(ApiError::new(error::RATE_LIMITED, lang).retry_after(retry_after));
+            }
+            let not_found = || {
+                app.limits.wrong_code(ip.0);
+                ApiError::new(error::NOT_FOUND, lang)
+            };
+            let id = id.ok_or_else(not_found)?;
+            let stored = app
+                .reads
+                .with(|conn| store::access_code_hash(conn, id))
+                .map_err(|e| internal(e, lang))?;
+            match stored {
+                Some(Some(hash)) if access::matches(id, code, &hash) => Ok(id),
+                _ => Err(not_found()),
+            }
+        }
+    }
+}

@@ -1,0 +1,359 @@
+//! What anyone may see, without signing in: the districts and kindergartens, each district's
+//! queue in order (anonymised: numbers, birth years, tiers, times; no names, no IINs), and
+//! the protocol of free places and the referrals they became.
+
+use super::applications::Ctx;
+use super::error::{self, ApiError};
+use super::extract::ApiQuery;
+use super::views::{self, NamesView, PlaceView};
+use super::{ids, ok, AppState};
+use crate::domain::catalog::KindergartenId;
+use crate::store;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(health))
+        .routes(routes!(districts))
+        .routes(routes!(kindergartens))
+        .routes(routes!(queue))
+        .routes(routes!(protocol))
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct Health {
+    pub status: String,
+    pub applications_waiting: usize,
+    pub referrals_live: usize,
+}
+
+/// Liveness, and the two numbers that say the state is loaded.
+#[utoipa::path(get, path = "/api/v1/health", tag = "public",
+    responses((status = 200, body = Health)))]
+async fn health(State(app): State<AppState>) -> Json<Health> {
+    let state = app.service.read();
+    Json(Health {
+        status: "ok".into(),
+        applications_waiting: state.waiting.len(),
+        referrals_live: state.live.len(),
+    })
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct DistrictView {
+    pub id: u32,
+    pub code: String,
+    pub names: NamesView,
+    pub languages: Vec<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/districts", tag = "public",
+    responses((status = 200, body = Vec<DistrictView>)))]
+async fn districts(State(app): State<AppState>) -> Json<Vec<DistrictView>> {
+    let state = app.service.read();
+    Json(
+        state
+            .catalog
+            .districts
+            .values()
+            .map(|d| DistrictView {
+                id: d.id.0,
+                code: d.code.clone(),
+                names: NamesView::from(&d.names),
+                languages: d.languages.iter().map(|l| l.code().to_string()).collect(),
+            })
+            .collect(),
+    )
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct KindergartenParams {
+    /// A district code or id; all districts when absent.
+    pub district: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct KindergartenView {
+    pub id: u32,
+    pub district: String,
+    pub number: String,
+    pub names: NamesView,
+    pub address: String,
+    pub groups: Vec<GroupView>,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct GroupView {
+    pub id: u32,
+    pub name: String,
+    pub language: String,
+    pub born_from: chrono::NaiveDate,
+    pub born_to: chrono::NaiveDate,
+    pub capacity: u32,
+}
+
+#[utoipa::path(get, path = "/api/v1/kindergartens", tag = "public",
+    params(KindergartenParams),
+    responses((status = 200, body = Vec<KindergartenView>)))]
+async fn kindergartens(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    ApiQuery(params): ApiQuery<KindergartenParams>,
+) -> Result<Json<Vec<KindergartenView>>, ApiError> {
+    let state = app.service.read();
+    let district = match &params.district {
+        None => None,
+        Some(text) => Some(
+            ids::parse_district(&state.catalog, text).ok_or_else(|| ctx.error(error::NOT_FOUND))?,
+        ),
+    };
+    let views = state
+        .catalog
+        .kindergartens
+        .values()
+        .filter(|k| district.is_none_or(|d| k.district == d))
+        .map(|k| KindergartenView {
+            id: k.id.0,
+            district: ids::district_code(&state.catalog, k.district),
+            number: k.number.clone(),
+            names: NamesView::from(&k.names),
+            address: k.address.clone(),
+            groups: state
+                .catalog
+                .groups
+                .values()
+                .filter(|g| g.kindergarten == k.id)
+                .map(|g| GroupView {
+                    id: g.id.0,
+                    name: g.name.clone(),
+                    language: g.language.code().to_string(),
+                    born_from: g.age_band.born_from,
+                    born_to: g.age_band.born_to,
+                    capacity: g.capacity,
+                })
+                .collect(),
+        })
+        .collect();
+    Ok(Json(views))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct QueueParams {
+    /// Birth year; the oldest cohort with anyone waiting when absent.
+    pub cohort: Option<i32>,
+    /// Only those who chose this kindergarten or take any: the order its places follow.
+    pub kindergarten: Option<u32>,
+    pub offset: Option<usize>,
+    /// At most 500; default 50.
+    pub limit: Option<usize>,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct CohortSize {
+    pub cohort: i32,
+    pub waiting: usize,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct QueueEntry {
+    pub position: usize,
+    /// `ESL-17`
+    pub number: String,
+    pub birth_year: i32,
+    /// out_of_turn, first, general
+    pub tier: String,
+    pub registered_at: DateTime<Utc>,
+    /// On the stop list after a lapsed referral: keeps its position, takes no place.
+    pub on_stop_list: bool,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct QueuePage {
+    pub district: String,
+    pub cohorts: Vec<CohortSize>,
+    pub cohort: Option<i32>,
+    pub kindergarten: Option<u32>,
+    pub total: usize,
+    pub offset: usize,
+    pub entries: Vec<QueueEntry>,
+}
+
+const QUEUE_PAGE_MAX: usize = 500;
+
+/// The district's queue in order, anonymised.
+#[utoipa::path(get, path = "/api/v1/districts/{district}/queue", tag = "public",
+    params(("district" = String, Path, description = "Code or id"), QueueParams),
+    responses((status = 200, body = QueuePage), (status = 404, description = "Unknown district")))]
+async fn queue(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(district): Path<String>,
+    ApiQuery(params): ApiQuery<QueueParams>,
+) -> Result<Response, ApiError> {
+    let state = app.service.read();
+    let district = ids::parse_district(&state.catalog, &district)
+        .ok_or_else(|| ctx.error(error::NOT_FOUND))?;
+    let cohorts = state.waiting.cohort_sizes(district);
+    let cohort = params.cohort.or(cohorts.first().map(|(c, _)| *c));
+    let offset = params.offset.unwrap_or(0);
+    let limit = params.limit.unwrap_or(50).min(QUEUE_PAGE_MAX);
+    let (total, page) = match (cohort, params.kindergarten) {
+        (None, _) => (0, Vec::new()),
+        (Some(cohort), None) => {
+            let total = cohorts
+                .iter()
+                .find(|(c, _)| *c == cohort)
+                .map_or(0, |(_, n)| *n);
+            let page = state.waiting.cohort_page(district, cohort, offset, limit);
+            (total, page)
+        }
+        (Some(cohort), Some(kindergarten)) => {
+            let kindergarten = KindergartenId(kindergarten);
+            if state
+                .catalog
+                .kindergartens
+                .get(&kindergarten)
+                .is_none_or(|k| k.district != district)
+            {
+                return Err(ctx.error(error::NOT_FOUND));
+            }
+            state
+                .waiting
+                .kindergarten_page(district, kindergarten, cohort, offset, limit)
+        }
+    };
+    let entries = page
+        .iter()
+        .enumerate()
+        .map(|(i, w)| QueueEntry {
+            position: offset + i + 1,
+            number: ids::application_number(
+                &state.catalog,
+                crate::domain::application::ApplicationId {
+                    district,
+                    number: w.key.number,
+                },
+            ),
+            birth_year: w.cohort(),
+            tier: views::tier_code(w.key.tier).to_string(),
+            registered_at: DateTime::from_timestamp_micros(w.key.registered_at_micros)
+                .unwrap_or_default(),
+            on_stop_list: w.held,
+        })
+        .collect();
+    let body = QueuePage {
+        district: ids::district_code(&state.catalog, district),
+        cohorts: cohorts
+            .iter()
+            .map(|(cohort, waiting)| CohortSize {
+                cohort: *cohort,
+                waiting: *waiting,
+            })
+            .collect(),
+        cohort,
+        kindergarten: params.kindergarten,
+        total,
+        offset,
+        entries,
+    };
+    drop(state);
+    Ok(ok(false, body))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ProtocolParams {
+    /// From this instant (RFC 3339); 30 days before `to` when absent.
+    pub from: Option<DateTime<Utc>>,
+    /// Up to this instant, exclusive; now when absent.
+    pub to: Option<DateTime<Utc>>,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct ProtocolReferral {
+    pub number: String,
+    /// The application it went to: find it in the queue's history by number.
+    pub application: String,
+    pub kindergarten: u32,
+    pub place: u64,
+    pub issued_at: DateTime<Utc>,
+    pub status: String,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct Protocol {
+    pub district: String,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub places: Vec<PlaceView>,
+    pub referrals: Vec<ProtocolReferral>,
+    /// True when a list was cut at 1000 rows: ask for a shorter period.
+    pub truncated: bool,
+}
+
+const PROTOCOL_ROWS_MAX: u32 = 1000;
+
+/// Free places reported and referrals issued in a period, anonymised: anyone can check
+/// that each place went to whoever's turn it was.
+#[utoipa::path(get, path = "/api/v1/districts/{district}/protocol", tag = "public",
+    params(("district" = String, Path, description = "Code or id"), ProtocolParams),
+    responses((status = 200, body = Protocol), (status = 404, description = "Unknown district")))]
+async fn protocol(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(district): Path<String>,
+    ApiQuery(params): ApiQuery<ProtocolParams>,
+) -> Result<Response, ApiError> {
+    let district = ids::parse_district(&app.service.read().catalog, &district)
+        .ok_or_else(|| ctx.error(error::NOT_FOUND))?;
+    let to = params.to.unwrap_or_else(|| app.service.now());
+    let from = params.from.unwrap_or(to - chrono::Duration::days(30));
+    if from > to {
+        return Err(ctx.error(error::QUERY_INVALID).with_detail("from".into()));
+    }
+    let reads = std::sync::Arc::clone(&app.reads);
+    let lang = ctx.lang;
+    let (places, referrals) = tokio::task::spawn_blocking(move || {
+        reads.with(|conn| {
+            Ok((
+                store::places_reported(conn, district, from, to, PROTOCOL_ROWS_MAX)?,
+                store::referrals_issued(conn, district, from, to, PROTOCOL_ROWS_MAX)?,
+            ))
+        })
+    })
+    .await
+    .map_err(|_| ApiError::new(error::INTERNAL, lang))?
+    .map_err(|e| super::auth::internal(e, lang))?;
+    let state = app.service.read();
+    let truncated =
+        places.len() as u32 == PROTOCOL_ROWS_MAX || referrals.len() as u32 == PROTOCOL_ROWS_MAX;
+    let body = Protocol {
+        district: ids::district_code(&state.catalog, district),
+        from,
+        to,
+        places: places.iter().map(PlaceView::from).collect(),
+        referrals: referrals
+            .iter()
+            .map(|r| ProtocolReferral {
+                number: ids::referral_number(&state.catalog, r.id),
+                application: ids::application_number(&state.catalog, r.application),
+                kindergarten: r.kindergarten.0,
+                place: r.place.0,
+                issued_at: r.issued_at,
+                status: views::codec_text(&r.status),
+            })
+            .collect(),
+        truncated,
+    };
+    drop(state);
+    Ok(ok(false, body))
+}

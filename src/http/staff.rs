@@ -1,0 +1,343 @@
+//! Officers and operators of a district: the work list, priority decisions, motivated
+//! refusals, revocations, and replacement access codes. Every action is recorded in the
+//! journal as "staff:<account>".
+
+use super::applications::{reach_referral, Ctx, Done};
+use super::auth::district_staff;
+use super::error::{self, ApiError};
+use super::extract::{ApiJson, ApiQuery};
+use super::{ids, no_store, ok, AppState};
+use crate::domain::application::{ApplicationStatus, ClaimStatus, RefusalReason};
+use crate::domain::local_date;
+use crate::service::{Command, Outcome};
+use crate::store::{self, WorkListQuery};
+use axum::extract::{Path, State};
+use axum::response::Response;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(work_list))
+        .routes(routes!(verify_priority))
+        .routes(routes!(reject_priority))
+        .routes(routes!(refuse))
+        .routes(routes!(revoke))
+        .routes(routes!(reissue_access_code))
+}
+
+/// Manual steps are due within this many working days (DOMAIN: "within 3 working days").
+pub const MANUAL_STEP_WORKING_DAYS: u32 = 3;
+const PAGE_MAX: u32 = 500;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct WorkListParams {
+    /// District code or id; must be the account's.
+    pub district: String,
+    /// queued, referred, enrolled, withdrawn, aged_out, refused
+    pub status: Option<String>,
+    /// true: only priority claims whose verification is overdue.
+    pub overdue: Option<bool>,
+    /// Registration number to continue after (paging).
+    pub after: Option<u32>,
+    /// At most 500; default 100.
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct WorkItem {
+    pub number: String,
+    pub registered_at: DateTime<Utc>,
+    pub status: String,
+    pub child_full_name: String,
+    pub child_birth_date: NaiveDate,
+    pub channel: String,
+    pub priority_category: Option<String>,
+    pub priority_document: Option<String>,
+    /// claimed, verified, rejected
+    pub priority_status: Option<String>,
+    /// For a claim waiting for an officer: the last day to decide it.
+    pub due: Option<NaiveDate>,
+    pub overdue: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct WorkList {
+    pub items: Vec<WorkItem>,
+    /// Pass as `after` for the next page; absent on the last page.
+    pub next_after: Option<u32>,
+}
+
+/// The district's applications for its staff, oldest first; `overdue=true` lists the
+/// priority claims past their deadline.
+#[utoipa::path(get, path = "/api/v1/applications", tag = "officer",
+    params(WorkListParams), security(("staff_token" = [])),
+    responses((status = 200, body = WorkList), (status = 403, description = "Not this district's staff")))]
+async fn work_list(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    ApiQuery(params): ApiQuery<WorkListParams>,
+) -> Result<Response, ApiError> {
+    let district = ids::parse_district(&app.service.read().catalog, &params.district);
+    let Some(district) = district else {
+        ctx.caller.staff(ctx.lang)?;
+        return Err(ctx
+            .error(error::QUERY_INVALID)
+            .with_detail("district".into()));
+    };
+    district_staff(&ctx.caller, district, true, ctx.lang)?;
+    let status = match params.status.as_deref() {
+        None => None,
+        Some(text) => Some(
+            serde_json::from_value::<ApplicationStatus>(serde_json::Value::String(text.into()))
+                .map_err(|_| ctx.error(error::QUERY_INVALID).with_detail("status".into()))?,
+        ),
+    };
+    let overdue_only = params.overdue.unwrap_or(false);
+    let limit = params.limit.unwrap_or(100).clamp(1, PAGE_MAX);
+    let query = WorkListQuery {
+        district,
+        status: if overdue_only {
+            Some(ApplicationStatus::Queued)
+        } else {
+            status
+        },
+        claim_pending: overdue_only,
+        after_number: params.after.unwrap_or(0),
+        limit,
+    };
+    let reads = std::sync::Arc::clone(&app.reads);
+    let lang = ctx.lang;
+    let rows =
+        tokio::task::spawn_blocking(move || reads.with(|conn| store::work_list(conn, &query)))
+            .await
+            .map_err(|_| ApiError::new(error::INTERNAL, lang))?
+            .map_err(|e| super::auth::internal(e, lang))?;
+    let full_page = rows.len() as u32 == limit;
+    let next_after = rows.last().map(|a| a.id.number.0).filter(|_| full_page);
+    let state = app.service.read();
+    let today = local_date(state_now(&app));
+    let items = rows
+        .iter()
+        .filter_map(|a| {
+            let claim = a.priority.as_ref();
+            let due = claim
+                .filter(|c| c.status == ClaimStatus::Claimed && a.status.is_active())
+                .map(|_| {
+                    state
+                        .catalog
+                        .calendar
+                        .manual_step_due(a.registered_at, MANUAL_STEP_WORKING_DAYS)
+                });
+            let overdue = due.is_some_and(|due| due < today);
+            if overdue_only && !overdue {
+                return None;
+            }
+            Some(WorkItem {
+                number: ids::application_number(&state.catalog, a.id),
+                registered_at: a.registered_at,
+                status: super::views::codec_text(&a.status),
+                child_full_name: a.child.full_name.clone(),
+                child_birth_date: a.child.birth_date,
+                channel: super::views::codec_text(&a.channel),
+                priority_category: claim.map(|c| c.category.clone()),
+                priority_document: claim.map(|c| c.document.clone()),
+                priority_status: claim.map(|c| super::views::codec_text(&c.status)),
+                due,
+                overdue,
+            })
+        })
+        .collect();
+    drop(state);
+    Ok(no_store(ok(false, WorkList { items, next_after })))
+}
+
+fn state_now(app: &AppState) -> DateTime<Utc> {
+    app.service.now()
+}
+
+/// The path's application, for an officer (or operator) of its district.
+fn officer_reach(
+    app: &AppState,
+    ctx: &Ctx,
+    number: &str,
+    operators: bool,
+) -> Result<crate::domain::application::ApplicationId, ApiError> {
+    let account = ctx.caller.staff(ctx.lang)?;
+    let _ = account;
+    let id = ids::parse_application(&app.service.read().catalog, number)
+        .ok_or_else(|| ctx.error(error::NOT_FOUND))?;
+    district_staff(&ctx.caller, id.district, operators, ctx.lang)?;
+    Ok(id)
+}
+
+/// The officer saw the priority document: the application moves to the category's tier,
+/// keeping its registration time.
+#[utoipa::path(post, path = "/api/v1/applications/{number}/priority/verify", tag = "officer",
+    params(("number" = String, Path, description = "ESL-17")),
+    security(("staff_token" = [])),
+    responses((status = 200, body = Done), (status = 409, description = "no_priority_claim, priority_already_decided")))]
+async fn verify_priority(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(number): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = officer_reach(&app, &ctx, &number, false)?;
+    let (_, replayed) = ctx
+        .submission(&app)
+        .run(Command::VerifyPriority { id })
+        .await?;
+    Ok(ok(replayed, Done::new("verified")))
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Reason {
+    /// Why, in words the parent will read.
+    pub reason: String,
+}
+
+/// The claim is not confirmed: the application stays in (or returns to) the general tier.
+#[utoipa::path(post, path = "/api/v1/applications/{number}/priority/reject", tag = "officer",
+    params(("number" = String, Path, description = "ESL-17")),
+    request_body = Reason, security(("staff_token" = [])),
+    responses((status = 200, body = Done), (status = 409, description = "no_priority_claim, priority_already_decided")))]
+async fn reject_priority(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(number): Path<String>,
+    ApiJson(body): ApiJson<Reason>,
+) -> Result<Response, ApiError> {
+    let id = officer_reach(&app, &ctx, &number, false)?;
+    let (_, replayed) = ctx
+        .submission(&app)
+        .run(Command::RejectPriority {
+            id,
+            reason: body.reason,
+        })
+        .await?;
+    Ok(ok(replayed, Done::new("rejected")))
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefusalRequest {
+    /// documents_incomplete, data_unreliable, requirements_not_met, legal_bar
+    #[schema(value_type = String, example = "documents_incomplete")]
+    pub reason: RefusalReason,
+    /// The motivation, as the refusal document will state it.
+    pub text: String,
+}
+
+/// A motivated refusal: the application leaves the queue for good.
+#[utoipa::path(post, path = "/api/v1/applications/{number}/refuse", tag = "officer",
+    params(("number" = String, Path, description = "ESL-17")),
+    request_body = RefusalRequest, security(("staff_token" = [])),
+    responses((status = 200, body = Done), (status = 409, description = "application_not_queued")))]
+async fn refuse(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(number): Path<String>,
+    ApiJson(body): ApiJson<RefusalRequest>,
+) -> Result<Response, ApiError> {
+    let id = officer_reach(&app, &ctx, &number, false)?;
+    let (_, replayed) = ctx
+        .submission(&app)
+        .run(Command::Refuse {
+            id,
+            reason: body.reason,
+            text: body.text,
+        })
+        .await?;
+    Ok(ok(replayed, Done::new("refused")))
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevocationRequest {
+    pub reason: String,
+    /// The priority the referral was issued on proved unconfirmed: the child returns in
+    /// the general tier.
+    #[serde(default)]
+    pub priority_unconfirmed: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Lapsed {
+    pub status: String,
+    /// Who the freed place went to, if anyone fitted it.
+    pub next_referral: Option<super::views::ReferralView>,
+}
+
+/// Revokes a live referral; the place goes to the next child at once.
+#[utoipa::path(post, path = "/api/v1/referrals/{number}/revoke", tag = "officer",
+    params(("number" = String, Path, description = "ESL-R5")),
+    request_body = RevocationRequest, security(("staff_token" = [])),
+    responses((status = 200, body = Lapsed), (status = 409, description = "referral_not_live")))]
+async fn revoke(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(number): Path<String>,
+    ApiJson(body): ApiJson<RevocationRequest>,
+) -> Result<Response, ApiError> {
+    ctx.caller
+        .staff_in(&[crate::domain::staff::Role::Officer], ctx.lang)?;
+    let (referral, _) = reach_referral(&app, &ctx, &number).await?;
+    let (outcome, replayed) = ctx
+        .submission(&app)
+        .run(Command::Revoke {
+            referral,
+            reason: body.reason,
+            priority_unconfirmed: body.priority_unconfirmed,
+        })
+        .await?;
+    let Outcome::Lapsed { next } = outcome else {
+        unreachable!("a revocation answers Lapsed")
+    };
+    let state = app.service.read();
+    let body = Lapsed {
+        status: "revoked".into(),
+        next_referral: next.map(|r| super::views::ReferralView::of(&state.catalog, &r)),
+    };
+    drop(state);
+    Ok(ok(replayed, body))
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct NewAccessCode {
+    pub number: String,
+    /// Shown once; the old code stops working.
+    pub access_code: String,
+}
+
+/// A new access code for a parent who lost theirs, after staff checked their identity.
+#[utoipa::path(post, path = "/api/v1/applications/{number}/access-code", tag = "officer",
+    params(("number" = String, Path, description = "ESL-17")),
+    security(("staff_token" = [])),
+    responses((status = 200, body = NewAccessCode)))]
+async fn reissue_access_code(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(number): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = officer_reach(&app, &ctx, &number, true)?;
+    let (outcome, replayed) = ctx
+        .submission(&app)
+        .run(Command::ReissueAccessCode { id })
+        .await?;
+    let Outcome::AccessCode(access_code) = outcome else {
+        unreachable!("answers the code")
+    };
+    let number = ids::application_number(&app.service.read().catalog, id);
+    Ok(no_store(ok(
+        replayed,
+        NewAccessCode {
+            number,
+            access_code,
+        },
+    )))
+}

@@ -1,0 +1,361 @@
+//! Reads for the API, on pooled read-only connections beside the writer (WAL: readers see
+//! the last COMMIT and never block it), and the idempotency records the writer keeps.
+
+use super::codec::{self, APPLICATION_COLUMNS, REFERRAL_COLUMNS};
+use super::{Store, StoreError};
+use crate::domain::application::{Application, ApplicationId, ApplicationStatus};
+use crate::domain::catalog::DistrictId;
+use crate::domain::event::{Actor, RecordedEvent};
+use crate::domain::referral::{FreePlace, Referral, ReferralId};
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OptionalExtension};
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+/// Read-only connections, reused. One is opened when none is idle; at most `IDLE_MAX` are
+/// kept.
+pub struct ReadPool {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+const IDLE_MAX: usize = 16;
+
+impl ReadPool {
+    pub fn new(path: PathBuf) -> ReadPool {
+        ReadPool {
+            path,
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Runs `read` on a pooled connection. Blocking: call it off the async runtime's
+    /// threads (`spawn_blocking`) for anything beyond a point look-up.
+    pub fn with<R>(
+        &self,
+        read: impl FnOnce(&Connection) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        let conn = self.idle.lock().expect("pool lock").pop();
+        let conn = match conn {
+            Some(conn) => conn,
+            None => {
+                let conn = Store::open_reader(&self.path)?;
+                conn.set_prepared_statement_cache_capacity(32);
+                conn
+            }
+        };
+        let result = read(&conn);
+        let mut idle = self.idle.lock().expect("pool lock");
+        if idle.len() < IDLE_MAX {
+            idle.push(conn);
+        }
+        result
+    }
+}
+
+/// An application with the hash of its parent's access code.
+pub fn application_with_code(
+    conn: &Connection,
+    id: ApplicationId,
+) -> Result<Option<(Application, Option<String>)>, StoreError> {
+    let sql = format!(
+        "SELECT {APPLICATION_COLUMNS}, access_code_hash FROM applications \
+         WHERE district_id = ?1 AND registration_number = ?2"
+    );
+    let mut statement = conn.prepare_cached(&sql)?;
+    let mut rows = statement.query(params![id.district.0, id.number.0])?;
+    match rows.next()? {
+        None => Ok(None),
+        Some(row) => {
+            let application = codec::application_from_row(row)?;
+            let code: Option<String> = row.get("access_code_hash")?;
+            Ok(Some((application, code)))
+        }
+    }
+}
+
+/// Only the access-code hash and status: the cheap check before a parent's read.
+pub fn access_code_hash(
+    conn: &Connection,
+    id: ApplicationId,
+) -> Result<Option<Option<String>>, StoreError> {
+    let mut statement = conn.prepare_cached(
+        "SELECT access_code_hash FROM applications \
+         WHERE district_id = ?1 AND registration_number = ?2",
+    )?;
+    Ok(statement
+        .query_row(params![id.district.0, id.number.0], |row| row.get(0))
+        .optional()?)
+}
+
+/// The events that concern an application, oldest first.
+pub fn application_events(
+    conn: &Connection,
+    id: ApplicationId,
+) -> Result<Vec<RecordedEvent>, StoreError> {
+    let mut statement = conn.prepare_cached(
+        "SELECT e.seq, e.recorded_at, e.actor, e.kind, e.payload, e.prev_hash, e.hash \
+         FROM application_events a JOIN events e ON e.seq = a.seq \
+         WHERE a.district_id = ?1 AND a.registration_number = ?2 ORDER BY a.seq",
+    )?;
+    let mut rows = statement.query(params![id.district.0, id.number.0])?;
+    let mut events = Vec::new();
+    while let Some(row) = rows.next()? {
+        events.push(recorded_from_row(row)?);
+    }
+    Ok(events)
+}
+
+fn recorded_from_row(row: &rusqlite::Row<'_>) -> Result<RecordedEvent, StoreError> {
+    let seq: i64 = row.get(0)?;
+    let bad = |reason: &str| StoreError::corrupt("events", seq, reason);
+    let hash_of = |index: usize| -> Result<[u8; 32], StoreError> {
+        let bytes = row.get_ref(index)?.as_blob()?;
+        bytes.try_into().map_err(|_| bad("a hash is not 32 bytes"))
+    };
+    Ok(RecordedEvent {
+        seq: u64::try_from(seq).map_err(|_| bad("negative sequence number"))?,
+        recorded_at: codec::micros_to_time(row.get(1)?).map_err(|e| bad(&e))?,
+        actor: Actor(row.get(2)?),
+        kind: row.get(3)?,
+        payload: row.get(4)?,
+        prev_hash: hash_of(5)?,
+        hash: hash_of(6)?,
+    })
+}
+
+/// One entry into or exit from a cohort, as `queue_moves` holds it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MoveRow {
+    pub seq: u64,
+    pub at: DateTime<Utc>,
+    pub order_key: i64,
+    pub number: u32,
+    pub delta: i8,
+}
+
+/// The moves of a district's cohort with an order key below `below`, in journal order:
+/// everything that ever stood ahead of a key below that bound.
+pub fn cohort_moves_below(
+    conn: &Connection,
+    district: DistrictId,
+    cohort: i32,
+    below: i64,
+) -> Result<Vec<MoveRow>, StoreError> {
+    let mut statement = conn.prepare_cached(
+        "SELECT seq, at, order_key, registration_number, delta FROM queue_moves \
+         WHERE district_id = ?1 AND cohort = ?2 AND order_key <= ?3 ORDER BY seq, rowid",
+    )?;
+    let mut rows = statement.query(params![district.0, cohort, below])?;
+    let mut moves = Vec::new();
+    while let Some(row) = rows.next()? {
+        let seq: i64 = row.get(0)?;
+        moves.push(MoveRow {
+            seq: seq as u64,
+            at: codec::micros_to_time(row.get(1)?)
+                .map_err(|e| StoreError::corrupt("queue_moves", seq, e))?,
+            order_key: row.get(2)?,
+            number: row.get(3)?,
+            delta: row.get(4)?,
+        });
+    }
+    Ok(moves)
+}
+
+/// The application's referrals, newest first.
+pub fn referrals_of(conn: &Connection, id: ApplicationId) -> Result<Vec<Referral>, StoreError> {
+    let sql = format!(
+        "SELECT {REFERRAL_COLUMNS} FROM referrals \
+         WHERE application_district_id = ?1 AND application_number = ?2 ORDER BY number DESC"
+    );
+    let mut statement = conn.prepare_cached(&sql)?;
+    let mut rows = statement.query(params![id.district.0, id.number.0])?;
+    let mut referrals = Vec::new();
+    while let Some(row) = rows.next()? {
+        referrals.push(codec::referral_from_row(row)?);
+    }
+    Ok(referrals)
+}
+
+pub fn referral(conn: &Connection, id: ReferralId) -> Result<Option<Referral>, StoreError> {
+    let sql =
+        format!("SELECT {REFERRAL_COLUMNS} FROM referrals WHERE district_id = ?1 AND number = ?2");
+    let mut statement = conn.prepare_cached(&sql)?;
+    let mut rows = statement.query(params![id.district.0, id.number.0])?;
+    match rows.next()? {
+        None => Ok(None),
+        Some(row) => Ok(Some(codec::referral_from_row(row)?)),
+    }
+}
+
+/// The officer's work list: a district's applications, filtered by status and by whether a
+/// priority claim waits for a decision, oldest first, one page.
+pub struct WorkListQuery {
+    pub district: DistrictId,
+    pub status: Option<ApplicationStatus>,
+    pub claim_pending: bool,
+    pub after_number: u32,
+    pub limit: u32,
+}
+
+pub fn work_list(conn: &Connection, q: &WorkListQuery) -> Result<Vec<Application>, StoreError> {
+    let sql = format!(
+        "SELECT {APPLICATION_COLUMNS} FROM applications \
+         WHERE district_id = ?1 AND registration_number > ?2 \
+           AND (?3 IS NULL OR status = ?3) \
+           AND (?4 = 0 OR priority_status = 'claimed') \
+         ORDER BY registration_number LIMIT ?5"
+    );
+    let mut statement = conn.prepare_cached(&sql)?;
+    let status = q.status.map(|s| codec::enum_text(&s));
+    let mut rows = statement.query(params![
+        q.district.0,
+        q.after_number,
+        status,
+        q.claim_pending,
+        q.limit
+    ])?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(codec::application_from_row(row)?);
+    }
+    Ok(out)
+}
+
+/// Places reported in a district within [from, to), oldest first, at most `limit`.
+pub fn places_reported(
+    conn: &Connection,
+    district: DistrictId,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    limit: u32,
+) -> Result<Vec<FreePlace>, StoreError> {
+    let filter = format!(
+        "WHERE district_id = {} AND reported_at >= {} AND reported_at < {} ORDER BY id LIMIT {}",
+        district.0,
+        from.timestamp_micros(),
+        to.timestamp_micros(),
+        limit
+    );
+    super::place_rows(conn, &filter)
+}
+
+/// Referrals issued in a district within [from, to), oldest first, at most `limit`.
+pub fn referrals_issued(
+    conn: &Connection,
+    district: DistrictId,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    limit: u32,
+) -> Result<Vec<Referral>, StoreError> {
+    let sql = format!(
+        "SELECT {REFERRAL_COLUMNS} FROM referrals WHERE district_id = ?1 \
+         AND issued_at >= ?2 AND issued_at < ?3 ORDER BY number LIMIT ?4"
+    );
+    let mut statement = conn.prepare_cached(&sql)?;
+    let mut rows = statement.query(params![
+        district.0,
+        from.timestamp_micros(),
+        to.timestamp_micros(),
+        limit
+    ])?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(codec::referral_from_row(row)?);
+    }
+    Ok(out)
+}
+
+/// Journal entries after `after`, at most `limit`.
+pub fn events_after(
+    conn: &Connection,
+    after: u64,
+    limit: u32,
+) -> Result<Vec<RecordedEvent>, StoreError> {
+    let mut statement = conn.prepare_cached(
+        "SELECT seq, recorded_at, actor, kind, payload, prev_hash, hash FROM events \
+         WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+    )?;
+    let mut rows = statement.query(params![after as i64, limit])?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(recorded_from_row(row)?);
+    }
+    Ok(out)
+}
+
+pub fn survey_answered(conn: &Connection, id: ApplicationId) -> Result<bool, StoreError> {
+    let found: Option<i64> = conn
+        .query_row(
+            "SELECT 1 FROM surveys WHERE district_id = ?1 AND registration_number = ?2",
+            params![id.district.0, id.number.0],
+            |row| row.get(0),
+        )
+        .optional()?;
+    Ok(found.is_some())
+}
+
+/// An answer remembered for an Idempotency-Key.
+pub struct Remembered {
+    pub fingerprint: [u8; 32],
+    pub outcome: String,
+}
+
+/// How long a key is remembered: a client retries within minutes; a day is generous.
+pub const IDEMPOTENCY_WINDOW_HOURS: i64 = 24;
+
+impl Store {
+    pub fn remembered(&self, scope: &str, key: &str) -> Result<Option<Remembered>, StoreError> {
+        let mut statement = self.connection().prepare_cached(
+            "SELECT fingerprint, outcome FROM idempotency_keys WHERE scope = ?1 AND key = ?2",
+        )?;
+        let found: Option<(Vec<u8>, String)> = statement
+            .query_row(params![scope, key], |row| Ok((row.get(0)?, row.get(1)?)))
+            .optional()?;
+        match found {
+            None => Ok(None),
+            Some((fingerprint, outcome)) => Ok(Some(Remembered {
+                fingerprint: fingerprint
+                    .try_into()
+                    .map_err(|_| StoreError::corrupt("idempotency_keys", key, "fingerprint"))?,
+                outcome,
+            })),
+        }
+    }
+
+    pub fn remember(
+        &self,
+        scope: &str,
+        key: &str,
+        fingerprint: &[u8; 32],
+        outcome: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.connection()
+            .prepare_cached(
+                "INSERT INTO idempotency_keys (scope, key, fingerprint, outcome, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                scope,
+                key,
+                &fingerprint[..],
+                outcome,
+                now.timestamp_micros()
+            ])?;
+        Ok(())
+    }
+
+    /// Forgets keys older than the window (their answers may hold access codes).
+    pub fn forget_idempotency_before(&self, before: DateTime<Utc>) -> Result<usize, StoreError> {
+        Ok(self.connection().execute(
+            "DELETE FROM idempotency_keys WHERE created_at < ?1",
+            [before.timestamp_micros()],
+        )?)
+    }
+
+    /// Whether the application's survey was answered (inside the open transaction).
+    pub fn survey_answered(&self, id: ApplicationId) -> Result<bool, StoreError> {
+        survey_answered(self.connection(), id)
+    }
+}
