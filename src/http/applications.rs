@@ -28,6 +28,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(register))
         .routes(routes!(application))
+        .routes(routes!(position))
         .routes(routes!(position_history))
         .routes(routes!(withdraw))
         .routes(routes!(survey))
@@ -266,6 +267,37 @@ async fn application(
     );
     drop(state);
     Ok(no_store(ok(false, view)))
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CurrentPosition {
+    pub number: String,
+    /// queued, referred, ... : a position exists only while queued.
+    pub waiting: bool,
+    pub position: Option<PositionView>,
+}
+
+/// Only the current position: the cheap look-up a parent's page polls. One indexed read
+/// for the access code, then memory.
+#[utoipa::path(get, path = "/api/v1/applications/{number}/position", tag = "parent",
+    params(("number" = String, Path, description = "ESL-17")),
+    security(("access_code" = []), ("staff_token" = [])),
+    responses((status = 200, body = CurrentPosition), (status = 404, description = "Unknown, or not yours")))]
+async fn position(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(number): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = reach(&app, &ctx, &number)?;
+    let state = app.service.read();
+    let position = state.waiting.position(id);
+    let body = CurrentPosition {
+        number: ids::application_number(&state.catalog, id),
+        waiting: position.is_some(),
+        position: position.as_ref().map(PositionView::from),
+    };
+    drop(state);
+    Ok(no_store(ok(false, body)))
 }
 
 /// The position at the end of one local day.
