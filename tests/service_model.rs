@@ -525,7 +525,8 @@ impl Model {
             .unwrap();
         district.next_number += 1;
         self.applications.push(application);
-        self.events += 1;
+        // The registration and the parent's access code.
+        self.events += 2;
     }
 }
 

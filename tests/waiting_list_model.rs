@@ -540,6 +540,28 @@ impl Harness {
                     .map(|e| e.waiting)
                     .collect();
                 prop_assert_eq!(got, want);
+                // The same page as each of the district's kindergartens sees the queue:
+                // those who listed it or take any, in queue order.
+                for which in 0..KINDERGARTENS_PER_DISTRICT {
+                    let kindergarten = kindergarten(*d, which);
+                    let (total, page) = self.list.kindergarten_page(
+                        district,
+                        kindergarten,
+                        *cohort,
+                        *offset,
+                        *limit,
+                    );
+                    let all: Vec<Waiting> = self
+                        .model
+                        .cohort(district, *cohort)
+                        .filter(|e| e.waiting.choices.accepts(kindergarten))
+                        .map(|e| e.waiting)
+                        .collect();
+                    prop_assert_eq!(total, all.len());
+                    let got: Vec<Waiting> = page.into_iter().copied().collect();
+                    let want: Vec<Waiting> = all.into_iter().skip(*offset).take(*limit).collect();
+                    prop_assert_eq!(got, want, "{:?} page", kindergarten);
+                }
             }
         }
         prop_assert_eq!(self.list.len(), self.model.entries.len());

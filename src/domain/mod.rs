@@ -8,6 +8,7 @@ pub mod application;
 pub mod calendar;
 pub mod catalog;
 pub mod event;
+pub mod history;
 pub mod iin;
 pub mod referral;
 pub mod replay;

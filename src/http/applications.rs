@@ -7,14 +7,12 @@ use super::error::{self, ApiError, Lang};
 use super::extract::{ApiJson, IdempotencyKey};
 use super::views::{self, ApplicationView, PositionView, ReferralView};
 use super::{created, ids, no_store, ok, AppState, Fingerprint, Submission};
-use crate::domain::application::{
-    Application, ApplicationId, Channel, RegistrationForm, Satisfaction,
-};
-use crate::domain::local_date;
+use crate::domain::application::{ApplicationId, Channel, RegistrationForm, Satisfaction};
+use crate::domain::history;
 use crate::domain::referral::ReferralId;
 use crate::domain::staff::Role;
 use crate::service::{Command, Outcome};
-use crate::store::{self, MoveRow};
+use crate::store;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::response::Response;
@@ -343,7 +341,10 @@ async fn position_history(
     let Some((application, cohort, moves)) = moves else {
         return Err(ctx.error(error::NOT_FOUND));
     };
-    let points = daily_positions(&application, &moves);
+    let points = history::daily_positions(application.id.number, &moves)
+        .into_iter()
+        .map(|(date, position)| PositionPoint { date, position })
+        .collect();
     let number = ids::application_number(&app.service.read().catalog, id);
     Ok(no_store(ok(
         false,
@@ -353,53 +354,6 @@ async fn position_history(
             points,
         },
     )))
-}
-
-/// Replays the cohort's moves: the position is one plus the others present with a smaller
-/// key. The application's own key takes few values (a verified or dropped priority), so a
-/// counter per value suffices.
-pub fn daily_positions(application: &Application, moves: &[MoveRow]) -> Vec<PositionPoint> {
-    let me = application.id.number.0;
-    let mut keys: Vec<i64> = moves
-        .iter()
-        .filter(|m| m.number == me)
-        .map(|m| m.order_key)
-        .collect();
-    keys.sort_unstable();
-    keys.dedup();
-    let mut ahead = vec![0i64; keys.len()];
-    let mut mine: Option<usize> = None;
-    let mut points: Vec<PositionPoint> = Vec::new();
-    let mut i = 0;
-    while i < moves.len() {
-        let seq = moves[i].seq;
-        let date = local_date(moves[i].at);
-        while i < moves.len() && moves[i].seq == seq {
-            let m = moves[i];
-            if m.number == me {
-                let index = keys
-                    .binary_search(&m.order_key)
-                    .expect("own keys collected");
-                mine = (m.delta > 0).then_some(index);
-            } else {
-                for (k, count) in keys.iter().zip(ahead.iter_mut()) {
-                    if m.order_key < *k {
-                        *count += i64::from(m.delta);
-                    }
-                }
-            }
-            i += 1;
-        }
-        if let Some(index) = mine {
-            let position = (ahead[index] + 1) as u32;
-            match points.last_mut() {
-                Some(last) if last.date == date => last.position = position,
-                _ => points.push(PositionPoint { date, position }),
-            }
-        }
-    }
-    points.dedup_by(|later, earlier| later.position == earlier.position);
-    points
 }
 
 /// Withdraws the application from the queue (the parent, or district staff for them).

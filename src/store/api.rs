@@ -6,6 +6,7 @@ use super::{Store, StoreError};
 use crate::domain::application::{Application, ApplicationId, ApplicationStatus};
 use crate::domain::catalog::DistrictId;
 use crate::domain::event::{Actor, RecordedEvent};
+use crate::domain::history::CohortMove;
 use crate::domain::referral::{FreePlace, Referral, ReferralId};
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
@@ -124,16 +125,6 @@ fn recorded_from_row(row: &rusqlite::Row<'_>) -> Result<RecordedEvent, StoreErro
     })
 }
 
-/// One entry into or exit from a cohort, as `queue_moves` holds it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct MoveRow {
-    pub seq: u64,
-    pub at: DateTime<Utc>,
-    pub order_key: i64,
-    pub number: u32,
-    pub delta: i8,
-}
-
 /// The moves of a district's cohort with an order key below `below`, in journal order:
 /// everything that ever stood ahead of a key below that bound.
 pub fn cohort_moves_below(
@@ -141,7 +132,7 @@ pub fn cohort_moves_below(
     district: DistrictId,
     cohort: i32,
     below: i64,
-) -> Result<Vec<MoveRow>, StoreError> {
+) -> Result<Vec<CohortMove>, StoreError> {
     let mut statement = conn.prepare_cached(
         "SELECT seq, at, order_key, registration_number, delta FROM queue_moves \
          WHERE district_id = ?1 AND cohort = ?2 AND order_key <= ?3 ORDER BY seq, rowid",
@@ -150,7 +141,7 @@ pub fn cohort_moves_below(
     let mut moves = Vec::new();
     while let Some(row) = rows.next()? {
         let seq: i64 = row.get(0)?;
-        moves.push(MoveRow {
+        moves.push(CohortMove {
             seq: seq as u64,
             at: codec::micros_to_time(row.get(1)?)
                 .map_err(|e| StoreError::corrupt("queue_moves", seq, e))?,
