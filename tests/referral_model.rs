@@ -951,6 +951,22 @@ impl World {
                 }
                 let id = ids[pick.index(ids.len())];
                 let got = self.submit(Command::Withdraw { id }, Actor::portal());
+                let state = self.model.children[&id].state;
+                if let ChildState::Referred(referral) = state {
+                    // Withdrawing gives the place up: declined, and it goes on at once.
+                    let Ok(Outcome::Lapsed { next }) = got else {
+                        return Err(fail(format!("{context}: answered {got:?}")));
+                    };
+                    self.model
+                        .lapse(referral, now, ReferralStatus::Declined, false);
+                    let child = self.model.children.get_mut(&id).unwrap();
+                    child.state = ChildState::Withdrawn;
+                    child.held_until = None;
+                    let mut issued: VecDeque<Issued> = next.iter().map(|r| Issued::of(r)).collect();
+                    self.model.settle(&mut issued, now, &context)?;
+                    prop_assert!(issued.is_empty(), "{}: {:?}", &context, issued);
+                    return Ok(());
+                }
                 let child = self.model.children.get_mut(&id).unwrap();
                 if !child.waiting() {
                     return expect_error(&context, got, false);

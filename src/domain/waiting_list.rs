@@ -227,7 +227,7 @@ pub struct Place {
 }
 
 /// How far an application is from its turn.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Position {
     pub cohort: i32,
     /// 1 means next in the district's cohort.

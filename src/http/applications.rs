@@ -194,6 +194,7 @@ async fn register(
         application,
         referral,
         access_code,
+        position,
     } = outcome
     else {
         unreachable!("a registration answers Registered")
@@ -204,11 +205,8 @@ async fn register(
         access_code,
         status: views::codec_text(&application.status),
         registered_at: application.registered_at,
-        position: state
-            .waiting
-            .position(application.id)
-            .as_ref()
-            .map(PositionView::from),
+        // As it was at registration: a retry gets the first answer, not today's queue.
+        position: position.as_ref().map(PositionView::from),
         referral: referral.map(|r| ReferralView::of(&state.catalog, &r)),
     };
     drop(state);

@@ -1,7 +1,7 @@
 //! Kindergarten accounts: report free places (each goes at once to whoever's turn it is)
 //! and confirm that a referral was handed in.
 
-use super::applications::{Ctx, Done};
+use super::applications::Ctx;
 use super::error::{self, ApiError};
 use super::extract::ApiJson;
 use super::views::ReferralView;
@@ -140,6 +140,5 @@ async fn hand_in(
         unreachable!("a hand-in answers the referral")
     };
     let view = ReferralView::of(&app.service.read().catalog, &referral);
-    let _ = Done::new("handed_in");
     Ok(ok(replayed, view))
 }

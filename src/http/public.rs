@@ -274,7 +274,7 @@ async fn queue(
 pub struct ProtocolParams {
     /// From this instant (RFC 3339); 30 days before `to` when absent.
     pub from: Option<DateTime<Utc>>,
-    /// Up to this instant, exclusive; now when absent.
+    /// Up to this instant, exclusive; now (inclusive) when absent.
     pub to: Option<DateTime<Utc>>,
 }
 
@@ -315,7 +315,10 @@ async fn protocol(
 ) -> Result<Response, ApiError> {
     let district = ids::parse_district(&app.service.read().catalog, &district)
         .ok_or_else(|| ctx.error(error::NOT_FOUND))?;
-    let to = params.to.unwrap_or_else(|| app.service.now());
+    // "Up to now" includes what happened at this very instant.
+    let to = params
+        .to
+        .unwrap_or_else(|| app.service.now() + chrono::Duration::microseconds(1));
     let from = params.from.unwrap_or(to - chrono::Duration::days(30));
     if from > to {
         return Err(ctx.error(error::QUERY_INVALID).with_detail("from".into()));

@@ -40,7 +40,8 @@ pub struct WorkListParams {
     pub district: String,
     /// queued, referred, enrolled, withdrawn, aged_out, refused
     pub status: Option<String>,
-    /// true: only priority claims whose verification is overdue.
+    /// true: only queued applications whose priority claim is past its deadline (then
+    /// `status` is not used).
     pub overdue: Option<bool>,
     /// Registration number to continue after (paging).
     pub after: Option<u32>,

@@ -19,6 +19,7 @@ use crate::domain::event::Event;
 use crate::domain::local_date;
 use crate::domain::referral::{DistrictPolicy, FreePlace, Lapse, PlaceId, Referral, ReferralId};
 use crate::domain::state::Deadline;
+use crate::domain::waiting_list::Position;
 use crate::store::Store;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -149,6 +150,8 @@ pub enum Outcome {
         application: Box<Application>,
         referral: Option<Box<Referral>>,
         access_code: String,
+        /// The position it entered at (none if it took a place at once).
+        position: Option<Position>,
     },
     /// A replacement access code, shown once.
     AccessCode(String),
@@ -175,11 +178,7 @@ pub enum Outcome {
 pub fn run(command: Command, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
     match command {
         Command::Register { form, channel } => register(&form, channel, tx),
-        Command::Withdraw { id } => {
-            queued(tx.store(), id)?;
-            tx.emit(Event::ApplicationWithdrawn { id })?;
-            Ok(Outcome::Done)
-        }
+        Command::Withdraw { id } => withdraw(id, tx),
         Command::VerifyPriority { id } => {
             let application = queued(tx.store(), id)?;
             let claim = application
@@ -340,6 +339,36 @@ fn issue_access_code(tx: &mut Tx<'_>, id: ApplicationId) -> Result<String, Comma
     Ok(code)
 }
 
+/// The parent takes the application back. Holding a referral, the child gives the place up
+/// too: the referral lapses as declined, and the place goes to the next child at once
+/// (answered as `Lapsed`, naming that referral).
+fn withdraw(id: ApplicationId, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
+    let application = tx.store().application(id)?.ok_or(CommandError::NotFound)?;
+    let live = match application.status {
+        ApplicationStatus::Queued => None,
+        ApplicationStatus::Referred => {
+            let referral = tx.state().referral_of.get(&id).copied();
+            Some(referral.expect("a referred application holds a live referral"))
+        }
+        _ => {
+            return Err(CommandError::Conflict(
+                "the application is no longer in the queue",
+            ))
+        }
+    };
+    let freed = match live {
+        Some(referral) => Some(emit_lapse(tx, referral, tx.now(), Lapse::Declined)?),
+        None => None,
+    };
+    tx.emit(Event::ApplicationWithdrawn { id })?;
+    match freed {
+        Some(place) => Ok(Outcome::Lapsed {
+            next: allocate(tx, place)?.map(Box::new),
+        }),
+        None => Ok(Outcome::Done),
+    }
+}
+
 fn queued(store: &Store, id: ApplicationId) -> Result<Application, CommandError> {
     let application = store.application(id)?.ok_or(CommandError::NotFound)?;
     if application.status != ApplicationStatus::Queued {
@@ -396,10 +425,12 @@ fn register(
     if referral.is_some() {
         application.status = ApplicationStatus::Referred;
     }
+    let position = tx.state().waiting.position(application.id);
     Ok(Outcome::Registered {
         application: Box::new(application),
         referral: referral.map(Box::new),
         access_code,
+        position,
     })
 }
 

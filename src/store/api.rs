@@ -221,14 +221,14 @@ pub fn places_reported(
     to: DateTime<Utc>,
     limit: u32,
 ) -> Result<Vec<FreePlace>, StoreError> {
+    // Numbers only, formatted by us: nothing a client typed reaches the SQL text.
     let filter = format!(
-        "WHERE district_id = {} AND reported_at >= {} AND reported_at < {} ORDER BY id LIMIT {}",
+        "WHERE district_id = {} AND reported_at >= {} AND reported_at < {}",
         district.0,
         from.timestamp_micros(),
         to.timestamp_micros(),
-        limit
     );
-    super::place_rows(conn, &filter)
+    super::read::place_rows_limited(conn, &filter, i64::from(limit))
 }
 
 /// Referrals issued in a district within [from, to), oldest first, at most `limit`.

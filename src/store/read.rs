@@ -398,9 +398,18 @@ fn load_places_and_referrals(conn: &Connection, state: &mut QueueState) -> Resul
 
 /// The places matching `filter` (an SQL WHERE clause written by this module), by id.
 pub fn place_rows(conn: &Connection, filter: &str) -> Result<Vec<FreePlace>, StoreError> {
+    place_rows_limited(conn, filter, i64::MAX)
+}
+
+/// `place_rows`, at most `limit` of them.
+pub fn place_rows_limited(
+    conn: &Connection,
+    filter: &str,
+    limit: i64,
+) -> Result<Vec<FreePlace>, StoreError> {
     let mut statement = conn.prepare(&format!(
         "SELECT id, district_id, kindergarten_id, group_id, born_from, born_to, language, \
-         available_from, reported_at FROM places {filter} ORDER BY id"
+         available_from, reported_at FROM places {filter} ORDER BY id LIMIT {limit}"
     ))?;
     let mut rows = statement.query([])?;
     let mut places = Vec::new();
