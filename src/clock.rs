@@ -48,6 +48,13 @@ impl ManualClock {
         self.notify();
     }
 
+    /// Moves the clock without waking the timer: for a caller that processes what fell due
+    /// itself and reports it (the clock endpoint), so that the timer cannot take that work
+    /// first and leave the report empty.
+    pub fn set_without_waking(&self, to: DateTime<Utc>) {
+        *self.now.lock().expect("clock lock poisoned") = to;
+    }
+
     pub fn advance(&self, by: chrono::Duration) {
         *self.now.lock().expect("clock lock poisoned") += by;
         self.notify();

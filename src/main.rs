@@ -162,7 +162,7 @@ fn staff(db: &Path, action: StaffAction) -> anyhow::Result<ExitCode> {
             let scope = match (role, district, kindergarten) {
                 (Role::Admin, None, None) => Scope::Everywhere,
                 (Role::Officer | Role::Operator, Some(code), None) => {
-                    let id = table::district_by_code(conn, &code)?
+                    let id = table::district_by_code(conn, &code.to_ascii_uppercase())?
                         .with_context(|| format!("no district with code {code}"))?;
                     Scope::District(id)
                 }
@@ -247,7 +247,12 @@ fn serve(
             tracing::info!("the database exists; --demo adds nothing to it");
         }
     }
-    let manual_clock = (clock_kind == ClockKind::Manual).then(|| ManualClock::new(Utc::now()));
+    // A manual clock resumes where the journal stopped, never before it: a restart must not
+    // send time back behind what is recorded.
+    let manual_clock = (clock_kind == ClockKind::Manual).then(|| {
+        let recorded = kezek::store::last_recorded_at(db).ok().flatten();
+        ManualClock::new(recorded.map_or(Utc::now(), |at| at.max(Utc::now())))
+    });
     let clock: Arc<dyn Clock> = match &manual_clock {
         Some(manual) => Arc::new(manual.clone()),
         None => Arc::new(SystemClock),

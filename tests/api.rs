@@ -671,12 +671,13 @@ async fn a_parent_registers_then_reads_the_application_and_its_position() {
     );
     assert_eq!(per_kindergarten[0]["ahead"], 1);
 
-    // Without any credential the application is not the public's.
+    // Without any credential the application is not the public's; the parent is told what
+    // to give.
     server
         .get("/api/v1/applications/ESL-1")
         .go()
         .await
-        .assert_error(401, "unauthorized");
+        .assert_error(401, "access_code_required");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -823,6 +824,35 @@ async fn a_declined_referral_goes_to_the_next_child_and_cannot_be_handed_in() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn withdrawing_with_a_referral_gives_the_place_to_the_next_child() {
+    let server = Server::start().await;
+    let kg = server.kindergarten(0);
+    let first = server.register(form_now(1)).await;
+    let second = server.register(form_now(2)).await;
+    let first_code = text(&first["access_code"]).to_string();
+    let second_code = text(&second["access_code"]).to_string();
+    let report = server.report_places(&kg, 0, 1).await;
+    assert_eq!(report.json()["referrals"][0]["application"], "ESL-1");
+
+    let answer = server
+        .post("/api/v1/applications/ESL-1/withdraw")
+        .header("X-Access-Code", &first_code)
+        .go()
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let withdrawn = server.read("ESL-1", &first_code).await;
+    assert_eq!(withdrawn["status"], "withdrawn");
+    assert_eq!(withdrawn["stage"], "completed");
+    assert_eq!(withdrawn["referral"]["status"], "declined");
+    assert_eq!(withdrawn["on_stop_list_until"], Value::Null);
+    let next = server.read("ESL-2", &second_code).await;
+    assert_eq!(next["status"], "referred");
+    assert_eq!(next["referral"]["number"], "ESL-R2");
+    // Nobody is left waiting: the withdrawn child is not on the public queue either.
+    assert_eq!(server.queue("").await["entries"], Value::Array(vec![]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_referral_is_extended_once() {
     let server = Server::start().await;
     let kg = server.kindergarten(0);
@@ -897,7 +927,10 @@ async fn the_survey_opens_after_completion_once_and_only_to_the_parent() {
         .go()
         .await
         .assert_error(403, "forbidden");
-    survey(&[]).go().await.assert_error(401, "unauthorized");
+    survey(&[])
+        .go()
+        .await
+        .assert_error(401, "access_code_required");
     let wrong = server
         .post("/api/v1/applications/ESL-1/survey")
         .header("X-Access-Code", &code)

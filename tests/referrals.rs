@@ -510,3 +510,34 @@ fn with_the_interleave_policy_referrals_follow_one_first_priority_then_three_gen
         panic!("verify: {error}");
     }
 }
+
+/// A real clock has nanoseconds; the tables keep microseconds. Every instant the journal
+/// records must be one the rows can hold, or `verify` would find the two apart.
+#[test]
+fn a_clock_with_nanoseconds_leaves_a_journal_that_verifies() {
+    let mut app = TestApp::spawn();
+    app.clock
+        .set(kezek::clock::Clock::now(&app.clock) + Duration::nanoseconds(123_456_789));
+    let first = register_at(&app, form_now(1));
+    let second = register_at(&app, form_now(2));
+    let issued = places(&app, 1);
+    assert_eq!(issued.len(), 1);
+    assert_eq!(issued[0].application, first.id);
+    assert_eq!(issued[0].issued_at.timestamp_subsec_nanos() % 1000, 0);
+    app.clock.advance(Duration::nanoseconds(987_654_321));
+    let next = app
+        .service()
+        .submit_blocking(
+            Command::Decline {
+                referral: issued[0].id,
+            },
+            Actor::portal(),
+        )
+        .unwrap();
+    let Outcome::Lapsed { next: Some(next) } = next else {
+        panic!("the place goes to the second child: {next:?}");
+    };
+    assert_eq!(next.application, second.id);
+    app.stop();
+    verify(&app.path).unwrap();
+}

@@ -336,7 +336,7 @@ async fn set_clock(
     if request.now < clock.now() {
         return Err(ctx.error(error::CLOCK_BACKWARDS));
     }
-    clock.set(request.now);
+    clock.set_without_waking(request.now);
     let report = app
         .service
         .tick()

@@ -410,7 +410,7 @@ async fn survey(
     if !matches!(ctx.caller, Caller::Parent(_)) {
         // The survey asks the parent; staff answering for them would bias it.
         return Err(match ctx.caller {
-            Caller::Public => ctx.error(error::UNAUTHORIZED),
+            Caller::Public => ctx.error(error::ACCESS_CODE_REQUIRED),
             _ => ctx.error(error::FORBIDDEN),
         });
     }

@@ -151,7 +151,7 @@ pub fn application_access(
     lang: Lang,
 ) -> Result<ApplicationId, ApiError> {
     match caller {
-        Caller::Public => Err(ApiError::new(error::UNAUTHORIZED, lang)),
+        Caller::Public => Err(ApiError::new(error::ACCESS_CODE_REQUIRED, lang)),
         Caller::Staff(_) => {
             let id = id.ok_or_else(|| ApiError::new(error::NOT_FOUND, lang))?;
             district_staff(caller, id.district, true, lang)?;

@@ -92,6 +92,8 @@ macro_rules! errors {
 errors! {
     MALFORMED = "malformed", BAD_REQUEST,
         "Сұрау дұрыс құрастырылмаған.", "Запрос составлен неверно.", "The request is malformed.";
+    ACCESS_CODE_REQUIRED = "access_code_required", UNAUTHORIZED,
+        "Өтініш нөмірі мен қолжетімділік кодын көрсетіңіз (X-Access-Code).", "Укажите номер заявления и код доступа (X-Access-Code).", "Give the application number and its access code (X-Access-Code).";
     UNAUTHORIZED = "unauthorized", UNAUTHORIZED,
         "Кіру белгісі жоқ немесе жарамсыз.", "Токен отсутствует или недействителен.", "The token is missing or invalid.";
     FORBIDDEN = "forbidden", FORBIDDEN,

@@ -170,7 +170,10 @@ pub fn history(events: &[RecordedEvent]) -> Vec<HistoryEntry> {
         if !matches!(event, Event::ApplicationRegistered(_)) {
             stage_now = stage(status);
         }
-        let by = if recorded.actor.0 == "portal" {
+        // Who gets a place is the queue's decision, whoever's action freed or asked for it.
+        let by = if matches!(event, Event::ReferralIssued { .. }) {
+            "system"
+        } else if recorded.actor.0 == "portal" {
             "parent"
         } else if recorded.actor.0.starts_with("staff:") {
             "staff"

@@ -256,7 +256,10 @@ impl Writer {
     /// writes only through `Tx::emit`, and a refusal comes before its first event, so a
     /// refused command has nothing to undo (asserted).
     fn execute(&mut self, batch: &mut [Envelope]) -> Result<Vec<Answer>, Arc<StoreError>> {
+        // Microseconds: what the tables and every comparison keep. A finer clock would put
+        // instants in the journal that the rows cannot hold.
         let now = self.parts.clock.now();
+        let now = DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now);
         let store = &self.parts.store;
         store.begin().map_err(Arc::new)?;
         let mut answers = Vec::with_capacity(batch.len());

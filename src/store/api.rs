@@ -350,3 +350,16 @@ impl Store {
         survey_answered(self.connection(), id)
     }
 }
+
+/// When the journal's last event was recorded; `None` for a new or missing database.
+pub fn last_recorded_at(path: &std::path::Path) -> Result<Option<DateTime<Utc>>, StoreError> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let conn = Store::open_reader(path)?;
+    let micros: Option<i64> = conn
+        .query_row("SELECT max(recorded_at) FROM events", [], |row| row.get(0))
+        .optional()?
+        .flatten();
+    Ok(micros.and_then(DateTime::from_timestamp_micros))
+}
