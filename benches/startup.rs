@@ -274,6 +274,19 @@ fn memory(db: &Path) {
         std::mem::size_of::<kezek::domain::application::QueueKey>()
     );
     drop(list);
+    // The whole in-memory state, as the service holds it: the index above plus the catalog,
+    // places, referrals, deadlines and the access-code prefixes parents are checked against.
+    let live_before = LIVE.load(Ordering::Relaxed);
+    let state = store::load_state(&conn).expect("state");
+    let live = LIVE.load(Ordering::Relaxed) - live_before;
+    println!(
+        "  whole state (load_state) {:>6.1} MiB = {:>6.1} bytes/application, of which {} \
+         access-code prefixes",
+        live as f64 / 1048576.0,
+        live as f64 / n as f64,
+        state.access.len()
+    );
+    drop(state);
 }
 
 /// Why: a cross-check of the synthetic `waiting_list` bench on the index rebuilt from the

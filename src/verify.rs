@@ -485,6 +485,9 @@ fn compare_live_state(rebuilt: &QueueState, replayed: &QueueState) -> Result<(),
     if rebuilt.held != replayed.held {
         return Err("the stop list differs".into());
     }
+    if rebuilt.access != replayed.access {
+        return Err("the access codes held in memory differ".into());
+    }
     if rebuilt.deadlines != replayed.deadlines {
         return Err("pending deadlines differ".into());
     }

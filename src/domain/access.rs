@@ -58,6 +58,20 @@ pub fn hash(id: ApplicationId, code: &str) -> Option<String> {
     Some(hex::encode(hasher.finalize()))
 }
 
+/// The first 64 bits of a stored hash: what the service keeps in memory to check a code
+/// without reading the database. A guess matches them with probability 2^-64, below the
+/// 2^-60 of guessing the code itself, so the check is as strong as the code.
+pub fn prefix(stored: &str) -> Option<u64> {
+    stored
+        .get(..16)
+        .and_then(|hex| u64::from_str_radix(hex, 16).ok())
+}
+
+/// Whether `typed` is the code whose hash begins with `stored_prefix`.
+pub fn matches_prefix(id: ApplicationId, typed: &str, stored_prefix: u64) -> bool {
+    hash(id, typed).and_then(|candidate| prefix(&candidate)) == Some(stored_prefix)
+}
+
 /// Whether `typed` is the code whose hash is `stored`, compared in constant time.
 pub fn matches(id: ApplicationId, typed: &str, stored: &str) -> bool {
     let Some(candidate) = hash(id, typed) else {
@@ -112,6 +126,19 @@ mod tests {
             !matches(id(5), "ABCD-EFGH-JKMU", &stored),
             "U is not a symbol"
         );
+    }
+
+    #[test]
+    fn the_prefix_opens_what_the_hash_opens() {
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(10);
+        let code = generate(&mut rng);
+        let stored = hash(id(5), &code).unwrap();
+        let short = prefix(&stored).unwrap();
+        assert_eq!(format!("{short:016x}"), stored[..16]);
+        assert!(matches_prefix(id(5), &code.to_lowercase(), short));
+        assert!(!matches_prefix(id(6), &code, short));
+        assert!(!matches_prefix(id(5), "0000-0000-0000", short));
+        assert_eq!(prefix("not hex at all, not hex at all"), None);
     }
 
     #[test]

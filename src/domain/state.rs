@@ -49,6 +49,9 @@ pub struct QueueState {
     pub held: HashMap<ApplicationId, DateTime<Utc>>,
     pub deadlines: BTreeSet<(DateTime<Utc>, Deadline)>,
     pub cycles: HashMap<DistrictId, InterleaveCycle>,
+    /// Each application's access-code hash, its first 64 bits (see `access::prefix`): a
+    /// parent's look-up is checked here, without reading the database.
+    pub access: rustc_hash::FxHashMap<ApplicationId, u64>,
     /// The journals' counters, derived from the events: the next number is always the last
     /// one plus one, so numbers are gapless by construction, and `apply` refuses any other.
     pub counters: BTreeMap<DistrictId, Counters>,
@@ -286,8 +289,13 @@ impl QueueState {
                 self.waiting.remove(*id)?;
                 self.release_hold(*id);
             }
-            // Records about an application that change nothing of the queue.
-            Event::AccessCodeIssued { .. } | Event::SurveyAnswered { .. } => {}
+            Event::AccessCodeIssued { id, code_hash } => {
+                let prefix = super::access::prefix(code_hash)
+                    .ok_or_else(|| StateError::Invalid(format!("access code hash of {id:?}")))?;
+                self.access.insert(*id, prefix);
+            }
+            // A record about an application that changes nothing of the queue.
+            Event::SurveyAnswered { .. } => {}
             Event::PriorityVerified { id, tier } => self.set_tier_if_waiting(*id, *tier)?,
             Event::PriorityRejected { id, .. } => self.set_tier_if_waiting(*id, Tier::General)?,
             Event::PlacesReported { places } => {

@@ -166,12 +166,9 @@ pub fn application_access(
                 ApiError::new(error::NOT_FOUND, lang)
             };
             let id = id.ok_or_else(not_found)?;
-            let stored = app
-                .reads
-                .with(|conn| store::access_code_hash(conn, id))
-                .map_err(|e| internal(e, lang))?;
+            let stored = app.service.read().access.get(&id).copied();
             match stored {
-                Some(Some(hash)) if access::matches(id, code, &hash) => Ok(id),
+                Some(prefix) if access::matches_prefix(id, code, prefix) => Ok(id),
                 _ => Err(not_found()),
             }
         }

@@ -75,20 +75,6 @@ pub fn application_with_code(
     }
 }
 
-/// Only the access-code hash and status: the cheap check before a parent's read.
-pub fn access_code_hash(
-    conn: &Connection,
-    id: ApplicationId,
-) -> Result<Option<Option<String>>, StoreError> {
-    let mut statement = conn.prepare_cached(
-        "SELECT access_code_hash FROM applications \
-         WHERE district_id = ?1 AND registration_number = ?2",
-    )?;
-    Ok(statement
-        .query_row(params![id.district.0, id.number.0], |row| row.get(0))
-        .optional()?)
-}
-
 /// The events that concern an application, oldest first.
 pub fn application_events(
     conn: &Connection,

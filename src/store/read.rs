@@ -76,6 +76,7 @@ pub fn load_state(conn: &Connection) -> Result<QueueState, StoreError> {
     }
     load_places_and_referrals(conn, &mut state)?;
     load_counters(conn, &mut state)?;
+    load_access_codes(conn, &mut state)?;
     let mut statement = conn.prepare("SELECT id, interleave_cycle FROM districts")?;
     let mut rows = statement.query([])?;
     while let Some(row) = rows.next()? {
@@ -85,6 +86,30 @@ pub fn load_state(conn: &Connection) -> Result<QueueState, StoreError> {
         }
     }
     Ok(state)
+}
+
+fn load_access_codes(conn: &Connection, state: &mut QueueState) -> Result<(), StoreError> {
+    let mut statement = conn.prepare(
+        "SELECT district_id, registration_number, access_code_hash FROM applications \
+         WHERE access_code_hash IS NOT NULL",
+    )?;
+    let mut rows = statement.query([])?;
+    while let Some(row) = rows.next()? {
+        let id = ApplicationId {
+            district: DistrictId(row.get(0)?),
+            number: RegistrationNumber(row.get(1)?),
+        };
+        let hash = row.get_ref(2)?.as_str()?;
+        let prefix = crate::domain::access::prefix(hash).ok_or_else(|| {
+            StoreError::corrupt(
+                "applications",
+                format!("{}/{}", id.district.0, id.number.0),
+                "access_code_hash is not hex",
+            )
+        })?;
+        state.access.insert(id, prefix);
+    }
+    Ok(())
 }
 
 fn check_chain_at(path: &Path) -> Result<(u64, Hash), LoadError> {
