@@ -6,6 +6,7 @@
 
 pub mod clock;
 pub mod demo;
+pub mod documents;
 pub mod domain;
 pub mod http;
 pub mod service;

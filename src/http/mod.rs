@@ -16,7 +16,6 @@ pub mod middleware;
 mod admin;
 mod applications;
 mod auth;
-mod ids;
 mod kindergarten;
 mod public;
 mod staff;

@@ -1,10 +1,10 @@
 //! The shapes the API answers with, built from domain values. Personal fields appear only
 //! in views served to the parent or to staff of the district, never in public ones.
 
-use super::ids;
 use crate::domain::application::{Application, ApplicationStatus};
 use crate::domain::catalog::{Catalog, Names, Tier};
 use crate::domain::event::{Event, RecordedEvent};
+use crate::domain::numbers as ids;
 use crate::domain::referral::{FreePlace, Referral};
 use crate::domain::waiting_list::Position;
 use chrono::{DateTime, NaiveDate, Utc};

@@ -2,9 +2,9 @@
 //! that district's registration journal), a referral `ESL-R5`. Parsing needs the catalog;
 //! anything that does not parse is simply not found.
 
-use crate::domain::application::{ApplicationId, RegistrationNumber};
-use crate::domain::catalog::{Catalog, DistrictId};
-use crate::domain::referral::{ReferralId, ReferralNumber};
+use super::application::{ApplicationId, RegistrationNumber};
+use super::catalog::{Catalog, DistrictId};
+use super::referral::{ReferralId, ReferralNumber};
 
 pub fn district_code(catalog: &Catalog, district: DistrictId) -> String {
     catalog

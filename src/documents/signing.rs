@@ -1,0 +1,205 @@
+//! The deployment's signing key: Ed25519, generated on first start into the data directory
+//! (beside the database), never sent anywhere. Back it up with the database: without it,
+//! documents already handed out can no longer be checked.
+
+use crate::domain::document::DocumentData;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use ed25519_dalek::{Signature, Signer as _, SigningKey, Verifier, VerifyingKey};
+use sha2::{Digest, Sha256};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// The key file's name in the data directory: the 32-byte seed, hex.
+pub const KEY_FILE: &str = "signing-ed25519.key";
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("the signing key {path} cannot be read or written: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the signing key {0} is not 64 hex digits")]
+    Malformed(PathBuf),
+}
+
+pub struct DocumentSigner {
+    key: SigningKey,
+    key_id: String,
+}
+
+/// The public half, as `GET /api/v1/keys` publishes it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PublicKey {
+    /// The first 8 bytes of SHA-256 over the key, hex: names the key in every signature.
+    pub id: String,
+    pub algorithm: String,
+    /// The 32-byte Ed25519 public key, base64url without padding.
+    pub public_key: String,
+}
+
+impl DocumentSigner {
+    /// Reads the key from `dir`, or makes one there if there is none (the first start).
+    pub fn load_or_create(dir: &Path) -> Result<DocumentSigner, KeyError> {
+        let path = dir.join(KEY_FILE);
+        let io = |source| KeyError::Io {
+            path: path.clone(),
+            source,
+        };
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                let seed: [u8; 32] = hex::decode(text.trim())
+                    .ok()
+                    .and_then(|bytes| bytes.try_into().ok())
+                    .ok_or_else(|| KeyError::Malformed(path.clone()))?;
+                Ok(DocumentSigner::from_seed(seed))
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                let seed: [u8; 32] = rand::random();
+                // Written to a temporary file and renamed: a crash leaves no half key, and
+                // a second process starting at the same moment cannot mix two keys.
+                let temporary = dir.join(format!("{KEY_FILE}.{}", std::process::id()));
+                {
+                    let mut options = std::fs::OpenOptions::new();
+                    options.write(true).create_new(true);
+                    #[cfg(unix)]
+                    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+                    let mut file = options.open(&temporary).map_err(io)?;
+                    file.write_all(hex::encode(seed).as_bytes()).map_err(io)?;
+                    file.sync_all().map_err(io)?;
+                }
+                std::fs::rename(&temporary, &path).map_err(io)?;
+                if let Ok(directory) = std::fs::File::open(dir) {
+                    let _ = directory.sync_all();
+                }
+                tracing::info!("a new document signing key was made");
+                Ok(DocumentSigner::from_seed(seed))
+            }
+            Err(error) => Err(io(error)),
+        }
+    }
+
+    pub fn from_seed(seed: [u8; 32]) -> DocumentSigner {
+        let key = SigningKey::from_bytes(&seed);
+        let key_id = key_id(&key.verifying_key());
+        DocumentSigner { key, key_id }
+    }
+
+    /// The signature over the document's canonical bytes, base64url without padding.
+    pub fn sign(&self, data: &DocumentData) -> String {
+        URL_SAFE_NO_PAD.encode(self.key.sign(&data.signed_bytes()).to_bytes())
+    }
+
+    pub fn verify(&self, data: &DocumentData, signature: &str) -> bool {
+        verify_with(&self.key.verifying_key(), data, signature)
+    }
+
+    pub fn public_key(&self) -> PublicKey {
+        PublicKey {
+            id: self.key_id.clone(),
+            algorithm: "Ed25519".into(),
+            public_key: URL_SAFE_NO_PAD.encode(self.key.verifying_key().to_bytes()),
+        }
+    }
+}
+
+fn key_id(key: &VerifyingKey) -> String {
+    hex::encode(&Sha256::digest(key.to_bytes())[..8])
+}
+
+/// Checks a signature with a published public key: what anyone holding the key can do
+/// without asking the service.
+pub fn verify_with(key: &VerifyingKey, data: &DocumentData, signature: &str) -> bool {
+    let Ok(bytes) = URL_SAFE_NO_PAD.decode(signature.trim()) else {
+        return false;
+    };
+    let Ok(bytes) = <[u8; 64]>::try_from(bytes.as_slice()) else {
+        return false;
+    };
+    key.verify(&data.signed_bytes(), &Signature::from_bytes(&bytes))
+        .is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::document::{DocumentKind, Issuer};
+    use chrono::{NaiveDate, TimeZone, Utc};
+
+    fn data() -> DocumentData {
+        DocumentData {
+            id: "notice-ESL-17".into(),
+            kind: DocumentKind::Notice,
+            version: 0,
+            issued_at: Utc.with_ymd_and_hms(2026, 11, 20, 4, 0, 0).unwrap(),
+            issuer: Issuer {
+                district: "ESL".into(),
+                name_kk: "Есіл ауданы".into(),
+                name_ru: "район Есиль".into(),
+            },
+            application: "ESL-17".into(),
+            registered_at: Utc.with_ymd_and_hms(2026, 11, 20, 4, 0, 0).unwrap(),
+            child_full_name: "Қасымова Әйгерім".into(),
+            child_birth_date: NaiveDate::from_ymd_opt(2022, 3, 15).unwrap(),
+            home_address: None,
+            kindergarten: None,
+            referral: None,
+            valid_until: None,
+            officer: "system".into(),
+            refusal_reason: None,
+            refusal_text: None,
+        }
+    }
+
+    #[test]
+    fn one_changed_byte_of_the_signed_data_fails_verification() {
+        let signer = DocumentSigner::from_seed([7; 32]);
+        let data = data();
+        let signature = signer.sign(&data);
+        assert!(signer.verify(&data, &signature));
+        // Every single byte of the signed data matters: change each in turn.
+        let bytes = data.signed_bytes();
+        let key = signer.key.verifying_key();
+        let raw = URL_SAFE_NO_PAD.decode(&signature).unwrap();
+        let raw = Signature::from_bytes(&raw.try_into().unwrap());
+        for i in 0..bytes.len() {
+            let mut changed = bytes.clone();
+            changed[i] ^= 0x01;
+            assert!(key.verify(&changed, &raw).is_err(), "byte {i} changed");
+        }
+        // And through the data: one letter of the name.
+        let mut forged = data.clone();
+        forged.child_full_name = "Қасымова Әйгерін".into();
+        assert!(!signer.verify(&forged, &signature));
+        // A signature from another deployment's key does not pass either.
+        let other = DocumentSigner::from_seed([8; 32]);
+        assert!(!signer.verify(&data, &other.sign(&data)));
+        assert!(!signer.verify(&data, "not base64!"));
+    }
+
+    #[test]
+    fn the_key_is_made_once_and_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = DocumentSigner::load_or_create(dir.path()).unwrap();
+        let again = DocumentSigner::load_or_create(dir.path()).unwrap();
+        assert_eq!(first.public_key(), again.public_key());
+        assert_eq!(first.public_key().id.len(), 16);
+        let signature = first.sign(&data());
+        assert!(again.verify(&data(), &signature));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join(KEY_FILE))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o077, 0, "only the owner reads the key");
+        }
+        std::fs::write(dir.path().join(KEY_FILE), "zz").unwrap();
+        assert!(matches!(
+            DocumentSigner::load_or_create(dir.path()),
+            Err(KeyError::Malformed(_))
+        ));
+    }
+}
