@@ -6,6 +6,7 @@
 //! the same signature. A verifier rebuilds the data the same way and checks the signature
 //! it was shown (from the QR code) against it.
 
+pub mod render;
 pub mod signing;
 
 use crate::domain::application::{Application, ApplicationId, ApplicationStatus};

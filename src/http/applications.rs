@@ -215,12 +215,12 @@ async fn register(
 }
 
 /// The path's application, if the caller may reach it.
-fn reach(app: &AppState, ctx: &Ctx, number: &str) -> Result<ApplicationId, ApiError> {
+pub(super) fn reach(app: &AppState, ctx: &Ctx, number: &str) -> Result<ApplicationId, ApiError> {
     let id = ids::parse_application(&app.service.read().catalog, number);
     application_access(app, &ctx.caller, ctx.ip, id, ctx.lang)
 }
 
-async fn read_blocking<R: Send + 'static>(
+pub(super) async fn read_blocking<R: Send + 'static>(
     app: &AppState,
     lang: Lang,
     read: impl FnOnce(&rusqlite::Connection) -> Result<R, store::StoreError> + Send + 'static,

@@ -16,6 +16,7 @@ pub mod middleware;
 mod admin;
 mod applications;
 mod auth;
+mod documents;
 mod kindergarten;
 mod public;
 mod staff;
@@ -24,6 +25,7 @@ mod views;
 pub use auth::ACCESS_CODE_HEADER;
 
 use crate::clock::ManualClock;
+use crate::documents::DocumentSigner;
 use crate::service::{Command, CommandError, Idempotency, Outcome, Service};
 use crate::store::ReadPool;
 use auth::Caller;
@@ -45,11 +47,17 @@ use utoipa_axum::router::OpenApiRouter;
 /// The largest request body: a registration is about 1 KB; a calendar year's text ~10 KB.
 pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct HttpConfig {
     pub limits: limits::LimitConfig,
     /// A request not answered by then gets 503 `timeout`.
     pub request_timeout: Duration,
+    /// The key that signs the result documents; when `None`, the deployment's key in the
+    /// database's directory (made there on the first start).
+    pub signer: Option<Arc<DocumentSigner>>,
+    /// The service's public address as printed on documents (`https://kezek.example.kz`);
+    /// when `None`, `http://` and the request's Host header.
+    pub public_url: Option<String>,
 }
 
 impl Default for HttpConfig {
@@ -57,7 +65,21 @@ impl Default for HttpConfig {
         HttpConfig {
             limits: limits::LimitConfig::default(),
             request_timeout: Duration::from_secs(10),
+            signer: None,
+            public_url: None,
         }
+    }
+}
+
+impl std::fmt::Debug for HttpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpConfig")
+            .field("limits", &self.limits)
+            .field("request_timeout", &self.request_timeout)
+            // The key's id only: the key itself never leaves the signer.
+            .field("signer", &self.signer.as_ref().map(|s| s.public_key().id))
+            .field("public_url", &self.public_url)
+            .finish()
     }
 }
 
@@ -69,6 +91,8 @@ pub struct AppState {
     manual_clock: Option<ManualClock>,
     limits: Arc<limits::ParentLimits>,
     metrics: Arc<metrics::Metrics>,
+    signer: Arc<DocumentSigner>,
+    public_url: Option<Arc<str>>,
 }
 
 #[derive(OpenApi)]
@@ -114,6 +138,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(staff::routes())
         .merge(kindergarten::routes())
         .merge(admin::routes())
+        .merge(documents::routes())
         .split_for_parts()
 }
 
@@ -129,12 +154,27 @@ pub fn router(
     config: HttpConfig,
 ) -> Router {
     let metrics = Arc::new(metrics::Metrics::new());
+    let signer = config.signer.unwrap_or_else(|| {
+        // The key lives beside the database: back them up together.
+        let dir = match db.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let signer = DocumentSigner::load_or_create(&dir).unwrap_or_else(|error| {
+            panic!("the document signing key cannot be loaded or made: {error}")
+        });
+        Arc::new(signer)
+    });
     let app = AppState {
         service,
         reads: Arc::new(ReadPool::new(db)),
         manual_clock,
         limits: Arc::new(limits::ParentLimits::new(config.limits)),
         metrics: Arc::clone(&metrics),
+        signer,
+        public_url: config
+            .public_url
+            .map(|url| Arc::from(url.trim_end_matches('/'))),
     };
     let (api, document) = api();
     let document = Arc::new(document);
