@@ -9,6 +9,7 @@ pub mod demo;
 pub mod documents;
 pub mod domain;
 pub mod http;
+pub mod notify;
 pub mod service;
 pub mod store;
 pub mod verify;

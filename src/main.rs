@@ -49,6 +49,13 @@ enum Commands {
         /// tests from one address).
         #[arg(long, default_value_t = 120)]
         lookups_per_minute: u32,
+        /// Where notifications to parents go: `file:DIR` (one .eml file per message;
+        /// the default is `outbox/` beside the database),
+        /// `smtp://[USER:PASS@]HOST[:PORT]?from=ADDRESS[&tls=required|opportunistic]`,
+        /// `smtps://...` (TLS from the start, port 465), or `off` (messages wait in the
+        /// outbox). USER, PASS and ADDRESS are percent-encoded (`@` is `%40`).
+        #[arg(long, value_name = "CHANNEL", value_parser = kezek::notify::NotifyTo::parse)]
+        notify: Option<kezek::notify::NotifyTo>,
     },
     /// Fills the database with realistic synthetic data.
     Demo {
@@ -104,7 +111,8 @@ fn main() -> ExitCode {
             demo,
             clock,
             lookups_per_minute,
-        } => serve(&cli.db, addr, demo, clock, lookups_per_minute),
+            notify,
+        } => serve(&cli.db, addr, demo, clock, lookups_per_minute, notify),
         Commands::Demo { applications, seed } => run_demo(&cli.db, applications, seed),
         Commands::Verify => verify(&cli.db),
         Commands::Staff { action } => staff(&cli.db, action),
@@ -133,6 +141,9 @@ fn run_demo(db: &Path, applications: usize, seed: u64) -> anyhow::Result<ExitCod
     })?;
     bar.finish();
     service.shutdown();
+    // Synthetic parents get no messages: their addresses are made up.
+    let cancelled = kezek::store::cancel_undelivered_messages(db, Utc::now())?;
+    tracing::info!(cancelled, "demo notifications cancelled, not sent");
     println!(
         "registered {} applications ({} refused), priorities verified {}, rejected {}",
         summary.registered,
@@ -238,6 +249,7 @@ fn serve(
     demo_applications: Option<usize>,
     clock_kind: ClockKind,
     lookups_per_minute: u32,
+    notify: Option<kezek::notify::NotifyTo>,
 ) -> anyhow::Result<ExitCode> {
     if let Some(applications) = demo_applications {
         let empty = !db.exists();
@@ -257,7 +269,19 @@ fn serve(
         Some(manual) => Arc::new(manual.clone()),
         None => Arc::new(SystemClock),
     };
-    let service = Service::start(db, clock).with_context(|| format!("opening {}", db.display()))?;
+    let notify = notify.unwrap_or_else(|| kezek::notify::NotifyTo::beside(db));
+    let service = match notify.open()? {
+        Some(channel) => {
+            tracing::info!(channel = ?notify, "notifications on");
+            let config = kezek::notify::SenderConfig::default();
+            Service::start_notifying(db, clock, channel, config)
+        }
+        None => {
+            tracing::info!("notifications off: messages wait in the outbox");
+            Service::start(db, clock)
+        }
+    }
+    .with_context(|| format!("opening {}", db.display()))?;
     tracing::info!(waiting = service.read().waiting.len(), "state rebuilt");
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {

@@ -117,6 +117,8 @@ struct Threads {
     wakeup: Arc<Wakeup>,
     scheduler: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
     writer: std::sync::Mutex<Option<writer::WriterHandle>>,
+    /// The notifications' sender, when the service was started with a channel.
+    sender: std::sync::Mutex<Option<crate::notify::Sender>>,
 }
 
 impl Drop for Threads {
@@ -152,6 +154,7 @@ impl Service {
                 wakeup: Arc::clone(&wakeup),
                 scheduler: std::sync::Mutex::new(None),
                 writer: std::sync::Mutex::new(Some(writer)),
+                sender: std::sync::Mutex::new(None),
             }),
             stats,
             clock: Arc::clone(&clock),
@@ -169,6 +172,21 @@ impl Service {
         }
         .spawn();
         *service.threads.scheduler.lock().expect("not poisoned") = Some(scheduler);
+        Ok(service)
+    }
+
+    /// `start`, then the notifications' sender on `channel` (see `notify`): it delivers the
+    /// outbox from its own connection until `shutdown`. Started after the overdue deadlines
+    /// were processed, so that no reminder goes out for a referral that has lapsed meanwhile.
+    pub fn start_notifying(
+        path: &Path,
+        clock: Arc<dyn Clock>,
+        channel: Box<dyn crate::notify::Channel>,
+        config: crate::notify::SenderConfig,
+    ) -> Result<Service, StartError> {
+        let service = Service::start(path, Arc::clone(&clock))?;
+        let sender = crate::notify::Sender::spawn(path, channel, clock, config)?;
+        *service.threads.sender.lock().expect("not poisoned") = Some(sender);
         Ok(service)
     }
 
@@ -294,6 +312,10 @@ impl Service {
             commands, threads, ..
         } = self;
         threads.wakeup.stop();
+        let sender = threads.sender.lock().expect("not poisoned").take();
+        if let Some(sender) = sender {
+            sender.stop();
+        }
         let scheduler = threads.scheduler.lock().expect("not poisoned").take();
         if let Some(scheduler) = scheduler {
             let _ = scheduler.join();

@@ -27,6 +27,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0004_api.sql",
         sql: include_str!("../../migrations/0004_api.sql"),
     },
+    Migration {
+        name: "0005_outbox.sql",
+        sql: include_str!("../../migrations/0005_outbox.sql"),
+    },
 ];
 
 pub fn schema_version(conn: &Connection) -> Result<usize, StoreError> {

@@ -10,9 +10,14 @@ mod checkpoint;
 mod codec;
 mod journal;
 pub mod migrate;
+mod outbox;
 mod read;
 pub mod staff;
 pub use api::*;
+pub use outbox::{
+    cancel_undelivered as cancel_undelivered_messages, counts as outbox_counts, Attempt,
+    MessageKind, Outbox, OutboxCounts, OutboxMessage, REMINDER_BEFORE_HOURS,
+};
 
 pub use read::{
     for_each_application, for_each_event, for_each_referral, load_catalog, load_state,
