@@ -56,6 +56,10 @@ enum Commands {
         /// outbox). USER, PASS and ADDRESS are percent-encoded (`@` is `%40`).
         #[arg(long, value_name = "CHANNEL", value_parser = kezek::notify::NotifyTo::parse)]
         notify: Option<kezek::notify::NotifyTo>,
+        /// The address parents reach the service at, printed in documents' verification
+        /// links (e.g. https://kezek.example.kz); the request's Host header when absent.
+        #[arg(long, value_name = "URL")]
+        public_url: Option<String>,
     },
     /// Fills the database with realistic synthetic data.
     Demo {
@@ -112,7 +116,16 @@ fn main() -> ExitCode {
             clock,
             lookups_per_minute,
             notify,
-        } => serve(&cli.db, addr, demo, clock, lookups_per_minute, notify),
+            public_url,
+        } => serve(
+            &cli.db,
+            addr,
+            demo,
+            clock,
+            lookups_per_minute,
+            notify,
+            public_url,
+        ),
         Commands::Demo { applications, seed } => run_demo(&cli.db, applications, seed),
         Commands::Verify => verify(&cli.db),
         Commands::Staff { action } => staff(&cli.db, action),
@@ -250,6 +263,7 @@ fn serve(
     clock_kind: ClockKind,
     lookups_per_minute: u32,
     notify: Option<kezek::notify::NotifyTo>,
+    public_url: Option<String>,
 ) -> anyhow::Result<ExitCode> {
     if let Some(applications) = demo_applications {
         let empty = !db.exists();
@@ -294,6 +308,17 @@ fn serve(
         tracing::info!(%bound, "listening");
         let mut config = kezek::http::HttpConfig::default();
         config.limits.lookups_per_minute = lookups_per_minute;
+        config.public_url = public_url.map(|url| url.trim_end_matches('/').to_string());
+        // The signing key is read (or made, on the first start) before serving, so a key
+        // that cannot be read stops the start with a clear error instead of a panic.
+        let directory = db
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        config.signer = Some(Arc::new(
+            kezek::documents::DocumentSigner::load_or_create(directory)
+                .context("the document signing key")?,
+        ));
         let router = kezek::http::router(service.clone(), db.to_path_buf(), manual_clock, config);
         // The peer address feeds the per-client rate limits.
         let app = router.into_make_service_with_connect_info::<SocketAddr>();
