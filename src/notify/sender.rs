@@ -206,7 +206,7 @@ impl Deliverer {
             DeliveryError::Transient(error) => {
                 let retry_at = now + backoff(attempts, &self.config, &mut self.rng);
                 tracing::warn!(
-                    message = id,
+                    outbox_id = id,
                     attempts,
                     "a message was not delivered; it will be retried"
                 );
@@ -218,7 +218,7 @@ impl Deliverer {
             }
             DeliveryError::Permanent(error) => {
                 tracing::error!(
-                    message = id,
+                    outbox_id = id,
                     attempts,
                     "a message cannot be delivered; it stays in the outbox with its error"
                 );

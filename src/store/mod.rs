@@ -82,6 +82,9 @@ impl StoreError {
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// District codes for the outbox's texts, read once (districts are never renamed);
+    /// cleared on rollback, which may undo a district just read.
+    district_codes: std::cell::RefCell<rustc_hash::FxHashMap<u32, String>>,
     // Declared after `conn`: dropped last, it makes the final checkpoint once the writer's
     // connection is closed.
     _checkpointer: checkpoint::Checkpointer,
@@ -99,6 +102,7 @@ impl Store {
         Ok(Store {
             conn,
             path: path.to_path_buf(),
+            district_codes: Default::default(),
             _checkpointer: checkpoint::Checkpointer::spawn(path)?,
         })
     }
@@ -130,6 +134,7 @@ impl Store {
     }
 
     pub fn rollback(&self) -> Result<(), StoreError> {
+        self.district_codes.borrow_mut().clear();
         if !self.conn.is_autocommit() {
             self.conn.execute_batch("ROLLBACK")?;
         }

@@ -283,13 +283,21 @@ impl Store {
     }
 
     fn district_code(&self, district: DistrictId) -> Result<String, StoreError> {
+        if let Some(code) = self.district_codes.borrow().get(&district.0) {
+            return Ok(code.clone());
+        }
         let mut statement = self
             .conn
             .prepare_cached("SELECT code FROM districts WHERE id = ?1")?;
         let code: Option<String> = statement
             .query_row([district.0], |row| row.get(0))
             .optional()?;
-        code.ok_or_else(|| StoreError::corrupt("districts", district.0, "no such district"))
+        let code =
+            code.ok_or_else(|| StoreError::corrupt("districts", district.0, "no such district"))?;
+        self.district_codes
+            .borrow_mut()
+            .insert(district.0, code.clone());
+        Ok(code)
     }
 
     /// "ESL-17", as the parent knows it.
