@@ -80,7 +80,7 @@ pub fn notice(
     catalog: &Catalog,
     id: ApplicationId,
 ) -> Result<Option<Built>, StoreError> {
-    let Some((application, _)) = store::application_with_code(conn, id)? else {
+    let Some(application) = store::application(conn, id)? else {
         return Ok(None);
     };
     let events = store::application_events(conn, id)?;
@@ -119,7 +119,7 @@ pub fn refusal(
     catalog: &Catalog,
     id: ApplicationId,
 ) -> Result<Option<Built>, StoreError> {
-    let Some((application, _)) = store::application_with_code(conn, id)? else {
+    let Some(application) = store::application(conn, id)? else {
         return Ok(None);
     };
     if application.status != ApplicationStatus::Refused {
@@ -174,7 +174,7 @@ pub fn referral(
     let Some(current) = store::referral(conn, id)? else {
         return Ok(None);
     };
-    let Some((application, _)) = store::application_with_code(conn, current.application)? else {
+    let Some(application) = store::application(conn, current.application)? else {
         return Err(StoreError::corrupt(
             "referrals",
             id.number.0,

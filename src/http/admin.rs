@@ -1,7 +1,7 @@
 //! Administrators: the catalog (districts, kindergartens, groups), district policies, the
 //! working-day calendar, the audit feed of the journal, and the manual clock.
 
-use super::applications::{Ctx, Done};
+use super::applications::{read_blocking, Ctx, Done};
 use super::error::{self, ApiError};
 use super::extract::{ApiJson, ApiQuery};
 use super::views::NamesView;
@@ -276,14 +276,10 @@ async fn audit(
     admin(&ctx)?;
     let after = params.after.unwrap_or(0);
     let limit = params.limit.unwrap_or(100).clamp(1, 1000);
-    let reads = std::sync::Arc::clone(&app.reads);
-    let lang = ctx.lang;
-    let events = tokio::task::spawn_blocking(move || {
-        reads.with(|conn| store::events_after(conn, after, limit))
+    let events = read_blocking(&app, ctx.lang, move |conn| {
+        store::events_after(conn, after, limit)
     })
-    .await
-    .map_err(|_| ApiError::new(error::INTERNAL, lang))?
-    .map_err(|e| super::auth::internal(e, lang))?;
+    .await?;
     let next_after = (events.len() as u32 == limit)
         .then(|| events.last().map(|e| e.seq))
         .flatten();

@@ -244,13 +244,13 @@ async fn application(
 ) -> Result<Response, ApiError> {
     let id = reach(&app, &ctx, &number)?;
     let (application, events, referrals) = read_blocking(&app, ctx.lang, move |conn| {
-        let application = store::application_with_code(conn, id)?;
+        let application = store::application(conn, id)?;
         let events = store::application_events(conn, id)?;
         let referrals = store::referrals_of(conn, id)?;
         Ok((application, events, referrals))
     })
     .await?;
-    let Some((application, _)) = application else {
+    let Some(application) = application else {
         return Err(ctx.error(error::NOT_FOUND));
     };
     let state = app.service.read();
@@ -327,7 +327,7 @@ async fn position_history(
 ) -> Result<Response, ApiError> {
     let id = reach(&app, &ctx, &number)?;
     let moves = read_blocking(&app, ctx.lang, move |conn| {
-        let Some((application, _)) = store::application_with_code(conn, id)? else {
+        let Some(application) = store::application(conn, id)? else {
             return Ok(None);
         };
         let cohort = chrono::Datelike::year(&application.child.birth_date);

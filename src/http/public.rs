@@ -2,7 +2,7 @@
 //! queue in order (anonymised: numbers, birth years, tiers, times; no names, no IINs), and
 //! the protocol of free places and the referrals they became.
 
-use super::applications::Ctx;
+use super::applications::{read_blocking, Ctx};
 use super::error::{self, ApiError};
 use super::extract::ApiQuery;
 use super::views::{self, NamesView, PlaceView};
@@ -324,19 +324,13 @@ async fn protocol(
     if from > to {
         return Err(ctx.error(error::QUERY_INVALID).with_detail("from".into()));
     }
-    let reads = std::sync::Arc::clone(&app.reads);
-    let lang = ctx.lang;
-    let (places, referrals) = tokio::task::spawn_blocking(move || {
-        reads.with(|conn| {
-            Ok((
-                store::places_reported(conn, district, from, to, PROTOCOL_ROWS_MAX)?,
-                store::referrals_issued(conn, district, from, to, PROTOCOL_ROWS_MAX)?,
-            ))
-        })
+    let (places, referrals) = read_blocking(&app, ctx.lang, move |conn| {
+        Ok((
+            store::places_reported(conn, district, from, to, PROTOCOL_ROWS_MAX)?,
+            store::referrals_issued(conn, district, from, to, PROTOCOL_ROWS_MAX)?,
+        ))
     })
-    .await
-    .map_err(|_| ApiError::new(error::INTERNAL, lang))?
-    .map_err(|e| super::auth::internal(e, lang))?;
+    .await?;
     let state = app.service.read();
     let truncated =
         places.len() as u32 == PROTOCOL_ROWS_MAX || referrals.len() as u32 == PROTOCOL_ROWS_MAX;

@@ -2,7 +2,7 @@
 //! refusals, revocations, and replacement access codes. Every action is recorded in the
 //! journal as "staff:<account>".
 
-use super::applications::{reach_referral, Ctx, Done};
+use super::applications::{reach_referral, read_blocking, Ctx, Done};
 use super::auth::district_staff;
 use super::error::{self, ApiError};
 use super::extract::{ApiJson, ApiQuery};
@@ -112,13 +112,7 @@ async fn work_list(
         after_number: params.after.unwrap_or(0),
         limit,
     };
-    let reads = std::sync::Arc::clone(&app.reads);
-    let lang = ctx.lang;
-    let rows =
-        tokio::task::spawn_blocking(move || reads.with(|conn| store::work_list(conn, &query)))
-            .await
-            .map_err(|_| ApiError::new(error::INTERNAL, lang))?
-            .map_err(|e| super::auth::internal(e, lang))?;
+    let rows = read_blocking(&app, ctx.lang, move |conn| store::work_list(conn, &query)).await?;
     let full_page = rows.len() as u32 == limit;
     let next_after = rows.last().map(|a| a.id.number.0).filter(|_| full_page);
     let state = app.service.read();

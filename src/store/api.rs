@@ -54,24 +54,20 @@ impl ReadPool {
     }
 }
 
-/// An application with the hash of its parent's access code.
-pub fn application_with_code(
+/// One application, on any connection (the writer's goes through `Store::application`).
+pub fn application(
     conn: &Connection,
     id: ApplicationId,
-) -> Result<Option<(Application, Option<String>)>, StoreError> {
+) -> Result<Option<Application>, StoreError> {
     let sql = format!(
-        "SELECT {APPLICATION_COLUMNS}, access_code_hash FROM applications \
+        "SELECT {APPLICATION_COLUMNS} FROM applications \
          WHERE district_id = ?1 AND registration_number = ?2"
     );
     let mut statement = conn.prepare_cached(&sql)?;
     let mut rows = statement.query(params![id.district.0, id.number.0])?;
     match rows.next()? {
         None => Ok(None),
-        Some(row) => {
-            let application = codec::application_from_row(row)?;
-            let code: Option<String> = row.get("access_code_hash")?;
-            Ok(Some((application, code)))
-        }
+        Some(row) => Ok(Some(codec::application_from_row(row)?)),
     }
 }
 

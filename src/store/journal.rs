@@ -45,16 +45,7 @@ impl Store {
     }
 
     pub fn application(&self, id: ApplicationId) -> Result<Option<Application>, StoreError> {
-        let sql = format!(
-            "SELECT {APPLICATION_COLUMNS} FROM applications \
-             WHERE district_id = ?1 AND registration_number = ?2"
-        );
-        let mut statement = self.conn.prepare_cached(&sql)?;
-        let mut rows = statement.query(params![id.district.0, id.number.0])?;
-        match rows.next()? {
-            None => Ok(None),
-            Some(row) => Ok(Some(codec::application_from_row(row)?)),
-        }
+        super::api::application(&self.conn, id)
     }
 
     /// Appends `recorded` to the journal and applies `event` to the tables.
