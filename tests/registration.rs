@@ -393,3 +393,50 @@ fn staff_channels_record_who_entered_the_application() {
     let portal = app.register(valid_form(2)).unwrap();
     assert_eq!(portal.entered_by, None);
 }
+
+/// A registration's answer holds the access code, and the answer is kept for 24 hours so
+/// that a retried request gets it again. Kept, but not readable: the database holds the
+/// Idempotency-Key only as a hash and the answer only sealed with the key.
+#[test]
+fn a_remembered_registration_keeps_its_access_code_sealed() {
+    use kezek::service::Idempotency;
+    let app = TestApp::spawn();
+    let idempotency = Idempotency {
+        scope: "portal".into(),
+        key: "retry-me-7d1f".into(),
+        fingerprint: [9; 32],
+    };
+    let submit = || {
+        let command = Command::Register {
+            form: valid_form(3),
+            channel: Channel::Portal,
+        };
+        runtime().block_on(app.service().submit_idempotent(
+            command,
+            Actor::portal(),
+            Some(idempotency.clone()),
+        ))
+    };
+    let Outcome::Registered { access_code, .. } = submit().unwrap() else {
+        panic!("a registration answers Registered")
+    };
+    let Outcome::Replayed(first) = submit().unwrap() else {
+        panic!("the retry is a replay")
+    };
+    let Outcome::Registered {
+        access_code: again, ..
+    } = *first
+    else {
+        panic!("of the registration")
+    };
+    assert_eq!(again, access_code);
+    let conn = rusqlite::Connection::open(&app.path).unwrap();
+    let (key, outcome): (String, String) = conn
+        .query_row("SELECT key, outcome FROM idempotency_keys", [], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })
+        .unwrap();
+    assert!(!key.contains("retry-me"), "{key}");
+    assert!(!outcome.contains(&access_code), "{outcome}");
+    assert!(!outcome.contains("Registered"), "{outcome}");
+}

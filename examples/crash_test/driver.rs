@@ -1078,6 +1078,30 @@ impl Check {
 // The checks.
 // ---------------------------------------------------------------------------------------
 
+/// The op's Idempotency-Key as the service files it: the table holds the key's hash and
+/// the answer sealed with the key (kezek::service::idempotency).
+fn idempotency(op: &Op) -> kezek::service::Idempotency {
+    kezek::service::Idempotency {
+        scope: scope(op),
+        key: op.http.key.clone(),
+        fingerprint: [0; 32],
+    }
+}
+
+/// The record of the op's key: (scope, stored key).
+fn record_key(op: &Op) -> (String, String) {
+    (
+        scope(op),
+        kezek::service::idempotency::stored_key(&idempotency(op)),
+    )
+}
+
+/// The answer remembered for the op's key, opened.
+fn remembered(after: &Check, op: &Op) -> Option<String> {
+    let sealed = after.idempotency.get(&record_key(op))?;
+    kezek::service::idempotency::open(&idempotency(op), sealed)
+}
+
 /// The idempotency scope of an operation, as the service keys it.
 fn scope(op: &Op) -> String {
     match &op.request {
@@ -1184,9 +1208,8 @@ impl Round {
                 Request::Report(_) => {
                     // The answer names the places; without one, the record of the key does.
                     let outcome = op.acknowledged().cloned().or_else(|| {
-                        let remembered =
-                            after.idempotency.get(&(scope(op), op.http.key.clone()))?;
-                        let outcome: Value = serde_json::from_str(remembered).ok()?;
+                        let remembered = remembered(after, op)?;
+                        let outcome: Value = serde_json::from_str(&remembered).ok()?;
                         let places = &outcome["PlacesReported"]["places"];
                         Some(json!({ "places": places }))
                     });
@@ -1240,9 +1263,7 @@ impl Round {
     fn check_rows(&mut self, ops: &[Op], matched: &[usize], after: &Check) {
         let present: BTreeSet<usize> = matched.iter().copied().collect();
         for (i, op) in ops.iter().enumerate() {
-            let record = after
-                .idempotency
-                .contains_key(&(scope(op), op.http.key.clone()));
+            let record = after.idempotency.contains_key(&record_key(op));
             let found = present.contains(&i);
             if record != found && !matches!(op.answer, Answer::Refused(..)) {
                 self.problem(format!(
@@ -1253,10 +1274,7 @@ impl Round {
                 ));
             }
         }
-        let keys: BTreeSet<(String, String)> = ops
-            .iter()
-            .map(|op| (scope(op), op.http.key.clone()))
-            .collect();
+        let keys: BTreeSet<(String, String)> = ops.iter().map(record_key).collect();
         for key in after.idempotency.keys() {
             if !keys.contains(key) {
                 self.problem(format!("an Idempotency-Key record {key:?} nobody sent"));

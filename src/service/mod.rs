@@ -11,6 +11,7 @@
 //! touch SQLite.
 
 mod commands;
+pub mod idempotency;
 mod scheduler;
 mod writer;
 

@@ -161,8 +161,9 @@ fn remembered_answer(
     store: &Store,
     idempotency: &super::Idempotency,
 ) -> Result<Option<Answer>, Arc<StoreError>> {
+    let stored_key = super::idempotency::stored_key(idempotency);
     let Some(remembered) = store
-        .remembered(&idempotency.scope, &idempotency.key)
+        .remembered(&idempotency.scope, &stored_key)
         .map_err(Arc::new)?
     else {
         return Ok(None);
@@ -170,8 +171,10 @@ fn remembered_answer(
     if remembered.fingerprint != idempotency.fingerprint {
         return Ok(Some(Err(CommandError::IdempotencyKeyReused)));
     }
-    let outcome: Outcome = serde_json::from_str(&remembered.outcome)
-        .map_err(|e| Arc::new(StoreError::corrupt("idempotency_keys", &idempotency.key, e)))?;
+    let corrupt = |why: &str| Arc::new(StoreError::corrupt("idempotency_keys", &stored_key, why));
+    let text = super::idempotency::open(idempotency, &remembered.outcome)
+        .ok_or_else(|| corrupt("the answer does not open with its key"))?;
+    let outcome: Outcome = serde_json::from_str(&text).map_err(|e| corrupt(&e.to_string()))?;
     Ok(Some(Ok(Outcome::Replayed(Box::new(outcome)))))
 }
 
@@ -299,9 +302,9 @@ impl Writer {
                         store
                             .remember(
                                 &idempotency.scope,
-                                &idempotency.key,
+                                &super::idempotency::stored_key(idempotency),
                                 &idempotency.fingerprint,
-                                &text,
+                                &super::idempotency::seal(idempotency, &text),
                                 now,
                             )
                             .map_err(Arc::new)?;

@@ -319,7 +319,7 @@ impl Store {
         Ok(())
     }
 
-    /// Forgets keys older than the window (their answers may hold access codes).
+    /// Forgets keys older than the window (their answers, sealed, may hold access codes).
     pub fn forget_idempotency_before(&self, before: DateTime<Utc>) -> Result<usize, StoreError> {
         Ok(self.connection().execute(
             "DELETE FROM idempotency_keys WHERE created_at < ?1",
