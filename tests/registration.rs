@@ -394,6 +394,65 @@ fn staff_channels_record_who_entered_the_application() {
     assert_eq!(portal.entered_by, None);
 }
 
+/// The web form lists every refusal of a registration at once (`NewApplication::refusals`);
+/// the API answers the first (`NewApplication::parse`). Over every combination of eight
+/// kinds of bad field, the two agree: `parse` refuses exactly when the list is not empty,
+/// with the list's first entry, and every bad field has an entry of its own.
+#[test]
+fn the_forms_list_of_refusals_agrees_with_the_apis_first_refusal() {
+    use kezek::domain::application::NewApplication;
+    let app = TestApp::spawn();
+    let catalog = app.service().read().catalog.clone();
+    let today = date(2026, 11, 20);
+    type Spoil = fn(&mut kezek::domain::application::RegistrationForm);
+    let spoils: [(&str, Spoil); 8] = [
+        ("district", |f| f.district = "XXX".into()),
+        ("child_iin", |f| f.child_iin = "12345".into()),
+        ("child_birth_date", |f| {
+            f.child_birth_date = "2022-02-30".into()
+        }),
+        ("child_full_name", |f| f.child_full_name = "  ".into()),
+        ("applicant_phone", |f| f.applicant_phone = "555".into()),
+        ("applicant_email", |f| {
+            f.applicant_email = Some("no-at-sign".into())
+        }),
+        ("desired_start", |f| f.desired_start = "2020-01-01".into()),
+        ("priority_category", |f| {
+            f.priority_category = Some("no_such_category".into())
+        }),
+    ];
+    for mask in 0u32..(1 << spoils.len()) {
+        let mut form = valid_form(1);
+        let mut spoiled = Vec::new();
+        for (i, (field, spoil)) in spoils.iter().enumerate() {
+            if mask & (1 << i) != 0 {
+                spoil(&mut form);
+                spoiled.push(*field);
+            }
+        }
+        let listed = NewApplication::refusals(&form, &catalog, today);
+        let first = NewApplication::parse(&form, &catalog, today).err();
+        assert_eq!(
+            first,
+            listed.first().map(|(_, r)| r.clone()),
+            "mask {mask:#b}"
+        );
+        for field in &spoiled {
+            // A birth date cannot be checked against an IIN that is not one.
+            let shadowed = *field == "child_birth_date" && spoiled.contains(&"child_iin");
+            assert!(
+                shadowed || listed.iter().any(|(f, _)| f == field),
+                "mask {mask:#b}: {field} is not listed in {listed:?}"
+            );
+        }
+        assert_eq!(
+            listed.is_empty(),
+            spoiled.is_empty(),
+            "mask {mask:#b}: {listed:?}"
+        );
+    }
+}
+
 /// A registration's answer holds the access code, and the answer is kept for 24 hours so
 /// that a retried request gets it again. Kept, but not readable: the database holds the
 /// Idempotency-Key only as a hash and the answer only sealed with the key.

@@ -95,6 +95,19 @@ impl DocumentSigner {
         verify_with(&self.key.verifying_key(), data, signature)
     }
 
+    /// A secret for another purpose (the web pages' session cookies), derived from the
+    /// deployment's key so that there is one secret file to keep and back up. Hashing with
+    /// a purpose label keeps the derived secrets independent of each other and of the
+    /// signatures.
+    pub fn derive_secret(&self, purpose: &str) -> [u8; 32] {
+        let mut hasher = Sha256::new();
+        hasher.update(b"kezek derived secret v1\0");
+        hasher.update(purpose.as_bytes());
+        hasher.update(b"\0");
+        hasher.update(self.key.to_bytes());
+        hasher.finalize().into()
+    }
+
     pub fn public_key(&self) -> PublicKey {
         PublicKey {
             id: self.key_id.clone(),

@@ -410,6 +410,137 @@ impl NewApplication {
     }
 }
 
+impl NewApplication {
+    /// Every refusal of a form at once, for a page that marks each field's error in one go.
+    /// The checks are `parse`'s, in `parse`'s order; a check that depends on a field
+    /// already refused is left out (a birth date cannot disagree with an IIN that is not
+    /// one). So `parse` refuses a form exactly when this list is not empty, and with its
+    /// first entry (tests/registration.rs holds the two together).
+    pub fn refusals(
+        form: &RegistrationForm,
+        catalog: &Catalog,
+        today: NaiveDate,
+    ) -> Vec<(&'static str, Refusal)> {
+        let mut refusals = Vec::new();
+        // Each refusal with the name of the form field it is about.
+        let mut note = |field: &'static str, result: Result<(), Refusal>| {
+            if let Err(refusal) = result {
+                refusals.push((field, refusal));
+            }
+        };
+        let district = catalog.district_by_code(form.district.trim());
+        note(
+            "district",
+            district.map(|_| ()).ok_or(Refusal::UnknownDistrict),
+        );
+        let child_iin = Iin::parse(form.child_iin.trim()).map_err(Refusal::ChildIinInvalid);
+        let applicant_iin =
+            Iin::parse(form.applicant_iin.trim()).map_err(Refusal::ApplicantIinInvalid);
+        note("child_iin", child_iin.clone().map(|_| ()));
+        note("applicant_iin", applicant_iin.clone().map(|_| ()));
+        if let (Ok(child), Ok(applicant)) = (&child_iin, &applicant_iin) {
+            note(
+                "applicant_iin",
+                if child == applicant {
+                    Err(Refusal::ApplicantIsChild)
+                } else {
+                    Ok(())
+                },
+            );
+        }
+        let birth_date = parse_date(&form.child_birth_date);
+        note(
+            "child_birth_date",
+            birth_date.map(|_| ()).ok_or(Refusal::BirthDateMalformed),
+        );
+        if let (Some(birth_date), Ok(child)) = (birth_date, &child_iin) {
+            note(
+                "child_birth_date",
+                if birth_date != child.birth_date() {
+                    Err(Refusal::BirthDateMismatch)
+                } else if birth_date > today {
+                    Err(Refusal::ChildNotBorn)
+                } else {
+                    Ok(())
+                },
+            );
+        }
+        let desired_start = parse_date(&form.desired_start);
+        note(
+            "desired_start",
+            match desired_start {
+                None => Err(Refusal::DesiredStartMalformed),
+                Some(start) if start < today => Err(Refusal::DesiredStartInPast),
+                Some(_) => Ok(()),
+            },
+        );
+        if let (Some(birth_date), Some(start), Ok(child)) = (birth_date, desired_start, &child_iin)
+        {
+            let dates_fine =
+                birth_date == child.birth_date() && birth_date <= today && start >= today;
+            if dates_fine
+                && !catalog
+                    .school_age
+                    .is_preschool_on(birth_date, start.max(today))
+            {
+                note("child_birth_date", Err(Refusal::NotPreschoolAge));
+            }
+        }
+        note(
+            "child_full_name",
+            parse_name(&form.child_full_name).map(|_| ()),
+        );
+        note(
+            "applicant_full_name",
+            parse_name(&form.applicant_full_name).map(|_| ()),
+        );
+        note(
+            "applicant_phone",
+            parse_phone(&form.applicant_phone).map(|_| ()),
+        );
+        note(
+            "applicant_email",
+            parse_email(form.applicant_email.as_deref()).map(|_| ()),
+        );
+        note(
+            "applicant_address",
+            parse_address(&form.applicant_address).map(|_| ()),
+        );
+        note(
+            "applicant_relation",
+            parse_relation(&form.applicant_relation).map(|_| ()),
+        );
+        if let Some(district) = district {
+            note(
+                "kindergartens",
+                parse_choices(&form.kindergartens, district.id, catalog).map(|_| ()),
+            );
+            note(
+                "language",
+                match form.language.trim() {
+                    "any" => Ok(()),
+                    code => match Language::parse(code) {
+                        Some(language) if district.languages.contains(&language) => Ok(()),
+                        _ => Err(Refusal::LanguageNotOffered),
+                    },
+                },
+            );
+        }
+        let priority_field = if form
+            .priority_category
+            .as_deref()
+            .map(str::trim)
+            .is_some_and(|c| catalog.categories.contains_key(c))
+        {
+            "priority_document"
+        } else {
+            "priority_category"
+        };
+        note(priority_field, parse_priority(form, catalog).map(|_| ()));
+        refusals
+    }
+}
+
 fn parse_date(text: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").ok()
 }

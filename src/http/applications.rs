@@ -243,7 +243,19 @@ async fn application(
     Path(number): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = reach(&app, &ctx, &number)?;
-    let (application, events, referrals) = read_blocking(&app, ctx.lang, move |conn| {
+    Ok(no_store(ok(
+        false,
+        application_view(&app, ctx.lang, id).await?,
+    )))
+}
+
+/// The application as its parent and district staff see it (the caller already checked).
+pub(super) async fn application_view(
+    app: &AppState,
+    lang: Lang,
+    id: ApplicationId,
+) -> Result<ApplicationView, ApiError> {
+    let (application, events, referrals) = read_blocking(app, lang, move |conn| {
         let application = store::application(conn, id)?;
         let events = store::application_events(conn, id)?;
         let referrals = store::referrals_of(conn, id)?;
@@ -251,7 +263,7 @@ async fn application(
     })
     .await?;
     let Some(application) = application else {
-        return Err(ctx.error(error::NOT_FOUND));
+        return Err(ApiError::new(error::NOT_FOUND, lang));
     };
     let state = app.service.read();
     let position = state.waiting.position(id);
@@ -263,7 +275,7 @@ async fn application(
         views::history(&events),
     );
     drop(state);
-    Ok(no_store(ok(false, view)))
+    Ok(view)
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -326,7 +338,19 @@ async fn position_history(
     Path(number): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = reach(&app, &ctx, &number)?;
-    let moves = read_blocking(&app, ctx.lang, move |conn| {
+    Ok(no_store(ok(
+        false,
+        position_history_of(&app, ctx.lang, id).await?,
+    )))
+}
+
+/// The application's daily positions (the caller already checked).
+pub(super) async fn position_history_of(
+    app: &AppState,
+    lang: Lang,
+    id: ApplicationId,
+) -> Result<PositionHistory, ApiError> {
+    let moves = read_blocking(app, lang, move |conn| {
         let Some(application) = store::application(conn, id)? else {
             return Ok(None);
         };
@@ -338,21 +362,18 @@ async fn position_history(
     })
     .await?;
     let Some((application, cohort, moves)) = moves else {
-        return Err(ctx.error(error::NOT_FOUND));
+        return Err(ApiError::new(error::NOT_FOUND, lang));
     };
     let points = history::daily_positions(application.id.number, &moves)
         .into_iter()
         .map(|(date, position)| PositionPoint { date, position })
         .collect();
     let number = ids::application_number(&app.service.read().catalog, id);
-    Ok(no_store(ok(
-        false,
-        PositionHistory {
-            number,
-            cohort,
-            points,
-        },
-    )))
+    Ok(PositionHistory {
+        number,
+        cohort,
+        points,
+    })
 }
 
 /// Withdraws the application from the queue (the parent, or district staff for them).
@@ -408,7 +429,7 @@ async fn survey(
     Path(number): Path<String>,
     ApiJson(answers): ApiJson<SurveyAnswers>,
 ) -> Result<Response, ApiError> {
-    if !matches!(ctx.caller, Caller::Parent(_)) {
+    if !matches!(ctx.caller, Caller::Parent(_) | Caller::Session(_)) {
         // The survey asks the parent; staff answering for them would bias it.
         return Err(match ctx.caller {
             Caller::Public => ctx.error(error::ACCESS_CODE_REQUIRED),

@@ -15,6 +15,7 @@ use crate::domain::staff::{self, Role, StaffAccount};
 use crate::store;
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
+use axum::http::Method;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 /// The access-code header. A header, not a query parameter: URLs end up in logs.
@@ -49,6 +50,10 @@ pub enum Caller {
     Staff(StaffAccount),
     /// Someone presenting an access code; whether it opens anything is checked per request.
     Parent(String),
+    /// A parent signed in on the web pages (a signed cookie for one application). Only
+    /// safe requests (GET, HEAD) of the API take the cookie, so a page can link to the
+    /// printable documents while no other site can make a browser change anything.
+    Session(crate::http::pages::session::ParentSession),
     Public,
 }
 
@@ -79,8 +84,38 @@ impl FromRequestParts<AppState> for Caller {
             let code = code.to_str().unwrap_or("").to_string();
             return Ok(Caller::Parent(code));
         }
+        if matches!(parts.method, Method::GET | Method::HEAD) {
+            if let Some(caller) = cookie_caller(parts, app, lang)? {
+                return Ok(caller);
+            }
+        }
         Ok(Caller::Public)
     }
+}
+
+/// The web pages' session, for the API's safe requests (the printable documents).
+fn cookie_caller(parts: &Parts, app: &AppState, lang: Lang) -> Result<Option<Caller>, ApiError> {
+    use crate::http::pages::session::{cookie, PARENT_COOKIE, STAFF_COOKIE};
+    let Some(cookies) = parts
+        .headers
+        .get(axum::http::header::COOKIE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return Ok(None);
+    };
+    let now = app.service.now();
+    if let Some(session) = cookie(cookies, STAFF_COOKIE).and_then(|v| app.sessions.staff(v, now)) {
+        let account = app
+            .reads
+            .with(|conn| store::staff::by_token_hash(conn, &session.token_hash))
+            .map_err(|e| internal(e, lang))?;
+        if let Some(account) = account {
+            return Ok(Some(Caller::Staff(account)));
+        }
+    }
+    Ok(cookie(cookies, PARENT_COOKIE)
+        .and_then(|v| app.sessions.parent(v, now))
+        .map(Caller::Session))
 }
 
 pub fn internal(error: store::StoreError, lang: Lang) -> ApiError {
@@ -156,6 +191,15 @@ pub fn application_access(
             let id = id.ok_or_else(|| ApiError::new(error::NOT_FOUND, lang))?;
             district_staff(caller, id.district, true, lang)?;
             Ok(id)
+        }
+        Caller::Session(session) => {
+            let stored = app.service.read().access.get(&session.application).copied();
+            // The session opens its own application while its code is the current one.
+            if id == Some(session.application) && stored == Some(session.access_prefix) {
+                Ok(session.application)
+            } else {
+                Err(ApiError::new(error::NOT_FOUND, lang))
+            }
         }
         Caller::Parent(code) => {
             if let Err(retry_after) = app.limits.check_lookup(ip.0) {

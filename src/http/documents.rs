@@ -305,6 +305,7 @@ fn standing_code(standing: Standing) -> &'static str {
 async fn verify(
     State(app): State<AppState>,
     lang: Lang,
+    headers: HeaderMap,
     Path(id): Path<String>,
     ApiQuery(params): ApiQuery<VerifyParams>,
 ) -> Result<Response, ApiError> {
@@ -328,6 +329,10 @@ async fn verify(
         issued_at: verification.issued_at,
         valid_until: verification.valid_until,
     };
+    // A phone that scanned the QR code asks for a page; a program asks for JSON.
+    if super::pages::wants_html(&headers) {
+        return Ok(super::pages::verification(&headers, &view));
+    }
     // Whether it is in force changes (a revocation): never from a cache.
     Ok(no_store(Json(view).into_response()))
 }

@@ -13,6 +13,8 @@ pub mod limits;
 pub mod metrics;
 pub mod middleware;
 
+pub mod pages;
+
 mod admin;
 mod applications;
 mod auth;
@@ -93,6 +95,8 @@ pub struct AppState {
     metrics: Arc<metrics::Metrics>,
     signer: Arc<DocumentSigner>,
     public_url: Option<Arc<str>>,
+    /// Signs the web pages' session cookies.
+    sessions: Arc<pages::session::SessionKeys>,
 }
 
 #[derive(OpenApi)]
@@ -165,7 +169,15 @@ pub fn router(
         });
         Arc::new(signer)
     });
+    let sessions = Arc::new(pages::session::SessionKeys::new(
+        signer.derive_secret("web page sessions"),
+        config
+            .public_url
+            .as_deref()
+            .is_some_and(|url| url.starts_with("https://")),
+    ));
     let app = AppState {
+        sessions,
         service,
         reads: Arc::new(ReadPool::new(db)),
         manual_clock,
@@ -195,7 +207,8 @@ pub fn router(
         }),
     )
     .route("/metrics", axum::routing::get(metrics_endpoint))
-    .fallback(error::not_found_fallback)
+    .merge(pages::routes())
+    .fallback(pages::not_found)
     .method_not_allowed_fallback(error::method_not_allowed_fallback)
     .layer(from_fn(fingerprint))
     .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))

@@ -3,7 +3,7 @@
 //! the protocol of free places and the referrals they became.
 
 use super::applications::{read_blocking, Ctx};
-use super::error::{self, ApiError};
+use super::error::{self, ApiError, Lang};
 use super::extract::ApiQuery;
 use super::views::{self, NamesView, PlaceView};
 use super::{ok, AppState};
@@ -76,6 +76,8 @@ async fn districts(State(app): State<AppState>) -> Json<Vec<DistrictView>> {
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+// Query parameters: without this, utoipa documents the fields as required path parameters.
+#[into_params(parameter_in = Query)]
 pub struct KindergartenParams {
     /// A district code or id; all districts when absent.
     pub district: Option<String>,
@@ -148,6 +150,8 @@ async fn kindergartens(
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+// Query parameters: without this, utoipa documents the fields as required path parameters.
+#[into_params(parameter_in = Query)]
 pub struct QueueParams {
     /// Birth year; the oldest cohort with anyone waiting when absent.
     pub cohort: Option<i32>,
@@ -200,9 +204,20 @@ async fn queue(
     Path(district): Path<String>,
     ApiQuery(params): ApiQuery<QueueParams>,
 ) -> Result<Response, ApiError> {
+    Ok(ok(false, queue_page(&app, ctx.lang, &district, &params)?))
+}
+
+/// One page of the district's anonymised queue: the API's answer and the public page's
+/// content.
+pub(super) fn queue_page(
+    app: &AppState,
+    lang: Lang,
+    district: &str,
+    params: &QueueParams,
+) -> Result<QueuePage, ApiError> {
     let state = app.service.read();
-    let district = ids::parse_district(&state.catalog, &district)
-        .ok_or_else(|| ctx.error(error::NOT_FOUND))?;
+    let district = ids::parse_district(&state.catalog, district)
+        .ok_or_else(|| ApiError::new(error::NOT_FOUND, lang))?;
     let cohorts = state.waiting.cohort_sizes(district);
     let cohort = params.cohort.or(cohorts.first().map(|(c, _)| *c));
     let offset = params.offset.unwrap_or(0);
@@ -225,7 +240,7 @@ async fn queue(
                 .get(&kindergarten)
                 .is_none_or(|k| k.district != district)
             {
-                return Err(ctx.error(error::NOT_FOUND));
+                return Err(ApiError::new(error::NOT_FOUND, lang));
             }
             state
                 .waiting
@@ -267,11 +282,13 @@ async fn queue(
         entries,
     };
     drop(state);
-    Ok(ok(false, body))
+    Ok(body)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+// Query parameters: without this, utoipa documents the fields as required path parameters.
+#[into_params(parameter_in = Query)]
 pub struct ProtocolParams {
     /// From this instant (RFC 3339); 30 days before `to` when absent.
     pub from: Option<DateTime<Utc>>,
@@ -314,17 +331,35 @@ async fn protocol(
     Path(district): Path<String>,
     ApiQuery(params): ApiQuery<ProtocolParams>,
 ) -> Result<Response, ApiError> {
-    let district = ids::parse_district(&app.service.read().catalog, &district)
-        .ok_or_else(|| ctx.error(error::NOT_FOUND))?;
+    Ok(ok(
+        false,
+        protocol_of(&app, ctx.lang, &district, &params).await?,
+    ))
+}
+
+/// The district's protocol for a period: the API's answer and the public page's content.
+pub(super) async fn protocol_of(
+    app: &AppState,
+    lang: Lang,
+    district: &str,
+    params: &ProtocolParams,
+) -> Result<Protocol, ApiError> {
+    let district = ids::parse_district(&app.service.read().catalog, district)
+        .ok_or_else(|| ApiError::new(error::NOT_FOUND, lang))?;
     // "Up to now" includes what happened at this very instant.
     let to = params
         .to
         .unwrap_or_else(|| app.service.now() + chrono::Duration::microseconds(1));
-    let from = params.from.unwrap_or(to - chrono::Duration::days(30));
+    // `to` may be any instant chrono can hold; 30 days before the earliest of them is not
+    // one, so the default period is cut at the earliest rather than overflow (a panic).
+    let from = params.from.unwrap_or_else(|| {
+        to.checked_sub_signed(chrono::Duration::days(30))
+            .unwrap_or(DateTime::<Utc>::MIN_UTC)
+    });
     if from > to {
-        return Err(ctx.error(error::QUERY_INVALID).with_detail("from".into()));
+        return Err(ApiError::new(error::QUERY_INVALID, lang).with_detail("from".into()));
     }
-    let (places, referrals) = read_blocking(&app, ctx.lang, move |conn| {
+    let (places, referrals) = read_blocking(app, lang, move |conn| {
         Ok((
             store::places_reported(conn, district, from, to, PROTOCOL_ROWS_MAX)?,
             store::referrals_issued(conn, district, from, to, PROTOCOL_ROWS_MAX)?,
@@ -353,5 +388,5 @@ async fn protocol(
         truncated,
     };
     drop(state);
-    Ok(ok(false, body))
+    Ok(body)
 }

@@ -3,8 +3,8 @@
 //! journal as "staff:<account>".
 
 use super::applications::{reach_referral, read_blocking, Ctx, Done};
-use super::auth::district_staff;
-use super::error::{self, ApiError};
+use super::auth::{district_staff, Caller};
+use super::error::{self, ApiError, Lang};
 use super::extract::{ApiJson, ApiQuery};
 use super::{no_store, ok, AppState};
 use crate::domain::application::{ApplicationStatus, ClaimStatus, RefusalReason};
@@ -36,6 +36,8 @@ const PAGE_MAX: u32 = 500;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+// Query parameters: without this, utoipa documents the fields as required path parameters.
+#[into_params(parameter_in = Query)]
 pub struct WorkListParams {
     /// District code or id; must be the account's.
     pub district: String,
@@ -84,19 +86,33 @@ async fn work_list(
     ctx: Ctx,
     ApiQuery(params): ApiQuery<WorkListParams>,
 ) -> Result<Response, ApiError> {
+    Ok(no_store(ok(
+        false,
+        work_list_of(&app, &ctx.caller, ctx.lang, &params).await?,
+    )))
+}
+
+/// A page of the district's applications for its staff: the API's answer and the
+/// officer's page.
+pub(super) async fn work_list_of(
+    app: &AppState,
+    caller: &Caller,
+    lang: Lang,
+    params: &WorkListParams,
+) -> Result<WorkList, ApiError> {
     let district = ids::parse_district(&app.service.read().catalog, &params.district);
     let Some(district) = district else {
-        ctx.caller.staff(ctx.lang)?;
-        return Err(ctx
-            .error(error::QUERY_INVALID)
-            .with_detail("district".into()));
+        caller.staff(lang)?;
+        return Err(ApiError::new(error::QUERY_INVALID, lang).with_detail("district".into()));
     };
-    district_staff(&ctx.caller, district, true, ctx.lang)?;
+    district_staff(caller, district, true, lang)?;
     let status = match params.status.as_deref() {
         None => None,
         Some(text) => Some(
             serde_json::from_value::<ApplicationStatus>(serde_json::Value::String(text.into()))
-                .map_err(|_| ctx.error(error::QUERY_INVALID).with_detail("status".into()))?,
+                .map_err(|_| {
+                    ApiError::new(error::QUERY_INVALID, lang).with_detail("status".into())
+                })?,
         ),
     };
     let overdue_only = params.overdue.unwrap_or(false);
@@ -112,11 +128,11 @@ async fn work_list(
         after_number: params.after.unwrap_or(0),
         limit,
     };
-    let rows = read_blocking(&app, ctx.lang, move |conn| store::work_list(conn, &query)).await?;
+    let rows = read_blocking(app, lang, move |conn| store::work_list(conn, &query)).await?;
     let full_page = rows.len() as u32 == limit;
     let next_after = rows.last().map(|a| a.id.number.0).filter(|_| full_page);
     let state = app.service.read();
-    let today = local_date(state_now(&app));
+    let today = local_date(state_now(app));
     let items = rows
         .iter()
         .filter_map(|a| {
@@ -149,7 +165,7 @@ async fn work_list(
         })
         .collect();
     drop(state);
-    Ok(no_store(ok(false, WorkList { items, next_after })))
+    Ok(WorkList { items, next_after })
 }
 
 fn state_now(app: &AppState) -> DateTime<Utc> {

@@ -117,6 +117,8 @@ impl ReferralView {
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct PriorityView {
     pub category: String,
+    /// The supporting document's reference as the applicant gave it.
+    pub document: String,
     /// claimed (waiting for an officer), verified, rejected
     pub status: String,
 }
@@ -248,6 +250,7 @@ impl ApplicationView {
             language: a.language.map(|l| l.code().to_string()),
             priority: a.priority.as_ref().map(|p| PriorityView {
                 category: p.category.clone(),
+                document: p.document.clone(),
                 status: codec_text(&p.status),
             }),
             tier: tier_code(a.tier).to_string(),

@@ -1,0 +1,838 @@
+//! The parent's pages: registering a child (every field's error shown beside it, from the
+//! same validation the API runs), opening an application with its number and access code,
+//! the application (status and history, positions, the chart, the referral with its
+//! deadline and print links), and declining, extending or withdrawing, each confirmed first.
+
+use super::chart;
+use super::public::{district_select, kindergarten_name, language_name};
+use super::session::{ParentSession, PARENT_COOKIE, PARENT_SESSION};
+use super::texts;
+use super::{see_other, FieldAttrs, Fields, Page};
+use crate::domain::application::{Channel, NewApplication, Refusal, RegistrationForm};
+use crate::domain::catalog::{Catalog, DistrictId};
+use crate::domain::local_date;
+use crate::domain::numbers as ids;
+use crate::http::applications::{application_view, position_history_of};
+use crate::http::auth::{application_access, Caller};
+use crate::http::error::refusal_kind;
+use crate::http::views::ApplicationView;
+use crate::http::AppState;
+use crate::service::{Command, CommandError, Outcome};
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use chrono::Duration;
+use maud::{html, Markup};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/register", get(register_form).post(register))
+        .route("/lookup", get(lookup_form).post(lookup))
+        .route("/my", get(my))
+        .route("/my/{action}", get(confirm).post(act))
+        .route("/sign-out", post(sign_out))
+}
+
+/// The form's fields as typed, and the errors to show beside them.
+struct RegisterForm<'a> {
+    form: RegistrationForm,
+    errors: Vec<(&'static str, &'a str)>,
+    /// An error about no one field (e.g. the service is shutting down).
+    general: Option<&'a str>,
+}
+
+async fn register_form(State(app): State<AppState>, page: Page) -> Response {
+    let catalog = app.service.read().catalog.clone();
+    let district = page
+        .query("district")
+        .and_then(|d| ids::parse_district(&catalog, d))
+        .or_else(|| catalog.districts.keys().next().copied());
+    let form = RegistrationForm {
+        district: district
+            .map(|d| ids::district_code(&catalog, d))
+            .unwrap_or_default(),
+        language: "any".into(),
+        ..RegistrationForm::default()
+    };
+    let content = register_markup(
+        &page,
+        &catalog,
+        &RegisterForm {
+            form,
+            errors: Vec::new(),
+            general: None,
+        },
+    );
+    page.ok(page.t(texts::REGISTER_TITLE), content)
+}
+
+fn form_of(fields: &Fields) -> RegistrationForm {
+    let optional = |name: &str| Some(fields.get(name).to_string()).filter(|v| !v.trim().is_empty());
+    RegistrationForm {
+        district: fields.get("district").into(),
+        child_iin: fields.get("child_iin").into(),
+        child_full_name: fields.get("child_full_name").into(),
+        child_birth_date: fields.get("child_birth_date").into(),
+        applicant_iin: fields.get("applicant_iin").into(),
+        applicant_full_name: fields.get("applicant_full_name").into(),
+        applicant_phone: fields.get("applicant_phone").into(),
+        applicant_email: optional("applicant_email"),
+        applicant_address: fields.get("applicant_address").into(),
+        applicant_relation: fields.get("applicant_relation").into(),
+        desired_start: fields.get("desired_start").into(),
+        // A checkbox value that is not a number is a kindergarten that does not exist.
+        kindergartens: fields
+            .all("kindergartens")
+            .map(|k| k.parse().unwrap_or(u32::MAX))
+            .collect(),
+        language: fields.get("language").into(),
+        priority_category: optional("priority_category"),
+        priority_document: optional("priority_document"),
+    }
+}
+
+async fn register(State(app): State<AppState>, page: Page, body: Bytes) -> Response {
+    let fields = Fields::parse(&body);
+    let form = form_of(&fields);
+    let (catalog, today) = {
+        let state = app.service.read();
+        (state.catalog.clone(), local_date(app.service.now()))
+    };
+    let lang = page.lang.api();
+    let refusals = NewApplication::refusals(&form, &catalog, today);
+    if !refusals.is_empty() {
+        let errors = refusals
+            .iter()
+            .map(|(field, refusal)| (*field, refusal_kind(refusal).message(lang)))
+            .collect();
+        return invalid(
+            &page,
+            &catalog,
+            RegisterForm {
+                form,
+                errors,
+                general: None,
+            },
+        );
+    }
+    let command = Command::Register {
+        form: form.clone(),
+        channel: Channel::Portal,
+    };
+    let outcome = match page.submit(&app, &Caller::Public, &fields, command).await {
+        Ok(outcome) => outcome,
+        Err(CommandError::Refused(refusal)) => {
+            let field = if refusal == Refusal::AlreadyQueued {
+                "child_iin"
+            } else {
+                "district"
+            };
+            let errors = vec![(field, refusal_kind(&refusal).message(lang))];
+            return invalid(
+                &page,
+                &catalog,
+                RegisterForm {
+                    form,
+                    errors,
+                    general: None,
+                },
+            );
+        }
+        Err(error) => {
+            let (status, message) = page.command_error(error);
+            let mut response = invalid(
+                &page,
+                &catalog,
+                RegisterForm {
+                    form,
+                    errors: Vec::new(),
+                    general: Some(message),
+                },
+            );
+            *response.status_mut() = status;
+            return response;
+        }
+    };
+    let Outcome::Registered {
+        application,
+        access_code,
+        position,
+        ..
+    } = outcome
+    else {
+        unreachable!("a registration answers Registered")
+    };
+    let number = ids::application_number(&catalog, application.id);
+    let prefix = app.service.read().access.get(&application.id).copied();
+    let content = html! {
+        h1 { (page.t(texts::REGISTERED_TITLE)) }
+        div.notice.ok role="status" {
+            dl.facts {
+                dt { (page.t(texts::REGISTERED_NUMBER)) }
+                dd.code data-testid="number" { (number) }
+                dt { (page.t(texts::REGISTERED_CODE)) }
+                dd.code data-testid="access-code" { (access_code) }
+                @if let Some(position) = &position {
+                    dt { (page.t(texts::REGISTERED_POSITION)) }
+                    dd { (position.in_cohort) " " (page.t(texts::POSITION_OF)) " " (position.cohort_size) }
+                }
+            }
+        }
+        p { strong { (page.t(texts::REGISTERED_CODE_WARNING)) } }
+        div.actions {
+            a.button href=(format!("/api/v1/applications/{number}/notice?lang={}", page.lang.code())) { (page.t(texts::PRINT_NOTICE)) }
+            a.button.secondary href=(format!("/api/v1/applications/{number}/notice?lang={}&format=pdf", page.lang.code())) { (page.t(texts::PRINT_NOTICE_PDF)) }
+            a.button.secondary href="/my" { (page.t(texts::REGISTERED_OPEN)) }
+        }
+    };
+    let mut response = page.render(
+        StatusCode::CREATED,
+        page.t(texts::REGISTERED_TITLE),
+        content,
+    );
+    // Registering opens the application on this browser, as a look-up with the code would.
+    if let Some(prefix) = prefix {
+        sign_in(&page, &mut response, application.id, prefix);
+    }
+    response
+}
+
+fn invalid(page: &Page, catalog: &Catalog, form: RegisterForm) -> Response {
+    let content = register_markup(page, catalog, &form);
+    page.render(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        page.t(texts::REGISTER_TITLE),
+        content,
+    )
+}
+
+fn register_markup(page: &Page, catalog: &Catalog, form: &RegisterForm) -> Markup {
+    let lang = page.lang;
+    let district = ids::parse_district(catalog, &form.form.district);
+    let error = |name: &str| {
+        form.errors
+            .iter()
+            .find(|(f, _)| *f == name)
+            .map(|(_, m)| *m)
+    };
+    let value = |v: &str| v.to_string();
+    let f = &form.form;
+    html! {
+        h1 { (page.t(texts::REGISTER_TITLE)) }
+        @if !form.errors.is_empty() {
+            div.summary role="alert" aria-labelledby="error-summary-title" tabindex="-1" {
+                h2 #error-summary-title { (page.t(texts::ERRORS_TITLE)) }
+                p { (page.t(texts::ERRORS_INTRO)) }
+                ul {
+                    @for (field, message) in &form.errors {
+                        li { a href=(format!("#{field}")) { (field_label(page, field)) ": " (message) } }
+                    }
+                }
+            }
+        }
+        @if let Some(general) = form.general {
+            p.notice.error role="alert" { (general) }
+        }
+        p { (page.t(texts::REGISTER_INTRO)) }
+        // Choosing another district shows its kindergartens and languages: a GET, no script.
+        form.filters method="get" action="/register" {
+            div.field.invalid[error("district").is_some()] {
+                label for="district" { (page.t(texts::FIELD_DISTRICT)) }
+                @if let Some(message) = error("district") { p.error-message id="district-error" { (message) } }
+                (district_select(catalog, lang, district))
+            }
+            div.field { button.secondary type="submit" { (page.t(texts::SHOW)) } }
+        }
+        form method="post" action="/register" novalidate {
+            input type="hidden" name="district" value=(f.district);
+            input type="hidden" name="idempotency_key" value=(uuid::Uuid::new_v4());
+            fieldset {
+                legend { (page.t(texts::FIELD_CHILD)) }
+                (super::text_field("child_iin", page.t(texts::FIELD_CHILD_IIN), Some(page.t(texts::HINT_IIN)), &f.child_iin, error("child_iin"), FieldAttrs::TEXT.numeric()))
+                (super::text_field("child_full_name", page.t(texts::FIELD_CHILD_NAME), None, &f.child_full_name, error("child_full_name"), FieldAttrs::TEXT))
+                (super::text_field("child_birth_date", page.t(texts::FIELD_BIRTH_DATE), Some(page.t(texts::HINT_DATE)), &f.child_birth_date, error("child_birth_date"), FieldAttrs::TEXT))
+            }
+            fieldset {
+                legend { (page.t(texts::FIELD_APPLICANT)) }
+                (super::text_field("applicant_iin", page.t(texts::FIELD_APPLICANT_IIN), Some(page.t(texts::HINT_IIN)), &f.applicant_iin, error("applicant_iin"), FieldAttrs::TEXT.numeric()))
+                (super::text_field("applicant_full_name", page.t(texts::FIELD_APPLICANT_NAME), None, &f.applicant_full_name, error("applicant_full_name"), FieldAttrs::TEXT.autocomplete("name")))
+                (relation_select(page, &f.applicant_relation, error("applicant_relation")))
+                (super::text_field("applicant_phone", page.t(texts::FIELD_PHONE), Some(page.t(texts::HINT_PHONE)), &f.applicant_phone, error("applicant_phone"), FieldAttrs::TEXT.kind("tel").autocomplete("tel")))
+                (super::text_field("applicant_email", page.t(texts::FIELD_EMAIL), None, &value(f.applicant_email.as_deref().unwrap_or("")), error("applicant_email"), FieldAttrs::TEXT.kind("email").autocomplete("email").optional()))
+                (super::text_field("applicant_address", page.t(texts::FIELD_ADDRESS), None, &f.applicant_address, error("applicant_address"), FieldAttrs::TEXT.autocomplete("street-address")))
+            }
+            fieldset {
+                legend { (page.t(texts::FIELD_PLACE)) }
+                (super::text_field("desired_start", page.t(texts::FIELD_DESIRED_START), Some(page.t(texts::HINT_DATE)), &f.desired_start, error("desired_start"), FieldAttrs::TEXT))
+                (language_select(page, catalog, district, &f.language, error("language")))
+                (kindergarten_checks(page, catalog, district, &f.kindergartens, error("kindergartens")))
+            }
+            fieldset {
+                legend { (page.t(texts::FIELD_PRIORITY)) }
+                p.hint { (page.t(texts::FIELD_PRIORITY_HINT)) }
+                (category_select(page, catalog, f.priority_category.as_deref().unwrap_or(""), error("priority_category")))
+                (super::text_field("priority_document", page.t(texts::FIELD_PRIORITY_DOCUMENT), None, f.priority_document.as_deref().unwrap_or(""), error("priority_document"), FieldAttrs::TEXT.optional()))
+            }
+            button type="submit" { (page.t(texts::SUBMIT_REGISTER)) }
+        }
+    }
+}
+
+/// A form field's label, for the error summary (two fields can share a message).
+fn field_label(page: &Page, field: &str) -> &'static str {
+    let text = match field {
+        "district" => texts::FIELD_DISTRICT,
+        "child_iin" => texts::FIELD_CHILD_IIN,
+        "child_full_name" => texts::FIELD_CHILD_NAME,
+        "child_birth_date" => texts::FIELD_BIRTH_DATE,
+        "applicant_iin" => texts::FIELD_APPLICANT_IIN,
+        "applicant_full_name" => texts::FIELD_APPLICANT_NAME,
+        "applicant_phone" => texts::FIELD_PHONE,
+        "applicant_email" => texts::FIELD_EMAIL,
+        "applicant_address" => texts::FIELD_ADDRESS,
+        "applicant_relation" => texts::FIELD_RELATION,
+        "desired_start" => texts::FIELD_DESIRED_START,
+        "kindergartens" => texts::FIELD_KINDERGARTENS,
+        "language" => texts::FIELD_LANGUAGE,
+        "priority_category" => texts::FIELD_PRIORITY_CATEGORY,
+        _ => texts::FIELD_PRIORITY_DOCUMENT,
+    };
+    page.t(text)
+}
+
+fn select_field(name: &str, label: &str, error: Option<&str>, options: Markup) -> Markup {
+    let error_id = format!("{name}-error");
+    html! {
+        div.field.invalid[error.is_some()] {
+            label for=(name) { (label) }
+            @if let Some(error) = error { p.error-message id=(error_id) { (error) } }
+            select id=(name) name=(name) aria-describedby=[error.map(|_| error_id.as_str())] aria-invalid=[error.map(|_| "true")] {
+                (options)
+            }
+        }
+    }
+}
+
+fn relation_select(page: &Page, chosen: &str, error: Option<&str>) -> Markup {
+    let options = [
+        ("mother", texts::RELATION_MOTHER),
+        ("father", texts::RELATION_FATHER),
+        ("guardian", texts::RELATION_GUARDIAN),
+        ("other_legal_representative", texts::RELATION_OTHER),
+    ];
+    select_field(
+        "applicant_relation",
+        page.t(texts::FIELD_RELATION),
+        error,
+        html! {
+            @for (code, label) in options {
+                option value=(code) selected[chosen == code] { (page.t(label)) }
+            }
+        },
+    )
+}
+
+fn language_select(
+    page: &Page,
+    catalog: &Catalog,
+    district: Option<DistrictId>,
+    chosen: &str,
+    error: Option<&str>,
+) -> Markup {
+    let languages = district
+        .and_then(|d| catalog.districts.get(&d))
+        .map(|d| d.languages.clone())
+        .unwrap_or_default();
+    select_field(
+        "language",
+        page.t(texts::FIELD_LANGUAGE),
+        error,
+        html! {
+            option value="any" selected[chosen == "any"] { (page.t(texts::ANY_LANGUAGE)) }
+            @for language in languages {
+                option value=(language.code()) selected[chosen == language.code()] { (language_name(page.lang, language.code())) }
+            }
+        },
+    )
+}
+
+fn category_select(page: &Page, catalog: &Catalog, chosen: &str, error: Option<&str>) -> Markup {
+    select_field(
+        "priority_category",
+        page.t(texts::FIELD_PRIORITY_CATEGORY),
+        error,
+        html! {
+            option value="" selected[chosen.is_empty()] { (page.t(texts::NO_PRIORITY)) }
+            @for category in catalog.categories.values() {
+                option value=(category.code) selected[chosen == category.code] {
+                    (page.lang.pick(&category.names)) " — " (texts::tier(page.lang, crate::http::views::tier_code(category.tier)))
+                }
+            }
+        },
+    )
+}
+
+fn kindergarten_checks(
+    page: &Page,
+    catalog: &Catalog,
+    district: Option<DistrictId>,
+    chosen: &[u32],
+    error: Option<&str>,
+) -> Markup {
+    html! {
+        div.field.invalid[error.is_some()] {
+            fieldset aria-describedby="kindergartens-hint" {
+                legend { (page.t(texts::FIELD_KINDERGARTENS)) }
+                p.hint id="kindergartens-hint" { (page.t(texts::FIELD_KINDERGARTENS_HINT)) }
+                @if let Some(error) = error { p.error-message id="kindergartens-error" { (error) } }
+                div.checks #kindergartens tabindex="-1" {
+                    @for k in catalog.kindergartens.values().filter(|k| Some(k.district) == district) {
+                        div.check {
+                            input type="checkbox" id=(format!("kindergarten-{}", k.id.0)) name="kindergartens"
+                                value=(k.id.0) checked[chosen.contains(&k.id.0)];
+                            label for=(format!("kindergarten-{}", k.id.0)) {
+                                (page.lang.pick(&k.names)) ", " (k.address)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Opens `id` on this browser: the parent's session cookie.
+fn sign_in(
+    page: &Page,
+    response: &mut Response,
+    id: crate::domain::application::ApplicationId,
+    prefix: u64,
+) {
+    let session = ParentSession {
+        application: id,
+        access_prefix: prefix,
+        expires: page.now + PARENT_SESSION,
+    };
+    let value = page.keys.parent_cookie(&session);
+    let cookie = page.keys.set_cookie(PARENT_COOKIE, &value, PARENT_SESSION);
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&cookie).expect("ASCII"),
+    );
+}
+
+async fn lookup_form(page: Page) -> Response {
+    lookup_page(&page, StatusCode::OK, "", None)
+}
+
+fn lookup_page(page: &Page, status: StatusCode, number: &str, error: Option<&str>) -> Response {
+    let content = html! {
+        h1 { (page.t(texts::LOOKUP_TITLE)) }
+        @if let Some(error) = error { p.notice.error role="alert" { (error) } }
+        p { (page.t(texts::LOOKUP_INTRO)) }
+        form method="post" action="/lookup" {
+            (super::text_field("number", page.t(texts::FIELD_NUMBER), Some(page.t(texts::HINT_NUMBER)), number, None, FieldAttrs::TEXT.autocomplete("off")))
+            (super::text_field("code", page.t(texts::FIELD_CODE), Some(page.t(texts::HINT_CODE)), "", None, FieldAttrs::TEXT.kind("password").autocomplete("current-password")))
+            button type="submit" { (page.t(texts::SUBMIT_LOOKUP)) }
+        }
+    };
+    page.render(status, page.t(texts::LOOKUP_TITLE), content)
+}
+
+async fn lookup(State(app): State<AppState>, page: Page, body: Bytes) -> Response {
+    let fields = Fields::parse(&body);
+    let number = fields.get("number").trim().to_ascii_uppercase();
+    let code = fields.get("code").trim().to_string();
+    let id = ids::parse_application(&app.service.read().catalog, &number);
+    // The API's own check: the same rate limits, the same answer for every failure.
+    match application_access(&app, &Caller::Parent(code), page.ip, id, page.lang.api()) {
+        Ok(id) => {
+            let prefix = app.service.read().access.get(&id).copied();
+            let mut response = see_other("/my");
+            if let Some(prefix) = prefix {
+                sign_in(&page, &mut response, id, prefix);
+            }
+            response
+        }
+        Err(error) if error.kind.status == StatusCode::TOO_MANY_REQUESTS => page.api_error(error),
+        Err(_) => lookup_page(
+            &page,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &number,
+            Some(page.t(texts::LOOKUP_FAILED)),
+        ),
+    }
+}
+
+async fn sign_out(page: Page, body: Bytes) -> Response {
+    let fields = Fields::parse(&body);
+    let staff = fields.get("who") == "staff";
+    if !page.csrf_ok(&fields, staff) {
+        return page.message(
+            StatusCode::FORBIDDEN,
+            page.t(texts::ERROR_TITLE),
+            page.t(texts::FORM_EXPIRED),
+        );
+    }
+    let (name, to) = if staff {
+        (super::session::STAFF_COOKIE, "/staff")
+    } else {
+        (PARENT_COOKIE, "/lookup")
+    };
+    let mut response = see_other(to);
+    let cookie = page.keys.set_cookie(name, "", Duration::zero());
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&cookie).expect("ASCII"),
+    );
+    response
+}
+
+async fn my(State(app): State<AppState>, page: Page) -> Response {
+    let Some(parent) = &page.parent else {
+        return see_other("/lookup");
+    };
+    let id = parent.session.application;
+    let lang = page.lang.api();
+    let view = match application_view(&app, lang, id).await {
+        Ok(view) => view,
+        Err(error) => return page.api_error(error),
+    };
+    let history = match position_history_of(&app, lang, id).await {
+        Ok(history) => history,
+        Err(error) => return page.api_error(error),
+    };
+    let catalog = app.service.read().catalog.clone();
+    let done = match page.query("done") {
+        Some("declined") => Some(texts::DONE_DECLINED),
+        Some("extended") => Some(texts::DONE_EXTENDED),
+        Some("withdrawn") => Some(texts::DONE_WITHDRAWN),
+        _ => None,
+    };
+    let mut points: Vec<_> = history
+        .points
+        .iter()
+        .map(|p| (p.date, p.position))
+        .collect();
+    // While waiting, the last position holds until today: the line runs up to now.
+    let today = local_date(page.now);
+    if let (Some(position), Some(&(last_day, _))) = (&view.position, points.last()) {
+        if last_day < today {
+            points.push((today, position.in_cohort));
+        }
+    }
+    let content = html! {
+        h1 { (page.t(texts::MY_TITLE)) " " (view.number) }
+        @if let Some(done) = done { p.notice.ok role="status" { (page.t(done)) } }
+        (facts(&page, &catalog, &view))
+        (position_section(&page, &catalog, &view, &points))
+        @if let Some(referral) = &view.referral { (referral_section(&page, &catalog, &view, referral)) }
+        (actions(&page, &view))
+        (history_section(&page, &view))
+    };
+    page.ok(
+        &format!("{} {}", page.t(texts::MY_TITLE), view.number),
+        content,
+    )
+}
+
+pub(super) fn facts(page: &Page, catalog: &Catalog, view: &ApplicationView) -> Markup {
+    let lang = page.lang;
+    html! {
+        dl.facts {
+            dt { (page.t(texts::STATUS)) }
+            dd data-testid="status" { strong { (texts::status(lang, &view.status)) } }
+            dt { (page.t(texts::FIELD_CHILD_NAME)) }
+            dd { (view.child_full_name) }
+            dt { (page.t(texts::CHILD_BIRTH_DATE)) }
+            dd { (texts::date(view.child_birth_date)) }
+            dt { (page.t(texts::REGISTERED_AT)) }
+            dd { (texts::local_time(view.registered_at)) }
+            dt { (page.t(texts::DESIRED_START)) }
+            dd { (texts::date(view.desired_start)) }
+            dt { (page.t(texts::LANGUAGE)) }
+            dd { (language_name(lang, view.language.as_deref().unwrap_or("any"))) }
+            dt { (page.t(texts::KINDERGARTENS)) }
+            dd {
+                @if view.kindergartens.is_empty() { (page.t(texts::ANY_KINDERGARTEN)) }
+                @else { ol { @for k in &view.kindergartens { li { (kindergarten_name(catalog, lang, *k)) } } } }
+            }
+            @if let Some(priority) = &view.priority {
+                dt { (page.t(texts::PRIORITY)) }
+                dd {
+                    (catalog.categories.get(&priority.category).map_or(priority.category.as_str(), |c| lang.pick(&c.names)))
+                    " — " (texts::claim_status(lang, &priority.status))
+                }
+                dt { (page.t(texts::PRIORITY_DOCUMENT)) }
+                dd {
+                    (priority.document)
+                    @if let Some(category) = catalog.categories.get(&priority.category) {
+                        p.hint { (page.t(texts::PRIORITY_DOCUMENT_NEEDED)) ": " (lang.pick(&category.document)) }
+                    }
+                }
+            }
+            dt { (page.t(texts::TIER)) }
+            dd data-testid="tier" { (texts::tier(lang, &view.tier)) }
+            @if let Some(until) = view.on_stop_list_until {
+                dt { (page.t(texts::STOP_LIST_UNTIL)) }
+                dd { (texts::local_time(until)) }
+            }
+        }
+    }
+}
+
+fn position_section(
+    page: &Page,
+    catalog: &Catalog,
+    view: &ApplicationView,
+    points: &[(chrono::NaiveDate, u32)],
+) -> Markup {
+    let lang = page.lang;
+    html! {
+        section aria-labelledby="position-title" {
+            h2 #position-title { (page.t(texts::POSITION_TITLE)) }
+            @if let Some(position) = &view.position {
+                p {
+                    (page.t(texts::POSITION_IN_COHORT)) " (" (position.cohort) "): "
+                    span.big data-testid="position" { (position.in_cohort) }
+                    " " (page.t(texts::POSITION_OF)) " " (position.cohort_size)
+                }
+                @if !position.per_kindergarten.is_empty() {
+                    h3 { (page.t(texts::POSITION_PER_KINDERGARTEN)) }
+                    ul {
+                        @for k in &position.per_kindergarten {
+                            li { (kindergarten_name(catalog, lang, k.kindergarten)) ": " strong { (k.ahead) } " " (page.t(texts::AHEAD)) }
+                        }
+                    }
+                }
+            } @else {
+                p { (page.t(texts::POSITION_NOT_WAITING)) }
+            }
+            h3 { (page.t(texts::CHART_TITLE)) }
+            @match chart::positions(points, page.t(texts::CHART_TITLE), page.t(texts::CHART_DESC)) {
+                Some(svg) => {
+                    figure.chart { (super::svg(svg)) }
+                    details {
+                        summary { (page.t(texts::CHART_TABLE)) }
+                        table {
+                            thead { tr { th scope="col" { (page.t(texts::DATE)) } th.num scope="col" { (page.t(texts::PLACE_NUMBER)) } } }
+                            tbody { @for (day, position) in points { tr { td { (texts::date(*day)) } td.num { (position) } } } }
+                        }
+                    }
+                }
+                None => p { (page.t(texts::CHART_EMPTY)) },
+            }
+        }
+    }
+}
+
+fn referral_section(
+    page: &Page,
+    catalog: &Catalog,
+    view: &ApplicationView,
+    referral: &crate::http::views::ReferralView,
+) -> Markup {
+    let lang = page.lang;
+    let kindergarten = catalog
+        .kindergartens
+        .get(&crate::domain::catalog::KindergartenId(
+            referral.kindergarten,
+        ));
+    let live = referral.status == "issued";
+    html! {
+        section aria-labelledby="referral-title" {
+            h2 #referral-title { (page.t(texts::REFERRAL_TITLE)) }
+            dl.facts {
+                dt { (page.t(texts::REFERRAL_NUMBER)) }
+                dd data-testid="referral-number" { (referral.number) }
+                dt { (page.t(texts::STATUS)) }
+                dd { (texts::referral_status(lang, &referral.status)) }
+                dt { (page.t(texts::KINDERGARTEN)) }
+                dd {
+                    (kindergarten_name(catalog, lang, referral.kindergarten))
+                    @if let Some(k) = kindergarten { br; (k.address) }
+                }
+                dt { (page.t(texts::ISSUED_AT)) }
+                dd { (texts::local_time(referral.issued_at)) }
+                @if live {
+                    dt { (page.t(texts::VALID_UNTIL)) }
+                    dd data-testid="valid-until" {
+                        strong { (texts::local_time(referral.valid_until)) }
+                        @if referral.extended { " (" (page.t(texts::EXTENDED)) ")" }
+                        p.hint { (page.t(texts::VALID_UNTIL_HINT)) }
+                    }
+                }
+            }
+            @if live {
+                div.actions {
+                    a.button href=(format!("/api/v1/referrals/{}/document?lang={}", referral.number, lang.code())) { (page.t(texts::PRINT_REFERRAL)) }
+                    a.button.secondary href=(format!("/api/v1/referrals/{}/document?lang={}&format=pdf", referral.number, lang.code())) { (page.t(texts::PRINT_REFERRAL_PDF)) }
+                }
+            }
+            @if view.status == "refused" {
+                a.button href=(format!("/api/v1/applications/{}/refusal?lang={}", view.number, lang.code())) { (page.t(texts::PRINT_REFUSAL)) }
+            }
+        }
+    }
+}
+
+fn actions(page: &Page, view: &ApplicationView) -> Markup {
+    let live = view.referral.as_ref().is_some_and(|r| r.status == "issued");
+    let extendable = view
+        .referral
+        .as_ref()
+        .is_some_and(|r| r.status == "issued" && !r.extended);
+    let active = matches!(view.status.as_str(), "queued" | "referred");
+    html! {
+        section aria-labelledby="actions-title" {
+            h2 #actions-title { (page.t(texts::ACTIONS)) }
+            div.actions {
+                a.button.secondary href=(format!("/api/v1/applications/{}/notice?lang={}", view.number, page.lang.code())) { (page.t(texts::PRINT_NOTICE)) }
+                @if extendable { a.button.secondary href="/my/extend" { (page.t(texts::ACTION_EXTEND)) } }
+                @if live { a.button.secondary href="/my/decline" { (page.t(texts::ACTION_DECLINE)) } }
+                @if active { a.button.secondary href="/my/withdraw" { (page.t(texts::ACTION_WITHDRAW)) } }
+            }
+        }
+    }
+}
+
+pub(super) fn history_section(page: &Page, view: &ApplicationView) -> Markup {
+    let lang = page.lang;
+    html! {
+        section aria-labelledby="history-title" {
+            h2 #history-title { (page.t(texts::HISTORY_TITLE)) }
+            div.table-wrap { table {
+                thead { tr {
+                    th scope="col" { (page.t(texts::WHEN)) }
+                    th scope="col" { (page.t(texts::WHAT)) }
+                    th scope="col" { (page.t(texts::STATUS)) }
+                    th scope="col" { (page.t(texts::WHO)) }
+                } }
+                tbody {
+                    @for entry in &view.history {
+                        tr {
+                            td { (texts::local_time(entry.at)) }
+                            td { (texts::change(lang, &entry.change)) }
+                            td { (texts::status(lang, &entry.status)) }
+                            td { (texts::actor(lang, &entry.by)) }
+                        }
+                    }
+                }
+            } }
+        }
+    }
+}
+
+/// The three things a parent can do, each asked once more before it is done.
+#[derive(Clone, Copy)]
+enum Action {
+    Decline,
+    Extend,
+    Withdraw,
+}
+
+impl Action {
+    fn parse(text: &str) -> Option<Action> {
+        match text {
+            "decline" => Some(Action::Decline),
+            "extend" => Some(Action::Extend),
+            "withdraw" => Some(Action::Withdraw),
+            _ => None,
+        }
+    }
+
+    fn path(self) -> &'static str {
+        match self {
+            Action::Decline => "decline",
+            Action::Extend => "extend",
+            Action::Withdraw => "withdraw",
+        }
+    }
+
+    /// The action's name, its question, and the `done` the application page thanks for.
+    fn texts(self) -> (texts::T, texts::T, &'static str) {
+        match self {
+            Action::Decline => (texts::ACTION_DECLINE, texts::CONFIRM_DECLINE, "declined"),
+            Action::Extend => (texts::ACTION_EXTEND, texts::CONFIRM_EXTEND, "extended"),
+            Action::Withdraw => (texts::ACTION_WITHDRAW, texts::CONFIRM_WITHDRAW, "withdrawn"),
+        }
+    }
+}
+
+async fn confirm(page: Page, Path(action): Path<String>) -> Response {
+    if page.parent.is_none() {
+        return see_other("/lookup");
+    }
+    let Some(action) = Action::parse(&action) else {
+        return page.api_error(crate::http::error::ApiError::new(
+            crate::http::error::NOT_FOUND,
+            page.lang.api(),
+        ));
+    };
+    let (title, question, _) = action.texts();
+    let danger = !matches!(action, Action::Extend);
+    page.ok(
+        page.t(title),
+        html! {
+            h1 { (page.t(title)) }
+            p.lead { (page.t(question)) }
+            form method="post" action=(format!("/my/{}", action.path())) {
+                (page.form_guard(false))
+                div.actions {
+                    button.warning[danger] type="submit" { (page.t(texts::CONFIRM_YES)) }
+                    a.button.secondary href="/my" { (page.t(texts::CONFIRM_NO)) }
+                }
+            }
+        },
+    )
+}
+
+async fn act(
+    State(app): State<AppState>,
+    page: Page,
+    Path(action): Path<String>,
+    body: Bytes,
+) -> Response {
+    let Some(parent) = &page.parent else {
+        return see_other("/lookup");
+    };
+    let fields = Fields::parse(&body);
+    if !page.csrf_ok(&fields, false) {
+        return page.message(
+            StatusCode::FORBIDDEN,
+            page.t(texts::ERROR_TITLE),
+            page.t(texts::FORM_EXPIRED),
+        );
+    }
+    let Some(action) = Action::parse(&action) else {
+        return page.api_error(crate::http::error::ApiError::new(
+            crate::http::error::NOT_FOUND,
+            page.lang.api(),
+        ));
+    };
+    let id = parent.session.application;
+    let referral = app.service.read().referral_of.get(&id).copied();
+    let command = match (action, referral) {
+        (Action::Withdraw, _) => Command::Withdraw { id },
+        (Action::Decline, Some(referral)) => Command::Decline { referral },
+        (Action::Extend, Some(referral)) => Command::Extend { referral },
+        (_, None) => {
+            let error = crate::http::error::ApiError::new(
+                crate::http::error::REFERRAL_NOT_LIVE,
+                page.lang.api(),
+            );
+            return page.api_error(error);
+        }
+    };
+    let caller = Caller::Session(parent.session);
+    match page.submit(&app, &caller, &fields, command).await {
+        Ok(_) => see_other(&format!("/my?done={}", action.texts().2)),
+        Err(error) => {
+            let (status, message) = page.command_error(error);
+            page.message(status, page.t(texts::ERROR_TITLE), message)
+        }
+    }
+}

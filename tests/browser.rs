@@ -1,0 +1,999 @@
+//! End-to-end tests of the web pages in a real browser: Debian's headless Chromium driven
+//! through chromedriver (WebDriver), against the real router and service on a port of
+//! their own, with a temporary database and a manual clock.
+//!
+//! What they guard: that a parent, an officer and a kindergarten can do their work with
+//! nothing but the pages (forms, links, cookies; no script), that what one of them does
+//! shows on the others' pages, and that every page passes axe-core's accessibility rules
+//! with no serious or critical violation, in Kazakh and in Russian.
+//!
+//! Chromium, chromedriver and axe-core are installed by `scripts/install-test-deps` (the
+//! README's test command runs it). With `KEZEK_SCREENSHOTS=DIR` the accessibility walk
+//! also saves a screenshot of each page (`scripts/screenshots` makes docs/screens/).
+
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use fantoccini::{Client, ClientBuilder, Locator};
+use kezek::clock::ManualClock;
+use kezek::demo::{self, DemoOptions};
+use kezek::domain::application::ApplicationId;
+use kezek::domain::catalog::{Catalog, DistrictId, KindergartenId, Tier};
+use kezek::domain::event::Actor;
+use kezek::domain::iin::{Iin, Sex};
+use kezek::domain::staff::{Role, Scope, StaffAccount};
+use kezek::http::HttpConfig;
+use kezek::service::{Command, NewPlaces, Outcome, Service};
+use serde_json::Value;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command as Process, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Friday 2026-11-20, 09:00 in Astana.
+fn start_time() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 20, 4, 0, 0).unwrap()
+}
+
+/// The service with the demo catalog (and `applications` demo registrations), served on
+/// 127.0.0.1 at a port of its own.
+struct Site {
+    service: Service,
+    path: PathBuf,
+    base: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Site {
+    async fn start(applications: usize) -> Site {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kezek.db");
+        let clock = ManualClock::new(start_time());
+        let (service, clock) = {
+            let (path, clock) = (path.clone(), clock.clone());
+            tokio::task::spawn_blocking(move || {
+                let service = Service::start(&path, Arc::new(clock.clone())).unwrap();
+                demo::ensure_catalog(&service).unwrap();
+                if applications > 0 {
+                    let options = DemoOptions {
+                        applications,
+                        seed: 7,
+                    };
+                    demo::populate(&service, &clock, start_time(), &options, |_| {}).unwrap();
+                }
+                clock.set(start_time());
+                (service, clock)
+            })
+            .await
+            .unwrap()
+        };
+        let router = kezek::http::router(
+            service.clone(),
+            path.clone(),
+            Some(clock.clone()),
+            HttpConfig::default(),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await
+            .unwrap();
+        });
+        Site {
+            service,
+            path,
+            base: format!("http://{address}"),
+            _dir: dir,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn catalog(&self) -> Catalog {
+        self.service.read().catalog.clone()
+    }
+
+    /// A staff account; answers its token.
+    fn staff(&self, name: &str, role: Role, scope: Scope) -> String {
+        let token = kezek::domain::staff::generate_token(&mut rand::rng());
+        let conn = rusqlite::Connection::open(&self.path).unwrap();
+        conn.busy_timeout(Duration::from_secs(10)).unwrap();
+        let account = StaffAccount {
+            name: name.into(),
+            role,
+            scope,
+        };
+        let hash = kezek::domain::staff::token_hash(&token);
+        kezek::store::staff::add(&conn, &account, &hash, start_time()).unwrap();
+        token
+    }
+
+    fn district(&self, code: &str) -> DistrictId {
+        kezek::domain::numbers::parse_district(&self.catalog(), code).unwrap()
+    }
+
+    /// The first kindergarten of `district` and its Kazakh group for children born in
+    /// `year`.
+    fn kindergarten_with_group(&self, district: DistrictId, year: i32) -> (KindergartenId, u32) {
+        let catalog = self.catalog();
+        catalog
+            .groups
+            .values()
+            .filter(|g| {
+                g.language.code() == "kk"
+                    && chrono::Datelike::year(&g.age_band.born_from) == year
+                    && catalog.kindergartens[&g.kindergarten].district == district
+            })
+            .map(|g| (g.kindergarten, g.id.0))
+            .min()
+            .expect("the demo catalog has a group for every year and language")
+    }
+}
+
+/// A headless Chromium session through a chromedriver of its own.
+struct Browser {
+    client: Client,
+    driver: Child,
+    _profile: tempfile::TempDir,
+}
+
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+impl Browser {
+    async fn start(width: u32, height: u32) -> Browser {
+        let driver_path = std::env::var("KEZEK_CHROMEDRIVER").unwrap_or(CHROMEDRIVER.into());
+        assert!(
+            Path::new(&driver_path).exists(),
+            "{driver_path} is missing: run scripts/install-test-deps (the README's test command does)"
+        );
+        let port = free_port();
+        let driver = Process::new(&driver_path)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let profile = tempfile::tempdir().unwrap();
+        let mut capabilities = serde_json::Map::new();
+        // Without the background-networking switches Chromium keeps dialling Google's hosts,
+        // which this sandbox refuses; a fresh profile per test keeps cookies apart.
+        let args = vec![
+            "--headless=new".to_string(),
+            "--no-sandbox".into(),
+            "--disable-gpu".into(),
+            "--disable-dev-shm-usage".into(),
+            "--disable-background-networking".into(),
+            "--disable-component-update".into(),
+            "--disable-sync".into(),
+            "--no-first-run".into(),
+            "--hide-scrollbars".into(),
+            "--force-device-scale-factor=1".into(),
+            format!("--window-size={width},{height}"),
+            format!("--user-data-dir={}", profile.path().display()),
+        ];
+        let binary = std::env::var("KEZEK_CHROMIUM").unwrap_or(CHROMIUM.into());
+        let mut options = serde_json::json!({ "args": args, "binary": binary });
+        if width < 500 {
+            // Chromium's windows are at least 500 pixels wide; a phone is emulated instead.
+            options["mobileEmulation"] = serde_json::json!({
+                "deviceMetrics": { "width": width, "height": height, "pixelRatio": 1.0 }
+            });
+        }
+        capabilities.insert("goog:chromeOptions".into(), options);
+        let mut last_error = None;
+        for _ in 0..100 {
+            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+            let connected = ClientBuilder::new(connector)
+                .capabilities(capabilities.clone())
+                .connect(&format!("http://127.0.0.1:{port}"))
+                .await;
+            match connected {
+                Ok(client) => {
+                    return Browser {
+                        client,
+                        driver,
+                        _profile: profile,
+                    };
+                }
+                Err(error) => last_error = Some(error),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no WebDriver session: {last_error:?}");
+    }
+
+    async fn goto(&self, url: &str) {
+        self.client.goto(url).await.unwrap();
+    }
+
+    async fn fill(&self, id: &str, text: &str) {
+        let field = match self.client.find(Locator::Id(id)).await {
+            Ok(field) => field,
+            Err(error) => self.lost(id, error).await,
+        };
+        field.clear().await.unwrap();
+        field.send_keys(text).await.unwrap();
+    }
+
+    async fn text(&self, css: &str) -> String {
+        match self.client.find(Locator::Css(css)).await {
+            Ok(element) => element.text().await.unwrap(),
+            Err(error) => self.lost(css, error).await,
+        }
+    }
+
+    /// Fails with where the browser is and what it shows: a missing element is best
+    /// explained by the page that came instead.
+    async fn lost(&self, what: &str, error: fantoccini::error::CmdError) -> ! {
+        let url = self
+            .client
+            .current_url()
+            .await
+            .map(|u| u.to_string())
+            .unwrap_or_default();
+        let body = match self.client.find(Locator::Css("body")).await {
+            Ok(body) => body.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        panic!("{what} not found ({error}) at {url}; the page says:\n{body}")
+    }
+
+    async fn body(&self) -> String {
+        self.text("body").await
+    }
+
+    /// Clicks something that loads another page, and waits until it has: WebDriver does
+    /// not wait for a form's answer, and reading too soon would read the old page.
+    async fn click(&self, css: &str) {
+        self.click_on(Locator::Css(css), css).await;
+    }
+
+    async fn click_link(&self, text: &str) {
+        self.click_on(Locator::LinkText(text), text).await;
+    }
+
+    async fn click_on(&self, locator: Locator<'_>, what: &str) {
+        let old = self.client.find(Locator::Css("html")).await.unwrap();
+        match self.client.find(locator).await {
+            Ok(element) => element.click().await.unwrap(),
+            Err(error) => self.lost(what, error).await,
+        }
+        for _ in 0..200 {
+            if old.tag_name().await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("clicking {what} loaded no new page");
+    }
+
+    /// Ticks a checkbox (no page load).
+    async fn check(&self, css: &str) {
+        match self.client.find(Locator::Css(css)).await {
+            Ok(element) => element.click().await.unwrap(),
+            Err(error) => self.lost(css, error).await,
+        }
+    }
+
+    async fn select(&self, id: &str, value: &str) {
+        let select = self.client.find(Locator::Id(id)).await.unwrap();
+        select.select_by_value(value).await.unwrap();
+    }
+
+    async fn path(&self) -> String {
+        let url = self.client.current_url().await.unwrap();
+        match url.query() {
+            Some(query) => format!("{}?{query}", url.path()),
+            None => url.path().to_string(),
+        }
+    }
+
+    async fn stop(mut self) {
+        let _ = self.client.close().await;
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A child's registration as a parent types it.
+struct Kid {
+    iin: String,
+    name: &'static str,
+    birth: NaiveDate,
+}
+
+fn child(birth: NaiveDate, serial: u16, name: &'static str) -> Kid {
+    let iin = (serial..)
+        .find_map(|s| Iin::synthesize(birth, Sex::Male, s))
+        .unwrap()
+        .as_string();
+    Kid { iin, name, birth }
+}
+
+/// Fills in and sends the registration form for `child` in district `code`.
+async fn register(
+    browser: &Browser,
+    site: &Site,
+    code: &str,
+    child: &Kid,
+    kindergarten: KindergartenId,
+    priority: Option<&str>,
+) {
+    browser
+        .goto(&site.url(&format!("/register?district={code}")))
+        .await;
+    browser.fill("child_iin", &child.iin).await;
+    browser.fill("child_full_name", child.name).await;
+    browser
+        .fill("child_birth_date", &child.birth.to_string())
+        .await;
+    browser.fill("applicant_iin", "791028302728").await;
+    browser.fill("applicant_full_name", "Қасымов Арман").await;
+    browser.select("applicant_relation", "father").await;
+    browser.fill("applicant_phone", "+7 701 234 56 78").await;
+    browser.fill("applicant_email", "arman@example.kz").await;
+    browser
+        .fill("applicant_address", "Астана, Мәңгілік Ел 10, 5")
+        .await;
+    browser.fill("desired_start", "2026-12-01").await;
+    browser.select("language", "kk").await;
+    browser
+        .check(&format!("#kindergarten-{}", kindergarten.0))
+        .await;
+    if let Some(category) = priority {
+        browser.select("priority_category", category).await;
+        browser
+            .fill("priority_document", "№ 123 от 01.02.2025, ЦОН Есиль")
+            .await;
+    }
+    browser
+        .click("form[action='/register'][method='post'] button[type=submit]")
+        .await;
+}
+
+/// The number and access code the registration page shows.
+async fn registered(browser: &Browser) -> (String, String) {
+    let number = browser.text("[data-testid=number]").await;
+    let code = browser.text("[data-testid=access-code]").await;
+    (number, code)
+}
+
+/// The numbers of the public queue page, in order.
+async fn queue_numbers(browser: &Browser, site: &Site, code: &str, cohort: i32) -> Vec<String> {
+    browser
+        .goto(&site.url(&format!("/queue?district={code}&cohort={cohort}")))
+        .await;
+    let cells = browser
+        .client
+        .find_all(Locator::Css("main table tbody tr td:nth-child(2)"))
+        .await
+        .unwrap();
+    let mut numbers = Vec::new();
+    for cell in cells {
+        numbers.push(cell.text().await.unwrap());
+    }
+    numbers
+}
+
+async fn sign_in_staff(browser: &Browser, site: &Site, token: &str) {
+    browser.goto(&site.url("/staff")).await;
+    browser.fill("token", token).await;
+    browser.click("form[action='/staff/sign-in'] button").await;
+}
+
+/// The whole story of the issue: a parent registers and sees the notice; an officer
+/// verifies a priority and the public queue reorders; a kindergarten reports a place; the
+/// parent sees the referral, prints it and extends it; the other parent opens theirs with
+/// the number and code and has moved up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parent_an_officer_and_a_kindergarten_work_through_the_pages() {
+    let site = Site::start(0).await;
+    let browser = Browser::start(1200, 1000).await;
+    let esl = site.district("ESL");
+    let (kindergarten, group) = site.kindergarten_with_group(esl, 2023);
+    let first_tier = site
+        .catalog()
+        .categories
+        .values()
+        .find(|c| c.tier == Tier::First)
+        .unwrap()
+        .code
+        .clone();
+    browser.goto(&site.url("/?lang=ru")).await;
+
+    // A parent registers a child in the general queue.
+    let aidos = child(
+        NaiveDate::from_ymd_opt(2023, 5, 14).unwrap(),
+        10,
+        "Қасымов Айдос",
+    );
+    register(&browser, &site, "ESL", &aidos, kindergarten, None).await;
+    assert_eq!(browser.text("h1").await, "Ребёнок поставлен на очередь");
+    let (aidos_number, aidos_code) = registered(&browser).await;
+    assert!(aidos_number.starts_with("ESL-"), "{aidos_number}");
+    assert_eq!(aidos_code.len(), 14, "{aidos_code}");
+
+    // Another registers with a priority claim, and prints the notice.
+    let dana = child(
+        NaiveDate::from_ymd_opt(2023, 8, 2).unwrap(),
+        20,
+        "Сейітова Дана",
+    );
+    register(
+        &browser,
+        &site,
+        "ESL",
+        &dana,
+        kindergarten,
+        Some(&first_tier),
+    )
+    .await;
+    let (dana_number, _) = registered(&browser).await;
+    browser.click_link("Распечатать уведомление").await;
+    let notice = browser.body().await;
+    assert!(notice.contains(&dana_number), "{notice}");
+    assert!(notice.contains("Сейітова Дана"), "{notice}");
+    assert_eq!(
+        browser.path().await,
+        format!("/api/v1/applications/{dana_number}/notice?lang=ru")
+    );
+
+    // The claim counts only once verified: in the public queue Aidos is ahead.
+    assert_eq!(
+        queue_numbers(&browser, &site, "ESL", 2023).await,
+        [aidos_number.clone(), dana_number.clone()]
+    );
+
+    // The officer finds the claim at the top of the work list and verifies it.
+    let officer = site.staff("officer-esl", Role::Officer, Scope::District(esl));
+    sign_in_staff(&browser, &site, &officer).await;
+    assert_eq!(browser.text("h1").await, "Рабочий список");
+    let first_row = browser.text("main table tbody tr").await;
+    assert!(first_row.contains(&dana_number), "{first_row}");
+    browser
+        .click(&format!(
+            "main table a[href='/staff/applications/{dana_number}']"
+        ))
+        .await;
+    browser.click("form[action$='/verify'] button").await;
+    assert_eq!(
+        browser.text("[role=status]").await,
+        "Право на первоочерёдность подтверждено."
+    );
+    assert_eq!(browser.text("[data-testid=tier]").await, "В первую очередь");
+
+    // The public queue reorders accordingly.
+    assert_eq!(
+        queue_numbers(&browser, &site, "ESL", 2023).await,
+        [dana_number.clone(), aidos_number.clone()]
+    );
+
+    // The kindergarten reports a free place; it goes to Dana, whose turn it is now.
+    browser.click("form[action='/sign-out'] button").await;
+    let kg = site.staff(
+        "kg-1",
+        Role::Kindergarten,
+        Scope::Kindergarten(kindergarten),
+    );
+    sign_in_staff(&browser, &site, &kg).await;
+    browser.select("group", &group.to_string()).await;
+    browser.fill("count", "1").await;
+    browser.fill("available_from", "2026-12-01").await;
+    browser.click("form[action='/staff/places'] button").await;
+    let issued = browser.text("[data-testid=issued]").await;
+    assert!(issued.starts_with("ESL-R"), "{issued}");
+    let live = browser.text("main table tbody").await;
+    assert!(
+        live.contains(&issued),
+        "the place's referral waits for its hand-in: {live}"
+    );
+    browser.click("form[action='/sign-out'] button").await;
+
+    // Dana's parent (still signed in from the registration) sees the referral.
+    browser.goto(&site.url("/my")).await;
+    assert_eq!(
+        browser.text("[data-testid=status]").await,
+        "Выдано направление"
+    );
+    assert_eq!(browser.text("[data-testid=referral-number]").await, issued);
+    // Five working days from Friday 20 November: Friday 27 November, to its end.
+    let deadline = browser.text("[data-testid=valid-until]").await;
+    assert!(deadline.starts_with("28.11.2026 00:00"), "{deadline}");
+    browser.click_link("Распечатать направление").await;
+    let document = browser.body().await;
+    assert!(document.contains(&issued), "{document}");
+    assert!(document.contains("Сейітова Дана"), "{document}");
+    // Its QR code's link opens a page that says it is authentic and in force.
+    browser.click("p.link a").await;
+    assert_eq!(
+        browser.text("[data-testid=verdict]").await,
+        "Документ подлинный: печать поставлена ключом этой системы. Действует."
+    );
+
+    // The parent extends it, after a confirmation.
+    browser.goto(&site.url("/my")).await;
+    browser.click_link("Продлить направление").await;
+    assert_eq!(browser.path().await, "/my/extend");
+    browser
+        .click("form[action='/my/extend'] button[type=submit]")
+        .await;
+    assert_eq!(browser.path().await, "/my?done=extended");
+    assert_eq!(browser.text("[role=status]").await, "Направление продлено.");
+    let deadline = browser.text("[data-testid=valid-until]").await;
+    assert!(deadline.contains("Продлено"), "{deadline}");
+
+    // Aidos's parent opens the application with number and code: now first in line.
+    browser.click("form[action='/sign-out'] button").await;
+    assert_eq!(browser.path().await, "/lookup");
+    browser.fill("number", &aidos_number.to_lowercase()).await;
+    browser.fill("code", &aidos_code).await;
+    browser.click("form[action='/lookup'] button").await;
+    assert_eq!(browser.path().await, "/my");
+    assert_eq!(browser.text("[data-testid=position]").await, "1");
+    let history = browser.text("main section:last-of-type table").await;
+    assert!(history.contains("Заявление зарегистрировано"), "{history}");
+
+    browser.stop().await;
+}
+
+/// The registration form shows every field's error beside the field, from the same
+/// validation as the API, and stores nothing; the withdrawal asks first and then ends the
+/// application; a wrong code opens nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forms_explain_their_errors_and_ask_before_acting() {
+    let site = Site::start(0).await;
+    let browser = Browser::start(1200, 1000).await;
+    let esl = site.district("ESL");
+    let (kindergarten, _) = site.kindergarten_with_group(esl, 2023);
+    browser
+        .goto(&site.url("/register?district=ESL&lang=kk"))
+        .await;
+    browser.fill("child_iin", "123").await;
+    browser.fill("child_birth_date", "2023-13-01").await;
+    browser.fill("applicant_phone", "12345").await;
+    browser
+        .click("form[action='/register'][method='post'] button[type=submit]")
+        .await;
+
+    assert_eq!(browser.text(".summary h2").await, "Өтініште қате бар");
+    let child_iin = browser.client.find(Locator::Id("child_iin")).await.unwrap();
+    assert_eq!(
+        child_iin.attr("aria-invalid").await.unwrap().as_deref(),
+        Some("true")
+    );
+    assert_eq!(
+        child_iin.attr("aria-describedby").await.unwrap().as_deref(),
+        Some("child_iin-hint child_iin-error")
+    );
+    // The message is the API's, in Kazakh.
+    let api_message =
+        kezek::http::error::refusal_kind(&kezek::domain::application::Refusal::ChildIinInvalid(
+            kezek::domain::iin::Iin::parse("123").unwrap_err(),
+        ))
+        .kk;
+    assert_eq!(browser.text("#child_iin-error").await, api_message);
+    for field in [
+        "child_birth_date",
+        "applicant_phone",
+        "child_full_name",
+        "applicant_address",
+    ] {
+        let error = browser.text(&format!("#{field}-error")).await;
+        assert!(!error.is_empty(), "{field} has no error shown");
+    }
+    // What was typed stays in the form.
+    let typed = child_iin.prop("value").await.unwrap();
+    assert_eq!(typed.as_deref(), Some("123"));
+    // The summary's links lead to the fields.
+    let link = browser
+        .client
+        .find(Locator::Css(".summary a"))
+        .await
+        .unwrap();
+    assert_eq!(
+        link.attr("href").await.unwrap().as_deref(),
+        Some("#child_iin")
+    );
+    assert_eq!(site.service.read().waiting.len(), 0, "nothing is stored");
+
+    // A registration, then a withdrawal that asks first.
+    let child = child(
+        NaiveDate::from_ymd_opt(2023, 5, 14).unwrap(),
+        30,
+        "Оспанов Ерлан",
+    );
+    register(&browser, &site, "ESL", &child, kindergarten, None).await;
+    let (number, code) = registered(&browser).await;
+    browser.goto(&site.url("/my")).await;
+    browser.click_link("Өтінішті кері қайтарып алу").await;
+    assert_eq!(
+        site.service.read().waiting.len(),
+        1,
+        "asking changes nothing"
+    );
+    browser.click_link("Жоқ, оралу").await;
+    assert_eq!(browser.path().await, "/my");
+    browser.click_link("Өтінішті кері қайтарып алу").await;
+    browser
+        .click("form[action='/my/withdraw'] button[type=submit]")
+        .await;
+    assert_eq!(
+        browser.text("[role=status]").await,
+        "Өтініш кері қайтарылды."
+    );
+    assert_eq!(
+        browser.text("[data-testid=status]").await,
+        "Кері қайтарылды"
+    );
+    assert_eq!(site.service.read().waiting.len(), 0);
+
+    // A wrong code opens nothing and says no more than that.
+    browser.click("form[action='/sign-out'] button").await;
+    browser.fill("number", &number).await;
+    let wrong = if code.starts_with('A') {
+        code.replacen('A', "B", 1)
+    } else {
+        format!("A{}", &code[1..])
+    };
+    browser.fill("code", &wrong).await;
+    browser.click("form[action='/lookup'] button").await;
+    assert_eq!(
+        browser.text("[role=alert]").await,
+        "Мұндай нөмір мен код жұбы табылмады."
+    );
+    browser.goto(&site.url("/my")).await;
+    assert_eq!(browser.path().await, "/lookup", "no session was opened");
+
+    // The keyboard alone reaches the content: the first Tab lands on the skip link, and
+    // following it puts focus on the page's main region.
+    browser.goto(&site.url("/queue")).await;
+    let body = browser.client.find(Locator::Css("body")).await.unwrap();
+    body.send_keys("\u{e004}").await.unwrap();
+    let focused = browser.client.active_element().await.unwrap();
+    assert_eq!(
+        focused.attr("class").await.unwrap().as_deref(),
+        Some("skip")
+    );
+    focused.send_keys("\u{e007}").await.unwrap();
+    let focused = browser.client.active_element().await.unwrap();
+    assert_eq!(
+        focused.attr("id").await.unwrap().as_deref(),
+        Some("content")
+    );
+    browser.stop().await;
+}
+
+/// axe-core, as shipped by npm, into the page; answers the serious and critical violations.
+async fn serious_violations(browser: &Browser) -> Vec<Value> {
+    let source = std::fs::read_to_string(axe_path()).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; run scripts/install-test-deps",
+            axe_path().display()
+        )
+    });
+    let loaded = browser
+        .client
+        .execute(&format!("{source}\n;return typeof axe;"), vec![])
+        .await
+        .unwrap();
+    assert_eq!(loaded, Value::String("object".into()));
+    let script = r#"
+        const done = arguments[arguments.length - 1];
+        axe.run(document, { resultTypes: ['violations'] })
+          .then(r => done(r.violations.map(v => ({
+              id: v.id, impact: v.impact, help: v.help,
+              nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 5) }))))
+          .catch(e => done([{ id: 'axe-error', impact: 'critical', help: String(e) }]));
+    "#;
+    let result = browser.client.execute_async(script, vec![]).await.unwrap();
+    result
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| matches!(v["impact"].as_str(), Some("serious" | "critical")))
+        .cloned()
+        .collect()
+}
+
+fn axe_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/node_modules/axe-core/axe.min.js")
+}
+
+/// Every page, in both languages, on a city with a queue: no serious or critical axe
+/// violation (labels, contrast, landmarks, names, language). With KEZEK_SCREENSHOTS=DIR,
+/// each page is also saved there as DIR/<page>-<lang>.png.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_passes_axe_in_both_languages() {
+    let site = Site::start(600).await;
+    let esl = site.district("ESL");
+    // A referral to someone, reached with a replacement code (the demo keeps no codes).
+    let (kindergarten, group) = site.kindergarten_with_group(esl, 2023);
+    let service = site.service.clone();
+    let (referral, code, claimant) = tokio::task::spawn_blocking(move || {
+        let places = NewPlaces {
+            kindergarten,
+            group: Some(kezek::domain::catalog::GroupId(group)),
+            age_band: None,
+            language: None,
+            count: 1,
+            available_from: NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
+        };
+        let Outcome::PlacesReported { referrals, .. } = service
+            .submit_blocking(Command::ReportPlaces(places), Actor::system())
+            .unwrap()
+        else {
+            panic!()
+        };
+        let referral = referrals
+            .first()
+            .expect("someone of 2023 waits in ESL")
+            .clone();
+        let Outcome::AccessCode(code) = service
+            .submit_blocking(
+                Command::ReissueAccessCode {
+                    id: referral.application,
+                },
+                Actor::system(),
+            )
+            .unwrap()
+        else {
+            panic!()
+        };
+        // One application with a claim waiting for an officer.
+        let claimant = waiting_claim(&service);
+        (referral, code, claimant)
+    })
+    .await
+    .unwrap();
+    let catalog = site.catalog();
+    let number = kezek::domain::numbers::application_number(&catalog, referral.application);
+    let referral_number = kezek::domain::numbers::referral_number(&catalog, referral.id);
+    let claimant = kezek::domain::numbers::application_number(&catalog, claimant);
+    let officer = site.staff("officer-esl", Role::Officer, Scope::District(esl));
+    let kg = site.staff(
+        "kg-1",
+        Role::Kindergarten,
+        Scope::Kindergarten(kindergarten),
+    );
+    let screenshots = std::env::var_os("KEZEK_SCREENSHOTS").map(PathBuf::from);
+
+    let mut failures = Vec::new();
+    for lang in ["kk", "ru"] {
+        let browser = Browser::start(1280, 1000).await;
+        if lang == "kk" {
+            // The check itself can fail: an input without a label, grey on grey.
+            let broken = "data:text/html,<html lang=kk><body><main><input>\
+                <p style='color:%23999;background:%23aaa'>text</p></main></body></html>";
+            browser.goto(broken).await;
+            let found: Vec<_> = serious_violations(&browser)
+                .await
+                .iter()
+                .map(|v| v["id"].clone())
+                .collect();
+            assert!(found.contains(&Value::from("label")), "{found:?}");
+            assert!(found.contains(&Value::from("color-contrast")), "{found:?}");
+        }
+        browser.goto(&site.url(&format!("/?lang={lang}"))).await;
+        let mut pages: Vec<(&str, String)> = vec![
+            ("home", "/".into()),
+            ("register", "/register?district=ESL".into()),
+            ("queue", "/queue?district=ESL&cohort=2023".into()),
+            (
+                "queue-kindergarten",
+                format!(
+                    "/queue?district=ESL&cohort=2023&kindergarten={}",
+                    kindergarten.0
+                ),
+            ),
+            ("protocol", "/protocol?district=ESL".into()),
+            ("lookup", "/lookup".into()),
+            ("not-found", "/no-such-page".into()),
+            ("staff-sign-in", "/staff".into()),
+        ];
+        for (name, path) in pages.drain(..) {
+            check_page(
+                &browser,
+                &site,
+                name,
+                lang,
+                &path,
+                &screenshots,
+                &mut failures,
+            )
+            .await;
+        }
+        // The form with its errors.
+        browser.goto(&site.url("/register?district=ESL")).await;
+        browser
+            .click("form[action='/register'][method='post'] button[type=submit]")
+            .await;
+        check_current(
+            &browser,
+            "register-errors",
+            lang,
+            &screenshots,
+            &mut failures,
+        )
+        .await;
+        // The parent's pages.
+        browser.goto(&site.url("/lookup")).await;
+        browser.fill("number", &number).await;
+        browser.fill("code", &code).await;
+        browser.click("form[action='/lookup'] button").await;
+        for (name, path) in [
+            ("application", "/my".to_string()),
+            ("confirm-extend", "/my/extend".into()),
+            ("confirm-withdraw", "/my/withdraw".into()),
+            (
+                "notice",
+                format!("/api/v1/applications/{number}/notice?lang={lang}"),
+            ),
+            (
+                "referral",
+                format!("/api/v1/referrals/{referral_number}/document?lang={lang}"),
+            ),
+        ] {
+            check_page(
+                &browser,
+                &site,
+                name,
+                lang,
+                &path,
+                &screenshots,
+                &mut failures,
+            )
+            .await;
+        }
+        browser.click("p.link a").await;
+        check_current(&browser, "verify", lang, &screenshots, &mut failures).await;
+        // The officer's and the kindergarten's pages.
+        sign_in_staff(&browser, &site, &officer).await;
+        check_current(&browser, "work-list", lang, &screenshots, &mut failures).await;
+        let path = format!("/staff/applications/{claimant}");
+        check_page(
+            &browser,
+            &site,
+            "staff-application",
+            lang,
+            &path,
+            &screenshots,
+            &mut failures,
+        )
+        .await;
+        browser.click("form[action='/sign-out'] button").await;
+        sign_in_staff(&browser, &site, &kg).await;
+        check_current(&browser, "kindergarten", lang, &screenshots, &mut failures).await;
+        browser.stop().await;
+    }
+    // The parent's application page as a phone shows it.
+    if let Some(dir) = &screenshots {
+        let phone = Browser::start(390, 844).await;
+        for (name, path) in [
+            ("phone-register", "/register?district=ESL&lang=kk"),
+            ("phone-queue", "/queue?district=ESL&cohort=2023&lang=ru"),
+        ] {
+            phone.goto(&site.url(path)).await;
+            save_screenshot(&phone, dir, name).await;
+        }
+        phone.stop().await;
+    }
+    assert!(
+        failures.is_empty(),
+        "serious accessibility violations:\n{}",
+        failures.join("\n")
+    );
+}
+
+/// A new application whose priority claim waits for an officer.
+fn waiting_claim(service: &Service) -> ApplicationId {
+    let catalog = service.read().catalog.clone();
+    let category = catalog.categories.keys().next().unwrap().clone();
+    let birth = NaiveDate::from_ymd_opt(2023, 2, 3).unwrap();
+    let iin = (900..)
+        .find_map(|s| Iin::synthesize(birth, Sex::Female, s))
+        .unwrap();
+    let form = kezek::domain::application::RegistrationForm {
+        district: "ESL".into(),
+        child_iin: iin.as_string(),
+        child_full_name: "Жұмабаева Аружан".into(),
+        child_birth_date: birth.to_string(),
+        applicant_iin: "791028302728".into(),
+        applicant_full_name: "Жұмабаев Нұрлан".into(),
+        applicant_phone: "+77011234567".into(),
+        applicant_email: None,
+        applicant_address: "Астана, Тұран даңғылы 7".into(),
+        applicant_relation: "father".into(),
+        desired_start: "2026-12-01".into(),
+        kindergartens: vec![],
+        language: "any".into(),
+        priority_category: Some(category),
+        priority_document: Some("№ 77, ЦОН".into()),
+    };
+    let command = Command::Register {
+        form,
+        channel: kezek::domain::application::Channel::Portal,
+    };
+    match service.submit_blocking(command, Actor::portal()).unwrap() {
+        Outcome::Registered { application, .. } => application.id,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn check_page(
+    browser: &Browser,
+    site: &Site,
+    name: &str,
+    lang: &str,
+    path: &str,
+    screenshots: &Option<PathBuf>,
+    failures: &mut Vec<String>,
+) {
+    browser.goto(&site.url(path)).await;
+    check_current(browser, name, lang, screenshots, failures).await;
+}
+
+async fn check_current(
+    browser: &Browser,
+    name: &str,
+    lang: &str,
+    screenshots: &Option<PathBuf>,
+    failures: &mut Vec<String>,
+) {
+    let page_lang = browser
+        .client
+        .execute("return document.documentElement.lang;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(
+        page_lang,
+        Value::String(lang.into()),
+        "{name} is not in {lang}"
+    );
+    for violation in serious_violations(browser).await {
+        failures.push(format!("{name} ({lang}): {violation}"));
+    }
+    if let Some(dir) = screenshots {
+        save_screenshot(browser, dir, &format!("{name}-{lang}")).await;
+    }
+}
+
+/// The whole page, however long: the window is stretched to the document's height first.
+async fn save_screenshot(browser: &Browser, dir: &Path, name: &str) {
+    // Back to a small window first: a stretched one makes every page at least as tall.
+    let (width, _) = browser.client.get_window_size().await.unwrap();
+    browser
+        .client
+        .set_window_size(width as u32, 600)
+        .await
+        .unwrap();
+    let height = browser
+        .client
+        .execute("return document.documentElement.scrollHeight;", vec![])
+        .await
+        .unwrap()
+        .as_u64()
+        .unwrap_or(1000);
+    browser
+        .client
+        .set_window_size(width as u32, (height as u32 + 140).min(6000))
+        .await
+        .unwrap();
+    let png = browser.client.screenshot().await.unwrap();
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+}
