@@ -11,5 +11,6 @@ pub mod domain;
 pub mod http;
 pub mod notify;
 pub mod service;
+pub mod simulate;
 pub mod store;
 pub mod verify;

@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use chrono::Utc;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use kezek::clock::{Clock, ManualClock, SystemClock};
 use kezek::demo::{self, DemoOptions};
@@ -70,6 +70,17 @@ enum Commands {
     },
     /// Replays the event log and checks it against the tables and the index.
     Verify,
+    /// Simulates a city-year on a new database (a temporary one unless --db is given) under
+    /// the manual clock and prints throughput and fairness figures, justified envy among
+    /// them. The same seed prints the same figures, but for wall-clock throughput.
+    Simulate {
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        #[arg(long, default_value_t = 30_000)]
+        registrations: usize,
+        #[arg(long, default_value_t = 400)]
+        kindergartens: usize,
+    },
     /// Staff accounts: add one (its token is printed once), list them, revoke one.
     Staff {
         #[command(subcommand)]
@@ -108,7 +119,13 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    // Whether --db was typed: `simulate` writes to a temporary file unless told where.
+    let db_given = matches.value_source("db") == Some(clap::parser::ValueSource::CommandLine);
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(error) => error.exit(),
+    };
     let result = match cli.command {
         Commands::Serve {
             addr,
@@ -128,6 +145,18 @@ fn main() -> ExitCode {
         ),
         Commands::Demo { applications, seed } => run_demo(&cli.db, applications, seed),
         Commands::Verify => verify(&cli.db),
+        Commands::Simulate {
+            seed,
+            registrations,
+            kindergartens,
+        } => {
+            let options = kezek::simulate::SimulateOptions {
+                seed,
+                registrations,
+                kindergartens,
+            };
+            simulate(db_given.then_some(cli.db.as_path()), &options)
+        }
         Commands::Staff { action } => staff(&cli.db, action),
     };
     match result {
@@ -165,6 +194,42 @@ fn run_demo(db: &Path, applications: usize, seed: u64) -> anyhow::Result<ExitCod
         summary.priorities_rejected
     );
     Ok(ExitCode::SUCCESS)
+}
+
+fn simulate(
+    db: Option<&Path>,
+    options: &kezek::simulate::SimulateOptions,
+) -> anyhow::Result<ExitCode> {
+    // A directory of our own in the temporary directory: the database and its WAL files.
+    let scratch = std::env::temp_dir().join(format!("kezek-simulate-{}", std::process::id()));
+    let path = match db {
+        Some(path) => path.to_path_buf(),
+        None => {
+            std::fs::create_dir_all(&scratch)
+                .with_context(|| format!("creating {}", scratch.display()))?;
+            scratch.join("kezek.db")
+        }
+    };
+    let days = kezek::simulate::days_simulated();
+    let bar = ProgressBar::new(days).with_style(
+        ProgressStyle::with_template("{bar:40} {msg} ({pos}/{len} days), eta {eta}")
+            .expect("the template is valid"),
+    );
+    let result = kezek::simulate::run(&path, options, |day| {
+        bar.set_message(day.to_string());
+        bar.inc(1);
+    });
+    bar.finish_and_clear();
+    if db.is_none() {
+        let _ = std::fs::remove_dir_all(&scratch);
+    }
+    let simulation = result.with_context(|| format!("simulating on {}", path.display()))?;
+    print!("{simulation}");
+    Ok(if simulation.figures.all_clear() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
 }
 
 fn staff(db: &Path, action: StaffAction) -> anyhow::Result<ExitCode> {

@@ -463,6 +463,60 @@ fn a_child_reaching_school_age_leaves_the_queue_by_itself() {
     }
 }
 
+/// A referral that expires at the end of 31 August frees its place at the very midnight
+/// the next child in line reaches school age: that child must leave the queue first, not
+/// take a place it can no longer use (found by `kezek simulate`'s audit of who fits).
+#[test]
+fn a_place_freed_at_the_midnight_a_child_reaches_school_age_does_not_go_to_that_child() {
+    let app = TestApp::spawn();
+    // Born 10 and 11 Sep 2020: six after 1 Sep 2026, so both go to school on 1 Sep 2027.
+    let born_2020 = |serial: u16, day: u32| {
+        let mut form = form_now(serial);
+        form.child_iin = child_iin(date(2020, 9, day), serial * 2);
+        form.child_birth_date = format!("2020-09-{day}");
+        form
+    };
+    let holder = register_at(&app, born_2020(1, 10));
+    let next = register_at(&app, born_2020(2, 11));
+    let end_of_august = end_of_local_day(date(2027, 8, 31));
+    let issue_day = (16..31)
+        .map(|day| Utc.with_ymd_and_hms(2027, 8, day, 4, 0, 0).unwrap())
+        .find(|at| app.service().read().catalog.calendar.validity_end(*at, 5) == end_of_august)
+        .expect("a day whose referral is valid to the end of 31 August");
+    app.clock.set(issue_day);
+    app.service().tick_blocking().unwrap();
+    let new = NewPlaces {
+        kindergarten: app.kindergartens[0],
+        group: None,
+        age_band: Some(AgeBand::new(date(2020, 1, 1), date(2020, 12, 31)).unwrap()),
+        language: Some(Language::KAZAKH),
+        count: 1,
+        available_from: kezek::domain::local_date(issue_day),
+    };
+    let Outcome::PlacesReported { referrals, .. } = app
+        .service()
+        .submit_blocking(Command::ReportPlaces(new), Actor::staff("kg-1"))
+        .unwrap()
+    else {
+        panic!("a place report answers with its places")
+    };
+    assert_eq!(referrals[0].application, holder.id);
+    assert_eq!(referrals[0].valid_until, end_of_august);
+
+    app.clock.set(end_of_august);
+    app.service().tick_blocking().unwrap();
+
+    assert_eq!(status(&app, &holder), ApplicationStatus::AgedOut);
+    assert_eq!(status(&app, &next), ApplicationStatus::AgedOut);
+    assert!(
+        app.service().read().live.is_empty(),
+        "the place waits for a child who fits"
+    );
+    if let Err(error) = verify(&app.path) {
+        panic!("verify: {error}");
+    }
+}
+
 #[test]
 fn with_the_interleave_policy_referrals_follow_one_first_priority_then_three_general_across_restarts(
 ) {

@@ -547,6 +547,14 @@ fn tick(tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
     let mut report = TickReport::default();
     let window = chrono::Duration::hours(crate::store::IDEMPOTENCY_WINDOW_HOURS);
     tx.store().forget_idempotency_before(tx.now() - window)?;
+    // Aging out comes first: a place freed at the midnight a child reaches school age (the
+    // end of 31 August, when referrals issued the week before expire) must not go to that
+    // child, who can no longer take it. `kezek simulate`'s audit counts such referrals.
+    let today = local_date(tx.now());
+    let sweep_due = tx.take_aging_sweep(today);
+    if sweep_due {
+        report.aged_out += sweep_aging(tx, today)?;
+    }
     let mut processed = 0;
     while processed < DEADLINES_PER_TICK_MAX {
         let now = tx.now();
@@ -583,16 +591,25 @@ fn tick(tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
         }
         processed += due.len();
     }
-    let today = local_date(tx.now());
-    if !tx.take_aging_sweep(today) {
-        return Ok(Outcome::Ticked(report));
-    }
-    let leaving = tx.state().aging_out(today);
-    for id in leaving {
-        tx.emit(Event::ApplicationAgedOut { id, at: tx.now() })?;
-        report.aged_out += 1;
+    // And again for the children whose referrals lapsed just now: they are back in the
+    // queue, on the stop list.
+    if sweep_due && processed > 0 {
+        report.aged_out += sweep_aging(tx, today)?;
     }
     Ok(Outcome::Ticked(report))
+}
+
+/// The waiting children no longer of preschool age on `today` leave the queue. Returns how
+/// many left.
+fn sweep_aging(tx: &mut Tx<'_>, today: NaiveDate) -> Result<usize, CommandError> {
+    let leaving = tx.state().aging_out(today);
+    for id in &leaving {
+        tx.emit(Event::ApplicationAgedOut {
+            id: *id,
+            at: tx.now(),
+        })?;
+    }
+    Ok(leaving.len())
 }
 
 /// Offers every open place of `district`, earliest reported first; returns how many went.

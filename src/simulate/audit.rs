@@ -1,0 +1,840 @@
+//! An audit of a journal that does not trust the allocation code: a plain model of every
+//! district's queue, rebuilt event by event, that counts **justified envy** at each referral.
+//!
+//! Justified envy, as implemented: when a referral gives place P to child R, every child C
+//! of P's district that fitted P at that moment and comes before R in the order the
+//! district's policy defines is one case. "Fitted" is DOMAIN.md's rule, written out again
+//! here: C waits (no referral outstanding, not on the stop list, not enrolled, withdrawn,
+//! refused or aged out), is still of preschool age on the day of the referral, was born
+//! within P's age band, wants P's language or any, chose P's kindergarten or any, and
+//! wants to start no later than P is free. "Comes before" is the key
+//! `(tier, registered_at, registration number)`, except in a district with the 1 : 3
+//! interleave, where out-of-turn children come first and first-priority and general children
+//! then alternate one to three from wherever the district's cycle stands, until one side has
+//! nobody left. The cycle is modelled here from the tiers of the referrals themselves; the
+//! cycle the service recorded in each event is only compared with it, never used.
+//!
+//! The model reads events, nothing else: no `QueueState`, no waiting-list index, no
+//! `choose_for`. It shares with the service only the event types and two pieces of
+//! configuration the journal does not carry (the local time zone and the school-age rule).
+
+use crate::domain::application::{Application, ApplicationId, Choices};
+use crate::domain::catalog::{DistrictId, Language, SchoolAgeRule, Tier};
+use crate::domain::event::Event;
+use crate::domain::local_date;
+use crate::domain::referral::{FreePlace, InterleaveCycle, Lapse, PlaceId, Referral, ReferralId};
+use chrono::{DateTime, NaiveDate, Utc};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+/// The regulations' ratio: one first-priority child, then this many general ones. Written
+/// here again on purpose, so that a wrong constant in the service would show as envy.
+const GENERALS_PER_FIRST: u8 = 3;
+
+/// At most this many cases are described in words; the count has them all.
+const EXAMPLES_MAX: usize = 5;
+
+/// The queue order within a district, field by field as DOMAIN.md states it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct OrderKey {
+    tier: Tier,
+    registered_at_micros: i64,
+    number: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Standing {
+    Waiting,
+    OnStopList { until: DateTime<Utc> },
+    Referred,
+    Left,
+}
+
+#[derive(Clone, Debug)]
+struct Child {
+    key: OrderKey,
+    registered_at: DateTime<Utc>,
+    birth_date: NaiveDate,
+    desired_start: NaiveDate,
+    language: Option<Language>,
+    choices: Choices,
+    standing: Standing,
+    referred_before: bool,
+}
+
+impl Child {
+    /// A child as it enters the queue: in the general tier until a claim is verified.
+    fn of(application: &Application) -> Child {
+        Child {
+            key: OrderKey {
+                tier: application.tier,
+                registered_at_micros: application.registered_at.timestamp_micros(),
+                number: application.id.number.0,
+            },
+            registered_at: application.registered_at,
+            birth_date: application.child.birth_date,
+            desired_start: application.desired_start,
+            language: application.language,
+            choices: application.choices.clone(),
+            standing: Standing::Waiting,
+            referred_before: false,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+struct DistrictModel {
+    children: BTreeMap<u32, Child>,
+    interleave: bool,
+    /// General referrals since the last first-priority one; a new cycle starts with the
+    /// first-priority turn.
+    generals_since_first: u8,
+    figures: DistrictEnvy,
+}
+
+impl Default for DistrictModel {
+    fn default() -> Self {
+        DistrictModel {
+            children: BTreeMap::new(),
+            interleave: false,
+            generals_since_first: GENERALS_PER_FIRST,
+            figures: DistrictEnvy::default(),
+        }
+    }
+}
+
+/// What the audit found. Every count is over the whole journal.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuditFigures {
+    pub events: u64,
+    pub registrations: u64,
+    pub priorities_verified: u64,
+    pub priorities_rejected: u64,
+    pub withdrawn: u64,
+    pub refused: u64,
+    pub aged_out: u64,
+    pub places_reported: u64,
+    pub referrals_issued: u64,
+    pub handed_in: u64,
+    pub declined: u64,
+    pub expired: u64,
+    pub revoked: u64,
+    pub extended: u64,
+    pub live_at_end: u64,
+    pub waiting_at_end: u64,
+    pub open_places_at_end: u64,
+    /// Registration to first referral, in seconds, by the child's tier when it was issued.
+    pub waits_seconds: BTreeMap<Tier, Vec<i64>>,
+    /// Days from the start the parent asked for to the first referral (0 when the referral
+    /// came before it), by the same tier: the part of the wait the family felt.
+    pub late_days: BTreeMap<Tier, Vec<i64>>,
+    pub envy: EnvyFigures,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EnvyFigures {
+    pub referrals_checked: u64,
+    /// (passed-over child, referral) pairs: the number that must be 0.
+    pub justified_envy: u64,
+    pub referrals_with_envy: u64,
+    /// Referrals to a child that did not fit the place at that moment.
+    pub unfit_recipients: u64,
+    /// Referrals in a district with the interleave where both a first-priority and a
+    /// general child fitted: the decisions the 1 : 3 cycle actually made.
+    pub contested_interleave: u64,
+    /// Referrals whose recorded cycle differs from the modelled one.
+    pub cycle_disagreements: u64,
+    /// Stop lists that ended at another instant than the lapse had set.
+    pub stop_list_disagreements: u64,
+    /// Open places that a waiting child fitted once the journal ended.
+    pub idle_places_at_end: u64,
+    /// The first cases, in words, for whoever has to find the bug.
+    pub examples: Vec<String>,
+    pub per_district: BTreeMap<DistrictId, DistrictEnvy>,
+}
+
+/// One district's share of the checks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DistrictEnvy {
+    pub interleave: bool,
+    pub referrals_checked: u64,
+    pub justified_envy: u64,
+    pub contested_interleave: u64,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum AuditError {
+    #[error("event {seq}: {what} is unknown to the model")]
+    Unknown { seq: u64, what: String },
+}
+
+/// The independent model; feed it every event in journal order, then `finish`.
+#[derive(Default)]
+pub struct Audit {
+    districts: BTreeMap<DistrictId, DistrictModel>,
+    places: BTreeMap<PlaceId, FreePlace>,
+    open: BTreeSet<PlaceId>,
+    live: BTreeMap<ReferralId, (PlaceId, ApplicationId)>,
+    school_age: SchoolAgeRule,
+    last_at: Option<DateTime<Utc>>,
+    figures: AuditFigures,
+}
+
+impl Audit {
+    pub fn new() -> Audit {
+        Audit::default()
+    }
+
+    /// Applies one event, recorded at `at`, to the model; a referral is checked first.
+    pub fn observe(&mut self, event: &Event, at: DateTime<Utc>) -> Result<(), AuditError> {
+        self.figures.events += 1;
+        self.last_at = Some(at);
+        let seq = self.figures.events;
+        let unknown = |what: &dyn std::fmt::Debug| AuditError::Unknown {
+            seq,
+            what: format!("{what:?}"),
+        };
+        match event {
+            Event::DistrictCreated(district) => {
+                self.districts.entry(district.id).or_default();
+            }
+            Event::PolicySet { district, policy } => {
+                let model = self
+                    .districts
+                    .get_mut(district)
+                    .ok_or_else(|| unknown(district))?;
+                model.interleave = policy.interleave_first_priority;
+            }
+            Event::ApplicationRegistered(application) => {
+                let id = application.id;
+                let model = self
+                    .districts
+                    .get_mut(&id.district)
+                    .ok_or_else(|| unknown(&id))?;
+                model.children.insert(id.number.0, Child::of(application));
+                self.figures.registrations += 1;
+            }
+            Event::PriorityVerified { id, tier } => {
+                self.child_mut(*id).ok_or_else(|| unknown(id))?.key.tier = *tier;
+                self.figures.priorities_verified += 1;
+            }
+            Event::PriorityRejected { id, .. } => {
+                self.child_mut(*id).ok_or_else(|| unknown(id))?.key.tier = Tier::General;
+                self.figures.priorities_rejected += 1;
+            }
+            Event::ApplicationWithdrawn { id }
+            | Event::ApplicationAgedOut { id, .. }
+            | Event::ApplicationRefused { id, .. } => {
+                self.child_mut(*id).ok_or_else(|| unknown(id))?.standing = Standing::Left;
+                let counter = match event {
+                    Event::ApplicationWithdrawn { .. } => &mut self.figures.withdrawn,
+                    Event::ApplicationAgedOut { .. } => &mut self.figures.aged_out,
+                    _ => &mut self.figures.refused,
+                };
+                *counter += 1;
+            }
+            Event::PlacesReported { places } => {
+                for place in places {
+                    self.places.insert(place.id, place.clone());
+                    self.open.insert(place.id);
+                }
+                self.figures.places_reported += places.len() as u64;
+            }
+            Event::ReferralIssued { referral, cycle } => {
+                self.check_referral(referral, *cycle, seq)?;
+            }
+            Event::ReferralExtended { .. } => self.figures.extended += 1,
+            Event::ReferralHandedIn { id, .. } => {
+                let (place, application) = self.live.remove(id).ok_or_else(|| unknown(id))?;
+                self.places.remove(&place);
+                self.child_mut(application)
+                    .ok_or_else(|| unknown(&application))?
+                    .standing = Standing::Left;
+                self.figures.handed_in += 1;
+            }
+            Event::ReferralLapsed {
+                id,
+                lapse,
+                held_until,
+                ..
+            } => self.lapse(*id, lapse, *held_until, seq)?,
+            Event::StopListEnded { id, at } => {
+                let child = self.child_mut(*id).ok_or_else(|| unknown(id))?;
+                let on_time = child.standing == Standing::OnStopList { until: *at };
+                child.standing = Standing::Waiting;
+                if !on_time {
+                    self.figures.envy.stop_list_disagreements += 1;
+                }
+            }
+            Event::KindergartenCreated(_)
+            | Event::GroupCreated(_)
+            | Event::CalendarYearSet { .. }
+            | Event::AccessCodeIssued { .. }
+            | Event::SurveyAnswered { .. } => {}
+        }
+        Ok(())
+    }
+
+    /// The figures, with what is left at the end of the journal.
+    pub fn finish(mut self) -> AuditFigures {
+        let today = self.last_at.map(local_date);
+        let mut idle = 0;
+        for place_id in &self.open {
+            let place = &self.places[place_id];
+            let Some(model) = self.districts.get(&place.district) else {
+                continue;
+            };
+            let fitted = today.is_some_and(|today| {
+                model
+                    .children
+                    .values()
+                    .any(|child| fits(child, place, today, &self.school_age))
+            });
+            idle += u64::from(fitted);
+        }
+        let figures = &mut self.figures;
+        figures.envy.idle_places_at_end = idle;
+        figures.envy.per_district = self
+            .districts
+            .iter()
+            .map(|(id, model)| {
+                let interleave = model.interleave;
+                (
+                    *id,
+                    DistrictEnvy {
+                        interleave,
+                        ..model.figures
+                    },
+                )
+            })
+            .collect();
+        figures.live_at_end = self.live.len() as u64;
+        figures.open_places_at_end = self.open.len() as u64;
+        figures.waiting_at_end = self
+            .districts
+            .values()
+            .flat_map(|model| model.children.values())
+            .filter(|child| {
+                matches!(
+                    child.standing,
+                    Standing::Waiting | Standing::OnStopList { .. }
+                )
+            })
+            .count() as u64;
+        let waits = figures.waits_seconds.values_mut();
+        for values in waits.chain(figures.late_days.values_mut()) {
+            values.sort_unstable();
+        }
+        self.figures
+    }
+
+    fn child_mut(&mut self, id: ApplicationId) -> Option<&mut Child> {
+        self.districts
+            .get_mut(&id.district)?
+            .children
+            .get_mut(&id.number.0)
+    }
+
+    fn lapse(
+        &mut self,
+        id: ReferralId,
+        lapse: &Lapse,
+        held_until: DateTime<Utc>,
+        seq: u64,
+    ) -> Result<(), AuditError> {
+        let unknown = |what: String| AuditError::Unknown { seq, what };
+        let (place, application) = self
+            .live
+            .remove(&id)
+            .ok_or_else(|| unknown(format!("{id:?}")))?;
+        self.open.insert(place);
+        let child = self
+            .child_mut(application)
+            .ok_or_else(|| unknown(format!("{application:?}")))?;
+        child.standing = Standing::OnStopList { until: held_until };
+        // A priority found unconfirmed drops to the general tier, keeping its time.
+        if matches!(
+            lapse,
+            Lapse::Revoked {
+                priority_unconfirmed: true,
+                ..
+            }
+        ) {
+            child.key.tier = Tier::General;
+        }
+        let counter = match lapse {
+            Lapse::Declined => &mut self.figures.declined,
+            Lapse::Expired => &mut self.figures.expired,
+            Lapse::Revoked { .. } => &mut self.figures.revoked,
+        };
+        *counter += 1;
+        Ok(())
+    }
+
+    /// Counts the children the policy put before the recipient that fitted the place, then
+    /// moves the referral into the model.
+    fn check_referral(
+        &mut self,
+        referral: &Referral,
+        recorded_cycle: Option<InterleaveCycle>,
+        seq: u64,
+    ) -> Result<(), AuditError> {
+        let unknown = |what: String| AuditError::Unknown { seq, what };
+        let place = self
+            .places
+            .get(&referral.place)
+            .filter(|_| self.open.contains(&referral.place))
+            .ok_or_else(|| unknown(format!("open {:?}", referral.place)))?
+            .clone();
+        let today = local_date(referral.issued_at);
+        let model = self
+            .districts
+            .get_mut(&place.district)
+            .ok_or_else(|| unknown(format!("{:?}", place.district)))?;
+        let recipient = model
+            .children
+            .get(&referral.application.number.0)
+            .filter(|_| referral.application.district == place.district)
+            .ok_or_else(|| unknown(format!("{:?}", referral.application)))?;
+        let recipient_key = recipient.key;
+        let recipient_fits = fits(recipient, &place, today, &self.school_age);
+        let fitting: Vec<OrderKey> = model
+            .children
+            .values()
+            .filter(|child| fits(child, &place, today, &self.school_age))
+            .map(|child| child.key)
+            .collect();
+        let envy = &mut self.figures.envy;
+        let contested = model.interleave && has_both(&fitting);
+        let cycle = model.interleave.then_some(model.generals_since_first);
+        let order = policy_order(fitting, cycle);
+        // A child that did not fit has no rank for this place: every fitting child was
+        // passed over by it.
+        let ahead = order
+            .iter()
+            .position(|key| *key == recipient_key)
+            .unwrap_or(order.len());
+        let district = &mut model.figures;
+        district.referrals_checked += 1;
+        district.justified_envy += ahead as u64;
+        district.contested_interleave += u64::from(contested);
+        envy.referrals_checked += 1;
+        envy.contested_interleave += u64::from(contested);
+        envy.justified_envy += ahead as u64;
+        envy.referrals_with_envy += u64::from(ahead > 0);
+        envy.unfit_recipients += u64::from(!recipient_fits);
+        if (ahead > 0 || !recipient_fits) && envy.examples.len() < EXAMPLES_MAX {
+            envy.examples
+                .push(describe(referral, &order[..ahead], recipient_fits));
+        }
+        if model.interleave {
+            model.generals_since_first =
+                cycle_after(model.generals_since_first, recipient_key.tier);
+        }
+        let modelled_cycle = model.interleave.then_some(model.generals_since_first);
+        if recorded_cycle.map(|cycle| cycle.0) != modelled_cycle {
+            envy.cycle_disagreements += 1;
+        }
+        self.issue(referral, recipient_key.tier);
+        Ok(())
+    }
+
+    fn issue(&mut self, referral: &Referral, tier: Tier) {
+        self.open.remove(&referral.place);
+        self.live
+            .insert(referral.id, (referral.place, referral.application));
+        self.figures.referrals_issued += 1;
+        let child = self
+            .child_mut(referral.application)
+            .expect("check_referral found the recipient");
+        child.standing = Standing::Referred;
+        if !child.referred_before {
+            child.referred_before = true;
+            let wait = (referral.issued_at - child.registered_at).num_seconds();
+            let late = (local_date(referral.issued_at) - child.desired_start).num_days();
+            self.figures
+                .waits_seconds
+                .entry(tier)
+                .or_default()
+                .push(wait);
+            self.figures
+                .late_days
+                .entry(tier)
+                .or_default()
+                .push(late.max(0));
+        }
+    }
+}
+
+/// DOMAIN.md's "fits", for a child on `today`.
+fn fits(child: &Child, place: &FreePlace, today: NaiveDate, school_age: &SchoolAgeRule) -> bool {
+    let band = &place.age_band;
+    let chose_it = match &child.choices {
+        Choices::Any => true,
+        Choices::Listed(kindergartens) => kindergartens.contains(&place.kindergarten),
+    };
+    child.standing == Standing::Waiting
+        && school_age.is_preschool_on(child.birth_date, today)
+        && band.born_from <= child.birth_date
+        && child.birth_date <= band.born_to
+        && child
+            .language
+            .is_none_or(|language| language == place.language)
+        && chose_it
+        && child.desired_start <= place.available_from
+}
+
+fn has_both(keys: &[OrderKey]) -> bool {
+    keys.iter().any(|key| key.tier == Tier::First)
+        && keys.iter().any(|key| key.tier == Tier::General)
+}
+
+fn cycle_after(generals_since_first: u8, tier: Tier) -> u8 {
+    match tier {
+        Tier::OutOfTurn => generals_since_first,
+        Tier::First => 0,
+        Tier::General => (generals_since_first + 1).min(GENERALS_PER_FIRST),
+    }
+}
+
+/// The fitting children in the order the policy serves them: by key; or, with the
+/// interleave (`Some(generals since the last first-priority referral)`), out-of-turn first,
+/// then first-priority and general merged one to three while both sides have someone.
+fn policy_order(mut fitting: Vec<OrderKey>, interleave: Option<u8>) -> Vec<OrderKey> {
+    fitting.sort_unstable();
+    let Some(mut generals_since_first) = interleave else {
+        return fitting;
+    };
+    let mut order: Vec<OrderKey> = Vec::with_capacity(fitting.len());
+    let mut first = VecDeque::new();
+    let mut general = VecDeque::new();
+    for key in fitting {
+        match key.tier {
+            Tier::OutOfTurn => order.push(key),
+            Tier::First => first.push_back(key),
+            Tier::General => general.push_back(key),
+        }
+    }
+    loop {
+        let first_turn = match (first.is_empty(), general.is_empty()) {
+            (true, true) => break,
+            (false, true) => true,
+            (true, false) => false,
+            (false, false) => generals_since_first >= GENERALS_PER_FIRST,
+        };
+        let side = if first_turn { &mut first } else { &mut general };
+        let key = side.pop_front().expect("the side has someone");
+        generals_since_first = cycle_after(generals_since_first, key.tier);
+        order.push(key);
+    }
+    order
+}
+
+fn describe(referral: &Referral, passed_over: &[OrderKey], recipient_fits: bool) -> String {
+    let numbers: Vec<String> = passed_over
+        .iter()
+        .take(3)
+        .map(|key| format!("№{} ({:?})", key.number, key.tier))
+        .collect();
+    format!(
+        "referral {:?} of place {} to №{}{}: passed over {} child(ren), first {}",
+        referral.id,
+        referral.place.0,
+        referral.application.number.0,
+        if recipient_fits {
+            ""
+        } else {
+            " (who did not fit)"
+        },
+        passed_over.len(),
+        numbers.join(", ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::application::{
+        Applicant, Application, ApplicationStatus, Channel, Child as ChildData, ClaimStatus,
+        PriorityClaim, RegistrationNumber, Relation,
+    };
+    use crate::domain::catalog::{AgeBand, District, KindergartenId, Names};
+    use crate::domain::iin::{Iin, Sex};
+    use crate::domain::referral::{DistrictPolicy, ReferralNumber};
+    use chrono::{Duration, TimeZone};
+
+    const DISTRICT: DistrictId = DistrictId(1);
+    const KINDERGARTEN: KindergartenId = KindergartenId(1);
+
+    fn start() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2027, 3, 1, 4, 0, 0).unwrap()
+    }
+
+    fn birth() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2023, 5, 10).unwrap()
+    }
+
+    /// A story told in events, each a minute after the one before.
+    struct History {
+        audit: Audit,
+        at: DateTime<Utc>,
+        places: u64,
+        referrals: u32,
+    }
+
+    impl History {
+        fn new(interleave: bool) -> History {
+            let mut history = History {
+                audit: Audit::new(),
+                at: start(),
+                places: 0,
+                referrals: 0,
+            };
+            history.record(Event::DistrictCreated(District {
+                id: DISTRICT,
+                code: "ESL".into(),
+                names: Names {
+                    kk: "Есіл".into(),
+                    ru: "Есиль".into(),
+                },
+                languages: vec![Language::KAZAKH],
+            }));
+            let policy = DistrictPolicy {
+                interleave_first_priority: interleave,
+                ..DistrictPolicy::default()
+            };
+            history.record(Event::PolicySet {
+                district: DISTRICT,
+                policy,
+            });
+            history
+        }
+
+        fn record(&mut self, event: Event) {
+            self.at += Duration::minutes(1);
+            self.audit.observe(&event, self.at).unwrap();
+        }
+
+        /// Registers child `number` (numbers must rise), in `tier` once verified.
+        fn register(&mut self, number: u32, tier: Tier) -> ApplicationId {
+            let id = ApplicationId {
+                district: DISTRICT,
+                number: RegistrationNumber(number),
+            };
+            let claim = (tier != Tier::General).then(|| PriorityClaim {
+                category: "orphan".into(),
+                document: "№ 1".into(),
+                status: ClaimStatus::Claimed,
+            });
+            self.record(Event::ApplicationRegistered(application(
+                id,
+                claim,
+                birth(),
+            )));
+            if tier != Tier::General {
+                self.record(Event::PriorityVerified { id, tier });
+            }
+            id
+        }
+
+        fn report_place(&mut self) -> PlaceId {
+            self.places += 1;
+            let place = FreePlace {
+                id: PlaceId(self.places),
+                district: DISTRICT,
+                kindergarten: KINDERGARTEN,
+                group: None,
+                age_band: AgeBand::new(date(2020, 1, 1), date(2023, 12, 31)).unwrap(),
+                language: Language::KAZAKH,
+                available_from: NaiveDate::from_ymd_opt(2027, 9, 1).unwrap(),
+                reported_at: self.at,
+            };
+            let id = place.id;
+            self.record(Event::PlacesReported {
+                places: vec![place],
+            });
+            id
+        }
+
+        /// A new place, referred to `to`; `cycle` is what the service would have recorded.
+        fn refer(&mut self, to: ApplicationId, cycle: Option<u8>) -> ReferralId {
+            let place = self.report_place();
+            self.referrals += 1;
+            let id = ReferralId {
+                district: DISTRICT,
+                number: ReferralNumber(self.referrals),
+            };
+            let referral = Referral::issued(
+                id,
+                &self.audit.places[&place].clone(),
+                to,
+                self.at,
+                self.at + Duration::days(7),
+            );
+            self.record(Event::ReferralIssued {
+                referral,
+                cycle: cycle.map(InterleaveCycle),
+            });
+            id
+        }
+
+        fn envy(self) -> EnvyFigures {
+            self.audit.finish().envy
+        }
+    }
+
+    fn date(year: i32, month: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(year, month, day).unwrap()
+    }
+
+    fn application(
+        id: ApplicationId,
+        priority: Option<PriorityClaim>,
+        birth_date: NaiveDate,
+    ) -> Application {
+        let iin = |date, serial| Iin::synthesize(date, Sex::Female, serial).unwrap();
+        let parent_birth = NaiveDate::from_ymd_opt(1990, 1, 1).unwrap();
+        Application {
+            id,
+            registered_at: start() + Duration::seconds(i64::from(id.number.0)),
+            child: ChildData {
+                iin: iin(birth_date, id.number.0 as u16),
+                full_name: "Қасымова Әйгерім".into(),
+                birth_date,
+                sex: Sex::Female,
+            },
+            applicant: Applicant {
+                iin: iin(parent_birth, id.number.0 as u16),
+                full_name: "Қасымов Арман".into(),
+                phone: "+77012345678".into(),
+                email: None,
+                address: "Астана".into(),
+                relation: Relation::Father,
+            },
+            desired_start: NaiveDate::from_ymd_opt(2027, 3, 1).unwrap(),
+            choices: Choices::Listed(vec![KINDERGARTEN]),
+            language: Some(Language::KAZAKH),
+            priority,
+            tier: Tier::General,
+            status: ApplicationStatus::Queued,
+            channel: Channel::Portal,
+            entered_by: None,
+            held_until: None,
+        }
+    }
+
+    #[test]
+    fn a_child_skipped_for_a_later_one_is_one_case_of_envy() {
+        let mut history = History::new(false);
+        let earlier = history.register(1, Tier::General);
+        let later = history.register(2, Tier::General);
+        history.refer(later, None);
+        history.refer(earlier, None);
+
+        let envy = history.envy();
+
+        assert_eq!(envy.referrals_checked, 2);
+        assert_eq!(envy.justified_envy, 1, "{:?}", envy.examples);
+        assert_eq!(envy.referrals_with_envy, 1);
+        assert_eq!(envy.unfit_recipients, 0);
+    }
+
+    #[test]
+    fn places_in_queue_order_and_a_child_on_the_stop_list_passed_over_are_no_envy() {
+        let mut history = History::new(false);
+        let first = history.register(1, Tier::General);
+        let second = history.register(2, Tier::General);
+        let priority = history.register(3, Tier::First);
+        let lapsed = history.refer(priority, None);
+        history.record(Event::ReferralLapsed {
+            id: lapsed,
+            at: history.at,
+            lapse: Lapse::Declined,
+            held_until: history.at + Duration::days(10),
+        });
+        history.refer(first, None);
+        history.refer(second, None);
+
+        let envy = history.envy();
+
+        assert_eq!(envy.referrals_checked, 3);
+        assert_eq!(envy.justified_envy, 0, "{:?}", envy.examples);
+        assert_eq!(envy.stop_list_disagreements, 0);
+        assert_eq!(
+            envy.idle_places_at_end, 0,
+            "the declined place fits nobody waiting"
+        );
+    }
+
+    #[test]
+    fn with_the_interleave_one_first_priority_then_three_general_is_no_envy() {
+        let mut history = History::new(true);
+        let general: Vec<_> = (1..=4)
+            .map(|n| history.register(n, Tier::General))
+            .collect();
+        let first = [
+            history.register(5, Tier::First),
+            history.register(6, Tier::First),
+        ];
+        history.refer(first[0], Some(0));
+        for (index, child) in general[..3].iter().enumerate() {
+            history.refer(*child, Some(index as u8 + 1));
+        }
+        history.refer(first[1], Some(0));
+
+        let envy = history.envy();
+
+        assert_eq!(envy.justified_envy, 0, "{:?}", envy.examples);
+        assert_eq!(envy.contested_interleave, 5);
+        assert_eq!(envy.cycle_disagreements, 0);
+    }
+
+    #[test]
+    fn with_the_interleave_a_general_child_served_on_the_first_priority_turn_is_envy() {
+        let mut history = History::new(true);
+        let general = history.register(1, Tier::General);
+        let first = history.register(2, Tier::First);
+        // The cycle starts on the first-priority turn: plain key order would be right here.
+        history.refer(general, Some(3));
+        history.refer(first, Some(0));
+
+        let envy = history.envy();
+
+        assert_eq!(envy.justified_envy, 1, "{:?}", envy.examples);
+        assert_eq!(envy.cycle_disagreements, 0);
+    }
+
+    #[test]
+    fn a_place_given_to_a_child_the_midnight_it_reaches_school_age_is_envy_of_those_who_fit() {
+        let mut history = History::new(false);
+        // Born 11 Sep 2020: of school age from 1 Sep 2027, local time.
+        let id = ApplicationId {
+            district: DISTRICT,
+            number: RegistrationNumber(1),
+        };
+        let leaving = application(id, None, date(2020, 9, 11));
+        history.record(Event::ApplicationRegistered(leaving));
+        let younger = history.register(2, Tier::General);
+        history.at = Utc.with_ymd_and_hms(2027, 8, 31, 19, 0, 0).unwrap();
+        history.refer(id, None);
+
+        let envy = history.envy();
+
+        assert_eq!(envy.unfit_recipients, 1);
+        assert_eq!(
+            envy.justified_envy, 1,
+            "the younger child fitted: {younger:?}"
+        );
+    }
+
+    #[test]
+    fn a_recorded_cycle_that_differs_from_the_model_is_reported() {
+        let mut history = History::new(true);
+        let first = history.register(1, Tier::First);
+        history.refer(first, Some(2));
+
+        let envy = history.envy();
+
+        assert_eq!(envy.justified_envy, 0);
+        assert_eq!(envy.cycle_disagreements, 1);
+    }
+}
