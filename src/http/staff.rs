@@ -46,6 +46,9 @@ pub struct WorkListParams {
     /// true: only queued applications whose priority claim is past its deadline (then
     /// `status` is not used).
     pub overdue: Option<bool>,
+    /// true: only queued applications whose priority claim waits for an officer (then
+    /// `status` is not used).
+    pub claims: Option<bool>,
     /// Registration number to continue after (paging).
     pub after: Option<u32>,
     /// At most 500; default 100.
@@ -116,15 +119,16 @@ pub(super) async fn work_list_of(
         ),
     };
     let overdue_only = params.overdue.unwrap_or(false);
+    let claims_only = overdue_only || params.claims.unwrap_or(false);
     let limit = params.limit.unwrap_or(100).clamp(1, PAGE_MAX);
     let query = WorkListQuery {
         district,
-        status: if overdue_only {
+        status: if claims_only {
             Some(ApplicationStatus::Queued)
         } else {
             status
         },
-        claim_pending: overdue_only,
+        claim_pending: claims_only,
         after_number: params.after.unwrap_or(0),
         limit,
     };

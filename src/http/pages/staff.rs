@@ -37,6 +37,8 @@ pub fn routes() -> Router<AppState> {
 }
 
 const WORK_LIST_PAGE: u32 = 50;
+/// Claims waiting for a decision, all on one page (the API's page maximum).
+const CLAIMS_MAX: u32 = 500;
 
 async fn home(State(app): State<AppState>, page: Page) -> Response {
     let Some(staff) = &page.staff else {
@@ -102,15 +104,6 @@ async fn sign_in(State(app): State<AppState>, page: Page, body: Bytes) -> Respon
     }
 }
 
-/// Overdue first, then claims waiting for an officer, then the rest; each group in order
-/// of registration.
-fn by_urgency(items: &mut [WorkItem]) {
-    items.sort_by_key(|item| {
-        let waiting_claim = item.priority_status.as_deref() == Some("claimed");
-        (!item.overdue, !waiting_claim)
-    });
-}
-
 async fn work_list(app: &AppState, page: &Page, staff: &Staff) -> Response {
     let Scope::District(district) = staff.account.scope else {
         return page.message(
@@ -120,64 +113,93 @@ async fn work_list(app: &AppState, page: &Page, staff: &Staff) -> Response {
         );
     };
     let code = ids::district_code(&app.service.read().catalog, district);
-    let params = WorkListParams {
-        district: code,
-        status: Some(page.query("status").unwrap_or("queued").to_string()).filter(|s| s != "all"),
-        overdue: None,
-        after: page.query("after").and_then(|a| a.parse().ok()),
-        limit: Some(WORK_LIST_PAGE),
-    };
     let caller = Caller::Staff(staff.account.clone());
-    let mut list = match work_list_of(app, &caller, page.lang.api(), &params).await {
+    let lang = page.lang.api();
+    // First what needs an officer: every claim waiting for a decision, overdue first.
+    let claims = WorkListParams {
+        district: code.clone(),
+        status: None,
+        overdue: None,
+        claims: Some(true),
+        after: None,
+        limit: Some(CLAIMS_MAX),
+    };
+    let mut claims = match work_list_of(app, &caller, lang, &claims).await {
         Ok(list) => list,
         Err(error) => return page.api_error(error),
     };
-    by_urgency(&mut list.items);
-    let lang = page.lang;
+    claims.items.sort_by_key(|item| (!item.overdue, item.due));
+    // Then every application, in the order of registration, a page at a time.
+    let all = WorkListParams {
+        district: code,
+        status: Some(page.query("status").unwrap_or("queued").to_string()).filter(|s| s != "all"),
+        overdue: None,
+        claims: None,
+        after: page.query("after").and_then(|a| a.parse().ok()),
+        limit: Some(WORK_LIST_PAGE),
+    };
+    let all = match work_list_of(app, &caller, lang, &all).await {
+        Ok(list) => list,
+        Err(error) => return page.api_error(error),
+    };
     let catalog = app.service.read().catalog.clone();
     page.ok(
         page.t(texts::WORK_LIST_TITLE),
         html! {
             h1 { (page.t(texts::WORK_LIST_TITLE)) }
-            p { (page.t(texts::WORK_LIST_INTRO)) }
-            @if list.items.is_empty() {
-                p.notice { (page.t(texts::WORK_LIST_EMPTY)) }
-            } @else {
-                div.table-wrap { table {
-                    thead { tr {
-                        th scope="col" { (page.t(texts::NUMBER)) }
-                        th scope="col" { (page.t(texts::FIELD_CHILD_NAME)) }
-                        th scope="col" { (page.t(texts::CLAIM)) }
-                        th scope="col" { (page.t(texts::DUE)) }
-                        th scope="col" { (page.t(texts::STATUS)) }
-                        th scope="col" { (page.t(texts::CHANNEL)) }
-                    } }
-                    tbody {
-                        @for item in &list.items {
-                            tr.overdue[item.overdue] {
-                                td.nowrap { a href=(format!("/staff/applications/{}", item.number)) { (item.number) } }
-                                td { (item.child_full_name) }
-                                td {
-                                    @if let Some(status) = &item.priority_status {
-                                        (category_name(&catalog, lang, item.priority_category.as_deref().unwrap_or(""))) " — " (texts::claim_status(lang, status))
-                                    }
-                                }
-                                td {
-                                    @if let Some(due) = item.due { (texts::date(due)) }
-                                    @if item.overdue { " " span.tag.alert { (page.t(texts::OVERDUE)) } }
-                                }
-                                td { (texts::status(lang, &item.status)) }
-                                td { (texts::channel(lang, &item.channel)) }
-                            }
-                        }
-                    }
-                } }
-                @if let Some(after) = list.next_after {
+            section aria-labelledby="claims-title" {
+                h2 #claims-title { (page.t(texts::CLAIMS_TITLE)) " (" (claims.items.len()) ")" }
+                p.hint { (page.t(texts::WORK_LIST_INTRO)) }
+                (work_table(page, &catalog, &claims.items, "claims"))
+            }
+            section aria-labelledby="all-title" {
+                h2 #all-title { (page.t(texts::ALL_APPLICATIONS)) }
+                (work_table(page, &catalog, &all.items, "all"))
+                @if let Some(after) = all.next_after {
                     p { a href=(format!("/staff?after={after}")) { (page.t(texts::MORE)) " →" } }
                 }
             }
         },
     )
+}
+
+fn work_table(page: &Page, catalog: &Catalog, items: &[WorkItem], id: &str) -> Markup {
+    let lang = page.lang;
+    html! {
+        @if items.is_empty() {
+            p.notice { (page.t(texts::WORK_LIST_EMPTY)) }
+        } @else {
+            div.table-wrap { table id=(id) {
+                thead { tr {
+                    th scope="col" { (page.t(texts::NUMBER)) }
+                    th scope="col" { (page.t(texts::FIELD_CHILD_NAME)) }
+                    th scope="col" { (page.t(texts::CLAIM)) }
+                    th scope="col" { (page.t(texts::DUE)) }
+                    th scope="col" { (page.t(texts::STATUS)) }
+                    th scope="col" { (page.t(texts::CHANNEL)) }
+                } }
+                tbody {
+                    @for item in items {
+                        tr.overdue[item.overdue] {
+                            td.nowrap { a href=(format!("/staff/applications/{}", item.number)) { (item.number) } }
+                            td { (item.child_full_name) }
+                            td {
+                                @if let Some(status) = &item.priority_status {
+                                    (category_name(catalog, lang, item.priority_category.as_deref().unwrap_or(""))) " — " (texts::claim_status(lang, status))
+                                }
+                            }
+                            td {
+                                @if let Some(due) = item.due { (texts::date(due)) }
+                                @if item.overdue { " " span.tag.alert { (page.t(texts::OVERDUE)) } }
+                            }
+                            td { (texts::status(lang, &item.status)) }
+                            td { (texts::channel(lang, &item.channel)) }
+                        }
+                    }
+                }
+            } }
+        }
+    }
 }
 
 /// The application the path names, if the signed-in officer or operator serves its district.
