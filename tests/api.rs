@@ -2380,3 +2380,111 @@ async fn a_replayed_registration_repeats_the_first_answer_after_the_queue_moved(
     assert_eq!(retry.header("idempotent-replayed"), Some("true"));
     assert_eq!(retry.json(), first.json());
 }
+
+// ---------------------------------------------------------------------------------------
+// Found by fuzzing from the OpenAPI document (scripts/api-fuzz)
+// ---------------------------------------------------------------------------------------
+
+/// `to` may be the earliest instant chrono holds; the default `from`, 30 days before it,
+/// is not an instant at all. The subtraction overflowed and the handler panicked: the
+/// client saw its connection dropped instead of an answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_protocol_up_to_the_earliest_instant_answers_an_empty_period() {
+    let server = Server::start().await;
+    let answer = server
+        .get("/api/v1/districts/ESL/protocol?to=-262143-01-01T00:00:00Z")
+        .go()
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let protocol = answer.json();
+    assert!(
+        instant(&protocol["from"]) <= instant(&protocol["to"]),
+        "{protocol}"
+    );
+    assert_eq!(protocol["places"], json!([]));
+}
+
+/// A manual clock set near the end of chrono's range (year 262142) killed the writer: the
+/// tick after it could not take the local date of "now". The clock now stops at year 9998,
+/// where every date the service derives from it still exists, and the service goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_manual_clock_refuses_a_year_past_9998_and_the_writer_lives_on() {
+    let server = Server::start().await;
+    let admin = server.admin();
+    server.register(form(1)).await;
+
+    for now in ["+262142-12-31T23:59:59Z", "9999-01-01T00:00:00Z"] {
+        let body = set_clock(&server, &admin, now)
+            .await
+            .assert_error(422, "invalid");
+        assert_eq!(body["detail"], "now", "{now}");
+    }
+
+    // The writer still runs commands: the registration ages out at the last allowed year.
+    let moved = set_clock(&server, &admin, "9998-12-31T18:59:59Z").await;
+    assert_eq!(moved.status, 200, "{}", moved.text);
+    assert_eq!(moved.json()["aged_out"], 1, "{}", moved.text);
+    assert_eq!(server.waiting().await, 0);
+}
+
+/// The query-string structs were documented as required *path* parameters (utoipa's default
+/// for `IntoParams`), so schemathesis, and any client generated from the document, could
+/// not send a work list's `district` or a queue's `offset` at all. Every path parameter
+/// must be in its path's template, and every one of these query parameters in the query.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_puts_path_and_query_parameters_where_they_are() {
+    let server = Server::start().await;
+    let document = server.get("/api/v1/openapi.json").go().await.json();
+    let mut query = Vec::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            for parameter in operation["parameters"].as_array().into_iter().flatten() {
+                let name = text(&parameter["name"]);
+                match text(&parameter["in"]) {
+                    "path" => assert!(
+                        path.contains(&format!("{{{name}}}")),
+                        "{method} {path}: path parameter {name} is not in the path"
+                    ),
+                    "query" => query.push((path.clone(), name.to_string(), parameter.clone())),
+                    _ => {}
+                }
+            }
+        }
+    }
+    let find = |path: &str, name: &str| {
+        query
+            .iter()
+            .find(|(p, n, _)| p == path && n == name)
+            .unwrap_or_else(|| panic!("{path}: no query parameter {name}"))
+            .2
+            .clone()
+    };
+    assert_eq!(find("/api/v1/applications", "district")["required"], true);
+    assert_eq!(find("/api/v1/applications", "after")["required"], false);
+    assert_eq!(
+        find("/api/v1/districts/{district}/queue", "offset")["required"],
+        false
+    );
+    assert_eq!(
+        find("/api/v1/districts/{district}/protocol", "to")["required"],
+        false
+    );
+    assert_eq!(find("/api/v1/kindergartens", "district")["required"], false);
+    find("/api/v1/audit", "after");
+
+    // Every status the error table can answer for an operation of its kind is documented
+    // (schemathesis reported 400, 401, 403, 415 and 422 answers as undocumented).
+    let responses = |method: &str, path: &str| document["paths"][path][method]["responses"].clone();
+    let registration = responses("post", "/api/v1/applications");
+    for status in ["201", "400", "409", "413", "415", "422", "500"] {
+        assert!(
+            registration.get(status).is_some(),
+            "POST /applications: no {status}"
+        );
+    }
+    let audit = responses("get", "/api/v1/audit");
+    for status in ["200", "400", "401", "403", "500"] {
+        assert!(audit.get(status).is_some(), "GET /audit: no {status}");
+    }
+    assert!(responses("get", "/api/v1/health").get("401").is_none());
+}

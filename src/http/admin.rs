@@ -14,7 +14,7 @@ use crate::service::{Command, NewDistrict, NewGroup, NewKindergarten, Outcome};
 use crate::store;
 use axum::extract::{Path, State};
 use axum::response::Response;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -235,6 +235,8 @@ async fn set_calendar_year(
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+// Query parameters: without this, utoipa documents the fields as required path parameters.
+#[into_params(parameter_in = Query)]
 pub struct AuditParams {
     /// The last sequence number already read; 0 from the start.
     pub after: Option<u64>,
@@ -301,8 +303,16 @@ async fn audit(
 #[derive(Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClockRequest {
+    /// Not before the clock's current time, and in a year up to 9998.
     pub now: DateTime<Utc>,
 }
+
+/// The last year the manual clock may be set in. chrono holds instants up to year 262142,
+/// but not everything the service derives from "now" does: its local date (UTC+5) and
+/// deadlines run past the end of the year, and notices carry an RFC 2822 date, which has
+/// four-digit years. A clock near chrono's limit panicked the writer (found by
+/// scripts/api-fuzz); one a year short of 10000 leaves every derived date representable.
+const CLOCK_YEAR_MAX: i32 = 9998;
 
 #[derive(Serialize, Deserialize, ToSchema)]
 pub struct ClockAnswer {
@@ -319,7 +329,8 @@ pub struct ClockAnswer {
     request_body = ClockRequest, security(("staff_token" = [])),
     responses((status = 200, body = ClockAnswer),
               (status = 403, description = "clock_not_manual"),
-              (status = 409, description = "clock_backwards")))]
+              (status = 409, description = "clock_backwards"),
+              (status = 422, description = "invalid: a year after 9998")))]
 async fn set_clock(
     State(app): State<AppState>,
     ctx: Ctx,
@@ -332,6 +343,9 @@ async fn set_clock(
     use crate::clock::Clock;
     if request.now < clock.now() {
         return Err(ctx.error(error::CLOCK_BACKWARDS));
+    }
+    if request.now.year() > CLOCK_YEAR_MAX {
+        return Err(ctx.error(error::INVALID).with_detail("now".into()));
     }
     clock.set_without_waking(request.now);
     let report = app

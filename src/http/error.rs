@@ -323,6 +323,83 @@ pub async fn method_not_allowed_fallback(headers: HeaderMap) -> ApiError {
     ApiError::new(METHOD_NOT_ALLOWED, Lang::from_headers(&headers))
 }
 
+/// Documents, on every operation of the OpenAPI document, the rows of this table that any
+/// handler of its kind can answer, so that a client (or schemathesis, which flagged them as
+/// undocumented) finds every status it can get. Applied after the routers are merged:
+/// each handler's own annotation lists only its particular answers.
+pub fn document_common_errors(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::path::ParameterIn;
+    use utoipa::openapi::ResponseBuilder;
+    for item in openapi.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for operation in operations.into_iter().flatten() {
+            let parameters = operation.parameters.iter().flatten();
+            let with_query = parameters
+                .clone()
+                .any(|p| p.parameter_in == ParameterIn::Query);
+            let with_header = parameters
+                .clone()
+                .any(|p| p.parameter_in == ParameterIn::Header);
+            let with_path = parameters
+                .clone()
+                .any(|p| p.parameter_in == ParameterIn::Path);
+            let mut rows: Vec<(&str, &str)> =
+                vec![("500", "internal"), ("503", "unavailable, timeout")];
+            if operation.request_body.is_some() {
+                rows.extend([
+                    ("400", "malformed"),
+                    ("413", "payload_too_large"),
+                    ("415", "unsupported_media_type"),
+                    (
+                        "422",
+                        "field_not_settable, invalid, or a refusal's own code",
+                    ),
+                ]);
+            }
+            if with_query {
+                rows.push(("400", "query_invalid"));
+            }
+            if with_header {
+                rows.push(("400", "idempotency_key_invalid"));
+            }
+            if with_path {
+                rows.push(("404", "not_found"));
+            }
+            if operation.security.as_ref().is_some_and(|s| !s.is_empty()) {
+                rows.extend([
+                    ("401", "unauthorized, access_code_required"),
+                    ("403", "forbidden"),
+                    ("429", "rate_limited"),
+                ]);
+            }
+            let mut by_status: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+            for (status, codes) in rows {
+                by_status.entry(status).or_default().push(codes);
+            }
+            for (status, codes) in by_status {
+                // A handler's own description of a status stays: it is the more precise one.
+                operation
+                    .responses
+                    .responses
+                    .entry(status.to_string())
+                    .or_insert_with(|| {
+                        let codes = codes.join(", ");
+                        ResponseBuilder::new()
+                            .description(format!("An error of the table: {codes}"))
+                            .build()
+                            .into()
+                    });
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

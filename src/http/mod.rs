@@ -9,6 +9,8 @@
 
 pub mod error;
 pub mod extract;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod limits;
 pub mod metrics;
 pub mod middleware;
@@ -136,14 +138,16 @@ impl utoipa::Modify for SecurityAddon {
 
 /// The whole API and its OpenAPI document.
 fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(public::routes())
         .merge(applications::routes())
         .merge(staff::routes())
         .merge(kindergarten::routes())
         .merge(admin::routes())
         .merge(documents::routes())
-        .split_for_parts()
+        .split_for_parts();
+    error::document_common_errors(&mut openapi);
+    (router, openapi)
 }
 
 /// The OpenAPI document, as served at /api/v1/openapi.json.
