@@ -45,6 +45,24 @@ pub async fn timeout(State(limit): State<Duration>, request: Request, next: Next
     }
 }
 
+/// Answers `internal` (500) when a handler panics, instead of dropping the connection with
+/// no answer at all; the panic's message goes to the log (the default hook prints it), the
+/// client gets the table's opaque row. A panic is a bug: this only keeps the answer honest.
+pub async fn catch_panics(request: Request, next: Next) -> Response {
+    use futures_util::FutureExt as _;
+    let lang = Lang::from_headers(request.headers());
+    match std::panic::AssertUnwindSafe(next.run(request))
+        .catch_unwind()
+        .await
+    {
+        Ok(response) => response,
+        Err(_panic) => {
+            tracing::error!("a request handler panicked");
+            ApiError::new(error::INTERNAL, lang).into_response()
+        }
+    }
+}
+
 /// Forbids any cache, shared or private, from keeping the answer (`Cache-Control: no-store`,
 /// and `Pragma: no-cache` for HTTP/1.0 proxies). For every router that serves personal data.
 pub async fn no_store(request: Request, next: Next) -> Response {
@@ -119,6 +137,23 @@ mod tests {
         assert_eq!(body["message"], error::TIMEOUT.kk);
 
         let response = app.oneshot(get_request("/fast")).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_internal_and_the_next_request_is_served() {
+        let app = Router::new()
+            .route("/boom", get(|| async { panic!("a bug") }))
+            .route("/fine", get(|| async { "fine" }))
+            .layer(from_fn(catch_panics));
+        let response = app.clone().oneshot(get_request("/boom")).await.unwrap();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let bytes = axum::body::to_bytes(response.into_body(), 4096)
+            .await
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(body["code"], "internal");
+        let response = app.oneshot(get_request("/fine")).await.unwrap();
         assert_eq!(response.status(), StatusCode::OK);
     }
 

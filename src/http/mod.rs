@@ -4,8 +4,9 @@
 //! generated from the handlers themselves (`/api/v1/openapi.json`).
 //!
 //! Layers, outermost first: tracing (request id, route template, status, latency; never
-//! paths, queries, headers or bodies, which hold numbers and codes), metrics, a timeout,
-//! the body limit, and the request fingerprint that Idempotency-Key compares.
+//! paths, queries, headers or bodies, which hold numbers and codes), metrics, a panicking
+//! handler answered with 500, a timeout, the body limit, and the request fingerprint that
+//! Idempotency-Key compares.
 
 pub mod error;
 pub mod extract;
@@ -220,6 +221,7 @@ pub fn router(
         config.request_timeout,
         middleware::timeout,
     ))
+    .layer(from_fn(middleware::catch_panics))
     .layer(from_fn_with_state(metrics, metrics::track))
     .layer(from_fn(middleware::trace))
     .with_state(app)
