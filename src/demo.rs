@@ -118,7 +118,8 @@ pub fn ensure_catalog(service: &Service) -> Result<Catalog, CommandError> {
     Ok(service.read().catalog.clone())
 }
 
-fn create_district(
+/// A district with both group languages (the demo's and the simulation's cities).
+pub(crate) fn create_district(
     service: &Service,
     code: &str,
     kk: &str,

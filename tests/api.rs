@@ -8,7 +8,7 @@ mod common;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use common::{child_iin, start_time, valid_form, TestApp};
-use kezek::domain::staff::{Role, Scope, StaffAccount};
+use kezek::domain::staff::{Role, Scope};
 use kezek::http::limits::LimitConfig;
 use kezek::http::HttpConfig;
 use reqwest::header::HeaderMap;
@@ -57,18 +57,7 @@ impl Server {
 
     /// A staff account written into the database; answers its bearer token.
     fn staff(&self, name: &str, role: Role, scope: Scope) -> String {
-        let token = kezek::domain::staff::generate_token(&mut rand::rng());
-        let conn = rusqlite::Connection::open(&self.app.path).unwrap();
-        conn.busy_timeout(std::time::Duration::from_secs(10))
-            .unwrap();
-        let account = StaffAccount {
-            name: name.into(),
-            role,
-            scope,
-        };
-        let hash = kezek::domain::staff::token_hash(&token);
-        kezek::store::staff::add(&conn, &account, &hash, start_time()).unwrap();
-        token
+        common::add_staff(&self.app.path, name, role, scope)
     }
 
     fn admin(&self) -> String {

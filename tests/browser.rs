@@ -11,7 +11,10 @@
 //! README's test command runs it). With `KEZEK_SCREENSHOTS=DIR` the accessibility walk
 //! also saves a screenshot of each page (`scripts/screenshots` makes docs/screens/).
 
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+mod common;
+
+use chrono::NaiveDate;
+use common::start_time;
 use fantoccini::{Client, ClientBuilder, Locator};
 use kezek::clock::ManualClock;
 use kezek::demo::{self, DemoOptions};
@@ -19,7 +22,7 @@ use kezek::domain::application::ApplicationId;
 use kezek::domain::catalog::{Catalog, DistrictId, KindergartenId, Tier};
 use kezek::domain::event::Actor;
 use kezek::domain::iin::{Iin, Sex};
-use kezek::domain::staff::{Role, Scope, StaffAccount};
+use kezek::domain::staff::{Role, Scope};
 use kezek::http::HttpConfig;
 use kezek::service::{Command, NewPlaces, Outcome, Service};
 use serde_json::Value;
@@ -28,11 +31,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command as Process, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
-
-/// Friday 2026-11-20, 09:00 in Astana.
-fn start_time() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 20, 4, 0, 0).unwrap()
-}
 
 /// The service with the demo catalog (and `applications` demo registrations), served on
 /// 127.0.0.1 at a port of its own.
@@ -100,17 +98,7 @@ impl Site {
 
     /// A staff account; answers its token.
     fn staff(&self, name: &str, role: Role, scope: Scope) -> String {
-        let token = kezek::domain::staff::generate_token(&mut rand::rng());
-        let conn = rusqlite::Connection::open(&self.path).unwrap();
-        conn.busy_timeout(Duration::from_secs(10)).unwrap();
-        let account = StaffAccount {
-            name: name.into(),
-            role,
-            scope,
-        };
-        let hash = kezek::domain::staff::token_hash(&token);
-        kezek::store::staff::add(&conn, &account, &hash, start_time()).unwrap();
-        token
+        common::add_staff(&self.path, name, role, scope)
     }
 
     fn district(&self, code: &str) -> DistrictId {

@@ -9,9 +9,7 @@ use crate::domain::catalog::{
 use crate::domain::event::Actor;
 use crate::domain::iin::{Iin, Sex};
 use crate::domain::referral::DistrictPolicy;
-use crate::service::{
-    Command, CommandError, NewDistrict, NewGroup, NewKindergarten, Outcome, Service,
-};
+use crate::service::{Command, CommandError, NewGroup, NewKindergarten, Outcome, Service};
 use chrono::{Datelike, Duration, NaiveDate};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -92,7 +90,7 @@ pub fn build(
     let mut commands = 0;
     let mut districts = Vec::new();
     for (index, (code, kk, ru, interleave)) in DISTRICTS.iter().enumerate() {
-        let id = create_district(service, code, kk, ru)?;
+        let id = crate::demo::create_district(service, code, kk, ru)?;
         if *interleave {
             let policy = DistrictPolicy {
                 interleave_first_priority: true,
@@ -120,26 +118,6 @@ pub fn build(
         });
     }
     Ok((districts, commands))
-}
-
-fn create_district(
-    service: &Service,
-    code: &str,
-    kk: &str,
-    ru: &str,
-) -> Result<DistrictId, CommandError> {
-    let new = NewDistrict {
-        code: code.into(),
-        names: Names {
-            kk: kk.into(),
-            ru: ru.into(),
-        },
-        languages: vec![Language::KAZAKH, Language::RUSSIAN],
-    };
-    match service.submit_blocking(Command::CreateDistrict(new), Actor::system())? {
-        Outcome::DistrictCreated(id) => Ok(id),
-        other => unreachable!("creating a district answered {other:?}"),
-    }
 }
 
 fn create_kindergarten(

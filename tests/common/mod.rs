@@ -174,3 +174,25 @@ pub fn valid_form(serial: u16) -> RegistrationForm {
         priority_document: None,
     }
 }
+
+/// A staff account written straight into the database at `path` (as `kezek staff add`
+/// does); answers its bearer token.
+pub fn add_staff(
+    path: &std::path::Path,
+    name: &str,
+    role: kezek::domain::staff::Role,
+    scope: kezek::domain::staff::Scope,
+) -> String {
+    let token = kezek::domain::staff::generate_token(&mut rand::rng());
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .unwrap();
+    let account = kezek::domain::staff::StaffAccount {
+        name: name.into(),
+        role,
+        scope,
+    };
+    let hash = kezek::domain::staff::token_hash(&token);
+    kezek::store::staff::add(&conn, &account, &hash, start_time()).unwrap();
+    token
+}
