@@ -430,7 +430,7 @@ async fn a_parent_an_officer_and_a_kindergarten_work_through_the_pages() {
         Some(&first_tier),
     )
     .await;
-    let (dana_number, _) = registered(&browser).await;
+    let (dana_number, dana_code) = registered(&browser).await;
     browser.click_link("Распечатать уведомление").await;
     let notice = browser.body().await;
     assert!(notice.contains(&dana_number), "{notice}");
@@ -535,6 +535,37 @@ async fn a_parent_an_officer_and_a_kindergarten_work_through_the_pages() {
     assert_eq!(browser.text("[data-testid=position]").await, "1");
     let history = browser.text("main section:last-of-type table").await;
     assert!(history.contains("Заявление зарегистрировано"), "{history}");
+
+    // The kindergarten marks Dana's referral handed in, from its list of waiting ones.
+    browser.click("form[action='/sign-out'] button").await;
+    sign_in_staff(&browser, &site, &kg).await;
+    browser
+        .click(&format!("button[aria-label$=': {issued}']"))
+        .await;
+    assert_eq!(
+        browser.text("[role=status]").await,
+        "Направление отмечено как сданное; ребёнок зачислен."
+    );
+    browser.click("form[action='/sign-out'] button").await;
+
+    // Dana's parent finds the child enrolled and answers the survey, once.
+    browser.goto(&site.url("/lookup")).await;
+    browser.fill("number", &dana_number).await;
+    browser.fill("code", &dana_code).await;
+    browser.click("form[action='/lookup'] button").await;
+    assert_eq!(
+        browser.text("[data-testid=status]").await,
+        "Зачислен в детский сад"
+    );
+    browser.check("#process-fully").await;
+    browser.check("#information-partly").await;
+    browser.click("form[action='/my/survey'] button").await;
+    assert_eq!(browser.text("[role=status]").await, "Спасибо за ответ.");
+    let page = browser.body().await;
+    assert!(
+        !page.contains("Опрос о качестве услуги"),
+        "asked once: {page}"
+    );
 
     browser.stop().await;
 }

@@ -8,7 +8,9 @@ use super::public::{district_select, kindergarten_name, language_name};
 use super::session::{ParentSession, PARENT_COOKIE, PARENT_SESSION};
 use super::texts;
 use super::{see_other, FieldAttrs, Fields, Page};
-use crate::domain::application::{Channel, NewApplication, Refusal, RegistrationForm};
+use crate::domain::application::{
+    Channel, NewApplication, Refusal, RegistrationForm, Satisfaction,
+};
 use crate::domain::catalog::{Catalog, DistrictId};
 use crate::domain::local_date;
 use crate::domain::numbers as ids;
@@ -32,6 +34,7 @@ pub fn routes() -> Router<AppState> {
         .route("/register", get(register_form).post(register))
         .route("/lookup", get(lookup_form).post(lookup))
         .route("/my", get(my))
+        .route("/my/survey", post(survey))
         .route("/my/{action}", get(confirm).post(act))
         .route("/sign-out", post(sign_out))
 }
@@ -505,8 +508,18 @@ async fn my(State(app): State<AppState>, page: Page) -> Response {
         Ok(history) => history,
         Err(error) => return page.api_error(error),
     };
+    // The survey is asked once the service is completed, and only once.
+    let survey_open = view.stage == "completed"
+        && !matches!(
+            crate::http::applications::read_blocking(&app, lang, move |conn| {
+                crate::store::survey_answered(conn, id)
+            })
+            .await,
+            Ok(true)
+        );
     let catalog = app.service.read().catalog.clone();
     let done = match page.query("done") {
+        Some("answered") => Some(texts::DONE_ANSWERED),
         Some("declined") => Some(texts::DONE_DECLINED),
         Some("extended") => Some(texts::DONE_EXTENDED),
         Some("withdrawn") => Some(texts::DONE_WITHDRAWN),
@@ -530,6 +543,7 @@ async fn my(State(app): State<AppState>, page: Page) -> Response {
         (facts(&page, &catalog, &view))
         (position_section(&page, &catalog, &view, &points))
         @if let Some(referral) = &view.referral { (referral_section(&page, &catalog, &view, referral)) }
+        @if survey_open { (survey_form(&page)) }
         (actions(&page, &view))
         (history_section(&page, &view))
     };
@@ -722,6 +736,80 @@ pub(super) fn history_section(page: &Page, view: &ApplicationView) -> Markup {
                     }
                 }
             } }
+        }
+    }
+}
+
+/// The two questions of the quality survey, each a group of three choices.
+fn survey_form(page: &Page) -> Markup {
+    let choices = [
+        ("fully", texts::SURVEY_FULLY),
+        ("partly", texts::SURVEY_PARTLY),
+        ("not", texts::SURVEY_NOT),
+    ];
+    let question = |name: &str, legend: texts::T| {
+        html! {
+            fieldset {
+                legend { (page.t(legend)) }
+                @for (value, label) in choices {
+                    div.check {
+                        input type="radio" id=(format!("{name}-{value}")) name=(name) value=(value) required;
+                        label for=(format!("{name}-{value}")) { (page.t(label)) }
+                    }
+                }
+            }
+        }
+    };
+    html! {
+        section aria-labelledby="survey-title" {
+            h2 #survey-title { (page.t(texts::SURVEY_TITLE)) }
+            form method="post" action="/my/survey" {
+                (page.form_guard(false))
+                (question("process", texts::SURVEY_PROCESS))
+                (question("information", texts::SURVEY_INFORMATION))
+                button type="submit" { (page.t(texts::SURVEY_SUBMIT)) }
+            }
+        }
+    }
+}
+
+async fn survey(State(app): State<AppState>, page: Page, body: Bytes) -> Response {
+    let Some(parent) = &page.parent else {
+        return see_other("/lookup");
+    };
+    let fields = Fields::parse(&body);
+    if !page.csrf_ok(&fields, false) {
+        return page.message(
+            StatusCode::FORBIDDEN,
+            page.t(texts::ERROR_TITLE),
+            page.t(texts::FORM_EXPIRED),
+        );
+    }
+    let answer = |name: &str| {
+        serde_json::from_value::<Satisfaction>(serde_json::Value::String(fields.get(name).into()))
+            .ok()
+    };
+    let (Some(process), Some(information)) = (answer("process"), answer("information")) else {
+        let message = crate::http::error::INVALID.message(page.lang.api());
+        return page.message(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            page.t(texts::ERROR_TITLE),
+            message,
+        );
+    };
+    let command = Command::AnswerSurvey {
+        id: parent.session.application,
+        process,
+        information,
+    };
+    match page
+        .submit(&app, &Caller::Session(parent.session), &fields, command)
+        .await
+    {
+        Ok(_) => see_other("/my?done=answered"),
+        Err(error) => {
+            let (status, message) = page.command_error(error);
+            page.message(status, page.t(texts::ERROR_TITLE), message)
         }
     }
 }
