@@ -137,32 +137,10 @@ pub fn verify_with(key: &VerifyingKey, data: &DocumentData, signature: &str) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::document::{DocumentKind, Issuer};
-    use chrono::{NaiveDate, TimeZone, Utc};
 
+    /// The renderers' sample notice: one document shape for every test of documents.
     fn data() -> DocumentData {
-        DocumentData {
-            id: "notice-ESL-17".into(),
-            kind: DocumentKind::Notice,
-            version: 0,
-            issued_at: Utc.with_ymd_and_hms(2026, 11, 20, 4, 0, 0).unwrap(),
-            issuer: Issuer {
-                district: "ESL".into(),
-                name_kk: "Есіл ауданы".into(),
-                name_ru: "район Есиль".into(),
-            },
-            application: "ESL-17".into(),
-            registered_at: Utc.with_ymd_and_hms(2026, 11, 20, 4, 0, 0).unwrap(),
-            child_full_name: "Қасымова Әйгерім".into(),
-            child_birth_date: NaiveDate::from_ymd_opt(2022, 3, 15).unwrap(),
-            home_address: None,
-            kindergarten: None,
-            referral: None,
-            valid_until: None,
-            officer: "system".into(),
-            refusal_reason: None,
-            refusal_text: None,
-        }
+        crate::documents::render::samples::notice()
     }
 
     #[test]
@@ -181,9 +159,10 @@ mod tests {
             changed[i] ^= 0x01;
             assert!(key.verify(&changed, &raw).is_err(), "byte {i} changed");
         }
-        // And through the data: one letter of the name.
+        // And through the data: one letter of the name (the first ү made у).
         let mut forged = data.clone();
-        forged.child_full_name = "Қасымова Әйгерін".into();
+        forged.child_full_name = forged.child_full_name.replacen('ү', "у", 1);
+        assert_ne!(forged.child_full_name, data.child_full_name);
         assert!(!signer.verify(&forged, &signature));
         // A signature from another deployment's key does not pass either.
         let other = DocumentSigner::from_seed([8; 32]);

@@ -95,27 +95,12 @@ impl FromRequestParts<AppState> for Caller {
 
 /// The web pages' session, for the API's safe requests (the printable documents).
 fn cookie_caller(parts: &Parts, app: &AppState, lang: Lang) -> Result<Option<Caller>, ApiError> {
-    use crate::http::pages::session::{cookie, PARENT_COOKIE, STAFF_COOKIE};
-    let Some(cookies) = parts
-        .headers
-        .get(axum::http::header::COOKIE)
-        .and_then(|v| v.to_str().ok())
-    else {
-        return Ok(None);
-    };
-    let now = app.service.now();
-    if let Some(session) = cookie(cookies, STAFF_COOKIE).and_then(|v| app.sessions.staff(v, now)) {
-        let account = app
-            .reads
-            .with(|conn| store::staff::by_token_hash(conn, &session.token_hash))
-            .map_err(|e| internal(e, lang))?;
-        if let Some(account) = account {
-            return Ok(Some(Caller::Staff(account)));
-        }
-    }
-    Ok(cookie(cookies, PARENT_COOKIE)
-        .and_then(|v| app.sessions.parent(v, now))
-        .map(Caller::Session))
+    let (parent, staff) = crate::http::pages::signed_in(app, &parts.headers, lang)?;
+    Ok(match (staff, parent) {
+        (Some(staff), _) => Some(Caller::Staff(staff.account)),
+        (None, Some(parent)) => Some(Caller::Session(parent.session)),
+        (None, None) => None,
+    })
 }
 
 pub fn internal(error: store::StoreError, lang: Lang) -> ApiError {

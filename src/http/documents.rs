@@ -147,10 +147,26 @@ async fn answer(
     Ok(no_store(response))
 }
 
-fn found(built: Option<Built>, ctx: &Ctx) -> Result<DocumentData, ApiError> {
-    built
+/// Rebuilds a document from the journal (off the async workers) and answers it; 404 when
+/// the journal holds no such document.
+async fn build_and_answer(
+    app: &AppState,
+    ctx: &Ctx,
+    headers: &HeaderMap,
+    params: DocumentParams,
+    build: impl FnOnce(
+            &rusqlite::Connection,
+            &crate::domain::catalog::Catalog,
+        ) -> Result<Option<Built>, crate::store::StoreError>
+        + Send
+        + 'static,
+) -> Result<Response, ApiError> {
+    let catalog = app.service.read().catalog.clone();
+    let built = read_blocking(app, ctx.lang, move |conn| build(conn, &catalog)).await?;
+    let data = built
         .map(|built| built.data)
-        .ok_or_else(|| ctx.error(error::NOT_FOUND))
+        .ok_or_else(|| ctx.error(error::NOT_FOUND))?;
+    answer(app, ctx, headers, params, data).await
 }
 
 /// The registration notice: the child was entered in the registration journal under this
@@ -170,13 +186,10 @@ async fn notice(
     ApiQuery(params): ApiQuery<DocumentParams>,
 ) -> Result<Response, ApiError> {
     let id = reach(&app, &ctx, &number)?;
-    let catalog = app.service.read().catalog.clone();
-    let built = read_blocking(&app, ctx.lang, move |conn| {
-        documents::notice(conn, &catalog, id)
+    build_and_answer(&app, &ctx, &headers, params, move |conn, catalog| {
+        documents::notice(conn, catalog, id)
     })
-    .await?;
-    let data = found(built, &ctx)?;
-    answer(&app, &ctx, &headers, params, data).await
+    .await
 }
 
 /// The referral as it stands now (after an extension, the extended one): the kindergarten,
@@ -196,14 +209,11 @@ async fn referral(
     ApiQuery(params): ApiQuery<DocumentParams>,
 ) -> Result<Response, ApiError> {
     let (id, _) = reach_referral(&app, &ctx, &number).await?;
-    let catalog = app.service.read().catalog.clone();
     let now = app.service.now();
-    let built = read_blocking(&app, ctx.lang, move |conn| {
-        documents::referral(conn, &catalog, id, None, now)
+    build_and_answer(&app, &ctx, &headers, params, move |conn, catalog| {
+        documents::referral(conn, catalog, id, None, now)
     })
-    .await?;
-    let data = found(built, &ctx)?;
-    answer(&app, &ctx, &headers, params, data).await
+    .await
 }
 
 /// The motivated refusal: the reason and the officer's motivation. 404 unless the
@@ -223,13 +233,10 @@ async fn refusal(
     ApiQuery(params): ApiQuery<DocumentParams>,
 ) -> Result<Response, ApiError> {
     let id = reach(&app, &ctx, &number)?;
-    let catalog = app.service.read().catalog.clone();
-    let built = read_blocking(&app, ctx.lang, move |conn| {
-        documents::refusal(conn, &catalog, id)
+    build_and_answer(&app, &ctx, &headers, params, move |conn, catalog| {
+        documents::refusal(conn, catalog, id)
     })
-    .await?;
-    let data = found(built, &ctx)?;
-    answer(&app, &ctx, &headers, params, data).await
+    .await
 }
 
 /// A key that signs this deployment's documents.

@@ -34,8 +34,6 @@ use maud::{html, Markup, PreEscaped, DOCTYPE};
 use session::{ParentSession, SessionKeys, LANG_COOKIE, PARENT_COOKIE, STAFF_COOKIE};
 use texts::{PageLang, T};
 
-pub use session::SessionKeys as Sessions;
-
 /// The pages' routes; `super::router` adds them beside the API.
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -160,12 +158,6 @@ impl FromRequestParts<AppState> for Page {
             .query()
             .and_then(|q| serde_urlencoded::from_str(q).ok())
             .unwrap_or_default();
-        let cookies = parts
-            .headers
-            .get(header::COOKIE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
         let asked = query
             .iter()
             .find(|(k, _)| k == "lang")
@@ -173,35 +165,8 @@ impl FromRequestParts<AppState> for Page {
         let lang = asked.unwrap_or_else(|| PageLang::from_headers(&parts.headers));
         let now = app.service.now();
         let keys = std::sync::Arc::clone(&app.sessions);
-        let parent = session::cookie(&cookies, PARENT_COOKIE).and_then(|value| {
-            let session = keys.parent(value, now)?;
-            // A replaced access code ends the sessions opened with the old one.
-            let state = app.service.read();
-            let current = state.access.get(&session.application).copied();
-            (current == Some(session.access_prefix)).then(|| Parent {
-                session,
-                number: crate::domain::numbers::application_number(
-                    &state.catalog,
-                    session.application,
-                ),
-                cookie: value.to_string(),
-            })
-        });
-        let staff = match session::cookie(&cookies, STAFF_COOKIE)
-            .and_then(|value| Some((value, keys.staff(value, now)?)))
-        {
-            Some((value, session)) => {
-                let account = app
-                    .reads
-                    .with(|conn| crate::store::staff::by_token_hash(conn, &session.token_hash))
-                    .map_err(|e| super::auth::internal(e, lang.api()).into_response())?;
-                account.map(|account| Staff {
-                    account,
-                    cookie: value.to_string(),
-                })
-            }
-            None => None,
-        };
+        let (parent, staff) =
+            signed_in(app, &parts.headers, lang.api()).map_err(IntoResponse::into_response)?;
         let ip = ClientIp::from_request_parts(parts, app)
             .await
             .expect("infallible");
@@ -218,6 +183,47 @@ impl FromRequestParts<AppState> for Page {
             fingerprint: parts.extensions.get::<super::Fingerprint>().map(|f| f.0),
         })
     }
+}
+
+/// Who the request's session cookies say is signed in, each checked against the current
+/// state: a parent's session only while its access code is the current one, a staff
+/// member's only while the account exists. The pages and the API's safe requests
+/// (`auth::Caller`) both ask here.
+pub(crate) fn signed_in(
+    app: &AppState,
+    headers: &HeaderMap,
+    lang: error::Lang,
+) -> Result<(Option<Parent>, Option<Staff>), ApiError> {
+    let Some(cookies) = headers.get(header::COOKIE).and_then(|v| v.to_str().ok()) else {
+        return Ok((None, None));
+    };
+    let now = app.service.now();
+    let keys = &app.sessions;
+    let parent = session::cookie(cookies, PARENT_COOKIE).and_then(|value| {
+        let session = keys.parent(value, now)?;
+        // A replaced access code ends the sessions opened with the old one.
+        let state = app.service.read();
+        let current = state.access.get(&session.application).copied();
+        (current == Some(session.access_prefix)).then(|| Parent {
+            session,
+            number: crate::domain::numbers::application_number(&state.catalog, session.application),
+            cookie: value.to_string(),
+        })
+    });
+    let staff = match session::cookie(cookies, STAFF_COOKIE)
+        .and_then(|value| Some((value, keys.staff(value, now)?)))
+    {
+        Some((value, session)) => app
+            .reads
+            .with(|conn| crate::store::staff::by_token_hash(conn, &session.token_hash))
+            .map_err(|e| super::auth::internal(e, lang))?
+            .map(|account| Staff {
+                account,
+                cookie: value.to_string(),
+            }),
+        None => None,
+    };
+    Ok((parent, staff))
 }
 
 /// A form's fields, in order (a name may repeat: the chosen kindergartens).
@@ -269,24 +275,26 @@ impl Page {
             .map(|(_, v)| v.as_str())
     }
 
-    /// The CSRF token for the session's forms (parent or staff, as `staff` says).
-    pub fn csrf(&self, staff: bool) -> String {
-        let cookie = if staff {
+    /// The cookie of the parent's or the staff member's session, as `staff` says.
+    fn session_cookie(&self, staff: bool) -> Option<&str> {
+        if staff {
             self.staff.as_ref().map(|s| s.cookie.as_str())
         } else {
             self.parent.as_ref().map(|p| p.cookie.as_str())
-        };
-        cookie.map(|c| self.keys.csrf(c)).unwrap_or_default()
+        }
+    }
+
+    /// The CSRF token for the session's forms (parent or staff, as `staff` says).
+    pub fn csrf(&self, staff: bool) -> String {
+        self.session_cookie(staff)
+            .map(|c| self.keys.csrf(c))
+            .unwrap_or_default()
     }
 
     /// Whether a posted form carries this session's CSRF token.
     pub fn csrf_ok(&self, fields: &Fields, staff: bool) -> bool {
-        let cookie = if staff {
-            self.staff.as_ref().map(|s| s.cookie.as_str())
-        } else {
-            self.parent.as_ref().map(|p| p.cookie.as_str())
-        };
-        cookie.is_some_and(|c| self.keys.csrf_matches(c, fields.get("csrf")))
+        self.session_cookie(staff)
+            .is_some_and(|c| self.keys.csrf_matches(c, fields.get("csrf")))
     }
 
     /// The hidden fields every session form carries.
@@ -364,15 +372,7 @@ impl Page {
 
     /// A page saying one thing, e.g. why an action was refused.
     pub fn message(&self, status: StatusCode, title: &str, text: &str) -> Response {
-        self.render(
-            status,
-            title,
-            html! {
-                h1 { (title) }
-                p.notice.error role="alert" { (text) }
-                p { a href="/" { (self.t(texts::BACK_HOME)) } }
-            },
-        )
+        self.render(status, title, message_markup(self.lang, title, text))
     }
 
     pub fn api_error(&self, error: ApiError) -> Response {
@@ -412,11 +412,7 @@ fn secure_headers(headers: &mut HeaderMap) {
 
 /// A page outside a handler (the origin check, the fallback): no session, no switch.
 pub fn message_page(lang: PageLang, status: StatusCode, title: &str, text: &str) -> Response {
-    let content = html! {
-        h1 { (title) }
-        p.notice.error role="alert" { (text) }
-        p { a href="/" { (lang.t(texts::BACK_HOME)) } }
-    };
+    let content = message_markup(lang, title, text);
     let mut response = (status, layout(lang, None, title, content)).into_response();
     secure_headers(response.headers_mut());
     response
@@ -475,6 +471,14 @@ pub fn verification(headers: &HeaderMap, view: &super::documents::VerificationVi
         .into_response();
     secure_headers(response.headers_mut());
     response
+}
+
+fn message_markup(lang: PageLang, title: &str, text: &str) -> Markup {
+    html! {
+        h1 { (title) }
+        p.notice.error role="alert" { (text) }
+        p { a href="/" { (lang.t(texts::BACK_HOME)) } }
+    }
 }
 
 /// The answer to a path nothing serves: the API's JSON error under /api/, a page elsewhere.
