@@ -86,7 +86,10 @@ pub fn verify(path: &Path) -> Result<VerifyReport, VerifyError> {
     compare_places(&conn, &replay)?;
     let rebuilt = store::load_state(&conn)?;
     // The whole state's invariants first (they include the waiting list's), then entries.
-    compare_live_state(&rebuilt, &replay.state).map_err(VerifyError::Index)?;
+    let today = replay
+        .last_recorded_at
+        .map_or(chrono::NaiveDate::MIN, crate::domain::local_date);
+    compare_live_state(&rebuilt, &replay.state, today).map_err(VerifyError::Index)?;
     compare_waiting_lists(&rebuilt.waiting, &replay.state.waiting).map_err(VerifyError::Index)?;
     Ok(VerifyReport {
         events,
@@ -469,12 +472,16 @@ fn compare_places(conn: &Connection, replay: &Replay) -> Result<(), VerifyError>
 }
 
 /// Live referrals, the stop list, deadlines, open places and the 1 : 3 cycles.
-fn compare_live_state(rebuilt: &QueueState, replayed: &QueueState) -> Result<(), String> {
+fn compare_live_state(
+    rebuilt: &QueueState,
+    replayed: &QueueState,
+    today: chrono::NaiveDate,
+) -> Result<(), String> {
     rebuilt
-        .check_invariants()
+        .check_invariants(today)
         .map_err(|e| format!("rebuilt: {e}"))?;
     replayed
-        .check_invariants()
+        .check_invariants(today)
         .map_err(|e| format!("replayed: {e}"))?;
     if rebuilt.live != replayed.live {
         return Err("live referrals differ".into());

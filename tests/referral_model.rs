@@ -1013,7 +1013,7 @@ impl World {
             )));
         }
         let state = self.app.service().read();
-        if let Err(error) = state.check_invariants() {
+        if let Err(error) = state.check_invariants(local_date(now)) {
             return Err(fail(format!("{context}: invariants: {error}")));
         }
         // Live referrals.
@@ -1476,7 +1476,7 @@ fn run_interleave(ops: &[InterleaveOp]) -> Result<(), TestCaseError> {
             InterleaveOp::Restart => app.restart(),
         }
         let state = app.service().read();
-        if let Err(error) = state.check_invariants() {
+        if let Err(error) = state.check_invariants(local_date(app.clock.now())) {
             return Err(fail(format!("{context}: invariants: {error}")));
         }
     }

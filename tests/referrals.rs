@@ -517,6 +517,84 @@ fn a_place_freed_at_the_midnight_a_child_reaches_school_age_does_not_go_to_that_
     }
 }
 
+/// A child born on `birth` (in 2020 or 2021), wanting a place from 20 November 2026.
+fn born_on(serial: u16, birth: chrono::NaiveDate) -> RegistrationForm {
+    let mut form = form_now(serial);
+    form.child_iin = child_iin(birth, serial * 2);
+    form.child_birth_date = birth.format("%Y-%m-%d").to_string();
+    form
+}
+
+/// Places of kindergarten 1 for the children born in 2020 and 2021, free from `from`.
+fn places_from(app: &TestApp, from: chrono::NaiveDate) -> Vec<Referral> {
+    let new = NewPlaces {
+        kindergarten: app.kindergartens[0],
+        group: None,
+        age_band: Some(AgeBand::new(date(2020, 1, 1), date(2021, 12, 31)).unwrap()),
+        language: Some(Language::KAZAKH),
+        count: 1,
+        available_from: from,
+    };
+    match app
+        .service()
+        .submit_blocking(Command::ReportPlaces(new), Actor::staff("kg-1"))
+        .unwrap()
+    {
+        Outcome::PlacesReported { referrals, .. } => referrals,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// The August intake: places reported in August are free from 1 September, the day the
+/// oldest children go to school. Such a child is first in the queue but cannot use the
+/// place, so the place goes to the next child who can; a place free at once still goes to
+/// the older child, of preschool age for ten more days.
+#[test]
+fn a_place_free_from_the_day_a_child_goes_to_school_goes_to_the_next_child() {
+    let app = TestApp::spawn();
+    // Born 10 Sep 2020: school from 1 Sep 2027.
+    let older = register_at(&app, born_on(1, date(2020, 9, 10)));
+    let younger = register_at(&app, born_on(2, date(2021, 10, 1)));
+    app.clock
+        .set(Utc.with_ymd_and_hms(2027, 8, 21, 4, 0, 0).unwrap());
+    app.service().tick_blocking().unwrap();
+
+    let september = places_from(&app, date(2027, 9, 1));
+    assert_eq!(september.len(), 1);
+    assert_eq!(september[0].application, younger.id);
+
+    let at_once = places_from(&app, date(2027, 8, 21));
+    assert_eq!(at_once.len(), 1);
+    assert_eq!(at_once[0].application, older.id);
+    if let Err(error) = verify(&app.path) {
+        panic!("verify: {error}");
+    }
+}
+
+/// A command that runs after midnight but before the day's tick (a busy writer, a restart
+/// at 00:00) still sees the day: a child who reached school age at that midnight, and is
+/// still listed until the sweep runs, does not take a place.
+#[test]
+fn a_place_reported_after_midnight_before_the_sweep_skips_a_child_now_of_school_age() {
+    let app = TestApp::spawn();
+    let older = register_at(&app, born_on(1, date(2020, 9, 10)));
+    let younger = register_at(&app, born_on(2, date(2021, 10, 1)));
+    // 00:00:30 on 1 September in Astana; the timer is not woken, so nothing has swept yet.
+    app.clock
+        .set_without_waking(Utc.with_ymd_and_hms(2027, 8, 31, 19, 0, 30).unwrap());
+    assert_eq!(status(&app, &older), ApplicationStatus::Queued);
+
+    let referrals = places_from(&app, date(2027, 9, 1));
+
+    assert_eq!(referrals.len(), 1);
+    assert_eq!(referrals[0].application, younger.id);
+    app.service().tick_blocking().unwrap();
+    assert_eq!(status(&app, &older), ApplicationStatus::AgedOut);
+    if let Err(error) = verify(&app.path) {
+        panic!("verify: {error}");
+    }
+}
+
 #[test]
 fn with_the_interleave_policy_referrals_follow_one_first_priority_then_three_general_across_restarts(
 ) {

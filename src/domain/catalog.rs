@@ -203,6 +203,34 @@ impl SchoolAgeRule {
     pub fn is_preschool_on(&self, birth_date: NaiveDate, day: NaiveDate) -> bool {
         birth_date <= day && day < self.leaves_preschool_on(birth_date)
     }
+
+    /// The earliest birth date of a child still of preschool age on `day`: a child born on
+    /// `day` or earlier is of preschool age then exactly when born on or after this date.
+    /// It lets a place's birth-date band carry the school-age rule for a given day, so the
+    /// waiting list's index needs no second condition.
+    pub fn earliest_birth_preschool_on(&self, day: NaiveDate) -> NaiveDate {
+        // `leaves_preschool_on` never decreases with the birth date, so the children still
+        // preschool on `day` are those born from some date on; find it by bisection. Born
+        // more than the age limit before `day`, a child has left; born on `day`, it has not.
+        let years_back = self
+            .preschool_age_limit_years
+            .max(self.school_entry_age_years)
+            + 1;
+        let mut left = day
+            .checked_sub_months(chrono::Months::new(12 * years_back))
+            .unwrap_or(NaiveDate::MIN);
+        let mut still = day;
+        // Invariant: a child born on `left` has left by `day`; one born on `still` has not.
+        while left + chrono::Days::new(1) < still {
+            let middle = left + chrono::Days::new(((still - left).num_days() / 2) as u64);
+            if self.leaves_preschool_on(middle) > day {
+                still = middle;
+            } else {
+                left = middle;
+            }
+        }
+        still
+    }
 }
 
 /// The same day `years` later; 29 February becomes 1 March in a common year, which is when
@@ -274,6 +302,44 @@ mod tests {
     fn a_leap_day_birthday_is_reached_on_the_first_of_march() {
         assert_eq!(add_years(date(2020, 2, 29), 1), date(2021, 3, 1));
         assert_eq!(add_years(date(2020, 2, 29), 4), date(2024, 2, 29));
+    }
+
+    #[test]
+    fn the_earliest_birth_date_still_preschool_is_the_first_of_september_six_years_before() {
+        let rule = SchoolAgeRule::default();
+        // On 1 September 2026 the children born up to 1 September 2020 have gone to school.
+        assert_eq!(
+            rule.earliest_birth_preschool_on(date(2026, 9, 1)),
+            date(2020, 9, 2)
+        );
+        assert_eq!(
+            rule.earliest_birth_preschool_on(date(2026, 8, 31)),
+            date(2019, 9, 2)
+        );
+    }
+
+    proptest::proptest! {
+        /// The bisection agrees with the rule itself, day by day, for any configured rule.
+        #[test]
+        fn the_earliest_birth_date_divides_preschool_from_school_age(
+            entry in 5u32..8,
+            extra in 0u32..2,
+            month in 1u32..13,
+            day_of_month in 1u32..29,
+            day_offset in 0i64..36_500,
+            birth_back in 0i64..3_300,
+        ) {
+            let rule = SchoolAgeRule {
+                school_entry_age_years: entry,
+                school_year_start_month: month,
+                school_year_start_day: day_of_month,
+                preschool_age_limit_years: entry + extra,
+            };
+            let day = date(1950, 1, 1) + chrono::Days::new(day_offset as u64);
+            let birth = day - chrono::Days::new(birth_back as u64);
+            let earliest = rule.earliest_birth_preschool_on(day);
+            proptest::prop_assert_eq!(rule.is_preschool_on(birth, day), birth >= earliest);
+        }
     }
 
     #[test]

@@ -23,6 +23,8 @@ pub struct Replay {
     /// The hash of each application's current access code.
     pub access_codes: BTreeMap<ApplicationId, String>,
     pub surveys: BTreeMap<ApplicationId, (Satisfaction, Satisfaction)>,
+    /// The latest time an event was recorded: the state's invariants hold as of then.
+    pub last_recorded_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -38,6 +40,7 @@ pub enum ReplayError {
 impl Replay {
     /// Applies `event`, recorded at `at`; returns what it did to applications.
     pub fn apply(&mut self, event: &Event, at: DateTime<Utc>) -> Result<Effects, ReplayError> {
+        self.last_recorded_at = self.last_recorded_at.max(Some(at));
         match event {
             Event::AccessCodeIssued { id, code_hash } => {
                 if !self.applications.contains_key(id) {

@@ -15,7 +15,7 @@ use super::referral::{
     DistrictPolicy, FreePlace, InterleaveCycle, Lapse, PlaceId, Referral, ReferralId,
     ReferralNumber,
 };
-use super::waiting_list::{CompactChoices, Waiting, WaitingList, WaitingListError};
+use super::waiting_list::{CompactChoices, Place, Waiting, WaitingList, WaitingListError};
 use chrono::{DateTime, NaiveDate, Utc};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -168,13 +168,31 @@ impl QueueState {
         self.deadlines.first().map(|(at, _)| *at)
     }
 
-    /// Who gets `place` now: the first fitting application in the order the district's
-    /// policy defines, with the cycle after it when the 1 : 3 interleave is on.
+    /// What taking `place` on `today` asks of a child: the place's own conditions, and to be
+    /// still of preschool age on the first day the place can be taken (today, or the place's
+    /// date if later). A child who reaches school age on 1 September cannot use a place
+    /// free from that day, even while the aging-out sweep has not yet run. The age condition
+    /// narrows the birth-date band, so the index and the reference models apply it through
+    /// `Waiting::fits` like every other condition.
+    pub fn fit_of(&self, place: &FreePlace, today: NaiveDate) -> Place {
+        let mut fit = place.as_place();
+        let first_day = today.max(place.available_from);
+        let earliest = self
+            .catalog
+            .school_age
+            .earliest_birth_preschool_on(first_day);
+        fit.age_band.born_from = fit.age_band.born_from.max(earliest);
+        fit
+    }
+
+    /// Who gets `place` on `today`: the first fitting application in the order the
+    /// district's policy defines, with the cycle after it when the 1 : 3 interleave is on.
     pub fn choose_for(
         &self,
         place: &FreePlace,
+        today: NaiveDate,
     ) -> Option<(ApplicationId, Option<InterleaveCycle>)> {
-        let fit = place.as_place();
+        let fit = self.fit_of(place, today);
         let district = place.district;
         if !self.policy(district).interleave_first_priority {
             return self.waiting.first_fit(district, &fit).map(|id| (id, None));
@@ -201,7 +219,7 @@ impl QueueState {
         now: DateTime<Utc>,
     ) -> Option<(Referral, Option<InterleaveCycle>)> {
         let free = &self.places[&place];
-        let (application, cycle) = self.choose_for(free)?;
+        let (application, cycle) = self.choose_for(free, crate::domain::local_date(now))?;
         let policy = self.policy(free.district);
         let valid_until = self
             .catalog
@@ -220,13 +238,13 @@ impl QueueState {
     /// The open place a newly waiting application should take at once, if any fits it: its
     /// most wanted kindergarten first, then the earliest reported place. Such a place fits
     /// nobody else (the open-place invariant), so giving it away skips no one.
-    pub fn open_place_for(&self, id: ApplicationId) -> Option<PlaceId> {
+    pub fn open_place_for(&self, id: ApplicationId, today: NaiveDate) -> Option<PlaceId> {
         let waiting = self.waiting.get(id)?;
         let open = self.open_places.get(&id.district)?;
         let fitting = open
             .iter()
             .map(|place_id| &self.places[place_id])
-            .filter(|place| waiting.fits(&place.as_place()));
+            .filter(|place| waiting.fits(&self.fit_of(place, today)));
         let preference = |place: &&FreePlace| {
             let listed = waiting.choices.listed();
             listed
@@ -525,8 +543,10 @@ impl QueueState {
         Ok(())
     }
 
-    /// Checks the cross-structure invariants; for tests and `verify`.
-    pub fn check_invariants(&self) -> Result<(), String> {
+    /// Checks the cross-structure invariants as of `today`, the local date of the last
+    /// event; for tests and `verify`. (A later date checks less: fewer children fit a place
+    /// as days pass, so an open place that fitted nobody then fits nobody later.)
+    pub fn check_invariants(&self, today: NaiveDate) -> Result<(), String> {
         self.waiting.check_invariants()?;
         for (district, open) in &self.open_places {
             for place_id in open {
@@ -537,7 +557,10 @@ impl QueueState {
                 if place.district != *district {
                     return Err(format!("{place_id:?} is open in the wrong district"));
                 }
-                if let Some(id) = self.waiting.first_fit(*district, &place.as_place()) {
+                if let Some(id) = self
+                    .waiting
+                    .first_fit(*district, &self.fit_of(place, today))
+                {
                     return Err(format!("open {place_id:?} fits waiting application {id:?}"));
                 }
             }

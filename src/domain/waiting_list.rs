@@ -460,6 +460,10 @@ impl WaitingList {
         before: Option<SetKey>,
     ) -> Option<ApplicationId> {
         let queue = self.districts.get(&district)?;
+        if place.age_band.born_from > place.age_band.born_to {
+            // A band the school-age rule emptied (see `QueueState::fit_of`).
+            return None;
+        }
         let mut best: Option<SetKey> = None;
         for year in place.age_band.born_from.year()..=place.age_band.born_to.year() {
             let summary = PlaceSummary::of(place, year);

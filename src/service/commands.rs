@@ -449,7 +449,7 @@ fn allocate(tx: &mut Tx<'_>, place: PlaceId) -> Result<Option<Referral>, Command
 
 /// A newly waiting application takes an open place that fits it, if there is one.
 fn offer_open_place(tx: &mut Tx<'_>, id: ApplicationId) -> Result<Option<Referral>, CommandError> {
-    let open = tx.state().open_place_for(id);
+    let open = tx.state().open_place_for(id, local_date(tx.now()));
     match open {
         Some(place) => {
             let referral = allocate(tx, place)?;

@@ -5,7 +5,8 @@
 //! of P's district that fitted P at that moment and comes before R in the order the
 //! district's policy defines is one case. "Fitted" is DOMAIN.md's rule, written out again
 //! here: C waits (no referral outstanding, not on the stop list, not enrolled, withdrawn,
-//! refused or aged out), is still of preschool age on the day of the referral, was born
+//! refused or aged out), is still of preschool age on the first day it could take P (the
+//! day of the referral, or P's date if later), was born
 //! within P's age band, wants P's language or any, chose P's kindergarten or any, and
 //! wants to start no later than P is free. "Comes before" is the key
 //! `(tier, registered_at, registration number)`, except in a district with the 1 : 3
@@ -465,15 +466,17 @@ impl Audit {
     }
 }
 
-/// DOMAIN.md's "fits", for a child on `today`.
+/// DOMAIN.md's "fits", for a child on `today`: a child who reaches school age before it
+/// could take the place does not fit it.
 fn fits(child: &Child, place: &FreePlace, today: NaiveDate, school_age: &SchoolAgeRule) -> bool {
     let band = &place.age_band;
+    let first_day = today.max(place.available_from);
     let chose_it = match &child.choices {
         Choices::Any => true,
         Choices::Listed(kindergartens) => kindergartens.contains(&place.kindergarten),
     };
     child.standing == Standing::Waiting
-        && school_age.is_preschool_on(child.birth_date, today)
+        && school_age.is_preschool_on(child.birth_date, first_day)
         && band.born_from <= child.birth_date
         && child.birth_date <= band.born_to
         && child
@@ -824,6 +827,30 @@ mod tests {
             envy.justified_envy, 1,
             "the younger child fitted: {younger:?}"
         );
+    }
+
+    #[test]
+    fn a_place_free_from_the_day_a_child_reaches_school_age_does_not_fit_it() {
+        let mut history = History::new(false);
+        // Born 11 Sep 2020: of school age from 1 Sep 2027, the day the places are free.
+        let id = ApplicationId {
+            district: DISTRICT,
+            number: RegistrationNumber(1),
+        };
+        history.record(Event::ApplicationRegistered(application(
+            id,
+            None,
+            date(2020, 9, 11),
+        )));
+        let younger = history.register(2, Tier::General);
+        history.at = Utc.with_ymd_and_hms(2027, 8, 20, 5, 0, 0).unwrap();
+        history.refer(id, None);
+        history.refer(younger, None);
+
+        let envy = history.envy();
+
+        assert_eq!(envy.unfit_recipients, 1);
+        assert_eq!(envy.justified_envy, 1, "{:?}", envy.examples);
     }
 
     #[test]

@@ -133,7 +133,8 @@ pub fn run(
         driver.live_one_day(*today, quota)?;
         progress(*today);
     }
-    let invariants = driver.service().read().check_invariants();
+    let last_day = crate::domain::local_date(crate::clock::Clock::now(&driver.clock));
+    let invariants = driver.service().read().check_invariants(last_day);
     let summaries = driver.district_summaries();
     let commands = std::mem::take(&mut driver.commands);
     driver.stop();
