@@ -6,7 +6,7 @@
 
 mod common;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use common::{child_iin, start_time, valid_form, TestApp};
 use kezek::domain::staff::{Role, Scope};
 use kezek::http::limits::LimitConfig;
@@ -1715,6 +1715,24 @@ async fn an_admin_maintains_the_catalog_policies_and_calendar() {
         .go()
         .await
         .assert_error(422, "invalid");
+    // A month without a working day would stretch every deadline across it.
+    let june_off: String = (1..=30)
+        .map(|day| NaiveDate::from_ymd_opt(2027, 6, day).unwrap())
+        .filter(|d| !matches!(d.weekday(), chrono::Weekday::Sat | chrono::Weekday::Sun))
+        .map(|d| format!("{d} off\n"))
+        .collect();
+    let answer = server
+        .put("/api/v1/calendar/2027")
+        .bearer_auth(&admin)
+        .json(&json!({ "text": june_off }))
+        .go()
+        .await;
+    answer.assert_error(422, "invalid");
+    assert!(
+        answer.text.contains("without a working day"),
+        "{}",
+        answer.text
+    );
     let answer = server
         .put("/api/v1/calendar/2027")
         .bearer_auth(&admin)

@@ -18,6 +18,13 @@ pub const SHIPPED_YEARS: [(i32, &str); 2] = [
 /// How far a working-day count may reach before it is a bug (a calendar of only days off).
 const SEARCH_DAYS_MAX: i64 = 366;
 
+/// The longest run of days without a working day a year's calendar may have. Kazakhstan's
+/// longest breaks (New Year, Nauryz with a transfer) are four or five days; a longer run is a
+/// typing error that would stretch every deadline across it. Two years meeting at New Year
+/// give at most twice this, so `working_days_after` always finds its days well within
+/// `SEARCH_DAYS_MAX`.
+pub const LONGEST_BREAK_DAYS: u32 = 14;
+
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct YearCalendar {
     days_off: BTreeSet<NaiveDate>,
@@ -63,6 +70,35 @@ impl YearCalendar {
             };
         }
         Ok(calendar)
+    }
+
+    /// The longest run of consecutive days without a working day in `year`, as its first day
+    /// and length (0 days for a year that works every day).
+    pub fn longest_break(&self, year: i32) -> (NaiveDate, u32) {
+        let first = NaiveDate::from_ymd_opt(year, 1, 1).expect("1 January exists");
+        let mut longest = (first, 0);
+        let mut current = (first, 0);
+        for date in first.iter_days().take_while(|d| d.year() == year) {
+            let off = if self.days_off.contains(&date) {
+                true
+            } else if self.working_weekend_days.contains(&date) {
+                false
+            } else {
+                is_weekend(date)
+            };
+            if !off {
+                current = (date, 0);
+                continue;
+            }
+            if current.1 == 0 {
+                current.0 = date;
+            }
+            current.1 += 1;
+            if current.1 > longest.1 {
+                longest = current;
+            }
+        }
+        longest
     }
 }
 
@@ -213,6 +249,23 @@ mod tests {
 
     fn date(y: i32, m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    #[test]
+    fn the_longest_break_of_a_shipped_year_is_short_and_a_month_off_is_found() {
+        let shipped = YearCalendar::parse(2026, SHIPPED_YEARS[0].1).unwrap();
+        let (_, days) = shipped.longest_break(2026);
+        assert!((2..=LONGEST_BREAK_DAYS).contains(&days), "{days}");
+
+        let may: String = date(2026, 5, 1)
+            .iter_days()
+            .take(31)
+            .filter(|d| !is_weekend(*d))
+            .map(|d| format!("{d} off\n"))
+            .collect();
+        let month_off = YearCalendar::parse(2026, &may).unwrap();
+        // Thursday 30 April is the last working day; Monday 1 June the next.
+        assert_eq!(month_off.longest_break(2026), (date(2026, 5, 1), 31));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::domain::application::{
     Application, ApplicationId, ApplicationStatus, Channel, ClaimStatus, NewApplication, Refusal,
     RefusalReason, RegistrationForm, Satisfaction,
 };
-use crate::domain::calendar::{end_of_local_day_after, YearCalendar};
+use crate::domain::calendar::{end_of_local_day_after, YearCalendar, LONGEST_BREAK_DAYS};
 use crate::domain::catalog::{
     AgeBand, Catalog, District, DistrictId, Group, GroupId, Kindergarten, KindergartenId, Language,
     Names, Tier,
@@ -241,7 +241,15 @@ pub fn run(command: Command, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
             if !(2000..=2100).contains(&year) {
                 return Err(CommandError::Invalid("the year is out of range".into()));
             }
-            YearCalendar::parse(year, &text).map_err(|e| CommandError::Invalid(e.to_string()))?;
+            let calendar = YearCalendar::parse(year, &text)
+                .map_err(|e| CommandError::Invalid(e.to_string()))?;
+            let (from, days) = calendar.longest_break(year);
+            if days > LONGEST_BREAK_DAYS {
+                return Err(CommandError::Invalid(format!(
+                    "calendar {year}: {days} days from {from} without a working day; \
+                     a break may be at most {LONGEST_BREAK_DAYS} days"
+                )));
+            }
             tx.emit(Event::CalendarYearSet { year, text })?;
             Ok(Outcome::Done)
         }
