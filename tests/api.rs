@@ -5,124 +5,22 @@
 //! database, as `kezek staff add` does.
 
 mod common;
+#[path = "common/http.rs"]
+mod http;
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
-use common::{child_iin, start_time, valid_form, TestApp};
-use kezek::domain::staff::{Role, Scope};
+use common::{child_iin, start_time, valid_form};
+use http::{Answer, Go, Server};
 use kezek::http::limits::LimitConfig;
 use kezek::http::HttpConfig;
-use reqwest::header::HeaderMap;
-use reqwest::RequestBuilder;
 use serde_json::{json, Value};
-use std::net::SocketAddr;
 
 // ---------------------------------------------------------------------------------------
 // The harness
 // ---------------------------------------------------------------------------------------
 
-/// A running service and its HTTP front, on 127.0.0.1 and a port of its own.
-struct Server {
-    app: TestApp,
-    base: String,
-    http: reqwest::Client,
-}
-
+/// What only these tests ask of the server.
 impl Server {
-    async fn start() -> Server {
-        Server::with(HttpConfig::default(), true).await
-    }
-
-    /// `manual_clock`: whether the router may move the clock (`--clock manual`).
-    async fn with(config: HttpConfig, manual_clock: bool) -> Server {
-        // TestApp submits its catalog with blocking sends: not on a runtime thread.
-        let app = tokio::task::spawn_blocking(TestApp::spawn).await.unwrap();
-        let clock = manual_clock.then(|| app.clock.clone());
-        let router = kezek::http::router(app.service().clone(), app.path.clone(), clock, config);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap();
-        tokio::spawn(async move {
-            axum::serve(
-                listener,
-                router.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .await
-            .unwrap();
-        });
-        Server {
-            app,
-            base: format!("http://{address}"),
-            http: reqwest::Client::new(),
-        }
-    }
-
-    /// A staff account written into the database; answers its bearer token.
-    fn staff(&self, name: &str, role: Role, scope: Scope) -> String {
-        common::add_staff(&self.app.path, name, role, scope)
-    }
-
-    fn admin(&self) -> String {
-        self.staff("admin", Role::Admin, Scope::Everywhere)
-    }
-
-    fn officer(&self) -> String {
-        self.staff(
-            "officer-esl",
-            Role::Officer,
-            Scope::District(self.app.district),
-        )
-    }
-
-    fn operator(&self) -> String {
-        self.staff(
-            "operator-esl",
-            Role::Operator,
-            Scope::District(self.app.district),
-        )
-    }
-
-    /// The account of kindergarten `index` (0 and 1 in ESL, 2 in SAR).
-    fn kindergarten(&self, index: usize) -> String {
-        self.staff(
-            &format!("kg-{index}"),
-            Role::Kindergarten,
-            Scope::Kindergarten(self.app.kindergartens[index]),
-        )
-    }
-
-    fn kindergarten_id(&self, index: usize) -> u32 {
-        self.app.kindergartens[index].0
-    }
-
-    fn get(&self, path: &str) -> RequestBuilder {
-        self.http.get(format!("{}{path}", self.base))
-    }
-
-    fn post(&self, path: &str) -> RequestBuilder {
-        self.http.post(format!("{}{path}", self.base))
-    }
-
-    fn put(&self, path: &str) -> RequestBuilder {
-        self.http.put(format!("{}{path}", self.base))
-    }
-
-    /// Registers through the portal; answers the 201 body.
-    async fn register(&self, form: Value) -> Value {
-        let answer = self.post("/api/v1/applications").json(&form).go().await;
-        assert_eq!(answer.status, 201, "{}", answer.text);
-        answer.json()
-    }
-
-    /// The application as its parent reads it.
-    async fn read(&self, number: &str, code: &str) -> Value {
-        let answer = self
-            .get(&format!("/api/v1/applications/{number}"))
-            .header("X-Access-Code", code)
-            .go()
-            .await;
-        assert_eq!(answer.status, 200, "{}", answer.text);
-        answer.json()
-    }
-
     async fn health(&self) -> Value {
         let answer = self.get("/api/v1/health").go().await;
         assert_eq!(answer.status, 200);
@@ -159,68 +57,6 @@ impl Server {
     /// The application numbers of the public queue page, in order.
     async fn queue_numbers(&self, query: &str) -> Vec<String> {
         numbers(&self.queue(query).await["entries"])
-    }
-
-    /// Free places at kindergarten `index` for children born in 2022, Kazakh groups, today.
-    async fn report_places(&self, token: &str, index: usize, count: u32) -> Answer {
-        self.post(&format!(
-            "/api/v1/kindergartens/{}/vacancies",
-            self.kindergarten_id(index)
-        ))
-        .bearer_auth(token)
-        .json(&json!({
-            "born_from": "2022-01-01",
-            "born_to": "2022-12-31",
-            "language": "kk",
-            "count": count,
-            "available_from": "2026-11-20",
-        }))
-        .go()
-        .await
-    }
-}
-
-/// An answer, read whole.
-struct Answer {
-    status: u16,
-    headers: HeaderMap,
-    text: String,
-}
-
-impl Answer {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).map(|v| v.to_str().unwrap())
-    }
-
-    /// An error answer: this status, this code, in the error table's JSON shape.
-    fn assert_error(&self, status: u16, code: &str) -> Value {
-        assert_eq!(self.status, status, "expected {code}: {}", self.text);
-        let body = self.json();
-        assert_eq!(body["code"], code, "{body}");
-        assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
-        body
-    }
-}
-
-trait Go {
-    async fn go(self) -> Answer;
-}
-
-impl Go for RequestBuilder {
-    async fn go(self) -> Answer {
-        let response = self.send().await.expect("the server answers");
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let text = response.text().await.unwrap();
-        Answer {
-            status,
-            headers,
-            text,
-        }
     }
 }
 

@@ -5,79 +5,20 @@
 //! after a revocation and with a forged signature; who may fetch a document; escaping.
 
 mod common;
+#[path = "common/http.rs"]
+mod http;
 
-use common::{valid_form, TestApp};
+use common::valid_form;
+use http::{Answer, Go, Server};
 use kezek::domain::staff::{Role, Scope};
 use kezek::http::HttpConfig;
-use reqwest::header::HeaderMap;
-use reqwest::RequestBuilder;
 use serde_json::{json, Value};
-use std::net::SocketAddr;
 
 /// Every letter of the Kazakh alphabet that Russian lacks: ә ғ қ ң ө ұ ү һ і.
 const KAZAKH_NAME: &str = "Әбіғұлұлы Қаңөһүр";
 
-/// A running service and its HTTP front, on 127.0.0.1 and a port of its own.
-struct Server {
-    app: TestApp,
-    base: String,
-    http: reqwest::Client,
-}
-
+/// What only these tests ask of the server.
 impl Server {
-    async fn start() -> Server {
-        Server::with(HttpConfig::default()).await
-    }
-
-    async fn with(config: HttpConfig) -> Server {
-        // TestApp submits its catalog with blocking sends: not on a runtime thread.
-        let app = tokio::task::spawn_blocking(TestApp::spawn).await.unwrap();
-        let router = kezek::http::router(app.service().clone(), app.path.clone(), None, config);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap();
-        tokio::spawn(async move {
-            axum::serve(
-                listener,
-                router.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .await
-            .unwrap();
-        });
-        Server {
-            app,
-            base: format!("http://{address}"),
-            http: reqwest::Client::new(),
-        }
-    }
-
-    /// A staff account written into the database; answers its bearer token.
-    fn staff(&self, name: &str, role: Role, scope: Scope) -> String {
-        common::add_staff(&self.app.path, name, role, scope)
-    }
-
-    fn officer(&self) -> String {
-        self.staff(
-            "officer-esl",
-            Role::Officer,
-            Scope::District(self.app.district),
-        )
-    }
-
-    fn get(&self, path: &str) -> RequestBuilder {
-        self.http.get(format!("{}{path}", self.base))
-    }
-
-    fn post(&self, path: &str) -> RequestBuilder {
-        self.http.post(format!("{}{path}", self.base))
-    }
-
-    /// Registers through the portal; answers the 201 body.
-    async fn register(&self, form: Value) -> Value {
-        let answer = self.post("/api/v1/applications").json(&form).go().await;
-        assert_eq!(answer.status, 201, "{}", answer.text());
-        answer.json()
-    }
-
     /// One free place at kindergarten 1 for children born in 2022, Kazakh groups, today:
     /// the first waiting child gets referral ESL-R1.
     async fn one_place(&self) {
@@ -101,7 +42,7 @@ impl Server {
             }))
             .go()
             .await;
-        assert_eq!(answer.status, 201, "{}", answer.text());
+        assert_eq!(answer.status, 201, "{}", answer.text);
         assert_eq!(answer.json()["referrals"][0]["number"], "ESL-R1");
     }
 
@@ -112,64 +53,12 @@ impl Server {
             .json(&json!({"reason": "documents_incomplete", "text": text}))
             .go()
             .await;
-        assert_eq!(answer.status, 200, "{}", answer.text());
+        assert_eq!(answer.status, 200, "{}", answer.text);
     }
 
     /// A document as its parent fetches it.
     async fn document(&self, path: &str, code: &str) -> Answer {
         self.get(path).header("X-Access-Code", code).go().await
-    }
-}
-
-/// An answer, read whole.
-struct Answer {
-    status: u16,
-    headers: HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Answer {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).map(|v| v.to_str().unwrap())
-    }
-
-    fn assert_error(&self, status: u16, code: &str) {
-        assert_eq!(self.status, status, "expected {code}: {}", self.text());
-        assert_eq!(self.json()["code"], code, "{}", self.text());
-    }
-
-    /// A 200 page of this content type that no cache may keep.
-    fn assert_page(&self, content_type: &str) {
-        assert_eq!(self.status, 200, "{}", self.text());
-        assert_eq!(self.header("content-type"), Some(content_type));
-        assert_eq!(self.header("cache-control"), Some("no-store"));
-    }
-}
-
-trait Go {
-    async fn go(self) -> Answer;
-}
-
-impl Go for RequestBuilder {
-    async fn go(self) -> Answer {
-        let response = self.send().await.expect("the server answers");
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let body = response.bytes().await.unwrap().to_vec();
-        Answer {
-            status,
-            headers,
-            body,
-        }
     }
 }
 
@@ -200,7 +89,7 @@ fn printed_link(html: &str) -> String {
 
 async fn verification(server: &Server, link: &str) -> Value {
     let answer = server.http.get(link).go().await;
-    assert_eq!(answer.status, 200, "{}", answer.text());
+    assert_eq!(answer.status, 200, "{}", answer.text);
     assert_eq!(answer.header("cache-control"), Some("no-store"));
     answer.json()
 }
@@ -244,7 +133,7 @@ async fn every_document_answers_in_both_languages_and_formats() {
                 .await;
             html.assert_page("text/html; charset=utf-8");
             assert_eq!(html.header("content-language"), Some(lang));
-            let page = html.text();
+            let page = html.text;
             assert!(page.contains(&format!("<html lang=\"{lang}\">")));
             assert!(page.contains(KAZAKH_NAME), "{path} {lang}");
             assert!(page.contains("@page { size: A4"));
@@ -276,7 +165,7 @@ async fn every_document_answers_in_both_languages_and_formats() {
     let notice = server
         .document("/api/v1/applications/ESL-1/notice?lang=ru", &first)
         .await
-        .text();
+        .text;
     assert!(!notice.contains(&first));
     assert!(notice.contains("коду доступа, выданному при регистрации"));
 
@@ -320,7 +209,7 @@ async fn the_printed_link_verifies_until_the_referral_is_revoked() {
     let page = server
         .document("/api/v1/referrals/ESL-R1/document?lang=kk", &parent)
         .await
-        .text();
+        .text;
     let link = printed_link(&page);
     // With no configured public address, the request's own host.
     let prefix = format!(
@@ -388,7 +277,7 @@ async fn the_printed_link_verifies_until_the_referral_is_revoked() {
         .json(&json!({"reason": "The family moved to another city."}))
         .go()
         .await;
-    assert_eq!(answer.status, 200, "{}", answer.text());
+    assert_eq!(answer.status, 200, "{}", answer.text);
     let check = verification(&server, &link).await;
     assert_eq!(check["authentic"], true);
     assert_eq!(check["valid"], false);
@@ -401,7 +290,7 @@ async fn a_document_opens_only_for_its_parent_and_the_districts_staff() {
         public_url: Some("https://kezek.example.kz/".into()),
         ..HttpConfig::default()
     };
-    let server = Server::with(config).await;
+    let server = Server::with(config, false).await;
     let officer = server.officer();
     let first = code(&server.register(form_now(1, KAZAKH_NAME)).await);
     let second = code(&server.register(form_now(2, "Қасымова Әйгерім")).await);
@@ -437,7 +326,7 @@ async fn a_document_opens_only_for_its_parent_and_the_districts_staff() {
         "/api/v1/applications/ESL-2/refusal?format=pdf",
     ] {
         let answer = server.get(path).bearer_auth(&officer).go().await;
-        assert_eq!(answer.status, 200, "{path}: {}", answer.text());
+        assert_eq!(answer.status, 200, "{path}: {}", answer.text);
     }
     let elsewhere = server.staff(
         "officer-sar",
@@ -471,7 +360,7 @@ async fn a_document_opens_only_for_its_parent_and_the_districts_staff() {
     let page = server
         .document("/api/v1/applications/ESL-1/notice?lang=ru", &first)
         .await
-        .text();
+        .text;
     assert!(page.contains(
         "href=\"https://kezek.example.kz/api/v1/documents/notice-ESL-1/verify?v=0&amp;sig="
     ));
@@ -505,14 +394,14 @@ async fn the_page_escapes_what_was_typed_into_it() {
     referral.assert_page("text/html; charset=utf-8");
     let csp = referral.header("content-security-policy").unwrap();
     assert!(csp.starts_with("default-src 'none'"), "{csp}");
-    let page = referral.text();
+    let page = referral.text;
     assert!(!page.contains("<script"), "{page}");
     assert!(page.contains("Астана, &lt;script&gt;alert(&#39;address&#39;)&lt;/script&gt; &amp; Co"));
 
     let refusal = server
         .document("/api/v1/applications/ESL-2/refusal?lang=kk", &second)
         .await
-        .text();
+        .text;
     assert!(!refusal.contains("<script"), "{refusal}");
     assert!(refusal.contains("&lt;script&gt;alert(&quot;refusal&quot;)&lt;/script&gt;"));
     // The PDF prints it as the text it is.
