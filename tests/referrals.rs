@@ -571,6 +571,41 @@ fn a_place_free_from_the_day_a_child_goes_to_school_goes_to_the_next_child() {
     }
 }
 
+/// A band whose children have all reached school age by the places' date would leave them
+/// open for ever; the report is refused and nothing is stored.
+#[test]
+fn places_only_children_of_school_age_could_take_are_refused() {
+    let app = TestApp::spawn();
+    let report = |born_to: chrono::NaiveDate, from: chrono::NaiveDate| NewPlaces {
+        kindergarten: app.kindergartens[0],
+        group: None,
+        age_band: Some(AgeBand::new(date(2019, 1, 1), born_to).unwrap()),
+        language: Some(Language::KAZAKH),
+        count: 2,
+        available_from: from,
+    };
+    let submit = |new| {
+        app.service()
+            .submit_blocking(Command::ReportPlaces(new), Actor::staff("kg-1"))
+    };
+    // On 20 November 2026, children born in 2019 go to school (since 1 September 2026).
+    let refused = submit(report(date(2019, 12, 31), date(2026, 11, 20)));
+    match refused {
+        Err(CommandError::Invalid(reason)) => assert!(reason.contains("school age"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    // Born up to 1 September 2021, they are six by 1 September 2027 and go to school then.
+    let refused = submit(report(date(2021, 9, 1), date(2027, 9, 1)));
+    assert!(
+        matches!(refused, Err(CommandError::Invalid(_))),
+        "{refused:?}"
+    );
+    assert!(app.service().read().places.is_empty(), "nothing stored");
+    // One day more in the band, and a child born on 2 September 2021 could take it.
+    assert!(submit(report(date(2021, 9, 2), date(2027, 9, 1))).is_ok());
+    assert_eq!(app.service().read().places.len(), 2);
+}
+
 /// A command that runs after midnight but before the day's tick (a busy writer, a restart
 /// at 00:00) still sees the day: a child who reached school age at that midnight, and is
 /// still listed until the sweep runs, does not take a place.

@@ -702,6 +702,13 @@ fn report_places(new: NewPlaces, tx: &mut Tx<'_>) -> Result<Outcome, CommandErro
                 "places are free from today to a year ahead".into(),
             ));
         }
+        // A place nobody in its band can take would wait open for ever: refuse it here.
+        let first_day = new.available_from;
+        if age_band.born_to < catalog.school_age.earliest_birth_preschool_on(first_day) {
+            return Err(CommandError::Invalid(format!(
+                "every child of the age band is of school age on {first_day}"
+            )));
+        }
         FreePlace {
             id: PlaceId(0),
             district: kindergarten.district,

@@ -75,7 +75,7 @@ pub fn cohorts_in_school_year(year: i32) -> std::ops::RangeInclusive<i32> {
     year - 6..=year - 2
 }
 
-fn cohort_band(cohort: i32) -> AgeBand {
+pub fn cohort_band(cohort: i32) -> AgeBand {
     let day = |year, month, day| NaiveDate::from_ymd_opt(year, month, day).expect("a real date");
     AgeBand::new(day(cohort, 9, 2), day(cohort + 1, 9, 1)).expect("a year-long band")
 }

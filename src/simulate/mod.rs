@@ -29,7 +29,7 @@ pub use report::{DistrictSummary, Figures, Simulation, Throughput, TierWait};
 use crate::clock::ManualClock;
 use crate::domain::application::{ApplicationId, Channel, RegistrationForm};
 use crate::domain::calendar::WorkCalendar;
-use crate::domain::catalog::KindergartenId;
+use crate::domain::catalog::{AgeBand, KindergartenId};
 use crate::domain::event::{Actor, Event};
 use crate::domain::local_offset;
 use crate::domain::referral::ReferralId;
@@ -648,7 +648,10 @@ impl Driver {
     }
 
     /// `count` places free from `from` in a group, of a kindergarten drawn at random, for
-    /// children of preschool age all that school year.
+    /// children of preschool age all that school year. A fifth of the reports for 1
+    /// September name a band of their own, two cohorts wide: the group's and the one before
+    /// it (a mixed group). For the oldest group, that older cohort goes to school on the
+    /// very day the places are free, and the service must pass over those children.
     fn places_command(&mut self, from: NaiveDate, count: usize) -> (Command, Actor) {
         let cohorts = city::cohorts_in_school_year(city::intake_year(from));
         let district = &self.districts[self.rng.random_range(0..self.districts.len())];
@@ -659,11 +662,16 @@ impl Driver {
             .iter()
             .filter(|(_, cohort, _)| cohorts.contains(cohort))
             .collect();
-        let (group, _, _) = groups[self.rng.random_range(0..groups.len())];
+        let (group, cohort, _) = groups[self.rng.random_range(0..groups.len())];
+        let intake = from.month() == 9 && from.day() == 1;
+        let age_band = (intake && self.rng.random_ratio(1, 5)).then(|| {
+            let (older, own) = (city::cohort_band(cohort - 1), city::cohort_band(*cohort));
+            AgeBand::new(older.born_from, own.born_to).expect("two cohorts in order")
+        });
         let new = NewPlaces {
             kindergarten: kindergarten.id,
             group: Some(*group),
-            age_band: None,
+            age_band,
             language: None,
             count: count as u32,
             available_from: from,
