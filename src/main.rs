@@ -111,8 +111,15 @@ enum StaffAction {
     },
 }
 
+/// See Cargo.toml: the server's many small per-request allocations.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
+        // Colours for a person at a terminal; plain text for a log file or a journal.
+        .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "kezek=info,tower_http=info".into()),
