@@ -88,8 +88,20 @@ impl std::fmt::Debug for HttpConfig {
     }
 }
 
+/// What every handler reads, behind one `Arc`: axum clones the state for each extractor and
+/// layer of every request, and one reference count is cheaper than one per field.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppStateInner>);
+
+impl std::ops::Deref for AppState {
+    type Target = AppStateInner;
+
+    fn deref(&self) -> &AppStateInner {
+        &self.0
+    }
+}
+
+pub struct AppStateInner {
     service: Service,
     reads: Arc<ReadPool>,
     /// Present only when the service was started with `--clock manual`.
@@ -181,7 +193,7 @@ pub fn router(
             .as_deref()
             .is_some_and(|url| url.starts_with("https://")),
     ));
-    let app = AppState {
+    let app = AppState(Arc::new(AppStateInner {
         sessions,
         service,
         reads: Arc::new(ReadPool::new(db)),
@@ -192,7 +204,7 @@ pub fn router(
         public_url: config
             .public_url
             .map(|url| Arc::from(url.trim_end_matches('/'))),
-    };
+    }));
     let (api, document) = api();
     let document = Arc::new(document);
     let limits = Arc::clone(&app.limits);
