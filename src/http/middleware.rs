@@ -1,5 +1,6 @@
 //! Middleware shared by the audience routers: a deadline per request ([`timeout`]), no caching
-//! of personal data ([`no_store`]), and one log line per request ([`trace`]).
+//! of personal data ([`no_store`]), and a request id, span and log line per request
+//! ([`trace`]; the line is debug unless the answer is an error or slow).
 //!
 //! Layer them through `Router::layer`, which runs them after routing, so that [`trace`] sees
 //! the route template. Put [`trace`] outermost, so the 503 of [`timeout`] is logged too:
