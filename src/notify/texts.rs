@@ -9,8 +9,8 @@
 use crate::domain::local_offset;
 use chrono::{DateTime, Datelike, Duration, Timelike, Utc};
 
-/// A message's subject and body, as stored in the outbox.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A message's subject and body, as stored in the outbox (empty for a message written when due).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Texts {
     pub subject: String,
     pub body: String,

@@ -12,6 +12,14 @@ use chrono::{DateTime, Duration, Utc};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use std::path::Path;
 
+/// The message whose texts the outbox row leaves empty, to be written when it is due. A
+/// registration's message says only its number and its registration time, which never
+/// change, so writing it later gives the same words; and it is the one message on the
+/// registration's path, where its 1.2 KB of Kazakh and Russian text doubled what each
+/// registration wrote and halved the writer's rate (docs/PERFORMANCE.md). The other messages
+/// name kindergartens and deadlines and keep their texts as they were at the event.
+pub const RENDERED_WHEN_DUE: MessageKind = MessageKind::Registered;
+
 /// How long before a referral lapses its reminder is due.
 pub const REMINDER_BEFORE_HOURS: i64 = 24;
 
@@ -71,15 +79,15 @@ impl Store {
         let seq = recorded.seq;
         match event {
             Event::ApplicationRegistered(a) => {
-                let number = self.application_number(a.id)?;
                 let to = recipient(a.applicant.email.as_deref(), &a.applicant.phone);
+                // No texts: see `RENDERED_WHEN_DUE`.
                 self.insert_message(&NewMessage {
                     seq,
                     kind: MessageKind::Registered,
                     application: a.id,
                     referral: None,
                     recipient: &to,
-                    texts: texts::registered(&number, a.registered_at),
+                    texts: Texts::default(),
                     created_at: now,
                     not_before: now,
                 })?;
@@ -447,27 +455,54 @@ impl Outbox {
 
     /// Up to `limit` messages due at `now`, the longest-waiting first.
     pub fn due(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<OutboxMessage>, StoreError> {
+        // With what `RENDERED_WHEN_DUE` messages are written from: the application's number
+        // and registration time.
         let mut statement = self.conn.prepare_cached(
-            "SELECT id, kind, recipient, subject, body, created_at, attempts FROM outbox \
-             WHERE delivered_at IS NULL AND cancelled_at IS NULL AND next_attempt_at <= ?1 \
-             ORDER BY next_attempt_at, id LIMIT ?2",
+            "SELECT o.id, o.kind, o.recipient, o.subject, o.body, o.created_at, o.attempts, \
+                    d.code, o.registration_number, a.registered_at \
+             FROM outbox o \
+             LEFT JOIN districts d ON d.id = o.district_id \
+             LEFT JOIN applications a ON a.district_id = o.district_id \
+                                     AND a.registration_number = o.registration_number \
+             WHERE o.delivered_at IS NULL AND o.cancelled_at IS NULL \
+               AND o.next_attempt_at <= ?1 \
+             ORDER BY o.next_attempt_at, o.id LIMIT ?2",
         )?;
         let rows = statement.query_map(params![now.timestamp_micros(), limit as i64], |row| {
             Ok((
-                row.get::<_, i64>(0)?,
-                row.get::<_, String>(1)?,
-                row.get::<_, String>(2)?,
-                row.get::<_, String>(3)?,
-                row.get::<_, String>(4)?,
-                row.get::<_, i64>(5)?,
-                row.get::<_, i64>(6)?,
+                (
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, String>(3)?,
+                    row.get::<_, String>(4)?,
+                    row.get::<_, i64>(5)?,
+                    row.get::<_, i64>(6)?,
+                ),
+                (
+                    row.get::<_, Option<String>>(7)?,
+                    row.get::<_, i64>(8)?,
+                    row.get::<_, Option<i64>>(9)?,
+                ),
             ))
         })?;
         let mut due = Vec::new();
         for row in rows {
-            let (id, kind, recipient, subject, body, created_at, attempts) = row?;
-            let created_at = super::codec::micros_to_time(created_at)
-                .map_err(|e| StoreError::corrupt("outbox", id, e))?;
+            let ((id, kind, recipient, subject, body, created_at, attempts), application) = row?;
+            let corrupt = |e: String| StoreError::corrupt("outbox", id, e);
+            let created_at =
+                super::codec::micros_to_time(created_at).map_err(|e| corrupt(e.to_string()))?;
+            let (subject, body) = if kind == RENDERED_WHEN_DUE.code() && subject.is_empty() {
+                let (Some(district), number, Some(registered_at)) = application else {
+                    return Err(corrupt("its application is missing".into()));
+                };
+                let registered_at = super::codec::micros_to_time(registered_at)
+                    .map_err(|e| corrupt(e.to_string()))?;
+                let texts = texts::registered(&format!("{district}-{number}"), registered_at);
+                (texts.subject, texts.body)
+            } else {
+                (subject, body)
+            };
             due.push(OutboxMessage {
                 id,
                 kind,
