@@ -27,14 +27,21 @@ fn with_priority(mut form: RegistrationForm, category: &str) -> RegistrationForm
     form
 }
 
-fn places(app: &TestApp, count: u32) -> Vec<Referral> {
+/// `count` places of kindergarten 1, Kazakh, for children born in `band`, free from
+/// `available_from`; answers the referrals they became at once.
+fn report(
+    app: &TestApp,
+    band: AgeBand,
+    count: u32,
+    available_from: chrono::NaiveDate,
+) -> Vec<Referral> {
     let new = NewPlaces {
         kindergarten: app.kindergartens[0],
         group: None,
-        age_band: Some(AgeBand::new(date(2022, 1, 1), date(2022, 12, 31)).unwrap()),
+        age_band: Some(band),
         language: Some(Language::KAZAKH),
         count,
-        available_from: kezek::domain::local_date(kezek::clock::Clock::now(&app.clock)),
+        available_from,
     };
     match app
         .service()
@@ -44,6 +51,13 @@ fn places(app: &TestApp, count: u32) -> Vec<Referral> {
         Outcome::PlacesReported { referrals, .. } => referrals,
         other => panic!("{other:?}"),
     }
+}
+
+/// Places for the children born in 2022, free today.
+fn places(app: &TestApp, count: u32) -> Vec<Referral> {
+    let today = kezek::domain::local_date(kezek::clock::Clock::now(&app.clock));
+    let band = AgeBand::new(date(2022, 1, 1), date(2022, 12, 31)).unwrap();
+    report(app, band, count, today)
 }
 
 fn register_at(app: &TestApp, form: RegistrationForm) -> Application {
@@ -153,21 +167,7 @@ fn a_public_holiday_is_not_a_working_day() {
     let mut form = form_now(1);
     form.desired_start = "2026-12-14".into();
     register_at(&app, form);
-    let new = NewPlaces {
-        kindergarten: app.kindergartens[0],
-        group: None,
-        age_band: Some(AgeBand::new(date(2022, 1, 1), date(2022, 12, 31)).unwrap()),
-        language: Some(Language::KAZAKH),
-        count: 1,
-        available_from: date(2026, 12, 14),
-    };
-    let Outcome::PlacesReported { referrals, .. } = app
-        .service()
-        .submit_blocking(Command::ReportPlaces(new), Actor::system())
-        .unwrap()
-    else {
-        panic!()
-    };
+    let referrals = places(&app, 1);
     // Mon 14 Dec: 15, (16 Independence Day), 17, 18, (weekend), 21, 22.
     assert_eq!(
         referrals[0].valid_until,
@@ -470,14 +470,8 @@ fn a_child_reaching_school_age_leaves_the_queue_by_itself() {
 fn a_place_freed_at_the_midnight_a_child_reaches_school_age_does_not_go_to_that_child() {
     let app = TestApp::spawn();
     // Born 10 and 11 Sep 2020: six after 1 Sep 2026, so both go to school on 1 Sep 2027.
-    let born_2020 = |serial: u16, day: u32| {
-        let mut form = form_now(serial);
-        form.child_iin = child_iin(date(2020, 9, day), serial * 2);
-        form.child_birth_date = format!("2020-09-{day}");
-        form
-    };
-    let holder = register_at(&app, born_2020(1, 10));
-    let next = register_at(&app, born_2020(2, 11));
+    let holder = register_at(&app, born_on(1, date(2020, 9, 10)));
+    let next = register_at(&app, born_on(2, date(2020, 9, 11)));
     let end_of_august = end_of_local_day(date(2027, 8, 31));
     let issue_day = (16..31)
         .map(|day| Utc.with_ymd_and_hms(2027, 8, day, 4, 0, 0).unwrap())
@@ -485,21 +479,8 @@ fn a_place_freed_at_the_midnight_a_child_reaches_school_age_does_not_go_to_that_
         .expect("a day whose referral is valid to the end of 31 August");
     app.clock.set(issue_day);
     app.service().tick_blocking().unwrap();
-    let new = NewPlaces {
-        kindergarten: app.kindergartens[0],
-        group: None,
-        age_band: Some(AgeBand::new(date(2020, 1, 1), date(2020, 12, 31)).unwrap()),
-        language: Some(Language::KAZAKH),
-        count: 1,
-        available_from: kezek::domain::local_date(issue_day),
-    };
-    let Outcome::PlacesReported { referrals, .. } = app
-        .service()
-        .submit_blocking(Command::ReportPlaces(new), Actor::staff("kg-1"))
-        .unwrap()
-    else {
-        panic!("a place report answers with its places")
-    };
+    let band = AgeBand::new(date(2020, 1, 1), date(2020, 12, 31)).unwrap();
+    let referrals = report(&app, band, 1, kezek::domain::local_date(issue_day));
     assert_eq!(referrals[0].application, holder.id);
     assert_eq!(referrals[0].valid_until, end_of_august);
 
@@ -517,7 +498,8 @@ fn a_place_freed_at_the_midnight_a_child_reaches_school_age_does_not_go_to_that_
     }
 }
 
-/// A child born on `birth` (in 2020 or 2021), wanting a place from 20 November 2026.
+/// A child born on `birth` (in 2020 or 2021), wanting a place from 20 November 2026; its IIN
+/// is distinct per `serial`.
 fn born_on(serial: u16, birth: chrono::NaiveDate) -> RegistrationForm {
     let mut form = form_now(serial);
     form.child_iin = child_iin(birth, serial * 2);
@@ -525,24 +507,10 @@ fn born_on(serial: u16, birth: chrono::NaiveDate) -> RegistrationForm {
     form
 }
 
-/// Places of kindergarten 1 for the children born in 2020 and 2021, free from `from`.
+/// One place for the children born in 2020 and 2021, free from `from`.
 fn places_from(app: &TestApp, from: chrono::NaiveDate) -> Vec<Referral> {
-    let new = NewPlaces {
-        kindergarten: app.kindergartens[0],
-        group: None,
-        age_band: Some(AgeBand::new(date(2020, 1, 1), date(2021, 12, 31)).unwrap()),
-        language: Some(Language::KAZAKH),
-        count: 1,
-        available_from: from,
-    };
-    match app
-        .service()
-        .submit_blocking(Command::ReportPlaces(new), Actor::staff("kg-1"))
-        .unwrap()
-    {
-        Outcome::PlacesReported { referrals, .. } => referrals,
-        other => panic!("{other:?}"),
-    }
+    let band = AgeBand::new(date(2020, 1, 1), date(2021, 12, 31)).unwrap();
+    report(app, band, 1, from)
 }
 
 /// The August intake: places reported in August are free from 1 September, the day the
@@ -576,7 +544,7 @@ fn a_place_free_from_the_day_a_child_goes_to_school_goes_to_the_next_child() {
 #[test]
 fn places_only_children_of_school_age_could_take_are_refused() {
     let app = TestApp::spawn();
-    let report = |born_to: chrono::NaiveDate, from: chrono::NaiveDate| NewPlaces {
+    let places_for = |born_to: chrono::NaiveDate, from: chrono::NaiveDate| NewPlaces {
         kindergarten: app.kindergartens[0],
         group: None,
         age_band: Some(AgeBand::new(date(2019, 1, 1), born_to).unwrap()),
@@ -589,20 +557,20 @@ fn places_only_children_of_school_age_could_take_are_refused() {
             .submit_blocking(Command::ReportPlaces(new), Actor::staff("kg-1"))
     };
     // On 20 November 2026, children born in 2019 go to school (since 1 September 2026).
-    let refused = submit(report(date(2019, 12, 31), date(2026, 11, 20)));
+    let refused = submit(places_for(date(2019, 12, 31), date(2026, 11, 20)));
     match refused {
         Err(CommandError::Invalid(reason)) => assert!(reason.contains("school age"), "{reason}"),
         other => panic!("{other:?}"),
     }
     // Born up to 1 September 2021, they are six by 1 September 2027 and go to school then.
-    let refused = submit(report(date(2021, 9, 1), date(2027, 9, 1)));
+    let refused = submit(places_for(date(2021, 9, 1), date(2027, 9, 1)));
     assert!(
         matches!(refused, Err(CommandError::Invalid(_))),
         "{refused:?}"
     );
     assert!(app.service().read().places.is_empty(), "nothing stored");
     // One day more in the band, and a child born on 2 September 2021 could take it.
-    assert!(submit(report(date(2021, 9, 2), date(2027, 9, 1))).is_ok());
+    assert!(submit(places_for(date(2021, 9, 2), date(2027, 9, 1))).is_ok());
     assert_eq!(app.service().read().places.len(), 2);
 }
 

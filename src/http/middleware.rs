@@ -221,18 +221,7 @@ mod tests {
 
     #[tokio::test]
     async fn trace_logs_the_route_template_and_nothing_the_client_sent() {
-        let log = Arc::new(Mutex::new(Vec::<u8>::new()));
-        let writer = {
-            let log = log.clone();
-            move || SharedWriter(log.clone())
-        };
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(writer)
-            .with_ansi(false)
-            .with_max_level(tracing::Level::DEBUG)
-            .finish();
-        // The test runtime runs on this thread, so the thread's default subscriber sees all.
-        let _guard = tracing::subscriber::set_default(subscriber);
+        let (log, _guard) = capture_log(tracing::Level::DEBUG);
 
         let app = Router::new()
             .route("/applications/{number}", get(|| async { "found" }))
@@ -247,7 +236,7 @@ mod tests {
             .unwrap()
             .to_string();
 
-        let text = String::from_utf8(log.lock().unwrap().clone()).unwrap();
+        let text = log.text();
         assert!(text.contains("route=/applications/{number}"), "{text}");
         assert!(text.contains("method=GET"), "{text}");
         assert!(text.contains("status=200"), "{text}");
@@ -260,17 +249,7 @@ mod tests {
 
     #[tokio::test]
     async fn at_info_only_errors_and_slow_requests_are_logged() {
-        let log = Arc::new(Mutex::new(Vec::<u8>::new()));
-        let writer = {
-            let log = log.clone();
-            move || SharedWriter(log.clone())
-        };
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(writer)
-            .with_ansi(false)
-            .with_max_level(tracing::Level::INFO)
-            .finish();
-        let _guard = tracing::subscriber::set_default(subscriber);
+        let (log, _guard) = capture_log(tracing::Level::INFO);
         let app = Router::new()
             .route("/fine", get(|| async { "fine" }))
             .route(
@@ -283,17 +262,43 @@ mod tests {
             .layer(from_fn(trace));
 
         app.clone().oneshot(get_request("/fine")).await.unwrap();
-        assert!(log.lock().unwrap().is_empty(), "a quick 200 is debug");
+        assert!(log.text().is_empty(), "a quick 200 is debug");
         app.clone().oneshot(get_request("/missing")).await.unwrap();
         tokio::time::pause();
         app.oneshot(get_request("/slow")).await.unwrap();
 
-        let text = String::from_utf8(log.lock().unwrap().clone()).unwrap();
+        let text = log.text();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 2, "{text}");
         assert!(lines[0].contains("status=404"), "{text}");
         assert!(lines[1].contains("route=/slow"), "{text}");
         assert!(lines[1].contains("status=200"), "{text}");
+    }
+
+    /// What the log received, shared with the subscriber's writer.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Captured {
+        fn text(&self) -> String {
+            String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+        }
+    }
+
+    /// Sends this thread's log, up to `level`, as plain text to the returned buffer, until the
+    /// guard is dropped. The test runtime runs on this thread, so the subscriber sees all.
+    fn capture_log(level: tracing::Level) -> (Captured, tracing::subscriber::DefaultGuard) {
+        let log = Captured::default();
+        let writer = {
+            let log = log.clone();
+            move || SharedWriter(log.0.clone())
+        };
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(writer)
+            .with_ansi(false)
+            .with_max_level(level)
+            .finish();
+        (log, tracing::subscriber::set_default(subscriber))
     }
 
     struct SharedWriter(Arc<Mutex<Vec<u8>>>);

@@ -267,6 +267,17 @@ impl Page {
         self.lang.t(text)
     }
 
+    /// A table's head row: one column header per text, in this page's language.
+    pub fn column_heads(&self, columns: &[T]) -> Markup {
+        html! {
+            thead { tr {
+                @for column in columns {
+                    th scope="col" { (self.t(*column)) }
+                }
+            } }
+        }
+    }
+
     /// A query parameter of this request.
     pub fn query(&self, name: &str) -> Option<&str> {
         self.query

@@ -719,12 +719,7 @@ pub(super) fn history_section(page: &Page, view: &ApplicationView) -> Markup {
         section aria-labelledby="history-title" {
             h2 #history-title { (page.t(texts::HISTORY_TITLE)) }
             div.table-wrap { table {
-                thead { tr {
-                    th scope="col" { (page.t(texts::WHEN)) }
-                    th scope="col" { (page.t(texts::WHAT)) }
-                    th scope="col" { (page.t(texts::STATUS)) }
-                    th scope="col" { (page.t(texts::WHO)) }
-                } }
+                (page.column_heads(&[texts::WHEN, texts::WHAT, texts::STATUS, texts::WHO]))
                 tbody {
                     @for entry in &view.history {
                         tr {

@@ -229,13 +229,7 @@ async fn protocol(State(app): State<AppState>, page: Page) -> Response {
                 p { (page.t(texts::NONE_IN_PERIOD)) }
             } @else {
                 div.table-wrap { table {
-                    thead { tr {
-                        th scope="col" { (page.t(texts::REPORTED_AT)) }
-                        th scope="col" { (page.t(texts::KINDERGARTEN)) }
-                        th scope="col" { (page.t(texts::BORN)) }
-                        th scope="col" { (page.t(texts::LANGUAGE)) }
-                        th scope="col" { (page.t(texts::AVAILABLE_FROM)) }
-                    } }
+                    (page.column_heads(&[texts::REPORTED_AT, texts::KINDERGARTEN, texts::BORN, texts::LANGUAGE, texts::AVAILABLE_FROM]))
                     tbody {
                         @for place in &body.places {
                             tr {
@@ -254,13 +248,7 @@ async fn protocol(State(app): State<AppState>, page: Page) -> Response {
                 p { (page.t(texts::NONE_IN_PERIOD)) }
             } @else {
                 div.table-wrap { table {
-                    thead { tr {
-                        th scope="col" { (page.t(texts::ISSUED_AT)) }
-                        th scope="col" { (page.t(texts::REFERRAL_NUMBER)) }
-                        th scope="col" { (page.t(texts::APPLICATION)) }
-                        th scope="col" { (page.t(texts::KINDERGARTEN)) }
-                        th scope="col" { (page.t(texts::STATUS)) }
-                    } }
+                    (page.column_heads(&[texts::ISSUED_AT, texts::REFERRAL_NUMBER, texts::APPLICATION, texts::KINDERGARTEN, texts::STATUS]))
                     tbody {
                         @for referral in &body.referrals {
                             tr {

@@ -170,14 +170,7 @@ fn work_table(page: &Page, catalog: &Catalog, items: &[WorkItem], id: &str) -> M
             p.notice { (page.t(texts::WORK_LIST_EMPTY)) }
         } @else {
             div.table-wrap { table id=(id) {
-                thead { tr {
-                    th scope="col" { (page.t(texts::NUMBER)) }
-                    th scope="col" { (page.t(texts::FIELD_CHILD_NAME)) }
-                    th scope="col" { (page.t(texts::CLAIM)) }
-                    th scope="col" { (page.t(texts::DUE)) }
-                    th scope="col" { (page.t(texts::STATUS)) }
-                    th scope="col" { (page.t(texts::CHANNEL)) }
-                } }
+                (page.column_heads(&[texts::NUMBER, texts::FIELD_CHILD_NAME, texts::CLAIM, texts::DUE, texts::STATUS, texts::CHANNEL]))
                 tbody {
                     @for item in items {
                         tr.overdue[item.overdue] {
@@ -440,11 +433,7 @@ async fn kindergarten_page(
                 p { (page.t(texts::KG_LIVE_EMPTY)) }
             } @else {
                 div.table-wrap { table {
-                    thead { tr {
-                        th scope="col" { (page.t(texts::REFERRAL_NUMBER)) }
-                        th scope="col" { (page.t(texts::VALID_UNTIL)) }
-                        th scope="col" { (page.t(texts::ACTIONS)) }
-                    } }
+                    (page.column_heads(&[texts::REFERRAL_NUMBER, texts::VALID_UNTIL, texts::ACTIONS]))
                     tbody {
                         @for (number, until, _) in &live {
                             tr {
