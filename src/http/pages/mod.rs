@@ -308,6 +308,16 @@ impl Page {
             .is_some_and(|c| self.keys.csrf_matches(c, fields.get("csrf")))
     }
 
+    /// The answer to a posted form without this session's CSRF token (or whose session is
+    /// gone): 403, asking to reload the page.
+    pub fn form_expired(&self) -> Response {
+        self.message(
+            StatusCode::FORBIDDEN,
+            self.t(texts::ERROR_TITLE),
+            self.t(texts::FORM_EXPIRED),
+        )
+    }
+
     /// The hidden fields every session form carries.
     pub fn form_guard(&self, staff: bool) -> Markup {
         html! {

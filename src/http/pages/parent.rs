@@ -474,11 +474,7 @@ async fn sign_out(page: Page, body: Bytes) -> Response {
     let fields = Fields::parse(&body);
     let staff = fields.get("who") == "staff";
     if !page.csrf_ok(&fields, staff) {
-        return page.message(
-            StatusCode::FORBIDDEN,
-            page.t(texts::ERROR_TITLE),
-            page.t(texts::FORM_EXPIRED),
-        );
+        return page.form_expired();
     }
     let (name, to) = if staff {
         (super::session::STAFF_COOKIE, "/staff")
@@ -774,11 +770,7 @@ async fn survey(State(app): State<AppState>, page: Page, body: Bytes) -> Respons
     };
     let fields = Fields::parse(&body);
     if !page.csrf_ok(&fields, false) {
-        return page.message(
-            StatusCode::FORBIDDEN,
-            page.t(texts::ERROR_TITLE),
-            page.t(texts::FORM_EXPIRED),
-        );
+        return page.form_expired();
     }
     let answer = |name: &str| {
         serde_json::from_value::<Satisfaction>(serde_json::Value::String(fields.get(name).into()))
@@ -884,11 +876,7 @@ async fn act(
     };
     let fields = Fields::parse(&body);
     if !page.csrf_ok(&fields, false) {
-        return page.message(
-            StatusCode::FORBIDDEN,
-            page.t(texts::ERROR_TITLE),
-            page.t(texts::FORM_EXPIRED),
-        );
+        return page.form_expired();
     }
     let Some(action) = Action::parse(&action) else {
         return page.api_error(crate::http::error::ApiError::new(

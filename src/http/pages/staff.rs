@@ -320,11 +320,7 @@ async fn decide(
 ) -> Response {
     let fields = Fields::parse(&body);
     if page.staff.is_none() || !page.csrf_ok(&fields, true) {
-        return page.message(
-            StatusCode::FORBIDDEN,
-            page.t(texts::ERROR_TITLE),
-            page.t(texts::FORM_EXPIRED),
-        );
+        return page.form_expired();
     }
     // Decisions are the officer's alone (as in the API): operators register and look up.
     let (caller, id) = match reach(&app, &page, &number, false) {
@@ -485,11 +481,7 @@ fn own_kindergarten(page: &Page) -> Option<(Caller, KindergartenId)> {
 async fn report_places(State(app): State<AppState>, page: Page, body: Bytes) -> Response {
     let fields = Fields::parse(&body);
     let Some((caller, id)) = own_kindergarten(&page).filter(|_| page.csrf_ok(&fields, true)) else {
-        return page.message(
-            StatusCode::FORBIDDEN,
-            page.t(texts::ERROR_TITLE),
-            page.t(texts::FORM_EXPIRED),
-        );
+        return page.form_expired();
     };
     let invalid = |page: &Page| {
         let message = error::INVALID.message(page.lang.api());
@@ -533,11 +525,7 @@ async fn report_places(State(app): State<AppState>, page: Page, body: Bytes) -> 
 async fn hand_in(State(app): State<AppState>, page: Page, body: Bytes) -> Response {
     let fields = Fields::parse(&body);
     let Some((caller, id)) = own_kindergarten(&page).filter(|_| page.csrf_ok(&fields, true)) else {
-        return page.message(
-            StatusCode::FORBIDDEN,
-            page.t(texts::ERROR_TITLE),
-            page.t(texts::FORM_EXPIRED),
-        );
+        return page.form_expired();
     };
     let referral = ids::parse_referral(&app.service.read().catalog, fields.get("referral").trim());
     let Some(referral) = referral else {
