@@ -5,6 +5,7 @@
 //! struct fields in declaration order and enums with a fixed tag, so the same event always
 //! gives the same bytes.
 
+use super::amendment::Amendment;
 use super::application::{Application, ApplicationId, RefusalReason, Satisfaction};
 use super::catalog::{District, DistrictId, Group, Kindergarten, Tier};
 use super::referral::{DistrictPolicy, FreePlace, InterleaveCycle, Lapse, Referral, ReferralId};
@@ -97,6 +98,13 @@ pub enum Event {
         process: Satisfaction,
         information: Satisfaction,
     },
+    /// The parent (or staff on the parent's behalf) changed choices, language, start date or
+    /// contacts. The key `(tier, registered_at, number)` stays; `amendment` holds the
+    /// amendable values after the change.
+    ApplicationAmended {
+        id: ApplicationId,
+        amendment: Amendment,
+    },
 }
 
 impl Event {
@@ -122,6 +130,7 @@ impl Event {
             Event::AccessCodeIssued { .. } => "access_code_issued",
             Event::ApplicationRefused { .. } => "application_refused",
             Event::SurveyAnswered { .. } => "survey_answered",
+            Event::ApplicationAmended { .. } => "application_amended",
         }
     }
 

@@ -147,6 +147,14 @@ impl Replay {
                     }
                 }
             }
+            Event::ApplicationAmended { id, amendment } => {
+                let application = self
+                    .applications
+                    .get_mut(id)
+                    .filter(|a| a.status.is_active())
+                    .ok_or_else(|| ReplayError::InvalidTransition(format!("{id:?}")))?;
+                amendment.applied_to(application);
+            }
             Event::StopListEnded { id, .. } => {
                 self.application(*id, ApplicationStatus::Queued)?.held_until = None;
             }

@@ -6,6 +6,7 @@
 //! rule (who gets a place) is here too, as pure functions of the state, so that the service,
 //! the replay and the property tests ask the same question of the same code.
 
+use super::amendment::Amendment;
 use super::application::RegistrationNumber;
 use super::application::{Application, ApplicationId, ApplicationStatus};
 use super::calendar::YearCalendar;
@@ -318,6 +319,7 @@ impl QueueState {
             }
             // A record about an application that changes nothing of the queue.
             Event::SurveyAnswered { .. } => {}
+            Event::ApplicationAmended { id, amendment } => self.amend(*id, amendment)?,
             Event::PriorityVerified { id, tier } => self.set_tier_if_waiting(*id, *tier)?,
             Event::PriorityRejected { id, .. } => self.set_tier_if_waiting(*id, Tier::General)?,
             Event::PlacesReported { places } => {
@@ -446,6 +448,7 @@ impl QueueState {
             | Event::ApplicationRefused { id, .. }
             | Event::AccessCodeIssued { id, .. }
             | Event::SurveyAnswered { id, .. }
+            | Event::ApplicationAmended { id, .. }
             | Event::PriorityVerified { id, .. }
             | Event::PriorityRejected { id, .. }
             | Event::StopListEnded { id, .. } => vec![*id],
@@ -530,6 +533,32 @@ impl QueueState {
         if let Some(until) = self.held.remove(&id) {
             self.deadlines.remove(&(until, Deadline::StopListEnds(id)));
         }
+    }
+
+    /// An amendment re-indexes a waiting application under its unchanged key with its new
+    /// choices, language and start; an application holding a referral keeps them for when the
+    /// referral lapses (the service refuses to change them while it is outstanding, but the
+    /// state does not depend on that).
+    fn amend(&mut self, id: ApplicationId, amendment: &Amendment) -> Result<(), StateError> {
+        let amended = |waiting: &mut Waiting| {
+            waiting.choices = CompactChoices::from_choices(&amendment.choices);
+            waiting.language = amendment.language;
+            waiting.desired_start = amendment.desired_start;
+        };
+        if self.waiting.get(id).is_some() {
+            let mut waiting = self.waiting.remove(id)?;
+            amended(&mut waiting);
+            self.waiting.insert(id.district, waiting)?;
+        } else if let Some(referral) = self.referral_of.get(&id) {
+            let live = self
+                .live
+                .get_mut(referral)
+                .expect("referral_of points at a live referral");
+            amended(&mut live.waiting);
+        } else {
+            return Err(invalid(&id));
+        }
+        Ok(())
     }
 
     /// A priority decision about an application that is not waiting (it holds a referral)

@@ -23,29 +23,35 @@ use std::collections::HashMap;
 
 /// Node size of the order-statistic sets. A rank at a million applications is bound by cache
 /// misses: one per step of the binary search over nodes (each node is its own allocation)
-/// and a few inside the node. Larger nodes mean fewer nodes; with 4-byte keys a 512-key node
-/// is 2 KiB, and the ~2,500 small (kindergarten, cohort) sets of a city cost ~5 MiB.
-const NODE_SIZE: usize = 512;
+/// and a few inside the node. Larger nodes mean fewer nodes; with 16-byte keys a 256-key
+/// node is 4 KiB (measured against 512 in docs/PERFORMANCE.md, "re-keying").
+const NODE_SIZE: usize = 256;
 
-/// A queue key as the sets hold it, in 8 bytes: the order in the high half, what a free
-/// place asks of an application in the low half.
+/// A queue key as the sets hold it, in 16 bytes: the order in the high bits, what a free
+/// place asks of an application in the low 32.
 ///
-/// High half, `tier << 30 | number`: within a district the store hands out registration
-/// numbers and times together and never lets time go back (`QueueState::next_registration`),
-/// so `(tier, number)` orders exactly as `(tier, registered_at, number)`. `insert` refuses a
-/// key that would break the equivalence; `check_invariants` proves it for the whole list.
-/// High halves are unique, so the low half never decides the order.
+/// The order, `tier | registered_at | number`, is the queue key itself (`QueueKey`'s
+/// comparison, field by field), so any registration time can be inserted anywhere: a
+/// family that moved district keeps its original time, an imported queue keeps the old
+/// system's, and neither has to rise with the numbers the district hands out. The time is
+/// microseconds since the Unix epoch in 56 bits (until the year 4253); `insert` refuses a
+/// key outside that range. High parts are unique (the number is), so the summary never
+/// decides the order.
 ///
-/// Low half, a summary of [`Waiting::fits`]: the desired start (days since 2000-01-01), the
-/// language, the stop-list flag and the birth day of the year. `first_fit` walks a set past
-/// the applications that cannot take a place by reading the keys alone, in contiguous node
-/// memory, instead of a hash-map lookup (a cache miss at a million entries) for each. The
-/// summary only ever rules out; a candidate it lets through is confirmed with `fits`.
+/// Low 32 bits, a summary of [`Waiting::fits`]: the desired start (days since 2000-01-01),
+/// the language, the stop-list flag and the birth day of the year. `first_fit` walks a set
+/// past the applications that cannot take a place by reading the keys alone, in contiguous
+/// node memory, instead of a hash-map lookup (a cache miss at a million entries) for each.
+/// The summary only ever rules out; a candidate it lets through is confirmed with `fits`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-struct SetKey(u64);
+struct SetKey(u128);
 
-/// Registration numbers must fit beside the tier.
+/// Registration numbers must fit beside the time.
 const NUMBER_BITS: u32 = 30;
+const NUMBER_SHIFT: u32 = 32;
+const AT_BITS: u32 = 56;
+const AT_SHIFT: u32 = NUMBER_SHIFT + NUMBER_BITS;
+const TIER_SHIFT: u32 = AT_SHIFT + AT_BITS;
 const START_SHIFT: u32 = 17;
 const START_DAYS_MAX: u64 = (1 << 15) - 1;
 const LANGUAGE_SHIFT: u32 = 14;
@@ -72,41 +78,54 @@ fn language_code(language: Option<Language>) -> u64 {
     }
 }
 
+/// Whether a queue key fits the set keys' fields (a time from 1970 to the year 4253, a
+/// number below 2^30).
+fn key_in_range(key: &QueueKey) -> bool {
+    (0..1 << AT_BITS).contains(&key.registered_at_micros) && key.number.0 < 1 << NUMBER_BITS
+}
+
 impl SetKey {
     fn of(waiting: &Waiting) -> SetKey {
         let key = &waiting.key;
-        debug_assert!(key.number.0 < 1 << NUMBER_BITS);
-        let order = u64::from(u32::from(key.tier.as_u8()) << NUMBER_BITS | key.number.0);
+        debug_assert!(key_in_range(key), "insert checks the key's range");
+        let order = u128::from(key.tier.as_u8()) << TIER_SHIFT
+            | (key.registered_at_micros as u128) << AT_SHIFT
+            | u128::from(key.number.0) << NUMBER_SHIFT;
         let summary = start_days(waiting.desired_start) << START_SHIFT
             | language_code(waiting.language) << LANGUAGE_SHIFT
             | if waiting.held { HELD_BIT } else { 0 }
             | u64::from(waiting.birth_date.ordinal0()) << BIRTH_DAY_SHIFT;
-        SetKey(order << 32 | summary)
+        SetKey(order | u128::from(summary))
     }
 
     fn number(self) -> RegistrationNumber {
-        RegistrationNumber((self.0 >> 32) as u32 & ((1 << NUMBER_BITS) - 1))
+        RegistrationNumber((self.0 >> NUMBER_SHIFT) as u32 & ((1 << NUMBER_BITS) - 1))
+    }
+
+    fn summary(self) -> u64 {
+        self.0 as u32 as u64
     }
 
     /// The smallest key of `tier`.
     fn tier_start(tier: Tier) -> SetKey {
-        SetKey(u64::from(tier.as_u8()) << (NUMBER_BITS + 32))
+        SetKey(u128::from(tier.as_u8()) << TIER_SHIFT)
     }
 
-    /// False only if the application cannot take `place`; true means "ask `fits`".
+/// False only if the application cannot take `place`; true means "ask `fits`".
     fn may_fit(self, place: &PlaceSummary) -> bool {
-        if self.0 & HELD_BIT != 0 {
+        let summary = self.summary();
+        if summary & HELD_BIT != 0 {
             return false;
         }
-        let language = (self.0 >> LANGUAGE_SHIFT) & 0b111;
+        let language = (summary >> LANGUAGE_SHIFT) & 0b111;
         let language_ok = language == LANGUAGE_ANY
             || language == LANGUAGE_OTHER
             || place.language == LANGUAGE_OTHER
             || language == place.language;
-        let start = (self.0 >> START_SHIFT) & START_DAYS_MAX;
+        let start = (summary >> START_SHIFT) & START_DAYS_MAX;
         // A saturated start date says nothing; `fits` compares the real dates.
         let start_ok = start == START_DAYS_MAX || start <= place.available_days;
-        let birth_day = ((self.0 >> BIRTH_DAY_SHIFT) & 0x1ff) as u32;
+        let birth_day = ((summary >> BIRTH_DAY_SHIFT) & 0x1ff) as u32;
         let birth_ok = place.birth_days.contains(&birth_day);
         language_ok && start_ok && birth_ok
     }
@@ -249,9 +268,6 @@ struct DistrictQueue {
     by_cohort: FastMap<i32, KeySet>,
     by_kindergarten: FastMap<(KindergartenId, i32), KeySet>,
     taking_any: FastMap<i32, KeySet>,
-    /// The highest number ever inserted and its time: a new, higher number must not be
-    /// earlier (the `SetKey` precondition).
-    newest: Option<(RegistrationNumber, i64)>,
 }
 
 impl DistrictQueue {
@@ -320,10 +336,10 @@ pub enum WaitingListError {
     AlreadyWaiting(ApplicationId),
     #[error("application {0:?} is not on the waiting list")]
     NotWaiting(ApplicationId),
-    /// A new registration number registered earlier than a lower one: the store never does
-    /// this, and the index's compact keys depend on it.
-    #[error("application {0:?} is registered earlier than a lower number")]
-    TimeGoesBack(ApplicationId),
+    /// A registration time before 1970 or after 4253, or a number of 2^30 or more: the
+    /// store never gives one, and the index's compact keys could not hold it.
+    #[error("application {0:?} has a queue key out of the index's range")]
+    KeyOutOfRange(ApplicationId),
 }
 
 impl WaitingList {
@@ -356,13 +372,8 @@ impl WaitingList {
         if queue.entries.contains_key(&waiting.key.number) {
             return Err(WaitingListError::AlreadyWaiting(id));
         }
-        let (number, at) = (waiting.key.number, waiting.key.registered_at_micros);
-        match queue.newest {
-            Some((newest, newest_at)) if number > newest && at < newest_at => {
-                return Err(WaitingListError::TimeGoesBack(id));
-            }
-            Some((newest, _)) if number <= newest => {}
-            _ => queue.newest = Some((number, at)),
+        if !key_in_range(&waiting.key) {
+            return Err(WaitingListError::KeyOutOfRange(id));
         }
         queue.index(&waiting);
         queue.entries.insert(waiting.key.number, waiting);
@@ -666,18 +677,6 @@ impl WaitingList {
                         "{district:?}: {name} sets hold {size} keys, entries need {wanted}"
                     ));
                 }
-            }
-            // The SetKey precondition: time never goes back as numbers rise.
-            let mut by_number: Vec<&Waiting> = queue.entries.values().collect();
-            by_number.sort_unstable_by_key(|w| w.key.number);
-            if let Some(pair) = by_number
-                .windows(2)
-                .find(|p| p[1].key.registered_at_micros < p[0].key.registered_at_micros)
-            {
-                return Err(format!(
-                    "{district:?}: {:?} is registered before {:?}",
-                    pair[1].key.number, pair[0].key.number
-                ));
             }
             total += queue.entries.len();
         }

@@ -7,6 +7,7 @@ use super::error::{self, ApiError, Lang};
 use super::extract::{ApiJson, IdempotencyKey};
 use super::views::{self, ApplicationView, PositionView, ReferralView};
 use super::{created, no_store, ok, AppState, Fingerprint, Submission};
+use crate::domain::amendment::AmendmentForm;
 use crate::domain::application::{ApplicationId, Channel, RegistrationForm, Satisfaction};
 use crate::domain::history;
 use crate::domain::numbers as ids;
@@ -30,6 +31,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(position))
         .routes(routes!(position_history))
         .routes(routes!(withdraw))
+        .routes(routes!(amend))
         .routes(routes!(survey))
         .routes(routes!(decline))
         .routes(routes!(extend))
@@ -356,7 +358,11 @@ pub(super) async fn position_history_of(
         };
         let cohort = chrono::Datelike::year(&application.child.birth_date);
         // No key of this application is ever above its general-tier key.
-        let bound = (2i64 << 32) | i64::from(id.number.0);
+        let general = crate::domain::application::QueueKey {
+            tier: crate::domain::catalog::Tier::General,
+            ..application.key()
+        };
+        let bound = general.order_key();
         let moves = store::cohort_moves_below(conn, id.district, cohort, bound)?;
         Ok(Some((application, cohort, moves)))
     })
@@ -390,6 +396,101 @@ async fn withdraw(
     let id = reach(&app, &ctx, &number)?;
     let (_, replayed) = ctx.submission(&app).run(Command::Withdraw { id }).await?;
     Ok(no_store(ok(replayed, Done::new("withdrawn"))))
+}
+
+/// What an amendment may change; an absent field stays as it is. The key (tier,
+/// registration time, number) cannot change: the application keeps its place.
+#[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AmendmentRequest {
+    /// Up to 5 kindergarten ids, most wanted first; an empty list: any in the district.
+    #[serde(default)]
+    pub kindergartens: Option<Vec<u32>>,
+    /// kk, ru, or any.
+    #[serde(default)]
+    pub language: Option<String>,
+    /// YYYY-MM-DD, from when a place is wanted.
+    #[serde(default)]
+    pub desired_start: Option<String>,
+    /// +7 and 10 digits.
+    #[serde(default)]
+    pub applicant_phone: Option<String>,
+    /// An empty string removes the address.
+    #[serde(default)]
+    pub applicant_email: Option<String>,
+    #[serde(default)]
+    pub applicant_address: Option<String>,
+}
+
+impl From<AmendmentRequest> for AmendmentForm {
+    fn from(r: AmendmentRequest) -> AmendmentForm {
+        AmendmentForm {
+            kindergartens: r.kindergartens,
+            language: r.language,
+            desired_start: r.desired_start,
+            applicant_phone: r.applicant_phone,
+            applicant_email: r.applicant_email,
+            applicant_address: r.applicant_address,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Amended {
+    /// The fields that changed: kindergartens, language, desired_start, applicant_phone,
+    /// applicant_email, applicant_address.
+    pub changed: Vec<String>,
+    /// The position after the amendment (the cohort position stays; the per-kindergarten
+    /// counts follow the new choices). None while the application holds a referral.
+    pub position: Option<PositionView>,
+    /// A referral at once, if the new choices fit a place that was open.
+    pub referral: Option<ReferralView>,
+}
+
+/// Amends the application: kindergartens, group language, desired start, contacts (the
+/// parent, or district staff for them). While a referral is outstanding only the contacts
+/// may change.
+#[utoipa::path(post, path = "/api/v1/applications/{number}/amend", tag = "parent",
+    params(("number" = String, Path, description = "ESL-17"),
+           ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe")),
+    request_body = AmendmentRequest,
+    security(("access_code" = []), ("staff_token" = [])),
+    responses((status = 200, body = Amended),
+              (status = 409, description = "referral_outstanding, or the application is no longer in the queue"),
+              (status = 422, description = "A refusal with its code (nothing_to_amend, too_many_kindergartens, desired_start_in_past, ...)")))]
+async fn amend(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(number): Path<String>,
+    ApiJson(request): ApiJson<AmendmentRequest>,
+) -> Result<Response, ApiError> {
+    let id = reach(&app, &ctx, &number)?;
+    let (outcome, replayed) = ctx
+        .submission(&app)
+        .run(Command::Amend {
+            id,
+            form: request.into(),
+        })
+        .await?;
+    let Outcome::Amended {
+        amendment,
+        referral,
+    } = outcome
+    else {
+        unreachable!("an amendment answers Amended")
+    };
+    let state = app.service.read();
+    let body = Amended {
+        changed: amendment
+            .changed
+            .iter()
+            .map(views::codec_text)
+            .collect(),
+        position: state.waiting.position(id).as_ref().map(PositionView::from),
+        referral: referral.map(|r| ReferralView::of(&state.catalog, &r)),
+    };
+    drop(state);
+    Ok(no_store(ok(replayed, body)))
 }
 
 /// A plain acknowledgement.

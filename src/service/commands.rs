@@ -6,6 +6,7 @@
 use super::writer::Tx;
 use super::CommandError;
 use crate::domain::access;
+use crate::domain::amendment::{Amendment, AmendmentForm};
 use crate::domain::application::{
     Application, ApplicationId, ApplicationStatus, Channel, ClaimStatus, NewApplication, Refusal,
     RefusalReason, RegistrationForm, Satisfaction,
@@ -83,6 +84,11 @@ pub enum Command {
         id: ApplicationId,
         reason: RefusalReason,
         text: String,
+    },
+    /// Changes choices, language, start date or contacts (the parent, or staff for them).
+    Amend {
+        id: ApplicationId,
+        form: AmendmentForm,
     },
     /// The parent's answers to the quality survey, once, after completion.
     AnswerSurvey {
@@ -172,6 +178,12 @@ pub enum Outcome {
         next: Option<Box<Referral>>,
     },
     Ticked(TickReport),
+    /// The amendment, and the referral the new choices got at once if a fitting place was
+    /// open.
+    Amended {
+        amendment: Amendment,
+        referral: Option<Box<Referral>>,
+    },
     Done,
 }
 
@@ -179,6 +191,7 @@ pub fn run(command: Command, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
     match command {
         Command::Register { form, channel } => register(&form, channel, tx),
         Command::Withdraw { id } => withdraw(id, tx),
+        Command::Amend { id, form } => amend(id, &form, tx),
         Command::VerifyPriority { id } => {
             let application = queued(tx.store(), id)?;
             let claim = application
@@ -375,6 +388,40 @@ fn withdraw(id: ApplicationId, tx: &mut Tx<'_>) -> Result<Outcome, CommandError>
         }),
         None => Ok(Outcome::Done),
     }
+}
+
+/// Amends an active application. Its key stays, so it keeps its place in the cohort; while a
+/// referral is outstanding only the contacts may change (the referral was issued for the
+/// old choices). New choices may fit a place that is open: it is offered at once, as to a
+/// new registration, so that no open place fits a waiting application.
+fn amend(id: ApplicationId, form: &AmendmentForm, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
+    let application = tx.store().application(id)?.ok_or(CommandError::NotFound)?;
+    if !application.status.is_active() {
+        return Err(CommandError::Conflict(
+            "the application is no longer in the queue",
+        ));
+    }
+    let amendment = Amendment::parse(
+        form,
+        &application,
+        &tx.state().catalog,
+        local_date(tx.now()),
+    )?;
+    if application.status == ApplicationStatus::Referred && amendment.affects_places() {
+        return Err(Refusal::ReferralOutstanding.into());
+    }
+    tx.emit(Event::ApplicationAmended {
+        id,
+        amendment: amendment.clone(),
+    })?;
+    let referral = match application.status {
+        ApplicationStatus::Queued => offer_open_place(tx, id)?,
+        _ => None,
+    };
+    Ok(Outcome::Amended {
+        amendment,
+        referral: referral.map(Box::new),
+    })
 }
 
 fn queued(store: &Store, id: ApplicationId) -> Result<Application, CommandError> {

@@ -108,6 +108,7 @@ impl Default for DistrictModel {
 pub struct AuditFigures {
     pub events: u64,
     pub registrations: u64,
+    pub amended: u64,
     pub priorities_verified: u64,
     pub priorities_rejected: u64,
     pub withdrawn: u64,
@@ -258,6 +259,13 @@ impl Audit {
                 held_until,
                 ..
             } => self.lapse(*id, lapse, *held_until, seq)?,
+            Event::ApplicationAmended { id, amendment } => {
+                let child = self.child_mut(*id).ok_or_else(|| unknown(id))?;
+                child.choices = amendment.choices.clone();
+                child.language = amendment.language;
+                child.desired_start = amendment.desired_start;
+                self.figures.amended += 1;
+            }
             Event::StopListEnded { id, at } => {
                 let child = self.child_mut(*id).ok_or_else(|| unknown(id))?;
                 let on_time = child.standing == Standing::OnStopList { until: *at };

@@ -3,6 +3,7 @@
 
 use super::codec::{self, APPLICATION_COLUMNS, REFERRAL_COLUMNS};
 use super::{Store, StoreError};
+use crate::domain::amendment::Amendment;
 use crate::domain::application::{
     Application, ApplicationId, ApplicationStatus, ClaimStatus, RegistrationNumber,
 };
@@ -211,6 +212,7 @@ impl Store {
                 let changed = statement.execute(params![code_hash, id.district.0, id.number.0])?;
                 expect_one_row(changed, *id)?;
             }
+            Event::ApplicationAmended { id, amendment } => self.amend(*id, amendment)?,
             Event::SurveyAnswered {
                 id,
                 process,
@@ -268,6 +270,25 @@ impl Store {
             a.status.is_active(),
         ])?;
         Ok(())
+    }
+
+    fn amend(&self, id: ApplicationId, a: &Amendment) -> Result<(), StoreError> {
+        let mut statement = self.conn.prepare_cached(
+            "UPDATE applications SET choices = ?1, language = ?2, desired_start = ?3, \
+             applicant_phone = ?4, applicant_email = ?5, applicant_address = ?6 \
+             WHERE district_id = ?7 AND registration_number = ?8 AND active = 1",
+        )?;
+        let changed = statement.execute(params![
+            codec::choices_text(&a.choices),
+            a.language.map(|l| l.code().to_string()),
+            codec::date_text(a.desired_start),
+            a.phone,
+            a.email,
+            a.address,
+            id.district.0,
+            id.number.0
+        ])?;
+        expect_one_row(changed, id)
     }
 
     /// Sets the status; an application that leaves the queue for good leaves the stop list.
