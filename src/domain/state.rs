@@ -540,21 +540,18 @@ impl QueueState {
     /// referral lapses (the service refuses to change them while it is outstanding, but the
     /// state does not depend on that).
     fn amend(&mut self, id: ApplicationId, amendment: &Amendment) -> Result<(), StateError> {
-        let amended = |waiting: &mut Waiting| {
-            waiting.choices = CompactChoices::from_choices(&amendment.choices);
-            waiting.language = amendment.language;
-            waiting.desired_start = amendment.desired_start;
-        };
+        let choices = CompactChoices::from_choices(&amendment.choices);
         if self.waiting.get(id).is_some() {
-            let mut waiting = self.waiting.remove(id)?;
-            amended(&mut waiting);
-            self.waiting.insert(id.district, waiting)?;
+            self.waiting
+                .amend(id, choices, amendment.language, amendment.desired_start)?;
         } else if let Some(referral) = self.referral_of.get(&id) {
             let live = self
                 .live
                 .get_mut(referral)
                 .expect("referral_of points at a live referral");
-            amended(&mut live.waiting);
+            live.waiting.choices = choices;
+            live.waiting.language = amendment.language;
+            live.waiting.desired_start = amendment.desired_start;
         } else {
             return Err(invalid(&id));
         }

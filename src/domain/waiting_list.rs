@@ -402,6 +402,22 @@ impl WaitingList {
         self.insert(id.district, waiting)
     }
 
+    /// Changes what an application asks of a place (an amendment), keeping its key and so
+    /// its place in the cohort; the sets of its old and new choices follow.
+    pub fn amend(
+        &mut self,
+        id: ApplicationId,
+        choices: CompactChoices,
+        language: Option<Language>,
+        desired_start: NaiveDate,
+    ) -> Result<(), WaitingListError> {
+        let mut waiting = self.remove(id)?;
+        waiting.choices = choices;
+        waiting.language = language;
+        waiting.desired_start = desired_start;
+        self.insert(id.district, waiting)
+    }
+
     /// Holds an application back from places (or releases it) without moving it.
     pub fn set_held(&mut self, id: ApplicationId, held: bool) -> Result<(), WaitingListError> {
         // The flag is part of the set keys' summary: re-index under the new key.

@@ -424,6 +424,19 @@ fn amend(id: ApplicationId, form: &AmendmentForm, tx: &mut Tx<'_>) -> Result<Out
     })
 }
 
+/// A child may enter the queue only if it has no active application (`already_queued`) and
+/// no kindergarten place through an earlier one (`already_enrolled`: it asks for a transfer
+/// instead). The unique index makes the first impossible whatever the service does.
+fn check_child_is_free(store: &Store, child_iin: &str) -> Result<(), CommandError> {
+    if store.child_has_active_application(child_iin)? {
+        return Err(Refusal::AlreadyQueued.into());
+    }
+    if store.child_is_enrolled(child_iin)? {
+        return Err(Refusal::AlreadyEnrolled.into());
+    }
+    Ok(())
+}
+
 fn queued(store: &Store, id: ApplicationId) -> Result<Application, CommandError> {
     let application = store.application(id)?.ok_or(CommandError::NotFound)?;
     if application.status != ApplicationStatus::Queued {
@@ -440,12 +453,7 @@ fn register(
     tx: &mut Tx<'_>,
 ) -> Result<Outcome, CommandError> {
     let new = NewApplication::parse(form, &tx.state().catalog, local_date(tx.now()))?;
-    if tx
-        .store()
-        .child_has_active_application(&new.child.iin.as_string())?
-    {
-        return Err(Refusal::AlreadyQueued.into());
-    }
+    check_child_is_free(tx.store(), &new.child.iin.as_string())?;
     let (number, registered_at_micros) = tx
         .state()
         .next_registration(new.district, tx.now().timestamp_micros());

@@ -45,6 +45,15 @@ impl Store {
         Ok(statement.exists([child_iin])?)
     }
 
+    /// Whether the child holds a kindergarten place through an application (enrolled): such
+    /// a child asks for a transfer, never for a second place.
+    pub fn child_is_enrolled(&self, child_iin: &str) -> Result<bool, StoreError> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT 1 FROM applications WHERE child_iin = ?1 AND status = 'enrolled'",
+        )?;
+        Ok(statement.exists([child_iin])?)
+    }
+
     pub fn application(&self, id: ApplicationId) -> Result<Option<Application>, StoreError> {
         super::api::application(&self.conn, id)
     }

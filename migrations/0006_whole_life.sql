@@ -1,0 +1,12 @@
+-- An application's whole life: amendments, moves, families, transfers.
+
+-- The position history's order key is now `tier << 61 | registered_at` with the registration
+-- number beside it (it was `tier << 32 | number`, which ordered like the queue key only while
+-- numbers and times rose together; moved and imported applications keep earlier times).
+-- Both derived tables are refilled from the journal at open.
+DELETE FROM queue_moves;
+DELETE FROM application_events;
+INSERT OR IGNORE INTO pending_rebuilds VALUES ('application_history');
+
+-- A child enrolled through an application never queues again; registration looks it up.
+CREATE INDEX enrolled_children ON applications(child_iin) WHERE status = 'enrolled';
