@@ -16,7 +16,9 @@ use super::referral::{
     DistrictPolicy, FreePlace, InterleaveCycle, Lapse, PlaceId, Referral, ReferralId,
     ReferralNumber,
 };
-use super::waiting_list::{CompactChoices, Place, Waiting, WaitingList, WaitingListError};
+use super::waiting_list::{
+    CompactChoices, Place, Position, Waiting, WaitingList, WaitingListError,
+};
 use chrono::{DateTime, NaiveDate, Utc};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -128,6 +130,29 @@ impl QueueState {
 
     pub fn cycle(&self, district: DistrictId) -> InterleaveCycle {
         self.cycles.get(&district).copied().unwrap_or_default()
+    }
+
+    /// A waiting application's position, honest about its district's policy: the number of
+    /// referrals that would go in its cohort before it if no one else joined. Without the
+    /// 1 : 3 interleave that is its rank; with it, the cycle is played out from where the
+    /// district's stands, and likewise for each chosen kindergarten and "any". (The cycle
+    /// is the district's, shared by every cohort; places for other cohorts move it too, which
+    /// no estimate can foresee.)
+    pub fn position(&self, id: ApplicationId) -> Option<Position> {
+        let mut position = self.waiting.position(id)?;
+        if !self.policy(id.district).interleave_first_priority {
+            return Some(position);
+        }
+        let cycle = self.cycle(id.district);
+        let splits = self.waiting.tier_splits(id)?;
+        position.in_cohort = cycle.turns_before(&splits.cohort) + 1;
+        position.ahead_per_kindergarten = splits
+            .per_kindergarten
+            .iter()
+            .map(|(kindergarten, split)| (*kindergarten, cycle.turns_before(split)))
+            .collect();
+        position.ahead_taking_any = cycle.turns_before(&splits.taking_any);
+        Some(position)
     }
 
     /// The number and time the next registration in `district` gets at `now_micros`: time

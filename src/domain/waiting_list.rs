@@ -260,6 +260,27 @@ pub struct Position {
     pub ahead_taking_any: u32,
 }
 
+/// How the entries of one set stand against an application, tier by tier: what playing the
+/// 1 : 3 cycle out needs (see `QueueState::position`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TierSplit {
+    /// The application's own tier.
+    pub tier: Tier,
+    /// Entries of the set in each tier (out of turn, first priority, general), all of them.
+    pub totals: [u32; 3],
+    /// Entries of the set ahead of the application within its own tier.
+    pub ahead_in_tier: u32,
+}
+
+/// The tier splits of an application's cohort, of each kindergarten it listed (in its
+/// order) and of those taking any kindergarten.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TierSplits {
+    pub cohort: TierSplit,
+    pub per_kindergarten: Vec<(KindergartenId, TierSplit)>,
+    pub taking_any: TierSplit,
+}
+
 #[derive(Default)]
 struct DistrictQueue {
     // FxHash: the keys are small integers from our own counters, not attacker-chosen, and
@@ -459,6 +480,48 @@ impl WaitingList {
             cohort_size: cohort_set.len() as u32,
             ahead_per_kindergarten,
             ahead_taking_any: rank_in(queue.taking_any.get(&cohort)),
+        })
+    }
+
+    /// The tier splits of every set an application's position counts (`position`'s sets),
+    /// from a few ranks per set.
+    pub fn tier_splits(&self, id: ApplicationId) -> Option<TierSplits> {
+        let queue = self.districts.get(&id.district)?;
+        let waiting = queue.entries.get(&id.number)?;
+        let cohort = waiting.cohort();
+        let key = SetKey::of(waiting);
+        let tier = waiting.key.tier;
+        let split = |set: Option<&KeySet>| -> TierSplit {
+            let Some(set) = set else {
+                return TierSplit {
+                    tier,
+                    totals: [0; 3],
+                    ahead_in_tier: 0,
+                };
+            };
+            let starts = [Tier::First, Tier::General].map(|t| set.rank(&SetKey::tier_start(t)));
+            let len = set.len();
+            let totals = [starts[0], starts[1] - starts[0], len - starts[1]].map(|n| n as u32);
+            let tier_start = match tier {
+                Tier::OutOfTurn => 0,
+                Tier::First => starts[0],
+                Tier::General => starts[1],
+            };
+            TierSplit {
+                tier,
+                totals,
+                ahead_in_tier: (set.rank(&key) - tier_start) as u32,
+            }
+        };
+        Some(TierSplits {
+            cohort: split(queue.by_cohort.get(&cohort)),
+            per_kindergarten: waiting
+                .choices
+                .listed()
+                .iter()
+                .map(|k| (*k, split(queue.by_kindergarten.get(&(*k, cohort)))))
+                .collect(),
+            taking_any: split(queue.taking_any.get(&cohort)),
         })
     }
 

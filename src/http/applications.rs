@@ -268,7 +268,7 @@ pub(super) async fn application_view(
         return Err(ApiError::new(error::NOT_FOUND, lang));
     };
     let state = app.service.read();
-    let position = state.waiting.position(id);
+    let position = state.position(id);
     let view = ApplicationView::of(
         &state.catalog,
         &application,
@@ -301,7 +301,7 @@ async fn position(
 ) -> Result<Response, ApiError> {
     let id = reach(&app, &ctx, &number)?;
     let state = app.service.read();
-    let position = state.waiting.position(id);
+    let position = state.position(id);
     let body = CurrentPosition {
         number: ids::application_number(&state.catalog, id),
         waiting: position.is_some(),
@@ -356,14 +356,7 @@ pub(super) async fn position_history_of(
         let Some(application) = store::application(conn, id)? else {
             return Ok(None);
         };
-        let cohort = chrono::Datelike::year(&application.child.birth_date);
-        // No key of this application is ever above its general-tier key.
-        let general = crate::domain::application::QueueKey {
-            tier: crate::domain::catalog::Tier::General,
-            ..application.key()
-        };
-        let bound = general.order_key();
-        let moves = store::cohort_moves_below(conn, id.district, cohort, bound)?;
+        let (cohort, moves) = store::cohort_moves_for(conn, &application)?;
         Ok(Some((application, cohort, moves)))
     })
     .await?;
@@ -486,7 +479,7 @@ async fn amend(
             .iter()
             .map(views::codec_text)
             .collect(),
-        position: state.waiting.position(id).as_ref().map(PositionView::from),
+        position: state.position(id).as_ref().map(PositionView::from),
         referral: referral.map(|r| ReferralView::of(&state.catalog, &r)),
     };
     drop(state);

@@ -488,7 +488,7 @@ fn register(
     if referral.is_some() {
         application.status = ApplicationStatus::Referred;
     }
-    let position = tx.state().waiting.position(application.id);
+    let position = tx.state().position(application.id);
     Ok(Outcome::Registered {
         application: Box::new(application),
         referral: referral.map(Box::new),
