@@ -10,3 +10,12 @@ INSERT OR IGNORE INTO pending_rebuilds VALUES ('application_history');
 
 -- A child enrolled through an application never queues again; registration looks it up.
 CREATE INDEX enrolled_children ON applications(child_iin) WHERE status = 'enrolled';
+
+-- District policies for moves and transfers (defaults as DistrictPolicy's).
+ALTER TABLE district_policies ADD COLUMN move_keeps_registration_time INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE district_policies ADD COLUMN move_keeps_priority INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE district_policies ADD COLUMN transfers_before_first_time INTEGER NOT NULL DEFAULT 0;
+
+-- A moved application names the one it continues (the old district's, now "moved").
+ALTER TABLE applications ADD COLUMN moved_from_district INTEGER;
+ALTER TABLE applications ADD COLUMN moved_from_number INTEGER;

@@ -7,6 +7,11 @@
 //! new choices. Raw input (`AmendmentForm`, strings as typed, every field optional) is
 //! converted once by [`Amendment::parse`] into the application's complete new values, so
 //! the journal's event says what the application is after it, not a diff to re-apply.
+//!
+//! A move to another district (`MoveForm`, [`Move::parse`]) is the other change a family's
+//! life brings: the application continues in the new district under that district's next
+//! number, with kindergartens of the new district, and, as the district's policy says,
+//! its original registration time and its verified priority.
 
 use super::application::{
     parse_address, parse_choices, parse_date, parse_email, parse_language, parse_phone,
@@ -165,5 +170,55 @@ impl Amendment {
         application.applicant.phone = self.phone.clone();
         application.applicant.email = self.email.clone();
         application.applicant.address = self.address.clone();
+    }
+}
+
+/// A move as submitted: the district moved to, and the choices there.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MoveForm {
+    /// The new district's code.
+    pub district: String,
+    /// Kindergartens of the new district in order of preference; empty: any.
+    #[serde(default)]
+    pub kindergartens: Vec<u32>,
+    /// A language code, or "any"; absent: the application's language if the new district
+    /// runs it, else any.
+    #[serde(default)]
+    pub language: Option<String>,
+}
+
+/// A checked move: where to, and what the application asks for there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Move {
+    pub district: super::catalog::DistrictId,
+    pub choices: Choices,
+    pub language: Option<Language>,
+}
+
+impl Move {
+    pub fn parse(
+        form: &MoveForm,
+        application: &Application,
+        catalog: &Catalog,
+    ) -> Result<Move, Refusal> {
+        let district = catalog
+            .district_by_code(form.district.trim())
+            .ok_or(Refusal::UnknownDistrict)?;
+        if district.id == application.id.district {
+            return Err(Refusal::MoveToSameDistrict);
+        }
+        let choices = parse_choices(&form.kindergartens, district.id, catalog)?;
+        let language = match &form.language {
+            Some(code) => parse_language(code, district)?,
+            None => application
+                .language
+                .filter(|language| district.languages.contains(language)),
+        };
+        Ok(Move {
+            district: district.id,
+            choices,
+            language,
+        })
     }
 }

@@ -111,6 +111,8 @@ pub enum ApplicationStatus {
     AgedOut,
     /// Refused by an officer with a motivated reason (the third result document).
     Refused,
+    /// The family moved to another district; the application there continues this one.
+    Moved,
 }
 
 impl ApplicationStatus {
@@ -162,6 +164,11 @@ pub struct Application {
     /// list after a lapsed referral).
     #[serde(default)]
     pub held_until: Option<DateTime<Utc>>,
+    /// The application in another district this one continues: the family moved, and the
+    /// old one ended as "moved". Absent from the journal's payload when `None`, so events
+    /// written before moves existed encode as they always did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moved_from: Option<ApplicationId>,
 }
 
 /// The grounds on which an officer may refuse an application after registration (the

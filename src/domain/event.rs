@@ -105,6 +105,13 @@ pub enum Event {
         id: ApplicationId,
         amendment: Amendment,
     },
+    /// The family moved district: `from` ends as moved, and `to` (the new district's next
+    /// number, `moved_from` naming `from`) continues it, with the registration time and
+    /// priority the new district's policy let it keep, and any stop list it was on.
+    ApplicationMoved {
+        from: ApplicationId,
+        to: Application,
+    },
 }
 
 impl Event {
@@ -131,6 +138,7 @@ impl Event {
             Event::ApplicationRefused { .. } => "application_refused",
             Event::SurveyAnswered { .. } => "survey_answered",
             Event::ApplicationAmended { .. } => "application_amended",
+            Event::ApplicationMoved { .. } => "application_moved",
         }
     }
 

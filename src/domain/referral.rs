@@ -134,6 +134,23 @@ pub struct DistrictPolicy {
     pub stop_list_days: u32,
     /// Astana's rule: first-priority and general children share places 1 : 3.
     pub interleave_first_priority: bool,
+    /// A family that moves into the district keeps its original registration time (the
+    /// Russian rules do); otherwise it queues from the day it moved.
+    #[serde(default = "yes")]
+    pub move_keeps_registration_time: bool,
+    /// A priority verified in the old district carries over to this one; otherwise the
+    /// claim waits for this district's officer again (in the general tier meanwhile).
+    #[serde(default = "yes")]
+    pub move_keeps_priority: bool,
+    /// Transfer requests of enrolled children take a place before first-time applicants.
+    /// Off (the default): a place goes to a transfer only when no first-time applicant
+    /// fits it.
+    #[serde(default)]
+    pub transfers_before_first_time: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Default for DistrictPolicy {
@@ -143,6 +160,9 @@ impl Default for DistrictPolicy {
             extension_calendar_days: 30,
             stop_list_days: 10,
             interleave_first_priority: false,
+            move_keeps_registration_time: true,
+            move_keeps_priority: true,
+            transfers_before_first_time: false,
         }
     }
 }

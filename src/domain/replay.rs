@@ -147,6 +147,12 @@ impl Replay {
                     }
                 }
             }
+            Event::ApplicationMoved { from, to } => {
+                let application = self.application(*from, ApplicationStatus::Queued)?;
+                application.status = ApplicationStatus::Moved;
+                application.held_until = None;
+                self.applications.insert(to.id, to.clone());
+            }
             Event::ApplicationAmended { id, amendment } => {
                 let application = self
                     .applications

@@ -146,12 +146,19 @@ impl QueueState {
         let cycle = self.cycle(id.district);
         let splits = self.waiting.tier_splits(id)?;
         position.in_cohort = cycle.turns_before(&splits.cohort) + 1;
+        // A kindergarten's places go to those who listed it and those who take any, one
+        // queue: its count is played out over both, less the "any" share shown beside it.
+        let any = &splits.taking_any;
+        position.ahead_taking_any = cycle.turns_before(any);
         position.ahead_per_kindergarten = splits
             .per_kindergarten
             .iter()
-            .map(|(kindergarten, split)| (*kindergarten, cycle.turns_before(split)))
+            .map(|(kindergarten, listed)| {
+                let both = listed.joined(any);
+                let turns = cycle.turns_before(&both);
+                (*kindergarten, turns.saturating_sub(position.ahead_taking_any))
+            })
             .collect();
-        position.ahead_taking_any = cycle.turns_before(&splits.taking_any);
         Some(position)
     }
 
@@ -345,6 +352,7 @@ impl QueueState {
             // A record about an application that changes nothing of the queue.
             Event::SurveyAnswered { .. } => {}
             Event::ApplicationAmended { id, amendment } => self.amend(*id, amendment)?,
+            Event::ApplicationMoved { from, to } => self.move_application(*from, to)?,
             Event::PriorityVerified { id, tier } => self.set_tier_if_waiting(*id, *tier)?,
             Event::PriorityRejected { id, .. } => self.set_tier_if_waiting(*id, Tier::General)?,
             Event::PlacesReported { places } => {
@@ -478,6 +486,7 @@ impl QueueState {
             | Event::PriorityRejected { id, .. }
             | Event::StopListEnded { id, .. } => vec![*id],
             Event::ReferralIssued { referral, .. } => vec![referral.application],
+            Event::ApplicationMoved { from, to } => vec![*from, to.id],
             Event::ReferralExtended { id, .. }
             | Event::ReferralHandedIn { id, .. }
             | Event::ReferralLapsed { id, .. } => of_referral(id),
@@ -579,6 +588,37 @@ impl QueueState {
             live.waiting.desired_start = amendment.desired_start;
         } else {
             return Err(invalid(&id));
+        }
+        Ok(())
+    }
+
+    /// A waiting application continues in another district under that district's next
+    /// number; a stop list it was on goes with it.
+    fn move_application(&mut self, from: ApplicationId, to: &Application) -> Result<(), StateError> {
+        if !self.catalog.districts.contains_key(&to.id.district) {
+            return Err(StateError::UnknownDistrict(to.id.district));
+        }
+        let held = self.held.get(&from).copied();
+        let well_formed = to.status == ApplicationStatus::Queued
+            && to.moved_from == Some(from)
+            && from.district != to.id.district
+            && to.held_until == held;
+        let counters = self.counters.entry(to.id.district).or_default();
+        if !well_formed || to.id.number.0 != counters.registrations + 1 {
+            return Err(StateError::Invalid(format!("move of {from:?} to {:?}", to.id)));
+        }
+        self.waiting.remove(from)?;
+        // Only the number counts: a moved application may keep an earlier time, and the
+        // time new registrations may not go back behind is theirs alone.
+        self.counters
+            .get_mut(&to.id.district)
+            .expect("just entered")
+            .registrations = to.id.number.0;
+        self.release_hold(from);
+        self.waiting.insert(to.id.district, Waiting::of(to))?;
+        if let Some(until) = held {
+            self.held.insert(to.id, until);
+            self.deadlines.insert((until, Deadline::StopListEnds(to.id)));
         }
         Ok(())
     }

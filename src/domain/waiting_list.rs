@@ -272,6 +272,18 @@ pub struct TierSplit {
     pub ahead_in_tier: u32,
 }
 
+impl TierSplit {
+    /// The split of two disjoint sets taken as one (a kindergarten's own and "any").
+    pub fn joined(&self, other: &TierSplit) -> TierSplit {
+        debug_assert_eq!(self.tier, other.tier);
+        TierSplit {
+            tier: self.tier,
+            totals: [0, 1, 2].map(|i| self.totals[i] + other.totals[i]),
+            ahead_in_tier: self.ahead_in_tier + other.ahead_in_tier,
+        }
+    }
+}
+
 /// The tier splits of an application's cohort, of each kindergarten it listed (in its
 /// order) and of those taking any kindergarten.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -7,7 +7,7 @@ use super::error::{self, ApiError, Lang};
 use super::extract::{ApiJson, IdempotencyKey};
 use super::views::{self, ApplicationView, PositionView, ReferralView};
 use super::{created, no_store, ok, AppState, Fingerprint, Submission};
-use crate::domain::amendment::AmendmentForm;
+use crate::domain::amendment::{AmendmentForm, MoveForm};
 use crate::domain::application::{ApplicationId, Channel, RegistrationForm, Satisfaction};
 use crate::domain::history;
 use crate::domain::numbers as ids;
@@ -32,6 +32,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(position_history))
         .routes(routes!(withdraw))
         .routes(routes!(amend))
+        .routes(routes!(move_application))
         .routes(routes!(survey))
         .routes(routes!(decline))
         .routes(routes!(extend))
@@ -484,6 +485,90 @@ async fn amend(
     };
     drop(state);
     Ok(no_store(ok(replayed, body)))
+}
+
+/// A move to another district: the application continues there.
+#[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MoveRequest {
+    /// The new district's code, e.g. SAR.
+    pub district: String,
+    /// Up to 5 kindergarten ids of the new district, most wanted first; empty: any.
+    #[serde(default)]
+    pub kindergartens: Vec<u32>,
+    /// kk, ru, or any; absent: the application's language if the new district runs it.
+    #[serde(default)]
+    pub language: Option<String>,
+}
+
+/// Moves the application to another district (the parent, or an officer or operator of
+/// either district). The new district's policy says whether it keeps its registration time
+/// and its verified priority; it gets that district's next number and a new access code.
+#[utoipa::path(post, path = "/api/v1/applications/{number}/move", tag = "parent",
+    params(("number" = String, Path, description = "ESL-17"),
+           ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe")),
+    request_body = MoveRequest,
+    security(("access_code" = []), ("staff_token" = [])),
+    responses((status = 201, body = Registered),
+              (status = 409, description = "referral_outstanding, or the application is no longer in the queue"),
+              (status = 422, description = "district_unknown, move_to_same_district, too_many_kindergartens, ...")))]
+async fn move_application(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(number): Path<String>,
+    ApiJson(request): ApiJson<MoveRequest>,
+) -> Result<Response, ApiError> {
+    let id = match &ctx.caller {
+        // Staff of the district moved to may receive the family, as staff of the old one
+        // may send it.
+        Caller::Staff(_) => {
+            let (id, target) = {
+                let state = app.service.read();
+                (
+                    ids::parse_application(&state.catalog, &number),
+                    ids::parse_district(&state.catalog, &request.district),
+                )
+            };
+            let id = id.ok_or_else(|| ctx.error(error::NOT_FOUND))?;
+            let serves = |district| auth::district_staff(&ctx.caller, district, true, ctx.lang);
+            match target {
+                Some(target) if serves(target).is_ok() => id,
+                _ => {
+                    serves(id.district)?;
+                    id
+                }
+            }
+        }
+        _ => reach(&app, &ctx, &number)?,
+    };
+    let form = MoveForm {
+        district: request.district,
+        kindergartens: request.kindergartens,
+        language: request.language,
+    };
+    let (outcome, replayed) = ctx
+        .submission(&app)
+        .run(Command::Move { id, form })
+        .await?;
+    let Outcome::Moved {
+        application,
+        access_code,
+        referral,
+    } = outcome
+    else {
+        unreachable!("a move answers Moved")
+    };
+    let state = app.service.read();
+    let body = Registered {
+        number: ids::application_number(&state.catalog, application.id),
+        access_code,
+        status: views::codec_text(&application.status),
+        registered_at: application.registered_at,
+        position: state.position(application.id).as_ref().map(PositionView::from),
+        referral: referral.map(|r| ReferralView::of(&state.catalog, &r)),
+    };
+    drop(state);
+    Ok(no_store(created(replayed, body)))
 }
 
 /// A plain acknowledgement.

@@ -6,7 +6,7 @@
 use super::writer::Tx;
 use super::CommandError;
 use crate::domain::access;
-use crate::domain::amendment::{Amendment, AmendmentForm};
+use crate::domain::amendment::{Amendment, AmendmentForm, Move, MoveForm};
 use crate::domain::application::{
     Application, ApplicationId, ApplicationStatus, Channel, ClaimStatus, NewApplication, Refusal,
     RefusalReason, RegistrationForm, Satisfaction,
@@ -89,6 +89,11 @@ pub enum Command {
     Amend {
         id: ApplicationId,
         form: AmendmentForm,
+    },
+    /// The family moved district: the application continues there (the parent, or staff).
+    Move {
+        id: ApplicationId,
+        form: MoveForm,
     },
     /// The parent's answers to the quality survey, once, after completion.
     AnswerSurvey {
@@ -184,6 +189,13 @@ pub enum Outcome {
         amendment: Amendment,
         referral: Option<Box<Referral>>,
     },
+    /// The application in the new district, its access code (shown once), and the referral
+    /// it got at once if a fitting place was open there.
+    Moved {
+        application: Box<Application>,
+        access_code: String,
+        referral: Option<Box<Referral>>,
+    },
     Done,
 }
 
@@ -192,6 +204,7 @@ pub fn run(command: Command, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
         Command::Register { form, channel } => register(&form, channel, tx),
         Command::Withdraw { id } => withdraw(id, tx),
         Command::Amend { id, form } => amend(id, &form, tx),
+        Command::Move { id, form } => move_application(id, &form, tx),
         Command::VerifyPriority { id } => {
             let application = queued(tx.store(), id)?;
             let claim = application
@@ -437,6 +450,70 @@ fn check_child_is_free(store: &Store, child_iin: &str) -> Result<(), CommandErro
     Ok(())
 }
 
+/// Moves a waiting application to another district. The new district's policy decides
+/// whether it keeps its registration time (it then takes its place among that district's
+/// children by that time) and its verified priority (otherwise the claim waits for that
+/// district's officer, in the general tier meanwhile). It gets that district's next number
+/// and a new access code; a referral outstanding must end first.
+fn move_application(
+    id: ApplicationId,
+    form: &MoveForm,
+    tx: &mut Tx<'_>,
+) -> Result<Outcome, CommandError> {
+    let application = tx.store().application(id)?.ok_or(CommandError::NotFound)?;
+    match application.status {
+        ApplicationStatus::Queued => {}
+        ApplicationStatus::Referred => return Err(Refusal::ReferralOutstanding.into()),
+        _ => {
+            return Err(CommandError::Conflict(
+                "the application is no longer in the queue",
+            ))
+        }
+    }
+    let to = {
+        let state = tx.state();
+        let target = Move::parse(form, &application, &state.catalog)?;
+        let policy = state.policy(target.district);
+        let (number, fresh_micros) =
+            state.next_registration(target.district, tx.now().timestamp_micros());
+        let registered_at = if policy.move_keeps_registration_time {
+            application.registered_at
+        } else {
+            DateTime::from_timestamp_micros(fresh_micros).expect("a time from the clock")
+        };
+        let mut moved = Application {
+            id: ApplicationId {
+                district: target.district,
+                number,
+            },
+            registered_at,
+            choices: target.choices,
+            language: target.language,
+            status: ApplicationStatus::Queued,
+            moved_from: Some(id),
+            ..application
+        };
+        if !policy.move_keeps_priority {
+            moved.tier = Tier::General;
+            if let Some(claim) = moved.priority.as_mut() {
+                claim.status = ClaimStatus::Claimed;
+            }
+        }
+        moved
+    };
+    tx.emit(Event::ApplicationMoved {
+        from: id,
+        to: to.clone(),
+    })?;
+    let access_code = issue_access_code(tx, to.id)?;
+    let referral = offer_open_place(tx, to.id)?;
+    Ok(Outcome::Moved {
+        application: Box::new(to),
+        access_code,
+        referral: referral.map(Box::new),
+    })
+}
+
 fn queued(store: &Store, id: ApplicationId) -> Result<Application, CommandError> {
     let application = store.application(id)?.ok_or(CommandError::NotFound)?;
     if application.status != ApplicationStatus::Queued {
@@ -481,6 +558,7 @@ fn register(
         channel,
         entered_by,
         held_until: None,
+        moved_from: None,
     };
     tx.emit(Event::ApplicationRegistered(application.clone()))?;
     let access_code = issue_access_code(tx, application.id)?;

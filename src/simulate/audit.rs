@@ -109,6 +109,7 @@ pub struct AuditFigures {
     pub events: u64,
     pub registrations: u64,
     pub amended: u64,
+    pub moved: u64,
     pub priorities_verified: u64,
     pub priorities_rejected: u64,
     pub withdrawn: u64,
@@ -259,6 +260,19 @@ impl Audit {
                 held_until,
                 ..
             } => self.lapse(*id, lapse, *held_until, seq)?,
+            Event::ApplicationMoved { from, to } => {
+                let old = self.child_mut(*from).ok_or_else(|| unknown(from))?;
+                let standing = old.standing;
+                old.standing = Standing::Left;
+                let model = self
+                    .districts
+                    .get_mut(&to.id.district)
+                    .ok_or_else(|| unknown(&to.id))?;
+                let mut child = Child::of(to);
+                child.standing = standing;
+                model.children.insert(to.id.number.0, child);
+                self.figures.moved += 1;
+            }
             Event::ApplicationAmended { id, amendment } => {
                 let child = self.child_mut(*id).ok_or_else(|| unknown(id))?;
                 child.choices = amendment.choices.clone();
@@ -729,6 +743,7 @@ mod tests {
             status: ApplicationStatus::Queued,
             channel: Channel::Portal,
             entered_by: None,
+            moved_from: None,
             held_until: None,
         }
     }

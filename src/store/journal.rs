@@ -222,6 +222,11 @@ impl Store {
                 expect_one_row(changed, *id)?;
             }
             Event::ApplicationAmended { id, amendment } => self.amend(*id, amendment)?,
+            Event::ApplicationMoved { from, to } => {
+                // The old row first: the child's one active application moves with it.
+                self.set_status(*from, ApplicationStatus::Moved)?;
+                self.insert_application(to)?;
+            }
             Event::SurveyAnswered {
                 id,
                 process,
@@ -247,7 +252,7 @@ impl Store {
         let sql = format!(
             "INSERT INTO applications ({APPLICATION_COLUMNS}, active) VALUES \
              (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, \
-              ?19, ?20, ?21, ?22, ?23, ?24, ?25)"
+              ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)"
         );
         let mut statement = self.conn.prepare_cached(&sql)?;
         let priority = a.priority.as_ref();
@@ -276,6 +281,8 @@ impl Store {
             codec::enum_text(&a.channel),
             a.entered_by,
             a.held_until.map(|t| t.timestamp_micros()),
+            a.moved_from.map(|id| id.district.0),
+            a.moved_from.map(|id| id.number.0),
             a.status.is_active(),
         ])?;
         Ok(())
@@ -377,14 +384,18 @@ impl Store {
     ) -> Result<(), StoreError> {
         self.conn.execute(
             "INSERT OR REPLACE INTO district_policies (district_id, referral_validity_working_days, \
-             extension_calendar_days, stop_list_days, interleave_first_priority) \
-             VALUES (?1, ?2, ?3, ?4, ?5)",
+             extension_calendar_days, stop_list_days, interleave_first_priority, \
+             move_keeps_registration_time, move_keeps_priority, transfers_before_first_time) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![
                 district.0,
                 policy.referral_validity_working_days,
                 policy.extension_calendar_days,
                 policy.stop_list_days,
-                policy.interleave_first_priority
+                policy.interleave_first_priority,
+                policy.move_keeps_registration_time,
+                policy.move_keeps_priority,
+                policy.transfers_before_first_time,
             ],
         )?;
         Ok(())

@@ -197,7 +197,8 @@ impl Store {
             | Event::StopListEnded { .. }
             | Event::AccessCodeIssued { .. }
             | Event::SurveyAnswered { .. }
-            | Event::ApplicationAmended { .. } => {}
+            | Event::ApplicationAmended { .. }
+            | Event::ApplicationMoved { .. } => {}
         }
         Ok(())
     }
