@@ -19,3 +19,17 @@ ALTER TABLE district_policies ADD COLUMN transfers_before_first_time INTEGER NOT
 -- A moved application names the one it continues (the old district's, now "moved").
 ALTER TABLE applications ADD COLUMN moved_from_district INTEGER;
 ALTER TABLE applications ADD COLUMN moved_from_number INTEGER;
+
+-- Children registered together: a family, "together only" or "separately".
+CREATE TABLE families (
+    id INTEGER PRIMARY KEY,
+    together INTEGER NOT NULL CHECK (together IN (0, 1))
+);
+CREATE TABLE family_members (
+    family_id INTEGER NOT NULL REFERENCES families(id),
+    position INTEGER NOT NULL,
+    district_id INTEGER NOT NULL,
+    registration_number INTEGER NOT NULL,
+    PRIMARY KEY (family_id, position),
+    UNIQUE (district_id, registration_number)
+);

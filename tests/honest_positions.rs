@@ -49,7 +49,9 @@ fn turns_before_played(cycle: u8, split: &TierSplit) -> u32 {
         } else {
             2
         };
-        let is_child = queues[pick].pop_front().expect("the child is still waiting");
+        let is_child = queues[pick]
+            .pop_front()
+            .expect("the child is still waiting");
         if is_child {
             return served;
         }

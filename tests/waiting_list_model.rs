@@ -456,12 +456,8 @@ impl Harness {
                 if entry.choices.is_some() {
                     // The spec's kindergartens are of its own district: take the entry's.
                     let d = DISTRICTS.iter().position(|d| *d == id.district).unwrap();
-                    entry.choices = Some(
-                        spec.choices
-                            .iter()
-                            .map(|k| kindergarten(d, *k))
-                            .collect(),
-                    );
+                    entry.choices =
+                        Some(spec.choices.iter().map(|k| kindergarten(d, *k)).collect());
                     entry.waiting.choices = CompactChoices::from_choices(&Choices::Listed(
                         entry.choices.clone().unwrap(),
                     ));

@@ -107,7 +107,11 @@ async fn an_amendment_keeps_the_cohort_place_and_moves_the_positions_per_kinderg
         .go()
         .await;
     assert_eq!(notice.status, 200);
-    assert!(notice.text.contains("v1") || notice.text.contains("version=1"), "{}", notice.text);
+    assert!(
+        notice.text.contains("v1") || notice.text.contains("version=1"),
+        "{}",
+        notice.text
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -134,7 +138,11 @@ async fn bad_amendments_are_refused_and_store_nothing() {
         .await
         .assert_error(422, "nothing_to_amend");
     server
-        .amend(&number, &code, json!({"kindergartens": [server.kindergarten_id(2)]}))
+        .amend(
+            &number,
+            &code,
+            json!({"kindergartens": [server.kindergarten_id(2)]}),
+        )
         .await
         .assert_error(422, "kindergarten_not_in_district");
     // Someone else's application, with one's own code: the same 404 as an unknown one.
@@ -147,7 +155,10 @@ async fn bad_amendments_are_refused_and_store_nothing() {
         .await
         .assert_error(404, "not_found");
     assert_eq!(foreign["message"], unknown["message"]);
-    assert_eq!(server.read(&number, &code).await["history"], before["history"]);
+    assert_eq!(
+        server.read(&number, &code).await["history"],
+        before["history"]
+    );
     assert_eq!(
         server.read(&other, &other_code).await["history"]
             .as_array()
@@ -158,8 +169,7 @@ async fn bad_amendments_are_refused_and_store_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn while_a_referral_is_outstanding_only_contacts_change_and_new_choices_take_an_open_place(
-) {
+async fn while_a_referral_is_outstanding_only_contacts_change_and_new_choices_take_an_open_place() {
     let server = Server::start().await;
     let kg0 = server.kindergarten(0);
     let (number, code) = server.registered(form_now(1)).await;
@@ -171,7 +181,11 @@ async fn while_a_referral_is_outstanding_only_contacts_change_and_new_choices_ta
         .await
         .assert_error(409, "referral_outstanding");
     let contacts = server
-        .amend(&number, &code, json!({"applicant_address": "Астана, Сарыарқа 1"}))
+        .amend(
+            &number,
+            &code,
+            json!({"applicant_address": "Астана, Сарыарқа 1"}),
+        )
         .await;
     assert_eq!(contacts.status, 200, "{}", contacts.text);
 
@@ -234,7 +248,10 @@ async fn a_family_that_moves_keeps_its_registration_time_in_the_new_district() {
     let moved = moved.json();
     assert_eq!(moved["number"], "SAR-3", "the new district's next number");
     assert_eq!(moved["registered_at"], registered_at, "the original time");
-    assert_eq!(moved["position"]["in_cohort"], 1, "ahead of the later SAR children");
+    assert_eq!(
+        moved["position"]["in_cohort"], 1,
+        "ahead of the later SAR children"
+    );
     let new_code = moved["access_code"].as_str().unwrap();
     let view = server.read("SAR-3", new_code).await;
     assert_eq!(view["status"], "queued");
@@ -275,7 +292,11 @@ async fn a_district_whose_policy_does_not_keep_the_time_queues_the_family_from_t
         .move_to(&number, &code, json!({"district": "SAR"}))
         .await;
     assert_eq!(moved.status, 201, "{}", moved.text);
-    assert_eq!(moved.json()["position"]["in_cohort"], 2, "behind the earlier SAR child");
+    assert_eq!(
+        moved.json()["position"]["in_cohort"],
+        2,
+        "behind the earlier SAR child"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -292,7 +313,11 @@ async fn an_enrolled_child_cannot_register_again() {
         .go()
         .await;
     assert_eq!(handed.status, 200, "{}", handed.text);
-    let again = server.post("/api/v1/applications").json(&form_now(1)).go().await;
+    let again = server
+        .post("/api/v1/applications")
+        .json(&form_now(1))
+        .go()
+        .await;
     again.assert_error(409, "already_enrolled");
     let mut elsewhere = form(1);
     elsewhere["district"] = json!("SAR");
@@ -303,4 +328,166 @@ async fn an_enrolled_child_cannot_register_again() {
         .go()
         .await
         .assert_error(409, "already_enrolled");
+}
+
+/// Twins of one applicant (born 2022-03-15 like `form`'s child), together or not.
+fn twins(serial: u16, together: bool) -> Value {
+    let base = form_now(serial);
+    let child = |s: u16, name: &str| {
+        json!({
+            "iin": common::child_iin(common::date(2022, 3, 15), s * 2),
+            "full_name": name,
+            "birth_date": "2022-03-15",
+        })
+    };
+    json!({
+        "district": "ESL",
+        "applicant_iin": base["applicant_iin"],
+        "applicant_full_name": base["applicant_full_name"],
+        "applicant_phone": base["applicant_phone"],
+        "applicant_address": base["applicant_address"],
+        "applicant_relation": base["applicant_relation"],
+        "desired_start": base["desired_start"],
+        "kindergartens": base["kindergartens"],
+        "language": "kk",
+        "together": together,
+        "children": [child(serial, "Қасымова Айша"), child(serial + 1, "Қасымова Фатима")],
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twins_together_wait_for_two_places_in_one_kindergarten_keeping_their_position() {
+    let server = Server::start().await;
+    let kg0 = server.kindergarten(0);
+    let answer = server
+        .post("/api/v1/families")
+        .json(&twins(10, true))
+        .go()
+        .await;
+    assert_eq!(answer.status, 201, "{}", answer.text);
+    let family = answer.json();
+    let code = family["access_code"].as_str().unwrap().to_string();
+    let children = family["children"].as_array().unwrap().clone();
+    assert_eq!(children[0]["number"], "ESL-1");
+    assert_eq!(children[1]["number"], "ESL-2");
+    assert_eq!(children[0]["registered_at"], children[1]["registered_at"]);
+    // A child registered after the twins.
+    let (later, later_code) = server.registered(form_now(1)).await;
+
+    // One place: the twins cannot both have it; they are passed over, the later child
+    // takes it, and the twins keep their positions.
+    let one = server.report_places(&kg0, 0, 1).await;
+    assert_eq!(one.status, 201, "{}", one.text);
+    assert_eq!(one.json()["referrals"][0]["application"], later);
+    for twin in ["ESL-1", "ESL-2"] {
+        let view = server.read(twin, &code).await;
+        assert_eq!(view["status"], "queued");
+        let history: Vec<&str> = view["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["change"].as_str().unwrap())
+            .collect();
+        assert!(history.contains(&"family_passed_over"), "{history:?}");
+    }
+    assert_eq!(
+        server.read("ESL-1", &code).await["position"]["in_cohort"],
+        1
+    );
+    assert_eq!(server.read(&later, &later_code).await["status"], "referred");
+
+    // Two places: both twins, in one command, in one kindergarten.
+    let two = server.report_places(&kg0, 0, 2).await;
+    let referrals = two.json()["referrals"].as_array().unwrap().clone();
+    let mut served: Vec<&str> = referrals
+        .iter()
+        .map(|r| r["application"].as_str().unwrap())
+        .collect();
+    served.sort();
+    assert_eq!(served, ["ESL-1", "ESL-2"]);
+    assert!(referrals
+        .iter()
+        .all(|r| r["kindergarten"] == referrals[0]["kindergarten"]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twins_separately_take_places_one_by_one_and_may_change_their_choice() {
+    let server = Server::start().await;
+    let kg0 = server.kindergarten(0);
+    let family = server
+        .post("/api/v1/families")
+        .json(&twins(10, false))
+        .go()
+        .await;
+    assert_eq!(family.status, 201, "{}", family.text);
+    let code = family.json()["access_code"].as_str().unwrap().to_string();
+    let one = server.report_places(&kg0, 0, 1).await;
+    assert_eq!(one.json()["referrals"][0]["application"], "ESL-1");
+    // The choice is an amendment of the family: now together, nothing to split any more
+    // (one child waits), and asking for the same choice again changes nothing.
+    let set = server
+        .post("/api/v1/applications/ESL-2/family")
+        .header("X-Access-Code", &code)
+        .json(&json!({"together": true}))
+        .go()
+        .await;
+    assert_eq!(set.status, 200, "{}", set.text);
+    server
+        .post("/api/v1/applications/ESL-2/family")
+        .header("X-Access-Code", &code)
+        .json(&json!({"together": true}))
+        .go()
+        .await
+        .assert_error(422, "nothing_to_amend");
+    let (single, single_code) = server.registered(form(3)).await;
+    server
+        .post(&format!("/api/v1/applications/{single}/family"))
+        .header("X-Access-Code", &single_code)
+        .json(&json!({"together": true}))
+        .go()
+        .await
+        .assert_error(409, "not_in_family");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_families_are_refused_whole() {
+    let server = Server::start().await;
+    let mut alone = twins(10, true);
+    alone["children"].as_array_mut().unwrap().pop();
+    server
+        .post("/api/v1/families")
+        .json(&alone)
+        .go()
+        .await
+        .assert_error(422, "family_size_invalid");
+    let mut repeated = twins(10, true);
+    let first = repeated["children"][0].clone();
+    repeated["children"][1] = first;
+    server
+        .post("/api/v1/families")
+        .json(&repeated)
+        .go()
+        .await
+        .assert_error(422, "family_child_repeated");
+    let mut bad_iin = twins(10, true);
+    bad_iin["children"][1]["iin"] = json!("061211600013");
+    server
+        .post("/api/v1/families")
+        .json(&bad_iin)
+        .go()
+        .await
+        .assert_error(422, "child_iin_invalid");
+    // A twin already queued: the whole family is refused, nothing stored.
+    let queued = twins(10, true);
+    let mut one = form(1);
+    one["child_iin"] = queued["children"][1]["iin"].clone();
+    server.register(one).await;
+    server
+        .post("/api/v1/families")
+        .json(&queued)
+        .go()
+        .await
+        .assert_error(409, "already_queued");
+    let health = server.get("/api/v1/health").go().await.json();
+    assert_eq!(health["applications_waiting"], 1);
 }

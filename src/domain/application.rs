@@ -639,7 +639,11 @@ fn parse_relation(text: &str) -> Result<Relation, Refusal> {
     }
 }
 
-pub(crate) fn parse_choices(ids: &[u32], district: DistrictId, catalog: &Catalog) -> Result<Choices, Refusal> {
+pub(crate) fn parse_choices(
+    ids: &[u32],
+    district: DistrictId,
+    catalog: &Catalog,
+) -> Result<Choices, Refusal> {
     if ids.is_empty() {
         return Ok(Choices::Any);
     }

@@ -8,7 +8,10 @@
 use super::amendment::Amendment;
 use super::application::{Application, ApplicationId, RefusalReason, Satisfaction};
 use super::catalog::{District, DistrictId, Group, Kindergarten, Tier};
-use super::referral::{DistrictPolicy, FreePlace, InterleaveCycle, Lapse, Referral, ReferralId};
+use super::family::{Family, FamilyId};
+use super::referral::{
+    DistrictPolicy, FreePlace, InterleaveCycle, Lapse, PlaceId, Referral, ReferralId,
+};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -112,6 +115,21 @@ pub enum Event {
         from: ApplicationId,
         to: Application,
     },
+    /// Children registered together (their `ApplicationRegistered` events come first, with
+    /// one time and consecutive numbers) form a family.
+    FamilyRegistered(Family),
+    /// The family changed its choice between "together only" and "separately".
+    FamilyChoiceSet {
+        family: FamilyId,
+        together: bool,
+    },
+    /// A place one of the family's children would have taken went on down the queue: the
+    /// family takes places only together, and one kindergarten could not give them all one
+    /// now. The family keeps its position; the record says why it was passed.
+    FamilyPassedOver {
+        family: FamilyId,
+        place: PlaceId,
+    },
 }
 
 impl Event {
@@ -139,6 +157,9 @@ impl Event {
             Event::SurveyAnswered { .. } => "survey_answered",
             Event::ApplicationAmended { .. } => "application_amended",
             Event::ApplicationMoved { .. } => "application_moved",
+            Event::FamilyRegistered(_) => "family_registered",
+            Event::FamilyChoiceSet { .. } => "family_choice_set",
+            Event::FamilyPassedOver { .. } => "family_passed_over",
         }
     }
 

@@ -10,6 +10,7 @@ pub mod calendar;
 pub mod catalog;
 pub mod document;
 pub mod event;
+pub mod family;
 pub mod history;
 pub mod iin;
 pub mod numbers;

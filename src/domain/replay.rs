@@ -164,6 +164,10 @@ impl Replay {
             Event::StopListEnded { id, .. } => {
                 self.application(*id, ApplicationStatus::Queued)?.held_until = None;
             }
+            // Families live in the state (compared by `verify` as such).
+            Event::FamilyRegistered(_)
+            | Event::FamilyChoiceSet { .. }
+            | Event::FamilyPassedOver { .. } => {}
             Event::DistrictCreated(_)
             | Event::KindergartenCreated(_)
             | Event::GroupCreated(_)

@@ -111,7 +111,7 @@ impl SetKey {
         SetKey(u128::from(tier.as_u8()) << TIER_SHIFT)
     }
 
-/// False only if the application cannot take `place`; true means "ask `fits`".
+    /// False only if the application cannot take `place`; true means "ask `fits`".
     fn may_fit(self, place: &PlaceSummary) -> bool {
         let summary = self.summary();
         if summary & HELD_BIT != 0 {
@@ -336,20 +336,24 @@ impl DistrictQueue {
         });
     }
 
-    /// The first application in `set`, from `from` on, that fits `place` and comes before
-    /// `bound`.
+    /// The first application in `set`, from `from` on, that fits `place`, comes before
+    /// `bound` and is not `skipped`.
     fn first_fitting_in(
         &self,
         set: Option<&KeySet>,
         place: &Place,
         summary: &PlaceSummary,
-        from: Option<SetKey>,
-        bound: Option<SetKey>,
+        (from, bound): (Option<SetKey>, Option<SetKey>),
+        skipped: &dyn Fn(RegistrationNumber) -> bool,
     ) -> Option<SetKey> {
         // SetKey(0) is the smallest key: without `from`, the walk starts at the beginning.
         set?.range(from.unwrap_or(SetKey(0))..)
             .take_while(|key| bound.is_none_or(|bound| **key < bound))
-            .find(|key| key.may_fit(summary) && self.entries[&key.number()].fits(place))
+            .find(|key| {
+                key.may_fit(summary)
+                    && self.entries[&key.number()].fits(place)
+                    && !skipped(key.number())
+            })
             .copied()
     }
 }
@@ -539,7 +543,27 @@ impl WaitingList {
 
     /// The application whose turn it is for `place`: the smallest key among those that fit.
     pub fn first_fit(&self, district: DistrictId, place: &Place) -> Option<ApplicationId> {
-        self.first_fit_between(district, place, None, None)
+        self.first_fit_between(district, place, None, None, &|_| false)
+    }
+
+    /// `first_fit` among the applications `skipped` does not name (the members of a family
+    /// that takes places only together and cannot have them here).
+    pub fn first_fit_skipping(
+        &self,
+        district: DistrictId,
+        place: &Place,
+        tier: Option<Tier>,
+        skipped: &dyn Fn(ApplicationId) -> bool,
+    ) -> Option<ApplicationId> {
+        let skipped = |number| skipped(ApplicationId { district, number });
+        match tier {
+            None => self.first_fit_between(district, place, None, None, &skipped),
+            Some(tier) => {
+                let next_tier = Tier::from_u8(tier.as_u8() + 1).map(SetKey::tier_start);
+                let from = Some(SetKey::tier_start(tier));
+                self.first_fit_between(district, place, from, next_tier, &skipped)
+            }
+        }
     }
 
     /// The first application of `tier` that fits `place` (for the 1 : 3 interleave, which
@@ -550,8 +574,7 @@ impl WaitingList {
         place: &Place,
         tier: Tier,
     ) -> Option<ApplicationId> {
-        let next_tier = Tier::from_u8(tier.as_u8() + 1).map(SetKey::tier_start);
-        self.first_fit_between(district, place, Some(SetKey::tier_start(tier)), next_tier)
+        self.first_fit_skipping(district, place, Some(tier), &|_| false)
     }
 
     fn first_fit_between(
@@ -560,6 +583,7 @@ impl WaitingList {
         place: &Place,
         from: Option<SetKey>,
         before: Option<SetKey>,
+        skipped: &dyn Fn(RegistrationNumber) -> bool,
     ) -> Option<ApplicationId> {
         let queue = self.districts.get(&district)?;
         if place.age_band.born_from > place.age_band.born_to {
@@ -576,7 +600,8 @@ impl WaitingList {
             for set in candidate_sets {
                 // Each later set is only searched below the best key found so far.
                 let bound = best.or(before);
-                if let Some(found) = queue.first_fitting_in(set, place, &summary, from, bound) {
+                let range = (from, bound);
+                if let Some(found) = queue.first_fitting_in(set, place, &summary, range, skipped) {
                     best = Some(found);
                 }
             }

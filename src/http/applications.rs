@@ -33,6 +33,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(withdraw))
         .routes(routes!(amend))
         .routes(routes!(move_application))
+        .routes(routes!(register_family))
+        .routes(routes!(set_family_choice))
         .routes(routes!(survey))
         .routes(routes!(decline))
         .routes(routes!(extend))
@@ -475,11 +477,7 @@ async fn amend(
     };
     let state = app.service.read();
     let body = Amended {
-        changed: amendment
-            .changed
-            .iter()
-            .map(views::codec_text)
-            .collect(),
+        changed: amendment.changed.iter().map(views::codec_text).collect(),
         position: state.position(id).as_ref().map(PositionView::from),
         referral: referral.map(|r| ReferralView::of(&state.catalog, &r)),
     };
@@ -546,10 +544,7 @@ async fn move_application(
         kindergartens: request.kindergartens,
         language: request.language,
     };
-    let (outcome, replayed) = ctx
-        .submission(&app)
-        .run(Command::Move { id, form })
-        .await?;
+    let (outcome, replayed) = ctx.submission(&app).run(Command::Move { id, form }).await?;
     let Outcome::Moved {
         application,
         access_code,
@@ -564,11 +559,203 @@ async fn move_application(
         access_code,
         status: views::codec_text(&application.status),
         registered_at: application.registered_at,
-        position: state.position(application.id).as_ref().map(PositionView::from),
+        position: state
+            .position(application.id)
+            .as_ref()
+            .map(PositionView::from),
         referral: referral.map(|r| ReferralView::of(&state.catalog, &r)),
     };
     drop(state);
     Ok(no_store(created(replayed, body)))
+}
+
+/// One child of a family registration.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FamilyChild {
+    pub iin: String,
+    pub full_name: String,
+    /// YYYY-MM-DD; must match the IIN.
+    pub birth_date: String,
+}
+
+/// Several children of one applicant registered together (twins, triplets, siblings): the
+/// registration's fields once, and the children.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FamilyRegistrationRequest {
+    pub district: String,
+    pub applicant_iin: String,
+    pub applicant_full_name: String,
+    pub applicant_phone: String,
+    #[serde(default)]
+    pub applicant_email: Option<String>,
+    pub applicant_address: String,
+    pub applicant_relation: String,
+    pub desired_start: String,
+    #[serde(default)]
+    pub kindergartens: Vec<u32>,
+    pub language: String,
+    #[serde(default)]
+    pub priority_category: Option<String>,
+    #[serde(default)]
+    pub priority_document: Option<String>,
+    /// Places only together, in one kindergarten (true), or each child as it comes.
+    pub together: bool,
+    /// 2 to 6 children.
+    pub children: Vec<FamilyChild>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct FamilyRegistered {
+    pub family: u32,
+    /// One code opens each child's application (with its own number). Shown once.
+    pub access_code: String,
+    pub together: bool,
+    pub children: Vec<FamilyMemberView>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct FamilyMemberView {
+    pub number: String,
+    pub status: String,
+    pub registered_at: DateTime<Utc>,
+    pub position: Option<PositionView>,
+    pub referral: Option<ReferralView>,
+}
+
+/// Registers several children of one applicant at once: the same registration time,
+/// consecutive numbers, one family, one access code. Self-service, or staff of the district.
+#[utoipa::path(post, path = "/api/v1/families", tag = "parent",
+    request_body = FamilyRegistrationRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe")),
+    responses(
+        (status = 201, body = FamilyRegistered),
+        (status = 409, description = "already_queued or already_enrolled: a child has an application or a place"),
+        (status = 422, description = "A refusal with its code (family_size_invalid, family_child_repeated, child_iin_invalid, ...)"),
+    ))]
+async fn register_family(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    ApiJson(request): ApiJson<FamilyRegistrationRequest>,
+) -> Result<Response, ApiError> {
+    let channel = match &ctx.caller {
+        Caller::Staff(account) => {
+            let district = ids::parse_district(&app.service.read().catalog, &request.district);
+            match district {
+                Some(district) => auth::district_staff(&ctx.caller, district, true, ctx.lang)?,
+                None => ctx
+                    .caller
+                    .staff_in(&[Role::Officer, Role::Operator], ctx.lang)?
+                    .clone(),
+            };
+            match account.role {
+                Role::Operator => Channel::ServiceCentre,
+                _ => Channel::Office,
+            }
+        }
+        _ => Channel::Portal,
+    };
+    let together = request.together;
+    let forms: Vec<RegistrationForm> = request
+        .children
+        .iter()
+        .map(|child| RegistrationForm {
+            district: request.district.clone(),
+            child_iin: child.iin.clone(),
+            child_full_name: child.full_name.clone(),
+            child_birth_date: child.birth_date.clone(),
+            applicant_iin: request.applicant_iin.clone(),
+            applicant_full_name: request.applicant_full_name.clone(),
+            applicant_phone: request.applicant_phone.clone(),
+            applicant_email: request.applicant_email.clone(),
+            applicant_address: request.applicant_address.clone(),
+            applicant_relation: request.applicant_relation.clone(),
+            desired_start: request.desired_start.clone(),
+            kindergartens: request.kindergartens.clone(),
+            language: request.language.clone(),
+            priority_category: request.priority_category.clone(),
+            priority_document: request.priority_document.clone(),
+        })
+        .collect();
+    let (outcome, replayed) = ctx
+        .submission(&app)
+        .run(Command::RegisterFamily {
+            forms,
+            together,
+            channel,
+        })
+        .await?;
+    let Outcome::FamilyRegistered {
+        family,
+        applications,
+        access_code,
+        referrals,
+    } = outcome
+    else {
+        unreachable!("a family registration answers FamilyRegistered")
+    };
+    let state = app.service.read();
+    let children = applications
+        .iter()
+        .map(|application| FamilyMemberView {
+            number: ids::application_number(&state.catalog, application.id),
+            status: views::codec_text(&application.status),
+            registered_at: application.registered_at,
+            position: state
+                .position(application.id)
+                .as_ref()
+                .map(PositionView::from),
+            referral: referrals
+                .iter()
+                .find(|r| r.application == application.id)
+                .map(|r| ReferralView::of(&state.catalog, r)),
+        })
+        .collect();
+    drop(state);
+    Ok(no_store(created(
+        replayed,
+        FamilyRegistered {
+            family: family.0,
+            access_code,
+            together,
+            children,
+        },
+    )))
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FamilyChoice {
+    /// Places only together (true), or each child as it comes (false).
+    pub together: bool,
+}
+
+/// Changes the family's choice between "together only" and "separately" (the parent of
+/// any of its children, or district staff).
+#[utoipa::path(post, path = "/api/v1/applications/{number}/family", tag = "parent",
+    params(("number" = String, Path, description = "ESL-17"),
+           ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe")),
+    request_body = FamilyChoice,
+    security(("access_code" = []), ("staff_token" = [])),
+    responses((status = 200, body = Done),
+              (status = 409, description = "the application is in no family"),
+              (status = 422, description = "nothing_to_amend")))]
+async fn set_family_choice(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(number): Path<String>,
+    ApiJson(choice): ApiJson<FamilyChoice>,
+) -> Result<Response, ApiError> {
+    let id = reach(&app, &ctx, &number)?;
+    let (_, replayed) = ctx
+        .submission(&app)
+        .run(Command::SetFamilyChoice {
+            id,
+            together: choice.together,
+        })
+        .await?;
+    Ok(no_store(ok(replayed, Done::new("set"))))
 }
 
 /// A plain acknowledgement.

@@ -178,6 +178,8 @@ errors! {
         "Бұл балаға ауысу туралы өтініш күтуде.", "Заявка на перевод этого ребёнка уже ожидает.", "A transfer request is already waiting for this child.";
     FAMILY_SIZE_INVALID = "family_size_invalid", UNPROCESSABLE_ENTITY,
         "Отбасы 2-ден 6-ға дейін баланы тіркейді.", "Семья регистрирует от 2 до 6 детей.", "A family registers 2 to 6 children.";
+    NOT_IN_FAMILY = "not_in_family", CONFLICT,
+        "Өтініш ешбір отбасына кірмейді.", "Заявление не входит ни в одну семью.", "The application is in no family.";
     FAMILY_CHILD_REPEATED = "family_child_repeated", UNPROCESSABLE_ENTITY,
         "Бір бала отбасында екі рет көрсетілген.", "Один ребёнок указан в семье дважды.", "A child appears twice in the family.";
     TIMEOUT = "timeout", SERVICE_UNAVAILABLE,
@@ -298,6 +300,7 @@ pub fn conflict_kind(why: &str) -> ErrorKind {
         | "an extension would not lengthen the referral" => ALREADY_EXTENDED,
         "the survey was already answered" => SURVEY_ALREADY_ANSWERED,
         "the survey opens once the application is completed" => SURVEY_NOT_YET,
+        "the application is in no family" => NOT_IN_FAMILY,
         _ => CONFLICT,
     }
 }

@@ -128,7 +128,10 @@ pub fn application_from_row(row: &Row<'_>) -> Result<Application, StoreError> {
             .map(micros_to_time)
             .transpose()
             .map_err(bad)?,
-        moved_from: match (row.get::<_, Option<u32>>(24)?, row.get::<_, Option<u32>>(25)?) {
+        moved_from: match (
+            row.get::<_, Option<u32>>(24)?,
+            row.get::<_, Option<u32>>(25)?,
+        ) {
             (Some(district), Some(number)) => Some(ApplicationId {
                 district: DistrictId(district),
                 number: RegistrationNumber(number),

@@ -222,7 +222,39 @@ impl Store {
                 expect_one_row(changed, *id)?;
             }
             Event::ApplicationAmended { id, amendment } => self.amend(*id, amendment)?,
+            Event::FamilyRegistered(family) => {
+                self.conn.execute(
+                    "INSERT INTO families (id, together) VALUES (?1, ?2)",
+                    params![family.id.0, family.together],
+                )?;
+                for (position, member) in family.members.iter().enumerate() {
+                    self.conn.execute(
+                        "INSERT INTO family_members (family_id, position, district_id, \
+                         registration_number) VALUES (?1, ?2, ?3, ?4)",
+                        params![family.id.0, position, member.district.0, member.number.0],
+                    )?;
+                }
+            }
+            Event::FamilyChoiceSet { family, together } => {
+                let changed = self.conn.execute(
+                    "UPDATE families SET together = ?1 WHERE id = ?2",
+                    params![together, family.0],
+                )?;
+                expect_one(changed, "families", family.0.to_string())?;
+            }
+            Event::FamilyPassedOver { .. } => {}
             Event::ApplicationMoved { from, to } => {
+                // A family member moves within its family.
+                self.conn.execute(
+                    "UPDATE family_members SET district_id = ?1, registration_number = ?2 \
+                     WHERE district_id = ?3 AND registration_number = ?4",
+                    params![
+                        to.id.district.0,
+                        to.id.number.0,
+                        from.district.0,
+                        from.number.0
+                    ],
+                )?;
                 // The old row first: the child's one active application moves with it.
                 self.set_status(*from, ApplicationStatus::Moved)?;
                 self.insert_application(to)?;

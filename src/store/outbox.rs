@@ -198,7 +198,10 @@ impl Store {
             | Event::AccessCodeIssued { .. }
             | Event::SurveyAnswered { .. }
             | Event::ApplicationAmended { .. }
-            | Event::ApplicationMoved { .. } => {}
+            | Event::ApplicationMoved { .. }
+            | Event::FamilyRegistered(_)
+            | Event::FamilyChoiceSet { .. }
+            | Event::FamilyPassedOver { .. } => {}
         }
         Ok(())
     }

@@ -10,6 +10,7 @@ use crate::domain::catalog::{
     Names, PriorityCategory,
 };
 use crate::domain::event::{Actor, ChainChecker, ChainError, Hash, RecordedEvent};
+use crate::domain::family::{Family, FamilyId};
 use crate::domain::referral::{DistrictPolicy, FreePlace, InterleaveCycle, PlaceId, Referral};
 use crate::domain::state::QueueState;
 use crate::domain::state::{Counters, Deadline, LiveReferral};
@@ -77,6 +78,7 @@ pub fn load_state(conn: &Connection) -> Result<QueueState, StoreError> {
     load_places_and_referrals(conn, &mut state)?;
     load_counters(conn, &mut state)?;
     load_access_codes(conn, &mut state)?;
+    load_families(conn, &mut state)?;
     let mut statement = conn.prepare("SELECT id, interleave_cycle FROM districts")?;
     let mut rows = statement.query([])?;
     while let Some(row) = rows.next()? {
@@ -86,6 +88,30 @@ pub fn load_state(conn: &Connection) -> Result<QueueState, StoreError> {
         }
     }
     Ok(state)
+}
+
+fn load_families(conn: &Connection, state: &mut QueueState) -> Result<(), StoreError> {
+    let mut statement = conn.prepare(
+        "SELECT f.id, f.together, m.district_id, m.registration_number FROM families f \
+         JOIN family_members m ON m.family_id = f.id ORDER BY f.id, m.position",
+    )?;
+    let mut rows = statement.query([])?;
+    while let Some(row) = rows.next()? {
+        let id = FamilyId(row.get(0)?);
+        let member = ApplicationId {
+            district: DistrictId(row.get(2)?),
+            number: RegistrationNumber(row.get(3)?),
+        };
+        let family = state.families.entry(id).or_insert_with(|| Family {
+            id,
+            members: Vec::new(),
+            together: false,
+        });
+        family.together = row.get(1)?;
+        family.members.push(member);
+        state.family_of.insert(member, id);
+    }
+    Ok(())
 }
 
 fn load_access_codes(conn: &Connection, state: &mut QueueState) -> Result<(), StoreError> {
