@@ -12,6 +12,7 @@ use super::family::{Family, FamilyId};
 use super::referral::{
     DistrictPolicy, FreePlace, InterleaveCycle, Lapse, PlaceId, Referral, ReferralId,
 };
+use super::transfer::TransferRequest;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -130,6 +131,10 @@ pub enum Event {
         family: FamilyId,
         place: PlaceId,
     },
+    /// The family of an enrolled child asks to move it to other kindergartens: the request
+    /// joins the district's transfer queue (a transfer referral, handed in or lapsed, ends
+    /// it).
+    TransferRequested(TransferRequest),
 }
 
 impl Event {
@@ -160,6 +165,7 @@ impl Event {
             Event::FamilyRegistered(_) => "family_registered",
             Event::FamilyChoiceSet { .. } => "family_choice_set",
             Event::FamilyPassedOver { .. } => "family_passed_over",
+            Event::TransferRequested(_) => "transfer_requested",
         }
     }
 

@@ -18,6 +18,7 @@ pub mod referral;
 pub mod replay;
 pub mod staff;
 pub mod state;
+pub mod transfer;
 pub mod waiting_list;
 
 /// Kazakhstan has kept one time zone, UTC+5, since 1 March 2024. Dates the rules speak of

@@ -71,6 +71,11 @@ pub struct Referral {
     pub status: ReferralStatus,
     pub closed_at: Option<DateTime<Utc>>,
     pub reason: Option<String>,
+    /// For a child already enrolled elsewhere (a transfer request): handed in, it moves the
+    /// child and frees the old place; lapsed, it ends the request. Absent from the journal's
+    /// payload when false, so referrals written before transfers encode as they did.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub transfer: bool,
 }
 
 impl Referral {
@@ -93,6 +98,7 @@ impl Referral {
             status: ReferralStatus::Issued,
             closed_at: None,
             reason: None,
+            transfer: false,
         }
     }
 }

@@ -21,6 +21,7 @@ use crate::domain::family::{Family, FamilyId, FAMILY_SIZE_MAX};
 use crate::domain::local_date;
 use crate::domain::referral::{DistrictPolicy, FreePlace, Lapse, PlaceId, Referral, ReferralId};
 use crate::domain::state::{Deadline, Taker};
+use crate::domain::transfer::{TransferForm, TransferRequest};
 use crate::domain::waiting_list::Position;
 use crate::store::Store;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -97,6 +98,11 @@ pub enum Command {
         forms: Vec<RegistrationForm>,
         together: bool,
         channel: Channel,
+    },
+    /// The family of an enrolled child asks to move it to other kindergartens.
+    RequestTransfer {
+        id: ApplicationId,
+        form: TransferForm,
     },
     /// The family of `id` takes places only together, or separately.
     SetFamilyChoice {
@@ -202,6 +208,10 @@ pub enum Outcome {
         amendment: Amendment,
         referral: Option<Box<Referral>>,
     },
+    /// A transfer request, and the referral it got at once if a place was open.
+    Transfer {
+        referral: Option<Box<Referral>>,
+    },
     /// The family's applications in registration order, its one access code (shown once),
     /// and the referrals they got at once.
     FamilyRegistered {
@@ -231,6 +241,7 @@ pub fn run(command: Command, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
             together,
             channel,
         } => register_family(&forms, together, channel, tx),
+        Command::RequestTransfer { id, form } => request_transfer(id, &form, tx),
         Command::SetFamilyChoice { id, together } => {
             let family = {
                 let state = tx.state();
@@ -339,10 +350,18 @@ pub fn run(command: Command, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
                     "the referral is for another kindergarten",
                 ));
             }
+            // A transfer handed in frees the child's old place, at once.
+            let old_place = match live.transfer {
+                true => tx.state().enrolled.get(&live.application).cloned(),
+                false => None,
+            };
             tx.emit(Event::ReferralHandedIn {
                 id: referral,
                 at: tx.now(),
             })?;
+            if let Some(old) = old_place {
+                free_place(tx, old)?;
+            }
             let handed_in = tx.store().referral(referral)?.expect("just recorded");
             Ok(Outcome::Referral(Box::new(handed_in)))
         }
@@ -503,6 +522,81 @@ fn check_child_is_free(store: &Store, child_iin: &str) -> Result<(), CommandErro
     if store.child_is_enrolled(child_iin)? {
         return Err(Refusal::AlreadyEnrolled.into());
     }
+    Ok(())
+}
+
+/// An enrolled child's family asks for a transfer to 1 to 5 other kindergartens of the
+/// district. The request waits in the district's transfer queue by its time; a place open
+/// at one of them that nobody else takes goes to it at once.
+fn request_transfer(
+    id: ApplicationId,
+    form: &TransferForm,
+    tx: &mut Tx<'_>,
+) -> Result<Outcome, CommandError> {
+    let application = tx.store().application(id)?.ok_or(CommandError::NotFound)?;
+    let request = {
+        let state = tx.state();
+        let Some(place) = state
+            .enrolled
+            .get(&id)
+            .filter(|_| application.status == ApplicationStatus::Enrolled)
+        else {
+            return Err(Refusal::NotEnrolled.into());
+        };
+        if state.transfer_of.contains_key(&id) || state.referral_of.contains_key(&id) {
+            return Err(Refusal::TransferPending.into());
+        }
+        TransferRequest::parse(
+            form,
+            &application,
+            place.kindergarten,
+            &state.catalog,
+            tx.now(),
+        )?
+    };
+    let choices = request.choices.clone();
+    tx.emit(Event::TransferRequested(request))?;
+    let open: Vec<PlaceId> = {
+        let state = tx.state();
+        state
+            .open_places
+            .get(&id.district)
+            .into_iter()
+            .flatten()
+            .filter(|p| choices.contains(&state.places[p].kindergarten))
+            .copied()
+            .collect()
+    };
+    for place in open {
+        if allocate(tx, place)?.is_some_and(|r| r.application == id) {
+            break;
+        }
+    }
+    let state = tx.state();
+    let referral = state
+        .referral_of
+        .get(&id)
+        .map(|r| state.live[r].referral.clone());
+    Ok(Outcome::Transfer {
+        referral: referral.map(Box::new),
+    })
+}
+
+/// A place a child left (its transfer was handed in) is free again from today, as the
+/// kindergarten reported it, and goes to whoever's turn it is.
+fn free_place(tx: &mut Tx<'_>, old: FreePlace) -> Result<(), CommandError> {
+    let today = local_date(tx.now());
+    let place = FreePlace {
+        id: tx.state().next_place_id(),
+        available_from: today.max(old.available_from),
+        reported_at: tx.now(),
+        ..old
+    };
+    let id = place.id;
+    tx.emit(Event::PlacesReported {
+        places: vec![place],
+    })?;
+    allocate(tx, id)?;
     Ok(())
 }
 
@@ -815,7 +909,9 @@ fn allocate(tx: &mut Tx<'_>, place: PlaceId) -> Result<Option<Referral>, Command
     }
     let plan = match allocation.taker {
         None => return Ok(None),
-        Some(Taker::One(application)) => vec![(application, place)],
+        Some(Taker::One(application)) | Some(Taker::Transfer(application)) => {
+            vec![(application, place)]
+        }
         Some(Taker::Family { plan, .. }) => plan,
     };
     let mut for_place = None;

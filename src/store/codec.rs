@@ -145,7 +145,7 @@ pub fn application_from_row(row: &Row<'_>) -> Result<Application, StoreError> {
 /// The columns of `referrals` in the order [`referral_from_row`] reads them.
 pub const REFERRAL_COLUMNS: &str = "district_id, number, place_id, application_district_id, \
     application_number, kindergarten_id, issued_at, valid_until, extended, status, closed_at, \
-    reason";
+    reason, transfer";
 
 pub fn referral_from_row(row: &Row<'_>) -> Result<Referral, StoreError> {
     let id = ReferralId {
@@ -177,5 +177,6 @@ pub fn referral_from_row(row: &Row<'_>) -> Result<Referral, StoreError> {
             .transpose()
             .map_err(bad)?,
         reason: row.get(11)?,
+        transfer: row.get(12)?,
     })
 }

@@ -201,7 +201,8 @@ impl Store {
             | Event::ApplicationMoved { .. }
             | Event::FamilyRegistered(_)
             | Event::FamilyChoiceSet { .. }
-            | Event::FamilyPassedOver { .. } => {}
+            | Event::FamilyPassedOver { .. }
+            | Event::TransferRequested(_) => {}
         }
         Ok(())
     }

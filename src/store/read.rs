@@ -14,6 +14,7 @@ use crate::domain::family::{Family, FamilyId};
 use crate::domain::referral::{DistrictPolicy, FreePlace, InterleaveCycle, PlaceId, Referral};
 use crate::domain::state::QueueState;
 use crate::domain::state::{Counters, Deadline, LiveReferral};
+use crate::domain::transfer::TransferRequest;
 use crate::domain::waiting_list::{CompactChoices, Waiting, WaitingList};
 use rusqlite::{Connection, OptionalExtension};
 use std::collections::HashMap;
@@ -79,6 +80,8 @@ pub fn load_state(conn: &Connection) -> Result<QueueState, StoreError> {
     load_counters(conn, &mut state)?;
     load_access_codes(conn, &mut state)?;
     load_families(conn, &mut state)?;
+    load_enrolled(conn, &mut state)?;
+    load_transfers(conn, &mut state)?;
     let mut statement = conn.prepare("SELECT id, interleave_cycle FROM districts")?;
     let mut rows = statement.query([])?;
     while let Some(row) = rows.next()? {
@@ -88,6 +91,72 @@ pub fn load_state(conn: &Connection) -> Result<QueueState, StoreError> {
         }
     }
     Ok(state)
+}
+
+/// The place each enrolled child holds: that of its latest referral handed in.
+fn load_enrolled(conn: &Connection, state: &mut QueueState) -> Result<(), StoreError> {
+    let held = "SELECT r.place_id FROM referrals r JOIN applications a \
+         ON a.district_id = r.application_district_id \
+         AND a.registration_number = r.application_number \
+         WHERE r.status = 'handed_in' AND a.status = 'enrolled'";
+    let places: HashMap<PlaceId, FreePlace> = place_rows(conn, &format!("WHERE id IN ({held})"))?
+        .into_iter()
+        .map(|p| (p.id, p))
+        .collect();
+    let mut statement = conn.prepare(&format!(
+        "SELECT r.application_district_id, r.application_number, r.place_id FROM referrals r \
+         WHERE r.place_id IN ({held}) ORDER BY r.closed_at, r.district_id, r.number"
+    ))?;
+    let mut rows = statement.query([])?;
+    while let Some(row) = rows.next()? {
+        let id = ApplicationId {
+            district: DistrictId(row.get(0)?),
+            number: RegistrationNumber(row.get(1)?),
+        };
+        let place = PlaceId(row.get::<_, i64>(2)? as u64);
+        // Ordered by time: a transfer's later place replaces the one it left.
+        state.enrolled.insert(id, places[&place].clone());
+    }
+    Ok(())
+}
+
+/// The waiting transfer requests, each in its district's queue.
+fn load_transfers(conn: &Connection, state: &mut QueueState) -> Result<(), StoreError> {
+    let mut statement = conn.prepare(
+        "SELECT district_id, registration_number, requested_at, from_kindergarten, choices, \
+         birth_date, language FROM transfer_requests WHERE status = 'waiting'",
+    )?;
+    let mut rows = statement.query([])?;
+    while let Some(row) = rows.next()? {
+        let id = ApplicationId {
+            district: DistrictId(row.get(0)?),
+            number: RegistrationNumber(row.get(1)?),
+        };
+        let key = format!("{}/{}", id.district.0, id.number.0);
+        let bad = |reason: String| StoreError::corrupt("transfer_requests", &key, reason);
+        let choices: Vec<u32> =
+            serde_json::from_str(&row.get::<_, String>(4)?).map_err(|e| bad(e.to_string()))?;
+        let language: Option<String> = row.get(6)?;
+        let request = TransferRequest {
+            id,
+            requested_at: codec::micros_to_time(row.get(2)?).map_err(bad)?,
+            from: KindergartenId(row.get(3)?),
+            choices: choices.into_iter().map(KindergartenId).collect(),
+            birth_date: codec::date_parse(&row.get::<_, String>(5)?).map_err(bad)?,
+            language: match language {
+                None => None,
+                Some(code) => Some(Language::parse(&code).ok_or_else(|| bad(code.clone()))?),
+            },
+        };
+        let order = request.order();
+        state.transfer_of.insert(id, order.0);
+        state
+            .transfers
+            .entry(id.district)
+            .or_default()
+            .insert(order, request);
+    }
+    Ok(())
 }
 
 fn load_families(conn: &Connection, state: &mut QueueState) -> Result<(), StoreError> {
