@@ -267,6 +267,23 @@ impl Families {
         }
     }
 
+    /// The twin of the child `form` registers: same birth date, same applicant, a name and
+    /// IIN of its own.
+    pub fn twin(&mut self, form: &RegistrationForm) -> RegistrationForm {
+        let birth = NaiveDate::parse_from_str(&form.child_birth_date, "%Y-%m-%d")
+            .expect("the simulation wrote the date");
+        RegistrationForm {
+            child_iin: self.next_iin(birth, Sex::Female).as_string(),
+            child_full_name: "Қасымова Әйгерім".into(),
+            ..form.clone()
+        }
+    }
+
+    /// New choices for an amendment: one to three kindergartens of the district, or any.
+    pub fn new_choices(&mut self, district: &SimDistrict) -> Vec<u32> {
+        self.choices(district)
+    }
+
     /// Most parents register in the child's first two years; the wanted start is the
     /// September after the child turns two, as soon as possible, or some time ahead.
     fn child_dates(&mut self, today: NaiveDate) -> (NaiveDate, NaiveDate) {
