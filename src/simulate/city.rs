@@ -279,11 +279,6 @@ impl Families {
         }
     }
 
-    /// New choices for an amendment: one to three kindergartens of the district, or any.
-    pub fn new_choices(&mut self, district: &SimDistrict) -> Vec<u32> {
-        self.choices(district)
-    }
-
     /// Most parents register in the child's first two years; the wanted start is the
     /// September after the child turns two, as soon as possible, or some time ahead.
     fn child_dates(&mut self, today: NaiveDate) -> (NaiveDate, NaiveDate) {
