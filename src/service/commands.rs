@@ -633,37 +633,12 @@ fn register_family(
         check_child_is_free(tx.store(), &new.child.iin.as_string())?;
         children.push(new);
     }
-    let district = children[0].district;
-    let (first, registered_at_micros) = tx
-        .state()
-        .next_registration(district, tx.now().timestamp_micros());
-    let registered_at = DateTime::from_timestamp_micros(registered_at_micros)
-        .expect("a time read back from the clock is in range");
-    let entered_by = match channel {
-        Channel::Portal => None,
-        Channel::ServiceCentre | Channel::Office => Some(tx.actor_name()),
-    };
+    let (first, registered_at) = next_registration(tx, children[0].district);
+    let entered_by = entered_by(tx, channel);
     let mut applications = Vec::with_capacity(children.len());
     for (i, new) in children.into_iter().enumerate() {
-        let application = Application {
-            id: ApplicationId {
-                district,
-                number: RegistrationNumber(first.0 + i as u32),
-            },
-            registered_at,
-            child: new.child,
-            applicant: new.applicant,
-            desired_start: new.desired_start,
-            choices: new.choices,
-            language: new.language,
-            priority: new.priority,
-            tier: Tier::General,
-            status: ApplicationStatus::Queued,
-            channel,
-            entered_by: entered_by.clone(),
-            held_until: None,
-            moved_from: None,
-        };
+        let number = RegistrationNumber(first.0 + i as u32);
+        let application = new_application(new, number, registered_at, channel, entered_by.clone());
         tx.emit(Event::ApplicationRegistered(application.clone()))?;
         applications.push(application);
     }
@@ -702,6 +677,54 @@ fn register_family(
         access_code,
         referrals,
     })
+}
+
+/// The number and time the next registration in `district` gets now.
+fn next_registration(tx: &Tx<'_>, district: DistrictId) -> (RegistrationNumber, DateTime<Utc>) {
+    let (number, micros) = tx
+        .state()
+        .next_registration(district, tx.now().timestamp_micros());
+    let at = DateTime::from_timestamp_micros(micros)
+        .expect("a time read back from the clock is in range");
+    (number, at)
+}
+
+/// The staff account that enters an application at the desk; none on the portal.
+fn entered_by(tx: &Tx<'_>, channel: Channel) -> Option<String> {
+    match channel {
+        Channel::Portal => None,
+        Channel::ServiceCentre | Channel::Office => Some(tx.actor_name()),
+    }
+}
+
+/// A checked registration as the journal records it: queued, in the general tier (a claim
+/// counts only once verified).
+fn new_application(
+    new: NewApplication,
+    number: RegistrationNumber,
+    registered_at: DateTime<Utc>,
+    channel: Channel,
+    entered_by: Option<String>,
+) -> Application {
+    Application {
+        id: ApplicationId {
+            district: new.district,
+            number,
+        },
+        registered_at,
+        child: new.child,
+        applicant: new.applicant,
+        desired_start: new.desired_start,
+        choices: new.choices,
+        language: new.language,
+        priority: new.priority,
+        tier: Tier::General,
+        status: ApplicationStatus::Queued,
+        channel,
+        entered_by,
+        held_until: None,
+        moved_from: None,
+    }
 }
 
 /// One fresh code for several applications (a family's): each gets it hashed with its own
@@ -843,35 +866,9 @@ fn register(
 ) -> Result<Outcome, CommandError> {
     let new = NewApplication::parse(form, &tx.state().catalog, local_date(tx.now()))?;
     check_child_is_free(tx.store(), &new.child.iin.as_string())?;
-    let (number, registered_at_micros) = tx
-        .state()
-        .next_registration(new.district, tx.now().timestamp_micros());
-    let registered_at = DateTime::from_timestamp_micros(registered_at_micros)
-        .expect("a time read back from the clock is in range");
-    let entered_by = match channel {
-        Channel::Portal => None,
-        Channel::ServiceCentre | Channel::Office => Some(tx.actor_name()),
-    };
-    let mut application = Application {
-        id: ApplicationId {
-            district: new.district,
-            number,
-        },
-        registered_at,
-        child: new.child,
-        applicant: new.applicant,
-        desired_start: new.desired_start,
-        choices: new.choices,
-        language: new.language,
-        priority: new.priority,
-        // A claim counts only once verified.
-        tier: Tier::General,
-        status: ApplicationStatus::Queued,
-        channel,
-        entered_by,
-        held_until: None,
-        moved_from: None,
-    };
+    let (number, registered_at) = next_registration(tx, new.district);
+    let entered_by = entered_by(tx, channel);
+    let mut application = new_application(new, number, registered_at, channel, entered_by);
     tx.emit(Event::ApplicationRegistered(application.clone()))?;
     let access_code = issue_access_code(tx, application.id)?;
     let referral = offer_open_place(tx, application.id)?;

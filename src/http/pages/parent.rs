@@ -80,7 +80,7 @@ async fn register_form(State(app): State<AppState>, page: Page) -> Response {
     page.ok(page.t(texts::REGISTER_TITLE), content)
 }
 
-fn form_of(fields: &Fields) -> RegistrationForm {
+pub(super) fn form_of(fields: &Fields) -> RegistrationForm {
     let optional = |name: &str| Some(fields.get(name).to_string()).filter(|v| !v.trim().is_empty());
     RegistrationForm {
         district: fields.get("district").into(),
