@@ -76,6 +76,27 @@ impl Default for HttpConfig {
     }
 }
 
+impl HttpConfig {
+    /// The HTTP layer's part of the service's configuration (the signer is loaded apart).
+    pub fn from_config(config: &crate::config::Config) -> HttpConfig {
+        let limits = &config.limits;
+        HttpConfig {
+            limits: limits::LimitConfig {
+                lookups_per_minute: limits.lookups_per_minute,
+                lookup_burst: limits.lookup_burst,
+                wrong_codes_per_hour: limits.wrong_codes_per_hour,
+                wrong_code_burst: limits.wrong_code_burst,
+            },
+            request_timeout: config.request_timeout(),
+            signer: None,
+            public_url: config
+                .public_url
+                .as_ref()
+                .map(|url| url.trim_end_matches('/').to_string()),
+        }
+    }
+}
+
 impl std::fmt::Debug for HttpConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HttpConfig")
