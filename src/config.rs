@@ -249,6 +249,8 @@ pub fn flag<T: Serialize>(key: &'static str, value: T) -> Override {
 }
 
 #[cfg(test)]
+// figment's Jail closures answer figment's own (large) error type.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
     use figment::Jail;

@@ -447,15 +447,21 @@ fn serve(config: Config) -> anyhow::Result<ExitCode> {
                 .context("the document signing key")?,
         ));
         let router = kezek::http::router(service.clone(), db.to_path_buf(), manual_clock, http);
-        // The peer address feeds the per-client rate limits.
-        let app = router.into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await
-            .context("serving")
+        let settings = kezek::http::server::ServerSettings::from_config(&config);
+        kezek::http::server::serve(
+            listener,
+            router,
+            settings,
+            kezek::http::server::shutdown_signal(),
+        )
+        .await;
+        anyhow::Ok(())
     })?;
+    // Tasks still holding the service (a request past the grace period) go with the
+    // runtime, so that this handle is the last: the writer then finishes its batch, the
+    // sender stops and the database is checkpointed and closed.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     service.shutdown();
+    tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }
