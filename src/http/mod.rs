@@ -25,6 +25,7 @@ mod auth;
 mod documents;
 mod kindergarten;
 mod public;
+mod readiness;
 mod staff;
 mod views;
 
@@ -134,6 +135,8 @@ pub struct AppStateInner {
     public_url: Option<Arc<str>>,
     /// Signs the web pages' session cookies.
     sessions: Arc<pages::session::SessionKeys>,
+    /// The readiness probe's last answer (see `readiness`).
+    last_probe: readiness::LastProbe,
 }
 
 #[derive(OpenApi)]
@@ -175,6 +178,7 @@ impl utoipa::Modify for SecurityAddon {
 fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let (router, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(public::routes())
+        .merge(readiness::routes())
         .merge(applications::routes())
         .merge(staff::routes())
         .merge(kindergarten::routes())
@@ -220,6 +224,7 @@ pub fn router(
         service,
         reads: Arc::new(ReadPool::new(db)),
         manual_clock,
+        last_probe: Default::default(),
         limits: Arc::new(limits::ParentLimits::new(config.limits)),
         metrics: Arc::clone(&metrics),
         signer,

@@ -285,6 +285,30 @@ impl Service {
         }
     }
 
+    /// Whether a write can commit now: a command that changes nothing goes through the
+    /// writer's queue and its transaction (`BEGIN IMMEDIATE` … `COMMIT`). An error says why
+    /// not: the database is locked by another writer, read-only, or the writer has stopped.
+    pub async fn probe_writer(&self) -> Result<(), CommandError> {
+        self.submit(Command::Probe, Actor::system())
+            .await
+            .map(|_| ())
+    }
+
+    /// Whether the timer thread (deadlines, lapses, reminders) is alive.
+    pub fn scheduler_running(&self) -> bool {
+        self.threads
+            .scheduler
+            .lock()
+            .expect("not poisoned")
+            .as_ref()
+            .is_some_and(|thread| !thread.is_finished())
+    }
+
+    /// Commands waiting in the writer's queue (not counting the batch being written).
+    pub fn pending_commands(&self) -> usize {
+        self.commands.max_capacity() - self.commands.capacity()
+    }
+
     /// The service's time (the manual clock's, when it runs on one).
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
         self.clock.now()
