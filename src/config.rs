@@ -102,6 +102,9 @@ pub struct ProxySettings {
     /// Addresses or networks (`10.0.0.0/8`, `127.0.0.1/32`) of the proxies in front of the
     /// service. Empty: no proxy is believed and every client is its peer address.
     pub trusted: Vec<IpNet>,
+    /// The header they write: `x-forwarded-for` or `forwarded` (RFC 7239). Only this one is
+    /// read: a proxy that writes the other passes a client's forgery of this one untouched.
+    pub header: crate::http::proxy::ForwardedHeader,
 }
 
 impl Default for Config {

@@ -75,6 +75,9 @@ struct ServeFlags {
     /// repeat it for several. Replaces the file's list.
     #[arg(long = "trusted-proxy", value_name = "CIDR")]
     trusted_proxies: Vec<ipnet::IpNet>,
+    /// The header the trusted proxies write [default: x-forwarded-for].
+    #[arg(long, value_name = "HEADER", value_parser = ["x-forwarded-for", "forwarded"])]
+    forwarded_header: Option<String>,
 }
 
 impl ServeFlags {
@@ -107,6 +110,11 @@ impl ServeFlags {
         flags.extend(
             self.shutdown_grace_secs
                 .map(|n| flag("http.shutdown_grace_secs", n)),
+        );
+        flags.extend(
+            self.forwarded_header
+                .as_ref()
+                .map(|header| flag("proxy.header", header)),
         );
         if !self.trusted_proxies.is_empty() {
             flags.push(flag("proxy.trusted", &self.trusted_proxies));

@@ -8,6 +8,8 @@ mod common;
 mod http;
 
 use http::{Go, Server};
+use kezek::http::proxy::{ForwardedHeader, TrustedProxies};
+use kezek::http::HttpConfig;
 use std::time::Duration;
 
 #[tokio::test]
@@ -38,4 +40,73 @@ async fn readiness_fails_while_another_writer_holds_the_database() {
         }
     }
     assert_eq!(status, 200, "ready again once the lock is released");
+}
+
+/// Registers form `serial` through the portal; answers its number and access code.
+async fn register(server: &Server, serial: u16) -> (String, String) {
+    let form = serde_json::to_value(common::valid_form(serial)).unwrap();
+    let registered = server.register(form).await;
+    (
+        registered["number"].as_str().unwrap().to_string(),
+        registered["access_code"].as_str().unwrap().to_string(),
+    )
+}
+
+/// A parent's look-up of `number` with `code`, as the client `from` behind the proxy (or
+/// claiming to be, when the proxy is not trusted).
+async fn look_up(server: &Server, number: &str, code: &str, from: &str) -> u16 {
+    server
+        .get(&format!("/api/v1/applications/{number}"))
+        .header("X-Access-Code", code)
+        .header("X-Forwarded-For", from)
+        .go()
+        .await
+        .status
+}
+
+fn behind_proxy() -> HttpConfig {
+    HttpConfig {
+        proxies: TrustedProxies {
+            networks: vec!["127.0.0.1/32".parse().unwrap()],
+            header: ForwardedHeader::XForwardedFor,
+        },
+        ..HttpConfig::default()
+    }
+}
+
+#[tokio::test]
+async fn a_parents_right_code_is_accepted_after_another_clients_ten_wrong_ones() {
+    let server = Server::with(behind_proxy(), true).await;
+    let (number, code) = register(&server, 1).await;
+    let guesser = "198.51.100.66";
+    for n in 0..10 {
+        let status = look_up(&server, &number, &format!("WRONG{n:04}"), guesser).await;
+        assert_eq!(status, 404, "wrong code {n}");
+    }
+    assert_eq!(
+        look_up(&server, &number, &code, guesser).await,
+        429,
+        "the guesser is stopped, even with the right code"
+    );
+    assert_eq!(look_up(&server, &number, &code, "203.0.113.5").await, 200);
+}
+
+#[tokio::test]
+async fn wrong_codes_on_one_application_do_not_lock_a_neighbour_out_of_another() {
+    // No proxy configured: everyone here is 127.0.0.1, as every parent behind one NAT or
+    // an unconfigured proxy would be.
+    let server = Server::start().await;
+    let (guessed, _) = register(&server, 1).await;
+    let (number, code) = register(&server, 2).await;
+    for n in 0..10 {
+        // The forged header changes nothing: the peer is not a trusted proxy.
+        let forged = format!("192.0.2.{n}");
+        assert_eq!(look_up(&server, &guessed, "WRONG0000", &forged).await, 404);
+    }
+    assert_eq!(
+        look_up(&server, &guessed, "WRONG0000", "192.0.2.200").await,
+        429,
+        "a forged X-Forwarded-For buys no new quota"
+    );
+    assert_eq!(look_up(&server, &number, &code, "192.0.2.201").await, 200);
 }

@@ -15,6 +15,7 @@ pub mod fuzzing;
 pub mod limits;
 pub mod metrics;
 pub mod middleware;
+pub mod proxy;
 pub mod server;
 
 pub mod pages;
@@ -65,6 +66,8 @@ pub struct HttpConfig {
     /// The service's public address as printed on documents (`https://kezek.example.kz`);
     /// when `None`, `http://` and the request's Host header.
     pub public_url: Option<String>,
+    /// Whose forwarding headers name the client (none by default: the peer is the client).
+    pub proxies: proxy::TrustedProxies,
 }
 
 impl Default for HttpConfig {
@@ -74,6 +77,7 @@ impl Default for HttpConfig {
             request_timeout: Duration::from_secs(10),
             signer: None,
             public_url: None,
+            proxies: proxy::TrustedProxies::default(),
         }
     }
 }
@@ -95,6 +99,10 @@ impl HttpConfig {
                 .public_url
                 .as_ref()
                 .map(|url| url.trim_end_matches('/').to_string()),
+            proxies: proxy::TrustedProxies {
+                networks: config.proxy.trusted.clone(),
+                header: config.proxy.header,
+            },
         }
     }
 }
@@ -107,6 +115,7 @@ impl std::fmt::Debug for HttpConfig {
             // The key's id only: the key itself never leaves the signer.
             .field("signer", &self.signer.as_ref().map(|s| s.public_key().id))
             .field("public_url", &self.public_url)
+            .field("proxies", &self.proxies)
             .finish()
     }
 }
@@ -135,6 +144,7 @@ pub struct AppStateInner {
     public_url: Option<Arc<str>>,
     /// Signs the web pages' session cookies.
     sessions: Arc<pages::session::SessionKeys>,
+    proxies: proxy::TrustedProxies,
     /// The readiness probe's last answer (see `readiness`).
     last_probe: readiness::LastProbe,
 }
@@ -225,6 +235,7 @@ pub fn router(
         reads: Arc::new(ReadPool::new(db)),
         manual_clock,
         last_probe: Default::default(),
+        proxies: config.proxies,
         limits: Arc::new(limits::ParentLimits::new(config.limits)),
         metrics: Arc::clone(&metrics),
         signer,
