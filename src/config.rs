@@ -140,7 +140,7 @@ impl Default for HttpSettings {
 impl Default for LimitSettings {
     /// Look-ups and codes as before (src/http/limits.rs). A family registers a few children
     /// a year; 10 an hour from one address leaves room for a shared connection (a school, a
-    /// public service centre), and 3 per applicant for corrections.
+    /// public service centre), and 5 per applicant for a large family or a correction.
     fn default() -> Self {
         let look_ups = crate::http::limits::LimitConfig::default();
         LimitSettings {
@@ -149,7 +149,7 @@ impl Default for LimitSettings {
             wrong_codes_per_hour: look_ups.wrong_codes_per_hour,
             wrong_code_burst: look_ups.wrong_code_burst,
             registrations_per_client_per_hour: 10,
-            registrations_per_applicant_per_hour: 3,
+            registrations_per_applicant_per_hour: 5,
             pending_writes: 1024,
         }
     }

@@ -58,6 +58,15 @@ struct ServeFlags {
     /// links (e.g. https://kezek.example.kz); the request's Host header when absent.
     #[arg(long, value_name = "URL")]
     public_url: Option<String>,
+    /// Portal registrations an hour per client; 0 turns the quota off [default: 10].
+    #[arg(long, value_name = "N")]
+    registrations_per_client_per_hour: Option<u32>,
+    /// Portal registrations an hour per applicant IIN; 0 turns the quota off [default: 5].
+    #[arg(long, value_name = "N")]
+    registrations_per_applicant_per_hour: Option<u32>,
+    /// Writer commands waiting at once before writes answer 503 busy; 0: off [default: 1024].
+    #[arg(long, value_name = "N")]
+    pending_writes: Option<usize>,
     /// Seconds before an unanswered request gets 503 `timeout` [default: 10].
     #[arg(long, value_name = "SECONDS")]
     request_timeout_secs: Option<u64>,
@@ -94,6 +103,18 @@ impl ServeFlags {
         flags.extend(
             self.lookups_per_minute
                 .map(|n| flag("limits.lookups_per_minute", n)),
+        );
+        flags.extend(
+            self.registrations_per_client_per_hour
+                .map(|n| flag("limits.registrations_per_client_per_hour", n)),
+        );
+        flags.extend(
+            self.registrations_per_applicant_per_hour
+                .map(|n| flag("limits.registrations_per_applicant_per_hour", n)),
+        );
+        flags.extend(
+            self.pending_writes
+                .map(|n| flag("limits.pending_writes", n)),
         );
         flags.extend(
             self.request_timeout_secs

@@ -8,6 +8,7 @@ mod common;
 mod http;
 
 use http::{Go, Server};
+use kezek::http::admission::AdmissionConfig;
 use kezek::http::proxy::{ForwardedHeader, TrustedProxies};
 use kezek::http::HttpConfig;
 use std::time::Duration;
@@ -109,4 +110,89 @@ async fn wrong_codes_on_one_application_do_not_lock_a_neighbour_out_of_another()
         "a forged X-Forwarded-For buys no new quota"
     );
     assert_eq!(look_up(&server, &number, &code, "192.0.2.201").await, 200);
+}
+
+fn quotas(per_client: u32, per_applicant: u32) -> HttpConfig {
+    HttpConfig {
+        admission: AdmissionConfig {
+            registrations_per_client_per_hour: per_client,
+            registrations_per_applicant_per_hour: per_applicant,
+            pending_writes: 1024,
+        },
+        ..behind_proxy()
+    }
+}
+
+/// A portal registration of form `serial` as client `from`, optionally for `applicant`.
+async fn register_as(
+    server: &Server,
+    serial: u16,
+    from: &str,
+    applicant: Option<&str>,
+) -> http::Answer {
+    let mut form = serde_json::to_value(common::valid_form(serial)).unwrap();
+    if let Some(applicant) = applicant {
+        form["applicant_iin"] = applicant.into();
+    }
+    server
+        .post("/api/v1/applications")
+        .header("X-Forwarded-For", from)
+        .json(&form)
+        .go()
+        .await
+}
+
+#[tokio::test]
+async fn a_one_address_flood_is_throttled_while_another_clients_registration_goes_through() {
+    let server = Server::with(quotas(10, 0), true).await;
+    let flooder = "198.51.100.66";
+    let mut created = 0;
+    let mut throttled = 0;
+    for serial in 1..=40 {
+        let answer = register_as(&server, serial, flooder, None).await;
+        match answer.status {
+            201 => created += 1,
+            429 => {
+                let body = answer.assert_error(429, "registrations_limited");
+                assert!(body["message"].is_string());
+                let wait: u64 = answer.header("retry-after").unwrap().parse().unwrap();
+                // Ten an hour: the next one in six minutes.
+                assert!((1..=360).contains(&wait), "{wait}");
+                throttled += 1;
+            }
+            other => panic!("{other}: {}", answer.text),
+        }
+    }
+    assert_eq!((created, throttled), (10, 30));
+    let parent = register_as(&server, 100, "203.0.113.5", None).await;
+    assert_eq!(parent.status, 201, "{}", parent.text);
+    // Staff register for many parents from one office: not counted.
+    let operator = server.operator();
+    let form = serde_json::to_value(common::valid_form(101)).unwrap();
+    let office = server
+        .post("/api/v1/applications")
+        .header("X-Forwarded-For", flooder)
+        .bearer_auth(&operator)
+        .json(&form)
+        .go()
+        .await;
+    assert_eq!(office.status, 201, "{}", office.text);
+    let health = server.get("/api/v1/health").go().await.json();
+    assert_eq!(health["applications_waiting"], 12);
+}
+
+#[tokio::test]
+async fn one_applicant_is_not_registered_over_and_over_from_many_addresses() {
+    let server = Server::with(quotas(0, 2), true).await;
+    let applicant = "791028302728";
+    for (serial, from) in [(1, "198.51.100.1"), (2, "198.51.100.2")] {
+        let answer = register_as(&server, serial, from, Some(applicant)).await;
+        assert_eq!(answer.status, 201, "{}", answer.text);
+    }
+    register_as(&server, 3, "198.51.100.3", Some(applicant))
+        .await
+        .assert_error(429, "registrations_limited");
+    let other = common::child_iin(common::date(1985, 5, 5), 7);
+    let answer = register_as(&server, 4, "198.51.100.3", Some(&other)).await;
+    assert_eq!(answer.status, 201, "{}", answer.text);
 }

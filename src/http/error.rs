@@ -263,6 +263,10 @@ impl ApiError {
                 return ApiError::new(INVALID, lang).with_detail(why.clone())
             }
             CommandError::Unavailable => UNAVAILABLE,
+            CommandError::Busy => return ApiError::new(WRITES_BUSY, lang).retry_after(1),
+            CommandError::Throttled(seconds) => {
+                return ApiError::new(REGISTRATIONS_LIMITED, lang).retry_after(*seconds)
+            }
             CommandError::IdempotencyKeyReused => IDEMPOTENCY_KEY_REUSED,
             CommandError::Storage(cause) => {
                 tracing::error!(error = %cause, "storage failure behind an API request");

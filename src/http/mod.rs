@@ -8,6 +8,7 @@
 //! handler answered with 500, a timeout, the body limit, and the request fingerprint that
 //! Idempotency-Key compares.
 
+pub mod admission;
 pub mod error;
 pub mod extract;
 #[doc(hidden)]
@@ -68,6 +69,8 @@ pub struct HttpConfig {
     pub public_url: Option<String>,
     /// Whose forwarding headers name the client (none by default: the peer is the client).
     pub proxies: proxy::TrustedProxies,
+    /// Registration quotas and the writer queue's ceiling; off by default (see `admission`).
+    pub admission: admission::AdmissionConfig,
 }
 
 impl Default for HttpConfig {
@@ -78,6 +81,7 @@ impl Default for HttpConfig {
             signer: None,
             public_url: None,
             proxies: proxy::TrustedProxies::default(),
+            admission: admission::AdmissionConfig::OFF,
         }
     }
 }
@@ -103,6 +107,11 @@ impl HttpConfig {
                 networks: config.proxy.trusted.clone(),
                 header: config.proxy.header,
             },
+            admission: admission::AdmissionConfig {
+                registrations_per_client_per_hour: limits.registrations_per_client_per_hour,
+                registrations_per_applicant_per_hour: limits.registrations_per_applicant_per_hour,
+                pending_writes: limits.pending_writes,
+            },
         }
     }
 }
@@ -116,6 +125,7 @@ impl std::fmt::Debug for HttpConfig {
             .field("signer", &self.signer.as_ref().map(|s| s.public_key().id))
             .field("public_url", &self.public_url)
             .field("proxies", &self.proxies)
+            .field("admission", &self.admission)
             .finish()
     }
 }
@@ -124,6 +134,38 @@ impl std::fmt::Debug for HttpConfig {
 /// layer of every request, and one reference count is cheaper than one per field.
 #[derive(Clone)]
 pub struct AppState(Arc<AppStateInner>);
+
+impl AppStateInner {
+    /// Whether a write may join the writer's queue now (see `admission`).
+    fn admit_write(&self) -> Result<(), CommandError> {
+        self.admission
+            .write(self.service.pending_commands())
+            .map_err(refused)
+    }
+
+    /// Whether `caller` may register for `applicant` now: staff always; the portal within
+    /// its quotas (see `admission`).
+    fn admit_registration(
+        &self,
+        caller: &auth::Caller,
+        client: auth::ClientIp,
+        applicant: &str,
+    ) -> Result<(), CommandError> {
+        if matches!(caller, auth::Caller::Staff(_)) {
+            return Ok(());
+        }
+        self.admission
+            .registration(client.0, applicant)
+            .map_err(refused)
+    }
+}
+
+fn refused(refusal: admission::Refused) -> CommandError {
+    match refusal {
+        admission::Refused::Busy => CommandError::Busy,
+        admission::Refused::Registrations(seconds) => CommandError::Throttled(seconds),
+    }
+}
 
 impl std::ops::Deref for AppState {
     type Target = AppStateInner;
@@ -145,6 +187,7 @@ pub struct AppStateInner {
     /// Signs the web pages' session cookies.
     sessions: Arc<pages::session::SessionKeys>,
     proxies: proxy::TrustedProxies,
+    admission: Arc<admission::Admission>,
     /// The readiness probe's last answer (see `readiness`).
     last_probe: readiness::LastProbe,
 }
@@ -236,6 +279,7 @@ pub fn router(
         manual_clock,
         last_probe: Default::default(),
         proxies: config.proxies,
+        admission: Arc::new(admission::Admission::new(config.admission)),
         limits: Arc::new(limits::ParentLimits::new(config.limits)),
         metrics: Arc::clone(&metrics),
         signer,
@@ -246,12 +290,14 @@ pub fn router(
     let (api, document) = api();
     let document = Arc::new(document);
     let limits = Arc::clone(&app.limits);
+    let admission = Arc::clone(&app.admission);
     tokio::spawn(async move {
         // The per-client maps would otherwise keep every address ever seen.
         let mut every = tokio::time::interval(Duration::from_secs(60));
         loop {
             every.tick().await;
             limits.retain_recent();
+            admission.retain_recent();
         }
     });
     api.route(
@@ -369,6 +415,9 @@ impl Submission<'_> {
             }),
             _ => None,
         };
+        self.app
+            .admit_write()
+            .map_err(|e| from_command(e, self.lang))?;
         let outcome = self
             .app
             .service

@@ -61,6 +61,13 @@ pub enum CommandError {
     Storage(#[source] Arc<StoreError>),
     #[error("the service is shutting down")]
     Unavailable,
+    /// Not admitted: the writer's queue is at its ceiling. Nothing was done; retry shortly.
+    #[error("the writer's queue is full")]
+    Busy,
+    /// Not admitted: the caller's quota for this kind of command is spent. Nothing was done;
+    /// retry after this many seconds.
+    #[error("over the quota; retry after {0} s")]
+    Throttled(u64),
     /// The Idempotency-Key was first used for a different request.
     #[error("the idempotency key was used for a different request")]
     IdempotencyKeyReused,
