@@ -138,8 +138,9 @@ fn sigterm_answers_the_request_in_flight_and_exits_zero() {
     .unwrap();
     stream.write_all(first).unwrap();
     std::thread::sleep(Duration::from_millis(300));
-    let terminated = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+    // The shell's own `kill`: a fresh image may lack procps's.
+    let terminated = Command::new("sh")
+        .args(["-c", "kill -TERM \"$0\"", &child.id().to_string()])
         .status()
         .unwrap();
     assert!(terminated.success());
