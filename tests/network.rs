@@ -4,30 +4,18 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-/// `kezek serve` on a free port with `extra` flags; answers the child and `host:port`.
+/// `kezek serve` with `extra` flags: the child and its `host:port`.
 fn spawn_server(db: &std::path::Path, extra: &[&str]) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kezek"))
-        .arg("--db")
-        .arg(db)
-        .args(["serve", "--addr", "127.0.0.1:0"])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let address = lines
-        .find_map(|line| {
-            line.ok()?
-                .strip_prefix("listening on http://")
-                .map(str::to_string)
-        })
-        .expect("serve prints its address");
+    let (child, address) = common::spawn_server(db, extra);
+    let address = address
+        .strip_prefix("http://")
+        .expect("an http address")
+        .to_string();
     (child, address)
 }
 

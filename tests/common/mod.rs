@@ -196,3 +196,23 @@ pub fn add_staff(
     kezek::store::staff::add(&conn, &account, &hash, start_time()).unwrap();
     token
 }
+
+/// `kezek serve` on a free loopback port with `extra` flags, its log discarded: the child
+/// and the address it printed (`http://127.0.0.1:PORT`).
+pub fn spawn_server(db: &std::path::Path, extra: &[&str]) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kezek"))
+        .arg("--db")
+        .arg(db)
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .args(extra)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let address = lines
+        .find_map(|line| line.ok()?.strip_prefix("listening on ").map(str::to_string))
+        .expect("serve prints its address");
+    (child, address)
+}
