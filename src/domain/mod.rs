@@ -4,11 +4,13 @@
 //! JSON over the wire (serde derives only describe shapes). Time comes in as a parameter.
 
 pub mod access;
+pub mod amendment;
 pub mod application;
 pub mod calendar;
 pub mod catalog;
 pub mod document;
 pub mod event;
+pub mod family;
 pub mod history;
 pub mod iin;
 pub mod numbers;

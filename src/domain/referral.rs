@@ -5,7 +5,7 @@
 
 use super::application::ApplicationId;
 use super::catalog::{AgeBand, DistrictId, GroupId, KindergartenId, Language, Tier};
-use super::waiting_list::Place;
+use super::waiting_list::{Place, TierSplit};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -134,6 +134,23 @@ pub struct DistrictPolicy {
     pub stop_list_days: u32,
     /// Astana's rule: first-priority and general children share places 1 : 3.
     pub interleave_first_priority: bool,
+    /// A family that moves into the district keeps its original registration time (the
+    /// Russian rules do); otherwise it queues from the day it moved.
+    #[serde(default = "yes")]
+    pub move_keeps_registration_time: bool,
+    /// A priority verified in the old district carries over to this one; otherwise the
+    /// claim waits for this district's officer again (in the general tier meanwhile).
+    #[serde(default = "yes")]
+    pub move_keeps_priority: bool,
+    /// Transfer requests of enrolled children take a place before first-time applicants.
+    /// Off (the default): a place goes to a transfer only when no first-time applicant
+    /// fits it.
+    #[serde(default)]
+    pub transfers_before_first_time: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Default for DistrictPolicy {
@@ -143,6 +160,9 @@ impl Default for DistrictPolicy {
             extension_calendar_days: 30,
             stop_list_days: 10,
             interleave_first_priority: false,
+            move_keeps_registration_time: true,
+            move_keeps_priority: true,
+            transfers_before_first_time: false,
         }
     }
 }
@@ -166,6 +186,34 @@ impl Default for InterleaveCycle {
 impl InterleaveCycle {
     pub fn first_priority_due(self) -> bool {
         self.0 >= GENERAL_PER_FIRST
+    }
+
+    /// How many referrals go before the child `split` describes if places keep coming that
+    /// everyone in its set fits and nobody else joins: every out-of-turn child first, then
+    /// first-priority and general children one to three from where the cycle stands, the
+    /// other side alone once one side runs out (as `QueueState::choose_for` allocates).
+    pub fn turns_before(self, split: &TierSplit) -> u32 {
+        let [out_of_turn, first, general] = split.totals;
+        let ahead = split.ahead_in_tier;
+        // General referrals still due before the next first-priority one.
+        let generals_first = u32::from(GENERAL_PER_FIRST - self.0.min(GENERAL_PER_FIRST));
+        let per_first = u32::from(GENERAL_PER_FIRST);
+        match split.tier {
+            Tier::OutOfTurn => ahead,
+            // The (ahead + 1)-th first-priority turn comes after `generals_first` general
+            // turns and three more between each two first-priority ones.
+            Tier::First => out_of_turn + ahead + general.min(generals_first + per_first * ahead),
+            // First-priority turns come after `generals_first` general ones, then after
+            // every three.
+            Tier::General => {
+                let firsts = if ahead >= generals_first {
+                    (ahead - generals_first) / per_first + 1
+                } else {
+                    0
+                };
+                out_of_turn + ahead + first.min(firsts)
+            }
+        }
     }
 
     /// The cycle after a referral to a child of `tier`. Out-of-turn children stand outside it.

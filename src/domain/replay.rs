@@ -147,9 +147,27 @@ impl Replay {
                     }
                 }
             }
+            Event::ApplicationMoved { from, to } => {
+                let application = self.application(*from, ApplicationStatus::Queued)?;
+                application.status = ApplicationStatus::Moved;
+                application.held_until = None;
+                self.applications.insert(to.id, to.clone());
+            }
+            Event::ApplicationAmended { id, amendment } => {
+                let application = self
+                    .applications
+                    .get_mut(id)
+                    .filter(|a| a.status.is_active())
+                    .ok_or_else(|| ReplayError::InvalidTransition(format!("{id:?}")))?;
+                amendment.applied_to(application);
+            }
             Event::StopListEnded { id, .. } => {
                 self.application(*id, ApplicationStatus::Queued)?.held_until = None;
             }
+            // Families live in the state (compared by `verify` as such).
+            Event::FamilyRegistered(_)
+            | Event::FamilyChoiceSet { .. }
+            | Event::FamilyPassedOver { .. } => {}
             Event::DistrictCreated(_)
             | Event::KindergartenCreated(_)
             | Event::GroupCreated(_)

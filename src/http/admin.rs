@@ -177,6 +177,20 @@ pub struct PolicyRequest {
     pub stop_list_days: u32,
     /// One first-priority referral for every three general ones.
     pub interleave_first_priority: bool,
+    /// A family moving in keeps its original registration time (default true).
+    #[serde(default = "yes")]
+    pub move_keeps_registration_time: bool,
+    /// A priority verified in the old district carries over (default true).
+    #[serde(default = "yes")]
+    pub move_keeps_priority: bool,
+    /// Transfers of enrolled children before first-time applicants (default false: a
+    /// transfer gets a place only when no first-time applicant fits it).
+    #[serde(default)]
+    pub transfers_before_first_time: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[utoipa::path(put, path = "/api/v1/districts/{district}/policy", tag = "admin",
@@ -197,6 +211,9 @@ async fn set_policy(
         extension_calendar_days: body.extension_calendar_days,
         stop_list_days: body.stop_list_days,
         interleave_first_priority: body.interleave_first_priority,
+        move_keeps_registration_time: body.move_keeps_registration_time,
+        move_keeps_priority: body.move_keeps_priority,
+        transfers_before_first_time: body.transfers_before_first_time,
     };
     let (_, replayed) = ctx
         .submission(&app)

@@ -20,12 +20,13 @@
 //! configuration the journal does not carry (the local time zone and the school-age rule).
 
 use crate::domain::application::{Application, ApplicationId, Choices};
-use crate::domain::catalog::{DistrictId, Language, SchoolAgeRule, Tier};
+use crate::domain::catalog::{DistrictId, KindergartenId, Language, SchoolAgeRule, Tier};
 use crate::domain::event::Event;
+use crate::domain::family::FamilyId;
 use crate::domain::local_date;
 use crate::domain::referral::{FreePlace, InterleaveCycle, Lapse, PlaceId, Referral, ReferralId};
 use chrono::{DateTime, NaiveDate, Utc};
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 /// The regulations' ratio: one first-priority child, then this many general ones. Written
 /// here again on purpose, so that a wrong constant in the service would show as envy.
@@ -108,6 +109,10 @@ impl Default for DistrictModel {
 pub struct AuditFigures {
     pub events: u64,
     pub registrations: u64,
+    pub amended: u64,
+    pub families: u64,
+    pub family_passes: u64,
+    pub moved: u64,
     pub priorities_verified: u64,
     pub priorities_rejected: u64,
     pub withdrawn: u64,
@@ -146,6 +151,9 @@ pub struct EnvyFigures {
     pub cycle_disagreements: u64,
     /// Stop lists that ended at another instant than the lapse had set.
     pub stop_list_disagreements: u64,
+    /// Together-families whose children were referred apart (other kindergartens, or some
+    /// left waiting): the number that must be 0.
+    pub split_families: u64,
     /// Open places that a waiting child fitted once the journal ended.
     pub idle_places_at_end: u64,
     /// The first cases, in words, for whoever has to find the bug.
@@ -172,6 +180,20 @@ pub enum AuditError {
 #[derive(Default)]
 pub struct Audit {
     districts: BTreeMap<DistrictId, DistrictModel>,
+    /// Families: their children, and whether they take places only together.
+    families: BTreeMap<FamilyId, (Vec<ApplicationId>, bool)>,
+    family_of: HashMap<ApplicationId, FamilyId>,
+    /// The together-families passed over for each open place (journaled passes): their
+    /// children are not envious of whoever takes the place.
+    passed: BTreeMap<PlaceId, BTreeSet<FamilyId>>,
+    /// The referrals of a together-family's command so far: the family, when, where, and
+    /// the children still to be served in it.
+    family_batch: Option<(
+        FamilyId,
+        DateTime<Utc>,
+        KindergartenId,
+        BTreeSet<ApplicationId>,
+    )>,
     places: BTreeMap<PlaceId, FreePlace>,
     open: BTreeSet<PlaceId>,
     live: BTreeMap<ReferralId, (PlaceId, ApplicationId)>,
@@ -194,7 +216,26 @@ impl Audit {
             seq,
             what: format!("{what:?}"),
         };
+        self.close_family_batch(event, at);
         match event {
+            Event::FamilyRegistered(family) => {
+                for member in &family.members {
+                    self.family_of.insert(*member, family.id);
+                }
+                self.families
+                    .insert(family.id, (family.members.clone(), family.together));
+                self.figures.families += 1;
+            }
+            Event::FamilyChoiceSet { family, together } => {
+                self.families
+                    .get_mut(family)
+                    .ok_or_else(|| unknown(family))?
+                    .1 = *together;
+            }
+            Event::FamilyPassedOver { family, place } => {
+                self.passed.entry(*place).or_default().insert(*family);
+                self.figures.family_passes += 1;
+            }
             Event::DistrictCreated(district) => {
                 self.districts.entry(district.id).or_default();
             }
@@ -258,6 +299,34 @@ impl Audit {
                 held_until,
                 ..
             } => self.lapse(*id, lapse, *held_until, seq)?,
+            Event::ApplicationMoved { from, to } => {
+                if let Some(family) = self.family_of.remove(from) {
+                    let members = &mut self.families.get_mut(&family).expect("known").0;
+                    members
+                        .iter_mut()
+                        .filter(|m| **m == *from)
+                        .for_each(|m| *m = to.id);
+                    self.family_of.insert(to.id, family);
+                }
+                let old = self.child_mut(*from).ok_or_else(|| unknown(from))?;
+                let standing = old.standing;
+                old.standing = Standing::Left;
+                let model = self
+                    .districts
+                    .get_mut(&to.id.district)
+                    .ok_or_else(|| unknown(&to.id))?;
+                let mut child = Child::of(to);
+                child.standing = standing;
+                model.children.insert(to.id.number.0, child);
+                self.figures.moved += 1;
+            }
+            Event::ApplicationAmended { id, amendment } => {
+                let child = self.child_mut(*id).ok_or_else(|| unknown(id))?;
+                child.choices = amendment.choices.clone();
+                child.language = amendment.language;
+                child.desired_start = amendment.desired_start;
+                self.figures.amended += 1;
+            }
             Event::StopListEnded { id, at } => {
                 let child = self.child_mut(*id).ok_or_else(|| unknown(id))?;
                 let on_time = child.standing == Standing::OnStopList { until: *at };
@@ -326,6 +395,10 @@ impl Audit {
             values.sort_unstable();
         }
         self.figures
+    }
+
+    fn child(&self, id: ApplicationId) -> Option<&Child> {
+        self.districts.get(&id.district)?.children.get(&id.number.0)
     }
 
     fn child_mut(&mut self, id: ApplicationId) -> Option<&mut Child> {
@@ -398,11 +471,30 @@ impl Audit {
             .ok_or_else(|| unknown(format!("{:?}", referral.application)))?;
         let recipient_key = recipient.key;
         let recipient_fits = fits(recipient, &place, today, &self.school_age);
+        // Children of a family passed over for this place chose to wait together; siblings
+        // of a together-family recipient are served in the same command.
+        let passed = self.passed.remove(&referral.place).unwrap_or_default();
+        let together_with_recipient = self
+            .family_of
+            .get(&referral.application)
+            .filter(|f| self.families[*f].1)
+            .copied();
+        let excused = |number: u32| {
+            let id = ApplicationId {
+                district: place.district,
+                number: crate::domain::application::RegistrationNumber(number),
+            };
+            self.family_of
+                .get(&id)
+                .is_some_and(|f| passed.contains(f) || Some(*f) == together_with_recipient)
+        };
         let fitting: Vec<OrderKey> = model
             .children
-            .values()
-            .filter(|child| fits(child, &place, today, &self.school_age))
-            .map(|child| child.key)
+            .iter()
+            .filter(|(number, child)| {
+                fits(child, &place, today, &self.school_age) && !excused(**number)
+            })
+            .map(|(_, child)| child.key)
             .collect();
         let envy = &mut self.figures.envy;
         let contested = model.interleave && has_both(&fitting);
@@ -436,7 +528,51 @@ impl Audit {
             envy.cycle_disagreements += 1;
         }
         self.issue(referral, recipient_key.tier);
+        if let Some(family) = together_with_recipient {
+            self.note_family_referral(family, referral);
+        }
         Ok(())
+    }
+
+    /// A referral to a child of a together-family: the first of its command opens the
+    /// batch of children who must all be served there, in the same command.
+    fn note_family_referral(&mut self, family: FamilyId, referral: &Referral) {
+        let batch_open = matches!(self.family_batch, Some((f, at, _, _)) if f == family && at == referral.issued_at);
+        if !batch_open {
+            let waiting: BTreeSet<ApplicationId> = self.families[&family]
+                .0
+                .iter()
+                .copied()
+                .filter(|member| {
+                    *member == referral.application
+                        || self.child(*member).is_some_and(|c| {
+                            matches!(c.standing, Standing::Waiting | Standing::OnStopList { .. })
+                        })
+                })
+                .collect();
+            self.family_batch = Some((family, referral.issued_at, referral.kindergarten, waiting));
+        }
+        let (_, _, kindergarten, waiting) = self.family_batch.as_mut().expect("just opened");
+        if *kindergarten != referral.kindergarten {
+            self.figures.envy.split_families += 1;
+        }
+        waiting.remove(&referral.application);
+    }
+
+    /// Ends a together-family's batch at the first event that is not another of its
+    /// referrals: a child of it still waiting then was split from the others.
+    fn close_family_batch(&mut self, event: &Event, at: DateTime<Utc>) {
+        let Some((family, batch_at, _, waiting)) = &self.family_batch else {
+            return;
+        };
+        let continues = matches!(event, Event::ReferralIssued { referral, .. }
+            if at == *batch_at && self.family_of.get(&referral.application) == Some(family));
+        if !continues {
+            if !waiting.is_empty() {
+                self.figures.envy.split_families += 1;
+            }
+            self.family_batch = None;
+        }
     }
 
     fn issue(&mut self, referral: &Referral, tier: Tier) {
@@ -721,6 +857,7 @@ mod tests {
             status: ApplicationStatus::Queued,
             channel: Channel::Portal,
             entered_by: None,
+            moved_from: None,
             held_until: None,
         }
     }

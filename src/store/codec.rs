@@ -82,7 +82,7 @@ pub const APPLICATION_COLUMNS: &str = "district_id, registration_number, registe
     child_iin, child_full_name, child_birth_date, child_sex, applicant_iin, applicant_full_name, \
     applicant_phone, applicant_email, applicant_address, applicant_relation, desired_start, \
     choices, language, priority_category, priority_document, priority_status, tier, status, \
-    channel, entered_by, held_until";
+    channel, entered_by, held_until, moved_from_district, moved_from_number";
 
 pub fn application_from_row(row: &Row<'_>) -> Result<Application, StoreError> {
     let district = DistrictId(row.get(0)?);
@@ -128,6 +128,17 @@ pub fn application_from_row(row: &Row<'_>) -> Result<Application, StoreError> {
             .map(micros_to_time)
             .transpose()
             .map_err(bad)?,
+        moved_from: match (
+            row.get::<_, Option<u32>>(24)?,
+            row.get::<_, Option<u32>>(25)?,
+        ) {
+            (Some(district), Some(number)) => Some(ApplicationId {
+                district: DistrictId(district),
+                number: RegistrationNumber(number),
+            }),
+            (None, None) => None,
+            _ => return Err(bad("moved_from is half set".into())),
+        },
     })
 }
 

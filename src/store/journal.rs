@@ -3,6 +3,7 @@
 
 use super::codec::{self, APPLICATION_COLUMNS, REFERRAL_COLUMNS};
 use super::{Store, StoreError};
+use crate::domain::amendment::Amendment;
 use crate::domain::application::{
     Application, ApplicationId, ApplicationStatus, ClaimStatus, RegistrationNumber,
 };
@@ -41,6 +42,15 @@ impl Store {
         let mut statement = self
             .conn
             .prepare_cached("SELECT 1 FROM applications WHERE child_iin = ?1 AND active = 1")?;
+        Ok(statement.exists([child_iin])?)
+    }
+
+    /// Whether the child holds a kindergarten place through an application (enrolled): such
+    /// a child asks for a transfer, never for a second place.
+    pub fn child_is_enrolled(&self, child_iin: &str) -> Result<bool, StoreError> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT 1 FROM applications WHERE child_iin = ?1 AND status = 'enrolled'",
+        )?;
         Ok(statement.exists([child_iin])?)
     }
 
@@ -211,6 +221,44 @@ impl Store {
                 let changed = statement.execute(params![code_hash, id.district.0, id.number.0])?;
                 expect_one_row(changed, *id)?;
             }
+            Event::ApplicationAmended { id, amendment } => self.amend(*id, amendment)?,
+            Event::FamilyRegistered(family) => {
+                self.conn.execute(
+                    "INSERT INTO families (id, together) VALUES (?1, ?2)",
+                    params![family.id.0, family.together],
+                )?;
+                for (position, member) in family.members.iter().enumerate() {
+                    self.conn.execute(
+                        "INSERT INTO family_members (family_id, position, district_id, \
+                         registration_number) VALUES (?1, ?2, ?3, ?4)",
+                        params![family.id.0, position, member.district.0, member.number.0],
+                    )?;
+                }
+            }
+            Event::FamilyChoiceSet { family, together } => {
+                let changed = self.conn.execute(
+                    "UPDATE families SET together = ?1 WHERE id = ?2",
+                    params![together, family.0],
+                )?;
+                expect_one(changed, "families", family.0.to_string())?;
+            }
+            Event::FamilyPassedOver { .. } => {}
+            Event::ApplicationMoved { from, to } => {
+                // A family member moves within its family.
+                self.conn.execute(
+                    "UPDATE family_members SET district_id = ?1, registration_number = ?2 \
+                     WHERE district_id = ?3 AND registration_number = ?4",
+                    params![
+                        to.id.district.0,
+                        to.id.number.0,
+                        from.district.0,
+                        from.number.0
+                    ],
+                )?;
+                // The old row first: the child's one active application moves with it.
+                self.set_status(*from, ApplicationStatus::Moved)?;
+                self.insert_application(to)?;
+            }
             Event::SurveyAnswered {
                 id,
                 process,
@@ -236,7 +284,7 @@ impl Store {
         let sql = format!(
             "INSERT INTO applications ({APPLICATION_COLUMNS}, active) VALUES \
              (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, \
-              ?19, ?20, ?21, ?22, ?23, ?24, ?25)"
+              ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)"
         );
         let mut statement = self.conn.prepare_cached(&sql)?;
         let priority = a.priority.as_ref();
@@ -265,9 +313,30 @@ impl Store {
             codec::enum_text(&a.channel),
             a.entered_by,
             a.held_until.map(|t| t.timestamp_micros()),
+            a.moved_from.map(|id| id.district.0),
+            a.moved_from.map(|id| id.number.0),
             a.status.is_active(),
         ])?;
         Ok(())
+    }
+
+    fn amend(&self, id: ApplicationId, a: &Amendment) -> Result<(), StoreError> {
+        let mut statement = self.conn.prepare_cached(
+            "UPDATE applications SET choices = ?1, language = ?2, desired_start = ?3, \
+             applicant_phone = ?4, applicant_email = ?5, applicant_address = ?6 \
+             WHERE district_id = ?7 AND registration_number = ?8 AND active = 1",
+        )?;
+        let changed = statement.execute(params![
+            codec::choices_text(&a.choices),
+            a.language.map(|l| l.code().to_string()),
+            codec::date_text(a.desired_start),
+            a.phone,
+            a.email,
+            a.address,
+            id.district.0,
+            id.number.0
+        ])?;
+        expect_one_row(changed, id)
     }
 
     /// Sets the status; an application that leaves the queue for good leaves the stop list.
@@ -347,14 +416,18 @@ impl Store {
     ) -> Result<(), StoreError> {
         self.conn.execute(
             "INSERT OR REPLACE INTO district_policies (district_id, referral_validity_working_days, \
-             extension_calendar_days, stop_list_days, interleave_first_priority) \
-             VALUES (?1, ?2, ?3, ?4, ?5)",
+             extension_calendar_days, stop_list_days, interleave_first_priority, \
+             move_keeps_registration_time, move_keeps_priority, transfers_before_first_time) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![
                 district.0,
                 policy.referral_validity_working_days,
                 policy.extension_calendar_days,
                 policy.stop_list_days,
-                policy.interleave_first_priority
+                policy.interleave_first_priority,
+                policy.move_keeps_registration_time,
+                policy.move_keeps_priority,
+                policy.transfers_before_first_time,
             ],
         )?;
         Ok(())

@@ -196,7 +196,12 @@ impl Store {
             | Event::PlacesReported { .. }
             | Event::StopListEnded { .. }
             | Event::AccessCodeIssued { .. }
-            | Event::SurveyAnswered { .. } => {}
+            | Event::SurveyAnswered { .. }
+            | Event::ApplicationAmended { .. }
+            | Event::ApplicationMoved { .. }
+            | Event::FamilyRegistered(_)
+            | Event::FamilyChoiceSet { .. }
+            | Event::FamilyPassedOver { .. } => {}
         }
         Ok(())
     }

@@ -10,11 +10,12 @@ use crate::domain::catalog::{
     Names, PriorityCategory,
 };
 use crate::domain::event::{Actor, ChainChecker, ChainError, Hash, RecordedEvent};
+use crate::domain::family::{Family, FamilyId};
 use crate::domain::referral::{DistrictPolicy, FreePlace, InterleaveCycle, PlaceId, Referral};
 use crate::domain::state::QueueState;
 use crate::domain::state::{Counters, Deadline, LiveReferral};
 use crate::domain::waiting_list::{CompactChoices, Waiting, WaitingList};
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -77,6 +78,7 @@ pub fn load_state(conn: &Connection) -> Result<QueueState, StoreError> {
     load_places_and_referrals(conn, &mut state)?;
     load_counters(conn, &mut state)?;
     load_access_codes(conn, &mut state)?;
+    load_families(conn, &mut state)?;
     let mut statement = conn.prepare("SELECT id, interleave_cycle FROM districts")?;
     let mut rows = statement.query([])?;
     while let Some(row) = rows.next()? {
@@ -86,6 +88,30 @@ pub fn load_state(conn: &Connection) -> Result<QueueState, StoreError> {
         }
     }
     Ok(state)
+}
+
+fn load_families(conn: &Connection, state: &mut QueueState) -> Result<(), StoreError> {
+    let mut statement = conn.prepare(
+        "SELECT f.id, f.together, m.district_id, m.registration_number FROM families f \
+         JOIN family_members m ON m.family_id = f.id ORDER BY f.id, m.position",
+    )?;
+    let mut rows = statement.query([])?;
+    while let Some(row) = rows.next()? {
+        let id = FamilyId(row.get(0)?);
+        let member = ApplicationId {
+            district: DistrictId(row.get(2)?),
+            number: RegistrationNumber(row.get(3)?),
+        };
+        let family = state.families.entry(id).or_insert_with(|| Family {
+            id,
+            members: Vec::new(),
+            together: false,
+        });
+        family.together = row.get(1)?;
+        family.members.push(member);
+        state.family_of.insert(member, id);
+    }
+    Ok(())
 }
 
 fn load_access_codes(conn: &Connection, state: &mut QueueState) -> Result<(), StoreError> {
@@ -132,7 +158,8 @@ pub fn load_catalog(conn: &Connection) -> Result<Catalog, StoreError> {
     let mut catalog = Catalog::default();
     let mut statement = conn.prepare(
         "SELECT district_id, referral_validity_working_days, extension_calendar_days, \
-         stop_list_days, interleave_first_priority FROM district_policies",
+         stop_list_days, interleave_first_priority, move_keeps_registration_time, \
+         move_keeps_priority, transfers_before_first_time FROM district_policies",
     )?;
     let mut rows = statement.query([])?;
     while let Some(row) = rows.next()? {
@@ -141,6 +168,9 @@ pub fn load_catalog(conn: &Connection) -> Result<Catalog, StoreError> {
             extension_calendar_days: row.get(2)?,
             stop_list_days: row.get(3)?,
             interleave_first_priority: row.get(4)?,
+            move_keeps_registration_time: row.get(5)?,
+            move_keeps_priority: row.get(6)?,
+            transfers_before_first_time: row.get(7)?,
         };
         catalog.policies.insert(DistrictId(row.get(0)?), policy);
     }
@@ -484,9 +514,11 @@ pub fn referral_counters(conn: &Connection) -> Result<Vec<(DistrictId, u32)>, St
 /// The counters the writer keeps in memory, from the rows they count.
 fn load_counters(conn: &Connection, state: &mut QueueState) -> Result<(), StoreError> {
     let referrals: HashMap<DistrictId, u32> = referral_counters(conn)?.into_iter().collect();
+    // The time new registrations may not go back behind is their own: a moved application
+    // keeps an earlier one. The walk back from the highest number passes few moved rows.
     let mut last_time = conn.prepare(
         "SELECT registered_at FROM applications WHERE district_id = ?1 \
-         ORDER BY registration_number DESC LIMIT 1",
+         AND moved_from_district IS NULL ORDER BY registration_number DESC LIMIT 1",
     )?;
     for (district, next) in registration_counters(conn)? {
         if next == 1 {
@@ -494,7 +526,10 @@ fn load_counters(conn: &Connection, state: &mut QueueState) -> Result<(), StoreE
         }
         let counters = Counters {
             registrations: next - 1,
-            last_registered_at_micros: last_time.query_row([district.0], |row| row.get(0))?,
+            last_registered_at_micros: last_time
+                .query_row([district.0], |row| row.get(0))
+                .optional()?
+                .unwrap_or(0),
             referrals: referrals.get(&district).map_or(0, |next| next - 1),
         };
         state.counters.insert(district, counters);
