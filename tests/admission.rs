@@ -196,3 +196,49 @@ async fn one_applicant_is_not_registered_over_and_over_from_many_addresses() {
     let answer = register_as(&server, 4, "198.51.100.3", Some(&other)).await;
     assert_eq!(answer.status, 201, "{}", answer.text);
 }
+
+/// A family of two children, `serial` and `serial + 1`, of the usual applicant.
+fn twins(serial: u16) -> serde_json::Value {
+    let base = serde_json::to_value(common::valid_form(serial)).unwrap();
+    let child = |s: u16| {
+        serde_json::json!({
+            "iin": common::child_iin(common::date(2022, 3, 15), s * 2),
+            "full_name": "Қасымова Айша",
+            "birth_date": "2022-03-15",
+        })
+    };
+    serde_json::json!({
+        "district": "ESL",
+        "applicant_iin": base["applicant_iin"],
+        "applicant_full_name": base["applicant_full_name"],
+        "applicant_phone": base["applicant_phone"],
+        "applicant_address": base["applicant_address"],
+        "applicant_relation": base["applicant_relation"],
+        "desired_start": base["desired_start"],
+        "kindergartens": base["kindergartens"],
+        "language": "kk",
+        "together": false,
+        "children": [child(serial), child(serial + 1)],
+    })
+}
+
+#[tokio::test]
+async fn a_family_spends_one_registration_per_child() {
+    let server = Server::with(quotas(3, 0), true).await;
+    let family = |serial| {
+        server
+            .post("/api/v1/families")
+            .header("X-Forwarded-For", "198.51.100.66")
+            .json(&twins(serial))
+            .go()
+    };
+    let first = family(10).await;
+    assert_eq!(first.status, 201, "{}", first.text);
+    family(20).await.assert_error(429, "registrations_limited");
+    let single = register_as(&server, 1, "198.51.100.66", None).await;
+    assert_eq!(
+        single.status, 201,
+        "the third unit is left: {}",
+        single.text
+    );
+}

@@ -143,19 +143,20 @@ impl AppStateInner {
             .map_err(refused)
     }
 
-    /// Whether `caller` may register for `applicant` now: staff always; the portal within
-    /// its quotas (see `admission`).
+    /// Whether `caller` may register `children` children for `applicant` now: staff always;
+    /// the portal within its quotas (see `admission`).
     fn admit_registration(
         &self,
         caller: &auth::Caller,
         client: auth::ClientIp,
         applicant: &str,
+        children: usize,
     ) -> Result<(), CommandError> {
         if matches!(caller, auth::Caller::Staff(_)) {
             return Ok(());
         }
         self.admission
-            .registration(client.0, applicant)
+            .registration(client.0, applicant, children)
             .map_err(refused)
     }
 }

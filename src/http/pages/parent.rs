@@ -125,7 +125,7 @@ async fn register(State(app): State<AppState>, page: Page, body: Bytes) -> Respo
         form: form.clone(),
         channel: Channel::Portal,
     };
-    let admitted = app.admit_registration(&Caller::Public, page.ip, &form.applicant_iin);
+    let admitted = app.admit_registration(&Caller::Public, page.ip, &form.applicant_iin, 1);
     let submitted = match admitted {
         Ok(()) => page.submit(&app, &Caller::Public, &fields, command).await,
         Err(refused) => Err(refused),
