@@ -188,3 +188,27 @@ fn wait_for_exit(child: &mut Child, limit: Duration) -> std::process::ExitStatus
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn the_configuration_file_and_environment_reach_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("kezek.toml");
+    std::fs::write(
+        &file,
+        "addr = \"127.0.0.1:0\"\n[http]\nheader_read_timeout_secs = 60\n",
+    )
+    .unwrap();
+    let mut command = common::kezek_serve(&dir.path().join("configured.db"));
+    command
+        .arg("--config")
+        .arg(&file)
+        // The environment beats the file: one second, not sixty.
+        .env("KEZEK_HTTP__HEADER_READ_TIMEOUT_SECS", "1");
+    let (mut child, address) = common::spawn_listening(command);
+    let address = address.strip_prefix("http://").unwrap().to_string();
+    let mut silent = TcpStream::connect(&address).unwrap();
+    let (_, closed) = read_until_closed(&mut silent, Duration::from_secs(5));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(closed, "the environment's 1 s header-read timeout applies");
+}

@@ -200,12 +200,23 @@ pub fn add_staff(
 /// `kezek serve` on a free loopback port with `extra` flags, its log discarded: the child
 /// and the address it printed (`http://127.0.0.1:PORT`).
 pub fn spawn_server(db: &std::path::Path, extra: &[&str]) -> (std::process::Child, String) {
+    let mut command = kezek_serve(db);
+    command.args(["--addr", "127.0.0.1:0"]).args(extra);
+    spawn_listening(command)
+}
+
+/// `kezek --db DB serve`, to be given more flags or environment.
+pub fn kezek_serve(db: &std::path::Path) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_kezek"));
+    command.arg("--db").arg(db).arg("serve");
+    command
+}
+
+/// Starts `command` (a `kezek serve`), its log discarded, and waits for the address it
+/// prints (`http://127.0.0.1:PORT`).
+pub fn spawn_listening(mut command: std::process::Command) -> (std::process::Child, String) {
     use std::io::BufRead;
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kezek"))
-        .arg("--db")
-        .arg(db)
-        .args(["serve", "--addr", "127.0.0.1:0"])
-        .args(extra)
+    let mut child = command
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
