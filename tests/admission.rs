@@ -200,26 +200,7 @@ async fn one_applicant_is_not_registered_over_and_over_from_many_addresses() {
 /// A family of two children, `serial` and `serial + 1`, of the usual applicant.
 fn twins(serial: u16) -> serde_json::Value {
     let base = serde_json::to_value(common::valid_form(serial)).unwrap();
-    let child = |s: u16| {
-        serde_json::json!({
-            "iin": common::child_iin(common::date(2022, 3, 15), s * 2),
-            "full_name": "Қасымова Айша",
-            "birth_date": "2022-03-15",
-        })
-    };
-    serde_json::json!({
-        "district": "ESL",
-        "applicant_iin": base["applicant_iin"],
-        "applicant_full_name": base["applicant_full_name"],
-        "applicant_phone": base["applicant_phone"],
-        "applicant_address": base["applicant_address"],
-        "applicant_relation": base["applicant_relation"],
-        "desired_start": base["desired_start"],
-        "kindergartens": base["kindergartens"],
-        "language": "kk",
-        "together": false,
-        "children": [child(serial), child(serial + 1)],
-    })
+    common::twins_of(&base, serial, false)
 }
 
 #[tokio::test]

@@ -227,3 +227,29 @@ pub fn spawn_listening(mut command: std::process::Command) -> (std::process::Chi
         .expect("serve prints its address");
     (child, address)
 }
+
+/// Twins of `base`'s applicant (a registration form as JSON; children born 2022-03-15 like
+/// `valid_form`'s), serials `serial` and `serial + 1`, together or not: a family
+/// registration's body.
+pub fn twins_of(base: &serde_json::Value, serial: u16, together: bool) -> serde_json::Value {
+    let child = |s: u16, name: &str| {
+        serde_json::json!({
+            "iin": child_iin(date(2022, 3, 15), s * 2),
+            "full_name": name,
+            "birth_date": "2022-03-15",
+        })
+    };
+    serde_json::json!({
+        "district": "ESL",
+        "applicant_iin": base["applicant_iin"],
+        "applicant_full_name": base["applicant_full_name"],
+        "applicant_phone": base["applicant_phone"],
+        "applicant_address": base["applicant_address"],
+        "applicant_relation": base["applicant_relation"],
+        "desired_start": base["desired_start"],
+        "kindergartens": base["kindergartens"],
+        "language": "kk",
+        "together": together,
+        "children": [child(serial, "Қасымова Айша"), child(serial + 1, "Қасымова Фатима")],
+    })
+}
