@@ -179,6 +179,11 @@ async fn a_one_address_flood_is_throttled_while_another_clients_registration_goe
     assert_eq!(office.status, 201, "{}", office.text);
     let health = server.get("/api/v1/health").go().await.json();
     assert_eq!(health["applications_waiting"], 12);
+    let metrics = server.get("/metrics").go().await.text;
+    assert!(
+        metrics.contains("kezek_registrations_throttled_total 30"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]

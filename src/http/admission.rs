@@ -14,6 +14,7 @@ use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
 use std::net::IpAddr;
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The quotas and the ceiling.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,6 +53,9 @@ pub struct Admission {
     per_client: Option<Limiter<IpAddr>>,
     per_applicant: Option<Limiter<String>>,
     pending_writes: usize,
+    /// Refusals so far, for /metrics: registrations over a quota, writes over the ceiling.
+    throttled: AtomicU64,
+    busy: AtomicU64,
 }
 
 /// A keyed quota of `per_hour` an hour, all of it at once; `None` for 0 (off).
@@ -88,6 +92,8 @@ impl Admission {
             per_client: hourly(config.registrations_per_client_per_hour),
             per_applicant: hourly(config.registrations_per_applicant_per_hour),
             pending_writes: config.pending_writes,
+            throttled: AtomicU64::new(0),
+            busy: AtomicU64::new(0),
         }
     }
 
@@ -102,6 +108,19 @@ impl Admission {
     ) -> Result<(), Refused> {
         let units =
             NonZeroU32::new(u32::try_from(children).unwrap_or(u32::MAX)).unwrap_or(NonZeroU32::MIN);
+        let spent = self.spend_both(client, applicant, units);
+        if spent.is_err() {
+            self.throttled.fetch_add(1, Ordering::Relaxed);
+        }
+        spent
+    }
+
+    fn spend_both(
+        &self,
+        client: IpAddr,
+        applicant: &str,
+        units: NonZeroU32,
+    ) -> Result<(), Refused> {
         if let Some(limiter) = &self.per_client {
             spend(limiter, &client, units)?;
         }
@@ -112,9 +131,20 @@ impl Admission {
         Ok(())
     }
 
+    /// Registrations refused so far for a quota.
+    pub fn throttled(&self) -> u64 {
+        self.throttled.load(Ordering::Relaxed)
+    }
+
+    /// Writes refused so far at the ceiling.
+    pub fn busy(&self) -> u64 {
+        self.busy.load(Ordering::Relaxed)
+    }
+
     /// Whether a write may join a queue where `pending` commands already wait.
     pub fn write(&self, pending: usize) -> Result<(), Refused> {
         if self.pending_writes > 0 && pending >= self.pending_writes {
+            self.busy.fetch_add(1, Ordering::Relaxed);
             return Err(Refused::Busy);
         }
         Ok(())
@@ -160,6 +190,7 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(admission.registration(TWO, "x", 1), Ok(()));
+        assert_eq!(admission.throttled(), 1);
     }
 
     #[test]
@@ -207,6 +238,7 @@ mod tests {
         });
         assert_eq!(admission.write(3), Ok(()));
         assert_eq!(admission.write(4), Err(Refused::Busy));
+        assert_eq!(admission.busy(), 1);
         assert_eq!(
             Admission::new(AdmissionConfig::OFF).write(1_000_000),
             Ok(())

@@ -357,6 +357,24 @@ async fn metrics_endpoint(axum::extract::State(app): axum::extract::State<AppSta
             "counter",
             commands,
         ),
+        (
+            "kezek_writer_commands_pending",
+            "Commands waiting for the writer",
+            "gauge",
+            app.service.pending_commands() as f64,
+        ),
+        (
+            "kezek_registrations_throttled_total",
+            "Registrations refused for a client's or an applicant's hourly quota",
+            "counter",
+            app.admission.throttled() as f64,
+        ),
+        (
+            "kezek_writes_busy_total",
+            "Writes refused because the writer's queue was at its ceiling",
+            "counter",
+            app.admission.busy() as f64,
+        ),
     ]);
     (
         [(
