@@ -1,8 +1,10 @@
 //! The command line as a user runs it: `demo` fills a database, `verify` passes on it and
 //! fails, naming the event, once one byte of the journal is changed; `serve` answers health.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+mod common;
+
+use common::spawn_server;
+use std::process::Command;
 
 fn kezek(db: &std::path::Path, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_kezek"))
@@ -78,23 +80,6 @@ fn serve_answers_health_on_the_port_it_prints() {
     let health: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(health["status"], "ok");
     assert_eq!(health["applications_waiting"], 200);
-}
-
-fn spawn_server(db: &std::path::Path, extra: &[&str]) -> (std::process::Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kezek"))
-        .arg("--db")
-        .arg(db)
-        .args(["serve", "--addr", "127.0.0.1:0"])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let address = lines
-        .find_map(|line| line.ok()?.strip_prefix("listening on ").map(str::to_string))
-        .expect("serve prints its address");
-    (child, address)
 }
 
 /// `kezek staff add`, returning the token it prints.

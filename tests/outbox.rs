@@ -505,6 +505,9 @@ fn spawn_server(db: &Path, mail: &Path) -> (std::process::Child, String) {
         .arg("--db")
         .arg(db)
         .args(["serve", "--addr", "127.0.0.1:0", "--clock", "manual"])
+        // One address registers everything: no registration quotas.
+        .args(["--registrations-per-client-per-hour", "0"])
+        .args(["--registrations-per-applicant-per-hour", "0"])
         .arg("--notify")
         .arg(format!("file:{}", mail.display()))
         .stdout(std::process::Stdio::piped())
