@@ -102,38 +102,77 @@ impl YearCalendar {
     }
 }
 
-/// The fixed-date public holidays (Law on holidays, Labour Code art. 84), as (month, day).
-const FIXED_HOLIDAYS: [(u32, u32); 13] = [
-    (1, 1),
-    (1, 2),
-    (3, 8),
-    (3, 21),
-    (3, 22),
-    (3, 23),
-    (5, 1),
-    (5, 7),
-    (5, 9),
-    (7, 6),
-    (8, 30),
-    (10, 25),
-    (12, 16),
+/// A fixed-date public holiday (Law on holidays, Labour Code art. 84) and whether it moves
+/// to the next working day when it falls on a weekend: religious holidays (Orthodox
+/// Christmas) do not, the others do.
+struct FixedHoliday {
+    month: u32,
+    day: u32,
+    moves_off_weekend: bool,
+}
+
+const fn holiday(month: u32, day: u32) -> FixedHoliday {
+    FixedHoliday {
+        month,
+        day,
+        moves_off_weekend: true,
+    }
+}
+
+/// The fixed-date holidays of every year since 2022 (Constitution Day aside, see
+/// `constitution_day`).
+const FIXED_HOLIDAYS: [FixedHoliday; 13] = [
+    holiday(1, 1),
+    holiday(1, 2),
+    FixedHoliday {
+        month: 1,
+        day: 7,
+        moves_off_weekend: false,
+    },
+    holiday(3, 8),
+    holiday(3, 21),
+    holiday(3, 22),
+    holiday(3, 23),
+    holiday(5, 1),
+    holiday(5, 7),
+    holiday(5, 9),
+    holiday(7, 6),
+    holiday(10, 25),
+    holiday(12, 16),
 ];
+
+/// Constitution Day: 30 August until 2025; none in 2026, the year of the constitutional
+/// reform; 15 March from 2027.
+fn constitution_day(year: i32) -> Option<FixedHoliday> {
+    match year {
+        ..=2025 => Some(holiday(8, 30)),
+        2026 => None,
+        _ => Some(holiday(3, 15)),
+    }
+}
 
 impl YearCalendar {
     /// What the law alone gives for `year`: the fixed-date holidays, each one on a weekend
-    /// moved to the next working day. Kurban ait (a lunar date) and the government's
-    /// transfers are not in it: they come from the year's file.
+    /// moved to the next working day unless it is religious. Kurban ait (a lunar date) and
+    /// the government's transfers are not in it: they come from the year's file.
     pub fn statutory(year: i32) -> YearCalendar {
-        let holidays: Vec<NaiveDate> = FIXED_HOLIDAYS
+        let mut holidays: Vec<(NaiveDate, bool)> = FIXED_HOLIDAYS
             .iter()
-            .map(|(m, d)| NaiveDate::from_ymd_opt(year, *m, *d).expect("fixed holidays exist"))
+            .chain(constitution_day(year).as_ref())
+            .map(|h| {
+                let date = NaiveDate::from_ymd_opt(year, h.month, h.day);
+                (date.expect("fixed holidays exist"), h.moves_off_weekend)
+            })
             .collect();
+        // In date order, so that each moved holiday takes the first day still free.
+        holidays.sort_unstable();
         let mut days_off: BTreeSet<NaiveDate> = holidays
             .iter()
-            .copied()
+            .map(|(date, _)| *date)
             .filter(|d| !is_weekend(*d))
             .collect();
-        for holiday in holidays.iter().filter(|d| is_weekend(**d)) {
+        let moving = holidays.iter().filter(|(d, moves)| *moves && is_weekend(*d));
+        for (holiday, _) in moving {
             let mut moved = *holiday + Duration::days(1);
             while is_weekend(moved) || days_off.contains(&moved) {
                 moved += Duration::days(1);
@@ -346,6 +385,42 @@ mod tests {
         assert!(YearCalendar::parse(2026, "2026-11-23 work").is_err());
         assert!(YearCalendar::parse(2026, "2026-11-23 holiday").is_err());
         assert!(YearCalendar::parse(2026, "23.11.2026 off").is_err());
+    }
+
+    #[test]
+    fn orthodox_christmas_is_off_and_constitution_day_moved_to_15_march_from_2027() {
+        let calendar = WorkCalendar::shipped();
+        assert!(!calendar.is_working_day(date(2026, 1, 7)), "a Wednesday");
+        assert!(!calendar.is_working_day(date(2027, 1, 7)), "a Thursday");
+        assert!(calendar.is_working_day(date(2026, 8, 31)), "the reform's year");
+        assert!(!calendar.is_working_day(date(2027, 3, 15)), "a Monday");
+        assert!(calendar.is_working_day(date(2027, 8, 30)), "a Monday");
+    }
+
+    #[test]
+    fn the_statutory_fallback_follows_the_constitution_day_of_its_year() {
+        // 30 August 2025 was a Saturday: moved to Monday 1 September.
+        let before = YearCalendar::statutory(2025);
+        assert!(before.days_off.contains(&date(2025, 9, 1)));
+        assert!(!YearCalendar::statutory(2026).days_off.contains(&date(2026, 8, 31)));
+        // 15 March 2031 is a Saturday: moved to Monday 17 March; 30 August is a Saturday
+        // and moves nothing.
+        let after = YearCalendar::statutory(2031);
+        assert!(after.days_off.contains(&date(2031, 3, 17)));
+        assert!(!after.days_off.contains(&date(2031, 9, 1)));
+    }
+
+    #[test]
+    fn orthodox_christmas_on_a_weekend_does_not_move_and_the_others_do() {
+        // 2028: 1 January is a Saturday, 2 January a Sunday, 7 January a Friday.
+        let new_year_on_weekend = YearCalendar::statutory(2028);
+        for day in [3, 4, 7] {
+            assert!(new_year_on_weekend.days_off.contains(&date(2028, 1, day)));
+        }
+        // 2029: 7 January is a Sunday; Monday 8 January is worked.
+        let christmas_on_sunday = YearCalendar::statutory(2029);
+        assert!(!christmas_on_sunday.days_off.contains(&date(2029, 1, 8)));
+        assert!(!christmas_on_sunday.days_off.contains(&date(2029, 1, 7)));
     }
 
     #[test]
