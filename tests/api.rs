@@ -691,6 +691,8 @@ async fn a_referral_is_extended_once() {
         instant(&issued["valid_until"]),
         "2026-11-27T19:00:00Z".parse::<DateTime<Utc>>().unwrap()
     );
+    // The day itself, which pages and papers name: never the next day's midnight.
+    assert_eq!(issued["last_day"], "2026-11-27");
 
     let answer = server
         .post("/api/v1/referrals/ESL-R1/extend")
@@ -708,8 +710,10 @@ async fn a_referral_is_extended_once() {
         "2026-12-20T19:00:00Z".parse::<DateTime<Utc>>().unwrap()
     );
     assert!(instant(&extended["valid_until"]) > instant(&issued["valid_until"]));
+    assert_eq!(extended["last_day"], "2026-12-20");
     let view = server.read("ESL-1", &code).await;
     assert_eq!(view["referral"]["valid_until"], extended["valid_until"]);
+    assert_eq!(view["referral"]["last_day"], "2026-12-20");
 
     server
         .post("/api/v1/referrals/ESL-R1/extend")
@@ -717,6 +721,59 @@ async fn a_referral_is_extended_once() {
         .go()
         .await
         .assert_error(409, "already_extended");
+}
+
+/// Seed 004 (Astana): "within a month", and a district that does not extend refuses with
+/// its own code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_district_s_month_rule_sets_the_last_day_and_its_no_extension_rule_refuses() {
+    let server = Server::start().await;
+    let admin = server.admin();
+    let policy = json!({
+        "validity": {"kind": "calendar_month"},
+        "extension": {"kind": "not_allowed"},
+        "stop_list_days": 10,
+        "interleave_first_priority": false,
+    });
+    let answer = server
+        .put("/api/v1/districts/ESL/policy")
+        .bearer_auth(&admin)
+        .json(&policy)
+        .go()
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let mut bad = policy.clone();
+    bad["extension"] = json!({"kind": "once", "calendar_days_after_issue": 91});
+    server
+        .put("/api/v1/districts/ESL/policy")
+        .bearer_auth(&admin)
+        .json(&bad)
+        .go()
+        .await
+        .assert_error(422, "policy_invalid");
+    bad["validity"] = json!({"kind": "fortnight"});
+    server
+        .put("/api/v1/districts/ESL/policy")
+        .bearer_auth(&admin)
+        .json(&bad)
+        .go()
+        .await
+        .assert_error(400, "malformed");
+
+    let kg = server.kindergarten(0);
+    let registered = server.register(form_now(1)).await;
+    let code = text(&registered["access_code"]).to_string();
+    let report = server.report_places(&kg, 0, 1).await.json();
+    // Issued Friday 2026-11-20: to the end of Sunday 2026-12-20.
+    assert_eq!(report["referrals"][0]["last_day"], "2026-12-20");
+    server
+        .post("/api/v1/referrals/ESL-R1/extend")
+        .header("X-Access-Code", &code)
+        .go()
+        .await
+        .assert_error(409, "extension_not_allowed");
+    let view = server.read("ESL-1", &code).await;
+    assert_eq!(view["referral"]["extended"], false);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1490,8 +1547,8 @@ async fn an_admin_maintains_the_catalog_policies_and_calendar() {
 
     // A policy: referrals valid one working day.
     let policy = json!({
-        "referral_validity_working_days": 1,
-        "extension_calendar_days": 30,
+        "validity": {"kind": "working_days", "days": 1},
+        "extension": {"kind": "once", "calendar_days_after_issue": 30},
         "stop_list_days": 10,
         "interleave_first_priority": false,
     });
@@ -1503,14 +1560,14 @@ async fn an_admin_maintains_the_catalog_policies_and_calendar() {
         .await
         .assert_error(403, "forbidden");
     let mut bad = policy.clone();
-    bad["referral_validity_working_days"] = json!(0);
+    bad["validity"]["days"] = json!(0);
     server
         .put("/api/v1/districts/ESL/policy")
         .bearer_auth(&admin)
         .json(&bad)
         .go()
         .await
-        .assert_error(422, "invalid");
+        .assert_error(422, "policy_invalid");
     server
         .put("/api/v1/districts/NOPE/policy")
         .bearer_auth(&admin)
@@ -1534,6 +1591,7 @@ async fn an_admin_maintains_the_catalog_policies_and_calendar() {
         instant(&report["referrals"][0]["valid_until"]),
         "2026-11-23T19:00:00Z".parse::<DateTime<Utc>>().unwrap()
     );
+    assert_eq!(report["referrals"][0]["last_day"], "2026-11-23");
 
     // The calendar of a year, as shipped in calendars/.
     let calendar = include_str!("../calendars/2027.txt");

@@ -160,7 +160,12 @@ async fn every_document_answers_in_both_languages_and_formats() {
     let text = pdf_text(&referral);
     assert!(text.contains("Астана, 1"), "{text}");
     assert!(text.contains("Астана, Мәңгілік Ел 10, 5"), "{text}");
-    assert!(text.contains("включительно"), "{text}");
+    let words = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(words.contains("до конца пятницы 27.11.2026"), "{text}");
+    assert!(
+        !text.contains("28.11.2026"),
+        "never the next midnight: {text}"
+    );
     // The notice never prints the access code: it is not stored.
     let notice = server
         .document("/api/v1/applications/ESL-1/notice?lang=ru", &first)

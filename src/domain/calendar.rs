@@ -1,9 +1,10 @@
 //! Working days, as data: weekends, public holidays and the government's transfers.
 //!
 //! Each year is a small text file (`calendars/YYYY.txt`) listing only the days that differ
-//! from the plain week. The deadlines of the rules are computed here: a referral's validity
-//! (N working days after the day of issue, ending at the end of the last day, local time) and
-//! the deadline of a manual step (the day of receipt and the day of issue are not counted).
+//! from the plain week. The counting the rules need is here: N working days after a day (a
+//! referral's validity under the national rules; see `referral::Validity`), the end of a local
+//! day, and the deadline of a manual step (the day of receipt and the day of issue are not
+//! counted).
 
 use super::local_offset;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc, Weekday};
@@ -171,7 +172,9 @@ impl YearCalendar {
             .map(|(date, _)| *date)
             .filter(|d| !is_weekend(*d))
             .collect();
-        let moving = holidays.iter().filter(|(d, moves)| *moves && is_weekend(*d));
+        let moving = holidays
+            .iter()
+            .filter(|(d, moves)| *moves && is_weekend(*d));
         for (holiday, _) in moving {
             let mut moved = *holiday + Duration::days(1);
             while is_weekend(moved) || days_off.contains(&moved) {
@@ -249,13 +252,6 @@ impl WorkCalendar {
         panic!("no {count} working days within a year after {day}: the calendar is broken");
     }
 
-    /// When something issued at `issued_at` and valid for `working_days` lapses: at the end of
-    /// the last working day (local midnight), the day of issue not counted.
-    pub fn validity_end(&self, issued_at: DateTime<Utc>, working_days: u32) -> DateTime<Utc> {
-        let issue_day = super::local_date(issued_at);
-        end_of_local_day(self.working_days_after(issue_day, working_days))
-    }
-
     /// The last day a manual step received at `received_at` may be completed, `working_days`
     /// working days long: neither the day of receipt nor the day of issue is counted, so the
     /// result may be issued on the working day after the last counted one.
@@ -288,6 +284,16 @@ mod tests {
 
     fn date(y: i32, m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    /// The end of the `working_days`-th working day after the local day of `issued_at`.
+    fn validity_end(
+        calendar: &WorkCalendar,
+        issued_at: DateTime<Utc>,
+        working_days: u32,
+    ) -> DateTime<Utc> {
+        let issue_day = super::super::local_date(issued_at);
+        end_of_local_day(calendar.working_days_after(issue_day, working_days))
     }
 
     #[test]
@@ -325,7 +331,7 @@ mod tests {
         let calendar = WorkCalendar::shipped();
         // Issued Friday 20 November 2026, 17:30 local: counted Mon 23 .. Fri 27.
         let issued = Utc.with_ymd_and_hms(2026, 11, 20, 12, 30, 0).unwrap();
-        let end = calendar.validity_end(issued, 5);
+        let end = validity_end(&calendar, issued, 5);
         assert_eq!(
             end,
             Utc.with_ymd_and_hms(2026, 11, 27, 19, 0, 0).unwrap(),
@@ -339,7 +345,7 @@ mod tests {
         // Issued Monday 14 December 2026: 15, (16 Independence Day), 17, 18, (weekend), 21, 22.
         let issued = Utc.with_ymd_and_hms(2026, 12, 14, 5, 0, 0).unwrap();
         assert_eq!(
-            super::super::local_date(calendar.validity_end(issued, 5) - Duration::seconds(1)),
+            super::super::local_date(validity_end(&calendar, issued, 5) - Duration::seconds(1)),
             date(2026, 12, 22)
         );
     }
@@ -352,7 +358,7 @@ mod tests {
         let issued = Utc.with_ymd_and_hms(2026, 11, 20, 20, 0, 0).unwrap();
         assert_eq!(super::super::local_date(issued), date(2026, 11, 21));
         assert_eq!(
-            calendar.validity_end(issued, 1),
+            validity_end(&calendar, issued, 1),
             end_of_local_day(date(2026, 11, 23))
         );
     }
@@ -372,7 +378,7 @@ mod tests {
         calendar.set_year(2026, year);
         let issued = Utc.with_ymd_and_hms(2026, 11, 20, 6, 0, 0).unwrap();
         assert_eq!(
-            calendar.validity_end(issued, 2),
+            validity_end(&calendar, issued, 2),
             end_of_local_day(date(2026, 11, 24))
         );
     }
@@ -392,7 +398,10 @@ mod tests {
         let calendar = WorkCalendar::shipped();
         assert!(!calendar.is_working_day(date(2026, 1, 7)), "a Wednesday");
         assert!(!calendar.is_working_day(date(2027, 1, 7)), "a Thursday");
-        assert!(calendar.is_working_day(date(2026, 8, 31)), "the reform's year");
+        assert!(
+            calendar.is_working_day(date(2026, 8, 31)),
+            "the reform's year"
+        );
         assert!(!calendar.is_working_day(date(2027, 3, 15)), "a Monday");
         assert!(calendar.is_working_day(date(2027, 8, 30)), "a Monday");
     }
@@ -402,7 +411,9 @@ mod tests {
         // 30 August 2025 was a Saturday: moved to Monday 1 September.
         let before = YearCalendar::statutory(2025);
         assert!(before.days_off.contains(&date(2025, 9, 1)));
-        assert!(!YearCalendar::statutory(2026).days_off.contains(&date(2026, 8, 31)));
+        assert!(!YearCalendar::statutory(2026)
+            .days_off
+            .contains(&date(2026, 8, 31)));
         // 15 March 2031 is a Saturday: moved to Monday 17 March; 30 August is a Saturday
         // and moves nothing.
         let after = YearCalendar::statutory(2031);

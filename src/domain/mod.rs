@@ -7,6 +7,7 @@ pub mod access;
 pub mod application;
 pub mod calendar;
 pub mod catalog;
+pub mod deadline;
 pub mod document;
 pub mod event;
 pub mod history;

@@ -221,10 +221,7 @@ impl QueueState {
         let free = &self.places[&place];
         let (application, cycle) = self.choose_for(free, crate::domain::local_date(now))?;
         let policy = self.policy(free.district);
-        let valid_until = self
-            .catalog
-            .calendar
-            .validity_end(now, policy.referral_validity_working_days);
+        let valid_until = policy.validity_end(now, &self.catalog.calendar);
         let id = ReferralId {
             district: free.district,
             number: self.next_referral_number(free.district),

@@ -190,6 +190,10 @@ errors! {
         "Сауалнама өтініш аяқталғаннан кейін ғана ашылады.", "Опрос доступен только после завершения заявления.", "The survey opens only after the application is completed.";
     QUERY_INVALID = "query_invalid", BAD_REQUEST,
         "Сұрау параметрі дұрыс емес.", "Параметр запроса указан неверно.", "A query parameter is malformed.";
+    POLICY_INVALID = "policy_invalid", UNPROCESSABLE_ENTITY,
+        "Аудан ережесі рұқсат етілген шектен тыс: жолдама 1–30 жұмыс күні, 1–60 күнтізбелік күн немесе бір ай жарамды; ұзарту берілген күннен кейін 1–90 күнге дейін; тоқтату тізімі 0–90 күн.", "Правило района вне допустимых пределов: направление действует 1–30 рабочих дней, 1–60 календарных дней или месяц; продление до 1–90 дней после выдачи; стоп-лист 0–90 дней.", "The district's rule is out of range: a referral is valid 1-30 working days, 1-60 calendar days or a month; an extension reaches 1-90 days after issue; the stop list is 0-90 days.";
+    EXTENSION_NOT_ALLOWED = "extension_not_allowed", CONFLICT,
+        "Бұл ауданда жолдаманың мерзімі ұзартылмайды.", "В этом районе срок направления не продлевается.", "This district does not extend referrals.";
 }
 
 /// The row for a refusal of a registration.
@@ -253,7 +257,7 @@ impl ApiError {
             CommandError::Forbidden(_) => FORBIDDEN,
             // The service's own words about the catalog or a setting: no personal data.
             CommandError::Invalid(why) => {
-                return ApiError::new(INVALID, lang).with_detail(why.clone())
+                return ApiError::new(invalid_kind(why), lang).with_detail(why.clone())
             }
             CommandError::Unavailable => UNAVAILABLE,
             CommandError::IdempotencyKeyReused => IDEMPOTENCY_KEY_REUSED,
@@ -280,7 +284,17 @@ pub fn conflict_kind(why: &str) -> ErrorKind {
         | "an extension would not lengthen the referral" => ALREADY_EXTENDED,
         "the survey was already answered" => SURVEY_ALREADY_ANSWERED,
         "the survey opens once the application is completed" => SURVEY_NOT_YET,
+        "the district does not extend referrals" => EXTENSION_NOT_ALLOWED,
         _ => CONFLICT,
+    }
+}
+
+/// The row for an invalid catalog change or setting the service reports in words (its own,
+/// fixed strings); the rest are the generic `invalid`, with the words as the detail.
+pub fn invalid_kind(why: &str) -> ErrorKind {
+    match why {
+        crate::domain::referral::POLICY_OUT_OF_RANGE => POLICY_INVALID,
+        _ => INVALID,
     }
 }
 

@@ -93,6 +93,9 @@ pub struct ReferralView {
     pub issued_at: DateTime<Utc>,
     /// The referral lapses at this instant unless handed in (end of the last local day).
     pub valid_until: DateTime<Utc>,
+    /// The last day it may be handed in (local, UTC+5), to the end of the day: the day a
+    /// page or a letter names, where `valid_until` is the next day's midnight.
+    pub last_day: NaiveDate,
     pub extended: bool,
     /// issued, handed_in, declined, expired, revoked
     pub status: String,
@@ -107,6 +110,7 @@ impl ReferralView {
             kindergarten: r.kindergarten.0,
             issued_at: r.issued_at,
             valid_until: r.valid_until,
+            last_day: crate::domain::deadline::last_day(r.valid_until),
             extended: r.extended,
             status: codec_text(&r.status),
             closed_at: r.closed_at,

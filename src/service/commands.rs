@@ -17,7 +17,9 @@ use crate::domain::catalog::{
 };
 use crate::domain::event::Event;
 use crate::domain::local_date;
-use crate::domain::referral::{DistrictPolicy, FreePlace, Lapse, PlaceId, Referral, ReferralId};
+use crate::domain::referral::{
+    DistrictPolicy, Extension, FreePlace, Lapse, PlaceId, Referral, ReferralId,
+};
 use crate::domain::state::Deadline;
 use crate::domain::waiting_list::Position;
 use crate::store::Store;
@@ -532,7 +534,16 @@ fn extend(id: ReferralId, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
     if tx.now() >= referral.valid_until {
         return Err(CommandError::Conflict("the referral is no longer live"));
     }
-    let days = tx.state().policy(id.district).extension_calendar_days;
+    let days = match tx.state().policy(id.district).extension {
+        Extension::NotAllowed => {
+            return Err(CommandError::Conflict(
+                "the district does not extend referrals",
+            ))
+        }
+        Extension::Once {
+            calendar_days_after_issue,
+        } => calendar_days_after_issue,
+    };
     let valid_until = end_of_local_day_after(referral.issued_at, days);
     if valid_until <= referral.valid_until {
         return Err(CommandError::Conflict(
@@ -643,14 +654,9 @@ fn set_policy(
     if !tx.state().catalog.districts.contains_key(&district) {
         return Err(CommandError::NotFound);
     }
-    let valid = (1..=30).contains(&policy.referral_validity_working_days)
-        && (1..=90).contains(&policy.extension_calendar_days)
-        && policy.stop_list_days <= 90;
-    if !valid {
-        return Err(CommandError::Invalid(
-            "validity 1-30 working days, extension 1-90 calendar days, stop list 0-90 days".into(),
-        ));
-    }
+    policy
+        .check()
+        .map_err(|why| CommandError::Invalid(why.into()))?;
     tx.emit(Event::PolicySet { district, policy })?;
     Ok(Outcome::Done)
 }

@@ -345,16 +345,18 @@ impl Store {
         district: DistrictId,
         policy: &DistrictPolicy,
     ) -> Result<(), StoreError> {
+        let (validity_kind, validity_days) = codec::validity_columns(policy.validity);
         self.conn.execute(
             "INSERT OR REPLACE INTO district_policies (district_id, referral_validity_working_days, \
-             extension_calendar_days, stop_list_days, interleave_first_priority) \
-             VALUES (?1, ?2, ?3, ?4, ?5)",
+             extension_calendar_days, stop_list_days, interleave_first_priority, validity_kind) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![
                 district.0,
-                policy.referral_validity_working_days,
-                policy.extension_calendar_days,
+                validity_days,
+                codec::extension_column(policy.extension),
                 policy.stop_list_days,
-                policy.interleave_first_priority
+                policy.interleave_first_priority,
+                validity_kind,
             ],
         )?;
         Ok(())

@@ -31,6 +31,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0005_outbox.sql",
         sql: include_str!("../../migrations/0005_outbox.sql"),
     },
+    Migration {
+        name: "0006_district_rules.sql",
+        sql: include_str!("../../migrations/0006_district_rules.sql"),
+    },
 ];
 
 pub fn schema_version(conn: &Connection) -> Result<usize, StoreError> {

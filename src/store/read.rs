@@ -132,17 +132,21 @@ pub fn load_catalog(conn: &Connection) -> Result<Catalog, StoreError> {
     let mut catalog = Catalog::default();
     let mut statement = conn.prepare(
         "SELECT district_id, referral_validity_working_days, extension_calendar_days, \
-         stop_list_days, interleave_first_priority FROM district_policies",
+         stop_list_days, interleave_first_priority, validity_kind FROM district_policies",
     )?;
     let mut rows = statement.query([])?;
     while let Some(row) = rows.next()? {
+        let district: u32 = row.get(0)?;
+        let kind: String = row.get(5)?;
+        let validity = codec::validity_parse(&kind, row.get(1)?)
+            .map_err(|why| StoreError::corrupt("district_policies", district, why))?;
         let policy = DistrictPolicy {
-            referral_validity_working_days: row.get(1)?,
-            extension_calendar_days: row.get(2)?,
+            validity,
+            extension: codec::extension_parse(row.get(2)?),
             stop_list_days: row.get(3)?,
             interleave_first_priority: row.get(4)?,
         };
-        catalog.policies.insert(DistrictId(row.get(0)?), policy);
+        catalog.policies.insert(DistrictId(district), policy);
     }
     let mut statement = conn.prepare("SELECT year, source FROM calendar_years")?;
     let mut rows = statement.query([])?;

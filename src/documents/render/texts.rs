@@ -10,6 +10,7 @@
 
 use super::{Language, Seal};
 use crate::domain::application::RefusalReason;
+use crate::domain::deadline;
 use crate::domain::document::{DocumentData, DocumentKind};
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -82,10 +83,14 @@ pub fn local_day(instant: DateTime<Utc>) -> String {
     date(crate::domain::local_date(instant))
 }
 
-/// The last day a referral may be handed in: the local day of the last instant before
-/// `valid_until` (which is the end of that day, i.e. the next day's midnight).
-pub fn last_day(valid_until: DateTime<Utc>) -> String {
-    local_day(valid_until - chrono::Duration::nanoseconds(1))
+/// "to the end of Friday 27.11.2026", in the document's language: the last day a referral
+/// may be handed in, never the midnight `valid_until` is.
+pub fn until_end_of(valid_until: DateTime<Utc>, language: Language) -> String {
+    let words = deadline::until_end_of(deadline::last_day(valid_until));
+    match language {
+        Language::Kazakh => words.kk,
+        Language::Russian => words.ru,
+    }
 }
 
 /// The body that issues the documents of a district, named as its heading prints it.
@@ -217,7 +222,10 @@ fn referral(data: &DocumentData, language: Language, issuer: &Issuer) -> Body {
         "№ {}",
         data.referral.as_deref().unwrap_or(&data.application)
     );
-    let deadline = data.valid_until.map(last_day).unwrap_or_default();
+    let deadline = data
+        .valid_until
+        .map(|end| until_end_of(end, language))
+        .unwrap_or_default();
     let kindergarten = data.kindergarten.as_ref();
     let kindergarten_number = kindergarten.map_or_else(String::new, |k| k.number.clone());
     let address = kindergarten.map_or_else(String::new, |k| k.address.clone());
@@ -243,8 +251,8 @@ fn referral(data: &DocumentData, language: Language, issuer: &Issuer) -> Body {
                 Block::Fields(child),
                 Block::Notice(vec![
                     plain("Жолдама мектепке дейінгі ұйымға "),
-                    strong(format!("{deadline} ж.")),
-                    plain(" қоса алғанда тапсырылуы тиіс. Осы мерзімде тапсырылмаған жолдаманың күші жойылады."),
+                    strong(deadline),
+                    plain(" тапсырылуы тиіс. Осы мерзімде тапсырылмаған жолдаманың күші жойылады."),
                 ]),
             ];
             if data.version > 0 {
@@ -277,9 +285,9 @@ fn referral(data: &DocumentData, language: Language, issuer: &Issuer) -> Body {
                 ]),
                 Block::Fields(child),
                 Block::Notice(vec![
-                    plain("Направление необходимо сдать в дошкольную организацию до "),
+                    plain("Направление необходимо сдать в дошкольную организацию "),
                     strong(deadline),
-                    plain(" включительно. Не сданное в срок направление утрачивает силу."),
+                    plain(". Не сданное в срок направление утрачивает силу."),
                 ]),
             ];
             if data.version > 0 {
@@ -432,7 +440,6 @@ fn check(data: &DocumentData, language: Language, seal: &Seal) -> Check {
 mod tests {
     use super::*;
     use crate::documents::render::samples;
-    use chrono::TimeZone;
 
     fn seal() -> Seal {
         Seal {
@@ -458,16 +465,19 @@ mod tests {
     }
 
     #[test]
-    fn the_referral_is_due_on_the_last_local_day_inclusive() {
+    fn the_referral_is_due_to_the_end_of_its_last_local_day_named_with_its_weekday() {
         // valid_until is the end of 27.11 local time: 27.11 19:00 UTC is 28.11 00:00 UTC+5.
-        assert_eq!(
-            last_day(Utc.with_ymd_and_hms(2026, 11, 27, 19, 0, 0).unwrap()),
-            "27.11.2026"
-        );
         let page = compose(&samples::referral(), Language::Russian, &seal());
-        assert!(text(&page).contains("до 27.11.2026 включительно"));
+        assert!(text(&page).contains("сдать в дошкольную организацию до конца пятницы 27.11.2026."));
         let page = compose(&samples::referral(), Language::Kazakh, &seal());
-        assert!(text(&page).contains("27.11.2026 ж. қоса алғанда"));
+        assert!(text(&page).contains("27.11.2026 (жұма) күнінің соңына дейін тапсырылуы тиіс"));
+        for language in [Language::Kazakh, Language::Russian] {
+            let page = compose(&samples::referral(), language, &seal());
+            assert!(
+                !text(&page).contains("28.11.2026"),
+                "never the next day's midnight"
+            );
+        }
     }
 
     #[test]

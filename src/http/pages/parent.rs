@@ -670,7 +670,7 @@ fn referral_section(
                 @if live {
                     dt { (page.t(texts::VALID_UNTIL)) }
                     dd data-testid="valid-until" {
-                        strong { (texts::local_time(referral.valid_until)) }
+                        strong { (texts::until_end_of(lang, referral.valid_until)) }
                         @if referral.extended { " (" (page.t(texts::EXTENDED)) ")" }
                         p.hint { (page.t(texts::VALID_UNTIL_HINT)) }
                     }
