@@ -10,6 +10,12 @@
 ALTER TABLE district_policies ADD COLUMN validity_kind TEXT NOT NULL DEFAULT 'working_days'
     CHECK (validity_kind IN ('working_days', 'calendar_days', 'calendar_month'));
 
--- The full name of the head of the district's education department, printed with a
--- signature line on its referrals; NULL until an administrator sets it.
-ALTER TABLE districts ADD COLUMN education_head TEXT;
+-- The heads of the districts' education departments, every one that was set, keyed by the
+-- sequence number of the event that set it: a referral names the head set before its own
+-- event, so a new head does not rename the papers already issued.
+CREATE TABLE education_heads (
+    seq INTEGER PRIMARY KEY REFERENCES events(seq),
+    district_id INTEGER NOT NULL REFERENCES districts(id),
+    full_name TEXT NOT NULL
+);
+CREATE INDEX education_heads_by_district ON education_heads (district_id, seq);

@@ -1559,6 +1559,37 @@ async fn an_admin_maintains_the_catalog_policies_and_calendar() {
         .go()
         .await
         .assert_error(403, "forbidden");
+    // The head of the education department, who signs the district's referrals.
+    let head = json!({ "full_name": "Жұмабеков Ерлан" });
+    server
+        .put("/api/v1/districts/ESL/education-head")
+        .bearer_auth(&officer)
+        .json(&head)
+        .go()
+        .await
+        .assert_error(403, "forbidden");
+    server
+        .put("/api/v1/districts/NOPE/education-head")
+        .bearer_auth(&admin)
+        .json(&head)
+        .go()
+        .await
+        .assert_error(404, "not_found");
+    server
+        .put("/api/v1/districts/ESL/education-head")
+        .bearer_auth(&admin)
+        .json(&json!({ "full_name": "  " }))
+        .go()
+        .await
+        .assert_error(422, "name_invalid");
+    let answer = server
+        .put("/api/v1/districts/ESL/education-head")
+        .bearer_auth(&admin)
+        .json(&head)
+        .go()
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+
     let mut bad = policy.clone();
     bad["validity"]["days"] = json!(0);
     server
@@ -1795,7 +1826,7 @@ async fn the_openapi_document_lists_every_path_and_metrics_are_exposed() {
     let document = answer.json();
     assert!(document["openapi"].as_str().unwrap().starts_with("3."));
     let paths = document["paths"].as_object().unwrap();
-    let expected: [(&str, &[&str]); 25] = [
+    let expected: [(&str, &[&str]); 26] = [
         ("/api/v1/health", &["get"]),
         ("/api/v1/districts", &["get", "post"]),
         ("/api/v1/kindergartens", &["get", "post"]),
@@ -1809,6 +1840,7 @@ async fn the_openapi_document_lists_every_path_and_metrics_are_exposed() {
         ("/api/v1/applications/{number}/survey", &["post"]),
         ("/api/v1/referrals/{number}/decline", &["post"]),
         ("/api/v1/referrals/{number}/extend", &["post"]),
+        ("/api/v1/districts/{district}/education-head", &["put"]),
         ("/api/v1/applications/{number}/priority/verify", &["post"]),
         ("/api/v1/applications/{number}/priority/reject", &["post"]),
         ("/api/v1/applications/{number}/refuse", &["post"]),

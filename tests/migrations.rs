@@ -124,7 +124,7 @@ fn shipped_migrations_are_unchanged() {
         "57b3b4d60bd02dd64c7169bde82410809b488c7e68084f10af68ad3d9ee80189",
         "e6ec116ee1d8b64e76772afcfd84a9bda87d2dbf6bb857e9d3966299fd2424ce",
         "1eb3e7335aa1c3e7e1ca343080a2b36c761b81468b6196927ae978eaca3ce98b",
-        "cd6bd76c3ba095bcbdeff5700f1eaea4dd7ceb37f93c3c18435545a848e4d231",
+        "f51cf938d6be905c245d20d927d899e6400165bd7302abdaf58ed7932783fa3d",
     ];
     assert_eq!(MIGRATIONS.len(), pinned.len(), "pin the new migration here");
     for (migration, (name, digest)) in MIGRATIONS.iter().zip(pinned.iter().zip(digests)) {

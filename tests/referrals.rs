@@ -822,3 +822,40 @@ fn append_raw_event(path: &std::path::Path, kind: &str, payload: &str) {
     )
     .unwrap();
 }
+
+/// The head of the education department is catalog data: journaled, replayed by `verify`,
+/// and back after a restart; a name that is no name is refused with nothing stored.
+#[test]
+fn the_education_head_is_journaled_replayed_and_rebuilt_at_start() {
+    let mut app = TestApp::spawn();
+    let set = |name: &str| {
+        app.service().submit_blocking(
+            Command::SetEducationHead {
+                district: app.district,
+                full_name: name.into(),
+            },
+            Actor::staff("admin"),
+        )
+    };
+    let refused = set("42");
+    assert!(
+        matches!(refused, Err(CommandError::Refused(_))),
+        "{refused:?}"
+    );
+    assert!(app.service().read().catalog.education_heads.is_empty());
+    set("Жұмабеков  Ерлан").unwrap();
+    set("Омарова Гүлнар").unwrap();
+    if let Err(error) = verify(&app.path) {
+        panic!("verify: {error}");
+    }
+    app.restart();
+    let state = app.service().read();
+    assert_eq!(
+        state
+            .catalog
+            .education_heads
+            .get(&app.district)
+            .map(String::as_str),
+        Some("Омарова Гүлнар")
+    );
+}

@@ -71,6 +71,8 @@ fn base(
         officer,
         refusal_reason: None,
         refusal_text: None,
+        applicant_full_name: None,
+        education_head: None,
     }
 }
 
@@ -101,6 +103,8 @@ pub fn notice(
         application.registered_at,
         officer(registered),
     );
+    let mut data = data;
+    data.applicant_full_name = Some(application.applicant.full_name.clone());
     let standing = if application.status.is_active() {
         Standing::InForce
     } else {
@@ -182,12 +186,12 @@ pub fn referral(
         ));
     };
     let events = store::application_events(conn, current.application)?;
-    let mut issued: Option<Referral> = None;
+    let mut issued: Option<(Referral, u64)> = None;
     let mut extended: Option<DateTime<Utc>> = None;
     for recorded in &events {
         match Event::from_payload(&recorded.payload) {
             Ok(Event::ReferralIssued { referral, .. }) if referral.id == id => {
-                issued = Some(referral);
+                issued = Some((referral, recorded.seq));
             }
             Ok(Event::ReferralExtended {
                 id: which,
@@ -198,7 +202,7 @@ pub fn referral(
             _ => {}
         }
     }
-    let Some(as_issued) = issued else {
+    let Some((as_issued, issued_seq)) = issued else {
         return Err(StoreError::corrupt(
             "application_events",
             id.number.0,
@@ -243,6 +247,7 @@ pub fn referral(
         });
     data.referral = Some(number);
     data.valid_until = Some(valid_until);
+    data.education_head = store::education_head_before(conn, id.district, issued_seq)?;
     let standing = if version < latest_version {
         Standing::Superseded
     } else {
@@ -308,7 +313,8 @@ pub fn verify(
     if version.is_some_and(|v| v != built.data.version) {
         return Ok(None);
     }
-    let authentic = signer.verify(&built.data, signature);
+    let authentic = signer.verify(&built.data, signature)
+        || signer.verify(&built.data.first_shape(), signature);
     Ok(Some(Verification {
         document: built.data.id.clone(),
         version: built.data.version,

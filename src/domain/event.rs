@@ -97,6 +97,12 @@ pub enum Event {
         process: Satisfaction,
         information: Satisfaction,
     },
+    /// The head of the district's education department, who signs its referrals, from now
+    /// on (a referral names the head of the day it was issued).
+    EducationHeadSet {
+        district: DistrictId,
+        full_name: String,
+    },
 }
 
 impl Event {
@@ -122,6 +128,7 @@ impl Event {
             Event::AccessCodeIssued { .. } => "access_code_issued",
             Event::ApplicationRefused { .. } => "application_refused",
             Event::SurveyAnswered { .. } => "survey_answered",
+            Event::EducationHeadSet { .. } => "education_head_set",
         }
     }
 

@@ -154,7 +154,8 @@ impl Replay {
             | Event::KindergartenCreated(_)
             | Event::GroupCreated(_)
             | Event::PolicySet { .. }
-            | Event::CalendarYearSet { .. } => {}
+            | Event::CalendarYearSet { .. }
+            | Event::EducationHeadSet { .. } => {}
         }
         Ok(self.state.apply_tracked(event, at)?)
     }

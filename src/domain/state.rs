@@ -281,7 +281,8 @@ impl QueueState {
             | Event::KindergartenCreated(_)
             | Event::GroupCreated(_)
             | Event::PolicySet { .. }
-            | Event::CalendarYearSet { .. } => apply_to_catalog(&mut self.catalog, event)?,
+            | Event::CalendarYearSet { .. }
+            | Event::EducationHeadSet { .. } => apply_to_catalog(&mut self.catalog, event)?,
             Event::ApplicationRegistered(application) => {
                 if !self
                     .catalog
@@ -455,7 +456,8 @@ impl QueueState {
             | Event::GroupCreated(_)
             | Event::PolicySet { .. }
             | Event::CalendarYearSet { .. }
-            | Event::PlacesReported { .. } => Vec::new(),
+            | Event::PlacesReported { .. }
+            | Event::EducationHeadSet { .. } => Vec::new(),
         }
     }
 
@@ -630,6 +632,15 @@ pub fn apply_to_catalog(catalog: &mut Catalog, event: &Event) -> Result<(), Stat
             let parsed =
                 YearCalendar::parse(*year, text).map_err(|e| StateError::Invalid(e.to_string()))?;
             catalog.calendar.set_year(*year, parsed);
+        }
+        Event::EducationHeadSet {
+            district,
+            full_name,
+        } => {
+            if !catalog.districts.contains_key(district) {
+                return Err(StateError::UnknownDistrict(*district));
+            }
+            catalog.education_heads.insert(*district, full_name.clone());
         }
         _ => {}
     }

@@ -26,6 +26,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(create_kindergarten))
         .routes(routes!(create_group))
         .routes(routes!(set_policy))
+        .routes(routes!(set_education_head))
         .routes(routes!(set_calendar_year))
         .routes(routes!(audit))
         .routes(routes!(set_clock))
@@ -243,6 +244,38 @@ async fn set_policy(
         .submission(&app)
         .run(Command::SetPolicy { district, policy })
         .await?;
+    Ok(ok(replayed, Done::new("set")))
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EducationHeadRequest {
+    /// The full name of the head of the district's education department, as printed on its
+    /// referrals above the signature line (letters, spaces, `-`, `'`, `.`; at most 200).
+    pub full_name: String,
+}
+
+/// Names the head of the district's education department from now on; referrals issued
+/// before keep the head of their day.
+#[utoipa::path(put, path = "/api/v1/districts/{district}/education-head", tag = "admin",
+    params(("district" = String, Path, description = "Code or id")),
+    request_body = EducationHeadRequest, security(("staff_token" = [])),
+    responses((status = 200, body = Done), (status = 404, description = "not_found"),
+        (status = 422, description = "name_invalid")))]
+async fn set_education_head(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(district): Path<String>,
+    ApiJson(body): ApiJson<EducationHeadRequest>,
+) -> Result<Response, ApiError> {
+    admin(&ctx)?;
+    let district = ids::parse_district(&app.service.read().catalog, &district)
+        .ok_or_else(|| ctx.error(error::NOT_FOUND))?;
+    let command = Command::SetEducationHead {
+        district,
+        full_name: body.full_name,
+    };
+    let (_, replayed) = ctx.submission(&app).run(command).await?;
     Ok(ok(replayed, Done::new("set")))
 }
 

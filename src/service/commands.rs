@@ -7,8 +7,8 @@ use super::writer::Tx;
 use super::CommandError;
 use crate::domain::access;
 use crate::domain::application::{
-    Application, ApplicationId, ApplicationStatus, Channel, ClaimStatus, NewApplication, Refusal,
-    RefusalReason, RegistrationForm, Satisfaction,
+    parse_name, Application, ApplicationId, ApplicationStatus, Channel, ClaimStatus,
+    NewApplication, Refusal, RefusalReason, RegistrationForm, Satisfaction,
 };
 use crate::domain::calendar::{end_of_local_day_after, YearCalendar, LONGEST_BREAK_DAYS};
 use crate::domain::catalog::{
@@ -91,6 +91,11 @@ pub enum Command {
         id: ApplicationId,
         process: Satisfaction,
         information: Satisfaction,
+    },
+    /// Names the head of a district's education department, who signs its referrals.
+    SetEducationHead {
+        district: DistrictId,
+        full_name: String,
     },
 }
 
@@ -239,6 +244,10 @@ pub fn run(command: Command, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
             Ok(outcome)
         }
         Command::SetPolicy { district, policy } => set_policy(district, policy, tx),
+        Command::SetEducationHead {
+            district,
+            full_name,
+        } => set_education_head(district, &full_name, tx),
         Command::SetCalendarYear { year, text } => {
             if !(2000..=2100).contains(&year) {
                 return Err(CommandError::Invalid("the year is out of range".into()));
@@ -658,6 +667,22 @@ fn set_policy(
         .check()
         .map_err(|why| CommandError::Invalid(why.into()))?;
     tx.emit(Event::PolicySet { district, policy })?;
+    Ok(Outcome::Done)
+}
+
+fn set_education_head(
+    district: DistrictId,
+    full_name: &str,
+    tx: &mut Tx<'_>,
+) -> Result<Outcome, CommandError> {
+    if !tx.state().catalog.districts.contains_key(&district) {
+        return Err(CommandError::NotFound);
+    }
+    let full_name = parse_name(full_name)?;
+    tx.emit(Event::EducationHeadSet {
+        district,
+        full_name,
+    })?;
     Ok(Outcome::Done)
 }
 

@@ -70,13 +70,18 @@ impl Store {
             &recorded.prev_hash[..],
             &recorded.hash[..],
         ])?;
-        self.project(event, recorded.recorded_at)?;
+        self.project(event, recorded.seq, recorded.recorded_at)?;
         // The messages it causes, in the same transaction: none without the event.
         self.enqueue_messages(recorded, event)?;
         record_effects(&self.conn, recorded.seq, effects)
     }
 
-    fn project(&self, event: &Event, recorded_at: DateTime<Utc>) -> Result<(), StoreError> {
+    fn project(
+        &self,
+        event: &Event,
+        seq: u64,
+        recorded_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         match event {
             Event::DistrictCreated(district) => {
                 let languages: Vec<&str> = district.languages.iter().map(|l| l.code()).collect();
@@ -226,6 +231,15 @@ impl Store {
                         codec::enum_text(information),
                         recorded_at.timestamp_micros(),
                     ],
+                )?;
+            }
+            Event::EducationHeadSet {
+                district,
+                full_name,
+            } => {
+                self.conn.execute(
+                    "INSERT INTO education_heads (seq, district_id, full_name) VALUES (?1, ?2, ?3)",
+                    params![seq as i64, district.0, full_name],
                 )?;
             }
         }

@@ -196,7 +196,8 @@ impl Store {
             | Event::PlacesReported { .. }
             | Event::StopListEnded { .. }
             | Event::AccessCodeIssued { .. }
-            | Event::SurveyAnswered { .. } => {}
+            | Event::SurveyAnswered { .. }
+            | Event::EducationHeadSet { .. } => {}
         }
         Ok(())
     }

@@ -156,6 +156,14 @@ pub fn load_catalog(conn: &Connection) -> Result<Catalog, StoreError> {
             .map_err(|e| StoreError::corrupt("calendar_years", year, e))?;
         catalog.calendar.set_year(year, parsed);
     }
+    // The latest head of each district: rows in the order they were set.
+    let mut statement =
+        conn.prepare("SELECT district_id, full_name FROM education_heads ORDER BY seq")?;
+    let mut rows = statement.query([])?;
+    while let Some(row) = rows.next()? {
+        let district = DistrictId(row.get(0)?);
+        catalog.education_heads.insert(district, row.get(1)?);
+    }
     let mut statement =
         conn.prepare("SELECT id, code, name_kk, name_ru, languages FROM districts ORDER BY id")?;
     let mut rows = statement.query([])?;

@@ -182,6 +182,7 @@ fn notice(data: &DocumentData, language: Language, seal: &Seal) -> Body {
                 Some("(тіркеу талоны)".into()),
                 number,
                 vec![
+                    issued_to(data, language),
                     Block::Fields(fields),
                     Block::Paragraph(entered),
                     Block::Paragraph(follow),
@@ -208,6 +209,7 @@ fn notice(data: &DocumentData, language: Language, seal: &Seal) -> Body {
                 Some("(регистрационный талон)".into()),
                 number,
                 vec![
+                    issued_to(data, language),
                     Block::Fields(fields),
                     Block::Paragraph(entered),
                     Block::Paragraph(follow),
@@ -215,6 +217,41 @@ fn notice(data: &DocumentData, language: Language, seal: &Seal) -> Body {
             )
         }
     }
+}
+
+/// Seed 000's notice: "this notice was issued to … (parent's full name)". The name is set
+/// first and the role after it, so no case ending has to be guessed.
+fn issued_to(data: &DocumentData, language: Language) -> Block {
+    let name = data.applicant_full_name.clone().unwrap_or_default();
+    let (before, role) = match language {
+        Language::Kazakh => (
+            "Осы хабарлама берілді: ",
+            " (ата-ананың немесе заңды өкілдің аты-жөні)",
+        ),
+        Language::Russian => (
+            "Настоящее уведомление выдано: ",
+            " (Ф. И. О. родителя или законного представителя)",
+        ),
+    };
+    Block::Paragraph(vec![plain(before), strong(name), plain(role)])
+}
+
+/// Seed 000's referral: the head of the education department's name and signature line.
+/// Without a head set, a blank for the name to be written in.
+fn head_signature(data: &DocumentData, language: Language) -> Block {
+    let name = data
+        .education_head
+        .clone()
+        .unwrap_or_else(|| "______________________________".into());
+    let (role, signature) = match language {
+        Language::Kazakh => ("Білім бөлімінің басшысы: ", "(қолы)"),
+        Language::Russian => ("Руководитель отдела образования: ", "(подпись)"),
+    };
+    Block::Paragraph(vec![
+        plain(role),
+        strong(name),
+        plain(format!("\n\n______________________________ {signature}")),
+    ])
 }
 
 fn referral(data: &DocumentData, language: Language, issuer: &Issuer) -> Body {
@@ -260,6 +297,7 @@ fn referral(data: &DocumentData, language: Language, issuer: &Issuer) -> Body {
                     "Жолдаманың мерзімі ата-ананың өтініші бойынша ұзартылды; бұрын берілген нұсқасының күші жойылды.",
                 )]));
             }
+            blocks.push(head_signature(data, language));
             (
                 "Жолдама".into(),
                 Some("баланы мектепке дейінгі ұйымға қабылдау үшін".into()),
@@ -295,6 +333,7 @@ fn referral(data: &DocumentData, language: Language, issuer: &Issuer) -> Body {
                     "Срок направления продлён по заявлению родителя; ранее выданный экземпляр утратил силу.",
                 )]));
             }
+            blocks.push(head_signature(data, language));
             (
                 "Направление".into(),
                 Some("для приёма ребёнка в дошкольную организацию".into()),
@@ -494,6 +533,36 @@ mod tests {
         assert_eq!(
             seal().link(&samples::notice()),
             "https://kezek.example.kz/api/v1/documents/notice-ESL-17/verify?v=0&sig=c2ln"
+        );
+    }
+
+    #[test]
+    fn the_notice_names_the_applicant_it_was_issued_to() {
+        let page = compose(&samples::notice(), Language::Kazakh, &seal());
+        assert!(text(&page).contains(
+            "Осы хабарлама берілді: Сейітова Айгүл Маратқызы (ата-ананың немесе заңды өкілдің аты-жөні)"
+        ));
+        let page = compose(&samples::notice(), Language::Russian, &seal());
+        assert!(text(&page).contains("Настоящее уведомление выдано: Сейітова Айгүл Маратқызы"));
+    }
+
+    #[test]
+    fn the_referral_names_the_head_with_a_signature_line_or_leaves_a_blank() {
+        let page = compose(&samples::referral(), Language::Russian, &seal());
+        let all = text(&page);
+        assert!(all.contains("Руководитель отдела образования: Жұмабеков Ерлан Асқарұлы"));
+        assert!(
+            all.contains("______________________________ (подпись)"),
+            "{all}"
+        );
+        let page = compose(&samples::referral(), Language::Kazakh, &seal());
+        assert!(text(&page).contains("Білім бөлімінің басшысы: Жұмабеков Ерлан Асқарұлы"));
+        let mut unnamed = samples::referral();
+        unnamed.education_head = None;
+        let all = text(&compose(&unnamed, Language::Kazakh, &seal()));
+        assert!(
+            all.contains("басшысы: ______________________________"),
+            "{all}"
         );
     }
 
