@@ -450,7 +450,7 @@ async fn a_parent_registers_then_reads_the_application_and_its_position() {
     assert_eq!(view["number"], "ESL-1");
     assert_eq!(view["district"], "ESL");
     assert_eq!(view["status"], "queued");
-    assert_eq!(view["stage"], "in_progress");
+    assert_eq!(view["stage"], "completed", "the notice was issued");
     assert_eq!(view["child_full_name"], "Қасымова Әйгерім");
     assert_eq!(view["child_birth_date"], "2022-03-15");
     assert_eq!(view["desired_start"], "2027-09-01");
@@ -466,12 +466,17 @@ async fn a_parent_registers_then_reads_the_application_and_its_position() {
     assert_eq!(view["position"]["cohort"], 2022);
     assert_eq!(view["position"]["in_cohort"], 1);
     assert_eq!(view["position"]["cohort_size"], 2);
+    // Received, then completed by its result document (seed 004), while it waits on.
     let history = view["history"].as_array().unwrap();
-    assert_eq!(history.len(), 1, "{history:?}");
+    assert_eq!(history.len(), 2, "{history:?}");
     assert_eq!(history[0]["change"], "application_registered");
     assert_eq!(history[0]["status"], "queued");
     assert_eq!(history[0]["stage"], "received");
     assert_eq!(history[0]["by"], "parent");
+    assert_eq!(history[1]["change"], "notice_issued");
+    assert_eq!(history[1]["status"], "queued");
+    assert_eq!(history[1]["stage"], "completed");
+    assert_eq!(history[1]["by"], "system");
 
     // The code is case- and dash-insensitive as typed from paper.
     let typed = code.replace('-', " ").to_lowercase();
@@ -616,7 +621,10 @@ async fn a_declined_referral_goes_to_the_next_child_and_cannot_be_handed_in() {
         .iter()
         .map(|h| text(&h["change"]))
         .collect();
-    assert_eq!(changes, ["application_registered", "referral_issued"]);
+    assert_eq!(
+        changes,
+        ["application_registered", "notice_issued", "referral_issued"]
+    );
 
     let declined = server.read("ESL-1", &first_code).await;
     assert_eq!(declined["status"], "queued");
@@ -776,8 +784,35 @@ async fn a_district_s_month_rule_sets_the_last_day_and_its_no_extension_rule_ref
     assert_eq!(view["referral"]["extended"], false);
 }
 
+/// DOMAIN: a place already free at registration gives a referral straight away, instead of
+/// the notice: the referral is then the result document that completes the request.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_survey_opens_after_completion_once_and_only_to_the_parent() {
+async fn a_referral_at_registration_completes_the_request_instead_of_the_notice() {
+    let server = Server::start().await;
+    let kg = server.kindergarten(0);
+    let report = server.report_places(&kg, 0, 1).await.json();
+    assert_eq!(report["referrals"], json!([]), "no one waits yet");
+    let registered = server.register(form_now(1)).await;
+    let code = text(&registered["access_code"]).to_string();
+    let view = server.read("ESL-1", &code).await;
+    assert_eq!(view["status"], "referred");
+    let steps: Vec<(&str, &str)> = view["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| (text(&h["change"]), text(&h["stage"])))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("application_registered", "received"),
+            ("referral_issued", "completed")
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_survey_opens_when_the_notice_completes_the_request_once_and_only_to_the_parent() {
     let server = Server::start().await;
     let officer = server.officer();
     let registered = server.register(form(1)).await;
@@ -793,16 +828,11 @@ async fn the_survey_opens_after_completion_once_and_only_to_the_parent() {
         request
     };
 
-    survey(&[("X-Access-Code", code.as_str())])
-        .go()
-        .await
-        .assert_error(409, "survey_not_yet");
-
-    server
-        .post("/api/v1/applications/ESL-1/withdraw")
-        .header("X-Access-Code", &code)
-        .go()
-        .await;
+    // Seed 004: the request is completed when its result document, the notice, is issued,
+    // at registration; the application goes on waiting in the queue.
+    let view = server.read("ESL-1", &code).await;
+    assert_eq!(view["status"], "queued");
+    assert_eq!(view["stage"], "completed");
 
     let bearer = format!("Bearer {officer}");
     survey(&[("Authorization", bearer.as_str())])
@@ -825,6 +855,11 @@ async fn the_survey_opens_after_completion_once_and_only_to_the_parent() {
     let answer = survey(&[("X-Access-Code", code.as_str())]).go().await;
     assert_eq!(answer.status, 200, "{}", answer.text);
     assert_eq!(answer.json()["status"], "answered");
+    let view = server.read("ESL-1", &code).await;
+    assert_eq!(
+        view["status"], "queued",
+        "answering changes nothing of the queue"
+    );
 
     survey(&[("X-Access-Code", code.as_str())])
         .go()
@@ -1335,7 +1370,7 @@ async fn a_new_access_code_replaces_the_old_one() {
     let view = server.read("ESL-1", &new).await;
     assert_eq!(view["status"], "queued");
     // A new code is the parent's business, not a step of the service.
-    assert_eq!(view["history"].as_array().unwrap().len(), 1);
+    assert_eq!(view["history"].as_array().unwrap().len(), 2);
 }
 
 // ---------------------------------------------------------------------------------------

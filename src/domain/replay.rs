@@ -58,13 +58,11 @@ impl Replay {
                 process,
                 information,
             } => {
-                let application = self
-                    .applications
-                    .get(id)
-                    .ok_or_else(|| ReplayError::Unknown(format!("{id:?}")))?;
-                if application.status.is_active()
-                    || self.surveys.insert(*id, (*process, *information)).is_some()
-                {
+                // Open from registration on (the notice completes the request); once.
+                if !self.applications.contains_key(id) {
+                    return Err(ReplayError::Unknown(format!("{id:?}")));
+                }
+                if self.surveys.insert(*id, (*process, *information)).is_some() {
                     return Err(ReplayError::InvalidTransition(format!("{id:?}")));
                 }
             }

@@ -186,6 +186,8 @@ errors! {
         "Мерзім бір рет ұзартылып қойған.", "Срок уже продлевался.", "The deadline was already extended.";
     SURVEY_ALREADY_ANSWERED = "survey_already_answered", CONFLICT,
         "Сауалнамаға жауап берілген.", "На опрос уже ответили.", "The survey is already answered.";
+    // No longer answered: the survey opens at registration (seed 004). Kept so that the code
+    // is never given another meaning.
     SURVEY_NOT_YET = "survey_not_yet", CONFLICT,
         "Сауалнама өтініш аяқталғаннан кейін ғана ашылады.", "Опрос доступен только после завершения заявления.", "The survey opens only after the application is completed.";
     QUERY_INVALID = "query_invalid", BAD_REQUEST,
@@ -283,7 +285,6 @@ pub fn conflict_kind(why: &str) -> ErrorKind {
         "the referral was already extended once"
         | "an extension would not lengthen the referral" => ALREADY_EXTENDED,
         "the survey was already answered" => SURVEY_ALREADY_ANSWERED,
-        "the survey opens once the application is completed" => SURVEY_NOT_YET,
         "the district does not extend referrals" => EXTENSION_NOT_ALLOWED,
         _ => CONFLICT,
     }

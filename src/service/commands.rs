@@ -328,12 +328,10 @@ pub fn run(command: Command, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
             process,
             information,
         } => {
-            let application = tx.store().application(id)?.ok_or(CommandError::NotFound)?;
-            if application.status.is_active() {
-                return Err(CommandError::Conflict(
-                    "the survey opens once the application is completed",
-                ));
-            }
+            // The request is completed when its result document is issued, which a
+            // registration does at once (seed 004): the survey is open from then on, while
+            // the application goes on waiting in the queue.
+            tx.store().application(id)?.ok_or(CommandError::NotFound)?;
             if tx.store().survey_answered(id)? {
                 return Err(CommandError::Conflict("the survey was already answered"));
             }

@@ -504,8 +504,9 @@ async fn my(State(app): State<AppState>, page: Page) -> Response {
         Ok(history) => history,
         Err(error) => return page.api_error(error),
     };
-    // The survey is asked once the service is completed, and only once.
-    let survey_open = view.stage == "completed"
+    // The survey is asked once the service request is completed (its result document
+    // issued, at registration), and only once.
+    let survey_open = view.stage == crate::http::views::STAGE_COMPLETED
         && !matches!(
             crate::http::applications::read_blocking(&app, lang, move |conn| {
                 crate::store::survey_answered(conn, id)
