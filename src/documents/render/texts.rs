@@ -250,7 +250,7 @@ fn head_signature(data: &DocumentData, language: Language) -> Block {
     Block::Paragraph(vec![
         plain(role),
         strong(name),
-        plain(format!("\n\n______________________________ {signature}")),
+        plain(format!("\n______________________________ {signature}")),
     ])
 }
 
