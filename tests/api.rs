@@ -1595,34 +1595,24 @@ async fn an_admin_maintains_the_catalog_policies_and_calendar() {
         .await
         .assert_error(403, "forbidden");
     // The head of the education department, who signs the district's referrals.
-    let head = json!({ "full_name": "Жұмабеков Ерлан" });
-    server
-        .put("/api/v1/districts/ESL/education-head")
-        .bearer_auth(&officer)
-        .json(&head)
-        .go()
+    let put_head = |token: &str, district: &str, full_name: &str| {
+        server
+            .put(&format!("/api/v1/districts/{district}/education-head"))
+            .bearer_auth(token)
+            .json(&json!({ "full_name": full_name }))
+            .go()
+    };
+    let head = "Жұмабеков Ерлан";
+    put_head(&officer, "ESL", head)
         .await
         .assert_error(403, "forbidden");
-    server
-        .put("/api/v1/districts/NOPE/education-head")
-        .bearer_auth(&admin)
-        .json(&head)
-        .go()
+    put_head(&admin, "NOPE", head)
         .await
         .assert_error(404, "not_found");
-    server
-        .put("/api/v1/districts/ESL/education-head")
-        .bearer_auth(&admin)
-        .json(&json!({ "full_name": "  " }))
-        .go()
+    put_head(&admin, "ESL", "  ")
         .await
         .assert_error(422, "name_invalid");
-    let answer = server
-        .put("/api/v1/districts/ESL/education-head")
-        .bearer_auth(&admin)
-        .json(&head)
-        .go()
-        .await;
+    let answer = put_head(&admin, "ESL", head).await;
     assert_eq!(answer.status, 200, "{}", answer.text);
 
     let mut bad = policy.clone();

@@ -80,6 +80,14 @@ fn pdf_text(answer: &Answer) -> String {
     pdf_extract::extract_text_from_mem(&answer.body).expect("the PDF's text can be read")
 }
 
+/// The PDF's words, each run of whitespace (a line break of the layout) as one space.
+fn pdf_words(answer: &Answer) -> String {
+    pdf_text(answer)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// The verification link the HTML page prints (its `href`, unescaped).
 fn printed_link(html: &str) -> String {
     let start = html.find("<a href=\"").expect("the page prints its link") + 9;
@@ -160,8 +168,10 @@ async fn every_document_answers_in_both_languages_and_formats() {
     let text = pdf_text(&referral);
     assert!(text.contains("Астана, 1"), "{text}");
     assert!(text.contains("Астана, Мәңгілік Ел 10, 5"), "{text}");
-    let words = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    assert!(words.contains("до конца пятницы 27.11.2026"), "{text}");
+    assert!(
+        pdf_words(&referral).contains("до конца пятницы 27.11.2026"),
+        "{text}"
+    );
     assert!(
         !text.contains("28.11.2026"),
         "never the next midnight: {text}"
@@ -443,10 +453,7 @@ async fn the_notice_names_the_applicant_and_the_referral_the_head_of_its_day() {
             &first,
         )
         .await;
-    let words = pdf_text(&notice)
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
+    let words = pdf_words(&notice);
     assert!(
         words.contains("Настоящее уведомление выдано: Қасымов Арман"),
         "{words}"
@@ -457,10 +464,7 @@ async fn the_notice_names_the_applicant_and_the_referral_the_head_of_its_day() {
             &first,
         )
         .await;
-    let words = pdf_text(&referral)
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
+    let words = pdf_words(&referral);
     assert!(
         words.contains("Білім бөлімінің басшысы: Жұмабеков Ерлан Асқарұлы"),
         "{words}"

@@ -609,15 +609,7 @@ fn with_the_interleave_policy_referrals_follow_one_first_priority_then_three_gen
         interleave_first_priority: true,
         ..DistrictPolicy::default()
     };
-    app.service()
-        .submit_blocking(
-            Command::SetPolicy {
-                district: app.district,
-                policy,
-            },
-            Actor::staff("admin"),
-        )
-        .unwrap();
+    set_policy(&app, policy);
     // General children registered first, first-priority ones later: plain key order would
     // serve every first-priority child before any general one.
     let mut tiers = std::collections::HashMap::new();
