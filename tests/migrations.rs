@@ -136,3 +136,36 @@ fn shipped_migrations_are_unchanged() {
         );
     }
 }
+
+/// Migration 0006 reads a policy row written before it as what it meant then: validity in
+/// working days, an extension of `extension_calendar_days` after issue; no head is set.
+#[test]
+fn a_policy_row_from_before_0006_reads_as_working_days_and_one_extension() {
+    use kezek::domain::referral::{Extension, Validity};
+    let (_dir, path) = temp_db();
+    let mut conn = Connection::open(&path).unwrap();
+    migrate(&mut conn, &MIGRATIONS[..5]).unwrap();
+    conn.execute_batch(
+        "INSERT INTO districts (id, code, name_kk, name_ru, languages) \
+         VALUES (1, 'ESL', 'Есіл ауданы', 'район Есиль', 'kk,ru');
+         INSERT INTO district_policies (district_id, referral_validity_working_days, \
+         extension_calendar_days, stop_list_days, interleave_first_priority) \
+         VALUES (1, 7, 20, 12, 1);",
+    )
+    .unwrap();
+    migrate(&mut conn, MIGRATIONS).unwrap();
+    let catalog = kezek::store::load_catalog(&conn).unwrap();
+    let policy = catalog.policies.values().next().copied().unwrap();
+    assert_eq!(policy.validity, Validity::WorkingDays { days: 7 });
+    assert_eq!(
+        policy.extension,
+        Extension::Once {
+            calendar_days_after_issue: 20
+        }
+    );
+    assert_eq!(
+        (policy.stop_list_days, policy.interleave_first_priority),
+        (12, true)
+    );
+    assert!(catalog.education_heads.is_empty());
+}
