@@ -501,6 +501,15 @@ fn compare_live_state(
     if rebuilt.counters != replayed.counters || rebuilt.last_place_id != replayed.last_place_id {
         return Err("the journal counters (registrations, referrals, places) differ".into());
     }
+    if rebuilt.families != replayed.families || rebuilt.family_of != replayed.family_of {
+        return Err("the families differ".into());
+    }
+    if rebuilt.enrolled != replayed.enrolled {
+        return Err("the places enrolled children hold differ".into());
+    }
+    if rebuilt.transfers != replayed.transfers || rebuilt.transfer_of != replayed.transfer_of {
+        return Err("the transfer queues differ".into());
+    }
     if rebuilt.held != replayed.held {
         return Err("the stop list differs".into());
     }

@@ -763,6 +763,7 @@ fn a_policy_in_the_first_journal_shape_replays_to_the_same_policy() {
         },
         stop_list_days: 12,
         interleave_first_priority: true,
+        ..DistrictPolicy::default()
     };
     set_policy(&app, policy);
     app.stop();

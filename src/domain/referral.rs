@@ -7,7 +7,7 @@ use super::application::ApplicationId;
 use super::calendar::{end_of_local_day, WorkCalendar};
 use super::catalog::{AgeBand, DistrictId, GroupId, KindergartenId, Language, Tier};
 use super::local_date;
-use super::waiting_list::Place;
+use super::waiting_list::{Place, TierSplit};
 use chrono::{DateTime, Days, Months, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -73,6 +73,11 @@ pub struct Referral {
     pub status: ReferralStatus,
     pub closed_at: Option<DateTime<Utc>>,
     pub reason: Option<String>,
+    /// For a child already enrolled elsewhere (a transfer request): handed in, it moves the
+    /// child and frees the old place; lapsed, it ends the request. Absent from the journal's
+    /// payload when false, so referrals written before transfers encode as they did.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub transfer: bool,
 }
 
 impl Referral {
@@ -95,6 +100,7 @@ impl Referral {
             status: ReferralStatus::Issued,
             closed_at: None,
             reason: None,
+            transfer: false,
         }
     }
 }
@@ -191,6 +197,20 @@ pub struct DistrictPolicy {
     pub stop_list_days: u32,
     /// Astana's rule: first-priority and general children share places 1 : 3.
     pub interleave_first_priority: bool,
+    /// A family that moves into the district keeps its original registration time (the
+    /// Russian rules do); otherwise it queues from the day it moved.
+    pub move_keeps_registration_time: bool,
+    /// A priority verified in the old district carries over to this one; otherwise the
+    /// claim waits for this district's officer again (in the general tier meanwhile).
+    pub move_keeps_priority: bool,
+    /// Transfer requests of enrolled children take a place before first-time applicants.
+    /// Off (the default): a place goes to a transfer only when no first-time applicant
+    /// fits it.
+    pub transfers_before_first_time: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Default for DistrictPolicy {
@@ -202,6 +222,9 @@ impl Default for DistrictPolicy {
             },
             stop_list_days: 10,
             interleave_first_priority: false,
+            move_keeps_registration_time: true,
+            move_keeps_priority: true,
+            transfers_before_first_time: false,
         }
     }
 }
@@ -239,7 +262,8 @@ impl DistrictPolicy {
 }
 
 /// Every shape a `PolicySet` payload has had: the current one, or the first (working days
-/// only, always extensible). Only read; the current shape is what is written.
+/// only, always extensible; the move and transfer options came later, with defaults). Only
+/// read; the current shape is what is written.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PolicyPayload {
@@ -251,6 +275,12 @@ struct PolicyPayload {
     extension_calendar_days: Option<u32>,
     stop_list_days: u32,
     interleave_first_priority: bool,
+    #[serde(default = "yes")]
+    move_keeps_registration_time: bool,
+    #[serde(default = "yes")]
+    move_keeps_priority: bool,
+    #[serde(default)]
+    transfers_before_first_time: bool,
 }
 
 impl TryFrom<PolicyPayload> for DistrictPolicy {
@@ -274,6 +304,9 @@ impl TryFrom<PolicyPayload> for DistrictPolicy {
             extension,
             stop_list_days: payload.stop_list_days,
             interleave_first_priority: payload.interleave_first_priority,
+            move_keeps_registration_time: payload.move_keeps_registration_time,
+            move_keeps_priority: payload.move_keeps_priority,
+            transfers_before_first_time: payload.transfers_before_first_time,
         })
     }
 }
@@ -297,6 +330,34 @@ impl Default for InterleaveCycle {
 impl InterleaveCycle {
     pub fn first_priority_due(self) -> bool {
         self.0 >= GENERAL_PER_FIRST
+    }
+
+    /// How many referrals go before the child `split` describes if places keep coming that
+    /// everyone in its set fits and nobody else joins: every out-of-turn child first, then
+    /// first-priority and general children one to three from where the cycle stands, the
+    /// other side alone once one side runs out (as `QueueState::choose_for` allocates).
+    pub fn turns_before(self, split: &TierSplit) -> u32 {
+        let [out_of_turn, first, general] = split.totals;
+        let ahead = split.ahead_in_tier;
+        // General referrals still due before the next first-priority one.
+        let generals_first = u32::from(GENERAL_PER_FIRST - self.0.min(GENERAL_PER_FIRST));
+        let per_first = u32::from(GENERAL_PER_FIRST);
+        match split.tier {
+            Tier::OutOfTurn => ahead,
+            // The (ahead + 1)-th first-priority turn comes after `generals_first` general
+            // turns and three more between each two first-priority ones.
+            Tier::First => out_of_turn + ahead + general.min(generals_first + per_first * ahead),
+            // First-priority turns come after `generals_first` general ones, then after
+            // every three.
+            Tier::General => {
+                let firsts = if ahead >= generals_first {
+                    (ahead - generals_first) / per_first + 1
+                } else {
+                    0
+                };
+                out_of_turn + ahead + first.min(firsts)
+            }
+        }
     }
 
     /// The cycle after a referral to a child of `tier`. Out-of-turn children stand outside it.
@@ -404,11 +465,23 @@ mod tests {
         let text = serde_json::to_string(&month).unwrap();
         assert_eq!(
             text,
-            r#"{"validity":{"kind":"calendar_month"},"extension":{"kind":"not_allowed"},"stop_list_days":10,"interleave_first_priority":false}"#
+            r#"{"validity":{"kind":"calendar_month"},"extension":{"kind":"not_allowed"},"stop_list_days":10,"interleave_first_priority":false,"move_keeps_registration_time":true,"move_keeps_priority":true,"transfers_before_first_time":false}"#
         );
         assert_eq!(
             serde_json::from_str::<DistrictPolicy>(&text).unwrap(),
             month
+        );
+
+        // The shape of the move and transfer options (issue 12, parts 2 and 4): still the
+        // first validity fields.
+        let moves = r#"{"referral_validity_working_days":5,"extension_calendar_days":30,"stop_list_days":10,"interleave_first_priority":false,"move_keeps_registration_time":false,"move_keeps_priority":true,"transfers_before_first_time":true}"#;
+        let policy: DistrictPolicy = serde_json::from_str(moves).unwrap();
+        assert_eq!(policy.validity, Validity::WorkingDays { days: 5 });
+        assert!(!policy.move_keeps_registration_time && policy.transfers_before_first_time);
+        assert!(
+            serde_json::from_str::<DistrictPolicy>(old)
+                .unwrap()
+                .move_keeps_priority
         );
 
         let both = r#"{"validity":{"kind":"calendar_month"},"referral_validity_working_days":7,"extension_calendar_days":20,"stop_list_days":10,"interleave_first_priority":true}"#;

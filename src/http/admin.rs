@@ -178,6 +178,20 @@ pub struct PolicyRequest {
     pub stop_list_days: u32,
     /// One first-priority referral for every three general ones.
     pub interleave_first_priority: bool,
+    /// A family moving in keeps its original registration time (default true).
+    #[serde(default = "yes")]
+    pub move_keeps_registration_time: bool,
+    /// A priority verified in the old district carries over (default true).
+    #[serde(default = "yes")]
+    pub move_keeps_priority: bool,
+    /// Transfers of enrolled children before first-time applicants (default false: a
+    /// transfer gets a place only when no first-time applicant fits it).
+    #[serde(default)]
+    pub transfers_before_first_time: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// The validity rule; it ends at the end of its last day, local time (UTC+5).
@@ -222,6 +236,9 @@ impl PolicyRequest {
             extension,
             stop_list_days: self.stop_list_days,
             interleave_first_priority: self.interleave_first_priority,
+            move_keeps_registration_time: self.move_keeps_registration_time,
+            move_keeps_priority: self.move_keeps_priority,
+            transfers_before_first_time: self.transfers_before_first_time,
         }
     }
 }

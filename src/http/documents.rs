@@ -187,7 +187,7 @@ async fn notice(
 ) -> Result<Response, ApiError> {
     let id = reach(&app, &ctx, &number)?;
     build_and_answer(&app, &ctx, &headers, params, move |conn, catalog| {
-        documents::notice(conn, catalog, id)
+        documents::notice(conn, catalog, id, None)
     })
     .await
 }

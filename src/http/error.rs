@@ -162,6 +162,26 @@ errors! {
         "Сағат тек алға жылжиды.", "Часы идут только вперёд.", "The clock only moves forward.";
     ALREADY_QUEUED = "already_queued", CONFLICT,
         "Баланың белсенді өтініші бар.", "У ребёнка уже есть активное заявление.", "The child already has an active application.";
+    ALREADY_ENROLLED = "already_enrolled", CONFLICT,
+        "Бала балабақшаға қабылданған: жаңа өтініштің орнына ауысуға өтініш беріңіз.", "Ребёнок уже зачислен в детский сад: вместо нового заявления подайте заявку на перевод.", "The child is already enrolled in a kindergarten: ask for a transfer instead.";
+    NOTHING_TO_AMEND = "nothing_to_amend", UNPROCESSABLE_ENTITY,
+        "Өзгеріс жоқ: барлық мәндер бұрынғыдай.", "Изменений нет: все значения прежние.", "The amendment changes nothing.";
+    REFERRAL_OUTSTANDING = "referral_outstanding", CONFLICT,
+        "Жолдама берілген: ол аяқталғанша балабақшаларды, тілді және басталу күнін өзгертуге болмайды (байланыс деректерін өзгертуге болады).", "Выдано направление: пока оно действует, нельзя менять детские сады, язык и дату начала (контакты менять можно).", "A referral is outstanding: kindergartens, language and start date cannot change until it ends (contacts can).";
+    MOVE_TO_SAME_DISTRICT = "move_to_same_district", UNPROCESSABLE_ENTITY,
+        "Өтініш осы ауданда тұр.", "Заявление уже в этом районе.", "The application is already in that district.";
+    NOT_ENROLLED = "not_enrolled", CONFLICT,
+        "Ауысу тек осы өтініш бойынша балабақшаға қабылданған балаға арналған.", "Перевод возможен только для ребёнка, зачисленного по этому заявлению.", "A transfer is only for a child enrolled through this application.";
+    TRANSFER_TO_OWN_KINDERGARTEN = "transfer_to_own_kindergarten", UNPROCESSABLE_ENTITY,
+        "Бала қазір баратын балабақшаға ауысу сұрауға болмайды.", "Нельзя просить перевод в детский сад, который ребёнок уже посещает.", "A transfer cannot ask for the kindergarten the child already attends.";
+    TRANSFER_PENDING = "transfer_pending", CONFLICT,
+        "Бұл балаға ауысу туралы өтініш күтуде.", "Заявка на перевод этого ребёнка уже ожидает.", "A transfer request is already waiting for this child.";
+    FAMILY_SIZE_INVALID = "family_size_invalid", UNPROCESSABLE_ENTITY,
+        "Отбасы 2-ден 6-ға дейін баланы тіркейді.", "Семья регистрирует от 2 до 6 детей.", "A family registers 2 to 6 children.";
+    NOT_IN_FAMILY = "not_in_family", CONFLICT,
+        "Өтініш ешбір отбасына кірмейді.", "Заявление не входит ни в одну семью.", "The application is in no family.";
+    FAMILY_CHILD_REPEATED = "family_child_repeated", UNPROCESSABLE_ENTITY,
+        "Бір бала отбасында екі рет көрсетілген.", "Один ребёнок указан в семье дважды.", "A child appears twice in the family.";
     TIMEOUT = "timeout", SERVICE_UNAVAILABLE,
         "Сұрау тым ұзақ орындалды. Кейінірек қайталаңыз.", "Запрос выполнялся слишком долго. Повторите позже.", "The request took too long. Try again later.";
     FIELD_NOT_SETTABLE = "field_not_settable", UNPROCESSABLE_ENTITY,
@@ -285,6 +305,7 @@ pub fn conflict_kind(why: &str) -> ErrorKind {
         "the referral was already extended once"
         | "an extension would not lengthen the referral" => ALREADY_EXTENDED,
         "the survey was already answered" => SURVEY_ALREADY_ANSWERED,
+        "the application is in no family" => NOT_IN_FAMILY,
         "the district does not extend referrals" => EXTENSION_NOT_ALLOWED,
         _ => CONFLICT,
     }
@@ -478,6 +499,15 @@ mod tests {
             Refusal::PriorityDocumentMissing,
             Refusal::ApplicantIsChild,
             Refusal::AlreadyQueued,
+            Refusal::AlreadyEnrolled,
+            Refusal::NothingToAmend,
+            Refusal::ReferralOutstanding,
+            Refusal::MoveToSameDistrict,
+            Refusal::NotEnrolled,
+            Refusal::TransferToOwnKindergarten,
+            Refusal::TransferPending,
+            Refusal::FamilySizeInvalid,
+            Refusal::FamilyChildRepeated,
         ];
         for refusal in &refusals {
             let kind = refusal_kind(refusal);

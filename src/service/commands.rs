@@ -6,9 +6,10 @@
 use super::writer::Tx;
 use super::CommandError;
 use crate::domain::access;
+use crate::domain::amendment::{Amendment, AmendmentForm, Move, MoveForm};
 use crate::domain::application::{
     parse_name, Application, ApplicationId, ApplicationStatus, Channel, ClaimStatus,
-    NewApplication, Refusal, RefusalReason, RegistrationForm, Satisfaction,
+    NewApplication, Refusal, RefusalReason, RegistrationForm, RegistrationNumber, Satisfaction,
 };
 use crate::domain::calendar::{end_of_local_day_after, YearCalendar, LONGEST_BREAK_DAYS};
 use crate::domain::catalog::{
@@ -16,11 +17,13 @@ use crate::domain::catalog::{
     Names, Tier,
 };
 use crate::domain::event::Event;
+use crate::domain::family::{Family, FamilyId, FAMILY_SIZE_MAX};
 use crate::domain::local_date;
 use crate::domain::referral::{
     DistrictPolicy, Extension, FreePlace, Lapse, PlaceId, Referral, ReferralId,
 };
-use crate::domain::state::Deadline;
+use crate::domain::state::{Deadline, Taker};
+use crate::domain::transfer::{TransferForm, TransferRequest};
 use crate::domain::waiting_list::Position;
 use crate::store::Store;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -85,6 +88,33 @@ pub enum Command {
         id: ApplicationId,
         reason: RefusalReason,
         text: String,
+    },
+    /// Changes choices, language, start date or contacts (the parent, or staff for them).
+    Amend {
+        id: ApplicationId,
+        form: AmendmentForm,
+    },
+    /// Several children of one applicant at once: one time, consecutive numbers, one
+    /// family (`forms` share the applicant, the district and the choices).
+    RegisterFamily {
+        forms: Vec<RegistrationForm>,
+        together: bool,
+        channel: Channel,
+    },
+    /// The family of an enrolled child asks to move it to other kindergartens.
+    RequestTransfer {
+        id: ApplicationId,
+        form: TransferForm,
+    },
+    /// The family of `id` takes places only together, or separately.
+    SetFamilyChoice {
+        id: ApplicationId,
+        together: bool,
+    },
+    /// The family moved district: the application continues there (the parent, or staff).
+    Move {
+        id: ApplicationId,
+        form: MoveForm,
     },
     /// The parent's answers to the quality survey, once, after completion.
     AnswerSurvey {
@@ -179,6 +209,31 @@ pub enum Outcome {
         next: Option<Box<Referral>>,
     },
     Ticked(TickReport),
+    /// The amendment, and the referral the new choices got at once if a fitting place was
+    /// open.
+    Amended {
+        amendment: Amendment,
+        referral: Option<Box<Referral>>,
+    },
+    /// A transfer request, and the referral it got at once if a place was open.
+    Transfer {
+        referral: Option<Box<Referral>>,
+    },
+    /// The family's applications in registration order, its one access code (shown once),
+    /// and the referrals they got at once.
+    FamilyRegistered {
+        family: FamilyId,
+        applications: Vec<Application>,
+        access_code: String,
+        referrals: Vec<Referral>,
+    },
+    /// The application in the new district, its access code (shown once), and the referral
+    /// it got at once if a fitting place was open there.
+    Moved {
+        application: Box<Application>,
+        access_code: String,
+        referral: Option<Box<Referral>>,
+    },
     Done,
 }
 
@@ -186,6 +241,40 @@ pub fn run(command: Command, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
     match command {
         Command::Register { form, channel } => register(&form, channel, tx),
         Command::Withdraw { id } => withdraw(id, tx),
+        Command::Amend { id, form } => amend(id, &form, tx),
+        Command::Move { id, form } => move_application(id, &form, tx),
+        Command::RegisterFamily {
+            forms,
+            together,
+            channel,
+        } => register_family(&forms, together, channel, tx),
+        Command::RequestTransfer { id, form } => request_transfer(id, &form, tx),
+        Command::SetFamilyChoice { id, together } => {
+            let family = {
+                let state = tx.state();
+                let family = state.family_of.get(&id).map(|f| &state.families[f]);
+                match family {
+                    None if tx.store().application(id)?.is_none() => {
+                        return Err(CommandError::NotFound)
+                    }
+                    None => return Err(CommandError::Conflict("the application is in no family")),
+                    Some(family) if family.together == together => {
+                        return Err(Refusal::NothingToAmend.into())
+                    }
+                    Some(family) => family.id,
+                }
+            };
+            tx.emit(Event::FamilyChoiceSet { family, together })?;
+            // Together, the family may now take open places at once; separately, each
+            // child may take one it fits.
+            let members = tx.state().families[&family].members.clone();
+            for member in members {
+                if tx.state().waiting.get(member).is_some() {
+                    offer_open_place(tx, member)?;
+                }
+            }
+            Ok(Outcome::Done)
+        }
         Command::VerifyPriority { id } => {
             let application = queued(tx.store(), id)?;
             let claim = application
@@ -272,10 +361,18 @@ pub fn run(command: Command, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
                     "the referral is for another kindergarten",
                 ));
             }
+            // A transfer handed in frees the child's old place, at once.
+            let old_place = match live.transfer {
+                true => tx.state().enrolled.get(&live.application).cloned(),
+                false => None,
+            };
             tx.emit(Event::ReferralHandedIn {
                 id: referral,
                 at: tx.now(),
             })?;
+            if let Some(old) = old_place {
+                free_place(tx, old)?;
+            }
             let handed_in = tx.store().referral(referral)?.expect("just recorded");
             Ok(Outcome::Referral(Box::new(handed_in)))
         }
@@ -386,6 +483,358 @@ fn withdraw(id: ApplicationId, tx: &mut Tx<'_>) -> Result<Outcome, CommandError>
     }
 }
 
+/// Amends an active application. Its key stays, so it keeps its place in the cohort; while a
+/// referral is outstanding only the contacts may change (the referral was issued for the
+/// old choices). New choices may fit a place that is open: it is offered at once, as to a
+/// new registration, so that no open place fits a waiting application.
+fn amend(
+    id: ApplicationId,
+    form: &AmendmentForm,
+    tx: &mut Tx<'_>,
+) -> Result<Outcome, CommandError> {
+    let application = tx.store().application(id)?.ok_or(CommandError::NotFound)?;
+    if !application.status.is_active() {
+        return Err(CommandError::Conflict(
+            "the application is no longer in the queue",
+        ));
+    }
+    let amendment = Amendment::parse(
+        form,
+        &application,
+        &tx.state().catalog,
+        local_date(tx.now()),
+    )?;
+    if application.status == ApplicationStatus::Referred && amendment.affects_places() {
+        return Err(Refusal::ReferralOutstanding.into());
+    }
+    tx.emit(Event::ApplicationAmended {
+        id,
+        amendment: amendment.clone(),
+    })?;
+    let referral = match application.status {
+        ApplicationStatus::Queued => offer_open_place(tx, id)?,
+        _ => None,
+    };
+    Ok(Outcome::Amended {
+        amendment,
+        referral: referral.map(Box::new),
+    })
+}
+
+/// A child may enter the queue only if it has no active application (`already_queued`) and
+/// no kindergarten place through an earlier one (`already_enrolled`: it asks for a transfer
+/// instead). The unique index makes the first impossible whatever the service does.
+fn check_child_is_free(store: &Store, child_iin: &str) -> Result<(), CommandError> {
+    if store.child_has_active_application(child_iin)? {
+        return Err(Refusal::AlreadyQueued.into());
+    }
+    if store.child_is_enrolled(child_iin)? {
+        return Err(Refusal::AlreadyEnrolled.into());
+    }
+    Ok(())
+}
+
+/// An enrolled child's family asks for a transfer to 1 to 5 other kindergartens of the
+/// district. The request waits in the district's transfer queue by its time; a place open
+/// at one of them that nobody else takes goes to it at once.
+fn request_transfer(
+    id: ApplicationId,
+    form: &TransferForm,
+    tx: &mut Tx<'_>,
+) -> Result<Outcome, CommandError> {
+    let application = tx.store().application(id)?.ok_or(CommandError::NotFound)?;
+    let request = {
+        let state = tx.state();
+        let Some(place) = state
+            .enrolled
+            .get(&id)
+            .filter(|_| application.status == ApplicationStatus::Enrolled)
+        else {
+            return Err(Refusal::NotEnrolled.into());
+        };
+        if state.transfer_of.contains_key(&id) || state.referral_of.contains_key(&id) {
+            return Err(Refusal::TransferPending.into());
+        }
+        TransferRequest::parse(
+            form,
+            &application,
+            place.kindergarten,
+            &state.catalog,
+            tx.now(),
+        )?
+    };
+    let choices = request.choices.clone();
+    tx.emit(Event::TransferRequested(request))?;
+    let open: Vec<PlaceId> = {
+        let state = tx.state();
+        state
+            .open_places
+            .get(&id.district)
+            .into_iter()
+            .flatten()
+            .filter(|p| choices.contains(&state.places[p].kindergarten))
+            .copied()
+            .collect()
+    };
+    for place in open {
+        if allocate(tx, place)?.is_some_and(|r| r.application == id) {
+            break;
+        }
+    }
+    let state = tx.state();
+    let referral = state
+        .referral_of
+        .get(&id)
+        .map(|r| state.live[r].referral.clone());
+    Ok(Outcome::Transfer {
+        referral: referral.map(Box::new),
+    })
+}
+
+/// A place a child left (its transfer was handed in) is free again from today, as the
+/// kindergarten reported it, and goes to whoever's turn it is.
+fn free_place(tx: &mut Tx<'_>, old: FreePlace) -> Result<(), CommandError> {
+    let today = local_date(tx.now());
+    let place = FreePlace {
+        id: tx.state().next_place_id(),
+        available_from: today.max(old.available_from),
+        reported_at: tx.now(),
+        ..old
+    };
+    let id = place.id;
+    tx.emit(Event::PlacesReported {
+        places: vec![place],
+    })?;
+    allocate(tx, id)?;
+    Ok(())
+}
+
+/// Registers the children of one applicant together: each child's form passes the checks of
+/// a single registration, the children are distinct and free, and they take one time and
+/// consecutive numbers, then form a family with one access code (the same code, hashed with
+/// each application's own number, so each application still stands alone and a
+/// replacement code can be issued for one child). A family together takes open places only
+/// together; separately, each child as anyone.
+fn register_family(
+    forms: &[RegistrationForm],
+    together: bool,
+    channel: Channel,
+    tx: &mut Tx<'_>,
+) -> Result<Outcome, CommandError> {
+    if !(2..=FAMILY_SIZE_MAX).contains(&forms.len()) {
+        return Err(Refusal::FamilySizeInvalid.into());
+    }
+    let today = local_date(tx.now());
+    let mut children: Vec<NewApplication> = Vec::with_capacity(forms.len());
+    for form in forms {
+        let new = NewApplication::parse(form, &tx.state().catalog, today)?;
+        if children.iter().any(|c| c.child.iin == new.child.iin) {
+            return Err(Refusal::FamilyChildRepeated.into());
+        }
+        let shared = children.first().is_none_or(|first| {
+            first.district == new.district && first.applicant.iin == new.applicant.iin
+        });
+        if !shared {
+            return Err(CommandError::Invalid(
+                "a family shares its applicant and district".into(),
+            ));
+        }
+        check_child_is_free(tx.store(), &new.child.iin.as_string())?;
+        children.push(new);
+    }
+    let district = children[0].district;
+    let (first, registered_at_micros) = tx
+        .state()
+        .next_registration(district, tx.now().timestamp_micros());
+    let registered_at = DateTime::from_timestamp_micros(registered_at_micros)
+        .expect("a time read back from the clock is in range");
+    let entered_by = match channel {
+        Channel::Portal => None,
+        Channel::ServiceCentre | Channel::Office => Some(tx.actor_name()),
+    };
+    let mut applications = Vec::with_capacity(children.len());
+    for (i, new) in children.into_iter().enumerate() {
+        let application = Application {
+            id: ApplicationId {
+                district,
+                number: RegistrationNumber(first.0 + i as u32),
+            },
+            registered_at,
+            child: new.child,
+            applicant: new.applicant,
+            desired_start: new.desired_start,
+            choices: new.choices,
+            language: new.language,
+            priority: new.priority,
+            tier: Tier::General,
+            status: ApplicationStatus::Queued,
+            channel,
+            entered_by: entered_by.clone(),
+            held_until: None,
+            moved_from: None,
+        };
+        tx.emit(Event::ApplicationRegistered(application.clone()))?;
+        applications.push(application);
+    }
+    let members: Vec<ApplicationId> = applications.iter().map(|a| a.id).collect();
+    let family = tx.state().next_family_id();
+    tx.emit(Event::FamilyRegistered(Family {
+        id: family,
+        members: members.clone(),
+        together,
+    }))?;
+    let access_code = issue_shared_access_code(tx, &members)?;
+    let mut referrals = Vec::new();
+    for member in &members {
+        if tx.state().waiting.get(*member).is_some() {
+            referrals.extend(offer_open_place(tx, *member)?);
+        }
+    }
+    // A family placed together got its siblings' referrals in the first child's command.
+    for member in &members {
+        let state = tx.state();
+        if let Some(referral) = state.referral_of.get(member) {
+            let referral = &state.live[referral].referral;
+            if !referrals.iter().any(|r| r.id == referral.id) {
+                referrals.push(referral.clone());
+            }
+        }
+    }
+    for application in &mut applications {
+        if referrals.iter().any(|r| r.application == application.id) {
+            application.status = ApplicationStatus::Referred;
+        }
+    }
+    Ok(Outcome::FamilyRegistered {
+        family,
+        applications,
+        access_code,
+        referrals,
+    })
+}
+
+/// One fresh code for several applications (a family's): each gets it hashed with its own
+/// identity.
+fn issue_shared_access_code(
+    tx: &mut Tx<'_>,
+    ids: &[ApplicationId],
+) -> Result<String, CommandError> {
+    let code = access::generate(&mut rand::rng());
+    for id in ids {
+        let code_hash = access::hash(*id, &code).expect("a generated code is well-formed");
+        tx.emit(Event::AccessCodeIssued { id: *id, code_hash })?;
+    }
+    Ok(code)
+}
+
+/// Moves a waiting application to another district. The new district's policy decides
+/// whether it keeps its registration time (it then takes its place among that district's
+/// children by that time) and its verified priority (otherwise the claim waits for that
+/// district's officer, in the general tier meanwhile). It gets that district's next number
+/// and a new access code; a referral outstanding must end first.
+fn move_application(
+    id: ApplicationId,
+    form: &MoveForm,
+    tx: &mut Tx<'_>,
+) -> Result<Outcome, CommandError> {
+    let application = tx.store().application(id)?.ok_or(CommandError::NotFound)?;
+    // A family moves whole: its children still waiting go along, in their order.
+    let siblings: Vec<ApplicationId> = {
+        let state = tx.state();
+        match state.family_of.get(&id) {
+            Some(family) => state.families[family].members.clone(),
+            None => vec![id],
+        }
+    };
+    let mut moving = Vec::with_capacity(siblings.len());
+    for member in siblings {
+        let member = match member == id {
+            true => application.clone(),
+            false => tx
+                .store()
+                .application(member)?
+                .ok_or(CommandError::NotFound)?,
+        };
+        match member.status {
+            ApplicationStatus::Queued => moving.push(member),
+            ApplicationStatus::Referred => return Err(Refusal::ReferralOutstanding.into()),
+            _ if member.id == id => {
+                return Err(CommandError::Conflict(
+                    "the application is no longer in the queue",
+                ))
+            }
+            _ => {}
+        }
+    }
+    let target = Move::parse(form, &application, &tx.state().catalog)?;
+    let mut moved = Vec::with_capacity(moving.len());
+    for member in moving {
+        let to = moved_application(tx, member, &target);
+        tx.emit(Event::ApplicationMoved {
+            from: to.moved_from.expect("a moved application"),
+            to: to.clone(),
+        })?;
+        moved.push(to);
+    }
+    let ids: Vec<ApplicationId> = moved.iter().map(|a| a.id).collect();
+    let access_code = issue_shared_access_code(tx, &ids)?;
+    for member in &ids {
+        if tx.state().waiting.get(*member).is_some() {
+            offer_open_place(tx, *member)?;
+        }
+    }
+    let to = moved
+        .into_iter()
+        .find(|a| a.moved_from == Some(id))
+        .expect("the application itself moved");
+    let referral = {
+        let state = tx.state();
+        state
+            .referral_of
+            .get(&to.id)
+            .map(|r| Box::new(state.live[r].referral.clone()))
+    };
+    Ok(Outcome::Moved {
+        application: Box::new(to),
+        access_code,
+        referral,
+    })
+}
+
+/// `application` as it continues in the district moved to: that district's next number,
+/// and the time and priority its policy lets it keep.
+fn moved_application(tx: &Tx<'_>, application: Application, target: &Move) -> Application {
+    let state = tx.state();
+    let policy = state.policy(target.district);
+    let (number, fresh_micros) =
+        state.next_registration(target.district, tx.now().timestamp_micros());
+    let registered_at = if policy.move_keeps_registration_time {
+        application.registered_at
+    } else {
+        DateTime::from_timestamp_micros(fresh_micros).expect("a time from the clock")
+    };
+    let from = application.id;
+    let mut moved = Application {
+        id: ApplicationId {
+            district: target.district,
+            number,
+        },
+        registered_at,
+        choices: target.choices.clone(),
+        language: target.language,
+        status: ApplicationStatus::Queued,
+        moved_from: Some(from),
+        ..application
+    };
+    if !policy.move_keeps_priority {
+        moved.tier = Tier::General;
+        if let Some(claim) = moved.priority.as_mut() {
+            claim.status = ClaimStatus::Claimed;
+        }
+    }
+    moved
+}
+
 fn queued(store: &Store, id: ApplicationId) -> Result<Application, CommandError> {
     let application = store.application(id)?.ok_or(CommandError::NotFound)?;
     if application.status != ApplicationStatus::Queued {
@@ -402,12 +851,7 @@ fn register(
     tx: &mut Tx<'_>,
 ) -> Result<Outcome, CommandError> {
     let new = NewApplication::parse(form, &tx.state().catalog, local_date(tx.now()))?;
-    if tx
-        .store()
-        .child_has_active_application(&new.child.iin.as_string())?
-    {
-        return Err(Refusal::AlreadyQueued.into());
-    }
+    check_child_is_free(tx.store(), &new.child.iin.as_string())?;
     let (number, registered_at_micros) = tx
         .state()
         .next_registration(new.district, tx.now().timestamp_micros());
@@ -435,6 +879,7 @@ fn register(
         channel,
         entered_by,
         held_until: None,
+        moved_from: None,
     };
     tx.emit(Event::ApplicationRegistered(application.clone()))?;
     let access_code = issue_access_code(tx, application.id)?;
@@ -442,7 +887,7 @@ fn register(
     if referral.is_some() {
         application.status = ApplicationStatus::Referred;
     }
-    let position = tx.state().waiting.position(application.id);
+    let position = tx.state().position(application.id);
     Ok(Outcome::Registered {
         application: Box::new(application),
         referral: referral.map(Box::new),
@@ -451,21 +896,79 @@ fn register(
     })
 }
 
-/// Gives `place` to whoever's turn it is, if anyone fits it.
+/// Gives `place` to whoever's turn it is, if anyone fits it; a family that takes places
+/// only together gets all its places at once, or is passed over (journaled). Answers the
+/// referral for `place`.
 fn allocate(tx: &mut Tx<'_>, place: PlaceId) -> Result<Option<Referral>, CommandError> {
-    let decided = tx.state().referral_for(place, tx.now());
-    let Some((referral, cycle)) = decided else {
-        return Ok(None);
+    let allocation = {
+        let state = tx.state();
+        let free = &state.places[&place];
+        // A family's plan may already have taken it earlier in this command.
+        let open = state
+            .open_places
+            .get(&free.district)
+            .is_some_and(|open| open.contains(&place));
+        if !open {
+            return Ok(None);
+        }
+        state.allocation_for(free, local_date(tx.now()))
     };
-    tx.emit(Event::ReferralIssued {
-        referral: referral.clone(),
-        cycle,
-    })?;
-    Ok(Some(referral))
+    for family in allocation.passed {
+        tx.emit(Event::FamilyPassedOver { family, place })?;
+    }
+    let plan = match allocation.taker {
+        None => return Ok(None),
+        Some(Taker::One(application)) | Some(Taker::Transfer(application)) => {
+            vec![(application, place)]
+        }
+        Some(Taker::Family { plan, .. }) => plan,
+    };
+    let mut for_place = None;
+    for (application, to) in plan {
+        let (referral, cycle) = {
+            let state = tx.state();
+            let district = state.places[&to].district;
+            let number = state.next_referral_number(district);
+            state.referral_to(to, application, tx.now(), number, state.cycle(district))
+        };
+        tx.emit(Event::ReferralIssued {
+            referral: referral.clone(),
+            cycle,
+        })?;
+        if to == place {
+            for_place = Some(referral);
+        }
+    }
+    Ok(for_place)
 }
 
-/// A newly waiting application takes an open place that fits it, if there is one.
+/// A newly waiting application takes an open place that fits it, if there is one. A child
+/// of a family that takes places only together takes one only with its siblings: each open
+/// place it fits is allocated whole, and the family gets them together or passes.
 fn offer_open_place(tx: &mut Tx<'_>, id: ApplicationId) -> Result<Option<Referral>, CommandError> {
+    if tx.state().together_family(id).is_some() {
+        let fitting: Vec<PlaceId> = {
+            let state = tx.state();
+            let today = local_date(tx.now());
+            let waiting = state.waiting.get(id).copied();
+            state
+                .open_places
+                .get(&id.district)
+                .into_iter()
+                .flatten()
+                .filter(|p| waiting.is_some_and(|w| w.fits(&state.fit_of(&state.places[p], today))))
+                .copied()
+                .collect()
+        };
+        for place in fitting {
+            allocate(tx, place)?;
+            let state = tx.state();
+            if let Some(referral) = state.referral_of.get(&id) {
+                return Ok(Some(state.live[referral].referral.clone()));
+            }
+        }
+        return Ok(None);
+    }
     let open = tx.state().open_place_for(id, local_date(tx.now()));
     match open {
         Some(place) => {
@@ -758,14 +1261,31 @@ fn report_places(new: NewPlaces, tx: &mut Tx<'_>) -> Result<Outcome, CommandErro
         .collect();
     let ids: Vec<PlaceId> = places.iter().map(|p| p.id).collect();
     tx.emit(Event::PlacesReported { places })?;
-    let mut referrals = Vec::new();
     for id in &ids {
-        // Places nobody fits stay open; the rest go in queue order, one child each.
-        match allocate(tx, *id)? {
-            Some(referral) => referrals.push(referral),
-            None => break,
+        // Places nobody fits stay open; the rest go in queue order, one child each (a
+        // family together takes several at once: those are no longer open).
+        let open = tx
+            .state()
+            .open_places
+            .get(&place.district)
+            .is_some_and(|o| o.contains(id));
+        if open && allocate(tx, *id)?.is_none() {
+            break;
         }
     }
+    let referrals: Vec<Referral> = {
+        let state = tx.state();
+        let mut issued: Vec<Referral> = state
+            .live
+            .values()
+            .map(|live| &live.referral)
+            // The report's places are numbered consecutively.
+            .filter(|r| (first..=ids[ids.len() - 1]).contains(&r.place))
+            .cloned()
+            .collect();
+        issued.sort_by_key(|r| r.id);
+        issued
+    };
     Ok(Outcome::PlacesReported {
         places: ids,
         referrals,

@@ -107,8 +107,24 @@ fn recorded_from_row(row: &rusqlite::Row<'_>) -> Result<RecordedEvent, StoreErro
     })
 }
 
-/// The moves of a district's cohort with an order key below `below`, in journal order:
-/// everything that ever stood ahead of a key below that bound.
+/// The moves an application's position history is counted from: those of its cohort that
+/// could ever stand ahead of it. No key of the application is ever above its general-tier
+/// key (a verified priority only moves it up), so that key bounds them.
+pub fn cohort_moves_for(
+    conn: &Connection,
+    application: &Application,
+) -> Result<(i32, Vec<CohortMove>), StoreError> {
+    let cohort = chrono::Datelike::year(&application.child.birth_date);
+    let general = crate::domain::application::QueueKey {
+        tier: crate::domain::catalog::Tier::General,
+        ..application.key()
+    };
+    let moves = cohort_moves_below(conn, application.id.district, cohort, general.order_key())?;
+    Ok((cohort, moves))
+}
+
+/// The moves of a district's cohort with an order key up to `below`, in journal order:
+/// everything that ever stood ahead of a key up to that bound.
 pub fn cohort_moves_below(
     conn: &Connection,
     district: DistrictId,

@@ -26,7 +26,7 @@ pub fn enum_parse<T: DeserializeOwned>(text: &str) -> Result<T, String> {
 }
 
 /// A referral's validity rule as `district_policies.validity_kind` and the count of days
-/// (0 for a calendar month), see migration 0006.
+/// (0 for a calendar month), see migration 0007.
 pub fn validity_columns(validity: Validity) -> (&'static str, u32) {
     match validity {
         Validity::WorkingDays { days } => ("working_days", days),
@@ -121,7 +121,7 @@ pub const APPLICATION_COLUMNS: &str = "district_id, registration_number, registe
     child_iin, child_full_name, child_birth_date, child_sex, applicant_iin, applicant_full_name, \
     applicant_phone, applicant_email, applicant_address, applicant_relation, desired_start, \
     choices, language, priority_category, priority_document, priority_status, tier, status, \
-    channel, entered_by, held_until";
+    channel, entered_by, held_until, moved_from_district, moved_from_number";
 
 pub fn application_from_row(row: &Row<'_>) -> Result<Application, StoreError> {
     let district = DistrictId(row.get(0)?);
@@ -167,13 +167,24 @@ pub fn application_from_row(row: &Row<'_>) -> Result<Application, StoreError> {
             .map(micros_to_time)
             .transpose()
             .map_err(bad)?,
+        moved_from: match (
+            row.get::<_, Option<u32>>(24)?,
+            row.get::<_, Option<u32>>(25)?,
+        ) {
+            (Some(district), Some(number)) => Some(ApplicationId {
+                district: DistrictId(district),
+                number: RegistrationNumber(number),
+            }),
+            (None, None) => None,
+            _ => return Err(bad("moved_from is half set".into())),
+        },
     })
 }
 
 /// The columns of `referrals` in the order [`referral_from_row`] reads them.
 pub const REFERRAL_COLUMNS: &str = "district_id, number, place_id, application_district_id, \
     application_number, kindergarten_id, issued_at, valid_until, extended, status, closed_at, \
-    reason";
+    reason, transfer";
 
 pub fn referral_from_row(row: &Row<'_>) -> Result<Referral, StoreError> {
     let id = ReferralId {
@@ -205,5 +216,6 @@ pub fn referral_from_row(row: &Row<'_>) -> Result<Referral, StoreError> {
             .transpose()
             .map_err(bad)?,
         reason: row.get(11)?,
+        transfer: row.get(12)?,
     })
 }

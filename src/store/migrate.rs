@@ -32,8 +32,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/0005_outbox.sql"),
     },
     Migration {
-        name: "0006_district_rules.sql",
-        sql: include_str!("../../migrations/0006_district_rules.sql"),
+        name: "0006_whole_life.sql",
+        sql: include_str!("../../migrations/0006_whole_life.sql"),
+    },
+    Migration {
+        name: "0007_district_rules.sql",
+        sql: include_str!("../../migrations/0007_district_rules.sql"),
     },
 ];
 

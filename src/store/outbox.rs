@@ -197,6 +197,12 @@ impl Store {
             | Event::StopListEnded { .. }
             | Event::AccessCodeIssued { .. }
             | Event::SurveyAnswered { .. }
+            | Event::ApplicationAmended { .. }
+            | Event::ApplicationMoved { .. }
+            | Event::FamilyRegistered(_)
+            | Event::FamilyChoiceSet { .. }
+            | Event::FamilyPassedOver { .. }
+            | Event::TransferRequested(_)
             | Event::EducationHeadSet { .. } => {}
         }
         Ok(())
