@@ -700,6 +700,82 @@ async fn forms_explain_their_errors_and_ask_before_acting() {
     browser.stop().await;
 }
 
+/// A parent amends the choice of kindergartens: the page reviews what changes and asks
+/// before acting; after it, the cohort position stays and the positions per kindergarten
+/// follow the new choice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parent_amends_choices_after_confirming_and_keeps_the_cohort_place() {
+    let site = Site::start(0).await;
+    let browser = Browser::start(1200, 1000).await;
+    let esl = site.district("ESL");
+    let catalog = site.catalog();
+    let mut in_esl = catalog.kindergartens.values().filter(|k| k.district == esl);
+    let (first, second) = (in_esl.next().unwrap().id, in_esl.next().unwrap().id);
+    let birth = NaiveDate::from_ymd_opt(2023, 5, 14).unwrap();
+    // Someone ahead chose the first kindergarten; our child chose the second.
+    // The second registration opens its own application on this browser.
+    register(
+        &browser,
+        &site,
+        "ESL",
+        &child(birth, 40, "Оспанов Ерлан"),
+        first,
+        None,
+    )
+    .await;
+    register(
+        &browser,
+        &site,
+        "ESL",
+        &child(birth, 50, "Оспанова Айым"),
+        second,
+        None,
+    )
+    .await;
+    browser.goto(&site.url("/my?lang=ru")).await;
+    assert_eq!(browser.text("[data-testid=position]").await, "2");
+    let first_name = catalog.kindergartens[&first].names.ru.clone();
+    assert!(!browser
+        .text("#position-title + p + h3 + ul")
+        .await
+        .contains(&first_name));
+
+    browser.click_link("Изменить заявление").await;
+    browser.check(&format!("#kindergarten-{}", first.0)).await;
+    browser
+        .click("form[action='/my/amend'] button[value=review]")
+        .await;
+    // Reviewed, not yet done.
+    assert!(browser
+        .text("[data-testid=amend-changes]")
+        .await
+        .contains("Детские сады"));
+    let amended = |site: &Site| {
+        let state = site.service.read();
+        let id = state
+            .waiting
+            .iter()
+            .find(|(_, w)| w.key.number.0 == 2)
+            .unwrap()
+            .1;
+        id.choices.listed().len()
+    };
+    assert_eq!(amended(&site), 1, "asking changes nothing");
+    browser
+        .click("form[action='/my/amend'] button[value=confirm]")
+        .await;
+    assert_eq!(browser.path().await, "/my?done=amended");
+    assert_eq!(amended(&site), 2);
+    assert_eq!(
+        browser.text("[data-testid=position]").await,
+        "2",
+        "the cohort place stays"
+    );
+    let per_kindergarten = browser.text("#position-title + p + h3 + ul").await;
+    assert!(per_kindergarten.contains(&first_name), "{per_kindergarten}");
+    browser.stop().await;
+}
+
 /// axe-core, as shipped by npm, into the page; answers the serious and critical violations.
 async fn serious_violations(browser: &Browser) -> Vec<Value> {
     let source = std::fs::read_to_string(axe_path()).unwrap_or_else(|e| {
@@ -861,6 +937,7 @@ async fn every_page_passes_axe_in_both_languages() {
             ("application", "/my".to_string()),
             ("confirm-extend", "/my/extend".into()),
             ("confirm-withdraw", "/my/withdraw".into()),
+            ("amend", "/my/amend".into()),
             (
                 "notice",
                 format!("/api/v1/applications/{number}/notice?lang={lang}"),

@@ -571,6 +571,9 @@ impl Audit {
             .filter(|f| self.families[*f].1)
             .copied();
         let excused = |number: u32| {
+            if number == referral.application.number.0 {
+                return false;
+            }
             let id = ApplicationId {
                 district: place.district,
                 number: crate::domain::application::RegistrationNumber(number),

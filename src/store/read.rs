@@ -95,17 +95,20 @@ pub fn load_state(conn: &Connection) -> Result<QueueState, StoreError> {
 
 /// The place each enrolled child holds: that of its latest referral handed in.
 fn load_enrolled(conn: &Connection, state: &mut QueueState) -> Result<(), StoreError> {
-    let held = "SELECT r.place_id FROM referrals r JOIN applications a \
+    let handed_in = "FROM referrals r JOIN applications a \
          ON a.district_id = r.application_district_id \
          AND a.registration_number = r.application_number \
          WHERE r.status = 'handed_in' AND a.status = 'enrolled'";
-    let places: HashMap<PlaceId, FreePlace> = place_rows(conn, &format!("WHERE id IN ({held})"))?
-        .into_iter()
-        .map(|p| (p.id, p))
-        .collect();
+    let places: HashMap<PlaceId, FreePlace> = place_rows(
+        conn,
+        &format!("WHERE id IN (SELECT r.place_id {handed_in})"),
+    )?
+    .into_iter()
+    .map(|p| (p.id, p))
+    .collect();
     let mut statement = conn.prepare(&format!(
-        "SELECT r.application_district_id, r.application_number, r.place_id FROM referrals r \
-         WHERE r.place_id IN ({held}) ORDER BY r.closed_at, r.district_id, r.number"
+        "SELECT r.application_district_id, r.application_number, r.place_id {handed_in} \
+         ORDER BY r.closed_at, r.district_id, r.number"
     ))?;
     let mut rows = statement.query([])?;
     while let Some(row) = rows.next()? {

@@ -11,6 +11,7 @@
 //! Pages never put a number or a code in a URL that is not already public: the parent's
 //! application is `/my`, held by the session.
 
+mod amend;
 mod chart;
 mod parent;
 mod public;

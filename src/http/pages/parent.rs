@@ -35,6 +35,10 @@ pub fn routes() -> Router<AppState> {
         .route("/lookup", get(lookup_form).post(lookup))
         .route("/my", get(my))
         .route("/my/survey", post(survey))
+        .route(
+            "/my/amend",
+            get(super::amend::amend_form).post(super::amend::amend),
+        )
         .route("/my/{action}", get(confirm).post(act))
         .route("/sign-out", post(sign_out))
 }
@@ -338,7 +342,7 @@ fn relation_select(page: &Page, chosen: &str, error: Option<&str>) -> Markup {
     )
 }
 
-fn language_select(
+pub(super) fn language_select(
     page: &Page,
     catalog: &Catalog,
     district: Option<DistrictId>,
@@ -378,7 +382,7 @@ fn category_select(page: &Page, catalog: &Catalog, chosen: &str, error: Option<&
     )
 }
 
-fn kindergarten_checks(
+pub(super) fn kindergarten_checks(
     page: &Page,
     catalog: &Catalog,
     district: Option<DistrictId>,
@@ -520,6 +524,7 @@ async fn my(State(app): State<AppState>, page: Page) -> Response {
         Some("declined") => Some(texts::DONE_DECLINED),
         Some("extended") => Some(texts::DONE_EXTENDED),
         Some("withdrawn") => Some(texts::DONE_WITHDRAWN),
+        Some("amended") => Some(texts::DONE_AMENDED),
         _ => None,
     };
     let mut points: Vec<_> = history
@@ -704,6 +709,7 @@ fn actions(page: &Page, view: &ApplicationView) -> Markup {
                 a.button.secondary href=(format!("/api/v1/applications/{}/notice?lang={}", view.number, page.lang.code())) { (page.t(texts::PRINT_NOTICE)) }
                 @if extendable { a.button.secondary href="/my/extend" { (page.t(texts::ACTION_EXTEND)) } }
                 @if live { a.button.secondary href="/my/decline" { (page.t(texts::ACTION_DECLINE)) } }
+                @if active { a.button.secondary href="/my/amend" { (page.t(texts::ACTION_AMEND)) } }
                 @if active { a.button.secondary href="/my/withdraw" { (page.t(texts::ACTION_WITHDRAW)) } }
             }
         }
