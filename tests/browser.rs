@@ -776,6 +776,66 @@ async fn a_parent_amends_choices_after_confirming_and_keeps_the_cohort_place() {
     browser.stop().await;
 }
 
+/// A parent registers twins together: one form, consecutive numbers, one code; the family
+/// takes places only together.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_family_registers_twins_together() {
+    let site = Site::start(0).await;
+    let browser = Browser::start(1200, 1400).await;
+    let esl = site.district("ESL");
+    let (kindergarten, _) = site.kindergarten_with_group(esl, 2023);
+    let birth = NaiveDate::from_ymd_opt(2023, 5, 14).unwrap();
+    let twins = [
+        child(birth, 60, "Оспанов Хасан"),
+        child(birth, 70, "Оспанов Хусейн"),
+    ];
+    browser
+        .goto(&site.url("/register?district=ESL&lang=ru"))
+        .await;
+    browser
+        .click_link("Близнецы или братья и сёстры? Зарегистрируйте вместе")
+        .await;
+    for (i, twin) in twins.iter().enumerate() {
+        browser
+            .fill(&format!("child_iin_{}", i + 1), &twin.iin)
+            .await;
+        browser
+            .fill(&format!("child_full_name_{}", i + 1), twin.name)
+            .await;
+        browser
+            .fill(&format!("child_birth_date_{}", i + 1), &birth.to_string())
+            .await;
+    }
+    browser.fill("applicant_iin", "791028302728").await;
+    browser.fill("applicant_full_name", "Оспанов Арман").await;
+    browser.select("applicant_relation", "father").await;
+    browser.fill("applicant_phone", "+7 701 234 56 78").await;
+    browser
+        .fill("applicant_address", "Астана, Мәңгілік Ел 10, 5")
+        .await;
+    browser.fill("desired_start", "2026-12-01").await;
+    browser.select("language", "kk").await;
+    browser
+        .check(&format!("#kindergarten-{}", kindergarten.0))
+        .await;
+    browser.check("#together-yes").await;
+    browser
+        .click("form[action='/register/family'][method='post'] button[type=submit]")
+        .await;
+    assert_eq!(browser.text("[data-testid=numbers]").await, "ESL-1, ESL-2");
+    let code = browser.text("[data-testid=access-code]").await;
+    assert!(!code.is_empty());
+    let state = site.service.read();
+    assert_eq!(state.families.len(), 1);
+    let family = state.families.values().next().unwrap();
+    assert!(family.together);
+    assert_eq!(family.members.len(), 2);
+    drop(state);
+    browser.goto(&site.url("/my")).await;
+    assert_eq!(browser.text("h1").await, "Заявление ESL-1");
+    browser.stop().await;
+}
+
 /// axe-core, as shipped by npm, into the page; answers the serious and critical violations.
 async fn serious_violations(browser: &Browser) -> Vec<Value> {
     let source = std::fs::read_to_string(axe_path()).unwrap_or_else(|e| {
@@ -890,6 +950,7 @@ async fn every_page_passes_axe_in_both_languages() {
         let mut pages: Vec<(&str, String)> = vec![
             ("home", "/".into()),
             ("register", "/register?district=ESL".into()),
+            ("register-family", "/register/family?district=ESL".into()),
             ("queue", "/queue?district=ESL&cohort=2023".into()),
             (
                 "queue-kindergarten",

@@ -13,6 +13,7 @@
 
 mod amend;
 mod chart;
+mod family;
 mod parent;
 mod public;
 pub mod session;

@@ -32,6 +32,10 @@ use maud::{html, Markup};
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/register", get(register_form).post(register))
+        .route(
+            "/register/family",
+            get(super::family::family_form).post(super::family::register_family),
+        )
         .route("/lookup", get(lookup_form).post(lookup))
         .route("/my", get(my))
         .route("/my/survey", post(survey))
@@ -244,6 +248,7 @@ fn register_markup(page: &Page, catalog: &Catalog, form: &RegisterForm) -> Marku
             p.notice.error role="alert" { (general) }
         }
         p { (page.t(texts::REGISTER_INTRO)) }
+        p { a href=(format!("/register/family?district={}", f.district)) { (page.t(texts::FAMILY_LINK)) } }
         // Choosing another district shows its kindergartens and languages: a GET, no script.
         form.filters method="get" action="/register" {
             div.field.invalid[error("district").is_some()] {
@@ -323,7 +328,7 @@ fn select_field(name: &str, label: &str, error: Option<&str>, options: Markup) -
     }
 }
 
-fn relation_select(page: &Page, chosen: &str, error: Option<&str>) -> Markup {
+pub(super) fn relation_select(page: &Page, chosen: &str, error: Option<&str>) -> Markup {
     let options = [
         ("mother", texts::RELATION_MOTHER),
         ("father", texts::RELATION_FATHER),
@@ -366,7 +371,12 @@ pub(super) fn language_select(
     )
 }
 
-fn category_select(page: &Page, catalog: &Catalog, chosen: &str, error: Option<&str>) -> Markup {
+pub(super) fn category_select(
+    page: &Page,
+    catalog: &Catalog,
+    chosen: &str,
+    error: Option<&str>,
+) -> Markup {
     select_field(
         "priority_category",
         page.t(texts::FIELD_PRIORITY_CATEGORY),
@@ -412,7 +422,7 @@ pub(super) fn kindergarten_checks(
 }
 
 /// Opens `id` on this browser: the parent's session cookie.
-fn sign_in(
+pub(super) fn sign_in(
     page: &Page,
     response: &mut Response,
     id: crate::domain::application::ApplicationId,
