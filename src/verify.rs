@@ -414,6 +414,18 @@ fn compare_catalog(conn: &Connection, replay: &Replay) -> Result<(), VerifyError
         |id| id.0,
     )?;
     same_rows("groups", &tables.groups, &journal.groups, |id| id.0)?;
+    same_rows(
+        "district_policies",
+        &tables.policies,
+        &journal.policies,
+        |id| id.0,
+    )?;
+    same_rows(
+        "education_heads",
+        &tables.education_heads,
+        &journal.education_heads,
+        |id| id.0,
+    )?;
     Ok(())
 }
 

@@ -501,7 +501,10 @@ async fn a_parent_an_officer_and_a_kindergarten_work_through_the_pages() {
     assert_eq!(browser.text("[data-testid=referral-number]").await, issued);
     // Five working days from Friday 20 November: Friday 27 November, to its end.
     let deadline = browser.text("[data-testid=valid-until]").await;
-    assert!(deadline.starts_with("28.11.2026 00:00"), "{deadline}");
+    assert!(
+        deadline.starts_with("до конца пятницы 27.11.2026"),
+        "{deadline}"
+    );
     browser.click_link("Распечатать направление").await;
     let document = browser.body().await;
     assert!(document.contains(&issued), "{document}");

@@ -268,8 +268,8 @@ async fn a_district_whose_policy_does_not_keep_the_time_queues_the_family_from_t
     let server = Server::start().await;
     let admin = server.admin();
     let policy = json!({
-        "referral_validity_working_days": 5,
-        "extension_calendar_days": 30,
+        "validity": {"kind": "working_days", "days": 5},
+        "extension": {"kind": "once", "calendar_days_after_issue": 30},
         "stop_list_days": 10,
         "interleave_first_priority": false,
         "move_keeps_registration_time": false,

@@ -135,6 +135,12 @@ pub enum Event {
     /// joins the district's transfer queue (a transfer referral, handed in or lapsed, ends
     /// it).
     TransferRequested(TransferRequest),
+    /// The head of the district's education department, who signs its referrals, from now
+    /// on (a referral names the head of the day it was issued).
+    EducationHeadSet {
+        district: DistrictId,
+        full_name: String,
+    },
 }
 
 impl Event {
@@ -166,6 +172,7 @@ impl Event {
             Event::FamilyChoiceSet { .. } => "family_choice_set",
             Event::FamilyPassedOver { .. } => "family_passed_over",
             Event::TransferRequested(_) => "transfer_requested",
+            Event::EducationHeadSet { .. } => "education_head_set",
         }
     }
 

@@ -8,6 +8,7 @@ pub mod amendment;
 pub mod application;
 pub mod calendar;
 pub mod catalog;
+pub mod deadline;
 pub mod document;
 pub mod event;
 pub mod family;

@@ -59,13 +59,11 @@ impl Replay {
                 process,
                 information,
             } => {
-                let application = self
-                    .applications
-                    .get(id)
-                    .ok_or_else(|| ReplayError::Unknown(format!("{id:?}")))?;
-                if application.status.is_active()
-                    || self.surveys.insert(*id, (*process, *information)).is_some()
-                {
+                // Open from registration on (the notice completes the request); once.
+                if !self.applications.contains_key(id) {
+                    return Err(ReplayError::Unknown(format!("{id:?}")));
+                }
+                if self.surveys.insert(*id, (*process, *information)).is_some() {
                     return Err(ReplayError::InvalidTransition(format!("{id:?}")));
                 }
             }
@@ -186,7 +184,8 @@ impl Replay {
             | Event::KindergartenCreated(_)
             | Event::GroupCreated(_)
             | Event::PolicySet { .. }
-            | Event::CalendarYearSet { .. } => {}
+            | Event::CalendarYearSet { .. }
+            | Event::EducationHeadSet { .. } => {}
         }
         Ok(self.state.apply_tracked(event, at)?)
     }

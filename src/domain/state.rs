@@ -370,10 +370,7 @@ impl QueueState {
     ) -> (Referral, Option<InterleaveCycle>) {
         let free = &self.places[&place];
         let policy = self.policy(free.district);
-        let valid_until = self
-            .catalog
-            .calendar
-            .validity_end(now, policy.referral_validity_working_days);
+        let valid_until = policy.validity_end(now, &self.catalog.calendar);
         let id = ReferralId {
             district: free.district,
             number,
@@ -514,7 +511,8 @@ impl QueueState {
             | Event::KindergartenCreated(_)
             | Event::GroupCreated(_)
             | Event::PolicySet { .. }
-            | Event::CalendarYearSet { .. } => apply_to_catalog(&mut self.catalog, event)?,
+            | Event::CalendarYearSet { .. }
+            | Event::EducationHeadSet { .. } => apply_to_catalog(&mut self.catalog, event)?,
             Event::ApplicationRegistered(application) => {
                 if !self
                     .catalog
@@ -725,7 +723,8 @@ impl QueueState {
             | Event::GroupCreated(_)
             | Event::PolicySet { .. }
             | Event::CalendarYearSet { .. }
-            | Event::PlacesReported { .. } => Vec::new(),
+            | Event::PlacesReported { .. }
+            | Event::EducationHeadSet { .. } => Vec::new(),
         }
     }
 
@@ -1055,6 +1054,15 @@ pub fn apply_to_catalog(catalog: &mut Catalog, event: &Event) -> Result<(), Stat
             let parsed =
                 YearCalendar::parse(*year, text).map_err(|e| StateError::Invalid(e.to_string()))?;
             catalog.calendar.set_year(*year, parsed);
+        }
+        Event::EducationHeadSet {
+            district,
+            full_name,
+        } => {
+            if !catalog.districts.contains_key(district) {
+                return Err(StateError::UnknownDistrict(*district));
+            }
+            catalog.education_heads.insert(*district, full_name.clone());
         }
         _ => {}
     }

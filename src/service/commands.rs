@@ -8,8 +8,8 @@ use super::CommandError;
 use crate::domain::access;
 use crate::domain::amendment::{Amendment, AmendmentForm, Move, MoveForm};
 use crate::domain::application::{
-    Application, ApplicationId, ApplicationStatus, Channel, ClaimStatus, NewApplication, Refusal,
-    RefusalReason, RegistrationForm, RegistrationNumber, Satisfaction,
+    parse_name, Application, ApplicationId, ApplicationStatus, Channel, ClaimStatus,
+    NewApplication, Refusal, RefusalReason, RegistrationForm, RegistrationNumber, Satisfaction,
 };
 use crate::domain::calendar::{end_of_local_day_after, YearCalendar, LONGEST_BREAK_DAYS};
 use crate::domain::catalog::{
@@ -19,7 +19,9 @@ use crate::domain::catalog::{
 use crate::domain::event::Event;
 use crate::domain::family::{Family, FamilyId, FAMILY_SIZE_MAX};
 use crate::domain::local_date;
-use crate::domain::referral::{DistrictPolicy, FreePlace, Lapse, PlaceId, Referral, ReferralId};
+use crate::domain::referral::{
+    DistrictPolicy, Extension, FreePlace, Lapse, PlaceId, Referral, ReferralId,
+};
 use crate::domain::state::{Deadline, Taker};
 use crate::domain::transfer::{TransferForm, TransferRequest};
 use crate::domain::waiting_list::Position;
@@ -122,6 +124,11 @@ pub enum Command {
         id: ApplicationId,
         process: Satisfaction,
         information: Satisfaction,
+    },
+    /// Names the head of a district's education department, who signs its referrals.
+    SetEducationHead {
+        district: DistrictId,
+        full_name: String,
     },
 }
 
@@ -329,6 +336,10 @@ pub fn run(command: Command, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
             Ok(outcome)
         }
         Command::SetPolicy { district, policy } => set_policy(district, policy, tx),
+        Command::SetEducationHead {
+            district,
+            full_name,
+        } => set_education_head(district, &full_name, tx),
         Command::SetCalendarYear { year, text } => {
             if !(2000..=2100).contains(&year) {
                 return Err(CommandError::Invalid("the year is out of range".into()));
@@ -418,12 +429,10 @@ pub fn run(command: Command, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
             process,
             information,
         } => {
-            let application = tx.store().application(id)?.ok_or(CommandError::NotFound)?;
-            if application.status.is_active() {
-                return Err(CommandError::Conflict(
-                    "the survey opens once the application is completed",
-                ));
-            }
+            // The request is completed when its result document is issued, which a
+            // registration does at once (seed 004): the survey is open from then on, while
+            // the application goes on waiting in the queue.
+            tx.store().application(id)?.ok_or(CommandError::NotFound)?;
             if tx.store().survey_answered(id)? {
                 return Err(CommandError::Conflict("the survey was already answered"));
             }
@@ -1036,7 +1045,16 @@ fn extend(id: ReferralId, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
     if tx.now() >= referral.valid_until {
         return Err(CommandError::Conflict("the referral is no longer live"));
     }
-    let days = tx.state().policy(id.district).extension_calendar_days;
+    let days = match tx.state().policy(id.district).extension {
+        Extension::NotAllowed => {
+            return Err(CommandError::Conflict(
+                "the district does not extend referrals",
+            ))
+        }
+        Extension::Once {
+            calendar_days_after_issue,
+        } => calendar_days_after_issue,
+    };
     let valid_until = end_of_local_day_after(referral.issued_at, days);
     if valid_until <= referral.valid_until {
         return Err(CommandError::Conflict(
@@ -1147,15 +1165,26 @@ fn set_policy(
     if !tx.state().catalog.districts.contains_key(&district) {
         return Err(CommandError::NotFound);
     }
-    let valid = (1..=30).contains(&policy.referral_validity_working_days)
-        && (1..=90).contains(&policy.extension_calendar_days)
-        && policy.stop_list_days <= 90;
-    if !valid {
-        return Err(CommandError::Invalid(
-            "validity 1-30 working days, extension 1-90 calendar days, stop list 0-90 days".into(),
-        ));
-    }
+    policy
+        .check()
+        .map_err(|why| CommandError::Invalid(why.into()))?;
     tx.emit(Event::PolicySet { district, policy })?;
+    Ok(Outcome::Done)
+}
+
+fn set_education_head(
+    district: DistrictId,
+    full_name: &str,
+    tx: &mut Tx<'_>,
+) -> Result<Outcome, CommandError> {
+    if !tx.state().catalog.districts.contains_key(&district) {
+        return Err(CommandError::NotFound);
+    }
+    let full_name = parse_name(full_name)?;
+    tx.emit(Event::EducationHeadSet {
+        district,
+        full_name,
+    })?;
     Ok(Outcome::Done)
 }
 

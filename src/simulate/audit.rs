@@ -367,7 +367,8 @@ impl Audit {
             | Event::GroupCreated(_)
             | Event::CalendarYearSet { .. }
             | Event::AccessCodeIssued { .. }
-            | Event::SurveyAnswered { .. } => {}
+            | Event::SurveyAnswered { .. }
+            | Event::EducationHeadSet { .. } => {}
         }
         Ok(())
     }

@@ -7,7 +7,7 @@ use crate::domain::application::{
 };
 use crate::domain::catalog::{DistrictId, KindergartenId, Language, Tier};
 use crate::domain::iin::Iin;
-use crate::domain::referral::{PlaceId, Referral, ReferralId, ReferralNumber};
+use crate::domain::referral::{Extension, PlaceId, Referral, ReferralId, ReferralNumber, Validity};
 use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::Row;
 use serde::{de::DeserializeOwned, Serialize};
@@ -23,6 +23,45 @@ pub fn enum_text<T: Serialize>(value: &T) -> String {
 pub fn enum_parse<T: DeserializeOwned>(text: &str) -> Result<T, String> {
     serde_json::from_value(serde_json::Value::String(text.to_string()))
         .map_err(|e| format!("{text:?}: {e}"))
+}
+
+/// A referral's validity rule as `district_policies.validity_kind` and the count of days
+/// (0 for a calendar month), see migration 0007.
+pub fn validity_columns(validity: Validity) -> (&'static str, u32) {
+    match validity {
+        Validity::WorkingDays { days } => ("working_days", days),
+        Validity::CalendarDays { days } => ("calendar_days", days),
+        Validity::CalendarMonth => ("calendar_month", 0),
+    }
+}
+
+pub fn validity_parse(kind: &str, days: u32) -> Result<Validity, String> {
+    match kind {
+        "working_days" => Ok(Validity::WorkingDays { days }),
+        "calendar_days" => Ok(Validity::CalendarDays { days }),
+        "calendar_month" => Ok(Validity::CalendarMonth),
+        other => Err(format!("validity kind {other:?}")),
+    }
+}
+
+/// An extension as `district_policies.extension_calendar_days`: 0 when not allowed (the
+/// policy's range starts at 1).
+pub fn extension_column(extension: Extension) -> u32 {
+    match extension {
+        Extension::NotAllowed => 0,
+        Extension::Once {
+            calendar_days_after_issue,
+        } => calendar_days_after_issue,
+    }
+}
+
+pub fn extension_parse(days: u32) -> Extension {
+    match days {
+        0 => Extension::NotAllowed,
+        calendar_days_after_issue => Extension::Once {
+            calendar_days_after_issue,
+        },
+    }
 }
 
 /// `YYYY-MM-DD`. chrono's `Display` and `FromStr` write and read exactly this, without

@@ -80,13 +80,18 @@ impl Store {
             &recorded.prev_hash[..],
             &recorded.hash[..],
         ])?;
-        self.project(event, recorded.recorded_at)?;
+        self.project(event, recorded.seq, recorded.recorded_at)?;
         // The messages it causes, in the same transaction: none without the event.
         self.enqueue_messages(recorded, event)?;
         record_effects(&self.conn, recorded.seq, effects)
     }
 
-    fn project(&self, event: &Event, recorded_at: DateTime<Utc>) -> Result<(), StoreError> {
+    fn project(
+        &self,
+        event: &Event,
+        seq: u64,
+        recorded_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         match event {
             Event::DistrictCreated(district) => {
                 let languages: Vec<&str> = district.languages.iter().map(|l| l.code()).collect();
@@ -305,6 +310,15 @@ impl Store {
                     ],
                 )?;
             }
+            Event::EducationHeadSet {
+                district,
+                full_name,
+            } => {
+                self.conn.execute(
+                    "INSERT INTO education_heads (seq, district_id, full_name) VALUES (?1, ?2, ?3)",
+                    params![seq as i64, district.0, full_name],
+                )?;
+            }
         }
         Ok(())
     }
@@ -457,20 +471,22 @@ impl Store {
         district: DistrictId,
         policy: &DistrictPolicy,
     ) -> Result<(), StoreError> {
+        let (validity_kind, validity_days) = codec::validity_columns(policy.validity);
         self.conn.execute(
             "INSERT OR REPLACE INTO district_policies (district_id, referral_validity_working_days, \
              extension_calendar_days, stop_list_days, interleave_first_priority, \
-             move_keeps_registration_time, move_keeps_priority, transfers_before_first_time) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+             move_keeps_registration_time, move_keeps_priority, transfers_before_first_time, \
+             validity_kind) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             params![
                 district.0,
-                policy.referral_validity_working_days,
-                policy.extension_calendar_days,
+                validity_days,
+                codec::extension_column(policy.extension),
                 policy.stop_list_days,
                 policy.interleave_first_priority,
                 policy.move_keeps_registration_time,
                 policy.move_keeps_priority,
                 policy.transfers_before_first_time,
+                validity_kind,
             ],
         )?;
         Ok(())

@@ -202,7 +202,8 @@ impl Store {
             | Event::FamilyRegistered(_)
             | Event::FamilyChoiceSet { .. }
             | Event::FamilyPassedOver { .. }
-            | Event::TransferRequested(_) => {}
+            | Event::TransferRequested(_)
+            | Event::EducationHeadSet { .. } => {}
         }
         Ok(())
     }

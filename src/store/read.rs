@@ -231,20 +231,24 @@ pub fn load_catalog(conn: &Connection) -> Result<Catalog, StoreError> {
     let mut statement = conn.prepare(
         "SELECT district_id, referral_validity_working_days, extension_calendar_days, \
          stop_list_days, interleave_first_priority, move_keeps_registration_time, \
-         move_keeps_priority, transfers_before_first_time FROM district_policies",
+         move_keeps_priority, transfers_before_first_time, validity_kind FROM district_policies",
     )?;
     let mut rows = statement.query([])?;
     while let Some(row) = rows.next()? {
+        let district: u32 = row.get(0)?;
+        let kind: String = row.get(8)?;
+        let validity = codec::validity_parse(&kind, row.get(1)?)
+            .map_err(|why| StoreError::corrupt("district_policies", district, why))?;
         let policy = DistrictPolicy {
-            referral_validity_working_days: row.get(1)?,
-            extension_calendar_days: row.get(2)?,
+            validity,
+            extension: codec::extension_parse(row.get(2)?),
             stop_list_days: row.get(3)?,
             interleave_first_priority: row.get(4)?,
             move_keeps_registration_time: row.get(5)?,
             move_keeps_priority: row.get(6)?,
             transfers_before_first_time: row.get(7)?,
         };
-        catalog.policies.insert(DistrictId(row.get(0)?), policy);
+        catalog.policies.insert(DistrictId(district), policy);
     }
     let mut statement = conn.prepare("SELECT year, source FROM calendar_years")?;
     let mut rows = statement.query([])?;
@@ -253,6 +257,14 @@ pub fn load_catalog(conn: &Connection) -> Result<Catalog, StoreError> {
         let parsed = YearCalendar::parse(year, &row.get::<_, String>(1)?)
             .map_err(|e| StoreError::corrupt("calendar_years", year, e))?;
         catalog.calendar.set_year(year, parsed);
+    }
+    // The latest head of each district: rows in the order they were set.
+    let mut statement =
+        conn.prepare("SELECT district_id, full_name FROM education_heads ORDER BY seq")?;
+    let mut rows = statement.query([])?;
+    while let Some(row) = rows.next()? {
+        let district = DistrictId(row.get(0)?);
+        catalog.education_heads.insert(district, row.get(1)?);
     }
     let mut statement =
         conn.prepare("SELECT id, code, name_kk, name_ru, languages FROM districts ORDER BY id")?;

@@ -483,7 +483,7 @@ pub fn verification(headers: &HeaderMap, view: &super::documents::VerificationVi
                 dd { (texts::local_time(view.issued_at)) }
                 @if let Some(until) = view.valid_until {
                     dt { (t(texts::VALID_UNTIL)) }
-                    dd { (texts::local_time(until)) }
+                    dd { (texts::until_end_of(lang, until)) }
                 }
             }
         }

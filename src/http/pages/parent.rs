@@ -523,8 +523,9 @@ async fn my(State(app): State<AppState>, page: Page) -> Response {
         Ok(history) => history,
         Err(error) => return page.api_error(error),
     };
-    // The survey is asked once the service is completed, and only once.
-    let survey_open = view.stage == "completed"
+    // The survey is asked once the service request is completed (its result document
+    // issued, at registration), and only once.
+    let survey_open = view.stage == crate::http::views::STAGE_COMPLETED
         && !matches!(
             crate::http::applications::read_blocking(&app, lang, move |conn| {
                 crate::store::survey_answered(conn, id)
@@ -690,7 +691,7 @@ fn referral_section(
                 @if live {
                     dt { (page.t(texts::VALID_UNTIL)) }
                     dd data-testid="valid-until" {
-                        strong { (texts::local_time(referral.valid_until)) }
+                        strong { (texts::until_end_of(lang, referral.valid_until)) }
                         @if referral.extended { " (" (page.t(texts::EXTENDED)) ")" }
                         p.hint { (page.t(texts::VALID_UNTIL_HINT)) }
                     }

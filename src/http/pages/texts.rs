@@ -195,9 +195,9 @@ texts! {
     REFERRAL_NUMBER = "Жолдама нөмірі", "Номер направления";
     KINDERGARTEN = "Балабақша", "Детский сад";
     ISSUED_AT = "Берілген уақыты", "Выдано";
-    VALID_UNTIL = "Балабақшаға тапсыру мерзімі", "Сдать в детский сад до";
-    VALID_UNTIL_HINT = "Осы уақытқа дейін тапсырылмаған жолдама күшін жояды, орын келесі балаға өтеді.",
-                       "Если направление не сдать до этого времени, оно аннулируется и место переходит следующему ребёнку.";
+    VALID_UNTIL = "Балабақшаға тапсыру мерзімі", "Сдать в детский сад";
+    VALID_UNTIL_HINT = "Осы мерзімде тапсырылмаған жолдама күшін жояды, орын келесі балаға өтеді.",
+                       "Если направление не сдать в этот срок, оно аннулируется и место переходит следующему ребёнку.";
     EXTENDED = "Ұзартылды", "Продлено";
     PRINT_REFERRAL = "Жолдаманы басып шығару", "Распечатать направление";
     PRINT_REFERRAL_PDF = "Жолдама (PDF)", "Направление (PDF)";
@@ -489,6 +489,10 @@ pub fn change(lang: PageLang, kind: &str) -> &'static str {
             kk: "Мектеп жасына жетті",
             ru: "Достиг школьного возраста",
         },
+        "notice_issued" => T {
+            kk: "Тіркеу туралы хабарлама берілді; қызмет көрсетілді",
+            ru: "Выдано уведомление о регистрации; услуга оказана",
+        },
         "application_refused" => T {
             kk: "Дәлелді бас тарту",
             ru: "Мотивированный отказ",
@@ -590,6 +594,16 @@ pub fn standing(lang: PageLang, code: &str) -> &'static str {
 /// A day as people in Kazakhstan write it.
 pub fn date(day: NaiveDate) -> String {
     day.format("%d.%m.%Y").to_string()
+}
+
+/// A deadline as its last day, "до конца пятницы 27.11.2026": never the midnight that ends
+/// it, which reads as the next day.
+pub fn until_end_of(lang: PageLang, end: DateTime<Utc>) -> String {
+    let words = crate::domain::deadline::until_end_of(crate::domain::deadline::last_day(end));
+    match lang {
+        PageLang::Kk => words.kk,
+        PageLang::Ru => words.ru,
+    }
 }
 
 /// An instant in local time (UTC+5), to the minute.
