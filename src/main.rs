@@ -32,6 +32,12 @@ enum ClockKind {
     Manual,
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum CheckpointsBy {
+    Kezek,
+    Litestream,
+}
+
 #[derive(Subcommand)]
 enum Commands {
     /// Runs the service.
@@ -60,6 +66,14 @@ enum Commands {
         /// links (e.g. https://kezek.example.kz); the request's Host header when absent.
         #[arg(long, value_name = "URL")]
         public_url: Option<String>,
+        /// Who checkpoints the WAL: `kezek` (PASSIVE every second, TRUNCATE past half of
+        /// --wal-max-mb) or `litestream` (an external replicator owns checkpoints: PASSIVE
+        /// only; see README, Operations).
+        #[arg(long, value_enum, default_value_t = CheckpointsBy::Kezek)]
+        checkpoints: CheckpointsBy,
+        /// The WAL's bound when kezek checkpoints, in MiB.
+        #[arg(long, value_name = "MIB", default_value_t = 64)]
+        wal_max_mb: u64,
     },
     /// Fills the database with realistic synthetic data.
     Demo {
@@ -68,8 +82,14 @@ enum Commands {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
-    /// Replays the event log and checks it against the tables and the index.
-    Verify,
+    /// Replays the event log and checks it against the tables and the index, SQLite's
+    /// integrity, the uniqueness rules and the anchor.
+    Verify {
+        /// SQLite's full `integrity_check` of every table (slower) instead of its
+        /// `quick_check` (which the tables with unique rules get in full anyway).
+        #[arg(long)]
+        full: bool,
+    },
     /// Simulates a city-year on a new database (a temporary one unless --db is given) under
     /// the manual clock and prints throughput and fairness figures, justified envy among
     /// them. The same seed prints the same figures, but for wall-clock throughput.
@@ -141,6 +161,8 @@ fn main() -> ExitCode {
             lookups_per_minute,
             notify,
             public_url,
+            checkpoints,
+            wal_max_mb,
         } => serve(
             &cli.db,
             addr,
@@ -149,9 +171,15 @@ fn main() -> ExitCode {
             lookups_per_minute,
             notify,
             public_url,
+            match checkpoints {
+                CheckpointsBy::Kezek => kezek::service::Checkpoints::Own {
+                    wal_max_bytes: wal_max_mb.saturating_mul(1024 * 1024),
+                },
+                CheckpointsBy::Litestream => kezek::service::Checkpoints::External,
+            },
         ),
         Commands::Demo { applications, seed } => run_demo(&cli.db, applications, seed),
-        Commands::Verify => verify(&cli.db),
+        Commands::Verify { full } => verify(&cli.db, full),
         Commands::Simulate {
             seed,
             registrations,
@@ -312,8 +340,10 @@ fn staff(db: &Path, action: StaffAction) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn verify(db: &Path) -> anyhow::Result<ExitCode> {
-    match kezek::verify::verify(db) {
+fn verify(db: &Path, full: bool) -> anyhow::Result<ExitCode> {
+    use kezek::store::integrity::Depth;
+    let depth = if full { Depth::Full } else { Depth::Quick };
+    match kezek::verify::verify_at(db, depth) {
         Ok(report) => {
             println!(
                 "ok: {} events replayed, {} applications, {} referrals and {} waiting entries match",
@@ -328,6 +358,8 @@ fn verify(db: &Path) -> anyhow::Result<ExitCode> {
     }
 }
 
+// Until the configuration module (branch `net`) gathers these into one value.
+#[allow(clippy::too_many_arguments)]
 fn serve(
     db: &Path,
     addr: SocketAddr,
@@ -336,6 +368,7 @@ fn serve(
     lookups_per_minute: u32,
     notify: Option<kezek::notify::NotifyTo>,
     public_url: Option<String>,
+    checkpoints: kezek::service::Checkpoints,
 ) -> anyhow::Result<ExitCode> {
     if let Some(applications) = demo_applications {
         let empty = !db.exists();
@@ -360,11 +393,11 @@ fn serve(
         Some(channel) => {
             tracing::info!(channel = ?notify, "notifications on");
             let config = kezek::notify::SenderConfig::default();
-            Service::start_notifying(db, clock, channel, config)
+            Service::start_notifying(db, clock, checkpoints, channel, config)
         }
         None => {
             tracing::info!("notifications off: messages wait in the outbox");
-            Service::start(db, clock)
+            Service::start_with(db, clock, checkpoints)
         }
     }
     .with_context(|| format!("opening {}", db.display()))?;
