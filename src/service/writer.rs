@@ -183,6 +183,7 @@ impl Writer {
     fn run(&mut self) {
         while let Some(batch) = self.next_batch() {
             self.process(batch);
+            self.parts.store.between_batches();
         }
     }
 

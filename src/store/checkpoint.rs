@@ -10,10 +10,14 @@
 //! either while commits keep coming (SQLite rewinds it only when a writer starts after a
 //! checkpoint that caught up): under a flood the WAL grew to 2.55 GB. So, when Kezek owns
 //! checkpoints, once the WAL passes half its bound the thread first copies what it can
-//! PASSIVE (no lock), then runs a TRUNCATE checkpoint, which waits for the current batch,
-//! holds the writer off only while it copies the few frames committed since, and empties the
-//! file. The WAL's size is looked at every 50 ms, so that at ~115 MB/s of WAL (the flood)
-//! a 64 MB bound is not overrun between looks.
+//! PASSIVE (no lock), then runs a TRUNCATE checkpoint, which holds the writer off only while
+//! it copies the few frames committed since and empties the file. A TRUNCATE needs the write
+//! lock, and a busy writer takes it again microseconds after each COMMIT, faster than
+//! SQLite's busy handler ever retries: the checkpoint starved and the WAL grew past its
+//! bound. So the two hand over ([`Handoff`]): the checkpointer asks, the writer parks after
+//! its next COMMIT (between batches, holding nothing), the checkpoint runs, the writer goes
+//! on. The WAL's size is looked at every 25 ms, so that at ~115 MB/s of WAL (the flood) a
+//! 64 MB bound is not overrun between looks; one batch's pages must fit in the bound.
 //!
 //! With an external replicator (Litestream) the replicator owns checkpoints: it must see
 //! every frame before the WAL is rewound, so Kezek then runs PASSIVE only, never RESTART or
@@ -22,11 +26,16 @@
 use super::StoreError;
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 const PASSIVE_EVERY: Duration = Duration::from_secs(1);
-const LOOK_EVERY: Duration = Duration::from_millis(50);
+const LOOK_EVERY: Duration = Duration::from_millis(25);
+/// How long the checkpointer waits for the writer to park (an idle writer never does; the
+/// lock is then free anyway), and the longest the writer stays parked.
+const PARK_WAIT: Duration = Duration::from_millis(200);
+const PARK_MAX: Duration = Duration::from_secs(2);
 /// How long a TRUNCATE checkpoint waits for the current batch and for readers of older
 /// snapshots before it gives up until the next look (the writer's own wait is 5 s).
 const TRUNCATE_PATIENCE: Duration = Duration::from_millis(500);
@@ -53,6 +62,7 @@ impl Default for Policy {
 
 pub struct Checkpointer {
     stop: Arc<(Mutex<bool>, Condvar)>,
+    handoff: Arc<Handoff>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -60,16 +70,64 @@ struct Worker {
     conn: Connection,
     wal: PathBuf,
     policy: Policy,
+    handoff: Arc<Handoff>,
+}
+
+/// The writer's lock handed to a TRUNCATE checkpoint between two batches.
+#[derive(Default)]
+struct Handoff {
+    /// Read by the writer after every COMMIT without taking the mutex.
+    asked: AtomicBool,
+    /// (asked, the writer is parked)
+    state: Mutex<(bool, bool)>,
+    changed: Condvar,
+}
+
+impl Handoff {
+    /// The checkpointer: asks, waits for the writer to park, runs `checkpoint`, releases.
+    fn with_writer_parked(&self, checkpoint: impl FnOnce()) {
+        let mut state = self.state.lock().expect("handoff lock poisoned");
+        *state = (true, false);
+        self.asked.store(true, Ordering::Release);
+        let (state, _) = self
+            .changed
+            .wait_timeout_while(state, PARK_WAIT, |(_, parked)| !*parked)
+            .expect("handoff lock poisoned");
+        drop(state);
+        checkpoint();
+        self.asked.store(false, Ordering::Release);
+        *self.state.lock().expect("handoff lock poisoned") = (false, false);
+        self.changed.notify_all();
+    }
+
+    /// The writer, after a COMMIT: parks while a checkpoint asked for it runs.
+    fn park_if_asked(&self) {
+        if !self.asked.load(Ordering::Acquire) {
+            return;
+        }
+        let mut state = self.state.lock().expect("handoff lock poisoned");
+        if !state.0 {
+            return;
+        }
+        state.1 = true;
+        self.changed.notify_all();
+        let _ = self
+            .changed
+            .wait_timeout_while(state, PARK_MAX, |(asked, _)| *asked)
+            .expect("handoff lock poisoned");
+    }
 }
 
 impl Checkpointer {
     pub fn spawn(path: &Path, policy: Policy) -> Result<Checkpointer, StoreError> {
         let conn = Connection::open(path)?;
         conn.busy_timeout(Duration::from_secs(5))?;
+        let handoff = Arc::new(Handoff::default());
         let worker = Worker {
             conn,
             wal: super::wal_path(path),
             policy,
+            handoff: Arc::clone(&handoff),
         };
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let signal = Arc::clone(&stop);
@@ -79,8 +137,14 @@ impl Checkpointer {
             .expect("the checkpoint thread starts");
         Ok(Checkpointer {
             stop,
+            handoff,
             thread: Some(thread),
         })
+    }
+
+    /// Called by the writer between batches: gives way to a TRUNCATE checkpoint that asked.
+    pub fn between_batches(&self) {
+        self.handoff.park_if_asked();
     }
 }
 
@@ -123,7 +187,8 @@ impl Worker {
             "TRUNCATE only when Kezek owns checkpoints"
         );
         let _ = self.conn.busy_timeout(TRUNCATE_PATIENCE);
-        self.checkpoint("TRUNCATE");
+        self.handoff
+            .with_writer_parked(|| self.checkpoint("TRUNCATE"));
         let _ = self.conn.busy_timeout(Duration::from_secs(5));
     }
 

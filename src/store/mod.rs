@@ -146,7 +146,7 @@ pub struct Store {
     district_codes: std::cell::RefCell<rustc_hash::FxHashMap<u32, String>>,
     // Declared after `conn`: dropped last, it makes the final checkpoint once the writer's
     // connection is closed.
-    _checkpointer: checkpoint::Checkpointer,
+    checkpointer: checkpoint::Checkpointer,
     /// The writer's lock (`open_writer`), released after everything above is closed.
     lock: Option<lock::WriterLock>,
 }
@@ -184,7 +184,7 @@ impl Store {
             conn,
             path: path.to_path_buf(),
             district_codes: Default::default(),
-            _checkpointer: checkpoint::Checkpointer::spawn(path, policy)?,
+            checkpointer: checkpoint::Checkpointer::spawn(path, policy)?,
             lock,
         })
     }
@@ -228,6 +228,12 @@ impl Store {
     pub fn commit(&self) -> Result<(), StoreError> {
         self.conn.execute_batch("COMMIT")?;
         Ok(())
+    }
+
+    /// The writer, between batches (no transaction open, the last batch answered): gives way
+    /// to a checkpoint that needs the write lock (checkpoint.rs).
+    pub fn between_batches(&self) {
+        self.checkpointer.between_batches();
     }
 
     pub fn rollback(&self) -> Result<(), StoreError> {
