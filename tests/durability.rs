@@ -170,18 +170,24 @@ fn a_deleted_event_is_a_gap() {
     assert!(failure.to_string().contains("event 31"), "{failure}");
 }
 
+/// `verify`'s failure after one application's row was changed by `assignment`.
+fn verify_with_changed_application(app: &TestApp, id: ApplicationId, assignment: &str) -> String {
+    tamper(
+        app,
+        &format!(
+            "UPDATE applications SET {assignment} \
+             WHERE district_id = {} AND registration_number = {}",
+            id.district.0, id.number.0
+        ),
+    );
+    verify(&app.path).unwrap_err().to_string()
+}
+
 #[test]
 fn a_table_row_changed_behind_the_journal_is_named_with_its_field() {
     let (app, ids) = populated();
     let id = ids[6];
-    tamper(
-        &app,
-        &format!(
-            "UPDATE applications SET tier = 0 WHERE district_id = {} AND registration_number = {}",
-            id.district.0, id.number.0
-        ),
-    );
-    let failure = verify(&app.path).unwrap_err().to_string();
+    let failure = verify_with_changed_application(&app, id, "tier = 0");
     assert!(
         failure.contains(&format!(
             "applications, row {}/{}",
@@ -230,15 +236,7 @@ fn start_up_refuses_a_broken_chain() {
 fn a_corrupted_row_is_named_by_table_row_and_field_not_by_its_value() {
     let (app, ids) = populated();
     let id = ids[6];
-    tamper(
-        &app,
-        &format!(
-            "UPDATE applications SET registered_at = 'not a time' \
-             WHERE district_id = {} AND registration_number = {}",
-            id.district.0, id.number.0
-        ),
-    );
-    let failure = verify(&app.path).unwrap_err().to_string();
+    let failure = verify_with_changed_application(&app, id, "registered_at = 'not a time'");
     let row = format!("{}/{}", id.district.0, id.number.0);
     assert!(failure.contains("applications"), "{failure}");
     assert!(failure.contains(&row), "{failure}");

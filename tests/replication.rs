@@ -11,13 +11,16 @@ const WRITES: usize = 40;
 #[test]
 fn a_database_restored_from_the_replica_serves_and_verifies() {
     let dir = tempfile::tempdir().unwrap();
-    let output = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/restore-drill"))
-        .arg(WRITES.to_string())
-        .arg("--keep")
-        .arg(dir.path())
-        .env("KEZEK_BIN", env!("CARGO_BIN_EXE_kezek"))
-        .output()
-        .expect("scripts/restore-drill runs");
+    let output = Command::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scripts/restore-drill"
+    ))
+    .arg(WRITES.to_string())
+    .arg("--keep")
+    .arg(dir.path())
+    .env("KEZEK_BIN", env!("CARGO_BIN_EXE_kezek"))
+    .output()
+    .expect("scripts/restore-drill runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stdout}\n{stderr}");
@@ -40,7 +43,10 @@ fn a_database_restored_from_the_replica_serves_and_verifies() {
         .parse()
         .unwrap();
     assert_eq!(held + lost, WRITES, "{stdout}");
-    assert_eq!(line("restored acknowledged operations are a prefix of them: "), "yes");
+    assert_eq!(
+        line("restored acknowledged operations are a prefix of them: "),
+        "yes"
+    );
     assert!(line("start on the restored file: serving").starts_with(" (http://"));
     assert!(line("verify: ").starts_with("ok: "), "{stdout}");
     assert!(

@@ -186,6 +186,8 @@ async fn register(
         }
         _ => Channel::Portal,
     };
+    app.admit_registration(&ctx.caller, ctx.ip, &request.applicant_iin)
+        .map_err(|e| ApiError::from_command(e, ctx.lang))?;
     let form = RegistrationForm::from(request);
     let (outcome, replayed) = ctx
         .submission(&app)

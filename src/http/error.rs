@@ -190,6 +190,13 @@ errors! {
         "Сауалнама өтініш аяқталғаннан кейін ғана ашылады.", "Опрос доступен только после завершения заявления.", "The survey opens only after the application is completed.";
     QUERY_INVALID = "query_invalid", BAD_REQUEST,
         "Сұрау параметрі дұрыс емес.", "Параметр запроса указан неверно.", "A query parameter is malformed.";
+    // Admission control and readiness (issue 13).
+    REGISTRATIONS_LIMITED = "registrations_limited", TOO_MANY_REQUESTS,
+        "Бір сағатта тым көп өтініш берілді. Кейінірек қайталаңыз.", "Слишком много заявлений за час. Повторите позже.", "Too many registrations this hour. Try again later.";
+    WRITES_BUSY = "busy", SERVICE_UNAVAILABLE,
+        "Қызмет қазір тым көп өзгерісті өңдеп жатыр. Біраздан соң қайталаңыз.", "Сервис сейчас обрабатывает слишком много изменений. Повторите чуть позже.", "The service is handling too many changes right now. Try again shortly.";
+    NOT_READY = "not_ready", SERVICE_UNAVAILABLE,
+        "Қызмет өзгерістерді қазір сақтай алмайды.", "Сервис сейчас не может сохранять изменения.", "The service cannot store changes right now.";
 }
 
 /// The row for a refusal of a registration.
@@ -256,6 +263,10 @@ impl ApiError {
                 return ApiError::new(INVALID, lang).with_detail(why.clone())
             }
             CommandError::Unavailable => UNAVAILABLE,
+            CommandError::Busy => return ApiError::new(WRITES_BUSY, lang).retry_after(1),
+            CommandError::Throttled(seconds) => {
+                return ApiError::new(REGISTRATIONS_LIMITED, lang).retry_after(*seconds)
+            }
             CommandError::IdempotencyKeyReused => IDEMPOTENCY_KEY_REUSED,
             CommandError::Storage(cause) => {
                 tracing::error!(error = %cause, "storage failure behind an API request");

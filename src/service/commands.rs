@@ -30,6 +30,9 @@ use std::collections::BTreeSet;
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum Command {
+    /// Nothing: readiness asks whether a transaction can begin and commit (the batch's
+    /// `BEGIN IMMEDIATE` takes the write lock) without changing anything.
+    Probe,
     Register {
         form: RegistrationForm,
         channel: Channel,
@@ -296,6 +299,7 @@ pub fn run(command: Command, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
         }
         Command::Extend { referral } => extend(referral, tx),
         Command::Tick => tick(tx),
+        Command::Probe => Ok(Outcome::Done),
         Command::ReissueAccessCode { id } => {
             tx.store().application(id)?.ok_or(CommandError::NotFound)?;
             let code = issue_access_code(tx, id)?;

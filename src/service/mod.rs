@@ -63,6 +63,13 @@ pub enum CommandError {
     Storage(#[source] Arc<StoreError>),
     #[error("the service is shutting down")]
     Unavailable,
+    /// Not admitted: the writer's queue is at its ceiling. Nothing was done; retry shortly.
+    #[error("the writer's queue is full")]
+    Busy,
+    /// Not admitted: the caller's quota for this kind of command is spent. Nothing was done;
+    /// retry after this many seconds.
+    #[error("over the quota; retry after {0} s")]
+    Throttled(u64),
     /// The Idempotency-Key was first used for a different request.
     #[error("the idempotency key was used for a different request")]
     IdempotencyKeyReused,
@@ -299,6 +306,30 @@ impl Service {
             Outcome::Ticked(report) => Ok(report),
             other => unreachable!("a tick answered {other:?}"),
         }
+    }
+
+    /// Whether a write can commit now: a command that changes nothing goes through the
+    /// writer's queue and its transaction (`BEGIN IMMEDIATE` … `COMMIT`). An error says why
+    /// not: the database is locked by another writer, read-only, or the writer has stopped.
+    pub async fn probe_writer(&self) -> Result<(), CommandError> {
+        self.submit(Command::Probe, Actor::system())
+            .await
+            .map(|_| ())
+    }
+
+    /// Whether the timer thread (deadlines, lapses, reminders) is alive.
+    pub fn scheduler_running(&self) -> bool {
+        self.threads
+            .scheduler
+            .lock()
+            .expect("not poisoned")
+            .as_ref()
+            .is_some_and(|thread| !thread.is_finished())
+    }
+
+    /// Commands waiting in the writer's queue (not counting the batch being written).
+    pub fn pending_commands(&self) -> usize {
+        self.commands.max_capacity() - self.commands.capacity()
     }
 
     /// The service's time (the manual clock's, when it runs on one).

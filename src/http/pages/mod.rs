@@ -344,6 +344,7 @@ impl Page {
             }),
             _ => None,
         };
+        app.admit_write()?;
         let outcome = app
             .service
             .submit_idempotent(command, caller.actor(), idempotency)

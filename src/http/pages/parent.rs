@@ -125,7 +125,12 @@ async fn register(State(app): State<AppState>, page: Page, body: Bytes) -> Respo
         form: form.clone(),
         channel: Channel::Portal,
     };
-    let outcome = match page.submit(&app, &Caller::Public, &fields, command).await {
+    let admitted = app.admit_registration(&Caller::Public, page.ip, &form.applicant_iin);
+    let submitted = match admitted {
+        Ok(()) => page.submit(&app, &Caller::Public, &fields, command).await,
+        Err(refused) => Err(refused),
+    };
+    let outcome = match submitted {
         Ok(outcome) => outcome,
         Err(CommandError::Refused(refusal)) => {
             let field = if refusal == Refusal::AlreadyQueued {
