@@ -291,6 +291,9 @@ pub enum Refusal {
     ApplicantIsChild,
     #[error("the child already has an active application")]
     AlreadyQueued,
+    /// See `domain::text`.
+    #[error("a text holds a control, invisible or direction-changing character")]
+    TextUnsafe,
 }
 
 impl Refusal {
@@ -320,6 +323,7 @@ impl Refusal {
             Refusal::PriorityDocumentMissing => "priority_document_missing",
             Refusal::ApplicantIsChild => "applicant_is_child",
             Refusal::AlreadyQueued => "already_queued",
+            Refusal::TextUnsafe => "text_unsafe",
         }
     }
 }
@@ -546,6 +550,7 @@ fn parse_date(text: &str) -> Option<NaiveDate> {
 }
 
 fn parse_name(text: &str) -> Result<String, Refusal> {
+    safe_text(text)?;
     let name = text.split_whitespace().collect::<Vec<_>>().join(" ");
     let plausible = name
         .chars()
@@ -571,25 +576,21 @@ fn parse_phone(text: &str) -> Result<String, Refusal> {
 }
 
 fn parse_email(text: Option<&str>) -> Result<Option<String>, Refusal> {
-    let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else {
-        return Ok(None);
-    };
-    let valid = text.len() <= 254
-        && !text.chars().any(char::is_whitespace)
-        && text.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-                && !domain.contains('@')
-        });
-    if !valid {
-        return Err(Refusal::EmailInvalid);
+    match text.map(str::trim).filter(|t| !t.is_empty()) {
+        None => Ok(None),
+        Some(text) => super::contact::parse_email(text)
+            .map(Some)
+            .map_err(|_| Refusal::EmailInvalid),
     }
-    Ok(Some(text.to_string()))
+}
+
+/// Refuses what `domain::text` refuses, before any other check of a free-text field.
+fn safe_text(text: &str) -> Result<(), Refusal> {
+    super::text::check_line(text).map_err(|_| Refusal::TextUnsafe)
 }
 
 fn parse_address(text: &str) -> Result<String, Refusal> {
+    safe_text(text)?;
     let address = text.split_whitespace().collect::<Vec<_>>().join(" ");
     if address.is_empty() || address.chars().count() > ADDRESS_CHARS_MAX {
         return Err(Refusal::AddressInvalid);
@@ -653,6 +654,7 @@ fn parse_priority(
         .map(str::trim)
         .filter(|d| !d.is_empty() && d.chars().count() <= DOCUMENT_CHARS_MAX)
         .ok_or(Refusal::PriorityDocumentMissing)?;
+    safe_text(document)?;
     Ok(Some(PriorityClaim {
         category: category.code.clone(),
         document: document.to_string(),

@@ -7,6 +7,7 @@ pub mod access;
 pub mod application;
 pub mod calendar;
 pub mod catalog;
+pub mod contact;
 pub mod document;
 pub mod event;
 pub mod history;
@@ -16,6 +17,7 @@ pub mod referral;
 pub mod replay;
 pub mod staff;
 pub mod state;
+pub mod text;
 pub mod waiting_list;
 
 /// Kazakhstan has kept one time zone, UTC+5, since 1 March 2024. Dates the rules speak of
