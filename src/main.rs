@@ -111,12 +111,27 @@ enum StaffAction {
     },
 }
 
+/// Every file and folder this process makes is its owner's alone: the database and its WAL
+/// and shared memory, the signing key, the outbox, and whatever a later feature writes
+/// (backups, anchors) hold personal data or secrets. The store and the outbox also set
+/// their modes explicitly (`store::files`), so the library is safe without this; this
+/// covers what they do not know of, such as SQLite's temporary files.
+fn owner_only_files() {
+    #[cfg(unix)]
+    // SAFETY: umask(2) only sets the process's file mode mask; it cannot fail and touches
+    // no memory. It runs first in main, before any thread that could create files.
+    unsafe {
+        libc::umask(0o077);
+    }
+}
+
 /// See Cargo.toml: the server's many small per-request allocations.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     use std::io::IsTerminal;
+    owner_only_files();
     tracing_subscriber::fmt()
         // Colours for a person at a terminal; plain text for a log file or a journal.
         .with_ansi(std::io::stderr().is_terminal())

@@ -6,7 +6,7 @@
 //! makes the sender offer the same message again after the restart.
 
 use crate::domain::local_offset;
-use crate::store::OutboxMessage;
+use crate::store::{files, OutboxMessage};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -77,15 +77,24 @@ pub struct FileChannel {
 }
 
 impl FileChannel {
-    /// Creates `dir` if needed and removes temporary files a crash left behind.
+    /// Creates `dir` if needed (owner-only, as each message file: they hold names and
+    /// contacts; see `store::files`) and removes temporary files a crash left behind.
     pub fn new(dir: &Path) -> std::io::Result<FileChannel> {
-        std::fs::create_dir_all(dir)?;
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, files::DIR_MODE);
+        builder.create(dir)?;
+        files::restrict(dir, files::DIR_MODE)?;
         for entry in std::fs::read_dir(dir)? {
             let entry = entry?;
             let name = entry.file_name();
             let name = name.to_string_lossy();
             if name.starts_with('.') && name.ends_with(".tmp") {
                 std::fs::remove_file(entry.path())?;
+            } else {
+                // Messages an older version wrote world-readable.
+                files::restrict(&entry.path(), files::FILE_MODE)?;
             }
         }
         Ok(FileChannel {
@@ -129,11 +138,11 @@ impl FileChannel {
 
     fn write_new(&self, path: &Path, name: &str, content: &[u8]) -> std::io::Result<()> {
         let temp = self.dir.join(format!(".{name}.tmp"));
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&temp)?;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, files::FILE_MODE);
+        let mut file = options.open(&temp)?;
         file.write_all(content)?;
         file.sync_all()?;
         drop(file);

@@ -7,6 +7,7 @@
 
 mod api;
 mod checkpoint;
+pub mod files;
 // Public only for the fuzz targets in fuzz/ (the column decoders must refuse any bytes
 // without panicking); not part of the service's API.
 #[doc(hidden)]
@@ -51,6 +52,8 @@ pub enum StoreError {
     },
     #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),
+    #[error("making the database's files owner-only: {0}")]
+    FileModes(#[source] std::io::Error),
 }
 
 impl From<rusqlite::types::FromSqlError> for StoreError {
@@ -96,6 +99,7 @@ pub struct Store {
 impl Store {
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        files::owner_only_database(path).map_err(StoreError::FileModes)?;
         let mut conn = Connection::open(path)?;
         configure(&conn)?;
         migrate::migrate(&mut conn, migrate::MIGRATIONS)?;
