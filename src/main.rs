@@ -57,7 +57,8 @@ enum Commands {
         #[arg(long, value_name = "CHANNEL", value_parser = kezek::notify::NotifyTo::parse)]
         notify: Option<kezek::notify::NotifyTo>,
         /// The address parents reach the service at, printed in documents' verification
-        /// links (e.g. https://kezek.example.kz); the request's Host header when absent.
+        /// links (e.g. https://kezek.example.kz). When absent, the bound address; required
+        /// when listening on every interface (0.0.0.0, ::).
         #[arg(long, value_name = "URL")]
         public_url: Option<String>,
     },
@@ -352,6 +353,8 @@ fn serve(
     notify: Option<kezek::notify::NotifyTo>,
     public_url: Option<String>,
 ) -> anyhow::Result<ExitCode> {
+    // Before anything is opened: a service on every interface needs its public address.
+    kezek::http::public_url_for(public_url.as_deref(), addr).map_err(anyhow::Error::msg)?;
     if let Some(applications) = demo_applications {
         let empty = !db.exists();
         if empty {
@@ -395,7 +398,10 @@ fn serve(
         tracing::info!(%bound, "listening");
         let mut config = kezek::http::HttpConfig::default();
         config.limits.lookups_per_minute = lookups_per_minute;
-        config.public_url = public_url.map(|url| url.trim_end_matches('/').to_string());
+        let public_url = kezek::http::public_url_for(public_url.as_deref(), bound)
+            .map_err(anyhow::Error::msg)?;
+        tracing::info!(%public_url, "documents' verification links");
+        config.public_url = Some(public_url);
         // The signing key is read (or made, on the first start) before serving, so a key
         // that cannot be read stops the start with a clear error instead of a panic.
         let directory = db

@@ -269,3 +269,16 @@ fn register_one(address: &str, admin: &str) {
         assert_eq!(registered.status(), 201, "{:?}", registered.text().await);
     });
 }
+
+/// On every interface, a service cannot know the address people reach it by: without
+/// `--public-url` it refuses to start, before it opens (or creates) the database.
+#[test]
+fn serve_on_every_interface_needs_a_public_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("kezek.db");
+    let output = kezek(&db, &["serve", "--addr", "0.0.0.0:0"]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--public-url"), "{stderr}");
+    assert!(!db.exists(), "nothing was created");
+}
