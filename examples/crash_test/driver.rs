@@ -317,12 +317,15 @@ impl Op {
     }
 
     /// A refusal the workload allows: a priority decision on an application that a place
-    /// went to while the decision was on its way (see the module's note).
+    /// went to while the decision was on its way (see the module's note), and only that.
     fn refusal_allowed(&self) -> bool {
-        matches!(
-            (&self.request, &self.answer),
-            (Request::Priority { .. }, Answer::Refused(409, _))
-        )
+        match (&self.request, &self.answer) {
+            (Request::Priority { .. }, Answer::Refused(409, body)) => {
+                serde_json::from_str::<Value>(body)
+                    .is_ok_and(|body| body["code"] == "application_not_queued")
+            }
+            _ => false,
+        }
     }
 
     /// Clock moves are not commands of the journal: their ticks are, when anything fell due.
