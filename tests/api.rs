@@ -1029,6 +1029,20 @@ async fn a_second_recipient_and_unsafe_characters_are_refused_with_stable_codes(
         json!([]),
         "nothing stored"
     );
+    // The catalog's names and addresses too: they are printed on every referral.
+    let kindergarten = json!({
+        "district": "ESL",
+        "number": "99",
+        "names": { "kk": "Балабақша \u{202E}99", "ru": "Детский сад 99" },
+        "address": "Астана, 1",
+    });
+    server
+        .post("/api/v1/kindergartens")
+        .bearer_auth(server.admin())
+        .json(&kindergarten)
+        .go()
+        .await
+        .assert_error(422, "text_unsafe");
 
     let mut plain = form(1);
     plain["applicant_email"] = json!("ata.ana@example.kz");

@@ -846,6 +846,7 @@ fn create_group(new: NewGroup, catalog: &Catalog) -> Result<(Outcome, Event), Co
         .kindergartens
         .get(&new.kindergarten)
         .ok_or_else(|| CommandError::Invalid("unknown kindergarten".into()))?;
+    safe_line(&new.name)?;
     let district = &catalog.districts[&kindergarten.district];
     if !district.languages.contains(&new.language) {
         return Err(CommandError::Invalid(
