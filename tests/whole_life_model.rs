@@ -3,8 +3,9 @@
 //! Random operations: single registrations, families (together or separately) of two or
 //! three children, amendments of choices, language and start, moves to the other district
 //! (whose policy keeps the registration time or not), family choices changed, places
-//! reported, referrals handed in or declined, transfer requests of enrolled children, and
-//! days passing (expiries, ends of stop lists). After every operation:
+//! reported, referrals handed in or declined, transfer requests of enrolled children, days
+//! passing (expiries, ends of stop lists) and restarts (the state rebuilt from the tables).
+//! After every operation:
 //!
 //! 1. the service's own invariants hold (`check_invariants`: among them, no child holds two
 //!    places or a place and a first-time referral, no open place has a taker);
@@ -57,6 +58,8 @@ enum Op {
     Decline(Index),
     Transfer(Index, u8),
     Days(u8),
+    /// The service stops and starts again: the state is rebuilt from the tables.
+    Restart,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -71,6 +74,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => any::<Index>().prop_map(Op::Decline),
         2 => (any::<Index>(), 0u8..2).prop_map(|(i, k)| Op::Transfer(i, k)),
         2 => (1u8..12).prop_map(Op::Days),
+        1 => Just(Op::Restart),
     ]
 }
 
@@ -273,6 +277,7 @@ impl Harness {
                 self.submit(Command::RequestTransfer { id, form }, portal);
                 self.discover_referrals();
             }
+            Op::Restart => self.app.restart(),
             Op::Days(days) => {
                 self.app
                     .clock

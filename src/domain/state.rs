@@ -151,6 +151,27 @@ impl Waiting {
     }
 }
 
+impl Waiting {
+    /// What an enrolled child's transfer request asks of a place, kept with its referral as
+    /// a waiting application's is (start-up rebuilds it the same way).
+    pub fn of_transfer(request: &TransferRequest) -> Waiting {
+        Waiting {
+            key: super::application::QueueKey {
+                tier: Tier::General,
+                registered_at_micros: request.requested_at.timestamp_micros(),
+                number: request.id.number,
+            },
+            birth_date: request.birth_date,
+            desired_start: request.requested_at.date_naive(),
+            language: request.language,
+            choices: CompactChoices::from_choices(&super::application::Choices::Listed(
+                request.choices.clone(),
+            )),
+            held: false,
+        }
+    }
+}
+
 impl QueueState {
     pub fn policy(&self, district: DistrictId) -> DistrictPolicy {
         self.catalog
@@ -236,8 +257,8 @@ impl QueueState {
 
     /// Places for every waiting child of `family` at `place`'s kindergarten, `place` among
     /// them, from the places open there: the family-together rule. Another open place is
-    /// the family's to take only if no child ahead of it (but those of `passed` families)
-    /// fits it: a family's turn for one place is not a turn for all.
+    /// the family's to take only if no child with a smaller key (but those of `passed`
+    /// families) fits it: a family's turn for one place is not a turn for all.
     pub fn plan_together(
         &self,
         family: &Family,
@@ -260,11 +281,19 @@ impl QueueState {
                 .get(&id)
                 .is_some_and(|f| *f == family.id || passed.contains(f))
         };
-        let nobody_ahead =
-            |other: &FreePlace| match self.choose_for_skipping(other, today, &skipped) {
-                Some((id, _)) => self.waiting.get(id).is_none_or(|w| w.key > first_key),
+        // In the plain key order, whatever the district's 1 : 3 cycle: the family's turn came
+        // with the place in hand; a further place is its own only if no child with a smaller
+        // key fits it (the audit checks the same).
+        let nobody_ahead = |other: &FreePlace| {
+            let fit = self.fit_of(other, today);
+            match self
+                .waiting
+                .first_fit_skipping(other.district, &fit, None, &skipped)
+            {
+                Some(id) => self.waiting.get(id).is_none_or(|w| w.key > first_key),
                 None => true,
-            };
+            }
+        };
         let places: Vec<PlaceId> = self
             .open_places
             .get(&place.district)?
@@ -768,22 +797,7 @@ impl QueueState {
             self.open_places.remove(&district);
         }
         let waiting = if referral.transfer {
-            let request = self.end_transfer(application)?;
-            // What the child would ask of a place, kept with the referral as for anyone.
-            Waiting {
-                key: super::application::QueueKey {
-                    tier: Tier::General,
-                    registered_at_micros: request.requested_at.timestamp_micros(),
-                    number: application.number,
-                },
-                birth_date: request.birth_date,
-                desired_start: request.requested_at.date_naive(),
-                language: request.language,
-                choices: CompactChoices::from_choices(&super::application::Choices::Listed(
-                    request.choices.clone(),
-                )),
-                held: false,
-            }
+            Waiting::of_transfer(&self.end_transfer(application)?)
         } else {
             self.waiting.remove(application)?
         };

@@ -382,11 +382,21 @@ impl Audit {
             let Some(model) = self.districts.get(&place.district) else {
                 continue;
             };
+            // A child of a family passed over for this place (waiting to be placed together)
+            // leaves it open by the family's choice.
+            let passed = self.passed.get(place_id);
+            let excused = |number: u32| {
+                let id = ApplicationId {
+                    district: place.district,
+                    number: crate::domain::application::RegistrationNumber(number),
+                };
+                let family = self.family_of.get(&id);
+                family.is_some_and(|f| passed.is_some_and(|p| p.contains(f)))
+            };
             let fitted = today.is_some_and(|today| {
-                model
-                    .children
-                    .values()
-                    .any(|child| fits(child, place, today, &self.school_age))
+                model.children.iter().any(|(number, child)| {
+                    fits(child, place, today, &self.school_age) && !excused(*number)
+                })
             });
             idle += u64::from(fitted);
         }
@@ -592,9 +602,16 @@ impl Audit {
             })
             .map(|(_, child)| child.key)
             .collect();
+        // A together-family's second and later places go with its first, in the same
+        // command: the family's turn was the first place's. They are checked in the plain
+        // key order (nobody with a smaller key that fitted was passed over), not the
+        // cycle's, which the family's turn already consumed.
+        let family_continues = together_with_recipient.is_some_and(|family| {
+            matches!(self.family_batch, Some((f, at, _, _)) if f == family && at == referral.issued_at)
+        });
         let envy = &mut self.figures.envy;
-        let contested = model.interleave && has_both(&fitting);
-        let cycle = model.interleave.then_some(model.generals_since_first);
+        let contested = model.interleave && has_both(&fitting) && !family_continues;
+        let cycle = (model.interleave && !family_continues).then_some(model.generals_since_first);
         let order = policy_order(fitting, cycle);
         // A child that did not fit has no rank for this place: every fitting child was
         // passed over by it.
