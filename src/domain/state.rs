@@ -768,22 +768,7 @@ impl QueueState {
             self.open_places.remove(&district);
         }
         let waiting = if referral.transfer {
-            let request = self.end_transfer(application)?;
-            // What the child would ask of a place, kept with the referral as for anyone.
-            Waiting {
-                key: super::application::QueueKey {
-                    tier: Tier::General,
-                    registered_at_micros: request.requested_at.timestamp_micros(),
-                    number: application.number,
-                },
-                birth_date: request.birth_date,
-                desired_start: request.requested_at.date_naive(),
-                language: request.language,
-                choices: CompactChoices::from_choices(&super::application::Choices::Listed(
-                    request.choices.clone(),
-                )),
-                held: false,
-            }
+            transfer_waiting(&self.end_transfer(application)?)
         } else {
             self.waiting.remove(application)?
         };
@@ -1067,4 +1052,23 @@ pub fn apply_to_catalog(catalog: &mut Catalog, event: &Event) -> Result<(), Stat
         _ => {}
     }
     Ok(())
+}
+
+/// What a transfer request asks of a place, kept with its referral as a waiting child's is
+/// (the live referral and the start-up rebuild both build it here).
+pub fn transfer_waiting(request: &TransferRequest) -> Waiting {
+    Waiting {
+        key: super::application::QueueKey {
+            tier: Tier::General,
+            registered_at_micros: request.requested_at.timestamp_micros(),
+            number: request.id.number,
+        },
+        birth_date: request.birth_date,
+        desired_start: request.requested_at.date_naive(),
+        language: request.language,
+        choices: CompactChoices::from_choices(&super::application::Choices::Listed(
+            request.choices.clone(),
+        )),
+        held: false,
+    }
 }

@@ -13,7 +13,7 @@ use crate::domain::event::{Actor, ChainChecker, ChainError, Hash, RecordedEvent}
 use crate::domain::family::{Family, FamilyId};
 use crate::domain::referral::{DistrictPolicy, FreePlace, InterleaveCycle, PlaceId, Referral};
 use crate::domain::state::QueueState;
-use crate::domain::state::{Counters, Deadline, LiveReferral};
+use crate::domain::state::{transfer_waiting, Counters, Deadline, LiveReferral};
 use crate::domain::transfer::TransferRequest;
 use crate::domain::waiting_list::{CompactChoices, Waiting, WaitingList};
 use rusqlite::{Connection, OptionalExtension};
@@ -125,11 +125,26 @@ fn load_enrolled(conn: &Connection, state: &mut QueueState) -> Result<(), StoreE
 
 /// The waiting transfer requests, each in its district's queue.
 fn load_transfers(conn: &Connection, state: &mut QueueState) -> Result<(), StoreError> {
+    for request in transfer_rows(conn, "waiting")? {
+        let order = request.order();
+        state.transfer_of.insert(request.id, order.0);
+        state
+            .transfers
+            .entry(request.id.district)
+            .or_default()
+            .insert(order, request);
+    }
+    Ok(())
+}
+
+/// The transfer requests in `status` (waiting, referred, done, lapsed).
+fn transfer_rows(conn: &Connection, status: &str) -> Result<Vec<TransferRequest>, StoreError> {
     let mut statement = conn.prepare(
         "SELECT district_id, registration_number, requested_at, from_kindergarten, choices, \
-         birth_date, language FROM transfer_requests WHERE status = 'waiting'",
+         birth_date, language FROM transfer_requests WHERE status = ?1",
     )?;
-    let mut rows = statement.query([])?;
+    let mut requests = Vec::new();
+    let mut rows = statement.query([status])?;
     while let Some(row) = rows.next()? {
         let id = ApplicationId {
             district: DistrictId(row.get(0)?),
@@ -151,15 +166,9 @@ fn load_transfers(conn: &Connection, state: &mut QueueState) -> Result<(), Store
                 Some(code) => Some(Language::parse(&code).ok_or_else(|| bad(code.clone()))?),
             },
         };
-        let order = request.order();
-        state.transfer_of.insert(id, order.0);
-        state
-            .transfers
-            .entry(id.district)
-            .or_default()
-            .insert(order, request);
+        requests.push(request);
     }
-    Ok(())
+    Ok(requests)
 }
 
 fn load_families(conn: &Connection, state: &mut QueueState) -> Result<(), StoreError> {
@@ -493,12 +502,23 @@ fn load_places_and_referrals(conn: &Connection, state: &mut QueueState) -> Resul
             .insert(place.id);
         state.places.insert(place.id, place);
     }
-    let referred: HashMap<ApplicationId, Waiting> =
+    let mut referred: HashMap<ApplicationId, Waiting> =
         load_waiting(conn, "referred")?.into_iter().collect();
+    // A transfer referral's child is enrolled, not referred: what it asks of a place is its
+    // request's (as `QueueState::issue` keeps it).
+    let transfers: HashMap<ApplicationId, Waiting> = transfer_rows(conn, "referred")?
+        .iter()
+        .map(|request| (request.id, transfer_waiting(request)))
+        .collect();
     let mut failure = None;
     for_each_referral(conn, "WHERE status = 'issued'", |referral| {
         let key = format!("{}/{}", referral.id.district.0, referral.id.number.0);
-        let Some(waiting) = referred.get(&referral.application).copied() else {
+        let found = if referral.transfer {
+            transfers.get(&referral.application).copied()
+        } else {
+            referred.remove(&referral.application)
+        };
+        let Some(waiting) = found else {
             failure = Some(StoreError::corrupt(
                 "referrals",
                 &key,
