@@ -482,6 +482,7 @@ fn a_service_started_with_a_channel_delivers_from_its_own_thread() {
     let service = kezek::service::Service::start_notifying(
         &app.path,
         Arc::new(app.clock.clone()),
+        kezek::service::Checkpoints::default(),
         Box::new(FileChannel::new(&mail).unwrap()),
         config,
     )
@@ -510,6 +511,9 @@ fn spawn_server(db: &Path, mail: &Path) -> (std::process::Child, String) {
         .arg("--db")
         .arg(db)
         .args(["serve", "--addr", "127.0.0.1:0", "--clock", "manual"])
+        // One address registers everything: no registration quotas.
+        .args(["--registrations-per-client-per-hour", "0"])
+        .args(["--registrations-per-applicant-per-hour", "0"])
         .arg("--notify")
         .arg(format!("file:{}", mail.display()))
         .stdout(std::process::Stdio::piped())

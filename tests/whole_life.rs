@@ -332,27 +332,7 @@ async fn an_enrolled_child_cannot_register_again() {
 
 /// Twins of one applicant (born 2022-03-15 like `form`'s child), together or not.
 fn twins(serial: u16, together: bool) -> Value {
-    let base = form_now(serial);
-    let child = |s: u16, name: &str| {
-        json!({
-            "iin": common::child_iin(common::date(2022, 3, 15), s * 2),
-            "full_name": name,
-            "birth_date": "2022-03-15",
-        })
-    };
-    json!({
-        "district": "ESL",
-        "applicant_iin": base["applicant_iin"],
-        "applicant_full_name": base["applicant_full_name"],
-        "applicant_phone": base["applicant_phone"],
-        "applicant_address": base["applicant_address"],
-        "applicant_relation": base["applicant_relation"],
-        "desired_start": base["desired_start"],
-        "kindergartens": base["kindergartens"],
-        "language": "kk",
-        "together": together,
-        "children": [child(serial, "Қасымова Айша"), child(serial + 1, "Қасымова Фатима")],
-    })
+    common::twins_of(&form_now(serial), serial, together)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

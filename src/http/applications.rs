@@ -193,6 +193,8 @@ async fn register(
         }
         _ => Channel::Portal,
     };
+    app.admit_registration(&ctx.caller, ctx.ip, &request.applicant_iin, 1)
+        .map_err(|e| ApiError::from_command(e, ctx.lang))?;
     let form = RegistrationForm::from(request);
     let (outcome, replayed) = ctx
         .submission(&app)
@@ -658,6 +660,9 @@ async fn register_family(
         }
         _ => Channel::Portal,
     };
+    let children = request.children.len();
+    app.admit_registration(&ctx.caller, ctx.ip, &request.applicant_iin, children)
+        .map_err(|e| ApiError::from_command(e, ctx.lang))?;
     let together = request.together;
     let forms: Vec<RegistrationForm> = request
         .children

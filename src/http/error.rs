@@ -154,6 +154,8 @@ errors! {
         "Басымдық санаты табылмады.", "Категория приоритета не найдена.", "The priority category is not known.";
     PRIORITY_DOCUMENT_MISSING = "priority_document_missing", UNPROCESSABLE_ENTITY,
         "Басымдықты растайтын құжат көрсетілмеген.", "Не указан документ, подтверждающий приоритет.", "The priority claim needs its supporting document.";
+    TEXT_UNSAFE = "text_unsafe", UNPROCESSABLE_ENTITY,
+        "Мәтінде басқару, көрінбейтін немесе жазу бағытын өзгертетін таңба бар.", "Текст содержит управляющий, невидимый или меняющий направление письма символ.", "A text holds a control, invisible or direction-changing character.";
     APPLICANT_IS_CHILD = "applicant_is_child", UNPROCESSABLE_ENTITY,
         "Өтініш беруші бала бола алмайды.", "Заявитель не может быть ребёнком.", "The applicant cannot be the child.";
     CLOCK_NOT_MANUAL = "clock_not_manual", FORBIDDEN,
@@ -212,6 +214,13 @@ errors! {
         "Сауалнама өтініш аяқталғаннан кейін ғана ашылады.", "Опрос доступен только после завершения заявления.", "The survey opens only after the application is completed.";
     QUERY_INVALID = "query_invalid", BAD_REQUEST,
         "Сұрау параметрі дұрыс емес.", "Параметр запроса указан неверно.", "A query parameter is malformed.";
+    // Admission control and readiness (issue 13).
+    REGISTRATIONS_LIMITED = "registrations_limited", TOO_MANY_REQUESTS,
+        "Бір сағатта тым көп өтініш берілді. Кейінірек қайталаңыз.", "Слишком много заявлений за час. Повторите позже.", "Too many registrations this hour. Try again later.";
+    WRITES_BUSY = "busy", SERVICE_UNAVAILABLE,
+        "Қызмет қазір тым көп өзгерісті өңдеп жатыр. Біраздан соң қайталаңыз.", "Сервис сейчас обрабатывает слишком много изменений. Повторите чуть позже.", "The service is handling too many changes right now. Try again shortly.";
+    NOT_READY = "not_ready", SERVICE_UNAVAILABLE,
+        "Қызмет өзгерістерді қазір сақтай алмайды.", "Сервис сейчас не может сохранять изменения.", "The service cannot store changes right now.";
     POLICY_INVALID = "policy_invalid", UNPROCESSABLE_ENTITY,
         "Аудан ережесі рұқсат етілген шектен тыс: жолдама 1–30 жұмыс күні, 1–60 күнтізбелік күн немесе бір ай жарамды; ұзарту берілген күннен кейін 1–90 күнге дейін; тоқтату тізімі 0–90 күн.", "Правило района вне допустимых пределов: направление действует 1–30 рабочих дней, 1–60 календарных дней или месяц; продление до 1–90 дней после выдачи; стоп-лист 0–90 дней.", "The district's rule is out of range: a referral is valid 1-30 working days, 1-60 calendar days or a month; an extension reaches 1-90 days after issue; the stop list is 0-90 days.";
     EXTENSION_NOT_ALLOWED = "extension_not_allowed", CONFLICT,
@@ -282,6 +291,10 @@ impl ApiError {
                 return ApiError::new(invalid_kind(why), lang).with_detail(why.clone())
             }
             CommandError::Unavailable => UNAVAILABLE,
+            CommandError::Busy => return ApiError::new(WRITES_BUSY, lang).retry_after(1),
+            CommandError::Throttled(seconds) => {
+                return ApiError::new(REGISTRATIONS_LIMITED, lang).retry_after(*seconds)
+            }
             CommandError::IdempotencyKeyReused => IDEMPOTENCY_KEY_REUSED,
             CommandError::Storage(cause) => {
                 tracing::error!(error = %cause, "storage failure behind an API request");
@@ -508,6 +521,7 @@ mod tests {
             Refusal::TransferPending,
             Refusal::FamilySizeInvalid,
             Refusal::FamilyChildRepeated,
+            Refusal::TextUnsafe,
         ];
         for refusal in &refusals {
             let kind = refusal_kind(refusal);

@@ -8,6 +8,7 @@
 //! handler answered with 500, a timeout, the body limit, and the request fingerprint that
 //! Idempotency-Key compares.
 
+pub mod admission;
 pub mod error;
 pub mod extract;
 #[doc(hidden)]
@@ -15,6 +16,8 @@ pub mod fuzzing;
 pub mod limits;
 pub mod metrics;
 pub mod middleware;
+pub mod proxy;
+pub mod server;
 
 pub mod pages;
 
@@ -24,6 +27,7 @@ mod auth;
 mod documents;
 mod kindergarten;
 mod public;
+mod readiness;
 mod staff;
 mod views;
 
@@ -42,6 +46,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use error::{ApiError, Lang};
 use sha2::{Digest, Sha256};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -60,9 +65,17 @@ pub struct HttpConfig {
     /// The key that signs the result documents; when `None`, the deployment's key in the
     /// database's directory (made there on the first start).
     pub signer: Option<Arc<DocumentSigner>>,
-    /// The service's public address as printed on documents (`https://kezek.example.kz`);
-    /// when `None`, `http://` and the request's Host header.
+    /// The service's public address as printed on documents (`https://kezek.example.kz`),
+    /// from `public_url_for`. Never the request's Host header: a forged Host would print a
+    /// forger's address in the verification link of a genuine document. When `None` (a
+    /// router built by a library user that gave none), `http://localhost`.
     pub public_url: Option<String>,
+    /// Whose forwarding headers name the client (none by default: the peer is the client).
+    pub proxies: proxy::TrustedProxies,
+    /// Registration quotas and the writer queue's ceiling; off by default (see `admission`).
+    pub admission: admission::AdmissionConfig,
+    /// The documents' verification endpoint's own quota per client.
+    pub verifications: limits::VerificationQuota,
 }
 
 impl Default for HttpConfig {
@@ -72,6 +85,40 @@ impl Default for HttpConfig {
             request_timeout: Duration::from_secs(10),
             signer: None,
             public_url: None,
+            proxies: proxy::TrustedProxies::default(),
+            admission: admission::AdmissionConfig::OFF,
+            verifications: limits::VerificationQuota::default(),
+        }
+    }
+}
+
+impl HttpConfig {
+    /// The HTTP layer's part of the service's configuration (the signer is loaded apart).
+    pub fn from_config(config: &crate::config::Config) -> HttpConfig {
+        let limits = &config.limits;
+        HttpConfig {
+            limits: limits::LimitConfig {
+                lookups_per_minute: limits.lookups_per_minute,
+                lookup_burst: limits.lookup_burst,
+                wrong_codes_per_hour: limits.wrong_codes_per_hour,
+                wrong_code_burst: limits.wrong_code_burst,
+            },
+            request_timeout: config.request_timeout(),
+            signer: None,
+            public_url: config
+                .public_url
+                .as_ref()
+                .map(|url| url.trim_end_matches('/').to_string()),
+            proxies: proxy::TrustedProxies {
+                networks: config.proxy.trusted.clone(),
+                header: config.proxy.header,
+            },
+            admission: admission::AdmissionConfig {
+                registrations_per_client_per_hour: limits.registrations_per_client_per_hour,
+                registrations_per_applicant_per_hour: limits.registrations_per_applicant_per_hour,
+                pending_writes: limits.pending_writes,
+            },
+            verifications: limits::VerificationQuota::default(),
         }
     }
 }
@@ -84,6 +131,9 @@ impl std::fmt::Debug for HttpConfig {
             // The key's id only: the key itself never leaves the signer.
             .field("signer", &self.signer.as_ref().map(|s| s.public_key().id))
             .field("public_url", &self.public_url)
+            .field("proxies", &self.proxies)
+            .field("admission", &self.admission)
+            .field("verifications", &self.verifications)
             .finish()
     }
 }
@@ -92,6 +142,39 @@ impl std::fmt::Debug for HttpConfig {
 /// layer of every request, and one reference count is cheaper than one per field.
 #[derive(Clone)]
 pub struct AppState(Arc<AppStateInner>);
+
+impl AppStateInner {
+    /// Whether a write may join the writer's queue now (see `admission`).
+    fn admit_write(&self) -> Result<(), CommandError> {
+        self.admission
+            .write(self.service.pending_commands())
+            .map_err(refused)
+    }
+
+    /// Whether `caller` may register `children` children for `applicant` now: staff always;
+    /// the portal within its quotas (see `admission`).
+    fn admit_registration(
+        &self,
+        caller: &auth::Caller,
+        client: auth::ClientIp,
+        applicant: &str,
+        children: usize,
+    ) -> Result<(), CommandError> {
+        if matches!(caller, auth::Caller::Staff(_)) {
+            return Ok(());
+        }
+        self.admission
+            .registration(client.0, applicant, children)
+            .map_err(refused)
+    }
+}
+
+fn refused(refusal: admission::Refused) -> CommandError {
+    match refusal {
+        admission::Refused::Busy => CommandError::Busy,
+        admission::Refused::Registrations(seconds) => CommandError::Throttled(seconds),
+    }
+}
 
 impl std::ops::Deref for AppState {
     type Target = AppStateInner;
@@ -107,11 +190,17 @@ pub struct AppStateInner {
     /// Present only when the service was started with `--clock manual`.
     manual_clock: Option<ManualClock>,
     limits: Arc<limits::ParentLimits>,
+    verifications: Arc<limits::VerificationLimit>,
     metrics: Arc<metrics::Metrics>,
     signer: Arc<DocumentSigner>,
-    public_url: Option<Arc<str>>,
+    /// What documents print as the service's address (see `HttpConfig::public_url`).
+    public_url: Arc<str>,
     /// Signs the web pages' session cookies.
     sessions: Arc<pages::session::SessionKeys>,
+    proxies: proxy::TrustedProxies,
+    admission: Arc<admission::Admission>,
+    /// The readiness probe's last answer (see `readiness`).
+    last_probe: readiness::LastProbe,
 }
 
 #[derive(OpenApi)]
@@ -153,6 +242,7 @@ impl utoipa::Modify for SecurityAddon {
 fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let (router, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(public::routes())
+        .merge(readiness::routes())
         .merge(applications::routes())
         .merge(staff::routes())
         .merge(kindergarten::routes())
@@ -166,6 +256,28 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
 /// The OpenAPI document, as served at /api/v1/openapi.json.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     api().1
+}
+
+/// What a router given no public address prints; `kezek serve` always gives one.
+const UNCONFIGURED_PUBLIC_URL: &str = "http://localhost";
+
+/// The address documents print for verification: the configured one (without a trailing
+/// slash), or the address the service is bound to. Listening on every interface
+/// (0.0.0.0, ::) with none configured is refused: such a service is reached by a name or an
+/// address it cannot know, and a link it made up would send people who check a document
+/// elsewhere.
+pub fn public_url_for(configured: Option<&str>, bound: SocketAddr) -> Result<String, String> {
+    match configured.map(|url| url.trim().trim_end_matches('/')) {
+        Some(url) if url.starts_with("https://") || url.starts_with("http://") => {
+            Ok(url.to_string())
+        }
+        Some(_) => Err("--public-url must start with https:// or http://".into()),
+        None if bound.ip().is_unspecified() => Err(format!(
+            "--public-url is required when serving on every interface ({bound}): the \
+             verification links printed on documents must name the address people reach"
+        )),
+        None => Ok(format!("http://{bound}")),
+    }
 }
 
 pub fn router(
@@ -198,22 +310,34 @@ pub fn router(
         service,
         reads: Arc::new(ReadPool::new(db)),
         manual_clock,
+        last_probe: Default::default(),
+        proxies: config.proxies,
+        admission: Arc::new(admission::Admission::new(config.admission)),
         limits: Arc::new(limits::ParentLimits::new(config.limits)),
+        verifications: Arc::new(limits::VerificationLimit::new(config.verifications)),
         metrics: Arc::clone(&metrics),
         signer,
-        public_url: config
-            .public_url
-            .map(|url| Arc::from(url.trim_end_matches('/'))),
+        public_url: Arc::from(
+            config
+                .public_url
+                .as_deref()
+                .unwrap_or(UNCONFIGURED_PUBLIC_URL)
+                .trim_end_matches('/'),
+        ),
     }));
     let (api, document) = api();
     let document = Arc::new(document);
     let limits = Arc::clone(&app.limits);
+    let admission = Arc::clone(&app.admission);
+    let verifications = Arc::clone(&app.verifications);
     tokio::spawn(async move {
         // The per-client maps would otherwise keep every address ever seen.
         let mut every = tokio::time::interval(Duration::from_secs(60));
         loop {
             every.tick().await;
             limits.retain_recent();
+            admission.retain_recent();
+            verifications.retain_recent();
         }
     });
     api.route(
@@ -271,6 +395,24 @@ async fn metrics_endpoint(axum::extract::State(app): axum::extract::State<AppSta
             "Commands answered",
             "counter",
             commands,
+        ),
+        (
+            "kezek_writer_commands_pending",
+            "Commands waiting for the writer",
+            "gauge",
+            app.service.pending_commands() as f64,
+        ),
+        (
+            "kezek_registrations_throttled_total",
+            "Registrations refused for a client's or an applicant's hourly quota",
+            "counter",
+            app.admission.throttled() as f64,
+        ),
+        (
+            "kezek_writes_busy_total",
+            "Writes refused because the writer's queue was at its ceiling",
+            "counter",
+            app.admission.busy() as f64,
         ),
     ]);
     (
@@ -331,6 +473,9 @@ impl Submission<'_> {
             }),
             _ => None,
         };
+        self.app
+            .admit_write()
+            .map_err(|e| from_command(e, self.lang))?;
         let outcome = self
             .app
             .service
@@ -381,4 +526,27 @@ fn no_store(mut response: Response) -> Response {
         HeaderValue::from_static("no-cache"),
     );
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::public_url_for;
+
+    #[test]
+    fn the_public_url_is_configured_or_the_bound_address_never_a_guess() {
+        let loopback = "127.0.0.1:8080".parse().unwrap();
+        let everywhere = "0.0.0.0:8080".parse().unwrap();
+        let configured = Some("https://kezek.example.kz/");
+        assert_eq!(
+            public_url_for(configured, everywhere).as_deref(),
+            Ok("https://kezek.example.kz")
+        );
+        assert_eq!(
+            public_url_for(None, loopback).as_deref(),
+            Ok("http://127.0.0.1:8080")
+        );
+        assert!(public_url_for(None, everywhere).is_err());
+        assert!(public_url_for(None, "[::]:80".parse().unwrap()).is_err());
+        assert!(public_url_for(Some("kezek.example.kz"), loopback).is_err());
+    }
 }

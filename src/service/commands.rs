@@ -35,6 +35,9 @@ use std::collections::BTreeSet;
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum Command {
+    /// Nothing: readiness asks whether a transaction can begin and commit (the batch's
+    /// `BEGIN IMMEDIATE` takes the write lock) without changing anything.
+    Probe,
     Register {
         form: RegistrationForm,
         channel: Channel,
@@ -314,6 +317,7 @@ pub fn run(command: Command, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
             if reason.is_empty() {
                 return Err(CommandError::Invalid("a rejection needs a reason".into()));
             }
+            safe_paragraphs(&reason)?;
             tx.emit(Event::PriorityRejected { id, reason })?;
             Ok(Outcome::Done)
         }
@@ -393,6 +397,7 @@ pub fn run(command: Command, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
             if reason.is_empty() {
                 return Err(CommandError::Invalid("a revocation needs a reason".into()));
             }
+            safe_paragraphs(&reason)?;
             let lapse_kind = Lapse::Revoked {
                 reason,
                 priority_unconfirmed,
@@ -404,6 +409,7 @@ pub fn run(command: Command, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
         }
         Command::Extend { referral } => extend(referral, tx),
         Command::Tick => tick(tx),
+        Command::Probe => Ok(Outcome::Done),
         Command::ReissueAccessCode { id } => {
             tx.store().application(id)?.ok_or(CommandError::NotFound)?;
             let code = issue_access_code(tx, id)?;
@@ -417,6 +423,7 @@ pub fn run(command: Command, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
                     "a refusal needs its motivation, 1 to {REFUSAL_TEXT_CHARS_MAX} characters"
                 )));
             }
+            safe_paragraphs(&text)?;
             tx.emit(Event::ApplicationRefused { id, reason, text })?;
             Ok(Outcome::Done)
         }
@@ -642,37 +649,12 @@ fn register_family(
         check_child_is_free(tx.store(), &new.child.iin.as_string())?;
         children.push(new);
     }
-    let district = children[0].district;
-    let (first, registered_at_micros) = tx
-        .state()
-        .next_registration(district, tx.now().timestamp_micros());
-    let registered_at = DateTime::from_timestamp_micros(registered_at_micros)
-        .expect("a time read back from the clock is in range");
-    let entered_by = match channel {
-        Channel::Portal => None,
-        Channel::ServiceCentre | Channel::Office => Some(tx.actor_name()),
-    };
+    let (first, registered_at) = next_registration(tx, children[0].district);
+    let entered_by = entered_by(tx, channel);
     let mut applications = Vec::with_capacity(children.len());
     for (i, new) in children.into_iter().enumerate() {
-        let application = Application {
-            id: ApplicationId {
-                district,
-                number: RegistrationNumber(first.0 + i as u32),
-            },
-            registered_at,
-            child: new.child,
-            applicant: new.applicant,
-            desired_start: new.desired_start,
-            choices: new.choices,
-            language: new.language,
-            priority: new.priority,
-            tier: Tier::General,
-            status: ApplicationStatus::Queued,
-            channel,
-            entered_by: entered_by.clone(),
-            held_until: None,
-            moved_from: None,
-        };
+        let number = RegistrationNumber(first.0 + i as u32);
+        let application = new_application(new, number, registered_at, channel, entered_by.clone());
         tx.emit(Event::ApplicationRegistered(application.clone()))?;
         applications.push(application);
     }
@@ -711,6 +693,54 @@ fn register_family(
         access_code,
         referrals,
     })
+}
+
+/// The number and time the next registration in `district` gets now.
+fn next_registration(tx: &Tx<'_>, district: DistrictId) -> (RegistrationNumber, DateTime<Utc>) {
+    let (number, micros) = tx
+        .state()
+        .next_registration(district, tx.now().timestamp_micros());
+    let at = DateTime::from_timestamp_micros(micros)
+        .expect("a time read back from the clock is in range");
+    (number, at)
+}
+
+/// The staff account that enters an application at the desk; none on the portal.
+fn entered_by(tx: &Tx<'_>, channel: Channel) -> Option<String> {
+    match channel {
+        Channel::Portal => None,
+        Channel::ServiceCentre | Channel::Office => Some(tx.actor_name()),
+    }
+}
+
+/// A checked registration as the journal records it: queued, in the general tier (a claim
+/// counts only once verified).
+fn new_application(
+    new: NewApplication,
+    number: RegistrationNumber,
+    registered_at: DateTime<Utc>,
+    channel: Channel,
+    entered_by: Option<String>,
+) -> Application {
+    Application {
+        id: ApplicationId {
+            district: new.district,
+            number,
+        },
+        registered_at,
+        child: new.child,
+        applicant: new.applicant,
+        desired_start: new.desired_start,
+        choices: new.choices,
+        language: new.language,
+        priority: new.priority,
+        tier: Tier::General,
+        status: ApplicationStatus::Queued,
+        channel,
+        entered_by,
+        held_until: None,
+        moved_from: None,
+    }
 }
 
 /// One fresh code for several applications (a family's): each gets it hashed with its own
@@ -852,35 +882,9 @@ fn register(
 ) -> Result<Outcome, CommandError> {
     let new = NewApplication::parse(form, &tx.state().catalog, local_date(tx.now()))?;
     check_child_is_free(tx.store(), &new.child.iin.as_string())?;
-    let (number, registered_at_micros) = tx
-        .state()
-        .next_registration(new.district, tx.now().timestamp_micros());
-    let registered_at = DateTime::from_timestamp_micros(registered_at_micros)
-        .expect("a time read back from the clock is in range");
-    let entered_by = match channel {
-        Channel::Portal => None,
-        Channel::ServiceCentre | Channel::Office => Some(tx.actor_name()),
-    };
-    let mut application = Application {
-        id: ApplicationId {
-            district: new.district,
-            number,
-        },
-        registered_at,
-        child: new.child,
-        applicant: new.applicant,
-        desired_start: new.desired_start,
-        choices: new.choices,
-        language: new.language,
-        priority: new.priority,
-        // A claim counts only once verified.
-        tier: Tier::General,
-        status: ApplicationStatus::Queued,
-        channel,
-        entered_by,
-        held_until: None,
-        moved_from: None,
-    };
+    let (number, registered_at) = next_registration(tx, new.district);
+    let entered_by = entered_by(tx, channel);
+    let mut application = new_application(new, number, registered_at, channel, entered_by);
     tx.emit(Event::ApplicationRegistered(application.clone()))?;
     let access_code = issue_access_code(tx, application.id)?;
     let referral = offer_open_place(tx, application.id)?;
@@ -1299,7 +1303,20 @@ fn next_id<K: Copy + Ord, V>(
     map.keys().next_back().map_or(1, |k| raw(k) + 1)
 }
 
+/// Free text from staff (reasons, names in the catalog) may not hold what `domain::text`
+/// refuses: it is printed on parents' documents and pages.
+fn safe_paragraphs(text: &str) -> Result<(), CommandError> {
+    crate::domain::text::check_paragraphs(text)
+        .map_err(|_| CommandError::Refused(Refusal::TextUnsafe))
+}
+
+fn safe_line(text: &str) -> Result<(), CommandError> {
+    crate::domain::text::check_line(text).map_err(|_| CommandError::Refused(Refusal::TextUnsafe))
+}
+
 fn check_names(names: &Names) -> Result<(), CommandError> {
+    safe_line(&names.kk)?;
+    safe_line(&names.ru)?;
     if names.kk.trim().is_empty() || names.ru.trim().is_empty() {
         return Err(CommandError::Invalid(
             "names in Kazakh and Russian are required".into(),
@@ -1358,6 +1375,8 @@ fn create_kindergarten(
             "a kindergarten needs a number and an address".into(),
         ));
     }
+    safe_line(&new.address)?;
+    safe_line(&new.number)?;
     let id = KindergartenId(next_id(&catalog.kindergartens, |k| k.0));
     let kindergarten = Kindergarten {
         id,
@@ -1377,6 +1396,7 @@ fn create_group(new: NewGroup, catalog: &Catalog) -> Result<(Outcome, Event), Co
         .kindergartens
         .get(&new.kindergarten)
         .ok_or_else(|| CommandError::Invalid("unknown kindergarten".into()))?;
+    safe_line(&new.name)?;
     let district = &catalog.districts[&kindergarten.district];
     if !district.languages.contains(&new.language) {
         return Err(CommandError::Invalid(

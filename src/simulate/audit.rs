@@ -473,6 +473,18 @@ impl Audit {
         Ok(())
     }
 
+    /// The open place a referral gives.
+    fn open_place(&self, referral: &Referral, seq: u64) -> Result<FreePlace, AuditError> {
+        self.places
+            .get(&referral.place)
+            .filter(|_| self.open.contains(&referral.place))
+            .cloned()
+            .ok_or_else(|| AuditError::Unknown {
+                seq,
+                what: format!("open {:?}", referral.place),
+            })
+    }
+
     /// A transfer referral: unless the district puts transfers first, every waiting
     /// first-time child that fitted the place is a case of envy; and so is every transfer
     /// request made earlier that fitted it.
@@ -483,12 +495,7 @@ impl Audit {
         seq: u64,
     ) -> Result<(), AuditError> {
         let unknown = |what: String| AuditError::Unknown { seq, what };
-        let place = self
-            .places
-            .get(&referral.place)
-            .filter(|_| self.open.contains(&referral.place))
-            .ok_or_else(|| unknown(format!("open {:?}", referral.place)))?
-            .clone();
+        let place = self.open_place(referral, seq)?;
         let today = local_date(referral.issued_at);
         let key = self
             .transfers
@@ -544,12 +551,7 @@ impl Audit {
         seq: u64,
     ) -> Result<(), AuditError> {
         let unknown = |what: String| AuditError::Unknown { seq, what };
-        let place = self
-            .places
-            .get(&referral.place)
-            .filter(|_| self.open.contains(&referral.place))
-            .ok_or_else(|| unknown(format!("open {:?}", referral.place)))?
-            .clone();
+        let place = self.open_place(referral, seq)?;
         let today = local_date(referral.issued_at);
         let model = self
             .districts

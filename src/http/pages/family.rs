@@ -4,7 +4,7 @@
 //! and the registration is the API's family command.
 
 use super::parent::{
-    category_select, kindergarten_checks, language_select, relation_select, sign_in,
+    category_select, form_of, kindergarten_checks, language_select, relation_select, sign_in,
 };
 use super::public::district_select;
 use super::{texts, FieldAttrs, Fields, Page};
@@ -50,29 +50,15 @@ pub async fn family_form(State(app): State<AppState>, page: Page) -> Response {
     page.ok(page.t(texts::FAMILY_TITLE), markup(&page, &catalog, &form))
 }
 
-/// Child `i`'s registration form (1-based), sharing everything else.
+/// Child `i`'s registration form (1-based): the single registration's form with child `i`'s
+/// fields.
 fn child_form(fields: &Fields, i: usize) -> RegistrationForm {
-    let optional = |name: &str| Some(fields.get(name).to_string()).filter(|v| !v.trim().is_empty());
     let child = |name: &str| fields.get(&format!("{name}_{i}")).to_string();
     RegistrationForm {
-        district: fields.get("district").into(),
         child_iin: child("child_iin"),
         child_full_name: child("child_full_name"),
         child_birth_date: child("child_birth_date"),
-        applicant_iin: fields.get("applicant_iin").into(),
-        applicant_full_name: fields.get("applicant_full_name").into(),
-        applicant_phone: fields.get("applicant_phone").into(),
-        applicant_email: optional("applicant_email"),
-        applicant_address: fields.get("applicant_address").into(),
-        applicant_relation: fields.get("applicant_relation").into(),
-        desired_start: fields.get("desired_start").into(),
-        kindergartens: fields
-            .all("kindergartens")
-            .map(|k| k.parse().unwrap_or(u32::MAX))
-            .collect(),
-        language: fields.get("language").into(),
-        priority_category: optional("priority_category"),
-        priority_document: optional("priority_document"),
+        ..form_of(fields)
     }
 }
 

@@ -80,7 +80,7 @@ async fn register_form(State(app): State<AppState>, page: Page) -> Response {
     page.ok(page.t(texts::REGISTER_TITLE), content)
 }
 
-fn form_of(fields: &Fields) -> RegistrationForm {
+pub(super) fn form_of(fields: &Fields) -> RegistrationForm {
     let optional = |name: &str| Some(fields.get(name).to_string()).filter(|v| !v.trim().is_empty());
     RegistrationForm {
         district: fields.get("district").into(),
@@ -133,7 +133,12 @@ async fn register(State(app): State<AppState>, page: Page, body: Bytes) -> Respo
         form: form.clone(),
         channel: Channel::Portal,
     };
-    let outcome = match page.submit(&app, &Caller::Public, &fields, command).await {
+    let admitted = app.admit_registration(&Caller::Public, page.ip, &form.applicant_iin, 1);
+    let submitted = match admitted {
+        Ok(()) => page.submit(&app, &Caller::Public, &fields, command).await,
+        Err(refused) => Err(refused),
+    };
+    let outcome = match submitted {
         Ok(outcome) => outcome,
         Err(CommandError::Refused(refusal)) => {
             let field = if refusal == Refusal::AlreadyQueued {
