@@ -4,7 +4,7 @@
 //! intake a city reports thousands of places at once. Target: ≤ 50 µs at 1M.
 //!
 //! One iteration is what the writer does in memory for a place: record the place
-//! (`PlacesReported`), choose the child (`QueueState::choose_for`, the policy's order), work
+//! (`PlacesReported`), choose the child (`QueueState::allocation_for`, the policy's order), work
 //! out the validity on the working-day calendar, issue the referral (`ReferralIssued`: the
 //! child leaves the waiting list), and then hand it in so the state does not grow. SQLite is
 //! not in it: the durable cost is the registration bench's business.
@@ -20,6 +20,7 @@ use kezek::domain::catalog::{District, DistrictId, Language, Names};
 use kezek::domain::event::Event;
 use kezek::domain::referral::{DistrictPolicy, FreePlace};
 use kezek::domain::state::QueueState;
+use kezek::domain::state::Taker;
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 use std::hint::black_box;
@@ -79,9 +80,17 @@ impl Allocator {
         state
             .apply(&Event::PlacesReported { places: vec![free] })
             .unwrap();
-        let Some((referral, cycle)) = state.referral_for(id, now) else {
-            return false;
+        // The allocation rule whole, as the writer's `allocate` runs it.
+        let allocation = state.allocation_for(&state.places[&id], kezek::domain::local_date(now));
+        let application = match allocation.taker {
+            Some(Taker::One(application)) | Some(Taker::Transfer(application)) => application,
+            Some(Taker::Family { plan, .. }) => plan[0].0,
+            None => return false,
         };
+        let district = state.places[&id].district;
+        let number = state.next_referral_number(district);
+        let (referral, cycle) =
+            state.referral_to(id, application, now, number, state.cycle(district));
         let id = referral.id;
         state
             .apply(&Event::ReferralIssued { referral, cycle })

@@ -826,12 +826,13 @@ async fn a_family_registers_twins_together() {
     assert_eq!(browser.text("[data-testid=numbers]").await, "ESL-1, ESL-2");
     let code = browser.text("[data-testid=access-code]").await;
     assert!(!code.is_empty());
-    let state = site.service.read();
-    assert_eq!(state.families.len(), 1);
-    let family = state.families.values().next().unwrap();
+    let family = {
+        let state = site.service.read();
+        assert_eq!(state.families.len(), 1);
+        state.families.values().next().unwrap().clone()
+    };
     assert!(family.together);
     assert_eq!(family.members.len(), 2);
-    drop(state);
     browser.goto(&site.url("/my")).await;
     assert_eq!(browser.text("h1").await, "Заявление ESL-1");
     browser.stop().await;
