@@ -489,6 +489,18 @@ fn compare_catalog(conn: &Connection, replay: &Replay) -> Result<(), VerifyError
         |id| id.0,
     )?;
     same_rows("groups", &tables.groups, &journal.groups, |id| id.0)?;
+    same_rows(
+        "district_policies",
+        &tables.policies,
+        &journal.policies,
+        |id| id.0,
+    )?;
+    same_rows(
+        "education_heads",
+        &tables.education_heads,
+        &journal.education_heads,
+        |id| id.0,
+    )?;
     Ok(())
 }
 
@@ -563,6 +575,15 @@ fn compare_live_state(
     }
     if rebuilt.counters != replayed.counters || rebuilt.last_place_id != replayed.last_place_id {
         return Err("the journal counters (registrations, referrals, places) differ".into());
+    }
+    if rebuilt.families != replayed.families || rebuilt.family_of != replayed.family_of {
+        return Err("the families differ".into());
+    }
+    if rebuilt.enrolled != replayed.enrolled {
+        return Err("the places enrolled children hold differ".into());
+    }
+    if rebuilt.transfers != replayed.transfers || rebuilt.transfer_of != replayed.transfer_of {
+        return Err("the transfer queues differ".into());
     }
     if rebuilt.held != replayed.held {
         return Err("the stop list differs".into());

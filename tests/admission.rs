@@ -179,6 +179,11 @@ async fn a_one_address_flood_is_throttled_while_another_clients_registration_goe
     assert_eq!(office.status, 201, "{}", office.text);
     let health = server.get("/api/v1/health").go().await.json();
     assert_eq!(health["applications_waiting"], 12);
+    let metrics = server.get("/metrics").go().await.text;
+    assert!(
+        metrics.contains("kezek_registrations_throttled_total 30"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
@@ -195,4 +200,31 @@ async fn one_applicant_is_not_registered_over_and_over_from_many_addresses() {
     let other = common::child_iin(common::date(1985, 5, 5), 7);
     let answer = register_as(&server, 4, "198.51.100.3", Some(&other)).await;
     assert_eq!(answer.status, 201, "{}", answer.text);
+}
+
+/// A family of two children, `serial` and `serial + 1`, of the usual applicant.
+fn twins(serial: u16) -> serde_json::Value {
+    let base = serde_json::to_value(common::valid_form(serial)).unwrap();
+    common::twins_of(&base, serial, false)
+}
+
+#[tokio::test]
+async fn a_family_spends_one_registration_per_child() {
+    let server = Server::with(quotas(3, 0), true).await;
+    let family = |serial| {
+        server
+            .post("/api/v1/families")
+            .header("X-Forwarded-For", "198.51.100.66")
+            .json(&twins(serial))
+            .go()
+    };
+    let first = family(10).await;
+    assert_eq!(first.status, 201, "{}", first.text);
+    family(20).await.assert_error(429, "registrations_limited");
+    let single = register_as(&server, 1, "198.51.100.66", None).await;
+    assert_eq!(
+        single.status, 201,
+        "the third unit is left: {}",
+        single.text
+    );
 }

@@ -80,6 +80,14 @@ fn pdf_text(answer: &Answer) -> String {
     pdf_extract::extract_text_from_mem(&answer.body).expect("the PDF's text can be read")
 }
 
+/// The PDF's words, each run of whitespace (a line break of the layout) as one space.
+fn pdf_words(answer: &Answer) -> String {
+    pdf_text(answer)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// The verification link the HTML page prints (its `href`, unescaped).
 fn printed_link(html: &str) -> String {
     let start = html.find("<a href=\"").expect("the page prints its link") + 9;
@@ -160,7 +168,14 @@ async fn every_document_answers_in_both_languages_and_formats() {
     let text = pdf_text(&referral);
     assert!(text.contains("Астана, 1"), "{text}");
     assert!(text.contains("Астана, Мәңгілік Ел 10, 5"), "{text}");
-    assert!(text.contains("включительно"), "{text}");
+    assert!(
+        pdf_words(&referral).contains("до конца пятницы 27.11.2026"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("28.11.2026"),
+        "never the next midnight: {text}"
+    );
     // The notice never prints the access code: it is not stored.
     let notice = server
         .document("/api/v1/applications/ESL-1/notice?lang=ru", &first)
@@ -211,7 +226,7 @@ async fn the_printed_link_verifies_until_the_referral_is_revoked() {
         .await
         .text;
     let link = printed_link(&page);
-    // With no configured public address, the request's own host.
+    // With no configured public address, the address the service is bound to.
     let prefix = format!(
         "{}/api/v1/documents/referral-ESL-R1/verify?v=0&sig=",
         server.base
@@ -256,19 +271,22 @@ async fn the_printed_link_verifies_until_the_referral_is_revoked() {
     let forged = format!("{}{changed}{}", &link[..at], &link[at + 1..]);
     assert_ne!(forged, link);
     let check = verification(&server, &forged).await;
-    assert_eq!(check["authentic"], false);
-    assert_eq!(check["valid"], false);
-    // No signature at all: nothing to be authentic.
-    let check = verification(&server, &link[..link.find("&sig=").unwrap()]).await;
-    assert_eq!(check["authentic"], false);
-    // Unknown documents and versions.
+    // Without a valid signature, one answer for everything: a forged seal, no seal, an
+    // existing number, one never issued, another version, a malformed id. Nothing tells
+    // which documents exist.
+    let not_authentic = json!({ "authentic": false, "valid": false });
+    assert_eq!(check, not_authentic);
     for path in [
+        &link[link.find("/api/").unwrap()..link.find("&sig=").unwrap()],
+        "/api/v1/documents/referral-ESL-R1/verify?v=0&sig=x",
         "/api/v1/documents/referral-ESL-R9/verify?v=0&sig=x",
+        "/api/v1/documents/notice-ESL-1/verify",
         "/api/v1/documents/notice-ESL-99/verify?sig=x",
         "/api/v1/documents/letter-ESL-1/verify",
         "/api/v1/documents/referral-ESL-R1/verify?v=1&sig=x",
     ] {
-        server.get(path).go().await.assert_error(404, "not_found");
+        let check = verification(&server, &format!("{}{path}", server.base)).await;
+        assert_eq!(check, not_authentic, "{path}");
     }
 
     let answer = server
@@ -409,4 +427,115 @@ async fn the_page_escapes_what_was_typed_into_it() {
         .document("/api/v1/applications/ESL-2/refusal?format=pdf", &second)
         .await;
     assert!(pdf_text(&pdf).contains("<script>alert(\"refusal\")</script>"));
+}
+
+/// Seed 000's documents: the notice names the applicant it was issued to; the referral names
+/// the head of the district's education department of its day of issue, with a signature
+/// line. The head is catalog data an administrator sets; a new head does not rename the
+/// papers already issued.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_notice_names_the_applicant_and_the_referral_the_head_of_its_day() {
+    let server = Server::start().await;
+    let admin = server.admin();
+    let set_head = |name: &'static str| {
+        server
+            .put("/api/v1/districts/ESL/education-head")
+            .bearer_auth(&admin)
+            .json(&json!({ "full_name": name }))
+    };
+    let answer = set_head("Жұмабеков Ерлан Асқарұлы").go().await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let first = code(&server.register(form_now(1, KAZAKH_NAME)).await);
+    server.one_place().await;
+    let answer = set_head("Омарова Гүлнар").go().await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+
+    let notice = server
+        .document(
+            "/api/v1/applications/ESL-1/notice?lang=ru&format=pdf",
+            &first,
+        )
+        .await;
+    let words = pdf_words(&notice);
+    assert!(
+        words.contains("Настоящее уведомление выдано: Қасымов Арман"),
+        "{words}"
+    );
+    let referral = server
+        .document(
+            "/api/v1/referrals/ESL-R1/document?lang=kk&format=pdf",
+            &first,
+        )
+        .await;
+    let words = pdf_words(&referral);
+    assert!(
+        words.contains("Білім бөлімінің басшысы: Жұмабеков Ерлан Асқарұлы"),
+        "{words}"
+    );
+    assert!(words.contains("(қолы)"), "{words}");
+    assert!(
+        !words.contains("Омарова"),
+        "the head of the day of issue: {words}"
+    );
+    // The printed link still verifies: the name is part of what is signed.
+    let html = server
+        .document("/api/v1/referrals/ESL-R1/document?lang=kk", &first)
+        .await;
+    let verdict = verification(&server, &printed_link(&html.text)).await;
+    assert_eq!(verdict["authentic"], true);
+    assert_eq!(verdict["last_day"], "2026-11-27");
+}
+
+/// A verification link names the configured address, or the one the service is bound to,
+/// never the request's Host: a forged Host must not put a forger's address on a genuine
+/// document (issue 13: without --public-url the link took the Host header).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_host_never_appears_in_a_documents_links() {
+    let server = Server::start().await;
+    let parent = code(&server.register(form_now(1, KAZAKH_NAME)).await);
+    for format in ["html", "pdf"] {
+        let answer = server
+            .get(&format!(
+                "/api/v1/applications/ESL-1/notice?lang=kk&format={format}"
+            ))
+            .header("X-Access-Code", &parent)
+            .header("Host", "evil.example")
+            .go()
+            .await;
+        assert_eq!(answer.status, 200, "{}", answer.text);
+        let text = if format == "pdf" {
+            pdf_text(&answer)
+        } else {
+            answer.text.clone()
+        };
+        assert!(!text.contains("evil.example"), "{format}: {text}");
+        if format == "html" {
+            let link = printed_link(&text);
+            assert!(link.starts_with(&server.base), "{link}");
+        }
+    }
+}
+
+/// The verification endpoint has its own quota per client: checking papers is for people,
+/// not for walking the numbers, and it spends nothing of a parent's look-ups.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verifications_are_rate_limited_on_their_own() {
+    let config = HttpConfig {
+        verifications: kezek::http::limits::VerificationQuota {
+            per_minute: 1,
+            burst: 3,
+        },
+        ..HttpConfig::default()
+    };
+    let server = Server::with(config, false).await;
+    let parent = code(&server.register(form_now(1, KAZAKH_NAME)).await);
+    let path = "/api/v1/documents/notice-ESL-1/verify?sig=x";
+    for _ in 0..3 {
+        assert_eq!(server.get(path).go().await.status, 200);
+    }
+    let refused = server.get(path).go().await;
+    refused.assert_error(429, "rate_limited");
+    assert!(refused.header("retry-after").is_some());
+    // The parent's own look-ups are another quota.
+    server.read("ESL-1", &parent).await;
 }

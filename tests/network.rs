@@ -4,30 +4,18 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-/// `kezek serve` on a free port with `extra` flags; answers the child and `host:port`.
+/// `kezek serve` with `extra` flags: the child and its `host:port`.
 fn spawn_server(db: &std::path::Path, extra: &[&str]) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kezek"))
-        .arg("--db")
-        .arg(db)
-        .args(["serve", "--addr", "127.0.0.1:0"])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let address = lines
-        .find_map(|line| {
-            line.ok()?
-                .strip_prefix("listening on http://")
-                .map(str::to_string)
-        })
-        .expect("serve prints its address");
+    let (child, address) = common::spawn_server(db, extra);
+    let address = address
+        .strip_prefix("http://")
+        .expect("an http address")
+        .to_string();
     (child, address)
 }
 
@@ -138,8 +126,9 @@ fn sigterm_answers_the_request_in_flight_and_exits_zero() {
     .unwrap();
     stream.write_all(first).unwrap();
     std::thread::sleep(Duration::from_millis(300));
-    let terminated = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+    // The shell's own `kill`: a fresh image may lack procps's.
+    let terminated = Command::new("sh")
+        .args(["-c", "kill -TERM \"$0\"", &child.id().to_string()])
         .status()
         .unwrap();
     assert!(terminated.success());
@@ -198,4 +187,28 @@ fn wait_for_exit(child: &mut Child, limit: Duration) -> std::process::ExitStatus
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+#[test]
+fn the_configuration_file_and_environment_reach_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("kezek.toml");
+    std::fs::write(
+        &file,
+        "addr = \"127.0.0.1:0\"\n[http]\nheader_read_timeout_secs = 60\n",
+    )
+    .unwrap();
+    let mut command = common::kezek_serve(&dir.path().join("configured.db"));
+    command
+        .arg("--config")
+        .arg(&file)
+        // The environment beats the file: one second, not sixty.
+        .env("KEZEK_HTTP__HEADER_READ_TIMEOUT_SECS", "1");
+    let (mut child, address) = common::spawn_listening(command);
+    let address = address.strip_prefix("http://").unwrap().to_string();
+    let mut silent = TcpStream::connect(&address).unwrap();
+    let (_, closed) = read_until_closed(&mut silent, Duration::from_secs(5));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(closed, "the environment's 1 s header-read timeout applies");
 }

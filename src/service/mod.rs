@@ -343,7 +343,7 @@ impl Service {
     }
 
     pub fn position(&self, id: ApplicationId) -> Option<Position> {
-        self.read().waiting.position(id)
+        self.read().position(id)
     }
 
     /// A read view of the in-memory state. Hold it briefly: the writer waits for it to apply

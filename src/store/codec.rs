@@ -7,7 +7,7 @@ use crate::domain::application::{
 };
 use crate::domain::catalog::{DistrictId, KindergartenId, Language, Tier};
 use crate::domain::iin::Iin;
-use crate::domain::referral::{PlaceId, Referral, ReferralId, ReferralNumber};
+use crate::domain::referral::{Extension, PlaceId, Referral, ReferralId, ReferralNumber, Validity};
 use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::Row;
 use serde::{de::DeserializeOwned, Serialize};
@@ -24,6 +24,45 @@ pub fn enum_parse<T: DeserializeOwned>(text: &str) -> Result<T, String> {
     serde_json::from_value(serde_json::Value::String(text.to_string()))
         // Not the value: it may be personal data, and the caller names the field.
         .map_err(|_| "not one of the known values".to_string())
+}
+
+/// A referral's validity rule as `district_policies.validity_kind` and the count of days
+/// (0 for a calendar month), see migration 0007.
+pub fn validity_columns(validity: Validity) -> (&'static str, u32) {
+    match validity {
+        Validity::WorkingDays { days } => ("working_days", days),
+        Validity::CalendarDays { days } => ("calendar_days", days),
+        Validity::CalendarMonth => ("calendar_month", 0),
+    }
+}
+
+pub fn validity_parse(kind: &str, days: u32) -> Result<Validity, String> {
+    match kind {
+        "working_days" => Ok(Validity::WorkingDays { days }),
+        "calendar_days" => Ok(Validity::CalendarDays { days }),
+        "calendar_month" => Ok(Validity::CalendarMonth),
+        other => Err(format!("validity kind {other:?}")),
+    }
+}
+
+/// An extension as `district_policies.extension_calendar_days`: 0 when not allowed (the
+/// policy's range starts at 1).
+pub fn extension_column(extension: Extension) -> u32 {
+    match extension {
+        Extension::NotAllowed => 0,
+        Extension::Once {
+            calendar_days_after_issue,
+        } => calendar_days_after_issue,
+    }
+}
+
+pub fn extension_parse(days: u32) -> Extension {
+    match days {
+        0 => Extension::NotAllowed,
+        calendar_days_after_issue => Extension::Once {
+            calendar_days_after_issue,
+        },
+    }
 }
 
 /// `YYYY-MM-DD`. chrono's `Display` and `FromStr` write and read exactly this, without
@@ -84,7 +123,7 @@ pub const APPLICATION_COLUMNS: &str = "district_id, registration_number, registe
     child_iin, child_full_name, child_birth_date, child_sex, applicant_iin, applicant_full_name, \
     applicant_phone, applicant_email, applicant_address, applicant_relation, desired_start, \
     choices, language, priority_category, priority_document, priority_status, tier, status, \
-    channel, entered_by, held_until";
+    channel, entered_by, held_until, moved_from_district, moved_from_number";
 
 pub fn application_from_row(row: &Row<'_>) -> Result<Application, StoreError> {
     let cells = Cells::new(row, "applications", APPLICATION_COLUMNS);
@@ -126,6 +165,14 @@ pub fn application_from_row(row: &Row<'_>) -> Result<Application, StoreError> {
         channel: cells.parse(21, |t: String| enum_parse(&t))?,
         entered_by: cells.get(22)?,
         held_until: cells.parse(23, |t: Option<i64>| t.map(micros_to_time).transpose())?,
+        moved_from: match (cells.get::<Option<u32>>(24)?, cells.get::<Option<u32>>(25)?) {
+            (Some(district), Some(number)) => Some(ApplicationId {
+                district: DistrictId(district),
+                number: RegistrationNumber(number),
+            }),
+            (None, None) => None,
+            _ => return Err(cells.bad(25, "moved_from is half set")),
+        },
     })
 }
 
@@ -185,7 +232,7 @@ impl<'r, 's> Cells<'r, 's> {
 /// The columns of `referrals` in the order [`referral_from_row`] reads them.
 pub const REFERRAL_COLUMNS: &str = "district_id, number, place_id, application_district_id, \
     application_number, kindergarten_id, issued_at, valid_until, extended, status, closed_at, \
-    reason";
+    reason, transfer";
 
 pub fn referral_from_row(row: &Row<'_>) -> Result<Referral, StoreError> {
     let cells = Cells::new(row, "referrals", REFERRAL_COLUMNS);
@@ -208,5 +255,6 @@ pub fn referral_from_row(row: &Row<'_>) -> Result<Referral, StoreError> {
         status: cells.parse(9, |t: String| enum_parse(&t))?,
         closed_at: cells.parse(10, |t: Option<i64>| t.map(micros_to_time).transpose())?,
         reason: cells.get(11)?,
+        transfer: cells.get(12)?,
     })
 }
