@@ -43,7 +43,7 @@ pub fn anchor_path(db: &Path) -> PathBuf {
 
 /// Reads the anchor file; `None` if there is none.
 pub fn read(path: &Path) -> Result<Option<Anchor>, StoreError> {
-    let text = match std::fs::read_to_string(&path) {
+    let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(StoreError::io(path, e)),
