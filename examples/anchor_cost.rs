@@ -12,8 +12,6 @@
 use chrono::{Duration, Utc};
 use kezek::clock::{Clock, ManualClock};
 use kezek::demo::{self, FormGenerator};
-use kezek::domain::application::Channel;
-use kezek::domain::event::Actor;
 use kezek::domain::local_date;
 use kezek::service::{Service, StoreOptions};
 use std::sync::Arc;
@@ -54,29 +52,7 @@ fn rate(count: usize, submitters: usize, anchor: Option<std::path::PathBuf>) -> 
     let all: Vec<_> = (0..count).map(|_| forms.form(today, 300)).collect();
     let runtime = tokio::runtime::Runtime::new().expect("a runtime");
     let started = Instant::now();
-    runtime.block_on(async {
-        let mut queues = vec![Vec::new(); submitters];
-        for (i, form) in all.into_iter().enumerate() {
-            queues[i % submitters].push(form);
-        }
-        let tasks: Vec<_> = queues
-            .into_iter()
-            .map(|queue| {
-                let service = service.clone();
-                tokio::spawn(async move {
-                    for form in queue {
-                        service
-                            .register(form, Channel::Portal, Actor::portal())
-                            .await
-                            .expect("a generated form is registered");
-                    }
-                })
-            })
-            .collect();
-        for task in tasks {
-            task.await.expect("a submitter does not panic");
-        }
-    });
+    demo::register_concurrently(&service, &runtime, all, submitters);
     let elapsed = started.elapsed();
     service.shutdown();
     count as f64 / elapsed.as_secs_f64()
