@@ -177,13 +177,11 @@ impl Store {
     }
 
     /// Opens the database as its one writer: takes the lock beside it first, so a second
-    /// writer stops before it has touched the file (see lock.rs), then checks it (SQLite's
-    /// quick check and the uniqueness rules, see integrity.rs) before anything is served.
+    /// writer stops before it has touched the file (see lock.rs). `load` then checks it
+    /// (SQLite's checks and the uniqueness rules, integrity.rs) before anything is served.
     pub fn open_writer(path: &Path, options: &StoreOptions) -> Result<Store, StoreError> {
         let lock = lock::WriterLock::acquire(path)?;
-        let store = Store::open_with(path, Some(lock), options)?;
-        integrity::check(&store.conn, integrity::Depth::Quick)?;
-        Ok(store)
+        Store::open_with(path, Some(lock), options)
     }
 
     fn open_with(
