@@ -16,8 +16,7 @@ use chrono::{DateTime, Duration, Utc};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use kezek::clock::Clock;
 use kezek::demo::{self, FormGenerator};
-use kezek::domain::application::{Channel, RegistrationForm};
-use kezek::domain::event::Actor;
+use kezek::domain::application::RegistrationForm;
 use kezek::domain::local_date;
 use kezek::service::Service;
 use std::path::{Path, PathBuf};
@@ -96,30 +95,8 @@ impl Bench {
     /// Registers `forms` from `submitters` concurrent tasks, each awaiting one registration
     /// before sending the next (as an HTTP handler does). Returns the wall time.
     fn register_all(&self, forms: Vec<RegistrationForm>, submitters: usize) -> StdDuration {
-        let mut queues: Vec<Vec<RegistrationForm>> = vec![Vec::new(); submitters];
-        for (i, form) in forms.into_iter().enumerate() {
-            queues[i % submitters].push(form);
-        }
         let started = Instant::now();
-        self.runtime.block_on(async {
-            let tasks: Vec<_> = queues
-                .into_iter()
-                .map(|queue| {
-                    let service = self.service.clone();
-                    tokio::spawn(async move {
-                        for form in queue {
-                            service
-                                .register(form, Channel::Portal, Actor::portal())
-                                .await
-                                .expect("a generated form is registered");
-                        }
-                    })
-                })
-                .collect();
-            for task in tasks {
-                task.await.expect("a submitter does not panic");
-            }
-        });
+        demo::register_concurrently(&self.service, &self.runtime, forms, submitters);
         started.elapsed()
     }
 }

@@ -118,6 +118,8 @@ pub struct StoreSettings {
     /// The WAL's bound in MiB when Kezek checkpoints: a TRUNCATE checkpoint runs once it
     /// passes half of it.
     pub wal_max_mb: u64,
+    /// The anchor file (the journal's head outside the database); `<db>.anchor` if absent.
+    pub anchor: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -133,13 +135,21 @@ impl Default for StoreSettings {
         StoreSettings {
             checkpoints: CheckpointsBy::Kezek,
             wal_max_mb: crate::store::checkpoint::WAL_MAX_BYTES_DEFAULT / (1024 * 1024),
+            anchor: None,
         }
     }
 }
 
 impl StoreSettings {
-    /// The store's checkpoint policy these settings describe.
-    pub fn checkpoints(&self) -> crate::store::checkpoint::Policy {
+    /// The store's options these settings describe.
+    pub fn options(&self) -> crate::store::StoreOptions {
+        crate::store::StoreOptions {
+            checkpoints: self.checkpoints(),
+            anchor: self.anchor.clone(),
+        }
+    }
+
+    fn checkpoints(&self) -> crate::store::checkpoint::Policy {
         use crate::store::checkpoint::Policy;
         match self.checkpoints {
             CheckpointsBy::Kezek => Policy::Own {

@@ -329,6 +329,40 @@ fn next_iin(serials: &mut HashMap<(NaiveDate, Sex), u16>, date: NaiveDate, sex: 
 
 /// Registers `options.applications` children over the four years before `end`, through
 /// the service, with the clock walking forward; then decides most priority claims.
+/// Registers `forms` from `submitters` concurrent tasks on `runtime`, each awaiting one
+/// answer before it sends the next (as an HTTP handler does), and waits for all. Generated
+/// forms are valid: a refusal panics. For the benches and examples that time the writer.
+pub fn register_concurrently(
+    service: &Service,
+    runtime: &tokio::runtime::Runtime,
+    forms: Vec<RegistrationForm>,
+    submitters: usize,
+) {
+    let mut queues: Vec<Vec<RegistrationForm>> = vec![Vec::new(); submitters];
+    for (i, form) in forms.into_iter().enumerate() {
+        queues[i % submitters].push(form);
+    }
+    runtime.block_on(async {
+        let tasks: Vec<_> = queues
+            .into_iter()
+            .map(|queue| {
+                let service = service.clone();
+                tokio::spawn(async move {
+                    for form in queue {
+                        service
+                            .register(form, Channel::Portal, Actor::portal())
+                            .await
+                            .expect("a generated form is registered");
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.expect("a submitter does not panic");
+        }
+    });
+}
+
 pub fn populate(
     service: &Service,
     clock: &ManualClock,

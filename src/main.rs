@@ -96,6 +96,9 @@ struct ServeFlags {
     /// The WAL's bound when kezek checkpoints, in MiB [default: 64].
     #[arg(long, value_name = "MIB")]
     wal_max_mb: Option<u64>,
+    /// The anchor file, the journal's head outside the database [default: <db>.anchor].
+    #[arg(long, value_name = "FILE")]
+    anchor: Option<PathBuf>,
 }
 
 impl ServeFlags {
@@ -148,6 +151,7 @@ impl ServeFlags {
         );
         flags.extend(self.checkpoints.map(|by| flag("store.checkpoints", by)));
         flags.extend(self.wal_max_mb.map(|mib| flag("store.wal_max_mb", mib)));
+        flags.extend(self.anchor.as_ref().map(|file| flag("store.anchor", file)));
         if !self.trusted_proxies.is_empty() {
             flags.push(flag("proxy.trusted", &self.trusted_proxies));
         }
@@ -179,6 +183,9 @@ enum Commands {
         /// `quick_check` (which the tables with unique rules get in full anyway).
         #[arg(long)]
         full: bool,
+        /// The anchor file, when the service keeps it elsewhere [default: <db>.anchor].
+        #[arg(long, value_name = "FILE")]
+        anchor: Option<PathBuf>,
     },
     /// Simulates a city-year on a new database (a temporary one unless --db is given) under
     /// the manual clock and prints throughput and fairness figures, justified envy among
@@ -270,7 +277,7 @@ fn main() -> ExitCode {
             }
         }
         Commands::Demo { applications, seed } => run_demo(&db, applications, seed),
-        Commands::Verify { full } => verify(&db, full),
+        Commands::Verify { full, anchor } => verify(&db, full, anchor),
         Commands::Simulate {
             seed,
             registrations,
@@ -431,10 +438,11 @@ fn staff(db: &Path, action: StaffAction) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn verify(db: &Path, full: bool) -> anyhow::Result<ExitCode> {
+fn verify(db: &Path, full: bool, anchor: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     use kezek::store::integrity::Depth;
     let depth = if full { Depth::Full } else { Depth::Quick };
-    match kezek::verify::verify_at(db, depth) {
+    let anchor = anchor.unwrap_or_else(|| kezek::store::anchor::anchor_path(db));
+    match kezek::verify::verify_at(db, depth, &anchor) {
         Ok(report) => {
             println!(
                 "ok: {} events replayed, {} applications, {} referrals and {} waiting entries match",
@@ -453,7 +461,7 @@ fn serve(config: Config) -> anyhow::Result<ExitCode> {
     // On stderr with the log: what this process was told, from all four layers.
     tracing::info!("effective configuration:\n{}", config.printable());
     let db = config.db.as_path();
-    let checkpoints = config.store.checkpoints();
+    let store = config.store.options();
     // Before anything is opened: a service on every interface needs its public address.
     kezek::http::public_url_for(config.public_url.as_deref(), config.addr)
         .map_err(anyhow::Error::msg)?;
@@ -484,11 +492,11 @@ fn serve(config: Config) -> anyhow::Result<ExitCode> {
         Some(channel) => {
             tracing::info!(channel = ?notify, "notifications on");
             let sender = kezek::notify::SenderConfig::default();
-            Service::start_notifying(db, clock, checkpoints, channel, sender)
+            Service::start_notifying(db, clock, &store, channel, sender)
         }
         None => {
             tracing::info!("notifications off: messages wait in the outbox");
-            Service::start_with(db, clock, checkpoints)
+            Service::start_with(db, clock, &store)
         }
     }
     .with_context(|| format!("opening {}", db.display()))?;

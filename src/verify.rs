@@ -69,15 +69,20 @@ impl VerifyError {
     }
 }
 
-/// `verify_at` with SQLite's quick check (and the full check of the guarded tables).
+/// `verify_at` with SQLite's quick check (and the full check of the guarded tables) and
+/// the anchor beside the database.
 pub fn verify(path: &Path) -> Result<VerifyReport, VerifyError> {
-    verify_at(path, Depth::Quick)
+    verify_at(path, Depth::Quick, &anchor::anchor_path(path))
 }
 
 /// SQLite's integrity at `depth` and the uniqueness rules on the rows first (a corrupted
 /// index must not be trusted by what follows), then the replay, its own uniqueness rules,
-/// the anchor, and the tables against the replay.
-pub fn verify_at(path: &Path, depth: Depth) -> Result<VerifyReport, VerifyError> {
+/// the anchor (`anchor_file`), and the tables against the replay.
+pub fn verify_at(
+    path: &Path,
+    depth: Depth,
+    anchor_file: &Path,
+) -> Result<VerifyReport, VerifyError> {
     if !path.exists() {
         return Err(StoreError::corrupt_file(path).into());
     }
@@ -93,7 +98,7 @@ pub fn verify_at(path: &Path, depth: Depth) -> Result<VerifyReport, VerifyError>
     let (replay, histories, (seq, hash)) = replay_journal(&conn)?;
     let events = seq;
     unique_in_replay(&replay)?;
-    anchor::stand(&conn, path, anchor::Anchor { seq, hash })?;
+    anchor::stand(&conn, path, anchor_file, anchor::Anchor { seq, hash })?;
     let applications = compare_applications(&conn, &replay)?;
     compare_histories(&conn, &replay, histories)?;
     compare_catalog(&conn, &replay)?;

@@ -277,7 +277,7 @@ fn a_database_behind_its_anchor_is_refused_with_the_number_of_missing_events() {
     let older = app.path.with_extension("older");
     copy_files(&app.path, &older);
     register_more(&mut app, 100..107);
-    let anchored = anchor::read(&app.path)
+    let anchored = anchor::read(&anchor::anchor_path(&app.path))
         .unwrap()
         .expect("the writer anchors");
 
@@ -302,31 +302,43 @@ fn a_database_behind_its_anchor_is_refused_with_the_number_of_missing_events() {
         "{failure}"
     );
     // Refused, not repaired: the anchor still says what was acknowledged.
-    assert_eq!(anchor::read(&app.path).unwrap(), Some(anchored));
+    assert_eq!(
+        anchor::read(&anchor::anchor_path(&app.path)).unwrap(),
+        Some(anchored)
+    );
 }
 
 #[test]
 fn a_database_ahead_of_its_anchor_starts_and_advances_the_anchor() {
     let (mut app, _) = populated();
     app.stop();
-    let before = anchor::read(&app.path).unwrap().unwrap();
+    let before = anchor::read(&anchor::anchor_path(&app.path))
+        .unwrap()
+        .unwrap();
     register_more(&mut app, 100..103);
-    let after = anchor::read(&app.path).unwrap().unwrap();
+    let after = anchor::read(&anchor::anchor_path(&app.path))
+        .unwrap()
+        .unwrap();
     assert!(after.seq > before.seq);
     // A crash between COMMIT and the anchor's write leaves the anchor behind.
-    anchor::write(&app.path, before).unwrap();
+    anchor::write(&anchor::anchor_path(&app.path), before).unwrap();
     assert!(verify(&app.path).is_ok());
     app.restart_stopped();
-    assert_eq!(anchor::read(&app.path).unwrap(), Some(after));
+    assert_eq!(
+        anchor::read(&anchor::anchor_path(&app.path)).unwrap(),
+        Some(after)
+    );
 }
 
 #[test]
 fn a_database_that_is_not_the_anchors_is_refused() {
     let (mut app, _) = populated();
     app.stop();
-    let mut anchored = anchor::read(&app.path).unwrap().unwrap();
+    let mut anchored = anchor::read(&anchor::anchor_path(&app.path))
+        .unwrap()
+        .unwrap();
     anchored.hash[0] ^= 1;
-    anchor::write(&app.path, anchored).unwrap();
+    anchor::write(&anchor::anchor_path(&app.path), anchored).unwrap();
     let refused = start(&app).err().expect("another chain");
     assert!(refused
         .to_string()
@@ -351,10 +363,13 @@ fn the_wal_stays_under_its_bound_during_a_sustained_write_load() {
     let mut app = app;
     app.stop();
     let clock = std::sync::Arc::new(app.clock.clone());
-    let checkpoints = kezek::service::Checkpoints::Own {
-        wal_max_bytes: BOUND,
+    let options = kezek::service::StoreOptions {
+        checkpoints: kezek::service::Checkpoints::Own {
+            wal_max_bytes: BOUND,
+        },
+        anchor: None,
     };
-    let service = kezek::service::Service::start_with(&path, clock, checkpoints).unwrap();
+    let service = kezek::service::Service::start_with(&path, clock, &options).unwrap();
 
     let wal = kezek::store::wal_path(&path);
     let done = std::sync::Arc::new(AtomicBool::new(false));
@@ -401,4 +416,37 @@ fn the_wal_stays_under_its_bound_during_a_sustained_write_load() {
         largest < BOUND,
         "the WAL reached {largest} bytes, its bound is {BOUND}"
     );
+}
+
+#[test]
+fn an_anchor_kept_elsewhere_is_written_and_checked_there() {
+    let (mut app, _) = populated();
+    app.stop();
+    let elsewhere = app.path.with_file_name("other-disk.anchor");
+    let options = kezek::service::StoreOptions {
+        anchor: Some(elsewhere.clone()),
+        ..Default::default()
+    };
+    let clock = std::sync::Arc::new(app.clock.clone());
+    let older = app.path.with_extension("older");
+    copy_files(&app.path, &older);
+    let service = kezek::service::Service::start_with(&app.path, clock.clone(), &options).unwrap();
+    let command = Command::Register {
+        form: valid_form(100),
+        channel: kezek::domain::application::Channel::Portal,
+    };
+    service.submit_blocking(command, Actor::portal()).unwrap();
+    service.shutdown();
+    let anchored = anchor::read(&elsewhere).unwrap().expect("written there");
+
+    copy_files(&older, &app.path);
+    let refused = kezek::service::Service::start_with(&app.path, clock, &options).err();
+    assert!(refused
+        .expect("behind")
+        .to_string()
+        .contains("events behind"));
+    let depth = kezek::store::integrity::Depth::Quick;
+    let failure = kezek::verify::verify_at(&app.path, depth, &elsewhere).unwrap_err();
+    assert!(failure.to_string().contains("events behind"), "{failure}");
+    assert_eq!(anchor::read(&elsewhere).unwrap(), Some(anchored));
 }

@@ -482,7 +482,7 @@ fn a_service_started_with_a_channel_delivers_from_its_own_thread() {
     let service = kezek::service::Service::start_notifying(
         &app.path,
         Arc::new(app.clock.clone()),
-        kezek::service::Checkpoints::default(),
+        &kezek::service::StoreOptions::default(),
         Box::new(FileChannel::new(&mail).unwrap()),
         config,
     )

@@ -34,18 +34,19 @@ pub enum Standing {
     InStep,
 }
 
-/// The anchor file beside the database (`kezek.db` → `kezek.db.anchor`).
+/// The anchor file's default place, beside the database (`kezek.db` → `kezek.db.anchor`);
+/// the configuration may put it elsewhere (another disk, which the loss of the database's
+/// disk does not take with it).
 pub fn anchor_path(db: &Path) -> PathBuf {
     super::beside(db, "anchor")
 }
 
-/// Reads the anchor; `None` if there is none.
-pub fn read(db: &Path) -> Result<Option<Anchor>, StoreError> {
-    let path = anchor_path(db);
-    let text = match std::fs::read_to_string(&path) {
+/// Reads the anchor file; `None` if there is none.
+pub fn read(path: &Path) -> Result<Option<Anchor>, StoreError> {
+    let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(StoreError::io(&path, e)),
+        Err(e) => return Err(StoreError::io(path, e)),
     };
     parse(&text)
         .map(Some)
@@ -61,10 +62,9 @@ fn parse(text: &str) -> Option<Anchor> {
     })
 }
 
-/// Replaces the anchor atomically (temporary file, fsync, rename), owner-only.
-pub fn write(db: &Path, anchor: Anchor) -> Result<(), StoreError> {
-    let path = anchor_path(db);
-    let temporary = super::beside(db, "anchor.tmp");
+/// Replaces the anchor file atomically (temporary file, fsync, rename), owner-only.
+pub fn write(path: &Path, anchor: Anchor) -> Result<(), StoreError> {
+    let temporary = super::beside(path, "tmp");
     let io = |e| StoreError::io(&temporary, e);
     let mut file = owner_only()
         .write(true)
@@ -74,13 +74,18 @@ pub fn write(db: &Path, anchor: Anchor) -> Result<(), StoreError> {
         .map_err(io)?;
     writeln!(file, "{} {}", anchor.seq, hex::encode(anchor.hash)).map_err(io)?;
     file.sync_data().map_err(io)?;
-    std::fs::rename(&temporary, &path).map_err(|e| StoreError::io(&path, e))
+    std::fs::rename(&temporary, path).map_err(|e| StoreError::io(path, e))
 }
 
-/// Compares the database's head with its anchor: refuses a database behind it (lost events)
-/// or on another chain (the anchor's event has another hash).
-pub fn stand(conn: &Connection, db: &Path, head: Anchor) -> Result<Standing, StoreError> {
-    let Some(anchor) = read(db)? else {
+/// Compares the database's head with its anchor file: refuses a database behind it (lost
+/// events) or on another chain (the anchor's event has another hash).
+pub fn stand(
+    conn: &Connection,
+    db: &Path,
+    file: &Path,
+    head: Anchor,
+) -> Result<Standing, StoreError> {
+    let Some(anchor) = read(file)? else {
         return Ok(Standing::Unanchored);
     };
     if anchor.seq > head.seq {
@@ -117,19 +122,19 @@ mod tests {
     #[test]
     fn an_anchor_reads_back_as_written_and_is_owner_only() {
         let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("kezek.db");
-        assert_eq!(read(&db).unwrap(), None);
+        let file = anchor_path(&dir.path().join("kezek.db"));
+        assert_eq!(read(&file).unwrap(), None);
         let anchor = Anchor {
             seq: 42,
             hash: [7; 32],
         };
-        write(&db, anchor).unwrap();
-        write(&db, anchor).unwrap();
-        assert_eq!(read(&db).unwrap(), Some(anchor));
+        write(&file, anchor).unwrap();
+        write(&file, anchor).unwrap();
+        assert_eq!(read(&file).unwrap(), Some(anchor));
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(anchor_path(&db)).unwrap().permissions();
+            let mode = std::fs::metadata(&file).unwrap().permissions();
             assert_eq!(mode.mode() & 0o777, 0o600);
         }
     }
@@ -137,8 +142,8 @@ mod tests {
     #[test]
     fn a_garbled_anchor_is_an_error_not_a_missing_one() {
         let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("kezek.db");
-        std::fs::write(anchor_path(&db), "12 not-hex\n").unwrap();
-        assert!(read(&db).is_err());
+        let file = dir.path().join("kezek.db.anchor");
+        std::fs::write(&file, "12 not-hex\n").unwrap();
+        assert!(read(&file).is_err());
     }
 }

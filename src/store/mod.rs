@@ -152,6 +152,16 @@ pub struct Store {
     checkpointer: checkpoint::Checkpointer,
     /// The writer's lock (`open_writer`), released after everything above is closed.
     lock: Option<lock::WriterLock>,
+    /// The anchor file (anchor.rs).
+    anchor: PathBuf,
+}
+
+/// How the writer keeps its database: who checkpoints, where the anchor lives.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StoreOptions {
+    pub checkpoints: checkpoint::Policy,
+    /// The anchor file; beside the database (`<db>.anchor`) when `None`.
+    pub anchor: Option<PathBuf>,
 }
 
 impl Store {
@@ -159,23 +169,25 @@ impl Store {
     /// For a second process beside the writer (`kezek staff`); the writer uses `open_writer`.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         // PASSIVE only: this process is not the writer, and a replicator may own the WAL.
-        Store::open_with(path, None, checkpoint::Policy::External)
+        let options = StoreOptions {
+            checkpoints: checkpoint::Policy::External,
+            anchor: None,
+        };
+        Store::open_with(path, None, &options)
     }
 
     /// Opens the database as its one writer: takes the lock beside it first, so a second
-    /// writer stops before it has touched the file (see lock.rs), then checks it (SQLite's
-    /// quick check and the uniqueness rules, see integrity.rs) before anything is served.
-    pub fn open_writer(path: &Path, policy: checkpoint::Policy) -> Result<Store, StoreError> {
+    /// writer stops before it has touched the file (see lock.rs). `load` then checks it
+    /// (SQLite's checks and the uniqueness rules, integrity.rs) before anything is served.
+    pub fn open_writer(path: &Path, options: &StoreOptions) -> Result<Store, StoreError> {
         let lock = lock::WriterLock::acquire(path)?;
-        let store = Store::open_with(path, Some(lock), policy)?;
-        integrity::check(&store.conn, integrity::Depth::Quick)?;
-        Ok(store)
+        Store::open_with(path, Some(lock), options)
     }
 
     fn open_with(
         path: &Path,
         lock: Option<lock::WriterLock>,
-        policy: checkpoint::Policy,
+        options: &StoreOptions,
     ) -> Result<Store, StoreError> {
         files::owner_only_database(path).map_err(StoreError::FileModes)?;
         let mut conn = Connection::open(path)?;
@@ -188,8 +200,12 @@ impl Store {
             conn,
             path: path.to_path_buf(),
             district_codes: Default::default(),
-            checkpointer: checkpoint::Checkpointer::spawn(path, policy)?,
+            checkpointer: checkpoint::Checkpointer::spawn(path, options.checkpoints)?,
             lock,
+            anchor: options
+                .anchor
+                .clone()
+                .unwrap_or_else(|| anchor::anchor_path(path)),
         })
     }
 
@@ -197,15 +213,17 @@ impl Store {
     /// behind it), then advances the anchor to the head. The writer's start, before serving.
     pub fn take_anchor(&self, head: anchor::Anchor) -> Result<(), StoreError> {
         assert!(self.lock.is_some(), "only the writer anchors");
-        if anchor::stand(&self.conn, &self.path, head)? == anchor::Standing::Unanchored {
-            tracing::info!(seq = head.seq, "no anchor beside the database; writing one");
+        if anchor::stand(&self.conn, &self.path, &self.anchor, head)?
+            == anchor::Standing::Unanchored
+        {
+            tracing::info!(seq = head.seq, "no anchor yet; writing one");
         }
-        anchor::write(&self.path, head)
+        anchor::write(&self.anchor, head)
     }
 
     /// Records a committed batch's head in the anchor (before its callers are answered).
     pub fn advance_anchor(&self, head: anchor::Anchor) -> Result<(), StoreError> {
-        anchor::write(&self.path, head)
+        anchor::write(&self.anchor, head)
     }
 
     pub fn path(&self) -> &Path {

@@ -36,16 +36,29 @@ pub enum LoadError {
 }
 
 impl Store {
-    /// Rebuilds the in-memory state from the tables and checks the whole hash chain. The
-    /// chain check runs on a second connection and thread, beside the index build.
+    /// Rebuilds the in-memory state from the tables and checks the whole hash chain and the
+    /// database's integrity (integrity.rs). The checks run on connections and threads of
+    /// their own, beside the index build; an integrity failure is reported first, since it
+    /// may be what made the rest fail.
     pub fn load(&self) -> Result<LoadedState, LoadError> {
         let path = self.path.clone();
         let chain = std::thread::spawn(move || check_chain_at(&path));
-        let state = load_state(&self.conn)?;
+        let path = self.path.clone();
+        let integrity = std::thread::spawn(move || {
+            let conn = Store::open_reader(&path)?;
+            super::integrity::check(&conn, super::integrity::Depth::Quick)
+        });
+        let state = load_state(&self.conn);
+        integrity
+            .join()
+            .expect("the integrity check thread does not panic")?;
         let head = chain
             .join()
             .expect("the chain check thread does not panic")?;
-        Ok(LoadedState { state, head })
+        Ok(LoadedState {
+            state: state?,
+            head,
+        })
     }
 }
 
