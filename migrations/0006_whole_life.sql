@@ -33,3 +33,24 @@ CREATE TABLE family_members (
     PRIMARY KEY (family_id, position),
     UNIQUE (district_id, registration_number)
 );
+
+-- Transfers of enrolled children: the request, and referrals that are transfers.
+ALTER TABLE referrals ADD COLUMN transfer INTEGER NOT NULL DEFAULT 0 CHECK (transfer IN (0, 1));
+CREATE TABLE transfer_requests (
+    district_id INTEGER NOT NULL,
+    registration_number INTEGER NOT NULL,
+    -- Microseconds since the Unix epoch: the transfer queue's order.
+    requested_at INTEGER NOT NULL,
+    from_kindergarten INTEGER NOT NULL REFERENCES kindergartens(id),
+    -- JSON array of kindergarten ids, most wanted first.
+    choices TEXT NOT NULL,
+    birth_date TEXT NOT NULL,
+    language TEXT,
+    -- waiting, referred, done, lapsed
+    status TEXT NOT NULL,
+    FOREIGN KEY (district_id, registration_number)
+        REFERENCES applications(district_id, registration_number)
+);
+-- One request at a time per child.
+CREATE UNIQUE INDEX one_open_transfer_per_child ON transfer_requests(district_id, registration_number)
+    WHERE status IN ('waiting', 'referred');

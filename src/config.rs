@@ -46,6 +46,7 @@ pub struct Config {
     pub http: HttpSettings,
     pub limits: LimitSettings,
     pub proxy: ProxySettings,
+    pub store: StoreSettings,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -107,6 +108,47 @@ pub struct ProxySettings {
     pub header: crate::http::proxy::ForwardedHeader,
 }
 
+/// The database's WAL checkpoints (src/store/checkpoint.rs).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreSettings {
+    /// Who checkpoints the WAL: Kezek, or an external replicator (Litestream).
+    pub checkpoints: CheckpointsBy,
+    /// The WAL's bound in MiB when Kezek checkpoints: a TRUNCATE checkpoint runs once it
+    /// passes half of it.
+    pub wal_max_mb: u64,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckpointsBy {
+    #[default]
+    Kezek,
+    Litestream,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        StoreSettings {
+            checkpoints: CheckpointsBy::Kezek,
+            wal_max_mb: crate::store::checkpoint::WAL_MAX_BYTES_DEFAULT / (1024 * 1024),
+        }
+    }
+}
+
+impl StoreSettings {
+    /// The store's checkpoint policy these settings describe.
+    pub fn checkpoints(&self) -> crate::store::checkpoint::Policy {
+        use crate::store::checkpoint::Policy;
+        match self.checkpoints {
+            CheckpointsBy::Kezek => Policy::Own {
+                wal_max_bytes: self.wal_max_mb.saturating_mul(1024 * 1024),
+            },
+            CheckpointsBy::Litestream => Policy::External,
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -119,6 +161,7 @@ impl Default for Config {
             http: HttpSettings::default(),
             limits: LimitSettings::default(),
             proxy: ProxySettings::default(),
+            store: StoreSettings::default(),
         }
     }
 }

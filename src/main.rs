@@ -87,6 +87,14 @@ struct ServeFlags {
     /// The header the trusted proxies write [default: x-forwarded-for].
     #[arg(long, value_name = "HEADER", value_parser = ["x-forwarded-for", "forwarded"])]
     forwarded_header: Option<String>,
+    /// Who checkpoints the WAL: `kezek` (PASSIVE every second, TRUNCATE past half of
+    /// --wal-max-mb) or `litestream` (an external replicator owns checkpoints: PASSIVE
+    /// only; README, Operations) [default: kezek].
+    #[arg(long, value_enum)]
+    checkpoints: Option<config::CheckpointsBy>,
+    /// The WAL's bound when kezek checkpoints, in MiB [default: 64].
+    #[arg(long, value_name = "MIB")]
+    wal_max_mb: Option<u64>,
 }
 
 impl ServeFlags {
@@ -120,6 +128,8 @@ impl ServeFlags {
             given("http.shutdown_grace_secs", self.shutdown_grace_secs),
             given("proxy.header", self.forwarded_header.as_ref()),
             given("proxy.trusted", trusted),
+            given("store.checkpoints", self.checkpoints),
+            given("store.wal_max_mb", self.wal_max_mb),
         ]
         .into_iter()
         .flatten()
@@ -144,8 +154,14 @@ enum Commands {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
-    /// Replays the event log and checks it against the tables and the index.
-    Verify,
+    /// Replays the event log and checks it against the tables and the index, SQLite's
+    /// integrity, the uniqueness rules and the anchor.
+    Verify {
+        /// SQLite's full `integrity_check` of every table (slower) instead of its
+        /// `quick_check` (which the tables with unique rules get in full anyway).
+        #[arg(long)]
+        full: bool,
+    },
     /// Simulates a city-year on a new database (a temporary one unless --db is given) under
     /// the manual clock and prints throughput and fairness figures, justified envy among
     /// them. The same seed prints the same figures, but for wall-clock throughput.
@@ -221,7 +237,7 @@ fn main() -> ExitCode {
             }
         }
         Commands::Demo { applications, seed } => run_demo(&db, applications, seed),
-        Commands::Verify => verify(&db),
+        Commands::Verify { full } => verify(&db, full),
         Commands::Simulate {
             seed,
             registrations,
@@ -382,8 +398,10 @@ fn staff(db: &Path, action: StaffAction) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn verify(db: &Path) -> anyhow::Result<ExitCode> {
-    match kezek::verify::verify(db) {
+fn verify(db: &Path, full: bool) -> anyhow::Result<ExitCode> {
+    use kezek::store::integrity::Depth;
+    let depth = if full { Depth::Full } else { Depth::Quick };
+    match kezek::verify::verify_at(db, depth) {
         Ok(report) => {
             println!(
                 "ok: {} events replayed, {} applications, {} referrals and {} waiting entries match",
@@ -402,6 +420,7 @@ fn serve(config: Config) -> anyhow::Result<ExitCode> {
     // On stderr with the log: what this process was told, from all four layers.
     tracing::info!("effective configuration:\n{}", config.printable());
     let db = config.db.as_path();
+    let checkpoints = config.store.checkpoints();
     if let Some(applications) = config.demo {
         let empty = !db.exists();
         if empty {
@@ -429,11 +448,11 @@ fn serve(config: Config) -> anyhow::Result<ExitCode> {
         Some(channel) => {
             tracing::info!(channel = ?notify, "notifications on");
             let sender = kezek::notify::SenderConfig::default();
-            Service::start_notifying(db, clock, channel, sender)
+            Service::start_notifying(db, clock, checkpoints, channel, sender)
         }
         None => {
             tracing::info!("notifications off: messages wait in the outbox");
-            Service::start(db, clock)
+            Service::start_with(db, clock, checkpoints)
         }
     }
     .with_context(|| format!("opening {}", db.display()))?;

@@ -268,8 +268,8 @@ async fn a_district_whose_policy_does_not_keep_the_time_queues_the_family_from_t
     let server = Server::start().await;
     let admin = server.admin();
     let policy = json!({
-        "referral_validity_working_days": 5,
-        "extension_calendar_days": 30,
+        "validity": {"kind": "working_days", "days": 5},
+        "extension": {"kind": "once", "calendar_days_after_issue": 30},
         "stop_list_days": 10,
         "interleave_first_priority": false,
         "move_keeps_registration_time": false,
@@ -470,4 +470,87 @@ async fn bad_families_are_refused_whole() {
         .assert_error(409, "already_queued");
     let health = server.get("/api/v1/health").go().await.json();
     assert_eq!(health["applications_waiting"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_enrolled_child_transfers_after_first_time_applicants_and_frees_its_place() {
+    let server = Server::start().await;
+    let (kg0, kg1) = (server.kindergarten(0), server.kindergarten(1));
+    let (k1, k2) = (server.kindergarten_id(0), server.kindergarten_id(1));
+    // The child is enrolled at kindergarten 1.
+    let (number, code) = server.registered(form_now(1)).await;
+    server.report_places(&kg0, 0, 1).await;
+    let referral = server.read(&number, &code).await["referral"]["number"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let handed = server
+        .post(&format!("/api/v1/referrals/{referral}/hand-in"))
+        .bearer_auth(&kg0)
+        .go()
+        .await;
+    assert_eq!(handed.status, 200, "{}", handed.text);
+
+    let transfer = |kindergartens: Value| {
+        server
+            .post(&format!("/api/v1/applications/{number}/transfer"))
+            .header("X-Access-Code", &code)
+            .json(&json!({ "kindergartens": kindergartens }))
+    };
+    transfer(json!([k1]))
+        .go()
+        .await
+        .assert_error(422, "transfer_to_own_kindergarten");
+    transfer(json!([server.kindergarten_id(2)]))
+        .go()
+        .await
+        .assert_error(422, "kindergarten_not_in_district");
+    transfer(json!([k2, 3, 4, 5, 6, 7]))
+        .go()
+        .await
+        .assert_error(422, "too_many_kindergartens");
+    let asked = transfer(json!([k2])).go().await;
+    assert_eq!(asked.status, 201, "{}", asked.text);
+    assert_eq!(asked.json()["status"], "waiting");
+    transfer(json!([k2]))
+        .go()
+        .await
+        .assert_error(409, "transfer_pending");
+
+    // A first-time applicant wanting kindergarten 2 comes first.
+    let mut newcomer = form_now(2);
+    newcomer["kindergartens"] = json!([k2]);
+    let (first_time, _) = server.registered(newcomer).await;
+    let one = server.report_places(&kg1, 1, 1).await;
+    assert_eq!(one.json()["referrals"][0]["application"], first_time);
+    // The next place at 2 goes to the transfer.
+    let two = server.report_places(&kg1, 1, 1).await;
+    let transfer_referral = two.json()["referrals"][0].clone();
+    assert_eq!(transfer_referral["application"], number);
+    assert_eq!(server.read(&number, &code).await["status"], "enrolled");
+
+    // Handed in at 2: the place at 1 is freed at once and goes to the next child there.
+    let (next, next_code) = server.registered(form_now(3)).await;
+    assert_eq!(server.read(&next, &next_code).await["status"], "queued");
+    let moved = server
+        .post(&format!(
+            "/api/v1/referrals/{}/hand-in",
+            transfer_referral["number"].as_str().unwrap()
+        ))
+        .bearer_auth(&kg1)
+        .go()
+        .await;
+    assert_eq!(moved.status, 200, "{}", moved.text);
+    let next_view = server.read(&next, &next_code).await;
+    assert_eq!(next_view["status"], "referred");
+    assert_eq!(next_view["referral"]["kindergarten"], k1);
+
+    // A child that is not enrolled cannot ask for a transfer.
+    server
+        .post(&format!("/api/v1/applications/{next}/transfer"))
+        .header("X-Access-Code", &next_code)
+        .json(&json!({ "kindergartens": [k2] }))
+        .go()
+        .await
+        .assert_error(409, "not_enrolled");
 }

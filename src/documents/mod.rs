@@ -71,6 +71,8 @@ fn base(
         officer,
         refusal_reason: None,
         refusal_text: None,
+        applicant_full_name: None,
+        education_head: None,
     }
 }
 
@@ -123,6 +125,7 @@ pub fn notice(
         officer(by),
     );
     data.version = version;
+    data.applicant_full_name = Some(application.applicant.full_name.clone());
     let standing = if version < latest_version {
         Standing::Superseded
     } else if application.status.is_active() {
@@ -206,12 +209,12 @@ pub fn referral(
         ));
     };
     let events = store::application_events(conn, current.application)?;
-    let mut issued: Option<Referral> = None;
+    let mut issued: Option<(Referral, u64)> = None;
     let mut extended: Option<DateTime<Utc>> = None;
     for recorded in &events {
         match Event::from_payload(&recorded.payload) {
             Ok(Event::ReferralIssued { referral, .. }) if referral.id == id => {
-                issued = Some(referral);
+                issued = Some((referral, recorded.seq));
             }
             Ok(Event::ReferralExtended {
                 id: which,
@@ -222,7 +225,7 @@ pub fn referral(
             _ => {}
         }
     }
-    let Some(as_issued) = issued else {
+    let Some((as_issued, issued_seq)) = issued else {
         return Err(StoreError::corrupt(
             "application_events",
             id.number.0,
@@ -267,6 +270,7 @@ pub fn referral(
         });
     data.referral = Some(number);
     data.valid_until = Some(valid_until);
+    data.education_head = store::education_head_before(conn, id.district, issued_seq)?;
     let standing = if version < latest_version {
         Standing::Superseded
     } else {
@@ -332,7 +336,8 @@ pub fn verify(
     if version.is_some_and(|v| v != built.data.version) {
         return Ok(None);
     }
-    let authentic = signer.verify(&built.data, signature);
+    let authentic = signer.verify(&built.data, signature)
+        || signer.verify(&built.data.first_shape(), signature);
     Ok(Some(Verification {
         document: built.data.id.clone(),
         version: built.data.version,

@@ -577,7 +577,9 @@ pub(crate) fn parse_date(text: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").ok()
 }
 
-fn parse_name(text: &str) -> Result<String, Refusal> {
+/// A person's full name: whitespace folded, letters, spaces, `-`, `'` and `.` only, at most
+/// `NAME_CHARS_MAX` characters.
+pub fn parse_name(text: &str) -> Result<String, Refusal> {
     let name = text.split_whitespace().collect::<Vec<_>>().join(" ");
     let plausible = name
         .chars()

@@ -12,6 +12,7 @@ use super::family::{Family, FamilyId};
 use super::referral::{
     DistrictPolicy, FreePlace, InterleaveCycle, Lapse, PlaceId, Referral, ReferralId,
 };
+use super::transfer::TransferRequest;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -130,6 +131,16 @@ pub enum Event {
         family: FamilyId,
         place: PlaceId,
     },
+    /// The family of an enrolled child asks to move it to other kindergartens: the request
+    /// joins the district's transfer queue (a transfer referral, handed in or lapsed, ends
+    /// it).
+    TransferRequested(TransferRequest),
+    /// The head of the district's education department, who signs its referrals, from now
+    /// on (a referral names the head of the day it was issued).
+    EducationHeadSet {
+        district: DistrictId,
+        full_name: String,
+    },
 }
 
 impl Event {
@@ -160,6 +171,8 @@ impl Event {
             Event::FamilyRegistered(_) => "family_registered",
             Event::FamilyChoiceSet { .. } => "family_choice_set",
             Event::FamilyPassedOver { .. } => "family_passed_over",
+            Event::TransferRequested(_) => "transfer_requested",
+            Event::EducationHeadSet { .. } => "education_head_set",
         }
     }
 

@@ -8,6 +8,7 @@ pub mod amendment;
 pub mod application;
 pub mod calendar;
 pub mod catalog;
+pub mod deadline;
 pub mod document;
 pub mod event;
 pub mod family;
@@ -18,6 +19,7 @@ pub mod referral;
 pub mod replay;
 pub mod staff;
 pub mod state;
+pub mod transfer;
 pub mod waiting_list;
 
 /// Kazakhstan has kept one time zone, UTC+5, since 1 March 2024. Dates the rules speak of

@@ -17,6 +17,7 @@ use super::referral::{
     DistrictPolicy, FreePlace, InterleaveCycle, Lapse, PlaceId, Referral, ReferralId,
     ReferralNumber,
 };
+use super::transfer::TransferRequest;
 use super::waiting_list::{
     CompactChoices, Place, Position, Waiting, WaitingList, WaitingListError,
 };
@@ -63,6 +64,12 @@ pub struct QueueState {
     /// Families of children registered together, and each member's family.
     pub families: BTreeMap<FamilyId, Family>,
     pub family_of: HashMap<ApplicationId, FamilyId>,
+    /// The place each enrolled child holds (through a referral handed in): one per child.
+    pub enrolled: HashMap<ApplicationId, FreePlace>,
+    /// Each district's transfer queue, in the order the requests were made.
+    pub transfers: BTreeMap<DistrictId, BTreeMap<(i64, ApplicationId), TransferRequest>>,
+    /// When each waiting transfer request was made (its key in `transfers`).
+    pub transfer_of: HashMap<ApplicationId, i64>,
 }
 
 /// Who takes a place: one child, or a family that takes places only together (each child
@@ -70,6 +77,8 @@ pub struct QueueState {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Taker {
     One(ApplicationId),
+    /// An enrolled child's transfer request.
+    Transfer(ApplicationId),
     Family {
         family: FamilyId,
         plan: Vec<(ApplicationId, PlaceId)>,
@@ -278,6 +287,43 @@ impl QueueState {
     /// cannot have them here is passed over, keeping its position, and the search goes on
     /// behind it.
     pub fn allocation_for(&self, place: &FreePlace, today: NaiveDate) -> Allocation {
+        let transfer = || {
+            self.transfer_for(place, today).map(|id| Allocation {
+                passed: Vec::new(),
+                taker: Some(Taker::Transfer(id)),
+            })
+        };
+        let policy = self.policy(place.district);
+        if policy.transfers_before_first_time {
+            if let Some(allocation) = transfer() {
+                return allocation;
+            }
+        }
+        let first_time = self.first_time_allocation(place, today);
+        match first_time.taker {
+            None if !policy.transfers_before_first_time => transfer().unwrap_or(first_time),
+            _ => first_time,
+        }
+    }
+
+    /// The first transfer request, by the time it was made, that `place` fits: the child
+    /// wants its kindergarten, is born in its band (and still of preschool age when it can be
+    /// taken), and its group language is the place's or any.
+    pub fn transfer_for(&self, place: &FreePlace, today: NaiveDate) -> Option<ApplicationId> {
+        let fit = self.fit_of(place, today);
+        self.transfers
+            .get(&place.district)?
+            .values()
+            .find(|request| {
+                request.choices.contains(&place.kindergarten)
+                    && fit.age_band.contains(request.birth_date)
+                    && request.language.is_none_or(|l| l == place.language)
+            })
+            .map(|request| request.id)
+    }
+
+    /// Who among first-time applicants takes `place` (see `allocation_for`).
+    fn first_time_allocation(&self, place: &FreePlace, today: NaiveDate) -> Allocation {
         let mut passed: Vec<FamilyId> = Vec::new();
         loop {
             let skipped = |id: ApplicationId| {
@@ -324,22 +370,19 @@ impl QueueState {
     ) -> (Referral, Option<InterleaveCycle>) {
         let free = &self.places[&place];
         let policy = self.policy(free.district);
-        let valid_until = self
-            .catalog
-            .calendar
-            .validity_end(now, policy.referral_validity_working_days);
+        let valid_until = policy.validity_end(now, &self.catalog.calendar);
         let id = ReferralId {
             district: free.district,
             number,
         };
         let tier = self.waiting.get(application).map(|w| w.key.tier);
+        let mut referral = Referral::issued(id, free, application, now, valid_until);
+        // A transfer stands outside the first-time applicants' 1 : 3 cycle.
+        referral.transfer = tier.is_none();
         let after = policy
             .interleave_first_priority
-            .then(|| cycle.after(tier.unwrap_or(Tier::General)));
-        (
-            Referral::issued(id, free, application, now, valid_until),
-            after,
-        )
+            .then(|| tier.map_or(cycle, |tier| cycle.after(tier)));
+        (referral, after)
     }
 
     fn count_registration(&mut self, application: &Application) -> Result<(), StateError> {
@@ -468,7 +511,8 @@ impl QueueState {
             | Event::KindergartenCreated(_)
             | Event::GroupCreated(_)
             | Event::PolicySet { .. }
-            | Event::CalendarYearSet { .. } => apply_to_catalog(&mut self.catalog, event)?,
+            | Event::CalendarYearSet { .. }
+            | Event::EducationHeadSet { .. } => apply_to_catalog(&mut self.catalog, event)?,
             Event::ApplicationRegistered(application) => {
                 if !self
                     .catalog
@@ -511,6 +555,7 @@ impl QueueState {
                     .ok_or_else(|| invalid(family))?
                     .together = *together;
             }
+            Event::TransferRequested(request) => self.request_transfer(request)?,
             // The record of a pass: the family keeps its position and nothing else changes.
             Event::FamilyPassedOver { family, place } => {
                 if !self.families.contains_key(family) || !self.places.contains_key(place) {
@@ -549,7 +594,15 @@ impl QueueState {
             }
             Event::ReferralHandedIn { id, .. } => {
                 let live = self.end_referral(*id)?;
-                self.places.remove(&live.referral.place);
+                let place = self
+                    .places
+                    .remove(&live.referral.place)
+                    .ok_or_else(|| invalid(&live.referral.place))?;
+                // A transfer replaces the child's place; the command frees the old one.
+                let had = self.enrolled.insert(live.referral.application, place);
+                if had.is_some() != live.referral.transfer {
+                    return Err(invalid(id));
+                }
             }
             Event::ReferralLapsed {
                 id,
@@ -563,6 +616,10 @@ impl QueueState {
                     .entry(place.district)
                     .or_default()
                     .insert(place.id);
+                if live.referral.transfer {
+                    // The request ends with its referral; the child keeps its place.
+                    return Ok(());
+                }
                 let mut waiting = live.waiting;
                 if matches!(
                     lapse,
@@ -652,6 +709,7 @@ impl QueueState {
             Event::ReferralIssued { referral, .. } => vec![referral.application],
             Event::ApplicationMoved { from, to } => vec![*from, to.id],
             Event::FamilyRegistered(family) => family.members.clone(),
+            Event::TransferRequested(request) => vec![request.id],
             Event::FamilyChoiceSet { family, .. } | Event::FamilyPassedOver { family, .. } => self
                 .families
                 .get(family)
@@ -665,7 +723,8 @@ impl QueueState {
             | Event::GroupCreated(_)
             | Event::PolicySet { .. }
             | Event::CalendarYearSet { .. }
-            | Event::PlacesReported { .. } => Vec::new(),
+            | Event::PlacesReported { .. }
+            | Event::EducationHeadSet { .. } => Vec::new(),
         }
     }
 
@@ -708,7 +767,26 @@ impl QueueState {
         {
             self.open_places.remove(&district);
         }
-        let waiting = self.waiting.remove(application)?;
+        let waiting = if referral.transfer {
+            let request = self.end_transfer(application)?;
+            // What the child would ask of a place, kept with the referral as for anyone.
+            Waiting {
+                key: super::application::QueueKey {
+                    tier: Tier::General,
+                    registered_at_micros: request.requested_at.timestamp_micros(),
+                    number: application.number,
+                },
+                birth_date: request.birth_date,
+                desired_start: request.requested_at.date_naive(),
+                language: request.language,
+                choices: CompactChoices::from_choices(&super::application::Choices::Listed(
+                    request.choices.clone(),
+                )),
+                held: false,
+            }
+        } else {
+            self.waiting.remove(application)?
+        };
         self.deadlines
             .insert((referral.valid_until, Deadline::ReferralExpires(referral.id)));
         self.referral_of.insert(application, referral.id);
@@ -806,6 +884,35 @@ impl QueueState {
         Ok(())
     }
 
+    /// An enrolled child's request joins its district's transfer queue: one waiting request
+    /// per child, none while a referral of its is live.
+    fn request_transfer(&mut self, request: &TransferRequest) -> Result<(), StateError> {
+        let id = request.id;
+        let valid = self.enrolled.contains_key(&id)
+            && !self.transfer_of.contains_key(&id)
+            && !self.referral_of.contains_key(&id);
+        if !valid {
+            return Err(invalid(&id));
+        }
+        let order = request.order();
+        self.transfer_of.insert(id, order.0);
+        self.transfers
+            .entry(id.district)
+            .or_default()
+            .insert(order, request.clone());
+        Ok(())
+    }
+
+    fn end_transfer(&mut self, id: ApplicationId) -> Result<TransferRequest, StateError> {
+        let at = self.transfer_of.remove(&id).ok_or_else(|| invalid(&id))?;
+        let queue = self.transfers.get_mut(&id.district).expect("indexed");
+        let request = queue.remove(&(at, id)).expect("indexed");
+        if queue.is_empty() {
+            self.transfers.remove(&id.district);
+        }
+        Ok(request)
+    }
+
     /// Children registered together become a family: each a waiting application of one
     /// district, in no other family.
     fn register_family(&mut self, family: &Family) -> Result<(), StateError> {
@@ -868,6 +975,29 @@ impl QueueState {
                 return Err(format!("{id:?}: its application is also waiting"));
             }
         }
+        for (id, place) in &self.enrolled {
+            if self.waiting.get(*id).is_some() {
+                return Err(format!("{id:?} holds {:?} and waits too", place.id));
+            }
+            let transfer = self
+                .referral_of
+                .get(id)
+                .map(|r| self.live[r].referral.transfer);
+            if transfer == Some(false) {
+                return Err(format!("{id:?} holds a place and a first-time referral"));
+            }
+        }
+        for (id, at) in &self.transfer_of {
+            let queued = self
+                .transfers
+                .get(&id.district)
+                .and_then(|q| q.get(&(*at, *id)));
+            if queued.is_none() || !self.enrolled.contains_key(id) {
+                return Err(format!(
+                    "{id:?}: its transfer request is not an enrolled child's"
+                ));
+            }
+        }
         let held_in_list = self.waiting.iter().filter(|(_, w)| w.held).count();
         if held_in_list != self.held.len() {
             return Err(format!(
@@ -924,6 +1054,15 @@ pub fn apply_to_catalog(catalog: &mut Catalog, event: &Event) -> Result<(), Stat
             let parsed =
                 YearCalendar::parse(*year, text).map_err(|e| StateError::Invalid(e.to_string()))?;
             catalog.calendar.set_year(*year, parsed);
+        }
+        Event::EducationHeadSet {
+            district,
+            full_name,
+        } => {
+            if !catalog.districts.contains_key(district) {
+                return Err(StateError::UnknownDistrict(*district));
+            }
+            catalog.education_heads.insert(*district, full_name.clone());
         }
         _ => {}
     }

@@ -13,6 +13,7 @@ use crate::domain::history;
 use crate::domain::numbers as ids;
 use crate::domain::referral::ReferralId;
 use crate::domain::staff::Role;
+use crate::domain::transfer::TransferForm;
 use crate::service::{Command, Outcome};
 use crate::store;
 use axum::extract::{FromRequestParts, Path, State};
@@ -35,6 +36,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(move_application))
         .routes(routes!(register_family))
         .routes(routes!(set_family_choice))
+        .routes(routes!(request_transfer))
         .routes(routes!(survey))
         .routes(routes!(decline))
         .routes(routes!(extend))
@@ -761,6 +763,62 @@ async fn set_family_choice(
         })
         .await?;
     Ok(no_store(ok(replayed, Done::new("set"))))
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransferRequestBody {
+    /// 1 to 5 other kindergartens of the district, most wanted first.
+    pub kindergartens: Vec<u32>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TransferAnswer {
+    /// waiting (in the district's transfer queue) or referred (a place was open).
+    pub status: String,
+    pub referral: Option<ReferralView>,
+}
+
+/// Asks to move an enrolled child to other kindergartens of the district (the parent, or
+/// district staff). The request waits in the transfer queue by its time; by default a place
+/// goes to a transfer only when no first-time applicant fits it.
+#[utoipa::path(post, path = "/api/v1/applications/{number}/transfer", tag = "parent",
+    params(("number" = String, Path, description = "ESL-17"),
+           ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe")),
+    request_body = TransferRequestBody,
+    security(("access_code" = []), ("staff_token" = [])),
+    responses((status = 201, body = TransferAnswer),
+              (status = 409, description = "not_enrolled or transfer_pending"),
+              (status = 422, description = "transfer_to_own_kindergarten, too_many_kindergartens, kindergarten_not_in_district, ...")))]
+async fn request_transfer(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(number): Path<String>,
+    ApiJson(body): ApiJson<TransferRequestBody>,
+) -> Result<Response, ApiError> {
+    let id = reach(&app, &ctx, &number)?;
+    let form = TransferForm {
+        kindergartens: body.kindergartens,
+    };
+    let (outcome, replayed) = ctx
+        .submission(&app)
+        .run(Command::RequestTransfer { id, form })
+        .await?;
+    let Outcome::Transfer { referral } = outcome else {
+        unreachable!("a transfer request answers Transfer")
+    };
+    let state = app.service.read();
+    let body = TransferAnswer {
+        status: if referral.is_some() {
+            "referred"
+        } else {
+            "waiting"
+        }
+        .to_string(),
+        referral: referral.map(|r| ReferralView::of(&state.catalog, &r)),
+    };
+    drop(state);
+    Ok(no_store(created(replayed, body)))
 }
 
 /// A plain acknowledgement.

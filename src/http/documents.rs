@@ -289,7 +289,10 @@ pub struct VerificationView {
     /// in), ended (expired, declined, revoked; or the application left the queue)
     pub standing: String,
     pub issued_at: DateTime<Utc>,
+    /// A referral's deadline: the instant it lapses (the end of its last local day).
     pub valid_until: Option<DateTime<Utc>>,
+    /// The last day it may be handed in, to the end of the day (local, UTC+5).
+    pub last_day: Option<chrono::NaiveDate>,
 }
 
 fn standing_code(standing: Standing) -> &'static str {
@@ -335,6 +338,9 @@ async fn verify(
         standing: standing_code(verification.standing).to_string(),
         issued_at: verification.issued_at,
         valid_until: verification.valid_until,
+        last_day: verification
+            .valid_until
+            .map(crate::domain::deadline::last_day),
     };
     // A phone that scanned the QR code asks for a page; a program asks for JSON.
     if super::pages::wants_html(&headers) {

@@ -206,6 +206,8 @@ errors! {
         "Мерзім бір рет ұзартылып қойған.", "Срок уже продлевался.", "The deadline was already extended.";
     SURVEY_ALREADY_ANSWERED = "survey_already_answered", CONFLICT,
         "Сауалнамаға жауап берілген.", "На опрос уже ответили.", "The survey is already answered.";
+    // No longer answered: the survey opens at registration (seed 004). Kept so that the code
+    // is never given another meaning.
     SURVEY_NOT_YET = "survey_not_yet", CONFLICT,
         "Сауалнама өтініш аяқталғаннан кейін ғана ашылады.", "Опрос доступен только после завершения заявления.", "The survey opens only after the application is completed.";
     QUERY_INVALID = "query_invalid", BAD_REQUEST,
@@ -217,6 +219,10 @@ errors! {
         "Қызмет қазір тым көп өзгерісті өңдеп жатыр. Біраздан соң қайталаңыз.", "Сервис сейчас обрабатывает слишком много изменений. Повторите чуть позже.", "The service is handling too many changes right now. Try again shortly.";
     NOT_READY = "not_ready", SERVICE_UNAVAILABLE,
         "Қызмет өзгерістерді қазір сақтай алмайды.", "Сервис сейчас не может сохранять изменения.", "The service cannot store changes right now.";
+    POLICY_INVALID = "policy_invalid", UNPROCESSABLE_ENTITY,
+        "Аудан ережесі рұқсат етілген шектен тыс: жолдама 1–30 жұмыс күні, 1–60 күнтізбелік күн немесе бір ай жарамды; ұзарту берілген күннен кейін 1–90 күнге дейін; тоқтату тізімі 0–90 күн.", "Правило района вне допустимых пределов: направление действует 1–30 рабочих дней, 1–60 календарных дней или месяц; продление до 1–90 дней после выдачи; стоп-лист 0–90 дней.", "The district's rule is out of range: a referral is valid 1-30 working days, 1-60 calendar days or a month; an extension reaches 1-90 days after issue; the stop list is 0-90 days.";
+    EXTENSION_NOT_ALLOWED = "extension_not_allowed", CONFLICT,
+        "Бұл ауданда жолдаманың мерзімі ұзартылмайды.", "В этом районе срок направления не продлевается.", "This district does not extend referrals.";
 }
 
 /// The row for a refusal of a registration.
@@ -280,7 +286,7 @@ impl ApiError {
             CommandError::Forbidden(_) => FORBIDDEN,
             // The service's own words about the catalog or a setting: no personal data.
             CommandError::Invalid(why) => {
-                return ApiError::new(INVALID, lang).with_detail(why.clone())
+                return ApiError::new(invalid_kind(why), lang).with_detail(why.clone())
             }
             CommandError::Unavailable => UNAVAILABLE,
             CommandError::Busy => return ApiError::new(WRITES_BUSY, lang).retry_after(1),
@@ -310,9 +316,18 @@ pub fn conflict_kind(why: &str) -> ErrorKind {
         "the referral was already extended once"
         | "an extension would not lengthen the referral" => ALREADY_EXTENDED,
         "the survey was already answered" => SURVEY_ALREADY_ANSWERED,
-        "the survey opens once the application is completed" => SURVEY_NOT_YET,
         "the application is in no family" => NOT_IN_FAMILY,
+        "the district does not extend referrals" => EXTENSION_NOT_ALLOWED,
         _ => CONFLICT,
+    }
+}
+
+/// The row for an invalid catalog change or setting the service reports in words (its own,
+/// fixed strings); the rest are the generic `invalid`, with the words as the detail.
+pub fn invalid_kind(why: &str) -> ErrorKind {
+    match why {
+        crate::domain::referral::POLICY_OUT_OF_RANGE => POLICY_INVALID,
+        _ => INVALID,
     }
 }
 

@@ -8,8 +8,8 @@ use super::CommandError;
 use crate::domain::access;
 use crate::domain::amendment::{Amendment, AmendmentForm, Move, MoveForm};
 use crate::domain::application::{
-    Application, ApplicationId, ApplicationStatus, Channel, ClaimStatus, NewApplication, Refusal,
-    RefusalReason, RegistrationForm, RegistrationNumber, Satisfaction,
+    parse_name, Application, ApplicationId, ApplicationStatus, Channel, ClaimStatus,
+    NewApplication, Refusal, RefusalReason, RegistrationForm, RegistrationNumber, Satisfaction,
 };
 use crate::domain::calendar::{end_of_local_day_after, YearCalendar, LONGEST_BREAK_DAYS};
 use crate::domain::catalog::{
@@ -19,8 +19,11 @@ use crate::domain::catalog::{
 use crate::domain::event::Event;
 use crate::domain::family::{Family, FamilyId, FAMILY_SIZE_MAX};
 use crate::domain::local_date;
-use crate::domain::referral::{DistrictPolicy, FreePlace, Lapse, PlaceId, Referral, ReferralId};
+use crate::domain::referral::{
+    DistrictPolicy, Extension, FreePlace, Lapse, PlaceId, Referral, ReferralId,
+};
 use crate::domain::state::{Deadline, Taker};
+use crate::domain::transfer::{TransferForm, TransferRequest};
 use crate::domain::waiting_list::Position;
 use crate::store::Store;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -101,6 +104,11 @@ pub enum Command {
         together: bool,
         channel: Channel,
     },
+    /// The family of an enrolled child asks to move it to other kindergartens.
+    RequestTransfer {
+        id: ApplicationId,
+        form: TransferForm,
+    },
     /// The family of `id` takes places only together, or separately.
     SetFamilyChoice {
         id: ApplicationId,
@@ -116,6 +124,11 @@ pub enum Command {
         id: ApplicationId,
         process: Satisfaction,
         information: Satisfaction,
+    },
+    /// Names the head of a district's education department, who signs its referrals.
+    SetEducationHead {
+        district: DistrictId,
+        full_name: String,
     },
 }
 
@@ -205,6 +218,10 @@ pub enum Outcome {
         amendment: Amendment,
         referral: Option<Box<Referral>>,
     },
+    /// A transfer request, and the referral it got at once if a place was open.
+    Transfer {
+        referral: Option<Box<Referral>>,
+    },
     /// The family's applications in registration order, its one access code (shown once),
     /// and the referrals they got at once.
     FamilyRegistered {
@@ -234,6 +251,7 @@ pub fn run(command: Command, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
             together,
             channel,
         } => register_family(&forms, together, channel, tx),
+        Command::RequestTransfer { id, form } => request_transfer(id, &form, tx),
         Command::SetFamilyChoice { id, together } => {
             let family = {
                 let state = tx.state();
@@ -318,6 +336,10 @@ pub fn run(command: Command, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
             Ok(outcome)
         }
         Command::SetPolicy { district, policy } => set_policy(district, policy, tx),
+        Command::SetEducationHead {
+            district,
+            full_name,
+        } => set_education_head(district, &full_name, tx),
         Command::SetCalendarYear { year, text } => {
             if !(2000..=2100).contains(&year) {
                 return Err(CommandError::Invalid("the year is out of range".into()));
@@ -342,10 +364,18 @@ pub fn run(command: Command, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
                     "the referral is for another kindergarten",
                 ));
             }
+            // A transfer handed in frees the child's old place, at once.
+            let old_place = match live.transfer {
+                true => tx.state().enrolled.get(&live.application).cloned(),
+                false => None,
+            };
             tx.emit(Event::ReferralHandedIn {
                 id: referral,
                 at: tx.now(),
             })?;
+            if let Some(old) = old_place {
+                free_place(tx, old)?;
+            }
             let handed_in = tx.store().referral(referral)?.expect("just recorded");
             Ok(Outcome::Referral(Box::new(handed_in)))
         }
@@ -399,12 +429,10 @@ pub fn run(command: Command, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
             process,
             information,
         } => {
-            let application = tx.store().application(id)?.ok_or(CommandError::NotFound)?;
-            if application.status.is_active() {
-                return Err(CommandError::Conflict(
-                    "the survey opens once the application is completed",
-                ));
-            }
+            // The request is completed when its result document is issued, which a
+            // registration does at once (seed 004): the survey is open from then on, while
+            // the application goes on waiting in the queue.
+            tx.store().application(id)?.ok_or(CommandError::NotFound)?;
             if tx.store().survey_answered(id)? {
                 return Err(CommandError::Conflict("the survey was already answered"));
             }
@@ -510,6 +538,81 @@ fn check_child_is_free(store: &Store, child_iin: &str) -> Result<(), CommandErro
     Ok(())
 }
 
+/// An enrolled child's family asks for a transfer to 1 to 5 other kindergartens of the
+/// district. The request waits in the district's transfer queue by its time; a place open
+/// at one of them that nobody else takes goes to it at once.
+fn request_transfer(
+    id: ApplicationId,
+    form: &TransferForm,
+    tx: &mut Tx<'_>,
+) -> Result<Outcome, CommandError> {
+    let application = tx.store().application(id)?.ok_or(CommandError::NotFound)?;
+    let request = {
+        let state = tx.state();
+        let Some(place) = state
+            .enrolled
+            .get(&id)
+            .filter(|_| application.status == ApplicationStatus::Enrolled)
+        else {
+            return Err(Refusal::NotEnrolled.into());
+        };
+        if state.transfer_of.contains_key(&id) || state.referral_of.contains_key(&id) {
+            return Err(Refusal::TransferPending.into());
+        }
+        TransferRequest::parse(
+            form,
+            &application,
+            place.kindergarten,
+            &state.catalog,
+            tx.now(),
+        )?
+    };
+    let choices = request.choices.clone();
+    tx.emit(Event::TransferRequested(request))?;
+    let open: Vec<PlaceId> = {
+        let state = tx.state();
+        state
+            .open_places
+            .get(&id.district)
+            .into_iter()
+            .flatten()
+            .filter(|p| choices.contains(&state.places[p].kindergarten))
+            .copied()
+            .collect()
+    };
+    for place in open {
+        if allocate(tx, place)?.is_some_and(|r| r.application == id) {
+            break;
+        }
+    }
+    let state = tx.state();
+    let referral = state
+        .referral_of
+        .get(&id)
+        .map(|r| state.live[r].referral.clone());
+    Ok(Outcome::Transfer {
+        referral: referral.map(Box::new),
+    })
+}
+
+/// A place a child left (its transfer was handed in) is free again from today, as the
+/// kindergarten reported it, and goes to whoever's turn it is.
+fn free_place(tx: &mut Tx<'_>, old: FreePlace) -> Result<(), CommandError> {
+    let today = local_date(tx.now());
+    let place = FreePlace {
+        id: tx.state().next_place_id(),
+        available_from: today.max(old.available_from),
+        reported_at: tx.now(),
+        ..old
+    };
+    let id = place.id;
+    tx.emit(Event::PlacesReported {
+        places: vec![place],
+    })?;
+    allocate(tx, id)?;
+    Ok(())
+}
+
 /// Registers the children of one applicant together: each child's form passes the checks of
 /// a single registration, the children are distinct and free, and they take one time and
 /// consecutive numbers, then form a family with one access code (the same code, hashed with
@@ -543,37 +646,12 @@ fn register_family(
         check_child_is_free(tx.store(), &new.child.iin.as_string())?;
         children.push(new);
     }
-    let district = children[0].district;
-    let (first, registered_at_micros) = tx
-        .state()
-        .next_registration(district, tx.now().timestamp_micros());
-    let registered_at = DateTime::from_timestamp_micros(registered_at_micros)
-        .expect("a time read back from the clock is in range");
-    let entered_by = match channel {
-        Channel::Portal => None,
-        Channel::ServiceCentre | Channel::Office => Some(tx.actor_name()),
-    };
+    let (first, registered_at) = next_registration(tx, children[0].district);
+    let entered_by = entered_by(tx, channel);
     let mut applications = Vec::with_capacity(children.len());
     for (i, new) in children.into_iter().enumerate() {
-        let application = Application {
-            id: ApplicationId {
-                district,
-                number: RegistrationNumber(first.0 + i as u32),
-            },
-            registered_at,
-            child: new.child,
-            applicant: new.applicant,
-            desired_start: new.desired_start,
-            choices: new.choices,
-            language: new.language,
-            priority: new.priority,
-            tier: Tier::General,
-            status: ApplicationStatus::Queued,
-            channel,
-            entered_by: entered_by.clone(),
-            held_until: None,
-            moved_from: None,
-        };
+        let number = RegistrationNumber(first.0 + i as u32);
+        let application = new_application(new, number, registered_at, channel, entered_by.clone());
         tx.emit(Event::ApplicationRegistered(application.clone()))?;
         applications.push(application);
     }
@@ -612,6 +690,54 @@ fn register_family(
         access_code,
         referrals,
     })
+}
+
+/// The number and time the next registration in `district` gets now.
+fn next_registration(tx: &Tx<'_>, district: DistrictId) -> (RegistrationNumber, DateTime<Utc>) {
+    let (number, micros) = tx
+        .state()
+        .next_registration(district, tx.now().timestamp_micros());
+    let at = DateTime::from_timestamp_micros(micros)
+        .expect("a time read back from the clock is in range");
+    (number, at)
+}
+
+/// The staff account that enters an application at the desk; none on the portal.
+fn entered_by(tx: &Tx<'_>, channel: Channel) -> Option<String> {
+    match channel {
+        Channel::Portal => None,
+        Channel::ServiceCentre | Channel::Office => Some(tx.actor_name()),
+    }
+}
+
+/// A checked registration as the journal records it: queued, in the general tier (a claim
+/// counts only once verified).
+fn new_application(
+    new: NewApplication,
+    number: RegistrationNumber,
+    registered_at: DateTime<Utc>,
+    channel: Channel,
+    entered_by: Option<String>,
+) -> Application {
+    Application {
+        id: ApplicationId {
+            district: new.district,
+            number,
+        },
+        registered_at,
+        child: new.child,
+        applicant: new.applicant,
+        desired_start: new.desired_start,
+        choices: new.choices,
+        language: new.language,
+        priority: new.priority,
+        tier: Tier::General,
+        status: ApplicationStatus::Queued,
+        channel,
+        entered_by,
+        held_until: None,
+        moved_from: None,
+    }
 }
 
 /// One fresh code for several applications (a family's): each gets it hashed with its own
@@ -753,35 +879,9 @@ fn register(
 ) -> Result<Outcome, CommandError> {
     let new = NewApplication::parse(form, &tx.state().catalog, local_date(tx.now()))?;
     check_child_is_free(tx.store(), &new.child.iin.as_string())?;
-    let (number, registered_at_micros) = tx
-        .state()
-        .next_registration(new.district, tx.now().timestamp_micros());
-    let registered_at = DateTime::from_timestamp_micros(registered_at_micros)
-        .expect("a time read back from the clock is in range");
-    let entered_by = match channel {
-        Channel::Portal => None,
-        Channel::ServiceCentre | Channel::Office => Some(tx.actor_name()),
-    };
-    let mut application = Application {
-        id: ApplicationId {
-            district: new.district,
-            number,
-        },
-        registered_at,
-        child: new.child,
-        applicant: new.applicant,
-        desired_start: new.desired_start,
-        choices: new.choices,
-        language: new.language,
-        priority: new.priority,
-        // A claim counts only once verified.
-        tier: Tier::General,
-        status: ApplicationStatus::Queued,
-        channel,
-        entered_by,
-        held_until: None,
-        moved_from: None,
-    };
+    let (number, registered_at) = next_registration(tx, new.district);
+    let entered_by = entered_by(tx, channel);
+    let mut application = new_application(new, number, registered_at, channel, entered_by);
     tx.emit(Event::ApplicationRegistered(application.clone()))?;
     let access_code = issue_access_code(tx, application.id)?;
     let referral = offer_open_place(tx, application.id)?;
@@ -819,7 +919,9 @@ fn allocate(tx: &mut Tx<'_>, place: PlaceId) -> Result<Option<Referral>, Command
     }
     let plan = match allocation.taker {
         None => return Ok(None),
-        Some(Taker::One(application)) => vec![(application, place)],
+        Some(Taker::One(application)) | Some(Taker::Transfer(application)) => {
+            vec![(application, place)]
+        }
         Some(Taker::Family { plan, .. }) => plan,
     };
     let mut for_place = None;
@@ -943,7 +1045,16 @@ fn extend(id: ReferralId, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
     if tx.now() >= referral.valid_until {
         return Err(CommandError::Conflict("the referral is no longer live"));
     }
-    let days = tx.state().policy(id.district).extension_calendar_days;
+    let days = match tx.state().policy(id.district).extension {
+        Extension::NotAllowed => {
+            return Err(CommandError::Conflict(
+                "the district does not extend referrals",
+            ))
+        }
+        Extension::Once {
+            calendar_days_after_issue,
+        } => calendar_days_after_issue,
+    };
     let valid_until = end_of_local_day_after(referral.issued_at, days);
     if valid_until <= referral.valid_until {
         return Err(CommandError::Conflict(
@@ -1054,15 +1165,26 @@ fn set_policy(
     if !tx.state().catalog.districts.contains_key(&district) {
         return Err(CommandError::NotFound);
     }
-    let valid = (1..=30).contains(&policy.referral_validity_working_days)
-        && (1..=90).contains(&policy.extension_calendar_days)
-        && policy.stop_list_days <= 90;
-    if !valid {
-        return Err(CommandError::Invalid(
-            "validity 1-30 working days, extension 1-90 calendar days, stop list 0-90 days".into(),
-        ));
-    }
+    policy
+        .check()
+        .map_err(|why| CommandError::Invalid(why.into()))?;
     tx.emit(Event::PolicySet { district, policy })?;
+    Ok(Outcome::Done)
+}
+
+fn set_education_head(
+    district: DistrictId,
+    full_name: &str,
+    tx: &mut Tx<'_>,
+) -> Result<Outcome, CommandError> {
+    if !tx.state().catalog.districts.contains_key(&district) {
+        return Err(CommandError::NotFound);
+    }
+    let full_name = parse_name(full_name)?;
+    tx.emit(Event::EducationHeadSet {
+        district,
+        full_name,
+    })?;
     Ok(Outcome::Done)
 }
 

@@ -27,6 +27,8 @@ use crate::domain::application::{Application, ApplicationId, Refusal};
 use crate::domain::event::Actor;
 use crate::domain::state::QueueState;
 use crate::domain::waiting_list::Position;
+use crate::store::anchor::Anchor;
+pub use crate::store::checkpoint::Policy as Checkpoints;
 use crate::store::{LoadError, Store, StoreError};
 use std::path::Path;
 use std::sync::{Arc, RwLock, RwLockReadGuard};
@@ -139,8 +141,21 @@ impl Service {
     /// Opens the database, rebuilds the state (checking the hash chain), starts the writer,
     /// processes everything that fell due while the service was down, then starts the timer.
     pub fn start(path: &Path, clock: Arc<dyn Clock>) -> Result<Service, StartError> {
-        let store = Store::open(path)?;
+        Service::start_with(path, clock, Checkpoints::default())
+    }
+
+    /// `start` with the given checkpoint policy. As the database's one writer: a second
+    /// start on the same file is refused before it touches it (`StoreError::Locked`), and a
+    /// database that fails its integrity checks or is behind its anchor is not served.
+    pub fn start_with(
+        path: &Path,
+        clock: Arc<dyn Clock>,
+        checkpoints: Checkpoints,
+    ) -> Result<Service, StartError> {
+        let store = Store::open_writer(path, checkpoints)?;
         let loaded = store.load()?;
+        let (seq, hash) = loaded.head;
+        store.take_anchor(Anchor { seq, hash })?;
         let state = Arc::new(RwLock::new(loaded.state));
         let (commands, receiver) = mpsc::channel(QUEUE_CAPACITY);
         let stats = Arc::new(WriterStats::default());
@@ -189,10 +204,11 @@ impl Service {
     pub fn start_notifying(
         path: &Path,
         clock: Arc<dyn Clock>,
+        checkpoints: Checkpoints,
         channel: Box<dyn crate::notify::Channel>,
         config: crate::notify::SenderConfig,
     ) -> Result<Service, StartError> {
-        let service = Service::start(path, Arc::clone(&clock))?;
+        let service = Service::start_with(path, Arc::clone(&clock), checkpoints)?;
         let sender = crate::notify::Sender::spawn(path, channel, clock, config)?;
         *service.threads.sender.lock().expect("not poisoned") = Some(sender);
         Ok(service)

@@ -25,6 +25,7 @@ use crate::domain::event::Event;
 use crate::domain::family::FamilyId;
 use crate::domain::local_date;
 use crate::domain::referral::{FreePlace, InterleaveCycle, Lapse, PlaceId, Referral, ReferralId};
+use crate::domain::transfer::TransferRequest;
 use chrono::{DateTime, NaiveDate, Utc};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
@@ -87,6 +88,8 @@ impl Child {
 struct DistrictModel {
     children: BTreeMap<u32, Child>,
     interleave: bool,
+    /// Transfers of enrolled children before first-time applicants (the district's policy).
+    transfers_first: bool,
     /// General referrals since the last first-priority one; a new cycle starts with the
     /// first-priority turn.
     generals_since_first: u8,
@@ -98,6 +101,7 @@ impl Default for DistrictModel {
         DistrictModel {
             children: BTreeMap::new(),
             interleave: false,
+            transfers_first: false,
             generals_since_first: GENERALS_PER_FIRST,
             figures: DistrictEnvy::default(),
         }
@@ -112,6 +116,8 @@ pub struct AuditFigures {
     pub amended: u64,
     pub families: u64,
     pub family_passes: u64,
+    pub transfers_requested: u64,
+    pub transfers_handed_in: u64,
     pub moved: u64,
     pub priorities_verified: u64,
     pub priorities_rejected: u64,
@@ -194,6 +200,10 @@ pub struct Audit {
         KindergartenId,
         BTreeSet<ApplicationId>,
     )>,
+    /// Waiting transfer requests of enrolled children, in the order they were made.
+    transfers: BTreeMap<(DateTime<Utc>, ApplicationId), TransferRequest>,
+    /// Live referrals that are transfers.
+    live_transfers: BTreeSet<ReferralId>,
     places: BTreeMap<PlaceId, FreePlace>,
     open: BTreeSet<PlaceId>,
     live: BTreeMap<ReferralId, (PlaceId, ApplicationId)>,
@@ -232,6 +242,11 @@ impl Audit {
                     .ok_or_else(|| unknown(family))?
                     .1 = *together;
             }
+            Event::TransferRequested(request) => {
+                self.transfers
+                    .insert((request.requested_at, request.id), request.clone());
+                self.figures.transfers_requested += 1;
+            }
             Event::FamilyPassedOver { family, place } => {
                 self.passed.entry(*place).or_default().insert(*family);
                 self.figures.family_passes += 1;
@@ -245,6 +260,7 @@ impl Audit {
                     .get_mut(district)
                     .ok_or_else(|| unknown(district))?;
                 model.interleave = policy.interleave_first_priority;
+                model.transfers_first = policy.transfers_before_first_time;
             }
             Event::ApplicationRegistered(application) => {
                 let id = application.id;
@@ -281,10 +297,22 @@ impl Audit {
                 }
                 self.figures.places_reported += places.len() as u64;
             }
+            Event::ReferralIssued { referral, cycle } if referral.transfer => {
+                self.check_transfer(referral, *cycle, seq)?;
+            }
             Event::ReferralIssued { referral, cycle } => {
                 self.check_referral(referral, *cycle, seq)?;
             }
             Event::ReferralExtended { .. } => self.figures.extended += 1,
+            Event::ReferralHandedIn { id, .. } if self.live_transfers.remove(id) => {
+                let (place, _) = self.live.remove(id).ok_or_else(|| unknown(id))?;
+                self.places.remove(&place);
+                self.figures.transfers_handed_in += 1;
+            }
+            Event::ReferralLapsed { id, .. } if self.live_transfers.remove(id) => {
+                let (place, _) = self.live.remove(id).ok_or_else(|| unknown(id))?;
+                self.open.insert(place);
+            }
             Event::ReferralHandedIn { id, .. } => {
                 let (place, application) = self.live.remove(id).ok_or_else(|| unknown(id))?;
                 self.places.remove(&place);
@@ -339,7 +367,8 @@ impl Audit {
             | Event::GroupCreated(_)
             | Event::CalendarYearSet { .. }
             | Event::AccessCodeIssued { .. }
-            | Event::SurveyAnswered { .. } => {}
+            | Event::SurveyAnswered { .. }
+            | Event::EducationHeadSet { .. } => {}
         }
         Ok(())
     }
@@ -444,6 +473,75 @@ impl Audit {
         Ok(())
     }
 
+    /// The open place a referral gives.
+    fn open_place(&self, referral: &Referral, seq: u64) -> Result<FreePlace, AuditError> {
+        self.places
+            .get(&referral.place)
+            .filter(|_| self.open.contains(&referral.place))
+            .cloned()
+            .ok_or_else(|| AuditError::Unknown {
+                seq,
+                what: format!("open {:?}", referral.place),
+            })
+    }
+
+    /// A transfer referral: unless the district puts transfers first, every waiting
+    /// first-time child that fitted the place is a case of envy; and so is every transfer
+    /// request made earlier that fitted it.
+    fn check_transfer(
+        &mut self,
+        referral: &Referral,
+        recorded_cycle: Option<InterleaveCycle>,
+        seq: u64,
+    ) -> Result<(), AuditError> {
+        let unknown = |what: String| AuditError::Unknown { seq, what };
+        let place = self.open_place(referral, seq)?;
+        let today = local_date(referral.issued_at);
+        let key = self
+            .transfers
+            .iter()
+            .find(|(_, request)| request.id == referral.application)
+            .map(|(key, _)| *key)
+            .ok_or_else(|| unknown(format!("transfer of {:?}", referral.application)))?;
+        let fits_transfer = |request: &TransferRequest| {
+            let first_day = today.max(place.available_from);
+            request.choices.contains(&place.kindergarten)
+                && place.age_band.contains(request.birth_date)
+                && self
+                    .school_age
+                    .is_preschool_on(request.birth_date, first_day)
+                && request.language.is_none_or(|l| l == place.language)
+        };
+        let earlier = self
+            .transfers
+            .range(..key)
+            .filter(|(_, request)| request.id.district == place.district && fits_transfer(request))
+            .count() as u64;
+        let model = &self.districts[&place.district];
+        let first_time = match model.transfers_first {
+            true => 0,
+            false => model
+                .children
+                .values()
+                .filter(|child| fits(child, &place, today, &self.school_age))
+                .count() as u64,
+        };
+        let envy = &mut self.figures.envy;
+        envy.referrals_checked += 1;
+        envy.justified_envy += earlier + first_time;
+        envy.referrals_with_envy += u64::from(earlier + first_time > 0);
+        if recorded_cycle.map(|c| c.0) != model.interleave.then_some(model.generals_since_first) {
+            envy.cycle_disagreements += 1;
+        }
+        self.transfers.remove(&key);
+        self.open.remove(&referral.place);
+        self.live
+            .insert(referral.id, (referral.place, referral.application));
+        self.live_transfers.insert(referral.id);
+        self.figures.referrals_issued += 1;
+        Ok(())
+    }
+
     /// Counts the children the policy put before the recipient that fitted the place, then
     /// moves the referral into the model.
     fn check_referral(
@@ -453,12 +551,7 @@ impl Audit {
         seq: u64,
     ) -> Result<(), AuditError> {
         let unknown = |what: String| AuditError::Unknown { seq, what };
-        let place = self
-            .places
-            .get(&referral.place)
-            .filter(|_| self.open.contains(&referral.place))
-            .ok_or_else(|| unknown(format!("open {:?}", referral.place)))?
-            .clone();
+        let place = self.open_place(referral, seq)?;
         let today = local_date(referral.issued_at);
         let model = self
             .districts
@@ -480,6 +573,9 @@ impl Audit {
             .filter(|f| self.families[*f].1)
             .copied();
         let excused = |number: u32| {
+            if number == referral.application.number.0 {
+                return false;
+            }
             let id = ApplicationId {
                 district: place.district,
                 number: crate::domain::application::RegistrationNumber(number),

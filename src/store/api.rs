@@ -273,6 +273,22 @@ pub fn events_after(
     Ok(out)
 }
 
+/// The head of `district`'s education department when the event `seq` was recorded: the
+/// last one set before it in the journal.
+pub fn education_head_before(
+    conn: &Connection,
+    district: DistrictId,
+    seq: u64,
+) -> Result<Option<String>, StoreError> {
+    let mut statement = conn.prepare_cached(
+        "SELECT full_name FROM education_heads WHERE district_id = ?1 AND seq < ?2 \
+         ORDER BY seq DESC LIMIT 1",
+    )?;
+    Ok(statement
+        .query_row(params![district.0, seq as i64], |row| row.get(0))
+        .optional()?)
+}
+
 pub fn survey_answered(conn: &Connection, id: ApplicationId) -> Result<bool, StoreError> {
     let found: Option<i64> = conn
         .query_row(

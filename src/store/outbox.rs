@@ -201,7 +201,9 @@ impl Store {
             | Event::ApplicationMoved { .. }
             | Event::FamilyRegistered(_)
             | Event::FamilyChoiceSet { .. }
-            | Event::FamilyPassedOver { .. } => {}
+            | Event::FamilyPassedOver { .. }
+            | Event::TransferRequested(_)
+            | Event::EducationHeadSet { .. } => {}
         }
         Ok(())
     }
