@@ -4,7 +4,7 @@
 mod common;
 
 use common::spawn_server;
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 fn kezek(db: &std::path::Path, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_kezek"))
