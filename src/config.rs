@@ -41,7 +41,8 @@ pub struct Config {
     /// Where notifications go: `file:DIR`, `smtp://…`, `smtps://…` or `off`; `file:` and
     /// `outbox/` beside the database when absent. May hold a password: never printed.
     pub notify: Option<String>,
-    /// The address parents reach the service at, printed in documents' verification links.
+    /// The address parents reach the service at, printed in documents' verification links;
+    /// the bound address when absent, never a request's Host (see `http::public_url_for`).
     pub public_url: Option<String>,
     pub http: HttpSettings,
     pub limits: LimitSettings,

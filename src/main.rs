@@ -55,7 +55,8 @@ struct ServeFlags {
     #[arg(long, value_name = "CHANNEL", value_parser = notify_channel)]
     notify: Option<String>,
     /// The address parents reach the service at, printed in documents' verification
-    /// links (e.g. https://kezek.example.kz); the request's Host header when absent.
+    /// links (e.g. https://kezek.example.kz). When absent, the bound address; required
+    /// when listening on every interface (0.0.0.0, ::).
     #[arg(long, value_name = "URL")]
     public_url: Option<String>,
     /// Portal registrations an hour per client; 0 turns the quota off [default: 10].
@@ -203,12 +204,27 @@ enum StaffAction {
     },
 }
 
+/// Every file and folder this process makes is its owner's alone: the database and its WAL
+/// and shared memory, the signing key, the outbox, and whatever a later feature writes
+/// (backups, anchors) hold personal data or secrets. The store and the outbox also set
+/// their modes explicitly (`store::files`), so the library is safe without this; this
+/// covers what they do not know of, such as SQLite's temporary files.
+fn owner_only_files() {
+    #[cfg(unix)]
+    // SAFETY: umask(2) only sets the process's file mode mask; it cannot fail and touches
+    // no memory. It runs first in main, before any thread that could create files.
+    unsafe {
+        libc::umask(0o077);
+    }
+}
+
 /// See Cargo.toml: the server's many small per-request allocations.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     use std::io::IsTerminal;
+    owner_only_files();
     tracing_subscriber::fmt()
         // Colours for a person at a terminal; plain text for a log file or a journal.
         .with_ansi(std::io::stderr().is_terminal())
@@ -421,6 +437,9 @@ fn serve(config: Config) -> anyhow::Result<ExitCode> {
     tracing::info!("effective configuration:\n{}", config.printable());
     let db = config.db.as_path();
     let checkpoints = config.store.checkpoints();
+    // Before anything is opened: a service on every interface needs its public address.
+    kezek::http::public_url_for(config.public_url.as_deref(), config.addr)
+        .map_err(anyhow::Error::msg)?;
     if let Some(applications) = config.demo {
         let empty = !db.exists();
         if empty {
@@ -467,6 +486,10 @@ fn serve(config: Config) -> anyhow::Result<ExitCode> {
         println!("listening on http://{bound}");
         tracing::info!(%bound, "listening");
         let mut http = kezek::http::HttpConfig::from_config(&config);
+        let public_url = kezek::http::public_url_for(config.public_url.as_deref(), bound)
+            .map_err(anyhow::Error::msg)?;
+        tracing::info!(%public_url, "documents' verification links");
+        http.public_url = Some(public_url);
         // The signing key is read (or made, on the first start) before serving, so a key
         // that cannot be read stops the start with a clear error instead of a panic.
         let directory = db

@@ -1085,6 +1085,77 @@ async fn a_priority_claim_is_overdue_only_after_its_three_working_days() {
     assert_eq!(overdue(&server).await.json()["items"], json!([]));
 }
 
+/// `a,b@x` would put a second recipient into the `To:` of every message; control and
+/// direction-changing characters would make a stored text read differently from what it
+/// is. Each is refused with its stable code, from parents and staff alike, storing nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_recipient_and_unsafe_characters_are_refused_with_stable_codes() {
+    let server = Server::start().await;
+    let officer = server.officer();
+    for email in [
+        "a,b@x",
+        "victim,attacker@evil.example",
+        "Ata <ata@example.kz>",
+    ] {
+        let mut with_email = form(1);
+        with_email["applicant_email"] = json!(email);
+        let answer = server
+            .post("/api/v1/applications")
+            .json(&with_email)
+            .go()
+            .await;
+        answer.assert_error(422, "email_invalid");
+    }
+    for address in ["Астана, \u{202E}1 көше", "Астана,\u{1B}[2J 1 көше"] {
+        let mut with_address = form(1);
+        with_address["applicant_address"] = json!(address);
+        let answer = server
+            .post("/api/v1/applications")
+            .json(&with_address)
+            .go()
+            .await;
+        answer.assert_error(422, "text_unsafe");
+    }
+    assert_eq!(
+        server.queue("").await["entries"],
+        json!([]),
+        "nothing stored"
+    );
+    // The catalog's names and addresses too: they are printed on every referral.
+    let kindergarten = json!({
+        "district": "ESL",
+        "number": "99",
+        "names": { "kk": "Балабақша \u{202E}99", "ru": "Детский сад 99" },
+        "address": "Астана, 1",
+    });
+    server
+        .post("/api/v1/kindergartens")
+        .bearer_auth(server.admin())
+        .json(&kindergarten)
+        .go()
+        .await
+        .assert_error(422, "text_unsafe");
+
+    let mut plain = form(1);
+    plain["applicant_email"] = json!("ata.ana@example.kz");
+    server.register(with_claim(plain, "orphan")).await;
+    server
+        .post("/api/v1/applications/ESL-1/priority/reject")
+        .bearer_auth(&officer)
+        .json(&json!({ "reason": "Құжат \u{2067}расталмады" }))
+        .go()
+        .await
+        .assert_error(422, "text_unsafe");
+    // A reason may have lines; the claim is still open for it.
+    let answer = server
+        .post("/api/v1/applications/ESL-1/priority/reject")
+        .bearer_auth(&officer)
+        .json(&json!({ "reason": "Құжат расталмады.\nДокумент не подтверждён." }))
+        .go()
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_verified_priority_moves_the_child_ahead_and_a_rejected_one_does_not() {
     let server = Server::start().await;

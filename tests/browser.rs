@@ -64,14 +64,15 @@ impl Site {
             .await
             .unwrap()
         };
-        let router = kezek::http::router(
-            service.clone(),
-            path.clone(),
-            Some(clock.clone()),
-            HttpConfig::default(),
-        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
+        // The documents' links name the bound address, as `kezek serve` prints them.
+        let config = HttpConfig {
+            public_url: kezek::http::public_url_for(None, address).ok(),
+            ..HttpConfig::default()
+        };
+        let router =
+            kezek::http::router(service.clone(), path.clone(), Some(clock.clone()), config);
         tokio::spawn(async move {
             axum::serve(
                 listener,

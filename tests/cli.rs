@@ -270,3 +270,132 @@ fn a_corrupted_uniqueness_index_is_caught_by_verify_and_at_start() {
         "{stderr}"
     );
 }
+
+/// The database, its WAL and shared memory, the signing key, the outbox's folder and each
+/// message hold personal data or a secret: after a service started, registered children
+/// and wrote their messages, none is readable by anyone but its owner (issue 13 found them
+/// 0644 and the outbox 0755).
+#[cfg(unix)]
+#[test]
+fn the_database_key_and_outbox_are_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |path: &std::path::Path| {
+        let metadata = std::fs::metadata(path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+        metadata.permissions().mode() & 0o777
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("kezek.db");
+    let outbox = dir.path().join("mail").join("outbox");
+    let notify = format!("file:{}", outbox.display());
+    let admin = add_staff(&db, &["--role", "admin"]);
+    let (mut child, address) = spawn_server(&db, &["--notify", &notify]);
+    register_one(&address, &admin);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let messages = loop {
+        let messages: Vec<_> = std::fs::read_dir(&outbox)
+            .map(|entries| entries.filter_map(Result::ok).map(|e| e.path()).collect())
+            .unwrap_or_default();
+        if messages
+            .iter()
+            .any(|p| p.extension().is_some_and(|e| e == "eml"))
+            || std::time::Instant::now() > deadline
+        {
+            break messages;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let mut files: Vec<std::path::PathBuf> = ["kezek.db", "kezek.db-wal", "kezek.db-shm"]
+        .iter()
+        .map(|name| dir.path().join(name))
+        .collect();
+    files.extend(messages.iter().cloned());
+    files.extend(
+        std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.to_string_lossy().ends_with(".key")),
+    );
+    let folders = [outbox.clone(), dir.path().join("mail")];
+    let found: Vec<(String, u32)> = files
+        .iter()
+        .chain(&folders)
+        .map(|p| (p.display().to_string(), mode(p)))
+        .collect();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        !messages.is_empty(),
+        "the demo's registrations wrote messages"
+    );
+    assert!(
+        files.iter().any(|p| p.to_string_lossy().ends_with(".key")),
+        "the signing key is beside the database: {found:?}"
+    );
+    for (path, mode) in &found[..files.len()] {
+        assert_eq!(*mode, 0o600, "{path}: {mode:o}");
+    }
+    for (path, mode) in &found[files.len()..] {
+        assert_eq!(*mode, 0o700, "{path}: {mode:o}");
+    }
+}
+
+/// Through the API: a district, then one child registered by a parent with an e-mail.
+#[cfg(unix)]
+fn register_one(address: &str, admin: &str) {
+    use kezek::domain::iin::{Iin, Sex};
+    let today = chrono::Utc::now().date_naive();
+    let birth = today - chrono::Duration::days(3 * 365);
+    let iin = Iin::synthesize(birth, Sex::Female, 17).expect("an IIN");
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let client = reqwest::Client::new();
+        let district = client
+            .post(format!("{address}/api/v1/districts"))
+            .bearer_auth(admin)
+            .json(&serde_json::json!({
+                "code": "ESL", "names": { "kk": "Есіл", "ru": "Есиль" }, "languages": ["kk"]
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            district.status().is_success(),
+            "{:?}",
+            district.text().await
+        );
+        let registered = client
+            .post(format!("{address}/api/v1/applications"))
+            .json(&serde_json::json!({
+                "district": "ESL",
+                "child_iin": iin.as_string(),
+                "child_full_name": "Әлия Сәрсенова",
+                "child_birth_date": birth.to_string(),
+                "applicant_iin": "791028302728",
+                "applicant_full_name": "Айгүл Сәрсенова",
+                "applicant_phone": "+7 701 000 00 00",
+                "applicant_email": "aigul@example.kz",
+                "applicant_address": "Астана, Мәңгілік Ел 8",
+                "applicant_relation": "mother",
+                "desired_start": (today + chrono::Duration::days(30)).to_string(),
+                "kindergartens": [],
+                "language": "any",
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(registered.status(), 201, "{:?}", registered.text().await);
+    });
+}
+
+/// On every interface, a service cannot know the address people reach it by: without
+/// `--public-url` it refuses to start, before it opens (or creates) the database.
+#[test]
+fn serve_on_every_interface_needs_a_public_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("kezek.db");
+    let output = kezek(&db, &["serve", "--addr", "0.0.0.0:0"]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--public-url"), "{stderr}");
+    assert!(!db.exists(), "nothing was created");
+}

@@ -1,8 +1,11 @@
 //! Crash safety, in CI: a few rounds of the crash test (`examples/crash_test/`) against the
-//! real binary. Each round loads the service from concurrent clients, kills it with SIGKILL
-//! at a random moment, restarts it, and checks that every acknowledged operation survived,
-//! that no operation is half there, that the queue and the referrals equal a replay in a
-//! reference model, and that `kezek verify` passes. `scripts/crash-test N` runs more.
+//! real binary. Each round loads the service from concurrent clients (registrations with and
+//! without priority claims in three districts, free places, hand-ins, declines, extensions,
+//! officers' priority decisions, and a manual clock moved forward so that referrals expire
+//! and stop lists end), kills it with SIGKILL at a random moment, restarts it, and checks
+//! that every acknowledged operation survived, that no operation is half there, that the
+//! queue and the referrals equal a replay in a reference model, and that `kezek verify`
+//! passes. `scripts/crash-test N` runs more.
 
 #[path = "../examples/crash_test/driver.rs"]
 mod driver;
@@ -26,8 +29,17 @@ fn acknowledged_operations_survive_sigkill_whole_and_in_order() {
         let report = driver::run_round(&config);
         let c = &report.counts;
         eprintln!(
-            "seed {}: {} sent, {} acknowledged, {} unanswered ({} present)",
-            report.seed, c.sent, c.acknowledged, c.unanswered, c.unanswered_present
+            "seed {}: {} sent, {} acknowledged, {} unanswered ({} present); {} clock moves, {} \
+             expired, {} released, {} priority decisions",
+            report.seed,
+            c.sent,
+            c.acknowledged,
+            c.unanswered,
+            c.unanswered_present,
+            c.clock_moves,
+            c.expired,
+            c.released,
+            c.decisions
         );
         acknowledged += c.acknowledged;
         if !report.passed() {

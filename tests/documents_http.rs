@@ -226,7 +226,7 @@ async fn the_printed_link_verifies_until_the_referral_is_revoked() {
         .await
         .text;
     let link = printed_link(&page);
-    // With no configured public address, the request's own host.
+    // With no configured public address, the address the service is bound to.
     let prefix = format!(
         "{}/api/v1/documents/referral-ESL-R1/verify?v=0&sig=",
         server.base
@@ -271,19 +271,22 @@ async fn the_printed_link_verifies_until_the_referral_is_revoked() {
     let forged = format!("{}{changed}{}", &link[..at], &link[at + 1..]);
     assert_ne!(forged, link);
     let check = verification(&server, &forged).await;
-    assert_eq!(check["authentic"], false);
-    assert_eq!(check["valid"], false);
-    // No signature at all: nothing to be authentic.
-    let check = verification(&server, &link[..link.find("&sig=").unwrap()]).await;
-    assert_eq!(check["authentic"], false);
-    // Unknown documents and versions.
+    // Without a valid signature, one answer for everything: a forged seal, no seal, an
+    // existing number, one never issued, another version, a malformed id. Nothing tells
+    // which documents exist.
+    let not_authentic = json!({ "authentic": false, "valid": false });
+    assert_eq!(check, not_authentic);
     for path in [
+        &link[link.find("/api/").unwrap()..link.find("&sig=").unwrap()],
+        "/api/v1/documents/referral-ESL-R1/verify?v=0&sig=x",
         "/api/v1/documents/referral-ESL-R9/verify?v=0&sig=x",
+        "/api/v1/documents/notice-ESL-1/verify",
         "/api/v1/documents/notice-ESL-99/verify?sig=x",
         "/api/v1/documents/letter-ESL-1/verify",
         "/api/v1/documents/referral-ESL-R1/verify?v=1&sig=x",
     ] {
-        server.get(path).go().await.assert_error(404, "not_found");
+        let check = verification(&server, &format!("{}{path}", server.base)).await;
+        assert_eq!(check, not_authentic, "{path}");
     }
 
     let answer = server
@@ -481,4 +484,58 @@ async fn the_notice_names_the_applicant_and_the_referral_the_head_of_its_day() {
     let verdict = verification(&server, &printed_link(&html.text)).await;
     assert_eq!(verdict["authentic"], true);
     assert_eq!(verdict["last_day"], "2026-11-27");
+}
+
+/// A verification link names the configured address, or the one the service is bound to,
+/// never the request's Host: a forged Host must not put a forger's address on a genuine
+/// document (issue 13: without --public-url the link took the Host header).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_host_never_appears_in_a_documents_links() {
+    let server = Server::start().await;
+    let parent = code(&server.register(form_now(1, KAZAKH_NAME)).await);
+    for format in ["html", "pdf"] {
+        let answer = server
+            .get(&format!(
+                "/api/v1/applications/ESL-1/notice?lang=kk&format={format}"
+            ))
+            .header("X-Access-Code", &parent)
+            .header("Host", "evil.example")
+            .go()
+            .await;
+        assert_eq!(answer.status, 200, "{}", answer.text);
+        let text = if format == "pdf" {
+            pdf_text(&answer)
+        } else {
+            answer.text.clone()
+        };
+        assert!(!text.contains("evil.example"), "{format}: {text}");
+        if format == "html" {
+            let link = printed_link(&text);
+            assert!(link.starts_with(&server.base), "{link}");
+        }
+    }
+}
+
+/// The verification endpoint has its own quota per client: checking papers is for people,
+/// not for walking the numbers, and it spends nothing of a parent's look-ups.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verifications_are_rate_limited_on_their_own() {
+    let config = HttpConfig {
+        verifications: kezek::http::limits::VerificationQuota {
+            per_minute: 1,
+            burst: 3,
+        },
+        ..HttpConfig::default()
+    };
+    let server = Server::with(config, false).await;
+    let parent = code(&server.register(form_now(1, KAZAKH_NAME)).await);
+    let path = "/api/v1/documents/notice-ESL-1/verify?sig=x";
+    for _ in 0..3 {
+        assert_eq!(server.get(path).go().await.status, 200);
+    }
+    let refused = server.get(path).go().await;
+    refused.assert_error(429, "rate_limited");
+    assert!(refused.header("retry-after").is_some());
+    // The parent's own look-ups are another quota.
+    server.read("ESL-1", &parent).await;
 }

@@ -81,6 +81,39 @@ fn each_invalid_field_is_refused_with_its_own_code_and_nothing_is_stored() {
             "email_invalid",
             Box::new(|f| f.applicant_email = Some("not-an-address".into())),
         ),
+        // One mailbox only: a second recipient, a display name, a header are refused.
+        (
+            "email_invalid",
+            Box::new(|f| f.applicant_email = Some("victim,attacker@evil.example".into())),
+        ),
+        (
+            "email_invalid",
+            Box::new(|f| f.applicant_email = Some("Ata <ata@example.kz>".into())),
+        ),
+        (
+            "email_invalid",
+            Box::new(|f| f.applicant_email = Some("ata@example.kz\r\nBcc: x@evil.example".into())),
+        ),
+        // Control and direction-changing characters in free text.
+        (
+            "text_unsafe",
+            Box::new(|f| f.applicant_address = "Астана, \u{202E}1 көше".into()),
+        ),
+        (
+            "text_unsafe",
+            Box::new(|f| f.applicant_address = "Астана,\u{0}1 көше".into()),
+        ),
+        (
+            "text_unsafe",
+            Box::new(|f| f.child_full_name = "Әли\u{2066}хан".into()),
+        ),
+        (
+            "text_unsafe",
+            Box::new(|f| {
+                f.priority_category = Some("orphan".into());
+                f.priority_document = Some("№ 12\u{202D}34\n".into());
+            }),
+        ),
         (
             "address_invalid",
             Box::new(|f| f.applicant_address = String::new()),

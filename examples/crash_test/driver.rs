@@ -1,35 +1,45 @@
 //! One crash-test round against the real `kezek serve` binary.
 //!
-//! A round starts the service on a fresh database in its own directory (manual clock, so
-//! that nothing falls due while it runs), creates a district and three kindergartens
-//! through the admin API, and lets several client tasks send registrations, free-place
-//! reports, hand-ins and declines concurrently. After a random 50–800 ms it kills the
+//! A round starts the service on a fresh database in its own directory (manual clock),
+//! creates three districts with two kindergartens each through the admin API, and lets
+//! several client tasks send a mix of operations concurrently (`MIX`): registrations (some
+//! claiming a priority), free-place reports, hand-ins, declines, extensions, officers'
+//! priority decisions, and moves of the manual clock by hours to days, so that referrals
+//! expire and stop lists end while the load runs. After a random 50–800 ms it kills the
 //! service with SIGKILL (in one round of three, kills it again early in its restart),
 //! starts it again on the same file and checks what survived:
 //!
 //! 1. every acknowledged operation (a 2xx answer reached the client) is in the journal;
 //! 2. no operation is half there: the journal splits into whole commands that each match
-//!    one operation the clients sent, and each present operation has all its rows (its
-//!    Idempotency-Key record, its outbox messages, its application history rows), each
-//!    absent one none; operations refused, or sent after the kill, are absent;
+//!    one operation the clients sent (or a tick of the clock), and each present operation
+//!    has all its rows (its Idempotency-Key record, its outbox messages, its application
+//!    history rows), each absent one none; operations refused, or sent after the kill, are
+//!    absent;
 //! 3. the journal's order respects real time: an operation sent after another was
 //!    acknowledged comes after it;
-//! 4. a replay of the present operations, in journal order, in the reference model of
-//!    `model.rs` gives the same registration numbers, places and referrals as the journal
-//!    and as the answers the clients got, and the same final tables (applications,
-//!    places, referrals) and queue order (read back over the public API, per cohort and
-//!    per kindergarten) as the restarted service;
+//! 4. a replay of the present operations and ticks, in journal order, in the reference
+//!    model of `model.rs` gives the same registration numbers, tiers, places, referrals,
+//!    expiries and ends of stop lists as the journal and as the answers the clients got,
+//!    nothing that fell due before an acknowledged clock move is left pending, and the
+//!    final tables (applications, places, referrals) and queue order (read back over the
+//!    public API, per district, cohort and kindergarten) equal the restarted service's;
 //! 5. the restarted service answers every acknowledged parent from its application, and a
 //!    retry with the same Idempotency-Key of each operation found present is answered
 //!    from the record, changing nothing;
 //! 6. `kezek verify` passes on the file.
 //!
+//! A clock move takes the clients' lock exclusively, so no other operation is in flight
+//! while time jumps: each operation is built from the time it is sent at, and the
+//! workload stays valid (no desired start in the past, no decision on an expired
+//! referral). The one race left on purpose is a priority decision on an application that
+//! a place went to meanwhile; it may be refused (409), and then must be absent.
+//!
 //! The round's seed fixes its workload (the children, the choices of each client, the
 //! moment of the kill); the interleaving of the clients and the point the kill lands in
 //! are the machine's, which is the point.
 
-use crate::model::{ChildState, Form, Issued, Model, PlaceState, Vacancy};
-use chrono::{Datelike, Duration, NaiveDate, TimeZone, Utc};
+use crate::model::{ChildState, Due, Form, Issued, Model, PlaceState, Vacancy};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
 use kezek::domain::event::Event;
 use kezek::domain::iin::{Iin, Sex};
 use rand::rngs::SmallRng;
@@ -43,8 +53,12 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-pub const DISTRICT: &str = "CRT";
-const KINDERGARTENS: u32 = 3;
+/// The districts' codes; district `i + 1` is `DISTRICTS[i]` (created in this order).
+pub const DISTRICTS: [&str; 3] = ["CRA", "CRB", "CRC"];
+const KINDERGARTENS_PER_DISTRICT: u32 = 2;
+const KINDERGARTENS: u32 = DISTRICTS.len() as u32 * KINDERGARTENS_PER_DISTRICT;
+/// The categories claimed: one of each priority tier.
+const CLAIMS: [&str; 2] = ["military_family", "large_family"];
 /// Concurrent clients, drawn per round: from nearly one command per batch to batches of
 /// several commands in flight when the kill lands.
 const CLIENTS_MIN: usize = 2;
@@ -56,11 +70,56 @@ const RECOVERY_KILL_MS_MAX: u64 = 40;
 /// hundred commands.
 const LOAD_MS_MIN: u64 = 50;
 const LOAD_MS_MAX: u64 = 800;
+/// How far a clock move jumps, and how far the clock may move in a round: past referral
+/// validity (five working days) and the stop list (ten days) a few times over.
+const CLOCK_STEPS_HOURS: [i64; 6] = [1, 6, 24, 48, 72, 120];
+const CLOCK_DAYS_MAX: i64 = 60;
 /// A request the dead server never answers is cut off by the kill, not by this; it only
 /// keeps a hung round from hanging the run.
 const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// The public queue's largest page.
 const QUEUE_PAGE: usize = 500;
+
+/// The kinds of operation the clients send, and how often (out of the weights' sum). A new
+/// kind (amendments, moves, transfers) is a row here, a `Request` variant built in
+/// `Shared::build`, and its journal event in `Check::split` and `Round::replay`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Register,
+    Report,
+    /// A hand-in or a decline of a referral a client learned of.
+    Decide,
+    Extend,
+    Priority,
+    MoveClock,
+}
+
+const MIX: [(Kind, u32); 6] = [
+    (Kind::Register, 42),
+    (Kind::Report, 18),
+    (Kind::Decide, 22),
+    (Kind::Extend, 5),
+    (Kind::Priority, 8),
+    (Kind::MoveClock, 5),
+];
+
+fn district_code(district: u32) -> &'static str {
+    DISTRICTS[district as usize - 1]
+}
+
+fn district_of(kindergarten: u32) -> u32 {
+    (kindergarten - 1) / KINDERGARTENS_PER_DISTRICT + 1
+}
+
+fn kindergartens_of(district: u32) -> std::ops::RangeInclusive<u32> {
+    let first = (district - 1) * KINDERGARTENS_PER_DISTRICT + 1;
+    first..=first + KINDERGARTENS_PER_DISTRICT - 1
+}
+
+/// The local (UTC+5) date of an instant.
+fn local_date(at: DateTime<Utc>) -> NaiveDate {
+    (at + Duration::hours(5)).date_naive()
+}
 
 pub struct RoundConfig {
     pub seed: u64,
@@ -83,6 +142,13 @@ pub struct Counts {
     /// Unanswered, and found in the journal after the restart.
     pub unanswered_present: usize,
     pub events: usize,
+    /// Acknowledged clock moves, and what the journal's ticks did: referrals expired and
+    /// stop lists ended.
+    pub clock_moves: usize,
+    pub expired: usize,
+    pub released: usize,
+    /// Priority decisions in the journal.
+    pub decisions: usize,
 }
 
 pub struct RoundReport {
@@ -173,12 +239,15 @@ impl Drop for Server {
     }
 }
 
-/// The staff tokens and the dates a round works with.
+/// The staff tokens and the time a round starts at.
 struct Setup {
+    admin: String,
     /// Kindergarten accounts' tokens, index `id - 1`.
     kindergartens: Vec<String>,
-    /// The manual clock's local date, for the whole round.
-    today: NaiveDate,
+    /// Officers' tokens, index `district - 1`.
+    officers: Vec<String>,
+    /// The manual clock at the start.
+    start: DateTime<Utc>,
 }
 
 #[derive(Clone, Debug)]
@@ -196,12 +265,18 @@ struct HttpRequest {
     key: String,
 }
 
+/// A referral or application: (district, number).
+type Id = (u32, u32);
+
 #[derive(Clone, Debug)]
 enum Request {
     Register { form: Form, iin: String },
     Report(Vacancy),
-    HandIn { referral: u32, kindergarten: u32 },
-    Decline { referral: u32, application: u32 },
+    HandIn { referral: Id, kindergarten: u32 },
+    Decline { referral: Id, application: u32 },
+    Extend { referral: Id, application: u32 },
+    Priority { application: Id, verify: bool },
+    MoveClock { to: DateTime<Utc> },
 }
 
 #[derive(Clone, Debug)]
@@ -224,6 +299,8 @@ struct Op {
     request: Request,
     http: HttpRequest,
     sent_at: Instant,
+    /// The manual clock when it was sent (a clock move: before it moved).
+    clock: DateTime<Utc>,
     answer: Answer,
 }
 
@@ -239,21 +316,51 @@ impl Op {
         matches!(self.answer, Answer::Unanswered(_) | Answer::ServerError(..))
     }
 
+    /// A refusal the workload allows: a priority decision on an application that a place
+    /// went to while the decision was on its way (see the module's note), and only that.
+    fn refusal_allowed(&self) -> bool {
+        match (&self.request, &self.answer) {
+            (Request::Priority { .. }, Answer::Refused(409, body)) => {
+                serde_json::from_str::<Value>(body)
+                    .is_ok_and(|body| body["code"] == "application_not_queued")
+            }
+            _ => false,
+        }
+    }
+
+    /// Clock moves are not commands of the journal: their ticks are, when anything fell due.
+    fn journaled(&self) -> bool {
+        !matches!(self.request, Request::MoveClock { .. })
+    }
+
     fn describe(&self) -> String {
+        let referral = |(d, n): &Id| format!("{}-R{n}", district_code(*d));
         let what = match &self.request {
             Request::Register { form, .. } => format!(
-                "register (born {}, language {}, kindergartens {:?}, from {})",
+                "register in {} (born {}, language {}, kindergartens {:?}, from {}, claim {:?})",
+                district_code(form.district),
                 form.birth,
                 form.language.as_deref().unwrap_or("any"),
                 form.choices,
-                form.desired_start
+                form.desired_start,
+                form.claim
             ),
             Request::Report(v) => format!(
                 "report {} place(s) at kindergarten {} (born {}..{}, {}, from {})",
                 v.count, v.kindergarten, v.born_from, v.born_to, v.language, v.available_from
             ),
-            Request::HandIn { referral, .. } => format!("hand in {DISTRICT}-R{referral}"),
-            Request::Decline { referral, .. } => format!("decline {DISTRICT}-R{referral}"),
+            Request::HandIn { referral: r, .. } => format!("hand in {}", referral(r)),
+            Request::Decline { referral: r, .. } => format!("decline {}", referral(r)),
+            Request::Extend { referral: r, .. } => format!("extend {}", referral(r)),
+            Request::Priority {
+                application: (d, n),
+                verify,
+            } => format!(
+                "{} the claim of {}-{n}",
+                if *verify { "verify" } else { "reject" },
+                district_code(*d)
+            ),
+            Request::MoveClock { to } => format!("move the clock to {to}"),
         };
         let answer = match &self.answer {
             Answer::Unanswered(error) => format!("unanswered ({error})"),
@@ -268,9 +375,12 @@ impl Op {
 /// A referral the clients learned of from an answer, not yet handed in or declined.
 #[derive(Clone, Copy, Debug)]
 struct Known {
+    district: u32,
     number: u32,
     kindergarten: u32,
     application: u32,
+    valid_until: DateTime<Utc>,
+    extended: bool,
 }
 
 /// What the client tasks share.
@@ -278,6 +388,9 @@ struct Shared {
     client: reqwest::Client,
     base: String,
     setup: Setup,
+    /// The manual clock as the clients last set it. Every operation holds it shared while
+    /// it is built, sent and learned from; a clock move holds it exclusively.
+    clock: tokio::sync::RwLock<DateTime<Utc>>,
     stop: AtomicBool,
     next_index: AtomicUsize,
     /// IIN serials: one per registration, so that every child is new.
@@ -285,8 +398,10 @@ struct Shared {
     /// Referrals nobody has decided yet; a client takes one out to decide it, so that no
     /// two clients decide the same referral.
     pool: Mutex<Vec<Known>>,
-    /// Access codes by application number, from the registrations' answers.
-    codes: Mutex<HashMap<u32, String>>,
+    /// Claims nobody has decided yet, taken out the same way.
+    claims: Mutex<Vec<Id>>,
+    /// Access codes by application, from the registrations' answers.
+    codes: Mutex<HashMap<Id, String>>,
     ops: Mutex<Vec<Op>>,
 }
 
@@ -294,74 +409,152 @@ fn number_after(text: &str, prefix: &str) -> Option<u32> {
     text.strip_prefix(prefix)?.parse().ok()
 }
 
-fn application_number(text: &str) -> Option<u32> {
-    number_after(text, &format!("{DISTRICT}-"))
+/// "CRB-17" → (2, 17).
+fn application_id(text: &str) -> Option<Id> {
+    let (code, number) = text.split_once('-')?;
+    let district = DISTRICTS.iter().position(|d| *d == code)? as u32 + 1;
+    Some((district, number.parse().ok()?))
 }
 
-fn referral_number(text: &str) -> Option<u32> {
-    number_after(text, &format!("{DISTRICT}-R"))
+/// "CRB-R3" → (2, 3).
+fn referral_id(text: &str) -> Option<Id> {
+    let (code, rest) = text.split_once('-')?;
+    let district = DISTRICTS.iter().position(|d| *d == code)? as u32 + 1;
+    Some((district, number_after(rest, "R")?))
 }
 
-/// A referral view of an answer as (number, place unknown, application, kindergarten).
+/// A referral view of an answer.
 fn known_referral(view: &Value) -> Option<Known> {
+    let (district, number) = referral_id(view["number"].as_str()?)?;
+    let (_, application) = application_id(view["application"].as_str()?)?;
     Some(Known {
-        number: referral_number(view["number"].as_str()?)?,
-        application: application_number(view["application"].as_str()?)?,
+        district,
+        number,
+        application,
         kindergarten: u32::try_from(view["kindergarten"].as_u64()?).ok()?,
+        valid_until: view["valid_until"].as_str()?.parse().ok()?,
+        extended: view["extended"].as_bool().unwrap_or(false),
     })
 }
 
 impl Shared {
-    fn choose(&self, rng: &mut SmallRng) -> Request {
-        let roll = rng.random_range(0..100);
-        if roll < 35 {
-            let taken = {
-                let mut pool = self.pool.lock().expect("pool lock");
-                (!pool.is_empty()).then(|| {
-                    let at = rng.random_range(0..pool.len());
-                    pool.swap_remove(at)
+    /// The next operation, by `MIX`; a kind that has nothing to act on (no referral known
+    /// yet, the clock's budget spent) becomes a registration.
+    fn choose(&self, rng: &mut SmallRng, now: DateTime<Utc>) -> Request {
+        let total: u32 = MIX.iter().map(|(_, w)| w).sum();
+        let mut roll = rng.random_range(0..total);
+        let kind = MIX
+            .iter()
+            .find(|(_, weight)| {
+                let hit = roll < *weight;
+                roll = roll.saturating_sub(*weight);
+                hit
+            })
+            .map_or(Kind::Register, |(kind, _)| *kind);
+        self.build(kind, rng, now)
+            .unwrap_or_else(|| self.register(rng, local_date(now)))
+    }
+
+    fn build(&self, kind: Kind, rng: &mut SmallRng, now: DateTime<Utc>) -> Option<Request> {
+        let today = local_date(now);
+        match kind {
+            Kind::Register => Some(self.register(rng, today)),
+            Kind::Report => Some(self.report(rng, today)),
+            Kind::Decide => self.decide_referral(rng),
+            Kind::Extend => {
+                let known = self.take_referral(rng, |k| {
+                    !k.extended && self.code_known((k.district, k.application))
+                })?;
+                Some(Request::Extend {
+                    referral: (known.district, known.number),
+                    application: known.application,
                 })
-            };
-            if let Some(known) = taken {
-                let code_known = self
-                    .codes
-                    .lock()
-                    .expect("codes lock")
-                    .contains_key(&known.application);
-                // A decline needs the parent's code; the hand-in is the kindergarten's.
-                return if code_known && rng.random_bool(0.5) {
-                    Request::Decline {
-                        referral: known.number,
-                        application: known.application,
-                    }
-                } else {
-                    Request::HandIn {
-                        referral: known.number,
-                        kindergarten: known.kindergarten,
-                    }
-                };
+            }
+            Kind::Priority => {
+                let mut claims = self.claims.lock().expect("claims lock");
+                if claims.is_empty() {
+                    return None;
+                }
+                let at = rng.random_range(0..claims.len());
+                Some(Request::Priority {
+                    application: claims.swap_remove(at),
+                    verify: rng.random_ratio(3, 4),
+                })
+            }
+            Kind::MoveClock => {
+                let step = CLOCK_STEPS_HOURS[rng.random_range(0..CLOCK_STEPS_HOURS.len())];
+                let to = now + Duration::hours(step);
+                (to <= self.setup.start + Duration::days(CLOCK_DAYS_MAX))
+                    .then_some(Request::MoveClock { to })
             }
         }
-        let today = self.setup.today;
-        let cohorts = [today.year() - 3, today.year() - 2];
-        if roll < 55 {
-            let year = cohorts[rng.random_range(0..2)];
-            let (born_from, born_to) = match rng.random_range(0..10) {
-                0..=6 => ((year, 1, 1), (year, 12, 31)),
-                7 | 8 => ((year, 1, 1), (year, 6, 30)),
-                _ => ((year, 7, 1), (year, 12, 31)),
-            };
-            let day = |(y, m, d): (i32, u32, u32)| NaiveDate::from_ymd_opt(y, m, d).expect("a day");
-            return Request::Report(Vacancy {
-                kindergarten: rng.random_range(1..=KINDERGARTENS),
-                born_from: day(born_from),
-                born_to: day(born_to),
-                language: ["kk", "ru"][rng.random_range(0..2)].to_string(),
-                count: rng.random_range(1..=3),
-                available_from: today + Duration::days([0, 15, 45, 90][rng.random_range(0..4)]),
-            });
+    }
+
+    fn code_known(&self, application: Id) -> bool {
+        self.codes
+            .lock()
+            .expect("codes lock")
+            .contains_key(&application)
+    }
+
+    /// Takes a known referral that `fits` out of the pool.
+    fn take_referral(&self, rng: &mut SmallRng, fits: impl Fn(&Known) -> bool) -> Option<Known> {
+        let mut pool = self.pool.lock().expect("pool lock");
+        let candidates: Vec<usize> = (0..pool.len()).filter(|i| fits(&pool[*i])).collect();
+        if candidates.is_empty() {
+            return None;
         }
-        let year = cohorts[rng.random_range(0..2)];
+        Some(pool.swap_remove(candidates[rng.random_range(0..candidates.len())]))
+    }
+
+    /// A hand-in, or a decline when the parent's code is known.
+    fn decide_referral(&self, rng: &mut SmallRng) -> Option<Request> {
+        let known = self.take_referral(rng, |_| true)?;
+        let referral = (known.district, known.number);
+        // A decline needs the parent's code; the hand-in is the kindergarten's.
+        Some(
+            if self.code_known((known.district, known.application)) && rng.random_bool(0.5) {
+                Request::Decline {
+                    referral,
+                    application: known.application,
+                }
+            } else {
+                Request::HandIn {
+                    referral,
+                    kindergarten: known.kindergarten,
+                }
+            },
+        )
+    }
+
+    fn report(&self, rng: &mut SmallRng, today: NaiveDate) -> Request {
+        let year = self.cohorts()[rng.random_range(0..2)];
+        let (born_from, born_to) = match rng.random_range(0..10) {
+            0..=6 => ((year, 1, 1), (year, 12, 31)),
+            7 | 8 => ((year, 1, 1), (year, 6, 30)),
+            _ => ((year, 7, 1), (year, 12, 31)),
+        };
+        let day = |(y, m, d): (i32, u32, u32)| NaiveDate::from_ymd_opt(y, m, d).expect("a day");
+        let kindergarten = rng.random_range(1..=KINDERGARTENS);
+        Request::Report(Vacancy {
+            district: district_of(kindergarten),
+            kindergarten,
+            born_from: day(born_from),
+            born_to: day(born_to),
+            language: ["kk", "ru"][rng.random_range(0..2)].to_string(),
+            count: rng.random_range(1..=3),
+            available_from: today + Duration::days([0, 15, 45, 90][rng.random_range(0..4)]),
+        })
+    }
+
+    /// The birth years of the children registered: three and two years before the start.
+    fn cohorts(&self) -> [i32; 2] {
+        let year = local_date(self.setup.start).year();
+        [year - 3, year - 2]
+    }
+
+    fn register(&self, rng: &mut SmallRng, today: NaiveDate) -> Request {
+        let year = self.cohorts()[rng.random_range(0..2)];
         let birth =
             NaiveDate::from_ymd_opt(year, rng.random_range(1..=12), rng.random_range(1..=28))
                 .expect("a day");
@@ -370,10 +563,11 @@ impl Shared {
             4..=6 => Some("ru".to_string()),
             _ => None,
         };
-        let mut choices: Vec<u32> = (1..=KINDERGARTENS).collect();
+        let district = rng.random_range(1..=DISTRICTS.len() as u32);
+        let mut choices: Vec<u32> = kindergartens_of(district).collect();
         let listed = match rng.random_range(0..10) {
             0..=2 => 0,
-            3..=6 => 1,
+            3..=7 => 1,
             _ => 2,
         };
         for i in 0..listed {
@@ -381,103 +575,134 @@ impl Shared {
             choices.swap(i, j);
         }
         choices.truncate(listed);
+        let claim = match rng.random_range(0..10) {
+            0 => Some(CLAIMS[0].to_string()),
+            1 | 2 => Some(CLAIMS[1].to_string()),
+            _ => None,
+        };
+        Request::Register {
+            iin: self.new_iin(rng, birth),
+            form: Form {
+                district,
+                birth,
+                language,
+                choices,
+                desired_start: today + Duration::days([0, 0, 10, 30, 60][rng.random_range(0..5)]),
+                claim,
+            },
+        }
+    }
+
+    fn new_iin(&self, rng: &mut SmallRng, birth: NaiveDate) -> String {
         let sex = if rng.random_bool(0.5) {
             Sex::Male
         } else {
             Sex::Female
         };
-        let iin = loop {
+        loop {
             let serial = self.next_serial.fetch_add(1, Ordering::SeqCst);
             // The IIN holds four digits of serial: beyond them children would repeat.
             assert!(serial < 10_000, "at most 9999 registrations a round");
-            let serial = serial as u16;
-            if let Some(iin) = Iin::synthesize(birth, sex, serial) {
-                break iin.as_string();
+            if let Some(iin) = Iin::synthesize(birth, sex, serial as u16) {
+                return iin.as_string();
             }
-        };
-        Request::Register {
-            form: Form {
-                birth,
-                language,
-                choices,
-                desired_start: today + Duration::days([0, 0, 10, 30, 60][rng.random_range(0..5)]),
-            },
-            iin,
         }
     }
 
     fn http(&self, request: &Request, key: String) -> HttpRequest {
-        let kindergarten_token =
-            |id: u32| Auth::Bearer(self.setup.kindergartens[id as usize - 1].clone());
-        match request {
-            Request::Register { form, iin } => HttpRequest {
-                path: "/api/v1/applications".into(),
-                body: Some(json!({
-                    "district": DISTRICT,
-                    "child_iin": iin,
-                    "child_full_name": "Сынақ Бала",
-                    "child_birth_date": form.birth.to_string(),
-                    "applicant_iin": "791028302728",
-                    "applicant_full_name": "Сынақ Ата-ана",
-                    "applicant_phone": "+7 701 000 00 00",
-                    "applicant_address": "Астана, Сынақ көшесі 1",
-                    "applicant_relation": "mother",
-                    "desired_start": form.desired_start.to_string(),
-                    "kindergartens": form.choices,
-                    "language": form.language.as_deref().unwrap_or("any"),
-                })),
-                auth: Auth::None,
-                key,
-            },
-            Request::Report(v) => HttpRequest {
-                path: format!("/api/v1/kindergartens/{}/vacancies", v.kindergarten),
-                body: Some(json!({
+        let bearer = |token: &String| Auth::Bearer(token.clone());
+        let kindergarten_token = |id: u32| bearer(&self.setup.kindergartens[id as usize - 1]);
+        let parent = |district: u32, application: u32| {
+            let codes = self.codes.lock().expect("codes lock");
+            Auth::AccessCode(codes[&(district, application)].clone())
+        };
+        let referral_path = |(d, n): Id, action: &str| {
+            format!("/api/v1/referrals/{}-R{n}/{action}", district_code(d))
+        };
+        let (path, body, auth) = match request {
+            Request::Register { form, iin } => (
+                "/api/v1/applications".to_string(),
+                Some(registration_body(form, iin)),
+                Auth::None,
+            ),
+            Request::Report(v) => (
+                format!("/api/v1/kindergartens/{}/vacancies", v.kindergarten),
+                Some(json!({
                     "born_from": v.born_from.to_string(),
                     "born_to": v.born_to.to_string(),
                     "language": v.language,
                     "count": v.count,
                     "available_from": v.available_from.to_string(),
                 })),
-                auth: kindergarten_token(v.kindergarten),
-                key,
-            },
+                kindergarten_token(v.kindergarten),
+            ),
             Request::HandIn {
                 referral,
                 kindergarten,
-            } => HttpRequest {
-                path: format!("/api/v1/referrals/{DISTRICT}-R{referral}/hand-in"),
-                body: None,
-                auth: kindergarten_token(*kindergarten),
-                key,
-            },
+            } => (
+                referral_path(*referral, "hand-in"),
+                None,
+                kindergarten_token(*kindergarten),
+            ),
             Request::Decline {
                 referral,
                 application,
+            } => (
+                referral_path(*referral, "decline"),
+                None,
+                parent(referral.0, *application),
+            ),
+            Request::Extend {
+                referral,
+                application,
+            } => (
+                referral_path(*referral, "extend"),
+                None,
+                parent(referral.0, *application),
+            ),
+            Request::Priority {
+                application: (d, n),
+                verify,
             } => {
-                let code = self.codes.lock().expect("codes lock")[application].clone();
-                HttpRequest {
-                    path: format!("/api/v1/referrals/{DISTRICT}-R{referral}/decline"),
-                    body: None,
-                    auth: Auth::AccessCode(code),
-                    key,
+                let path = format!("/api/v1/applications/{}-{n}/priority/", district_code(*d));
+                let officer = bearer(&self.setup.officers[*d as usize - 1]);
+                if *verify {
+                    (path + "verify", None, officer)
+                } else {
+                    let body = json!({ "reason": "Құжат расталмады / Документ не подтверждён" });
+                    (path + "reject", Some(body), officer)
                 }
             }
+            Request::MoveClock { to } => (
+                "/api/v1/admin/clock".to_string(),
+                Some(json!({ "now": to })),
+                bearer(&self.setup.admin),
+            ),
+        };
+        HttpRequest {
+            path,
+            body,
+            auth,
+            key,
         }
     }
 
-    /// Learns the referrals and access codes an answer carries.
+    /// Learns the referrals, access codes and claims an answer carries.
     fn learn(&self, request: &Request, body: &Value) {
         let mut referrals = Vec::new();
         match request {
-            Request::Register { .. } => {
-                if let (Some(number), Some(code)) = (
-                    body["number"].as_str().and_then(application_number),
+            Request::Register { form, .. } => {
+                if let (Some(id), Some(code)) = (
+                    body["number"].as_str().and_then(application_id),
                     body["access_code"].as_str(),
                 ) {
                     self.codes
                         .lock()
                         .expect("codes lock")
-                        .insert(number, code.to_string());
+                        .insert(id, code.to_string());
+                    if form.claim.is_some() {
+                        self.claims.lock().expect("claims lock").push(id);
+                    }
                 }
                 referrals.extend(known_referral(&body["referral"]));
             }
@@ -486,10 +711,46 @@ impl Shared {
                     referrals.extend(list.iter().filter_map(known_referral));
                 }
             }
-            Request::HandIn { .. } | Request::Decline { .. } => {}
+            // Back into the pool, extended: it may still be handed in or declined.
+            Request::Extend { .. } => referrals.extend(known_referral(body)),
+            Request::HandIn { .. }
+            | Request::Decline { .. }
+            | Request::Priority { .. }
+            | Request::MoveClock { .. } => {}
         }
         self.pool.lock().expect("pool lock").extend(referrals);
     }
+
+    /// After an acknowledged clock move: the referrals that expired are no longer anyone's
+    /// to decide.
+    fn forget_expired(&self, now: DateTime<Utc>) {
+        self.pool
+            .lock()
+            .expect("pool lock")
+            .retain(|k| k.valid_until > now);
+    }
+}
+
+fn registration_body(form: &Form, iin: &str) -> Value {
+    let mut body = json!({
+        "district": district_code(form.district),
+        "child_iin": iin,
+        "child_full_name": "Сынақ Бала",
+        "child_birth_date": form.birth.to_string(),
+        "applicant_iin": "791028302728",
+        "applicant_full_name": "Сынақ Ата-ана",
+        "applicant_phone": "+7 701 000 00 00",
+        "applicant_address": "Астана, Сынақ көшесі 1",
+        "applicant_relation": "mother",
+        "desired_start": form.desired_start.to_string(),
+        "kindergartens": form.choices,
+        "language": form.language.as_deref().unwrap_or("any"),
+    });
+    if let Some(category) = &form.claim {
+        body["priority_category"] = json!(category);
+        body["priority_document"] = json!("№ 123 / 2026");
+    }
+    body
 }
 
 async fn send(client: &reqwest::Client, base: &str, http: &HttpRequest) -> Answer {
@@ -529,26 +790,50 @@ async fn send(client: &reqwest::Client, base: &str, http: &HttpRequest) -> Answe
     }
 }
 
+/// One operation, built and sent at the clock it holds; a clock move holds it alone.
+/// Returns whether it failed.
+async fn one_op(shared: &Shared, rng: &mut SmallRng) -> bool {
+    let held = shared.clock.read().await;
+    let now = *held;
+    let request = shared.choose(rng, now);
+    let (mut held, mut exclusive) = (Some(held), None);
+    if let Request::MoveClock { .. } = request {
+        drop(held.take());
+        let guard = shared.clock.write().await;
+        // Another client moved it meanwhile: this move is no longer the one chosen.
+        if *guard != now {
+            return false;
+        }
+        exclusive = Some(guard);
+    }
+    let key = format!("crash-{:016x}", rng.random::<u64>());
+    let http = shared.http(&request, key);
+    let index = shared.next_index.fetch_add(1, Ordering::SeqCst);
+    let sent_at = Instant::now();
+    let answer = send(&shared.client, &shared.base, &http).await;
+    if let Answer::Acknowledged { body, .. } = &answer {
+        shared.learn(&request, body);
+        if let (Request::MoveClock { to }, Some(guard)) = (&request, exclusive.as_mut()) {
+            **guard = *to;
+            shared.forget_expired(*to);
+        }
+    }
+    drop((exclusive, held));
+    let failed = !matches!(answer, Answer::Acknowledged { .. });
+    shared.ops.lock().expect("ops lock").push(Op {
+        index,
+        request,
+        http,
+        sent_at,
+        clock: now,
+        answer,
+    });
+    failed
+}
+
 async fn client_task(shared: Arc<Shared>, mut rng: SmallRng) {
     while !shared.stop.load(Ordering::SeqCst) {
-        let request = shared.choose(&mut rng);
-        let key = format!("crash-{:016x}", rng.random::<u64>());
-        let http = shared.http(&request, key);
-        let index = shared.next_index.fetch_add(1, Ordering::SeqCst);
-        let sent_at = Instant::now();
-        let answer = send(&shared.client, &shared.base, &http).await;
-        if let Answer::Acknowledged { body, .. } = &answer {
-            shared.learn(&request, body);
-        }
-        let failed = !matches!(answer, Answer::Acknowledged { .. });
-        shared.ops.lock().expect("ops lock").push(Op {
-            index,
-            request,
-            http,
-            sent_at,
-            answer,
-        });
-        if failed {
+        if one_op(&shared, &mut rng).await {
             // The server is down (killed, or died): no tight loop of refused connections.
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
@@ -624,10 +909,10 @@ impl Round {
         admin: String,
     ) -> Result<Setup, String> {
         // Tomorrow's local noon (UTC+5): ahead of the real clock, so the manual clock may
-        // move there, and far from a local midnight, so "today" is one day all round.
+        // move there, and far from a local midnight.
         let local_today = (Utc::now() + Duration::hours(5)).date_naive();
         let today = local_today + Duration::days(1);
-        let now = Utc.from_utc_datetime(&today.and_hms_opt(7, 0, 0).expect("07:00"));
+        let start = Utc.from_utc_datetime(&today.and_hms_opt(7, 0, 0).expect("07:00"));
         let post = |path: &str, body: Value| {
             client
                 .post(format!("{}{path}", server.base))
@@ -642,40 +927,42 @@ impl Round {
         };
         check(
             "setting the clock",
-            post("/api/v1/admin/clock", json!({ "now": now })).await,
+            post("/api/v1/admin/clock", json!({ "now": start })).await,
         )?;
         let names = |text: &str| json!({ "kk": text, "ru": text });
-        check(
-            "creating the district",
-            post(
-                "/api/v1/districts",
-                json!({ "code": DISTRICT, "names": names("Сынақ"), "languages": ["kk", "ru"] }),
-            )
-            .await,
-        )?;
-        let mut kindergartens = Vec::new();
-        for id in 1..=KINDERGARTENS {
-            let body = json!({
-                "district": DISTRICT,
-                "number": id.to_string(),
-                "names": names(&format!("№ {id}")),
-                "address": format!("Астана, {id}"),
-            });
+        let (mut kindergartens, mut officers) = (Vec::new(), Vec::new());
+        for (d, code) in DISTRICTS.iter().enumerate() {
+            let district = json!({ "code": code, "names": names(code), "languages": ["kk", "ru"] });
             check(
-                "creating a kindergarten",
-                post("/api/v1/kindergartens", body).await,
+                "creating a district",
+                post("/api/v1/districts", district).await,
             )?;
-            let id = id.to_string();
-            kindergartens.push(self.staff_add(&[
-                "--role",
-                "kindergarten",
-                "--kindergarten",
-                &id,
-            ])?);
+            officers.push(self.staff_add(&["--role", "officer", "--district", code])?);
+            for id in kindergartens_of(d as u32 + 1) {
+                let body = json!({
+                    "district": code,
+                    "number": id.to_string(),
+                    "names": names(&format!("№ {id}")),
+                    "address": format!("Астана, {id}"),
+                });
+                check(
+                    "creating a kindergarten",
+                    post("/api/v1/kindergartens", body).await,
+                )?;
+                let id = id.to_string();
+                kindergartens.push(self.staff_add(&[
+                    "--role",
+                    "kindergarten",
+                    "--kindergarten",
+                    &id,
+                ])?);
+            }
         }
         Ok(Setup {
+            admin,
             kindergartens,
-            today,
+            officers,
+            start,
         })
     }
 
@@ -691,11 +978,13 @@ impl Round {
         let shared = Arc::new(Shared {
             client: client.clone(),
             base: server.base.clone(),
+            clock: tokio::sync::RwLock::new(setup.start),
             setup,
             stop: AtomicBool::new(false),
             next_index: AtomicUsize::new(1),
             next_serial: AtomicU32::new(1),
             pool: Mutex::new(Vec::new()),
+            claims: Mutex::new(Vec::new()),
             codes: Mutex::new(HashMap::new()),
             ops: Mutex::new(Vec::new()),
         });
@@ -746,6 +1035,10 @@ impl Round {
         self.counts.sent = ops.len();
         self.counts.acknowledged = ops.iter().filter(|o| o.acknowledged().is_some()).count();
         self.counts.unanswered = ops.iter().filter(|o| o.unanswered()).count();
+        self.counts.clock_moves = ops
+            .iter()
+            .filter(|o| !o.journaled() && o.acknowledged().is_some())
+            .count();
         Ok((ops, killed_at))
     }
 
@@ -795,6 +1088,8 @@ struct JournalOp {
     seq: u64,
     kind: JournalKind,
     issued: Vec<Issued>,
+    /// Each issued referral's (issued_at, valid_until), in microseconds.
+    terms: Vec<(i64, i64)>,
     /// Every event of the command.
     seqs: Vec<u64>,
 }
@@ -813,17 +1108,60 @@ enum JournalKind {
         places: Vec<u64>,
         vacancy: Vacancy,
     },
-    HandIn(u32),
-    Decline(u32),
+    HandIn(Id),
+    Decline {
+        referral: Id,
+        at: i64,
+        held_until: i64,
+    },
+    Extend {
+        referral: Id,
+        valid_until: i64,
+    },
+    /// `Some(tier)`: verified.
+    Priority {
+        application: Id,
+        verified: Option<u8>,
+    },
+    /// What fell due at one instant, processed by a tick (nobody's request): stop lists
+    /// ended and referrals expired, each expiry with the end of its child's stop list.
+    Tick {
+        at: i64,
+        due: Vec<Due>,
+        held_until: Vec<(Due, i64)>,
+    },
 }
 
 impl JournalKind {
     fn describe(&self) -> String {
+        let referral = |(d, n): &Id| format!("{}-R{n}", district_code(*d));
         match self {
-            JournalKind::Register { number, .. } => format!("registration {DISTRICT}-{number}"),
+            JournalKind::Register { number, form, .. } => {
+                format!("registration {}-{number}", district_code(form.district))
+            }
             JournalKind::Report { places, .. } => format!("report of places {places:?}"),
-            JournalKind::HandIn(r) => format!("hand-in of {DISTRICT}-R{r}"),
-            JournalKind::Decline(r) => format!("decline of {DISTRICT}-R{r}"),
+            JournalKind::HandIn(r) => format!("hand-in of {}", referral(r)),
+            JournalKind::Decline { referral: r, .. } => format!("decline of {}", referral(r)),
+            JournalKind::Extend { referral: r, .. } => format!("extension of {}", referral(r)),
+            JournalKind::Priority {
+                application: (d, n),
+                ..
+            } => format!("priority decision on {}-{n}", district_code(*d)),
+            JournalKind::Tick { at, due, .. } => format!("tick at {at}: {due:?}"),
+        }
+    }
+
+    /// The application whose history holds the command's leading event, when the command
+    /// names it (a referral's holder is looked up in the referrals table).
+    fn subject(&self, after: &Check) -> Option<Id> {
+        let holder = |(d, n): &Id| Some((*d, after.referrals.get(&(*d, *n))?.application));
+        match self {
+            JournalKind::Register { number, form, .. } => Some((form.district, *number)),
+            JournalKind::HandIn(r)
+            | JournalKind::Decline { referral: r, .. }
+            | JournalKind::Extend { referral: r, .. } => holder(r),
+            JournalKind::Priority { application, .. } => Some(*application),
+            JournalKind::Report { .. } | JournalKind::Tick { .. } => None,
         }
     }
 }
@@ -831,6 +1169,7 @@ impl JournalKind {
 #[derive(Debug, PartialEq, Eq)]
 struct ApplicationRow {
     status: String,
+    tier: u8,
     held: bool,
     active: bool,
 }
@@ -847,6 +1186,7 @@ struct ReferralRow {
     application: u32,
     kindergarten: u32,
     status: String,
+    extended: bool,
 }
 
 /// The database after the restart.
@@ -855,13 +1195,13 @@ struct Check {
     /// Problems met while splitting the journal.
     journal_problems: Vec<String>,
     setup_events: usize,
-    applications: BTreeMap<u32, ApplicationRow>,
+    applications: BTreeMap<Id, ApplicationRow>,
     places: BTreeMap<u64, PlaceRow>,
-    referrals: BTreeMap<u32, ReferralRow>,
+    referrals: BTreeMap<Id, ReferralRow>,
     /// (scope, key) → the remembered outcome.
     idempotency: BTreeMap<(String, String), String>,
-    /// (registration number, seq) of the application history.
-    history: BTreeSet<(u32, u64)>,
+    /// (district, registration number, seq) of the application history.
+    history: BTreeSet<(u32, u32, u64)>,
     /// (seq, kind) of the outbox.
     outbox: BTreeSet<(u64, String)>,
     events: usize,
@@ -883,6 +1223,75 @@ fn rows<T>(
     Ok(items)
 }
 
+fn read_tables(conn: &rusqlite::Connection, check: &mut Check) -> Result<(), String> {
+    check.applications = rows(
+        conn,
+        "SELECT district_id, registration_number, status, tier, held_until IS NOT NULL, active \
+         FROM applications",
+        |r| {
+            let row = ApplicationRow {
+                status: r.get(2)?,
+                tier: r.get(3)?,
+                held: r.get(4)?,
+                active: r.get(5)?,
+            };
+            Ok(((r.get(0)?, r.get(1)?), row))
+        },
+    )?
+    .into_iter()
+    .collect();
+    check.places = rows(
+        conn,
+        "SELECT id, kindergarten_id, filled FROM places",
+        |r| {
+            let row = PlaceRow {
+                kindergarten: r.get(1)?,
+                filled: r.get(2)?,
+            };
+            Ok((r.get::<_, i64>(0)? as u64, row))
+        },
+    )?
+    .into_iter()
+    .collect();
+    check.referrals = rows(
+        conn,
+        "SELECT district_id, number, place_id, application_number, kindergarten_id, status, \
+         extended FROM referrals",
+        |r| {
+            let row = ReferralRow {
+                place: r.get::<_, i64>(2)? as u64,
+                application: r.get(3)?,
+                kindergarten: r.get(4)?,
+                status: r.get(5)?,
+                extended: r.get(6)?,
+            };
+            Ok(((r.get(0)?, r.get(1)?), row))
+        },
+    )?
+    .into_iter()
+    .collect();
+    check.idempotency = rows(
+        conn,
+        "SELECT scope, key, outcome FROM idempotency_keys",
+        |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?)),
+    )?
+    .into_iter()
+    .collect();
+    check.history = rows(
+        conn,
+        "SELECT district_id, registration_number, seq FROM application_events",
+        |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64)),
+    )?
+    .into_iter()
+    .collect();
+    check.outbox = rows(conn, "SELECT seq, kind FROM outbox", |r| {
+        Ok((r.get::<_, i64>(0)? as u64, r.get(1)?))
+    })?
+    .into_iter()
+    .collect();
+    Ok(())
+}
+
 impl Check {
     fn read(db: &Path) -> Result<Check, String> {
         let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY;
@@ -895,70 +1304,14 @@ impl Check {
             journal_problems: Vec::new(),
             setup_events: 0,
             events: events.len(),
-            applications: rows(
-                &conn,
-                "SELECT registration_number, status, held_until IS NOT NULL, active \
-                 FROM applications",
-                |r| {
-                    let row = ApplicationRow {
-                        status: r.get(1)?,
-                        held: r.get(2)?,
-                        active: r.get(3)?,
-                    };
-                    Ok((r.get(0)?, row))
-                },
-            )?
-            .into_iter()
-            .collect(),
-            places: rows(
-                &conn,
-                "SELECT id, kindergarten_id, filled FROM places",
-                |r| {
-                    let row = PlaceRow {
-                        kindergarten: r.get(1)?,
-                        filled: r.get(2)?,
-                    };
-                    Ok((r.get::<_, i64>(0)? as u64, row))
-                },
-            )?
-            .into_iter()
-            .collect(),
-            referrals: rows(
-                &conn,
-                "SELECT number, place_id, application_number, kindergarten_id, status \
-                 FROM referrals",
-                |r| {
-                    let row = ReferralRow {
-                        place: r.get::<_, i64>(1)? as u64,
-                        application: r.get(2)?,
-                        kindergarten: r.get(3)?,
-                        status: r.get(4)?,
-                    };
-                    Ok((r.get(0)?, row))
-                },
-            )?
-            .into_iter()
-            .collect(),
-            idempotency: rows(
-                &conn,
-                "SELECT scope, key, outcome FROM idempotency_keys",
-                |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?)),
-            )?
-            .into_iter()
-            .collect(),
-            history: rows(
-                &conn,
-                "SELECT registration_number, seq FROM application_events",
-                |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)),
-            )?
-            .into_iter()
-            .collect(),
-            outbox: rows(&conn, "SELECT seq, kind FROM outbox", |r| {
-                Ok((r.get::<_, i64>(0)? as u64, r.get(1)?))
-            })?
-            .into_iter()
-            .collect(),
+            applications: BTreeMap::new(),
+            places: BTreeMap::new(),
+            referrals: BTreeMap::new(),
+            idempotency: BTreeMap::new(),
+            history: BTreeSet::new(),
+            outbox: BTreeSet::new(),
         };
+        read_tables(&conn, &mut check)?;
         for (seq, payload) in events {
             let event = Event::from_payload(&payload)
                 .map_err(|e| format!("event {seq} does not decode: {e}"))?;
@@ -967,15 +1320,20 @@ impl Check {
         Ok(check)
     }
 
-    /// Splits the journal into commands: each of the workload's commands starts with one
-    /// leading event; the referrals it issued and the access code follow it.
-    fn split(&mut self, seq: u64, event: Event) -> Result<(), String> {
-        let start = |kind| JournalOp {
+    fn start(&mut self, seq: u64, kind: JournalKind) {
+        self.journal.push(JournalOp {
             seq,
             kind,
             issued: Vec::new(),
+            terms: Vec::new(),
             seqs: vec![seq],
-        };
+        });
+    }
+
+    /// Splits the journal into commands: each of the workload's commands starts with one
+    /// leading event; the referrals it issued and the access code follow it. A tick's
+    /// events at one instant (ends of stop lists, then expiries, then referrals) are one.
+    fn split(&mut self, seq: u64, event: Event) -> Result<(), String> {
         match event {
             Event::DistrictCreated(_) | Event::KindergartenCreated(_) => {
                 if !self.journal.is_empty() {
@@ -991,49 +1349,33 @@ impl Check {
                         list.iter().map(|k| k.0).collect()
                     }
                 };
-                self.journal.push(start(JournalKind::Register {
+                let kind = JournalKind::Register {
                     number: application.id.number.0,
                     iin: application.child.iin.as_string(),
                     form: Form {
+                        district: application.id.district.0,
                         birth: application.child.birth_date,
                         language: application.language.map(|l| l.code().to_string()),
                         choices,
                         desired_start: application.desired_start,
+                        claim: application.priority.map(|p| p.category),
                     },
                     registered_at_micros: application.registered_at.timestamp_micros(),
                     access_code: false,
-                }));
+                };
+                self.start(seq, kind);
             }
             Event::AccessCodeIssued { id, .. } => {
-                let last = self.journal.last_mut();
-                match last {
-                    Some(JournalOp {
-                        kind:
-                            JournalKind::Register {
-                                number,
-                                access_code: access_code @ false,
-                                ..
-                            },
-                        issued,
-                        seqs,
-                        ..
-                    }) if *number == id.number.0 && issued.is_empty() => {
-                        *access_code = true;
-                        seqs.push(seq)
-                    }
-                    _ => self.journal_problems.push(format!(
-                        "event {seq}: an access code for {DISTRICT}-{} outside its registration",
-                        id.number.0
-                    )),
-                }
+                self.access_code(seq, (id.district.0, id.number.0))
             }
             Event::PlacesReported { places } => {
                 let Some(first) = places.first() else {
                     return Err(format!("event {seq}: a report of no places"));
                 };
-                self.journal.push(start(JournalKind::Report {
+                let kind = JournalKind::Report {
                     places: places.iter().map(|p| p.id.0).collect(),
                     vacancy: Vacancy {
+                        district: first.district.0,
                         kindergarten: first.kindergarten.0,
                         born_from: first.age_band.born_from,
                         born_to: first.age_band.born_to,
@@ -1041,27 +1383,76 @@ impl Check {
                         count: places.len() as u32,
                         available_from: first.available_from,
                     },
-                }));
+                };
+                self.start(seq, kind);
             }
             Event::ReferralHandedIn { id, .. } => {
-                self.journal.push(start(JournalKind::HandIn(id.number.0)))
+                self.start(seq, JournalKind::HandIn((id.district.0, id.number.0)))
             }
-            Event::ReferralLapsed { id, lapse, .. } => {
-                if lapse != kezek::domain::referral::Lapse::Declined {
-                    self.journal_problems.push(format!(
-                        "event {seq}: a lapse other than a decline: {lapse:?}"
-                    ));
+            Event::ReferralExtended { id, valid_until } => self.start(
+                seq,
+                JournalKind::Extend {
+                    referral: (id.district.0, id.number.0),
+                    valid_until: valid_until.timestamp_micros(),
+                },
+            ),
+            Event::PriorityVerified { id, tier } => self.start(
+                seq,
+                JournalKind::Priority {
+                    application: (id.district.0, id.number.0),
+                    verified: Some(tier.as_u8()),
+                },
+            ),
+            Event::PriorityRejected { id, .. } => self.start(
+                seq,
+                JournalKind::Priority {
+                    application: (id.district.0, id.number.0),
+                    verified: None,
+                },
+            ),
+            Event::ReferralLapsed {
+                id,
+                lapse,
+                at,
+                held_until,
+            } => {
+                let referral = (id.district.0, id.number.0);
+                let (at, held_until) = (at.timestamp_micros(), held_until.timestamp_micros());
+                match lapse {
+                    kezek::domain::referral::Lapse::Declined => self.start(
+                        seq,
+                        JournalKind::Decline {
+                            referral,
+                            at,
+                            held_until,
+                        },
+                    ),
+                    kezek::domain::referral::Lapse::Expired => {
+                        let due = Due::ReferralExpires(referral.0, referral.1);
+                        self.tick(seq, at, due, Some(held_until))
+                    }
+                    other => self.journal_problems.push(format!(
+                        "event {seq}: a lapse this workload does not cause: {other:?}"
+                    )),
                 }
-                self.journal.push(start(JournalKind::Decline(id.number.0)))
+            }
+            Event::StopListEnded { id, at } => {
+                let due = Due::StopListEnds(id.district.0, id.number.0);
+                self.tick(seq, at.timestamp_micros(), due, None)
             }
             Event::ReferralIssued { referral, .. } => match self.journal.last_mut() {
                 Some(op) => {
                     op.issued.push(Issued {
+                        district: referral.id.district.0,
                         number: referral.id.number.0,
                         place: referral.place.0,
                         application: referral.application.number.0,
                         kindergarten: referral.kindergarten.0,
                     });
+                    op.terms.push((
+                        referral.issued_at.timestamp_micros(),
+                        referral.valid_until.timestamp_micros(),
+                    ));
                     op.seqs.push(seq);
                 }
                 None => self
@@ -1074,6 +1465,58 @@ impl Check {
             )),
         }
         Ok(())
+    }
+
+    fn access_code(&mut self, seq: u64, application: Id) {
+        match self.journal.last_mut() {
+            Some(JournalOp {
+                kind:
+                    JournalKind::Register {
+                        number,
+                        form,
+                        access_code: access_code @ false,
+                        ..
+                    },
+                issued,
+                seqs,
+                ..
+            }) if (form.district, *number) == application && issued.is_empty() => {
+                *access_code = true;
+                seqs.push(seq)
+            }
+            _ => self.journal_problems.push(format!(
+                "event {seq}: an access code for {application:?} outside its registration"
+            )),
+        }
+    }
+
+    /// Adds what fell due at `at` to the tick of that instant, or starts one.
+    fn tick(&mut self, seq: u64, at: i64, item: Due, held: Option<i64>) {
+        match self.journal.last_mut() {
+            Some(JournalOp {
+                kind:
+                    JournalKind::Tick {
+                        at: tick_at,
+                        due,
+                        held_until,
+                    },
+                issued,
+                seqs,
+                ..
+            }) if *tick_at == at && issued.is_empty() => {
+                due.push(item);
+                held_until.extend(held.map(|h| (item, h)));
+                seqs.push(seq);
+            }
+            _ => self.start(
+                seq,
+                JournalKind::Tick {
+                    at,
+                    due: vec![item],
+                    held_until: held.map(|h| (item, h)).into_iter().collect(),
+                },
+            ),
+        }
     }
 }
 
@@ -1105,34 +1548,72 @@ fn remembered(after: &Check, op: &Op) -> Option<String> {
     kezek::service::idempotency::open(&idempotency(op), sealed)
 }
 
-/// The idempotency scope of an operation, as the service keys it.
+/// The idempotency scope of an operation, as the service keys it (staff accounts are
+/// named by `kezek staff add`: role, scope, serial).
 fn scope(op: &Op) -> String {
     match &op.request {
-        Request::Register { .. } | Request::Decline { .. } => "portal".to_string(),
+        Request::Register { .. } | Request::Decline { .. } | Request::Extend { .. } => {
+            "portal".to_string()
+        }
         Request::Report(v) => format!("staff:kindergarten-{}-1", v.kindergarten),
         Request::HandIn { kindergarten, .. } => format!("staff:kindergarten-{kindergarten}-1"),
+        Request::Priority {
+            application: (d, _),
+            ..
+        } => format!("staff:officer-d{d}-1"),
+        Request::MoveClock { .. } => "staff:admin-1".to_string(),
     }
 }
 
+/// Operations sent before this clock time may have had their Idempotency-Key records
+/// forgotten: a tick forgets those older than the window, and the clock went this far.
+fn forgettable_before(ops: &[Op]) -> DateTime<Utc> {
+    let window = Duration::hours(kezek::store::IDEMPOTENCY_WINDOW_HOURS);
+    ops.iter()
+        .filter_map(|op| match op.request {
+            Request::MoveClock { to } => Some(to - window),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+/// The journal command a tick is: no client's operation.
+const TICK: usize = usize::MAX - 1;
+/// A journal command no operation matches (already reported).
+const UNMATCHED: usize = usize::MAX;
+
 impl Round {
     /// The checks on the database; returns the model after the replay and, for each
-    /// journal command, the index of its operation (`usize::MAX`: none).
+    /// journal command, the index of its operation (`TICK`, `UNMATCHED`: none).
     fn check(&mut self, ops: &[Op], killed_at: Instant, after: &Check) -> (Model, Vec<usize>) {
         self.counts.events = after.events;
         for problem in &after.journal_problems {
             self.problems.push(format!("journal: {problem}"));
         }
-        if after.setup_events != 1 + KINDERGARTENS as usize {
+        let catalog_events = DISTRICTS.len() + KINDERGARTENS as usize;
+        if after.setup_events != catalog_events {
             self.problem(format!(
-                "journal: {} catalog events, expected {}",
-                after.setup_events,
-                1 + KINDERGARTENS
+                "journal: {} catalog events, expected {catalog_events}",
+                after.setup_events
             ));
         }
         let matched = self.match_journal(ops, after);
-        // 1. Acknowledged means present; refused or sent after the kill means absent.
         let present: BTreeMap<usize, usize> =
             matched.iter().enumerate().map(|(j, op)| (*op, j)).collect();
+        self.check_presence(ops, &present, killed_at);
+        // 2. Whole or absent: the rows beside the events.
+        self.check_rows(ops, &matched, after);
+        self.check_order(ops, &present, after);
+        // 4. The model, in journal order.
+        let model = self.replay(ops, &matched, after);
+        self.check_nothing_pending(ops, &model);
+        self.compare_tables(&model, after);
+        (model, matched)
+    }
+
+    /// 1. Acknowledged means present; refused or sent after the kill means absent.
+    fn check_presence(&mut self, ops: &[Op], present: &BTreeMap<usize, usize>, killed_at: Instant) {
         for (i, op) in ops.iter().enumerate() {
             let found = present.contains_key(&i);
             match &op.answer {
@@ -1140,15 +1621,17 @@ impl Round {
                     "{}: answered as a replay, but its key was new",
                     op.describe()
                 )),
-                Answer::Acknowledged { .. } if !found => self.problem(format!(
+                Answer::Acknowledged { .. } if !found && op.journaled() => self.problem(format!(
                     "LOST: {} is not in the journal after the restart",
                     op.describe()
                 )),
                 Answer::Refused(status, body) => {
-                    self.problem(format!(
-                        "{}: the workload sends only valid requests, got {status} {body}",
-                        op.describe()
-                    ));
+                    if !op.refusal_allowed() {
+                        self.problem(format!(
+                            "{}: the workload sends only valid requests, got {status} {body}",
+                            op.describe()
+                        ));
+                    }
                     if found {
                         self.problem(format!("{}: refused, yet in the journal", op.describe()));
                     }
@@ -1163,9 +1646,10 @@ impl Round {
                 self.counts.unanswered_present += 1;
             }
         }
-        // 2. Whole or absent: the rows beside the events.
-        self.check_rows(ops, &matched, after);
-        // 3. Real-time order: B sent after A was acknowledged comes after A.
+    }
+
+    /// 3. Real-time order: B sent after A was acknowledged comes after A.
+    fn check_order(&mut self, ops: &[Op], present: &BTreeMap<usize, usize>, after: &Check) {
         let seq_of = |i: usize| present.get(&i).map(|j| after.journal[*j].seq);
         let mut acked: Vec<(Instant, u64, usize)> = ops
             .iter()
@@ -1191,18 +1675,36 @@ impl Round {
                 ));
             }
         }
-        // 4. The model, in journal order.
-        let model = self.replay(ops, &matched, after);
-        self.compare_tables(&model, after);
-        (model, matched)
+    }
+
+    /// An acknowledged clock move processed everything due by then: the model, after the
+    /// replay, has no deadline left at or before the latest one.
+    fn check_nothing_pending(&mut self, ops: &[Op], model: &Model) {
+        let latest = ops
+            .iter()
+            .filter(|op| op.acknowledged().is_some())
+            .filter_map(|op| match op.request {
+                Request::MoveClock { to } => Some(to),
+                _ => None,
+            })
+            .max();
+        let Some(latest) = latest else { return };
+        for (at, due) in model.deadlines() {
+            if at <= latest.timestamp_micros() {
+                self.problem(format!(
+                    "MISSED: {due:?} fell due at {at}, before the acknowledged move of the \
+                     clock to {latest}, and was never processed"
+                ));
+            }
+        }
     }
 
     /// For each journal command, the index of the operation it is.
     fn match_journal(&mut self, ops: &[Op], after: &Check) -> Vec<usize> {
         let mut by_iin = HashMap::new();
         let mut by_places = HashMap::new();
-        let mut by_hand_in = HashMap::new();
-        let mut by_decline = HashMap::new();
+        // (what, district, number): referral and application actions.
+        let mut by_target = HashMap::new();
         for (i, op) in ops.iter().enumerate() {
             match &op.request {
                 Request::Register { iin, .. } => {
@@ -1221,11 +1723,18 @@ impl Round {
                     }
                 }
                 Request::HandIn { referral, .. } => {
-                    by_hand_in.insert(*referral, i);
+                    by_target.insert(("hand-in", *referral), i);
                 }
                 Request::Decline { referral, .. } => {
-                    by_decline.insert(*referral, i);
+                    by_target.insert(("decline", *referral), i);
                 }
+                Request::Extend { referral, .. } => {
+                    by_target.insert(("extend", *referral), i);
+                }
+                Request::Priority { application, .. } => {
+                    by_target.insert(("priority", *application), i);
+                }
+                Request::MoveClock { .. } => {}
             }
         }
         let mut matched = Vec::new();
@@ -1234,8 +1743,16 @@ impl Round {
             let op = match &journal_op.kind {
                 JournalKind::Register { iin, .. } => by_iin.get(iin),
                 JournalKind::Report { places, .. } => by_places.get(&places[0]),
-                JournalKind::HandIn(r) => by_hand_in.get(r),
-                JournalKind::Decline(r) => by_decline.get(r),
+                JournalKind::HandIn(r) => by_target.get(&("hand-in", *r)),
+                JournalKind::Decline { referral, .. } => by_target.get(&("decline", *referral)),
+                JournalKind::Extend { referral, .. } => by_target.get(&("extend", *referral)),
+                JournalKind::Priority { application, .. } => {
+                    by_target.get(&("priority", *application))
+                }
+                JournalKind::Tick { .. } => {
+                    matched.push(TICK);
+                    continue;
+                }
             };
             match op {
                 Some(&i) if taken.insert(i) => matched.push(i),
@@ -1246,7 +1763,7 @@ impl Round {
                         journal_op.seq,
                         ops[i].describe()
                     ));
-                    matched.push(usize::MAX);
+                    matched.push(UNMATCHED);
                 }
                 None => {
                     self.problem(format!(
@@ -1255,7 +1772,7 @@ impl Round {
                         journal_op.kind.describe(),
                         journal_op.seq
                     ));
-                    matched.push(usize::MAX);
+                    matched.push(UNMATCHED);
                 }
             }
         }
@@ -1265,10 +1782,12 @@ impl Round {
     /// The rows a command writes beside its events, all or none.
     fn check_rows(&mut self, ops: &[Op], matched: &[usize], after: &Check) {
         let present: BTreeSet<usize> = matched.iter().copied().collect();
+        let forgettable = forgettable_before(ops);
         for (i, op) in ops.iter().enumerate() {
             let record = after.idempotency.contains_key(&record_key(op));
             let found = present.contains(&i);
-            if record != found && !matches!(op.answer, Answer::Refused(..)) {
+            let forgotten = found && !record && op.clock < forgettable;
+            if record != found && !forgotten && !matches!(op.answer, Answer::Refused(..)) {
                 self.problem(format!(
                     "HALF: {}: {} the journal, but its Idempotency-Key record is {}",
                     op.describe(),
@@ -1290,23 +1809,26 @@ impl Round {
     /// access code; and no message of an event that is not there.
     fn check_event_rows(&mut self, after: &Check) {
         for journal_op in &after.journal {
+            let described = journal_op.kind.describe();
             if let JournalKind::Register {
-                number,
                 access_code,
+                form,
+                number,
                 ..
-            } = journal_op.kind
+            } = &journal_op.kind
             {
                 if !access_code {
                     self.problem(format!(
-                        "HALF: {DISTRICT}-{number} (event {}) has no access code event",
+                        "HALF: {described} (event {}) has no access code event",
                         journal_op.seq
                     ));
                 }
                 // The registration's own events (and referral at once) are its history.
+                let (district, number) = (form.district, *number);
                 for seq in &journal_op.seqs {
-                    if !after.history.contains(&(number, *seq)) {
+                    if !after.history.contains(&(district, number, *seq)) {
                         self.problem(format!(
-                            "HALF: {DISTRICT}-{number}: event {seq} is not in its history rows"
+                            "HALF: {described}: event {seq} is not in its history rows"
                         ));
                     }
                 }
@@ -1315,41 +1837,22 @@ impl Round {
                     .contains(&(journal_op.seq, "registered".into()))
                 {
                     self.problem(format!(
-                        "HALF: {DISTRICT}-{number}: no 'registered' message for event {}",
+                        "HALF: {described}: no 'registered' message for event {}",
                         journal_op.seq
                     ));
                 }
             }
-            if let JournalKind::HandIn(r) | JournalKind::Decline(r) = journal_op.kind {
-                let holder = after.referrals.get(&r).map(|row| row.application);
-                if !holder.is_some_and(|a| after.history.contains(&(a, journal_op.seq))) {
-                    self.problem(format!(
-                        "HALF: the {} (event {}) is not in the history of its application {holder:?}",
-                        journal_op.kind.describe(),
-                        journal_op.seq
-                    ));
-                }
-            }
-            for (seq, issued) in journal_op
-                .seqs
-                .iter()
-                .rev()
-                .zip(journal_op.issued.iter().rev())
+            let subject = journal_op.kind.subject(after);
+            if !matches!(journal_op.kind, JournalKind::Register { .. })
+                && subject.is_some_and(|(d, n)| !after.history.contains(&(d, n, journal_op.seq)))
             {
-                if !after.outbox.contains(&(*seq, "referral_issued".into())) {
-                    self.problem(format!(
-                        "HALF: referral {DISTRICT}-R{}: no 'referral_issued' message for event {seq}",
-                        issued.number
-                    ));
-                }
-                if !after.history.contains(&(issued.application, *seq)) {
-                    self.problem(format!(
-                        "HALF: referral {DISTRICT}-R{} (event {seq}) is not in the history of \
-                         {DISTRICT}-{}",
-                        issued.number, issued.application
-                    ));
-                }
+                self.problem(format!(
+                    "HALF: the {described} (event {}) is not in the history of its application \
+                     {subject:?}",
+                    journal_op.seq
+                ));
             }
+            self.check_issued_rows(journal_op, after);
         }
         let seqs: BTreeSet<u64> = after.journal.iter().flat_map(|j| j.seqs.clone()).collect();
         for (seq, kind) in &after.outbox {
@@ -1361,34 +1864,65 @@ impl Round {
         }
     }
 
-    /// Replays the journal's commands, matched to what the clients sent, in the model;
-    /// compares each command's effects with the journal and with the answer.
+    /// Each referral a command issued has its message and its history row.
+    fn check_issued_rows(&mut self, journal_op: &JournalOp, after: &Check) {
+        for (seq, issued) in journal_op
+            .seqs
+            .iter()
+            .rev()
+            .zip(journal_op.issued.iter().rev())
+        {
+            let code = district_code(issued.district);
+            if !after.outbox.contains(&(*seq, "referral_issued".into())) {
+                self.problem(format!(
+                    "HALF: referral {code}-R{}: no 'referral_issued' message for event {seq}",
+                    issued.number
+                ));
+            }
+            if !after
+                .history
+                .contains(&(issued.district, issued.application, *seq))
+            {
+                self.problem(format!(
+                    "HALF: referral {code}-R{} (event {seq}) is not in the history of {code}-{}",
+                    issued.number, issued.application
+                ));
+            }
+        }
+    }
+
+    /// Replays the journal's commands, matched to what the clients sent, and its ticks in
+    /// the model; compares each command's effects with the journal and with the answer.
     fn replay(&mut self, ops: &[Op], matched: &[usize], after: &Check) -> Model {
-        let mut model = Model::default();
+        let mut model = Model::new(DISTRICTS.len() as u32);
+        let latest_move = ops
+            .iter()
+            .filter_map(|op| match op.request {
+                Request::MoveClock { to } => Some(to.timestamp_micros()),
+                _ => None,
+            })
+            .max();
         for (journal_op, &i) in after.journal.iter().zip(matched) {
-            let Some(op) = ops.get(i) else { continue };
-            let context = format!("{} (event {})", op.describe(), journal_op.seq);
-            let step = match (&op.request, &journal_op.kind) {
-                (Request::Register { form, .. }, JournalKind::Register { .. }) => {
-                    self.replay_registration(&mut model, op, form, journal_op, &context)
+            let (context, step) = if let JournalKind::Tick {
+                at,
+                due,
+                held_until,
+            } = &journal_op.kind
+            {
+                let context = format!("{} (event {})", journal_op.kind.describe(), journal_op.seq);
+                if latest_move.is_none_or(|latest| *at > latest) {
+                    self.problem(format!(
+                        "{context}: processed, yet the clock was never moved that far"
+                    ));
                 }
-                (Request::Report(sent), JournalKind::Report { places, vacancy }) => {
-                    if sent != vacancy {
-                        self.problem(format!(
-                            "{context}: recorded as {vacancy:?}, sent as {sent:?}"
-                        ));
-                    }
-                    self.replay_report(&mut model, op, sent, places, &context)
-                }
-                (Request::HandIn { referral, .. }, JournalKind::HandIn(r)) if referral == r => {
-                    model.hand_in(*r).map(|()| (Vec::new(), None))
-                }
-                (Request::Decline { referral, .. }, JournalKind::Decline(r)) if referral == r => {
-                    model
-                        .decline(*r)
-                        .map(|next| (next.into_iter().collect(), None))
-                }
-                (_, kind) => Err(format!("matched to the journal's {kind:?}")),
+                self.counts.expired += held_until.len();
+                self.counts.released += due.len() - held_until.len();
+                (context, model.tick(*at, due, held_until).map(|r| (r, None)))
+            } else {
+                let Some(op) = ops.get(i) else { continue };
+                let context = format!("{} (event {})", op.describe(), journal_op.seq);
+                let step = self.replay_op(&mut model, op, journal_op, &context);
+                (context, step)
             };
             let (expected, answered) = match step {
                 Ok(step) => step,
@@ -1397,23 +1931,106 @@ impl Round {
                     continue;
                 }
             };
-            if expected != journal_op.issued {
-                self.problem(format!(
-                    "REFERRALS: {context}: the model issues {expected:?}, the journal has {:?}",
-                    journal_op.issued
-                ));
-            }
-            let journal: Vec<u32> = journal_op.issued.iter().map(|r| r.number).collect();
-            if answered
-                .as_ref()
-                .is_some_and(|answered| *answered != journal)
-            {
-                self.problem(format!(
-                    "ANSWER: {context}: answered referrals {answered:?}, the journal has {journal:?}"
-                ));
-            }
+            self.compare_issued(&mut model, journal_op, &expected, answered, &context);
         }
         model
+    }
+
+    /// One client's operation in the model: the referrals it issues there, and the
+    /// referral numbers its answer gave (if it was answered).
+    fn replay_op(
+        &mut self,
+        model: &mut Model,
+        op: &Op,
+        journal_op: &JournalOp,
+        context: &str,
+    ) -> Result<(Vec<Issued>, Option<Vec<u32>>), String> {
+        match (&op.request, &journal_op.kind) {
+            (Request::Register { form, .. }, JournalKind::Register { .. }) => {
+                self.replay_registration(model, op, form, journal_op, context)
+            }
+            (Request::Report(sent), JournalKind::Report { places, vacancy }) => {
+                if sent != vacancy {
+                    self.problem(format!(
+                        "{context}: recorded as {vacancy:?}, sent as {sent:?}"
+                    ));
+                }
+                self.replay_report(model, op, sent, places, context)
+            }
+            (Request::HandIn { referral, .. }, JournalKind::HandIn(r)) if referral == r => {
+                model.hand_in(r.0, r.1).map(|()| (Vec::new(), None))
+            }
+            (
+                Request::Decline { referral, .. },
+                JournalKind::Decline {
+                    referral: r,
+                    at,
+                    held_until,
+                },
+            ) if referral == r => model
+                .decline(r.0, r.1, *at, *held_until)
+                .map(|next| (next.into_iter().collect(), None)),
+            (
+                Request::Extend { referral, .. },
+                JournalKind::Extend {
+                    referral: r,
+                    valid_until,
+                },
+            ) if referral == r => model
+                .extend(r.0, r.1, *valid_until)
+                .map(|()| (Vec::new(), None)),
+            (
+                Request::Priority {
+                    application,
+                    verify,
+                },
+                JournalKind::Priority {
+                    application: a,
+                    verified,
+                },
+            ) if application == a && *verify == verified.is_some() => {
+                self.counts.decisions += 1;
+                model
+                    .decide(a.0, a.1, *verified)
+                    .map(|()| (Vec::new(), None))
+            }
+            (_, kind) => Err(format!("matched to the journal's {kind:?}")),
+        }
+    }
+
+    /// The referrals the model issued against the journal's and the answer's; the
+    /// journal's deadlines go into the model.
+    fn compare_issued(
+        &mut self,
+        model: &mut Model,
+        journal_op: &JournalOp,
+        expected: &[Issued],
+        answered: Option<Vec<u32>>,
+        context: &str,
+    ) {
+        if expected != journal_op.issued {
+            self.problem(format!(
+                "REFERRALS: {context}: the model issues {expected:?}, the journal has {:?}",
+                journal_op.issued
+            ));
+            return;
+        }
+        for (issued, (issued_at, valid_until)) in journal_op.issued.iter().zip(&journal_op.terms) {
+            if let Err(e) =
+                model.set_terms(issued.district, issued.number, *issued_at, *valid_until)
+            {
+                self.problem(format!("{context}: {e}"));
+            }
+        }
+        let journal: Vec<u32> = journal_op.issued.iter().map(|r| r.number).collect();
+        if answered
+            .as_ref()
+            .is_some_and(|answered| *answered != journal)
+        {
+            self.problem(format!(
+                "ANSWER: {context}: answered referrals {answered:?}, the journal has {journal:?}"
+            ));
+        }
     }
 
     /// The model's referrals for a registration, and the referral numbers its answer gave.
@@ -1442,19 +2059,18 @@ impl Round {
         let (model_number, referral) = model.register(form.clone(), *registered_at_micros);
         if model_number != *number {
             self.problem(format!(
-                "{context}: registered as {DISTRICT}-{number}, the model's next number is \
+                "{context}: registered as number {number}, the model's next number is \
                  {model_number}"
             ));
         }
         let answered = op.acknowledged().map(|body| {
-            let answered_number = body["number"].as_str().and_then(application_number);
-            (answered_number, known_referral(&body["referral"]))
+            let answered_id = body["number"].as_str().and_then(application_id);
+            (answered_id, known_referral(&body["referral"]))
         });
-        if let Some((answered_number, _)) = answered {
-            if answered_number != Some(*number) {
+        if let Some((answered_id, _)) = answered {
+            if answered_id != Some((form.district, *number)) {
                 self.problem(format!(
-                    "ANSWER: {context}: answered {answered_number:?}, the journal has \
-                     {DISTRICT}-{number}"
+                    "ANSWER: {context}: answered {answered_id:?}, the journal has number {number}"
                 ));
             }
         }
@@ -1503,21 +2119,23 @@ impl Round {
     }
 
     fn compare_tables(&mut self, model: &Model, after: &Check) {
-        let expected: BTreeMap<u32, ApplicationRow> = model
-            .children
+        let expected: BTreeMap<Id, ApplicationRow> = model
+            .books
             .iter()
+            .flat_map(|book| &book.children)
             .map(|c| {
                 let (status, held, active) = match c.state {
-                    ChildState::Waiting { held } => ("queued", held, true),
+                    ChildState::Waiting { held_until } => ("queued", held_until.is_some(), true),
                     ChildState::Referred(_) => ("referred", false, true),
                     ChildState::Enrolled => ("enrolled", false, false),
                 };
                 let row = ApplicationRow {
                     status: status.to_string(),
+                    tier: c.tier,
                     held,
                     active,
                 };
-                (c.number, row)
+                ((c.district, c.number), row)
             })
             .collect();
         self.compare("application", &expected, &after.applications);
@@ -1533,17 +2151,19 @@ impl Round {
             })
             .collect();
         self.compare("place", &expected, &after.places);
-        let expected: BTreeMap<u32, ReferralRow> = model
-            .referrals
+        let expected: BTreeMap<Id, ReferralRow> = model
+            .books
             .iter()
+            .flat_map(|book| &book.referrals)
             .map(|r| {
                 let row = ReferralRow {
                     place: r.issued.place,
                     application: r.issued.application,
                     kindergarten: r.issued.kindergarten,
                     status: r.state.code().to_string(),
+                    extended: r.extended,
                 };
-                (r.issued.number, row)
+                ((r.issued.district, r.issued.number), row)
             })
             .collect();
         self.compare("referral", &expected, &after.referrals);
@@ -1577,20 +2197,28 @@ impl Round {
         model: &Model,
         matched: &[usize],
     ) {
-        let cohorts = [setup.today.year() - 3, setup.today.year() - 2];
-        for cohort in cohorts {
-            for kindergarten in std::iter::once(None).chain((1..=KINDERGARTENS).map(Some)) {
-                match self.queue(client, server, cohort, kindergarten).await {
-                    Ok(found) => {
-                        let expected = model.queue(cohort, kindergarten);
-                        if found != expected {
-                            self.problem(format!(
-                                "QUEUE: cohort {cohort}, kindergarten {kindergarten:?}: the model \
-                                 has (number, on stop list) {expected:?}, the service {found:?}"
-                            ));
+        let year = local_date(setup.start).year();
+        for district in 1..=DISTRICTS.len() as u32 {
+            for cohort in [year - 3, year - 2] {
+                let all = std::iter::once(None);
+                for kindergarten in all.chain(kindergartens_of(district).map(Some)) {
+                    let found = self
+                        .queue(client, server, district, cohort, kindergarten)
+                        .await;
+                    match found {
+                        Ok(found) => {
+                            let expected = model.queue(district, cohort, kindergarten);
+                            if found != expected {
+                                self.problem(format!(
+                                    "QUEUE: {}, cohort {cohort}, kindergarten {kindergarten:?}: \
+                                     the model has (number, on stop list) {expected:?}, the \
+                                     service {found:?}",
+                                    district_code(district)
+                                ));
+                            }
                         }
+                        Err(e) => self.problem(e),
                     }
-                    Err(e) => self.problem(e),
                 }
             }
         }
@@ -1602,14 +2230,16 @@ impl Round {
         &self,
         client: &reqwest::Client,
         server: &Server,
+        district: u32,
         cohort: i32,
         kindergarten: Option<u32>,
     ) -> Result<Vec<(u32, bool)>, String> {
         let mut entries = Vec::new();
         loop {
             let mut url = format!(
-                "{}/api/v1/districts/{DISTRICT}/queue?cohort={cohort}&limit={QUEUE_PAGE}&offset={}",
+                "{}/api/v1/districts/{}/queue?cohort={cohort}&limit={QUEUE_PAGE}&offset={}",
                 server.base,
+                district_code(district),
                 entries.len()
             );
             if let Some(k) = kindergarten {
@@ -1626,9 +2256,9 @@ impl Round {
                 .map_err(|e| format!("reading the queue: {e}"))?;
             let list = page["entries"].as_array().cloned().unwrap_or_default();
             for entry in &list {
-                let number = entry["number"]
+                let (_, number) = entry["number"]
                     .as_str()
-                    .and_then(application_number)
+                    .and_then(application_id)
                     .ok_or_else(|| format!("a queue entry without a number: {entry}"))?;
                 entries.push((number, entry["on_stop_list"].as_bool() == Some(true)));
             }
@@ -1650,8 +2280,8 @@ impl Round {
             let (Request::Register { .. }, Some(body)) = (&op.request, op.acknowledged()) else {
                 continue;
             };
-            let (Some(number), Some(code)) = (
-                body["number"].as_str().and_then(application_number),
+            let (Some(id), Some(code)) = (
+                body["number"].as_str().and_then(application_id),
                 body["access_code"].as_str(),
             ) else {
                 self.problem(format!(
@@ -1660,17 +2290,17 @@ impl Round {
                 ));
                 continue;
             };
-            match parent_view(client, server, number, code).await {
-                Ok(view) => self.compare_parent_view(model, number, &view),
+            match parent_view(client, server, id, code).await {
+                Ok(view) => self.compare_parent_view(model, id, &view),
                 Err(e) => self.problem(format!("LOST: {}: after the restart, {e}", op.describe())),
             }
         }
     }
 
-    /// The application's status and latest referral as the parent sees them, against the
-    /// model.
-    fn compare_parent_view(&mut self, model: &Model, number: u32, view: &Value) {
-        let Some(child) = model.children.get(number as usize - 1) else {
+    /// The application's status, tier and latest referral as the parent sees them, against
+    /// the model.
+    fn compare_parent_view(&mut self, model: &Model, (district, number): Id, view: &Value) {
+        let Some(child) = model.child(district, number) else {
             // Not in the model: `check` has reported the registration lost.
             return;
         };
@@ -1679,7 +2309,7 @@ impl Round {
             ChildState::Referred(_) => "referred",
             ChildState::Enrolled => "enrolled",
         };
-        let latest = model
+        let latest = model.books[district as usize - 1]
             .referrals
             .iter()
             .rev()
@@ -1688,12 +2318,13 @@ impl Round {
         let referral = &view["referral"];
         let shown = referral["number"]
             .as_str()
-            .and_then(referral_number)
-            .map(|n| (n, referral["status"].as_str().unwrap_or("")));
+            .and_then(referral_id)
+            .map(|(_, n)| (n, referral["status"].as_str().unwrap_or("")));
         if view["status"] != status || shown != latest {
             self.problem(format!(
-                "PARENT: {DISTRICT}-{number}: the model has {status} (latest referral \
-                 {latest:?}), the service shows {} (latest referral {shown:?})",
+                "PARENT: {}-{number}: the model has {status} (latest referral {latest:?}), the \
+                 service shows {} (latest referral {shown:?})",
+                district_code(district),
                 view["status"]
             ));
         }
@@ -1709,14 +2340,17 @@ impl Round {
         matched: &[usize],
     ) {
         let present: BTreeSet<usize> = matched.iter().copied().collect();
+        let forgettable = forgettable_before(ops);
         // Every unanswered operation found present, and the first acknowledged one of each
-        // kind, whose first answer the client has to compare with.
+        // kind, whose first answer the client has to compare with; a record the window may
+        // have forgotten answers nothing.
         let mut kinds_seen = HashSet::new();
         let retried: Vec<&Op> = ops
             .iter()
             .enumerate()
             .filter(|(i, op)| {
                 present.contains(i)
+                    && op.clock >= forgettable
                     && (op.unanswered()
                         || (op.acknowledged().is_some()
                             && kinds_seen.insert(std::mem::discriminant(&op.request))))
@@ -1753,24 +2387,22 @@ impl Round {
 async fn parent_view(
     client: &reqwest::Client,
     server: &Server,
-    number: u32,
+    (district, number): Id,
     code: &str,
 ) -> Result<Value, String> {
-    let url = format!("{}/api/v1/applications/{DISTRICT}-{number}", server.base);
+    let name = format!("{}-{number}", district_code(district));
+    let url = format!("{}/api/v1/applications/{name}", server.base);
     let response = client
         .get(url)
         .header("X-Access-Code", code)
         .send()
         .await
-        .map_err(|e| format!("{DISTRICT}-{number}: {e}"))?;
+        .map_err(|e| format!("{name}: {e}"))?;
     if !response.status().is_success() {
         return Err(format!(
-            "{DISTRICT}-{number} with its code answers {}",
+            "{name} with its code answers {}",
             response.status()
         ));
     }
-    response
-        .json()
-        .await
-        .map_err(|e| format!("{DISTRICT}-{number}: {e}"))
+    response.json().await.map_err(|e| format!("{name}: {e}"))
 }

@@ -95,7 +95,8 @@ fn main() -> ExitCode {
         };
         let summary = format!(
             "round {} seed {}: {} clients, killed after {} ms{recovery}; {} sent, {} \
-             acknowledged, {} unanswered ({} of them present); {} events",
+             acknowledged, {} unanswered ({} of them present); {} events; {} clock moves, {} \
+             expired, {} released from the stop list, {} priority decisions",
             round + 1,
             report.seed,
             c.clients,
@@ -104,12 +105,20 @@ fn main() -> ExitCode {
             c.acknowledged,
             c.unanswered,
             c.unanswered_present,
-            c.events
+            c.events,
+            c.clock_moves,
+            c.expired,
+            c.released,
+            c.decisions
         );
         totals.sent += c.sent;
         totals.acknowledged += c.acknowledged;
         totals.unanswered += c.unanswered;
         totals.unanswered_present += c.unanswered_present;
+        totals.clock_moves += c.clock_moves;
+        totals.expired += c.expired;
+        totals.released += c.released;
+        totals.decisions += c.decisions;
         if report.passed() {
             passed += 1;
             println!("{summary}: ok");
@@ -130,11 +139,16 @@ fn main() -> ExitCode {
     }
     println!(
         "totals: {} operations sent, {} acknowledged, {} unanswered at the kill ({} of them \
-         found present); {:.1} s",
+         found present); {} clock moves, {} referrals expired, {} stop lists ended, {} \
+         priority decisions; {:.1} s",
         totals.sent,
         totals.acknowledged,
         totals.unanswered,
         totals.unanswered_present,
+        totals.clock_moves,
+        totals.expired,
+        totals.released,
+        totals.decisions,
         started.elapsed().as_secs_f64()
     );
     println!("{passed} passed, {failed} failed");

@@ -2,34 +2,71 @@
 //! compared by queue key on demand, written from DOMAIN.md and nothing else (it shares no
 //! code with `src/domain/`, whose allocation it is meant to check).
 //!
-//! The crash test's workload has one district, the general tier only (no priority claims
-//! are decided) and a clock that stands still, so the rules it needs are:
-//! - the queue key is `(registered_at, registration number)`;
-//! - a place goes to the first waiting application in key order that fits it: birth date in
-//!   the band, language equal or any, the kindergarten among the choices or any, desired
-//!   start not after the place's date, no referral outstanding, not on the stop list;
+//! The crash test's workload has several districts, each numbering its applications and
+//! referrals on its own; priority claims an officer verifies or rejects; and a clock that
+//! moves forward, so that referrals expire (or are extended first) and stop lists end. The
+//! district policy is the default one (no 1 : 3 cycle). The rules it needs:
+//! - the queue key is `(tier, registered_at, registration number)`; a claim counts only once
+//!   verified (the category's tier), a rejected one leaves the child in the general tier;
+//! - a place goes to the first waiting application of its district in key order that fits
+//!   it: birth date in the band, language equal or any, the kindergarten among the choices
+//!   or any, desired start not after the place's date, no referral outstanding, not on the
+//!   stop list;
 //! - a new registration takes an open place that fits it at once, its most wanted
 //!   kindergarten first (any kindergarten: all equal), then the earliest reported place;
-//! - a hand-in fills the place and enrols the child; a decline reopens the place, puts the
-//!   child on the stop list (no clock moves, so it stays there) and the place goes at once
-//!   to the next child in order.
+//! - a hand-in fills the place and enrols the child; a decline or an expiry reopens the
+//!   place and puts the child on the stop list for ten days; a decline gives the place to the
+//!   next child at once;
+//! - what falls due at one instant happens together: stop lists end and referrals expire,
+//!   then, district by district, every open place of the districts concerned, earliest
+//!   reported first, goes to whoever's turn it is;
+//! - an extension (once) moves the deadline to the end of the 30th local day (UTC+5) after
+//!   the day of issue.
+//!
+//! The one thing the model takes from the journal is a referral's first deadline, which
+//! depends on the working-day calendar; it only checks that it lies after the issue and
+//! within a bound.
 
-use chrono::{Datelike, NaiveDate};
+use chrono::{Datelike, Duration, FixedOffset, NaiveDate, TimeZone};
+
+/// The general tier; verified claims move up to 0 (out of turn) or 1 (first priority).
+pub const GENERAL_TIER: u8 = 2;
+const MICROS_PER_DAY: i64 = 86_400_000_000;
+/// District policy, the defaults.
+const STOP_LIST_DAYS: i64 = 10;
+const EXTENSION_CALENDAR_DAYS: i64 = 30;
+/// Five working days after the day of issue, with the longest holiday break in between.
+const VALIDITY_CALENDAR_DAYS_MAX: i64 = 16;
+const LOCAL_OFFSET_SECONDS: i32 = 5 * 3600;
+
+/// The tier a priority category moves a verified claim to (DOMAIN.md, migration 0001).
+pub fn category_tier(code: &str) -> Option<u8> {
+    match code {
+        "military_family" | "special_state_body_family" | "died_in_service_family" => Some(0),
+        "orphan" | "child_disability" | "parent_disability" | "large_family" => Some(1),
+        _ => None,
+    }
+}
 
 /// What a registration asks for, as the client sent it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Form {
+    /// District id (1-based, the order the districts were created in).
+    pub district: u32,
     pub birth: NaiveDate,
     /// `None`: any language.
     pub language: Option<String>,
     /// Kindergarten ids, most wanted first; empty: any kindergarten of the district.
     pub choices: Vec<u32>,
     pub desired_start: NaiveDate,
+    /// The priority category claimed, if any.
+    pub claim: Option<String>,
 }
 
 /// Free places as the client reported them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Vacancy {
+    pub district: u32,
     pub kindergarten: u32,
     pub born_from: NaiveDate,
     pub born_to: NaiveDate,
@@ -40,22 +77,35 @@ pub struct Vacancy {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ChildState {
-    Waiting { held: bool },
+    /// Waiting; on the stop list until the instant (microseconds) if held.
+    Waiting {
+        held_until: Option<i64>,
+    },
     Referred(u32),
     Enrolled,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClaimState {
+    Claimed,
+    Verified,
+    Rejected,
+}
+
 #[derive(Clone, Debug)]
 pub struct Child {
+    pub district: u32,
     pub number: u32,
     pub registered_at_micros: i64,
     pub form: Form,
+    pub tier: u8,
+    pub claim: Option<ClaimState>,
     pub state: ChildState,
 }
 
 impl Child {
-    fn key(&self) -> (i64, u32) {
-        (self.registered_at_micros, self.number)
+    fn key(&self) -> (u8, i64, u32) {
+        (self.tier, self.registered_at_micros, self.number)
     }
 
     pub fn cohort(&self) -> i32 {
@@ -66,8 +116,13 @@ impl Child {
         self.form.choices.is_empty() || self.form.choices.contains(&kindergarten)
     }
 
+    pub fn waiting(&self) -> bool {
+        matches!(self.state, ChildState::Waiting { .. })
+    }
+
     fn fits(&self, place: &Place) -> bool {
-        self.state == ChildState::Waiting { held: false }
+        self.state == ChildState::Waiting { held_until: None }
+            && self.district == place.vacancy.district
             && place.vacancy.born_from <= self.form.birth
             && self.form.birth <= place.vacancy.born_to
             && self
@@ -99,6 +154,7 @@ pub enum ReferralState {
     Issued,
     HandedIn,
     Declined,
+    Expired,
 }
 
 impl ReferralState {
@@ -108,13 +164,15 @@ impl ReferralState {
             ReferralState::Issued => "issued",
             ReferralState::HandedIn => "handed_in",
             ReferralState::Declined => "declined",
+            ReferralState::Expired => "expired",
         }
     }
 }
 
-/// A referral: (number, place, application number, kindergarten).
+/// A referral: (district, number, place, application number, kindergarten).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Issued {
+    pub district: u32,
     pub number: u32,
     pub place: u64,
     pub application: u32,
@@ -125,32 +183,99 @@ pub struct Issued {
 pub struct ModelReferral {
     pub issued: Issued,
     pub state: ReferralState,
+    /// Microseconds; set from the journal right after the issue (see the module's note).
+    pub issued_at: i64,
+    pub valid_until: i64,
+    pub extended: bool,
 }
 
 /// Why the model cannot take an operation: the journal asked for something impossible.
 pub type ModelError = String;
 
+/// One district's journals: applications and referrals, each numbered from 1.
 #[derive(Default)]
-pub struct Model {
+pub struct Book {
     /// Index `number - 1`.
     pub children: Vec<Child>,
-    /// Index `id - 1`.
-    pub places: Vec<Place>,
     /// Index `number - 1`.
     pub referrals: Vec<ModelReferral>,
 }
 
+/// A deadline the model knows: a stop list ending or a referral expiring.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Due {
+    /// (district, application number)
+    StopListEnds(u32, u32),
+    /// (district, referral number)
+    ReferralExpires(u32, u32),
+}
+
+pub struct Model {
+    /// Index `district - 1`.
+    pub books: Vec<Book>,
+    /// Index `id - 1`: place ids are global.
+    pub places: Vec<Place>,
+}
+
+/// The end of the local day `days` after the local day of `at` (both in microseconds).
+fn end_of_local_day_after(at_micros: i64, days: i64) -> i64 {
+    let offset = FixedOffset::east_opt(LOCAL_OFFSET_SECONDS).expect("UTC+5");
+    let local = offset
+        .timestamp_micros(at_micros)
+        .single()
+        .expect("an instant");
+    let next = (local.date_naive() + Duration::days(days + 1))
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight");
+    offset
+        .from_local_datetime(&next)
+        .single()
+        .expect("a fixed offset has no gaps")
+        .timestamp_micros()
+}
+
 impl Model {
+    pub fn new(districts: u32) -> Model {
+        Model {
+            books: (0..districts).map(|_| Book::default()).collect(),
+            places: Vec::new(),
+        }
+    }
+
+    pub fn child(&self, district: u32, number: u32) -> Option<&Child> {
+        self.books
+            .get((district as usize).wrapping_sub(1))?
+            .children
+            .get((number as usize).wrapping_sub(1))
+    }
+
+    fn child_mut(&mut self, district: u32, number: u32) -> Result<&mut Child, ModelError> {
+        self.books
+            .get_mut((district as usize).wrapping_sub(1))
+            .and_then(|b| b.children.get_mut((number as usize).wrapping_sub(1)))
+            .ok_or_else(|| format!("application {district}/{number} was never registered"))
+    }
+
+    fn book(&mut self, district: u32) -> &mut Book {
+        &mut self.books[district as usize - 1]
+    }
+
     /// Registers; returns the number and the referral it got at once, if any.
     pub fn register(&mut self, form: Form, registered_at_micros: i64) -> (u32, Option<Issued>) {
-        let number = self.children.len() as u32 + 1;
-        self.children.push(Child {
+        let district = form.district;
+        let book = self.book(district);
+        let number = book.children.len() as u32 + 1;
+        let claim = form.claim.as_ref().map(|_| ClaimState::Claimed);
+        book.children.push(Child {
+            district,
             number,
             registered_at_micros,
             form,
-            state: ChildState::Waiting { held: false },
+            tier: GENERAL_TIER,
+            claim,
+            state: ChildState::Waiting { held_until: None },
         });
-        let child = &self.children[number as usize - 1];
+        let child = &self.books[district as usize - 1].children[number as usize - 1];
         let preference = |place: &Place| {
             let choices = &child.form.choices;
             let rank = choices
@@ -184,72 +309,296 @@ impl Model {
         (ids, referrals)
     }
 
-    pub fn hand_in(&mut self, number: u32) -> Result<(), ModelError> {
-        let (place, application) = self.live(number)?;
-        self.referrals[number as usize - 1].state = ReferralState::HandedIn;
-        self.places[place as usize - 1].state = PlaceState::Filled;
-        self.children[application as usize - 1].state = ChildState::Enrolled;
+    /// The journal's deadline of a referral just issued.
+    pub fn set_terms(
+        &mut self,
+        district: u32,
+        number: u32,
+        issued_at: i64,
+        valid_until: i64,
+    ) -> Result<(), ModelError> {
+        if !(issued_at < valid_until
+            && valid_until <= issued_at + VALIDITY_CALENDAR_DAYS_MAX * MICROS_PER_DAY)
+        {
+            return Err(format!(
+                "referral {district}/R{number}: valid until {valid_until}, issued at {issued_at}: \
+                 not within {VALIDITY_CALENDAR_DAYS_MAX} days after the issue"
+            ));
+        }
+        let referral = self.referral_mut(district, number)?;
+        referral.issued_at = issued_at;
+        referral.valid_until = valid_until;
         Ok(())
     }
 
-    /// Declines; returns the referral the freed place went to, if anyone fits it.
-    pub fn decline(&mut self, number: u32) -> Result<Option<Issued>, ModelError> {
-        let (place, application) = self.live(number)?;
-        self.referrals[number as usize - 1].state = ReferralState::Declined;
-        self.places[place as usize - 1].state = PlaceState::Open;
-        self.children[application as usize - 1].state = ChildState::Waiting { held: true };
+    pub fn hand_in(&mut self, district: u32, number: u32) -> Result<(), ModelError> {
+        let (place, application) = self.live(district, number)?;
+        self.referral_mut(district, number)?.state = ReferralState::HandedIn;
+        self.places[place as usize - 1].state = PlaceState::Filled;
+        self.child_mut(district, application)?.state = ChildState::Enrolled;
+        Ok(())
+    }
+
+    /// Declines at `at`; returns the referral the freed place went to, if anyone fits it.
+    pub fn decline(
+        &mut self,
+        district: u32,
+        number: u32,
+        at: i64,
+        held_until: i64,
+    ) -> Result<Option<Issued>, ModelError> {
+        let place = self.lapse(district, number, ReferralState::Declined, at, held_until)?;
         Ok(self.allocate(place))
     }
 
-    /// The waiting applications (the stop list included) of a birth-year cohort, in queue
-    /// order; with a kindergarten, only those that chose it or any.
-    pub fn queue(&self, cohort: i32, kindergarten: Option<u32>) -> Vec<(u32, bool)> {
-        let mut waiting: Vec<&Child> = self
+    /// The parent extends the referral once; `valid_until` is the journal's new deadline.
+    pub fn extend(
+        &mut self,
+        district: u32,
+        number: u32,
+        valid_until: i64,
+    ) -> Result<(), ModelError> {
+        self.live(district, number)?;
+        let referral = self.referral_mut(district, number)?;
+        if referral.extended {
+            return Err(format!("referral {district}/R{number} extended twice"));
+        }
+        let expected = end_of_local_day_after(referral.issued_at, EXTENSION_CALENDAR_DAYS);
+        if valid_until != expected || valid_until <= referral.valid_until {
+            return Err(format!(
+                "referral {district}/R{number} extended to {valid_until}, the model expects \
+                 {expected} (after {})",
+                referral.valid_until
+            ));
+        }
+        referral.valid_until = valid_until;
+        referral.extended = true;
+        Ok(())
+    }
+
+    /// An officer's decision on a claim; `tier` is the journal's for a verification.
+    pub fn decide(
+        &mut self,
+        district: u32,
+        number: u32,
+        verified: Option<u8>,
+    ) -> Result<(), ModelError> {
+        let child = self.child_mut(district, number)?;
+        if !child.waiting() {
+            return Err(format!(
+                "a priority decision on {district}/{number}, which is {:?}",
+                child.state
+            ));
+        }
+        let category = child.form.claim.clone().unwrap_or_default();
+        match (verified, child.claim) {
+            (Some(tier), Some(ClaimState::Claimed)) => {
+                if category_tier(&category) != Some(tier) {
+                    return Err(format!("{category} verified into tier {tier}"));
+                }
+                child.tier = tier;
+                child.claim = Some(ClaimState::Verified);
+            }
+            (None, Some(ClaimState::Claimed | ClaimState::Verified)) => {
+                child.tier = GENERAL_TIER;
+                child.claim = Some(ClaimState::Rejected);
+            }
+            (_, claim) => {
+                return Err(format!(
+                    "a decision ({verified:?}) on {district}/{number}, whose claim is {claim:?}"
+                ))
+            }
+        }
+        Ok(())
+    }
+
+    /// Every deadline still pending, earliest first.
+    pub fn deadlines(&self) -> Vec<(i64, Due)> {
+        let mut due = Vec::new();
+        for (d, book) in self.books.iter().enumerate() {
+            let district = d as u32 + 1;
+            for child in &book.children {
+                if let ChildState::Waiting {
+                    held_until: Some(at),
+                } = child.state
+                {
+                    due.push((at, Due::StopListEnds(district, child.number)));
+                }
+            }
+            for referral in &book.referrals {
+                if referral.state == ReferralState::Issued {
+                    let number = referral.issued.number;
+                    due.push((referral.valid_until, Due::ReferralExpires(district, number)));
+                }
+            }
+        }
+        due.sort();
+        due
+    }
+
+    /// What fell due at `at`, as the journal has it (each expiry with the end of its stop
+    /// list): it must be exactly the earliest pending deadlines. Returns the referrals the
+    /// open places of the districts concerned went to.
+    pub fn tick(
+        &mut self,
+        at: i64,
+        due: &[Due],
+        held_until: &[(Due, i64)],
+    ) -> Result<Vec<Issued>, ModelError> {
+        let expected: Vec<Due> = self
+            .deadlines()
+            .into_iter()
+            .take_while(|(instant, _)| *instant <= at)
+            .map(|(instant, due)| {
+                if instant < at {
+                    Err(format!(
+                        "{due:?} fell due at {instant}, before {at}, and was missed"
+                    ))
+                } else {
+                    Ok(due)
+                }
+            })
+            .collect::<Result<_, _>>()?;
+        let mut found = due.to_vec();
+        found.sort();
+        if found != expected {
+            return Err(format!(
+                "at {at} the model has {expected:?} due, the journal processes {found:?}"
+            ));
+        }
+        let mut districts = std::collections::BTreeSet::new();
+        for item in due {
+            match *item {
+                Due::StopListEnds(district, number) => {
+                    districts.insert(district);
+                    self.child_mut(district, number)?.state =
+                        ChildState::Waiting { held_until: None };
+                }
+                Due::ReferralExpires(district, number) => {
+                    districts.insert(district);
+                    let held = held_until
+                        .iter()
+                        .find(|(d, _)| d == item)
+                        .map(|(_, h)| *h)
+                        .ok_or_else(|| format!("{item:?} without its stop list"))?;
+                    self.lapse(district, number, ReferralState::Expired, at, held)?;
+                }
+            }
+        }
+        let mut issued = Vec::new();
+        for district in districts {
+            let open: Vec<u64> = self
+                .places
+                .iter()
+                .filter(|p| p.state == PlaceState::Open && p.vacancy.district == district)
+                .map(|p| p.id)
+                .collect();
+            issued.extend(open.into_iter().filter_map(|p| self.allocate(p)));
+        }
+        Ok(issued)
+    }
+
+    /// The waiting applications (the stop list included) of a district's birth-year cohort,
+    /// in queue order; with a kindergarten, only those that chose it or any.
+    pub fn queue(&self, district: u32, cohort: i32, kindergarten: Option<u32>) -> Vec<(u32, bool)> {
+        let mut waiting: Vec<&Child> = self.books[district as usize - 1]
             .children
             .iter()
-            .filter(|c| matches!(c.state, ChildState::Waiting { .. }) && c.cohort() == cohort)
+            .filter(|c| c.waiting() && c.cohort() == cohort)
             .filter(|c| kindergarten.is_none_or(|k| c.wants(k)))
             .collect();
         waiting.sort_by_key(|c| c.key());
         waiting
             .iter()
-            .map(|c| (c.number, c.state == ChildState::Waiting { held: true }))
+            .map(|c| {
+                let held = !matches!(c.state, ChildState::Waiting { held_until: None });
+                (c.number, held)
+            })
             .collect()
     }
 
-    fn live(&self, number: u32) -> Result<(u64, u32), ModelError> {
-        match self.referrals.get((number as usize).wrapping_sub(1)) {
-            Some(r) if r.state == ReferralState::Issued => {
-                Ok((r.issued.place, r.issued.application))
-            }
-            Some(r) => Err(format!("referral R{number} is {:?}, not live", r.state)),
-            None => Err(format!("referral R{number} was never issued")),
+    fn referral_mut(
+        &mut self,
+        district: u32,
+        number: u32,
+    ) -> Result<&mut ModelReferral, ModelError> {
+        self.books
+            .get_mut((district as usize).wrapping_sub(1))
+            .and_then(|b| b.referrals.get_mut((number as usize).wrapping_sub(1)))
+            .ok_or_else(|| format!("referral {district}/R{number} was never issued"))
+    }
+
+    fn live(&mut self, district: u32, number: u32) -> Result<(u64, u32), ModelError> {
+        let r = self.referral_mut(district, number)?;
+        if r.state == ReferralState::Issued {
+            Ok((r.issued.place, r.issued.application))
+        } else {
+            Err(format!(
+                "referral {district}/R{number} is {:?}, not live",
+                r.state
+            ))
         }
     }
 
-    /// The place goes to the first fitting child in key order, if any.
+    /// Ends a live referral without enrolment: the place opens, the child waits on the
+    /// stop list until `held_until`, which must be `at` plus the policy's days.
+    fn lapse(
+        &mut self,
+        district: u32,
+        number: u32,
+        how: ReferralState,
+        at: i64,
+        held_until: i64,
+    ) -> Result<u64, ModelError> {
+        let (place, application) = self.live(district, number)?;
+        if held_until != at + STOP_LIST_DAYS * MICROS_PER_DAY {
+            return Err(format!(
+                "referral {district}/R{number} lapsed at {at} with a stop list until \
+                 {held_until}, not {STOP_LIST_DAYS} days"
+            ));
+        }
+        self.referral_mut(district, number)?.state = how;
+        self.places[place as usize - 1].state = PlaceState::Open;
+        self.child_mut(district, application)?.state = ChildState::Waiting {
+            held_until: Some(held_until),
+        };
+        Ok(place)
+    }
+
+    /// The place goes to the first fitting child of its district in key order, if any.
     fn allocate(&mut self, place: u64) -> Option<Issued> {
         let open = &self.places[place as usize - 1];
         debug_assert_eq!(open.state, PlaceState::Open);
-        let mut fitting: Vec<&Child> = self.children.iter().filter(|c| c.fits(open)).collect();
-        fitting.sort_by_key(|c| c.key());
-        let number = fitting.first()?.number;
+        let district = open.vacancy.district;
+        let number = self.books[district as usize - 1]
+            .children
+            .iter()
+            .filter(|c| c.fits(open))
+            .min_by_key(|c| c.key())?
+            .number;
         Some(self.issue(place, number))
     }
 
     fn issue(&mut self, place: u64, application: u32) -> Issued {
+        let vacancy = &self.places[place as usize - 1].vacancy;
+        let (district, kindergarten) = (vacancy.district, vacancy.kindergarten);
+        let book = self.book(district);
         let issued = Issued {
-            number: self.referrals.len() as u32 + 1,
+            district,
+            number: book.referrals.len() as u32 + 1,
             place,
             application,
-            kindergarten: self.places[place as usize - 1].vacancy.kindergarten,
+            kindergarten,
         };
-        self.referrals.push(ModelReferral {
+        book.referrals.push(ModelReferral {
             issued,
             state: ReferralState::Issued,
+            issued_at: 0,
+            valid_until: i64::MAX,
+            extended: false,
         });
+        book.children[application as usize - 1].state = ChildState::Referred(issued.number);
         self.places[place as usize - 1].state = PlaceState::Held(issued.number);
-        self.children[application as usize - 1].state = ChildState::Referred(issued.number);
         issued
     }
 }
@@ -262,17 +611,20 @@ mod tests {
         NaiveDate::from_ymd_opt(y, m, d).unwrap()
     }
 
-    fn form(choices: Vec<u32>, language: Option<&str>) -> Form {
+    fn form(district: u32, choices: Vec<u32>, language: Option<&str>) -> Form {
         Form {
+            district,
             birth: day(2023, 5, 1),
             language: language.map(str::to_string),
             choices,
             desired_start: day(2026, 12, 1),
+            claim: None,
         }
     }
 
-    fn vacancy(kindergarten: u32, count: u32) -> Vacancy {
+    fn vacancy(district: u32, kindergarten: u32, count: u32) -> Vacancy {
         Vacancy {
+            district,
             kindergarten,
             born_from: day(2023, 1, 1),
             born_to: day(2023, 12, 31),
@@ -282,33 +634,84 @@ mod tests {
         }
     }
 
+    const DAY: i64 = MICROS_PER_DAY;
+
     #[test]
     fn places_go_in_key_order_and_a_decline_passes_the_place_on() {
-        let mut model = Model::default();
-        assert_eq!(model.register(form(vec![1], Some("kk")), 5).0, 1);
-        assert_eq!(model.register(form(vec![], None), 5).0, 2);
-        model.register(form(vec![2], None), 5);
-        let (places, referrals) = model.report(vacancy(1, 3));
+        let mut model = Model::new(2);
+        assert_eq!(model.register(form(1, vec![1], Some("kk")), 5).0, 1);
+        assert_eq!(model.register(form(1, vec![], None), 5).0, 2);
+        model.register(form(1, vec![2], None), 5);
+        assert_eq!(model.register(form(2, vec![], None), 5).0, 1, "own numbers");
+        let (places, referrals) = model.report(vacancy(1, 1, 3));
         assert_eq!(places, [1, 2, 3]);
         let to: Vec<u32> = referrals.iter().map(|r| r.application).collect();
-        assert_eq!(to, [1, 2], "the third child wants only kindergarten 2");
-        assert_eq!(model.decline(1).unwrap(), None, "nobody else fits");
-        assert_eq!(model.queue(2023, None), [(1, true), (3, false)]);
-        assert_eq!(model.queue(2023, Some(1)), [(1, true)]);
-        // The next registration takes the earliest open place.
-        let (_, at_once) = model.register(form(vec![1], Some("kk")), 6);
+        assert_eq!(
+            to,
+            [1, 2],
+            "the third wants only 2; district 2's child is elsewhere"
+        );
+        assert_eq!(model.decline(1, 1, 7, 7 + 10 * DAY).unwrap(), None);
+        assert_eq!(model.queue(1, 2023, None), [(1, true), (3, false)]);
+        assert_eq!(model.queue(1, 2023, Some(1)), [(1, true)]);
+        let (_, at_once) = model.register(form(1, vec![1], Some("kk")), 6);
         assert_eq!(at_once.map(|r| r.place), Some(1));
-        assert!(model.hand_in(1).is_err(), "declined");
-        model.hand_in(2).unwrap();
+        assert!(model.hand_in(1, 1).is_err(), "declined");
+        model.hand_in(1, 2).unwrap();
         assert_eq!(model.places[1].state, PlaceState::Filled);
     }
 
     #[test]
-    fn a_registration_takes_its_most_wanted_kindergarten_first() {
-        let mut model = Model::default();
-        model.report(vacancy(1, 1));
-        model.report(vacancy(2, 1));
-        let (_, referral) = model.register(form(vec![2, 1], None), 1);
-        assert_eq!(referral.map(|r| r.place), Some(2));
+    fn a_verified_claim_goes_ahead_and_a_rejected_one_does_not() {
+        let mut model = Model::new(1);
+        model.register(form(1, vec![], None), 1);
+        let claimed = Form {
+            claim: Some("orphan".into()),
+            ..form(1, vec![], None)
+        };
+        model.register(claimed.clone(), 2);
+        model.register(claimed, 3);
+        model.decide(1, 2, Some(1)).unwrap();
+        model.decide(1, 3, None).unwrap();
+        assert!(model.decide(1, 3, None).is_err(), "decided already");
+        assert_eq!(
+            model.queue(1, 2023, None),
+            [(2, false), (1, false), (3, false)]
+        );
+        assert!(model.decide(1, 1, Some(1)).is_err(), "no claim");
+    }
+
+    #[test]
+    fn an_expiry_reopens_the_place_for_the_next_and_the_stop_list_ends() {
+        let mut model = Model::new(1);
+        model.register(form(1, vec![], None), 1);
+        model.register(form(1, vec![], None), 2);
+        let (_, issued) = model.report(vacancy(1, 1, 1));
+        assert_eq!(issued[0].application, 1);
+        model.set_terms(1, 1, 10, 10 + 7 * DAY).unwrap();
+        assert!(model.set_terms(1, 1, 10, 10 + 30 * DAY).is_err());
+        let due = [Due::ReferralExpires(1, 1)];
+        assert!(model.tick(10 + 8 * DAY, &due, &[]).is_err(), "missed");
+        let at = 10 + 7 * DAY;
+        let issued = model.tick(at, &due, &[(due[0], at + 10 * DAY)]).unwrap();
+        assert_eq!(issued[0].application, 2, "the next child");
+        let back = [Due::StopListEnds(1, 1)];
+        assert_eq!(model.deadlines()[0], (at + 10 * DAY, back[0]));
+    }
+
+    #[test]
+    fn an_extension_ends_on_the_30th_local_day_after_the_issue() {
+        let mut model = Model::new(1);
+        model.register(form(1, vec![], None), 1);
+        model.report(vacancy(1, 1, 1));
+        // 2026-12-04 10:00 UTC is 15:00 local; the 30th day after is 2027-01-03, which
+        // ends at 2027-01-04 00:00 local = 2027-01-03 19:00 UTC.
+        let issued = chrono::Utc.with_ymd_and_hms(2026, 12, 4, 10, 0, 0).unwrap();
+        let end = chrono::Utc.with_ymd_and_hms(2027, 1, 3, 19, 0, 0).unwrap();
+        let issued = issued.timestamp_micros();
+        model.set_terms(1, 1, issued, issued + 5 * DAY).unwrap();
+        assert!(model.extend(1, 1, end.timestamp_micros() + 1).is_err());
+        model.extend(1, 1, end.timestamp_micros()).unwrap();
+        assert!(model.extend(1, 1, end.timestamp_micros()).is_err(), "once");
     }
 }

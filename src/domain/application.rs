@@ -318,6 +318,9 @@ pub enum Refusal {
     FamilySizeInvalid,
     #[error("a child appears twice in the family")]
     FamilyChildRepeated,
+    /// See `domain::text`.
+    #[error("a text holds a control, invisible or direction-changing character")]
+    TextUnsafe,
 }
 
 impl Refusal {
@@ -356,6 +359,7 @@ impl Refusal {
             Refusal::TransferPending => "transfer_pending",
             Refusal::FamilySizeInvalid => "family_size_invalid",
             Refusal::FamilyChildRepeated => "family_child_repeated",
+            Refusal::TextUnsafe => "text_unsafe",
         }
     }
 }
@@ -580,6 +584,7 @@ pub(crate) fn parse_date(text: &str) -> Option<NaiveDate> {
 /// A person's full name: whitespace folded, letters, spaces, `-`, `'` and `.` only, at most
 /// `NAME_CHARS_MAX` characters.
 pub fn parse_name(text: &str) -> Result<String, Refusal> {
+    safe_text(text)?;
     let name = text.split_whitespace().collect::<Vec<_>>().join(" ");
     let plausible = name
         .chars()
@@ -605,25 +610,21 @@ pub(crate) fn parse_phone(text: &str) -> Result<String, Refusal> {
 }
 
 pub(crate) fn parse_email(text: Option<&str>) -> Result<Option<String>, Refusal> {
-    let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else {
-        return Ok(None);
-    };
-    let valid = text.len() <= 254
-        && !text.chars().any(char::is_whitespace)
-        && text.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-                && !domain.contains('@')
-        });
-    if !valid {
-        return Err(Refusal::EmailInvalid);
+    match text.map(str::trim).filter(|t| !t.is_empty()) {
+        None => Ok(None),
+        Some(text) => super::contact::parse_email(text)
+            .map(Some)
+            .map_err(|_| Refusal::EmailInvalid),
     }
-    Ok(Some(text.to_string()))
+}
+
+/// Refuses what `domain::text` refuses, before any other check of a free-text field.
+fn safe_text(text: &str) -> Result<(), Refusal> {
+    super::text::check_line(text).map_err(|_| Refusal::TextUnsafe)
 }
 
 pub(crate) fn parse_address(text: &str) -> Result<String, Refusal> {
+    safe_text(text)?;
     let address = text.split_whitespace().collect::<Vec<_>>().join(" ");
     if address.is_empty() || address.chars().count() > ADDRESS_CHARS_MAX {
         return Err(Refusal::AddressInvalid);
@@ -691,6 +692,7 @@ fn parse_priority(
         .map(str::trim)
         .filter(|d| !d.is_empty() && d.chars().count() <= DOCUMENT_CHARS_MAX)
         .ok_or(Refusal::PriorityDocumentMissing)?;
+    safe_text(document)?;
     Ok(Some(PriorityClaim {
         category: category.code.clone(),
         document: document.to_string(),

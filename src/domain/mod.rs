@@ -8,6 +8,7 @@ pub mod amendment;
 pub mod application;
 pub mod calendar;
 pub mod catalog;
+pub mod contact;
 pub mod deadline;
 pub mod document;
 pub mod event;
@@ -19,6 +20,7 @@ pub mod referral;
 pub mod replay;
 pub mod staff;
 pub mod state;
+pub mod text;
 pub mod transfer;
 pub mod waiting_list;
 

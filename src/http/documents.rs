@@ -7,6 +7,7 @@
 //! deterministic: the same document always carries the same seal); nothing is stored.
 
 use super::applications::{reach, reach_referral, read_blocking, Ctx};
+use super::auth::ClientIp;
 use super::error::{self, ApiError, Lang};
 use super::extract::ApiQuery;
 use super::{no_store, AppState};
@@ -59,31 +60,10 @@ pub struct DocumentParams {
     format: Option<Format>,
 }
 
-/// The service's address as printed on the page: the configured one, or the request's
-/// Host (which is printed, never trusted for anything else, so it is only kept tidy).
-fn base_url(app: &AppState, headers: &HeaderMap) -> String {
-    if let Some(url) = &app.public_url {
-        return url.to_string();
-    }
-    let host = headers
-        .get(header::HOST)
-        .and_then(|value| value.to_str().ok())
-        .filter(|host| {
-            !host.is_empty()
-                && host.len() <= 255
-                && host
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
-        })
-        .unwrap_or("localhost");
-    format!("http://{host}")
-}
-
 /// Signs the document, renders it as asked and answers it, never to be cached.
 async fn answer(
     app: &AppState,
     ctx: &Ctx,
-    headers: &HeaderMap,
     params: DocumentParams,
     data: DocumentData,
 ) -> Result<Response, ApiError> {
@@ -95,7 +75,7 @@ async fn answer(
     };
     let format = params.format.unwrap_or_default();
     let seal = Seal {
-        base_url: base_url(app, headers),
+        base_url: app.public_url.to_string(),
         signature: app.signer.sign(&data),
         key_id: app.signer.public_key().id,
     };
@@ -152,7 +132,6 @@ async fn answer(
 async fn build_and_answer(
     app: &AppState,
     ctx: &Ctx,
-    headers: &HeaderMap,
     params: DocumentParams,
     build: impl FnOnce(
             &rusqlite::Connection,
@@ -166,7 +145,7 @@ async fn build_and_answer(
     let data = built
         .map(|built| built.data)
         .ok_or_else(|| ctx.error(error::NOT_FOUND))?;
-    answer(app, ctx, headers, params, data).await
+    answer(app, ctx, params, data).await
 }
 
 /// The registration notice: the child was entered in the registration journal under this
@@ -181,12 +160,11 @@ async fn build_and_answer(
 async fn notice(
     State(app): State<AppState>,
     ctx: Ctx,
-    headers: HeaderMap,
     Path(number): Path<String>,
     ApiQuery(params): ApiQuery<DocumentParams>,
 ) -> Result<Response, ApiError> {
     let id = reach(&app, &ctx, &number)?;
-    build_and_answer(&app, &ctx, &headers, params, move |conn, catalog| {
+    build_and_answer(&app, &ctx, params, move |conn, catalog| {
         documents::notice(conn, catalog, id, None)
     })
     .await
@@ -204,13 +182,12 @@ async fn notice(
 async fn referral(
     State(app): State<AppState>,
     ctx: Ctx,
-    headers: HeaderMap,
     Path(number): Path<String>,
     ApiQuery(params): ApiQuery<DocumentParams>,
 ) -> Result<Response, ApiError> {
     let (id, _) = reach_referral(&app, &ctx, &number).await?;
     let now = app.service.now();
-    build_and_answer(&app, &ctx, &headers, params, move |conn, catalog| {
+    build_and_answer(&app, &ctx, params, move |conn, catalog| {
         documents::referral(conn, catalog, id, None, now)
     })
     .await
@@ -228,12 +205,11 @@ async fn referral(
 async fn refusal(
     State(app): State<AppState>,
     ctx: Ctx,
-    headers: HeaderMap,
     Path(number): Path<String>,
     ApiQuery(params): ApiQuery<DocumentParams>,
 ) -> Result<Response, ApiError> {
     let id = reach(&app, &ctx, &number)?;
-    build_and_answer(&app, &ctx, &headers, params, move |conn, catalog| {
+    build_and_answer(&app, &ctx, params, move |conn, catalog| {
         documents::refusal(conn, catalog, id)
     })
     .await
@@ -275,24 +251,67 @@ pub struct VerifyParams {
     sig: Option<String>,
 }
 
-/// What the check says of a document: no personal data.
+/// What the check says of a document: no personal data. A document shown without a valid
+/// signature gets only `authentic: false`, whatever its number: the same answer for a
+/// forged seal, a number that was never issued, a refused application and a malformed id,
+/// so the endpoint tells nobody which documents exist. Its facts come only with the seal
+/// that proves the asker holds the document.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct VerificationView {
-    /// `referral-ESL-R5`
-    pub document: String,
-    pub version: u32,
     /// The signature was made by this deployment's key over exactly this document.
     pub authentic: bool,
     /// Authentic and still in force.
     pub valid: bool,
+    /// `referral-ESL-R5`; only when authentic.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub document: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<u32>,
     /// in_force, superseded (a newer version replaced it), used (the referral was handed
     /// in), ended (expired, declined, revoked; or the application left the queue)
-    pub standing: String,
-    pub issued_at: DateTime<Utc>,
-    /// A referral's deadline: the instant it lapses (the end of its last local day).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub standing: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issued_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub valid_until: Option<DateTime<Utc>>,
     /// The last day it may be handed in, to the end of the day (local, UTC+5).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub last_day: Option<chrono::NaiveDate>,
+}
+
+impl VerificationView {
+    /// The one answer to everything without a valid signature.
+    fn not_authentic() -> VerificationView {
+        VerificationView {
+            authentic: false,
+            valid: false,
+            document: None,
+            version: None,
+            standing: None,
+            issued_at: None,
+            valid_until: None,
+            last_day: None,
+        }
+    }
+
+    fn of(verification: documents::Verification) -> VerificationView {
+        if !verification.authentic {
+            return VerificationView::not_authentic();
+        }
+        VerificationView {
+            authentic: true,
+            valid: verification.valid,
+            document: Some(verification.document),
+            version: Some(verification.version),
+            standing: Some(standing_code(verification.standing).to_string()),
+            issued_at: Some(verification.issued_at),
+            valid_until: verification.valid_until,
+            last_day: verification
+                .valid_until
+                .map(crate::domain::deadline::last_day),
+        }
+    }
 }
 
 fn standing_code(standing: Standing) -> &'static str {
@@ -306,41 +325,38 @@ fn standing_code(standing: Standing) -> &'static str {
 
 /// Checks a printed document: the link its QR code holds. Says whether the seal is this
 /// deployment's over exactly this document, and whether the document is still in force
-/// (a referral revoked or expired is authentic but no longer valid).
+/// (a referral revoked or expired is authentic but no longer valid). Without a valid seal
+/// the answer is the same "not authentic" for every id (see `VerificationView`). Each
+/// client has its own quota of checks (`VerificationQuota`).
 #[utoipa::path(get, path = "/api/v1/documents/{id}/verify", tag = "public",
     params(("id" = String, Path, description = "referral-ESL-R5"), VerifyParams),
     responses(
         (status = 200, body = VerificationView),
-        (status = 404, description = "No such document")))]
+        (status = 429, description = "rate_limited: this client's checks are spent")))]
 async fn verify(
     State(app): State<AppState>,
     lang: Lang,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     Path(id): Path<String>,
     ApiQuery(params): ApiQuery<VerifyParams>,
 ) -> Result<Response, ApiError> {
-    let id = DocumentId::parse(&id).ok_or_else(|| ApiError::new(error::NOT_FOUND, lang))?;
-    let catalog = app.service.read().catalog.clone();
-    let now = app.service.now();
-    let signer = std::sync::Arc::clone(&app.signer);
-    let signature = params.sig.unwrap_or_default();
-    let version = params.v;
-    let verification = read_blocking(&app, lang, move |conn| {
-        documents::verify(conn, &catalog, &signer, &id, version, &signature, now)
-    })
-    .await?
-    .ok_or_else(|| ApiError::new(error::NOT_FOUND, lang))?;
-    let view = VerificationView {
-        document: verification.document,
-        version: verification.version,
-        authentic: verification.authentic,
-        valid: verification.valid,
-        standing: standing_code(verification.standing).to_string(),
-        issued_at: verification.issued_at,
-        valid_until: verification.valid_until,
-        last_day: verification
-            .valid_until
-            .map(crate::domain::deadline::last_day),
+    if let Err(retry_after) = app.verifications.check(ip) {
+        return Err(ApiError::new(error::RATE_LIMITED, lang).retry_after(retry_after));
+    }
+    let view = match (DocumentId::parse(&id), params.sig) {
+        (Some(id), Some(signature)) => {
+            let catalog = app.service.read().catalog.clone();
+            let now = app.service.now();
+            let signer = std::sync::Arc::clone(&app.signer);
+            let version = params.v;
+            read_blocking(&app, lang, move |conn| {
+                documents::verify(conn, &catalog, &signer, &id, version, &signature, now)
+            })
+            .await?
+            .map_or_else(VerificationView::not_authentic, VerificationView::of)
+        }
+        _ => VerificationView::not_authentic(),
     };
     // A phone that scanned the QR code asks for a page; a program asks for JSON.
     if super::pages::wants_html(&headers) {

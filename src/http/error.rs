@@ -154,6 +154,8 @@ errors! {
         "Басымдық санаты табылмады.", "Категория приоритета не найдена.", "The priority category is not known.";
     PRIORITY_DOCUMENT_MISSING = "priority_document_missing", UNPROCESSABLE_ENTITY,
         "Басымдықты растайтын құжат көрсетілмеген.", "Не указан документ, подтверждающий приоритет.", "The priority claim needs its supporting document.";
+    TEXT_UNSAFE = "text_unsafe", UNPROCESSABLE_ENTITY,
+        "Мәтінде басқару, көрінбейтін немесе жазу бағытын өзгертетін таңба бар.", "Текст содержит управляющий, невидимый или меняющий направление письма символ.", "A text holds a control, invisible or direction-changing character.";
     APPLICANT_IS_CHILD = "applicant_is_child", UNPROCESSABLE_ENTITY,
         "Өтініш беруші бала бола алмайды.", "Заявитель не может быть ребёнком.", "The applicant cannot be the child.";
     CLOCK_NOT_MANUAL = "clock_not_manual", FORBIDDEN,
@@ -519,6 +521,7 @@ mod tests {
             Refusal::TransferPending,
             Refusal::FamilySizeInvalid,
             Refusal::FamilyChildRepeated,
+            Refusal::TextUnsafe,
         ];
         for refusal in &refusals {
             let kind = refusal_kind(refusal);

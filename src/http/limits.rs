@@ -10,6 +10,8 @@
 //!   are untouched, so a parent's right code is never refused because someone else (behind
 //!   the same proxy or NAT) guessed at another application.
 //!
+//! The documents' verification endpoint has a quota of its own (`VerificationLimit`).
+//!
 //! The clock is a type parameter so that tests drive it by hand and are exact.
 
 use crate::domain::application::ApplicationId;
@@ -145,12 +147,80 @@ impl<C: Clock + Clone> ParentLimits<C> {
         )
     }
 
-    /// Whole seconds, rounded up, until a refused client may try again; never 0, so a
-    /// `Retry-After` never invites an immediate retry.
     fn seconds_until(&self, refusal: &NotUntil<C::Instant>) -> u64 {
-        let wait = refusal.wait_time_from(self.clock.now());
-        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-        seconds.max(1)
+        seconds_until(&self.clock, refusal)
+    }
+}
+
+/// Whole seconds, rounded up, until a refused client may try again; never 0, so a
+/// `Retry-After` never invites an immediate retry.
+fn seconds_until<C: Clock>(clock: &C, refusal: &NotUntil<C::Instant>) -> u64 {
+    let wait = refusal.wait_time_from(clock.now());
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    seconds.max(1)
+}
+
+/// The documents' verification endpoint's own quota, per client address. Anyone may check
+/// a printed document; nobody may walk the document numbers through the endpoint, and its
+/// spending is apart from parents' look-ups, so checking papers never locks a parent out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VerificationQuota {
+    /// Sustained checks a minute. 0 switches the quota off.
+    pub per_minute: u32,
+    /// Checks allowed at once. 0 counts as 1.
+    pub burst: u32,
+}
+
+impl Default for VerificationQuota {
+    /// 30 a minute (10 at once): a person scanning a pile of referrals at a desk, not a
+    /// crawler.
+    fn default() -> Self {
+        VerificationQuota {
+            per_minute: 30,
+            burst: 10,
+        }
+    }
+}
+
+/// The verification quota of every client address.
+#[derive(Debug)]
+pub struct VerificationLimit<C: Clock = DefaultClock> {
+    /// `None` when the quota is off.
+    checks: Option<LookupLimiter<C>>,
+    clock: C,
+}
+
+impl VerificationLimit<DefaultClock> {
+    pub fn new(quota: VerificationQuota) -> Self {
+        VerificationLimit::with_clock(quota, DefaultClock::default())
+    }
+}
+
+impl<C: Clock + Clone> VerificationLimit<C> {
+    pub fn with_clock(quota: VerificationQuota, clock: C) -> Self {
+        let checks = NonZeroU32::new(quota.per_minute).map(|rate| {
+            let quota = Quota::per_minute(rate).allow_burst(at_least_one(quota.burst));
+            RateLimiter::new(quota, DefaultKeyedStateStore::default(), clock.clone())
+        });
+        VerificationLimit { checks, clock }
+    }
+
+    /// Spends one check of `ip`, or refuses with the whole seconds to wait (at least 1).
+    pub fn check(&self, ip: IpAddr) -> Result<(), u64> {
+        match &self.checks {
+            Some(checks) => checks
+                .check_key(&ip)
+                .map_err(|refusal| seconds_until(&self.clock, &refusal)),
+            None => Ok(()),
+        }
+    }
+
+    /// As `ParentLimits::retain_recent`.
+    pub fn retain_recent(&self) {
+        if let Some(checks) = &self.checks {
+            checks.retain_recent();
+            checks.shrink_to_fit();
+        }
     }
 }
 
@@ -261,6 +331,29 @@ mod tests {
             district: crate::domain::catalog::DistrictId(1),
             number: crate::domain::application::RegistrationNumber(number),
         }
+    }
+
+    #[test]
+    fn verifications_have_their_own_quota_per_address() {
+        let clock = FakeRelativeClock::default();
+        let quota = VerificationQuota {
+            per_minute: 60,
+            burst: 3,
+        };
+        let limit = VerificationLimit::with_clock(quota, clock.clone());
+        for n in 0..3 {
+            assert_eq!(limit.check(ONE), Ok(()), "check {n}");
+        }
+        assert_eq!(limit.check(ONE), Err(1));
+        assert_eq!(limit.check(TWO), Ok(()), "another address is not held back");
+        clock.advance(Duration::from_secs(1));
+        assert_eq!(limit.check(ONE), Ok(()));
+        let off = VerificationQuota {
+            per_minute: 0,
+            burst: 0,
+        };
+        let unlimited = VerificationLimit::with_clock(off, clock);
+        assert!((0..100).all(|_| unlimited.check(ONE).is_ok()));
     }
 
     fn limits(config: LimitConfig) -> (ParentLimits<FakeRelativeClock>, FakeRelativeClock) {

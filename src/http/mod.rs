@@ -46,6 +46,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use error::{ApiError, Lang};
 use sha2::{Digest, Sha256};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -64,13 +65,17 @@ pub struct HttpConfig {
     /// The key that signs the result documents; when `None`, the deployment's key in the
     /// database's directory (made there on the first start).
     pub signer: Option<Arc<DocumentSigner>>,
-    /// The service's public address as printed on documents (`https://kezek.example.kz`);
-    /// when `None`, `http://` and the request's Host header.
+    /// The service's public address as printed on documents (`https://kezek.example.kz`),
+    /// from `public_url_for`. Never the request's Host header: a forged Host would print a
+    /// forger's address in the verification link of a genuine document. When `None` (a
+    /// router built by a library user that gave none), `http://localhost`.
     pub public_url: Option<String>,
     /// Whose forwarding headers name the client (none by default: the peer is the client).
     pub proxies: proxy::TrustedProxies,
     /// Registration quotas and the writer queue's ceiling; off by default (see `admission`).
     pub admission: admission::AdmissionConfig,
+    /// The documents' verification endpoint's own quota per client.
+    pub verifications: limits::VerificationQuota,
 }
 
 impl Default for HttpConfig {
@@ -82,6 +87,7 @@ impl Default for HttpConfig {
             public_url: None,
             proxies: proxy::TrustedProxies::default(),
             admission: admission::AdmissionConfig::OFF,
+            verifications: limits::VerificationQuota::default(),
         }
     }
 }
@@ -112,6 +118,7 @@ impl HttpConfig {
                 registrations_per_applicant_per_hour: limits.registrations_per_applicant_per_hour,
                 pending_writes: limits.pending_writes,
             },
+            verifications: limits::VerificationQuota::default(),
         }
     }
 }
@@ -126,6 +133,7 @@ impl std::fmt::Debug for HttpConfig {
             .field("public_url", &self.public_url)
             .field("proxies", &self.proxies)
             .field("admission", &self.admission)
+            .field("verifications", &self.verifications)
             .finish()
     }
 }
@@ -182,9 +190,11 @@ pub struct AppStateInner {
     /// Present only when the service was started with `--clock manual`.
     manual_clock: Option<ManualClock>,
     limits: Arc<limits::ParentLimits>,
+    verifications: Arc<limits::VerificationLimit>,
     metrics: Arc<metrics::Metrics>,
     signer: Arc<DocumentSigner>,
-    public_url: Option<Arc<str>>,
+    /// What documents print as the service's address (see `HttpConfig::public_url`).
+    public_url: Arc<str>,
     /// Signs the web pages' session cookies.
     sessions: Arc<pages::session::SessionKeys>,
     proxies: proxy::TrustedProxies,
@@ -248,6 +258,28 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     api().1
 }
 
+/// What a router given no public address prints; `kezek serve` always gives one.
+const UNCONFIGURED_PUBLIC_URL: &str = "http://localhost";
+
+/// The address documents print for verification: the configured one (without a trailing
+/// slash), or the address the service is bound to. Listening on every interface
+/// (0.0.0.0, ::) with none configured is refused: such a service is reached by a name or an
+/// address it cannot know, and a link it made up would send people who check a document
+/// elsewhere.
+pub fn public_url_for(configured: Option<&str>, bound: SocketAddr) -> Result<String, String> {
+    match configured.map(|url| url.trim().trim_end_matches('/')) {
+        Some(url) if url.starts_with("https://") || url.starts_with("http://") => {
+            Ok(url.to_string())
+        }
+        Some(_) => Err("--public-url must start with https:// or http://".into()),
+        None if bound.ip().is_unspecified() => Err(format!(
+            "--public-url is required when serving on every interface ({bound}): the \
+             verification links printed on documents must name the address people reach"
+        )),
+        None => Ok(format!("http://{bound}")),
+    }
+}
+
 pub fn router(
     service: Service,
     db: PathBuf,
@@ -282,16 +314,22 @@ pub fn router(
         proxies: config.proxies,
         admission: Arc::new(admission::Admission::new(config.admission)),
         limits: Arc::new(limits::ParentLimits::new(config.limits)),
+        verifications: Arc::new(limits::VerificationLimit::new(config.verifications)),
         metrics: Arc::clone(&metrics),
         signer,
-        public_url: config
-            .public_url
-            .map(|url| Arc::from(url.trim_end_matches('/'))),
+        public_url: Arc::from(
+            config
+                .public_url
+                .as_deref()
+                .unwrap_or(UNCONFIGURED_PUBLIC_URL)
+                .trim_end_matches('/'),
+        ),
     }));
     let (api, document) = api();
     let document = Arc::new(document);
     let limits = Arc::clone(&app.limits);
     let admission = Arc::clone(&app.admission);
+    let verifications = Arc::clone(&app.verifications);
     tokio::spawn(async move {
         // The per-client maps would otherwise keep every address ever seen.
         let mut every = tokio::time::interval(Duration::from_secs(60));
@@ -299,6 +337,7 @@ pub fn router(
             every.tick().await;
             limits.retain_recent();
             admission.retain_recent();
+            verifications.retain_recent();
         }
     });
     api.route(
@@ -487,4 +526,27 @@ fn no_store(mut response: Response) -> Response {
         HeaderValue::from_static("no-cache"),
     );
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::public_url_for;
+
+    #[test]
+    fn the_public_url_is_configured_or_the_bound_address_never_a_guess() {
+        let loopback = "127.0.0.1:8080".parse().unwrap();
+        let everywhere = "0.0.0.0:8080".parse().unwrap();
+        let configured = Some("https://kezek.example.kz/");
+        assert_eq!(
+            public_url_for(configured, everywhere).as_deref(),
+            Ok("https://kezek.example.kz")
+        );
+        assert_eq!(
+            public_url_for(None, loopback).as_deref(),
+            Ok("http://127.0.0.1:8080")
+        );
+        assert!(public_url_for(None, everywhere).is_err());
+        assert!(public_url_for(None, "[::]:80".parse().unwrap()).is_err());
+        assert!(public_url_for(Some("kezek.example.kz"), loopback).is_err());
+    }
 }

@@ -6,7 +6,7 @@
 //! makes the sender offer the same message again after the restart.
 
 use crate::domain::local_offset;
-use crate::store::OutboxMessage;
+use crate::store::{files, OutboxMessage};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -77,15 +77,24 @@ pub struct FileChannel {
 }
 
 impl FileChannel {
-    /// Creates `dir` if needed and removes temporary files a crash left behind.
+    /// Creates `dir` if needed (owner-only, as each message file: they hold names and
+    /// contacts; see `store::files`) and removes temporary files a crash left behind.
     pub fn new(dir: &Path) -> std::io::Result<FileChannel> {
-        std::fs::create_dir_all(dir)?;
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, files::DIR_MODE);
+        builder.create(dir)?;
+        files::restrict(dir, files::DIR_MODE)?;
         for entry in std::fs::read_dir(dir)? {
             let entry = entry?;
             let name = entry.file_name();
             let name = name.to_string_lossy();
             if name.starts_with('.') && name.ends_with(".tmp") {
                 std::fs::remove_file(entry.path())?;
+            } else {
+                // Messages an older version wrote world-readable.
+                files::restrict(&entry.path(), files::FILE_MODE)?;
             }
         }
         Ok(FileChannel {
@@ -115,11 +124,12 @@ impl FileChannel {
         };
         let body = message.body.replace("\r\n", "\n").replace('\n', "\r\n");
         format!(
-            "Message-ID: {}\r\nDate: {date}\r\nFrom: Kezek <no-reply@{}>\r\n{to}\
+            "Message-ID: {}\r\nDate: {date}\r\nFrom: \"{}\" <no-reply@{}>\r\n{to}\
              Subject: {}\r\nX-Kezek-Outbox-Id: {}\r\nX-Kezek-Kind: {}\r\nMIME-Version: 1.0\r\n\
              Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\
              \r\n{body}",
             message_id(message, &self.domain),
+            super::texts::SENDER_NAME,
             self.domain,
             one_line(&message.subject),
             message.id,
@@ -129,11 +139,11 @@ impl FileChannel {
 
     fn write_new(&self, path: &Path, name: &str, content: &[u8]) -> std::io::Result<()> {
         let temp = self.dir.join(format!(".{name}.tmp"));
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&temp)?;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, files::FILE_MODE);
+        let mut file = options.open(&temp)?;
         file.write_all(content)?;
         file.sync_all()?;
         drop(file);
@@ -245,10 +255,14 @@ impl SmtpChannel {
             .split('&')
             .find_map(|pair| pair.strip_prefix("from="))
             .ok_or(SmtpConfigError::NoFrom)?;
-        let from: lettre::message::Mailbox = percent_decode(from)
+        let mut from: lettre::message::Mailbox = percent_decode(from)
             .ok_or(SmtpConfigError::BadFrom)?
             .parse()
             .map_err(|_| SmtpConfigError::BadFrom)?;
+        // `from=Name <address>` keeps the deployment's own name.
+        if from.name.is_none() {
+            from.name = Some(super::texts::SENDER_NAME.to_string());
+        }
         let domain = from.email.domain().to_string();
         let transport = lettre::SmtpTransport::from_url(url)
             // lettre's error may quote the URL (and its password): not passed on.
@@ -301,7 +315,7 @@ impl Channel for SmtpChannel {
     }
 
     fn deliver(&mut self, message: &OutboxMessage) -> Result<Delivered, DeliveryError> {
-        use lettre::message::header::ContentType;
+        use lettre::message::SinglePart;
         use lettre::Transport;
         let Some(address) = message.recipient.strip_prefix("mailto:") else {
             // A phone number: SMS is not this channel's work.
@@ -316,8 +330,9 @@ impl Channel for SmtpChannel {
             .from(self.from.clone())
             .to(to)
             .subject(message.subject.clone())
-            .header(ContentType::TEXT_PLAIN)
-            .body(message.body.clone())
+            // A MIME part (not a raw body): lettre then writes `MIME-Version: 1.0`, which
+            // RFC 2045 requires before the Content-Type and transfer encoding mean anything.
+            .singlepart(SinglePart::plain(message.body.clone()))
             .map_err(|e| DeliveryError::Permanent(format!("the message cannot be built: {e}")))?;
         match self.transport.send(&email) {
             Ok(_) => Ok(Delivered::Sent),

@@ -9,6 +9,10 @@
 use crate::domain::{deadline, local_offset};
 use chrono::{DateTime, Datelike, Timelike, Utc};
 
+/// The display name in every message's `From:`, so that a parent's mail program shows who
+/// writes (the service, in both languages) rather than a bare no-reply address.
+pub const SENDER_NAME: &str = "Балабақша кезегі / Очередь в детский сад";
+
 /// A message's subject and body, as stored in the outbox (empty for a message written when due).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Texts {

@@ -317,6 +317,7 @@ pub fn run(command: Command, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
             if reason.is_empty() {
                 return Err(CommandError::Invalid("a rejection needs a reason".into()));
             }
+            safe_paragraphs(&reason)?;
             tx.emit(Event::PriorityRejected { id, reason })?;
             Ok(Outcome::Done)
         }
@@ -396,6 +397,7 @@ pub fn run(command: Command, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
             if reason.is_empty() {
                 return Err(CommandError::Invalid("a revocation needs a reason".into()));
             }
+            safe_paragraphs(&reason)?;
             let lapse_kind = Lapse::Revoked {
                 reason,
                 priority_unconfirmed,
@@ -421,6 +423,7 @@ pub fn run(command: Command, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
                     "a refusal needs its motivation, 1 to {REFUSAL_TEXT_CHARS_MAX} characters"
                 )));
             }
+            safe_paragraphs(&text)?;
             tx.emit(Event::ApplicationRefused { id, reason, text })?;
             Ok(Outcome::Done)
         }
@@ -1300,7 +1303,20 @@ fn next_id<K: Copy + Ord, V>(
     map.keys().next_back().map_or(1, |k| raw(k) + 1)
 }
 
+/// Free text from staff (reasons, names in the catalog) may not hold what `domain::text`
+/// refuses: it is printed on parents' documents and pages.
+fn safe_paragraphs(text: &str) -> Result<(), CommandError> {
+    crate::domain::text::check_paragraphs(text)
+        .map_err(|_| CommandError::Refused(Refusal::TextUnsafe))
+}
+
+fn safe_line(text: &str) -> Result<(), CommandError> {
+    crate::domain::text::check_line(text).map_err(|_| CommandError::Refused(Refusal::TextUnsafe))
+}
+
 fn check_names(names: &Names) -> Result<(), CommandError> {
+    safe_line(&names.kk)?;
+    safe_line(&names.ru)?;
     if names.kk.trim().is_empty() || names.ru.trim().is_empty() {
         return Err(CommandError::Invalid(
             "names in Kazakh and Russian are required".into(),
@@ -1359,6 +1375,8 @@ fn create_kindergarten(
             "a kindergarten needs a number and an address".into(),
         ));
     }
+    safe_line(&new.address)?;
+    safe_line(&new.number)?;
     let id = KindergartenId(next_id(&catalog.kindergartens, |k| k.0));
     let kindergarten = Kindergarten {
         id,
@@ -1378,6 +1396,7 @@ fn create_group(new: NewGroup, catalog: &Catalog) -> Result<(Outcome, Event), Co
         .kindergartens
         .get(&new.kindergarten)
         .ok_or_else(|| CommandError::Invalid("unknown kindergarten".into()))?;
+    safe_line(&new.name)?;
     let district = &catalog.districts[&kindergarten.district];
     if !district.languages.contains(&new.language) {
         return Err(CommandError::Invalid(

@@ -8,6 +8,7 @@
 pub mod anchor;
 mod api;
 pub mod checkpoint;
+pub mod files;
 pub mod integrity;
 // Public only for the fuzz targets in fuzz/ (the column decoders must refuse any bytes
 // without panicking); not part of the service's API.
@@ -85,6 +86,8 @@ pub enum StoreError {
     },
     #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),
+    #[error("making the database's files owner-only: {0}")]
+    FileModes(#[source] std::io::Error),
 }
 
 /// SQLite's WAL file of the database (`kezek.db` → `kezek.db-wal`).
@@ -174,6 +177,7 @@ impl Store {
         lock: Option<lock::WriterLock>,
         policy: checkpoint::Policy,
     ) -> Result<Store, StoreError> {
+        files::owner_only_database(path).map_err(StoreError::FileModes)?;
         let mut conn = Connection::open(path)?;
         configure(&conn)?;
         migrate::migrate(&mut conn, migrate::MIGRATIONS)?;

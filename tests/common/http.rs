@@ -24,13 +24,16 @@ impl Server {
     }
 
     /// `manual_clock`: whether the router may move the clock (`--clock manual`).
-    pub async fn with(config: HttpConfig, manual_clock: bool) -> Server {
+    pub async fn with(mut config: HttpConfig, manual_clock: bool) -> Server {
         // TestApp submits its catalog with blocking sends: not on a runtime thread.
         let app = tokio::task::spawn_blocking(TestApp::spawn).await.unwrap();
         let clock = manual_clock.then(|| app.clock.clone());
-        let router = kezek::http::router(app.service().clone(), app.path.clone(), clock, config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
+        // As `kezek serve` does: the configured public address, or the bound one.
+        let public_url = kezek::http::public_url_for(config.public_url.as_deref(), address);
+        config.public_url = Some(public_url.unwrap());
+        let router = kezek::http::router(app.service().clone(), app.path.clone(), clock, config);
         tokio::spawn(async move {
             axum::serve(
                 listener,

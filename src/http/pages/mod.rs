@@ -473,14 +473,17 @@ pub fn verification(headers: &HeaderMap, view: &super::documents::VerificationVi
     let content = html! {
         h1 { (t(texts::VERIFY_TITLE)) }
         p.notice.(class) role="status" data-testid="verdict" { strong { (verdict) } }
-        dl.facts {
-            dt { (t(texts::NUMBER)) }
-            dd { (view.document) }
-            @if view.authentic {
+        // Only an authentic document's facts: without its seal the page says nothing of
+        // the number asked about (see `VerificationView`).
+        @if let (Some(document), Some(standing), Some(issued_at)) =
+            (&view.document, &view.standing, view.issued_at) {
+            dl.facts {
+                dt { (t(texts::NUMBER)) }
+                dd { (document) }
                 dt { (t(texts::STANDING)) }
-                dd { (texts::standing(lang, &view.standing)) }
+                dd { (texts::standing(lang, standing)) }
                 dt { (t(texts::ISSUED_AT)) }
-                dd { (texts::local_time(view.issued_at)) }
+                dd { (texts::local_time(issued_at)) }
                 @if let Some(until) = view.valid_until {
                     dt { (t(texts::VALID_UNTIL)) }
                     dd { (texts::until_end_of(lang, until)) }
