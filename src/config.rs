@@ -305,6 +305,11 @@ pub fn flag<T: Serialize>(key: &'static str, value: T) -> Override {
     (key, value)
 }
 
+/// [`flag`] for a flag that may be absent: `None` overrides nothing.
+pub fn given<T: Serialize>(key: &'static str, value: Option<T>) -> Option<Override> {
+    value.map(|value| flag(key, value))
+}
+
 #[cfg(test)]
 // figment's Jail closures answer figment's own (large) error type.
 #[allow(clippy::result_large_err)]

@@ -104,58 +104,41 @@ struct ServeFlags {
 impl ServeFlags {
     /// The flags given, as keys of the configuration.
     fn overrides(&self, db: Option<&Path>) -> Vec<config::Override> {
-        use config::flag;
-        let mut flags = Vec::new();
-        flags.extend(db.map(|db| flag("db", db)));
-        flags.extend(self.addr.map(|addr| flag("addr", addr)));
-        flags.extend(self.demo.map(|n| flag("demo", n)));
-        flags.extend(self.clock.map(|clock| flag("clock", clock)));
-        flags.extend(self.notify.as_ref().map(|spec| flag("notify", spec)));
-        flags.extend(self.public_url.as_ref().map(|url| flag("public_url", url)));
-        flags.extend(
-            self.lookups_per_minute
-                .map(|n| flag("limits.lookups_per_minute", n)),
-        );
-        flags.extend(
-            self.registrations_per_client_per_hour
-                .map(|n| flag("limits.registrations_per_client_per_hour", n)),
-        );
-        flags.extend(
-            self.registrations_per_applicant_per_hour
-                .map(|n| flag("limits.registrations_per_applicant_per_hour", n)),
-        );
-        flags.extend(
-            self.pending_writes
-                .map(|n| flag("limits.pending_writes", n)),
-        );
-        flags.extend(
-            self.request_timeout_secs
-                .map(|n| flag("http.request_timeout_secs", n)),
-        );
-        flags.extend(
-            self.header_read_timeout_secs
-                .map(|n| flag("http.header_read_timeout_secs", n)),
-        );
-        flags.extend(
-            self.max_connections
-                .map(|n| flag("http.max_connections", n)),
-        );
-        flags.extend(
-            self.shutdown_grace_secs
-                .map(|n| flag("http.shutdown_grace_secs", n)),
-        );
-        flags.extend(
-            self.forwarded_header
-                .as_ref()
-                .map(|header| flag("proxy.header", header)),
-        );
-        flags.extend(self.checkpoints.map(|by| flag("store.checkpoints", by)));
-        flags.extend(self.wal_max_mb.map(|mib| flag("store.wal_max_mb", mib)));
-        flags.extend(self.anchor.as_ref().map(|file| flag("store.anchor", file)));
-        if !self.trusted_proxies.is_empty() {
-            flags.push(flag("proxy.trusted", &self.trusted_proxies));
-        }
-        flags
+        use config::given;
+        let trusted = (!self.trusted_proxies.is_empty()).then_some(&self.trusted_proxies);
+        [
+            given("db", db),
+            given("addr", self.addr),
+            given("demo", self.demo),
+            given("clock", self.clock),
+            given("notify", self.notify.as_ref()),
+            given("public_url", self.public_url.as_ref()),
+            given("limits.lookups_per_minute", self.lookups_per_minute),
+            given(
+                "limits.registrations_per_client_per_hour",
+                self.registrations_per_client_per_hour,
+            ),
+            given(
+                "limits.registrations_per_applicant_per_hour",
+                self.registrations_per_applicant_per_hour,
+            ),
+            given("limits.pending_writes", self.pending_writes),
+            given("http.request_timeout_secs", self.request_timeout_secs),
+            given(
+                "http.header_read_timeout_secs",
+                self.header_read_timeout_secs,
+            ),
+            given("http.max_connections", self.max_connections),
+            given("http.shutdown_grace_secs", self.shutdown_grace_secs),
+            given("proxy.header", self.forwarded_header.as_ref()),
+            given("proxy.trusted", trusted),
+            given("store.checkpoints", self.checkpoints),
+            given("store.wal_max_mb", self.wal_max_mb),
+            given("store.anchor", self.anchor.as_ref()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
     }
 }
 
