@@ -5,6 +5,7 @@
 //! one transaction, apply to memory; `http` is the only place that knows JSON over the wire.
 
 pub mod clock;
+pub mod config;
 pub mod demo;
 pub mod documents;
 pub mod domain;

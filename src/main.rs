@@ -5,6 +5,7 @@ use chrono::Utc;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use kezek::clock::{Clock, ManualClock, SystemClock};
+use kezek::config::{self, ClockKind, Config};
 use kezek::demo::{self, DemoOptions};
 use kezek::service::Service;
 use std::net::SocketAddr;
@@ -19,49 +20,151 @@ use std::sync::Arc;
     about = "A fair, durable waiting list for kindergarten places"
 )]
 struct Cli {
-    /// The SQLite database file.
-    #[arg(long, global = true, default_value = "./kezek.db")]
-    db: PathBuf,
+    /// The SQLite database file [default: ./kezek.db; for `serve`, the configuration's].
+    #[arg(long, global = true)]
+    db: Option<PathBuf>,
     #[command(subcommand)]
     command: Commands,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum ClockKind {
-    System,
-    Manual,
+/// `serve`'s flags: each one given overrides its key of the configuration.
+#[derive(clap::Args)]
+struct ServeFlags {
+    /// The configuration file (TOML; see kezek.example.toml); also KEZEK_CONFIG.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// The address to listen on [default: 127.0.0.1:8080].
+    #[arg(long)]
+    addr: Option<SocketAddr>,
+    /// Fills an empty database with this many synthetic applications first.
+    #[arg(long, value_name = "N")]
+    demo: Option<usize>,
+    /// `manual`: time moves only through POST /api/v1/admin/clock (for black-box tests
+    /// that travel in time) [default: system].
+    #[arg(long, value_enum)]
+    clock: Option<ClockKind>,
+    /// Parent look-ups per minute per client; 0 turns the limit off (load tests from one
+    /// address) [default: 120].
+    #[arg(long)]
+    lookups_per_minute: Option<u32>,
+    /// Where notifications to parents go: `file:DIR` (one .eml file per message;
+    /// the default is `outbox/` beside the database),
+    /// `smtp://[USER:PASS@]HOST[:PORT]?from=ADDRESS[&tls=required|opportunistic]`,
+    /// `smtps://...` (TLS from the start, port 465), or `off` (messages wait in the
+    /// outbox). USER, PASS and ADDRESS are percent-encoded (`@` is `%40`).
+    #[arg(long, value_name = "CHANNEL", value_parser = notify_channel)]
+    notify: Option<String>,
+    /// The address parents reach the service at, printed in documents' verification
+    /// links (e.g. https://kezek.example.kz). When absent, the bound address; required
+    /// when listening on every interface (0.0.0.0, ::).
+    #[arg(long, value_name = "URL")]
+    public_url: Option<String>,
+    /// Portal registrations an hour per client; 0 turns the quota off [default: 10].
+    #[arg(long, value_name = "N")]
+    registrations_per_client_per_hour: Option<u32>,
+    /// Portal registrations an hour per applicant IIN; 0 turns the quota off [default: 5].
+    #[arg(long, value_name = "N")]
+    registrations_per_applicant_per_hour: Option<u32>,
+    /// Writer commands waiting at once before writes answer 503 busy; 0: off [default: 1024].
+    #[arg(long, value_name = "N")]
+    pending_writes: Option<usize>,
+    /// Seconds before an unanswered request gets 503 `timeout` [default: 10].
+    #[arg(long, value_name = "SECONDS")]
+    request_timeout_secs: Option<u64>,
+    /// Seconds a client has to send a request's head, also the idle keep-alive timeout
+    /// [default: 10].
+    #[arg(long, value_name = "SECONDS")]
+    header_read_timeout_secs: Option<u64>,
+    /// Connections served at once; more wait to be accepted [default: 768].
+    #[arg(long, value_name = "N")]
+    max_connections: Option<usize>,
+    /// Seconds a shutdown waits for requests in flight [default: 20].
+    #[arg(long, value_name = "SECONDS")]
+    shutdown_grace_secs: Option<u64>,
+    /// A reverse proxy whose X-Forwarded-For / Forwarded is believed (address or CIDR);
+    /// repeat it for several. Replaces the file's list.
+    #[arg(long = "trusted-proxy", value_name = "CIDR")]
+    trusted_proxies: Vec<ipnet::IpNet>,
+    /// The header the trusted proxies write [default: x-forwarded-for].
+    #[arg(long, value_name = "HEADER", value_parser = ["x-forwarded-for", "forwarded"])]
+    forwarded_header: Option<String>,
+    /// Who checkpoints the WAL: `kezek` (PASSIVE every second, TRUNCATE past half of
+    /// --wal-max-mb) or `litestream` (an external replicator owns checkpoints: PASSIVE
+    /// only; README, Operations) [default: kezek].
+    #[arg(long, value_enum)]
+    checkpoints: Option<config::CheckpointsBy>,
+    /// The WAL's bound when kezek checkpoints, in MiB [default: 64].
+    #[arg(long, value_name = "MIB")]
+    wal_max_mb: Option<u64>,
+}
+
+impl ServeFlags {
+    /// The flags given, as keys of the configuration.
+    fn overrides(&self, db: Option<&Path>) -> Vec<config::Override> {
+        use config::flag;
+        let mut flags = Vec::new();
+        flags.extend(db.map(|db| flag("db", db)));
+        flags.extend(self.addr.map(|addr| flag("addr", addr)));
+        flags.extend(self.demo.map(|n| flag("demo", n)));
+        flags.extend(self.clock.map(|clock| flag("clock", clock)));
+        flags.extend(self.notify.as_ref().map(|spec| flag("notify", spec)));
+        flags.extend(self.public_url.as_ref().map(|url| flag("public_url", url)));
+        flags.extend(
+            self.lookups_per_minute
+                .map(|n| flag("limits.lookups_per_minute", n)),
+        );
+        flags.extend(
+            self.registrations_per_client_per_hour
+                .map(|n| flag("limits.registrations_per_client_per_hour", n)),
+        );
+        flags.extend(
+            self.registrations_per_applicant_per_hour
+                .map(|n| flag("limits.registrations_per_applicant_per_hour", n)),
+        );
+        flags.extend(
+            self.pending_writes
+                .map(|n| flag("limits.pending_writes", n)),
+        );
+        flags.extend(
+            self.request_timeout_secs
+                .map(|n| flag("http.request_timeout_secs", n)),
+        );
+        flags.extend(
+            self.header_read_timeout_secs
+                .map(|n| flag("http.header_read_timeout_secs", n)),
+        );
+        flags.extend(
+            self.max_connections
+                .map(|n| flag("http.max_connections", n)),
+        );
+        flags.extend(
+            self.shutdown_grace_secs
+                .map(|n| flag("http.shutdown_grace_secs", n)),
+        );
+        flags.extend(
+            self.forwarded_header
+                .as_ref()
+                .map(|header| flag("proxy.header", header)),
+        );
+        flags.extend(self.checkpoints.map(|by| flag("store.checkpoints", by)));
+        flags.extend(self.wal_max_mb.map(|mib| flag("store.wal_max_mb", mib)));
+        if !self.trusted_proxies.is_empty() {
+            flags.push(flag("proxy.trusted", &self.trusted_proxies));
+        }
+        flags
+    }
+}
+
+/// Checks a `--notify` channel as it is typed and keeps its text for the configuration.
+fn notify_channel(spec: &str) -> Result<String, String> {
+    kezek::notify::NotifyTo::parse(spec).map(|_| spec.to_string())
 }
 
 #[derive(Subcommand)]
 enum Commands {
-    /// Runs the service.
-    Serve {
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        addr: SocketAddr,
-        /// Fills an empty database with this many synthetic applications first.
-        #[arg(long, value_name = "N")]
-        demo: Option<usize>,
-        /// `manual`: time moves only through POST /api/v1/admin/clock (for black-box tests
-        /// that travel in time).
-        #[arg(long, value_enum, default_value_t = ClockKind::System)]
-        clock: ClockKind,
-        /// Parent look-ups per minute per client address; 0 turns the limit off (load
-        /// tests from one address).
-        #[arg(long, default_value_t = 120)]
-        lookups_per_minute: u32,
-        /// Where notifications to parents go: `file:DIR` (one .eml file per message;
-        /// the default is `outbox/` beside the database),
-        /// `smtp://[USER:PASS@]HOST[:PORT]?from=ADDRESS[&tls=required|opportunistic]`,
-        /// `smtps://...` (TLS from the start, port 465), or `off` (messages wait in the
-        /// outbox). USER, PASS and ADDRESS are percent-encoded (`@` is `%40`).
-        #[arg(long, value_name = "CHANNEL", value_parser = kezek::notify::NotifyTo::parse)]
-        notify: Option<kezek::notify::NotifyTo>,
-        /// The address parents reach the service at, printed in documents' verification
-        /// links (e.g. https://kezek.example.kz). When absent, the bound address; required
-        /// when listening on every interface (0.0.0.0, ::).
-        #[arg(long, value_name = "URL")]
-        public_url: Option<String>,
-    },
+    /// Runs the service. Every flag is also a key of the configuration file
+    /// (kezek.example.toml) and a KEZEK_* variable; a flag beats both.
+    Serve(Box<ServeFlags>),
     /// Fills the database with realistic synthetic data.
     Demo {
         #[arg(long, default_value_t = 10_000)]
@@ -69,8 +172,14 @@ enum Commands {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
-    /// Replays the event log and checks it against the tables and the index.
-    Verify,
+    /// Replays the event log and checks it against the tables and the index, SQLite's
+    /// integrity, the uniqueness rules and the anchor.
+    Verify {
+        /// SQLite's full `integrity_check` of every table (slower) instead of its
+        /// `quick_check` (which the tables with unique rules get in full anyway).
+        #[arg(long)]
+        full: bool,
+    },
     /// Simulates a city-year on a new database (a temporary one unless --db is given) under
     /// the manual clock and prints throughput and fairness figures, justified envy among
     /// them. The same seed prints the same figures, but for wall-clock throughput.
@@ -149,25 +258,19 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) => error.exit(),
     };
+    let db = cli
+        .db
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("./kezek.db"));
     let result = match cli.command {
-        Commands::Serve {
-            addr,
-            demo,
-            clock,
-            lookups_per_minute,
-            notify,
-            public_url,
-        } => serve(
-            &cli.db,
-            addr,
-            demo,
-            clock,
-            lookups_per_minute,
-            notify,
-            public_url,
-        ),
-        Commands::Demo { applications, seed } => run_demo(&cli.db, applications, seed),
-        Commands::Verify => verify(&cli.db),
+        Commands::Serve(flags) => {
+            match Config::load(flags.config.as_deref(), &flags.overrides(cli.db.as_deref())) {
+                Ok(config) => serve(config),
+                Err(error) => Err(anyhow::anyhow!("the configuration: {error}")),
+            }
+        }
+        Commands::Demo { applications, seed } => run_demo(&db, applications, seed),
+        Commands::Verify { full } => verify(&db, full),
         Commands::Simulate {
             seed,
             registrations,
@@ -178,9 +281,9 @@ fn main() -> ExitCode {
                 registrations,
                 kindergartens,
             };
-            simulate(db_given.then_some(cli.db.as_path()), &options)
+            simulate(db_given.then_some(db.as_path()), &options)
         }
-        Commands::Staff { action } => staff(&cli.db, action),
+        Commands::Staff { action } => staff(&db, action),
     };
     match result {
         Ok(code) => code,
@@ -328,8 +431,10 @@ fn staff(db: &Path, action: StaffAction) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn verify(db: &Path) -> anyhow::Result<ExitCode> {
-    match kezek::verify::verify(db) {
+fn verify(db: &Path, full: bool) -> anyhow::Result<ExitCode> {
+    use kezek::store::integrity::Depth;
+    let depth = if full { Depth::Full } else { Depth::Quick };
+    match kezek::verify::verify_at(db, depth) {
         Ok(report) => {
             println!(
                 "ok: {} events replayed, {} applications, {} referrals and {} waiting entries match",
@@ -344,18 +449,15 @@ fn verify(db: &Path) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn serve(
-    db: &Path,
-    addr: SocketAddr,
-    demo_applications: Option<usize>,
-    clock_kind: ClockKind,
-    lookups_per_minute: u32,
-    notify: Option<kezek::notify::NotifyTo>,
-    public_url: Option<String>,
-) -> anyhow::Result<ExitCode> {
+fn serve(config: Config) -> anyhow::Result<ExitCode> {
+    // On stderr with the log: what this process was told, from all four layers.
+    tracing::info!("effective configuration:\n{}", config.printable());
+    let db = config.db.as_path();
+    let checkpoints = config.store.checkpoints();
     // Before anything is opened: a service on every interface needs its public address.
-    kezek::http::public_url_for(public_url.as_deref(), addr).map_err(anyhow::Error::msg)?;
-    if let Some(applications) = demo_applications {
+    kezek::http::public_url_for(config.public_url.as_deref(), config.addr)
+        .map_err(anyhow::Error::msg)?;
+    if let Some(applications) = config.demo {
         let empty = !db.exists();
         if empty {
             run_demo(db, applications, 42)?;
@@ -365,7 +467,7 @@ fn serve(
     }
     // A manual clock resumes where the journal stopped, never before it: a restart must not
     // send time back behind what is recorded.
-    let manual_clock = (clock_kind == ClockKind::Manual).then(|| {
+    let manual_clock = (config.clock == ClockKind::Manual).then(|| {
         let recorded = kezek::store::last_recorded_at(db).ok().flatten();
         ManualClock::new(recorded.map_or(Utc::now(), |at| at.max(Utc::now())))
     });
@@ -373,55 +475,64 @@ fn serve(
         Some(manual) => Arc::new(manual.clone()),
         None => Arc::new(SystemClock),
     };
-    let notify = notify.unwrap_or_else(|| kezek::notify::NotifyTo::beside(db));
+    let notify = match &config.notify {
+        Some(spec) => kezek::notify::NotifyTo::parse(spec)
+            .map_err(|error| anyhow::anyhow!("the configuration's notify: {error}"))?,
+        None => kezek::notify::NotifyTo::beside(db),
+    };
     let service = match notify.open()? {
         Some(channel) => {
             tracing::info!(channel = ?notify, "notifications on");
-            let config = kezek::notify::SenderConfig::default();
-            Service::start_notifying(db, clock, channel, config)
+            let sender = kezek::notify::SenderConfig::default();
+            Service::start_notifying(db, clock, checkpoints, channel, sender)
         }
         None => {
             tracing::info!("notifications off: messages wait in the outbox");
-            Service::start(db, clock)
+            Service::start_with(db, clock, checkpoints)
         }
     }
     .with_context(|| format!("opening {}", db.display()))?;
     tracing::info!(waiting = service.read().waiting.len(), "state rebuilt");
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(addr)
+        let listener = tokio::net::TcpListener::bind(config.addr)
             .await
-            .with_context(|| format!("binding {addr}"))?;
+            .with_context(|| format!("binding {}", config.addr))?;
         let bound = listener.local_addr().context("reading the bound address")?;
         // On stdout, so that scripts and tests that start with port 0 learn the port.
         println!("listening on http://{bound}");
         tracing::info!(%bound, "listening");
-        let mut config = kezek::http::HttpConfig::default();
-        config.limits.lookups_per_minute = lookups_per_minute;
-        let public_url = kezek::http::public_url_for(public_url.as_deref(), bound)
+        let mut http = kezek::http::HttpConfig::from_config(&config);
+        let public_url = kezek::http::public_url_for(config.public_url.as_deref(), bound)
             .map_err(anyhow::Error::msg)?;
         tracing::info!(%public_url, "documents' verification links");
-        config.public_url = Some(public_url);
+        http.public_url = Some(public_url);
         // The signing key is read (or made, on the first start) before serving, so a key
         // that cannot be read stops the start with a clear error instead of a panic.
         let directory = db
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
-        config.signer = Some(Arc::new(
+        http.signer = Some(Arc::new(
             kezek::documents::DocumentSigner::load_or_create(directory)
                 .context("the document signing key")?,
         ));
-        let router = kezek::http::router(service.clone(), db.to_path_buf(), manual_clock, config);
-        // The peer address feeds the per-client rate limits.
-        let app = router.into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await
-            .context("serving")
+        let router = kezek::http::router(service.clone(), db.to_path_buf(), manual_clock, http);
+        let settings = kezek::http::server::ServerSettings::from_config(&config);
+        kezek::http::server::serve(
+            listener,
+            router,
+            settings,
+            kezek::http::server::shutdown_signal(),
+        )
+        .await;
+        anyhow::Ok(())
     })?;
+    // Tasks still holding the service (a request past the grace period) go with the
+    // runtime, so that this handle is the last: the writer then finishes its batch, the
+    // sender stops and the database is checkpointed and closed.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     service.shutdown();
+    tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }

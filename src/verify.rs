@@ -8,13 +8,16 @@
 
 use crate::domain::application::{Application, ApplicationId, RegistrationNumber};
 use crate::domain::catalog::DistrictId;
+use crate::domain::event::Hash;
 use crate::domain::event::{ChainChecker, ChainError, Event};
 use crate::domain::referral::Referral;
+use crate::domain::referral::ReferralStatus;
 use crate::domain::replay::Replay;
 use crate::domain::state::Effects;
 use crate::domain::state::QueueState;
 use crate::domain::waiting_list::WaitingList;
-use crate::store::{self, migrate, Store, StoreError};
+use crate::store::integrity::{self, Depth};
+use crate::store::{self, anchor, migrate, Store, StoreError};
 use rusqlite::Connection;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -66,7 +69,15 @@ impl VerifyError {
     }
 }
 
+/// `verify_at` with SQLite's quick check (and the full check of the guarded tables).
 pub fn verify(path: &Path) -> Result<VerifyReport, VerifyError> {
+    verify_at(path, Depth::Quick)
+}
+
+/// SQLite's integrity at `depth` and the uniqueness rules on the rows first (a corrupted
+/// index must not be trusted by what follows), then the replay, its own uniqueness rules,
+/// the anchor, and the tables against the replay.
+pub fn verify_at(path: &Path, depth: Depth) -> Result<VerifyReport, VerifyError> {
     if !path.exists() {
         return Err(StoreError::corrupt_file(path).into());
     }
@@ -78,7 +89,11 @@ pub fn verify(path: &Path) -> Result<VerifyReport, VerifyError> {
             expected: migrate::MIGRATIONS.len(),
         });
     }
-    let (replay, histories, events) = replay_journal(&conn)?;
+    integrity::check(&conn, depth)?;
+    let (replay, histories, (seq, hash)) = replay_journal(&conn)?;
+    let events = seq;
+    unique_in_replay(&replay)?;
+    anchor::stand(&conn, path, anchor::Anchor { seq, hash })?;
     let applications = compare_applications(&conn, &replay)?;
     compare_histories(&conn, &replay, histories)?;
     compare_catalog(&conn, &replay)?;
@@ -99,7 +114,7 @@ pub fn verify(path: &Path) -> Result<VerifyReport, VerifyError> {
     })
 }
 
-fn replay_journal(conn: &Connection) -> Result<(Replay, Histories, u64), VerifyError> {
+fn replay_journal(conn: &Connection) -> Result<(Replay, Histories, (u64, Hash)), VerifyError> {
     let mut checker = ChainChecker::default();
     let mut replay = Replay::default();
     let mut histories = Histories::default();
@@ -136,8 +151,63 @@ fn replay_journal(conn: &Connection) -> Result<(Replay, Histories, u64), VerifyE
     })?;
     match failure {
         Some(error) => Err(error),
-        None => Ok((replay, histories, checker.head().0)),
+        None => Ok((replay, histories, checker.head())),
     }
+}
+
+/// The domain's uniqueness rules on the replay itself: one active application per child,
+/// one live referral per place and per application, numbers 1, 2, 3, … per district.
+fn unique_in_replay(replay: &Replay) -> Result<(), VerifyError> {
+    let mut children = std::collections::HashSet::new();
+    let mut numbers = std::collections::HashMap::new();
+    for (id, application) in &replay.applications {
+        let key = format!("{}/{}", id.district.0, id.number.0);
+        if application.status.is_active() && !children.insert(application.child.iin) {
+            let detail = "field child_iin: a second active application of the same child";
+            return Err(VerifyError::table("applications", key, detail));
+        }
+        gapless(
+            &mut numbers,
+            id.district.0,
+            id.number.0,
+            "applications",
+            &key,
+        )?;
+    }
+    let mut places = std::collections::HashSet::new();
+    let mut holders = std::collections::HashSet::new();
+    let mut numbers = std::collections::HashMap::new();
+    for (id, referral) in &replay.referrals {
+        let key = format!("{}/{}", id.district.0, id.number.0);
+        if referral.status == ReferralStatus::Issued {
+            if !places.insert(referral.place) {
+                let detail = "field place_id: a second live referral for the same place";
+                return Err(VerifyError::table("referrals", key, detail));
+            }
+            if !holders.insert(referral.application) {
+                let detail = "field application_number: a second live referral for it";
+                return Err(VerifyError::table("referrals", key, detail));
+            }
+        }
+        gapless(&mut numbers, id.district.0, id.number.0, "referrals", &key)?;
+    }
+    Ok(())
+}
+
+/// Numbers arrive in key order: each district's must be the last one plus one.
+fn gapless(
+    last: &mut std::collections::HashMap<u32, u32>,
+    district: u32,
+    number: u32,
+    table: &'static str,
+    key: &str,
+) -> Result<(), VerifyError> {
+    let previous = last.insert(district, number).unwrap_or(0);
+    if number != previous + 1 {
+        let detail = format!("field number: follows {previous}, not the next number");
+        return Err(VerifyError::table(table, key, detail));
+    }
+    Ok(())
 }
 
 /// The rows the history tables must hold, as a running digest and count per table: the
@@ -414,6 +484,18 @@ fn compare_catalog(conn: &Connection, replay: &Replay) -> Result<(), VerifyError
         |id| id.0,
     )?;
     same_rows("groups", &tables.groups, &journal.groups, |id| id.0)?;
+    same_rows(
+        "district_policies",
+        &tables.policies,
+        &journal.policies,
+        |id| id.0,
+    )?;
+    same_rows(
+        "education_heads",
+        &tables.education_heads,
+        &journal.education_heads,
+        |id| id.0,
+    )?;
     Ok(())
 }
 
@@ -488,6 +570,15 @@ fn compare_live_state(
     }
     if rebuilt.counters != replayed.counters || rebuilt.last_place_id != replayed.last_place_id {
         return Err("the journal counters (registrations, referrals, places) differ".into());
+    }
+    if rebuilt.families != replayed.families || rebuilt.family_of != replayed.family_of {
+        return Err("the families differ".into());
+    }
+    if rebuilt.enrolled != replayed.enrolled {
+        return Err("the places enrolled children hold differ".into());
+    }
+    if rebuilt.transfers != replayed.transfers || rebuilt.transfer_of != replayed.transfer_of {
+        return Err("the transfer queues differ".into());
     }
     if rebuilt.held != replayed.held {
         return Err("the stop list differs".into());

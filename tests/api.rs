@@ -450,7 +450,7 @@ async fn a_parent_registers_then_reads_the_application_and_its_position() {
     assert_eq!(view["number"], "ESL-1");
     assert_eq!(view["district"], "ESL");
     assert_eq!(view["status"], "queued");
-    assert_eq!(view["stage"], "in_progress");
+    assert_eq!(view["stage"], "completed", "the notice was issued");
     assert_eq!(view["child_full_name"], "Қасымова Әйгерім");
     assert_eq!(view["child_birth_date"], "2022-03-15");
     assert_eq!(view["desired_start"], "2027-09-01");
@@ -466,12 +466,17 @@ async fn a_parent_registers_then_reads_the_application_and_its_position() {
     assert_eq!(view["position"]["cohort"], 2022);
     assert_eq!(view["position"]["in_cohort"], 1);
     assert_eq!(view["position"]["cohort_size"], 2);
+    // Received, then completed by its result document (seed 004), while it waits on.
     let history = view["history"].as_array().unwrap();
-    assert_eq!(history.len(), 1, "{history:?}");
+    assert_eq!(history.len(), 2, "{history:?}");
     assert_eq!(history[0]["change"], "application_registered");
     assert_eq!(history[0]["status"], "queued");
     assert_eq!(history[0]["stage"], "received");
     assert_eq!(history[0]["by"], "parent");
+    assert_eq!(history[1]["change"], "notice_issued");
+    assert_eq!(history[1]["status"], "queued");
+    assert_eq!(history[1]["stage"], "completed");
+    assert_eq!(history[1]["by"], "system");
 
     // The code is case- and dash-insensitive as typed from paper.
     let typed = code.replace('-', " ").to_lowercase();
@@ -616,7 +621,10 @@ async fn a_declined_referral_goes_to_the_next_child_and_cannot_be_handed_in() {
         .iter()
         .map(|h| text(&h["change"]))
         .collect();
-    assert_eq!(changes, ["application_registered", "referral_issued"]);
+    assert_eq!(
+        changes,
+        ["application_registered", "notice_issued", "referral_issued"]
+    );
 
     let declined = server.read("ESL-1", &first_code).await;
     assert_eq!(declined["status"], "queued");
@@ -691,6 +699,8 @@ async fn a_referral_is_extended_once() {
         instant(&issued["valid_until"]),
         "2026-11-27T19:00:00Z".parse::<DateTime<Utc>>().unwrap()
     );
+    // The day itself, which pages and papers name: never the next day's midnight.
+    assert_eq!(issued["last_day"], "2026-11-27");
 
     let answer = server
         .post("/api/v1/referrals/ESL-R1/extend")
@@ -708,8 +718,10 @@ async fn a_referral_is_extended_once() {
         "2026-12-20T19:00:00Z".parse::<DateTime<Utc>>().unwrap()
     );
     assert!(instant(&extended["valid_until"]) > instant(&issued["valid_until"]));
+    assert_eq!(extended["last_day"], "2026-12-20");
     let view = server.read("ESL-1", &code).await;
     assert_eq!(view["referral"]["valid_until"], extended["valid_until"]);
+    assert_eq!(view["referral"]["last_day"], "2026-12-20");
 
     server
         .post("/api/v1/referrals/ESL-R1/extend")
@@ -719,8 +731,88 @@ async fn a_referral_is_extended_once() {
         .assert_error(409, "already_extended");
 }
 
+/// Seed 004 (Astana): "within a month", and a district that does not extend refuses with
+/// its own code.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_survey_opens_after_completion_once_and_only_to_the_parent() {
+async fn a_district_s_month_rule_sets_the_last_day_and_its_no_extension_rule_refuses() {
+    let server = Server::start().await;
+    let admin = server.admin();
+    let policy = json!({
+        "validity": {"kind": "calendar_month"},
+        "extension": {"kind": "not_allowed"},
+        "stop_list_days": 10,
+        "interleave_first_priority": false,
+    });
+    let answer = server
+        .put("/api/v1/districts/ESL/policy")
+        .bearer_auth(&admin)
+        .json(&policy)
+        .go()
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let mut bad = policy.clone();
+    bad["extension"] = json!({"kind": "once", "calendar_days_after_issue": 91});
+    server
+        .put("/api/v1/districts/ESL/policy")
+        .bearer_auth(&admin)
+        .json(&bad)
+        .go()
+        .await
+        .assert_error(422, "policy_invalid");
+    bad["validity"] = json!({"kind": "fortnight"});
+    server
+        .put("/api/v1/districts/ESL/policy")
+        .bearer_auth(&admin)
+        .json(&bad)
+        .go()
+        .await
+        .assert_error(400, "malformed");
+
+    let kg = server.kindergarten(0);
+    let registered = server.register(form_now(1)).await;
+    let code = text(&registered["access_code"]).to_string();
+    let report = server.report_places(&kg, 0, 1).await.json();
+    // Issued Friday 2026-11-20: to the end of Sunday 2026-12-20.
+    assert_eq!(report["referrals"][0]["last_day"], "2026-12-20");
+    server
+        .post("/api/v1/referrals/ESL-R1/extend")
+        .header("X-Access-Code", &code)
+        .go()
+        .await
+        .assert_error(409, "extension_not_allowed");
+    let view = server.read("ESL-1", &code).await;
+    assert_eq!(view["referral"]["extended"], false);
+}
+
+/// DOMAIN: a place already free at registration gives a referral straight away, instead of
+/// the notice: the referral is then the result document that completes the request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_referral_at_registration_completes_the_request_instead_of_the_notice() {
+    let server = Server::start().await;
+    let kg = server.kindergarten(0);
+    let report = server.report_places(&kg, 0, 1).await.json();
+    assert_eq!(report["referrals"], json!([]), "no one waits yet");
+    let registered = server.register(form_now(1)).await;
+    let code = text(&registered["access_code"]).to_string();
+    let view = server.read("ESL-1", &code).await;
+    assert_eq!(view["status"], "referred");
+    let steps: Vec<(&str, &str)> = view["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| (text(&h["change"]), text(&h["stage"])))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("application_registered", "received"),
+            ("referral_issued", "completed")
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_survey_opens_when_the_notice_completes_the_request_once_and_only_to_the_parent() {
     let server = Server::start().await;
     let officer = server.officer();
     let registered = server.register(form(1)).await;
@@ -736,16 +828,11 @@ async fn the_survey_opens_after_completion_once_and_only_to_the_parent() {
         request
     };
 
-    survey(&[("X-Access-Code", code.as_str())])
-        .go()
-        .await
-        .assert_error(409, "survey_not_yet");
-
-    server
-        .post("/api/v1/applications/ESL-1/withdraw")
-        .header("X-Access-Code", &code)
-        .go()
-        .await;
+    // Seed 004: the request is completed when its result document, the notice, is issued,
+    // at registration; the application goes on waiting in the queue.
+    let view = server.read("ESL-1", &code).await;
+    assert_eq!(view["status"], "queued");
+    assert_eq!(view["stage"], "completed");
 
     let bearer = format!("Bearer {officer}");
     survey(&[("Authorization", bearer.as_str())])
@@ -768,6 +855,11 @@ async fn the_survey_opens_after_completion_once_and_only_to_the_parent() {
     let answer = survey(&[("X-Access-Code", code.as_str())]).go().await;
     assert_eq!(answer.status, 200, "{}", answer.text);
     assert_eq!(answer.json()["status"], "answered");
+    let view = server.read("ESL-1", &code).await;
+    assert_eq!(
+        view["status"], "queued",
+        "answering changes nothing of the queue"
+    );
 
     survey(&[("X-Access-Code", code.as_str())])
         .go()
@@ -1349,7 +1441,7 @@ async fn a_new_access_code_replaces_the_old_one() {
     let view = server.read("ESL-1", &new).await;
     assert_eq!(view["status"], "queued");
     // A new code is the parent's business, not a step of the service.
-    assert_eq!(view["history"].as_array().unwrap().len(), 1);
+    assert_eq!(view["history"].as_array().unwrap().len(), 2);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1561,8 +1653,8 @@ async fn an_admin_maintains_the_catalog_policies_and_calendar() {
 
     // A policy: referrals valid one working day.
     let policy = json!({
-        "referral_validity_working_days": 1,
-        "extension_calendar_days": 30,
+        "validity": {"kind": "working_days", "days": 1},
+        "extension": {"kind": "once", "calendar_days_after_issue": 30},
         "stop_list_days": 10,
         "interleave_first_priority": false,
     });
@@ -1573,15 +1665,36 @@ async fn an_admin_maintains_the_catalog_policies_and_calendar() {
         .go()
         .await
         .assert_error(403, "forbidden");
+    // The head of the education department, who signs the district's referrals.
+    let put_head = |token: &str, district: &str, full_name: &str| {
+        server
+            .put(&format!("/api/v1/districts/{district}/education-head"))
+            .bearer_auth(token)
+            .json(&json!({ "full_name": full_name }))
+            .go()
+    };
+    let head = "Жұмабеков Ерлан";
+    put_head(&officer, "ESL", head)
+        .await
+        .assert_error(403, "forbidden");
+    put_head(&admin, "NOPE", head)
+        .await
+        .assert_error(404, "not_found");
+    put_head(&admin, "ESL", "  ")
+        .await
+        .assert_error(422, "name_invalid");
+    let answer = put_head(&admin, "ESL", head).await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+
     let mut bad = policy.clone();
-    bad["referral_validity_working_days"] = json!(0);
+    bad["validity"]["days"] = json!(0);
     server
         .put("/api/v1/districts/ESL/policy")
         .bearer_auth(&admin)
         .json(&bad)
         .go()
         .await
-        .assert_error(422, "invalid");
+        .assert_error(422, "policy_invalid");
     server
         .put("/api/v1/districts/NOPE/policy")
         .bearer_auth(&admin)
@@ -1605,6 +1718,7 @@ async fn an_admin_maintains_the_catalog_policies_and_calendar() {
         instant(&report["referrals"][0]["valid_until"]),
         "2026-11-23T19:00:00Z".parse::<DateTime<Utc>>().unwrap()
     );
+    assert_eq!(report["referrals"][0]["last_day"], "2026-11-23");
 
     // The calendar of a year, as shipped in calendars/.
     let calendar = include_str!("../calendars/2027.txt");
@@ -1808,7 +1922,7 @@ async fn the_openapi_document_lists_every_path_and_metrics_are_exposed() {
     let document = answer.json();
     assert!(document["openapi"].as_str().unwrap().starts_with("3."));
     let paths = document["paths"].as_object().unwrap();
-    let expected: [(&str, &[&str]); 25] = [
+    let expected: [(&str, &[&str]); 26] = [
         ("/api/v1/health", &["get"]),
         ("/api/v1/districts", &["get", "post"]),
         ("/api/v1/kindergartens", &["get", "post"]),
@@ -1822,6 +1936,7 @@ async fn the_openapi_document_lists_every_path_and_metrics_are_exposed() {
         ("/api/v1/applications/{number}/survey", &["post"]),
         ("/api/v1/referrals/{number}/decline", &["post"]),
         ("/api/v1/referrals/{number}/extend", &["post"]),
+        ("/api/v1/districts/{district}/education-head", &["put"]),
         ("/api/v1/applications/{number}/priority/verify", &["post"]),
         ("/api/v1/applications/{number}/priority/reject", &["post"]),
         ("/api/v1/applications/{number}/refuse", &["post"]),

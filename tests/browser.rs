@@ -502,7 +502,10 @@ async fn a_parent_an_officer_and_a_kindergarten_work_through_the_pages() {
     assert_eq!(browser.text("[data-testid=referral-number]").await, issued);
     // Five working days from Friday 20 November: Friday 27 November, to its end.
     let deadline = browser.text("[data-testid=valid-until]").await;
-    assert!(deadline.starts_with("28.11.2026 00:00"), "{deadline}");
+    assert!(
+        deadline.starts_with("до конца пятницы 27.11.2026"),
+        "{deadline}"
+    );
     browser.click_link("Распечатать направление").await;
     let document = browser.body().await;
     assert!(document.contains(&issued), "{document}");
@@ -698,6 +701,142 @@ async fn forms_explain_their_errors_and_ask_before_acting() {
     browser.stop().await;
 }
 
+/// A parent amends the choice of kindergartens: the page reviews what changes and asks
+/// before acting; after it, the cohort position stays and the positions per kindergarten
+/// follow the new choice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parent_amends_choices_after_confirming_and_keeps_the_cohort_place() {
+    let site = Site::start(0).await;
+    let browser = Browser::start(1200, 1000).await;
+    let esl = site.district("ESL");
+    let catalog = site.catalog();
+    let mut in_esl = catalog.kindergartens.values().filter(|k| k.district == esl);
+    let (first, second) = (in_esl.next().unwrap().id, in_esl.next().unwrap().id);
+    let birth = NaiveDate::from_ymd_opt(2023, 5, 14).unwrap();
+    // Someone ahead chose the first kindergarten; our child chose the second.
+    // The second registration opens its own application on this browser.
+    register(
+        &browser,
+        &site,
+        "ESL",
+        &child(birth, 40, "Оспанов Ерлан"),
+        first,
+        None,
+    )
+    .await;
+    register(
+        &browser,
+        &site,
+        "ESL",
+        &child(birth, 50, "Оспанова Айым"),
+        second,
+        None,
+    )
+    .await;
+    browser.goto(&site.url("/my?lang=ru")).await;
+    assert_eq!(browser.text("[data-testid=position]").await, "2");
+    let first_name = catalog.kindergartens[&first].names.ru.clone();
+    assert!(!browser
+        .text("#position-title + p + h3 + ul")
+        .await
+        .contains(&first_name));
+
+    browser.click_link("Изменить заявление").await;
+    browser.check(&format!("#kindergarten-{}", first.0)).await;
+    browser
+        .click("form[action='/my/amend'] button[value=review]")
+        .await;
+    // Reviewed, not yet done.
+    assert!(browser
+        .text("[data-testid=amend-changes]")
+        .await
+        .contains("Детские сады"));
+    let amended = |site: &Site| {
+        let state = site.service.read();
+        let id = state
+            .waiting
+            .iter()
+            .find(|(_, w)| w.key.number.0 == 2)
+            .unwrap()
+            .1;
+        id.choices.listed().len()
+    };
+    assert_eq!(amended(&site), 1, "asking changes nothing");
+    browser
+        .click("form[action='/my/amend'] button[value=confirm]")
+        .await;
+    assert_eq!(browser.path().await, "/my?done=amended");
+    assert_eq!(amended(&site), 2);
+    assert_eq!(
+        browser.text("[data-testid=position]").await,
+        "2",
+        "the cohort place stays"
+    );
+    let per_kindergarten = browser.text("#position-title + p + h3 + ul").await;
+    assert!(per_kindergarten.contains(&first_name), "{per_kindergarten}");
+    browser.stop().await;
+}
+
+/// A parent registers twins together: one form, consecutive numbers, one code; the family
+/// takes places only together.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_family_registers_twins_together() {
+    let site = Site::start(0).await;
+    let browser = Browser::start(1200, 1400).await;
+    let esl = site.district("ESL");
+    let (kindergarten, _) = site.kindergarten_with_group(esl, 2023);
+    let birth = NaiveDate::from_ymd_opt(2023, 5, 14).unwrap();
+    let twins = [
+        child(birth, 60, "Оспанов Хасан"),
+        child(birth, 70, "Оспанов Хусейн"),
+    ];
+    browser
+        .goto(&site.url("/register?district=ESL&lang=ru"))
+        .await;
+    browser
+        .click_link("Близнецы или братья и сёстры? Зарегистрируйте вместе")
+        .await;
+    for (i, twin) in twins.iter().enumerate() {
+        browser
+            .fill(&format!("child_iin_{}", i + 1), &twin.iin)
+            .await;
+        browser
+            .fill(&format!("child_full_name_{}", i + 1), twin.name)
+            .await;
+        browser
+            .fill(&format!("child_birth_date_{}", i + 1), &birth.to_string())
+            .await;
+    }
+    browser.fill("applicant_iin", "791028302728").await;
+    browser.fill("applicant_full_name", "Оспанов Арман").await;
+    browser.select("applicant_relation", "father").await;
+    browser.fill("applicant_phone", "+7 701 234 56 78").await;
+    browser
+        .fill("applicant_address", "Астана, Мәңгілік Ел 10, 5")
+        .await;
+    browser.fill("desired_start", "2026-12-01").await;
+    browser.select("language", "kk").await;
+    browser
+        .check(&format!("#kindergarten-{}", kindergarten.0))
+        .await;
+    browser.check("#together-yes").await;
+    browser
+        .click("form[action='/register/family'][method='post'] button[type=submit]")
+        .await;
+    assert_eq!(browser.text("[data-testid=numbers]").await, "ESL-1, ESL-2");
+    let code = browser.text("[data-testid=access-code]").await;
+    assert!(!code.is_empty());
+    let state = site.service.read();
+    assert_eq!(state.families.len(), 1);
+    let family = state.families.values().next().unwrap();
+    assert!(family.together);
+    assert_eq!(family.members.len(), 2);
+    drop(state);
+    browser.goto(&site.url("/my")).await;
+    assert_eq!(browser.text("h1").await, "Заявление ESL-1");
+    browser.stop().await;
+}
+
 /// axe-core, as shipped by npm, into the page; answers the serious and critical violations.
 async fn serious_violations(browser: &Browser) -> Vec<Value> {
     let source = std::fs::read_to_string(axe_path()).unwrap_or_else(|e| {
@@ -812,6 +951,7 @@ async fn every_page_passes_axe_in_both_languages() {
         let mut pages: Vec<(&str, String)> = vec![
             ("home", "/".into()),
             ("register", "/register?district=ESL".into()),
+            ("register-family", "/register/family?district=ESL".into()),
             ("queue", "/queue?district=ESL&cohort=2023".into()),
             (
                 "queue-kindergarten",
@@ -859,6 +999,7 @@ async fn every_page_passes_axe_in_both_languages() {
             ("application", "/my".to_string()),
             ("confirm-extend", "/my/extend".into()),
             ("confirm-withdraw", "/my/withdraw".into()),
+            ("amend", "/my/amend".into()),
             (
                 "notice",
                 format!("/api/v1/applications/{number}/notice?lang={lang}"),

@@ -1,7 +1,9 @@
 //! The command line as a user runs it: `demo` fills a database, `verify` passes on it and
 //! fails, naming the event, once one byte of the journal is changed; `serve` answers health.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
+use common::spawn_server;
 use std::process::{Command, Stdio};
 
 fn kezek(db: &std::path::Path, args: &[&str]) -> std::process::Output {
@@ -80,23 +82,6 @@ fn serve_answers_health_on_the_port_it_prints() {
     assert_eq!(health["applications_waiting"], 200);
 }
 
-fn spawn_server(db: &std::path::Path, extra: &[&str]) -> (std::process::Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kezek"))
-        .arg("--db")
-        .arg(db)
-        .args(["serve", "--addr", "127.0.0.1:0"])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let address = lines
-        .find_map(|line| line.ok()?.strip_prefix("listening on ").map(str::to_string))
-        .expect("serve prints its address");
-    (child, address)
-}
-
 /// `kezek staff add`, returning the token it prints.
 fn add_staff(db: &std::path::Path, args: &[&str]) -> String {
     let mut all = vec!["staff", "add"];
@@ -152,6 +137,138 @@ fn the_clock_moves_only_when_the_service_runs_with_a_manual_clock() {
     assert_eq!(body["now"], "2030-01-01T00:00:00Z");
     assert_eq!(backwards, 409);
     assert_eq!(refusal["code"], "clock_backwards");
+}
+
+/// Waits for `child` to exit on its own, at most `seconds`; kills it and fails otherwise.
+fn exits_within(mut child: std::process::Child, seconds: u64) -> std::process::Output {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("the process was still running after {seconds} s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn serve_output(db: &std::path::Path) -> std::process::Output {
+    let child = Command::new(env!("CARGO_BIN_EXE_kezek"))
+        .arg("--db")
+        .arg(db)
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    exits_within(child, 30)
+}
+
+/// Size and modification time of the database and its WAL: what a write would change.
+fn footprint(db: &std::path::Path) -> Vec<(u64, std::time::SystemTime)> {
+    let mut wal = db.as_os_str().to_owned();
+    wal.push("-wal");
+    [db.to_path_buf(), wal.into()]
+        .iter()
+        .map(|path| {
+            let meta = std::fs::metadata(path).unwrap();
+            (meta.len(), meta.modified().unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn a_second_server_on_a_held_database_refuses_to_start_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("held.db");
+    let (mut first, _) = spawn_server(&db, &["--demo", "50"]);
+    // The first server's start-up writes are over once it listens; let its checkpoint settle.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let before = footprint(&db);
+
+    let second = serve_output(&db);
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(!second.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("in use by another kezek process"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&first.id().to_string()),
+        "names the holder: {stderr}"
+    );
+    let demo = kezek(&db, &["demo", "--applications", "10"]);
+    assert!(!demo.status.success());
+    assert_eq!(
+        footprint(&db),
+        before,
+        "the refused processes wrote nothing"
+    );
+
+    // The lock dies with its holder, however it dies.
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let (mut again, _) = spawn_server(&db, &[]);
+    again.kill().unwrap();
+    again.wait().unwrap();
+}
+
+#[test]
+fn a_corrupted_uniqueness_index_is_caught_by_verify_and_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("corrupt.db");
+    let demo = kezek(&db, &["demo", "--applications", "60", "--seed", "3"]);
+    assert!(demo.status.success(), "{demo:?}");
+    assert!(kezek(&db, &["verify"]).status.success());
+
+    // One digit of one key in the index's b-tree page: the page stays well-formed, so only
+    // a check of the index against its table can see it.
+    let (page_size, root): (u64, u64) = {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .unwrap();
+        let size = conn
+            .query_row("PRAGMA page_size", [], |r| r.get(0))
+            .unwrap();
+        let root = conn
+            .query_row(
+                "SELECT rootpage FROM sqlite_master WHERE name = 'one_active_application_per_child'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        (size, root)
+    };
+    let mut bytes = std::fs::read(&db).unwrap();
+    let page = &mut bytes[((root - 1) * page_size) as usize..(root * page_size) as usize];
+    assert_eq!(page[0], 0x0A, "60 keys fit in one leaf page of the index");
+    let start = (8..page.len() - 12)
+        .rev()
+        .find(|&i| page[i..i + 12].iter().all(u8::is_ascii_digit))
+        .expect("a child's IIN in the page");
+    page[start + 11] = if page[start + 11] == b'9' {
+        b'0'
+    } else {
+        page[start + 11] + 1
+    };
+    std::fs::write(&db, &bytes).unwrap();
+
+    let verified = kezek(&db, &["verify"]);
+    let stdout = String::from_utf8_lossy(&verified.stdout);
+    assert!(!verified.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("one_active_application_per_child"),
+        "{stdout}"
+    );
+
+    let served = serve_output(&db);
+    let stderr = String::from_utf8_lossy(&served.stderr);
+    assert!(!served.status.success(), "{stderr}");
+    assert!(stderr.contains("integrity check"), "{stderr}");
+    assert!(
+        stderr.contains("one_active_application_per_child"),
+        "{stderr}"
+    );
 }
 
 /// The database, its WAL and shared memory, the signing key, the outbox's folder and each

@@ -99,7 +99,7 @@ fn a_revoked_referral_verifies_as_authentic_but_no_longer_valid() {
     assert!(!after.valid, "but it no longer gives a place");
     assert_eq!(after.standing, Standing::Ended);
     // A signature made for another document does not make this one authentic.
-    let other = documents::notice(&reader(&app), &catalog, referral.application)
+    let other = documents::notice(&reader(&app), &catalog, referral.application, None)
         .unwrap()
         .unwrap();
     let forged = documents::verify(
@@ -182,7 +182,7 @@ fn notice_and_refusal_carry_what_the_journal_says() {
     let signer = DocumentSigner::from_seed([5; 32]);
     let application = app.register(valid_form(1)).unwrap();
     let catalog = app.service().read().catalog.clone();
-    let notice = documents::notice(&reader(&app), &catalog, application.id)
+    let notice = documents::notice(&reader(&app), &catalog, application.id, None)
         .unwrap()
         .unwrap();
     assert_eq!(notice.data.application, "ESL-1");

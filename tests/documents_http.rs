@@ -80,6 +80,14 @@ fn pdf_text(answer: &Answer) -> String {
     pdf_extract::extract_text_from_mem(&answer.body).expect("the PDF's text can be read")
 }
 
+/// The PDF's words, each run of whitespace (a line break of the layout) as one space.
+fn pdf_words(answer: &Answer) -> String {
+    pdf_text(answer)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// The verification link the HTML page prints (its `href`, unescaped).
 fn printed_link(html: &str) -> String {
     let start = html.find("<a href=\"").expect("the page prints its link") + 9;
@@ -160,7 +168,14 @@ async fn every_document_answers_in_both_languages_and_formats() {
     let text = pdf_text(&referral);
     assert!(text.contains("Астана, 1"), "{text}");
     assert!(text.contains("Астана, Мәңгілік Ел 10, 5"), "{text}");
-    assert!(text.contains("включительно"), "{text}");
+    assert!(
+        pdf_words(&referral).contains("до конца пятницы 27.11.2026"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("28.11.2026"),
+        "never the next midnight: {text}"
+    );
     // The notice never prints the access code: it is not stored.
     let notice = server
         .document("/api/v1/applications/ESL-1/notice?lang=ru", &first)
@@ -412,6 +427,63 @@ async fn the_page_escapes_what_was_typed_into_it() {
         .document("/api/v1/applications/ESL-2/refusal?format=pdf", &second)
         .await;
     assert!(pdf_text(&pdf).contains("<script>alert(\"refusal\")</script>"));
+}
+
+/// Seed 000's documents: the notice names the applicant it was issued to; the referral names
+/// the head of the district's education department of its day of issue, with a signature
+/// line. The head is catalog data an administrator sets; a new head does not rename the
+/// papers already issued.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_notice_names_the_applicant_and_the_referral_the_head_of_its_day() {
+    let server = Server::start().await;
+    let admin = server.admin();
+    let set_head = |name: &'static str| {
+        server
+            .put("/api/v1/districts/ESL/education-head")
+            .bearer_auth(&admin)
+            .json(&json!({ "full_name": name }))
+    };
+    let answer = set_head("Жұмабеков Ерлан Асқарұлы").go().await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let first = code(&server.register(form_now(1, KAZAKH_NAME)).await);
+    server.one_place().await;
+    let answer = set_head("Омарова Гүлнар").go().await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+
+    let notice = server
+        .document(
+            "/api/v1/applications/ESL-1/notice?lang=ru&format=pdf",
+            &first,
+        )
+        .await;
+    let words = pdf_words(&notice);
+    assert!(
+        words.contains("Настоящее уведомление выдано: Қасымов Арман"),
+        "{words}"
+    );
+    let referral = server
+        .document(
+            "/api/v1/referrals/ESL-R1/document?lang=kk&format=pdf",
+            &first,
+        )
+        .await;
+    let words = pdf_words(&referral);
+    assert!(
+        words.contains("Білім бөлімінің басшысы: Жұмабеков Ерлан Асқарұлы"),
+        "{words}"
+    );
+    assert!(words.contains("(қолы)"), "{words}");
+    assert!(
+        !words.contains("Омарова"),
+        "the head of the day of issue: {words}"
+    );
+    // The printed link still verifies: the name is part of what is signed.
+    let html = server
+        .document("/api/v1/referrals/ESL-R1/document?lang=kk", &first)
+        .await;
+    let verdict = verification(&server, &printed_link(&html.text)).await;
+    assert_eq!(verdict["authentic"], true);
+    assert_eq!(verdict["last_day"], "2026-11-27");
 }
 
 /// A verification link names the configured address, or the one the service is bound to,

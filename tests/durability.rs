@@ -11,6 +11,7 @@ use common::{valid_form, TestApp};
 use kezek::domain::application::ApplicationId;
 use kezek::domain::event::Actor;
 use kezek::service::Command;
+use kezek::store::anchor;
 use kezek::verify::{verify, VerifyError};
 
 fn populated() -> (TestApp, Vec<ApplicationId>) {
@@ -169,18 +170,24 @@ fn a_deleted_event_is_a_gap() {
     assert!(failure.to_string().contains("event 31"), "{failure}");
 }
 
+/// `verify`'s failure after one application's row was changed by `assignment`.
+fn verify_with_changed_application(app: &TestApp, id: ApplicationId, assignment: &str) -> String {
+    tamper(
+        app,
+        &format!(
+            "UPDATE applications SET {assignment} \
+             WHERE district_id = {} AND registration_number = {}",
+            id.district.0, id.number.0
+        ),
+    );
+    verify(&app.path).unwrap_err().to_string()
+}
+
 #[test]
 fn a_table_row_changed_behind_the_journal_is_named_with_its_field() {
     let (app, ids) = populated();
     let id = ids[6];
-    tamper(
-        &app,
-        &format!(
-            "UPDATE applications SET tier = 0 WHERE district_id = {} AND registration_number = {}",
-            id.district.0, id.number.0
-        ),
-    );
-    let failure = verify(&app.path).unwrap_err().to_string();
+    let failure = verify_with_changed_application(&app, id, "tier = 0");
     assert!(
         failure.contains(&format!(
             "applications, row {}/{}",
@@ -223,4 +230,175 @@ fn start_up_refuses_a_broken_chain() {
         .err()
         .expect("start-up must refuse a broken chain");
     assert!(refused.to_string().contains("event 45"), "{refused}");
+}
+
+#[test]
+fn a_corrupted_row_is_named_by_table_row_and_field_not_by_its_value() {
+    let (app, ids) = populated();
+    let id = ids[6];
+    let failure = verify_with_changed_application(&app, id, "registered_at = 'not a time'");
+    let row = format!("{}/{}", id.district.0, id.number.0);
+    assert!(failure.contains("applications"), "{failure}");
+    assert!(failure.contains(&row), "{failure}");
+    assert!(failure.contains("field registered_at"), "{failure}");
+    assert!(!failure.contains("not a time"), "no value: {failure}");
+}
+
+/// Copies of the database's files, to put back later (an older copy restored).
+fn copy_files(from: &std::path::Path, to: &std::path::Path) {
+    for suffix in ["", "-wal"] {
+        let mut source = from.as_os_str().to_owned();
+        source.push(suffix);
+        let mut target = to.as_os_str().to_owned();
+        target.push(suffix);
+        let _ = std::fs::remove_file(&target);
+        if std::path::Path::new(&source).exists() {
+            std::fs::copy(&source, &target).unwrap();
+        }
+    }
+}
+
+fn start(app: &TestApp) -> Result<kezek::service::Service, kezek::service::StartError> {
+    kezek::service::Service::start(&app.path, std::sync::Arc::new(app.clock.clone()))
+}
+
+fn register_more(app: &mut TestApp, serials: std::ops::Range<u16>) {
+    app.restart_stopped();
+    for serial in serials {
+        app.register(valid_form(serial)).unwrap();
+    }
+    app.stop();
+}
+
+#[test]
+fn a_database_behind_its_anchor_is_refused_with_the_number_of_missing_events() {
+    let (mut app, _) = populated();
+    app.stop();
+    let older = app.path.with_extension("older");
+    copy_files(&app.path, &older);
+    register_more(&mut app, 100..107);
+    let anchored = anchor::read(&app.path)
+        .unwrap()
+        .expect("the writer anchors");
+
+    copy_files(&older, &app.path);
+    let conn = rusqlite::Connection::open(&app.path).unwrap();
+    let head: u64 = conn
+        .query_row("SELECT max(seq) FROM events", [], |r| r.get(0))
+        .unwrap();
+    drop(conn);
+    let missing = anchored.seq - head;
+    assert!(missing >= 7, "seven registrations at least");
+
+    let refused = start(&app).err().expect("a database behind its anchor");
+    let message = refused.to_string();
+    assert!(
+        message.contains(&format!("{missing} events behind")),
+        "{message}"
+    );
+    let failure = verify(&app.path).unwrap_err().to_string();
+    assert!(
+        failure.contains(&format!("{missing} events behind")),
+        "{failure}"
+    );
+    // Refused, not repaired: the anchor still says what was acknowledged.
+    assert_eq!(anchor::read(&app.path).unwrap(), Some(anchored));
+}
+
+#[test]
+fn a_database_ahead_of_its_anchor_starts_and_advances_the_anchor() {
+    let (mut app, _) = populated();
+    app.stop();
+    let before = anchor::read(&app.path).unwrap().unwrap();
+    register_more(&mut app, 100..103);
+    let after = anchor::read(&app.path).unwrap().unwrap();
+    assert!(after.seq > before.seq);
+    // A crash between COMMIT and the anchor's write leaves the anchor behind.
+    anchor::write(&app.path, before).unwrap();
+    assert!(verify(&app.path).is_ok());
+    app.restart_stopped();
+    assert_eq!(anchor::read(&app.path).unwrap(), Some(after));
+}
+
+#[test]
+fn a_database_that_is_not_the_anchors_is_refused() {
+    let (mut app, _) = populated();
+    app.stop();
+    let mut anchored = anchor::read(&app.path).unwrap().unwrap();
+    anchored.hash[0] ^= 1;
+    anchor::write(&app.path, anchored).unwrap();
+    let refused = start(&app).err().expect("another chain");
+    assert!(refused
+        .to_string()
+        .contains("is not the one its anchor records"));
+}
+
+/// `valid_form`, with a child of its own for every `serial` (born on one of 2022's days).
+fn distinct_child(serial: u16) -> kezek::domain::application::RegistrationForm {
+    let birth = common::date(2022, 1, 1) + chrono::Duration::days(i64::from(serial % 360));
+    let mut form = valid_form(1);
+    form.child_iin = common::child_iin(birth, (serial / 360) * 10);
+    form.child_birth_date = birth.to_string();
+    form
+}
+
+#[test]
+fn the_wal_stays_under_its_bound_during_a_sustained_write_load() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    const BOUND: u64 = 2 * 1024 * 1024;
+    let app = TestApp::spawn();
+    let path = app.path.clone();
+    let mut app = app;
+    app.stop();
+    let clock = std::sync::Arc::new(app.clock.clone());
+    let checkpoints = kezek::service::Checkpoints::Own {
+        wal_max_bytes: BOUND,
+    };
+    let service = kezek::service::Service::start_with(&path, clock, checkpoints).unwrap();
+
+    let wal = kezek::store::wal_path(&path);
+    let done = std::sync::Arc::new(AtomicBool::new(false));
+    let largest = std::sync::Arc::new(AtomicU64::new(0));
+    let sampler = {
+        let (done, largest) = (done.clone(), largest.clone());
+        std::thread::spawn(move || {
+            while !done.load(Ordering::Relaxed) {
+                let size = std::fs::metadata(&wal).map_or(0, |m| m.len());
+                largest.fetch_max(size, Ordering::Relaxed);
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+        })
+    };
+    // Registrations in batches until many times the bound has gone through the WAL: every
+    // page in the main file was written to the WAL first.
+    let mut serial = 1u16;
+    while std::fs::metadata(&path).unwrap().len() < 5 * BOUND {
+        let batch = (serial..serial + 25)
+            .map(|s| {
+                let command = Command::Register {
+                    form: distinct_child(s),
+                    channel: kezek::domain::application::Channel::Portal,
+                };
+                (command, Actor::portal())
+            })
+            .collect();
+        for answer in service.submit_many_blocking(batch) {
+            answer.unwrap();
+        }
+        serial += 25;
+        assert!(
+            serial < 30_000,
+            "the load wrote too little to the main file"
+        );
+    }
+    done.store(true, Ordering::Relaxed);
+    sampler.join().unwrap();
+    service.shutdown();
+    let largest = largest.load(Ordering::Relaxed);
+    eprintln!("largest WAL seen: {largest} bytes, bound {BOUND}");
+    assert!(largest > 0, "the sampler saw the WAL");
+    assert!(
+        largest < BOUND,
+        "the WAL reached {largest} bytes, its bound is {BOUND}"
+    );
 }

@@ -15,8 +15,9 @@ use rand::{Rng, SeedableRng};
 /// The target's position at the end of each day it changed, as the store recomputes it.
 fn recomputed(app: &TestApp, id: ApplicationId, cohort: i32) -> Vec<(chrono::NaiveDate, u32)> {
     let conn = rusqlite::Connection::open(&app.path).unwrap();
-    let bound = (2i64 << 32) | i64::from(id.number.0);
-    let moves = kezek::store::cohort_moves_below(&conn, id.district, cohort, bound).unwrap();
+    let application = kezek::store::application(&conn, id).unwrap().unwrap();
+    let (in_cohort, moves) = kezek::store::cohort_moves_for(&conn, &application).unwrap();
+    assert_eq!(in_cohort, cohort);
     daily_positions(id.number, &moves)
 }
 

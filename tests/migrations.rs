@@ -116,6 +116,8 @@ fn shipped_migrations_are_unchanged() {
         "0003_counters_from_rows.sql",
         "0004_api.sql",
         "0005_outbox.sql",
+        "0006_whole_life.sql",
+        "0007_district_rules.sql",
     ];
     let digests = [
         "76deefa19b94219a54900b08883d584442856b5c8e0087e603c8c219a052efc0",
@@ -123,6 +125,8 @@ fn shipped_migrations_are_unchanged() {
         "57b3b4d60bd02dd64c7169bde82410809b488c7e68084f10af68ad3d9ee80189",
         "e6ec116ee1d8b64e76772afcfd84a9bda87d2dbf6bb857e9d3966299fd2424ce",
         "1eb3e7335aa1c3e7e1ca343080a2b36c761b81468b6196927ae978eaca3ce98b",
+        "63c0d70d10d6ed09b5e6787689f1fc33ab0489828c423bc7e985d71c35b75d47",
+        "f51cf938d6be905c245d20d927d899e6400165bd7302abdaf58ed7932783fa3d",
     ];
     assert_eq!(MIGRATIONS.len(), pinned.len(), "pin the new migration here");
     for (migration, (name, digest)) in MIGRATIONS.iter().zip(pinned.iter().zip(digests)) {
@@ -133,4 +137,37 @@ fn shipped_migrations_are_unchanged() {
             "{name} was edited"
         );
     }
+}
+
+/// Migration 0007 reads a policy row written before it as what it meant then: validity in
+/// working days, an extension of `extension_calendar_days` after issue; no head is set.
+#[test]
+fn a_policy_row_from_before_0007_reads_as_working_days_and_one_extension() {
+    use kezek::domain::referral::{Extension, Validity};
+    let (_dir, path) = temp_db();
+    let mut conn = Connection::open(&path).unwrap();
+    migrate(&mut conn, &MIGRATIONS[..6]).unwrap();
+    conn.execute_batch(
+        "INSERT INTO districts (id, code, name_kk, name_ru, languages) \
+         VALUES (1, 'ESL', 'Есіл ауданы', 'район Есиль', 'kk,ru');
+         INSERT INTO district_policies (district_id, referral_validity_working_days, \
+         extension_calendar_days, stop_list_days, interleave_first_priority) \
+         VALUES (1, 7, 20, 12, 1);",
+    )
+    .unwrap();
+    migrate(&mut conn, MIGRATIONS).unwrap();
+    let catalog = kezek::store::load_catalog(&conn).unwrap();
+    let policy = catalog.policies.values().next().copied().unwrap();
+    assert_eq!(policy.validity, Validity::WorkingDays { days: 7 });
+    assert_eq!(
+        policy.extension,
+        Extension::Once {
+            calendar_days_after_issue: 20
+        }
+    );
+    assert_eq!(
+        (policy.stop_list_days, policy.interleave_first_priority),
+        (12, true)
+    );
+    assert!(catalog.education_heads.is_empty());
 }

@@ -10,6 +10,7 @@ use common::{date, start_time, valid_form, TestApp};
 use kezek::clock::Clock;
 use kezek::domain::application::RegistrationForm;
 use kezek::domain::catalog::{AgeBand, Language};
+use kezek::domain::deadline;
 use kezek::domain::event::Actor;
 use kezek::domain::referral::Referral;
 use kezek::notify::channels::{file_name, Channel, Delivered, DeliveryError};
@@ -234,7 +235,11 @@ fn registration_and_referral_make_bilingual_messages_with_their_numbers_and_date
     for part in ["ESL-R1", "ESL-1", "1 (kk)", "1 (ru)", "Астана, 1", &day] {
         assert!(issued.body.contains(part), "no {part} in {}", issued.body);
     }
-    assert!(issued.body.contains(&format!("по {day} включительно")));
+    let until = deadline::until_end_of(deadline::last_day(referral.valid_until));
+    assert!(issued
+        .body
+        .contains(&format!("сдать в детский сад {}", until.ru)));
+    assert!(issued.body.contains(&format!("{} тапсыру қажет", until.kk)));
     assert_kazakh(&issued.body);
 
     let reminder = &rows[3];
@@ -477,6 +482,7 @@ fn a_service_started_with_a_channel_delivers_from_its_own_thread() {
     let service = kezek::service::Service::start_notifying(
         &app.path,
         Arc::new(app.clock.clone()),
+        kezek::service::Checkpoints::default(),
         Box::new(FileChannel::new(&mail).unwrap()),
         config,
     )
@@ -505,6 +511,9 @@ fn spawn_server(db: &Path, mail: &Path) -> (std::process::Child, String) {
         .arg("--db")
         .arg(db)
         .args(["serve", "--addr", "127.0.0.1:0", "--clock", "manual"])
+        // One address registers everything: no registration quotas.
+        .args(["--registrations-per-client-per-hour", "0"])
+        .args(["--registrations-per-applicant-per-hour", "0"])
         .arg("--notify")
         .arg(format!("file:{}", mail.display()))
         .stdout(std::process::Stdio::piped())

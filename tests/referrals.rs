@@ -9,8 +9,8 @@ use common::{child_iin, date, valid_form, TestApp};
 use kezek::domain::application::{Application, ApplicationStatus, RegistrationForm};
 use kezek::domain::calendar::end_of_local_day;
 use kezek::domain::catalog::{AgeBand, Language, Tier};
-use kezek::domain::event::Actor;
-use kezek::domain::referral::{DistrictPolicy, Referral, ReferralStatus};
+use kezek::domain::event::{chain_hash, Actor, Event};
+use kezek::domain::referral::{DistrictPolicy, Extension, Referral, ReferralStatus, Validity};
 use kezek::service::{Command, CommandError, NewPlaces, Outcome};
 use kezek::verify::verify;
 
@@ -475,7 +475,10 @@ fn a_place_freed_at_the_midnight_a_child_reaches_school_age_does_not_go_to_that_
     let end_of_august = end_of_local_day(date(2027, 8, 31));
     let issue_day = (16..31)
         .map(|day| Utc.with_ymd_and_hms(2027, 8, day, 4, 0, 0).unwrap())
-        .find(|at| app.service().read().catalog.calendar.validity_end(*at, 5) == end_of_august)
+        .find(|at| {
+            DistrictPolicy::default().validity_end(*at, &app.service().read().catalog.calendar)
+                == end_of_august
+        })
         .expect("a day whose referral is valid to the end of 31 August");
     app.clock.set(issue_day);
     app.service().tick_blocking().unwrap();
@@ -606,15 +609,7 @@ fn with_the_interleave_policy_referrals_follow_one_first_priority_then_three_gen
         interleave_first_priority: true,
         ..DistrictPolicy::default()
     };
-    app.service()
-        .submit_blocking(
-            Command::SetPolicy {
-                district: app.district,
-                policy,
-            },
-            Actor::staff("admin"),
-        )
-        .unwrap();
+    set_policy(&app, policy);
     // General children registered first, first-priority ones later: plain key order would
     // serve every first-priority child before any general one.
     let mut tiers = std::collections::HashMap::new();
@@ -675,4 +670,185 @@ fn a_clock_with_nanoseconds_leaves_a_journal_that_verifies() {
     assert_eq!(next.application, second.id);
     app.stop();
     verify(&app.path).unwrap();
+}
+
+fn set_policy(app: &TestApp, policy: DistrictPolicy) {
+    app.service()
+        .submit_blocking(
+            Command::SetPolicy {
+                district: app.district,
+                policy,
+            },
+            Actor::staff("admin"),
+        )
+        .unwrap();
+}
+
+/// The district's validity rule decides the deadline: seed 000's "within 5 days" counts
+/// calendar days, seed 004's "within a month" runs to the same date of the next month.
+#[test]
+fn the_district_chooses_working_days_calendar_days_or_a_month() {
+    let cases = [
+        (Validity::WorkingDays { days: 5 }, date(2026, 11, 27)),
+        (Validity::CalendarDays { days: 5 }, date(2026, 11, 25)),
+        (Validity::CalendarMonth, date(2026, 12, 20)),
+    ];
+    for (validity, last_day) in cases {
+        let app = TestApp::spawn();
+        set_policy(
+            &app,
+            DistrictPolicy {
+                validity,
+                ..DistrictPolicy::default()
+            },
+        );
+        register_at(&app, form_now(1));
+        // Issued Friday 20 November 2026.
+        let referral = places(&app, 1).remove(0);
+        assert_eq!(
+            referral.valid_until,
+            end_of_local_day(last_day),
+            "{validity:?}"
+        );
+        if let Err(error) = verify(&app.path) {
+            panic!("verify: {error}");
+        }
+    }
+}
+
+#[test]
+fn a_district_that_does_not_extend_refuses_an_extension_and_stores_nothing() {
+    let app = TestApp::spawn();
+    set_policy(
+        &app,
+        DistrictPolicy {
+            extension: Extension::NotAllowed,
+            ..DistrictPolicy::default()
+        },
+    );
+    register_at(&app, form_now(1));
+    let referral = places(&app, 1).remove(0);
+    let refused = app.service().submit_blocking(
+        Command::Extend {
+            referral: referral.id,
+        },
+        Actor::portal(),
+    );
+    assert!(
+        matches!(
+            refused,
+            Err(CommandError::Conflict(
+                "the district does not extend referrals"
+            ))
+        ),
+        "{refused:?}"
+    );
+    let state = app.service().read();
+    let live = &state.live[&referral.id].referral;
+    assert_eq!(live.valid_until, referral.valid_until);
+    assert!(!live.extended);
+}
+
+/// A journal written before the validity rule could be chosen holds `PolicySet` in its first
+/// shape. Appended to a database (chained as the writer would), it must decode to the policy
+/// it meant: the tables already hold that policy, so `verify` passes only if the replay of
+/// the old payload gives exactly it.
+#[test]
+fn a_policy_in_the_first_journal_shape_replays_to_the_same_policy() {
+    let mut app = TestApp::spawn();
+    let policy = DistrictPolicy {
+        validity: Validity::WorkingDays { days: 7 },
+        extension: Extension::Once {
+            calendar_days_after_issue: 20,
+        },
+        stop_list_days: 12,
+        interleave_first_priority: true,
+        ..DistrictPolicy::default()
+    };
+    set_policy(&app, policy);
+    app.stop();
+    let old_payload = format!(
+        r#"{{"type":"policy_set","data":{{"district":{},"policy":{{"referral_validity_working_days":7,"extension_calendar_days":20,"stop_list_days":12,"interleave_first_priority":true}}}}}}"#,
+        app.district.0
+    );
+    let decoded = Event::from_payload(&old_payload).unwrap();
+    assert_eq!(
+        decoded,
+        Event::PolicySet {
+            district: app.district,
+            policy
+        }
+    );
+    append_raw_event(&app.path, "policy_set", &old_payload);
+    if let Err(error) = verify(&app.path) {
+        panic!("verify: {error}");
+    }
+    app.restart_stopped();
+    assert_eq!(app.service().read().policy(app.district), policy);
+}
+
+/// Appends an event with exactly `payload` to the journal, sealed onto the chain.
+fn append_raw_event(path: &std::path::Path, kind: &str, payload: &str) {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    let (seq, recorded_at, prev_hash): (u64, i64, Vec<u8>) = conn
+        .query_row(
+            "SELECT seq, recorded_at, hash FROM events ORDER BY seq DESC LIMIT 1",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )
+        .unwrap();
+    let prev_hash: [u8; 32] = prev_hash.try_into().unwrap();
+    let (seq, actor) = (seq + 1, "staff:admin");
+    let hash = chain_hash(&prev_hash, seq, recorded_at, actor, kind, payload);
+    conn.execute(
+        "INSERT INTO events (seq, recorded_at, actor, kind, payload, prev_hash, hash) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        rusqlite::params![
+            seq,
+            recorded_at,
+            actor,
+            kind,
+            payload,
+            &prev_hash[..],
+            &hash[..]
+        ],
+    )
+    .unwrap();
+}
+
+/// The head of the education department is catalog data: journaled, replayed by `verify`,
+/// and back after a restart; a name that is no name is refused with nothing stored.
+#[test]
+fn the_education_head_is_journaled_replayed_and_rebuilt_at_start() {
+    let mut app = TestApp::spawn();
+    let set = |name: &str| {
+        app.service().submit_blocking(
+            Command::SetEducationHead {
+                district: app.district,
+                full_name: name.into(),
+            },
+            Actor::staff("admin"),
+        )
+    };
+    let refused = set("42");
+    assert!(
+        matches!(refused, Err(CommandError::Refused(_))),
+        "{refused:?}"
+    );
+    assert!(app.service().read().catalog.education_heads.is_empty());
+    set("Жұмабеков  Ерлан").unwrap();
+    set("Омарова Гүлнар").unwrap();
+    if let Err(error) = verify(&app.path) {
+        panic!("verify: {error}");
+    }
+    app.restart();
+    let state = app.service().read();
+    assert_eq!(
+        state
+            .catalog
+            .education_heads
+            .get(&app.district)
+            .map(String::as_str),
+        Some("Омарова Гүлнар")
+    );
 }

@@ -39,6 +39,13 @@ fn a_small_city_year_has_no_justified_envy_and_its_seed_decides_every_figure() {
     let audit = &figures.audit;
     assert!(audit.handed_in > 0 && audit.declined > 0 && audit.expired > 0);
     assert!(audit.priorities_verified > 0 && audit.priorities_rejected > 0);
+    // The whole life happened too, and still no envy and no family split.
+    assert!(
+        audit.amended > 0 && audit.moved > 0 && audit.families > 0,
+        "{audit:#?}"
+    );
+    assert!(audit.transfers_requested > 0, "{audit:#?}");
+    assert_eq!(envy.split_families, 0);
 
     assert_eq!(again, figures, "the same seed, the same figures");
     assert_ne!(other.audit, figures.audit, "another seed, another city");

@@ -7,8 +7,12 @@
 //! kept sorted by queue key, scanned from the front. The model's notion of "fits" is written
 //! here from DOMAIN.md, not borrowed from `Waiting::fits`, so the two can disagree.
 //!
-//! Registration times come from a tiny range and tiers from 0..=2, so ties on time (broken
-//! by number) and re-keying across tiers are common.
+//! Registration times come from a tiny range, independent of the numbers (a family that
+//! moved district, or an imported queue, keeps an earlier time under a later number), and
+//! tiers from 0..=2, so ties on time (broken by number), times out of number order and
+//! re-keying across tiers are common. Amendments change what an entry asks of a place while
+//! keeping its key; moves take an entry to the other district under that district's next
+//! number, keeping its time.
 
 use chrono::{Datelike, Duration, NaiveDate};
 use kezek::domain::application::{ApplicationId, Choices, QueueKey, RegistrationNumber};
@@ -218,6 +222,8 @@ struct NewEntry {
     /// Empty: any kindergarten; else 1..=3 distinct indices 0..4 of the district's.
     choices: Vec<u32>,
     held: bool,
+    /// The registration time, in steps of 5 µs: unrelated to the number.
+    at: i64,
 }
 
 #[derive(Clone, Debug)]
@@ -250,6 +256,11 @@ enum Op {
     PositionAbsent(Index, u8),
     FirstFit(PlaceSpec),
     CohortPage(usize, i32, usize, usize),
+    /// New choices, language and start for a waiting entry (its key stays).
+    Amend(Index, NewEntry),
+    /// A waiting entry leaves its district for the other, under that district's next number
+    /// and with its own registration time.
+    Move(Index),
 }
 
 fn new_entry() -> impl Strategy<Value = NewEntry> {
@@ -265,9 +276,10 @@ fn new_entry() -> impl Strategy<Value = NewEntry> {
                 .prop_shuffle(),
         ],
         proptest::bool::weighted(0.1),
+        0i64..40,
     )
         .prop_map(
-            |(district, tier, birth_day, start_day, language, choices, held)| {
+            |(district, tier, birth_day, start_day, language, choices, held, at)| {
                 NewEntry {
                     district,
                     tier,
@@ -276,6 +288,7 @@ fn new_entry() -> impl Strategy<Value = NewEntry> {
                     language,
                     choices,
                     held,
+                    at,
                 }
             },
         )
@@ -320,6 +333,8 @@ fn op() -> impl Strategy<Value = Op> {
         10 => place_spec().prop_map(Op::FirstFit),
         1 => (0..DISTRICTS.len(), 2019i32..=2022, 0usize..8, 0usize..8)
             .prop_map(|(d, c, o, l)| Op::CohortPage(d, c, o, l)),
+        3 => (any::<Index>(), new_entry()).prop_map(|(i, e)| Op::Amend(i, e)),
+        2 => any::<Index>().prop_map(Op::Move),
     ]
 }
 
@@ -354,10 +369,9 @@ impl Harness {
                 .map(|k| kindergarten(spec.district, *k))
                 .collect::<Vec<_>>()
         });
-        // The store gives registration numbers and times together and never lets time go
-        // back within a district (WaitingList relies on it): times here rise with the
-        // number, in pairs, so that ties on time still occur and the number breaks them.
-        let registered_at_micros = i64::from(number.0 / 2) * 5;
+        // Times from a small range, whatever the number: ties are common (the number breaks
+        // them) and a later number often has an earlier time.
+        let registered_at_micros = spec.at * 5;
         let waiting = Waiting {
             key: QueueKey {
                 tier: tier(spec.tier),
@@ -428,6 +442,51 @@ impl Harness {
 
     fn apply(&mut self, op: &Op) -> Result<(), TestCaseError> {
         match op {
+            Op::Amend(index, spec) => {
+                let Some(id) = self.present(index) else {
+                    return Ok(());
+                };
+                let mut entry = self.build(spec, id.number);
+                let before = self.model.remove(id).expect("present in the model");
+                // The key and everything but what an amendment changes stay as they were.
+                entry.district = before.district;
+                entry.waiting.key = before.waiting.key;
+                entry.waiting.birth_date = before.waiting.birth_date;
+                entry.waiting.held = before.waiting.held;
+                if entry.choices.is_some() {
+                    // The spec's kindergartens are of its own district: take the entry's.
+                    let d = DISTRICTS.iter().position(|d| *d == id.district).unwrap();
+                    entry.choices =
+                        Some(spec.choices.iter().map(|k| kindergarten(d, *k)).collect());
+                    entry.waiting.choices = CompactChoices::from_choices(&Choices::Listed(
+                        entry.choices.clone().unwrap(),
+                    ));
+                }
+                let w = entry.waiting;
+                prop_assert_eq!(
+                    self.list.amend(id, w.choices, w.language, w.desired_start),
+                    Ok(())
+                );
+                prop_assert_eq!(self.model.insert(entry), Ok(()));
+            }
+            Op::Move(index) => {
+                let Some(id) = self.present(index) else {
+                    return Ok(());
+                };
+                let from = DISTRICTS.iter().position(|d| *d == id.district).unwrap();
+                let to = 1 - from;
+                let mut entry = self.model.remove(id).expect("present in the model");
+                prop_assert_eq!(self.list.remove(id), Ok(entry.waiting));
+                let number = RegistrationNumber(self.next_number[to]);
+                self.next_number[to] += 1;
+                entry.district = DISTRICTS[to];
+                entry.waiting.key.number = number;
+                // Kindergartens are the district's own: the moved entry takes any.
+                entry.choices = None;
+                entry.waiting.choices = CompactChoices::from_choices(&Choices::Any);
+                prop_assert_eq!(self.list.insert(entry.district, entry.waiting), Ok(()));
+                prop_assert_eq!(self.model.insert(entry), Ok(()));
+            }
             Op::Insert(spec) => {
                 let number = RegistrationNumber(self.next_number[spec.district]);
                 self.next_number[spec.district] += 1;

@@ -856,6 +856,9 @@ impl Round {
             .args(["serve", "--addr", "127.0.0.1:0", "--clock", "manual"])
             // One client address sends everything: no per-address lookup limit.
             .args(["--lookups-per-minute", "0", "--notify", "off"])
+            // Nor registration quotas (src/http/admission.rs): one address registers all.
+            .args(["--registrations-per-client-per-hour", "0"])
+            .args(["--registrations-per-applicant-per-hour", "0"])
             .stdout(Stdio::piped())
             .stderr(self.log(log)?)
             .spawn()

@@ -71,14 +71,21 @@ fn base(
         officer,
         refusal_reason: None,
         refusal_text: None,
+        applicant_full_name: None,
+        education_head: None,
     }
 }
 
-/// The registration notice of an application (every application has one).
+/// The registration notice of an application (every application has one), as registered
+/// (version 0) or as re-issued after its k-th amendment (version k); the latest when
+/// `version` is `None`. An amendment never changes the queue key the notice states, but the
+/// parent gets a new paper dated the day of the change, and the older ones read
+/// "superseded".
 pub fn notice(
     conn: &Connection,
     catalog: &Catalog,
     id: ApplicationId,
+    version: Option<u32>,
 ) -> Result<Option<Built>, StoreError> {
     let Some(application) = store::application(conn, id)? else {
         return Ok(None);
@@ -88,8 +95,24 @@ pub fn notice(
         .iter()
         .find(|e| e.kind == "application_registered")
         .ok_or_else(|| StoreError::corrupt("application_events", id.number.0, "no registration"))?;
+    let amendments: Vec<&RecordedEvent> = events
+        .iter()
+        .filter(|e| e.kind == "application_amended")
+        .collect();
+    let latest_version = amendments.len() as u32;
+    let version = version.unwrap_or(latest_version);
+    if version > latest_version {
+        return Ok(None);
+    }
+    let (issued_at, by) = match version {
+        0 => (application.registered_at, registered),
+        k => {
+            let amended = amendments[k as usize - 1];
+            (amended.recorded_at, amended)
+        }
+    };
     let number = crate::domain::numbers::application_number(catalog, id);
-    let data = base(
+    let mut data = base(
         catalog,
         &application,
         DocumentId {
@@ -98,10 +121,14 @@ pub fn notice(
         }
         .to_string(),
         DocumentKind::Notice,
-        application.registered_at,
-        officer(registered),
+        issued_at,
+        officer(by),
     );
-    let standing = if application.status.is_active() {
+    data.version = version;
+    data.applicant_full_name = Some(application.applicant.full_name.clone());
+    let standing = if version < latest_version {
+        Standing::Superseded
+    } else if application.status.is_active() {
         Standing::InForce
     } else {
         Standing::Ended
@@ -109,7 +136,7 @@ pub fn notice(
     Ok(Some(Built {
         data,
         standing,
-        latest_version: 0,
+        latest_version,
     }))
 }
 
@@ -182,12 +209,12 @@ pub fn referral(
         ));
     };
     let events = store::application_events(conn, current.application)?;
-    let mut issued: Option<Referral> = None;
+    let mut issued: Option<(Referral, u64)> = None;
     let mut extended: Option<DateTime<Utc>> = None;
     for recorded in &events {
         match Event::from_payload(&recorded.payload) {
             Ok(Event::ReferralIssued { referral, .. }) if referral.id == id => {
-                issued = Some(referral);
+                issued = Some((referral, recorded.seq));
             }
             Ok(Event::ReferralExtended {
                 id: which,
@@ -198,7 +225,7 @@ pub fn referral(
             _ => {}
         }
     }
-    let Some(as_issued) = issued else {
+    let Some((as_issued, issued_seq)) = issued else {
         return Err(StoreError::corrupt(
             "application_events",
             id.number.0,
@@ -243,6 +270,7 @@ pub fn referral(
         });
     data.referral = Some(number);
     data.valid_until = Some(valid_until);
+    data.education_head = store::education_head_before(conn, id.district, issued_seq)?;
     let standing = if version < latest_version {
         Standing::Superseded
     } else {
@@ -286,7 +314,7 @@ pub fn verify(
     let built = match id.kind {
         DocumentKind::Notice => {
             match crate::domain::numbers::parse_application(catalog, &id.number) {
-                Some(application) => notice(conn, catalog, application)?,
+                Some(application) => notice(conn, catalog, application, version)?,
                 None => None,
             }
         }
@@ -308,7 +336,8 @@ pub fn verify(
     if version.is_some_and(|v| v != built.data.version) {
         return Ok(None);
     }
-    let authentic = signer.verify(&built.data, signature);
+    let authentic = signer.verify(&built.data, signature)
+        || signer.verify(&built.data.first_shape(), signature);
     Ok(Some(Verification {
         document: built.data.id.clone(),
         version: built.data.version,

@@ -101,6 +101,8 @@ pub mod samples {
             officer: "system".into(),
             refusal_reason: None,
             refusal_text: None,
+            applicant_full_name: Some("Сейітова Айгүл Маратқызы".into()),
+            education_head: None,
         }
     }
 
@@ -120,6 +122,8 @@ pub mod samples {
             referral: Some("ESL-R5".into()),
             // The end of 27.11.2026, local time.
             valid_until: Some(Utc.with_ymd_and_hms(2026, 11, 27, 19, 0, 0).unwrap()),
+            applicant_full_name: None,
+            education_head: Some("Жұмабеков Ерлан Асқарұлы".into()),
             ..notice()
         }
     }
@@ -130,6 +134,7 @@ pub mod samples {
             kind: DocumentKind::Refusal,
             issued_at: Utc.with_ymd_and_hms(2026, 11, 24, 6, 0, 0).unwrap(),
             officer: "a.sarsenova".into(),
+            applicant_full_name: None,
             refusal_reason: Some(RefusalReason::DocumentsIncomplete),
             refusal_text: Some(
                 "Көп балалы отбасы мәртебесін растайтын анықтама ұсынылмады; 20.11.2026 ж. \

@@ -170,6 +170,22 @@ mod tests {
         assert!(!signer.verify(&data, "not base64!"));
     }
 
+    /// Papers printed before the notice named the applicant carry a signature over the
+    /// first shape; `documents::verify` checks that shape too, and it must be exactly the
+    /// bytes signed then.
+    #[test]
+    fn the_first_shape_is_the_old_bytes_and_only_its_signature_fits_it() {
+        let signer = DocumentSigner::from_seed([7; 32]);
+        let data = crate::documents::render::samples::notice();
+        assert!(data.applicant_full_name.is_some());
+        let old_signature = signer.sign(&data.first_shape());
+        assert!(!signer.verify(&data, &old_signature));
+        assert!(signer.verify(&data.first_shape(), &old_signature));
+        let bytes = String::from_utf8(data.first_shape().signed_bytes()).unwrap();
+        assert!(!bytes.contains("applicant_full_name") && !bytes.contains("education_head"));
+        assert!(bytes.ends_with(r#""refusal_text":null}"#), "{bytes}");
+    }
+
     #[test]
     fn the_key_is_made_once_and_read_back() {
         let dir = tempfile::tempdir().unwrap();

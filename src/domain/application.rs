@@ -5,7 +5,7 @@
 //! Each failure is a [`Refusal`] with a stable code. Nothing here reads a clock: "today" is
 //! a parameter.
 
-use super::catalog::{Catalog, DistrictId, KindergartenId, Language, Tier};
+use super::catalog::{Catalog, District, DistrictId, KindergartenId, Language, Tier};
 use super::iin::{Iin, IinError, Sex};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -111,6 +111,8 @@ pub enum ApplicationStatus {
     AgedOut,
     /// Refused by an officer with a motivated reason (the third result document).
     Refused,
+    /// The family moved to another district; the application there continues this one.
+    Moved,
 }
 
 impl ApplicationStatus {
@@ -162,6 +164,11 @@ pub struct Application {
     /// list after a lapsed referral).
     #[serde(default)]
     pub held_until: Option<DateTime<Utc>>,
+    /// The application in another district this one continues: the family moved, and the
+    /// old one ended as "moved". Absent from the journal's payload when `None`, so events
+    /// written before moves existed encode as they always did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moved_from: Option<ApplicationId>,
 }
 
 /// The grounds on which an officer may refuse an application after registration (the
@@ -198,10 +205,12 @@ pub enum Satisfaction {
 }
 
 impl QueueKey {
-    /// The key as one integer, `tier << 32 | number`, ordered as the key within a district
-    /// (numbers and registration times rise together there; the waiting list checks it).
+    /// The key's tier and time as one integer, `tier << 61 | registered_at`: ordered as the
+    /// key up to ties of time, which the registration number breaks (the position history
+    /// stores both; a family's children share one time).
     pub fn order_key(&self) -> i64 {
-        (i64::from(self.tier as u8) << 32) | i64::from(self.number.0)
+        debug_assert!((0..1 << 61).contains(&self.registered_at_micros));
+        (i64::from(self.tier as u8) << 61) | self.registered_at_micros
     }
 }
 
@@ -291,6 +300,24 @@ pub enum Refusal {
     ApplicantIsChild,
     #[error("the child already has an active application")]
     AlreadyQueued,
+    #[error("the child is already enrolled in a kindergarten: ask for a transfer instead")]
+    AlreadyEnrolled,
+    #[error("the amendment changes nothing")]
+    NothingToAmend,
+    #[error("a referral is outstanding: its kindergartens, language and start cannot change until it ends")]
+    ReferralOutstanding,
+    #[error("the application is already in that district")]
+    MoveToSameDistrict,
+    #[error("a transfer is only for a child enrolled through this application")]
+    NotEnrolled,
+    #[error("a transfer cannot ask for the kindergarten the child already attends")]
+    TransferToOwnKindergarten,
+    #[error("a transfer request is already waiting for this child")]
+    TransferPending,
+    #[error("a family registers 2 to 6 children, each once")]
+    FamilySizeInvalid,
+    #[error("a child appears twice in the family")]
+    FamilyChildRepeated,
     /// See `domain::text`.
     #[error("a text holds a control, invisible or direction-changing character")]
     TextUnsafe,
@@ -323,6 +350,15 @@ impl Refusal {
             Refusal::PriorityDocumentMissing => "priority_document_missing",
             Refusal::ApplicantIsChild => "applicant_is_child",
             Refusal::AlreadyQueued => "already_queued",
+            Refusal::AlreadyEnrolled => "already_enrolled",
+            Refusal::NothingToAmend => "nothing_to_amend",
+            Refusal::ReferralOutstanding => "referral_outstanding",
+            Refusal::MoveToSameDistrict => "move_to_same_district",
+            Refusal::NotEnrolled => "not_enrolled",
+            Refusal::TransferToOwnKindergarten => "transfer_to_own_kindergarten",
+            Refusal::TransferPending => "transfer_pending",
+            Refusal::FamilySizeInvalid => "family_size_invalid",
+            Refusal::FamilyChildRepeated => "family_child_repeated",
             Refusal::TextUnsafe => "text_unsafe",
         }
     }
@@ -391,16 +427,7 @@ impl NewApplication {
             relation: parse_relation(&form.applicant_relation)?,
         };
         let choices = parse_choices(&form.kindergartens, district.id, catalog)?;
-        let language = match form.language.trim() {
-            "any" => None,
-            code => {
-                let language = Language::parse(code).ok_or(Refusal::LanguageNotOffered)?;
-                if !district.languages.contains(&language) {
-                    return Err(Refusal::LanguageNotOffered);
-                }
-                Some(language)
-            }
-        };
+        let language = parse_language(&form.language, district)?;
         let priority = parse_priority(form, catalog)?;
         Ok(NewApplication {
             district: district.id,
@@ -521,13 +548,7 @@ impl NewApplication {
             );
             note(
                 "language",
-                match form.language.trim() {
-                    "any" => Ok(()),
-                    code => match Language::parse(code) {
-                        Some(language) if district.languages.contains(&language) => Ok(()),
-                        _ => Err(Refusal::LanguageNotOffered),
-                    },
-                },
+                parse_language(&form.language, district).map(|_| ()),
             );
         }
         let priority_field = if form
@@ -545,11 +566,24 @@ impl NewApplication {
     }
 }
 
-fn parse_date(text: &str) -> Option<NaiveDate> {
+/// A group language the district runs, or "any" (`None`).
+pub(crate) fn parse_language(text: &str, district: &District) -> Result<Option<Language>, Refusal> {
+    match text.trim() {
+        "any" => Ok(None),
+        code => match Language::parse(code) {
+            Some(language) if district.languages.contains(&language) => Ok(Some(language)),
+            _ => Err(Refusal::LanguageNotOffered),
+        },
+    }
+}
+
+pub(crate) fn parse_date(text: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").ok()
 }
 
-fn parse_name(text: &str) -> Result<String, Refusal> {
+/// A person's full name: whitespace folded, letters, spaces, `-`, `'` and `.` only, at most
+/// `NAME_CHARS_MAX` characters.
+pub fn parse_name(text: &str) -> Result<String, Refusal> {
     safe_text(text)?;
     let name = text.split_whitespace().collect::<Vec<_>>().join(" ");
     let plausible = name
@@ -563,7 +597,7 @@ fn parse_name(text: &str) -> Result<String, Refusal> {
 
 /// Kazakhstan numbers: +7 and ten digits; spaces, dashes and brackets are dropped, and a
 /// leading 8 (the domestic trunk prefix) is read as +7.
-fn parse_phone(text: &str) -> Result<String, Refusal> {
+pub(crate) fn parse_phone(text: &str) -> Result<String, Refusal> {
     let kept: String = text.chars().filter(|c| !" -()".contains(*c)).collect();
     let national = kept
         .strip_prefix("+7")
@@ -575,7 +609,7 @@ fn parse_phone(text: &str) -> Result<String, Refusal> {
     Ok(format!("+7{national}"))
 }
 
-fn parse_email(text: Option<&str>) -> Result<Option<String>, Refusal> {
+pub(crate) fn parse_email(text: Option<&str>) -> Result<Option<String>, Refusal> {
     match text.map(str::trim).filter(|t| !t.is_empty()) {
         None => Ok(None),
         Some(text) => super::contact::parse_email(text)
@@ -589,7 +623,7 @@ fn safe_text(text: &str) -> Result<(), Refusal> {
     super::text::check_line(text).map_err(|_| Refusal::TextUnsafe)
 }
 
-fn parse_address(text: &str) -> Result<String, Refusal> {
+pub(crate) fn parse_address(text: &str) -> Result<String, Refusal> {
     safe_text(text)?;
     let address = text.split_whitespace().collect::<Vec<_>>().join(" ");
     if address.is_empty() || address.chars().count() > ADDRESS_CHARS_MAX {
@@ -608,7 +642,11 @@ fn parse_relation(text: &str) -> Result<Relation, Refusal> {
     }
 }
 
-fn parse_choices(ids: &[u32], district: DistrictId, catalog: &Catalog) -> Result<Choices, Refusal> {
+pub(crate) fn parse_choices(
+    ids: &[u32],
+    district: DistrictId,
+    catalog: &Catalog,
+) -> Result<Choices, Refusal> {
     if ids.is_empty() {
         return Ok(Choices::Any);
     }

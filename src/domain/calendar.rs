@@ -1,9 +1,10 @@
 //! Working days, as data: weekends, public holidays and the government's transfers.
 //!
 //! Each year is a small text file (`calendars/YYYY.txt`) listing only the days that differ
-//! from the plain week. The deadlines of the rules are computed here: a referral's validity
-//! (N working days after the day of issue, ending at the end of the last day, local time) and
-//! the deadline of a manual step (the day of receipt and the day of issue are not counted).
+//! from the plain week. The counting the rules need is here: N working days after a day (a
+//! referral's validity under the national rules; see `referral::Validity`), the end of a local
+//! day, and the deadline of a manual step (the day of receipt and the day of issue are not
+//! counted).
 
 use super::local_offset;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc, Weekday};
@@ -102,38 +103,79 @@ impl YearCalendar {
     }
 }
 
-/// The fixed-date public holidays (Law on holidays, Labour Code art. 84), as (month, day).
-const FIXED_HOLIDAYS: [(u32, u32); 13] = [
-    (1, 1),
-    (1, 2),
-    (3, 8),
-    (3, 21),
-    (3, 22),
-    (3, 23),
-    (5, 1),
-    (5, 7),
-    (5, 9),
-    (7, 6),
-    (8, 30),
-    (10, 25),
-    (12, 16),
+/// A fixed-date public holiday (Law on holidays, Labour Code art. 84) and whether it moves
+/// to the next working day when it falls on a weekend: religious holidays (Orthodox
+/// Christmas) do not, the others do.
+struct FixedHoliday {
+    month: u32,
+    day: u32,
+    moves_off_weekend: bool,
+}
+
+const fn holiday(month: u32, day: u32) -> FixedHoliday {
+    FixedHoliday {
+        month,
+        day,
+        moves_off_weekend: true,
+    }
+}
+
+/// The fixed-date holidays of every year since 2022 (Constitution Day aside, see
+/// `constitution_day`).
+const FIXED_HOLIDAYS: [FixedHoliday; 13] = [
+    holiday(1, 1),
+    holiday(1, 2),
+    FixedHoliday {
+        month: 1,
+        day: 7,
+        moves_off_weekend: false,
+    },
+    holiday(3, 8),
+    holiday(3, 21),
+    holiday(3, 22),
+    holiday(3, 23),
+    holiday(5, 1),
+    holiday(5, 7),
+    holiday(5, 9),
+    holiday(7, 6),
+    holiday(10, 25),
+    holiday(12, 16),
 ];
+
+/// Constitution Day: 30 August until 2025; none in 2026, the year of the constitutional
+/// reform; 15 March from 2027.
+fn constitution_day(year: i32) -> Option<FixedHoliday> {
+    match year {
+        ..=2025 => Some(holiday(8, 30)),
+        2026 => None,
+        _ => Some(holiday(3, 15)),
+    }
+}
 
 impl YearCalendar {
     /// What the law alone gives for `year`: the fixed-date holidays, each one on a weekend
-    /// moved to the next working day. Kurban ait (a lunar date) and the government's
-    /// transfers are not in it: they come from the year's file.
+    /// moved to the next working day unless it is religious. Kurban ait (a lunar date) and
+    /// the government's transfers are not in it: they come from the year's file.
     pub fn statutory(year: i32) -> YearCalendar {
-        let holidays: Vec<NaiveDate> = FIXED_HOLIDAYS
+        let mut holidays: Vec<(NaiveDate, bool)> = FIXED_HOLIDAYS
             .iter()
-            .map(|(m, d)| NaiveDate::from_ymd_opt(year, *m, *d).expect("fixed holidays exist"))
+            .chain(constitution_day(year).as_ref())
+            .map(|h| {
+                let date = NaiveDate::from_ymd_opt(year, h.month, h.day);
+                (date.expect("fixed holidays exist"), h.moves_off_weekend)
+            })
             .collect();
+        // In date order, so that each moved holiday takes the first day still free.
+        holidays.sort_unstable();
         let mut days_off: BTreeSet<NaiveDate> = holidays
             .iter()
-            .copied()
+            .map(|(date, _)| *date)
             .filter(|d| !is_weekend(*d))
             .collect();
-        for holiday in holidays.iter().filter(|d| is_weekend(**d)) {
+        let moving = holidays
+            .iter()
+            .filter(|(d, moves)| *moves && is_weekend(*d));
+        for (holiday, _) in moving {
             let mut moved = *holiday + Duration::days(1);
             while is_weekend(moved) || days_off.contains(&moved) {
                 moved += Duration::days(1);
@@ -210,13 +252,6 @@ impl WorkCalendar {
         panic!("no {count} working days within a year after {day}: the calendar is broken");
     }
 
-    /// When something issued at `issued_at` and valid for `working_days` lapses: at the end of
-    /// the last working day (local midnight), the day of issue not counted.
-    pub fn validity_end(&self, issued_at: DateTime<Utc>, working_days: u32) -> DateTime<Utc> {
-        let issue_day = super::local_date(issued_at);
-        end_of_local_day(self.working_days_after(issue_day, working_days))
-    }
-
     /// The last day a manual step received at `received_at` may be completed, `working_days`
     /// working days long: neither the day of receipt nor the day of issue is counted, so the
     /// result may be issued on the working day after the last counted one.
@@ -249,6 +284,16 @@ mod tests {
 
     fn date(y: i32, m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    /// The end of the `working_days`-th working day after the local day of `issued_at`.
+    fn validity_end(
+        calendar: &WorkCalendar,
+        issued_at: DateTime<Utc>,
+        working_days: u32,
+    ) -> DateTime<Utc> {
+        let issue_day = super::super::local_date(issued_at);
+        end_of_local_day(calendar.working_days_after(issue_day, working_days))
     }
 
     #[test]
@@ -286,7 +331,7 @@ mod tests {
         let calendar = WorkCalendar::shipped();
         // Issued Friday 20 November 2026, 17:30 local: counted Mon 23 .. Fri 27.
         let issued = Utc.with_ymd_and_hms(2026, 11, 20, 12, 30, 0).unwrap();
-        let end = calendar.validity_end(issued, 5);
+        let end = validity_end(&calendar, issued, 5);
         assert_eq!(
             end,
             Utc.with_ymd_and_hms(2026, 11, 27, 19, 0, 0).unwrap(),
@@ -300,7 +345,7 @@ mod tests {
         // Issued Monday 14 December 2026: 15, (16 Independence Day), 17, 18, (weekend), 21, 22.
         let issued = Utc.with_ymd_and_hms(2026, 12, 14, 5, 0, 0).unwrap();
         assert_eq!(
-            super::super::local_date(calendar.validity_end(issued, 5) - Duration::seconds(1)),
+            super::super::local_date(validity_end(&calendar, issued, 5) - Duration::seconds(1)),
             date(2026, 12, 22)
         );
     }
@@ -313,7 +358,7 @@ mod tests {
         let issued = Utc.with_ymd_and_hms(2026, 11, 20, 20, 0, 0).unwrap();
         assert_eq!(super::super::local_date(issued), date(2026, 11, 21));
         assert_eq!(
-            calendar.validity_end(issued, 1),
+            validity_end(&calendar, issued, 1),
             end_of_local_day(date(2026, 11, 23))
         );
     }
@@ -333,7 +378,7 @@ mod tests {
         calendar.set_year(2026, year);
         let issued = Utc.with_ymd_and_hms(2026, 11, 20, 6, 0, 0).unwrap();
         assert_eq!(
-            calendar.validity_end(issued, 2),
+            validity_end(&calendar, issued, 2),
             end_of_local_day(date(2026, 11, 24))
         );
     }
@@ -346,6 +391,47 @@ mod tests {
         assert!(YearCalendar::parse(2026, "2026-11-23 work").is_err());
         assert!(YearCalendar::parse(2026, "2026-11-23 holiday").is_err());
         assert!(YearCalendar::parse(2026, "23.11.2026 off").is_err());
+    }
+
+    #[test]
+    fn orthodox_christmas_is_off_and_constitution_day_moved_to_15_march_from_2027() {
+        let calendar = WorkCalendar::shipped();
+        assert!(!calendar.is_working_day(date(2026, 1, 7)), "a Wednesday");
+        assert!(!calendar.is_working_day(date(2027, 1, 7)), "a Thursday");
+        assert!(
+            calendar.is_working_day(date(2026, 8, 31)),
+            "the reform's year"
+        );
+        assert!(!calendar.is_working_day(date(2027, 3, 15)), "a Monday");
+        assert!(calendar.is_working_day(date(2027, 8, 30)), "a Monday");
+    }
+
+    #[test]
+    fn the_statutory_fallback_follows_the_constitution_day_of_its_year() {
+        // 30 August 2025 was a Saturday: moved to Monday 1 September.
+        let before = YearCalendar::statutory(2025);
+        assert!(before.days_off.contains(&date(2025, 9, 1)));
+        assert!(!YearCalendar::statutory(2026)
+            .days_off
+            .contains(&date(2026, 8, 31)));
+        // 15 March 2031 is a Saturday: moved to Monday 17 March; 30 August is a Saturday
+        // and moves nothing.
+        let after = YearCalendar::statutory(2031);
+        assert!(after.days_off.contains(&date(2031, 3, 17)));
+        assert!(!after.days_off.contains(&date(2031, 9, 1)));
+    }
+
+    #[test]
+    fn orthodox_christmas_on_a_weekend_does_not_move_and_the_others_do() {
+        // 2028: 1 January is a Saturday, 2 January a Sunday, 7 January a Friday.
+        let new_year_on_weekend = YearCalendar::statutory(2028);
+        for day in [3, 4, 7] {
+            assert!(new_year_on_weekend.days_off.contains(&date(2028, 1, day)));
+        }
+        // 2029: 7 January is a Sunday; Monday 8 January is worked.
+        let christmas_on_sunday = YearCalendar::statutory(2029);
+        assert!(!christmas_on_sunday.days_off.contains(&date(2029, 1, 8)));
+        assert!(!christmas_on_sunday.days_off.contains(&date(2029, 1, 7)));
     }
 
     #[test]

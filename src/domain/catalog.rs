@@ -253,6 +253,8 @@ pub struct Catalog {
     /// Districts without an entry follow `DistrictPolicy::default()`.
     pub policies: BTreeMap<DistrictId, super::referral::DistrictPolicy>,
     pub calendar: super::calendar::WorkCalendar,
+    /// The full name of the head of each district's education department, once set.
+    pub education_heads: BTreeMap<DistrictId, String>,
 }
 
 impl Default for Catalog {
@@ -265,6 +267,7 @@ impl Default for Catalog {
             school_age: SchoolAgeRule::default(),
             policies: BTreeMap::new(),
             calendar: super::calendar::WorkCalendar::shipped(),
+            education_heads: BTreeMap::new(),
         }
     }
 }

@@ -107,6 +107,13 @@ pub struct DocumentData {
     pub officer: String,
     pub refusal_reason: Option<RefusalReason>,
     pub refusal_text: Option<String>,
+    /// The notice names the applicant it was issued to (seed 000's form).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applicant_full_name: Option<String>,
+    /// The referral names the head of the district's education department on its day of
+    /// issue, above the signature line; none until an administrator sets one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub education_head: Option<String>,
 }
 
 /// The domain tag in front of the JSON: a signature over a document can never be taken for
@@ -114,6 +121,18 @@ pub struct DocumentData {
 pub const SIGNED_TAG: &[u8] = b"kezek document v1\n";
 
 impl DocumentData {
+    /// The document as signed before it named the applicant and the head (issue 12): papers
+    /// printed then carry a signature over this shape, which still proves them authentic.
+    /// The two fields are the last and left out when empty, so clearing them gives exactly
+    /// the bytes signed then.
+    pub fn first_shape(&self) -> DocumentData {
+        DocumentData {
+            applicant_full_name: None,
+            education_head: None,
+            ..self.clone()
+        }
+    }
+
     /// The exact bytes that are signed.
     pub fn signed_bytes(&self) -> Vec<u8> {
         let mut bytes = SIGNED_TAG.to_vec();

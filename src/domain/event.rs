@@ -5,9 +5,14 @@
 //! struct fields in declaration order and enums with a fixed tag, so the same event always
 //! gives the same bytes.
 
+use super::amendment::Amendment;
 use super::application::{Application, ApplicationId, RefusalReason, Satisfaction};
 use super::catalog::{District, DistrictId, Group, Kindergarten, Tier};
-use super::referral::{DistrictPolicy, FreePlace, InterleaveCycle, Lapse, Referral, ReferralId};
+use super::family::{Family, FamilyId};
+use super::referral::{
+    DistrictPolicy, FreePlace, InterleaveCycle, Lapse, PlaceId, Referral, ReferralId,
+};
+use super::transfer::TransferRequest;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -97,6 +102,45 @@ pub enum Event {
         process: Satisfaction,
         information: Satisfaction,
     },
+    /// The parent (or staff on the parent's behalf) changed choices, language, start date or
+    /// contacts. The key `(tier, registered_at, number)` stays; `amendment` holds the
+    /// amendable values after the change.
+    ApplicationAmended {
+        id: ApplicationId,
+        amendment: Amendment,
+    },
+    /// The family moved district: `from` ends as moved, and `to` (the new district's next
+    /// number, `moved_from` naming `from`) continues it, with the registration time and
+    /// priority the new district's policy let it keep, and any stop list it was on.
+    ApplicationMoved {
+        from: ApplicationId,
+        to: Application,
+    },
+    /// Children registered together (their `ApplicationRegistered` events come first, with
+    /// one time and consecutive numbers) form a family.
+    FamilyRegistered(Family),
+    /// The family changed its choice between "together only" and "separately".
+    FamilyChoiceSet {
+        family: FamilyId,
+        together: bool,
+    },
+    /// A place one of the family's children would have taken went on down the queue: the
+    /// family takes places only together, and one kindergarten could not give them all one
+    /// now. The family keeps its position; the record says why it was passed.
+    FamilyPassedOver {
+        family: FamilyId,
+        place: PlaceId,
+    },
+    /// The family of an enrolled child asks to move it to other kindergartens: the request
+    /// joins the district's transfer queue (a transfer referral, handed in or lapsed, ends
+    /// it).
+    TransferRequested(TransferRequest),
+    /// The head of the district's education department, who signs its referrals, from now
+    /// on (a referral names the head of the day it was issued).
+    EducationHeadSet {
+        district: DistrictId,
+        full_name: String,
+    },
 }
 
 impl Event {
@@ -122,6 +166,13 @@ impl Event {
             Event::AccessCodeIssued { .. } => "access_code_issued",
             Event::ApplicationRefused { .. } => "application_refused",
             Event::SurveyAnswered { .. } => "survey_answered",
+            Event::ApplicationAmended { .. } => "application_amended",
+            Event::ApplicationMoved { .. } => "application_moved",
+            Event::FamilyRegistered(_) => "family_registered",
+            Event::FamilyChoiceSet { .. } => "family_choice_set",
+            Event::FamilyPassedOver { .. } => "family_passed_over",
+            Event::TransferRequested(_) => "transfer_requested",
+            Event::EducationHeadSet { .. } => "education_head_set",
         }
     }
 

@@ -20,9 +20,10 @@ pub struct CohortMove {
 /// changed, oldest first, from the cohort's moves in journal order (at least all those
 /// with a key up to the application's own general-tier key).
 ///
-/// The position is one plus the others present with a smaller key. The application's own
-/// key takes few values (a verified or dropped priority), so one counter per value
-/// suffices; days it was not waiting (holding a referral) have no point.
+/// The position is one plus the others present with a smaller key, `(order_key, number)`
+/// compared in that order (the number breaks ties of time). The application's own key takes
+/// few values (a verified or dropped priority), so one counter per value suffices; days it
+/// was not waiting (holding a referral) have no point.
 pub fn daily_positions(me: RegistrationNumber, moves: &[CohortMove]) -> Vec<(NaiveDate, u32)> {
     let me = me.0;
     let mut keys: Vec<i64> = moves
@@ -48,7 +49,7 @@ pub fn daily_positions(me: RegistrationNumber, moves: &[CohortMove]) -> Vec<(Nai
                 mine = (m.delta > 0).then_some(index);
             } else {
                 for (key, count) in keys.iter().zip(ahead.iter_mut()) {
-                    if m.order_key < *key {
+                    if (m.order_key, m.number) < (*key, me) {
                         *count += i64::from(m.delta);
                     }
                 }

@@ -4,12 +4,15 @@
 //! JSON over the wire (serde derives only describe shapes). Time comes in as a parameter.
 
 pub mod access;
+pub mod amendment;
 pub mod application;
 pub mod calendar;
 pub mod catalog;
 pub mod contact;
+pub mod deadline;
 pub mod document;
 pub mod event;
+pub mod family;
 pub mod history;
 pub mod iin;
 pub mod numbers;
@@ -18,6 +21,7 @@ pub mod replay;
 pub mod staff;
 pub mod state;
 pub mod text;
+pub mod transfer;
 pub mod waiting_list;
 
 /// Kazakhstan has kept one time zone, UTC+5, since 1 March 2024. Dates the rules speak of

@@ -41,6 +41,7 @@ impl Replay {
     /// Applies `event`, recorded at `at`; returns what it did to applications.
     pub fn apply(&mut self, event: &Event, at: DateTime<Utc>) -> Result<Effects, ReplayError> {
         self.last_recorded_at = self.last_recorded_at.max(Some(at));
+        let recorded_at = at;
         match event {
             Event::AccessCodeIssued { id, code_hash } => {
                 if !self.applications.contains_key(id) {
@@ -58,13 +59,11 @@ impl Replay {
                 process,
                 information,
             } => {
-                let application = self
-                    .applications
-                    .get(id)
-                    .ok_or_else(|| ReplayError::Unknown(format!("{id:?}")))?;
-                if application.status.is_active()
-                    || self.surveys.insert(*id, (*process, *information)).is_some()
-                {
+                // Open from registration on (the notice completes the request); once.
+                if !self.applications.contains_key(id) {
+                    return Err(ReplayError::Unknown(format!("{id:?}")));
+                }
+                if self.surveys.insert(*id, (*process, *information)).is_some() {
                     return Err(ReplayError::InvalidTransition(format!("{id:?}")));
                 }
             }
@@ -95,8 +94,13 @@ impl Replay {
             }
             Event::ReferralIssued { referral, .. } => {
                 let id = referral.id;
-                self.application(referral.application, ApplicationStatus::Queued)?
-                    .status = ApplicationStatus::Referred;
+                if referral.transfer {
+                    // The child stays enrolled where it is until the transfer is handed in.
+                    self.application(referral.application, ApplicationStatus::Enrolled)?;
+                } else {
+                    self.application(referral.application, ApplicationStatus::Queued)?
+                        .status = ApplicationStatus::Referred;
+                }
                 self.referrals.insert(id, referral.clone());
             }
             Event::ReferralExtended { id, valid_until } => {
@@ -109,8 +113,11 @@ impl Replay {
                 referral.status = ReferralStatus::HandedIn;
                 referral.closed_at = Some(*at);
                 let (application, place) = (referral.application, referral.place);
-                self.application(application, ApplicationStatus::Referred)?
-                    .status = ApplicationStatus::Enrolled;
+                let before = match referral.transfer {
+                    true => ApplicationStatus::Enrolled,
+                    false => ApplicationStatus::Referred,
+                };
+                self.application(application, before)?.status = ApplicationStatus::Enrolled;
                 self.places
                     .get_mut(&place)
                     .ok_or_else(|| ReplayError::Unknown(format!("{place:?}")))?
@@ -127,6 +134,10 @@ impl Replay {
                 referral.closed_at = Some(*at);
                 if let Lapse::Revoked { reason, .. } = lapse {
                     referral.reason = Some(reason.clone());
+                }
+                if referral.transfer {
+                    // The request ends; the child keeps its place.
+                    return Ok(self.state.apply_tracked(event, recorded_at)?);
                 }
                 let application = self.application(
                     referral_application(&self.referrals, id),
@@ -147,14 +158,34 @@ impl Replay {
                     }
                 }
             }
+            Event::ApplicationMoved { from, to } => {
+                let application = self.application(*from, ApplicationStatus::Queued)?;
+                application.status = ApplicationStatus::Moved;
+                application.held_until = None;
+                self.applications.insert(to.id, to.clone());
+            }
+            Event::ApplicationAmended { id, amendment } => {
+                let application = self
+                    .applications
+                    .get_mut(id)
+                    .filter(|a| a.status.is_active())
+                    .ok_or_else(|| ReplayError::InvalidTransition(format!("{id:?}")))?;
+                amendment.applied_to(application);
+            }
             Event::StopListEnded { id, .. } => {
                 self.application(*id, ApplicationStatus::Queued)?.held_until = None;
             }
+            // Families and transfer requests live in the state (compared by `verify`).
+            Event::TransferRequested(_)
+            | Event::FamilyRegistered(_)
+            | Event::FamilyChoiceSet { .. }
+            | Event::FamilyPassedOver { .. } => {}
             Event::DistrictCreated(_)
             | Event::KindergartenCreated(_)
             | Event::GroupCreated(_)
             | Event::PolicySet { .. }
-            | Event::CalendarYearSet { .. } => {}
+            | Event::CalendarYearSet { .. }
+            | Event::EducationHeadSet { .. } => {}
         }
         Ok(self.state.apply_tracked(event, at)?)
     }

@@ -6,16 +6,21 @@
 //! rule (who gets a place) is here too, as pure functions of the state, so that the service,
 //! the replay and the property tests ask the same question of the same code.
 
+use super::amendment::Amendment;
 use super::application::RegistrationNumber;
 use super::application::{Application, ApplicationId, ApplicationStatus};
 use super::calendar::YearCalendar;
 use super::catalog::{Catalog, DistrictId, Tier};
 use super::event::Event;
+use super::family::{Family, FamilyId};
 use super::referral::{
     DistrictPolicy, FreePlace, InterleaveCycle, Lapse, PlaceId, Referral, ReferralId,
     ReferralNumber,
 };
-use super::waiting_list::{CompactChoices, Place, Waiting, WaitingList, WaitingListError};
+use super::transfer::TransferRequest;
+use super::waiting_list::{
+    CompactChoices, Place, Position, Waiting, WaitingList, WaitingListError,
+};
 use chrono::{DateTime, NaiveDate, Utc};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -56,6 +61,36 @@ pub struct QueueState {
     /// one plus one, so numbers are gapless by construction, and `apply` refuses any other.
     pub counters: BTreeMap<DistrictId, Counters>,
     pub last_place_id: u64,
+    /// Families of children registered together, and each member's family.
+    pub families: BTreeMap<FamilyId, Family>,
+    pub family_of: HashMap<ApplicationId, FamilyId>,
+    /// The place each enrolled child holds (through a referral handed in): one per child.
+    pub enrolled: HashMap<ApplicationId, FreePlace>,
+    /// Each district's transfer queue, in the order the requests were made.
+    pub transfers: BTreeMap<DistrictId, BTreeMap<(i64, ApplicationId), TransferRequest>>,
+    /// When each waiting transfer request was made (its key in `transfers`).
+    pub transfer_of: HashMap<ApplicationId, i64>,
+}
+
+/// Who takes a place: one child, or a family that takes places only together (each child
+/// its place of one kindergarten, the place in hand among them).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Taker {
+    One(ApplicationId),
+    /// An enrolled child's transfer request.
+    Transfer(ApplicationId),
+    Family {
+        family: FamilyId,
+        plan: Vec<(ApplicationId, PlaceId)>,
+    },
+}
+
+/// The allocation of one place: the together-families passed over on the way (their
+/// children came first but could not be placed together), and who takes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Allocation {
+    pub passed: Vec<FamilyId>,
+    pub taker: Option<Taker>,
 }
 
 /// What an event did to applications, beyond the state: kept by the store for histories.
@@ -129,6 +164,39 @@ impl QueueState {
         self.cycles.get(&district).copied().unwrap_or_default()
     }
 
+    /// A waiting application's position, honest about its district's policy: the number of
+    /// referrals that would go in its cohort before it if no one else joined. Without the
+    /// 1 : 3 interleave that is its rank; with it, the cycle is played out from where the
+    /// district's stands, and likewise for each chosen kindergarten and "any". (The cycle
+    /// is the district's, shared by every cohort; places for other cohorts move it too, which
+    /// no estimate can foresee.)
+    pub fn position(&self, id: ApplicationId) -> Option<Position> {
+        let mut position = self.waiting.position(id)?;
+        if !self.policy(id.district).interleave_first_priority {
+            return Some(position);
+        }
+        let cycle = self.cycle(id.district);
+        let splits = self.waiting.tier_splits(id)?;
+        position.in_cohort = cycle.turns_before(&splits.cohort) + 1;
+        // A kindergarten's places go to those who listed it and those who take any, one
+        // queue: its count is played out over both, less the "any" share shown beside it.
+        let any = &splits.taking_any;
+        position.ahead_taking_any = cycle.turns_before(any);
+        position.ahead_per_kindergarten = splits
+            .per_kindergarten
+            .iter()
+            .map(|(kindergarten, listed)| {
+                let both = listed.joined(any);
+                let turns = cycle.turns_before(&both);
+                (
+                    *kindergarten,
+                    turns.saturating_sub(position.ahead_taking_any),
+                )
+            })
+            .collect();
+        Some(position)
+    }
+
     /// The number and time the next registration in `district` gets at `now_micros`: time
     /// never goes back within a district, even if the clock does.
     pub fn next_registration(
@@ -148,6 +216,173 @@ impl QueueState {
 
     pub fn next_place_id(&self) -> PlaceId {
         PlaceId(self.last_place_id + 1)
+    }
+
+    pub fn next_family_id(&self) -> FamilyId {
+        FamilyId(self.families.keys().next_back().map_or(1, |f| f.0 + 1))
+    }
+
+    /// The family `id` belongs to when it takes places only together and has at least two
+    /// children waiting (one alone is placed as anyone is).
+    pub fn together_family(&self, id: ApplicationId) -> Option<&Family> {
+        let family = &self.families[self.family_of.get(&id)?];
+        let waiting = family
+            .members
+            .iter()
+            .filter(|m| self.waiting.get(**m).is_some())
+            .count();
+        (family.together && waiting >= 2).then_some(family)
+    }
+
+    /// Places for every waiting child of `family` at `place`'s kindergarten, `place` among
+    /// them, from the places open there: the family-together rule. Another open place is
+    /// the family's to take only if no child ahead of it (but those of `passed` families)
+    /// fits it: a family's turn for one place is not a turn for all.
+    pub fn plan_together(
+        &self,
+        family: &Family,
+        place: &FreePlace,
+        today: NaiveDate,
+        passed: &[FamilyId],
+    ) -> Option<Vec<(ApplicationId, PlaceId)>> {
+        let children: Vec<ApplicationId> = family
+            .members
+            .iter()
+            .copied()
+            .filter(|m| self.waiting.get(*m).is_some())
+            .collect();
+        let first_key = children
+            .iter()
+            .filter_map(|c| self.waiting.get(*c).map(|w| w.key))
+            .min()?;
+        let skipped = |id: ApplicationId| {
+            self.family_of
+                .get(&id)
+                .is_some_and(|f| *f == family.id || passed.contains(f))
+        };
+        let nobody_ahead =
+            |other: &FreePlace| match self.choose_for_skipping(other, today, &skipped) {
+                Some((id, _)) => self.waiting.get(id).is_none_or(|w| w.key > first_key),
+                None => true,
+            };
+        let places: Vec<PlaceId> = self
+            .open_places
+            .get(&place.district)?
+            .iter()
+            .copied()
+            .filter(|p| {
+                let other = &self.places[p];
+                other.kindergarten == place.kindergarten && (*p == place.id || nobody_ahead(other))
+            })
+            .collect();
+        let fits = |child: ApplicationId, p: PlaceId| {
+            let waiting = self.waiting.get(child).expect("a waiting child");
+            waiting.fits(&self.fit_of(&self.places[&p], today))
+        };
+        super::family::plan_together(&children, &places, place.id, fits)
+    }
+
+    /// Who takes `place` on `today`, whole: the first fitting application in the district's
+    /// order (`choose_for`), except that a family that takes places only together and
+    /// cannot have them here is passed over, keeping its position, and the search goes on
+    /// behind it.
+    pub fn allocation_for(&self, place: &FreePlace, today: NaiveDate) -> Allocation {
+        let transfer = || {
+            self.transfer_for(place, today).map(|id| Allocation {
+                passed: Vec::new(),
+                taker: Some(Taker::Transfer(id)),
+            })
+        };
+        let policy = self.policy(place.district);
+        if policy.transfers_before_first_time {
+            if let Some(allocation) = transfer() {
+                return allocation;
+            }
+        }
+        let first_time = self.first_time_allocation(place, today);
+        match first_time.taker {
+            None if !policy.transfers_before_first_time => transfer().unwrap_or(first_time),
+            _ => first_time,
+        }
+    }
+
+    /// The first transfer request, by the time it was made, that `place` fits: the child
+    /// wants its kindergarten, is born in its band (and still of preschool age when it can be
+    /// taken), and its group language is the place's or any.
+    pub fn transfer_for(&self, place: &FreePlace, today: NaiveDate) -> Option<ApplicationId> {
+        let fit = self.fit_of(place, today);
+        self.transfers
+            .get(&place.district)?
+            .values()
+            .find(|request| {
+                request.choices.contains(&place.kindergarten)
+                    && fit.age_band.contains(request.birth_date)
+                    && request.language.is_none_or(|l| l == place.language)
+            })
+            .map(|request| request.id)
+    }
+
+    /// Who among first-time applicants takes `place` (see `allocation_for`).
+    fn first_time_allocation(&self, place: &FreePlace, today: NaiveDate) -> Allocation {
+        let mut passed: Vec<FamilyId> = Vec::new();
+        loop {
+            let skipped = |id: ApplicationId| {
+                self.family_of
+                    .get(&id)
+                    .is_some_and(|family| passed.contains(family))
+            };
+            let Some((id, _)) = self.choose_for_skipping(place, today, &skipped) else {
+                return Allocation {
+                    passed,
+                    taker: None,
+                };
+            };
+            let Some(family) = self.together_family(id) else {
+                return Allocation {
+                    passed,
+                    taker: Some(Taker::One(id)),
+                };
+            };
+            match self.plan_together(family, place, today, &passed) {
+                Some(plan) => {
+                    return Allocation {
+                        passed,
+                        taker: Some(Taker::Family {
+                            family: family.id,
+                            plan,
+                        }),
+                    }
+                }
+                None => passed.push(family.id),
+            }
+        }
+    }
+
+    /// The referral that gives `place` to `application` at `now`, with the district's
+    /// 1 : 3 cycle after it when the policy is on (from `cycle`, the cycle before it).
+    pub fn referral_to(
+        &self,
+        place: PlaceId,
+        application: ApplicationId,
+        now: DateTime<Utc>,
+        number: ReferralNumber,
+        cycle: InterleaveCycle,
+    ) -> (Referral, Option<InterleaveCycle>) {
+        let free = &self.places[&place];
+        let policy = self.policy(free.district);
+        let valid_until = policy.validity_end(now, &self.catalog.calendar);
+        let id = ReferralId {
+            district: free.district,
+            number,
+        };
+        let tier = self.waiting.get(application).map(|w| w.key.tier);
+        let mut referral = Referral::issued(id, free, application, now, valid_until);
+        // A transfer stands outside the first-time applicants' 1 : 3 cycle.
+        referral.transfer = tier.is_none();
+        let after = policy
+            .interleave_first_priority
+            .then(|| tier.map_or(cycle, |tier| cycle.after(tier)));
+        (referral, after)
     }
 
     fn count_registration(&mut self, application: &Application) -> Result<(), StateError> {
@@ -192,12 +427,28 @@ impl QueueState {
         place: &FreePlace,
         today: NaiveDate,
     ) -> Option<(ApplicationId, Option<InterleaveCycle>)> {
+        self.choose_for_skipping(place, today, &|_| false)
+    }
+
+    /// `choose_for` among the applications `skipped` does not name.
+    fn choose_for_skipping(
+        &self,
+        place: &FreePlace,
+        today: NaiveDate,
+        skipped: &dyn Fn(ApplicationId) -> bool,
+    ) -> Option<(ApplicationId, Option<InterleaveCycle>)> {
         let fit = self.fit_of(place, today);
         let district = place.district;
         if !self.policy(district).interleave_first_priority {
-            return self.waiting.first_fit(district, &fit).map(|id| (id, None));
+            return self
+                .waiting
+                .first_fit_skipping(district, &fit, None, skipped)
+                .map(|id| (id, None));
         }
-        let in_tier = |tier| self.waiting.first_fit_in_tier(district, &fit, tier);
+        let in_tier = |tier| {
+            self.waiting
+                .first_fit_skipping(district, &fit, Some(tier), skipped)
+        };
         if let Some(id) = in_tier(Tier::OutOfTurn) {
             return Some((id, Some(self.cycle(district))));
         }
@@ -209,30 +460,6 @@ impl QueueState {
             (_, None, None) => return None,
         };
         Some((chosen.0, Some(cycle.after(chosen.1))))
-    }
-
-    /// The referral `place` gets if it is allocated at `now`, with the district's 1 : 3
-    /// cycle after it: the allocation rule, whole, as a pure function of the state.
-    pub fn referral_for(
-        &self,
-        place: PlaceId,
-        now: DateTime<Utc>,
-    ) -> Option<(Referral, Option<InterleaveCycle>)> {
-        let free = &self.places[&place];
-        let (application, cycle) = self.choose_for(free, crate::domain::local_date(now))?;
-        let policy = self.policy(free.district);
-        let valid_until = self
-            .catalog
-            .calendar
-            .validity_end(now, policy.referral_validity_working_days);
-        let id = ReferralId {
-            district: free.district,
-            number: self.next_referral_number(free.district),
-        };
-        Some((
-            Referral::issued(id, free, application, now, valid_until),
-            cycle,
-        ))
     }
 
     /// The open place a newly waiting application should take at once, if any fits it: its
@@ -284,7 +511,8 @@ impl QueueState {
             | Event::KindergartenCreated(_)
             | Event::GroupCreated(_)
             | Event::PolicySet { .. }
-            | Event::CalendarYearSet { .. } => apply_to_catalog(&mut self.catalog, event)?,
+            | Event::CalendarYearSet { .. }
+            | Event::EducationHeadSet { .. } => apply_to_catalog(&mut self.catalog, event)?,
             Event::ApplicationRegistered(application) => {
                 if !self
                     .catalog
@@ -318,6 +546,22 @@ impl QueueState {
             }
             // A record about an application that changes nothing of the queue.
             Event::SurveyAnswered { .. } => {}
+            Event::ApplicationAmended { id, amendment } => self.amend(*id, amendment)?,
+            Event::ApplicationMoved { from, to } => self.move_application(*from, to)?,
+            Event::FamilyRegistered(family) => self.register_family(family)?,
+            Event::FamilyChoiceSet { family, together } => {
+                self.families
+                    .get_mut(family)
+                    .ok_or_else(|| invalid(family))?
+                    .together = *together;
+            }
+            Event::TransferRequested(request) => self.request_transfer(request)?,
+            // The record of a pass: the family keeps its position and nothing else changes.
+            Event::FamilyPassedOver { family, place } => {
+                if !self.families.contains_key(family) || !self.places.contains_key(place) {
+                    return Err(invalid(&(family, place)));
+                }
+            }
             Event::PriorityVerified { id, tier } => self.set_tier_if_waiting(*id, *tier)?,
             Event::PriorityRejected { id, .. } => self.set_tier_if_waiting(*id, Tier::General)?,
             Event::PlacesReported { places } => {
@@ -350,7 +594,15 @@ impl QueueState {
             }
             Event::ReferralHandedIn { id, .. } => {
                 let live = self.end_referral(*id)?;
-                self.places.remove(&live.referral.place);
+                let place = self
+                    .places
+                    .remove(&live.referral.place)
+                    .ok_or_else(|| invalid(&live.referral.place))?;
+                // A transfer replaces the child's place; the command frees the old one.
+                let had = self.enrolled.insert(live.referral.application, place);
+                if had.is_some() != live.referral.transfer {
+                    return Err(invalid(id));
+                }
             }
             Event::ReferralLapsed {
                 id,
@@ -364,6 +616,10 @@ impl QueueState {
                     .entry(place.district)
                     .or_default()
                     .insert(place.id);
+                if live.referral.transfer {
+                    // The request ends with its referral; the child keeps its place.
+                    return Ok(());
+                }
                 let mut waiting = live.waiting;
                 if matches!(
                     lapse,
@@ -446,10 +702,19 @@ impl QueueState {
             | Event::ApplicationRefused { id, .. }
             | Event::AccessCodeIssued { id, .. }
             | Event::SurveyAnswered { id, .. }
+            | Event::ApplicationAmended { id, .. }
             | Event::PriorityVerified { id, .. }
             | Event::PriorityRejected { id, .. }
             | Event::StopListEnded { id, .. } => vec![*id],
             Event::ReferralIssued { referral, .. } => vec![referral.application],
+            Event::ApplicationMoved { from, to } => vec![*from, to.id],
+            Event::FamilyRegistered(family) => family.members.clone(),
+            Event::TransferRequested(request) => vec![request.id],
+            Event::FamilyChoiceSet { family, .. } | Event::FamilyPassedOver { family, .. } => self
+                .families
+                .get(family)
+                .map(|f| f.members.clone())
+                .unwrap_or_default(),
             Event::ReferralExtended { id, .. }
             | Event::ReferralHandedIn { id, .. }
             | Event::ReferralLapsed { id, .. } => of_referral(id),
@@ -458,7 +723,8 @@ impl QueueState {
             | Event::GroupCreated(_)
             | Event::PolicySet { .. }
             | Event::CalendarYearSet { .. }
-            | Event::PlacesReported { .. } => Vec::new(),
+            | Event::PlacesReported { .. }
+            | Event::EducationHeadSet { .. } => Vec::new(),
         }
     }
 
@@ -501,7 +767,26 @@ impl QueueState {
         {
             self.open_places.remove(&district);
         }
-        let waiting = self.waiting.remove(application)?;
+        let waiting = if referral.transfer {
+            let request = self.end_transfer(application)?;
+            // What the child would ask of a place, kept with the referral as for anyone.
+            Waiting {
+                key: super::application::QueueKey {
+                    tier: Tier::General,
+                    registered_at_micros: request.requested_at.timestamp_micros(),
+                    number: application.number,
+                },
+                birth_date: request.birth_date,
+                desired_start: request.requested_at.date_naive(),
+                language: request.language,
+                choices: CompactChoices::from_choices(&super::application::Choices::Listed(
+                    request.choices.clone(),
+                )),
+                held: false,
+            }
+        } else {
+            self.waiting.remove(application)?
+        };
         self.deadlines
             .insert((referral.valid_until, Deadline::ReferralExpires(referral.id)));
         self.referral_of.insert(application, referral.id);
@@ -530,6 +815,122 @@ impl QueueState {
         if let Some(until) = self.held.remove(&id) {
             self.deadlines.remove(&(until, Deadline::StopListEnds(id)));
         }
+    }
+
+    /// An amendment re-indexes a waiting application under its unchanged key with its new
+    /// choices, language and start; an application holding a referral keeps them for when the
+    /// referral lapses (the service refuses to change them while it is outstanding, but the
+    /// state does not depend on that).
+    fn amend(&mut self, id: ApplicationId, amendment: &Amendment) -> Result<(), StateError> {
+        let choices = CompactChoices::from_choices(&amendment.choices);
+        if self.waiting.get(id).is_some() {
+            self.waiting
+                .amend(id, choices, amendment.language, amendment.desired_start)?;
+        } else if let Some(referral) = self.referral_of.get(&id) {
+            let live = self
+                .live
+                .get_mut(referral)
+                .expect("referral_of points at a live referral");
+            live.waiting.choices = choices;
+            live.waiting.language = amendment.language;
+            live.waiting.desired_start = amendment.desired_start;
+        } else {
+            return Err(invalid(&id));
+        }
+        Ok(())
+    }
+
+    /// A waiting application continues in another district under that district's next
+    /// number; a stop list it was on goes with it.
+    fn move_application(
+        &mut self,
+        from: ApplicationId,
+        to: &Application,
+    ) -> Result<(), StateError> {
+        if !self.catalog.districts.contains_key(&to.id.district) {
+            return Err(StateError::UnknownDistrict(to.id.district));
+        }
+        let held = self.held.get(&from).copied();
+        let well_formed = to.status == ApplicationStatus::Queued
+            && to.moved_from == Some(from)
+            && from.district != to.id.district
+            && to.held_until == held;
+        let counters = self.counters.entry(to.id.district).or_default();
+        if !well_formed || to.id.number.0 != counters.registrations + 1 {
+            return Err(StateError::Invalid(format!(
+                "move of {from:?} to {:?}",
+                to.id
+            )));
+        }
+        self.waiting.remove(from)?;
+        // Only the number counts: a moved application may keep an earlier time, and the
+        // time new registrations may not go back behind is theirs alone.
+        self.counters
+            .get_mut(&to.id.district)
+            .expect("just entered")
+            .registrations = to.id.number.0;
+        self.release_hold(from);
+        if let Some(family) = self.family_of.remove(&from) {
+            let members = &mut self.families.get_mut(&family).expect("indexed").members;
+            *members.iter_mut().find(|m| **m == from).expect("a member") = to.id;
+            self.family_of.insert(to.id, family);
+        }
+        self.waiting.insert(to.id.district, Waiting::of(to))?;
+        if let Some(until) = held {
+            self.held.insert(to.id, until);
+            self.deadlines
+                .insert((until, Deadline::StopListEnds(to.id)));
+        }
+        Ok(())
+    }
+
+    /// An enrolled child's request joins its district's transfer queue: one waiting request
+    /// per child, none while a referral of its is live.
+    fn request_transfer(&mut self, request: &TransferRequest) -> Result<(), StateError> {
+        let id = request.id;
+        let valid = self.enrolled.contains_key(&id)
+            && !self.transfer_of.contains_key(&id)
+            && !self.referral_of.contains_key(&id);
+        if !valid {
+            return Err(invalid(&id));
+        }
+        let order = request.order();
+        self.transfer_of.insert(id, order.0);
+        self.transfers
+            .entry(id.district)
+            .or_default()
+            .insert(order, request.clone());
+        Ok(())
+    }
+
+    fn end_transfer(&mut self, id: ApplicationId) -> Result<TransferRequest, StateError> {
+        let at = self.transfer_of.remove(&id).ok_or_else(|| invalid(&id))?;
+        let queue = self.transfers.get_mut(&id.district).expect("indexed");
+        let request = queue.remove(&(at, id)).expect("indexed");
+        if queue.is_empty() {
+            self.transfers.remove(&id.district);
+        }
+        Ok(request)
+    }
+
+    /// Children registered together become a family: each a waiting application of one
+    /// district, in no other family.
+    fn register_family(&mut self, family: &Family) -> Result<(), StateError> {
+        let well_formed = family.id == self.next_family_id()
+            && (2..=super::family::FAMILY_SIZE_MAX).contains(&family.members.len())
+            && family.members.iter().all(|m| {
+                m.district == family.members[0].district
+                    && self.waiting.get(*m).is_some()
+                    && !self.family_of.contains_key(m)
+            });
+        if !well_formed {
+            return Err(invalid(&family.id));
+        }
+        for member in &family.members {
+            self.family_of.insert(*member, family.id);
+        }
+        self.families.insert(family.id, family.clone());
+        Ok(())
     }
 
     /// A priority decision about an application that is not waiting (it holds a referral)
@@ -561,11 +962,8 @@ impl QueueState {
                 if place.district != *district {
                     return Err(format!("{place_id:?} is open in the wrong district"));
                 }
-                if let Some(id) = self
-                    .waiting
-                    .first_fit(*district, &self.fit_of(place, today))
-                {
-                    return Err(format!("open {place_id:?} fits waiting application {id:?}"));
+                if let Some(taker) = self.allocation_for(place, today).taker {
+                    return Err(format!("open {place_id:?} has a taker: {taker:?}"));
                 }
             }
         }
@@ -575,6 +973,29 @@ impl QueueState {
             }
             if self.waiting.get(live.referral.application).is_some() {
                 return Err(format!("{id:?}: its application is also waiting"));
+            }
+        }
+        for (id, place) in &self.enrolled {
+            if self.waiting.get(*id).is_some() {
+                return Err(format!("{id:?} holds {:?} and waits too", place.id));
+            }
+            let transfer = self
+                .referral_of
+                .get(id)
+                .map(|r| self.live[r].referral.transfer);
+            if transfer == Some(false) {
+                return Err(format!("{id:?} holds a place and a first-time referral"));
+            }
+        }
+        for (id, at) in &self.transfer_of {
+            let queued = self
+                .transfers
+                .get(&id.district)
+                .and_then(|q| q.get(&(*at, *id)));
+            if queued.is_none() || !self.enrolled.contains_key(id) {
+                return Err(format!(
+                    "{id:?}: its transfer request is not an enrolled child's"
+                ));
             }
         }
         let held_in_list = self.waiting.iter().filter(|(_, w)| w.held).count();
@@ -633,6 +1054,15 @@ pub fn apply_to_catalog(catalog: &mut Catalog, event: &Event) -> Result<(), Stat
             let parsed =
                 YearCalendar::parse(*year, text).map_err(|e| StateError::Invalid(e.to_string()))?;
             catalog.calendar.set_year(*year, parsed);
+        }
+        Event::EducationHeadSet {
+            district,
+            full_name,
+        } => {
+            if !catalog.districts.contains_key(district) {
+                return Err(StateError::UnknownDistrict(*district));
+            }
+            catalog.education_heads.insert(*district, full_name.clone());
         }
         _ => {}
     }

@@ -23,29 +23,35 @@ use std::collections::HashMap;
 
 /// Node size of the order-statistic sets. A rank at a million applications is bound by cache
 /// misses: one per step of the binary search over nodes (each node is its own allocation)
-/// and a few inside the node. Larger nodes mean fewer nodes; with 4-byte keys a 512-key node
-/// is 2 KiB, and the ~2,500 small (kindergarten, cohort) sets of a city cost ~5 MiB.
-const NODE_SIZE: usize = 512;
+/// and a few inside the node. Larger nodes mean fewer nodes; with 16-byte keys a 256-key
+/// node is 4 KiB (measured against 512 in docs/PERFORMANCE.md, "re-keying").
+const NODE_SIZE: usize = 256;
 
-/// A queue key as the sets hold it, in 8 bytes: the order in the high half, what a free
-/// place asks of an application in the low half.
+/// A queue key as the sets hold it, in 16 bytes: the order in the high bits, what a free
+/// place asks of an application in the low 32.
 ///
-/// High half, `tier << 30 | number`: within a district the store hands out registration
-/// numbers and times together and never lets time go back (`QueueState::next_registration`),
-/// so `(tier, number)` orders exactly as `(tier, registered_at, number)`. `insert` refuses a
-/// key that would break the equivalence; `check_invariants` proves it for the whole list.
-/// High halves are unique, so the low half never decides the order.
+/// The order, `tier | registered_at | number`, is the queue key itself (`QueueKey`'s
+/// comparison, field by field), so any registration time can be inserted anywhere: a
+/// family that moved district keeps its original time, an imported queue keeps the old
+/// system's, and neither has to rise with the numbers the district hands out. The time is
+/// microseconds since the Unix epoch in 56 bits (until the year 4253); `insert` refuses a
+/// key outside that range. High parts are unique (the number is), so the summary never
+/// decides the order.
 ///
-/// Low half, a summary of [`Waiting::fits`]: the desired start (days since 2000-01-01), the
-/// language, the stop-list flag and the birth day of the year. `first_fit` walks a set past
-/// the applications that cannot take a place by reading the keys alone, in contiguous node
-/// memory, instead of a hash-map lookup (a cache miss at a million entries) for each. The
-/// summary only ever rules out; a candidate it lets through is confirmed with `fits`.
+/// Low 32 bits, a summary of [`Waiting::fits`]: the desired start (days since 2000-01-01),
+/// the language, the stop-list flag and the birth day of the year. `first_fit` walks a set
+/// past the applications that cannot take a place by reading the keys alone, in contiguous
+/// node memory, instead of a hash-map lookup (a cache miss at a million entries) for each.
+/// The summary only ever rules out; a candidate it lets through is confirmed with `fits`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-struct SetKey(u64);
+struct SetKey(u128);
 
-/// Registration numbers must fit beside the tier.
+/// Registration numbers must fit beside the time.
 const NUMBER_BITS: u32 = 30;
+const NUMBER_SHIFT: u32 = 32;
+const AT_BITS: u32 = 56;
+const AT_SHIFT: u32 = NUMBER_SHIFT + NUMBER_BITS;
+const TIER_SHIFT: u32 = AT_SHIFT + AT_BITS;
 const START_SHIFT: u32 = 17;
 const START_DAYS_MAX: u64 = (1 << 15) - 1;
 const LANGUAGE_SHIFT: u32 = 14;
@@ -72,41 +78,54 @@ fn language_code(language: Option<Language>) -> u64 {
     }
 }
 
+/// Whether a queue key fits the set keys' fields (a time from 1970 to the year 4253, a
+/// number below 2^30).
+fn key_in_range(key: &QueueKey) -> bool {
+    (0..1 << AT_BITS).contains(&key.registered_at_micros) && key.number.0 < 1 << NUMBER_BITS
+}
+
 impl SetKey {
     fn of(waiting: &Waiting) -> SetKey {
         let key = &waiting.key;
-        debug_assert!(key.number.0 < 1 << NUMBER_BITS);
-        let order = u64::from(u32::from(key.tier.as_u8()) << NUMBER_BITS | key.number.0);
+        debug_assert!(key_in_range(key), "insert checks the key's range");
+        let order = u128::from(key.tier.as_u8()) << TIER_SHIFT
+            | (key.registered_at_micros as u128) << AT_SHIFT
+            | u128::from(key.number.0) << NUMBER_SHIFT;
         let summary = start_days(waiting.desired_start) << START_SHIFT
             | language_code(waiting.language) << LANGUAGE_SHIFT
             | if waiting.held { HELD_BIT } else { 0 }
             | u64::from(waiting.birth_date.ordinal0()) << BIRTH_DAY_SHIFT;
-        SetKey(order << 32 | summary)
+        SetKey(order | u128::from(summary))
     }
 
     fn number(self) -> RegistrationNumber {
-        RegistrationNumber((self.0 >> 32) as u32 & ((1 << NUMBER_BITS) - 1))
+        RegistrationNumber((self.0 >> NUMBER_SHIFT) as u32 & ((1 << NUMBER_BITS) - 1))
+    }
+
+    fn summary(self) -> u64 {
+        self.0 as u32 as u64
     }
 
     /// The smallest key of `tier`.
     fn tier_start(tier: Tier) -> SetKey {
-        SetKey(u64::from(tier.as_u8()) << (NUMBER_BITS + 32))
+        SetKey(u128::from(tier.as_u8()) << TIER_SHIFT)
     }
 
     /// False only if the application cannot take `place`; true means "ask `fits`".
     fn may_fit(self, place: &PlaceSummary) -> bool {
-        if self.0 & HELD_BIT != 0 {
+        let summary = self.summary();
+        if summary & HELD_BIT != 0 {
             return false;
         }
-        let language = (self.0 >> LANGUAGE_SHIFT) & 0b111;
+        let language = (summary >> LANGUAGE_SHIFT) & 0b111;
         let language_ok = language == LANGUAGE_ANY
             || language == LANGUAGE_OTHER
             || place.language == LANGUAGE_OTHER
             || language == place.language;
-        let start = (self.0 >> START_SHIFT) & START_DAYS_MAX;
+        let start = (summary >> START_SHIFT) & START_DAYS_MAX;
         // A saturated start date says nothing; `fits` compares the real dates.
         let start_ok = start == START_DAYS_MAX || start <= place.available_days;
-        let birth_day = ((self.0 >> BIRTH_DAY_SHIFT) & 0x1ff) as u32;
+        let birth_day = ((summary >> BIRTH_DAY_SHIFT) & 0x1ff) as u32;
         let birth_ok = place.birth_days.contains(&birth_day);
         language_ok && start_ok && birth_ok
     }
@@ -241,6 +260,39 @@ pub struct Position {
     pub ahead_taking_any: u32,
 }
 
+/// How the entries of one set stand against an application, tier by tier: what playing the
+/// 1 : 3 cycle out needs (see `QueueState::position`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TierSplit {
+    /// The application's own tier.
+    pub tier: Tier,
+    /// Entries of the set in each tier (out of turn, first priority, general), all of them.
+    pub totals: [u32; 3],
+    /// Entries of the set ahead of the application within its own tier.
+    pub ahead_in_tier: u32,
+}
+
+impl TierSplit {
+    /// The split of two disjoint sets taken as one (a kindergarten's own and "any").
+    pub fn joined(&self, other: &TierSplit) -> TierSplit {
+        debug_assert_eq!(self.tier, other.tier);
+        TierSplit {
+            tier: self.tier,
+            totals: [0, 1, 2].map(|i| self.totals[i] + other.totals[i]),
+            ahead_in_tier: self.ahead_in_tier + other.ahead_in_tier,
+        }
+    }
+}
+
+/// The tier splits of an application's cohort, of each kindergarten it listed (in its
+/// order) and of those taking any kindergarten.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TierSplits {
+    pub cohort: TierSplit,
+    pub per_kindergarten: Vec<(KindergartenId, TierSplit)>,
+    pub taking_any: TierSplit,
+}
+
 #[derive(Default)]
 struct DistrictQueue {
     // FxHash: the keys are small integers from our own counters, not attacker-chosen, and
@@ -249,9 +301,6 @@ struct DistrictQueue {
     by_cohort: FastMap<i32, KeySet>,
     by_kindergarten: FastMap<(KindergartenId, i32), KeySet>,
     taking_any: FastMap<i32, KeySet>,
-    /// The highest number ever inserted and its time: a new, higher number must not be
-    /// earlier (the `SetKey` precondition).
-    newest: Option<(RegistrationNumber, i64)>,
 }
 
 impl DistrictQueue {
@@ -287,20 +336,24 @@ impl DistrictQueue {
         });
     }
 
-    /// The first application in `set`, from `from` on, that fits `place` and comes before
-    /// `bound`.
+    /// The first application in `set`, from `from` on, that fits `place`, comes before
+    /// `bound` and is not `skipped`.
     fn first_fitting_in(
         &self,
         set: Option<&KeySet>,
         place: &Place,
         summary: &PlaceSummary,
-        from: Option<SetKey>,
-        bound: Option<SetKey>,
+        (from, bound): (Option<SetKey>, Option<SetKey>),
+        skipped: &dyn Fn(RegistrationNumber) -> bool,
     ) -> Option<SetKey> {
         // SetKey(0) is the smallest key: without `from`, the walk starts at the beginning.
         set?.range(from.unwrap_or(SetKey(0))..)
             .take_while(|key| bound.is_none_or(|bound| **key < bound))
-            .find(|key| key.may_fit(summary) && self.entries[&key.number()].fits(place))
+            .find(|key| {
+                key.may_fit(summary)
+                    && self.entries[&key.number()].fits(place)
+                    && !skipped(key.number())
+            })
             .copied()
     }
 }
@@ -320,10 +373,10 @@ pub enum WaitingListError {
     AlreadyWaiting(ApplicationId),
     #[error("application {0:?} is not on the waiting list")]
     NotWaiting(ApplicationId),
-    /// A new registration number registered earlier than a lower one: the store never does
-    /// this, and the index's compact keys depend on it.
-    #[error("application {0:?} is registered earlier than a lower number")]
-    TimeGoesBack(ApplicationId),
+    /// A registration time before 1970 or after 4253, or a number of 2^30 or more: the
+    /// store never gives one, and the index's compact keys could not hold it.
+    #[error("application {0:?} has a queue key out of the index's range")]
+    KeyOutOfRange(ApplicationId),
 }
 
 impl WaitingList {
@@ -356,13 +409,8 @@ impl WaitingList {
         if queue.entries.contains_key(&waiting.key.number) {
             return Err(WaitingListError::AlreadyWaiting(id));
         }
-        let (number, at) = (waiting.key.number, waiting.key.registered_at_micros);
-        match queue.newest {
-            Some((newest, newest_at)) if number > newest && at < newest_at => {
-                return Err(WaitingListError::TimeGoesBack(id));
-            }
-            Some((newest, _)) if number <= newest => {}
-            _ => queue.newest = Some((number, at)),
+        if !key_in_range(&waiting.key) {
+            return Err(WaitingListError::KeyOutOfRange(id));
         }
         queue.index(&waiting);
         queue.entries.insert(waiting.key.number, waiting);
@@ -388,6 +436,22 @@ impl WaitingList {
     pub fn set_tier(&mut self, id: ApplicationId, tier: Tier) -> Result<(), WaitingListError> {
         let mut waiting = self.remove(id)?;
         waiting.key.tier = tier;
+        self.insert(id.district, waiting)
+    }
+
+    /// Changes what an application asks of a place (an amendment), keeping its key and so
+    /// its place in the cohort; the sets of its old and new choices follow.
+    pub fn amend(
+        &mut self,
+        id: ApplicationId,
+        choices: CompactChoices,
+        language: Option<Language>,
+        desired_start: NaiveDate,
+    ) -> Result<(), WaitingListError> {
+        let mut waiting = self.remove(id)?;
+        waiting.choices = choices;
+        waiting.language = language;
+        waiting.desired_start = desired_start;
         self.insert(id.district, waiting)
     }
 
@@ -435,9 +499,71 @@ impl WaitingList {
         })
     }
 
+    /// The tier splits of every set an application's position counts (`position`'s sets),
+    /// from a few ranks per set.
+    pub fn tier_splits(&self, id: ApplicationId) -> Option<TierSplits> {
+        let queue = self.districts.get(&id.district)?;
+        let waiting = queue.entries.get(&id.number)?;
+        let cohort = waiting.cohort();
+        let key = SetKey::of(waiting);
+        let tier = waiting.key.tier;
+        let split = |set: Option<&KeySet>| -> TierSplit {
+            let Some(set) = set else {
+                return TierSplit {
+                    tier,
+                    totals: [0; 3],
+                    ahead_in_tier: 0,
+                };
+            };
+            let starts = [Tier::First, Tier::General].map(|t| set.rank(&SetKey::tier_start(t)));
+            let len = set.len();
+            let totals = [starts[0], starts[1] - starts[0], len - starts[1]].map(|n| n as u32);
+            let tier_start = match tier {
+                Tier::OutOfTurn => 0,
+                Tier::First => starts[0],
+                Tier::General => starts[1],
+            };
+            TierSplit {
+                tier,
+                totals,
+                ahead_in_tier: (set.rank(&key) - tier_start) as u32,
+            }
+        };
+        Some(TierSplits {
+            cohort: split(queue.by_cohort.get(&cohort)),
+            per_kindergarten: waiting
+                .choices
+                .listed()
+                .iter()
+                .map(|k| (*k, split(queue.by_kindergarten.get(&(*k, cohort)))))
+                .collect(),
+            taking_any: split(queue.taking_any.get(&cohort)),
+        })
+    }
+
     /// The application whose turn it is for `place`: the smallest key among those that fit.
     pub fn first_fit(&self, district: DistrictId, place: &Place) -> Option<ApplicationId> {
-        self.first_fit_between(district, place, None, None)
+        self.first_fit_between(district, place, None, None, &|_| false)
+    }
+
+    /// `first_fit` among the applications `skipped` does not name (the members of a family
+    /// that takes places only together and cannot have them here).
+    pub fn first_fit_skipping(
+        &self,
+        district: DistrictId,
+        place: &Place,
+        tier: Option<Tier>,
+        skipped: &dyn Fn(ApplicationId) -> bool,
+    ) -> Option<ApplicationId> {
+        let skipped = |number| skipped(ApplicationId { district, number });
+        match tier {
+            None => self.first_fit_between(district, place, None, None, &skipped),
+            Some(tier) => {
+                let next_tier = Tier::from_u8(tier.as_u8() + 1).map(SetKey::tier_start);
+                let from = Some(SetKey::tier_start(tier));
+                self.first_fit_between(district, place, from, next_tier, &skipped)
+            }
+        }
     }
 
     /// The first application of `tier` that fits `place` (for the 1 : 3 interleave, which
@@ -448,8 +574,7 @@ impl WaitingList {
         place: &Place,
         tier: Tier,
     ) -> Option<ApplicationId> {
-        let next_tier = Tier::from_u8(tier.as_u8() + 1).map(SetKey::tier_start);
-        self.first_fit_between(district, place, Some(SetKey::tier_start(tier)), next_tier)
+        self.first_fit_skipping(district, place, Some(tier), &|_| false)
     }
 
     fn first_fit_between(
@@ -458,6 +583,7 @@ impl WaitingList {
         place: &Place,
         from: Option<SetKey>,
         before: Option<SetKey>,
+        skipped: &dyn Fn(RegistrationNumber) -> bool,
     ) -> Option<ApplicationId> {
         let queue = self.districts.get(&district)?;
         if place.age_band.born_from > place.age_band.born_to {
@@ -474,7 +600,8 @@ impl WaitingList {
             for set in candidate_sets {
                 // Each later set is only searched below the best key found so far.
                 let bound = best.or(before);
-                if let Some(found) = queue.first_fitting_in(set, place, &summary, from, bound) {
+                let range = (from, bound);
+                if let Some(found) = queue.first_fitting_in(set, place, &summary, range, skipped) {
                     best = Some(found);
                 }
             }
@@ -666,18 +793,6 @@ impl WaitingList {
                         "{district:?}: {name} sets hold {size} keys, entries need {wanted}"
                     ));
                 }
-            }
-            // The SetKey precondition: time never goes back as numbers rise.
-            let mut by_number: Vec<&Waiting> = queue.entries.values().collect();
-            by_number.sort_unstable_by_key(|w| w.key.number);
-            if let Some(pair) = by_number
-                .windows(2)
-                .find(|p| p[1].key.registered_at_micros < p[0].key.registered_at_micros)
-            {
-                return Err(format!(
-                    "{district:?}: {:?} is registered before {:?}",
-                    pair[1].key.number, pair[0].key.number
-                ));
             }
             total += queue.entries.len();
         }

@@ -8,7 +8,7 @@ use super::views::NamesView;
 use super::{created, no_store, ok, AppState};
 use crate::domain::catalog::{AgeBand, KindergartenId, Language, Names};
 use crate::domain::numbers as ids;
-use crate::domain::referral::DistrictPolicy;
+use crate::domain::referral::{DistrictPolicy, Extension, Validity};
 use crate::domain::staff::Role;
 use crate::service::{Command, NewDistrict, NewGroup, NewKindergarten, Outcome};
 use crate::store;
@@ -26,6 +26,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(create_kindergarten))
         .routes(routes!(create_group))
         .routes(routes!(set_policy))
+        .routes(routes!(set_education_head))
         .routes(routes!(set_calendar_year))
         .routes(routes!(audit))
         .routes(routes!(set_clock))
@@ -169,20 +170,83 @@ async fn create_group(
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyRequest {
-    /// 1 to 30 working days to hand a referral in (national default 5).
-    pub referral_validity_working_days: u32,
-    /// 1 to 90 calendar days from issue, once, on request (default 30).
-    pub extension_calendar_days: u32,
+    /// How long a referral may be handed in after its day of issue.
+    pub validity: ValidityRequest,
+    /// Whether the parent may ask, once, for a longer validity.
+    pub extension: ExtensionRequest,
     /// 0 to 90 days a child sits out after a lapsed referral (default 10).
     pub stop_list_days: u32,
     /// One first-priority referral for every three general ones.
     pub interleave_first_priority: bool,
+    /// A family moving in keeps its original registration time (default true).
+    #[serde(default = "yes")]
+    pub move_keeps_registration_time: bool,
+    /// A priority verified in the old district carries over (default true).
+    #[serde(default = "yes")]
+    pub move_keeps_priority: bool,
+    /// Transfers of enrolled children before first-time applicants (default false: a
+    /// transfer gets a place only when no first-time applicant fits it).
+    #[serde(default)]
+    pub transfers_before_first_time: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The validity rule; it ends at the end of its last day, local time (UTC+5).
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ValidityRequest {
+    /// 1 to 30 working days (national rules: 5).
+    WorkingDays { days: u32 },
+    /// 1 to 60 calendar days (seed 000: "within 5 days").
+    CalendarDays { days: u32 },
+    /// To the same date of the next month (seed 004, Astana: "within a month").
+    CalendarMonth,
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ExtensionRequest {
+    NotAllowed,
+    /// Once, to the end of the 1st to 90th calendar day after the day of issue (Astana: 30).
+    Once {
+        calendar_days_after_issue: u32,
+    },
+}
+
+impl PolicyRequest {
+    fn policy(&self) -> DistrictPolicy {
+        let validity = match self.validity {
+            ValidityRequest::WorkingDays { days } => Validity::WorkingDays { days },
+            ValidityRequest::CalendarDays { days } => Validity::CalendarDays { days },
+            ValidityRequest::CalendarMonth => Validity::CalendarMonth,
+        };
+        let extension = match self.extension {
+            ExtensionRequest::NotAllowed => Extension::NotAllowed,
+            ExtensionRequest::Once {
+                calendar_days_after_issue,
+            } => Extension::Once {
+                calendar_days_after_issue,
+            },
+        };
+        DistrictPolicy {
+            validity,
+            extension,
+            stop_list_days: self.stop_list_days,
+            interleave_first_priority: self.interleave_first_priority,
+            move_keeps_registration_time: self.move_keeps_registration_time,
+            move_keeps_priority: self.move_keeps_priority,
+            transfers_before_first_time: self.transfers_before_first_time,
+        }
+    }
 }
 
 #[utoipa::path(put, path = "/api/v1/districts/{district}/policy", tag = "admin",
     params(("district" = String, Path, description = "Code or id")),
     request_body = PolicyRequest, security(("staff_token" = [])),
-    responses((status = 200, body = Done), (status = 422, description = "invalid")))]
+    responses((status = 200, body = Done), (status = 422, description = "policy_invalid")))]
 async fn set_policy(
     State(app): State<AppState>,
     ctx: Ctx,
@@ -192,16 +256,43 @@ async fn set_policy(
     admin(&ctx)?;
     let district = ids::parse_district(&app.service.read().catalog, &district)
         .ok_or_else(|| ctx.error(error::NOT_FOUND))?;
-    let policy = DistrictPolicy {
-        referral_validity_working_days: body.referral_validity_working_days,
-        extension_calendar_days: body.extension_calendar_days,
-        stop_list_days: body.stop_list_days,
-        interleave_first_priority: body.interleave_first_priority,
-    };
+    let policy = body.policy();
     let (_, replayed) = ctx
         .submission(&app)
         .run(Command::SetPolicy { district, policy })
         .await?;
+    Ok(ok(replayed, Done::new("set")))
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EducationHeadRequest {
+    /// The full name of the head of the district's education department, as printed on its
+    /// referrals above the signature line (letters, spaces, `-`, `'`, `.`; at most 200).
+    pub full_name: String,
+}
+
+/// Names the head of the district's education department from now on; referrals issued
+/// before keep the head of their day.
+#[utoipa::path(put, path = "/api/v1/districts/{district}/education-head", tag = "admin",
+    params(("district" = String, Path, description = "Code or id")),
+    request_body = EducationHeadRequest, security(("staff_token" = [])),
+    responses((status = 200, body = Done), (status = 404, description = "not_found"),
+        (status = 422, description = "name_invalid")))]
+async fn set_education_head(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(district): Path<String>,
+    ApiJson(body): ApiJson<EducationHeadRequest>,
+) -> Result<Response, ApiError> {
+    admin(&ctx)?;
+    let district = ids::parse_district(&app.service.read().catalog, &district)
+        .ok_or_else(|| ctx.error(error::NOT_FOUND))?;
+    let command = Command::SetEducationHead {
+        district,
+        full_name: body.full_name,
+    };
+    let (_, replayed) = ctx.submission(&app).run(command).await?;
     Ok(ok(replayed, Done::new("set")))
 }
 

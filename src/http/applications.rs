@@ -7,11 +7,13 @@ use super::error::{self, ApiError, Lang};
 use super::extract::{ApiJson, IdempotencyKey};
 use super::views::{self, ApplicationView, PositionView, ReferralView};
 use super::{created, no_store, ok, AppState, Fingerprint, Submission};
+use crate::domain::amendment::{AmendmentForm, MoveForm};
 use crate::domain::application::{ApplicationId, Channel, RegistrationForm, Satisfaction};
 use crate::domain::history;
 use crate::domain::numbers as ids;
 use crate::domain::referral::ReferralId;
 use crate::domain::staff::Role;
+use crate::domain::transfer::TransferForm;
 use crate::service::{Command, Outcome};
 use crate::store;
 use axum::extract::{FromRequestParts, Path, State};
@@ -30,6 +32,11 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(position))
         .routes(routes!(position_history))
         .routes(routes!(withdraw))
+        .routes(routes!(amend))
+        .routes(routes!(move_application))
+        .routes(routes!(register_family))
+        .routes(routes!(set_family_choice))
+        .routes(routes!(request_transfer))
         .routes(routes!(survey))
         .routes(routes!(decline))
         .routes(routes!(extend))
@@ -186,6 +193,8 @@ async fn register(
         }
         _ => Channel::Portal,
     };
+    app.admit_registration(&ctx.caller, ctx.ip, &request.applicant_iin, 1)
+        .map_err(|e| ApiError::from_command(e, ctx.lang))?;
     let form = RegistrationForm::from(request);
     let (outcome, replayed) = ctx
         .submission(&app)
@@ -266,7 +275,7 @@ pub(super) async fn application_view(
         return Err(ApiError::new(error::NOT_FOUND, lang));
     };
     let state = app.service.read();
-    let position = state.waiting.position(id);
+    let position = state.position(id);
     let view = ApplicationView::of(
         &state.catalog,
         &application,
@@ -299,7 +308,7 @@ async fn position(
 ) -> Result<Response, ApiError> {
     let id = reach(&app, &ctx, &number)?;
     let state = app.service.read();
-    let position = state.waiting.position(id);
+    let position = state.position(id);
     let body = CurrentPosition {
         number: ids::application_number(&state.catalog, id),
         waiting: position.is_some(),
@@ -354,10 +363,7 @@ pub(super) async fn position_history_of(
         let Some(application) = store::application(conn, id)? else {
             return Ok(None);
         };
-        let cohort = chrono::Datelike::year(&application.child.birth_date);
-        // No key of this application is ever above its general-tier key.
-        let bound = (2i64 << 32) | i64::from(id.number.0);
-        let moves = store::cohort_moves_below(conn, id.district, cohort, bound)?;
+        let (cohort, moves) = store::cohort_moves_for(conn, &application)?;
         Ok(Some((application, cohort, moves)))
     })
     .await?;
@@ -390,6 +396,429 @@ async fn withdraw(
     let id = reach(&app, &ctx, &number)?;
     let (_, replayed) = ctx.submission(&app).run(Command::Withdraw { id }).await?;
     Ok(no_store(ok(replayed, Done::new("withdrawn"))))
+}
+
+/// What an amendment may change; an absent field stays as it is. The key (tier,
+/// registration time, number) cannot change: the application keeps its place.
+#[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AmendmentRequest {
+    /// Up to 5 kindergarten ids, most wanted first; an empty list: any in the district.
+    #[serde(default)]
+    pub kindergartens: Option<Vec<u32>>,
+    /// kk, ru, or any.
+    #[serde(default)]
+    pub language: Option<String>,
+    /// YYYY-MM-DD, from when a place is wanted.
+    #[serde(default)]
+    pub desired_start: Option<String>,
+    /// +7 and 10 digits.
+    #[serde(default)]
+    pub applicant_phone: Option<String>,
+    /// An empty string removes the address.
+    #[serde(default)]
+    pub applicant_email: Option<String>,
+    #[serde(default)]
+    pub applicant_address: Option<String>,
+}
+
+impl From<AmendmentRequest> for AmendmentForm {
+    fn from(r: AmendmentRequest) -> AmendmentForm {
+        AmendmentForm {
+            kindergartens: r.kindergartens,
+            language: r.language,
+            desired_start: r.desired_start,
+            applicant_phone: r.applicant_phone,
+            applicant_email: r.applicant_email,
+            applicant_address: r.applicant_address,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Amended {
+    /// The fields that changed: kindergartens, language, desired_start, applicant_phone,
+    /// applicant_email, applicant_address.
+    pub changed: Vec<String>,
+    /// The position after the amendment (the cohort position stays; the per-kindergarten
+    /// counts follow the new choices). None while the application holds a referral.
+    pub position: Option<PositionView>,
+    /// A referral at once, if the new choices fit a place that was open.
+    pub referral: Option<ReferralView>,
+}
+
+/// Amends the application: kindergartens, group language, desired start, contacts (the
+/// parent, or district staff for them). While a referral is outstanding only the contacts
+/// may change.
+#[utoipa::path(post, path = "/api/v1/applications/{number}/amend", tag = "parent",
+    params(("number" = String, Path, description = "ESL-17"),
+           ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe")),
+    request_body = AmendmentRequest,
+    security(("access_code" = []), ("staff_token" = [])),
+    responses((status = 200, body = Amended),
+              (status = 409, description = "referral_outstanding, or the application is no longer in the queue"),
+              (status = 422, description = "A refusal with its code (nothing_to_amend, too_many_kindergartens, desired_start_in_past, ...)")))]
+async fn amend(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(number): Path<String>,
+    ApiJson(request): ApiJson<AmendmentRequest>,
+) -> Result<Response, ApiError> {
+    let id = reach(&app, &ctx, &number)?;
+    let (outcome, replayed) = ctx
+        .submission(&app)
+        .run(Command::Amend {
+            id,
+            form: request.into(),
+        })
+        .await?;
+    let Outcome::Amended {
+        amendment,
+        referral,
+    } = outcome
+    else {
+        unreachable!("an amendment answers Amended")
+    };
+    let state = app.service.read();
+    let body = Amended {
+        changed: amendment.changed.iter().map(views::codec_text).collect(),
+        position: state.position(id).as_ref().map(PositionView::from),
+        referral: referral.map(|r| ReferralView::of(&state.catalog, &r)),
+    };
+    drop(state);
+    Ok(no_store(ok(replayed, body)))
+}
+
+/// A move to another district: the application continues there.
+#[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MoveRequest {
+    /// The new district's code, e.g. SAR.
+    pub district: String,
+    /// Up to 5 kindergarten ids of the new district, most wanted first; empty: any.
+    #[serde(default)]
+    pub kindergartens: Vec<u32>,
+    /// kk, ru, or any; absent: the application's language if the new district runs it.
+    #[serde(default)]
+    pub language: Option<String>,
+}
+
+/// Moves the application to another district (the parent, or an officer or operator of
+/// either district). The new district's policy says whether it keeps its registration time
+/// and its verified priority; it gets that district's next number and a new access code.
+#[utoipa::path(post, path = "/api/v1/applications/{number}/move", tag = "parent",
+    params(("number" = String, Path, description = "ESL-17"),
+           ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe")),
+    request_body = MoveRequest,
+    security(("access_code" = []), ("staff_token" = [])),
+    responses((status = 201, body = Registered),
+              (status = 409, description = "referral_outstanding, or the application is no longer in the queue"),
+              (status = 422, description = "district_unknown, move_to_same_district, too_many_kindergartens, ...")))]
+async fn move_application(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(number): Path<String>,
+    ApiJson(request): ApiJson<MoveRequest>,
+) -> Result<Response, ApiError> {
+    let id = match &ctx.caller {
+        // Staff of the district moved to may receive the family, as staff of the old one
+        // may send it.
+        Caller::Staff(_) => {
+            let (id, target) = {
+                let state = app.service.read();
+                (
+                    ids::parse_application(&state.catalog, &number),
+                    ids::parse_district(&state.catalog, &request.district),
+                )
+            };
+            let id = id.ok_or_else(|| ctx.error(error::NOT_FOUND))?;
+            let serves = |district| auth::district_staff(&ctx.caller, district, true, ctx.lang);
+            match target {
+                Some(target) if serves(target).is_ok() => id,
+                _ => {
+                    serves(id.district)?;
+                    id
+                }
+            }
+        }
+        _ => reach(&app, &ctx, &number)?,
+    };
+    let form = MoveForm {
+        district: request.district,
+        kindergartens: request.kindergartens,
+        language: request.language,
+    };
+    let (outcome, replayed) = ctx.submission(&app).run(Command::Move { id, form }).await?;
+    let Outcome::Moved {
+        application,
+        access_code,
+        referral,
+    } = outcome
+    else {
+        unreachable!("a move answers Moved")
+    };
+    let state = app.service.read();
+    let body = Registered {
+        number: ids::application_number(&state.catalog, application.id),
+        access_code,
+        status: views::codec_text(&application.status),
+        registered_at: application.registered_at,
+        position: state
+            .position(application.id)
+            .as_ref()
+            .map(PositionView::from),
+        referral: referral.map(|r| ReferralView::of(&state.catalog, &r)),
+    };
+    drop(state);
+    Ok(no_store(created(replayed, body)))
+}
+
+/// One child of a family registration.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FamilyChild {
+    pub iin: String,
+    pub full_name: String,
+    /// YYYY-MM-DD; must match the IIN.
+    pub birth_date: String,
+}
+
+/// Several children of one applicant registered together (twins, triplets, siblings): the
+/// registration's fields once, and the children.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FamilyRegistrationRequest {
+    pub district: String,
+    pub applicant_iin: String,
+    pub applicant_full_name: String,
+    pub applicant_phone: String,
+    #[serde(default)]
+    pub applicant_email: Option<String>,
+    pub applicant_address: String,
+    pub applicant_relation: String,
+    pub desired_start: String,
+    #[serde(default)]
+    pub kindergartens: Vec<u32>,
+    pub language: String,
+    #[serde(default)]
+    pub priority_category: Option<String>,
+    #[serde(default)]
+    pub priority_document: Option<String>,
+    /// Places only together, in one kindergarten (true), or each child as it comes.
+    pub together: bool,
+    /// 2 to 6 children.
+    pub children: Vec<FamilyChild>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct FamilyRegistered {
+    pub family: u32,
+    /// One code opens each child's application (with its own number). Shown once.
+    pub access_code: String,
+    pub together: bool,
+    pub children: Vec<FamilyMemberView>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct FamilyMemberView {
+    pub number: String,
+    pub status: String,
+    pub registered_at: DateTime<Utc>,
+    pub position: Option<PositionView>,
+    pub referral: Option<ReferralView>,
+}
+
+/// Registers several children of one applicant at once: the same registration time,
+/// consecutive numbers, one family, one access code. Self-service, or staff of the district.
+#[utoipa::path(post, path = "/api/v1/families", tag = "parent",
+    request_body = FamilyRegistrationRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe")),
+    responses(
+        (status = 201, body = FamilyRegistered),
+        (status = 409, description = "already_queued or already_enrolled: a child has an application or a place"),
+        (status = 422, description = "A refusal with its code (family_size_invalid, family_child_repeated, child_iin_invalid, ...)"),
+    ))]
+async fn register_family(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    ApiJson(request): ApiJson<FamilyRegistrationRequest>,
+) -> Result<Response, ApiError> {
+    let channel = match &ctx.caller {
+        Caller::Staff(account) => {
+            let district = ids::parse_district(&app.service.read().catalog, &request.district);
+            match district {
+                Some(district) => auth::district_staff(&ctx.caller, district, true, ctx.lang)?,
+                None => ctx
+                    .caller
+                    .staff_in(&[Role::Officer, Role::Operator], ctx.lang)?
+                    .clone(),
+            };
+            match account.role {
+                Role::Operator => Channel::ServiceCentre,
+                _ => Channel::Office,
+            }
+        }
+        _ => Channel::Portal,
+    };
+    let children = request.children.len();
+    app.admit_registration(&ctx.caller, ctx.ip, &request.applicant_iin, children)
+        .map_err(|e| ApiError::from_command(e, ctx.lang))?;
+    let together = request.together;
+    let forms: Vec<RegistrationForm> = request
+        .children
+        .iter()
+        .map(|child| RegistrationForm {
+            district: request.district.clone(),
+            child_iin: child.iin.clone(),
+            child_full_name: child.full_name.clone(),
+            child_birth_date: child.birth_date.clone(),
+            applicant_iin: request.applicant_iin.clone(),
+            applicant_full_name: request.applicant_full_name.clone(),
+            applicant_phone: request.applicant_phone.clone(),
+            applicant_email: request.applicant_email.clone(),
+            applicant_address: request.applicant_address.clone(),
+            applicant_relation: request.applicant_relation.clone(),
+            desired_start: request.desired_start.clone(),
+            kindergartens: request.kindergartens.clone(),
+            language: request.language.clone(),
+            priority_category: request.priority_category.clone(),
+            priority_document: request.priority_document.clone(),
+        })
+        .collect();
+    let (outcome, replayed) = ctx
+        .submission(&app)
+        .run(Command::RegisterFamily {
+            forms,
+            together,
+            channel,
+        })
+        .await?;
+    let Outcome::FamilyRegistered {
+        family,
+        applications,
+        access_code,
+        referrals,
+    } = outcome
+    else {
+        unreachable!("a family registration answers FamilyRegistered")
+    };
+    let state = app.service.read();
+    let children = applications
+        .iter()
+        .map(|application| FamilyMemberView {
+            number: ids::application_number(&state.catalog, application.id),
+            status: views::codec_text(&application.status),
+            registered_at: application.registered_at,
+            position: state
+                .position(application.id)
+                .as_ref()
+                .map(PositionView::from),
+            referral: referrals
+                .iter()
+                .find(|r| r.application == application.id)
+                .map(|r| ReferralView::of(&state.catalog, r)),
+        })
+        .collect();
+    drop(state);
+    Ok(no_store(created(
+        replayed,
+        FamilyRegistered {
+            family: family.0,
+            access_code,
+            together,
+            children,
+        },
+    )))
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FamilyChoice {
+    /// Places only together (true), or each child as it comes (false).
+    pub together: bool,
+}
+
+/// Changes the family's choice between "together only" and "separately" (the parent of
+/// any of its children, or district staff).
+#[utoipa::path(post, path = "/api/v1/applications/{number}/family", tag = "parent",
+    params(("number" = String, Path, description = "ESL-17"),
+           ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe")),
+    request_body = FamilyChoice,
+    security(("access_code" = []), ("staff_token" = [])),
+    responses((status = 200, body = Done),
+              (status = 409, description = "the application is in no family"),
+              (status = 422, description = "nothing_to_amend")))]
+async fn set_family_choice(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(number): Path<String>,
+    ApiJson(choice): ApiJson<FamilyChoice>,
+) -> Result<Response, ApiError> {
+    let id = reach(&app, &ctx, &number)?;
+    let (_, replayed) = ctx
+        .submission(&app)
+        .run(Command::SetFamilyChoice {
+            id,
+            together: choice.together,
+        })
+        .await?;
+    Ok(no_store(ok(replayed, Done::new("set"))))
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransferRequestBody {
+    /// 1 to 5 other kindergartens of the district, most wanted first.
+    pub kindergartens: Vec<u32>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TransferAnswer {
+    /// waiting (in the district's transfer queue) or referred (a place was open).
+    pub status: String,
+    pub referral: Option<ReferralView>,
+}
+
+/// Asks to move an enrolled child to other kindergartens of the district (the parent, or
+/// district staff). The request waits in the transfer queue by its time; by default a place
+/// goes to a transfer only when no first-time applicant fits it.
+#[utoipa::path(post, path = "/api/v1/applications/{number}/transfer", tag = "parent",
+    params(("number" = String, Path, description = "ESL-17"),
+           ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe")),
+    request_body = TransferRequestBody,
+    security(("access_code" = []), ("staff_token" = [])),
+    responses((status = 201, body = TransferAnswer),
+              (status = 409, description = "not_enrolled or transfer_pending"),
+              (status = 422, description = "transfer_to_own_kindergarten, too_many_kindergartens, kindergarten_not_in_district, ...")))]
+async fn request_transfer(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(number): Path<String>,
+    ApiJson(body): ApiJson<TransferRequestBody>,
+) -> Result<Response, ApiError> {
+    let id = reach(&app, &ctx, &number)?;
+    let form = TransferForm {
+        kindergartens: body.kindergartens,
+    };
+    let (outcome, replayed) = ctx
+        .submission(&app)
+        .run(Command::RequestTransfer { id, form })
+        .await?;
+    let Outcome::Transfer { referral } = outcome else {
+        unreachable!("a transfer request answers Transfer")
+    };
+    let state = app.service.read();
+    let body = TransferAnswer {
+        status: if referral.is_some() {
+            "referred"
+        } else {
+            "waiting"
+        }
+        .to_string(),
+        referral: referral.map(|r| ReferralView::of(&state.catalog, &r)),
+    };
+    drop(state);
+    Ok(no_store(created(replayed, body)))
 }
 
 /// A plain acknowledgement.

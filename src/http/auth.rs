@@ -29,19 +29,23 @@ impl<S: Send + Sync> FromRequestParts<S> for Lang {
     }
 }
 
-/// The client's address, for rate limits (0.0.0.0 when unknown, e.g. in-process tests).
+/// The client's address, for rate limits: the peer, or behind a trusted proxy the address
+/// it forwards (see `proxy`); 0.0.0.0 when unknown, e.g. in-process tests.
 #[derive(Clone, Copy, Debug)]
 pub struct ClientIp(pub IpAddr);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl FromRequestParts<AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<ClientIp, Self::Rejection> {
-        let ip = parts
+    async fn from_request_parts(
+        parts: &mut Parts,
+        app: &AppState,
+    ) -> Result<ClientIp, Self::Rejection> {
+        let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |info| info.0.ip());
-        Ok(ClientIp(ip))
+        Ok(ClientIp(app.proxies.client(peer, &parts.headers)))
     }
 }
 
@@ -187,11 +191,11 @@ pub fn application_access(
             }
         }
         Caller::Parent(code) => {
-            if let Err(retry_after) = app.limits.check_lookup(ip.0) {
+            if let Err(retry_after) = app.limits.check_lookup(ip.0, id) {
                 return Err(ApiError::new(error::RATE_LIMITED, lang).retry_after(retry_after));
             }
             let not_found = || {
-                app.limits.wrong_code(ip.0);
+                app.limits.wrong_code(ip.0, id);
                 ApiError::new(error::NOT_FOUND, lang)
             };
             let id = id.ok_or_else(not_found)?;

@@ -165,7 +165,7 @@ async fn notice(
 ) -> Result<Response, ApiError> {
     let id = reach(&app, &ctx, &number)?;
     build_and_answer(&app, &ctx, params, move |conn, catalog| {
-        documents::notice(conn, catalog, id)
+        documents::notice(conn, catalog, id, None)
     })
     .await
 }
@@ -275,6 +275,9 @@ pub struct VerificationView {
     pub issued_at: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub valid_until: Option<DateTime<Utc>>,
+    /// The last day it may be handed in, to the end of the day (local, UTC+5).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_day: Option<chrono::NaiveDate>,
 }
 
 impl VerificationView {
@@ -288,6 +291,7 @@ impl VerificationView {
             standing: None,
             issued_at: None,
             valid_until: None,
+            last_day: None,
         }
     }
 
@@ -303,6 +307,9 @@ impl VerificationView {
             standing: Some(standing_code(verification.standing).to_string()),
             issued_at: Some(verification.issued_at),
             valid_until: verification.valid_until,
+            last_day: verification
+                .valid_until
+                .map(crate::domain::deadline::last_day),
         }
     }
 }

@@ -164,6 +164,26 @@ errors! {
         "Сағат тек алға жылжиды.", "Часы идут только вперёд.", "The clock only moves forward.";
     ALREADY_QUEUED = "already_queued", CONFLICT,
         "Баланың белсенді өтініші бар.", "У ребёнка уже есть активное заявление.", "The child already has an active application.";
+    ALREADY_ENROLLED = "already_enrolled", CONFLICT,
+        "Бала балабақшаға қабылданған: жаңа өтініштің орнына ауысуға өтініш беріңіз.", "Ребёнок уже зачислен в детский сад: вместо нового заявления подайте заявку на перевод.", "The child is already enrolled in a kindergarten: ask for a transfer instead.";
+    NOTHING_TO_AMEND = "nothing_to_amend", UNPROCESSABLE_ENTITY,
+        "Өзгеріс жоқ: барлық мәндер бұрынғыдай.", "Изменений нет: все значения прежние.", "The amendment changes nothing.";
+    REFERRAL_OUTSTANDING = "referral_outstanding", CONFLICT,
+        "Жолдама берілген: ол аяқталғанша балабақшаларды, тілді және басталу күнін өзгертуге болмайды (байланыс деректерін өзгертуге болады).", "Выдано направление: пока оно действует, нельзя менять детские сады, язык и дату начала (контакты менять можно).", "A referral is outstanding: kindergartens, language and start date cannot change until it ends (contacts can).";
+    MOVE_TO_SAME_DISTRICT = "move_to_same_district", UNPROCESSABLE_ENTITY,
+        "Өтініш осы ауданда тұр.", "Заявление уже в этом районе.", "The application is already in that district.";
+    NOT_ENROLLED = "not_enrolled", CONFLICT,
+        "Ауысу тек осы өтініш бойынша балабақшаға қабылданған балаға арналған.", "Перевод возможен только для ребёнка, зачисленного по этому заявлению.", "A transfer is only for a child enrolled through this application.";
+    TRANSFER_TO_OWN_KINDERGARTEN = "transfer_to_own_kindergarten", UNPROCESSABLE_ENTITY,
+        "Бала қазір баратын балабақшаға ауысу сұрауға болмайды.", "Нельзя просить перевод в детский сад, который ребёнок уже посещает.", "A transfer cannot ask for the kindergarten the child already attends.";
+    TRANSFER_PENDING = "transfer_pending", CONFLICT,
+        "Бұл балаға ауысу туралы өтініш күтуде.", "Заявка на перевод этого ребёнка уже ожидает.", "A transfer request is already waiting for this child.";
+    FAMILY_SIZE_INVALID = "family_size_invalid", UNPROCESSABLE_ENTITY,
+        "Отбасы 2-ден 6-ға дейін баланы тіркейді.", "Семья регистрирует от 2 до 6 детей.", "A family registers 2 to 6 children.";
+    NOT_IN_FAMILY = "not_in_family", CONFLICT,
+        "Өтініш ешбір отбасына кірмейді.", "Заявление не входит ни в одну семью.", "The application is in no family.";
+    FAMILY_CHILD_REPEATED = "family_child_repeated", UNPROCESSABLE_ENTITY,
+        "Бір бала отбасында екі рет көрсетілген.", "Один ребёнок указан в семье дважды.", "A child appears twice in the family.";
     TIMEOUT = "timeout", SERVICE_UNAVAILABLE,
         "Сұрау тым ұзақ орындалды. Кейінірек қайталаңыз.", "Запрос выполнялся слишком долго. Повторите позже.", "The request took too long. Try again later.";
     FIELD_NOT_SETTABLE = "field_not_settable", UNPROCESSABLE_ENTITY,
@@ -188,10 +208,23 @@ errors! {
         "Мерзім бір рет ұзартылып қойған.", "Срок уже продлевался.", "The deadline was already extended.";
     SURVEY_ALREADY_ANSWERED = "survey_already_answered", CONFLICT,
         "Сауалнамаға жауап берілген.", "На опрос уже ответили.", "The survey is already answered.";
+    // No longer answered: the survey opens at registration (seed 004). Kept so that the code
+    // is never given another meaning.
     SURVEY_NOT_YET = "survey_not_yet", CONFLICT,
         "Сауалнама өтініш аяқталғаннан кейін ғана ашылады.", "Опрос доступен только после завершения заявления.", "The survey opens only after the application is completed.";
     QUERY_INVALID = "query_invalid", BAD_REQUEST,
         "Сұрау параметрі дұрыс емес.", "Параметр запроса указан неверно.", "A query parameter is malformed.";
+    // Admission control and readiness (issue 13).
+    REGISTRATIONS_LIMITED = "registrations_limited", TOO_MANY_REQUESTS,
+        "Бір сағатта тым көп өтініш берілді. Кейінірек қайталаңыз.", "Слишком много заявлений за час. Повторите позже.", "Too many registrations this hour. Try again later.";
+    WRITES_BUSY = "busy", SERVICE_UNAVAILABLE,
+        "Қызмет қазір тым көп өзгерісті өңдеп жатыр. Біраздан соң қайталаңыз.", "Сервис сейчас обрабатывает слишком много изменений. Повторите чуть позже.", "The service is handling too many changes right now. Try again shortly.";
+    NOT_READY = "not_ready", SERVICE_UNAVAILABLE,
+        "Қызмет өзгерістерді қазір сақтай алмайды.", "Сервис сейчас не может сохранять изменения.", "The service cannot store changes right now.";
+    POLICY_INVALID = "policy_invalid", UNPROCESSABLE_ENTITY,
+        "Аудан ережесі рұқсат етілген шектен тыс: жолдама 1–30 жұмыс күні, 1–60 күнтізбелік күн немесе бір ай жарамды; ұзарту берілген күннен кейін 1–90 күнге дейін; тоқтату тізімі 0–90 күн.", "Правило района вне допустимых пределов: направление действует 1–30 рабочих дней, 1–60 календарных дней или месяц; продление до 1–90 дней после выдачи; стоп-лист 0–90 дней.", "The district's rule is out of range: a referral is valid 1-30 working days, 1-60 calendar days or a month; an extension reaches 1-90 days after issue; the stop list is 0-90 days.";
+    EXTENSION_NOT_ALLOWED = "extension_not_allowed", CONFLICT,
+        "Бұл ауданда жолдаманың мерзімі ұзартылмайды.", "В этом районе срок направления не продлевается.", "This district does not extend referrals.";
 }
 
 /// The row for a refusal of a registration.
@@ -255,9 +288,13 @@ impl ApiError {
             CommandError::Forbidden(_) => FORBIDDEN,
             // The service's own words about the catalog or a setting: no personal data.
             CommandError::Invalid(why) => {
-                return ApiError::new(INVALID, lang).with_detail(why.clone())
+                return ApiError::new(invalid_kind(why), lang).with_detail(why.clone())
             }
             CommandError::Unavailable => UNAVAILABLE,
+            CommandError::Busy => return ApiError::new(WRITES_BUSY, lang).retry_after(1),
+            CommandError::Throttled(seconds) => {
+                return ApiError::new(REGISTRATIONS_LIMITED, lang).retry_after(*seconds)
+            }
             CommandError::IdempotencyKeyReused => IDEMPOTENCY_KEY_REUSED,
             CommandError::Storage(cause) => {
                 tracing::error!(error = %cause, "storage failure behind an API request");
@@ -281,8 +318,18 @@ pub fn conflict_kind(why: &str) -> ErrorKind {
         "the referral was already extended once"
         | "an extension would not lengthen the referral" => ALREADY_EXTENDED,
         "the survey was already answered" => SURVEY_ALREADY_ANSWERED,
-        "the survey opens once the application is completed" => SURVEY_NOT_YET,
+        "the application is in no family" => NOT_IN_FAMILY,
+        "the district does not extend referrals" => EXTENSION_NOT_ALLOWED,
         _ => CONFLICT,
+    }
+}
+
+/// The row for an invalid catalog change or setting the service reports in words (its own,
+/// fixed strings); the rest are the generic `invalid`, with the words as the detail.
+pub fn invalid_kind(why: &str) -> ErrorKind {
+    match why {
+        crate::domain::referral::POLICY_OUT_OF_RANGE => POLICY_INVALID,
+        _ => INVALID,
     }
 }
 
@@ -465,6 +512,15 @@ mod tests {
             Refusal::PriorityDocumentMissing,
             Refusal::ApplicantIsChild,
             Refusal::AlreadyQueued,
+            Refusal::AlreadyEnrolled,
+            Refusal::NothingToAmend,
+            Refusal::ReferralOutstanding,
+            Refusal::MoveToSameDistrict,
+            Refusal::NotEnrolled,
+            Refusal::TransferToOwnKindergarten,
+            Refusal::TransferPending,
+            Refusal::FamilySizeInvalid,
+            Refusal::FamilyChildRepeated,
             Refusal::TextUnsafe,
         ];
         for refusal in &refusals {

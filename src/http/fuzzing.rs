@@ -6,8 +6,8 @@
 //! [`ApiJson`]: super::extract::ApiJson
 
 pub use super::admin::{
-    CalendarRequest, ClockRequest, DistrictRequest, GroupRequest, KindergartenRequest,
-    PolicyRequest,
+    CalendarRequest, ClockRequest, DistrictRequest, EducationHeadRequest, GroupRequest,
+    KindergartenRequest, PolicyRequest,
 };
 pub use super::applications::{RegistrationRequest, SurveyAnswers};
 pub use super::kindergarten::VacancyReport;

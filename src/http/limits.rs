@@ -1,16 +1,20 @@
 //! Per-client rate limits on parents' look-ups, so that nobody can walk the application
 //! numbers or guess access codes.
 //!
-//! Two quotas per client address, both GCRA buckets from `governor`:
-//! - look-ups: every look-up spends one unit;
-//! - wrong access codes: every wrong code spends one unit, and while this quota is spent the
-//!   client's look-ups are refused too (a peek at it spends nothing). A guesser is stopped
-//!   after a handful of wrong codes, whatever else it asks.
+//! Two quotas, both GCRA buckets from `governor`:
+//! - look-ups, per client address: every look-up spends one unit;
+//! - wrong access codes, per client address *and application*: every wrong code spends one
+//!   unit, and while this quota is spent that client's look-ups of that application are
+//!   refused too (a peek at it spends nothing). A guesser is stopped after a handful of
+//!   wrong codes on an application; other clients, and this client's other applications,
+//!   are untouched, so a parent's right code is never refused because someone else (behind
+//!   the same proxy or NAT) guessed at another application.
 //!
 //! The documents' verification endpoint has a quota of its own (`VerificationLimit`).
 //!
 //! The clock is a type parameter so that tests drive it by hand and are exact.
 
+use crate::domain::application::ApplicationId;
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::NoOpMiddleware;
 use governor::nanos::Nanos;
@@ -27,7 +31,8 @@ pub struct LimitConfig {
     pub lookups_per_minute: u32,
     /// Look-ups allowed at once, on top of nothing spent yet. 0 counts as 1.
     pub lookup_burst: u32,
-    /// Sustained wrong access codes an hour. 0 switches the wrong-code quota off.
+    /// Sustained wrong access codes an hour, per client and application. 0 switches the
+    /// wrong-code quota off.
     pub wrong_codes_per_hour: u32,
     /// Wrong codes allowed at once before the client is stopped. 0 counts as 1.
     pub wrong_code_burst: u32,
@@ -86,10 +91,15 @@ impl<C: Clock + Clone> ParentLimits<C> {
     }
 
     /// Spends one look-up of `ip`, or refuses with the whole seconds to wait (at least 1).
-    /// Also refuses, spending nothing, while the wrong-code quota of `ip` is spent.
-    pub fn check_lookup(&self, ip: IpAddr) -> Result<(), u64> {
+    /// Also refuses, spending nothing, while the wrong-code quota of `ip` on `application`
+    /// (`None`: a number that names no application) is spent.
+    pub fn check_lookup(&self, ip: IpAddr, application: Option<ApplicationId>) -> Result<(), u64> {
         if let Some(wrong_codes) = &self.wrong_codes {
-            let peek = Probe { ip, peek: true };
+            let peek = Probe {
+                ip,
+                application,
+                peek: true,
+            };
             wrong_codes
                 .check_key(&peek)
                 .map_err(|refusal| self.seconds_until(&refusal))?;
@@ -102,12 +112,17 @@ impl<C: Clock + Clone> ParentLimits<C> {
         Ok(())
     }
 
-    /// Spends one unit of the wrong-code quota of `ip`. Past the quota there is nothing left
-    /// to spend: the client stays refused until the quota refills.
-    pub fn wrong_code(&self, ip: IpAddr) {
+    /// Spends one unit of the wrong-code quota of `ip` on `application`. Past the quota there
+    /// is nothing left to spend: the client stays refused there until the quota refills.
+    pub fn wrong_code(&self, ip: IpAddr, application: Option<ApplicationId>) {
         if let Some(wrong_codes) = &self.wrong_codes {
+            let spend = Probe {
+                ip,
+                application,
+                peek: false,
+            };
             // A refusal here means the quota is already spent: look-ups are refused anyway.
-            let _ = wrong_codes.check_key(&Probe { ip, peek: false });
+            let _ = wrong_codes.check_key(&spend);
         }
     }
 
@@ -213,19 +228,31 @@ fn at_least_one(burst: u32) -> NonZeroU32 {
     NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN)
 }
 
-/// A key of the wrong-code quota: the address, and whether the check only looks.
+/// A key of the wrong-code quota: the address and the application, and whether the check
+/// only looks.
 ///
-/// Equality and hashing see only the address; `peek` travels with the key into
+/// Equality and hashing see only the address and the application; `peek` travels with the
+/// key into
 /// [`PeekableStore`], the one place where governor hands us both the key and the decision.
 #[derive(Clone, Copy, Debug)]
 struct Probe {
     ip: IpAddr,
+    application: Option<ApplicationId>,
     peek: bool,
 }
 
+impl Probe {
+    fn key(&self) -> CodeKey {
+        (self.ip, self.application)
+    }
+}
+
+/// Whose wrong codes on what.
+type CodeKey = (IpAddr, Option<ApplicationId>);
+
 impl PartialEq for Probe {
     fn eq(&self, other: &Self) -> bool {
-        self.ip == other.ip
+        self.key() == other.key()
     }
 }
 
@@ -233,7 +260,7 @@ impl Eq for Probe {}
 
 impl std::hash::Hash for Probe {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.ip.hash(state);
+        self.key().hash(state);
     }
 }
 
@@ -242,7 +269,7 @@ impl std::hash::Hash for Probe {
 /// quota spent?" exactly, without spending it.
 #[derive(Debug, Default)]
 struct PeekableStore {
-    inner: DefaultKeyedStateStore<IpAddr>,
+    inner: DefaultKeyedStateStore<CodeKey>,
 }
 
 impl StateStore for PeekableStore {
@@ -253,13 +280,13 @@ impl StateStore for PeekableStore {
         F: Fn(Option<Nanos>) -> Result<(T, Nanos), E>,
     {
         if !key.peek {
-            return self.inner.measure_and_replace(&key.ip, decide);
+            return self.inner.measure_and_replace(&key.key(), decide);
         }
         // The store writes back only on `Ok`; answering `Err` with the decision inside keeps
         // the state as it was.
         let looked = self
             .inner
-            .measure_and_replace(&key.ip, |state| match decide(state) {
+            .measure_and_replace(&key.key(), |state| match decide(state) {
                 Ok((allowed, _next_state)) => Err(Ok(allowed)),
                 Err(refused) => Err(Err(refused)),
             });
@@ -296,6 +323,15 @@ mod tests {
 
     const ONE: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 1));
     const TWO: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 2));
+    const APP: Option<ApplicationId> = Some(application(1));
+    const OTHER_APP: Option<ApplicationId> = Some(application(2));
+
+    const fn application(number: u32) -> ApplicationId {
+        ApplicationId {
+            district: crate::domain::catalog::DistrictId(1),
+            number: crate::domain::application::RegistrationNumber(number),
+        }
+    }
 
     #[test]
     fn verifications_have_their_own_quota_per_address() {
@@ -330,21 +366,24 @@ mod tests {
         let config = LimitConfig::default();
         let (limits, clock) = limits(config);
         for n in 0..config.lookup_burst {
-            assert_eq!(limits.check_lookup(ONE), Ok(()), "look-up {n}");
+            assert_eq!(limits.check_lookup(ONE, APP), Ok(()), "look-up {n}");
         }
         // 120 a minute: one unit back every 500 ms.
-        assert_eq!(limits.check_lookup(ONE), Err(1));
+        assert_eq!(limits.check_lookup(ONE, APP), Err(1));
         assert_eq!(
-            limits.check_lookup(TWO),
+            limits.check_lookup(TWO, APP),
             Ok(()),
             "another address is untouched"
         );
 
         clock.advance(Duration::from_millis(499));
-        assert!(limits.check_lookup(ONE).is_err());
+        assert!(limits.check_lookup(ONE, APP).is_err());
         clock.advance(Duration::from_millis(1));
-        assert_eq!(limits.check_lookup(ONE), Ok(()));
-        assert!(limits.check_lookup(ONE).is_err(), "only one unit came back");
+        assert_eq!(limits.check_lookup(ONE, APP), Ok(()));
+        assert!(
+            limits.check_lookup(ONE, APP).is_err(),
+            "only one unit came back"
+        );
     }
 
     #[test]
@@ -352,15 +391,19 @@ mod tests {
         let config = LimitConfig::default();
         let (limits, clock) = limits(config);
         for _ in 0..config.wrong_code_burst - 1 {
-            limits.wrong_code(ONE);
+            limits.wrong_code(ONE, APP);
         }
-        assert_eq!(limits.check_lookup(ONE), Ok(()), "one wrong code is left");
-        limits.wrong_code(ONE);
+        assert_eq!(
+            limits.check_lookup(ONE, APP),
+            Ok(()),
+            "one wrong code is left"
+        );
+        limits.wrong_code(ONE, APP);
 
         // 20 an hour: one unit back every 180 s.
-        assert_eq!(limits.check_lookup(ONE), Err(180));
+        assert_eq!(limits.check_lookup(ONE, APP), Err(180));
         assert_eq!(
-            limits.check_lookup(TWO),
+            limits.check_lookup(TWO, APP),
             Ok(()),
             "another address is untouched"
         );
@@ -368,20 +411,37 @@ mod tests {
         // Refused look-ups spend nothing: the look-up quota is still almost full, and the
         // peek did not spend wrong codes either (else the wait would grow).
         for _ in 0..100 {
-            assert_eq!(limits.check_lookup(ONE), Err(180));
+            assert_eq!(limits.check_lookup(ONE, APP), Err(180));
         }
         clock.advance(Duration::from_secs(179));
-        assert_eq!(limits.check_lookup(ONE), Err(1));
+        assert_eq!(limits.check_lookup(ONE, APP), Err(1));
         clock.advance(Duration::from_secs(1));
         for n in 0..config.lookup_burst - 1 {
-            assert_eq!(limits.check_lookup(ONE), Ok(()), "look-up {n}");
+            assert_eq!(limits.check_lookup(ONE, APP), Ok(()), "look-up {n}");
         }
-        limits.wrong_code(ONE);
+        limits.wrong_code(ONE, APP);
         assert_eq!(
-            limits.check_lookup(ONE),
+            limits.check_lookup(ONE, APP),
             Err(180),
             "one more wrong code stops it again"
         );
+    }
+
+    #[test]
+    fn wrong_codes_stop_that_client_on_that_application_only() {
+        let config = LimitConfig::default();
+        let (limits, _clock) = limits(config);
+        for _ in 0..config.wrong_code_burst {
+            limits.wrong_code(ONE, APP);
+        }
+        assert_eq!(limits.check_lookup(ONE, APP), Err(180));
+        assert_eq!(limits.check_lookup(TWO, APP), Ok(()), "another client");
+        assert_eq!(
+            limits.check_lookup(ONE, OTHER_APP),
+            Ok(()),
+            "another application"
+        );
+        assert_eq!(limits.check_lookup(ONE, None), Ok(()), "no application");
     }
 
     #[test]
@@ -393,12 +453,12 @@ mod tests {
         };
         let (limits, _clock) = limits(config);
         for _ in 0..1000 {
-            assert_eq!(limits.check_lookup(ONE), Ok(()));
+            assert_eq!(limits.check_lookup(ONE, APP), Ok(()));
         }
-        limits.wrong_code(ONE);
-        assert_eq!(limits.check_lookup(ONE), Ok(()));
-        limits.wrong_code(ONE);
-        assert!(limits.check_lookup(ONE).is_err());
+        limits.wrong_code(ONE, APP);
+        assert_eq!(limits.check_lookup(ONE, APP), Ok(()));
+        limits.wrong_code(ONE, APP);
+        assert!(limits.check_lookup(ONE, APP).is_err());
     }
 
     #[test]
@@ -410,8 +470,8 @@ mod tests {
         };
         let (limits, _clock) = limits(config);
         for _ in 0..10_000 {
-            limits.wrong_code(ONE);
-            assert_eq!(limits.check_lookup(ONE), Ok(()));
+            limits.wrong_code(ONE, APP);
+            assert_eq!(limits.check_lookup(ONE, APP), Ok(()));
         }
         assert_eq!(limits.remembered(), (0, 0));
     }
@@ -419,9 +479,9 @@ mod tests {
     #[test]
     fn retain_recent_forgets_clients_whose_quotas_are_full_again() {
         let (limits, clock) = limits(LimitConfig::default());
-        limits.check_lookup(ONE).unwrap();
-        limits.wrong_code(TWO);
-        limits.check_lookup(TWO).unwrap();
+        limits.check_lookup(ONE, APP).unwrap();
+        limits.wrong_code(TWO, APP);
+        limits.check_lookup(TWO, APP).unwrap();
         assert_eq!(
             limits.remembered(),
             (2, 2),

@@ -8,6 +8,7 @@
 //! handler answered with 500, a timeout, the body limit, and the request fingerprint that
 //! Idempotency-Key compares.
 
+pub mod admission;
 pub mod error;
 pub mod extract;
 #[doc(hidden)]
@@ -15,6 +16,8 @@ pub mod fuzzing;
 pub mod limits;
 pub mod metrics;
 pub mod middleware;
+pub mod proxy;
+pub mod server;
 
 pub mod pages;
 
@@ -24,6 +27,7 @@ mod auth;
 mod documents;
 mod kindergarten;
 mod public;
+mod readiness;
 mod staff;
 mod views;
 
@@ -66,6 +70,10 @@ pub struct HttpConfig {
     /// forger's address in the verification link of a genuine document. When `None` (a
     /// router built by a library user that gave none), `http://localhost`.
     pub public_url: Option<String>,
+    /// Whose forwarding headers name the client (none by default: the peer is the client).
+    pub proxies: proxy::TrustedProxies,
+    /// Registration quotas and the writer queue's ceiling; off by default (see `admission`).
+    pub admission: admission::AdmissionConfig,
     /// The documents' verification endpoint's own quota per client.
     pub verifications: limits::VerificationQuota,
 }
@@ -77,6 +85,39 @@ impl Default for HttpConfig {
             request_timeout: Duration::from_secs(10),
             signer: None,
             public_url: None,
+            proxies: proxy::TrustedProxies::default(),
+            admission: admission::AdmissionConfig::OFF,
+            verifications: limits::VerificationQuota::default(),
+        }
+    }
+}
+
+impl HttpConfig {
+    /// The HTTP layer's part of the service's configuration (the signer is loaded apart).
+    pub fn from_config(config: &crate::config::Config) -> HttpConfig {
+        let limits = &config.limits;
+        HttpConfig {
+            limits: limits::LimitConfig {
+                lookups_per_minute: limits.lookups_per_minute,
+                lookup_burst: limits.lookup_burst,
+                wrong_codes_per_hour: limits.wrong_codes_per_hour,
+                wrong_code_burst: limits.wrong_code_burst,
+            },
+            request_timeout: config.request_timeout(),
+            signer: None,
+            public_url: config
+                .public_url
+                .as_ref()
+                .map(|url| url.trim_end_matches('/').to_string()),
+            proxies: proxy::TrustedProxies {
+                networks: config.proxy.trusted.clone(),
+                header: config.proxy.header,
+            },
+            admission: admission::AdmissionConfig {
+                registrations_per_client_per_hour: limits.registrations_per_client_per_hour,
+                registrations_per_applicant_per_hour: limits.registrations_per_applicant_per_hour,
+                pending_writes: limits.pending_writes,
+            },
             verifications: limits::VerificationQuota::default(),
         }
     }
@@ -90,6 +131,8 @@ impl std::fmt::Debug for HttpConfig {
             // The key's id only: the key itself never leaves the signer.
             .field("signer", &self.signer.as_ref().map(|s| s.public_key().id))
             .field("public_url", &self.public_url)
+            .field("proxies", &self.proxies)
+            .field("admission", &self.admission)
             .field("verifications", &self.verifications)
             .finish()
     }
@@ -99,6 +142,39 @@ impl std::fmt::Debug for HttpConfig {
 /// layer of every request, and one reference count is cheaper than one per field.
 #[derive(Clone)]
 pub struct AppState(Arc<AppStateInner>);
+
+impl AppStateInner {
+    /// Whether a write may join the writer's queue now (see `admission`).
+    fn admit_write(&self) -> Result<(), CommandError> {
+        self.admission
+            .write(self.service.pending_commands())
+            .map_err(refused)
+    }
+
+    /// Whether `caller` may register `children` children for `applicant` now: staff always;
+    /// the portal within its quotas (see `admission`).
+    fn admit_registration(
+        &self,
+        caller: &auth::Caller,
+        client: auth::ClientIp,
+        applicant: &str,
+        children: usize,
+    ) -> Result<(), CommandError> {
+        if matches!(caller, auth::Caller::Staff(_)) {
+            return Ok(());
+        }
+        self.admission
+            .registration(client.0, applicant, children)
+            .map_err(refused)
+    }
+}
+
+fn refused(refusal: admission::Refused) -> CommandError {
+    match refusal {
+        admission::Refused::Busy => CommandError::Busy,
+        admission::Refused::Registrations(seconds) => CommandError::Throttled(seconds),
+    }
+}
 
 impl std::ops::Deref for AppState {
     type Target = AppStateInner;
@@ -121,6 +197,10 @@ pub struct AppStateInner {
     public_url: Arc<str>,
     /// Signs the web pages' session cookies.
     sessions: Arc<pages::session::SessionKeys>,
+    proxies: proxy::TrustedProxies,
+    admission: Arc<admission::Admission>,
+    /// The readiness probe's last answer (see `readiness`).
+    last_probe: readiness::LastProbe,
 }
 
 #[derive(OpenApi)]
@@ -162,6 +242,7 @@ impl utoipa::Modify for SecurityAddon {
 fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let (router, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(public::routes())
+        .merge(readiness::routes())
         .merge(applications::routes())
         .merge(staff::routes())
         .merge(kindergarten::routes())
@@ -229,6 +310,9 @@ pub fn router(
         service,
         reads: Arc::new(ReadPool::new(db)),
         manual_clock,
+        last_probe: Default::default(),
+        proxies: config.proxies,
+        admission: Arc::new(admission::Admission::new(config.admission)),
         limits: Arc::new(limits::ParentLimits::new(config.limits)),
         verifications: Arc::new(limits::VerificationLimit::new(config.verifications)),
         metrics: Arc::clone(&metrics),
@@ -244,6 +328,7 @@ pub fn router(
     let (api, document) = api();
     let document = Arc::new(document);
     let limits = Arc::clone(&app.limits);
+    let admission = Arc::clone(&app.admission);
     let verifications = Arc::clone(&app.verifications);
     tokio::spawn(async move {
         // The per-client maps would otherwise keep every address ever seen.
@@ -251,6 +336,7 @@ pub fn router(
         loop {
             every.tick().await;
             limits.retain_recent();
+            admission.retain_recent();
             verifications.retain_recent();
         }
     });
@@ -309,6 +395,24 @@ async fn metrics_endpoint(axum::extract::State(app): axum::extract::State<AppSta
             "Commands answered",
             "counter",
             commands,
+        ),
+        (
+            "kezek_writer_commands_pending",
+            "Commands waiting for the writer",
+            "gauge",
+            app.service.pending_commands() as f64,
+        ),
+        (
+            "kezek_registrations_throttled_total",
+            "Registrations refused for a client's or an applicant's hourly quota",
+            "counter",
+            app.admission.throttled() as f64,
+        ),
+        (
+            "kezek_writes_busy_total",
+            "Writes refused because the writer's queue was at its ceiling",
+            "counter",
+            app.admission.busy() as f64,
         ),
     ]);
     (
@@ -369,6 +473,9 @@ impl Submission<'_> {
             }),
             _ => None,
         };
+        self.app
+            .admit_write()
+            .map_err(|e| from_command(e, self.lang))?;
         let outcome = self
             .app
             .service

@@ -93,6 +93,9 @@ pub struct ReferralView {
     pub issued_at: DateTime<Utc>,
     /// The referral lapses at this instant unless handed in (end of the last local day).
     pub valid_until: DateTime<Utc>,
+    /// The last day it may be handed in (local, UTC+5), to the end of the day: the day a
+    /// page or a letter names, where `valid_until` is the next day's midnight.
+    pub last_day: NaiveDate,
     pub extended: bool,
     /// issued, handed_in, declined, expired, revoked
     pub status: String,
@@ -107,6 +110,7 @@ impl ReferralView {
             kindergarten: r.kindergarten.0,
             issued_at: r.issued_at,
             valid_until: r.valid_until,
+            last_day: crate::domain::deadline::last_day(r.valid_until),
             extended: r.extended,
             status: codec_text(&r.status),
             closed_at: r.closed_at,
@@ -128,36 +132,63 @@ pub struct PriorityView {
 pub struct HistoryEntry {
     pub at: DateTime<Utc>,
     /// What happened: the journal's event kind (application_registered, referral_issued,
-    /// priority_verified, ...).
+    /// priority_verified, ...), or notice_issued: the registration notice, the result
+    /// document of a registration that got no referral at once.
     pub change: String,
     /// The application's status after it.
     pub status: String,
-    /// The stage of the public service: received, in_progress, completed.
+    /// The stage of the service request: received, then completed once its result document
+    /// (the notice, a referral at once, or a refusal) is issued (seed 004); the application
+    /// itself goes on waiting in the queue.
     pub stage: String,
     /// parent, staff or system
     pub by: String,
 }
 
-pub fn stage(status: ApplicationStatus) -> &'static str {
-    match status {
-        ApplicationStatus::Queued | ApplicationStatus::Referred => "in_progress",
-        _ => "completed",
-    }
-}
+/// The stage of a request whose result document was issued. Every stored application has
+/// one: a registration issues its notice (or a referral) in the same command.
+pub const STAGE_COMPLETED: &str = "completed";
 
 /// The status history from the application's events, oldest first.
 pub fn history(events: &[RecordedEvent]) -> Vec<HistoryEntry> {
     let mut status = ApplicationStatus::Queued;
-    let mut entries = Vec::with_capacity(events.len());
+    let mut entries = Vec::with_capacity(events.len() + 1);
+    // The notice completes the request unless the registration's own command issued a
+    // referral instead: registered, access code, referral, with no other event between in
+    // the journal (every other command that issues a referral emits something first).
+    let mut notice: Option<HistoryEntry> = None;
+    let mut previous_seq = 0;
     for recorded in events {
         let Ok(event) = Event::from_payload(&recorded.payload) else {
             continue;
         };
-        let mut stage_now = stage(status);
+        let follows_directly = recorded.seq == previous_seq + 1;
+        previous_seq = recorded.seq;
+        // A new access code is the parent's business, not a step of the service.
+        if matches!(event, Event::AccessCodeIssued { .. }) {
+            continue;
+        }
+        if let Some(pending) = notice.take() {
+            let referral_at_once =
+                matches!(event, Event::ReferralIssued { .. }) && follows_directly;
+            if !referral_at_once {
+                entries.push(pending);
+            }
+        }
+        let stage_now = match &event {
+            Event::ApplicationRegistered(_) => "received",
+            _ => STAGE_COMPLETED,
+        };
         match &event {
             Event::ApplicationRegistered(_) => {
                 status = ApplicationStatus::Queued;
-                stage_now = "received";
+                notice = Some(HistoryEntry {
+                    at: recorded.recorded_at,
+                    change: "notice_issued".into(),
+                    status: codec_text(&status),
+                    stage: STAGE_COMPLETED.into(),
+                    by: "system".into(),
+                });
             }
             Event::ReferralIssued { .. } => status = ApplicationStatus::Referred,
             Event::ReferralLapsed { .. } => status = ApplicationStatus::Queued,
@@ -165,32 +196,32 @@ pub fn history(events: &[RecordedEvent]) -> Vec<HistoryEntry> {
             Event::ApplicationWithdrawn { .. } => status = ApplicationStatus::Withdrawn,
             Event::ApplicationAgedOut { .. } => status = ApplicationStatus::AgedOut,
             Event::ApplicationRefused { .. } => status = ApplicationStatus::Refused,
-            // A new access code is the parent's business, not a step of the service.
-            Event::AccessCodeIssued { .. } => continue,
             _ => {}
         }
-        if !matches!(event, Event::ApplicationRegistered(_)) {
-            stage_now = stage(status);
-        }
-        // Who gets a place is the queue's decision, whoever's action freed or asked for it.
-        let by = if matches!(event, Event::ReferralIssued { .. }) {
-            "system"
-        } else if recorded.actor.0 == "portal" {
-            "parent"
-        } else if recorded.actor.0.starts_with("staff:") {
-            "staff"
-        } else {
-            "system"
-        };
         entries.push(HistoryEntry {
             at: recorded.recorded_at,
             change: recorded.kind.clone(),
             status: codec_text(&status),
             stage: stage_now.to_string(),
-            by: by.to_string(),
+            by: actor_of(&event, recorded).to_string(),
         });
     }
+    entries.extend(notice);
     entries
+}
+
+/// Who caused a step: who gets a place is the queue's decision, whoever's action freed or
+/// asked for it.
+fn actor_of(event: &Event, recorded: &RecordedEvent) -> &'static str {
+    if matches!(event, Event::ReferralIssued { .. }) {
+        "system"
+    } else if recorded.actor.0 == "portal" {
+        "parent"
+    } else if recorded.actor.0.starts_with("staff:") {
+        "staff"
+    } else {
+        "system"
+    }
 }
 
 /// An application as its parent, or staff of its district, see it.
@@ -201,7 +232,8 @@ pub struct ApplicationView {
     pub district: String,
     /// queued, referred, enrolled, withdrawn, aged_out, refused
     pub status: String,
-    /// received, in_progress, completed
+    /// The service request's stage: completed, since its result document (the notice, or a
+    /// referral at once) was issued when it was registered; the queue status says the rest.
     pub stage: String,
     pub registered_at: DateTime<Utc>,
     pub child_full_name: String,
@@ -236,7 +268,7 @@ impl ApplicationView {
             number: ids::application_number(catalog, a.id),
             district: ids::district_code(catalog, a.id.district),
             status: codec_text(&a.status),
-            stage: stage(a.status).to_string(),
+            stage: STAGE_COMPLETED.to_string(),
             registered_at: a.registered_at,
             child_full_name: a.child.full_name.clone(),
             child_birth_date: a.child.birth_date,

@@ -6,8 +6,8 @@
 //! by their numbers, which the parent knows, and the kindergarten by its number, name and
 //! address, which are public.
 
-use crate::domain::local_offset;
-use chrono::{DateTime, Datelike, Duration, Timelike, Utc};
+use crate::domain::{deadline, local_offset};
+use chrono::{DateTime, Datelike, Timelike, Utc};
 
 /// The display name in every message's `From:`, so that a parent's mail program shows who
 /// writes (the service, in both languages) rather than a bare no-reply address.
@@ -72,8 +72,7 @@ pub fn local_date_time(instant: DateTime<Utc>) -> String {
 /// The last local day before `end` (an end of day is the next local midnight):
 /// "27.11.2026".
 pub fn last_day(end: DateTime<Utc>) -> String {
-    let local = (end - Duration::microseconds(1)).with_timezone(&local_offset());
-    format!("{:02}.{:02}.{}", local.day(), local.month(), local.year())
+    deadline::last_day(end).format("%d.%m.%Y").to_string()
 }
 
 const FOOTER: &str = "Бұл хабарлама автоматты түрде жіберілді; оған жауап берудің қажеті жоқ.\n\
@@ -112,20 +111,21 @@ pub fn referral_issued(
     kindergarten: &KindergartenNames,
     valid_until: DateTime<Utc>,
 ) -> Texts {
-    let day = last_day(valid_until);
+    let until = deadline::until_end_of(deadline::last_day(valid_until));
+    let (until_kk, until_ru) = (until.kk, until.ru);
     let k = kindergarten;
     bilingual(
         format!("Жолдама № {referral} берілді"),
         format!("Выдано направление № {referral}"),
         format!(
             "Өтініш № {application} бойынша № {} «{}» балабақшасына (мекенжайы: {}) № {referral} \
-             жолдама берілді. Жолдаманы балабақшаға {day} қоса алғанда тапсыру қажет; әйтпесе \
+             жолдама берілді. Жолдаманы балабақшаға {until_kk} тапсыру қажет; әйтпесе \
              ол күшін жояды.",
             k.number, k.name_kk, k.address
         ),
         format!(
             "По заявлению № {application} выдано направление № {referral} в детский сад № {} \
-             «{}» (адрес: {}). Направление нужно сдать в детский сад по {day} включительно; \
+             «{}» (адрес: {}). Направление нужно сдать в детский сад {until_ru}; \
              иначе оно утратит силу.",
             k.number, k.name_ru, k.address
         ),
@@ -139,19 +139,21 @@ pub fn referral_expiring(
     valid_until: DateTime<Utc>,
 ) -> Texts {
     let day = last_day(valid_until);
+    let until = deadline::until_end_of(deadline::last_day(valid_until));
+    let (until_kk, until_ru) = (until.kk, until.ru);
     let k = kindergarten;
     bilingual(
         format!("Жолдама № {referral}: мерзімінің бітуіне бір күн қалды"),
         format!("Направление № {referral}: остался один день"),
         format!(
             "Еске саламыз: № {referral} жолдаманың мерзімі {day} күні аяқталады. Оны № {} «{}» \
-             балабақшасына ({}) {day} қоса алғанда тапсырыңыз; әйтпесе жолдама күшін жояды және \
+             балабақшасына ({}) {until_kk} тапсырыңыз; әйтпесе жолдама күшін жояды және \
              бала уақытша тоқтату тізіміне енгізіледі.",
             k.number, k.name_kk, k.address
         ),
         format!(
             "Напоминаем: срок направления № {referral} истекает {day}. Сдайте его в детский сад \
-             № {} «{}» ({}) по {day} включительно; иначе направление утратит силу, а ребёнок \
+             № {} «{}» ({}) {until_ru}; иначе направление утратит силу, а ребёнок \
              временно попадёт в стоп-лист.",
             k.number, k.name_ru, k.address
         ),

@@ -6,9 +6,10 @@
 use super::writer::Tx;
 use super::CommandError;
 use crate::domain::access;
+use crate::domain::amendment::{Amendment, AmendmentForm, Move, MoveForm};
 use crate::domain::application::{
-    Application, ApplicationId, ApplicationStatus, Channel, ClaimStatus, NewApplication, Refusal,
-    RefusalReason, RegistrationForm, Satisfaction,
+    parse_name, Application, ApplicationId, ApplicationStatus, Channel, ClaimStatus,
+    NewApplication, Refusal, RefusalReason, RegistrationForm, RegistrationNumber, Satisfaction,
 };
 use crate::domain::calendar::{end_of_local_day_after, YearCalendar, LONGEST_BREAK_DAYS};
 use crate::domain::catalog::{
@@ -16,9 +17,13 @@ use crate::domain::catalog::{
     Names, Tier,
 };
 use crate::domain::event::Event;
+use crate::domain::family::{Family, FamilyId, FAMILY_SIZE_MAX};
 use crate::domain::local_date;
-use crate::domain::referral::{DistrictPolicy, FreePlace, Lapse, PlaceId, Referral, ReferralId};
-use crate::domain::state::Deadline;
+use crate::domain::referral::{
+    DistrictPolicy, Extension, FreePlace, Lapse, PlaceId, Referral, ReferralId,
+};
+use crate::domain::state::{Deadline, Taker};
+use crate::domain::transfer::{TransferForm, TransferRequest};
 use crate::domain::waiting_list::Position;
 use crate::store::Store;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -30,6 +35,9 @@ use std::collections::BTreeSet;
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum Command {
+    /// Nothing: readiness asks whether a transaction can begin and commit (the batch's
+    /// `BEGIN IMMEDIATE` takes the write lock) without changing anything.
+    Probe,
     Register {
         form: RegistrationForm,
         channel: Channel,
@@ -84,11 +92,43 @@ pub enum Command {
         reason: RefusalReason,
         text: String,
     },
+    /// Changes choices, language, start date or contacts (the parent, or staff for them).
+    Amend {
+        id: ApplicationId,
+        form: AmendmentForm,
+    },
+    /// Several children of one applicant at once: one time, consecutive numbers, one
+    /// family (`forms` share the applicant, the district and the choices).
+    RegisterFamily {
+        forms: Vec<RegistrationForm>,
+        together: bool,
+        channel: Channel,
+    },
+    /// The family of an enrolled child asks to move it to other kindergartens.
+    RequestTransfer {
+        id: ApplicationId,
+        form: TransferForm,
+    },
+    /// The family of `id` takes places only together, or separately.
+    SetFamilyChoice {
+        id: ApplicationId,
+        together: bool,
+    },
+    /// The family moved district: the application continues there (the parent, or staff).
+    Move {
+        id: ApplicationId,
+        form: MoveForm,
+    },
     /// The parent's answers to the quality survey, once, after completion.
     AnswerSurvey {
         id: ApplicationId,
         process: Satisfaction,
         information: Satisfaction,
+    },
+    /// Names the head of a district's education department, who signs its referrals.
+    SetEducationHead {
+        district: DistrictId,
+        full_name: String,
     },
 }
 
@@ -172,6 +212,31 @@ pub enum Outcome {
         next: Option<Box<Referral>>,
     },
     Ticked(TickReport),
+    /// The amendment, and the referral the new choices got at once if a fitting place was
+    /// open.
+    Amended {
+        amendment: Amendment,
+        referral: Option<Box<Referral>>,
+    },
+    /// A transfer request, and the referral it got at once if a place was open.
+    Transfer {
+        referral: Option<Box<Referral>>,
+    },
+    /// The family's applications in registration order, its one access code (shown once),
+    /// and the referrals they got at once.
+    FamilyRegistered {
+        family: FamilyId,
+        applications: Vec<Application>,
+        access_code: String,
+        referrals: Vec<Referral>,
+    },
+    /// The application in the new district, its access code (shown once), and the referral
+    /// it got at once if a fitting place was open there.
+    Moved {
+        application: Box<Application>,
+        access_code: String,
+        referral: Option<Box<Referral>>,
+    },
     Done,
 }
 
@@ -179,6 +244,40 @@ pub fn run(command: Command, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
     match command {
         Command::Register { form, channel } => register(&form, channel, tx),
         Command::Withdraw { id } => withdraw(id, tx),
+        Command::Amend { id, form } => amend(id, &form, tx),
+        Command::Move { id, form } => move_application(id, &form, tx),
+        Command::RegisterFamily {
+            forms,
+            together,
+            channel,
+        } => register_family(&forms, together, channel, tx),
+        Command::RequestTransfer { id, form } => request_transfer(id, &form, tx),
+        Command::SetFamilyChoice { id, together } => {
+            let family = {
+                let state = tx.state();
+                let family = state.family_of.get(&id).map(|f| &state.families[f]);
+                match family {
+                    None if tx.store().application(id)?.is_none() => {
+                        return Err(CommandError::NotFound)
+                    }
+                    None => return Err(CommandError::Conflict("the application is in no family")),
+                    Some(family) if family.together == together => {
+                        return Err(Refusal::NothingToAmend.into())
+                    }
+                    Some(family) => family.id,
+                }
+            };
+            tx.emit(Event::FamilyChoiceSet { family, together })?;
+            // Together, the family may now take open places at once; separately, each
+            // child may take one it fits.
+            let members = tx.state().families[&family].members.clone();
+            for member in members {
+                if tx.state().waiting.get(member).is_some() {
+                    offer_open_place(tx, member)?;
+                }
+            }
+            Ok(Outcome::Done)
+        }
         Command::VerifyPriority { id } => {
             let application = queued(tx.store(), id)?;
             let claim = application
@@ -238,6 +337,10 @@ pub fn run(command: Command, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
             Ok(outcome)
         }
         Command::SetPolicy { district, policy } => set_policy(district, policy, tx),
+        Command::SetEducationHead {
+            district,
+            full_name,
+        } => set_education_head(district, &full_name, tx),
         Command::SetCalendarYear { year, text } => {
             if !(2000..=2100).contains(&year) {
                 return Err(CommandError::Invalid("the year is out of range".into()));
@@ -262,10 +365,18 @@ pub fn run(command: Command, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
                     "the referral is for another kindergarten",
                 ));
             }
+            // A transfer handed in frees the child's old place, at once.
+            let old_place = match live.transfer {
+                true => tx.state().enrolled.get(&live.application).cloned(),
+                false => None,
+            };
             tx.emit(Event::ReferralHandedIn {
                 id: referral,
                 at: tx.now(),
             })?;
+            if let Some(old) = old_place {
+                free_place(tx, old)?;
+            }
             let handed_in = tx.store().referral(referral)?.expect("just recorded");
             Ok(Outcome::Referral(Box::new(handed_in)))
         }
@@ -298,6 +409,7 @@ pub fn run(command: Command, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
         }
         Command::Extend { referral } => extend(referral, tx),
         Command::Tick => tick(tx),
+        Command::Probe => Ok(Outcome::Done),
         Command::ReissueAccessCode { id } => {
             tx.store().application(id)?.ok_or(CommandError::NotFound)?;
             let code = issue_access_code(tx, id)?;
@@ -320,12 +432,10 @@ pub fn run(command: Command, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
             process,
             information,
         } => {
-            let application = tx.store().application(id)?.ok_or(CommandError::NotFound)?;
-            if application.status.is_active() {
-                return Err(CommandError::Conflict(
-                    "the survey opens once the application is completed",
-                ));
-            }
+            // The request is completed when its result document is issued, which a
+            // registration does at once (seed 004): the survey is open from then on, while
+            // the application goes on waiting in the queue.
+            tx.store().application(id)?.ok_or(CommandError::NotFound)?;
             if tx.store().survey_answered(id)? {
                 return Err(CommandError::Conflict("the survey was already answered"));
             }
@@ -380,6 +490,381 @@ fn withdraw(id: ApplicationId, tx: &mut Tx<'_>) -> Result<Outcome, CommandError>
     }
 }
 
+/// Amends an active application. Its key stays, so it keeps its place in the cohort; while a
+/// referral is outstanding only the contacts may change (the referral was issued for the
+/// old choices). New choices may fit a place that is open: it is offered at once, as to a
+/// new registration, so that no open place fits a waiting application.
+fn amend(
+    id: ApplicationId,
+    form: &AmendmentForm,
+    tx: &mut Tx<'_>,
+) -> Result<Outcome, CommandError> {
+    let application = tx.store().application(id)?.ok_or(CommandError::NotFound)?;
+    if !application.status.is_active() {
+        return Err(CommandError::Conflict(
+            "the application is no longer in the queue",
+        ));
+    }
+    let amendment = Amendment::parse(
+        form,
+        &application,
+        &tx.state().catalog,
+        local_date(tx.now()),
+    )?;
+    if application.status == ApplicationStatus::Referred && amendment.affects_places() {
+        return Err(Refusal::ReferralOutstanding.into());
+    }
+    tx.emit(Event::ApplicationAmended {
+        id,
+        amendment: amendment.clone(),
+    })?;
+    let referral = match application.status {
+        ApplicationStatus::Queued => offer_open_place(tx, id)?,
+        _ => None,
+    };
+    Ok(Outcome::Amended {
+        amendment,
+        referral: referral.map(Box::new),
+    })
+}
+
+/// A child may enter the queue only if it has no active application (`already_queued`) and
+/// no kindergarten place through an earlier one (`already_enrolled`: it asks for a transfer
+/// instead). The unique index makes the first impossible whatever the service does.
+fn check_child_is_free(store: &Store, child_iin: &str) -> Result<(), CommandError> {
+    if store.child_has_active_application(child_iin)? {
+        return Err(Refusal::AlreadyQueued.into());
+    }
+    if store.child_is_enrolled(child_iin)? {
+        return Err(Refusal::AlreadyEnrolled.into());
+    }
+    Ok(())
+}
+
+/// An enrolled child's family asks for a transfer to 1 to 5 other kindergartens of the
+/// district. The request waits in the district's transfer queue by its time; a place open
+/// at one of them that nobody else takes goes to it at once.
+fn request_transfer(
+    id: ApplicationId,
+    form: &TransferForm,
+    tx: &mut Tx<'_>,
+) -> Result<Outcome, CommandError> {
+    let application = tx.store().application(id)?.ok_or(CommandError::NotFound)?;
+    let request = {
+        let state = tx.state();
+        let Some(place) = state
+            .enrolled
+            .get(&id)
+            .filter(|_| application.status == ApplicationStatus::Enrolled)
+        else {
+            return Err(Refusal::NotEnrolled.into());
+        };
+        if state.transfer_of.contains_key(&id) || state.referral_of.contains_key(&id) {
+            return Err(Refusal::TransferPending.into());
+        }
+        TransferRequest::parse(
+            form,
+            &application,
+            place.kindergarten,
+            &state.catalog,
+            tx.now(),
+        )?
+    };
+    let choices = request.choices.clone();
+    tx.emit(Event::TransferRequested(request))?;
+    let open: Vec<PlaceId> = {
+        let state = tx.state();
+        state
+            .open_places
+            .get(&id.district)
+            .into_iter()
+            .flatten()
+            .filter(|p| choices.contains(&state.places[p].kindergarten))
+            .copied()
+            .collect()
+    };
+    for place in open {
+        if allocate(tx, place)?.is_some_and(|r| r.application == id) {
+            break;
+        }
+    }
+    let state = tx.state();
+    let referral = state
+        .referral_of
+        .get(&id)
+        .map(|r| state.live[r].referral.clone());
+    Ok(Outcome::Transfer {
+        referral: referral.map(Box::new),
+    })
+}
+
+/// A place a child left (its transfer was handed in) is free again from today, as the
+/// kindergarten reported it, and goes to whoever's turn it is.
+fn free_place(tx: &mut Tx<'_>, old: FreePlace) -> Result<(), CommandError> {
+    let today = local_date(tx.now());
+    let place = FreePlace {
+        id: tx.state().next_place_id(),
+        available_from: today.max(old.available_from),
+        reported_at: tx.now(),
+        ..old
+    };
+    let id = place.id;
+    tx.emit(Event::PlacesReported {
+        places: vec![place],
+    })?;
+    allocate(tx, id)?;
+    Ok(())
+}
+
+/// Registers the children of one applicant together: each child's form passes the checks of
+/// a single registration, the children are distinct and free, and they take one time and
+/// consecutive numbers, then form a family with one access code (the same code, hashed with
+/// each application's own number, so each application still stands alone and a
+/// replacement code can be issued for one child). A family together takes open places only
+/// together; separately, each child as anyone.
+fn register_family(
+    forms: &[RegistrationForm],
+    together: bool,
+    channel: Channel,
+    tx: &mut Tx<'_>,
+) -> Result<Outcome, CommandError> {
+    if !(2..=FAMILY_SIZE_MAX).contains(&forms.len()) {
+        return Err(Refusal::FamilySizeInvalid.into());
+    }
+    let today = local_date(tx.now());
+    let mut children: Vec<NewApplication> = Vec::with_capacity(forms.len());
+    for form in forms {
+        let new = NewApplication::parse(form, &tx.state().catalog, today)?;
+        if children.iter().any(|c| c.child.iin == new.child.iin) {
+            return Err(Refusal::FamilyChildRepeated.into());
+        }
+        let shared = children.first().is_none_or(|first| {
+            first.district == new.district && first.applicant.iin == new.applicant.iin
+        });
+        if !shared {
+            return Err(CommandError::Invalid(
+                "a family shares its applicant and district".into(),
+            ));
+        }
+        check_child_is_free(tx.store(), &new.child.iin.as_string())?;
+        children.push(new);
+    }
+    let (first, registered_at) = next_registration(tx, children[0].district);
+    let entered_by = entered_by(tx, channel);
+    let mut applications = Vec::with_capacity(children.len());
+    for (i, new) in children.into_iter().enumerate() {
+        let number = RegistrationNumber(first.0 + i as u32);
+        let application = new_application(new, number, registered_at, channel, entered_by.clone());
+        tx.emit(Event::ApplicationRegistered(application.clone()))?;
+        applications.push(application);
+    }
+    let members: Vec<ApplicationId> = applications.iter().map(|a| a.id).collect();
+    let family = tx.state().next_family_id();
+    tx.emit(Event::FamilyRegistered(Family {
+        id: family,
+        members: members.clone(),
+        together,
+    }))?;
+    let access_code = issue_shared_access_code(tx, &members)?;
+    let mut referrals = Vec::new();
+    for member in &members {
+        if tx.state().waiting.get(*member).is_some() {
+            referrals.extend(offer_open_place(tx, *member)?);
+        }
+    }
+    // A family placed together got its siblings' referrals in the first child's command.
+    for member in &members {
+        let state = tx.state();
+        if let Some(referral) = state.referral_of.get(member) {
+            let referral = &state.live[referral].referral;
+            if !referrals.iter().any(|r| r.id == referral.id) {
+                referrals.push(referral.clone());
+            }
+        }
+    }
+    for application in &mut applications {
+        if referrals.iter().any(|r| r.application == application.id) {
+            application.status = ApplicationStatus::Referred;
+        }
+    }
+    Ok(Outcome::FamilyRegistered {
+        family,
+        applications,
+        access_code,
+        referrals,
+    })
+}
+
+/// The number and time the next registration in `district` gets now.
+fn next_registration(tx: &Tx<'_>, district: DistrictId) -> (RegistrationNumber, DateTime<Utc>) {
+    let (number, micros) = tx
+        .state()
+        .next_registration(district, tx.now().timestamp_micros());
+    let at = DateTime::from_timestamp_micros(micros)
+        .expect("a time read back from the clock is in range");
+    (number, at)
+}
+
+/// The staff account that enters an application at the desk; none on the portal.
+fn entered_by(tx: &Tx<'_>, channel: Channel) -> Option<String> {
+    match channel {
+        Channel::Portal => None,
+        Channel::ServiceCentre | Channel::Office => Some(tx.actor_name()),
+    }
+}
+
+/// A checked registration as the journal records it: queued, in the general tier (a claim
+/// counts only once verified).
+fn new_application(
+    new: NewApplication,
+    number: RegistrationNumber,
+    registered_at: DateTime<Utc>,
+    channel: Channel,
+    entered_by: Option<String>,
+) -> Application {
+    Application {
+        id: ApplicationId {
+            district: new.district,
+            number,
+        },
+        registered_at,
+        child: new.child,
+        applicant: new.applicant,
+        desired_start: new.desired_start,
+        choices: new.choices,
+        language: new.language,
+        priority: new.priority,
+        tier: Tier::General,
+        status: ApplicationStatus::Queued,
+        channel,
+        entered_by,
+        held_until: None,
+        moved_from: None,
+    }
+}
+
+/// One fresh code for several applications (a family's): each gets it hashed with its own
+/// identity.
+fn issue_shared_access_code(
+    tx: &mut Tx<'_>,
+    ids: &[ApplicationId],
+) -> Result<String, CommandError> {
+    let code = access::generate(&mut rand::rng());
+    for id in ids {
+        let code_hash = access::hash(*id, &code).expect("a generated code is well-formed");
+        tx.emit(Event::AccessCodeIssued { id: *id, code_hash })?;
+    }
+    Ok(code)
+}
+
+/// Moves a waiting application to another district. The new district's policy decides
+/// whether it keeps its registration time (it then takes its place among that district's
+/// children by that time) and its verified priority (otherwise the claim waits for that
+/// district's officer, in the general tier meanwhile). It gets that district's next number
+/// and a new access code; a referral outstanding must end first.
+fn move_application(
+    id: ApplicationId,
+    form: &MoveForm,
+    tx: &mut Tx<'_>,
+) -> Result<Outcome, CommandError> {
+    let application = tx.store().application(id)?.ok_or(CommandError::NotFound)?;
+    // A family moves whole: its children still waiting go along, in their order.
+    let siblings: Vec<ApplicationId> = {
+        let state = tx.state();
+        match state.family_of.get(&id) {
+            Some(family) => state.families[family].members.clone(),
+            None => vec![id],
+        }
+    };
+    let mut moving = Vec::with_capacity(siblings.len());
+    for member in siblings {
+        let member = match member == id {
+            true => application.clone(),
+            false => tx
+                .store()
+                .application(member)?
+                .ok_or(CommandError::NotFound)?,
+        };
+        match member.status {
+            ApplicationStatus::Queued => moving.push(member),
+            ApplicationStatus::Referred => return Err(Refusal::ReferralOutstanding.into()),
+            _ if member.id == id => {
+                return Err(CommandError::Conflict(
+                    "the application is no longer in the queue",
+                ))
+            }
+            _ => {}
+        }
+    }
+    let target = Move::parse(form, &application, &tx.state().catalog)?;
+    let mut moved = Vec::with_capacity(moving.len());
+    for member in moving {
+        let to = moved_application(tx, member, &target);
+        tx.emit(Event::ApplicationMoved {
+            from: to.moved_from.expect("a moved application"),
+            to: to.clone(),
+        })?;
+        moved.push(to);
+    }
+    let ids: Vec<ApplicationId> = moved.iter().map(|a| a.id).collect();
+    let access_code = issue_shared_access_code(tx, &ids)?;
+    for member in &ids {
+        if tx.state().waiting.get(*member).is_some() {
+            offer_open_place(tx, *member)?;
+        }
+    }
+    let to = moved
+        .into_iter()
+        .find(|a| a.moved_from == Some(id))
+        .expect("the application itself moved");
+    let referral = {
+        let state = tx.state();
+        state
+            .referral_of
+            .get(&to.id)
+            .map(|r| Box::new(state.live[r].referral.clone()))
+    };
+    Ok(Outcome::Moved {
+        application: Box::new(to),
+        access_code,
+        referral,
+    })
+}
+
+/// `application` as it continues in the district moved to: that district's next number,
+/// and the time and priority its policy lets it keep.
+fn moved_application(tx: &Tx<'_>, application: Application, target: &Move) -> Application {
+    let state = tx.state();
+    let policy = state.policy(target.district);
+    let (number, fresh_micros) =
+        state.next_registration(target.district, tx.now().timestamp_micros());
+    let registered_at = if policy.move_keeps_registration_time {
+        application.registered_at
+    } else {
+        DateTime::from_timestamp_micros(fresh_micros).expect("a time from the clock")
+    };
+    let from = application.id;
+    let mut moved = Application {
+        id: ApplicationId {
+            district: target.district,
+            number,
+        },
+        registered_at,
+        choices: target.choices.clone(),
+        language: target.language,
+        status: ApplicationStatus::Queued,
+        moved_from: Some(from),
+        ..application
+    };
+    if !policy.move_keeps_priority {
+        moved.tier = Tier::General;
+        if let Some(claim) = moved.priority.as_mut() {
+            claim.status = ClaimStatus::Claimed;
+        }
+    }
+    moved
+}
+
 fn queued(store: &Store, id: ApplicationId) -> Result<Application, CommandError> {
     let application = store.application(id)?.ok_or(CommandError::NotFound)?;
     if application.status != ApplicationStatus::Queued {
@@ -396,47 +881,17 @@ fn register(
     tx: &mut Tx<'_>,
 ) -> Result<Outcome, CommandError> {
     let new = NewApplication::parse(form, &tx.state().catalog, local_date(tx.now()))?;
-    if tx
-        .store()
-        .child_has_active_application(&new.child.iin.as_string())?
-    {
-        return Err(Refusal::AlreadyQueued.into());
-    }
-    let (number, registered_at_micros) = tx
-        .state()
-        .next_registration(new.district, tx.now().timestamp_micros());
-    let registered_at = DateTime::from_timestamp_micros(registered_at_micros)
-        .expect("a time read back from the clock is in range");
-    let entered_by = match channel {
-        Channel::Portal => None,
-        Channel::ServiceCentre | Channel::Office => Some(tx.actor_name()),
-    };
-    let mut application = Application {
-        id: ApplicationId {
-            district: new.district,
-            number,
-        },
-        registered_at,
-        child: new.child,
-        applicant: new.applicant,
-        desired_start: new.desired_start,
-        choices: new.choices,
-        language: new.language,
-        priority: new.priority,
-        // A claim counts only once verified.
-        tier: Tier::General,
-        status: ApplicationStatus::Queued,
-        channel,
-        entered_by,
-        held_until: None,
-    };
+    check_child_is_free(tx.store(), &new.child.iin.as_string())?;
+    let (number, registered_at) = next_registration(tx, new.district);
+    let entered_by = entered_by(tx, channel);
+    let mut application = new_application(new, number, registered_at, channel, entered_by);
     tx.emit(Event::ApplicationRegistered(application.clone()))?;
     let access_code = issue_access_code(tx, application.id)?;
     let referral = offer_open_place(tx, application.id)?;
     if referral.is_some() {
         application.status = ApplicationStatus::Referred;
     }
-    let position = tx.state().waiting.position(application.id);
+    let position = tx.state().position(application.id);
     Ok(Outcome::Registered {
         application: Box::new(application),
         referral: referral.map(Box::new),
@@ -445,21 +900,79 @@ fn register(
     })
 }
 
-/// Gives `place` to whoever's turn it is, if anyone fits it.
+/// Gives `place` to whoever's turn it is, if anyone fits it; a family that takes places
+/// only together gets all its places at once, or is passed over (journaled). Answers the
+/// referral for `place`.
 fn allocate(tx: &mut Tx<'_>, place: PlaceId) -> Result<Option<Referral>, CommandError> {
-    let decided = tx.state().referral_for(place, tx.now());
-    let Some((referral, cycle)) = decided else {
-        return Ok(None);
+    let allocation = {
+        let state = tx.state();
+        let free = &state.places[&place];
+        // A family's plan may already have taken it earlier in this command.
+        let open = state
+            .open_places
+            .get(&free.district)
+            .is_some_and(|open| open.contains(&place));
+        if !open {
+            return Ok(None);
+        }
+        state.allocation_for(free, local_date(tx.now()))
     };
-    tx.emit(Event::ReferralIssued {
-        referral: referral.clone(),
-        cycle,
-    })?;
-    Ok(Some(referral))
+    for family in allocation.passed {
+        tx.emit(Event::FamilyPassedOver { family, place })?;
+    }
+    let plan = match allocation.taker {
+        None => return Ok(None),
+        Some(Taker::One(application)) | Some(Taker::Transfer(application)) => {
+            vec![(application, place)]
+        }
+        Some(Taker::Family { plan, .. }) => plan,
+    };
+    let mut for_place = None;
+    for (application, to) in plan {
+        let (referral, cycle) = {
+            let state = tx.state();
+            let district = state.places[&to].district;
+            let number = state.next_referral_number(district);
+            state.referral_to(to, application, tx.now(), number, state.cycle(district))
+        };
+        tx.emit(Event::ReferralIssued {
+            referral: referral.clone(),
+            cycle,
+        })?;
+        if to == place {
+            for_place = Some(referral);
+        }
+    }
+    Ok(for_place)
 }
 
-/// A newly waiting application takes an open place that fits it, if there is one.
+/// A newly waiting application takes an open place that fits it, if there is one. A child
+/// of a family that takes places only together takes one only with its siblings: each open
+/// place it fits is allocated whole, and the family gets them together or passes.
 fn offer_open_place(tx: &mut Tx<'_>, id: ApplicationId) -> Result<Option<Referral>, CommandError> {
+    if tx.state().together_family(id).is_some() {
+        let fitting: Vec<PlaceId> = {
+            let state = tx.state();
+            let today = local_date(tx.now());
+            let waiting = state.waiting.get(id).copied();
+            state
+                .open_places
+                .get(&id.district)
+                .into_iter()
+                .flatten()
+                .filter(|p| waiting.is_some_and(|w| w.fits(&state.fit_of(&state.places[p], today))))
+                .copied()
+                .collect()
+        };
+        for place in fitting {
+            allocate(tx, place)?;
+            let state = tx.state();
+            if let Some(referral) = state.referral_of.get(&id) {
+                return Ok(Some(state.live[referral].referral.clone()));
+            }
+        }
+        return Ok(None);
+    }
     let open = tx.state().open_place_for(id, local_date(tx.now()));
     match open {
         Some(place) => {
@@ -535,7 +1048,16 @@ fn extend(id: ReferralId, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
     if tx.now() >= referral.valid_until {
         return Err(CommandError::Conflict("the referral is no longer live"));
     }
-    let days = tx.state().policy(id.district).extension_calendar_days;
+    let days = match tx.state().policy(id.district).extension {
+        Extension::NotAllowed => {
+            return Err(CommandError::Conflict(
+                "the district does not extend referrals",
+            ))
+        }
+        Extension::Once {
+            calendar_days_after_issue,
+        } => calendar_days_after_issue,
+    };
     let valid_until = end_of_local_day_after(referral.issued_at, days);
     if valid_until <= referral.valid_until {
         return Err(CommandError::Conflict(
@@ -646,15 +1168,26 @@ fn set_policy(
     if !tx.state().catalog.districts.contains_key(&district) {
         return Err(CommandError::NotFound);
     }
-    let valid = (1..=30).contains(&policy.referral_validity_working_days)
-        && (1..=90).contains(&policy.extension_calendar_days)
-        && policy.stop_list_days <= 90;
-    if !valid {
-        return Err(CommandError::Invalid(
-            "validity 1-30 working days, extension 1-90 calendar days, stop list 0-90 days".into(),
-        ));
-    }
+    policy
+        .check()
+        .map_err(|why| CommandError::Invalid(why.into()))?;
     tx.emit(Event::PolicySet { district, policy })?;
+    Ok(Outcome::Done)
+}
+
+fn set_education_head(
+    district: DistrictId,
+    full_name: &str,
+    tx: &mut Tx<'_>,
+) -> Result<Outcome, CommandError> {
+    if !tx.state().catalog.districts.contains_key(&district) {
+        return Err(CommandError::NotFound);
+    }
+    let full_name = parse_name(full_name)?;
+    tx.emit(Event::EducationHeadSet {
+        district,
+        full_name,
+    })?;
     Ok(Outcome::Done)
 }
 
@@ -732,14 +1265,31 @@ fn report_places(new: NewPlaces, tx: &mut Tx<'_>) -> Result<Outcome, CommandErro
         .collect();
     let ids: Vec<PlaceId> = places.iter().map(|p| p.id).collect();
     tx.emit(Event::PlacesReported { places })?;
-    let mut referrals = Vec::new();
     for id in &ids {
-        // Places nobody fits stay open; the rest go in queue order, one child each.
-        match allocate(tx, *id)? {
-            Some(referral) => referrals.push(referral),
-            None => break,
+        // Places nobody fits stay open; the rest go in queue order, one child each (a
+        // family together takes several at once: those are no longer open).
+        let open = tx
+            .state()
+            .open_places
+            .get(&place.district)
+            .is_some_and(|o| o.contains(id));
+        if open && allocate(tx, *id)?.is_none() {
+            break;
         }
     }
+    let referrals: Vec<Referral> = {
+        let state = tx.state();
+        let mut issued: Vec<Referral> = state
+            .live
+            .values()
+            .map(|live| &live.referral)
+            // The report's places are numbered consecutively.
+            .filter(|r| (first..=ids[ids.len() - 1]).contains(&r.place))
+            .cloned()
+            .collect();
+        issued.sort_by_key(|r| r.id);
+        issued
+    };
     Ok(Outcome::PlacesReported {
         places: ids,
         referrals,

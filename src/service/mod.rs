@@ -27,6 +27,8 @@ use crate::domain::application::{Application, ApplicationId, Refusal};
 use crate::domain::event::Actor;
 use crate::domain::state::QueueState;
 use crate::domain::waiting_list::Position;
+use crate::store::anchor::Anchor;
+pub use crate::store::checkpoint::Policy as Checkpoints;
 use crate::store::{LoadError, Store, StoreError};
 use std::path::Path;
 use std::sync::{Arc, RwLock, RwLockReadGuard};
@@ -61,6 +63,13 @@ pub enum CommandError {
     Storage(#[source] Arc<StoreError>),
     #[error("the service is shutting down")]
     Unavailable,
+    /// Not admitted: the writer's queue is at its ceiling. Nothing was done; retry shortly.
+    #[error("the writer's queue is full")]
+    Busy,
+    /// Not admitted: the caller's quota for this kind of command is spent. Nothing was done;
+    /// retry after this many seconds.
+    #[error("over the quota; retry after {0} s")]
+    Throttled(u64),
     /// The Idempotency-Key was first used for a different request.
     #[error("the idempotency key was used for a different request")]
     IdempotencyKeyReused,
@@ -132,8 +141,21 @@ impl Service {
     /// Opens the database, rebuilds the state (checking the hash chain), starts the writer,
     /// processes everything that fell due while the service was down, then starts the timer.
     pub fn start(path: &Path, clock: Arc<dyn Clock>) -> Result<Service, StartError> {
-        let store = Store::open(path)?;
+        Service::start_with(path, clock, Checkpoints::default())
+    }
+
+    /// `start` with the given checkpoint policy. As the database's one writer: a second
+    /// start on the same file is refused before it touches it (`StoreError::Locked`), and a
+    /// database that fails its integrity checks or is behind its anchor is not served.
+    pub fn start_with(
+        path: &Path,
+        clock: Arc<dyn Clock>,
+        checkpoints: Checkpoints,
+    ) -> Result<Service, StartError> {
+        let store = Store::open_writer(path, checkpoints)?;
         let loaded = store.load()?;
+        let (seq, hash) = loaded.head;
+        store.take_anchor(Anchor { seq, hash })?;
         let state = Arc::new(RwLock::new(loaded.state));
         let (commands, receiver) = mpsc::channel(QUEUE_CAPACITY);
         let stats = Arc::new(WriterStats::default());
@@ -182,10 +204,11 @@ impl Service {
     pub fn start_notifying(
         path: &Path,
         clock: Arc<dyn Clock>,
+        checkpoints: Checkpoints,
         channel: Box<dyn crate::notify::Channel>,
         config: crate::notify::SenderConfig,
     ) -> Result<Service, StartError> {
-        let service = Service::start(path, Arc::clone(&clock))?;
+        let service = Service::start_with(path, Arc::clone(&clock), checkpoints)?;
         let sender = crate::notify::Sender::spawn(path, channel, clock, config)?;
         *service.threads.sender.lock().expect("not poisoned") = Some(sender);
         Ok(service)
@@ -285,6 +308,30 @@ impl Service {
         }
     }
 
+    /// Whether a write can commit now: a command that changes nothing goes through the
+    /// writer's queue and its transaction (`BEGIN IMMEDIATE` … `COMMIT`). An error says why
+    /// not: the database is locked by another writer, read-only, or the writer has stopped.
+    pub async fn probe_writer(&self) -> Result<(), CommandError> {
+        self.submit(Command::Probe, Actor::system())
+            .await
+            .map(|_| ())
+    }
+
+    /// Whether the timer thread (deadlines, lapses, reminders) is alive.
+    pub fn scheduler_running(&self) -> bool {
+        self.threads
+            .scheduler
+            .lock()
+            .expect("not poisoned")
+            .as_ref()
+            .is_some_and(|thread| !thread.is_finished())
+    }
+
+    /// Commands waiting in the writer's queue (not counting the batch being written).
+    pub fn pending_commands(&self) -> usize {
+        self.commands.max_capacity() - self.commands.capacity()
+    }
+
     /// The service's time (the manual clock's, when it runs on one).
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
         self.clock.now()
@@ -295,7 +342,7 @@ impl Service {
     }
 
     pub fn position(&self, id: ApplicationId) -> Option<Position> {
-        self.read().waiting.position(id)
+        self.read().position(id)
     }
 
     /// A read view of the in-memory state. Hold it briefly: the writer waits for it to apply

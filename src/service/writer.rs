@@ -17,6 +17,7 @@ use super::{CommandError, Envelope, BATCH_MAX};
 use crate::clock::Clock;
 use crate::domain::event::{Actor, Event, Hash, RecordedEvent};
 use crate::domain::state::QueueState;
+use crate::store::anchor::Anchor;
 use crate::store::{Store, StoreError};
 use chrono::{DateTime, Utc};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -182,6 +183,7 @@ impl Writer {
     fn run(&mut self) {
         while let Some(batch) = self.next_batch() {
             self.process(batch);
+            self.parts.store.between_batches();
         }
     }
 
@@ -205,6 +207,16 @@ impl Writer {
         Some(batch)
     }
 
+    /// The committed head into the anchor, before anyone is answered (see store/anchor.rs).
+    /// A failed write is logged, not fatal: the batch is durable, and an anchor left behind
+    /// the database is the harmless direction (the next write or start advances it).
+    fn anchor(&self) {
+        let (seq, hash) = self.parts.head;
+        if let Err(error) = self.parts.store.advance_anchor(Anchor { seq, hash }) {
+            tracing::error!(%error, "the anchor could not be written");
+        }
+    }
+
     fn drain_into(&mut self, batch: &mut Vec<Envelope>) {
         while batch.len() < BATCH_MAX {
             match self.receiver.try_recv() {
@@ -226,6 +238,9 @@ impl Writer {
         });
         match outcome {
             Ok(answers) => {
+                if self.parts.head != head_before {
+                    self.anchor();
+                }
                 let stats = &self.parts.stats;
                 stats.commits.fetch_add(1, Ordering::Relaxed);
                 stats

@@ -20,12 +20,14 @@
 //! configuration the journal does not carry (the local time zone and the school-age rule).
 
 use crate::domain::application::{Application, ApplicationId, Choices};
-use crate::domain::catalog::{DistrictId, Language, SchoolAgeRule, Tier};
+use crate::domain::catalog::{DistrictId, KindergartenId, Language, SchoolAgeRule, Tier};
 use crate::domain::event::Event;
+use crate::domain::family::FamilyId;
 use crate::domain::local_date;
 use crate::domain::referral::{FreePlace, InterleaveCycle, Lapse, PlaceId, Referral, ReferralId};
+use crate::domain::transfer::TransferRequest;
 use chrono::{DateTime, NaiveDate, Utc};
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 /// The regulations' ratio: one first-priority child, then this many general ones. Written
 /// here again on purpose, so that a wrong constant in the service would show as envy.
@@ -86,6 +88,8 @@ impl Child {
 struct DistrictModel {
     children: BTreeMap<u32, Child>,
     interleave: bool,
+    /// Transfers of enrolled children before first-time applicants (the district's policy).
+    transfers_first: bool,
     /// General referrals since the last first-priority one; a new cycle starts with the
     /// first-priority turn.
     generals_since_first: u8,
@@ -97,6 +101,7 @@ impl Default for DistrictModel {
         DistrictModel {
             children: BTreeMap::new(),
             interleave: false,
+            transfers_first: false,
             generals_since_first: GENERALS_PER_FIRST,
             figures: DistrictEnvy::default(),
         }
@@ -108,6 +113,12 @@ impl Default for DistrictModel {
 pub struct AuditFigures {
     pub events: u64,
     pub registrations: u64,
+    pub amended: u64,
+    pub families: u64,
+    pub family_passes: u64,
+    pub transfers_requested: u64,
+    pub transfers_handed_in: u64,
+    pub moved: u64,
     pub priorities_verified: u64,
     pub priorities_rejected: u64,
     pub withdrawn: u64,
@@ -146,6 +157,9 @@ pub struct EnvyFigures {
     pub cycle_disagreements: u64,
     /// Stop lists that ended at another instant than the lapse had set.
     pub stop_list_disagreements: u64,
+    /// Together-families whose children were referred apart (other kindergartens, or some
+    /// left waiting): the number that must be 0.
+    pub split_families: u64,
     /// Open places that a waiting child fitted once the journal ended.
     pub idle_places_at_end: u64,
     /// The first cases, in words, for whoever has to find the bug.
@@ -172,6 +186,24 @@ pub enum AuditError {
 #[derive(Default)]
 pub struct Audit {
     districts: BTreeMap<DistrictId, DistrictModel>,
+    /// Families: their children, and whether they take places only together.
+    families: BTreeMap<FamilyId, (Vec<ApplicationId>, bool)>,
+    family_of: HashMap<ApplicationId, FamilyId>,
+    /// The together-families passed over for each open place (journaled passes): their
+    /// children are not envious of whoever takes the place.
+    passed: BTreeMap<PlaceId, BTreeSet<FamilyId>>,
+    /// The referrals of a together-family's command so far: the family, when, where, and
+    /// the children still to be served in it.
+    family_batch: Option<(
+        FamilyId,
+        DateTime<Utc>,
+        KindergartenId,
+        BTreeSet<ApplicationId>,
+    )>,
+    /// Waiting transfer requests of enrolled children, in the order they were made.
+    transfers: BTreeMap<(DateTime<Utc>, ApplicationId), TransferRequest>,
+    /// Live referrals that are transfers.
+    live_transfers: BTreeSet<ReferralId>,
     places: BTreeMap<PlaceId, FreePlace>,
     open: BTreeSet<PlaceId>,
     live: BTreeMap<ReferralId, (PlaceId, ApplicationId)>,
@@ -194,7 +226,31 @@ impl Audit {
             seq,
             what: format!("{what:?}"),
         };
+        self.close_family_batch(event, at);
         match event {
+            Event::FamilyRegistered(family) => {
+                for member in &family.members {
+                    self.family_of.insert(*member, family.id);
+                }
+                self.families
+                    .insert(family.id, (family.members.clone(), family.together));
+                self.figures.families += 1;
+            }
+            Event::FamilyChoiceSet { family, together } => {
+                self.families
+                    .get_mut(family)
+                    .ok_or_else(|| unknown(family))?
+                    .1 = *together;
+            }
+            Event::TransferRequested(request) => {
+                self.transfers
+                    .insert((request.requested_at, request.id), request.clone());
+                self.figures.transfers_requested += 1;
+            }
+            Event::FamilyPassedOver { family, place } => {
+                self.passed.entry(*place).or_default().insert(*family);
+                self.figures.family_passes += 1;
+            }
             Event::DistrictCreated(district) => {
                 self.districts.entry(district.id).or_default();
             }
@@ -204,6 +260,7 @@ impl Audit {
                     .get_mut(district)
                     .ok_or_else(|| unknown(district))?;
                 model.interleave = policy.interleave_first_priority;
+                model.transfers_first = policy.transfers_before_first_time;
             }
             Event::ApplicationRegistered(application) => {
                 let id = application.id;
@@ -240,10 +297,22 @@ impl Audit {
                 }
                 self.figures.places_reported += places.len() as u64;
             }
+            Event::ReferralIssued { referral, cycle } if referral.transfer => {
+                self.check_transfer(referral, *cycle, seq)?;
+            }
             Event::ReferralIssued { referral, cycle } => {
                 self.check_referral(referral, *cycle, seq)?;
             }
             Event::ReferralExtended { .. } => self.figures.extended += 1,
+            Event::ReferralHandedIn { id, .. } if self.live_transfers.remove(id) => {
+                let (place, _) = self.live.remove(id).ok_or_else(|| unknown(id))?;
+                self.places.remove(&place);
+                self.figures.transfers_handed_in += 1;
+            }
+            Event::ReferralLapsed { id, .. } if self.live_transfers.remove(id) => {
+                let (place, _) = self.live.remove(id).ok_or_else(|| unknown(id))?;
+                self.open.insert(place);
+            }
             Event::ReferralHandedIn { id, .. } => {
                 let (place, application) = self.live.remove(id).ok_or_else(|| unknown(id))?;
                 self.places.remove(&place);
@@ -258,6 +327,34 @@ impl Audit {
                 held_until,
                 ..
             } => self.lapse(*id, lapse, *held_until, seq)?,
+            Event::ApplicationMoved { from, to } => {
+                if let Some(family) = self.family_of.remove(from) {
+                    let members = &mut self.families.get_mut(&family).expect("known").0;
+                    members
+                        .iter_mut()
+                        .filter(|m| **m == *from)
+                        .for_each(|m| *m = to.id);
+                    self.family_of.insert(to.id, family);
+                }
+                let old = self.child_mut(*from).ok_or_else(|| unknown(from))?;
+                let standing = old.standing;
+                old.standing = Standing::Left;
+                let model = self
+                    .districts
+                    .get_mut(&to.id.district)
+                    .ok_or_else(|| unknown(&to.id))?;
+                let mut child = Child::of(to);
+                child.standing = standing;
+                model.children.insert(to.id.number.0, child);
+                self.figures.moved += 1;
+            }
+            Event::ApplicationAmended { id, amendment } => {
+                let child = self.child_mut(*id).ok_or_else(|| unknown(id))?;
+                child.choices = amendment.choices.clone();
+                child.language = amendment.language;
+                child.desired_start = amendment.desired_start;
+                self.figures.amended += 1;
+            }
             Event::StopListEnded { id, at } => {
                 let child = self.child_mut(*id).ok_or_else(|| unknown(id))?;
                 let on_time = child.standing == Standing::OnStopList { until: *at };
@@ -270,7 +367,8 @@ impl Audit {
             | Event::GroupCreated(_)
             | Event::CalendarYearSet { .. }
             | Event::AccessCodeIssued { .. }
-            | Event::SurveyAnswered { .. } => {}
+            | Event::SurveyAnswered { .. }
+            | Event::EducationHeadSet { .. } => {}
         }
         Ok(())
     }
@@ -328,6 +426,10 @@ impl Audit {
         self.figures
     }
 
+    fn child(&self, id: ApplicationId) -> Option<&Child> {
+        self.districts.get(&id.district)?.children.get(&id.number.0)
+    }
+
     fn child_mut(&mut self, id: ApplicationId) -> Option<&mut Child> {
         self.districts
             .get_mut(&id.district)?
@@ -371,6 +473,75 @@ impl Audit {
         Ok(())
     }
 
+    /// The open place a referral gives.
+    fn open_place(&self, referral: &Referral, seq: u64) -> Result<FreePlace, AuditError> {
+        self.places
+            .get(&referral.place)
+            .filter(|_| self.open.contains(&referral.place))
+            .cloned()
+            .ok_or_else(|| AuditError::Unknown {
+                seq,
+                what: format!("open {:?}", referral.place),
+            })
+    }
+
+    /// A transfer referral: unless the district puts transfers first, every waiting
+    /// first-time child that fitted the place is a case of envy; and so is every transfer
+    /// request made earlier that fitted it.
+    fn check_transfer(
+        &mut self,
+        referral: &Referral,
+        recorded_cycle: Option<InterleaveCycle>,
+        seq: u64,
+    ) -> Result<(), AuditError> {
+        let unknown = |what: String| AuditError::Unknown { seq, what };
+        let place = self.open_place(referral, seq)?;
+        let today = local_date(referral.issued_at);
+        let key = self
+            .transfers
+            .iter()
+            .find(|(_, request)| request.id == referral.application)
+            .map(|(key, _)| *key)
+            .ok_or_else(|| unknown(format!("transfer of {:?}", referral.application)))?;
+        let fits_transfer = |request: &TransferRequest| {
+            let first_day = today.max(place.available_from);
+            request.choices.contains(&place.kindergarten)
+                && place.age_band.contains(request.birth_date)
+                && self
+                    .school_age
+                    .is_preschool_on(request.birth_date, first_day)
+                && request.language.is_none_or(|l| l == place.language)
+        };
+        let earlier = self
+            .transfers
+            .range(..key)
+            .filter(|(_, request)| request.id.district == place.district && fits_transfer(request))
+            .count() as u64;
+        let model = &self.districts[&place.district];
+        let first_time = match model.transfers_first {
+            true => 0,
+            false => model
+                .children
+                .values()
+                .filter(|child| fits(child, &place, today, &self.school_age))
+                .count() as u64,
+        };
+        let envy = &mut self.figures.envy;
+        envy.referrals_checked += 1;
+        envy.justified_envy += earlier + first_time;
+        envy.referrals_with_envy += u64::from(earlier + first_time > 0);
+        if recorded_cycle.map(|c| c.0) != model.interleave.then_some(model.generals_since_first) {
+            envy.cycle_disagreements += 1;
+        }
+        self.transfers.remove(&key);
+        self.open.remove(&referral.place);
+        self.live
+            .insert(referral.id, (referral.place, referral.application));
+        self.live_transfers.insert(referral.id);
+        self.figures.referrals_issued += 1;
+        Ok(())
+    }
+
     /// Counts the children the policy put before the recipient that fitted the place, then
     /// moves the referral into the model.
     fn check_referral(
@@ -380,12 +551,7 @@ impl Audit {
         seq: u64,
     ) -> Result<(), AuditError> {
         let unknown = |what: String| AuditError::Unknown { seq, what };
-        let place = self
-            .places
-            .get(&referral.place)
-            .filter(|_| self.open.contains(&referral.place))
-            .ok_or_else(|| unknown(format!("open {:?}", referral.place)))?
-            .clone();
+        let place = self.open_place(referral, seq)?;
         let today = local_date(referral.issued_at);
         let model = self
             .districts
@@ -398,11 +564,33 @@ impl Audit {
             .ok_or_else(|| unknown(format!("{:?}", referral.application)))?;
         let recipient_key = recipient.key;
         let recipient_fits = fits(recipient, &place, today, &self.school_age);
+        // Children of a family passed over for this place chose to wait together; siblings
+        // of a together-family recipient are served in the same command.
+        let passed = self.passed.remove(&referral.place).unwrap_or_default();
+        let together_with_recipient = self
+            .family_of
+            .get(&referral.application)
+            .filter(|f| self.families[*f].1)
+            .copied();
+        let excused = |number: u32| {
+            if number == referral.application.number.0 {
+                return false;
+            }
+            let id = ApplicationId {
+                district: place.district,
+                number: crate::domain::application::RegistrationNumber(number),
+            };
+            self.family_of
+                .get(&id)
+                .is_some_and(|f| passed.contains(f) || Some(*f) == together_with_recipient)
+        };
         let fitting: Vec<OrderKey> = model
             .children
-            .values()
-            .filter(|child| fits(child, &place, today, &self.school_age))
-            .map(|child| child.key)
+            .iter()
+            .filter(|(number, child)| {
+                fits(child, &place, today, &self.school_age) && !excused(**number)
+            })
+            .map(|(_, child)| child.key)
             .collect();
         let envy = &mut self.figures.envy;
         let contested = model.interleave && has_both(&fitting);
@@ -436,7 +624,51 @@ impl Audit {
             envy.cycle_disagreements += 1;
         }
         self.issue(referral, recipient_key.tier);
+        if let Some(family) = together_with_recipient {
+            self.note_family_referral(family, referral);
+        }
         Ok(())
+    }
+
+    /// A referral to a child of a together-family: the first of its command opens the
+    /// batch of children who must all be served there, in the same command.
+    fn note_family_referral(&mut self, family: FamilyId, referral: &Referral) {
+        let batch_open = matches!(self.family_batch, Some((f, at, _, _)) if f == family && at == referral.issued_at);
+        if !batch_open {
+            let waiting: BTreeSet<ApplicationId> = self.families[&family]
+                .0
+                .iter()
+                .copied()
+                .filter(|member| {
+                    *member == referral.application
+                        || self.child(*member).is_some_and(|c| {
+                            matches!(c.standing, Standing::Waiting | Standing::OnStopList { .. })
+                        })
+                })
+                .collect();
+            self.family_batch = Some((family, referral.issued_at, referral.kindergarten, waiting));
+        }
+        let (_, _, kindergarten, waiting) = self.family_batch.as_mut().expect("just opened");
+        if *kindergarten != referral.kindergarten {
+            self.figures.envy.split_families += 1;
+        }
+        waiting.remove(&referral.application);
+    }
+
+    /// Ends a together-family's batch at the first event that is not another of its
+    /// referrals: a child of it still waiting then was split from the others.
+    fn close_family_batch(&mut self, event: &Event, at: DateTime<Utc>) {
+        let Some((family, batch_at, _, waiting)) = &self.family_batch else {
+            return;
+        };
+        let continues = matches!(event, Event::ReferralIssued { referral, .. }
+            if at == *batch_at && self.family_of.get(&referral.application) == Some(family));
+        if !continues {
+            if !waiting.is_empty() {
+                self.figures.envy.split_families += 1;
+            }
+            self.family_batch = None;
+        }
     }
 
     fn issue(&mut self, referral: &Referral, tier: Tier) {
@@ -721,6 +953,7 @@ mod tests {
             status: ApplicationStatus::Queued,
             channel: Channel::Portal,
             entered_by: None,
+            moved_from: None,
             held_until: None,
         }
     }

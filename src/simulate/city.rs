@@ -267,6 +267,18 @@ impl Families {
         }
     }
 
+    /// The twin of the child `form` registers: same birth date, same applicant, a name and
+    /// IIN of its own.
+    pub fn twin(&mut self, form: &RegistrationForm) -> RegistrationForm {
+        let birth = NaiveDate::parse_from_str(&form.child_birth_date, "%Y-%m-%d")
+            .expect("the simulation wrote the date");
+        RegistrationForm {
+            child_iin: self.next_iin(birth, Sex::Female).as_string(),
+            child_full_name: "Қасымова Әйгерім".into(),
+            ..form.clone()
+        }
+    }
+
     /// Most parents register in the child's first two years; the wanted start is the
     /// September after the child turns two, as soon as possible, or some time ahead.
     fn child_dates(&mut self, today: NaiveDate) -> (NaiveDate, NaiveDate) {

@@ -58,6 +58,15 @@ const INTAKE_SHARE: f64 = 0.65;
 const RESTART_ON: (u32, u32) = (7, 1);
 /// The share of registrations followed by a second form for the same child (refused).
 const DUPLICATE_SHARE: f64 = 0.003;
+/// The share of registrations that are twins, registered together as a family; half of
+/// them take places only together.
+const TWINS_SHARE: f64 = 0.02;
+/// The share of applications amended once while waiting (new kindergartens, or a phone).
+const AMEND_SHARE: f64 = 0.08;
+/// The share of applications whose family moves to another district while waiting.
+const MOVE_SHARE: f64 = 0.01;
+/// The share of enrolled children whose family later asks for a transfer.
+const TRANSFER_SHARE: f64 = 0.05;
 /// The share of applications withdrawn by the parent some time after registering.
 const WITHDRAWAL_SHARE: f64 = 0.05;
 
@@ -122,6 +131,7 @@ pub fn run(
         districts,
         plans: BTreeMap::new(),
         known_referrals: HashSet::new(),
+        referred: std::collections::HashMap::new(),
         registered: Vec::new(),
         commands: CommandCounts {
             submitted: catalog_commands,
@@ -332,6 +342,15 @@ enum Action {
     Extend {
         referral: ReferralId,
     },
+    Amend {
+        id: ApplicationId,
+    },
+    Move {
+        id: ApplicationId,
+    },
+    Transfer {
+        referral: ReferralId,
+    },
 }
 
 #[derive(Debug, Default)]
@@ -354,6 +373,8 @@ struct Driver {
     districts: Vec<SimDistrict>,
     plans: BTreeMap<(NaiveDate, Phase), Vec<Action>>,
     known_referrals: HashSet<ReferralId>,
+    /// The application each known referral was issued to.
+    referred: std::collections::HashMap<ReferralId, ApplicationId>,
     registered: Vec<Registered>,
     commands: CommandCounts,
 }
@@ -451,20 +472,40 @@ impl Driver {
                 }
             }
         }
-        let commands = forms
+        // Twins register together, as a family: one command for both.
+        let mut commands: Vec<(Command, Actor)> = forms
             .iter()
             .map(|form| self.registration_command(form.clone()))
             .collect();
-        let outcomes = self.submit(today, commands)?;
-        for ((outcome, form), claim) in outcomes.into_iter().zip(forms).zip(claims) {
-            let Some(Outcome::Registered { application, .. }) = outcome else {
+        for (command, _) in commands.iter_mut() {
+            let Command::Register { form, channel } = command else {
                 continue;
             };
-            self.plan_after_registration(today, application.id, claim);
-            self.registered.push(Registered {
-                id: application.id,
-                form,
-            });
+            if self.rng.random_bool(TWINS_SHARE) {
+                let twin = self.families.twin(form);
+                *command = Command::RegisterFamily {
+                    forms: vec![form.clone(), twin],
+                    together: self.rng.random_bool(0.5),
+                    channel: *channel,
+                };
+            }
+        }
+        let outcomes = self.submit(today, commands)?;
+        for ((outcome, form), claim) in outcomes.into_iter().zip(forms).zip(claims) {
+            let ids = match outcome {
+                Some(Outcome::Registered { application, .. }) => vec![application.id],
+                Some(Outcome::FamilyRegistered { applications, .. }) => {
+                    applications.iter().map(|a| a.id).collect()
+                }
+                _ => continue,
+            };
+            for id in ids {
+                self.plan_after_registration(today, id, claim);
+                self.registered.push(Registered {
+                    id,
+                    form: form.clone(),
+                });
+            }
         }
         Ok(())
     }
@@ -505,6 +546,14 @@ impl Driver {
             let on = today + Duration::days(self.rng.random_range(20..=300));
             self.plan(on, Phase::Office, Action::Withdraw { id });
         }
+        if self.rng.random_bool(AMEND_SHARE) {
+            let on = today + Duration::days(self.rng.random_range(5..=250));
+            self.plan(on, Phase::Office, Action::Amend { id });
+        }
+        if self.rng.random_bool(MOVE_SHARE) {
+            let on = today + Duration::days(self.rng.random_range(30..=250));
+            self.plan(on, Phase::Office, Action::Move { id });
+        }
     }
 
     fn plan(&mut self, on: NaiveDate, phase: Phase, action: Action) {
@@ -524,19 +573,23 @@ impl Driver {
     /// Finds the referrals issued since the last look (by a place report, a registration
     /// that took an open place, a lapse or a tick) and decides what each family will do.
     fn discover_referrals(&mut self, today: NaiveDate) {
-        let mut new: Vec<(ReferralId, KindergartenId)> = {
+        let mut new: Vec<(ReferralId, KindergartenId, ApplicationId)> = {
             let state = self.service().read();
             state
                 .live
                 .values()
-                .map(|live| (live.referral.id, live.referral.kindergarten))
-                .filter(|(id, _)| !self.known_referrals.contains(id))
+                .map(|live| {
+                    let r = &live.referral;
+                    (r.id, r.kindergarten, r.application)
+                })
+                .filter(|(id, _, _)| !self.known_referrals.contains(id))
                 .collect()
         };
         // The live map is a HashMap: sort, so that the seed alone decides the fates.
         new.sort_unstable();
-        for (referral, kindergarten) in new {
+        for (referral, kindergarten, application) in new {
             self.known_referrals.insert(referral);
+            self.referred.insert(referral, application);
             self.plan_fate(today, referral, kindergarten);
         }
     }
@@ -555,6 +608,10 @@ impl Driver {
             0..70 => {
                 let on = within(&mut self.rng, 1..=4);
                 self.plan(on, Phase::Parents, hand_in);
+                if self.rng.random_bool(TRANSFER_SHARE) {
+                    let on = within(&mut self.rng, 20..=120);
+                    self.plan(on, Phase::Office, Action::Transfer { referral });
+                }
             }
             70..80 => {
                 let on = within(&mut self.rng, 1..=3);
@@ -617,12 +674,90 @@ impl Driver {
                     Action::Extend { referral } => {
                         live(&referral).then(|| (Command::Extend { referral }, Actor::portal()))
                     }
+                    Action::Amend { .. } | Action::Move { .. } | Action::Transfer { .. } => {
+                        self.life_command(&state, action)
+                    }
                 })
                 .collect()
         };
         self.commands.moot += (planned - commands.len()) as u64;
         self.submit(today, commands)?;
         Ok(())
+    }
+
+    /// An amendment, a move or a transfer request, where it still applies: the
+    /// application waits (amendment, move), or the child is enrolled (transfer).
+    fn life_command(
+        &self,
+        state: &crate::domain::state::QueueState,
+        action: Action,
+    ) -> Option<(Command, Actor)> {
+        // Choices drawn from the action's own hash, so that planning stays deterministic
+        // without a mutable generator here.
+        let pick = |salt: u64, n: usize| {
+            use std::hash::{Hash, Hasher};
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            (salt, format!("{action:?}")).hash(&mut hasher);
+            (hasher.finish() % n.max(1) as u64) as usize
+        };
+        let district_of = |id: ApplicationId| self.districts.iter().find(|d| d.id == id.district);
+        match action {
+            Action::Amend { id } => {
+                state.waiting.get(id)?;
+                let district = district_of(id)?;
+                let kindergartens: Vec<u32> = (0..pick(1, 3) + 1)
+                    .map(|i| {
+                        district.kindergartens[pick(2 + i as u64, district.kindergartens.len())]
+                            .id
+                            .0
+                    })
+                    .collect::<std::collections::BTreeSet<u32>>()
+                    .into_iter()
+                    .collect();
+                let form = crate::domain::amendment::AmendmentForm {
+                    kindergartens: Some(kindergartens),
+                    applicant_phone: Some(format!("+77{:09}", pick(9, 1_000_000_000))),
+                    ..Default::default()
+                };
+                Some((Command::Amend { id, form }, Actor::portal()))
+            }
+            Action::Move { id } => {
+                state.waiting.get(id)?;
+                let others: Vec<&SimDistrict> = self
+                    .districts
+                    .iter()
+                    .filter(|d| d.id != id.district)
+                    .collect();
+                let to = others.get(pick(3, others.len()))?;
+                let form = crate::domain::amendment::MoveForm {
+                    district: to.code.into(),
+                    kindergartens: Vec::new(),
+                    language: None,
+                };
+                Some((Command::Move { id, form }, Actor::portal()))
+            }
+            Action::Transfer { referral } => {
+                // The application the referral was for, if it is enrolled through it.
+                let id = *self.referred.get(&referral)?;
+                let place = state.enrolled.get(&id).map(|p| p.kindergarten)?;
+                let district = district_of(id)?;
+                let choices: Vec<u32> = district
+                    .kindergartens
+                    .iter()
+                    .map(|k| k.id.0)
+                    .filter(|k| *k != place.0)
+                    .skip(pick(4, district.kindergartens.len()))
+                    .take(2)
+                    .collect();
+                (!choices.is_empty()).then(|| {
+                    let form = crate::domain::transfer::TransferForm {
+                        kindergartens: choices,
+                    };
+                    (Command::RequestTransfer { id, form }, Actor::portal())
+                })
+            }
+            _ => None,
+        }
     }
 
     /// The day's free places: the trickle (free within two weeks, one or two at a time)

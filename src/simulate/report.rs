@@ -51,6 +51,7 @@ impl Figures {
         let envy = &self.audit.envy;
         envy.justified_envy == 0
             && envy.unfit_recipients == 0
+            && envy.split_families == 0
             && envy.cycle_disagreements == 0
             && envy.stop_list_disagreements == 0
             && envy.idle_places_at_end == 0
@@ -200,6 +201,20 @@ impl Figures {
         line(f, "priority claims rejected", audit.priorities_rejected)?;
         line(f, "withdrawn by the parent", audit.withdrawn)?;
         line(f, "aged out (reached school age waiting)", audit.aged_out)?;
+        line(f, "families registered together (twins)", audit.families)?;
+        line(
+            f,
+            "families passed over, waiting to be together",
+            audit.family_passes,
+        )?;
+        line(f, "amendments", audit.amended)?;
+        line(f, "moved to another district", audit.moved)?;
+        line(
+            f,
+            "transfer requests of enrolled children",
+            audit.transfers_requested,
+        )?;
+        line(f, "transfers handed in", audit.transfers_handed_in)?;
         line(
             f,
             "waiting at the end (on the stop list included)",
@@ -264,6 +279,11 @@ impl Figures {
         line(f, "referrals checked", envy.referrals_checked)?;
         line(f, "JUSTIFIED ENVY (must be 0)", envy.justified_envy)?;
         line(f, "referrals with envy", envy.referrals_with_envy)?;
+        line(
+            f,
+            "families together split (must be 0)",
+            envy.split_families,
+        )?;
         line(
             f,
             "referrals to a child that did not fit",

@@ -107,8 +107,24 @@ fn recorded_from_row(row: &rusqlite::Row<'_>) -> Result<RecordedEvent, StoreErro
     })
 }
 
-/// The moves of a district's cohort with an order key below `below`, in journal order:
-/// everything that ever stood ahead of a key below that bound.
+/// The moves an application's position history is counted from: those of its cohort that
+/// could ever stand ahead of it. No key of the application is ever above its general-tier
+/// key (a verified priority only moves it up), so that key bounds them.
+pub fn cohort_moves_for(
+    conn: &Connection,
+    application: &Application,
+) -> Result<(i32, Vec<CohortMove>), StoreError> {
+    let cohort = chrono::Datelike::year(&application.child.birth_date);
+    let general = crate::domain::application::QueueKey {
+        tier: crate::domain::catalog::Tier::General,
+        ..application.key()
+    };
+    let moves = cohort_moves_below(conn, application.id.district, cohort, general.order_key())?;
+    Ok((cohort, moves))
+}
+
+/// The moves of a district's cohort with an order key up to `below`, in journal order:
+/// everything that ever stood ahead of a key up to that bound.
 pub fn cohort_moves_below(
     conn: &Connection,
     district: DistrictId,
@@ -255,6 +271,22 @@ pub fn events_after(
         out.push(recorded_from_row(row)?);
     }
     Ok(out)
+}
+
+/// The head of `district`'s education department when the event `seq` was recorded: the
+/// last one set before it in the journal.
+pub fn education_head_before(
+    conn: &Connection,
+    district: DistrictId,
+    seq: u64,
+) -> Result<Option<String>, StoreError> {
+    let mut statement = conn.prepare_cached(
+        "SELECT full_name FROM education_heads WHERE district_id = ?1 AND seq < ?2 \
+         ORDER BY seq DESC LIMIT 1",
+    )?;
+    Ok(statement
+        .query_row(params![district.0, seq as i64], |row| row.get(0))
+        .optional()?)
 }
 
 pub fn survey_answered(conn: &Connection, id: ApplicationId) -> Result<bool, StoreError> {

@@ -3,6 +3,7 @@
 
 use super::codec::{self, APPLICATION_COLUMNS, REFERRAL_COLUMNS};
 use super::{Store, StoreError};
+use crate::domain::amendment::Amendment;
 use crate::domain::application::{
     Application, ApplicationId, ApplicationStatus, ClaimStatus, RegistrationNumber,
 };
@@ -44,6 +45,15 @@ impl Store {
         Ok(statement.exists([child_iin])?)
     }
 
+    /// Whether the child holds a kindergarten place through an application (enrolled): such
+    /// a child asks for a transfer, never for a second place.
+    pub fn child_is_enrolled(&self, child_iin: &str) -> Result<bool, StoreError> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT 1 FROM applications WHERE child_iin = ?1 AND status = 'enrolled'",
+        )?;
+        Ok(statement.exists([child_iin])?)
+    }
+
     pub fn application(&self, id: ApplicationId) -> Result<Option<Application>, StoreError> {
         super::api::application(&self.conn, id)
     }
@@ -70,13 +80,18 @@ impl Store {
             &recorded.prev_hash[..],
             &recorded.hash[..],
         ])?;
-        self.project(event, recorded.recorded_at)?;
+        self.project(event, recorded.seq, recorded.recorded_at)?;
         // The messages it causes, in the same transaction: none without the event.
         self.enqueue_messages(recorded, event)?;
         record_effects(&self.conn, recorded.seq, effects)
     }
 
-    fn project(&self, event: &Event, recorded_at: DateTime<Utc>) -> Result<(), StoreError> {
+    fn project(
+        &self,
+        event: &Event,
+        seq: u64,
+        recorded_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         match event {
             Event::DistrictCreated(district) => {
                 let languages: Vec<&str> = district.languages.iter().map(|l| l.code()).collect();
@@ -135,7 +150,11 @@ impl Store {
             }
             Event::ReferralIssued { referral, cycle } => {
                 self.insert_referral(referral)?;
-                self.set_status(referral.application, ApplicationStatus::Referred)?;
+                if referral.transfer {
+                    self.set_transfer_status(referral.application, "referred")?;
+                } else {
+                    self.set_status(referral.application, ApplicationStatus::Referred)?;
+                }
                 if let Some(cycle) = cycle {
                     self.conn.execute(
                         "UPDATE districts SET interleave_cycle = ?1 WHERE id = ?2",
@@ -157,6 +176,9 @@ impl Store {
             }
             Event::ReferralHandedIn { id, at } => {
                 let referral = self.close_referral(*id, ReferralStatus::HandedIn, *at, None)?;
+                if referral.2 {
+                    self.set_transfer_status(referral.0, "done")?;
+                }
                 self.set_status(referral.0, ApplicationStatus::Enrolled)?;
                 self.conn.execute(
                     "UPDATE places SET filled = 1 WHERE id = ?1",
@@ -173,7 +195,12 @@ impl Store {
                     Lapse::Revoked { reason, .. } => Some(reason.as_str()),
                     _ => None,
                 };
-                let (application, _) = self.close_referral(*id, lapse.status(), *at, reason)?;
+                let (application, _, transfer) =
+                    self.close_referral(*id, lapse.status(), *at, reason)?;
+                if transfer {
+                    // The request ends; the child stays enrolled where it is.
+                    return self.set_transfer_status(application, "lapsed");
+                }
                 self.set_status(application, ApplicationStatus::Queued)?;
                 self.set_held_until(application, Some(*held_until))?;
                 if matches!(
@@ -211,6 +238,61 @@ impl Store {
                 let changed = statement.execute(params![code_hash, id.district.0, id.number.0])?;
                 expect_one_row(changed, *id)?;
             }
+            Event::ApplicationAmended { id, amendment } => self.amend(*id, amendment)?,
+            Event::FamilyRegistered(family) => {
+                self.conn.execute(
+                    "INSERT INTO families (id, together) VALUES (?1, ?2)",
+                    params![family.id.0, family.together],
+                )?;
+                for (position, member) in family.members.iter().enumerate() {
+                    self.conn.execute(
+                        "INSERT INTO family_members (family_id, position, district_id, \
+                         registration_number) VALUES (?1, ?2, ?3, ?4)",
+                        params![family.id.0, position, member.district.0, member.number.0],
+                    )?;
+                }
+            }
+            Event::FamilyChoiceSet { family, together } => {
+                let changed = self.conn.execute(
+                    "UPDATE families SET together = ?1 WHERE id = ?2",
+                    params![together, family.0],
+                )?;
+                expect_one(changed, "families", family.0.to_string())?;
+            }
+            Event::FamilyPassedOver { .. } => {}
+            Event::TransferRequested(request) => {
+                let choices: Vec<u32> = request.choices.iter().map(|k| k.0).collect();
+                self.conn.execute(
+                    "INSERT INTO transfer_requests (district_id, registration_number, \
+                     requested_at, from_kindergarten, choices, birth_date, language, status) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'waiting')",
+                    params![
+                        request.id.district.0,
+                        request.id.number.0,
+                        request.requested_at.timestamp_micros(),
+                        request.from.0,
+                        serde_json::to_string(&choices).expect("numbers serialize"),
+                        codec::date_text(request.birth_date),
+                        request.language.map(|l| l.code().to_string()),
+                    ],
+                )?;
+            }
+            Event::ApplicationMoved { from, to } => {
+                // A family member moves within its family.
+                self.conn.execute(
+                    "UPDATE family_members SET district_id = ?1, registration_number = ?2 \
+                     WHERE district_id = ?3 AND registration_number = ?4",
+                    params![
+                        to.id.district.0,
+                        to.id.number.0,
+                        from.district.0,
+                        from.number.0
+                    ],
+                )?;
+                // The old row first: the child's one active application moves with it.
+                self.set_status(*from, ApplicationStatus::Moved)?;
+                self.insert_application(to)?;
+            }
             Event::SurveyAnswered {
                 id,
                 process,
@@ -228,6 +310,15 @@ impl Store {
                     ],
                 )?;
             }
+            Event::EducationHeadSet {
+                district,
+                full_name,
+            } => {
+                self.conn.execute(
+                    "INSERT INTO education_heads (seq, district_id, full_name) VALUES (?1, ?2, ?3)",
+                    params![seq as i64, district.0, full_name],
+                )?;
+            }
         }
         Ok(())
     }
@@ -236,7 +327,7 @@ impl Store {
         let sql = format!(
             "INSERT INTO applications ({APPLICATION_COLUMNS}, active) VALUES \
              (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, \
-              ?19, ?20, ?21, ?22, ?23, ?24, ?25)"
+              ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)"
         );
         let mut statement = self.conn.prepare_cached(&sql)?;
         let priority = a.priority.as_ref();
@@ -265,9 +356,44 @@ impl Store {
             codec::enum_text(&a.channel),
             a.entered_by,
             a.held_until.map(|t| t.timestamp_micros()),
+            a.moved_from.map(|id| id.district.0),
+            a.moved_from.map(|id| id.number.0),
             a.status.is_active(),
         ])?;
         Ok(())
+    }
+
+    /// Moves the child's waiting transfer request on (referred, then done or lapsed).
+    fn set_transfer_status(&self, id: ApplicationId, status: &str) -> Result<(), StoreError> {
+        let changed = self.conn.execute(
+            "UPDATE transfer_requests SET status = ?1 WHERE district_id = ?2 \
+             AND registration_number = ?3 AND status IN ('waiting', 'referred')",
+            params![status, id.district.0, id.number.0],
+        )?;
+        expect_one(
+            changed,
+            "transfer_requests",
+            format!("{}/{}", id.district.0, id.number.0),
+        )
+    }
+
+    fn amend(&self, id: ApplicationId, a: &Amendment) -> Result<(), StoreError> {
+        let mut statement = self.conn.prepare_cached(
+            "UPDATE applications SET choices = ?1, language = ?2, desired_start = ?3, \
+             applicant_phone = ?4, applicant_email = ?5, applicant_address = ?6 \
+             WHERE district_id = ?7 AND registration_number = ?8 AND active = 1",
+        )?;
+        let changed = statement.execute(params![
+            codec::choices_text(&a.choices),
+            a.language.map(|l| l.code().to_string()),
+            codec::date_text(a.desired_start),
+            a.phone,
+            a.email,
+            a.address,
+            id.district.0,
+            id.number.0
+        ])?;
+        expect_one_row(changed, id)
     }
 
     /// Sets the status; an application that leaves the queue for good leaves the stop list.
@@ -345,16 +471,22 @@ impl Store {
         district: DistrictId,
         policy: &DistrictPolicy,
     ) -> Result<(), StoreError> {
+        let (validity_kind, validity_days) = codec::validity_columns(policy.validity);
         self.conn.execute(
             "INSERT OR REPLACE INTO district_policies (district_id, referral_validity_working_days, \
-             extension_calendar_days, stop_list_days, interleave_first_priority) \
-             VALUES (?1, ?2, ?3, ?4, ?5)",
+             extension_calendar_days, stop_list_days, interleave_first_priority, \
+             move_keeps_registration_time, move_keeps_priority, transfers_before_first_time, \
+             validity_kind) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             params![
                 district.0,
-                policy.referral_validity_working_days,
-                policy.extension_calendar_days,
+                validity_days,
+                codec::extension_column(policy.extension),
                 policy.stop_list_days,
-                policy.interleave_first_priority
+                policy.interleave_first_priority,
+                policy.move_keeps_registration_time,
+                policy.move_keeps_priority,
+                policy.transfers_before_first_time,
+                validity_kind,
             ],
         )?;
         Ok(())
@@ -382,7 +514,7 @@ impl Store {
     fn insert_referral(&self, r: &Referral) -> Result<(), StoreError> {
         let sql = format!(
             "INSERT INTO referrals ({REFERRAL_COLUMNS}) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
         );
         let mut statement = self.conn.prepare_cached(&sql)?;
         statement.execute(params![
@@ -398,6 +530,7 @@ impl Store {
             codec::enum_text(&r.status),
             r.closed_at.map(|t| t.timestamp_micros()),
             r.reason,
+            r.transfer,
         ])?;
         Ok(())
     }
@@ -409,11 +542,11 @@ impl Store {
         status: ReferralStatus,
         at: DateTime<Utc>,
         reason: Option<&str>,
-    ) -> Result<(ApplicationId, PlaceId), StoreError> {
+    ) -> Result<(ApplicationId, PlaceId, bool), StoreError> {
         let mut statement = self.conn.prepare_cached(
             "UPDATE referrals SET status = ?1, closed_at = ?2, reason = ?3 \
              WHERE district_id = ?4 AND number = ?5 AND status = 'issued' \
-             RETURNING application_district_id, application_number, place_id",
+             RETURNING application_district_id, application_number, place_id, transfer",
         )?;
         let closed = statement
             .query_row(
@@ -429,7 +562,11 @@ impl Store {
                         district: DistrictId(row.get(0)?),
                         number: RegistrationNumber(row.get(1)?),
                     };
-                    Ok((application, PlaceId(row.get::<_, i64>(2)? as u64)))
+                    Ok((
+                        application,
+                        PlaceId(row.get::<_, i64>(2)? as u64),
+                        row.get(3)?,
+                    ))
                 },
             )
             .optional()?;

@@ -31,6 +31,14 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0005_outbox.sql",
         sql: include_str!("../../migrations/0005_outbox.sql"),
     },
+    Migration {
+        name: "0006_whole_life.sql",
+        sql: include_str!("../../migrations/0006_whole_life.sql"),
+    },
+    Migration {
+        name: "0007_district_rules.sql",
+        sql: include_str!("../../migrations/0007_district_rules.sql"),
+    },
 ];
 
 pub fn schema_version(conn: &Connection) -> Result<usize, StoreError> {

@@ -5,14 +5,17 @@
 //! the hash-chained journal and updates the tables in the caller's transaction, so tables and
 //! journal cannot drift apart. Readers (start-up, `verify`) open their own connections.
 
+pub mod anchor;
 mod api;
-mod checkpoint;
+pub mod checkpoint;
 pub mod files;
+pub mod integrity;
 // Public only for the fuzz targets in fuzz/ (the column decoders must refuse any bytes
 // without panicking); not part of the service's API.
 #[doc(hidden)]
 pub mod codec;
 mod journal;
+pub mod lock;
 pub mod migrate;
 mod outbox;
 mod read;
@@ -50,10 +53,56 @@ pub enum StoreError {
         key: String,
         reason: String,
     },
+    #[error(
+        "{} is in use by another kezek process (pid {holder}); one writer per database: \
+         stop that one first",
+        db.display()
+    )]
+    Locked { db: PathBuf, holder: String },
+    #[error(
+        "{} is {missing} events behind its anchor (the journal ends at {head}, the anchor \
+         records {anchored}): acknowledged changes are missing. Restore the database from the \
+         replica (README, Operations); the service will not serve it as it is",
+        db.display()
+    )]
+    BehindAnchor {
+        db: PathBuf,
+        missing: u64,
+        anchored: u64,
+        head: u64,
+    },
+    #[error(
+        "{}: event {seq} is not the one its anchor records: this database is not the one the \
+         anchor was written for (restore the right one from the replica)",
+        db.display()
+    )]
+    OffAnchor { db: PathBuf, seq: u64 },
+    #[error("the database fails SQLite's integrity check: {0}")]
+    Integrity(String),
+    #[error("{}: {error}", path.display())]
+    Io {
+        path: PathBuf,
+        error: std::io::Error,
+    },
     #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),
     #[error("making the database's files owner-only: {0}")]
     FileModes(#[source] std::io::Error),
+}
+
+/// SQLite's WAL file of the database (`kezek.db` → `kezek.db-wal`).
+pub fn wal_path(db: &Path) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push("-wal");
+    PathBuf::from(name)
+}
+
+/// A file beside the database: `kezek.db` and `lock` give `kezek.db.lock`.
+pub(crate) fn beside(db: &Path, suffix: &str) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push(".");
+    name.push(suffix);
+    PathBuf::from(name)
 }
 
 impl From<rusqlite::types::FromSqlError> for StoreError {
@@ -70,6 +119,13 @@ impl StoreError {
     /// A database file that is not there where one must be (commands that only read).
     pub fn corrupt_file(path: &Path) -> StoreError {
         StoreError::corrupt("file", path.display(), "no database at this path")
+    }
+
+    pub(crate) fn io(path: &Path, error: std::io::Error) -> StoreError {
+        StoreError::Io {
+            path: path.to_path_buf(),
+            error,
+        }
     }
 
     pub(crate) fn corrupt(
@@ -93,12 +149,34 @@ pub struct Store {
     district_codes: std::cell::RefCell<rustc_hash::FxHashMap<u32, String>>,
     // Declared after `conn`: dropped last, it makes the final checkpoint once the writer's
     // connection is closed.
-    _checkpointer: checkpoint::Checkpointer,
+    checkpointer: checkpoint::Checkpointer,
+    /// The writer's lock (`open_writer`), released after everything above is closed.
+    lock: Option<lock::WriterLock>,
 }
 
 impl Store {
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    /// For a second process beside the writer (`kezek staff`); the writer uses `open_writer`.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        // PASSIVE only: this process is not the writer, and a replicator may own the WAL.
+        Store::open_with(path, None, checkpoint::Policy::External)
+    }
+
+    /// Opens the database as its one writer: takes the lock beside it first, so a second
+    /// writer stops before it has touched the file (see lock.rs), then checks it (SQLite's
+    /// quick check and the uniqueness rules, see integrity.rs) before anything is served.
+    pub fn open_writer(path: &Path, policy: checkpoint::Policy) -> Result<Store, StoreError> {
+        let lock = lock::WriterLock::acquire(path)?;
+        let store = Store::open_with(path, Some(lock), policy)?;
+        integrity::check(&store.conn, integrity::Depth::Quick)?;
+        Ok(store)
+    }
+
+    fn open_with(
+        path: &Path,
+        lock: Option<lock::WriterLock>,
+        policy: checkpoint::Policy,
+    ) -> Result<Store, StoreError> {
         files::owner_only_database(path).map_err(StoreError::FileModes)?;
         let mut conn = Connection::open(path)?;
         configure(&conn)?;
@@ -110,8 +188,24 @@ impl Store {
             conn,
             path: path.to_path_buf(),
             district_codes: Default::default(),
-            _checkpointer: checkpoint::Checkpointer::spawn(path)?,
+            checkpointer: checkpoint::Checkpointer::spawn(path, policy)?,
+            lock,
         })
+    }
+
+    /// Compares the journal's head with the anchor beside the database (refusing a database
+    /// behind it), then advances the anchor to the head. The writer's start, before serving.
+    pub fn take_anchor(&self, head: anchor::Anchor) -> Result<(), StoreError> {
+        assert!(self.lock.is_some(), "only the writer anchors");
+        if anchor::stand(&self.conn, &self.path, head)? == anchor::Standing::Unanchored {
+            tracing::info!(seq = head.seq, "no anchor beside the database; writing one");
+        }
+        anchor::write(&self.path, head)
+    }
+
+    /// Records a committed batch's head in the anchor (before its callers are answered).
+    pub fn advance_anchor(&self, head: anchor::Anchor) -> Result<(), StoreError> {
+        anchor::write(&self.path, head)
     }
 
     pub fn path(&self) -> &Path {
@@ -138,6 +232,12 @@ impl Store {
     pub fn commit(&self) -> Result<(), StoreError> {
         self.conn.execute_batch("COMMIT")?;
         Ok(())
+    }
+
+    /// The writer, between batches (no transaction open, the last batch answered): gives way
+    /// to a checkpoint that needs the write lock (checkpoint.rs).
+    pub fn between_batches(&self) {
+        self.checkpointer.between_batches();
     }
 
     pub fn rollback(&self) -> Result<(), StoreError> {

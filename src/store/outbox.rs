@@ -196,7 +196,14 @@ impl Store {
             | Event::PlacesReported { .. }
             | Event::StopListEnded { .. }
             | Event::AccessCodeIssued { .. }
-            | Event::SurveyAnswered { .. } => {}
+            | Event::SurveyAnswered { .. }
+            | Event::ApplicationAmended { .. }
+            | Event::ApplicationMoved { .. }
+            | Event::FamilyRegistered(_)
+            | Event::FamilyChoiceSet { .. }
+            | Event::FamilyPassedOver { .. }
+            | Event::TransferRequested(_)
+            | Event::EducationHeadSet { .. } => {}
         }
         Ok(())
     }

@@ -10,11 +10,13 @@ use crate::domain::catalog::{
     Names, PriorityCategory,
 };
 use crate::domain::event::{Actor, ChainChecker, ChainError, Hash, RecordedEvent};
+use crate::domain::family::{Family, FamilyId};
 use crate::domain::referral::{DistrictPolicy, FreePlace, InterleaveCycle, PlaceId, Referral};
 use crate::domain::state::QueueState;
 use crate::domain::state::{Counters, Deadline, LiveReferral};
+use crate::domain::transfer::TransferRequest;
 use crate::domain::waiting_list::{CompactChoices, Waiting, WaitingList};
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -77,6 +79,9 @@ pub fn load_state(conn: &Connection) -> Result<QueueState, StoreError> {
     load_places_and_referrals(conn, &mut state)?;
     load_counters(conn, &mut state)?;
     load_access_codes(conn, &mut state)?;
+    load_families(conn, &mut state)?;
+    load_enrolled(conn, &mut state)?;
+    load_transfers(conn, &mut state)?;
     let mut statement = conn.prepare("SELECT id, interleave_cycle FROM districts")?;
     let mut rows = statement.query([])?;
     while let Some(row) = rows.next()? {
@@ -86,6 +91,99 @@ pub fn load_state(conn: &Connection) -> Result<QueueState, StoreError> {
         }
     }
     Ok(state)
+}
+
+/// The place each enrolled child holds: that of its latest referral handed in.
+fn load_enrolled(conn: &Connection, state: &mut QueueState) -> Result<(), StoreError> {
+    let handed_in = "FROM referrals r JOIN applications a \
+         ON a.district_id = r.application_district_id \
+         AND a.registration_number = r.application_number \
+         WHERE r.status = 'handed_in' AND a.status = 'enrolled'";
+    let places: HashMap<PlaceId, FreePlace> = place_rows(
+        conn,
+        &format!("WHERE id IN (SELECT r.place_id {handed_in})"),
+    )?
+    .into_iter()
+    .map(|p| (p.id, p))
+    .collect();
+    let mut statement = conn.prepare(&format!(
+        "SELECT r.application_district_id, r.application_number, r.place_id {handed_in} \
+         ORDER BY r.closed_at, r.district_id, r.number"
+    ))?;
+    let mut rows = statement.query([])?;
+    while let Some(row) = rows.next()? {
+        let id = ApplicationId {
+            district: DistrictId(row.get(0)?),
+            number: RegistrationNumber(row.get(1)?),
+        };
+        let place = PlaceId(row.get::<_, i64>(2)? as u64);
+        // Ordered by time: a transfer's later place replaces the one it left.
+        state.enrolled.insert(id, places[&place].clone());
+    }
+    Ok(())
+}
+
+/// The waiting transfer requests, each in its district's queue.
+fn load_transfers(conn: &Connection, state: &mut QueueState) -> Result<(), StoreError> {
+    let mut statement = conn.prepare(
+        "SELECT district_id, registration_number, requested_at, from_kindergarten, choices, \
+         birth_date, language FROM transfer_requests WHERE status = 'waiting'",
+    )?;
+    let mut rows = statement.query([])?;
+    while let Some(row) = rows.next()? {
+        let id = ApplicationId {
+            district: DistrictId(row.get(0)?),
+            number: RegistrationNumber(row.get(1)?),
+        };
+        let key = format!("{}/{}", id.district.0, id.number.0);
+        let bad = |reason: String| StoreError::corrupt("transfer_requests", &key, reason);
+        let choices: Vec<u32> =
+            serde_json::from_str(&row.get::<_, String>(4)?).map_err(|e| bad(e.to_string()))?;
+        let language: Option<String> = row.get(6)?;
+        let request = TransferRequest {
+            id,
+            requested_at: codec::micros_to_time(row.get(2)?).map_err(bad)?,
+            from: KindergartenId(row.get(3)?),
+            choices: choices.into_iter().map(KindergartenId).collect(),
+            birth_date: codec::date_parse(&row.get::<_, String>(5)?).map_err(bad)?,
+            language: match language {
+                None => None,
+                Some(code) => Some(Language::parse(&code).ok_or_else(|| bad(code.clone()))?),
+            },
+        };
+        let order = request.order();
+        state.transfer_of.insert(id, order.0);
+        state
+            .transfers
+            .entry(id.district)
+            .or_default()
+            .insert(order, request);
+    }
+    Ok(())
+}
+
+fn load_families(conn: &Connection, state: &mut QueueState) -> Result<(), StoreError> {
+    let mut statement = conn.prepare(
+        "SELECT f.id, f.together, m.district_id, m.registration_number FROM families f \
+         JOIN family_members m ON m.family_id = f.id ORDER BY f.id, m.position",
+    )?;
+    let mut rows = statement.query([])?;
+    while let Some(row) = rows.next()? {
+        let id = FamilyId(row.get(0)?);
+        let member = ApplicationId {
+            district: DistrictId(row.get(2)?),
+            number: RegistrationNumber(row.get(3)?),
+        };
+        let family = state.families.entry(id).or_insert_with(|| Family {
+            id,
+            members: Vec::new(),
+            together: false,
+        });
+        family.together = row.get(1)?;
+        family.members.push(member);
+        state.family_of.insert(member, id);
+    }
+    Ok(())
 }
 
 fn load_access_codes(conn: &Connection, state: &mut QueueState) -> Result<(), StoreError> {
@@ -132,17 +230,25 @@ pub fn load_catalog(conn: &Connection) -> Result<Catalog, StoreError> {
     let mut catalog = Catalog::default();
     let mut statement = conn.prepare(
         "SELECT district_id, referral_validity_working_days, extension_calendar_days, \
-         stop_list_days, interleave_first_priority FROM district_policies",
+         stop_list_days, interleave_first_priority, move_keeps_registration_time, \
+         move_keeps_priority, transfers_before_first_time, validity_kind FROM district_policies",
     )?;
     let mut rows = statement.query([])?;
     while let Some(row) = rows.next()? {
+        let district: u32 = row.get(0)?;
+        let kind: String = row.get(8)?;
+        let validity = codec::validity_parse(&kind, row.get(1)?)
+            .map_err(|why| StoreError::corrupt("district_policies", district, why))?;
         let policy = DistrictPolicy {
-            referral_validity_working_days: row.get(1)?,
-            extension_calendar_days: row.get(2)?,
+            validity,
+            extension: codec::extension_parse(row.get(2)?),
             stop_list_days: row.get(3)?,
             interleave_first_priority: row.get(4)?,
+            move_keeps_registration_time: row.get(5)?,
+            move_keeps_priority: row.get(6)?,
+            transfers_before_first_time: row.get(7)?,
         };
-        catalog.policies.insert(DistrictId(row.get(0)?), policy);
+        catalog.policies.insert(DistrictId(district), policy);
     }
     let mut statement = conn.prepare("SELECT year, source FROM calendar_years")?;
     let mut rows = statement.query([])?;
@@ -151,6 +257,14 @@ pub fn load_catalog(conn: &Connection) -> Result<Catalog, StoreError> {
         let parsed = YearCalendar::parse(year, &row.get::<_, String>(1)?)
             .map_err(|e| StoreError::corrupt("calendar_years", year, e))?;
         catalog.calendar.set_year(year, parsed);
+    }
+    // The latest head of each district: rows in the order they were set.
+    let mut statement =
+        conn.prepare("SELECT district_id, full_name FROM education_heads ORDER BY seq")?;
+    let mut rows = statement.query([])?;
+    while let Some(row) = rows.next()? {
+        let district = DistrictId(row.get(0)?);
+        catalog.education_heads.insert(district, row.get(1)?);
     }
     let mut statement =
         conn.prepare("SELECT id, code, name_kk, name_ru, languages FROM districts ORDER BY id")?;
@@ -484,9 +598,11 @@ pub fn referral_counters(conn: &Connection) -> Result<Vec<(DistrictId, u32)>, St
 /// The counters the writer keeps in memory, from the rows they count.
 fn load_counters(conn: &Connection, state: &mut QueueState) -> Result<(), StoreError> {
     let referrals: HashMap<DistrictId, u32> = referral_counters(conn)?.into_iter().collect();
+    // The time new registrations may not go back behind is their own: a moved application
+    // keeps an earlier one. The walk back from the highest number passes few moved rows.
     let mut last_time = conn.prepare(
         "SELECT registered_at FROM applications WHERE district_id = ?1 \
-         ORDER BY registration_number DESC LIMIT 1",
+         AND moved_from_district IS NULL ORDER BY registration_number DESC LIMIT 1",
     )?;
     for (district, next) in registration_counters(conn)? {
         if next == 1 {
@@ -494,7 +610,10 @@ fn load_counters(conn: &Connection, state: &mut QueueState) -> Result<(), StoreE
         }
         let counters = Counters {
             registrations: next - 1,
-            last_registered_at_micros: last_time.query_row([district.0], |row| row.get(0))?,
+            last_registered_at_micros: last_time
+                .query_row([district.0], |row| row.get(0))
+                .optional()?
+                .unwrap_or(0),
             referrals: referrals.get(&district).map_or(0, |next| next - 1),
         };
         state.counters.insert(district, counters);

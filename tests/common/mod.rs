@@ -196,3 +196,60 @@ pub fn add_staff(
     kezek::store::staff::add(&conn, &account, &hash, start_time()).unwrap();
     token
 }
+
+/// `kezek serve` on a free loopback port with `extra` flags, its log discarded: the child
+/// and the address it printed (`http://127.0.0.1:PORT`).
+pub fn spawn_server(db: &std::path::Path, extra: &[&str]) -> (std::process::Child, String) {
+    let mut command = kezek_serve(db);
+    command.args(["--addr", "127.0.0.1:0"]).args(extra);
+    spawn_listening(command)
+}
+
+/// `kezek --db DB serve`, to be given more flags or environment.
+pub fn kezek_serve(db: &std::path::Path) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_kezek"));
+    command.arg("--db").arg(db).arg("serve");
+    command
+}
+
+/// Starts `command` (a `kezek serve`), its log discarded, and waits for the address it
+/// prints (`http://127.0.0.1:PORT`).
+pub fn spawn_listening(mut command: std::process::Command) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let address = lines
+        .find_map(|line| line.ok()?.strip_prefix("listening on ").map(str::to_string))
+        .expect("serve prints its address");
+    (child, address)
+}
+
+/// Twins of `base`'s applicant (a registration form as JSON; children born 2022-03-15 like
+/// `valid_form`'s), serials `serial` and `serial + 1`, together or not: a family
+/// registration's body.
+pub fn twins_of(base: &serde_json::Value, serial: u16, together: bool) -> serde_json::Value {
+    let child = |s: u16, name: &str| {
+        serde_json::json!({
+            "iin": child_iin(date(2022, 3, 15), s * 2),
+            "full_name": name,
+            "birth_date": "2022-03-15",
+        })
+    };
+    serde_json::json!({
+        "district": "ESL",
+        "applicant_iin": base["applicant_iin"],
+        "applicant_full_name": base["applicant_full_name"],
+        "applicant_phone": base["applicant_phone"],
+        "applicant_address": base["applicant_address"],
+        "applicant_relation": base["applicant_relation"],
+        "desired_start": base["desired_start"],
+        "kindergartens": base["kindergartens"],
+        "language": "kk",
+        "together": together,
+        "children": [child(serial, "Қасымова Айша"), child(serial + 1, "Қасымова Фатима")],
+    })
+}

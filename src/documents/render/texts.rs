@@ -10,6 +10,7 @@
 
 use super::{Language, Seal};
 use crate::domain::application::RefusalReason;
+use crate::domain::deadline;
 use crate::domain::document::{DocumentData, DocumentKind};
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -82,10 +83,14 @@ pub fn local_day(instant: DateTime<Utc>) -> String {
     date(crate::domain::local_date(instant))
 }
 
-/// The last day a referral may be handed in: the local day of the last instant before
-/// `valid_until` (which is the end of that day, i.e. the next day's midnight).
-pub fn last_day(valid_until: DateTime<Utc>) -> String {
-    local_day(valid_until - chrono::Duration::nanoseconds(1))
+/// "to the end of Friday 27.11.2026", in the document's language: the last day a referral
+/// may be handed in, never the midnight `valid_until` is.
+pub fn until_end_of(valid_until: DateTime<Utc>, language: Language) -> String {
+    let words = deadline::until_end_of(deadline::last_day(valid_until));
+    match language {
+        Language::Kazakh => words.kk,
+        Language::Russian => words.ru,
+    }
 }
 
 /// The body that issues the documents of a district, named as its heading prints it.
@@ -177,6 +182,7 @@ fn notice(data: &DocumentData, language: Language, seal: &Seal) -> Body {
                 Some("(тіркеу талоны)".into()),
                 number,
                 vec![
+                    issued_to(data, language),
                     Block::Fields(fields),
                     Block::Paragraph(entered),
                     Block::Paragraph(follow),
@@ -203,6 +209,7 @@ fn notice(data: &DocumentData, language: Language, seal: &Seal) -> Body {
                 Some("(регистрационный талон)".into()),
                 number,
                 vec![
+                    issued_to(data, language),
                     Block::Fields(fields),
                     Block::Paragraph(entered),
                     Block::Paragraph(follow),
@@ -212,12 +219,50 @@ fn notice(data: &DocumentData, language: Language, seal: &Seal) -> Body {
     }
 }
 
+/// Seed 000's notice: "this notice was issued to … (parent's full name)". The name is set
+/// first and the role after it, so no case ending has to be guessed.
+fn issued_to(data: &DocumentData, language: Language) -> Block {
+    let name = data.applicant_full_name.clone().unwrap_or_default();
+    let (before, role) = match language {
+        Language::Kazakh => (
+            "Осы хабарлама берілді: ",
+            " (ата-ананың немесе заңды өкілдің аты-жөні)",
+        ),
+        Language::Russian => (
+            "Настоящее уведомление выдано: ",
+            " (Ф. И. О. родителя или законного представителя)",
+        ),
+    };
+    Block::Paragraph(vec![plain(before), strong(name), plain(role)])
+}
+
+/// Seed 000's referral: the head of the education department's name and signature line.
+/// Without a head set, a blank for the name to be written in.
+fn head_signature(data: &DocumentData, language: Language) -> Block {
+    let name = data
+        .education_head
+        .clone()
+        .unwrap_or_else(|| "______________________________".into());
+    let (role, signature) = match language {
+        Language::Kazakh => ("Білім бөлімінің басшысы: ", "(қолы)"),
+        Language::Russian => ("Руководитель отдела образования: ", "(подпись)"),
+    };
+    Block::Paragraph(vec![
+        plain(role),
+        strong(name),
+        plain(format!("\n______________________________ {signature}")),
+    ])
+}
+
 fn referral(data: &DocumentData, language: Language, issuer: &Issuer) -> Body {
     let number = format!(
         "№ {}",
         data.referral.as_deref().unwrap_or(&data.application)
     );
-    let deadline = data.valid_until.map(last_day).unwrap_or_default();
+    let deadline = data
+        .valid_until
+        .map(|end| until_end_of(end, language))
+        .unwrap_or_default();
     let kindergarten = data.kindergarten.as_ref();
     let kindergarten_number = kindergarten.map_or_else(String::new, |k| k.number.clone());
     let address = kindergarten.map_or_else(String::new, |k| k.address.clone());
@@ -243,8 +288,8 @@ fn referral(data: &DocumentData, language: Language, issuer: &Issuer) -> Body {
                 Block::Fields(child),
                 Block::Notice(vec![
                     plain("Жолдама мектепке дейінгі ұйымға "),
-                    strong(format!("{deadline} ж.")),
-                    plain(" қоса алғанда тапсырылуы тиіс. Осы мерзімде тапсырылмаған жолдаманың күші жойылады."),
+                    strong(deadline),
+                    plain(" тапсырылуы тиіс. Осы мерзімде тапсырылмаған жолдаманың күші жойылады."),
                 ]),
             ];
             if data.version > 0 {
@@ -252,6 +297,7 @@ fn referral(data: &DocumentData, language: Language, issuer: &Issuer) -> Body {
                     "Жолдаманың мерзімі ата-ананың өтініші бойынша ұзартылды; бұрын берілген нұсқасының күші жойылды.",
                 )]));
             }
+            blocks.push(head_signature(data, language));
             (
                 "Жолдама".into(),
                 Some("баланы мектепке дейінгі ұйымға қабылдау үшін".into()),
@@ -277,9 +323,9 @@ fn referral(data: &DocumentData, language: Language, issuer: &Issuer) -> Body {
                 ]),
                 Block::Fields(child),
                 Block::Notice(vec![
-                    plain("Направление необходимо сдать в дошкольную организацию до "),
+                    plain("Направление необходимо сдать в дошкольную организацию "),
                     strong(deadline),
-                    plain(" включительно. Не сданное в срок направление утрачивает силу."),
+                    plain(". Не сданное в срок направление утрачивает силу."),
                 ]),
             ];
             if data.version > 0 {
@@ -287,6 +333,7 @@ fn referral(data: &DocumentData, language: Language, issuer: &Issuer) -> Body {
                     "Срок направления продлён по заявлению родителя; ранее выданный экземпляр утратил силу.",
                 )]));
             }
+            blocks.push(head_signature(data, language));
             (
                 "Направление".into(),
                 Some("для приёма ребёнка в дошкольную организацию".into()),
@@ -432,7 +479,6 @@ fn check(data: &DocumentData, language: Language, seal: &Seal) -> Check {
 mod tests {
     use super::*;
     use crate::documents::render::samples;
-    use chrono::TimeZone;
 
     fn seal() -> Seal {
         Seal {
@@ -458,16 +504,19 @@ mod tests {
     }
 
     #[test]
-    fn the_referral_is_due_on_the_last_local_day_inclusive() {
+    fn the_referral_is_due_to_the_end_of_its_last_local_day_named_with_its_weekday() {
         // valid_until is the end of 27.11 local time: 27.11 19:00 UTC is 28.11 00:00 UTC+5.
-        assert_eq!(
-            last_day(Utc.with_ymd_and_hms(2026, 11, 27, 19, 0, 0).unwrap()),
-            "27.11.2026"
-        );
         let page = compose(&samples::referral(), Language::Russian, &seal());
-        assert!(text(&page).contains("до 27.11.2026 включительно"));
+        assert!(text(&page).contains("сдать в дошкольную организацию до конца пятницы 27.11.2026."));
         let page = compose(&samples::referral(), Language::Kazakh, &seal());
-        assert!(text(&page).contains("27.11.2026 ж. қоса алғанда"));
+        assert!(text(&page).contains("27.11.2026 (жұма) күнінің соңына дейін тапсырылуы тиіс"));
+        for language in [Language::Kazakh, Language::Russian] {
+            let page = compose(&samples::referral(), language, &seal());
+            assert!(
+                !text(&page).contains("28.11.2026"),
+                "never the next day's midnight"
+            );
+        }
     }
 
     #[test]
@@ -484,6 +533,36 @@ mod tests {
         assert_eq!(
             seal().link(&samples::notice()),
             "https://kezek.example.kz/api/v1/documents/notice-ESL-17/verify?v=0&sig=c2ln"
+        );
+    }
+
+    #[test]
+    fn the_notice_names_the_applicant_it_was_issued_to() {
+        let page = compose(&samples::notice(), Language::Kazakh, &seal());
+        assert!(text(&page).contains(
+            "Осы хабарлама берілді: Сейітова Айгүл Маратқызы (ата-ананың немесе заңды өкілдің аты-жөні)"
+        ));
+        let page = compose(&samples::notice(), Language::Russian, &seal());
+        assert!(text(&page).contains("Настоящее уведомление выдано: Сейітова Айгүл Маратқызы"));
+    }
+
+    #[test]
+    fn the_referral_names_the_head_with_a_signature_line_or_leaves_a_blank() {
+        let page = compose(&samples::referral(), Language::Russian, &seal());
+        let all = text(&page);
+        assert!(all.contains("Руководитель отдела образования: Жұмабеков Ерлан Асқарұлы"));
+        assert!(
+            all.contains("______________________________ (подпись)"),
+            "{all}"
+        );
+        let page = compose(&samples::referral(), Language::Kazakh, &seal());
+        assert!(text(&page).contains("Білім бөлімінің басшысы: Жұмабеков Ерлан Асқарұлы"));
+        let mut unnamed = samples::referral();
+        unnamed.education_head = None;
+        let all = text(&compose(&unnamed, Language::Kazakh, &seal()));
+        assert!(
+            all.contains("басшысы: ______________________________"),
+            "{all}"
         );
     }
 

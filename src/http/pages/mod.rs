@@ -11,7 +11,9 @@
 //! Pages never put a number or a code in a URL that is not already public: the parent's
 //! application is `/my`, held by the session.
 
+mod amend;
 mod chart;
+mod family;
 mod parent;
 mod public;
 pub mod session;
@@ -344,6 +346,7 @@ impl Page {
             }),
             _ => None,
         };
+        app.admit_write()?;
         let outcome = app
             .service
             .submit_idempotent(command, caller.actor(), idempotency)
@@ -483,7 +486,7 @@ pub fn verification(headers: &HeaderMap, view: &super::documents::VerificationVi
                 dd { (texts::local_time(issued_at)) }
                 @if let Some(until) = view.valid_until {
                     dt { (t(texts::VALID_UNTIL)) }
-                    dd { (texts::local_time(until)) }
+                    dd { (texts::until_end_of(lang, until)) }
                 }
             }
         }

@@ -32,9 +32,17 @@ use maud::{html, Markup};
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/register", get(register_form).post(register))
+        .route(
+            "/register/family",
+            get(super::family::family_form).post(super::family::register_family),
+        )
         .route("/lookup", get(lookup_form).post(lookup))
         .route("/my", get(my))
         .route("/my/survey", post(survey))
+        .route(
+            "/my/amend",
+            get(super::amend::amend_form).post(super::amend::amend),
+        )
         .route("/my/{action}", get(confirm).post(act))
         .route("/sign-out", post(sign_out))
 }
@@ -72,7 +80,7 @@ async fn register_form(State(app): State<AppState>, page: Page) -> Response {
     page.ok(page.t(texts::REGISTER_TITLE), content)
 }
 
-fn form_of(fields: &Fields) -> RegistrationForm {
+pub(super) fn form_of(fields: &Fields) -> RegistrationForm {
     let optional = |name: &str| Some(fields.get(name).to_string()).filter(|v| !v.trim().is_empty());
     RegistrationForm {
         district: fields.get("district").into(),
@@ -125,7 +133,12 @@ async fn register(State(app): State<AppState>, page: Page, body: Bytes) -> Respo
         form: form.clone(),
         channel: Channel::Portal,
     };
-    let outcome = match page.submit(&app, &Caller::Public, &fields, command).await {
+    let admitted = app.admit_registration(&Caller::Public, page.ip, &form.applicant_iin, 1);
+    let submitted = match admitted {
+        Ok(()) => page.submit(&app, &Caller::Public, &fields, command).await,
+        Err(refused) => Err(refused),
+    };
+    let outcome = match submitted {
         Ok(outcome) => outcome,
         Err(CommandError::Refused(refusal)) => {
             let field = if refusal == Refusal::AlreadyQueued {
@@ -240,6 +253,7 @@ fn register_markup(page: &Page, catalog: &Catalog, form: &RegisterForm) -> Marku
             p.notice.error role="alert" { (general) }
         }
         p { (page.t(texts::REGISTER_INTRO)) }
+        p { a href=(format!("/register/family?district={}", f.district)) { (page.t(texts::FAMILY_LINK)) } }
         // Choosing another district shows its kindergartens and languages: a GET, no script.
         form.filters method="get" action="/register" {
             div.field.invalid[error("district").is_some()] {
@@ -319,7 +333,7 @@ fn select_field(name: &str, label: &str, error: Option<&str>, options: Markup) -
     }
 }
 
-fn relation_select(page: &Page, chosen: &str, error: Option<&str>) -> Markup {
+pub(super) fn relation_select(page: &Page, chosen: &str, error: Option<&str>) -> Markup {
     let options = [
         ("mother", texts::RELATION_MOTHER),
         ("father", texts::RELATION_FATHER),
@@ -338,7 +352,7 @@ fn relation_select(page: &Page, chosen: &str, error: Option<&str>) -> Markup {
     )
 }
 
-fn language_select(
+pub(super) fn language_select(
     page: &Page,
     catalog: &Catalog,
     district: Option<DistrictId>,
@@ -362,7 +376,12 @@ fn language_select(
     )
 }
 
-fn category_select(page: &Page, catalog: &Catalog, chosen: &str, error: Option<&str>) -> Markup {
+pub(super) fn category_select(
+    page: &Page,
+    catalog: &Catalog,
+    chosen: &str,
+    error: Option<&str>,
+) -> Markup {
     select_field(
         "priority_category",
         page.t(texts::FIELD_PRIORITY_CATEGORY),
@@ -378,7 +397,7 @@ fn category_select(page: &Page, catalog: &Catalog, chosen: &str, error: Option<&
     )
 }
 
-fn kindergarten_checks(
+pub(super) fn kindergarten_checks(
     page: &Page,
     catalog: &Catalog,
     district: Option<DistrictId>,
@@ -408,7 +427,7 @@ fn kindergarten_checks(
 }
 
 /// Opens `id` on this browser: the parent's session cookie.
-fn sign_in(
+pub(super) fn sign_in(
     page: &Page,
     response: &mut Response,
     id: crate::domain::application::ApplicationId,
@@ -504,8 +523,9 @@ async fn my(State(app): State<AppState>, page: Page) -> Response {
         Ok(history) => history,
         Err(error) => return page.api_error(error),
     };
-    // The survey is asked once the service is completed, and only once.
-    let survey_open = view.stage == "completed"
+    // The survey is asked once the service request is completed (its result document
+    // issued, at registration), and only once.
+    let survey_open = view.stage == crate::http::views::STAGE_COMPLETED
         && !matches!(
             crate::http::applications::read_blocking(&app, lang, move |conn| {
                 crate::store::survey_answered(conn, id)
@@ -519,6 +539,7 @@ async fn my(State(app): State<AppState>, page: Page) -> Response {
         Some("declined") => Some(texts::DONE_DECLINED),
         Some("extended") => Some(texts::DONE_EXTENDED),
         Some("withdrawn") => Some(texts::DONE_WITHDRAWN),
+        Some("amended") => Some(texts::DONE_AMENDED),
         _ => None,
     };
     let mut points: Vec<_> = history
@@ -670,7 +691,7 @@ fn referral_section(
                 @if live {
                     dt { (page.t(texts::VALID_UNTIL)) }
                     dd data-testid="valid-until" {
-                        strong { (texts::local_time(referral.valid_until)) }
+                        strong { (texts::until_end_of(lang, referral.valid_until)) }
                         @if referral.extended { " (" (page.t(texts::EXTENDED)) ")" }
                         p.hint { (page.t(texts::VALID_UNTIL_HINT)) }
                     }
@@ -703,6 +724,7 @@ fn actions(page: &Page, view: &ApplicationView) -> Markup {
                 a.button.secondary href=(format!("/api/v1/applications/{}/notice?lang={}", view.number, page.lang.code())) { (page.t(texts::PRINT_NOTICE)) }
                 @if extendable { a.button.secondary href="/my/extend" { (page.t(texts::ACTION_EXTEND)) } }
                 @if live { a.button.secondary href="/my/decline" { (page.t(texts::ACTION_DECLINE)) } }
+                @if active { a.button.secondary href="/my/amend" { (page.t(texts::ACTION_AMEND)) } }
                 @if active { a.button.secondary href="/my/withdraw" { (page.t(texts::ACTION_WITHDRAW)) } }
             }
         }

@@ -434,7 +434,7 @@ async fn kindergarten_page(
                         @for (number, until, _) in &live {
                             tr {
                                 td { (number) }
-                                td { (texts::local_time(*until)) }
+                                td { (texts::until_end_of(lang, *until)) }
                                 td {
                                     form.inline-form method="post" action="/staff/hand-in" {
                                         (page.form_guard(true))
