@@ -1342,50 +1342,11 @@ impl Check {
                 }
                 self.setup_events += 1;
             }
-            Event::ApplicationRegistered(application) => {
-                let choices = match &application.choices {
-                    kezek::domain::application::Choices::Any => Vec::new(),
-                    kezek::domain::application::Choices::Listed(list) => {
-                        list.iter().map(|k| k.0).collect()
-                    }
-                };
-                let kind = JournalKind::Register {
-                    number: application.id.number.0,
-                    iin: application.child.iin.as_string(),
-                    form: Form {
-                        district: application.id.district.0,
-                        birth: application.child.birth_date,
-                        language: application.language.map(|l| l.code().to_string()),
-                        choices,
-                        desired_start: application.desired_start,
-                        claim: application.priority.map(|p| p.category),
-                    },
-                    registered_at_micros: application.registered_at.timestamp_micros(),
-                    access_code: false,
-                };
-                self.start(seq, kind);
-            }
+            Event::ApplicationRegistered(application) => self.registered(seq, &application),
             Event::AccessCodeIssued { id, .. } => {
                 self.access_code(seq, (id.district.0, id.number.0))
             }
-            Event::PlacesReported { places } => {
-                let Some(first) = places.first() else {
-                    return Err(format!("event {seq}: a report of no places"));
-                };
-                let kind = JournalKind::Report {
-                    places: places.iter().map(|p| p.id.0).collect(),
-                    vacancy: Vacancy {
-                        district: first.district.0,
-                        kindergarten: first.kindergarten.0,
-                        born_from: first.age_band.born_from,
-                        born_to: first.age_band.born_to,
-                        language: first.language.code().to_string(),
-                        count: places.len() as u32,
-                        available_from: first.available_from,
-                    },
-                };
-                self.start(seq, kind);
-            }
+            Event::PlacesReported { places } => self.reported(seq, &places)?,
             Event::ReferralHandedIn { id, .. } => {
                 self.start(seq, JournalKind::HandIn((id.district.0, id.number.0)))
             }
@@ -1415,27 +1376,7 @@ impl Check {
                 lapse,
                 at,
                 held_until,
-            } => {
-                let referral = (id.district.0, id.number.0);
-                let (at, held_until) = (at.timestamp_micros(), held_until.timestamp_micros());
-                match lapse {
-                    kezek::domain::referral::Lapse::Declined => self.start(
-                        seq,
-                        JournalKind::Decline {
-                            referral,
-                            at,
-                            held_until,
-                        },
-                    ),
-                    kezek::domain::referral::Lapse::Expired => {
-                        let due = Due::ReferralExpires(referral.0, referral.1);
-                        self.tick(seq, at, due, Some(held_until))
-                    }
-                    other => self.journal_problems.push(format!(
-                        "event {seq}: a lapse this workload does not cause: {other:?}"
-                    )),
-                }
-            }
+            } => self.lapsed(seq, (id.district.0, id.number.0), &lapse, at, held_until),
             Event::StopListEnded { id, at } => {
                 let due = Due::StopListEnds(id.district.0, id.number.0);
                 self.tick(seq, at.timestamp_micros(), due, None)
@@ -1465,6 +1406,81 @@ impl Check {
             )),
         }
         Ok(())
+    }
+
+    fn registered(&mut self, seq: u64, application: &kezek::domain::application::Application) {
+        let choices = match &application.choices {
+            kezek::domain::application::Choices::Any => Vec::new(),
+            kezek::domain::application::Choices::Listed(list) => list.iter().map(|k| k.0).collect(),
+        };
+        let kind = JournalKind::Register {
+            number: application.id.number.0,
+            iin: application.child.iin.as_string(),
+            form: Form {
+                district: application.id.district.0,
+                birth: application.child.birth_date,
+                language: application.language.map(|l| l.code().to_string()),
+                choices,
+                desired_start: application.desired_start,
+                claim: application.priority.as_ref().map(|p| p.category.clone()),
+            },
+            registered_at_micros: application.registered_at.timestamp_micros(),
+            access_code: false,
+        };
+        self.start(seq, kind);
+    }
+
+    fn reported(
+        &mut self,
+        seq: u64,
+        places: &[kezek::domain::referral::FreePlace],
+    ) -> Result<(), String> {
+        let Some(first) = places.first() else {
+            return Err(format!("event {seq}: a report of no places"));
+        };
+        let kind = JournalKind::Report {
+            places: places.iter().map(|p| p.id.0).collect(),
+            vacancy: Vacancy {
+                district: first.district.0,
+                kindergarten: first.kindergarten.0,
+                born_from: first.age_band.born_from,
+                born_to: first.age_band.born_to,
+                language: first.language.code().to_string(),
+                count: places.len() as u32,
+                available_from: first.available_from,
+            },
+        };
+        self.start(seq, kind);
+        Ok(())
+    }
+
+    /// A decline is a client's command; an expiry is part of a tick.
+    fn lapsed(
+        &mut self,
+        seq: u64,
+        referral: Id,
+        lapse: &kezek::domain::referral::Lapse,
+        at: DateTime<Utc>,
+        held_until: DateTime<Utc>,
+    ) {
+        let (at, held_until) = (at.timestamp_micros(), held_until.timestamp_micros());
+        match lapse {
+            kezek::domain::referral::Lapse::Declined => self.start(
+                seq,
+                JournalKind::Decline {
+                    referral,
+                    at,
+                    held_until,
+                },
+            ),
+            kezek::domain::referral::Lapse::Expired => {
+                let due = Due::ReferralExpires(referral.0, referral.1);
+                self.tick(seq, at, due, Some(held_until))
+            }
+            other => self.journal_problems.push(format!(
+                "event {seq}: a lapse this workload does not cause: {other:?}"
+            )),
+        }
     }
 
     fn access_code(&mut self, seq: u64, application: Id) {
