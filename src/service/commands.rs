@@ -917,16 +917,27 @@ fn allocate(tx: &mut Tx<'_>, place: PlaceId) -> Result<Option<Referral>, Command
         }
         state.allocation_for(free, local_date(tx.now()))
     };
-    for family in allocation.passed {
-        tx.emit(Event::FamilyPassedOver { family, place })?;
-    }
     let plan = match allocation.taker {
-        None => return Ok(None),
+        None => Vec::new(),
         Some(Taker::One(application)) | Some(Taker::Transfer(application)) => {
             vec![(application, place)]
         }
         Some(Taker::Family { plan, .. }) => plan,
     };
+    // A family passed over is passed for every place this allocation gives (a family
+    // together behind it may take several), each pass on the record before its referral.
+    let mut given: Vec<PlaceId> = plan.iter().map(|(_, to)| *to).collect();
+    if given.is_empty() {
+        given.push(place);
+    }
+    for family in allocation.passed {
+        for to in &given {
+            tx.emit(Event::FamilyPassedOver { family, place: *to })?;
+        }
+    }
+    if plan.is_empty() {
+        return Ok(None);
+    }
     let mut for_place = None;
     for (application, to) in plan {
         let (referral, cycle) = {

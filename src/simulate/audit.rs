@@ -527,13 +527,25 @@ impl Audit {
             .range(..key)
             .filter(|(_, request)| request.id.district == place.district && fits_transfer(request))
             .count() as u64;
+        // Children of a family passed over for this place chose to wait together.
+        let passed = self.passed.remove(&referral.place).unwrap_or_default();
+        let family_of = &self.family_of;
+        let excused = |number: u32| {
+            let id = ApplicationId {
+                district: place.district,
+                number: crate::domain::application::RegistrationNumber(number),
+            };
+            family_of.get(&id).is_some_and(|f| passed.contains(f))
+        };
         let model = &self.districts[&place.district];
         let first_time = match model.transfers_first {
             true => 0,
             false => model
                 .children
-                .values()
-                .filter(|child| fits(child, &place, today, &self.school_age))
+                .iter()
+                .filter(|(number, child)| {
+                    fits(child, &place, today, &self.school_age) && !excused(**number)
+                })
                 .count() as u64,
         };
         let envy = &mut self.figures.envy;
