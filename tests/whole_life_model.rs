@@ -72,7 +72,7 @@ fn op() -> impl Strategy<Value = Op> {
         5 => (0u8..3, 1u32..4, 0u8..2).prop_map(|(kindergarten, count, language)| Op::Report { kindergarten, count, language }),
         3 => any::<Index>().prop_map(Op::HandIn),
         2 => any::<Index>().prop_map(Op::Decline),
-        2 => (any::<Index>(), 0u8..2).prop_map(|(i, k)| Op::Transfer(i, k)),
+        2 => (any::<Index>(), 0u8..3).prop_map(|(i, k)| Op::Transfer(i, k)),
         2 => (1u8..12).prop_map(Op::Days),
         1 => Just(Op::Restart),
     ]
@@ -270,9 +270,22 @@ impl Harness {
                 self.discover_referrals();
             }
             Op::Transfer(index, kindergarten) => {
-                let Some(id) = self.pick(index) else { return };
+                // Mostly an enrolled child (a transfer's only lawful subject), now and then
+                // anyone (refused with its code).
+                let enrolled: Vec<ApplicationId> = {
+                    let state = self.app.service().read();
+                    let mut ids: Vec<ApplicationId> = state.enrolled.keys().copied().collect();
+                    ids.sort();
+                    ids
+                };
+                let id = match enrolled.is_empty() || *kindergarten == 2 {
+                    true => self.pick(index),
+                    false => Some(enrolled[index.index(enrolled.len())]),
+                };
+                let Some(id) = id else { return };
+                let kindergarten = *kindergarten % 2;
                 let form = TransferForm {
-                    kindergartens: vec![self.app.kindergartens[*kindergarten as usize].0],
+                    kindergartens: vec![self.app.kindergartens[kindergarten as usize].0],
                 };
                 self.submit(Command::RequestTransfer { id, form }, portal);
                 self.discover_referrals();
@@ -340,6 +353,10 @@ impl Harness {
         let path = self.app.path.clone();
         self.app.stop();
         let figures = kezek::simulate::audit_journal(&path).unwrap();
+        // DUMP_DB=FILE keeps a failing case's database for reading its journal.
+        if let Some(dump) = std::env::var_os("DUMP_DB") {
+            std::fs::copy(&path, dump).unwrap();
+        }
         let envy = &figures.envy;
         prop_assert_eq!(envy.justified_envy, 0, "{:?}", envy.examples);
         prop_assert_eq!(envy.unfit_recipients, 0, "{:?}", envy.examples);

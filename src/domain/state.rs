@@ -330,7 +330,15 @@ impl QueueState {
         }
         let first_time = self.first_time_allocation(place, today);
         match first_time.taker {
-            None if !policy.transfers_before_first_time => transfer().unwrap_or(first_time),
+            // The families passed over on the way stay on the record: the transfer takes the
+            // place only because they chose to wait together.
+            None if !policy.transfers_before_first_time => match transfer() {
+                Some(allocation) => Allocation {
+                    passed: first_time.passed,
+                    ..allocation
+                },
+                None => first_time,
+            },
             _ => first_time,
         }
     }

@@ -552,6 +552,13 @@ impl Audit {
         envy.referrals_checked += 1;
         envy.justified_envy += earlier + first_time;
         envy.referrals_with_envy += u64::from(earlier + first_time > 0);
+        if earlier + first_time > 0 && envy.examples.len() < EXAMPLES_MAX {
+            envy.examples.push(format!(
+                "transfer referral {:?} of place {} to №{}: {first_time} first-time child(ren) \
+                 and {earlier} earlier transfer request(s) fitted it",
+                referral.id, referral.place.0, referral.application.number.0
+            ));
+        }
         if recorded_cycle.map(|c| c.0) != model.interleave.then_some(model.generals_since_first) {
             envy.cycle_disagreements += 1;
         }
