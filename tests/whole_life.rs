@@ -107,11 +107,21 @@ async fn an_amendment_keeps_the_cohort_place_and_moves_the_positions_per_kinderg
         .go()
         .await;
     assert_eq!(notice.status, 200);
-    assert!(
-        notice.text.contains("v1") || notice.text.contains("version=1"),
-        "{}",
-        notice.text
-    );
+    // Its verification link names version 1, and that version verifies as in force.
+    let at = notice.text.find("/verify?v=").expect("a verification link");
+    let link = notice.text[at..]
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&amp;", "&");
+    assert!(link.starts_with("/verify?v=1&sig="), "{link}");
+    let verdict = server
+        .get(&format!("/api/v1/documents/notice-{number}{link}"))
+        .go()
+        .await;
+    assert_eq!(verdict.status, 200, "{}", verdict.text);
+    assert_eq!(verdict.json()["authentic"], true, "{}", verdict.text);
+    assert_eq!(verdict.json()["standing"], "in_force", "{}", verdict.text);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
