@@ -162,7 +162,7 @@ impl Waiting {
                 number: request.id.number,
             },
             birth_date: request.birth_date,
-            desired_start: request.requested_at.date_naive(),
+            desired_start: super::local_date(request.requested_at),
             language: request.language,
             choices: CompactChoices::from_choices(&super::application::Choices::Listed(
                 request.choices.clone(),
@@ -412,10 +412,11 @@ impl QueueState {
             district: free.district,
             number,
         };
-        let tier = self.waiting.get(application).map(|w| w.key.tier);
         let mut referral = Referral::issued(id, free, application, now, valid_until);
-        // A transfer stands outside the first-time applicants' 1 : 3 cycle.
-        referral.transfer = tier.is_none();
+        // A child with a waiting transfer request is enrolled: its referral is a transfer,
+        // which stands outside the first-time applicants' 1 : 3 cycle.
+        referral.transfer = self.transfer_of.contains_key(&application);
+        let tier = self.waiting.get(application).map(|w| w.key.tier);
         let after = policy
             .interleave_first_priority
             .then(|| tier.map_or(cycle, |tier| cycle.after(tier)));

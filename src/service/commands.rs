@@ -454,10 +454,7 @@ pub const REFUSAL_TEXT_CHARS_MAX: usize = 2000;
 
 /// A fresh random code for the parent; the journal gets only its salted hash.
 fn issue_access_code(tx: &mut Tx<'_>, id: ApplicationId) -> Result<String, CommandError> {
-    let code = access::generate(&mut rand::rng());
-    let code_hash = access::hash(id, &code).expect("a generated code is well-formed");
-    tx.emit(Event::AccessCodeIssued { id, code_hash })?;
-    Ok(code)
+    issue_shared_access_code(tx, &[id])
 }
 
 /// The parent takes the application back. Holding a referral, the child gives the place up

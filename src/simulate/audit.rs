@@ -385,14 +385,7 @@ impl Audit {
             // A child of a family passed over for this place (waiting to be placed together)
             // leaves it open by the family's choice.
             let passed = self.passed.get(place_id);
-            let excused = |number: u32| {
-                let id = ApplicationId {
-                    district: place.district,
-                    number: crate::domain::application::RegistrationNumber(number),
-                };
-                let family = self.family_of.get(&id);
-                family.is_some_and(|f| passed.is_some_and(|p| p.contains(f)))
-            };
+            let excused = |number: u32| self.family_passed(place.district, number, passed);
             let fitted = today.is_some_and(|today| {
                 model.children.iter().any(|(number, child)| {
                     fits(child, place, today, &self.school_age) && !excused(*number)
@@ -483,6 +476,22 @@ impl Audit {
         Ok(())
     }
 
+    /// Whether child `number` of `district` belongs to one of the `passed` families (passed
+    /// over for a place, waiting to be placed together): not envious of its taker.
+    fn family_passed(
+        &self,
+        district: DistrictId,
+        number: u32,
+        passed: Option<&BTreeSet<FamilyId>>,
+    ) -> bool {
+        let id = ApplicationId {
+            district,
+            number: crate::domain::application::RegistrationNumber(number),
+        };
+        let family = self.family_of.get(&id);
+        family.is_some_and(|f| passed.is_some_and(|p| p.contains(f)))
+    }
+
     /// The open place a referral gives.
     fn open_place(&self, referral: &Referral, seq: u64) -> Result<FreePlace, AuditError> {
         self.places
@@ -529,14 +538,7 @@ impl Audit {
             .count() as u64;
         // Children of a family passed over for this place chose to wait together.
         let passed = self.passed.remove(&referral.place).unwrap_or_default();
-        let family_of = &self.family_of;
-        let excused = |number: u32| {
-            let id = ApplicationId {
-                district: place.district,
-                number: crate::domain::application::RegistrationNumber(number),
-            };
-            family_of.get(&id).is_some_and(|f| passed.contains(f))
-        };
+        let excused = |number: u32| self.family_passed(place.district, number, Some(&passed));
         let model = &self.districts[&place.district];
         let first_time = match model.transfers_first {
             true => 0,

@@ -342,14 +342,19 @@ enum Action {
     Extend {
         referral: ReferralId,
     },
+    /// `draw`: the seed's random draw for the choices made when it is due (kindergartens,
+    /// district, phone), taken when it was planned so that the seed decides them.
     Amend {
         id: ApplicationId,
+        draw: u64,
     },
     Move {
         id: ApplicationId,
+        draw: u64,
     },
     Transfer {
         referral: ReferralId,
+        draw: u64,
     },
 }
 
@@ -548,11 +553,13 @@ impl Driver {
         }
         if self.rng.random_bool(AMEND_SHARE) {
             let on = today + Duration::days(self.rng.random_range(5..=250));
-            self.plan(on, Phase::Office, Action::Amend { id });
+            let draw = self.rng.random();
+            self.plan(on, Phase::Office, Action::Amend { id, draw });
         }
         if self.rng.random_bool(MOVE_SHARE) {
             let on = today + Duration::days(self.rng.random_range(30..=250));
-            self.plan(on, Phase::Office, Action::Move { id });
+            let draw = self.rng.random();
+            self.plan(on, Phase::Office, Action::Move { id, draw });
         }
     }
 
@@ -610,7 +617,8 @@ impl Driver {
                 self.plan(on, Phase::Parents, hand_in);
                 if self.rng.random_bool(TRANSFER_SHARE) {
                     let on = within(&mut self.rng, 20..=120);
-                    self.plan(on, Phase::Office, Action::Transfer { referral });
+                    let draw = self.rng.random();
+                    self.plan(on, Phase::Office, Action::Transfer { referral, draw });
                 }
             }
             70..80 => {
@@ -692,22 +700,23 @@ impl Driver {
         state: &crate::domain::state::QueueState,
         action: Action,
     ) -> Option<(Command, Actor)> {
-        // Choices drawn from the action's own hash, so that planning stays deterministic
-        // without a mutable generator here.
-        let pick = |salt: u64, n: usize| {
-            use std::hash::{Hash, Hasher};
-            let mut hasher = std::collections::hash_map::DefaultHasher::new();
-            (salt, format!("{action:?}")).hash(&mut hasher);
-            (hasher.finish() % n.max(1) as u64) as usize
+        // Several choices from the one draw taken at planning: a generator seeded by it.
+        let draw = match action {
+            Action::Amend { draw, .. }
+            | Action::Move { draw, .. }
+            | Action::Transfer { draw, .. } => draw,
+            _ => return None,
         };
+        let mut rng = SmallRng::seed_from_u64(draw);
+        let mut pick = |n: usize| rng.random_range(0..n.max(1));
         let district_of = |id: ApplicationId| self.districts.iter().find(|d| d.id == id.district);
         match action {
-            Action::Amend { id } => {
+            Action::Amend { id, .. } => {
                 state.waiting.get(id)?;
                 let district = district_of(id)?;
-                let kindergartens: Vec<u32> = (0..pick(1, 3) + 1)
-                    .map(|i| {
-                        district.kindergartens[pick(2 + i as u64, district.kindergartens.len())]
+                let kindergartens: Vec<u32> = (0..pick(3) + 1)
+                    .map(|_| {
+                        district.kindergartens[pick(district.kindergartens.len())]
                             .id
                             .0
                     })
@@ -716,19 +725,19 @@ impl Driver {
                     .collect();
                 let form = crate::domain::amendment::AmendmentForm {
                     kindergartens: Some(kindergartens),
-                    applicant_phone: Some(format!("+77{:09}", pick(9, 1_000_000_000))),
+                    applicant_phone: Some(format!("+77{:09}", pick(1_000_000_000))),
                     ..Default::default()
                 };
                 Some((Command::Amend { id, form }, Actor::portal()))
             }
-            Action::Move { id } => {
+            Action::Move { id, .. } => {
                 state.waiting.get(id)?;
                 let others: Vec<&SimDistrict> = self
                     .districts
                     .iter()
                     .filter(|d| d.id != id.district)
                     .collect();
-                let to = others.get(pick(3, others.len()))?;
+                let to = others.get(pick(others.len()))?;
                 let form = crate::domain::amendment::MoveForm {
                     district: to.code.into(),
                     kindergartens: Vec::new(),
@@ -736,7 +745,7 @@ impl Driver {
                 };
                 Some((Command::Move { id, form }, Actor::portal()))
             }
-            Action::Transfer { referral } => {
+            Action::Transfer { referral, .. } => {
                 // The application the referral was for, if it is enrolled through it.
                 let id = *self.referred.get(&referral)?;
                 let place = state.enrolled.get(&id).map(|p| p.kindergarten)?;
@@ -746,7 +755,7 @@ impl Driver {
                     .iter()
                     .map(|k| k.id.0)
                     .filter(|k| *k != place.0)
-                    .skip(pick(4, district.kindergartens.len()))
+                    .skip(pick(district.kindergartens.len()))
                     .take(2)
                     .collect();
                 (!choices.is_empty()).then(|| {
