@@ -663,22 +663,20 @@ fn register_family(
         together,
     }))?;
     let access_code = issue_shared_access_code(tx, &members)?;
-    let mut referrals = Vec::new();
     for member in &members {
+        // A sibling placed with an earlier child's family plan no longer waits.
         if tx.state().waiting.get(*member).is_some() {
-            referrals.extend(offer_open_place(tx, *member)?);
+            offer_open_place(tx, *member)?;
         }
     }
-    // A family placed together got its siblings' referrals in the first child's command.
-    for member in &members {
+    let referrals: Vec<Referral> = {
         let state = tx.state();
-        if let Some(referral) = state.referral_of.get(member) {
-            let referral = &state.live[referral].referral;
-            if !referrals.iter().any(|r| r.id == referral.id) {
-                referrals.push(referral.clone());
-            }
-        }
-    }
+        members
+            .iter()
+            .filter_map(|member| state.referral_of.get(member))
+            .map(|referral| state.live[referral].referral.clone())
+            .collect()
+    };
     for application in &mut applications {
         if referrals.iter().any(|r| r.application == application.id) {
             application.status = ApplicationStatus::Referred;
