@@ -368,7 +368,7 @@ impl QueueState {
                     .get(&id)
                     .is_some_and(|family| passed.contains(family))
             };
-            let Some((id, _)) = self.choose_for_skipping(place, today, &skipped) else {
+            let Some((id, _)) = self.choose_for(place, today, &skipped) else {
                 return Allocation {
                     passed,
                     taker: None,
@@ -458,18 +458,11 @@ impl QueueState {
         fit
     }
 
-    /// Who gets `place` on `today`: the first fitting application in the order the
-    /// district's policy defines, with the cycle after it when the 1 : 3 interleave is on.
-    pub fn choose_for(
-        &self,
-        place: &FreePlace,
-        today: NaiveDate,
-    ) -> Option<(ApplicationId, Option<InterleaveCycle>)> {
-        self.choose_for_skipping(place, today, &|_| false)
-    }
-
-    /// `choose_for` among the applications `skipped` does not name.
-    fn choose_for_skipping(
+    /// Who comes first for `place` on `today` among the applications `skipped` does not
+    /// name: the first fitting one in the order the district's policy defines, with the
+    /// cycle after it when the 1 : 3 interleave is on (`allocation_for` adds families and
+    /// transfers).
+    fn choose_for(
         &self,
         place: &FreePlace,
         today: NaiveDate,

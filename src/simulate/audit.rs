@@ -16,7 +16,7 @@
 //! cycle the service recorded in each event is only compared with it, never used.
 //!
 //! The model reads events, nothing else: no `QueueState`, no waiting-list index, no
-//! `choose_for`. It shares with the service only the event types and two pieces of
+//! `allocation_for`. It shares with the service only the event types and two pieces of
 //! configuration the journal does not carry (the local time zone and the school-age rule).
 
 use crate::domain::application::{Application, ApplicationId, Choices};
