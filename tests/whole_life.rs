@@ -564,3 +564,77 @@ async fn an_enrolled_child_transfers_after_first_time_applicants_and_frees_its_p
         .await
         .assert_error(409, "not_enrolled");
 }
+
+/// Found by the crash test: a retried amendment or move (same Idempotency-Key) answered the
+/// position of the moment of the retry, not the one the first answer gave. The answer is
+/// now made in the command and kept with the key, as a registration's is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_amendment_or_move_repeats_the_first_answer_after_the_queue_moved() {
+    let server = Server::start().await;
+    // A SAR child registered first: the ESL child that moves there later queues behind it.
+    let mut sar = form(3);
+    sar["district"] = json!("SAR");
+    sar["kindergartens"] = json!([server.kindergarten_id(2)]);
+    let (earlier, earlier_code) = server.registered(sar).await;
+    server.app.clock.advance(chrono::Duration::hours(1));
+    let (ahead, ahead_code) = server.registered(form(1)).await;
+    let (number, code) = server.registered(form(2)).await;
+    let amend = || {
+        server
+            .post(&format!("/api/v1/applications/{number}/amend"))
+            .header("X-Access-Code", &code)
+            .header("Idempotency-Key", "amend-phone-1")
+            .json(&json!({"applicant_phone": "8 777 111 22 44"}))
+            .go()
+    };
+    let first = amend().await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    assert_eq!(first.json()["position"]["in_cohort"], 2);
+
+    // The child ahead leaves: the live position is 1 now, the replay still says 2.
+    let withdrawn = server
+        .post(&format!("/api/v1/applications/{ahead}/withdraw"))
+        .header("X-Access-Code", &ahead_code)
+        .go()
+        .await;
+    assert_eq!(withdrawn.status, 200, "{}", withdrawn.text);
+    assert_eq!(
+        server.read(&number, &code).await["position"]["in_cohort"],
+        1
+    );
+    let retry = amend().await;
+    assert_eq!(retry.header("idempotent-replayed"), Some("true"));
+    assert_eq!(retry.json(), first.json());
+
+    // A move likewise: the first answer's position is kept with the key.
+    let send_move = || {
+        server
+            .post(&format!("/api/v1/applications/{number}/move"))
+            .header("X-Access-Code", &code)
+            .header("Idempotency-Key", "move-1")
+            .json(&json!({"district": "SAR", "kindergartens": [server.kindergarten_id(2)]}))
+            .go()
+    };
+    let moved = send_move().await;
+    assert_eq!(moved.status, 201, "{}", moved.text);
+    assert_eq!(
+        moved.json()["position"]["in_cohort"],
+        2,
+        "behind the earlier SAR child"
+    );
+    let withdrawn = server
+        .post(&format!("/api/v1/applications/{earlier}/withdraw"))
+        .header("X-Access-Code", &earlier_code)
+        .go()
+        .await;
+    assert_eq!(withdrawn.status, 200, "{}", withdrawn.text);
+    let new_number = moved.json()["number"].as_str().unwrap().to_string();
+    let new_code = moved.json()["access_code"].as_str().unwrap().to_string();
+    assert_eq!(
+        server.read(&new_number, &new_code).await["position"]["in_cohort"],
+        1
+    );
+    let retry = send_move().await;
+    assert_eq!(retry.header("idempotent-replayed"), Some("true"));
+    assert_eq!(retry.json(), moved.json());
+}

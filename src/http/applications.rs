@@ -475,6 +475,7 @@ async fn amend(
     let Outcome::Amended {
         amendment,
         referral,
+        position,
     } = outcome
     else {
         unreachable!("an amendment answers Amended")
@@ -482,7 +483,7 @@ async fn amend(
     let state = app.service.read();
     let body = Amended {
         changed: amendment.changed.iter().map(views::codec_text).collect(),
-        position: state.position(id).as_ref().map(PositionView::from),
+        position: position.as_ref().map(PositionView::from),
         referral: referral.map(|r| ReferralView::of(&state.catalog, &r)),
     };
     drop(state);
@@ -553,6 +554,7 @@ async fn move_application(
         application,
         access_code,
         referral,
+        position,
     } = outcome
     else {
         unreachable!("a move answers Moved")
@@ -563,10 +565,7 @@ async fn move_application(
         access_code,
         status: views::codec_text(&application.status),
         registered_at: application.registered_at,
-        position: state
-            .position(application.id)
-            .as_ref()
-            .map(PositionView::from),
+        position: position.as_ref().map(PositionView::from),
         referral: referral.map(|r| ReferralView::of(&state.catalog, &r)),
     };
     drop(state);
@@ -698,6 +697,7 @@ async fn register_family(
         applications,
         access_code,
         referrals,
+        positions,
     } = outcome
     else {
         unreachable!("a family registration answers FamilyRegistered")
@@ -705,14 +705,12 @@ async fn register_family(
     let state = app.service.read();
     let children = applications
         .iter()
-        .map(|application| FamilyMemberView {
+        .zip(&positions)
+        .map(|(application, position)| FamilyMemberView {
             number: ids::application_number(&state.catalog, application.id),
             status: views::codec_text(&application.status),
             registered_at: application.registered_at,
-            position: state
-                .position(application.id)
-                .as_ref()
-                .map(PositionView::from),
+            position: position.as_ref().map(PositionView::from),
             referral: referrals
                 .iter()
                 .find(|r| r.application == application.id)

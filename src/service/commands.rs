@@ -217,6 +217,10 @@ pub enum Outcome {
     Amended {
         amendment: Amendment,
         referral: Option<Box<Referral>>,
+        /// The position right after it, so that a retry answers the same (none if it holds
+        /// a referral).
+        #[serde(default)]
+        position: Option<Position>,
     },
     /// A transfer request, and the referral it got at once if a place was open.
     Transfer {
@@ -229,6 +233,9 @@ pub enum Outcome {
         applications: Vec<Application>,
         access_code: String,
         referrals: Vec<Referral>,
+        /// Each application's position right after it, in the same order.
+        #[serde(default)]
+        positions: Vec<Option<Position>>,
     },
     /// The application in the new district, its access code (shown once), and the referral
     /// it got at once if a fitting place was open there.
@@ -236,6 +243,9 @@ pub enum Outcome {
         application: Box<Application>,
         access_code: String,
         referral: Option<Box<Referral>>,
+        /// The position it entered the new district's queue at.
+        #[serde(default)]
+        position: Option<Position>,
     },
     Done,
 }
@@ -522,6 +532,7 @@ fn amend(
     Ok(Outcome::Amended {
         amendment,
         referral: referral.map(Box::new),
+        position: tx.state().position(id),
     })
 }
 
@@ -682,11 +693,16 @@ fn register_family(
             application.status = ApplicationStatus::Referred;
         }
     }
+    let positions = {
+        let state = tx.state();
+        applications.iter().map(|a| state.position(a.id)).collect()
+    };
     Ok(Outcome::FamilyRegistered {
         family,
         applications,
         access_code,
         referrals,
+        positions,
     })
 }
 
@@ -819,10 +835,12 @@ fn move_application(
             .get(&to.id)
             .map(|r| Box::new(state.live[r].referral.clone()))
     };
+    let position = tx.state().position(to.id);
     Ok(Outcome::Moved {
         application: Box::new(to),
         access_code,
         referral,
+        position,
     })
 }
 
