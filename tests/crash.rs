@@ -1,7 +1,7 @@
 //! Crash safety, in CI: a few rounds of the crash test (`examples/crash_test/`) against the
 //! real binary. Each round loads the service from concurrent clients (registrations with and
 //! without priority claims in three districts, free places, hand-ins, declines, extensions,
-//! officers' priority decisions, and a manual clock moved forward so that referrals expire
+//! officers' priority decisions, parents' amendments, moves and transfer requests, and a manual clock moved forward so that referrals expire
 //! and stop lists end), kills it with SIGKILL at a random moment, restarts it, and checks
 //! that every acknowledged operation survived, that no operation is half there, that the
 //! queue and the referrals equal a replay in a reference model, and that `kezek verify`
@@ -30,7 +30,7 @@ fn acknowledged_operations_survive_sigkill_whole_and_in_order() {
         let c = &report.counts;
         eprintln!(
             "seed {}: {} sent, {} acknowledged, {} unanswered ({} present); {} clock moves, {} \
-             expired, {} released, {} priority decisions",
+             expired, {} released, {} priority decisions, {} amendments, {} moves, {} transfers",
             report.seed,
             c.sent,
             c.acknowledged,
@@ -39,7 +39,10 @@ fn acknowledged_operations_survive_sigkill_whole_and_in_order() {
             c.clock_moves,
             c.expired,
             c.released,
-            c.decisions
+            c.decisions,
+            c.amended,
+            c.moved,
+            c.transfers
         );
         acknowledged += c.acknowledged;
         if !report.passed() {

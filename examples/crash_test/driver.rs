@@ -4,7 +4,8 @@
 //! creates three districts with two kindergartens each through the admin API, and lets
 //! several client tasks send a mix of operations concurrently (`MIX`): registrations (some
 //! claiming a priority), free-place reports, hand-ins, declines, extensions, officers'
-//! priority decisions, and moves of the manual clock by hours to days, so that referrals
+//! priority decisions, parents' amendments, moves to another district and enrolled
+//! children's transfer requests, and moves of the manual clock by hours to days, so that referrals
 //! expire and stop lists end while the load runs. After a random 50–800 ms it kills the
 //! service with SIGKILL (in one round of three, kills it again early in its restart),
 //! starts it again on the same file and checks what survived:
@@ -31,8 +32,10 @@
 //! A clock move takes the clients' lock exclusively, so no other operation is in flight
 //! while time jumps: each operation is built from the time it is sent at, and the
 //! workload stays valid (no desired start in the past, no decision on an expired
-//! referral). The one race left on purpose is a priority decision on an application that
-//! a place went to meanwhile; it may be refused (409), and then must be absent.
+//! referral). The races left on purpose are a priority decision on an application that
+//! a place went to (or that moved) meanwhile, and an amendment or a move of an application
+//! that a place went to, or that was enrolled or moved, meanwhile; they may be refused
+//! (409), and then must be absent.
 //!
 //! The round's seed fixes its workload (the children, the choices of each client, the
 //! moment of the kill); the interleaving of the clients and the point the kill lands in
@@ -81,8 +84,8 @@ const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 const QUEUE_PAGE: usize = 500;
 
 /// The kinds of operation the clients send, and how often (out of the weights' sum). A new
-/// kind (amendments, moves, transfers) is a row here, a `Request` variant built in
-/// `Shared::build`, and its journal event in `Check::split` and `Round::replay`.
+/// kind is a row here, a `Request` variant built in `Shared::build`, and its journal event
+/// in `Check::split` and `Round::replay`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
     Register,
@@ -92,15 +95,24 @@ enum Kind {
     Extend,
     Priority,
     MoveClock,
+    /// A parent's amendment: new kindergartens, language or start, and always a new phone.
+    Amend,
+    /// A parent moves the application to another district.
+    Move,
+    /// A parent asks to transfer an enrolled child to the district's other kindergarten.
+    Transfer,
 }
 
-const MIX: [(Kind, u32); 6] = [
-    (Kind::Register, 42),
+const MIX: [(Kind, u32); 9] = [
+    (Kind::Register, 38),
     (Kind::Report, 18),
     (Kind::Decide, 22),
     (Kind::Extend, 5),
     (Kind::Priority, 8),
     (Kind::MoveClock, 5),
+    (Kind::Amend, 6),
+    (Kind::Move, 3),
+    (Kind::Transfer, 4),
 ];
 
 fn district_code(district: u32) -> &'static str {
@@ -149,6 +161,12 @@ pub struct Counts {
     pub released: usize,
     /// Priority decisions in the journal.
     pub decisions: usize,
+    /// Amendments, moves and transfer requests in the journal.
+    pub amended: usize,
+    pub moved: usize,
+    pub transfers: usize,
+    /// Transfer referrals handed in, each freeing the child's old place.
+    pub transferred: usize,
 }
 
 pub struct RoundReport {
@@ -277,6 +295,29 @@ enum Request {
     Extend { referral: Id, application: u32 },
     Priority { application: Id, verify: bool },
     MoveClock { to: DateTime<Utc> },
+    Amend { application: Id, change: Change },
+    Move { application: Id, to: Target },
+    Transfer { application: Id, to: u32 },
+}
+
+/// What an amendment sends: the phone always (a new one each time, so that the journal's
+/// amendment names its request), and some of kindergartens, language, desired start.
+#[derive(Clone, Debug)]
+struct Change {
+    phone: String,
+    choices: Option<Vec<u32>>,
+    /// "any", "kk" or "ru".
+    language: Option<String>,
+    desired_start: Option<NaiveDate>,
+}
+
+/// Where a move goes, and what the application asks for there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Target {
+    district: u32,
+    choices: Vec<u32>,
+    /// `None`: any.
+    language: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -316,13 +357,19 @@ impl Op {
         matches!(self.answer, Answer::Unanswered(_) | Answer::ServerError(..))
     }
 
-    /// A refusal the workload allows: a priority decision on an application that a place
-    /// went to while the decision was on its way (see the module's note), and only that.
+    /// A refusal the workload allows: a priority decision, an amendment or a move of an
+    /// application that a place went to (or that was enrolled or moved) while the request
+    /// was on its way (see the module's note), and only that.
     fn refusal_allowed(&self) -> bool {
-        match (&self.request, &self.answer) {
-            (Request::Priority { .. }, Answer::Refused(409, body)) => {
-                serde_json::from_str::<Value>(body)
-                    .is_ok_and(|body| body["code"] == "application_not_queued")
+        let Answer::Refused(409, body) = &self.answer else {
+            return false;
+        };
+        let code = serde_json::from_str::<Value>(body).map(|body| body["code"].clone());
+        let code = code.as_ref().ok().and_then(Value::as_str).unwrap_or("");
+        match &self.request {
+            Request::Priority { .. } => code == "application_not_queued",
+            Request::Amend { .. } | Request::Move { .. } => {
+                ["application_not_queued", "referral_outstanding"].contains(&code)
             }
             _ => false,
         }
@@ -361,6 +408,18 @@ impl Op {
                 district_code(*d)
             ),
             Request::MoveClock { to } => format!("move the clock to {to}"),
+            Request::Amend {
+                application: (d, n),
+                change,
+            } => format!("amend {}-{n} ({change:?})", district_code(*d)),
+            Request::Move {
+                application: (d, n),
+                to,
+            } => format!("move {}-{n} to {to:?}", district_code(*d)),
+            Request::Transfer {
+                application: (d, n),
+                to,
+            } => format!("transfer {}-{n} to kindergarten {to}", district_code(*d)),
         };
         let answer = match &self.answer {
             Answer::Unanswered(error) => format!("unanswered ({error})"),
@@ -400,8 +459,17 @@ struct Shared {
     pool: Mutex<Vec<Known>>,
     /// Claims nobody has decided yet, taken out the same way.
     claims: Mutex<Vec<Id>>,
-    /// Access codes by application, from the registrations' answers.
+    /// Access codes by application, from the registrations' (and moves') answers.
     codes: Mutex<HashMap<Id, String>>,
+    /// Applications a parent may amend or move: registered or moved to, not yet known to
+    /// be enrolled or moved away. A move takes its application out.
+    queued: Mutex<Vec<Id>>,
+    /// Enrolled children (application, kindergarten) that may ask for a transfer, once.
+    enrolled: Mutex<Vec<(Id, u32)>>,
+    /// Applications that asked for a transfer: their later hand-ins are not new enrolments.
+    transferring: Mutex<HashSet<Id>>,
+    /// Phone serials: each amendment's phone is new.
+    next_phone: AtomicU32,
     ops: Mutex<Vec<Op>>,
 }
 
@@ -481,6 +549,25 @@ impl Shared {
                     verify: rng.random_ratio(3, 4),
                 })
             }
+            Kind::Amend => self.amend(rng, today),
+            Kind::Move => self.move_application(rng),
+            Kind::Transfer => {
+                let mut enrolled = self.enrolled.lock().expect("enrolled lock");
+                if enrolled.is_empty() {
+                    return None;
+                }
+                let at = rng.random_range(0..enrolled.len());
+                let ((district, number), kindergarten) = enrolled.swap_remove(at);
+                let other = kindergartens_of(district).find(|k| *k != kindergarten)?;
+                self.transferring
+                    .lock()
+                    .expect("transferring lock")
+                    .insert((district, number));
+                Some(Request::Transfer {
+                    application: (district, number),
+                    to: other,
+                })
+            }
             Kind::MoveClock => {
                 let step = CLOCK_STEPS_HOURS[rng.random_range(0..CLOCK_STEPS_HOURS.len())];
                 let to = now + Duration::hours(step);
@@ -488,6 +575,79 @@ impl Shared {
                     .then_some(Request::MoveClock { to })
             }
         }
+    }
+
+    /// An amendment of a queued application: a new phone, and in two of three cases new
+    /// places wanted (kindergartens, language or start).
+    fn amend(&self, rng: &mut SmallRng, today: NaiveDate) -> Option<Request> {
+        let application = {
+            let queued = self.queued.lock().expect("queued lock");
+            *queued.get(rng.random_range(0..queued.len().max(1)))?
+        };
+        let serial = self.next_phone.fetch_add(1, Ordering::SeqCst);
+        assert!(serial < 10_000_000, "phone serials run out");
+        let mut change = Change {
+            // As the service normalises it, so that the journal's amendment names it.
+            phone: format!("+7702{serial:07}"),
+            choices: None,
+            language: None,
+            desired_start: None,
+        };
+        match rng.random_range(0..6) {
+            0 | 1 => change.choices = Some(self.choices(rng, application.0)),
+            2 => change.language = Some(["any", "kk", "ru"][rng.random_range(0..3)].to_string()),
+            3 => change.desired_start = Some(today + Duration::days(rng.random_range(0..60))),
+            _ => {}
+        }
+        Some(Request::Amend {
+            application,
+            change,
+        })
+    }
+
+    /// A move of a queued application to another district.
+    fn move_application(&self, rng: &mut SmallRng) -> Option<Request> {
+        let application = {
+            let mut queued = self.queued.lock().expect("queued lock");
+            if queued.is_empty() {
+                return None;
+            }
+            let at = rng.random_range(0..queued.len());
+            queued.swap_remove(at)
+        };
+        let others: Vec<u32> = (1..=DISTRICTS.len() as u32)
+            .filter(|d| *d != application.0)
+            .collect();
+        let district = others[rng.random_range(0..others.len())];
+        let language = match rng.random_range(0..3) {
+            0 => Some("kk".to_string()),
+            1 => Some("ru".to_string()),
+            _ => None,
+        };
+        Some(Request::Move {
+            application,
+            to: Target {
+                district,
+                choices: self.choices(rng, district),
+                language,
+            },
+        })
+    }
+
+    /// Kindergartens of `district` in an order of preference: none (any), one or two.
+    fn choices(&self, rng: &mut SmallRng, district: u32) -> Vec<u32> {
+        let mut choices: Vec<u32> = kindergartens_of(district).collect();
+        let listed = match rng.random_range(0..10) {
+            0..=2 => 0,
+            3..=7 => 1,
+            _ => 2,
+        };
+        for i in 0..listed {
+            let j = rng.random_range(i..choices.len());
+            choices.swap(i, j);
+        }
+        choices.truncate(listed);
+        choices
     }
 
     fn code_known(&self, application: Id) -> bool {
@@ -564,17 +724,7 @@ impl Shared {
             _ => None,
         };
         let district = rng.random_range(1..=DISTRICTS.len() as u32);
-        let mut choices: Vec<u32> = kindergartens_of(district).collect();
-        let listed = match rng.random_range(0..10) {
-            0..=2 => 0,
-            3..=7 => 1,
-            _ => 2,
-        };
-        for i in 0..listed {
-            let j = rng.random_range(i..choices.len());
-            choices.swap(i, j);
-        }
-        choices.truncate(listed);
+        let choices = self.choices(rng, district);
         let claim = match rng.random_range(0..10) {
             0 => Some(CLAIMS[0].to_string()),
             1 | 2 => Some(CLAIMS[1].to_string()),
@@ -678,6 +828,46 @@ impl Shared {
                 Some(json!({ "now": to })),
                 bearer(&self.setup.admin),
             ),
+            Request::Amend {
+                application: (d, n),
+                change,
+            } => {
+                let mut body = json!({ "applicant_phone": change.phone });
+                if let Some(choices) = &change.choices {
+                    body["kindergartens"] = json!(choices);
+                }
+                if let Some(language) = &change.language {
+                    body["language"] = json!(language);
+                }
+                if let Some(start) = change.desired_start {
+                    body["desired_start"] = json!(start.to_string());
+                }
+                (
+                    format!("/api/v1/applications/{}-{n}/amend", district_code(*d)),
+                    Some(body),
+                    parent(*d, *n),
+                )
+            }
+            Request::Move {
+                application: (d, n),
+                to,
+            } => (
+                format!("/api/v1/applications/{}-{n}/move", district_code(*d)),
+                Some(json!({
+                    "district": district_code(to.district),
+                    "kindergartens": to.choices,
+                    "language": to.language.as_deref().unwrap_or("any"),
+                })),
+                parent(*d, *n),
+            ),
+            Request::Transfer {
+                application: (d, n),
+                to,
+            } => (
+                format!("/api/v1/applications/{}-{n}/transfer", district_code(*d)),
+                Some(json!({ "kindergartens": [to] })),
+                parent(*d, *n),
+            ),
         };
         HttpRequest {
             path,
@@ -703,8 +893,52 @@ impl Shared {
                     if form.claim.is_some() {
                         self.claims.lock().expect("claims lock").push(id);
                     }
+                    self.queued.lock().expect("queued lock").push(id);
                 }
                 referrals.extend(known_referral(&body["referral"]));
+            }
+            Request::Amend { .. } | Request::Transfer { .. } => {
+                referrals.extend(known_referral(&body["referral"]))
+            }
+            Request::Move { application, .. } => {
+                if let (Some(id), Some(code)) = (
+                    body["number"].as_str().and_then(application_id),
+                    body["access_code"].as_str(),
+                ) {
+                    self.codes
+                        .lock()
+                        .expect("codes lock")
+                        .insert(id, code.to_string());
+                    // An undecided claim goes with the application.
+                    let mut claims = self.claims.lock().expect("claims lock");
+                    if let Some(claim) = claims.iter_mut().find(|c| *c == application) {
+                        *claim = id;
+                    }
+                    drop(claims);
+                    self.queued.lock().expect("queued lock").push(id);
+                }
+                referrals.extend(known_referral(&body["referral"]));
+            }
+            Request::HandIn { referral, .. } => {
+                // A first enrolment may ask for a transfer later; a transfer's may not.
+                if let Some(known) = known_referral(body) {
+                    let application = (referral.0, known.application);
+                    self.queued
+                        .lock()
+                        .expect("queued lock")
+                        .retain(|id| *id != application);
+                    let transferring = self
+                        .transferring
+                        .lock()
+                        .expect("transferring lock")
+                        .contains(&application);
+                    if !transferring && self.code_known(application) {
+                        self.enrolled
+                            .lock()
+                            .expect("enrolled lock")
+                            .push((application, known.kindergarten));
+                    }
+                }
             }
             Request::Report(_) => {
                 if let Some(list) = body["referrals"].as_array() {
@@ -713,10 +947,7 @@ impl Shared {
             }
             // Back into the pool, extended: it may still be handed in or declined.
             Request::Extend { .. } => referrals.extend(known_referral(body)),
-            Request::HandIn { .. }
-            | Request::Decline { .. }
-            | Request::Priority { .. }
-            | Request::MoveClock { .. } => {}
+            Request::Decline { .. } | Request::Priority { .. } | Request::MoveClock { .. } => {}
         }
         self.pool.lock().expect("pool lock").extend(referrals);
     }
@@ -728,6 +959,14 @@ impl Shared {
             .lock()
             .expect("pool lock")
             .retain(|k| k.valid_until > now);
+    }
+}
+
+/// Kindergarten ids of a choice; empty: any.
+fn choice_ids(choices: &kezek::domain::application::Choices) -> Vec<u32> {
+    match choices {
+        kezek::domain::application::Choices::Any => Vec::new(),
+        kezek::domain::application::Choices::Listed(list) => list.iter().map(|k| k.0).collect(),
     }
 }
 
@@ -986,6 +1225,10 @@ impl Round {
             pool: Mutex::new(Vec::new()),
             claims: Mutex::new(Vec::new()),
             codes: Mutex::new(HashMap::new()),
+            queued: Mutex::new(Vec::new()),
+            enrolled: Mutex::new(Vec::new()),
+            transferring: Mutex::new(HashSet::new()),
+            next_phone: AtomicU32::new(0),
             ops: Mutex::new(Vec::new()),
         });
         let (ops, killed_at) = self.load(&shared, server, &mut rng).await?;
@@ -1108,7 +1351,34 @@ enum JournalKind {
         places: Vec<u64>,
         vacancy: Vacancy,
     },
-    HandIn(Id),
+    /// A hand-in; a transfer's frees the child's old place as a new one (id, as reported).
+    HandIn {
+        referral: Id,
+        at: i64,
+        freed: Option<(u64, Vacancy)>,
+    },
+    /// The amendable values after the amendment (the phone names the request).
+    Amend {
+        application: Id,
+        phone: String,
+        choices: Vec<u32>,
+        language: Option<String>,
+        desired_start: NaiveDate,
+    },
+    Move {
+        from: Id,
+        to: Id,
+        target: Target,
+        registered_at_micros: i64,
+        tier: u8,
+        /// Its access code's event follows it.
+        access_code: bool,
+    },
+    Transfer {
+        application: Id,
+        requested_at_micros: i64,
+        choices: Vec<u32>,
+    },
     Decline {
         referral: Id,
         at: i64,
@@ -1140,7 +1410,18 @@ impl JournalKind {
                 format!("registration {}-{number}", district_code(form.district))
             }
             JournalKind::Report { places, .. } => format!("report of places {places:?}"),
-            JournalKind::HandIn(r) => format!("hand-in of {}", referral(r)),
+            JournalKind::HandIn { referral: r, .. } => format!("hand-in of {}", referral(r)),
+            JournalKind::Amend {
+                application: (d, n),
+                ..
+            } => format!("amendment of {}-{n}", district_code(*d)),
+            JournalKind::Move {
+                from: (d, n), to, ..
+            } => format!("move of {}-{n} to {to:?}", district_code(*d)),
+            JournalKind::Transfer {
+                application: (d, n),
+                ..
+            } => format!("transfer request of {}-{n}", district_code(*d)),
             JournalKind::Decline { referral: r, .. } => format!("decline of {}", referral(r)),
             JournalKind::Extend { referral: r, .. } => format!("extension of {}", referral(r)),
             JournalKind::Priority {
@@ -1157,10 +1438,13 @@ impl JournalKind {
         let holder = |(d, n): &Id| Some((*d, after.referrals.get(&(*d, *n))?.application));
         match self {
             JournalKind::Register { number, form, .. } => Some((form.district, *number)),
-            JournalKind::HandIn(r)
+            JournalKind::HandIn { referral: r, .. }
             | JournalKind::Decline { referral: r, .. }
             | JournalKind::Extend { referral: r, .. } => holder(r),
-            JournalKind::Priority { application, .. } => Some(*application),
+            JournalKind::Priority { application, .. }
+            | JournalKind::Amend { application, .. }
+            | JournalKind::Transfer { application, .. } => Some(*application),
+            JournalKind::Move { from, .. } => Some(*from),
             JournalKind::Report { .. } | JournalKind::Tick { .. } => None,
         }
     }
@@ -1205,6 +1489,8 @@ struct Check {
     /// (seq, kind) of the outbox.
     outbox: BTreeSet<(u64, String)>,
     events: usize,
+    /// Referrals issued to transfer requests, as the journal goes.
+    transfer_referrals: HashSet<Id>,
 }
 
 /// Every row of `sql`, each turned into an item by `row`.
@@ -1310,6 +1596,7 @@ impl Check {
             idempotency: BTreeMap::new(),
             history: BTreeSet::new(),
             outbox: BTreeSet::new(),
+            transfer_referrals: HashSet::new(),
         };
         read_tables(&conn, &mut check)?;
         for (seq, payload) in events {
@@ -1347,9 +1634,47 @@ impl Check {
                 self.access_code(seq, (id.district.0, id.number.0))
             }
             Event::PlacesReported { places } => self.reported(seq, &places)?,
-            Event::ReferralHandedIn { id, .. } => {
-                self.start(seq, JournalKind::HandIn((id.district.0, id.number.0)))
-            }
+            Event::ReferralHandedIn { id, at } => self.start(
+                seq,
+                JournalKind::HandIn {
+                    referral: (id.district.0, id.number.0),
+                    at: at.timestamp_micros(),
+                    freed: None,
+                },
+            ),
+            Event::ApplicationAmended { id, amendment } => self.start(
+                seq,
+                JournalKind::Amend {
+                    application: (id.district.0, id.number.0),
+                    phone: amendment.phone.clone(),
+                    choices: choice_ids(&amendment.choices),
+                    language: amendment.language.map(|l| l.code().to_string()),
+                    desired_start: amendment.desired_start,
+                },
+            ),
+            Event::ApplicationMoved { from, to } => self.start(
+                seq,
+                JournalKind::Move {
+                    from: (from.district.0, from.number.0),
+                    to: (to.id.district.0, to.id.number.0),
+                    target: Target {
+                        district: to.id.district.0,
+                        choices: choice_ids(&to.choices),
+                        language: to.language.map(|l| l.code().to_string()),
+                    },
+                    registered_at_micros: to.registered_at.timestamp_micros(),
+                    tier: to.tier.as_u8(),
+                    access_code: false,
+                },
+            ),
+            Event::TransferRequested(request) => self.start(
+                seq,
+                JournalKind::Transfer {
+                    application: (request.id.district.0, request.id.number.0),
+                    requested_at_micros: request.requested_at.timestamp_micros(),
+                    choices: request.choices.iter().map(|k| k.0).collect(),
+                },
+            ),
             Event::ReferralExtended { id, valid_until } => self.start(
                 seq,
                 JournalKind::Extend {
@@ -1383,6 +1708,10 @@ impl Check {
             }
             Event::ReferralIssued { referral, .. } => match self.journal.last_mut() {
                 Some(op) => {
+                    if referral.transfer {
+                        self.transfer_referrals
+                            .insert((referral.id.district.0, referral.id.number.0));
+                    }
                     op.issued.push(Issued {
                         district: referral.id.district.0,
                         number: referral.id.number.0,
@@ -1409,10 +1738,7 @@ impl Check {
     }
 
     fn registered(&mut self, seq: u64, application: &kezek::domain::application::Application) {
-        let choices = match &application.choices {
-            kezek::domain::application::Choices::Any => Vec::new(),
-            kezek::domain::application::Choices::Listed(list) => list.iter().map(|k| k.0).collect(),
-        };
+        let choices = choice_ids(&application.choices);
         let kind = JournalKind::Register {
             number: application.id.number.0,
             iin: application.child.iin.as_string(),
@@ -1438,17 +1764,34 @@ impl Check {
         let Some(first) = places.first() else {
             return Err(format!("event {seq}: a report of no places"));
         };
+        let vacancy = Vacancy {
+            district: first.district.0,
+            kindergarten: first.kindergarten.0,
+            born_from: first.age_band.born_from,
+            born_to: first.age_band.born_to,
+            language: first.language.code().to_string(),
+            count: places.len() as u32,
+            available_from: first.available_from,
+        };
+        // A transfer handed in frees the child's old place in the same command.
+        if let Some(JournalOp {
+            kind: JournalKind::HandIn {
+                referral, freed, ..
+            },
+            issued,
+            seqs,
+            ..
+        }) = self.journal.last_mut()
+        {
+            if self.transfer_referrals.contains(referral) && freed.is_none() && issued.is_empty() {
+                *freed = Some((first.id.0, vacancy));
+                seqs.push(seq);
+                return Ok(());
+            }
+        }
         let kind = JournalKind::Report {
             places: places.iter().map(|p| p.id.0).collect(),
-            vacancy: Vacancy {
-                district: first.district.0,
-                kindergarten: first.kindergarten.0,
-                born_from: first.age_band.born_from,
-                born_to: first.age_band.born_to,
-                language: first.language.code().to_string(),
-                count: places.len() as u32,
-                available_from: first.available_from,
-            },
+            vacancy,
         };
         self.start(seq, kind);
         Ok(())
@@ -1484,6 +1827,24 @@ impl Check {
     }
 
     fn access_code(&mut self, seq: u64, application: Id) {
+        if let Some(JournalOp {
+            kind:
+                JournalKind::Move {
+                    to,
+                    access_code: access_code @ false,
+                    ..
+                },
+            issued,
+            seqs,
+            ..
+        }) = self.journal.last_mut()
+        {
+            if *to == application && issued.is_empty() {
+                *access_code = true;
+                seqs.push(seq);
+                return;
+            }
+        }
         match self.journal.last_mut() {
             Some(JournalOp {
                 kind:
@@ -1568,9 +1929,12 @@ fn remembered(after: &Check, op: &Op) -> Option<String> {
 /// named by `kezek staff add`: role, scope, serial).
 fn scope(op: &Op) -> String {
     match &op.request {
-        Request::Register { .. } | Request::Decline { .. } | Request::Extend { .. } => {
-            "portal".to_string()
-        }
+        Request::Register { .. }
+        | Request::Decline { .. }
+        | Request::Extend { .. }
+        | Request::Amend { .. }
+        | Request::Move { .. }
+        | Request::Transfer { .. } => "portal".to_string(),
         Request::Report(v) => format!("staff:kindergarten-{}-1", v.kindergarten),
         Request::HandIn { kindergarten, .. } => format!("staff:kindergarten-{kindergarten}-1"),
         Request::Priority {
@@ -1718,6 +2082,7 @@ impl Round {
     /// For each journal command, the index of the operation it is.
     fn match_journal(&mut self, ops: &[Op], after: &Check) -> Vec<usize> {
         let mut by_iin = HashMap::new();
+        let mut by_phone = HashMap::new();
         let mut by_places = HashMap::new();
         // (what, district, number): referral and application actions.
         let mut by_target = HashMap::new();
@@ -1750,6 +2115,15 @@ impl Round {
                 Request::Priority { application, .. } => {
                     by_target.insert(("priority", *application), i);
                 }
+                Request::Amend { change, .. } => {
+                    by_phone.insert(change.phone.clone(), i);
+                }
+                Request::Move { application, .. } => {
+                    by_target.insert(("move", *application), i);
+                }
+                Request::Transfer { application, .. } => {
+                    by_target.insert(("transfer", *application), i);
+                }
                 Request::MoveClock { .. } => {}
             }
         }
@@ -1759,7 +2133,12 @@ impl Round {
             let op = match &journal_op.kind {
                 JournalKind::Register { iin, .. } => by_iin.get(iin),
                 JournalKind::Report { places, .. } => by_places.get(&places[0]),
-                JournalKind::HandIn(r) => by_target.get(&("hand-in", *r)),
+                JournalKind::HandIn { referral, .. } => by_target.get(&("hand-in", *referral)),
+                JournalKind::Amend { phone, .. } => by_phone.get(phone),
+                JournalKind::Move { from, .. } => by_target.get(&("move", *from)),
+                JournalKind::Transfer { application, .. } => {
+                    by_target.get(&("transfer", *application))
+                }
                 JournalKind::Decline { referral, .. } => by_target.get(&("decline", *referral)),
                 JournalKind::Extend { referral, .. } => by_target.get(&("extend", *referral)),
                 JournalKind::Priority { application, .. } => {
@@ -1973,8 +2352,70 @@ impl Round {
                 }
                 self.replay_report(model, op, sent, places, context)
             }
-            (Request::HandIn { referral, .. }, JournalKind::HandIn(r)) if referral == r => {
-                model.hand_in(r.0, r.1).map(|()| (Vec::new(), None))
+            (
+                Request::HandIn { referral, .. },
+                JournalKind::HandIn {
+                    referral: r,
+                    at,
+                    freed,
+                },
+            ) if referral == r => {
+                let model_freed = model.hand_in(r.0, r.1, *at)?;
+                self.counts.transferred += usize::from(freed.is_some());
+                let place = |f: &Option<(u64, Vacancy)>| f.as_ref().map(|(id, _)| *id);
+                let found = freed
+                    .as_ref()
+                    .map(|(id, vacancy)| (*id, &model.places[*id as usize - 1].vacancy == vacancy));
+                if place(freed) != model_freed.map(|(id, _)| id)
+                    || found.is_some_and(|(_, same)| !same)
+                {
+                    return Err(format!(
+                        "the journal frees {freed:?}, the model {:?}",
+                        model_freed.map(|(id, _)| &model.places[id as usize - 1])
+                    ));
+                }
+                Ok((model_freed.and_then(|(_, r)| r).into_iter().collect(), None))
+            }
+            (Request::Amend { .. }, JournalKind::Amend { .. }) => {
+                self.counts.amended += 1;
+                self.replay_amendment(model, op, &journal_op.kind)
+            }
+            (Request::Move { application, to }, JournalKind::Move { .. }) => {
+                self.counts.moved += 1;
+                self.replay_move(model, op, (application, to), &journal_op.kind)
+            }
+            (
+                Request::Transfer { application, to },
+                JournalKind::Transfer {
+                    application: a,
+                    requested_at_micros,
+                    choices,
+                },
+            ) if application == a && *choices == [*to] => {
+                self.counts.transfers += 1;
+                let issued =
+                    model.request_transfer(a.0, a.1, choices.clone(), *requested_at_micros)?;
+                let answered = op.acknowledged().map(|body| {
+                    known_referral(&body["referral"])
+                        .map(|r| r.number)
+                        .into_iter()
+                        .collect()
+                });
+                // The answer names the child's own referral; the others went to others.
+                let own: Vec<u32> = issued
+                    .iter()
+                    .filter(|r| r.application == a.1)
+                    .map(|r| r.number)
+                    .collect();
+                if answered
+                    .as_ref()
+                    .is_some_and(|answered: &Vec<u32>| *answered != own)
+                {
+                    return Err(format!(
+                        "answered {answered:?}, the model's own referral {own:?}"
+                    ));
+                }
+                Ok((issued, None))
             }
             (
                 Request::Decline { referral, .. },
@@ -2012,6 +2453,118 @@ impl Round {
             }
             (_, kind) => Err(format!("matched to the journal's {kind:?}")),
         }
+    }
+
+    /// An amendment in the model: the journal's values must be what was sent applied to the
+    /// model's application; the referral at once against the answer's.
+    fn replay_amendment(
+        &mut self,
+        model: &mut Model,
+        op: &Op,
+        kind: &JournalKind,
+    ) -> Result<(Vec<Issued>, Option<Vec<u32>>), String> {
+        let (
+            Request::Amend {
+                application,
+                change,
+            },
+            JournalKind::Amend {
+                application: a,
+                choices,
+                language,
+                desired_start,
+                ..
+            },
+        ) = (&op.request, kind)
+        else {
+            unreachable!("matched by kind")
+        };
+        let before = model
+            .child(a.0, a.1)
+            .ok_or_else(|| format!("{a:?} was never registered"))?
+            .form
+            .clone();
+        let sent_language = change
+            .language
+            .as_ref()
+            .map(|l| (l != "any").then(|| l.clone()));
+        let expected = (
+            change.choices.clone().unwrap_or(before.choices),
+            sent_language.unwrap_or(before.language),
+            change.desired_start.unwrap_or(before.desired_start),
+        );
+        if application != a || expected != (choices.clone(), language.clone(), *desired_start) {
+            return Err(format!(
+                "recorded as {kind:?}, the model expects {expected:?} for {application:?}"
+            ));
+        }
+        let referral = model.amend(a.0, a.1, choices.clone(), language.clone(), *desired_start)?;
+        let answered = op.acknowledged().map(|body| {
+            known_referral(&body["referral"])
+                .map(|r| r.number)
+                .into_iter()
+                .collect()
+        });
+        Ok((referral.into_iter().collect(), answered))
+    }
+
+    /// A move in the model: the new number, time and tier against the journal's and the
+    /// answer's; the referral at once against the answer's.
+    fn replay_move(
+        &mut self,
+        model: &mut Model,
+        op: &Op,
+        (application, sent): (&Id, &Target),
+        kind: &JournalKind,
+    ) -> Result<(Vec<Issued>, Option<Vec<u32>>), String> {
+        let JournalKind::Move {
+            from,
+            to,
+            target,
+            registered_at_micros,
+            tier,
+            access_code,
+        } = kind
+        else {
+            unreachable!("matched by kind")
+        };
+        if from != application || target != sent || !access_code {
+            return Err(format!("recorded as {kind:?}, sent as {sent:?}"));
+        }
+        let before = model
+            .child(from.0, from.1)
+            .map(|c| (c.registered_at_micros, c.tier))
+            .ok_or_else(|| format!("{from:?} was never registered"))?;
+        if before != (*registered_at_micros, *tier) {
+            return Err(format!(
+                "moved with time and tier {:?}, the policy keeps {before:?}",
+                (registered_at_micros, tier)
+            ));
+        }
+        let (number, referral) = model.move_to(
+            *from,
+            target.district,
+            target.choices.clone(),
+            target.language.clone(),
+        )?;
+        if (target.district, number) != *to {
+            return Err(format!(
+                "moved to {to:?}, the model's next number is {number}"
+            ));
+        }
+        let answered = op.acknowledged().map(|body| {
+            let id = body["number"].as_str().and_then(application_id);
+            (id, known_referral(&body["referral"]).map(|r| r.number))
+        });
+        if let Some((id, _)) = answered {
+            if id != Some(*to) {
+                return Err(format!("ANSWER: answered {id:?}, the journal has {to:?}"));
+            }
+        }
+        Ok((
+            referral.into_iter().collect(),
+            answered.map(|(_, r)| r.into_iter().collect()),
+        ))
     }
 
     /// The referrals the model issued against the journal's and the answer's; the
@@ -2144,6 +2697,7 @@ impl Round {
                     ChildState::Waiting { held_until } => ("queued", held_until.is_some(), true),
                     ChildState::Referred(_) => ("referred", false, true),
                     ChildState::Enrolled => ("enrolled", false, false),
+                    ChildState::Moved => ("moved", false, false),
                 };
                 let row = ApplicationRow {
                     status: status.to_string(),
@@ -2324,6 +2878,7 @@ impl Round {
             ChildState::Waiting { .. } => "queued",
             ChildState::Referred(_) => "referred",
             ChildState::Enrolled => "enrolled",
+            ChildState::Moved => "moved",
         };
         let latest = model.books[district as usize - 1]
             .referrals

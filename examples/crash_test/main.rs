@@ -96,7 +96,8 @@ fn main() -> ExitCode {
         let summary = format!(
             "round {} seed {}: {} clients, killed after {} ms{recovery}; {} sent, {} \
              acknowledged, {} unanswered ({} of them present); {} events; {} clock moves, {} \
-             expired, {} released from the stop list, {} priority decisions",
+             expired, {} released from the stop list, {} priority decisions, {} amendments, {} \
+             moves, {} transfer requests ({} handed in)",
             round + 1,
             report.seed,
             c.clients,
@@ -109,7 +110,11 @@ fn main() -> ExitCode {
             c.clock_moves,
             c.expired,
             c.released,
-            c.decisions
+            c.decisions,
+            c.amended,
+            c.moved,
+            c.transfers,
+            c.transferred
         );
         totals.sent += c.sent;
         totals.acknowledged += c.acknowledged;
@@ -119,6 +124,10 @@ fn main() -> ExitCode {
         totals.expired += c.expired;
         totals.released += c.released;
         totals.decisions += c.decisions;
+        totals.amended += c.amended;
+        totals.moved += c.moved;
+        totals.transfers += c.transfers;
+        totals.transferred += c.transferred;
         if report.passed() {
             passed += 1;
             println!("{summary}: ok");
@@ -140,7 +149,7 @@ fn main() -> ExitCode {
     println!(
         "totals: {} operations sent, {} acknowledged, {} unanswered at the kill ({} of them \
          found present); {} clock moves, {} referrals expired, {} stop lists ended, {} \
-         priority decisions; {:.1} s",
+         priority decisions, {} amendments, {} moves, {} transfer requests ({} handed in); {:.1} s",
         totals.sent,
         totals.acknowledged,
         totals.unanswered,
@@ -149,6 +158,10 @@ fn main() -> ExitCode {
         totals.expired,
         totals.released,
         totals.decisions,
+        totals.amended,
+        totals.moved,
+        totals.transfers,
+        totals.transferred,
         started.elapsed().as_secs_f64()
     );
     println!("{passed} passed, {failed} failed");

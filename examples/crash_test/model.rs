@@ -21,7 +21,22 @@
 //!   then, district by district, every open place of the districts concerned, earliest
 //!   reported first, goes to whoever's turn it is;
 //! - an extension (once) moves the deadline to the end of the 30th local day (UTC+5) after
-//!   the day of issue.
+//!   the day of issue;
+//! - an amendment changes the kindergartens, the language or the desired start (never the
+//!   key) of an application still in the queue, and only while no referral is outstanding;
+//!   a waiting application then takes an open place that now fits it, as a new registration
+//!   does;
+//! - a move to another district (the default policy: the registration time and a verified
+//!   priority are kept) ends the application as moved and continues it under the new
+//!   district's next number, with its stop list; it then takes an open place that fits it;
+//! - an enrolled child may ask for a transfer to other kindergartens of its district; a
+//!   place goes to a transfer only when no first-time applicant fits it, to the earliest
+//!   request whose kindergartens include it, born in the band, its language equal or any;
+//!   asking tries the open places of the district at its kindergartens, by id, until one is
+//!   its; a transfer referral handed in moves the child and frees its old place as a new
+//!   place (same band and language, available from the day of the hand-in or its own date,
+//!   whichever is later), allocated at once; declined or expired it ends the request, and
+//!   the child keeps its place (no stop list).
 //!
 //! The one thing the model takes from the journal is a referral's first deadline, which
 //! depends on the working-day calendar; it only checks that it lies after the issue and
@@ -83,6 +98,17 @@ pub enum ChildState {
     },
     Referred(u32),
     Enrolled,
+    /// The family moved district: the application continues under another number.
+    Moved,
+}
+
+/// A waiting transfer request of an enrolled child.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TransferAsk {
+    pub requested_at_micros: i64,
+    pub choices: Vec<u32>,
+    /// The transfer referral outstanding, if one was issued.
+    pub referral: Option<u32>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,6 +127,9 @@ pub struct Child {
     pub tier: u8,
     pub claim: Option<ClaimState>,
     pub state: ChildState,
+    /// The place an enrolled child holds.
+    pub place: Option<u64>,
+    pub transfer: Option<TransferAsk>,
 }
 
 impl Child {
@@ -118,6 +147,23 @@ impl Child {
 
     pub fn waiting(&self) -> bool {
         matches!(self.state, ChildState::Waiting { .. })
+    }
+
+    /// Whether a waiting transfer request of this child takes `place`.
+    fn transfer_fits(&self, place: &Place) -> bool {
+        let vacancy = &place.vacancy;
+        self.transfer.as_ref().is_some_and(|ask| {
+            ask.referral.is_none()
+                && self.district == vacancy.district
+                && ask.choices.contains(&vacancy.kindergarten)
+                && vacancy.born_from <= self.form.birth
+                && self.form.birth <= vacancy.born_to
+                && self
+                    .form
+                    .language
+                    .as_ref()
+                    .is_none_or(|l| *l == vacancy.language)
+        })
     }
 
     fn fits(&self, place: &Place) -> bool {
@@ -187,6 +233,8 @@ pub struct ModelReferral {
     pub issued_at: i64,
     pub valid_until: i64,
     pub extended: bool,
+    /// Issued to an enrolled child's transfer request.
+    pub transfer: bool,
 }
 
 /// Why the model cannot take an operation: the journal asked for something impossible.
@@ -215,6 +263,16 @@ pub struct Model {
     pub books: Vec<Book>,
     /// Index `id - 1`: place ids are global.
     pub places: Vec<Place>,
+}
+
+/// The local (UTC+5) date of an instant in microseconds.
+fn local_date_of(at_micros: i64) -> NaiveDate {
+    let offset = FixedOffset::east_opt(LOCAL_OFFSET_SECONDS).expect("UTC+5");
+    offset
+        .timestamp_micros(at_micros)
+        .single()
+        .expect("an instant")
+        .date_naive()
 }
 
 /// The end of the local day `days` after the local day of `at` (both in microseconds).
@@ -274,7 +332,15 @@ impl Model {
             tier: GENERAL_TIER,
             claim,
             state: ChildState::Waiting { held_until: None },
+            place: None,
+            transfer: None,
         });
+        (number, self.offer(district, number))
+    }
+
+    /// A waiting application takes the open place that fits it, if any: its most wanted
+    /// kindergarten first (any kindergarten: all equal), then the earliest reported place.
+    fn offer(&mut self, district: u32, number: u32) -> Option<Issued> {
         let child = &self.books[district as usize - 1].children[number as usize - 1];
         let preference = |place: &Place| {
             let choices = &child.form.choices;
@@ -290,8 +356,109 @@ impl Model {
             .filter(|p| p.state == PlaceState::Open && child.fits(p))
             .min_by_key(|p| preference(p))
             .map(|p| p.id);
-        let referral = chosen.map(|place| self.issue(place, number));
-        (number, referral)
+        chosen.map(|place| self.issue(place, number))
+    }
+
+    /// Amends a waiting or referred application (choices: `None` unchanged); returns the
+    /// referral it got at once, if an open place now fits it.
+    pub fn amend(
+        &mut self,
+        district: u32,
+        number: u32,
+        choices: Vec<u32>,
+        language: Option<String>,
+        desired_start: NaiveDate,
+    ) -> Result<Option<Issued>, ModelError> {
+        let child = self.child_mut(district, number)?;
+        let affects = child.form.choices != choices
+            || child.form.language != language
+            || child.form.desired_start != desired_start;
+        match child.state {
+            ChildState::Waiting { .. } => {}
+            ChildState::Referred(_) if !affects => {}
+            state => {
+                return Err(format!(
+                    "an amendment of {district}/{number} (places affected: {affects}), which \
+                     is {state:?}"
+                ))
+            }
+        }
+        child.form.choices = choices;
+        child.form.language = language;
+        child.form.desired_start = desired_start;
+        Ok(match child.state {
+            ChildState::Waiting { .. } => self.offer(district, number),
+            _ => None,
+        })
+    }
+
+    /// Moves a waiting application to `to` (the default policy: time, priority and stop list
+    /// kept); returns the new number and the referral it got at once.
+    pub fn move_to(
+        &mut self,
+        from: (u32, u32),
+        to: u32,
+        choices: Vec<u32>,
+        language: Option<String>,
+    ) -> Result<(u32, Option<Issued>), ModelError> {
+        let child = self.child_mut(from.0, from.1)?;
+        if !child.waiting() || from.0 == to {
+            return Err(format!(
+                "a move of {from:?} to district {to}, while it is {:?}",
+                child.state
+            ));
+        }
+        let mut moved = child.clone();
+        child.state = ChildState::Moved;
+        let book = self.book(to);
+        let number = book.children.len() as u32 + 1;
+        moved.district = to;
+        moved.number = number;
+        moved.form.district = to;
+        moved.form.choices = choices;
+        moved.form.language = language;
+        book.children.push(moved);
+        Ok((number, self.offer(to, number)))
+    }
+
+    /// An enrolled child's transfer request at `at`; returns the referrals the open places
+    /// at its kindergartens went to, tried by id until one went to it.
+    pub fn request_transfer(
+        &mut self,
+        district: u32,
+        number: u32,
+        choices: Vec<u32>,
+        at: i64,
+    ) -> Result<Vec<Issued>, ModelError> {
+        let child = self.child_mut(district, number)?;
+        if child.state != ChildState::Enrolled || child.transfer.is_some() {
+            return Err(format!(
+                "a transfer request of {district}/{number}, which is {:?} with {:?}",
+                child.state, child.transfer
+            ));
+        }
+        child.transfer = Some(TransferAsk {
+            requested_at_micros: at,
+            choices: choices.clone(),
+            referral: None,
+        });
+        let open: Vec<u64> = self
+            .places
+            .iter()
+            .filter(|p| p.state == PlaceState::Open && p.vacancy.district == district)
+            .filter(|p| choices.contains(&p.vacancy.kindergarten))
+            .map(|p| p.id)
+            .collect();
+        let mut issued = Vec::new();
+        for place in open {
+            if let Some(referral) = self.allocate(place) {
+                issued.push(referral);
+                if referral.application == number {
+                    break;
+                }
+            }
+        }
+        Ok(issued)
     }
 
     /// Reports places; returns their ids and the referrals they went to, in order.
@@ -331,12 +498,37 @@ impl Model {
         Ok(())
     }
 
-    pub fn hand_in(&mut self, district: u32, number: u32) -> Result<(), ModelError> {
+    /// Hands a referral in at `at`. A transfer's old place is freed as a new place, which
+    /// is returned with the referral it went to.
+    pub fn hand_in(
+        &mut self,
+        district: u32,
+        number: u32,
+        at: i64,
+    ) -> Result<Option<(u64, Option<Issued>)>, ModelError> {
         let (place, application) = self.live(district, number)?;
+        let transfer = self.referral_mut(district, number)?.transfer;
         self.referral_mut(district, number)?.state = ReferralState::HandedIn;
         self.places[place as usize - 1].state = PlaceState::Filled;
-        self.child_mut(district, application)?.state = ChildState::Enrolled;
-        Ok(())
+        let child = self.child_mut(district, application)?;
+        child.state = ChildState::Enrolled;
+        let old = child.place.replace(place);
+        if !transfer {
+            return Ok(None);
+        }
+        child.transfer = None;
+        let old =
+            old.ok_or_else(|| format!("a transfer of {district}/{application} from no place"))?;
+        let mut vacancy = self.places[old as usize - 1].vacancy.clone();
+        vacancy.count = 1;
+        vacancy.available_from = vacancy.available_from.max(local_date_of(at));
+        let id = self.places.len() as u64 + 1;
+        self.places.push(Place {
+            id,
+            vacancy,
+            state: PlaceState::Open,
+        });
+        Ok(Some((id, self.allocate(id))))
     }
 
     /// Declines at `at`; returns the referral the freed place went to, if anyone fits it.
@@ -557,25 +749,39 @@ impl Model {
                  {held_until}, not {STOP_LIST_DAYS} days"
             ));
         }
-        self.referral_mut(district, number)?.state = how;
+        let referral = self.referral_mut(district, number)?;
+        referral.state = how;
+        let transfer = referral.transfer;
         self.places[place as usize - 1].state = PlaceState::Open;
-        self.child_mut(district, application)?.state = ChildState::Waiting {
-            held_until: Some(held_until),
-        };
+        let child = self.child_mut(district, application)?;
+        if transfer {
+            // The request ends with its referral; the child keeps its place.
+            child.transfer = None;
+        } else {
+            child.state = ChildState::Waiting {
+                held_until: Some(held_until),
+            };
+        }
         Ok(place)
     }
 
-    /// The place goes to the first fitting child of its district in key order, if any.
+    /// The place goes to the first fitting child of its district in key order; when none
+    /// fits, to the earliest fitting transfer request; else it stays open.
     fn allocate(&mut self, place: u64) -> Option<Issued> {
         let open = &self.places[place as usize - 1];
         debug_assert_eq!(open.state, PlaceState::Open);
-        let district = open.vacancy.district;
-        let number = self.books[district as usize - 1]
-            .children
+        let children = &self.books[open.vacancy.district as usize - 1].children;
+        let first_time = children
             .iter()
             .filter(|c| c.fits(open))
-            .min_by_key(|c| c.key())?
-            .number;
+            .min_by_key(|c| c.key());
+        let transfer = || {
+            children
+                .iter()
+                .filter(|c| c.transfer_fits(open))
+                .min_by_key(|c| (c.transfer.as_ref().map(|t| t.requested_at_micros), c.number))
+        };
+        let number = first_time.or_else(transfer)?.number;
         Some(self.issue(place, number))
     }
 
@@ -590,14 +796,20 @@ impl Model {
             application,
             kindergarten,
         };
+        let child = &mut book.children[application as usize - 1];
+        let transfer = child.state == ChildState::Enrolled;
+        match child.transfer.as_mut() {
+            Some(ask) if transfer => ask.referral = Some(issued.number),
+            _ => child.state = ChildState::Referred(issued.number),
+        }
         book.referrals.push(ModelReferral {
             issued,
             state: ReferralState::Issued,
             issued_at: 0,
             valid_until: i64::MAX,
             extended: false,
+            transfer,
         });
-        book.children[application as usize - 1].state = ChildState::Referred(issued.number);
         self.places[place as usize - 1].state = PlaceState::Held(issued.number);
         issued
     }
@@ -656,8 +868,8 @@ mod tests {
         assert_eq!(model.queue(1, 2023, Some(1)), [(1, true)]);
         let (_, at_once) = model.register(form(1, vec![1], Some("kk")), 6);
         assert_eq!(at_once.map(|r| r.place), Some(1));
-        assert!(model.hand_in(1, 1).is_err(), "declined");
-        model.hand_in(1, 2).unwrap();
+        assert!(model.hand_in(1, 1, 7).is_err(), "declined");
+        assert_eq!(model.hand_in(1, 2, 7).unwrap(), None, "not a transfer");
         assert_eq!(model.places[1].state, PlaceState::Filled);
     }
 
@@ -713,5 +925,58 @@ mod tests {
         assert!(model.extend(1, 1, end.timestamp_micros() + 1).is_err());
         model.extend(1, 1, end.timestamp_micros()).unwrap();
         assert!(model.extend(1, 1, end.timestamp_micros()).is_err(), "once");
+    }
+
+    #[test]
+    fn an_amendment_keeps_the_key_and_a_move_keeps_the_time() {
+        let mut model = Model::new(2);
+        model.register(form(1, vec![2], None), 1);
+        model.register(form(1, vec![2], None), 2);
+        model.report(vacancy(1, 1, 1));
+        let taken = model.amend(1, 2, vec![1], None, day(2026, 12, 1)).unwrap();
+        assert_eq!(
+            taken.map(|r| r.application),
+            Some(2),
+            "the open place fits now"
+        );
+        assert!(
+            model.amend(1, 2, vec![2], None, day(2026, 12, 1)).is_err(),
+            "a referral is outstanding"
+        );
+        model.register(form(2, vec![], None), 5);
+        let (number, _) = model.move_to((1, 1), 2, vec![], None).unwrap();
+        assert_eq!(number, 2);
+        assert_eq!(model.child(1, 1).unwrap().state, ChildState::Moved);
+        assert_eq!(
+            model.queue(2, 2023, None),
+            [(2, false), (1, false)],
+            "by the original time: the moved child (time 1) before the later one (time 5)"
+        );
+        assert!(
+            model.move_to((1, 1), 2, vec![], None).is_err(),
+            "moved already"
+        );
+    }
+
+    #[test]
+    fn a_transfer_waits_for_first_time_children_and_frees_its_old_place() {
+        let mut model = Model::new(1);
+        model.register(form(1, vec![1], None), 1);
+        model.report(vacancy(1, 1, 1));
+        model.set_terms(1, 1, 10, 10 + DAY).unwrap();
+        assert_eq!(model.hand_in(1, 1, 20).unwrap(), None);
+        assert!(model
+            .request_transfer(1, 1, vec![2], 30)
+            .unwrap()
+            .is_empty());
+        model.register(form(1, vec![], None), 40);
+        let (_, issued) = model.report(vacancy(1, 2, 2));
+        let to: Vec<u32> = issued.iter().map(|r| r.application).collect();
+        assert_eq!(to, [2, 1], "the first-time child first, then the transfer");
+        assert!(model.books[0].referrals[2].transfer);
+        let (freed, next) = model.hand_in(1, 3, 50).unwrap().expect("a transfer");
+        assert_eq!((freed, next), (4, None), "nobody waits for the old place");
+        assert_eq!(model.places[3].vacancy.kindergarten, 1);
+        assert_eq!(model.child(1, 1).unwrap().place, Some(3));
     }
 }
