@@ -2,10 +2,14 @@
 //!
 //! Each case opens a fresh database, builds a small catalog, and drives the real service with
 //! random registrations (single and batched, valid and refused, repeats of a child who is
-//! already queued), withdrawals, priority decisions, clock moves and restarts. A plain model
+//! already queued), families of two or three children registered at once (together or
+//! separately), amendments of choices, language, start and phone (valid and refused), moves
+//! to the other district (whose policy keeps the registration time or not; a family moves
+//! whole), withdrawals, priority decisions, clock moves and restarts. A plain model
 //! (a list of applications, ordered by queue key on demand) predicts every answer: the
 //! outcome or refusal of each command, the number and time each registration gets, every
-//! queued application's position, and who comes first for a few random places. After each
+//! queued application's position (an amendment keeps the key, a move keeps the time when
+//! the policy says so), and who comes first for a few random places. After each
 //! restart the same comparisons run against the state rebuilt from the file; at the end
 //! `kezek::verify::verify` must accept the file and count what the model counts.
 //!
@@ -14,6 +18,7 @@
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
 use kezek::clock::{Clock, ManualClock};
+use kezek::domain::amendment::{AmendedField, AmendmentForm, MoveForm};
 use kezek::domain::application::{
     Application, ApplicationId, ApplicationStatus, Channel, Choices, ClaimStatus, RegistrationForm,
     RegistrationNumber,
@@ -21,6 +26,7 @@ use kezek::domain::application::{
 use kezek::domain::catalog::{AgeBand, DistrictId, KindergartenId, Language, Names, Tier};
 use kezek::domain::event::Actor;
 use kezek::domain::iin::{Iin, Sex};
+use kezek::domain::referral::DistrictPolicy;
 use kezek::domain::waiting_list::{Place, Position};
 use kezek::service::{Command, CommandError, NewDistrict, NewKindergarten, Outcome, Service};
 use proptest::prelude::*;
@@ -45,6 +51,9 @@ const CATEGORIES: [(&str, Tier); 3] = [
     ("orphan", Tier::First),
 ];
 const LANGUAGE_CODES: [&str; 3] = ["kk", "ru", "any"];
+/// The phones a parent may give: distinct numbers, written as parents write them. A
+/// registration gives the first.
+const PHONES: [&str; 3] = ["+7 701 234 56 78", "+7 702 345 67 89", "8 777 111 22 33"];
 
 fn start_instant() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2025, 3, 3, 4, 30, 0).unwrap()
@@ -70,6 +79,8 @@ struct Setup {
     kindergartens: [usize; 2],
     /// Per child: days before the start day it was born, and its sex.
     children: Vec<(i64, bool)>,
+    /// Every district's policy: whether an application moved there keeps its time.
+    keep_time_on_move: bool,
 }
 
 /// One way to spoil an otherwise valid form, and the refusal it must bring.
@@ -113,6 +124,43 @@ struct PlaceSpec {
     available_in_days: i64,
 }
 
+/// An amendment: each field changed or left as it is, and one way to spoil it.
+#[derive(Clone, Debug)]
+struct AmendSpec {
+    /// Indices into the district's kindergartens; empty: any.
+    choices: Option<Vec<usize>>,
+    language: Option<usize>,
+    start_in_days: Option<i64>,
+    phone: Option<usize>,
+    defect: Option<AmendDefect>,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum AmendDefect {
+    TooManyKindergartens,
+    DuplicateKindergarten,
+    UnknownKindergarten,
+    /// A kindergarten of the other district (unknown when there is one district).
+    OtherDistrictKindergarten,
+    DesiredStartInPast,
+    ForeignLanguage,
+}
+
+/// A move to the next district (the same one when there is only one).
+#[derive(Clone, Debug)]
+struct MoveSpec {
+    choices: Vec<usize>,
+    language: Option<usize>,
+    defect: Option<MoveDefect>,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum MoveDefect {
+    UnknownDistrict,
+    /// Choices from the district it leaves.
+    KindergartenOfOrigin,
+}
+
 #[derive(Clone, Debug)]
 enum Op {
     Register(FormSpec),
@@ -122,6 +170,10 @@ enum Op {
     Withdraw(Option<Index>),
     Verify(Option<Index>),
     Reject(Option<Index>, bool),
+    /// Children of one applicant at once (the first form's district for all), together or not.
+    RegisterFamily(Vec<FormSpec>, bool),
+    Amend(Option<Index>, AmendSpec),
+    Move(Option<Index>, MoveSpec),
     Advance(i64),
     Restart,
 }
@@ -195,6 +247,60 @@ fn place_spec() -> impl Strategy<Value = PlaceSpec> {
     )
 }
 
+fn choice_indices() -> impl Strategy<Value = Vec<usize>> {
+    prop_oneof![
+        1 => Just(Vec::new()),
+        3 => proptest::sample::subsequence((0..KINDERGARTENS_MAX).collect::<Vec<_>>(), 1..=3)
+            .prop_shuffle(),
+    ]
+}
+
+fn amend_spec() -> impl Strategy<Value = AmendSpec> {
+    let defect = prop_oneof![
+        14 => Just(None),
+        1 => Just(Some(AmendDefect::TooManyKindergartens)),
+        1 => Just(Some(AmendDefect::DuplicateKindergarten)),
+        1 => Just(Some(AmendDefect::UnknownKindergarten)),
+        1 => Just(Some(AmendDefect::OtherDistrictKindergarten)),
+        1 => Just(Some(AmendDefect::DesiredStartInPast)),
+        1 => Just(Some(AmendDefect::ForeignLanguage)),
+    ];
+    (
+        prop::option::weighted(0.6, choice_indices()),
+        prop::option::weighted(0.3, 0usize..3),
+        prop::option::weighted(0.3, 0i64..200),
+        prop::option::weighted(0.3, 0usize..PHONES.len()),
+        defect,
+    )
+        .prop_map(
+            |(choices, language, start_in_days, phone, defect)| AmendSpec {
+                choices,
+                language,
+                start_in_days,
+                phone,
+                defect,
+            },
+        )
+}
+
+fn move_spec() -> impl Strategy<Value = MoveSpec> {
+    let defect = prop_oneof![
+        10 => Just(None),
+        1 => Just(Some(MoveDefect::UnknownDistrict)),
+        1 => Just(Some(MoveDefect::KindergartenOfOrigin)),
+    ];
+    (
+        choice_indices(),
+        prop::option::weighted(0.4, 0usize..3),
+        defect,
+    )
+        .prop_map(|(choices, language, defect)| MoveSpec {
+            choices,
+            language,
+            defect,
+        })
+}
+
 fn target() -> impl Strategy<Value = Option<Index>> {
     prop_oneof![8 => any::<Index>().prop_map(Some), 1 => Just(None)]
 }
@@ -206,6 +312,10 @@ fn op() -> impl Strategy<Value = Op> {
         2 => target().prop_map(Op::Withdraw),
         5 => target().prop_map(Op::Verify),
         2 => (target(), proptest::bool::weighted(0.15)).prop_map(|(t, blank)| Op::Reject(t, blank)),
+        2 => (prop::collection::vec(form_spec(), 2..=3), any::<bool>())
+            .prop_map(|(specs, together)| Op::RegisterFamily(specs, together)),
+        5 => (target(), amend_spec()).prop_map(|(t, spec)| Op::Amend(t, spec)),
+        3 => (target(), move_spec()).prop_map(|(t, spec)| Op::Move(t, spec)),
         // Often zero: registrations at the same instant tie on time.
         3 => prop_oneof![Just(0i64), 1i64..3 * 86_400_000_000].prop_map(Op::Advance),
         1 => Just(Op::Restart),
@@ -217,12 +327,16 @@ fn setup() -> impl Strategy<Value = Setup> {
         prop_oneof![Just(None), any::<bool>().prop_map(Some)],
         [2usize..=KINDERGARTENS_MAX, 2usize..=KINDERGARTENS_MAX],
         prop::collection::vec((30i64..1000, any::<bool>()), CHILDREN),
+        any::<bool>(),
     )
-        .prop_map(|(second_district, kindergartens, children)| Setup {
-            second_district,
-            kindergartens,
-            children,
-        })
+        .prop_map(
+            |(second_district, kindergartens, children, keep_time_on_move)| Setup {
+                second_district,
+                kindergartens,
+                children,
+                keep_time_on_move,
+            },
+        )
 }
 
 // ---------------------------------------------------------------------------------------
@@ -257,6 +371,10 @@ struct ModelApplication {
     claim: Option<(&'static str, Tier, ClaimStatus)>,
     tier: Tier,
     queued: bool,
+    /// Moved to another district: it continues there as another application.
+    moved: bool,
+    /// Into `PHONES`.
+    phone: usize,
 }
 
 impl ModelApplication {
@@ -298,6 +416,9 @@ impl ModelApplication {
 #[derive(Debug, PartialEq)]
 enum Expected {
     Registered,
+    FamilyRegistered,
+    Amended,
+    Moved,
     Done,
     Refused(&'static str),
     NotFound,
@@ -308,6 +429,9 @@ enum Expected {
 fn answer_kind(answer: &Result<Outcome, CommandError>) -> Expected {
     match answer {
         Ok(Outcome::Registered { .. }) => Expected::Registered,
+        Ok(Outcome::FamilyRegistered { .. }) => Expected::FamilyRegistered,
+        Ok(Outcome::Amended { .. }) => Expected::Amended,
+        Ok(Outcome::Moved { .. }) => Expected::Moved,
         Ok(Outcome::Done) => Expected::Done,
         Ok(other) => panic!("unexpected outcome {other:?}"),
         Err(CommandError::Refused(refusal)) => Expected::Refused(refusal.code()),
@@ -324,6 +448,10 @@ struct Model {
     children: Vec<Child>,
     /// Every application ever registered, in registration order.
     applications: Vec<ModelApplication>,
+    /// Children registered together: their applications, as they are now (a move replaces
+    /// a member by its application in the new district).
+    families: Vec<Vec<ApplicationId>>,
+    keep_time_on_move: bool,
     /// Events the journal must hold.
     events: u64,
 }
@@ -422,7 +550,7 @@ impl Model {
             child_birth_date: child.birth_date.format("%Y-%m-%d").to_string(),
             applicant_iin: APPLICANT_IIN.into(),
             applicant_full_name: "Test Parent".into(),
-            applicant_phone: "+7 701 234 56 78".into(),
+            applicant_phone: PHONES[0].into(),
             applicant_email: None,
             applicant_address: "Astana, Test street 1".into(),
             applicant_relation: "mother".into(),
@@ -510,6 +638,8 @@ impl Model {
             claim: claim.map(|(code, tier)| (code, tier, ClaimStatus::Claimed)),
             tier: Tier::General,
             queued: true,
+            moved: false,
+            phone: 0,
         };
         (form, Ok(application))
     }
@@ -527,6 +657,165 @@ impl Model {
         self.applications.push(application);
         // The registration and the parent's access code.
         self.events += 2;
+    }
+}
+
+/// What an amendment must do, as the model sees it.
+struct AmendExpectation {
+    choices: Option<Vec<KindergartenId>>,
+    language: Option<Language>,
+    desired_start: NaiveDate,
+    phone: usize,
+    changed: Vec<AmendedField>,
+}
+
+impl Model {
+    fn district_of_index(&self, index: usize) -> &ModelDistrict {
+        &self.districts[index % self.districts.len()]
+    }
+
+    fn district_of(&self, id: DistrictId) -> &ModelDistrict {
+        self.districts
+            .iter()
+            .find(|d| d.id == id)
+            .expect("a district of the model")
+    }
+
+    /// Kindergarten indices into `district`'s list, the first of each repeat kept.
+    fn listed(district: &ModelDistrict, indices: &[usize]) -> Vec<KindergartenId> {
+        let mut listed: Vec<KindergartenId> = Vec::new();
+        for i in indices {
+            let k = district.kindergartens[i % district.kindergartens.len()];
+            if !listed.contains(&k) {
+                listed.push(k);
+            }
+        }
+        listed
+    }
+
+    /// A language code against what `district` runs (DOMAIN.md: "any", or one it runs).
+    fn language(district: &ModelDistrict, code: &str) -> Result<Option<Language>, &'static str> {
+        match code {
+            "any" => Ok(None),
+            code => match Language::parse(code) {
+                Some(l) if district.languages.contains(&l) => Ok(Some(l)),
+                _ => Err("language_not_offered"),
+            },
+        }
+    }
+
+    /// The form an amendment spec describes for `application`, and what it must do: the
+    /// refusal (checks in the order the form's fields come), or the new values and the
+    /// fields that changed.
+    fn amendment(
+        &self,
+        application: &ModelApplication,
+        spec: &AmendSpec,
+        today: NaiveDate,
+    ) -> (AmendmentForm, Result<AmendExpectation, &'static str>) {
+        let district = self.district_of(application.id.district);
+        let other = self.districts.iter().find(|d| d.id != district.id);
+        let mut form = AmendmentForm {
+            kindergartens: spec
+                .choices
+                .as_ref()
+                .map(|c| Model::listed(district, c).iter().map(|k| k.0).collect()),
+            language: spec.language.map(|i| LANGUAGE_CODES[i].to_string()),
+            desired_start: spec
+                .start_in_days
+                .map(|d| (today + Duration::days(d)).format("%Y-%m-%d").to_string()),
+            applicant_phone: spec.phone.map(|i| PHONES[i].to_string()),
+            applicant_email: None,
+            applicant_address: None,
+        };
+        let first = district.kindergartens[0].0;
+        let mut refusal: Option<&'static str> = None;
+        match spec.defect {
+            Some(AmendDefect::TooManyKindergartens) => {
+                form.kindergartens = Some((0..6).map(|i| first + i).collect());
+                refusal = Some("too_many_kindergartens");
+            }
+            Some(AmendDefect::DuplicateKindergarten) => {
+                form.kindergartens = Some(vec![first, first]);
+                refusal = Some("duplicate_kindergarten");
+            }
+            Some(AmendDefect::UnknownKindergarten) => {
+                form.kindergartens = Some(vec![first, 999]);
+                refusal = Some("kindergarten_unknown");
+            }
+            Some(AmendDefect::OtherDistrictKindergarten) => match other {
+                Some(other) => {
+                    form.kindergartens = Some(vec![other.kindergartens[0].0]);
+                    refusal = Some("kindergarten_not_in_district");
+                }
+                None => {
+                    form.kindergartens = Some(vec![999]);
+                    refusal = Some("kindergarten_unknown");
+                }
+            },
+            _ => {}
+        }
+        let choices = match &form.kindergartens {
+            Some(ids) if !ids.is_empty() => Some(ids.iter().map(|k| KindergartenId(*k)).collect()),
+            Some(_) => None,
+            None => application.choices.clone(),
+        };
+        if let Some(AmendDefect::ForeignLanguage) = spec.defect {
+            form.language = Some("de".into());
+        }
+        let language = match &form.language {
+            Some(code) => match Model::language(district, code) {
+                Ok(language) => language,
+                Err(code) => {
+                    refusal = refusal.or(Some(code));
+                    None
+                }
+            },
+            None => application.language,
+        };
+        if let Some(AmendDefect::DesiredStartInPast) = spec.defect {
+            form.desired_start = Some((today - Duration::days(1)).format("%Y-%m-%d").to_string());
+            refusal = refusal.or(Some("desired_start_in_past"));
+        }
+        let desired_start = spec
+            .start_in_days
+            .map_or(application.desired_start, |d| today + Duration::days(d));
+        let phone = spec.phone.unwrap_or(application.phone);
+        if let Some(code) = refusal {
+            return (form, Err(code));
+        }
+        let changed: Vec<AmendedField> = [
+            (AmendedField::Kindergartens, choices != application.choices),
+            (AmendedField::Language, language != application.language),
+            (
+                AmendedField::DesiredStart,
+                desired_start != application.desired_start,
+            ),
+            (AmendedField::ApplicantPhone, phone != application.phone),
+        ]
+        .into_iter()
+        .filter_map(|(field, differs)| differs.then_some(field))
+        .collect();
+        if changed.is_empty() {
+            return (form, Err("nothing_to_amend"));
+        }
+        let expectation = AmendExpectation {
+            choices,
+            language,
+            desired_start,
+            phone,
+            changed,
+        };
+        (form, Ok(expectation))
+    }
+
+    /// The application's family, as its members are now, or the application alone.
+    fn family_of(&self, id: ApplicationId) -> Vec<ApplicationId> {
+        self.families
+            .iter()
+            .find(|members| members.contains(&id))
+            .cloned()
+            .unwrap_or_else(|| vec![id])
     }
 }
 
@@ -625,6 +914,21 @@ impl World {
                 kindergartens,
                 next_number: 1,
             });
+        }
+        model.keep_time_on_move = setup.keep_time_on_move;
+        for district in &model.districts {
+            let policy = DistrictPolicy {
+                move_keeps_registration_time: setup.keep_time_on_move,
+                ..DistrictPolicy::default()
+            };
+            let command = Command::SetPolicy {
+                district: district.id,
+                policy,
+            };
+            match service.submit_blocking(command, Actor::system()) {
+                Ok(Outcome::Done) => model.events += 1,
+                other => return Err(fail(format!("setting a policy: {other:?}"))),
+            }
         }
         for (index, (days_ago, male)) in setup.children.iter().enumerate() {
             let birth_date = start_day() - Duration::days(*days_ago);
@@ -765,6 +1069,294 @@ impl World {
         self.settle(id, expected, answer)
     }
 
+    fn register_family(&mut self, specs: &[FormSpec], together: bool) -> Result<(), TestCaseError> {
+        let today = self.today();
+        let now_micros = self.clock.now().timestamp_micros();
+        let district = specs[0].district;
+        let specs: Vec<FormSpec> = specs
+            .iter()
+            .map(|spec| FormSpec {
+                district,
+                channel: specs[0].channel,
+                ..spec.clone()
+            })
+            .collect();
+        let built: Vec<_> = specs
+            .iter()
+            .map(|spec| self.model.form(spec, today))
+            .collect();
+        // DOMAIN.md: each child's form is checked in turn, then whether it repeats a child
+        // of the family, then whether it is already queued; the first refusal refuses all.
+        let mut refusal = None;
+        let mut seen: Vec<usize> = Vec::new();
+        for (spec, (_, outcome)) in specs.iter().zip(&built) {
+            let child = spec.child.index(self.model.children.len());
+            match outcome {
+                Err(code) if *code != "already_queued" => refusal = Some(*code),
+                _ if seen.contains(&child) => refusal = Some("family_child_repeated"),
+                Err(code) => refusal = Some(*code),
+                Ok(_) => {}
+            }
+            if refusal.is_some() {
+                break;
+            }
+            seen.push(child);
+        }
+        let (channel, actor, entered_by) = channel(specs[0].channel);
+        let forms = built.iter().map(|(form, _)| form.clone()).collect();
+        let command = Command::RegisterFamily {
+            forms,
+            together,
+            channel,
+        };
+        let answer = self.service().submit_blocking(command, actor);
+        if let Some(code) = refusal {
+            return match answer {
+                Err(CommandError::Refused(refusal)) => {
+                    prop_assert_eq!(refusal.code(), code);
+                    Ok(())
+                }
+                got => Err(fail(format!(
+                    "a family answered {:?}, the model expected the refusal {code}",
+                    answer_kind(&got)
+                ))),
+            };
+        }
+        let Ok(Outcome::FamilyRegistered {
+            applications,
+            positions,
+            ..
+        }) = answer
+        else {
+            return Err(fail(format!(
+                "a family answered {:?}, the model expected it registered",
+                answer_kind(&answer)
+            )));
+        };
+        let first = self.model.district_of_index(district).next_number;
+        let mut members = Vec::new();
+        for (i, (_, outcome)) in built.into_iter().enumerate() {
+            let mut want = outcome.expect("checked above");
+            want.id.number = RegistrationNumber(first + i as u32);
+            members.push(want.id);
+            self.model.accept(want, now_micros);
+        }
+        self.model.families.push(members.clone());
+        // The family's own event beside each child's registration and access code.
+        self.model.events += 1;
+        prop_assert_eq!(applications.len(), members.len());
+        for (got, id) in applications.iter().zip(&members) {
+            let want = self
+                .model
+                .applications
+                .iter()
+                .find(|a| a.id == *id)
+                .unwrap();
+            check_registered(got, want, now_micros, channel, entered_by.clone())?;
+        }
+        let expected: Vec<Option<Position>> =
+            members.iter().map(|id| self.model.position(*id)).collect();
+        prop_assert_eq!(positions, expected, "each child's position as it entered");
+        Ok(())
+    }
+
+    fn amend(&mut self, target: &Option<Index>, spec: &AmendSpec) -> Result<(), TestCaseError> {
+        let id = self.model.pick(target);
+        let today = self.today();
+        let (form, expected) = match self.model.applications.iter().find(|a| a.id == id) {
+            None => (AmendmentForm::default(), Err(Expected::NotFound)),
+            Some(a) if !a.queued => (AmendmentForm::default(), Err(Expected::Conflict)),
+            Some(a) => {
+                let (form, outcome) = self.model.amendment(a, spec, today);
+                (form, outcome.map_err(Expected::Refused))
+            }
+        };
+        // A form that changes nothing is refused even for an application not in the queue,
+        // but the status is checked first; an empty form is all a missing one needs.
+        let answer = self
+            .service()
+            .submit_blocking(Command::Amend { id, form }, Actor::portal());
+        let want = match expected {
+            Err(expected) => {
+                prop_assert_eq!(answer_kind(&answer), expected, "{:?}", id);
+                return Ok(());
+            }
+            Ok(want) => want,
+        };
+        let Ok(Outcome::Amended {
+            amendment,
+            position,
+            referral,
+        }) = answer
+        else {
+            return Err(fail(format!(
+                "amending {id:?} answered {:?}, the model expected it amended",
+                answer_kind(&answer)
+            )));
+        };
+        prop_assert_eq!(&amendment.changed, &want.changed);
+        prop_assert!(referral.is_none(), "no place is ever open here");
+        let application = self.model.find_mut(id).expect("found above");
+        application.choices = want.choices;
+        application.language = want.language;
+        application.desired_start = want.desired_start;
+        application.phone = want.phone;
+        self.model.events += 1;
+        prop_assert_eq!(position, self.model.position(id), "the key stays: {:?}", id);
+        Ok(())
+    }
+
+    fn move_to(&mut self, target: &Option<Index>, spec: &MoveSpec) -> Result<(), TestCaseError> {
+        let id = self.model.pick(target);
+        let now_micros = self.clock.now().timestamp_micros();
+        let origin = self
+            .model
+            .districts
+            .iter()
+            .position(|d| d.id == id.district)
+            .unwrap_or(0);
+        let to = (origin + 1) % self.model.districts.len();
+        let (to_district, origin_district) =
+            (&self.model.districts[to], &self.model.districts[origin]);
+        let mut form = MoveForm {
+            district: to_district.code.clone(),
+            kindergartens: Model::listed(to_district, &spec.choices)
+                .iter()
+                .map(|k| k.0)
+                .collect(),
+            language: spec.language.map(|i| LANGUAGE_CODES[i].to_string()),
+        };
+        match spec.defect {
+            Some(MoveDefect::UnknownDistrict) => form.district = "NOWHERE".into(),
+            Some(MoveDefect::KindergartenOfOrigin) => {
+                form.kindergartens = vec![origin_district.kindergartens[0].0]
+            }
+            None => {}
+        }
+        // The application itself first, then the district moved to, then the choices and
+        // language there.
+        let expected: Result<(), Expected> =
+            match self.model.applications.iter().find(|a| a.id == id) {
+                None => Err(Expected::NotFound),
+                Some(a) if !a.queued => Err(Expected::Conflict),
+                Some(_) => {
+                    let choices_ok = form
+                        .kindergartens
+                        .iter()
+                        .all(|k| to_district.kindergartens.contains(&KindergartenId(*k)));
+                    if form.district == "NOWHERE" {
+                        Err(Expected::Refused("district_unknown"))
+                    } else if to == origin {
+                        Err(Expected::Refused("move_to_same_district"))
+                    } else if !choices_ok {
+                        Err(Expected::Refused("kindergarten_not_in_district"))
+                    } else {
+                        match &form.language {
+                            Some(code) => Model::language(to_district, code)
+                                .map(|_| ())
+                                .map_err(Expected::Refused),
+                            None => Ok(()),
+                        }
+                    }
+                }
+            };
+        let answer = self.service().submit_blocking(
+            Command::Move {
+                id,
+                form: form.clone(),
+            },
+            Actor::portal(),
+        );
+        if let Err(expected) = expected {
+            prop_assert_eq!(answer_kind(&answer), expected, "{:?}", id);
+            return Ok(());
+        }
+        let Ok(Outcome::Moved {
+            application: got,
+            position,
+            referral,
+            ..
+        }) = answer
+        else {
+            return Err(fail(format!(
+                "moving {id:?} answered {:?}, the model expected it moved",
+                answer_kind(&answer)
+            )));
+        };
+        prop_assert!(referral.is_none(), "no place is ever open here");
+        // DOMAIN.md: the family moves whole, its waiting children in their order, each
+        // with the new district's next number; the time kept if the policy says so.
+        let to_id = self.model.districts[to].id;
+        let choices: Option<Vec<KindergartenId>> = (!form.kindergartens.is_empty()).then(|| {
+            form.kindergartens
+                .iter()
+                .map(|k| KindergartenId(*k))
+                .collect()
+        });
+        let family = self.model.family_of(id);
+        let mut moved_id = None;
+        for member in family {
+            let Some(old) = self.model.find_mut(member) else {
+                continue;
+            };
+            if !old.queued {
+                continue;
+            }
+            old.queued = false;
+            old.moved = true;
+            let mut new = old.clone();
+            let district = &mut self.model.districts[to];
+            new.id = ApplicationId {
+                district: to_id,
+                number: RegistrationNumber(district.next_number),
+            };
+            district.next_number += 1;
+            new.moved = false;
+            new.queued = true;
+            new.choices = choices.clone();
+            new.language = match &form.language {
+                Some(code) => Model::language(district, code).expect("checked above"),
+                None => new.language.filter(|l| district.languages.contains(l)),
+            };
+            if !self.model.keep_time_on_move {
+                new.registered_at_micros = now_micros;
+            }
+            if member == id {
+                moved_id = Some(new.id);
+            }
+            for members in &mut self.model.families {
+                for m in members.iter_mut().filter(|m| **m == member) {
+                    *m = new.id;
+                }
+            }
+            self.model.applications.push(new);
+            // The move and the new access code.
+            self.model.events += 2;
+        }
+        let moved_id = moved_id.expect("the application itself moved");
+        let want = self
+            .model
+            .applications
+            .iter()
+            .find(|a| a.id == moved_id)
+            .unwrap();
+        prop_assert_eq!(got.id, moved_id);
+        prop_assert_eq!(got.moved_from, Some(id));
+        prop_assert_eq!(
+            got.registered_at.timestamp_micros(),
+            want.registered_at_micros
+        );
+        prop_assert_eq!(got.tier, want.tier, "the policy keeps a verified priority");
+        prop_assert_eq!(got.language, want.language);
+        let choices = match &want.choices {
+            None => Choices::Any,
+            Some(list) => Choices::Listed(list.clone()),
+        };
+        prop_assert_eq!(&got.choices, &choices);
+        prop_assert_eq!(position, self.model.position(moved_id));
+        Ok(())
+    }
+
     fn settle(
         &mut self,
         id: ApplicationId,
@@ -791,6 +1383,9 @@ impl World {
             Op::Withdraw(target) => self.withdraw(target),
             Op::Verify(target) => self.verify_priority(target),
             Op::Reject(target, blank) => self.reject_priority(target, *blank),
+            Op::RegisterFamily(specs, together) => self.register_family(specs, *together),
+            Op::Amend(target, spec) => self.amend(target, spec),
+            Op::Move(target, spec) => self.move_to(target, spec),
             Op::Advance(micros) => {
                 self.clock.advance(Duration::microseconds(*micros));
                 Ok(())
@@ -879,6 +1474,8 @@ impl World {
             prop_assert_eq!(row.tier, want.tier, "{:?}", want.id);
             let status = if want.queued {
                 ApplicationStatus::Queued
+            } else if want.moved {
+                ApplicationStatus::Moved
             } else {
                 ApplicationStatus::Withdrawn
             };
