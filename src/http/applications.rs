@@ -157,6 +157,28 @@ pub struct Registered {
     pub referral: Option<ReferralView>,
 }
 
+/// The channel a registration comes through: the portal without a token, else the staff
+/// account's desk (an operator's service centre or an officer's office), which must be of
+/// the district registered in. An unknown district is the validation's to refuse; a known
+/// other one is not this account's to act in.
+fn registration_channel(app: &AppState, ctx: &Ctx, district: &str) -> Result<Channel, ApiError> {
+    let Caller::Staff(account) = &ctx.caller else {
+        return Ok(Channel::Portal);
+    };
+    let district = ids::parse_district(&app.service.read().catalog, district);
+    match district {
+        Some(district) => auth::district_staff(&ctx.caller, district, true, ctx.lang)?,
+        None => ctx
+            .caller
+            .staff_in(&[Role::Officer, Role::Operator], ctx.lang)?
+            .clone(),
+    };
+    Ok(match account.role {
+        Role::Operator => Channel::ServiceCentre,
+        _ => Channel::Office,
+    })
+}
+
 /// Registers a child: self-service without a token, or by an officer or operator of the
 /// district (the channel follows the account).
 #[utoipa::path(post, path = "/api/v1/applications", tag = "parent",
@@ -172,27 +194,7 @@ async fn register(
     ctx: Ctx,
     ApiJson(request): ApiJson<RegistrationRequest>,
 ) -> Result<Response, ApiError> {
-    let channel = match &ctx.caller {
-        Caller::Staff(account) => {
-            let district = {
-                let state = app.service.read();
-                ids::parse_district(&state.catalog, &request.district)
-            };
-            // An unknown district is the validation's to refuse; a known other one is not
-            // this account's to act in.
-            if let Some(district) = district {
-                auth::district_staff(&ctx.caller, district, true, ctx.lang)?;
-            } else {
-                ctx.caller
-                    .staff_in(&[Role::Officer, Role::Operator], ctx.lang)?;
-            }
-            match account.role {
-                Role::Operator => Channel::ServiceCentre,
-                _ => Channel::Office,
-            }
-        }
-        _ => Channel::Portal,
-    };
+    let channel = registration_channel(&app, &ctx, &request.district)?;
     app.admit_registration(&ctx.caller, ctx.ip, &request.applicant_iin, 1)
         .map_err(|e| ApiError::from_command(e, ctx.lang))?;
     let form = RegistrationForm::from(request);
@@ -642,23 +644,7 @@ async fn register_family(
     ctx: Ctx,
     ApiJson(request): ApiJson<FamilyRegistrationRequest>,
 ) -> Result<Response, ApiError> {
-    let channel = match &ctx.caller {
-        Caller::Staff(account) => {
-            let district = ids::parse_district(&app.service.read().catalog, &request.district);
-            match district {
-                Some(district) => auth::district_staff(&ctx.caller, district, true, ctx.lang)?,
-                None => ctx
-                    .caller
-                    .staff_in(&[Role::Officer, Role::Operator], ctx.lang)?
-                    .clone(),
-            };
-            match account.role {
-                Role::Operator => Channel::ServiceCentre,
-                _ => Channel::Office,
-            }
-        }
-        _ => Channel::Portal,
-    };
+    let channel = registration_channel(&app, &ctx, &request.district)?;
     let children = request.children.len();
     app.admit_registration(&ctx.caller, ctx.ip, &request.applicant_iin, children)
         .map_err(|e| ApiError::from_command(e, ctx.lang))?;
