@@ -12,8 +12,13 @@
 //!    position is read, then places everyone fits are reported one at a time, and each child
 //!    must get exactly the referral its position announced (and its count ahead for its
 //!    kindergarten says the same, since every child listed it).
+//! 3. The public queue (`GET /api/v1/districts/{district}/queue`, the page beside it) lists
+//!    the cohort in that same order, page by page: the n-th listed child gets the n-th
+//!    referral.
 
 mod common;
+#[path = "common/http.rs"]
+mod http;
 
 use common::{date, valid_form, TestApp};
 use kezek::domain::application::ApplicationId;
@@ -174,6 +179,91 @@ proptest! {
                 .expect("a waiting child was served");
             prop_assert_eq!(in_cohort, turn, "{:?} was announced {} and got turn {}", served, in_cohort, turn);
             prop_assert_eq!(ahead + 1, turn);
+        }
+    }
+}
+
+/// The public queue lists, page by page, the order in which the cycle gives places: with
+/// the cycle moved first, first-priority children stand between general ones there, not
+/// after them as the key order has it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_public_queue_lists_children_in_the_order_places_go() {
+    use http::Go;
+    let server = http::Server::start().await;
+    let tiers = [2u8, 2, 1, 2, 1, 2, 2, 0, 1, 2, 1];
+    let waiting = tokio::task::block_in_place(|| {
+        let app = &server.app;
+        let policy = DistrictPolicy {
+            interleave_first_priority: true,
+            ..DistrictPolicy::default()
+        };
+        app.service()
+            .submit_blocking(
+                Command::SetPolicy {
+                    district: app.district,
+                    policy,
+                },
+                Actor::system(),
+            )
+            .unwrap();
+        let mut waiting: Vec<ApplicationId> = tiers
+            .iter()
+            .enumerate()
+            .map(|(i, t)| register(app, i as u16 + 1, tier_of(*t)))
+            .collect();
+        // Out of turn, then a first-priority child: the cycle now owes three general turns.
+        for _ in 0..2 {
+            let served = report_one(app).expect("someone fits");
+            waiting.retain(|id| *id != served);
+        }
+        waiting
+    });
+    let kindergarten = server.kindergarten_id(0);
+    for filter in [format!("&kindergarten={kindergarten}"), String::new()] {
+        let mut listed: Vec<(u64, u32)> = Vec::new();
+        for offset in (0..waiting.len()).step_by(4) {
+            let page = server
+                .get(&format!(
+                    "/api/v1/districts/ESL/queue?cohort=2022&offset={offset}&limit=4{filter}"
+                ))
+                .go()
+                .await;
+            assert_eq!(page.status, 200, "{}", page.text);
+            let body = page.json();
+            assert_eq!(body["total"], waiting.len());
+            for entry in body["entries"].as_array().unwrap() {
+                let number = entry["number"].as_str().unwrap();
+                let n: u32 = number.trim_start_matches("ESL-").parse().unwrap();
+                listed.push((entry["position"].as_u64().unwrap(), n));
+            }
+        }
+        let positions: Vec<u64> = listed.iter().map(|(p, _)| *p).collect();
+        assert_eq!(positions, (1..=waiting.len() as u64).collect::<Vec<_>>());
+        // Each listed child's own position says the same.
+        for (position, number) in &listed {
+            let id = *waiting.iter().find(|id| id.number.0 == *number).unwrap();
+            let own = server.app.service().position(id).unwrap();
+            assert_eq!(u64::from(own.in_cohort), *position, "ESL-{number}{filter}");
+        }
+        let key_order: Vec<u32> = {
+            let mut by_key = listed.iter().map(|(_, n)| *n).collect::<Vec<_>>();
+            by_key.sort_by_key(|n| (tiers[*n as usize - 1] as u32 * 1000) + n);
+            by_key
+        };
+        assert_ne!(
+            listed.iter().map(|(_, n)| *n).collect::<Vec<_>>(),
+            key_order,
+            "this cohort's cycle order differs from its key order"
+        );
+        if filter.is_empty() {
+            // Served one place at a time, the children come in the listed order (last:
+            // serving empties the queue).
+            let served: Vec<u32> = tokio::task::block_in_place(|| {
+                (0..waiting.len())
+                    .map(|_| report_one(&server.app).expect("someone fits").number.0)
+                    .collect()
+            });
+            assert_eq!(served, listed.iter().map(|(_, n)| *n).collect::<Vec<_>>());
         }
     }
 }

@@ -360,6 +360,44 @@ impl InterleaveCycle {
         }
     }
 
+    /// The turns `offset..offset + limit` of a set whose tiers hold `totals` children, as
+    /// (tier, index within the tier in key order): the queue listed in the order places
+    /// would go, so that the n-th listed is the child whose position is n. Each tier's
+    /// first index at or after `offset` is found by bisection (`turns_before` rises within
+    /// a tier), so a deep page costs O(log n), not O(offset).
+    pub fn turns(self, totals: [u32; 3], offset: u32, limit: u32) -> Vec<(Tier, u32)> {
+        let tiers = [Tier::OutOfTurn, Tier::First, Tier::General];
+        let turn_of = |tier: Tier, index: u32| {
+            self.turns_before(&TierSplit {
+                tier,
+                totals,
+                ahead_in_tier: index,
+            })
+        };
+        let mut next = [0usize, 1, 2].map(|t| {
+            let (mut lo, mut hi) = (0, totals[t]);
+            while lo < hi {
+                let mid = lo + (hi - lo) / 2;
+                if turn_of(tiers[t], mid) < offset {
+                    lo = mid + 1;
+                } else {
+                    hi = mid;
+                }
+            }
+            lo
+        });
+        let end = offset.saturating_add(limit).min(totals.iter().sum());
+        let mut turns = Vec::with_capacity(end.saturating_sub(offset) as usize);
+        for turn in offset..end {
+            let t = (0..3)
+                .find(|&t| next[t] < totals[t] && turn_of(tiers[t], next[t]) == turn)
+                .expect("every turn belongs to exactly one tier's next child");
+            turns.push((tiers[t], next[t]));
+            next[t] += 1;
+        }
+        turns
+    }
+
     /// The cycle after a referral to a child of `tier`. Out-of-turn children stand outside it.
     pub fn after(self, tier: Tier) -> InterleaveCycle {
         match tier {
@@ -374,6 +412,46 @@ impl InterleaveCycle {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    /// The cycle played step by step, as allocation goes when every child fits: out of turn
+    /// first, then first priority when due or when no general child is left, else general.
+    fn played_out(mut cycle: InterleaveCycle, totals: [u32; 3]) -> Vec<(Tier, u32)> {
+        let mut taken = [0u32; 3];
+        let mut order = Vec::new();
+        while taken != totals {
+            let left = |t: usize| taken[t] < totals[t];
+            let t = if left(0) {
+                0
+            } else if left(1) && (cycle.first_priority_due() || !left(2)) {
+                1
+            } else {
+                2
+            };
+            let tier = [Tier::OutOfTurn, Tier::First, Tier::General][t];
+            order.push((tier, taken[t]));
+            taken[t] += 1;
+            cycle = cycle.after(tier);
+        }
+        order
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_turns_are_the_cycle_played_out_step_by_step(
+            state in 0u8..=GENERAL_PER_FIRST,
+            totals in proptest::array::uniform3(0u32..12),
+            offset in 0u32..40,
+            limit in 0u32..40,
+        ) {
+            let cycle = InterleaveCycle(state);
+            let played = played_out(cycle, totals);
+            let whole = cycle.turns(totals, 0, u32::MAX);
+            proptest::prop_assert_eq!(&whole, &played);
+            let from = (offset as usize).min(played.len());
+            let to = (offset as usize + limit as usize).min(played.len());
+            proptest::prop_assert_eq!(cycle.turns(totals, offset, limit), played[from..to].to_vec());
+        }
+    }
 
     fn date(y: i32, m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, d).unwrap()

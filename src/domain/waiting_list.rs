@@ -358,6 +358,13 @@ impl DistrictQueue {
     }
 }
 
+/// How many keys of `set` are in each tier (out of turn, first, general): the tiers are the
+/// keys' top bits, so each is a contiguous run found by two ranks.
+fn tier_counts(set: &KeySet) -> [u32; 3] {
+    let starts = [Tier::First, Tier::General].map(|t| set.rank(&SetKey::tier_start(t)));
+    [starts[0], starts[1] - starts[0], set.len() - starts[1]].map(|n| n as u32)
+}
+
 /// The waiting lists of all districts.
 #[derive(Default)]
 pub struct WaitingList {
@@ -515,13 +522,11 @@ impl WaitingList {
                     ahead_in_tier: 0,
                 };
             };
-            let starts = [Tier::First, Tier::General].map(|t| set.rank(&SetKey::tier_start(t)));
-            let len = set.len();
-            let totals = [starts[0], starts[1] - starts[0], len - starts[1]].map(|n| n as u32);
+            let totals = tier_counts(set);
             let tier_start = match tier {
                 Tier::OutOfTurn => 0,
-                Tier::First => starts[0],
-                Tier::General => starts[1],
+                Tier::First => totals[0] as usize,
+                Tier::General => (totals[0] + totals[1]) as usize,
             };
             TierSplit {
                 tier,
@@ -655,6 +660,28 @@ impl WaitingList {
         set.range_idx(offset..end)
             .map(|key| &queue.entries[&key.number()])
             .collect()
+    }
+
+    /// How many of the cohort's applications (or, with `kindergarten`, of those that listed
+    /// it or take any) are in each tier: out of turn, first priority, general.
+    pub fn tier_totals(
+        &self,
+        district: DistrictId,
+        cohort: i32,
+        kindergarten: Option<KindergartenId>,
+    ) -> [u32; 3] {
+        let Some(queue) = self.districts.get(&district) else {
+            return [0; 3];
+        };
+        let totals = |set: Option<&KeySet>| set.map_or([0; 3], tier_counts);
+        match kindergarten {
+            None => totals(queue.by_cohort.get(&cohort)),
+            Some(k) => {
+                let listed = totals(queue.by_kindergarten.get(&(k, cohort)));
+                let any = totals(queue.taking_any.get(&cohort));
+                [0, 1, 2].map(|t| listed[t] + any[t])
+            }
+        }
     }
 
     /// The queue as one kindergarten sees it: the cohort's applications that listed it or

@@ -7,7 +7,7 @@ use super::error::{self, ApiError, Lang};
 use super::extract::ApiQuery;
 use super::views::{self, NamesView, PlaceView};
 use super::{ok, AppState};
-use crate::domain::catalog::KindergartenId;
+use crate::domain::catalog::{KindergartenId, Tier};
 use crate::domain::numbers as ids;
 use crate::store;
 use axum::extract::{Path, State};
@@ -222,30 +222,61 @@ pub(super) fn queue_page(
     let cohort = params.cohort.or(cohorts.first().map(|(c, _)| *c));
     let offset = params.offset.unwrap_or(0);
     let limit = params.limit.unwrap_or(50).min(QUEUE_PAGE_MAX);
-    let (total, page) = match (cohort, params.kindergarten) {
+    let kindergarten = params.kindergarten.map(KindergartenId);
+    if let Some(kindergarten) = kindergarten {
+        if state
+            .catalog
+            .kindergartens
+            .get(&kindergarten)
+            .is_none_or(|k| k.district != district)
+        {
+            return Err(ApiError::new(error::NOT_FOUND, lang));
+        }
+    }
+    // Under the 1 : 3 interleave the queue is listed in the order places would go, played
+    // out from where the district's cycle stands, so that the n-th listed child is the one
+    // whose position (`QueueState::position`) is n; otherwise key order is that order.
+    let interleave = state.policy(district).interleave_first_priority;
+    let fetch = |rank: usize, limit: usize| match (cohort, kindergarten) {
         (None, _) => (0, Vec::new()),
         (Some(cohort), None) => {
             let total = cohorts
                 .iter()
                 .find(|(c, _)| *c == cohort)
                 .map_or(0, |(_, n)| *n);
-            let page = state.waiting.cohort_page(district, cohort, offset, limit);
-            (total, page)
+            (
+                total,
+                state.waiting.cohort_page(district, cohort, rank, limit),
+            )
         }
         (Some(cohort), Some(kindergarten)) => {
-            let kindergarten = KindergartenId(kindergarten);
-            if state
-                .catalog
-                .kindergartens
-                .get(&kindergarten)
-                .is_none_or(|k| k.district != district)
-            {
-                return Err(ApiError::new(error::NOT_FOUND, lang));
-            }
             state
                 .waiting
-                .kindergarten_page(district, kindergarten, cohort, offset, limit)
+                .kindergarten_page(district, kindergarten, cohort, rank, limit)
         }
+    };
+    let (total, page) = match cohort {
+        Some(cohort) if interleave => {
+            let totals = state.waiting.tier_totals(district, cohort, kindergarten);
+            let turns = state.cycle(district).turns(
+                totals,
+                u32::try_from(offset).unwrap_or(u32::MAX),
+                u32::try_from(limit).unwrap_or(u32::MAX),
+            );
+            let page = turns
+                .into_iter()
+                .filter_map(|(tier, index)| {
+                    let tier_start = match tier {
+                        Tier::OutOfTurn => 0,
+                        Tier::First => totals[0],
+                        Tier::General => totals[0] + totals[1],
+                    };
+                    fetch((tier_start + index) as usize, 1).1.pop()
+                })
+                .collect();
+            (totals.iter().sum::<u32>() as usize, page)
+        }
+        _ => fetch(offset, limit),
     };
     let entries = page
         .iter()
