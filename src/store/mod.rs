@@ -154,6 +154,8 @@ pub struct Store {
     lock: Option<lock::WriterLock>,
     /// The anchor file (anchor.rs).
     anchor: PathBuf,
+    /// The anchor file kept open by the writer once it has taken the anchor at start.
+    anchor_file: std::cell::RefCell<Option<anchor::AnchorFile>>,
 }
 
 /// How the writer keeps its database: who checkpoints, where the anchor lives.
@@ -206,6 +208,7 @@ impl Store {
                 .anchor
                 .clone()
                 .unwrap_or_else(|| anchor::anchor_path(path)),
+            anchor_file: Default::default(),
         })
     }
 
@@ -218,12 +221,16 @@ impl Store {
         {
             tracing::info!(seq = head.seq, "no anchor yet; writing one");
         }
-        anchor::write(&self.anchor, head)
+        *self.anchor_file.borrow_mut() = Some(anchor::AnchorFile::create(&self.anchor, head)?);
+        Ok(())
     }
 
     /// Records a committed batch's head in the anchor (before its callers are answered).
     pub fn advance_anchor(&self, head: anchor::Anchor) -> Result<(), StoreError> {
-        anchor::write(&self.anchor, head)
+        match &*self.anchor_file.borrow() {
+            Some(file) => file.advance(head),
+            None => anchor::write(&self.anchor, head),
+        }
     }
 
     pub fn path(&self) -> &Path {
