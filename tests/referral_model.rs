@@ -77,6 +77,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 const CASES: u32 = 64;
 const OPS_MAX: usize = 50;
 const OPS_MIN: usize = 1;
+/// Deterministic cases of `OPS_MAX` operations for `the_operations_reach_every_rule`.
+const COVERAGE_CASES: u32 = 12;
 const INTERLEAVE_CASES: u32 = 32;
 const INTERLEAVE_OPS_MAX: usize = 36;
 const STOP_LIST_DAYS: i64 = 10;
@@ -353,6 +355,8 @@ struct Model {
     /// earlier time).
     registered: BTreeMap<DistrictId, DateTime<Utc>>,
     last_place: Option<u64>,
+    /// What the case reached (see `the_operations_reach_every_rule`).
+    seen: BTreeSet<&'static str>,
 }
 
 impl Model {
@@ -448,6 +452,11 @@ impl Model {
 
     /// Who takes `place` now, by the rule in the header.
     fn taker(&self, place: &ModelPlace) -> Option<Taker> {
+        self.taker_passing(place).0
+    }
+
+    /// The taker, and the families together passed over on the way.
+    fn taker_passing(&self, place: &ModelPlace) -> (Option<Taker>, Vec<usize>) {
         let mut passed: Vec<usize> = Vec::new();
         loop {
             let skip = |c: &Child| c.family.is_some_and(|g| passed.contains(&g));
@@ -455,19 +464,21 @@ impl Model {
                 break;
             };
             let Some(f) = self.together_family(child) else {
-                return Some(Taker::One(child.id));
+                return (Some(Taker::One(child.id)), passed);
             };
             let places = self.family_places(f, place, &passed);
             if self.family_fits(f, &places, place.id) {
-                return Some(Taker::Family(f, passed));
+                return (Some(Taker::Family(f, passed.clone())), passed);
             }
             passed.push(f);
         }
-        self.children
+        let transfer = self
+            .children
             .values()
             .filter(|c| c.transfer_fits(place))
             .min_by_key(|c| (c.transfer.as_ref().unwrap().requested_at, c.id))
-            .map(|c| Taker::Transfer(c.id))
+            .map(|c| Taker::Transfer(c.id));
+        (transfer, passed)
     }
 
     /// An open place someone takes in the model, and who.
@@ -611,10 +622,11 @@ impl Model {
             for r in &group {
                 self.record(r);
             }
+            self.seen.insert("a family together placed in one kindergarten");
             return Ok(());
         }
         let place = self.places[&r.place].clone();
-        let taker = self.taker(&place);
+        let (taker, passed) = self.taker_passing(&place);
         let expected = if r.transfer {
             Taker::Transfer(r.application)
         } else {
@@ -628,6 +640,23 @@ impl Model {
                 child.key(),
                 child
             )));
+        }
+        if !passed.is_empty() {
+            self.seen
+                .insert("a family together passed over, the place given behind it");
+        }
+        if !r.transfer && self.children.values().any(|c| c.transfer_fits(&place)) {
+            self.seen
+                .insert("a first-time child preferred to a transfer that fits");
+        }
+        if r.transfer {
+            self.seen.insert("a transfer referral");
+        } else if let Some(f) = self.children[&r.application].family {
+            if self.families[f].together {
+                self.seen.insert("a family together's last child waiting placed alone");
+            } else {
+                self.seen.insert("a family separately: one child placed");
+            }
         }
         self.record(&r);
         Ok(())
@@ -1225,6 +1254,7 @@ impl World {
             return expect_refusal(context, outcome, Refusal::AlreadyQueued);
         }
         if same.iter().any(|c| c.state == ChildState::Enrolled) {
+            self.model.seen.insert("an enrolled child registering again refused");
             return expect_refusal(context, outcome, Refusal::AlreadyEnrolled);
         }
         let Ok(Outcome::Registered {
@@ -1440,8 +1470,16 @@ impl World {
                     return expect_refusal(&context, got, Refusal::NothingToAmend);
                 }
                 if for_places && child.state != ChildState::Waiting {
+                    self.model
+                        .seen
+                        .insert("an amendment refused while a referral is outstanding");
                     return expect_refusal(&context, got, Refusal::ReferralOutstanding);
                 }
+                self.model.seen.insert(match (for_places, child.waiting()) {
+                    (true, _) => "choices, language or start amended",
+                    (false, true) => "the phone amended while waiting",
+                    (false, false) => "the phone amended while a referral is outstanding",
+                });
                 prop_assert!(
                     matches!(got, Ok(Outcome::Amended { .. })),
                     "{}: {:?}",
@@ -1493,6 +1531,14 @@ impl World {
                 };
                 let keep = target == self.app.district || self.keep_time;
                 let fresh = self.registration_time(target, now);
+                self.model.seen.insert(if keep {
+                    "a move keeping the registration time"
+                } else {
+                    "a move with a fresh registration time"
+                });
+                if moving.len() > 1 {
+                    self.model.seen.insert("a family moved whole");
+                }
                 for member in moving {
                     let number = self.model.numbers.get(&target).copied().unwrap_or(0) + 1;
                     self.model.numbers.insert(target, number);
@@ -1715,6 +1761,9 @@ impl World {
                     .get_mut(&referral.application)
                     .unwrap();
                 if referral.transfer {
+                    self.model
+                        .seen
+                        .insert("a transfer handed in, the old place freed");
                     // The child moves; its old place is free again from today.
                     let old = child.place.replace(place).unwrap();
                     child.transfer = None;
@@ -2202,6 +2251,53 @@ proptest! {
     }
 }
 
+/// The operations above, over a few deterministic cases, reach every rule the model adds to
+/// the plain queue: a property that never places a family or hands a transfer in proves
+/// nothing about them.
+#[test]
+fn the_operations_reach_every_rule() {
+    use proptest::strategy::ValueTree;
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let mut seen = BTreeSet::new();
+    for case in 0..COVERAGE_CASES {
+        let ops = prop::collection::vec(op(), OPS_MAX..=OPS_MAX)
+            .new_tree(&mut runner)
+            .unwrap()
+            .current();
+        let mut world = World::new(case % 2 == 0);
+        for (i, op) in ops.iter().enumerate() {
+            let step = world
+                .apply(op)
+                .and_then(|()| world.compare(&format!("after op {i} {op:?}")));
+            if let Err(error) = step {
+                panic!("case {case}: {error}");
+            }
+        }
+        seen.extend(world.model.seen.iter().copied());
+    }
+    let expected = [
+        "a family together placed in one kindergarten",
+        "a family together passed over, the place given behind it",
+        "a family separately: one child placed",
+        "a transfer referral",
+        "a transfer handed in, the old place freed",
+        "a first-time child preferred to a transfer that fits",
+        "an enrolled child registering again refused",
+        "an amendment refused while a referral is outstanding",
+        "choices, language or start amended",
+        "the phone amended while a referral is outstanding",
+        "a move keeping the registration time",
+        "a move with a fresh registration time",
+        "a family moved whole",
+    ];
+    let missing: Vec<&str> = expected
+        .iter()
+        .copied()
+        .filter(|what| !seen.contains(what))
+        .collect();
+    assert!(missing.is_empty(), "never reached: {missing:?}; reached: {seen:?}");
+}
+
 // ---------------------------------------------------------------------------------------
 // The 1 : 3 interleave.
 // ---------------------------------------------------------------------------------------
@@ -2634,4 +2730,40 @@ fn verify_accepts_a_withdrawal_from_the_stop_list() {
     if let Err(error) = kezek::verify::verify(&app.path) {
         panic!("verify: {error}");
     }
+}
+
+/// Triplets who take places only together, and two open places that fit them: the family is
+/// passed over (three children, two places), keeping its position. Then one of them is
+/// withdrawn: the two left fit the two open places, which must now be theirs (no open place
+/// may have a taker). The service leaves the places open: a withdrawal offers nothing.
+#[test]
+fn a_family_together_left_with_as_many_children_as_open_places_takes_them() {
+    let app = TestApp::spawn();
+    let today = local_date(app.clock.now());
+    let forms: Vec<RegistrationForm> = (1..=3)
+        .map(|serial| form(serial, common::date(2022, 3, 1), today, vec![], "kk", None))
+        .collect();
+    let command = Command::RegisterFamily {
+        forms,
+        together: true,
+        channel: Channel::Portal,
+    };
+    let Ok(Outcome::FamilyRegistered { applications, .. }) =
+        app.service().submit_blocking(command, Actor::portal())
+    else {
+        panic!("the family registers");
+    };
+    assert!(report_place(&app, 2).is_empty(), "two places for three");
+    let withdrawn = applications[2].id;
+    app.service()
+        .submit_blocking(Command::Withdraw { id: withdrawn }, Actor::portal())
+        .unwrap();
+    let state = app.service().read();
+    let broken = state.check_invariants(local_date(app.clock.now()));
+    drop(state);
+    assert_eq!(
+        live_holders(&app),
+        BTreeSet::from([applications[0].id, applications[1].id]),
+        "the twins left fit the two open places (the service's own invariants: {broken:?})"
+    );
 }
