@@ -78,7 +78,7 @@ const CASES: u32 = 64;
 const OPS_MAX: usize = 50;
 const OPS_MIN: usize = 1;
 /// Deterministic cases of `OPS_MAX` operations for `the_operations_reach_every_rule`.
-const COVERAGE_CASES: u32 = 12;
+const COVERAGE_CASES: u32 = 24;
 const INTERLEAVE_CASES: u32 = 32;
 const INTERLEAVE_OPS_MAX: usize = 36;
 const STOP_LIST_DAYS: i64 = 10;
@@ -447,7 +447,13 @@ impl Model {
             }
             false
         }
-        assign(self, &self.waiting_members(f), places, &mut Vec::new(), must)
+        assign(
+            self,
+            &self.waiting_members(f),
+            places,
+            &mut Vec::new(),
+            must,
+        )
     }
 
     /// Who takes `place` now, by the rule in the header.
@@ -498,7 +504,11 @@ impl Model {
         now: DateTime<Utc>,
         context: &str,
     ) -> Result<(), TestCaseError> {
-        let last = self.referral_numbers.get(&r.id.district).copied().unwrap_or(0);
+        let last = self
+            .referral_numbers
+            .get(&r.id.district)
+            .copied()
+            .unwrap_or(0);
         let number = last + before + 1;
         prop_assert_eq!(
             r.id.number.0,
@@ -602,13 +612,15 @@ impl Model {
                 );
             }
             // One of the places was the family's turn, and the others were its to take.
-            let in_hand = group.iter().any(|r| match self.taker(&self.places[&r.place]) {
-                Some(Taker::Family(g, passed)) if g == f => {
-                    let allowed = self.family_places(f, &self.places[&r.place], &passed);
-                    places.iter().all(|p| allowed.contains(p))
-                }
-                _ => false,
-            });
+            let in_hand = group
+                .iter()
+                .any(|r| match self.taker(&self.places[&r.place]) {
+                    Some(Taker::Family(g, passed)) if g == f => {
+                        let allowed = self.family_places(f, &self.places[&r.place], &passed);
+                        places.iter().all(|p| allowed.contains(p))
+                    }
+                    _ => false,
+                });
             if !in_hand {
                 let takers: Vec<(PlaceId, Option<Taker>)> = group
                     .iter()
@@ -622,7 +634,8 @@ impl Model {
             for r in &group {
                 self.record(r);
             }
-            self.seen.insert("a family together placed in one kindergarten");
+            self.seen
+                .insert("a family together placed in one kindergarten");
             return Ok(());
         }
         let place = self.places[&r.place].clone();
@@ -653,7 +666,8 @@ impl Model {
             self.seen.insert("a transfer referral");
         } else if let Some(f) = self.children[&r.application].family {
             if self.families[f].together {
-                self.seen.insert("a family together's last child waiting placed alone");
+                self.seen
+                    .insert("a family together's last child waiting placed alone");
             } else {
                 self.seen.insert("a family separately: one child placed");
             }
@@ -763,9 +777,7 @@ impl Model {
             .children
             .values()
             .filter(|c| {
-                c.waiting()
-                    && c.id.district == id.district
-                    && c.birth.year() == child.birth.year()
+                c.waiting() && c.id.district == id.district && c.birth.year() == child.birth.year()
             })
             .collect();
         let ahead: Vec<&&Child> = cohort.iter().filter(|c| c.key() < child.key()).collect();
@@ -818,9 +830,10 @@ enum Op {
         choice: u8,
         start_in_days: i64,
     },
-    /// A child the model knows registered again (same IIN).
+    /// A child the model knows registered again (same IIN), mostly an enrolled one.
     Again {
         pick: Index,
+        enrolled: bool,
     },
     /// Choices (`choice` as in `Register`; in the other district 0–3 list its kindergarten,
     /// 4 any), language, start, phone (0 unchanged, 1 the same, 2 a new one).
@@ -840,7 +853,13 @@ enum Op {
         pick: Index,
         together: bool,
     },
-    /// Mostly an enrolled child; 0 [k0], 1 [k1], 2 [k0, k1], 3 [k2] (the other district's).
+    /// One place for a waiting transfer request: at its first choice, in its child's birth
+    /// year and language. (It goes to a first-time child who fits it, if there is one.)
+    ReportForTransfer {
+        pick: Index,
+    },
+    /// Mostly an enrolled child; 0–2 the other kindergarten of the district, 3 its own,
+    /// 4 both, 5 the other district's.
     Transfer {
         pick: Index,
         enrolled: bool,
@@ -859,6 +878,8 @@ enum Op {
         pick: Index,
         stale: bool,
         wrong_kindergarten: bool,
+        /// A transfer's live referral, if there is one.
+        transfer: bool,
     },
     Decline {
         pick: Index,
@@ -889,9 +910,7 @@ enum Op {
 fn op() -> impl Strategy<Value = Op> {
     let stale = || prop::bool::weighted(0.15);
     let language = || prop_oneof![5 => Just(0u8), 3 => Just(2u8), 2 => Just(1u8)];
-    let choice = || {
-        prop_oneof![2 => Just(0u8), 1 => Just(1u8), 2 => Just(2u8), 1 => Just(3u8), 3 => Just(4u8)]
-    };
+    let choice = || prop_oneof![2 => Just(0u8), 1 => Just(1u8), 2 => Just(2u8), 1 => Just(3u8), 3 => Just(4u8)];
     let start = || prop_oneof![6 => Just(0i64), 2 => 1..6i64, 1 => 6..20i64];
     prop_oneof![
         8 => (
@@ -934,7 +953,8 @@ fn op() -> impl Strategy<Value = Op> {
                     }
                 }
             ),
-        1 => any::<Index>().prop_map(|pick| Op::Again { pick }),
+        1 => (any::<Index>(), prop::bool::weighted(0.7))
+            .prop_map(|(pick, enrolled)| Op::Again { pick, enrolled }),
         3 => (
             any::<Index>(),
             prop::option::weighted(0.6, 0..5u8),
@@ -952,14 +972,15 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (any::<Index>(), any::<bool>()).prop_map(|(pick, any)| Op::Move { pick, any }),
         1 => (any::<Index>(), any::<bool>())
             .prop_map(|(pick, together)| Op::FamilyChoice { pick, together }),
-        2 => (any::<Index>(), prop::bool::weighted(0.85), 0..4u8).prop_map(
+        1 => any::<Index>().prop_map(|pick| Op::ReportForTransfer { pick }),
+        3 => (any::<Index>(), prop::bool::weighted(0.85), 0..6u8).prop_map(
             |(pick, enrolled, choice)| Op::Transfer {
                 pick,
                 enrolled,
                 choice,
             }
         ),
-        3 => (
+        4 => (
             prop_oneof![3 => Just(1u32), 2 => 2..=3u32],
             prop_oneof![2 => Just(0usize), 2 => Just(1usize), 1 => Just(2usize)],
             prop_oneof![1 => Just(0u8), 1 => Just(1u8), 3 => Just(2u8)],
@@ -975,11 +996,12 @@ fn op() -> impl Strategy<Value = Op> {
                 from_in_days,
             }
         ),
-        2 => (any::<Index>(), stale(), prop::bool::weighted(0.2)).prop_map(
-            |(pick, stale, wrong_kindergarten)| Op::HandIn {
+        3 => (any::<Index>(), stale(), prop::bool::weighted(0.2), any::<bool>()).prop_map(
+            |(pick, stale, wrong_kindergarten, transfer)| Op::HandIn {
                 pick,
                 stale,
                 wrong_kindergarten,
+                transfer,
             }
         ),
         2 => (any::<Index>(), stale()).prop_map(|(pick, stale)| Op::Decline { pick, stale }),
@@ -1115,7 +1137,11 @@ impl World {
     /// Choices in `district`: in ESL 0 [k0], 1 [k1], 2 [k0, k1], 3 [k1, k0], 4 any; in SAR
     /// 0–3 its one kindergarten, 4 any.
     fn choices(&self, district: DistrictId, choice: u8) -> Option<Vec<KindergartenId>> {
-        let (k0, k1, k2) = (self.kindergarten(0), self.kindergarten(1), self.kindergarten(2));
+        let (k0, k1, k2) = (
+            self.kindergarten(0),
+            self.kindergarten(1),
+            self.kindergarten(2),
+        );
         if district != self.app.district {
             return (choice < 4).then(|| vec![k2]);
         }
@@ -1254,7 +1280,9 @@ impl World {
             return expect_refusal(context, outcome, Refusal::AlreadyQueued);
         }
         if same.iter().any(|c| c.state == ChildState::Enrolled) {
-            self.model.seen.insert("an enrolled child registering again refused");
+            self.model
+                .seen
+                .insert("an enrolled child registering again refused");
             return expect_refusal(context, outcome, Refusal::AlreadyEnrolled);
         }
         let Ok(Outcome::Registered {
@@ -1343,10 +1371,17 @@ impl World {
                     &context,
                 )?;
             }
-            Op::Again { pick } => {
-                let Some(child) = self.pick_child(pick) else {
+            Op::Again { pick, enrolled } => {
+                let pool: Vec<&Child> = self
+                    .model
+                    .children
+                    .values()
+                    .filter(|c| !*enrolled || c.state == ChildState::Enrolled)
+                    .collect();
+                if pool.is_empty() {
                     return Ok(());
-                };
+                }
+                let child = pool[pick.index(pool.len())].clone();
                 let today = self.today();
                 self.register_one(
                     child.serial,
@@ -1499,11 +1534,7 @@ impl World {
                 };
                 let id = child.id;
                 let target = self.other(id.district);
-                let choices = if *any {
-                    None
-                } else {
-                    self.choices(target, 0)
-                };
+                let choices = if *any { None } else { self.choices(target, 0) };
                 let form = MoveForm {
                     district: self.code(target).into(),
                     kindergartens: ids(&choices),
@@ -1606,11 +1637,17 @@ impl World {
                     return Ok(());
                 }
                 let child = pool[pick.index(pool.len())].clone();
-                let (k0, k1, k2) = (self.kindergarten(0), self.kindergarten(1), self.kindergarten(2));
+                let (k0, k1, k2) = (
+                    self.kindergarten(0),
+                    self.kindergarten(1),
+                    self.kindergarten(2),
+                );
+                let own = child.place.as_ref().map_or(k0, |p| p.kindergarten);
+                let other = if own == k0 { k1 } else { k0 };
                 let kindergartens = match choice {
-                    0 => vec![k0],
-                    1 => vec![k1],
-                    2 => vec![k0, k1],
+                    0..=2 => vec![other],
+                    3 => vec![own],
+                    4 => vec![other, own],
                     _ => vec![k2],
                 };
                 let form = TransferForm {
@@ -1642,49 +1679,74 @@ impl World {
                     &context,
                     got
                 );
-                self.model
-                    .children
-                    .get_mut(&child.id)
-                    .unwrap()
-                    .transfer = Some(Transfer {
+                self.model.children.get_mut(&child.id).unwrap().transfer = Some(Transfer {
                     requested_at: now,
                     choices: kindergartens,
                     referral: None,
                 });
                 self.settle_new(now, &context)?;
             }
-            Op::Report {
-                count,
-                kindergarten,
-                band,
-                russian,
-                from_in_days,
-            } => {
+            Op::Report { .. } | Op::ReportForTransfer { .. } => {
+                let (count, kindergarten, band, russian, from_in_days) = match op {
+                    Op::Report {
+                        count,
+                        kindergarten,
+                        band,
+                        russian,
+                        from_in_days,
+                    } => (
+                        *count,
+                        self.kindergarten(*kindergarten),
+                        *band,
+                        *russian,
+                        *from_in_days,
+                    ),
+                    Op::ReportForTransfer { pick } => {
+                        let waiting: Vec<&Child> = self
+                            .model
+                            .children
+                            .values()
+                            .filter(|c| c.transfer.as_ref().is_some_and(|t| t.referral.is_none()))
+                            .collect();
+                        if waiting.is_empty() {
+                            return Ok(());
+                        }
+                        let child = waiting[pick.index(waiting.len())];
+                        use chrono::Datelike;
+                        (
+                            1,
+                            child.transfer.as_ref().unwrap().choices[0],
+                            u8::from(child.birth.year() == 2022),
+                            child.language == Some(Language::RUSSIAN),
+                            0,
+                        )
+                    }
+                    _ => unreachable!(),
+                };
                 let (born_from, born_to) = match band {
                     0 => (common::date(2021, 1, 1), common::date(2021, 12, 31)),
                     1 => (common::date(2022, 1, 1), common::date(2022, 12, 31)),
                     _ => (common::date(2021, 1, 1), common::date(2022, 12, 31)),
                 };
-                let language = if *russian {
+                let language = if russian {
                     Language::RUSSIAN
                 } else {
                     Language::KAZAKH
                 };
-                let available_from = self.today() + Duration::days(*from_in_days);
-                let kindergarten = self.kindergarten(*kindergarten);
+                let available_from = self.today() + Duration::days(from_in_days);
                 let new = NewPlaces {
                     kindergarten,
                     group: None,
                     age_band: Some(AgeBand::new(born_from, born_to).unwrap()),
                     language: Some(language),
-                    count: *count,
+                    count,
                     available_from,
                 };
                 let outcome = self.submit(Command::ReportPlaces(new), Actor::staff("kg"));
                 let Ok(Outcome::PlacesReported { places, referrals }) = outcome else {
                     return Err(fail(format!("{context}: answered {outcome:?}")));
                 };
-                prop_assert_eq!(places.len(), *count as usize);
+                prop_assert_eq!(places.len(), count as usize);
                 for (i, id) in places.iter().enumerate() {
                     if let Some(last) = self.model.last_place {
                         prop_assert!(id.0 > last, "{}: place ids increase", &context);
@@ -1721,9 +1783,16 @@ impl World {
                 pick,
                 stale,
                 wrong_kindergarten,
+                transfer,
             } => {
-                let Some(referral) = self.pick_referral(pick, *stale) else {
-                    return Ok(());
+                let transfers: Vec<&Issued> = self.model.live().filter(|r| r.transfer).collect();
+                let referral = if *transfer && !transfers.is_empty() {
+                    transfers[pick.index(transfers.len())].clone()
+                } else {
+                    let Some(referral) = self.pick_referral(pick, *stale) else {
+                        return Ok(());
+                    };
+                    referral
                 };
                 let by = if *wrong_kindergarten {
                     if referral.kindergarten == self.kindergarten(0) {
@@ -1755,11 +1824,7 @@ impl World {
                 let mut place = self.model.places.remove(&referral.place).unwrap();
                 place.holder = None;
                 let today = self.today();
-                let child = self
-                    .model
-                    .children
-                    .get_mut(&referral.application)
-                    .unwrap();
+                let child = self.model.children.get_mut(&referral.application).unwrap();
                 if referral.transfer {
                     self.model
                         .seen
@@ -2032,9 +2097,17 @@ impl World {
                 _ => None,
             })
             .collect();
-        let service_transfers: BTreeMap<ApplicationId, i64> =
-            state.transfer_of.iter().map(|(id, at)| (*id, *at)).collect();
-        prop_assert_eq!(&service_transfers, &transfers, "{}: transfer queue", context);
+        let service_transfers: BTreeMap<ApplicationId, i64> = state
+            .transfer_of
+            .iter()
+            .map(|(id, at)| (*id, *at))
+            .collect();
+        prop_assert_eq!(
+            &service_transfers,
+            &transfers,
+            "{}: transfer queue",
+            context
+        );
         // Families.
         let families: Vec<(Vec<ApplicationId>, bool)> = state
             .families
@@ -2295,7 +2368,10 @@ fn the_operations_reach_every_rule() {
         .copied()
         .filter(|what| !seen.contains(what))
         .collect();
-    assert!(missing.is_empty(), "never reached: {missing:?}; reached: {seen:?}");
+    assert!(
+        missing.is_empty(),
+        "never reached: {missing:?}; reached: {seen:?}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -2765,5 +2841,85 @@ fn a_family_together_left_with_as_many_children_as_open_places_takes_them() {
         live_holders(&app),
         BTreeSet::from([applications[0].id, applications[1].id]),
         "the twins left fit the two open places (the service's own invariants: {broken:?})"
+    );
+}
+
+/// Twins registered separately, one of them then amended to a Russian group. The family
+/// moves to the other district, naming the Russian twin (no language in the move: each
+/// application keeps its own where the new district runs it). The Kazakh twin must stay
+/// Kazakh there and take the Kazakh place open in the new district; the service gives
+/// every moving child the named child's language, so the place stays open.
+#[test]
+fn a_family_move_keeps_each_childs_own_language() {
+    let app = TestApp::spawn();
+    let today = local_date(app.clock.now());
+    let forms: Vec<RegistrationForm> = (1..=2)
+        .map(|serial| form(serial, common::date(2022, 3, 1), today, vec![], "kk", None))
+        .collect();
+    let command = Command::RegisterFamily {
+        forms,
+        together: false,
+        channel: Channel::Portal,
+    };
+    let Ok(Outcome::FamilyRegistered { applications, .. }) =
+        app.service().submit_blocking(command, Actor::portal())
+    else {
+        panic!("the family registers");
+    };
+    let (russian, kazakh) = (applications[0].id, applications[1].id);
+    let amend = Command::Amend {
+        id: russian,
+        form: AmendmentForm {
+            language: Some("ru".into()),
+            ..AmendmentForm::default()
+        },
+    };
+    app.service()
+        .submit_blocking(amend, Actor::portal())
+        .unwrap();
+    let new = NewPlaces {
+        kindergarten: app.kindergartens[2],
+        group: None,
+        age_band: Some(AgeBand::new(common::date(2022, 1, 1), common::date(2022, 12, 31)).unwrap()),
+        language: Some(Language::KAZAKH),
+        count: 1,
+        available_from: today,
+    };
+    app.service()
+        .submit_blocking(Command::ReportPlaces(new), Actor::staff("kg"))
+        .unwrap();
+    let to = MoveForm {
+        district: "SAR".into(),
+        kindergartens: vec![],
+        language: None,
+    };
+    app.service()
+        .submit_blocking(
+            Command::Move {
+                id: russian,
+                form: to,
+            },
+            Actor::portal(),
+        )
+        .unwrap();
+    let state = app.service().read();
+    let moved = state.families.values().next().unwrap().members.clone();
+    let languages: Vec<Option<Language>> = moved
+        .iter()
+        .map(|id| state.waiting.get(*id).map_or(None, |w| w.language))
+        .collect();
+    let holders: BTreeSet<ApplicationId> = state
+        .live
+        .values()
+        .map(|live| live.referral.application)
+        .collect();
+    drop(state);
+    assert_ne!(moved[1], kazakh, "the twin moved along");
+    assert_eq!(
+        holders,
+        BTreeSet::from([moved[1]]),
+        "the Kazakh twin ({:?} after the move) holds the Kazakh place of the new district; \
+         the twins' languages in the waiting list after the move: {languages:?}",
+        moved[1]
     );
 }
