@@ -582,7 +582,7 @@ impl Model {
             let members = self.waiting_members(f);
             let mut group = vec![r];
             while group.len() < members.len() {
-                let Some(next) = issued.pop_front() else {
+                let Some(next) = take_next(issued, group[0].id.district) else {
                     return Err(fail(format!(
                         "{context}: SPLIT: family together {members:?} got only {group:?}"
                     )));
@@ -685,13 +685,16 @@ impl Model {
         context: &str,
     ) -> Result<(), TestCaseError> {
         while let Some((place, taker)) = self.open_with_taker() {
-            let Some(next) = issued.pop_front() else {
+            // The table lists districts one after the other; each district's in order.
+            let district = self.places[&place].district;
+            let Some(next) = take_next(issued, district) else {
                 return Err(fail(format!(
                     "{context}: open {place:?} has taker {taker:?} in the model, but no \
                      referral was issued"
                 )));
             };
-            self.accept(next, issued, now, context)?;
+            let context = format!("{context} (the model's next: {place:?} to {taker:?})");
+            self.accept(next, issued, now, &context)?;
         }
         Ok(())
     }
@@ -839,6 +842,8 @@ enum Op {
     /// 4 any), language, start, phone (0 unchanged, 1 the same, 2 a new one).
     Amend {
         pick: Index,
+        /// A child holding a referral, if there is one.
+        referred: bool,
         choice: Option<u8>,
         language: Option<u8>,
         start_in_days: Option<i64>,
@@ -957,18 +962,26 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(pick, enrolled)| Op::Again { pick, enrolled }),
         3 => (
             any::<Index>(),
+            prop::bool::weighted(0.3),
             prop::option::weighted(0.6, 0..5u8),
             prop::option::weighted(0.3, 0..3u8),
             prop::option::weighted(0.2, 0..8i64),
             0..3u8,
+            prop::bool::weighted(0.25),
         )
-            .prop_map(|(pick, choice, language, start_in_days, phone)| Op::Amend {
-                pick,
-                choice,
-                language,
-                start_in_days,
-                phone,
-            }),
+            .prop_map(
+                |(pick, referred, choice, language, start_in_days, phone, contacts_only)| {
+                    // Now and then the contacts alone: allowed even while a referral is out.
+                    Op::Amend {
+                        pick,
+                        referred,
+                        choice: choice.filter(|_| !contacts_only),
+                        language: language.filter(|_| !contacts_only),
+                        start_in_days: start_in_days.filter(|_| !contacts_only),
+                        phone: if contacts_only { 2 } else { phone },
+                    }
+                }
+            ),
         2 => (any::<Index>(), any::<bool>()).prop_map(|(pick, any)| Op::Move { pick, any }),
         1 => (any::<Index>(), any::<bool>())
             .prop_map(|(pick, together)| Op::FamilyChoice { pick, together }),
@@ -1466,13 +1479,25 @@ impl World {
             }
             Op::Amend {
                 pick,
+                referred,
                 choice,
                 language,
                 start_in_days,
                 phone: phone_change,
             } => {
-                let Some(child) = self.pick_child(pick) else {
-                    return Ok(());
+                let holding: Vec<&Child> = self
+                    .model
+                    .children
+                    .values()
+                    .filter(|c| matches!(c.state, ChildState::Referred(_)))
+                    .collect();
+                let child = if *referred && !holding.is_empty() {
+                    holding[pick.index(holding.len())].clone()
+                } else {
+                    let Some(child) = self.pick_child(pick) else {
+                        return Ok(());
+                    };
+                    child
                 };
                 let id = child.id;
                 let new_choices = choice.map(|c| self.choices(id.district, c));
@@ -2254,6 +2279,12 @@ impl World {
     }
 }
 
+/// The first referral of `district` in `issued`, taken out.
+fn take_next(issued: &mut VecDeque<Issued>, district: DistrictId) -> Option<Issued> {
+    let at = issued.iter().position(|r| r.id.district == district)?;
+    issued.remove(at)
+}
+
 /// The referrals table, read with plain SQL, in the order of issue.
 fn referral_rows(app: &TestApp) -> Vec<Issued> {
     use kezek::domain::application::RegistrationNumber;
@@ -2343,7 +2374,7 @@ fn the_operations_reach_every_rule() {
                 .apply(op)
                 .and_then(|()| world.compare(&format!("after op {i} {op:?}")));
             if let Err(error) = step {
-                panic!("case {case}: {error}");
+                panic!("case {case}: {error}\nthe operations: {:#?}", &ops[..=i]);
             }
         }
         seen.extend(world.model.seen.iter().copied());
