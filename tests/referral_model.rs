@@ -2954,3 +2954,58 @@ fn a_family_move_keeps_each_childs_own_language() {
         moved[1]
     );
 }
+
+/// Twins born in 2021 and twins born in 2022, both families together, choosing any
+/// kindergarten. One place for both years opens: each family needs two, both are passed
+/// over, and it stays open. A second place opens, for 2022 only: with the first, that is
+/// two places for the younger twins, whom nobody else can keep from the first place (the
+/// older twins, ahead of them, cannot take it alone). They must hold both. The service
+/// weighs the second place alone (the older twins count as "ahead" for the first place
+/// although they are passed over for it), leaves both open, and its own invariants then
+/// fail: the first place has a taker.
+#[test]
+fn a_family_together_takes_an_open_place_that_only_a_passed_family_was_ahead_for() {
+    let app = TestApp::spawn();
+    let today = local_date(app.clock.now());
+    let mut families = Vec::new();
+    for (first_serial, birth) in [(1, common::date(2021, 3, 1)), (3, common::date(2022, 3, 1))] {
+        let forms: Vec<RegistrationForm> = (first_serial..first_serial + 2)
+            .map(|serial| form(serial, birth, today, vec![], "kk", None))
+            .collect();
+        let command = Command::RegisterFamily {
+            forms,
+            together: true,
+            channel: Channel::Portal,
+        };
+        let Ok(Outcome::FamilyRegistered { applications, .. }) =
+            app.service().submit_blocking(command, Actor::portal())
+        else {
+            panic!("the family registers");
+        };
+        families.push(applications);
+    }
+    let report = |born_from: NaiveDate| {
+        let new = NewPlaces {
+            kindergarten: app.kindergartens[0],
+            group: None,
+            age_band: Some(AgeBand::new(born_from, common::date(2022, 12, 31)).unwrap()),
+            language: Some(Language::KAZAKH),
+            count: 1,
+            available_from: today,
+        };
+        app.service()
+            .submit_blocking(Command::ReportPlaces(new), Actor::staff("kg"))
+            .unwrap();
+    };
+    report(common::date(2021, 1, 1));
+    assert!(live_holders(&app).is_empty(), "one place for two twins");
+    report(common::date(2022, 1, 1));
+    let state = app.service().read();
+    let broken = state.check_invariants(local_date(app.clock.now()));
+    drop(state);
+    assert_eq!(
+        live_holders(&app),
+        BTreeSet::from([families[1][0].id, families[1][1].id]),
+        "the younger twins take both places (the service's own invariants: {broken:?})"
+    );
+}
