@@ -2357,7 +2357,7 @@ proptest! {
 
 /// The operations above, over a few deterministic cases, reach every rule the model adds to
 /// the plain queue: a property that never places a family or hands a transfer in proves
-/// nothing about them.
+/// nothing about them. (What the model says of them is checked by the property.)
 #[test]
 fn the_operations_reach_every_rule() {
     use proptest::strategy::ValueTree;
@@ -2369,12 +2369,11 @@ fn the_operations_reach_every_rule() {
             .unwrap()
             .current();
         let mut world = World::new(case % 2 == 0);
-        for (i, op) in ops.iter().enumerate() {
-            let step = world
-                .apply(op)
-                .and_then(|()| world.compare(&format!("after op {i} {op:?}")));
-            if let Err(error) = step {
-                panic!("case {case}: {error}\nthe operations: {:#?}", &ops[..=i]);
+        // Checking is the property's business: a case that goes wrong (the property reports
+        // it) stops here, counting what it reached until then.
+        for op in &ops {
+            if world.apply(op).is_err() {
+                break;
             }
         }
         seen.extend(world.model.seen.iter().copied());
