@@ -2936,7 +2936,7 @@ fn a_family_move_keeps_each_childs_own_language() {
     let moved = state.families.values().next().unwrap().members.clone();
     let languages: Vec<Option<Language>> = moved
         .iter()
-        .map(|id| state.waiting.get(*id).map_or(None, |w| w.language))
+        .map(|id| state.waiting.get(*id).and_then(|w| w.language))
         .collect();
     let holders: BTreeSet<ApplicationId> = state
         .live
