@@ -258,14 +258,16 @@ impl QueueState {
     /// Places for every waiting child of `family` at `place`'s kindergarten, `place` among
     /// them, from the places open there: the family-together rule. Another open place is
     /// the family's to take only if no child with a smaller key (but those of `passed`
-    /// families) fits it: a family's turn for one place is not a turn for all.
+    /// families) fits it: a family's turn for one place is not a turn for all. With the plan,
+    /// the families together found ahead for a further place that could not have their
+    /// places there now: they are passed over for it too.
     pub fn plan_together(
         &self,
         family: &Family,
         place: &FreePlace,
         today: NaiveDate,
         passed: &[FamilyId],
-    ) -> Option<Vec<(ApplicationId, PlaceId)>> {
+    ) -> Option<(Vec<(ApplicationId, PlaceId)>, Vec<FamilyId>)> {
         let children: Vec<ApplicationId> = family
             .members
             .iter()
@@ -276,39 +278,65 @@ impl QueueState {
             .iter()
             .filter_map(|c| self.waiting.get(*c).map(|w| w.key))
             .min()?;
-        let skipped = |id: ApplicationId| {
-            self.family_of
-                .get(&id)
-                .is_some_and(|f| *f == family.id || passed.contains(f))
-        };
+        // Families found ahead of this one for a further place that cannot have their own
+        // places together now: passed over for it, as they would be if it were allocated
+        // alone (otherwise the outcome would hang on the order places were reported in).
+        let mut also_passed: Vec<FamilyId> = Vec::new();
         // In the plain key order, whatever the district's 1 : 3 cycle: the family's turn came
         // with the place in hand; a further place is its own only if no child with a smaller
-        // key fits it (the audit checks the same).
-        let nobody_ahead = |other: &FreePlace| {
+        // key fits it (the audit checks the same), a family together that cannot be placed
+        // now aside.
+        let nobody_ahead = |other: &FreePlace, also_passed: &mut Vec<FamilyId>| loop {
             let fit = self.fit_of(other, today);
-            match self
+            let skipped = |id: ApplicationId| {
+                self.family_of.get(&id).is_some_and(|f| {
+                    *f == family.id || passed.contains(f) || also_passed.contains(f)
+                })
+            };
+            let Some(id) = self
                 .waiting
                 .first_fit_skipping(other.district, &fit, None, &skipped)
-            {
-                Some(id) => self.waiting.get(id).is_none_or(|w| w.key > first_key),
-                None => true,
+            else {
+                return true;
+            };
+            if self.waiting.get(id).is_none_or(|w| w.key > first_key) {
+                return true;
             }
+            let Some(ahead) = self.together_family(id) else {
+                return false;
+            };
+            let mut theirs_passed: Vec<FamilyId> = passed.to_vec();
+            theirs_passed.push(family.id);
+            theirs_passed.extend(also_passed.iter().copied());
+            if self
+                .plan_together(ahead, other, today, &theirs_passed)
+                .is_some()
+            {
+                return false;
+            }
+            also_passed.push(ahead.id);
         };
-        let places: Vec<PlaceId> = self
+        let open: Vec<PlaceId> = self
             .open_places
             .get(&place.district)?
             .iter()
             .copied()
-            .filter(|p| {
-                let other = &self.places[p];
-                other.kindergarten == place.kindergarten && (*p == place.id || nobody_ahead(other))
-            })
             .collect();
+        let mut places = Vec::new();
+        for p in open {
+            let other = &self.places[&p];
+            if other.kindergarten == place.kindergarten
+                && (p == place.id || nobody_ahead(other, &mut also_passed))
+            {
+                places.push(p);
+            }
+        }
         let fits = |child: ApplicationId, p: PlaceId| {
             let waiting = self.waiting.get(child).expect("a waiting child");
             waiting.fits(&self.fit_of(&self.places[&p], today))
         };
-        super::family::plan_together(&children, &places, place.id, fits)
+        let plan = super::family::plan_together(&children, &places, place.id, fits)?;
+        Some((plan, also_passed))
     }
 
     /// Who takes `place` on `today`, whole: the first fitting application in the district's
@@ -381,14 +409,15 @@ impl QueueState {
                 };
             };
             match self.plan_together(family, place, today, &passed) {
-                Some(plan) => {
+                Some((plan, also_passed)) => {
+                    passed.extend(also_passed);
                     return Allocation {
                         passed,
                         taker: Some(Taker::Family {
                             family: family.id,
                             plan,
                         }),
-                    }
+                    };
                 }
                 None => passed.push(family.id),
             }

@@ -434,7 +434,11 @@ pub fn run(command: Command, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
                 )));
             }
             safe_paragraphs(&text)?;
+            let in_family = tx.state().family_of.contains_key(&id);
             tx.emit(Event::ApplicationRefused { id, reason, text })?;
+            if in_family {
+                family_shrank(tx, id.district)?;
+            }
             Ok(Outcome::Done)
         }
         Command::AnswerSurvey {
@@ -488,7 +492,11 @@ fn withdraw(id: ApplicationId, tx: &mut Tx<'_>) -> Result<Outcome, CommandError>
         Some(referral) => Some(emit_lapse(tx, referral, tx.now(), Lapse::Declined)?),
         None => None,
     };
+    let in_family = tx.state().family_of.contains_key(&id);
     tx.emit(Event::ApplicationWithdrawn { id })?;
+    if in_family {
+        family_shrank(tx, id.district)?;
+    }
     match freed {
         Some(place) => Ok(Outcome::Lapsed {
             next: allocate(tx, place)?.map(Box::new),
@@ -810,7 +818,7 @@ fn move_application(
     let target = Move::parse(form, &application, &tx.state().catalog)?;
     let mut moved = Vec::with_capacity(moving.len());
     for member in moving {
-        let to = moved_application(tx, member, &target);
+        let to = moved_application(tx, member, &target, id, form.language.is_some());
         tx.emit(Event::ApplicationMoved {
             from: to.moved_from.expect("a moved application"),
             to: to.clone(),
@@ -846,7 +854,13 @@ fn move_application(
 
 /// `application` as it continues in the district moved to: that district's next number,
 /// and the time and priority its policy lets it keep.
-fn moved_application(tx: &Tx<'_>, application: Application, target: &Move) -> Application {
+fn moved_application(
+    tx: &Tx<'_>,
+    application: Application,
+    target: &Move,
+    named: ApplicationId,
+    language_given: bool,
+) -> Application {
     let state = tx.state();
     let policy = state.policy(target.district);
     let (number, fresh_micros) =
@@ -857,6 +871,16 @@ fn moved_application(tx: &Tx<'_>, application: Application, target: &Move) -> Ap
         DateTime::from_timestamp_micros(fresh_micros).expect("a time from the clock")
     };
     let from = application.id;
+    // The application named keeps the language the move gives it; a sibling moving along
+    // keeps its own where the new district runs it, unless the move names one for all.
+    let language = match (application.id == named, language_given) {
+        (false, false) => application.language.filter(|l| {
+            state.catalog.districts[&target.district]
+                .languages
+                .contains(l)
+        }),
+        _ => target.language,
+    };
     let mut moved = Application {
         id: ApplicationId {
             district: target.district,
@@ -864,7 +888,7 @@ fn moved_application(tx: &Tx<'_>, application: Application, target: &Move) -> Ap
         },
         registered_at,
         choices: target.choices.clone(),
-        language: target.language,
+        language,
         status: ApplicationStatus::Queued,
         moved_from: Some(from),
         ..application
@@ -1160,13 +1184,29 @@ fn tick(tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
 /// many left.
 fn sweep_aging(tx: &mut Tx<'_>, today: NaiveDate) -> Result<usize, CommandError> {
     let leaving = tx.state().aging_out(today);
+    let mut shrank: Vec<DistrictId> = Vec::new();
     for id in &leaving {
+        if tx.state().family_of.contains_key(id) && !shrank.contains(&id.district) {
+            shrank.push(id.district);
+        }
         tx.emit(Event::ApplicationAgedOut {
             id: *id,
             at: tx.now(),
         })?;
     }
+    for district in shrank {
+        family_shrank(tx, district)?;
+    }
     Ok(leaving.len())
+}
+
+/// A child of a family left the queue (withdrawn, refused, aged out): a family together
+/// that was passed over for want of one more place may now fit the places open, and a
+/// child left alone takes places as anyone does. So the district's open places are offered
+/// again (when nothing changed, they go to nobody, as before).
+fn family_shrank(tx: &mut Tx<'_>, district: DistrictId) -> Result<(), CommandError> {
+    allocate_open_places(tx, district)?;
+    Ok(())
 }
 
 /// Offers every open place of `district`, earliest reported first; returns how many went.
