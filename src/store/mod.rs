@@ -19,6 +19,7 @@ pub mod lock;
 pub mod migrate;
 mod outbox;
 mod read;
+pub mod identity;
 pub mod staff;
 pub use api::*;
 pub use outbox::{
