@@ -219,6 +219,14 @@ enum StaffAction {
     Revoke {
         name: String,
     },
+    /// Binds an account to its holder's subject at the identity provider ([oidc]): signing
+    /// in there as that subject opens the account's pages (README, "Signing in").
+    Bind {
+        name: String,
+        /// The provider's `sub` for the person who holds the account.
+        #[arg(long)]
+        subject: String,
+    },
 }
 
 /// Every file and folder this process makes is its owner's alone: the database and its WAL
@@ -426,6 +434,15 @@ fn staff(db: &Path, action: StaffAction) -> anyhow::Result<ExitCode> {
                 anyhow::bail!("no active account named {name}");
             }
             println!("revoked {name}");
+        }
+        StaffAction::Bind { name, subject } => {
+            if subject.trim().is_empty() {
+                anyhow::bail!("--subject must not be empty");
+            }
+            if !kezek::store::identity::bind_subject(conn, &name, subject.trim())? {
+                anyhow::bail!("no active account named {name}");
+            }
+            println!("bound {name} to the provider's subject");
         }
     }
     Ok(ExitCode::SUCCESS)

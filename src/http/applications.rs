@@ -267,7 +267,7 @@ async fn register(
         .run(Command::Register { form, channel })
         .await;
     if let Err(refusal) = &ran {
-        identity::refused(&app, person.as_ref(), &children, refusal, ctx.lang)?;
+        identity::refused(&app, person.as_ref(), &children, refusal.kind, ctx.lang)?;
     }
     let (outcome, replayed) = ran?;
     let Outcome::Registered {
@@ -773,7 +773,7 @@ async fn register_family(
         })
         .await;
     if let Err(refusal) = &ran {
-        identity::refused(&app, person.as_ref(), &child_iins, refusal, ctx.lang)?;
+        identity::refused(&app, person.as_ref(), &child_iins, refusal.kind, ctx.lang)?;
     }
     let (outcome, replayed) = ran?;
     let Outcome::FamilyRegistered {

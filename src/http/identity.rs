@@ -49,13 +49,13 @@ pub fn refused(
     app: &AppState,
     person: Option<&Person>,
     child_iins: &[String],
-    refusal: &ApiError,
+    refusal: error::ErrorKind,
     lang: Lang,
 ) -> Result<(), ApiError> {
     let Some(person) = person else {
         return Ok(());
     };
-    if refusal.kind != error::ALREADY_QUEUED {
+    if refusal != error::ALREADY_QUEUED {
         return Ok(());
     }
     app.refusals.refused(&person.iin, app.service.now());
