@@ -417,3 +417,191 @@ async fn a_provider_that_is_down_is_a_clear_refusal_and_a_rotated_key_is_fetched
         .await
         .assert_error(401, "token_signature_invalid");
 }
+
+/// The pages' sign-in from a browser without script: `/signin` at Kezek, the provider's
+/// form, and back. Answers the callback's address and the sign-in cookie.
+async fn page_sign_in(server: &Server, provider: &Provider, path: &str, login: &str) -> (String, String) {
+    let answer = no_redirects()
+        .get(format!("{}{path}", server.base))
+        .go()
+        .await;
+    assert_eq!(answer.status, 303, "{}", answer.text);
+    let cookie = answer
+        .header("set-cookie")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(cookie.starts_with("kezek_signin="), "{cookie}");
+    let authorize = location(&answer, &server.base);
+    assert!(authorize.starts_with(&provider.issuer), "{authorize}");
+    let params = query(&authorize);
+    assert_eq!(params["code_challenge_method"], "S256", "PKCE");
+    assert!(params.contains_key("nonce"));
+    let back = at_provider(&provider.issuer, &authorize, login).await;
+    assert!(back.starts_with(&format!("{}/signin/callback", server.base)), "{back}");
+    (back, cookie)
+}
+
+fn cookie_set(answer: &http::Answer, name: &str) -> Option<String> {
+    answer
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
+        .find(|pair| pair.starts_with(&format!("{name}=")) && pair.len() > name.len() + 1)
+}
+
+fn signin_error(answer: &http::Answer) -> String {
+    let marker = "data-code=\"";
+    let start = answer
+        .text
+        .find(marker)
+        .unwrap_or_else(|| panic!("no sign-in error ({}): {}", answer.status, answer.text))
+        + marker.len();
+    answer.text[start..].split('"').next().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn a_page_sign_in_is_taken_once_only_from_its_browser_and_registers_as_the_person() {
+    let (server, provider) = start().await;
+    let browser = no_redirects();
+    let (back, cookie) = page_sign_in(&server, &provider, "/signin?next=/register", AIGUL).await;
+
+    // The answer without the browser's cookie is refused (another browser, a forged link).
+    let stray = browser.get(&back).go().await;
+    assert_eq!(stray.status, 400);
+    assert_eq!(signin_error(&stray), "signin_state_invalid");
+    assert_eq!(cookie_set(&stray, "kezek_person"), None);
+
+    let answer = browser.get(&back).header("cookie", &cookie).go().await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    assert!(answer.text.contains("href=\"/register\""), "continues where it started");
+    let person = cookie_set(&answer, "kezek_person").expect("the person's session");
+
+    // The same answer again is a replay, refused, and sets nothing.
+    let replay = browser.get(&back).header("cookie", &cookie).go().await;
+    assert_eq!(replay.status, 400);
+    assert_eq!(signin_error(&replay), "signin_replayed");
+    assert_eq!(cookie_set(&replay, "kezek_person"), None);
+
+    // The registration form shows the applicant from the provider, and asks no IIN.
+    let form_page = browser
+        .get(format!("{}/register", server.base))
+        .header("cookie", &person)
+        .go()
+        .await;
+    assert_eq!(form_page.status, 200);
+    assert!(form_page.text.contains(AIGUL_IIN));
+    assert!(!form_page.text.contains("name=\"applicant_iin\""));
+
+    // A form that names another applicant registers her all the same.
+    let mut fields: Vec<(String, String)> = serde_json::from_value::<HashMap<String, Value>>(form(1))
+        .unwrap()
+        .into_iter()
+        .filter_map(|(k, v)| match v {
+            Value::String(s) => Some((k, s)),
+            _ => None,
+        })
+        .collect();
+    fields.push(("kindergartens".into(), "1".into()));
+    let posted = browser
+        .post(format!("{}/register", server.base))
+        .header("cookie", &person)
+        .form(&fields)
+        .go()
+        .await;
+    assert_eq!(posted.status, 201, "{}", posted.text);
+    assert_eq!(
+        applicant_of(&server, "ESL-1"),
+        (AIGUL_IIN.to_string(), "Сейітова Айгүл Маратқызы".to_string())
+    );
+
+    // Her list shows it; opening it from there needs no code.
+    let me = browser
+        .get(format!("{}/me", server.base))
+        .header("cookie", &person)
+        .go()
+        .await;
+    assert!(me.text.contains("/me/open/ESL-1"), "{}", me.text);
+    let open = browser
+        .get(format!("{}/me/open/ESL-1", server.base))
+        .header("cookie", &person)
+        .go()
+        .await;
+    assert_eq!(open.status, 303);
+    assert!(cookie_set(&open, "kezek_parent").is_some());
+
+    // Another person signs in: the application is not found for them.
+    let (back, cookie) = page_sign_in(&server, &provider, "/signin", BOLAT).await;
+    let answer = browser.get(&back).header("cookie", &cookie).go().await;
+    let bolat = cookie_set(&answer, "kezek_person").unwrap();
+    let open = browser
+        .get(format!("{}/me/open/ESL-1", server.base))
+        .header("cookie", &bolat)
+        .go()
+        .await;
+    assert_eq!(open.status, 404);
+    assert_eq!(cookie_set(&open, "kezek_parent"), None);
+}
+
+#[tokio::test]
+async fn a_page_sign_in_without_a_usable_iin_is_refused_and_can_be_retried() {
+    let (server, provider) = start().await;
+    let browser = no_redirects();
+    for (login, code) in [("no-iin", "iin_claim_missing"), ("bad-iin", "iin_claim_invalid")] {
+        let (back, cookie) = page_sign_in(&server, &provider, "/signin", login).await;
+        let answer = browser.get(&back).header("cookie", &cookie).go().await;
+        assert_eq!(answer.status, 422, "{}", answer.text);
+        assert_eq!(signin_error(&answer), code);
+        assert_eq!(cookie_set(&answer, "kezek_person"), None);
+        assert!(answer.text.contains("href=\"/signin\""), "a way to start again");
+    }
+    // Without signing in, the registration page asks to sign in and registers nothing.
+    let page = browser.get(format!("{}/register", server.base)).go().await;
+    assert!(page.text.contains("/signin?next=/register"));
+    let posted = browser
+        .post(format!("{}/register", server.base))
+        .form(&[("district", "ESL")])
+        .go()
+        .await;
+    assert_eq!(posted.status, 401);
+    assert_eq!(applications_stored(&server), 0);
+}
+
+#[tokio::test]
+async fn a_staff_member_bound_to_the_provider_signs_in_and_is_out_once_revoked() {
+    let (server, provider) = start().await;
+    let browser = no_redirects();
+    server.officer();
+    let conn = rusqlite::Connection::open(&server.app.path).unwrap();
+    // Not bound yet: the provider's word alone opens no account.
+    let (back, cookie) = page_sign_in(&server, &provider, "/signin?for=staff", "officer-esl").await;
+    let answer = browser.get(&back).header("cookie", &cookie).go().await;
+    assert_eq!(answer.status, 403, "{}", answer.text);
+    assert_eq!(cookie_set(&answer, "kezek_staff"), None);
+
+    let name: String = conn
+        .query_row("SELECT name FROM staff_accounts WHERE role = 'officer'", [], |r| r.get(0))
+        .unwrap();
+    assert!(kezek::store::identity::bind_subject(&conn, &name, "officer-esl").unwrap());
+    let (back, cookie) = page_sign_in(&server, &provider, "/signin?for=staff", "officer-esl").await;
+    let answer = browser.get(&back).header("cookie", &cookie).go().await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let staff = cookie_set(&answer, "kezek_staff").expect("the staff session");
+    let desk = browser
+        .get(format!("{}/staff", server.base))
+        .header("cookie", &staff)
+        .go()
+        .await;
+    assert!(desk.text.contains(&name), "{}", desk.text);
+
+    kezek::store::staff::revoke(&conn, &name, chrono::Utc::now()).unwrap();
+    let desk = browser
+        .get(format!("{}/staff", server.base))
+        .header("cookie", &staff)
+        .go()
+        .await;
+    assert!(!desk.text.contains(&name), "revoked: out at once");
+}
