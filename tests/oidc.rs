@@ -10,71 +10,22 @@
 mod common;
 #[path = "common/http.rs"]
 mod http;
+#[path = "common/oidc_provider.rs"]
+mod oidc_provider;
 
 use base64::Engine;
 use common::valid_form;
 use http::{Go, Server};
-use kezek::http::oidc::OidcConfig;
 use kezek::http::HttpConfig;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use oidc_provider::Provider;
 use std::time::Duration;
 
 const AIGUL: &str = "parent-aigul";
 const AIGUL_IIN: &str = "850303400109";
 const BOLAT: &str = "parent-bolat";
-
-/// The provider, stopped when dropped.
-struct Provider {
-    child: Child,
-    issuer: String,
-}
-
-impl Provider {
-    fn start(redirect: &str, port: u16) -> Provider {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oidc");
-        assert!(
-            std::path::Path::new(dir).join("node_modules/oidc-provider").exists(),
-            "oidc-provider is not installed: run scripts/install-test-deps"
-        );
-        let mut child = Command::new("node")
-            .arg(format!("{dir}/provider.mjs"))
-            .args(["--port", &port.to_string(), "--redirect", redirect])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("node runs");
-        let mut line = String::new();
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        stdout.read_line(&mut line).unwrap();
-        // Drained while it runs: a closed pipe would end the provider at its next line.
-        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-        let issuer = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("the provider did not start: {line:?}"))
-            .to_string();
-        Provider { child, issuer }
-    }
-
-    fn port(&self) -> u16 {
-        self.issuer.rsplit(':').next().unwrap().parse().unwrap()
-    }
-
-    fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Provider {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
 
 /// Kezek with the provider configured, and the provider.
 async fn start() -> (Server, Provider) {
@@ -86,12 +37,8 @@ async fn start() -> (Server, Provider) {
 }
 
 fn config(issuer: &str, base: &str) -> HttpConfig {
-    let mut settings = kezek::config::OidcSettings::default();
-    settings.issuer = Some(issuer.to_string());
-    settings.client_secret = Some("kezek-test-secret".into());
-    settings.timeout_secs = 3;
     HttpConfig {
-        oidc: OidcConfig::from_settings(&settings, base).unwrap(),
+        oidc: oidc_provider::config(issuer, base),
         ..HttpConfig::default()
     }
 }

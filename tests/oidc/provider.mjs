@@ -62,7 +62,18 @@ const provider = new Provider(issuer, {
   // The scopes' claims in the ID token itself, as the state portal's token carries the IIN.
   conformIdTokenClaims: false,
   pkce: { required: () => true },
-  features: { devInteractions: { enabled: false }, rpInitiatedLogout: { enabled: true } },
+  features: {
+    devInteractions: { enabled: false },
+    rpInitiatedLogout: {
+      enabled: true,
+      // The package's own page loads a web font from another host; this one is plain.
+      async logoutSource(ctx, form) {
+        ctx.body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sign out</title></head>
+<body><main><h1>Sign out of the test provider?</h1>${form}
+<button type="submit" form="op.logoutForm" value="yes" name="logout">Yes, sign me out</button></main></body></html>`;
+      },
+    },
+  },
   interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
   async findAccount(ctx, sub) {
     if (!PEOPLE[sub]) return undefined;

@@ -177,11 +177,24 @@ async fn sign_out(State(app): State<AppState>, page: Page, body: Bytes) -> Respo
     if !page.person_csrf_ok(&fields) {
         return page.form_expired();
     }
-    let to = match &app.oidc {
+    let at_provider = match &app.oidc {
         Some(provider) => provider.end_session_url().await,
         None => None,
     };
-    let mut response = see_other(to.as_deref().unwrap_or("/"));
+    // A page with a link rather than a redirect: the pages' `form-action 'self'` keeps a
+    // form's answer from sending the browser to another site, and a link is the person's
+    // own step to the provider's end-session page.
+    let mut response = match at_provider {
+        Some(url) => {
+            let content = html! {
+                h1 { (page.t(texts::SIGNED_OUT_TITLE)) }
+                p role="status" { (page.t(texts::SIGNED_OUT_TEXT)) }
+                p { a.button href=(url) data-testid="provider-signout" { (page.t(texts::SIGNED_OUT_AT_PROVIDER)) } }
+            };
+            page.ok(page.t(texts::SIGNED_OUT_TITLE), content)
+        }
+        None => see_other("/"),
+    };
     for name in [PERSON_COOKIE, PARENT_COOKIE] {
         let line = page.keys.set_cookie(name, "", Duration::zero());
         set_cookie(&mut response, &line);
