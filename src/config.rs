@@ -322,16 +322,22 @@ impl Config {
     /// Refuses a production deployment without an identity provider, unless allowed: there
     /// anyone who knows a child's IIN can register the child and hold its access code.
     pub fn check_identity(&self) -> Result<(), String> {
-        let without = self.oidc.issuer.as_deref().is_none_or(|i| i.trim().is_empty());
+        let without = self
+            .oidc
+            .issuer
+            .as_deref()
+            .is_none_or(|i| i.trim().is_empty());
         if self.deployment == Deployment::Production
             && without
             && !self.oidc.allow_production_without_provider
         {
-            return Err("a production deployment needs an identity provider ([oidc] issuer): \
+            return Err(
+                "a production deployment needs an identity provider ([oidc] issuer): \
                         without one, anyone who knows a child's IIN can register the child \
                         (README, \"Signing in\"); set oidc.allow_production_without_provider \
                         = true to run with access codes only"
-                .to_string());
+                    .to_string(),
+            );
         }
         Ok(())
     }
@@ -477,13 +483,20 @@ mod tests {
             deployment: Deployment::Production,
             ..Config::default()
         };
-        assert!(config.check_identity().unwrap_err().contains("identity provider"));
+        assert!(config
+            .check_identity()
+            .unwrap_err()
+            .contains("identity provider"));
         config.oidc.allow_production_without_provider = true;
         assert_eq!(config.check_identity(), Ok(()));
         config.oidc.allow_production_without_provider = false;
         config.oidc.issuer = Some("https://id.example.kz".into());
         assert_eq!(config.check_identity(), Ok(()));
-        assert_eq!(Config::default().check_identity(), Ok(()), "development runs without");
+        assert_eq!(
+            Config::default().check_identity(),
+            Ok(()),
+            "development runs without"
+        );
     }
 
     #[test]

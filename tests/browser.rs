@@ -1208,7 +1208,11 @@ async fn a_parent_signs_in_at_the_provider_and_a_stranger_cannot_take_the_child(
     let browser = Browser::start(1200, 1000).await;
     let esl = site.district("ESL");
     let (kindergarten, _) = site.kindergarten_with_group(esl, 2023);
-    let kid = child(NaiveDate::from_ymd_opt(2023, 4, 2).unwrap(), 40, "Сейітов Нұрлан");
+    let kid = child(
+        NaiveDate::from_ymd_opt(2023, 4, 2).unwrap(),
+        40,
+        "Сейітов Нұрлан",
+    );
 
     // Registering starts with signing in.
     browser.goto(&site.url("/register?district=ESL")).await;
@@ -1218,16 +1222,26 @@ async fn a_parent_signs_in_at_the_provider_and_a_stranger_cannot_take_the_child(
     browser.goto(&site.url("/register?district=ESL")).await;
     let applicant = browser.text("[data-testid=applicant-from-provider]").await;
     assert!(applicant.contains("850303400109"), "{applicant}");
-    assert!(browser.client.find(Locator::Id("applicant_iin")).await.is_err());
+    assert!(browser
+        .client
+        .find(Locator::Id("applicant_iin"))
+        .await
+        .is_err());
     browser.fill("child_iin", &kid.iin).await;
     browser.fill("child_full_name", kid.name).await;
-    browser.fill("child_birth_date", &kid.birth.to_string()).await;
+    browser
+        .fill("child_birth_date", &kid.birth.to_string())
+        .await;
     browser.select("applicant_relation", "mother").await;
     browser.fill("applicant_phone", "+7 701 234 56 78").await;
-    browser.fill("applicant_address", "Астана, Мәңгілік Ел 10, 5").await;
+    browser
+        .fill("applicant_address", "Астана, Мәңгілік Ел 10, 5")
+        .await;
     browser.fill("desired_start", "2026-12-01").await;
     browser.select("language", "kk").await;
-    browser.check(&format!("#kindergarten-{}", kindergarten.0)).await;
+    browser
+        .check(&format!("#kindergarten-{}", kindergarten.0))
+        .await;
     browser
         .click("form[action='/register'][method='post'] button[type=submit]")
         .await;
@@ -1237,7 +1251,10 @@ async fn a_parent_signs_in_at_the_provider_and_a_stranger_cannot_take_the_child(
     // Signing out ends the session here and at the provider.
     sign_out_everywhere(&browser).await;
     browser.goto(&site.url("/me")).await;
-    assert!(browser.client.find(Locator::Id("login")).await.is_ok(), "signed out at the provider too");
+    assert!(
+        browser.client.find(Locator::Id("login")).await.is_ok(),
+        "signed out at the provider too"
+    );
     at_provider(&browser, "parent-aigul").await;
     assert_eq!(browser.path().await, "/me");
     assert_no_violation(&browser, "my applications").await;
@@ -1249,7 +1266,11 @@ async fn a_parent_signs_in_at_the_provider_and_a_stranger_cannot_take_the_child(
     sign_out_everywhere(&browser).await;
     browser.goto(&site.url("/me")).await;
     at_provider(&browser, "parent-bolat").await;
-    assert!(browser.client.find(Locator::Css("[data-testid=me-empty]")).await.is_ok());
+    assert!(browser
+        .client
+        .find(Locator::Css("[data-testid=me-empty]"))
+        .await
+        .is_ok());
     browser.goto(&site.url(&format!("/me/open/{number}"))).await;
     let refused = browser.body().await;
     assert!(!refused.contains(kid.name), "{refused}");
@@ -1257,7 +1278,9 @@ async fn a_parent_signs_in_at_the_provider_and_a_stranger_cannot_take_the_child(
         browser.goto(&site.url("/register?district=ESL")).await;
         browser.fill("child_iin", &kid.iin).await;
         browser.fill("child_full_name", kid.name).await;
-        browser.fill("child_birth_date", &kid.birth.to_string()).await;
+        browser
+            .fill("child_birth_date", &kid.birth.to_string())
+            .await;
         browser.select("applicant_relation", "father").await;
         browser.fill("applicant_phone", "+7 701 234 56 79").await;
         browser.fill("applicant_address", "Астана, Бөгде 1").await;
@@ -1267,12 +1290,24 @@ async fn a_parent_signs_in_at_the_provider_and_a_stranger_cannot_take_the_child(
             .await;
         let body = browser.body().await;
         assert!(!body.contains(&number), "attempt {attempt}: {body}");
-        assert!(browser.client.find(Locator::Css("[data-testid=number]")).await.is_err());
+        assert!(browser
+            .client
+            .find(Locator::Css("[data-testid=number]"))
+            .await
+            .is_err());
     }
     let conn = rusqlite::Connection::open(&site.path).unwrap();
     let attempts = kezek::store::identity::attempts_for_child(&conn, &kid.iin).unwrap();
     let outcomes: Vec<&str> = attempts.iter().map(|a| a.outcome.as_str()).collect();
-    assert_eq!(outcomes, ["already_queued", "already_queued", "already_queued", "limited"]);
+    assert_eq!(
+        outcomes,
+        [
+            "already_queued",
+            "already_queued",
+            "already_queued",
+            "limited"
+        ]
+    );
     assert!(attempts.iter().all(|a| a.subject == "parent-bolat"));
     browser.stop().await;
 }

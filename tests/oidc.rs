@@ -17,10 +17,10 @@ use base64::Engine;
 use common::valid_form;
 use http::{Go, Server};
 use kezek::http::HttpConfig;
+use oidc_provider::Provider;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use oidc_provider::Provider;
 use std::time::Duration;
 
 const AIGUL: &str = "parent-aigul";
@@ -204,7 +204,10 @@ async fn a_signed_in_parent_registers_as_themselves_and_another_person_cannot_se
     // The applicant is the signed-in person, IIN and name from the token, not the form.
     assert_eq!(
         applicant_of(&server, &number),
-        (AIGUL_IIN.to_string(), "Сейітова Айгүл Маратқызы".to_string())
+        (
+            AIGUL_IIN.to_string(),
+            "Сейітова Айгүл Маратқызы".to_string()
+        )
     );
 
     // She finds it without a code, and opens it with her token.
@@ -257,7 +260,11 @@ async fn a_signed_in_parent_registers_as_themselves_and_another_person_cannot_se
         .await;
     limited.assert_error(429, "registration_attempts_limited");
     assert!(limited.header("retry-after").is_some());
-    assert_eq!(applications_stored(&server), 1, "nothing stored by a refusal");
+    assert_eq!(
+        applications_stored(&server),
+        1,
+        "nothing stored by a refusal"
+    );
 
     let child = valid_form(1).child_iin;
     let conn = rusqlite::Connection::open(&server.app.path).unwrap();
@@ -267,7 +274,8 @@ async fn a_signed_in_parent_registers_as_themselves_and_another_person_cannot_se
         .iter()
         .all(|a| a.subject == BOLAT && a.applicant_iin == "880715300306"));
     assert!(attempts.iter().all(|a| a.outcome == "already_queued"));
-    let other = kezek::store::identity::attempts_for_child(&conn, &valid_form(2).child_iin).unwrap();
+    let other =
+        kezek::store::identity::attempts_for_child(&conn, &valid_form(2).child_iin).unwrap();
     assert_eq!(other.len(), 1);
     assert_eq!(other[0].outcome, "limited");
 }
@@ -367,7 +375,12 @@ async fn a_provider_that_is_down_is_a_clear_refusal_and_a_rotated_key_is_fetched
 
 /// The pages' sign-in from a browser without script: `/signin` at Kezek, the provider's
 /// form, and back. Answers the callback's address and the sign-in cookie.
-async fn page_sign_in(server: &Server, provider: &Provider, path: &str, login: &str) -> (String, String) {
+async fn page_sign_in(
+    server: &Server,
+    provider: &Provider,
+    path: &str,
+    login: &str,
+) -> (String, String) {
     let answer = no_redirects()
         .get(format!("{}{path}", server.base))
         .go()
@@ -387,7 +400,10 @@ async fn page_sign_in(server: &Server, provider: &Provider, path: &str, login: &
     assert_eq!(params["code_challenge_method"], "S256", "PKCE");
     assert!(params.contains_key("nonce"));
     let back = at_provider(&provider.issuer, &authorize, login).await;
-    assert!(back.starts_with(&format!("{}/signin/callback", server.base)), "{back}");
+    assert!(
+        back.starts_with(&format!("{}/signin/callback", server.base)),
+        "{back}"
+    );
     (back, cookie)
 }
 
@@ -424,7 +440,10 @@ async fn a_page_sign_in_is_taken_once_only_from_its_browser_and_registers_as_the
 
     let answer = browser.get(&back).header("cookie", &cookie).go().await;
     assert_eq!(answer.status, 200, "{}", answer.text);
-    assert!(answer.text.contains("href=\"/register\""), "continues where it started");
+    assert!(
+        answer.text.contains("href=\"/register\""),
+        "continues where it started"
+    );
     let person = cookie_set(&answer, "kezek_person").expect("the person's session");
 
     // The same answer again is a replay, refused, and sets nothing.
@@ -444,14 +463,15 @@ async fn a_page_sign_in_is_taken_once_only_from_its_browser_and_registers_as_the
     assert!(!form_page.text.contains("name=\"applicant_iin\""));
 
     // A form that names another applicant registers her all the same.
-    let mut fields: Vec<(String, String)> = serde_json::from_value::<HashMap<String, Value>>(form(1))
-        .unwrap()
-        .into_iter()
-        .filter_map(|(k, v)| match v {
-            Value::String(s) => Some((k, s)),
-            _ => None,
-        })
-        .collect();
+    let mut fields: Vec<(String, String)> =
+        serde_json::from_value::<HashMap<String, Value>>(form(1))
+            .unwrap()
+            .into_iter()
+            .filter_map(|(k, v)| match v {
+                Value::String(s) => Some((k, s)),
+                _ => None,
+            })
+            .collect();
     fields.push(("kindergartens".into(), "1".into()));
     let posted = browser
         .post(format!("{}/register", server.base))
@@ -462,7 +482,10 @@ async fn a_page_sign_in_is_taken_once_only_from_its_browser_and_registers_as_the
     assert_eq!(posted.status, 201, "{}", posted.text);
     assert_eq!(
         applicant_of(&server, "ESL-1"),
-        (AIGUL_IIN.to_string(), "Сейітова Айгүл Маратқызы".to_string())
+        (
+            AIGUL_IIN.to_string(),
+            "Сейітова Айгүл Маратқызы".to_string()
+        )
     );
 
     // Her list shows it; opening it from there needs no code.
@@ -497,13 +520,19 @@ async fn a_page_sign_in_is_taken_once_only_from_its_browser_and_registers_as_the
 async fn a_page_sign_in_without_a_usable_iin_is_refused_and_can_be_retried() {
     let (server, provider) = start().await;
     let browser = no_redirects();
-    for (login, code) in [("no-iin", "iin_claim_missing"), ("bad-iin", "iin_claim_invalid")] {
+    for (login, code) in [
+        ("no-iin", "iin_claim_missing"),
+        ("bad-iin", "iin_claim_invalid"),
+    ] {
         let (back, cookie) = page_sign_in(&server, &provider, "/signin", login).await;
         let answer = browser.get(&back).header("cookie", &cookie).go().await;
         assert_eq!(answer.status, 422, "{}", answer.text);
         assert_eq!(signin_error(&answer), code);
         assert_eq!(cookie_set(&answer, "kezek_person"), None);
-        assert!(answer.text.contains("href=\"/signin\""), "a way to start again");
+        assert!(
+            answer.text.contains("href=\"/signin\""),
+            "a way to start again"
+        );
     }
     // Without signing in, the registration page asks to sign in and registers nothing.
     let page = browser.get(format!("{}/register", server.base)).go().await;
@@ -530,7 +559,11 @@ async fn a_staff_member_bound_to_the_provider_signs_in_and_is_out_once_revoked()
     assert_eq!(cookie_set(&answer, "kezek_staff"), None);
 
     let name: String = conn
-        .query_row("SELECT name FROM staff_accounts WHERE role = 'officer'", [], |r| r.get(0))
+        .query_row(
+            "SELECT name FROM staff_accounts WHERE role = 'officer'",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     assert!(kezek::store::identity::bind_subject(&conn, &name, "officer-esl").unwrap());
     let (back, cookie) = page_sign_in(&server, &provider, "/signin?for=staff", "officer-esl").await;

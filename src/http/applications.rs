@@ -3,9 +3,9 @@
 //! and the parent's side of a referral (decline, extend).
 
 use super::auth::{self, application_access, Caller, ClientIp};
-use super::identity;
 use super::error::{self, ApiError, Lang};
 use super::extract::{ApiJson, IdempotencyKey};
+use super::identity;
 use super::views::{self, ApplicationView, PositionView, ReferralView};
 use super::{created, no_store, ok, AppState, Fingerprint, Submission};
 use crate::domain::amendment::{AmendmentForm, MoveForm};

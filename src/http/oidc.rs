@@ -361,9 +361,7 @@ impl Provider {
             .map_err(|error| match error {
                 RequestTokenError::ServerResponse(_) => SignInError::Denied,
                 RequestTokenError::Request(_) => SignInError::ProviderDown,
-                RequestTokenError::Parse(..) | RequestTokenError::Other(_) => {
-                    SignInError::Invalid
-                }
+                RequestTokenError::Parse(..) | RequestTokenError::Other(_) => SignInError::Invalid,
             })?;
         let token = response.id_token().ok_or(SignInError::Invalid)?.to_string();
         let identity = self.verify(&token, Some(&pending.nonce), now).await?;
@@ -406,11 +404,7 @@ impl Provider {
         let claims = payload(jwt).ok_or(SignInError::Invalid)?;
         let iin = self.iin_of(&claims)?;
         let name = self.name_of(&claims);
-        Ok(Identity {
-            subject,
-            iin,
-            name,
-        })
+        Ok(Identity { subject, iin, name })
     }
 
     fn iin_of(&self, claims: &serde_json::Value) -> Result<Iin, SignInError> {

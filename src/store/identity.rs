@@ -103,7 +103,7 @@ pub fn attempts_for_child(conn: &Connection, child_iin: &str) -> Result<Vec<Atte
         let micros: i64 = row.get(0)?;
         found.push(Attempt {
             at: DateTime::from_timestamp_micros(micros).ok_or_else(|| {
-                StoreError::corrupt("registration_attempts", &micros.to_string(), "at")
+                StoreError::corrupt("registration_attempts", micros.to_string(), "at")
             })?,
             applicant_iin: row.get(1)?,
             subject: row.get(2)?,

@@ -14,12 +14,12 @@ pub mod integrity;
 // without panicking); not part of the service's API.
 #[doc(hidden)]
 pub mod codec;
+pub mod identity;
 mod journal;
 pub mod lock;
 pub mod migrate;
 mod outbox;
 mod read;
-pub mod identity;
 pub mod staff;
 pub use api::*;
 pub use outbox::{

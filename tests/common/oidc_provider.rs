@@ -17,7 +17,9 @@ impl Provider {
     pub fn start(redirect: &str, port: u16) -> Provider {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oidc");
         assert!(
-            std::path::Path::new(dir).join("node_modules/oidc-provider").exists(),
+            std::path::Path::new(dir)
+                .join("node_modules/oidc-provider")
+                .exists(),
             "oidc-provider is not installed: run scripts/install-test-deps"
         );
         let mut child = Command::new("node")
@@ -58,9 +60,11 @@ impl Drop for Provider {
 
 /// Kezek's `[oidc]` settings for this provider, with `base` as Kezek's public address.
 pub fn config(issuer: &str, base: &str) -> Option<kezek::http::oidc::OidcConfig> {
-    let mut settings = kezek::config::OidcSettings::default();
-    settings.issuer = Some(issuer.to_string());
-    settings.client_secret = Some("kezek-test-secret".into());
-    settings.timeout_secs = 3;
+    let settings = kezek::config::OidcSettings {
+        issuer: Some(issuer.to_string()),
+        client_secret: Some("kezek-test-secret".into()),
+        timeout_secs: 3,
+        ..Default::default()
+    };
     kezek::http::oidc::OidcConfig::from_settings(&settings, base).unwrap()
 }

@@ -12,8 +12,8 @@ use crate::domain::catalog::Catalog;
 use crate::domain::local_date;
 use crate::domain::numbers as ids;
 use crate::http::auth::Caller;
-use crate::http::identity;
 use crate::http::error::refusal_kind;
+use crate::http::identity;
 use crate::http::pages::public::district_select;
 use crate::http::pages::{text_field, FieldAttrs, Fields, Page};
 use crate::http::AppState;
@@ -111,8 +111,7 @@ pub async fn register_family(State(app): State<AppState>, page: Page, body: Byte
     };
     let mut errors: Vec<(String, &str)> = Vec::new();
     for i in &present {
-        for (field, refusal) in NewApplication::refusals(&bound(*i), &catalog, today)
-        {
+        for (field, refusal) in NewApplication::refusals(&bound(*i), &catalog, today) {
             let name = if CHILD_FIELDS.contains(&field) {
                 format!("{field}_{i}")
             } else {

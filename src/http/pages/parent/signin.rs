@@ -63,7 +63,11 @@ fn not_configured(page: &Page) -> Response {
 /// A refused sign-in: what went wrong, and a way to start again.
 fn failed(page: &Page, refusal: SignInError, staff: bool) -> Response {
     let kind = refusal.kind();
-    let again = if staff { "/signin?for=staff" } else { "/signin" };
+    let again = if staff {
+        "/signin?for=staff"
+    } else {
+        "/signin"
+    };
     let content = html! {
         h1 { (page.t(texts::SIGNIN_FAILED_TITLE)) }
         div.notice.error role="alert" data-testid="signin-error" data-code=(kind.code) {
@@ -84,7 +88,10 @@ async fn start(State(app): State<AppState>, page: Page) -> Response {
     } else {
         (Purpose::Parent, "/me")
     };
-    let next = page.query("next").filter(|n| local_path(n)).unwrap_or(default);
+    let next = page
+        .query("next")
+        .filter(|n| local_path(n))
+        .unwrap_or(default);
     match provider.begin(purpose, next, page.now).await {
         Ok((url, state)) => {
             let mut response = see_other(&url);
@@ -134,7 +141,9 @@ async fn callback(State(app): State<AppState>, page: Page, headers: HeaderMap) -
         Err(refusal) => failed(&page, refusal, false),
     };
     // The sign-in's cookie is spent, whatever the answer was.
-    let line = page.keys.set_lax_cookie(SIGNIN_COOKIE, "", Duration::zero());
+    let line = page
+        .keys
+        .set_lax_cookie(SIGNIN_COOKIE, "", Duration::zero());
     set_cookie(&mut response, &line);
     response
 }
@@ -202,21 +211,22 @@ async fn sign_out(State(app): State<AppState>, page: Page, body: Bytes) -> Respo
     response
 }
 
-/// The signed-in person, or the answer that sends them to sign in first.
-fn person_or_sign_in(app: &AppState, page: &Page, next: &str) -> Result<Person, Response> {
+/// The signed-in person, or the answer that sends them to sign in first (boxed: a
+/// response is large beside a person).
+fn person_or_sign_in(app: &AppState, page: &Page, next: &str) -> Result<Person, Box<Response>> {
     if app.oidc.is_none() {
-        return Err(not_configured(page));
+        return Err(Box::new(not_configured(page)));
     }
     match &page.person {
         Some(signed) => Ok(signed.person.clone()),
-        None => Err(see_other(&format!("/signin?next={next}"))),
+        None => Err(Box::new(see_other(&format!("/signin?next={next}")))),
     }
 }
 
 async fn me(State(app): State<AppState>, page: Page) -> Response {
     let person = match person_or_sign_in(&app, &page, "/me") {
         Ok(person) => person,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let lang = page.lang.api();
     let iin = person.iin.clone();
@@ -260,7 +270,7 @@ async fn me(State(app): State<AppState>, page: Page) -> Response {
 async fn open(State(app): State<AppState>, page: Page, Path(number): Path<String>) -> Response {
     let person = match person_or_sign_in(&app, &page, "/me") {
         Ok(person) => person,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let lang = page.lang.api();
     let id = ids::parse_application(&app.service.read().catalog, &number);
