@@ -274,6 +274,27 @@ async fn a_signed_in_parent_registers_as_themselves_and_another_person_cannot_se
         .iter()
         .all(|a| a.subject == BOLAT && a.applicant_iin == "880715300306"));
     assert!(attempts.iter().all(|a| a.outcome == "already_queued"));
+    // The district's officer reads who tried, for a complaint of squatting.
+    let officer = server.officer();
+    let read = server
+        .get(&format!("/api/v1/registration-attempts?child_iin={child}"))
+        .bearer_auth(&officer)
+        .go()
+        .await;
+    assert_eq!(read.status, 200, "{}", read.text);
+    let items = read.json()["items"].clone();
+    assert_eq!(items.as_array().unwrap().len(), 3);
+    assert_eq!(items[0]["subject"], BOLAT);
+    // A child with no application in the officer's district is not theirs to ask about.
+    server
+        .get(&format!(
+            "/api/v1/registration-attempts?child_iin={}",
+            valid_form(2).child_iin
+        ))
+        .bearer_auth(&officer)
+        .go()
+        .await
+        .assert_error(404, "not_found");
     let other =
         kezek::store::identity::attempts_for_child(&conn, &valid_form(2).child_iin).unwrap();
     assert_eq!(other.len(), 1);

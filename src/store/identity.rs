@@ -13,7 +13,7 @@ use super::StoreError;
 use crate::domain::application::Application;
 use crate::domain::staff::StaffAccount;
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OpenFlags};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use std::path::Path;
 
 /// The most applications one person's list shows: a family has a handful; a list this long
@@ -112,6 +112,23 @@ pub fn attempts_for_child(conn: &Connection, child_iin: &str) -> Result<Vec<Atte
         });
     }
     Ok(found)
+}
+
+/// Whether `district` holds any application (active or not) of the child `child_iin`: the
+/// district whose officers may read who tried to register the child.
+pub fn child_known_in(
+    conn: &Connection,
+    child_iin: &str,
+    district: u32,
+) -> Result<bool, StoreError> {
+    let found: Option<i64> = conn
+        .query_row(
+            "SELECT 1 FROM applications WHERE child_iin = ?1 AND district_id = ?2 LIMIT 1",
+            params![child_iin, district],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(found.is_some())
 }
 
 /// The live account bound to the provider's `subject`.
