@@ -62,6 +62,7 @@ pub struct MyApplications {
 /// the applicant, newest first; each opens at `/api/v1/applications/{number}` with the
 /// same token, no access code.
 #[utoipa::path(get, path = "/api/v1/me/applications", tag = "parent",
+    security(("id_token" = [])),
     responses(
         (status = 200, body = MyApplications),
         (status = 401, description = "signin_required, or a token refused (token_expired, ...)"),

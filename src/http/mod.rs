@@ -236,7 +236,7 @@ pub struct AppStateInner {
     modifiers(&SecurityAddon),
     tags(
         (name = "public", description = "No authentication, no personal data"),
-        (name = "parent", description = "Application number and X-Access-Code"),
+        (name = "parent", description = "Application number and X-Access-Code, or, with an identity provider, its ID token as bearer"),
         (name = "officer", description = "Officers and operators of a district"),
         (name = "kindergarten", description = "Kindergarten accounts"),
         (name = "admin", description = "Administrators"),
@@ -252,6 +252,16 @@ impl utoipa::Modify for SecurityAddon {
         components.add_security_scheme(
             "staff_token",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        // With an identity provider (issue 14): the provider's ID token as bearer.
+        components.add_security_scheme(
+            "id_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
         );
         components.add_security_scheme(
             "access_code",
