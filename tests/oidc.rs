@@ -381,7 +381,11 @@ async fn a_provider_that_is_down_is_a_clear_refusal_and_a_rotated_key_is_fetched
     assert_eq!(page.status, 503, "{}", page.text);
     assert_eq!(signin_error(&page), "provider_unavailable");
     assert!(page.text.contains("href=\"/signin\""));
-    assert_eq!(cookie_set(&page, "kezek_signin"), None, "no sign-in started");
+    assert_eq!(
+        cookie_set(&page, "kezek_signin"),
+        None,
+        "no sign-in started"
+    );
 
     // The provider back on the same address with a new signing key (a rotation): its
     // tokens verify, the keys fetched anew for the unknown key id.
