@@ -48,6 +48,63 @@ pub struct Config {
     pub limits: LimitSettings,
     pub proxy: ProxySettings,
     pub store: StoreSettings,
+    /// `development` (the default: a demo, a test, a small trial) or `production`. A
+    /// production deployment without an identity provider is refused at start unless
+    /// `oidc.allow_production_without_provider` says so (README, "Signing in").
+    pub deployment: Deployment,
+    pub oidc: OidcSettings,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Deployment {
+    #[default]
+    Development,
+    Production,
+}
+
+/// The OpenID Connect provider parents and staff sign in through (src/http/oidc.rs). No
+/// `issuer`: no provider, and parents use access codes as before.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OidcSettings {
+    /// The provider's issuer URL; its discovery document is `<issuer>/.well-known/openid-configuration`.
+    pub issuer: Option<String>,
+    /// This service's client id at the provider.
+    pub client_id: String,
+    /// The client secret (a confidential client); absent for a public client with PKCE
+    /// only. Never printed.
+    pub client_secret: Option<String>,
+    /// Scopes asked for besides `openid`.
+    pub scopes: Vec<String>,
+    /// The ID token's claim that carries the person's IIN.
+    pub iin_claim: String,
+    /// A prefix the provider writes before the 12 digits (e.g. `IIN`, as in the subject of
+    /// the national certificates), removed before the IIN is checked; empty: none.
+    pub iin_prefix: String,
+    /// The claim with the person's full name; empty: the name is taken from the form.
+    pub name_claim: String,
+    /// Seconds a call to the provider may take before it counts as down.
+    pub timeout_secs: u64,
+    /// Whether a production deployment may run without a provider (access codes only, with
+    /// the squatting that allows: README, "Signing in").
+    pub allow_production_without_provider: bool,
+}
+
+impl Default for OidcSettings {
+    fn default() -> Self {
+        OidcSettings {
+            issuer: None,
+            client_id: "kezek".to_string(),
+            client_secret: None,
+            scopes: vec!["profile".to_string()],
+            iin_claim: "iin".to_string(),
+            iin_prefix: String::new(),
+            name_claim: "name".to_string(),
+            timeout_secs: 10,
+            allow_production_without_provider: false,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -173,6 +230,8 @@ impl Default for Config {
             limits: LimitSettings::default(),
             proxy: ProxySettings::default(),
             store: StoreSettings::default(),
+            deployment: Deployment::Development,
+            oidc: OidcSettings::default(),
         }
     }
 }
@@ -254,7 +313,33 @@ impl Config {
         if let Some(notify) = &shown.notify {
             shown.notify = Some(redact_channel(notify));
         }
+        if shown.oidc.client_secret.is_some() {
+            shown.oidc.client_secret = Some("***".to_string());
+        }
         toml::to_string(&shown).expect("the configuration serialises")
+    }
+
+    /// Refuses a production deployment without an identity provider, unless allowed: there
+    /// anyone who knows a child's IIN can register the child and hold its access code.
+    pub fn check_identity(&self) -> Result<(), String> {
+        let without = self
+            .oidc
+            .issuer
+            .as_deref()
+            .is_none_or(|i| i.trim().is_empty());
+        if self.deployment == Deployment::Production
+            && without
+            && !self.oidc.allow_production_without_provider
+        {
+            return Err(
+                "a production deployment needs an identity provider ([oidc] issuer): \
+                        without one, anyone who knows a child's IIN can register the child \
+                        (README, \"Signing in\"); set oidc.allow_production_without_provider \
+                        = true to run with access codes only"
+                    .to_string(),
+            );
+        }
+        Ok(())
     }
 
     pub fn request_timeout(&self) -> Duration {
@@ -390,6 +475,36 @@ mod tests {
             assert_eq!(config, Config::default());
             Ok(())
         });
+    }
+
+    #[test]
+    fn production_without_a_provider_is_refused_unless_allowed() {
+        let mut config = Config {
+            deployment: Deployment::Production,
+            ..Config::default()
+        };
+        assert!(config
+            .check_identity()
+            .unwrap_err()
+            .contains("identity provider"));
+        config.oidc.allow_production_without_provider = true;
+        assert_eq!(config.check_identity(), Ok(()));
+        config.oidc.allow_production_without_provider = false;
+        config.oidc.issuer = Some("https://id.example.kz".into());
+        assert_eq!(config.check_identity(), Ok(()));
+        assert_eq!(
+            Config::default().check_identity(),
+            Ok(()),
+            "development runs without"
+        );
+    }
+
+    #[test]
+    fn the_printed_configuration_hides_the_client_secret() {
+        let mut config = Config::default();
+        config.oidc.client_secret = Some("cl13nt-s3cret".into());
+        let printed = config.printable();
+        assert!(!printed.contains("cl13nt-s3cret"), "{printed}");
     }
 
     #[test]

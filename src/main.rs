@@ -99,6 +99,14 @@ struct ServeFlags {
     /// The anchor file, the journal's head outside the database [default: <db>.anchor].
     #[arg(long, value_name = "FILE")]
     anchor: Option<PathBuf>,
+    /// `development` or `production`: production without an identity provider is
+    /// refused at start unless allowed (README, "Signing in") [default: development].
+    #[arg(long, value_enum)]
+    deployment: Option<config::Deployment>,
+    /// The OpenID Connect provider's issuer URL that parents and staff sign in through
+    /// (the rest in the file's [oidc] section) [default: none: access codes only].
+    #[arg(long, value_name = "URL")]
+    oidc_issuer: Option<String>,
 }
 
 impl ServeFlags {
@@ -135,6 +143,8 @@ impl ServeFlags {
             given("store.checkpoints", self.checkpoints),
             given("store.wal_max_mb", self.wal_max_mb),
             given("store.anchor", self.anchor.as_ref()),
+            given("deployment", self.deployment),
+            given("oidc.issuer", self.oidc_issuer.as_ref()),
         ]
         .into_iter()
         .flatten()
@@ -208,6 +218,14 @@ enum StaffAction {
     /// Revokes an account at once; its token stops working.
     Revoke {
         name: String,
+    },
+    /// Binds an account to its holder's subject at the identity provider ([oidc]): signing
+    /// in there as that subject opens the account's pages (README, "Signing in").
+    Bind {
+        name: String,
+        /// The provider's `sub` for the person who holds the account.
+        #[arg(long)]
+        subject: String,
     },
 }
 
@@ -417,6 +435,15 @@ fn staff(db: &Path, action: StaffAction) -> anyhow::Result<ExitCode> {
             }
             println!("revoked {name}");
         }
+        StaffAction::Bind { name, subject } => {
+            if subject.trim().is_empty() {
+                anyhow::bail!("--subject must not be empty");
+            }
+            if !kezek::store::identity::bind_subject(conn, &name, subject.trim())? {
+                anyhow::bail!("no active account named {name}");
+            }
+            println!("bound {name} to the provider's subject");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -448,6 +475,8 @@ fn serve(config: Config) -> anyhow::Result<ExitCode> {
     // Before anything is opened: a service on every interface needs its public address.
     kezek::http::public_url_for(config.public_url.as_deref(), config.addr)
         .map_err(anyhow::Error::msg)?;
+    // A production deployment signs its parents in, or says it chose not to.
+    config.check_identity().map_err(anyhow::Error::msg)?;
     if let Some(applications) = config.demo {
         let empty = !db.exists();
         if empty {
@@ -497,6 +526,8 @@ fn serve(config: Config) -> anyhow::Result<ExitCode> {
         let public_url = kezek::http::public_url_for(config.public_url.as_deref(), bound)
             .map_err(anyhow::Error::msg)?;
         tracing::info!(%public_url, "documents' verification links");
+        http.oidc = kezek::http::oidc::OidcConfig::from_settings(&config.oidc, &public_url)
+            .map_err(anyhow::Error::msg)?;
         http.public_url = Some(public_url);
         // The signing key is read (or made, on the first start) before serving, so a key
         // that cannot be read stops the start with a clear error instead of a panic.

@@ -12,6 +12,8 @@
 //! also saves a screenshot of each page (`scripts/screenshots` makes docs/screens/).
 
 mod common;
+#[path = "common/oidc_provider.rs"]
+mod oidc_provider;
 
 use chrono::NaiveDate;
 use common::start_time;
@@ -43,6 +45,14 @@ struct Site {
 
 impl Site {
     async fn start(applications: usize) -> Site {
+        Site::start_with(applications, |_| None).await
+    }
+
+    /// As `start`, with the identity provider `oidc` makes for the site's address.
+    async fn start_with(
+        applications: usize,
+        oidc: impl FnOnce(&str) -> Option<kezek::http::oidc::OidcConfig>,
+    ) -> Site {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("kezek.db");
         let clock = ManualClock::new(start_time());
@@ -69,6 +79,7 @@ impl Site {
         // The documents' links name the bound address, as `kezek serve` prints them.
         let config = HttpConfig {
             public_url: kezek::http::public_url_for(None, address).ok(),
+            oidc: oidc(&format!("http://{address}")),
             ..HttpConfig::default()
         };
         let router =
@@ -1165,4 +1176,150 @@ async fn save_screenshot(browser: &Browser, dir: &Path, name: &str) {
     let png = browser.client.screenshot().await.unwrap();
     std::fs::create_dir_all(dir).unwrap();
     std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+}
+
+/// Signs `login` in at the test provider from wherever the browser was sent there, and
+/// follows Kezek's "continue" link. When the provider still knows the browser (no login
+/// form), it answers at once.
+async fn at_provider(browser: &Browser, login: &str) {
+    if browser.client.find(Locator::Id("login")).await.is_ok() {
+        browser.fill("login", login).await;
+        browser.click("form button[type=submit]").await;
+    }
+    browser.click("[data-testid=continue]").await;
+}
+
+/// Issue 14's story in a browser: a parent signs in at the provider, registers a child
+/// (the applicant from the provider, not the form), signs out (at the provider too), signs
+/// in again and finds the application without a code; a second person signs in, cannot
+/// open it (404), and their attempts to register the same child are refused, then limited,
+/// each recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parent_signs_in_at_the_provider_and_a_stranger_cannot_take_the_child() {
+    let mut provider = None;
+    let site = Site::start_with(0, |base| {
+        let started = oidc_provider::Provider::start(&format!("{base}/signin/callback"), 0);
+        let config = oidc_provider::config(&started.issuer, base);
+        provider = Some(started);
+        config
+    })
+    .await;
+    let _provider = provider.unwrap();
+    let browser = Browser::start(1200, 1000).await;
+    let esl = site.district("ESL");
+    let (kindergarten, _) = site.kindergarten_with_group(esl, 2023);
+    let kid = child(
+        NaiveDate::from_ymd_opt(2023, 4, 2).unwrap(),
+        40,
+        "Сейітов Нұрлан",
+    );
+
+    // Registering starts with signing in.
+    browser.goto(&site.url("/register?district=ESL")).await;
+    browser.click("[data-testid=signin]").await;
+    at_provider(&browser, "parent-aigul").await;
+    assert_eq!(browser.path().await, "/register");
+    browser.goto(&site.url("/register?district=ESL")).await;
+    let applicant = browser.text("[data-testid=applicant-from-provider]").await;
+    assert!(applicant.contains("850303400109"), "{applicant}");
+    assert!(browser
+        .client
+        .find(Locator::Id("applicant_iin"))
+        .await
+        .is_err());
+    browser.fill("child_iin", &kid.iin).await;
+    browser.fill("child_full_name", kid.name).await;
+    browser
+        .fill("child_birth_date", &kid.birth.to_string())
+        .await;
+    browser.select("applicant_relation", "mother").await;
+    browser.fill("applicant_phone", "+7 701 234 56 78").await;
+    browser
+        .fill("applicant_address", "Астана, Мәңгілік Ел 10, 5")
+        .await;
+    browser.fill("desired_start", "2026-12-01").await;
+    browser.select("language", "kk").await;
+    browser
+        .check(&format!("#kindergarten-{}", kindergarten.0))
+        .await;
+    browser
+        .click("form[action='/register'][method='post'] button[type=submit]")
+        .await;
+    let (number, _code) = registered(&browser).await;
+    assert_no_violation(&browser, "registered, signed in").await;
+
+    // Signing out ends the session here and at the provider.
+    sign_out_everywhere(&browser).await;
+    browser.goto(&site.url("/me")).await;
+    assert!(
+        browser.client.find(Locator::Id("login")).await.is_ok(),
+        "signed out at the provider too"
+    );
+    at_provider(&browser, "parent-aigul").await;
+    assert_eq!(browser.path().await, "/me");
+    assert_no_violation(&browser, "my applications").await;
+    browser.click_link(&number).await;
+    assert_eq!(browser.path().await, "/my");
+    assert!(browser.body().await.contains(&number));
+
+    // Another person: the application is not theirs to see or to take.
+    sign_out_everywhere(&browser).await;
+    browser.goto(&site.url("/me")).await;
+    at_provider(&browser, "parent-bolat").await;
+    assert!(browser
+        .client
+        .find(Locator::Css("[data-testid=me-empty]"))
+        .await
+        .is_ok());
+    browser.goto(&site.url(&format!("/me/open/{number}"))).await;
+    let refused = browser.body().await;
+    assert!(!refused.contains(kid.name), "{refused}");
+    for attempt in 1..=4 {
+        browser.goto(&site.url("/register?district=ESL")).await;
+        browser.fill("child_iin", &kid.iin).await;
+        browser.fill("child_full_name", kid.name).await;
+        browser
+            .fill("child_birth_date", &kid.birth.to_string())
+            .await;
+        browser.select("applicant_relation", "father").await;
+        browser.fill("applicant_phone", "+7 701 234 56 79").await;
+        browser.fill("applicant_address", "Астана, Бөгде 1").await;
+        browser.fill("desired_start", "2026-12-01").await;
+        browser
+            .click("form[action='/register'][method='post'] button[type=submit]")
+            .await;
+        let body = browser.body().await;
+        assert!(!body.contains(&number), "attempt {attempt}: {body}");
+        assert!(browser
+            .client
+            .find(Locator::Css("[data-testid=number]"))
+            .await
+            .is_err());
+    }
+    let conn = rusqlite::Connection::open(&site.path).unwrap();
+    let attempts = kezek::store::identity::attempts_for_child(&conn, &kid.iin).unwrap();
+    let outcomes: Vec<&str> = attempts.iter().map(|a| a.outcome.as_str()).collect();
+    assert_eq!(
+        outcomes,
+        [
+            "already_queued",
+            "already_queued",
+            "already_queued",
+            "limited"
+        ]
+    );
+    assert!(attempts.iter().all(|a| a.subject == "parent-bolat"));
+    browser.stop().await;
+}
+
+async fn assert_no_violation(browser: &Browser, page: &str) {
+    let found = serious_violations(browser).await;
+    assert!(found.is_empty(), "{page}: {found:?}");
+}
+
+/// Signs out here, then at the provider through the link the page gives.
+async fn sign_out_everywhere(browser: &Browser) {
+    browser.click("form[action='/signin/out'] button").await;
+    browser.click("[data-testid=provider-signout]").await;
+    browser.click("button[name=logout]").await;
 }

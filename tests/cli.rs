@@ -399,3 +399,39 @@ fn serve_on_every_interface_needs_a_public_url() {
     assert!(stderr.contains("--public-url"), "{stderr}");
     assert!(!db.exists(), "nothing was created");
 }
+
+/// Issue 14 at the command line: a production deployment without an identity provider
+/// stops at start (naming the setting that allows it) and writes nothing; `staff bind`
+/// binds a live account to the provider's subject and refuses an unknown one.
+#[test]
+fn production_needs_a_provider_and_staff_bind_binds_a_live_account() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("k.db");
+    let refused = kezek(
+        &db,
+        &[
+            "serve",
+            "--deployment",
+            "production",
+            "--addr",
+            "127.0.0.1:0",
+        ],
+    );
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("allow_production_without_provider"), "{said}");
+    assert!(!db.exists(), "nothing written");
+
+    add_staff(&db, &["--role", "admin", "--name", "boss"]);
+    let bound = kezek(&db, &["staff", "bind", "boss", "--subject", "sub-17"]);
+    assert!(
+        bound.status.success(),
+        "{}",
+        String::from_utf8_lossy(&bound.stderr)
+    );
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let account = kezek::store::identity::staff_by_subject(&conn, "sub-17").unwrap();
+    assert_eq!(account.map(|a| a.name).as_deref(), Some("boss"));
+    let unknown = kezek(&db, &["staff", "bind", "nobody", "--subject", "sub-18"]);
+    assert!(!unknown.status.success());
+}

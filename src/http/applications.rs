@@ -5,6 +5,7 @@
 use super::auth::{self, application_access, Caller, ClientIp};
 use super::error::{self, ApiError, Lang};
 use super::extract::{ApiJson, IdempotencyKey};
+use super::identity;
 use super::views::{self, ApplicationView, PositionView, ReferralView};
 use super::{created, no_store, ok, AppState, Fingerprint, Submission};
 use crate::domain::amendment::{AmendmentForm, MoveForm};
@@ -40,6 +41,63 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(survey))
         .routes(routes!(decline))
         .routes(routes!(extend))
+        .routes(routes!(my_applications))
+}
+
+/// One of a signed-in person's applications, as their list shows it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct MyApplicationView {
+    pub number: String,
+    pub status: String,
+    pub registered_at: DateTime<Utc>,
+    pub child_full_name: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct MyApplications {
+    pub items: Vec<MyApplicationView>,
+}
+
+/// Every application where the signed-in person (the provider's ID token as bearer) is
+/// the applicant, newest first; each opens at `/api/v1/applications/{number}` with the
+/// same token, no access code.
+#[utoipa::path(get, path = "/api/v1/me/applications", tag = "parent",
+    security(("id_token" = [])),
+    responses(
+        (status = 200, body = MyApplications),
+        (status = 401, description = "signin_required, or a token refused (token_expired, ...)"),
+        (status = 404, description = "signin_not_configured: the service has no identity provider"),
+    ))]
+async fn my_applications(State(app): State<AppState>, ctx: Ctx) -> Result<Response, ApiError> {
+    let person = person_of(&app, &ctx)?;
+    let iin = person.iin.clone();
+    let found = read_blocking(&app, ctx.lang, move |conn| {
+        store::identity::applications_of(conn, &iin)
+    })
+    .await?;
+    let state = app.service.read();
+    let items = found
+        .into_iter()
+        .map(|application| MyApplicationView {
+            number: ids::application_number(&state.catalog, application.id),
+            status: views::codec_text(&application.status),
+            registered_at: application.registered_at,
+            child_full_name: application.child.full_name.clone(),
+        })
+        .collect();
+    drop(state);
+    Ok(no_store(ok(false, MyApplications { items })))
+}
+
+/// The signed-in person calling, or the refusal that says why there is none.
+pub(super) fn person_of<'a>(app: &AppState, ctx: &'a Ctx) -> Result<&'a auth::Person, ApiError> {
+    if app.oidc.is_none() {
+        return Err(ctx.error(error::SIGNIN_NOT_CONFIGURED));
+    }
+    match &ctx.caller {
+        Caller::Person(person) => Ok(person),
+        _ => Err(ctx.error(error::SIGNIN_REQUIRED)),
+    }
 }
 
 /// What every handler needs to know about its request.
@@ -99,7 +157,11 @@ pub struct RegistrationRequest {
     pub child_full_name: String,
     /// YYYY-MM-DD; must match the IIN.
     pub child_birth_date: String,
+    /// With an identity provider, ignored: the signed-in person's IIN from their token.
+    #[serde(default)]
     pub applicant_iin: String,
+    /// With an identity provider that gives names, ignored: the name from the token.
+    #[serde(default)]
     pub applicant_full_name: String,
     /// +7 and 10 digits.
     pub applicant_phone: String,
@@ -195,13 +257,22 @@ async fn register(
     ApiJson(request): ApiJson<RegistrationRequest>,
 ) -> Result<Response, ApiError> {
     let channel = registration_channel(&app, &ctx, &request.district)?;
-    app.admit_registration(&ctx.caller, ctx.ip, &request.applicant_iin, 1)
+    let children = [request.child_iin.clone()];
+    let person = identity::registrant(&app, &ctx.caller, &children, ctx.lang)?;
+    let mut form = RegistrationForm::from(request);
+    if let Some(person) = &person {
+        identity::bind(person, &mut form);
+    }
+    app.admit_registration(&ctx.caller, ctx.ip, &form.applicant_iin, 1)
         .map_err(|e| ApiError::from_command(e, ctx.lang))?;
-    let form = RegistrationForm::from(request);
-    let (outcome, replayed) = ctx
+    let ran = ctx
         .submission(&app)
         .run(Command::Register { form, channel })
-        .await?;
+        .await;
+    if let Err(refusal) = &ran {
+        identity::refused(&app, person.as_ref(), &children, refusal.kind, ctx.lang)?;
+    }
+    let (outcome, replayed) = ran?;
     let Outcome::Registered {
         application,
         referral,
@@ -645,6 +716,15 @@ async fn register_family(
     ApiJson(request): ApiJson<FamilyRegistrationRequest>,
 ) -> Result<Response, ApiError> {
     let channel = registration_channel(&app, &ctx, &request.district)?;
+    let child_iins: Vec<String> = request.children.iter().map(|c| c.iin.clone()).collect();
+    let person = identity::registrant(&app, &ctx.caller, &child_iins, ctx.lang)?;
+    let mut request = request;
+    if let Some(person) = &person {
+        request.applicant_iin = person.iin.clone();
+        if let Some(name) = &person.name {
+            request.applicant_full_name = name.clone();
+        }
+    }
     let children = request.children.len();
     app.admit_registration(&ctx.caller, ctx.ip, &request.applicant_iin, children)
         .map_err(|e| ApiError::from_command(e, ctx.lang))?;
@@ -670,14 +750,18 @@ async fn register_family(
             priority_document: request.priority_document.clone(),
         })
         .collect();
-    let (outcome, replayed) = ctx
+    let ran = ctx
         .submission(&app)
         .run(Command::RegisterFamily {
             forms,
             together,
             channel,
         })
-        .await?;
+        .await;
+    if let Err(refusal) = &ran {
+        identity::refused(&app, person.as_ref(), &child_iins, refusal.kind, ctx.lang)?;
+    }
+    let (outcome, replayed) = ran?;
     let Outcome::FamilyRegistered {
         family,
         applications,
@@ -842,7 +926,10 @@ async fn survey(
     Path(number): Path<String>,
     ApiJson(answers): ApiJson<SurveyAnswers>,
 ) -> Result<Response, ApiError> {
-    if !matches!(ctx.caller, Caller::Parent(_) | Caller::Session(_)) {
+    if !matches!(
+        ctx.caller,
+        Caller::Parent(_) | Caller::Session(_) | Caller::Person(_)
+    ) {
         // The survey asks the parent; staff answering for them would bias it.
         return Err(match ctx.caller {
             Caller::Public => ctx.error(error::ACCESS_CODE_REQUIRED),

@@ -58,7 +58,32 @@ pub enum Caller {
     /// safe requests (GET, HEAD) of the API take the cookie, so a page can link to the
     /// printable documents while no other site can make a browser change anything.
     Session(crate::http::pages::session::ParentSession),
+    /// A person the identity provider vouched for (issue 14): through the API with the
+    /// provider's ID token as bearer, or, on safe requests, the pages' person cookie. They
+    /// reach every application where they are the applicant, and no other.
+    Person(Person),
     Public,
+}
+
+/// A signed-in person.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Person {
+    /// The provider's subject.
+    pub subject: String,
+    /// The person's IIN, 12 digits, from the verified token.
+    pub iin: String,
+    /// The full name, when the provider gives one.
+    pub name: Option<String>,
+}
+
+impl Person {
+    pub fn of(identity: &super::oidc::Identity) -> Person {
+        Person {
+            subject: identity.subject.clone(),
+            iin: identity.iin.as_string(),
+            name: identity.name.clone(),
+        }
+    }
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -74,6 +99,17 @@ impl FromRequestParts<AppState> for Caller {
                 .map(str::trim)
                 .filter(|t| !t.is_empty())
                 .ok_or_else(|| ApiError::new(error::UNAUTHORIZED, lang))?;
+            if super::oidc::looks_like_jwt(token) {
+                let provider = app
+                    .oidc
+                    .as_ref()
+                    .ok_or_else(|| ApiError::new(error::UNAUTHORIZED, lang))?;
+                let identity = provider
+                    .verify(token, None, app.service.now())
+                    .await
+                    .map_err(|refusal| ApiError::new(refusal.kind(), lang))?;
+                return Ok(Caller::Person(Person::of(&identity)));
+            }
             let hash = staff::token_hash(token);
             let account = app
                 .reads
@@ -103,7 +139,23 @@ fn cookie_caller(parts: &Parts, app: &AppState, lang: Lang) -> Result<Option<Cal
     Ok(match (staff, parent) {
         (Some(staff), _) => Some(Caller::Staff(staff.account)),
         (None, Some(parent)) => Some(Caller::Session(parent.session)),
-        (None, None) => None,
+        (None, None) => signed_in_person(app, &parts.headers).map(Caller::Person),
+    })
+}
+
+/// The person the pages' cookie names, while a provider is configured.
+pub fn signed_in_person(app: &AppState, headers: &axum::http::HeaderMap) -> Option<Person> {
+    use crate::http::pages::session;
+    app.oidc.as_ref()?;
+    let cookies = headers
+        .get(axum::http::header::COOKIE)
+        .and_then(|v| v.to_str().ok())?;
+    let value = session::cookie(cookies, session::PERSON_COOKIE)?;
+    let found = app.sessions.person(value, app.service.now())?;
+    Some(Person {
+        subject: found.subject,
+        iin: found.iin,
+        name: found.name,
     })
 }
 
@@ -141,6 +193,8 @@ impl Caller {
     pub fn idempotency_scope(&self) -> String {
         match self {
             Caller::Staff(account) => format!("staff:{}", account.name),
+            // One person's key never answers with another's registration.
+            Caller::Person(person) => format!("person:{}", person.subject),
             _ => "portal".to_string(),
         }
     }
@@ -188,6 +242,18 @@ pub fn application_access(
                 Ok(session.application)
             } else {
                 Err(ApiError::new(error::NOT_FOUND, lang))
+            }
+        }
+        Caller::Person(person) => {
+            let id = id.ok_or_else(|| ApiError::new(error::NOT_FOUND, lang))?;
+            let application = app
+                .reads
+                .with(|conn| store::application(conn, id))
+                .map_err(|e| internal(e, lang))?;
+            // Another person's application answers as one that does not exist.
+            match application {
+                Some(found) if found.applicant.iin.as_string() == person.iin => Ok(id),
+                _ => Err(ApiError::new(error::NOT_FOUND, lang)),
             }
         }
         Caller::Parent(code) => {

@@ -217,6 +217,34 @@ errors! {
     // Admission control and readiness (issue 13).
     REGISTRATIONS_LIMITED = "registrations_limited", TOO_MANY_REQUESTS,
         "Бір сағатта тым көп өтініш берілді. Кейінірек қайталаңыз.", "Слишком много заявлений за час. Повторите позже.", "Too many registrations this hour. Try again later.";
+    SIGNIN_REQUIRED = "signin_required", UNAUTHORIZED,
+        "Өтінішті тіркеу үшін жүйеге кіріңіз.", "Чтобы подать заявление, войдите в систему.", "Sign in to register an application.";
+    SIGNIN_NOT_CONFIGURED = "signin_not_configured", NOT_FOUND,
+        "Бұл қызметте жеке басты растау провайдері бапталмаған: өтінішті нөмірі мен қолжетімділік кодымен ашыңыз.", "В этом сервисе не настроен провайдер входа: открывайте заявление по номеру и коду доступа.", "This service has no identity provider: open an application with its number and access code.";
+    SIGNIN_STATE_INVALID = "signin_state_invalid", BAD_REQUEST,
+        "Кіру сеансы табылмады немесе ескірді. Қайта кіріңіз.", "Сеанс входа не найден или устарел. Войдите снова.", "The sign-in was not started here or has expired. Sign in again.";
+    SIGNIN_REPLAYED = "signin_replayed", BAD_REQUEST,
+        "Бұл кіру жауабы бұрын қолданылған. Қайта кіріңіз.", "Этот ответ входа уже был использован. Войдите снова.", "This sign-in answer was already used. Sign in again.";
+    SIGNIN_DENIED = "signin_denied", UNAUTHORIZED,
+        "Провайдер кіруді растамады. Қайта кіріңіз.", "Провайдер не подтвердил вход. Войдите снова.", "The provider did not confirm the sign-in. Sign in again.";
+    TOKEN_SIGNATURE_INVALID = "token_signature_invalid", UNAUTHORIZED,
+        "Жеке басты растау белгісінің қолтаңбасы жарамсыз. Қайта кіріңіз.", "Подпись токена входа недействительна. Войдите снова.", "The ID token's signature is not valid. Sign in again.";
+    TOKEN_AUDIENCE_INVALID = "token_audience_invalid", UNAUTHORIZED,
+        "Жеке басты растау белгісі басқа қызметке берілген.", "Токен входа выдан другому сервису.", "The ID token was issued to another service.";
+    TOKEN_EXPIRED = "token_expired", UNAUTHORIZED,
+        "Жеке басты растау белгісінің мерзімі өтті. Қайта кіріңіз.", "Срок токена входа истёк. Войдите снова.", "The ID token has expired. Sign in again.";
+    TOKEN_INVALID = "token_invalid", UNAUTHORIZED,
+        "Жеке басты растау белгісі жарамсыз. Қайта кіріңіз.", "Токен входа недействителен. Войдите снова.", "The ID token is not valid. Sign in again.";
+    IIN_CLAIM_MISSING = "iin_claim_missing", UNPROCESSABLE_ENTITY,
+        "Провайдер ЖСН-іңізді бермеді: провайдердің қолдау қызметіне хабарласыңыз.", "Провайдер не передал ваш ИИН: обратитесь в его службу поддержки.", "The provider did not give your IIN: contact its support.";
+    IIN_CLAIM_INVALID = "iin_claim_invalid", UNPROCESSABLE_ENTITY,
+        "Провайдер берген ЖСН қате: провайдердің қолдау қызметіне хабарласыңыз.", "ИИН, переданный провайдером, неверен: обратитесь в его службу поддержки.", "The IIN the provider gave is not valid: contact its support.";
+    PROVIDER_UNAVAILABLE = "provider_unavailable", SERVICE_UNAVAILABLE,
+        "Жеке басты растау провайдері қазір жауап бермейді. Біраздан соң қайталаңыз.", "Провайдер входа сейчас не отвечает. Повторите чуть позже.", "The identity provider is not answering. Try again shortly.";
+    STAFF_NOT_BOUND = "staff_not_bound", FORBIDDEN,
+        "Бұл тіркелгіге қызметкер есептік жазбасы байланыстырылмаған немесе ол қайтарылып алынған.", "К этой учётной записи не привязан действующий аккаунт сотрудника.", "No active staff account is bound to this identity.";
+    ATTEMPTS_LIMITED = "registration_attempts_limited", TOO_MANY_REQUESTS,
+        "Бір сағатта тым көп сәтсіз тіркеу әрекеті. Кейінірек қайталаңыз.", "Слишком много неудачных попыток регистрации за час. Повторите позже.", "Too many refused registrations this hour. Try again later.";
     WRITES_BUSY = "busy", SERVICE_UNAVAILABLE,
         "Қызмет қазір тым көп өзгерісті өңдеп жатыр. Біраздан соң қайталаңыз.", "Сервис сейчас обрабатывает слишком много изменений. Повторите чуть позже.", "The service is handling too many changes right now. Try again shortly.";
     NOT_READY = "not_ready", SERVICE_UNAVAILABLE,

@@ -16,6 +16,7 @@ pub mod fuzzing;
 pub mod limits;
 pub mod metrics;
 pub mod middleware;
+pub mod oidc;
 pub mod proxy;
 pub mod server;
 
@@ -25,6 +26,7 @@ mod admin;
 mod applications;
 mod auth;
 mod documents;
+mod identity;
 mod kindergarten;
 mod public;
 mod readiness;
@@ -76,7 +78,16 @@ pub struct HttpConfig {
     pub admission: admission::AdmissionConfig,
     /// The documents' verification endpoint's own quota per client.
     pub verifications: limits::VerificationQuota,
+    /// The identity provider parents and staff sign in through; `None`: access codes only.
+    pub oidc: Option<oidc::OidcConfig>,
+    /// `already_queued` answers a signed-in person may get an hour before their
+    /// registrations are refused (`registration_attempts_limited`).
+    pub refusals_per_person_per_hour: usize,
 }
+
+/// Three: a parent who mistyped a child's IIN or registers siblings sees the answer; a
+/// prober learns three children's standing an hour, each attempt recorded with their name.
+pub const REFUSALS_PER_PERSON_PER_HOUR: usize = 3;
 
 impl Default for HttpConfig {
     fn default() -> Self {
@@ -88,6 +99,8 @@ impl Default for HttpConfig {
             proxies: proxy::TrustedProxies::default(),
             admission: admission::AdmissionConfig::OFF,
             verifications: limits::VerificationQuota::default(),
+            oidc: None,
+            refusals_per_person_per_hour: REFUSALS_PER_PERSON_PER_HOUR,
         }
     }
 }
@@ -119,6 +132,8 @@ impl HttpConfig {
                 pending_writes: limits.pending_writes,
             },
             verifications: limits::VerificationQuota::default(),
+            oidc: None,
+            refusals_per_person_per_hour: REFUSALS_PER_PERSON_PER_HOUR,
         }
     }
 }
@@ -134,6 +149,7 @@ impl std::fmt::Debug for HttpConfig {
             .field("proxies", &self.proxies)
             .field("admission", &self.admission)
             .field("verifications", &self.verifications)
+            .field("oidc", &self.oidc.as_ref().map(|o| &o.issuer))
             .finish()
     }
 }
@@ -201,6 +217,12 @@ pub struct AppStateInner {
     admission: Arc<admission::Admission>,
     /// The readiness probe's last answer (see `readiness`).
     last_probe: readiness::LastProbe,
+    /// The identity provider, when one is configured (issue 14).
+    oidc: Option<Arc<oidc::Provider>>,
+    /// Signed-in people's `already_queued` answers an hour.
+    refusals: oidc::RefusalQuota,
+    /// The database, for the record of refused attempts (written beside the writer).
+    db: PathBuf,
 }
 
 #[derive(OpenApi)]
@@ -214,7 +236,7 @@ pub struct AppStateInner {
     modifiers(&SecurityAddon),
     tags(
         (name = "public", description = "No authentication, no personal data"),
-        (name = "parent", description = "Application number and X-Access-Code"),
+        (name = "parent", description = "Application number and X-Access-Code, or, with an identity provider, its ID token as bearer"),
         (name = "officer", description = "Officers and operators of a district"),
         (name = "kindergarten", description = "Kindergarten accounts"),
         (name = "admin", description = "Administrators"),
@@ -230,6 +252,16 @@ impl utoipa::Modify for SecurityAddon {
         components.add_security_scheme(
             "staff_token",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        // With an identity provider (issue 14): the provider's ID token as bearer.
+        components.add_security_scheme(
+            "id_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
         );
         components.add_security_scheme(
             "access_code",
@@ -308,7 +340,10 @@ pub fn router(
     let app = AppState(Arc::new(AppStateInner {
         sessions,
         service,
-        reads: Arc::new(ReadPool::new(db)),
+        reads: Arc::new(ReadPool::new(db.clone())),
+        oidc: config.oidc.map(|c| Arc::new(oidc::Provider::new(c))),
+        refusals: oidc::RefusalQuota::new(config.refusals_per_person_per_hour),
+        db,
         manual_clock,
         last_probe: Default::default(),
         proxies: config.proxies,

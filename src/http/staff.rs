@@ -28,6 +28,74 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(refuse))
         .routes(routes!(revoke))
         .routes(routes!(reissue_access_code))
+        .routes(routes!(registration_attempts))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AttemptsParams {
+    /// The child's IIN.
+    pub child_iin: String,
+}
+
+/// One refused attempt to register a child (issue 14).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AttemptView {
+    pub at: DateTime<Utc>,
+    /// The signed-in person who tried: their IIN and the provider's subject.
+    pub applicant_iin: String,
+    pub subject: String,
+    /// already_queued, or limited (past the person's quota).
+    pub outcome: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Attempts {
+    pub items: Vec<AttemptView>,
+}
+
+/// Who tried to register a child that was already queued (with an identity provider, every
+/// such attempt is recorded): for an officer of a district that holds an application of
+/// the child, investigating a complaint of squatting. Another district's child, or one
+/// never registered, answers 404.
+#[utoipa::path(get, path = "/api/v1/registration-attempts", tag = "officer",
+    params(AttemptsParams),
+    security(("staff_token" = [])),
+    responses((status = 200, body = Attempts), (status = 404, description = "No application of the child in the officer's district")))]
+async fn registration_attempts(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    ApiQuery(params): ApiQuery<AttemptsParams>,
+) -> Result<Response, ApiError> {
+    let account = ctx
+        .caller
+        .staff_in(&[crate::domain::staff::Role::Officer], ctx.lang)?
+        .clone();
+    let crate::domain::staff::Scope::District(district) = account.scope else {
+        return Err(ctx.error(error::FORBIDDEN));
+    };
+    let child = params.child_iin.trim().to_string();
+    let found = read_blocking(&app, ctx.lang, move |conn| {
+        if !store::identity::child_known_in(conn, &child, district.0)? {
+            return Ok(None);
+        }
+        store::identity::attempts_for_child(conn, &child).map(Some)
+    })
+    .await?;
+    let Some(found) = found else {
+        return Err(ctx.error(error::NOT_FOUND));
+    };
+    let items = found
+        .into_iter()
+        .map(|a| AttemptView {
+            at: a.at,
+            applicant_iin: a.applicant_iin,
+            subject: a.subject,
+            outcome: a.outcome,
+        })
+        .collect();
+    Ok(no_store(ok(false, Attempts { items })))
 }
 
 /// Manual steps are due within this many working days (DOMAIN: "within 3 working days").

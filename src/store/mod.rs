@@ -14,6 +14,7 @@ pub mod integrity;
 // without panicking); not part of the service's API.
 #[doc(hidden)]
 pub mod codec;
+pub mod identity;
 mod journal;
 pub mod lock;
 pub mod migrate;

@@ -93,7 +93,7 @@ pub fn by_token_hash(
     }
 }
 
-fn account_from_row(row: &rusqlite::Row<'_>) -> Result<StaffAccount, StoreError> {
+pub(super) fn account_from_row(row: &rusqlite::Row<'_>) -> Result<StaffAccount, StoreError> {
     let name: String = row.get(0)?;
     let role_text: String = row.get(1)?;
     let role = Role::parse(&role_text)

@@ -24,11 +24,21 @@ impl Server {
     }
 
     /// `manual_clock`: whether the router may move the clock (`--clock manual`).
-    pub async fn with(mut config: HttpConfig, manual_clock: bool) -> Server {
+    pub async fn with(config: HttpConfig, manual_clock: bool) -> Server {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Server::on(listener, config, manual_clock).await
+    }
+
+    /// As `with`, on a listener bound already (a test that must know the address first,
+    /// e.g. to register it at an identity provider).
+    pub async fn on(
+        listener: tokio::net::TcpListener,
+        mut config: HttpConfig,
+        manual_clock: bool,
+    ) -> Server {
         // TestApp submits its catalog with blocking sends: not on a runtime thread.
         let app = tokio::task::spawn_blocking(TestApp::spawn).await.unwrap();
         let clock = manual_clock.then(|| app.clock.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         // As `kezek serve` does: the configured public address, or the bound one.
         let public_url = kezek::http::public_url_for(config.public_url.as_deref(), address);

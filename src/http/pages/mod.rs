@@ -11,9 +11,9 @@
 //! Pages never put a number or a code in a URL that is not already public: the parent's
 //! application is `/my`, held by the session.
 
-mod amend;
-mod chart;
-mod family;
+mod admin;
+mod kindergarten;
+mod office;
 mod parent;
 mod public;
 pub mod session;
@@ -43,6 +43,9 @@ pub fn routes() -> Router<AppState> {
         .merge(public::routes())
         .merge(parent::routes())
         .merge(staff::routes())
+        .merge(office::routes())
+        .merge(kindergarten::routes())
+        .merge(admin::routes())
         .layer(axum::middleware::from_fn(same_origin_posts))
 }
 
@@ -133,6 +136,12 @@ pub struct Staff {
     cookie: String,
 }
 
+/// A person signed in through the identity provider (issue 14).
+pub struct SignedPerson {
+    pub person: crate::http::auth::Person,
+    cookie: String,
+}
+
 /// What every page needs to know about its request.
 pub struct Page {
     pub lang: PageLang,
@@ -143,6 +152,7 @@ pub struct Page {
     query: Vec<(String, String)>,
     pub parent: Option<Parent>,
     pub staff: Option<Staff>,
+    pub person: Option<SignedPerson>,
     pub ip: ClientIp,
     pub keys: std::sync::Arc<SessionKeys>,
     /// The service's clock at the request (sessions follow it, so a test that moves a
@@ -172,6 +182,16 @@ impl FromRequestParts<AppState> for Page {
         let ip = ClientIp::from_request_parts(parts, app)
             .await
             .expect("infallible");
+        let person = crate::http::auth::signed_in_person(app, &parts.headers).map(|person| {
+            let cookie = parts
+                .headers
+                .get(header::COOKIE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|c| session::cookie(c, session::PERSON_COOKIE))
+                .unwrap_or_default()
+                .to_string();
+            SignedPerson { person, cookie }
+        });
         Ok(Page {
             lang,
             lang_chosen: asked.is_some(),
@@ -179,6 +199,7 @@ impl FromRequestParts<AppState> for Page {
             query: query.into_iter().filter(|(k, _)| k != "lang").collect(),
             parent,
             staff,
+            person,
             ip,
             keys,
             now,
@@ -223,7 +244,23 @@ pub(crate) fn signed_in(
                 account,
                 cookie: value.to_string(),
             }),
-        None => None,
+        None => match session::cookie(cookies, STAFF_COOKIE)
+            .and_then(|value| Some((value, keys.staff_subject(value, now)?)))
+        {
+            // Signed in through the provider: the account must still be live and bound to
+            // the same subject.
+            Some((value, session)) => app
+                .reads
+                .with(|conn| {
+                    crate::store::identity::staff_bound(conn, &session.name, &session.subject)
+                })
+                .map_err(|e| super::auth::internal(e, lang))?
+                .map(|account| Staff {
+                    account,
+                    cookie: value.to_string(),
+                }),
+            None => None,
+        },
     };
     Ok((parent, staff))
 }
@@ -295,6 +332,20 @@ impl Page {
         } else {
             self.parent.as_ref().map(|p| p.cookie.as_str())
         }
+    }
+
+    /// The CSRF token for the signed-in person's forms (sign-out).
+    pub fn person_csrf(&self) -> String {
+        self.person
+            .as_ref()
+            .map(|p| self.keys.csrf(&p.cookie))
+            .unwrap_or_default()
+    }
+
+    pub fn person_csrf_ok(&self, fields: &Fields) -> bool {
+        self.person
+            .as_ref()
+            .is_some_and(|p| self.keys.csrf_matches(&p.cookie, fields.get("csrf")))
     }
 
     /// The CSRF token for the session's forms (parent or staff, as `staff` says).
@@ -593,11 +644,20 @@ fn account_line(page: &Page) -> Markup {
             }
         }
     };
-    if page.staff.is_none() && page.parent.is_none() {
+    if page.staff.is_none() && page.parent.is_none() && page.person.is_none() {
         return html! {};
     }
     html! {
         div.account {
+            @if let Some(signed) = &page.person {
+                div.line {
+                    span { (page.t(texts::SIGNED_IN_AS)) " " a href="/me" { (signed.person.name.as_deref().unwrap_or(page.t(texts::PERSON_WITHOUT_NAME))) } }
+                    form.inline-form method="post" action="/signin/out" {
+                        input type="hidden" name="csrf" value=(page.person_csrf());
+                        button.link type="submit" { (page.t(texts::SIGN_OUT)) }
+                    }
+                }
+            }
             @if let Some(staff) = &page.staff {
                 div.line { span { (page.t(texts::SIGNED_IN_AS)) " " strong { (staff.account.name) } } (sign_out(true)) }
             }

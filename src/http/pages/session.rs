@@ -21,6 +21,11 @@ use sha2::Sha256;
 pub const PARENT_COOKIE: &str = "kezek_parent";
 pub const STAFF_COOKIE: &str = "kezek_staff";
 pub const LANG_COOKIE: &str = "kezek_lang";
+/// A person signed in through the identity provider (issue 14).
+pub const PERSON_COOKIE: &str = "kezek_person";
+
+/// A signed-in person's session: its maximum age, after which they sign in again.
+pub const PERSON_SESSION: Duration = Duration::hours(2);
 
 /// A parent follows one application for a while, then signs in again with the code.
 pub const PARENT_SESSION: Duration = Duration::hours(2);
@@ -47,6 +52,28 @@ pub struct ParentSession {
 pub struct StaffSession {
     /// SHA-256 of the token, as `staff_accounts` keeps it.
     pub token_hash: [u8; 32],
+    pub expires: DateTime<Utc>,
+}
+
+/// A person the identity provider vouched for, as their cookie says: the provider's subject,
+/// the IIN and name from the ID token. Nothing secret: the person's own IIN, signed so that
+/// no one can write another's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PersonSession {
+    pub subject: String,
+    /// 12 digits, checked when the token was.
+    pub iin: String,
+    pub name: Option<String>,
+    pub expires: DateTime<Utc>,
+}
+
+/// A staff member signed in through the provider: the account's name and the subject it
+/// was bound to, both checked against `staff_accounts` on every request (revoked or bound
+/// elsewhere: out at once).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StaffSubjectSession {
+    pub name: String,
+    pub subject: String,
     pub expires: DateTime<Utc>,
 }
 
@@ -132,6 +159,96 @@ impl SessionKeys {
             token_hash,
             expires,
         })
+    }
+
+    pub fn person_cookie(&self, session: &PersonSession) -> String {
+        self.seal(format!(
+            "i1.{}.{}.{}.{}",
+            hex::encode(&session.subject),
+            session.iin,
+            hex::encode(session.name.as_deref().unwrap_or("")),
+            session.expires.timestamp()
+        ))
+    }
+
+    pub fn person(&self, value: &str, now: DateTime<Utc>) -> Option<PersonSession> {
+        let payload = self.open(value)?;
+        let mut parts = payload.split('.');
+        if parts.next()? != "i1" {
+            return None;
+        }
+        let subject = String::from_utf8(hex::decode(parts.next()?).ok()?).ok()?;
+        let iin = parts.next()?.to_string();
+        let name = String::from_utf8(hex::decode(parts.next()?).ok()?).ok()?;
+        let expires = DateTime::from_timestamp(parts.next()?.parse().ok()?, 0)?;
+        if parts.next().is_some() || expires <= now {
+            return None;
+        }
+        Some(PersonSession {
+            subject,
+            iin,
+            name: (!name.is_empty()).then_some(name),
+            expires,
+        })
+    }
+
+    pub fn staff_subject_cookie(&self, session: &StaffSubjectSession) -> String {
+        self.seal(format!(
+            "s2.{}.{}.{}",
+            hex::encode(&session.name),
+            hex::encode(&session.subject),
+            session.expires.timestamp()
+        ))
+    }
+
+    pub fn staff_subject(&self, value: &str, now: DateTime<Utc>) -> Option<StaffSubjectSession> {
+        let payload = self.open(value)?;
+        let mut parts = payload.split('.');
+        if parts.next()? != "s2" {
+            return None;
+        }
+        let name = String::from_utf8(hex::decode(parts.next()?).ok()?).ok()?;
+        let subject = String::from_utf8(hex::decode(parts.next()?).ok()?).ok()?;
+        let expires = DateTime::from_timestamp(parts.next()?.parse().ok()?, 0)?;
+        if parts.next().is_some() || expires <= now {
+            return None;
+        }
+        Some(StaffSubjectSession {
+            name,
+            subject,
+            expires,
+        })
+    }
+
+    /// The cookie of a started sign-in: its state, so that the answer is taken only from
+    /// the browser that asked.
+    pub fn signin_cookie(&self, state: &str, expires: DateTime<Utc>) -> String {
+        self.seal(format!("o1.{state}.{}", expires.timestamp()))
+    }
+
+    pub fn signin_state(&self, value: &str, now: DateTime<Utc>) -> Option<String> {
+        let payload = self.open(value)?;
+        let mut parts = payload.split('.');
+        if parts.next()? != "o1" {
+            return None;
+        }
+        let state = parts.next()?.to_string();
+        let expires = DateTime::from_timestamp(parts.next()?.parse().ok()?, 0)?;
+        if parts.next().is_some() || expires <= now {
+            return None;
+        }
+        Some(state)
+    }
+
+    /// A `Set-Cookie` value sent back on the provider's redirect: `SameSite=Lax`, because a
+    /// Strict cookie is not sent on a navigation that another site (the provider) started.
+    /// It holds only the state of a sign-in, good for one answer.
+    pub fn set_lax_cookie(&self, name: &str, value: &str, max_age: Duration) -> String {
+        let secure = if self.secure { "; Secure" } else { "" };
+        format!(
+            "{name}={value}; Path=/; Max-Age={}; HttpOnly; SameSite=Lax{secure}",
+            max_age.num_seconds().max(0)
+        )
     }
 
     /// The CSRF token for forms of the session whose cookie value this is.
@@ -232,6 +349,30 @@ mod tests {
         assert!(value.starts_with(&format!("s1.{}.", "ab".repeat(32))));
         assert_eq!(keys().staff(&value, now()), Some(session));
         assert_eq!(keys().staff(&value, now() + STAFF_SESSION), None);
+    }
+
+    #[test]
+    fn a_person_cookie_round_trips_and_refuses_forgery() {
+        let session = PersonSession {
+            subject: "sub.with.dots".into(),
+            iin: "061211600012".into(),
+            name: Some("Нұрланова Айгүл".into()),
+            expires: now() + PERSON_SESSION,
+        };
+        let value = keys().person_cookie(&session);
+        assert_eq!(keys().person(&value, now()), Some(session.clone()));
+        assert_eq!(keys().person(&value, now() + PERSON_SESSION), None);
+        let forged = value.replacen("061211600012", "791028302728", 1);
+        assert_eq!(keys().person(&forged, now()), None);
+        assert_eq!(keys().parent(&value, now()), None);
+        let staff = StaffSubjectSession {
+            name: "officer-esl".into(),
+            subject: "sub".into(),
+            expires: now() + STAFF_SESSION,
+        };
+        let value = keys().staff_subject_cookie(&staff);
+        assert_eq!(keys().staff_subject(&value, now()), Some(staff));
+        assert_eq!(keys().person(&value, now()), None);
     }
 
     #[test]

@@ -3,17 +3,19 @@
 //! form is checked by the registration's own `NewApplication::refusals` (the API's texts),
 //! and the registration is the API's family command.
 
-use super::parent::{
+use super::texts;
+use super::{
     category_select, form_of, kindergarten_checks, language_select, relation_select, sign_in,
 };
-use super::public::district_select;
-use super::{texts, FieldAttrs, Fields, Page};
 use crate::domain::application::{Channel, NewApplication, RegistrationForm};
 use crate::domain::catalog::Catalog;
 use crate::domain::local_date;
 use crate::domain::numbers as ids;
 use crate::http::auth::Caller;
 use crate::http::error::refusal_kind;
+use crate::http::identity;
+use crate::http::pages::public::district_select;
+use crate::http::pages::{text_field, FieldAttrs, Fields, Page};
 use crate::http::AppState;
 use crate::service::{Command, CommandError, Outcome};
 use axum::body::Bytes;
@@ -34,6 +36,9 @@ struct FamilyPage<'a> {
 }
 
 pub async fn family_form(State(app): State<AppState>, page: Page) -> Response {
+    if app.oidc.is_some() && page.person.is_none() {
+        return crate::http::pages::see_other("/signin?next=/register/family");
+    }
     let catalog = app.service.read().catalog.clone();
     let district = page
         .query("district")
@@ -80,11 +85,33 @@ pub async fn register_family(State(app): State<AppState>, page: Page, body: Byte
         (state.catalog.clone(), local_date(app.service.now()))
     };
     let lang = page.lang.api();
+    // With a provider: only a signed-in person registers, as the applicant (issue 14).
+    if app.oidc.is_some() && page.person.is_none() {
+        return crate::http::pages::see_other("/signin?next=/register/family");
+    }
+    let caller = match &page.person {
+        Some(signed) => Caller::Person(signed.person.clone()),
+        None => Caller::Public,
+    };
     let present = children(&fields);
+    let child_iins: Vec<String> = present
+        .iter()
+        .map(|i| child_form(&fields, *i).child_iin)
+        .collect();
+    let person = match identity::registrant(&app, &caller, &child_iins, lang) {
+        Ok(person) => person,
+        Err(error) => return page.api_error(error),
+    };
+    let bound = |i: usize| {
+        let mut form = child_form(&fields, i);
+        if let Some(person) = &person {
+            identity::bind(person, &mut form);
+        }
+        form
+    };
     let mut errors: Vec<(String, &str)> = Vec::new();
     for i in &present {
-        for (field, refusal) in NewApplication::refusals(&child_form(&fields, *i), &catalog, today)
-        {
+        for (field, refusal) in NewApplication::refusals(&bound(*i), &catalog, today) {
             let name = if CHILD_FIELDS.contains(&field) {
                 format!("{field}_{i}")
             } else {
@@ -115,13 +142,17 @@ pub async fn register_family(State(app): State<AppState>, page: Page, body: Byte
         return again(errors, None, StatusCode::UNPROCESSABLE_ENTITY);
     }
     let command = Command::RegisterFamily {
-        forms: present.iter().map(|i| child_form(&fields, *i)).collect(),
+        forms: present.iter().map(|i| bound(*i)).collect(),
         together: fields.get("together") == "yes",
         channel: Channel::Portal,
     };
-    let outcome = match page.submit(&app, &Caller::Public, &fields, command).await {
+    let outcome = match page.submit(&app, &caller, &fields, command).await {
         Ok(outcome) => outcome,
         Err(CommandError::Refused(refusal)) => {
+            let kind = refusal_kind(&refusal);
+            if let Err(error) = identity::refused(&app, person.as_ref(), &child_iins, kind, lang) {
+                return page.api_error(error);
+            }
             let message = refusal_kind(&refusal).message(lang);
             return again(
                 vec![("child_iin_1".into(), message)],
@@ -210,23 +241,34 @@ fn markup(page: &Page, catalog: &Catalog, form: &FamilyPage) -> Markup {
                 fieldset {
                     legend { (page.t(texts::FAMILY_CHILD)) " " (i) }
                     @let name = |field: &str| format!("{field}_{i}");
-                    (super::text_field(&name("child_iin"), page.t(texts::FIELD_CHILD_IIN), Some(page.t(texts::HINT_IIN)), f.get(&name("child_iin")), error(&name("child_iin")), FieldAttrs::TEXT.numeric().optional()))
-                    (super::text_field(&name("child_full_name"), page.t(texts::FIELD_CHILD_NAME), None, f.get(&name("child_full_name")), error(&name("child_full_name")), FieldAttrs::TEXT.optional()))
-                    (super::text_field(&name("child_birth_date"), page.t(texts::FIELD_BIRTH_DATE), Some(page.t(texts::HINT_DATE)), f.get(&name("child_birth_date")), error(&name("child_birth_date")), FieldAttrs::TEXT.optional()))
+                    (text_field(&name("child_iin"), page.t(texts::FIELD_CHILD_IIN), Some(page.t(texts::HINT_IIN)), f.get(&name("child_iin")), error(&name("child_iin")), FieldAttrs::TEXT.numeric().optional()))
+                    (text_field(&name("child_full_name"), page.t(texts::FIELD_CHILD_NAME), None, f.get(&name("child_full_name")), error(&name("child_full_name")), FieldAttrs::TEXT.optional()))
+                    (text_field(&name("child_birth_date"), page.t(texts::FIELD_BIRTH_DATE), Some(page.t(texts::HINT_DATE)), f.get(&name("child_birth_date")), error(&name("child_birth_date")), FieldAttrs::TEXT.optional()))
                 }
             }
             fieldset {
                 legend { (page.t(texts::FIELD_APPLICANT)) }
-                (super::text_field("applicant_iin", page.t(texts::FIELD_APPLICANT_IIN), Some(page.t(texts::HINT_IIN)), f.get("applicant_iin"), error("applicant_iin"), FieldAttrs::TEXT.numeric()))
-                (super::text_field("applicant_full_name", page.t(texts::FIELD_APPLICANT_NAME), None, f.get("applicant_full_name"), error("applicant_full_name"), FieldAttrs::TEXT.autocomplete("name")))
+                @if let Some(signed) = &page.person {
+                    // From the provider, never from the form (issue 14).
+                    dl.facts {
+                        dt { (page.t(texts::APPLICANT_FROM_PROVIDER)) }
+                        dd { (signed.person.iin) @if let Some(name) = &signed.person.name { ", " (name) } }
+                    }
+                    @if signed.person.name.is_none() {
+                        (text_field("applicant_full_name", page.t(texts::FIELD_APPLICANT_NAME), None, f.get("applicant_full_name"), error("applicant_full_name"), FieldAttrs::TEXT.autocomplete("name")))
+                    }
+                } @else {
+                    (text_field("applicant_iin", page.t(texts::FIELD_APPLICANT_IIN), Some(page.t(texts::HINT_IIN)), f.get("applicant_iin"), error("applicant_iin"), FieldAttrs::TEXT.numeric()))
+                    (text_field("applicant_full_name", page.t(texts::FIELD_APPLICANT_NAME), None, f.get("applicant_full_name"), error("applicant_full_name"), FieldAttrs::TEXT.autocomplete("name")))
+                }
                 (relation_select(page, f.get("applicant_relation"), error("applicant_relation")))
-                (super::text_field("applicant_phone", page.t(texts::FIELD_PHONE), Some(page.t(texts::HINT_PHONE)), f.get("applicant_phone"), error("applicant_phone"), FieldAttrs::TEXT.kind("tel").autocomplete("tel")))
-                (super::text_field("applicant_email", page.t(texts::FIELD_EMAIL), None, f.get("applicant_email"), error("applicant_email"), FieldAttrs::TEXT.kind("email").autocomplete("email").optional()))
-                (super::text_field("applicant_address", page.t(texts::FIELD_ADDRESS), None, f.get("applicant_address"), error("applicant_address"), FieldAttrs::TEXT.autocomplete("street-address")))
+                (text_field("applicant_phone", page.t(texts::FIELD_PHONE), Some(page.t(texts::HINT_PHONE)), f.get("applicant_phone"), error("applicant_phone"), FieldAttrs::TEXT.kind("tel").autocomplete("tel")))
+                (text_field("applicant_email", page.t(texts::FIELD_EMAIL), None, f.get("applicant_email"), error("applicant_email"), FieldAttrs::TEXT.kind("email").autocomplete("email").optional()))
+                (text_field("applicant_address", page.t(texts::FIELD_ADDRESS), None, f.get("applicant_address"), error("applicant_address"), FieldAttrs::TEXT.autocomplete("street-address")))
             }
             fieldset {
                 legend { (page.t(texts::FIELD_PLACE)) }
-                (super::text_field("desired_start", page.t(texts::FIELD_DESIRED_START), Some(page.t(texts::HINT_DATE)), f.get("desired_start"), error("desired_start"), FieldAttrs::TEXT))
+                (text_field("desired_start", page.t(texts::FIELD_DESIRED_START), Some(page.t(texts::HINT_DATE)), f.get("desired_start"), error("desired_start"), FieldAttrs::TEXT))
                 (language_select(page, catalog, district, f.get("language"), error("language")))
                 (kindergarten_checks(page, catalog, district, &kindergartens, error("kindergartens")))
                 fieldset {
@@ -245,7 +287,7 @@ fn markup(page: &Page, catalog: &Catalog, form: &FamilyPage) -> Markup {
                 legend { (page.t(texts::FIELD_PRIORITY)) }
                 p.hint { (page.t(texts::FIELD_PRIORITY_HINT)) }
                 (category_select(page, catalog, f.get("priority_category"), error("priority_category")))
-                (super::text_field("priority_document", page.t(texts::FIELD_PRIORITY_DOCUMENT), None, f.get("priority_document"), error("priority_document"), FieldAttrs::TEXT.optional()))
+                (text_field("priority_document", page.t(texts::FIELD_PRIORITY_DOCUMENT), None, f.get("priority_document"), error("priority_document"), FieldAttrs::TEXT.optional()))
             }
             button type="submit" { (page.t(texts::SUBMIT_REGISTER)) }
         }

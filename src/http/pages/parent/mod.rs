@@ -3,10 +3,8 @@
 //! the application (status and history, positions, the chart, the referral with its
 //! deadline and print links), and declining, extending or withdrawing, each confirmed first.
 
-use super::chart;
 use super::public::{district_select, kindergarten_name, language_name};
 use super::session::{ParentSession, PARENT_COOKIE, PARENT_SESSION};
-use super::texts;
 use super::{see_other, FieldAttrs, Fields, Page};
 use crate::domain::application::{
     Channel, NewApplication, Refusal, RegistrationForm, Satisfaction,
@@ -17,6 +15,7 @@ use crate::domain::numbers as ids;
 use crate::http::applications::{application_view, position_history_of};
 use crate::http::auth::{application_access, Caller};
 use crate::http::error::refusal_kind;
+use crate::http::identity;
 use crate::http::views::ApplicationView;
 use crate::http::AppState;
 use crate::service::{Command, CommandError, Outcome};
@@ -29,22 +28,26 @@ use axum::Router;
 use chrono::Duration;
 use maud::{html, Markup};
 
+mod amend;
+mod chart;
+mod family;
+mod signin;
+mod texts;
+
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/register", get(register_form).post(register))
         .route(
             "/register/family",
-            get(super::family::family_form).post(super::family::register_family),
+            get(family::family_form).post(family::register_family),
         )
         .route("/lookup", get(lookup_form).post(lookup))
         .route("/my", get(my))
         .route("/my/survey", post(survey))
-        .route(
-            "/my/amend",
-            get(super::amend::amend_form).post(super::amend::amend),
-        )
+        .route("/my/amend", get(amend::amend_form).post(amend::amend))
         .route("/my/{action}", get(confirm).post(act))
         .route("/sign-out", post(sign_out))
+        .merge(signin::routes())
 }
 
 /// The form's fields as typed, and the errors to show beside them.
@@ -55,7 +58,20 @@ struct RegisterForm<'a> {
     general: Option<&'a str>,
 }
 
+/// With an identity provider, registering starts with signing in (issue 14).
+fn sign_in_first(page: &Page, status: StatusCode) -> Response {
+    let content = html! {
+        h1 { (page.t(texts::REGISTER_TITLE)) }
+        p { (page.t(texts::SIGNIN_TO_REGISTER)) }
+        p { a.button href="/signin?next=/register" data-testid="signin" { (page.t(texts::SIGNIN_BUTTON)) } }
+    };
+    page.render(status, page.t(texts::REGISTER_TITLE), content)
+}
+
 async fn register_form(State(app): State<AppState>, page: Page) -> Response {
+    if app.oidc.is_some() && page.person.is_none() {
+        return sign_in_first(&page, StatusCode::OK);
+    }
     let catalog = app.service.read().catalog.clone();
     let district = page
         .query("district")
@@ -107,12 +123,40 @@ pub(super) fn form_of(fields: &Fields) -> RegistrationForm {
 
 async fn register(State(app): State<AppState>, page: Page, body: Bytes) -> Response {
     let fields = Fields::parse(&body);
-    let form = form_of(&fields);
+    let mut form = form_of(&fields);
     let (catalog, today) = {
         let state = app.service.read();
         (state.catalog.clone(), local_date(app.service.now()))
     };
     let lang = page.lang.api();
+    // With a provider: only a signed-in person registers, as the applicant (issue 14).
+    if app.oidc.is_some() && page.person.is_none() {
+        return sign_in_first(&page, StatusCode::UNAUTHORIZED);
+    }
+    let caller = match &page.person {
+        Some(signed) => Caller::Person(signed.person.clone()),
+        None => Caller::Public,
+    };
+    let children = [form.child_iin.clone()];
+    let person = match identity::registrant(&app, &caller, &children, lang) {
+        Ok(person) => person,
+        Err(error) => {
+            let mut response = invalid(
+                &page,
+                &catalog,
+                RegisterForm {
+                    form,
+                    errors: Vec::new(),
+                    general: Some(error.kind.message(lang)),
+                },
+            );
+            *response.status_mut() = error.kind.status;
+            return response;
+        }
+    };
+    if let Some(person) = &person {
+        identity::bind(person, &mut form);
+    }
     let refusals = NewApplication::refusals(&form, &catalog, today);
     if !refusals.is_empty() {
         let errors = refusals
@@ -133,14 +177,18 @@ async fn register(State(app): State<AppState>, page: Page, body: Bytes) -> Respo
         form: form.clone(),
         channel: Channel::Portal,
     };
-    let admitted = app.admit_registration(&Caller::Public, page.ip, &form.applicant_iin, 1);
+    let admitted = app.admit_registration(&caller, page.ip, &form.applicant_iin, 1);
     let submitted = match admitted {
-        Ok(()) => page.submit(&app, &Caller::Public, &fields, command).await,
+        Ok(()) => page.submit(&app, &caller, &fields, command).await,
         Err(refused) => Err(refused),
     };
     let outcome = match submitted {
         Ok(outcome) => outcome,
         Err(CommandError::Refused(refusal)) => {
+            let kind = refusal_kind(&refusal);
+            if let Err(error) = identity::refused(&app, person.as_ref(), &children, kind, lang) {
+                return page.api_error(error);
+            }
             let field = if refusal == Refusal::AlreadyQueued {
                 "child_iin"
             } else {
@@ -274,8 +322,19 @@ fn register_markup(page: &Page, catalog: &Catalog, form: &RegisterForm) -> Marku
             }
             fieldset {
                 legend { (page.t(texts::FIELD_APPLICANT)) }
-                (super::text_field("applicant_iin", page.t(texts::FIELD_APPLICANT_IIN), Some(page.t(texts::HINT_IIN)), &f.applicant_iin, error("applicant_iin"), FieldAttrs::TEXT.numeric()))
-                (super::text_field("applicant_full_name", page.t(texts::FIELD_APPLICANT_NAME), None, &f.applicant_full_name, error("applicant_full_name"), FieldAttrs::TEXT.autocomplete("name")))
+                @if let Some(signed) = &page.person {
+                    // From the provider, never from the form (issue 14).
+                    dl.facts data-testid="applicant-from-provider" {
+                        dt { (page.t(texts::APPLICANT_FROM_PROVIDER)) }
+                        dd { (signed.person.iin) @if let Some(name) = &signed.person.name { ", " (name) } }
+                    }
+                    @if signed.person.name.is_none() {
+                        (super::text_field("applicant_full_name", page.t(texts::FIELD_APPLICANT_NAME), None, &f.applicant_full_name, error("applicant_full_name"), FieldAttrs::TEXT.autocomplete("name")))
+                    }
+                } @else {
+                    (super::text_field("applicant_iin", page.t(texts::FIELD_APPLICANT_IIN), Some(page.t(texts::HINT_IIN)), &f.applicant_iin, error("applicant_iin"), FieldAttrs::TEXT.numeric()))
+                    (super::text_field("applicant_full_name", page.t(texts::FIELD_APPLICANT_NAME), None, &f.applicant_full_name, error("applicant_full_name"), FieldAttrs::TEXT.autocomplete("name")))
+                }
                 (relation_select(page, &f.applicant_relation, error("applicant_relation")))
                 (super::text_field("applicant_phone", page.t(texts::FIELD_PHONE), Some(page.t(texts::HINT_PHONE)), &f.applicant_phone, error("applicant_phone"), FieldAttrs::TEXT.kind("tel").autocomplete("tel")))
                 (super::text_field("applicant_email", page.t(texts::FIELD_EMAIL), None, &value(f.applicant_email.as_deref().unwrap_or("")), error("applicant_email"), FieldAttrs::TEXT.kind("email").autocomplete("email").optional()))
