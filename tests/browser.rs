@@ -1166,3 +1166,230 @@ async fn save_screenshot(browser: &Browser, dir: &Path, name: &str) {
     std::fs::create_dir_all(dir).unwrap();
     std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
 }
+
+/// Issue 15, the operator's main job: a parent comes to the service centre with twins; the
+/// operator registers both on the parent's behalf, the service records the channel and the
+/// operator, the page prints the access code and the notices, and the code the parent
+/// takes home opens the application. The desk's browser is not left signed in as the parent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_registers_twins_for_a_parent_and_prints_the_code() {
+    let site = Site::start(0).await;
+    let browser = Browser::start(1200, 1400).await;
+    let esl = site.district("ESL");
+    let (kindergarten, _) = site.kindergarten_with_group(esl, 2023);
+    let operator = site.staff("operator-aigul", Role::Operator, Scope::District(esl));
+    browser.goto(&site.url("/?lang=ru")).await;
+    sign_in_staff(&browser, &site, &operator).await;
+    assert_eq!(browser.text("h1").await, "Рабочий список");
+
+    // From the work list to the desk's family form, which says on whose behalf.
+    browser
+        .click_link("Зарегистрировать близнецов или братьев и сестёр")
+        .await;
+    assert_eq!(browser.path().await, "/staff/register/family");
+    let desk = browser.text("[data-testid=desk]").await;
+    assert!(
+        desk.contains("ЦОН") && desk.contains("operator-aigul"),
+        "{desk}"
+    );
+    let birth = NaiveDate::from_ymd_opt(2023, 5, 14).unwrap();
+    let twins = [
+        child(birth, 60, "Оспанов Хасан"),
+        child(birth, 70, "Оспанов Хусейн"),
+    ];
+    for (i, twin) in twins.iter().enumerate() {
+        let n = i + 1;
+        browser.fill(&format!("child_iin_{n}"), &twin.iin).await;
+        browser
+            .fill(&format!("child_full_name_{n}"), twin.name)
+            .await;
+        browser
+            .fill(&format!("child_birth_date_{n}"), &birth.to_string())
+            .await;
+    }
+    browser.fill("applicant_iin", "791028302728").await;
+    browser.fill("applicant_full_name", "Оспанов Арман").await;
+    browser.select("applicant_relation", "father").await;
+    browser.fill("applicant_phone", "+7 701 234 56 78").await;
+    browser
+        .fill("applicant_address", "Астана, Мәңгілік Ел 10, 5")
+        .await;
+    browser.fill("desired_start", "2026-12-01").await;
+    browser.select("language", "kk").await;
+    browser
+        .check(&format!("#kindergarten-{}", kindergarten.0))
+        .await;
+    browser.check("#together-yes").await;
+    browser
+        .click("form[action='/staff/register/family'][method='post'] button[type=submit]")
+        .await;
+
+    // The answer prints the numbers and the one code of both.
+    assert_eq!(browser.text("[data-testid=numbers]").await, "ESL-1, ESL-2");
+    let code = browser.text("[data-testid=access-code]").await;
+    assert_eq!(code.len(), 14, "{code}");
+    // Recorded: the service centre's channel and the operator, for both children.
+    let entered: Vec<(String, Option<String>)> = {
+        let conn = rusqlite::Connection::open(&site.path).unwrap();
+        let mut statement = conn
+            .prepare("SELECT channel, entered_by FROM applications ORDER BY registration_number")
+            .unwrap();
+        statement
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    let by_operator = (
+        "service_centre".to_string(),
+        Some("staff:operator-aigul".to_string()),
+    );
+    assert_eq!(entered, [by_operator.clone(), by_operator]);
+
+    // The notice prints for the parent.
+    browser.click_link("Распечатать уведомление ESL-2").await;
+    let notice = browser.body().await;
+    assert!(
+        notice.contains("ESL-2") && notice.contains("Оспанов Хусейн"),
+        "{notice}"
+    );
+
+    // The desk's browser holds no parent's session...
+    browser.goto(&site.url("/my")).await;
+    assert_eq!(browser.path().await, "/lookup");
+    // ...and the code the parent took home opens the application.
+    browser.fill("number", "ESL-1").await;
+    browser.fill("code", &code).await;
+    browser.click("form[action='/lookup'] button").await;
+    assert_eq!(browser.text("h1").await, "Заявление ESL-1");
+    browser.stop().await;
+}
+
+/// Issue 15, the officer: finds a child by the IIN, opens the application and revokes its
+/// referral with a reason; the freed place goes at once to the next child in the queue.
+/// The parent then sees on their page that the officer looked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_officer_finds_a_child_by_iin_revokes_its_referral_and_the_place_goes_on() {
+    let site = Site::start(0).await;
+    let browser = Browser::start(1200, 1400).await;
+    let esl = site.district("ESL");
+    let (kindergarten, group) = site.kindergarten_with_group(esl, 2023);
+    let birth = NaiveDate::from_ymd_opt(2023, 5, 14).unwrap();
+    let first = child(birth, 10, "Қасымов Айдос");
+    let second = child(birth, 20, "Сейітов Ерлан");
+    let service = site.service.clone();
+    let (first_iin, second_iin) = (first.iin.clone(), second.iin.clone());
+    let (first_id, first_code, second_id, referral) = tokio::task::spawn_blocking(move || {
+        let register = |iin: &str, name: &str| {
+            let form = kezek::domain::application::RegistrationForm {
+                district: "ESL".into(),
+                child_iin: iin.into(),
+                child_full_name: name.into(),
+                child_birth_date: birth.to_string(),
+                applicant_iin: "791028302728".into(),
+                applicant_full_name: "Қасымов Арман".into(),
+                applicant_phone: "+77011234567".into(),
+                applicant_email: None,
+                applicant_address: "Астана, Тұран даңғылы 7".into(),
+                applicant_relation: "father".into(),
+                desired_start: "2026-12-01".into(),
+                kindergartens: vec![kindergarten.0],
+                language: "kk".into(),
+                priority_category: None,
+                priority_document: None,
+            };
+            let command = Command::Register {
+                form,
+                channel: kezek::domain::application::Channel::Portal,
+            };
+            match service.submit_blocking(command, Actor::portal()).unwrap() {
+                Outcome::Registered {
+                    application,
+                    access_code,
+                    ..
+                } => (application.id, access_code),
+                other => panic!("{other:?}"),
+            }
+        };
+        let (first_id, first_code) = register(&first_iin, "Қасымов Айдос");
+        let (second_id, _) = register(&second_iin, "Сейітов Ерлан");
+        let places = NewPlaces {
+            kindergarten,
+            group: Some(kezek::domain::catalog::GroupId(group)),
+            age_band: None,
+            language: None,
+            count: 1,
+            available_from: NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
+        };
+        let Outcome::PlacesReported { referrals, .. } = service
+            .submit_blocking(Command::ReportPlaces(places), Actor::system())
+            .unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(referrals[0].application, first_id, "the first in line");
+        (first_id, first_code, second_id, referrals[0].id)
+    })
+    .await
+    .unwrap();
+    let catalog = site.catalog();
+    let first_number = kezek::domain::numbers::application_number(&catalog, first_id);
+    let referral_number = kezek::domain::numbers::referral_number(&catalog, referral);
+    let officer = site.staff("officer-esl", Role::Officer, Scope::District(esl));
+    browser.goto(&site.url("/?lang=ru")).await;
+    sign_in_staff(&browser, &site, &officer).await;
+
+    // The search by the child's IIN finds the one application.
+    browser.select("search-by", "child_iin").await;
+    browser.fill("search-text", &first.iin).await;
+    browser.click("form[action='/staff/search'] button").await;
+    let results = browser.text("#results tbody").await;
+    assert!(results.contains(&first_number), "{results}");
+    assert_eq!(results.lines().count(), 1, "{results}");
+    // The IIN travelled in the form's body, never in a URL.
+    assert_eq!(browser.path().await, "/staff/search");
+
+    // The officer opens it and revokes the referral with a reason.
+    browser
+        .click(&format!(
+            "#results a[href='/staff/applications/{first_number}']"
+        ))
+        .await;
+    let revoke_title = browser.text("#revoke-title").await;
+    assert!(revoke_title.contains(&referral_number), "{revoke_title}");
+    browser
+        .fill("revoke-reason", "Родитель сообщил, что семья уезжает")
+        .await;
+    browser.click("form[action$='/revoke'] button").await;
+    let notice = browser.text("[role=status]").await;
+    assert!(notice.contains("Направление отозвано."), "{notice}");
+
+    // The place went on to the next child at once.
+    let next = browser.text("[data-testid=next-referral]").await;
+    let (next_holder, revoked_status) = {
+        let state = site.service.read();
+        let next_id = kezek::domain::numbers::parse_referral(&state.catalog, &next).unwrap();
+        (
+            state.live[&next_id].referral.application,
+            state.live.get(&referral).is_none(),
+        )
+    };
+    assert_eq!(next_holder, second_id, "the place went to {next}");
+    assert!(revoked_status, "the revoked referral is no longer live");
+    let history = browser.body().await;
+    assert!(history.contains("Направление аннулировано"), "{history}");
+
+    // The first child's parent sees who looked: the officer, by search and by opening.
+    browser.click("form[action='/sign-out'] button").await;
+    browser.goto(&site.url("/lookup")).await;
+    browser.fill("number", &first_number).await;
+    browser.fill("code", &first_code).await;
+    browser.click("form[action='/lookup'] button").await;
+    let looked = browser.text("[data-testid=access-log]").await;
+    assert!(looked.contains("officer-esl"), "{looked}");
+    assert!(
+        looked.contains("Нашёл поиском") && looked.contains("Открыл заявление"),
+        "{looked}"
+    );
+    browser.stop().await;
+}
