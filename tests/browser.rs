@@ -1037,6 +1037,66 @@ async fn every_page_passes_axe_in_both_languages() {
             &mut failures,
         )
         .await;
+        // The office's pages (issue 15): the desk, the search, revocation, a new code.
+        for (name, path) in [
+            ("staff-register", "/staff/register".to_string()),
+            ("staff-register-family", "/staff/register/family".into()),
+            ("staff-referral", format!("/staff/applications/{number}")),
+        ] {
+            check_page(
+                &browser,
+                &site,
+                name,
+                lang,
+                &path,
+                &screenshots,
+                &mut failures,
+            )
+            .await;
+        }
+        browser.goto(&site.url("/staff/register")).await;
+        browser
+            .click("form[action='/staff/register'][method='post'] button[type=submit]")
+            .await;
+        check_current(
+            &browser,
+            "staff-register-errors",
+            lang,
+            &screenshots,
+            &mut failures,
+        )
+        .await;
+        browser.goto(&site.url("/staff")).await;
+        browser.select("search-by", "name").await;
+        browser.fill("search-text", "Жұмабаева").await;
+        browser.click("form[action='/staff/search'] button").await;
+        check_current(&browser, "staff-search", lang, &screenshots, &mut failures).await;
+        browser
+            .goto(&site.url(&format!("/staff/applications/{claimant}")))
+            .await;
+        browser.click("form[action$='/access-code'] button").await;
+        check_current(
+            &browser,
+            "staff-new-code",
+            lang,
+            &screenshots,
+            &mut failures,
+        )
+        .await;
+        browser.click("form[action='/sign-out'] button").await;
+        // The parent's page now lists the officer's look.
+        browser.goto(&site.url("/lookup")).await;
+        browser.fill("number", &number).await;
+        browser.fill("code", &code).await;
+        browser.click("form[action='/lookup'] button").await;
+        check_current(
+            &browser,
+            "application-looked",
+            lang,
+            &screenshots,
+            &mut failures,
+        )
+        .await;
         browser.click("form[action='/sign-out'] button").await;
         sign_in_staff(&browser, &site, &kg).await;
         check_current(&browser, "kindergarten", lang, &screenshots, &mut failures).await;
@@ -1065,6 +1125,77 @@ async fn every_page_passes_axe_in_both_languages() {
         "serious accessibility violations:\n{}",
         failures.join("\n")
     );
+    let errors = nu_html_errors(&sources_dir());
+    assert!(
+        errors.is_empty(),
+        "the Nu HTML checker's errors:\n{}",
+        errors.join("\n")
+    );
+}
+
+/// Where the axe walk leaves each page's HTML for the Nu HTML checker.
+fn sources_dir() -> PathBuf {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| tempfile::tempdir().unwrap())
+        .path()
+        .to_path_buf()
+}
+
+fn vnu_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/browser/node_modules/vnu-jar/build/dist/vnu.jar")
+}
+
+/// Runs the Nu HTML checker (vnu-jar, on Java) once over every page saved in `dir`;
+/// answers its errors, each with its page.
+fn nu_html_errors(dir: &Path) -> Vec<String> {
+    assert!(
+        vnu_path().exists(),
+        "{} is missing: run scripts/install-test-deps",
+        vnu_path().display()
+    );
+    let output = Process::new("java")
+        .arg("-jar")
+        .arg(vnu_path())
+        .args(["--errors-only", "--format", "json"])
+        .arg(dir)
+        .output()
+        .expect("java runs: scripts/install-test-deps installs it");
+    // The report goes to standard error.
+    let report: Value = serde_json::from_slice(&output.stderr).unwrap_or_else(|e| {
+        panic!(
+            "no report from vnu ({e}): {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    let messages = report["messages"].as_array().cloned().unwrap_or_default();
+    messages
+        .iter()
+        .filter(|m| m["type"] == "error" || m["subType"] == "fatal")
+        .map(|m| {
+            let page = m["url"]
+                .as_str()
+                .unwrap_or("")
+                .rsplit('/')
+                .next()
+                .unwrap_or("");
+            format!("{page}:{}: {}", m["lastLine"], m["message"])
+        })
+        .collect()
+}
+
+/// The checker itself finds errors (a duplicate id, a stray end tag).
+#[test]
+fn the_nu_html_checker_finds_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("broken.html"),
+        "<!DOCTYPE html><html lang=kk><head><title>x</title></head>\
+         <body><p id=a>x</p><p id=a>y</p></div></body></html>",
+    )
+    .unwrap();
+    let errors = nu_html_errors(dir.path());
+    assert_eq!(errors.len(), 2, "{errors:?}");
 }
 
 /// A new application whose priority claim waits for an officer.
@@ -1136,6 +1267,14 @@ async fn check_current(
     for violation in serious_violations(browser).await {
         failures.push(format!("{name} ({lang}): {violation}"));
     }
+    // The page as the browser holds it, for the Nu HTML checker at the end of the walk.
+    let html = browser
+        .client
+        .execute("return document.documentElement.outerHTML;", vec![])
+        .await
+        .unwrap();
+    let html = format!("<!DOCTYPE html>\n{}", html.as_str().unwrap_or(""));
+    std::fs::write(sources_dir().join(format!("{name}-{lang}.html")), html).unwrap();
     if let Some(dir) = screenshots {
         save_screenshot(browser, dir, &format!("{name}-{lang}")).await;
     }

@@ -132,7 +132,7 @@ fn form_markup(
                 legend { (page.t(texts::FIELD_APPLICANT)) }
                 (text_field("applicant_phone", page.t(texts::FIELD_PHONE), Some(page.t(texts::HINT_PHONE)), &text(&form.applicant_phone), error_of("applicant_phone"), FieldAttrs::TEXT.kind("tel").autocomplete("tel")))
                 (text_field("applicant_email", page.t(texts::FIELD_EMAIL), None, &text(&form.applicant_email), error_of("applicant_email"), FieldAttrs::TEXT.kind("email").autocomplete("email").optional()))
-                (text_field("applicant_address", page.t(texts::FIELD_ADDRESS), None, &text(&form.applicant_address), error_of("applicant_address"), FieldAttrs::TEXT.autocomplete("street-address")))
+                (text_field("applicant_address", page.t(texts::FIELD_ADDRESS), None, &text(&form.applicant_address), error_of("applicant_address"), FieldAttrs::TEXT.autocomplete("address-line1")))
             }
             div.actions {
                 button type="submit" name="step" value="review" { (page.t(texts::AMEND_REVIEW)) }

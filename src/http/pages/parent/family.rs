@@ -250,7 +250,7 @@ fn markup(page: &Page, desk: &Desk, catalog: &Catalog, form: &FamilyPage) -> Mar
                 (relation_select(page, f.get("applicant_relation"), error("applicant_relation")))
                 (text_field("applicant_phone", page.t(texts::FIELD_PHONE), Some(page.t(texts::HINT_PHONE)), f.get("applicant_phone"), error("applicant_phone"), FieldAttrs::TEXT.kind("tel").autocomplete("tel")))
                 (text_field("applicant_email", page.t(texts::FIELD_EMAIL), None, f.get("applicant_email"), error("applicant_email"), FieldAttrs::TEXT.kind("email").autocomplete("email").optional()))
-                (text_field("applicant_address", page.t(texts::FIELD_ADDRESS), None, f.get("applicant_address"), error("applicant_address"), FieldAttrs::TEXT.autocomplete("street-address")))
+                (text_field("applicant_address", page.t(texts::FIELD_ADDRESS), None, f.get("applicant_address"), error("applicant_address"), FieldAttrs::TEXT.autocomplete("address-line1")))
             }
             fieldset {
                 legend { (page.t(texts::FIELD_PLACE)) }

@@ -423,7 +423,7 @@ fn register_markup(page: &Page, desk: &Desk, catalog: &Catalog, form: &RegisterF
                 (relation_select(page, &f.applicant_relation, error("applicant_relation")))
                 (super::text_field("applicant_phone", page.t(texts::FIELD_PHONE), Some(page.t(texts::HINT_PHONE)), &f.applicant_phone, error("applicant_phone"), FieldAttrs::TEXT.kind("tel").autocomplete("tel")))
                 (super::text_field("applicant_email", page.t(texts::FIELD_EMAIL), None, &value(f.applicant_email.as_deref().unwrap_or("")), error("applicant_email"), FieldAttrs::TEXT.kind("email").autocomplete("email").optional()))
-                (super::text_field("applicant_address", page.t(texts::FIELD_ADDRESS), None, &f.applicant_address, error("applicant_address"), FieldAttrs::TEXT.autocomplete("street-address")))
+                (super::text_field("applicant_address", page.t(texts::FIELD_ADDRESS), None, &f.applicant_address, error("applicant_address"), FieldAttrs::TEXT.autocomplete("address-line1")))
             }
             fieldset {
                 legend { (page.t(texts::FIELD_PLACE)) }
