@@ -907,6 +907,7 @@ async fn every_page_passes_axe_in_both_languages() {
             .submit_blocking(
                 Command::ReissueAccessCode {
                     id: referral.application,
+                    contacts: None,
                 },
                 Actor::system(),
             )

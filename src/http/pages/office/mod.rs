@@ -290,14 +290,7 @@ async fn application(
                     }
                 }
             }
-            section.card aria-labelledby="code-title" {
-                h2 #code-title { (page.t(texts::ACCESS_CODE_TITLE)) }
-                p.hint { (page.t(texts::ACCESS_CODE_HINT)) }
-                form method="post" action=(action("access-code")) {
-                    (page.form_guard(true))
-                    button.secondary type="submit" { (page.t(texts::SUBMIT_ACCESS_CODE)) }
-                }
-            }
+            (access_code_form(&page, &view.number, &Fields::parse(b""), None))
             (history_section(&page, &view))
         },
     )
@@ -358,7 +351,10 @@ async fn decide(
                 priority_unconfirmed: fields.get("priority_unconfirmed") == "yes",
             }
         }
-        "access-code" => Command::ReissueAccessCode { id },
+        "access-code" => Command::ReissueAccessCode {
+            id,
+            contacts: contacts_of(&fields),
+        },
         _ => return page.api_error(ApiError::new(error::NOT_FOUND, page.lang.api())),
     };
     match page.submit(&app, &caller, &fields, command).await {
@@ -375,6 +371,24 @@ async fn decide(
                 _ => "refused",
             };
             see_other(&format!("/staff/applications/{number}?done={done}"))
+        }
+        Err(crate::service::CommandError::Refused(refusal)) if decision == "access-code" => {
+            // Beside the field it is about, keeping what was typed; nothing was stored.
+            let field = match refusal {
+                crate::domain::application::Refusal::PhoneInvalid => "applicant_phone",
+                crate::domain::application::Refusal::EmailInvalid => "applicant_email",
+                _ => "applicant_address",
+            };
+            let message = crate::http::error::refusal_kind(&refusal).message(page.lang.api());
+            page.render(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                page.t(texts::ACCESS_CODE_TITLE),
+                html! {
+                    h1 { (page.t(texts::ACCESS_CODE_TITLE)) " — " (number) }
+                    p { a href=(format!("/staff/applications/{number}")) { "← " (number) } }
+                    (access_code_form(&page, &number, &fields, Some((field, message))))
+                },
+            )
         }
         Err(error) => {
             let (status, message) = page.command_error(error);
@@ -540,4 +554,45 @@ fn new_code_page(page: &Page, number: &str, code: &str) -> Response {
             }
         },
     )
+}
+
+/// The contacts typed into the new-code form: none when every field is left empty (only
+/// the code is new); an empty field keeps the application's.
+fn contacts_of(fields: &Fields) -> Option<crate::domain::amendment::AmendmentForm> {
+    let typed = |name: &str| Some(fields.get(name).trim().to_string()).filter(|v| !v.is_empty());
+    let form = crate::domain::amendment::AmendmentForm {
+        applicant_phone: typed("applicant_phone"),
+        applicant_email: typed("applicant_email"),
+        applicant_address: typed("applicant_address"),
+        ..Default::default()
+    };
+    (form != Default::default()).then_some(form)
+}
+
+/// The new access code's form: the code alone, or with the contacts of the applicant at
+/// the desk when somebody else registered the child first.
+fn access_code_form(
+    page: &Page,
+    number: &str,
+    fields: &Fields,
+    error: Option<(&str, &str)>,
+) -> Markup {
+    let error_of = |name: &str| error.filter(|(f, _)| *f == name).map(|(_, m)| m);
+    html! {
+        section.card aria-labelledby="code-title" {
+            h2 #code-title { (page.t(texts::ACCESS_CODE_TITLE)) }
+            p.hint { (page.t(texts::ACCESS_CODE_HINT)) }
+            form method="post" action=(format!("/staff/applications/{number}/access-code")) novalidate {
+                (page.form_guard(true))
+                fieldset {
+                    legend { (page.t(texts::REPLACE_CONTACTS)) }
+                    p.hint { (page.t(texts::REPLACE_CONTACTS_HINT)) }
+                    (super::text_field("applicant_phone", page.t(texts::FIELD_PHONE), Some(page.t(texts::HINT_PHONE)), fields.get("applicant_phone"), error_of("applicant_phone"), FieldAttrs::TEXT.kind("tel").optional()))
+                    (super::text_field("applicant_email", page.t(texts::FIELD_EMAIL), None, fields.get("applicant_email"), error_of("applicant_email"), FieldAttrs::TEXT.kind("email").optional()))
+                    (super::text_field("applicant_address", page.t(texts::FIELD_ADDRESS), None, fields.get("applicant_address"), error_of("applicant_address"), FieldAttrs::TEXT.optional()))
+                }
+                button.secondary type="submit" { (page.t(texts::SUBMIT_ACCESS_CODE)) }
+            }
+        }
+    }
 }
