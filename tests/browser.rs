@@ -1043,6 +1043,10 @@ async fn every_page_passes_axe_in_both_languages() {
             ("staff-register", "/staff/register".to_string()),
             ("staff-register-family", "/staff/register/family".into()),
             ("staff-referral", format!("/staff/applications/{number}")),
+            (
+                "staff-amend",
+                format!("/staff/applications/{claimant}/amend"),
+            ),
         ] {
             check_page(
                 &browser,
@@ -1518,6 +1522,25 @@ async fn an_officer_finds_a_child_by_iin_revokes_its_referral_and_the_place_goes
     assert!(revoked_status, "the revoked referral is no longer live");
     let history = browser.body().await;
     assert!(history.contains("Направление аннулировано"), "{history}");
+
+    // On the parent's behalf, the officer amends the application's phone, after a review.
+    browser
+        .click_link("Изменить заявление от имени родителя")
+        .await;
+    browser.fill("applicant_phone", "+7 705 111 22 33").await;
+    browser.click("button[value=review]").await;
+    let changes = browser.text("[data-testid=amend-changes]").await;
+    assert_eq!(changes, "Телефон");
+    browser.click("button[value=confirm]").await;
+    assert_eq!(
+        browser.path().await,
+        format!("/staff/applications/{first_number}?done=amended")
+    );
+    let history = browser.body().await;
+    assert!(
+        history.contains("В заявление внесены изменения"),
+        "{history}"
+    );
 
     // The first child's parent sees who looked: the officer, by search and by opening.
     browser.click("form[action='/sign-out'] button").await;

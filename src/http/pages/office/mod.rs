@@ -6,7 +6,7 @@
 //! referral, a motivated refusal). Every view of an application and every search is
 //! recorded in the staff access log, as the API records it.
 
-use super::parent::{facts, history_section, Desk};
+use super::parent::{facts, history_section, Amender, Desk};
 use super::{see_other, FieldAttrs, Fields, Page, Staff};
 use crate::domain::access_log::ViewKind;
 use crate::domain::application::RefusalReason;
@@ -39,6 +39,10 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/staff/search", post(search))
         .route("/staff/applications/{number}", get(application))
+        .route(
+            "/staff/applications/{number}/amend",
+            get(amend_form).post(amend),
+        )
         .route("/staff/applications/{number}/{decision}", post(decide))
 }
 
@@ -204,6 +208,7 @@ async fn application(
         Some("rejected") => Some(texts::DONE_REJECTED),
         Some("refused") => Some(texts::DONE_REFUSED),
         Some("revoked") => Some(texts::DONE_REVOKED),
+        Some("amended") => Some(texts::DONE_AMENDED_FOR_PARENT),
         _ => None,
     };
     // After a revocation: who the freed place went to (a referral number, nothing personal).
@@ -253,6 +258,9 @@ async fn application(
                         button.warning type="submit" { (page.t(texts::REJECT_PRIORITY)) }
                     }
                 }
+            }
+            @if officer && active {
+                p { a.button.secondary href=(format!("/staff/applications/{}/amend", view.number)) { (page.t(texts::AMEND_FOR_PARENT)) } }
             }
             @if let (true, Some(referral)) = (officer, &live_referral) {
                 section.card aria-labelledby="revoke-title" {
@@ -594,5 +602,48 @@ fn access_code_form(
                 button.secondary type="submit" { (page.t(texts::SUBMIT_ACCESS_CODE)) }
             }
         }
+    }
+}
+
+/// The officer's amendment on the parent's behalf: the parent's own pages (`Amender`).
+async fn amender(app: &AppState, page: &Page, number: &str) -> Result<Amender, Response> {
+    if page.staff.is_none() {
+        return Err(see_other("/staff"));
+    }
+    let (caller, id) = reach(app, page, number, false).map_err(|e| page.api_error(e))?;
+    // The form shows the applicant's contacts: a view like the application's own.
+    record_views(
+        app,
+        &caller,
+        ViewKind::Application,
+        vec![id],
+        page.lang.api(),
+    )
+    .await
+    .map_err(|e| page.api_error(e))?;
+    let number = ids::application_number(&app.service.read().catalog, id);
+    Ok(Amender::Staff { caller, id, number })
+}
+
+async fn amend_form(
+    State(app): State<AppState>,
+    page: Page,
+    Path(number): Path<String>,
+) -> Response {
+    match amender(&app, &page, &number).await {
+        Ok(who) => super::parent::amend_form_at(&app, &page, &who).await,
+        Err(response) => response,
+    }
+}
+
+async fn amend(
+    State(app): State<AppState>,
+    page: Page,
+    Path(number): Path<String>,
+    body: Bytes,
+) -> Response {
+    match amender(&app, &page, &number).await {
+        Ok(who) => super::parent::amend_at(&app, &page, &who, &body).await,
+        Err(response) => response,
     }
 }

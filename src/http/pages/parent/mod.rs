@@ -33,6 +33,7 @@ mod chart;
 mod family;
 mod texts;
 
+pub(in crate::http::pages) use amend::{amend_at, amend_form_at, Amender};
 pub(in crate::http::pages) use family::{family_form_at, register_family_at};
 
 pub fn routes() -> Router<AppState> {
