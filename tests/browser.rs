@@ -1047,6 +1047,14 @@ async fn every_page_passes_axe_in_both_languages() {
                 "staff-amend",
                 format!("/staff/applications/{claimant}/amend"),
             ),
+            (
+                "staff-move",
+                format!("/staff/applications/{claimant}/move?district=SAR"),
+            ),
+            (
+                "staff-transfer",
+                format!("/staff/applications/{claimant}/transfer"),
+            ),
         ] {
             check_page(
                 &browser,

@@ -28,6 +28,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use maud::{html, Markup};
 
+mod moves;
 mod texts;
 
 pub fn routes() -> Router<AppState> {
@@ -42,6 +43,14 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/staff/applications/{number}/amend",
             get(amend_form).post(amend),
+        )
+        .route(
+            "/staff/applications/{number}/move",
+            get(moves::move_form).post(moves::move_application),
+        )
+        .route(
+            "/staff/applications/{number}/transfer",
+            get(moves::transfer_form).post(moves::request_transfer),
         )
         .route("/staff/applications/{number}/{decision}", post(decide))
 }
@@ -209,6 +218,7 @@ async fn application(
         Some("refused") => Some(texts::DONE_REFUSED),
         Some("revoked") => Some(texts::DONE_REVOKED),
         Some("amended") => Some(texts::DONE_AMENDED_FOR_PARENT),
+        Some("transfer") => Some(texts::TRANSFER_DONE),
         _ => None,
     };
     // After a revocation: who the freed place went to (a referral number, nothing personal).
@@ -259,8 +269,18 @@ async fn application(
                     }
                 }
             }
-            @if officer && active {
-                p { a.button.secondary href=(format!("/staff/applications/{}/amend", view.number)) { (page.t(texts::AMEND_FOR_PARENT)) } }
+            @if officer && (active || view.status == "enrolled") {
+                div.actions {
+                    @if active {
+                        a.button.secondary href=(format!("/staff/applications/{}/amend", view.number)) { (page.t(texts::AMEND_FOR_PARENT)) }
+                    }
+                    @if view.status == "queued" {
+                        a.button.secondary href=(format!("/staff/applications/{}/move", view.number)) { (page.t(texts::MOVE_TITLE)) }
+                    }
+                    @if view.status == "enrolled" {
+                        a.button.secondary href=(format!("/staff/applications/{}/transfer", view.number)) { (page.t(texts::TRANSFER_TITLE)) }
+                    }
+                }
             }
             @if let (true, Some(referral)) = (officer, &live_referral) {
                 section.card aria-labelledby="revoke-title" {

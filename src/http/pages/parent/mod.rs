@@ -497,7 +497,7 @@ pub(super) fn relation_select(page: &Page, chosen: &str, error: Option<&str>) ->
     )
 }
 
-pub(super) fn language_select(
+pub(in crate::http::pages) fn language_select(
     page: &Page,
     catalog: &Catalog,
     district: Option<DistrictId>,
@@ -542,7 +542,7 @@ pub(super) fn category_select(
     )
 }
 
-pub(super) fn kindergarten_checks(
+pub(in crate::http::pages) fn kindergarten_checks(
     page: &Page,
     catalog: &Catalog,
     district: Option<DistrictId>,
