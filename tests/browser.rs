@@ -1564,3 +1564,43 @@ async fn an_officer_finds_a_child_by_iin_revokes_its_referral_and_the_place_goes
     );
     browser.stop().await;
 }
+
+/// Issue 15, the officer on the parent's behalf: a family moved to another district; the
+/// officer files the move, and the page gives the new number and code, which open it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_officer_moves_an_application_to_another_district_for_the_parent() {
+    let site = Site::start(0).await;
+    let browser = Browser::start(1200, 1400).await;
+    let esl = site.district("ESL");
+    let service = site.service.clone();
+    let number = tokio::task::spawn_blocking(move || {
+        let id = waiting_claim(&service);
+        kezek::domain::numbers::application_number(&service.read().catalog, id)
+    })
+    .await
+    .unwrap();
+    let officer = site.staff("officer-esl", Role::Officer, Scope::District(esl));
+    browser.goto(&site.url("/?lang=ru")).await;
+    sign_in_staff(&browser, &site, &officer).await;
+    browser
+        .goto(&site.url(&format!("/staff/applications/{number}")))
+        .await;
+    browser.click_link("Перенести в другой район").await;
+    browser.select("district", "SAR").await;
+    browser.click("form.filters button").await;
+    browser.select("language", "any").await;
+    browser
+        .click("form[action$='/move'][method='post'] button[type=submit]")
+        .await;
+    assert_eq!(browser.text("h1").await, "Заявление перенесено в другой район");
+    let moved = browser.text("[data-testid=number]").await;
+    let code = browser.text("[data-testid=access-code]").await;
+    assert!(moved.starts_with("SAR-"), "{moved}");
+    browser.click("form[action='/sign-out'] button").await;
+    browser.goto(&site.url("/lookup")).await;
+    browser.fill("number", &moved).await;
+    browser.fill("code", &code).await;
+    browser.click("form[action='/lookup'] button").await;
+    assert_eq!(browser.text("h1").await, format!("Заявление {moved}"));
+    browser.stop().await;
+}
