@@ -1523,7 +1523,7 @@ async fn an_officer_finds_a_child_by_iin_revokes_its_referral_and_the_place_goes
         let next_id = kezek::domain::numbers::parse_referral(&state.catalog, &next).unwrap();
         (
             state.live[&next_id].referral.application,
-            state.live.get(&referral).is_none(),
+            !state.live.contains_key(&referral),
         )
     };
     assert_eq!(next_holder, second_id, "the place went to {next}");
@@ -1592,7 +1592,10 @@ async fn an_officer_moves_an_application_to_another_district_for_the_parent() {
     browser
         .click("form[action$='/move'][method='post'] button[type=submit]")
         .await;
-    assert_eq!(browser.text("h1").await, "Заявление перенесено в другой район");
+    assert_eq!(
+        browser.text("h1").await,
+        "Заявление перенесено в другой район"
+    );
     let moved = browser.text("[data-testid=number]").await;
     let code = browser.text("[data-testid=access-code]").await;
     assert!(moved.starts_with("SAR-"), "{moved}");
