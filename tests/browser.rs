@@ -537,7 +537,9 @@ async fn a_parent_an_officer_and_a_kindergarten_work_through_the_pages() {
     browser.click("form[action='/lookup'] button").await;
     assert_eq!(browser.path().await, "/my");
     assert_eq!(browser.text("[data-testid=position]").await, "1");
-    let history = browser.text("main section:last-of-type table").await;
+    let history = browser
+        .text("section[aria-labelledby=history-title] table")
+        .await;
     assert!(history.contains("Заявление зарегистрировано"), "{history}");
 
     // The kindergarten marks Dana's referral handed in, from its list of waiting ones.
@@ -931,6 +933,7 @@ async fn every_page_passes_axe_in_both_languages() {
         Role::Kindergarten,
         Scope::Kindergarten(kindergarten),
     );
+    let admin = site.staff("admin", Role::Admin, Scope::Everywhere);
     let screenshots = std::env::var_os("KEZEK_SCREENSHOTS").map(PathBuf::from);
 
     let mut failures = Vec::new();
@@ -1113,6 +1116,22 @@ async fn every_page_passes_axe_in_both_languages() {
         browser.click("form[action='/sign-out'] button").await;
         sign_in_staff(&browser, &site, &kg).await;
         check_current(&browser, "kindergarten", lang, &screenshots, &mut failures).await;
+        // The administrators' access log, with the officer's views of this walk.
+        browser.click("form[action='/sign-out'] button").await;
+        sign_in_staff(&browser, &site, &admin).await;
+        let path = "/staff/access-log?account=officer-esl";
+        check_page(
+            &browser,
+            &site,
+            "staff-access-log",
+            lang,
+            path,
+            &screenshots,
+            &mut failures,
+        )
+        .await;
+        let log = browser.text("#access-log tbody").await;
+        assert!(log.contains(&claimant), "{log}");
         browser.stop().await;
     }
     // Two pages as a phone shows them: an emulated screen 390 pixels wide, as tall as the
