@@ -1569,6 +1569,25 @@ async fn an_officer_finds_a_child_by_iin_revokes_its_referral_and_the_place_goes
         "{history}"
     );
 
+    // A new code with a bad phone: refused beside the field, what was typed kept, and the
+    // parent's code still works (checked below by the look-up with it).
+    browser.fill("applicant_phone", "12").await;
+    browser
+        .fill("applicant_address", "Астана, Сарыарқа 1, 2")
+        .await;
+    browser.click("form[action$='/access-code'] button").await;
+    let error = browser.text("#applicant_phone-error").await;
+    assert!(!error.is_empty());
+    let kept = browser
+        .client
+        .find(Locator::Id("applicant_address"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(kept.as_deref(), Some("Астана, Сарыарқа 1, 2"));
+
     // The first child's parent sees who looked: the officer, by search and by opening.
     browser.click("form[action='/sign-out'] button").await;
     browser.goto(&site.url("/lookup")).await;
