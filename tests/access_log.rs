@@ -63,6 +63,13 @@ async fn staff_views_are_recorded_and_each_parent_reads_only_their_own() {
         .await;
     assert_eq!(found.status, 200, "{}", found.text);
     assert_eq!(found.json()["items"][0]["number"], second_number);
+    // Printing the second one's notice shows its data too: recorded.
+    let printed = server
+        .get(&format!("/api/v1/applications/{second_number}/notice"))
+        .bearer_auth(&officer)
+        .go()
+        .await;
+    assert_eq!(printed.status, 200, "{}", printed.text);
     // A parent reading their own application is no staff view.
     server.read(first_number, first_code).await;
 
@@ -86,6 +93,11 @@ async fn staff_views_are_recorded_and_each_parent_reads_only_their_own() {
                 "search".into(),
                 Some(second_number.into())
             ),
+            (
+                "officer-esl".into(),
+                "application".into(),
+                Some(second_number.into())
+            ),
         ]
     );
     // Never the data: neither the IIN searched for nor the child's name.
@@ -96,7 +108,7 @@ async fn staff_views_are_recorded_and_each_parent_reads_only_their_own() {
         .bearer_auth(&admin)
         .go()
         .await;
-    assert_eq!(entries(&by_application.json()).len(), 1);
+    assert_eq!(entries(&by_application.json()).len(), 2);
     // Only administrators read the whole log.
     server
         .get("/api/v1/access-log")
