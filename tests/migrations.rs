@@ -119,6 +119,7 @@ fn shipped_migrations_are_unchanged() {
         "0006_whole_life.sql",
         "0007_district_rules.sql",
         "0008_identity.sql",
+        "0009_access_log.sql",
     ];
     let digests = [
         "76deefa19b94219a54900b08883d584442856b5c8e0087e603c8c219a052efc0",
@@ -129,6 +130,7 @@ fn shipped_migrations_are_unchanged() {
         "63c0d70d10d6ed09b5e6787689f1fc33ab0489828c423bc7e985d71c35b75d47",
         "f51cf938d6be905c245d20d927d899e6400165bd7302abdaf58ed7932783fa3d",
         "abb1b7f7c6f72b4dfd8d98d6160f4e9595ab6b915d1dfde824f73e89cb095654",
+        "9406f6c9a7f2df7064d0b336d28d6ad8643f0dea47bf2b1875175ee72ef4ffe8",
     ];
     assert_eq!(MIGRATIONS.len(), pinned.len(), "pin the new migration here");
     for (migration, (name, digest)) in MIGRATIONS.iter().zip(pinned.iter().zip(digests)) {

@@ -6,6 +6,7 @@
 //! A document is rebuilt from the journal and signed on each request (Ed25519 is
 //! deterministic: the same document always carries the same seal); nothing is stored.
 
+use super::access_log::record_views;
 use super::applications::{reach, reach_referral, read_blocking, Ctx};
 use super::auth::ClientIp;
 use super::error::{self, ApiError, Lang};
@@ -13,6 +14,7 @@ use super::extract::ApiQuery;
 use super::{no_store, AppState};
 use crate::documents::render::{self, Language, Seal};
 use crate::documents::{self, Built};
+use crate::domain::access_log::ViewKind;
 use crate::domain::document::{DocumentData, DocumentId, Standing};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue};
@@ -164,6 +166,8 @@ async fn notice(
     ApiQuery(params): ApiQuery<DocumentParams>,
 ) -> Result<Response, ApiError> {
     let id = reach(&app, &ctx, &number)?;
+    // A staff member printing it sees the applicant's data: recorded as the page's view is.
+    record_views(&app, &ctx.caller, ViewKind::Application, vec![id], ctx.lang).await?;
     build_and_answer(&app, &ctx, params, move |conn, catalog| {
         documents::notice(conn, catalog, id, None)
     })
@@ -185,7 +189,15 @@ async fn referral(
     Path(number): Path<String>,
     ApiQuery(params): ApiQuery<DocumentParams>,
 ) -> Result<Response, ApiError> {
-    let (id, _) = reach_referral(&app, &ctx, &number).await?;
+    let (id, application) = reach_referral(&app, &ctx, &number).await?;
+    record_views(
+        &app,
+        &ctx.caller,
+        ViewKind::Referral,
+        vec![application],
+        ctx.lang,
+    )
+    .await?;
     let now = app.service.now();
     build_and_answer(&app, &ctx, params, move |conn, catalog| {
         documents::referral(conn, catalog, id, None, now)
@@ -209,6 +221,7 @@ async fn refusal(
     ApiQuery(params): ApiQuery<DocumentParams>,
 ) -> Result<Response, ApiError> {
     let id = reach(&app, &ctx, &number)?;
+    record_views(&app, &ctx.caller, ViewKind::Application, vec![id], ctx.lang).await?;
     build_and_answer(&app, &ctx, params, move |conn, catalog| {
         documents::refusal(conn, catalog, id)
     })

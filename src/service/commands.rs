@@ -6,6 +6,7 @@
 use super::writer::Tx;
 use super::CommandError;
 use crate::domain::access;
+use crate::domain::access_log::ViewKind;
 use crate::domain::amendment::{Amendment, AmendmentForm, Move, MoveForm};
 use crate::domain::application::{
     parse_name, Application, ApplicationId, ApplicationStatus, Channel, ClaimStatus,
@@ -82,9 +83,14 @@ pub enum Command {
     },
     /// Processes everything due by now: expiries, ends of stop lists, children aging out.
     Tick,
-    /// A new access code for a parent who lost theirs (staff, after checking identity).
+    /// A new access code for a parent who lost theirs (staff, after checking identity). With
+    /// `contacts`, also the remedy when somebody else registered the child first: the
+    /// applicant at the desk's phone, e-mail and address replace the application's (an
+    /// amendment, journaled as such) and the code the other person holds stops working.
+    /// Nothing is emitted unless both can be done.
     ReissueAccessCode {
         id: ApplicationId,
+        contacts: Option<AmendmentForm>,
     },
     /// A motivated refusal by an officer; only while the application waits in the queue.
     Refuse {
@@ -124,6 +130,13 @@ pub enum Command {
         id: ApplicationId,
         process: Satisfaction,
         information: Satisfaction,
+    },
+    /// Records that the calling staff account saw `applications` (one entry each; one
+    /// without an application when it is empty) in the staff access log. No event: a view
+    /// changes nothing in the queue; the log is its own chain (see `domain::access_log`).
+    RecordViews {
+        kind: ViewKind,
+        applications: Vec<ApplicationId>,
     },
     /// Names the head of a district's education department, who signs its referrals.
     SetEducationHead {
@@ -420,8 +433,42 @@ pub fn run(command: Command, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
         Command::Extend { referral } => extend(referral, tx),
         Command::Tick => tick(tx),
         Command::Probe => Ok(Outcome::Done),
-        Command::ReissueAccessCode { id } => {
-            tx.store().application(id)?.ok_or(CommandError::NotFound)?;
+        Command::RecordViews { kind, applications } => {
+            let actor = tx.actor_name();
+            let account = actor.strip_prefix("staff:").unwrap_or(&actor);
+            tx.store()
+                .append_views(tx.now(), account, kind, &applications)?;
+            Ok(Outcome::Done)
+        }
+        Command::ReissueAccessCode { id, contacts } => {
+            let application = tx.store().application(id)?.ok_or(CommandError::NotFound)?;
+            let amendment = match contacts {
+                None => None,
+                Some(form) => {
+                    // Contacts only: the choices are the parent's to amend, not the desk's.
+                    let form = AmendmentForm {
+                        applicant_phone: form.applicant_phone,
+                        applicant_email: form.applicant_email,
+                        applicant_address: form.applicant_address,
+                        ..AmendmentForm::default()
+                    };
+                    let parsed = Amendment::parse(
+                        &form,
+                        &application,
+                        &tx.state().catalog,
+                        local_date(tx.now()),
+                    );
+                    match parsed {
+                        Ok(amendment) => Some(amendment),
+                        // The same contacts as on file: only the code is new.
+                        Err(Refusal::NothingToAmend) => None,
+                        Err(refusal) => return Err(refusal.into()),
+                    }
+                }
+            };
+            if let Some(amendment) = amendment {
+                tx.emit(Event::ApplicationAmended { id, amendment })?;
+            }
             let code = issue_access_code(tx, id)?;
             Ok(Outcome::AccessCode(code))
         }

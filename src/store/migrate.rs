@@ -43,6 +43,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0008_identity.sql",
         sql: include_str!("../../migrations/0008_identity.sql"),
     },
+    // 0009: the staff access log (issue 15).
+    Migration {
+        name: "0009_access_log.sql",
+        sql: include_str!("../../migrations/0009_access_log.sql"),
+    },
 ];
 
 pub fn schema_version(conn: &Connection) -> Result<usize, StoreError> {
