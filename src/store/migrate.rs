@@ -39,6 +39,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0007_district_rules.sql",
         sql: include_str!("../../migrations/0007_district_rules.sql"),
     },
+    Migration {
+        name: "0010_kindergarten_admin.sql",
+        sql: include_str!("../../migrations/0010_kindergarten_admin.sql"),
+    },
 ];
 
 pub fn schema_version(conn: &Connection) -> Result<usize, StoreError> {
