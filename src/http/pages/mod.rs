@@ -11,9 +11,9 @@
 //! Pages never put a number or a code in a URL that is not already public: the parent's
 //! application is `/my`, held by the session.
 
-mod amend;
-mod chart;
-mod family;
+mod admin;
+mod kindergarten;
+mod office;
 mod parent;
 mod public;
 pub mod session;
@@ -43,6 +43,9 @@ pub fn routes() -> Router<AppState> {
         .merge(public::routes())
         .merge(parent::routes())
         .merge(staff::routes())
+        .merge(office::routes())
+        .merge(kindergarten::routes())
+        .merge(admin::routes())
         .layer(axum::middleware::from_fn(same_origin_posts))
 }
 

@@ -3,13 +3,14 @@
 //! API's validation and error texts); the change is the API's command, so a page and the
 //! API cannot disagree.
 
-use super::{see_other, texts, FieldAttrs, Fields, Page};
+use super::texts;
 use crate::domain::amendment::{AmendedField, Amendment, AmendmentForm};
 use crate::domain::application::{Application, Refusal};
 use crate::domain::local_date;
 use crate::http::applications::read_blocking;
 use crate::http::auth::Caller;
 use crate::http::error::refusal_kind;
+use crate::http::pages::{see_other, text_field, FieldAttrs, Fields, Page};
 use crate::http::AppState;
 use crate::service::{Command, CommandError};
 use axum::body::Bytes;
@@ -123,15 +124,15 @@ fn form_markup(
             (page.form_guard(false))
             fieldset {
                 legend { (page.t(texts::FIELD_PLACE)) }
-                (super::text_field("desired_start", page.t(texts::FIELD_DESIRED_START), Some(page.t(texts::HINT_DATE)), &text(&form.desired_start), error_of("desired_start"), FieldAttrs::TEXT))
-                (super::parent::language_select(page, &catalog, district, &text(&form.language), error_of("language")))
-                (super::parent::kindergarten_checks(page, &catalog, district, form.kindergartens.as_deref().unwrap_or(&[]), error_of("kindergartens")))
+                (text_field("desired_start", page.t(texts::FIELD_DESIRED_START), Some(page.t(texts::HINT_DATE)), &text(&form.desired_start), error_of("desired_start"), FieldAttrs::TEXT))
+                (super::language_select(page, &catalog, district, &text(&form.language), error_of("language")))
+                (super::kindergarten_checks(page, &catalog, district, form.kindergartens.as_deref().unwrap_or(&[]), error_of("kindergartens")))
             }
             fieldset {
                 legend { (page.t(texts::FIELD_APPLICANT)) }
-                (super::text_field("applicant_phone", page.t(texts::FIELD_PHONE), Some(page.t(texts::HINT_PHONE)), &text(&form.applicant_phone), error_of("applicant_phone"), FieldAttrs::TEXT.kind("tel").autocomplete("tel")))
-                (super::text_field("applicant_email", page.t(texts::FIELD_EMAIL), None, &text(&form.applicant_email), error_of("applicant_email"), FieldAttrs::TEXT.kind("email").autocomplete("email").optional()))
-                (super::text_field("applicant_address", page.t(texts::FIELD_ADDRESS), None, &text(&form.applicant_address), error_of("applicant_address"), FieldAttrs::TEXT.autocomplete("street-address")))
+                (text_field("applicant_phone", page.t(texts::FIELD_PHONE), Some(page.t(texts::HINT_PHONE)), &text(&form.applicant_phone), error_of("applicant_phone"), FieldAttrs::TEXT.kind("tel").autocomplete("tel")))
+                (text_field("applicant_email", page.t(texts::FIELD_EMAIL), None, &text(&form.applicant_email), error_of("applicant_email"), FieldAttrs::TEXT.kind("email").autocomplete("email").optional()))
+                (text_field("applicant_address", page.t(texts::FIELD_ADDRESS), None, &text(&form.applicant_address), error_of("applicant_address"), FieldAttrs::TEXT.autocomplete("street-address")))
             }
             div.actions {
                 button type="submit" name="step" value="review" { (page.t(texts::AMEND_REVIEW)) }

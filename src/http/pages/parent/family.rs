@@ -3,17 +3,18 @@
 //! form is checked by the registration's own `NewApplication::refusals` (the API's texts),
 //! and the registration is the API's family command.
 
-use super::parent::{
+use super::texts;
+use super::{
     category_select, form_of, kindergarten_checks, language_select, relation_select, sign_in,
 };
-use super::public::district_select;
-use super::{texts, FieldAttrs, Fields, Page};
 use crate::domain::application::{Channel, NewApplication, RegistrationForm};
 use crate::domain::catalog::Catalog;
 use crate::domain::local_date;
 use crate::domain::numbers as ids;
 use crate::http::auth::Caller;
 use crate::http::error::refusal_kind;
+use crate::http::pages::public::district_select;
+use crate::http::pages::{text_field, FieldAttrs, Fields, Page};
 use crate::http::AppState;
 use crate::service::{Command, CommandError, Outcome};
 use axum::body::Bytes;
@@ -210,23 +211,23 @@ fn markup(page: &Page, catalog: &Catalog, form: &FamilyPage) -> Markup {
                 fieldset {
                     legend { (page.t(texts::FAMILY_CHILD)) " " (i) }
                     @let name = |field: &str| format!("{field}_{i}");
-                    (super::text_field(&name("child_iin"), page.t(texts::FIELD_CHILD_IIN), Some(page.t(texts::HINT_IIN)), f.get(&name("child_iin")), error(&name("child_iin")), FieldAttrs::TEXT.numeric().optional()))
-                    (super::text_field(&name("child_full_name"), page.t(texts::FIELD_CHILD_NAME), None, f.get(&name("child_full_name")), error(&name("child_full_name")), FieldAttrs::TEXT.optional()))
-                    (super::text_field(&name("child_birth_date"), page.t(texts::FIELD_BIRTH_DATE), Some(page.t(texts::HINT_DATE)), f.get(&name("child_birth_date")), error(&name("child_birth_date")), FieldAttrs::TEXT.optional()))
+                    (text_field(&name("child_iin"), page.t(texts::FIELD_CHILD_IIN), Some(page.t(texts::HINT_IIN)), f.get(&name("child_iin")), error(&name("child_iin")), FieldAttrs::TEXT.numeric().optional()))
+                    (text_field(&name("child_full_name"), page.t(texts::FIELD_CHILD_NAME), None, f.get(&name("child_full_name")), error(&name("child_full_name")), FieldAttrs::TEXT.optional()))
+                    (text_field(&name("child_birth_date"), page.t(texts::FIELD_BIRTH_DATE), Some(page.t(texts::HINT_DATE)), f.get(&name("child_birth_date")), error(&name("child_birth_date")), FieldAttrs::TEXT.optional()))
                 }
             }
             fieldset {
                 legend { (page.t(texts::FIELD_APPLICANT)) }
-                (super::text_field("applicant_iin", page.t(texts::FIELD_APPLICANT_IIN), Some(page.t(texts::HINT_IIN)), f.get("applicant_iin"), error("applicant_iin"), FieldAttrs::TEXT.numeric()))
-                (super::text_field("applicant_full_name", page.t(texts::FIELD_APPLICANT_NAME), None, f.get("applicant_full_name"), error("applicant_full_name"), FieldAttrs::TEXT.autocomplete("name")))
+                (text_field("applicant_iin", page.t(texts::FIELD_APPLICANT_IIN), Some(page.t(texts::HINT_IIN)), f.get("applicant_iin"), error("applicant_iin"), FieldAttrs::TEXT.numeric()))
+                (text_field("applicant_full_name", page.t(texts::FIELD_APPLICANT_NAME), None, f.get("applicant_full_name"), error("applicant_full_name"), FieldAttrs::TEXT.autocomplete("name")))
                 (relation_select(page, f.get("applicant_relation"), error("applicant_relation")))
-                (super::text_field("applicant_phone", page.t(texts::FIELD_PHONE), Some(page.t(texts::HINT_PHONE)), f.get("applicant_phone"), error("applicant_phone"), FieldAttrs::TEXT.kind("tel").autocomplete("tel")))
-                (super::text_field("applicant_email", page.t(texts::FIELD_EMAIL), None, f.get("applicant_email"), error("applicant_email"), FieldAttrs::TEXT.kind("email").autocomplete("email").optional()))
-                (super::text_field("applicant_address", page.t(texts::FIELD_ADDRESS), None, f.get("applicant_address"), error("applicant_address"), FieldAttrs::TEXT.autocomplete("street-address")))
+                (text_field("applicant_phone", page.t(texts::FIELD_PHONE), Some(page.t(texts::HINT_PHONE)), f.get("applicant_phone"), error("applicant_phone"), FieldAttrs::TEXT.kind("tel").autocomplete("tel")))
+                (text_field("applicant_email", page.t(texts::FIELD_EMAIL), None, f.get("applicant_email"), error("applicant_email"), FieldAttrs::TEXT.kind("email").autocomplete("email").optional()))
+                (text_field("applicant_address", page.t(texts::FIELD_ADDRESS), None, f.get("applicant_address"), error("applicant_address"), FieldAttrs::TEXT.autocomplete("street-address")))
             }
             fieldset {
                 legend { (page.t(texts::FIELD_PLACE)) }
-                (super::text_field("desired_start", page.t(texts::FIELD_DESIRED_START), Some(page.t(texts::HINT_DATE)), f.get("desired_start"), error("desired_start"), FieldAttrs::TEXT))
+                (text_field("desired_start", page.t(texts::FIELD_DESIRED_START), Some(page.t(texts::HINT_DATE)), f.get("desired_start"), error("desired_start"), FieldAttrs::TEXT))
                 (language_select(page, catalog, district, f.get("language"), error("language")))
                 (kindergarten_checks(page, catalog, district, &kindergartens, error("kindergartens")))
                 fieldset {
@@ -245,7 +246,7 @@ fn markup(page: &Page, catalog: &Catalog, form: &FamilyPage) -> Markup {
                 legend { (page.t(texts::FIELD_PRIORITY)) }
                 p.hint { (page.t(texts::FIELD_PRIORITY_HINT)) }
                 (category_select(page, catalog, f.get("priority_category"), error("priority_category")))
-                (super::text_field("priority_document", page.t(texts::FIELD_PRIORITY_DOCUMENT), None, f.get("priority_document"), error("priority_document"), FieldAttrs::TEXT.optional()))
+                (text_field("priority_document", page.t(texts::FIELD_PRIORITY_DOCUMENT), None, f.get("priority_document"), error("priority_document"), FieldAttrs::TEXT.optional()))
             }
             button type="submit" { (page.t(texts::SUBMIT_REGISTER)) }
         }

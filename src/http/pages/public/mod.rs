@@ -1,7 +1,6 @@
 //! The pages anyone may see: the home page, a district's anonymised queue (by cohort and
 //! by kindergarten, paged) and the protocol of free places and referrals.
 
-use super::texts::{self, PageLang};
 use super::Page;
 use crate::domain::catalog::{Catalog, DistrictId, KindergartenId};
 use crate::domain::numbers as ids;
@@ -12,6 +11,9 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use maud::{html, Markup};
+use texts::PageLang;
+
+mod texts;
 
 pub fn routes() -> Router<AppState> {
     Router::new()

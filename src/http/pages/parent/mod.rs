@@ -3,10 +3,8 @@
 //! the application (status and history, positions, the chart, the referral with its
 //! deadline and print links), and declining, extending or withdrawing, each confirmed first.
 
-use super::chart;
 use super::public::{district_select, kindergarten_name, language_name};
 use super::session::{ParentSession, PARENT_COOKIE, PARENT_SESSION};
-use super::texts;
 use super::{see_other, FieldAttrs, Fields, Page};
 use crate::domain::application::{
     Channel, NewApplication, Refusal, RegistrationForm, Satisfaction,
@@ -29,20 +27,22 @@ use axum::Router;
 use chrono::Duration;
 use maud::{html, Markup};
 
+mod amend;
+mod chart;
+mod family;
+mod texts;
+
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/register", get(register_form).post(register))
         .route(
             "/register/family",
-            get(super::family::family_form).post(super::family::register_family),
+            get(family::family_form).post(family::register_family),
         )
         .route("/lookup", get(lookup_form).post(lookup))
         .route("/my", get(my))
         .route("/my/survey", post(survey))
-        .route(
-            "/my/amend",
-            get(super::amend::amend_form).post(super::amend::amend),
-        )
+        .route("/my/amend", get(amend::amend_form).post(amend::amend))
         .route("/my/{action}", get(confirm).post(act))
         .route("/sign-out", post(sign_out))
 }
