@@ -261,8 +261,15 @@ async fn create_kindergarten(State(app): State<AppState>, page: Page, body: Byte
     };
     let mut form = FormState::typed(&fields, KINDERGARTEN_FIELDS);
     let district = crate::domain::numbers::parse_district(&app.service.read().catalog, fields.get("district"));
-    let Some(district) = district else {
+    if district.is_none() {
         form.invalid(&page, "district");
+    }
+    for name in ["number", "name_kk", "name_ru", "address"] {
+        if fields.get(name).trim().is_empty() {
+            form.invalid(&page, name);
+        }
+    }
+    let Some(district) = district.filter(|_| form.errors.is_empty()) else {
         return kindergartens_page(&app, &page, StatusCode::UNPROCESSABLE_ENTITY, form);
     };
     let command = Command::CreateKindergarten(NewKindergarten {
