@@ -208,6 +208,12 @@ fn kindergartens_page(app: &AppState, page: &Page, status: StatusCode, form: For
         .map(|d| (d.code.clone(), lang.pick(&d.names).to_string()))
         .collect();
     let first = districts.first().map(|d| d.0.clone()).unwrap_or_default();
+    // The list is one district's at a time: a city has hundreds of kindergartens.
+    let shown = page
+        .query("show")
+        .filter(|code| districts.iter().any(|d| d.0 == *code))
+        .map_or(first.clone(), str::to_string);
+    let shown_id = crate::domain::numbers::parse_district(&catalog, &shown);
     page.render(
         status,
         page.t(texts::KINDERGARTENS_TITLE),
@@ -215,10 +221,32 @@ fn kindergartens_page(app: &AppState, page: &Page, status: StatusCode, form: For
             h1 { (page.t(texts::KINDERGARTENS_TITLE)) }
             (back(page))
             (notice(page, &form))
+            h2 { (page.t(texts::NEW_KINDERGARTEN)) }
+            form method="post" action="/staff/admin/kindergartens" {
+                (page.form_guard(true))
+                (select(page, &form, "district", texts::FIELD_DISTRICT, &districts, &first))
+                (field(page, &form, "number", texts::FIELD_NUMBER, "", FieldAttrs::TEXT))
+                (field(page, &form, "name_kk", texts::FIELD_NAME_KK, "", FieldAttrs::TEXT))
+                (field(page, &form, "name_ru", texts::FIELD_NAME_RU, "", FieldAttrs::TEXT))
+                (field(page, &form, "address", texts::FIELD_ADDRESS, "", FieldAttrs::TEXT))
+                button type="submit" { (page.t(texts::CREATE)) }
+            }
+            h2 { (page.t(texts::KINDERGARTENS_OF_DISTRICT)) }
+            form.inline-form method="get" action="/staff/admin/kindergartens" {
+                div.field {
+                    label for="show" { (page.t(texts::FIELD_DISTRICT)) }
+                    select id="show" name="show" {
+                        @for (code, name) in &districts {
+                            option value=(code) selected[*code == shown] { (name) }
+                        }
+                    }
+                }
+                button type="submit" { (page.t(texts::SHOW)) }
+            }
             div.table-wrap { table data-testid="kindergartens" {
                 (page.column_heads(&[texts::FIELD_NUMBER, texts::NAME, texts::FIELD_DISTRICT, texts::FIELD_ADDRESS, texts::FIELD_HEAD, texts::GROUPS, texts::ACTIONS]))
                 tbody {
-                    @for k in catalog.kindergartens.values() {
+                    @for k in catalog.kindergartens.values().filter(|k| Some(k.district) == shown_id) {
                         tr {
                             td { (k.number) }
                             td { (lang.pick(&k.names)) }
@@ -231,16 +259,6 @@ fn kindergartens_page(app: &AppState, page: &Page, status: StatusCode, form: For
                     }
                 }
             } }
-            h2 { (page.t(texts::NEW_KINDERGARTEN)) }
-            form method="post" action="/staff/admin/kindergartens" {
-                (page.form_guard(true))
-                (select(page, &form, "district", texts::FIELD_DISTRICT, &districts, &first))
-                (field(page, &form, "number", texts::FIELD_NUMBER, "", FieldAttrs::TEXT))
-                (field(page, &form, "name_kk", texts::FIELD_NAME_KK, "", FieldAttrs::TEXT))
-                (field(page, &form, "name_ru", texts::FIELD_NAME_RU, "", FieldAttrs::TEXT))
-                (field(page, &form, "address", texts::FIELD_ADDRESS, "", FieldAttrs::TEXT))
-                button type="submit" { (page.t(texts::CREATE)) }
-            }
         },
     )
 }
