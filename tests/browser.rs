@@ -1263,7 +1263,11 @@ async fn a_kindergarten_head_receives_a_child_and_its_place_goes_on_when_it_leav
     .unwrap();
     let catalog = site.catalog();
     let number = kezek::domain::numbers::referral_number(&catalog, referral.id);
-    let kg = site.staff("head-1", Role::Kindergarten, Scope::Kindergarten(kindergarten));
+    let kg = site.staff(
+        "head-1",
+        Role::Kindergarten,
+        Scope::Kindergarten(kindergarten),
+    );
     let browser = Browser::start(1280, 1000).await;
     browser.goto(&site.url("/?lang=ru")).await;
     sign_in_staff(&browser, &site, &kg).await;
@@ -1294,7 +1298,10 @@ async fn a_kindergarten_head_receives_a_child_and_its_place_goes_on_when_it_leav
         .click("button[aria-label='Выбыл: Омарова Томирис']")
         .await;
     assert!(
-        browser.text("[role=status]").await.starts_with("Ребёнок отмечен выбывшим."),
+        browser
+            .text("[role=status]")
+            .await
+            .starts_with("Ребёнок отмечен выбывшим."),
         "{}",
         browser.body().await
     );
@@ -1304,14 +1311,15 @@ async fn a_kindergarten_head_receives_a_child_and_its_place_goes_on_when_it_leav
     assert!(left.contains("Омарова Томирис"), "{left}");
 
     // The freed place is Alikhan's referral, waiting on the desk for its hand-in.
-    let state = site.service.read();
-    let held = state.referral_of[&next_child];
-    assert_eq!(
-        kezek::domain::numbers::referral_number(&state.catalog, held),
-        next_number
-    );
-    drop(state);
-    browser.click_link("Вернуться на страницу детского сада").await;
+    let held_number = {
+        let state = site.service.read();
+        let held = state.referral_of[&next_child];
+        kezek::domain::numbers::referral_number(&state.catalog, held)
+    };
+    assert_eq!(held_number, next_number);
+    browser
+        .click_link("Вернуться на страницу детского сада")
+        .await;
     let incoming = browser.text("[data-testid=incoming] tbody").await;
     assert!(incoming.contains("Омаров Алихан"), "{incoming}");
     assert!(incoming.contains(&next_number), "{incoming}");
@@ -1359,10 +1367,7 @@ async fn an_administrator_adds_a_kindergarten_a_group_a_category_and_an_account(
     browser.fill("born_to", "2023-01-01").await;
     browser.fill("capacity", "20").await;
     browser.click("form[action$='/groups'] button").await;
-    assert_eq!(
-        browser.text("#born_to-error").await,
-        "Данные недопустимы."
-    );
+    assert_eq!(browser.text("#born_to-error").await, "Данные недопустимы.");
     let kept = browser
         .client
         .find(Locator::Id("name"))
@@ -1407,9 +1412,7 @@ async fn an_administrator_adds_a_kindergarten_a_group_a_category_and_an_account(
     let token = browser.text("[data-testid=token]").await;
     assert!(token.starts_with("kzk_"), "{token}");
     // The last administrator stays.
-    browser
-        .click("button[aria-label='Отозвать: root']")
-        .await;
+    browser.click("button[aria-label='Отозвать: root']").await;
     assert_eq!(
         browser.text("[role=alert]").await,
         "Это последний администратор: сначала добавьте другого."
@@ -1423,7 +1426,10 @@ async fn an_administrator_adds_a_kindergarten_a_group_a_category_and_an_account(
         .groups
         .values()
         .any(|g| g.kindergarten.0 == id && g.name == "Балапан" && g.capacity == 20));
-    assert_eq!(catalog.categories["volunteer_family"].names.ru, "Дети волонтёров");
+    assert_eq!(
+        catalog.categories["volunteer_family"].names.ru,
+        "Дети волонтёров"
+    );
     assert_eq!(
         replay.staff["head-77"],
         (
@@ -1467,7 +1473,11 @@ async fn the_head_and_administrator_pages_pass_axe_in_both_languages() {
     })
     .await
     .unwrap();
-    let kg = site.staff("head-1", Role::Kindergarten, Scope::Kindergarten(kindergarten));
+    let kg = site.staff(
+        "head-1",
+        Role::Kindergarten,
+        Scope::Kindergarten(kindergarten),
+    );
     let root = site.staff("root", Role::Admin, Scope::Everywhere);
     let category = site.catalog().categories.keys().next().unwrap().clone();
     let screenshots = std::env::var_os("KEZEK_SCREENSHOTS").map(PathBuf::from);
@@ -1477,28 +1487,64 @@ async fn the_head_and_administrator_pages_pass_axe_in_both_languages() {
         browser.goto(&site.url(&format!("/?lang={lang}"))).await;
         sign_in_staff(&browser, &site, &kg).await;
         check_current(&browser, "kg-desk", lang, &screenshots, &mut failures).await;
-        check_page(&browser, &site, "kg-roster", lang, "/staff/roster", &screenshots, &mut failures).await;
+        check_page(
+            &browser,
+            &site,
+            "kg-roster",
+            lang,
+            "/staff/roster",
+            &screenshots,
+            &mut failures,
+        )
+        .await;
         browser.click("form[action='/sign-out'] button").await;
         sign_in_staff(&browser, &site, &root).await;
         check_current(&browser, "admin-desk", lang, &screenshots, &mut failures).await;
         for (name, path) in [
-            ("admin-kindergartens", "/staff/admin/kindergartens".to_string()),
-            ("admin-kindergarten", format!("/staff/admin/kindergartens/{}", kindergarten.0)),
+            (
+                "admin-kindergartens",
+                "/staff/admin/kindergartens".to_string(),
+            ),
+            (
+                "admin-kindergarten",
+                format!("/staff/admin/kindergartens/{}", kindergarten.0),
+            ),
             ("admin-group", format!("/staff/admin/groups/{group}")),
             ("admin-categories", "/staff/admin/categories".into()),
-            ("admin-category", format!("/staff/admin/categories/{category}")),
+            (
+                "admin-category",
+                format!("/staff/admin/categories/{category}"),
+            ),
             ("admin-accounts", "/staff/admin/accounts".into()),
             ("admin-account", "/staff/admin/accounts/head-1".into()),
         ] {
-            check_page(&browser, &site, name, lang, &path, &screenshots, &mut failures).await;
+            check_page(
+                &browser,
+                &site,
+                name,
+                lang,
+                &path,
+                &screenshots,
+                &mut failures,
+            )
+            .await;
         }
         // A form with its errors beside the fields.
         browser.goto(&site.url("/staff/admin/kindergartens")).await;
         for field in ["number", "name_kk", "name_ru", "address"] {
             browser.fill(field, " ").await;
         }
-        browser.click("form[action='/staff/admin/kindergartens'] button").await;
-        check_current(&browser, "admin-kindergarten-errors", lang, &screenshots, &mut failures).await;
+        browser
+            .click("form[action='/staff/admin/kindergartens'] button")
+            .await;
+        check_current(
+            &browser,
+            "admin-kindergarten-errors",
+            lang,
+            &screenshots,
+            &mut failures,
+        )
+        .await;
         browser.stop().await;
     }
     assert!(

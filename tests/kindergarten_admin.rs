@@ -74,7 +74,10 @@ fn a_child_who_left_frees_its_place_for_the_next_child_in_one_command() {
             by: app.kindergartens[1],
         },
     );
-    assert!(matches!(refused, Err(CommandError::Conflict(_))), "{refused:?}");
+    assert!(
+        matches!(refused, Err(CommandError::Conflict(_))),
+        "{refused:?}"
+    );
     assert_eq!(events_count(&app), before);
 
     let outcome = run(
@@ -99,7 +102,12 @@ fn a_child_who_left_frees_its_place_for_the_next_child_in_one_command() {
         },
     );
     assert!(
-        matches!(again, Err(CommandError::Conflict("the child is not enrolled in this kindergarten"))),
+        matches!(
+            again,
+            Err(CommandError::Conflict(
+                "the child is not enrolled in this kindergarten"
+            ))
+        ),
         "{again:?}"
     );
 
@@ -127,7 +135,10 @@ fn a_place_reported_by_mistake_is_withdrawn_once_and_only_by_its_kindergarten() 
             by: app.kindergartens[1],
         },
     );
-    assert!(matches!(other, Err(CommandError::Forbidden(_))), "{other:?}");
+    assert!(
+        matches!(other, Err(CommandError::Forbidden(_))),
+        "{other:?}"
+    );
     run(
         &app,
         Command::WithdrawPlace {
@@ -154,7 +165,10 @@ fn a_place_reported_by_mistake_is_withdrawn_once_and_only_by_its_kindergarten() 
             by: app.kindergartens[0],
         },
     );
-    assert!(matches!(unknown, Err(CommandError::NotFound)), "{unknown:?}");
+    assert!(
+        matches!(unknown, Err(CommandError::NotFound)),
+        "{unknown:?}"
+    );
     // A child registered now does not get the withdrawn place.
     let child = app.register(form_now(3)).unwrap();
     assert_eq!(child.status, ApplicationStatus::Queued);
@@ -219,7 +233,10 @@ fn categories_and_staff_accounts_are_journaled_and_the_last_administrator_stays(
     };
     run(&app, Command::CreateCategory(category.clone())).unwrap();
     let twice = run(&app, Command::CreateCategory(category.clone()));
-    assert!(matches!(twice, Err(CommandError::Conflict("the category exists already"))));
+    assert!(matches!(
+        twice,
+        Err(CommandError::Conflict("the category exists already"))
+    ));
     // A claim of it, then it is retired: the claim stays, new claims are refused.
     let mut form = form_now(4);
     form.priority_category = Some("large_family_plus".into());
@@ -235,7 +252,10 @@ fn categories_and_staff_accounts_are_journaled_and_the_last_administrator_stays(
     let mut late = form_now(5);
     late.priority_category = Some("large_family_plus".into());
     late.priority_document = Some("№ 8".into());
-    assert!(app.register(late).is_err(), "a retired category takes no new claim");
+    assert!(
+        app.register(late).is_err(),
+        "a retired category takes no new claim"
+    );
     run(&app, Command::VerifyPriority { id: claimant.id }).unwrap();
 
     let created = run(
@@ -269,9 +289,23 @@ fn categories_and_staff_accounts_are_journaled_and_the_last_administrator_stays(
         }),
     )
     .unwrap();
-    let last = run(&app, Command::RevokeStaff { name: "root".into() });
-    assert!(matches!(last, Err(CommandError::Conflict("the last administrator"))), "{last:?}");
-    run(&app, Command::RevokeStaff { name: "head-1".into() }).unwrap();
+    let last = run(
+        &app,
+        Command::RevokeStaff {
+            name: "root".into(),
+        },
+    );
+    assert!(
+        matches!(last, Err(CommandError::Conflict("the last administrator"))),
+        "{last:?}"
+    );
+    run(
+        &app,
+        Command::RevokeStaff {
+            name: "head-1".into(),
+        },
+    )
+    .unwrap();
 
     app.restart();
     let state = app.service().read();

@@ -8,11 +8,11 @@
 use super::amendment::Amendment;
 use super::application::{Application, ApplicationId, RefusalReason, Satisfaction};
 use super::catalog::{District, DistrictId, Group, Kindergarten, PriorityCategory, Tier};
-use super::staff::{Role, Scope};
 use super::family::{Family, FamilyId};
 use super::referral::{
     DistrictPolicy, FreePlace, InterleaveCycle, Lapse, PlaceId, Referral, ReferralId,
 };
+use super::staff::{Role, Scope};
 use super::transfer::TransferRequest;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -7,9 +7,9 @@ use super::application::{
     Application, ApplicationId, ApplicationStatus, ClaimStatus, Satisfaction,
 };
 use super::catalog::Tier;
-use super::staff::{Role, Scope};
 use super::event::Event;
 use super::referral::{FreePlace, Lapse, PlaceId, Referral, ReferralId, ReferralStatus};
+use super::staff::{Role, Scope};
 use super::state::{Effects, QueueState, StateError};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, BTreeSet};
@@ -212,7 +212,8 @@ impl Replay {
                 if self.staff.contains_key(name) {
                     return Err(ReplayError::InvalidTransition(name.clone()));
                 }
-                self.staff.insert(name.clone(), (Some((*role, *scope)), false));
+                self.staff
+                    .insert(name.clone(), (Some((*role, *scope)), false));
             }
             Event::StaffAccountChanged { name, role, scope } => {
                 let entry = self.staff.entry(name.clone()).or_insert((None, false));

@@ -697,7 +697,11 @@ impl QueueState {
 
     /// An open place leaves the state: no live referral holds it.
     fn withdraw_place(&mut self, place: PlaceId) -> Result<(), StateError> {
-        let district = self.places.get(&place).ok_or_else(|| invalid(&place))?.district;
+        let district = self
+            .places
+            .get(&place)
+            .ok_or_else(|| invalid(&place))?
+            .district;
         let open = self.open_places.get_mut(&district);
         if !open.is_some_and(|open| open.remove(&place)) {
             return Err(StateError::Invalid(format!("{place:?} is not open")));

@@ -9,10 +9,10 @@ use super::{created, no_store, ok, AppState};
 use crate::domain::catalog::{
     AgeBand, GroupId, KindergartenId, Language, Names, PriorityCategory, Tier,
 };
-use crate::domain::staff::{Scope, StaffAccount};
 use crate::domain::numbers as ids;
 use crate::domain::referral::{DistrictPolicy, Extension, Validity};
 use crate::domain::staff::Role;
+use crate::domain::staff::{Scope, StaffAccount};
 use crate::service::{Command, NewDistrict, NewGroup, NewKindergarten, Outcome};
 use crate::store;
 use axum::extract::{Path, State};
@@ -755,7 +755,10 @@ async fn create_staff_account(
     let Outcome::StaffCreated { token } = outcome else {
         unreachable!("an account's creation answers its token")
     };
-    Ok(no_store(created(replayed, StaffAccountCreated { name, token })))
+    Ok(no_store(created(
+        replayed,
+        StaffAccountCreated { name, token },
+    )))
 }
 
 /// Changes an account's role and scope (journaled). The last administrator stays one.

@@ -9,15 +9,15 @@ use super::error::{self, ApiError};
 use super::extract::ApiJson;
 use super::views::ReferralView;
 use super::{created, no_store, ok, AppState};
+use crate::domain::application::ApplicationId;
 use crate::domain::catalog::{AgeBand, GroupId, KindergartenId, Language};
 use crate::domain::numbers as ids;
+use crate::domain::referral::PlaceId;
 use crate::domain::staff::{Role, Scope};
 use crate::service::{Command, NewPlaces, Outcome};
+use crate::store;
 use axum::extract::{Path, State};
 use axum::response::Response;
-use crate::domain::application::ApplicationId;
-use crate::domain::referral::PlaceId;
-use crate::store;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -171,7 +171,12 @@ fn reader_of(ctx: &Ctx, id: KindergartenId) -> Result<(), ApiError> {
 /// rosters) is to be recorded in the access log of issue 15 item 5, which another branch
 /// builds: who (the account), when, which applications, never the data itself. Until that
 /// log is merged it records nothing; every such view of this module passes through here.
-pub fn personal_data_viewed(_account: &str, _kindergarten: KindergartenId, _applications: &[ApplicationId]) {}
+pub fn personal_data_viewed(
+    _account: &str,
+    _kindergarten: KindergartenId,
+    _applications: &[ApplicationId],
+) {
+}
 
 /// A group's figures. `free` is derived, not typed: capacity less the children enrolled, the
 /// referrals outstanding and the places open (reported, not yet taken); never below 0.
@@ -293,7 +298,11 @@ pub async fn overview_of(
             count(place.group, |f| &mut f.enrolled);
         }
         let mut incoming = Vec::new();
-        for live in state.live.values().filter(|l| l.referral.kindergarten == id) {
+        for live in state
+            .live
+            .values()
+            .filter(|l| l.referral.kindergarten == id)
+        {
             let group = state.places.get(&live.referral.place).and_then(|p| p.group);
             count(group, |f| &mut f.outstanding);
             incoming.push((live.referral.clone(), group));
@@ -325,7 +334,8 @@ pub async fn overview_of(
         let held = figures.enrolled + figures.outstanding + figures.open;
         figures.free = figures.capacity.saturating_sub(held);
     }
-    let applications: Vec<ApplicationId> = incoming_ids.iter().map(|(_, r, _)| r.application).collect();
+    let applications: Vec<ApplicationId> =
+        incoming_ids.iter().map(|(_, r, _)| r.application).collect();
     personal_data_viewed(account, id, &applications);
     let rows = read_blocking(app, ctx_lang, move |conn| {
         applications

@@ -16,13 +16,13 @@ use crate::domain::catalog::{
     AgeBand, Catalog, District, DistrictId, Group, GroupId, Kindergarten, KindergartenId, Language,
     Names, PriorityCategory, Tier,
 };
-use crate::domain::staff::{Role, Scope, StaffAccount};
 use crate::domain::event::Event;
 use crate::domain::family::{Family, FamilyId, FAMILY_SIZE_MAX};
 use crate::domain::local_date;
 use crate::domain::referral::{
     DistrictPolicy, Extension, FreePlace, Lapse, PlaceId, Referral, ReferralId,
 };
+use crate::domain::staff::{Role, Scope, StaffAccount};
 use crate::domain::state::{Deadline, Taker};
 use crate::domain::transfer::{TransferForm, TransferRequest};
 use crate::domain::waiting_list::Position;
@@ -476,7 +476,9 @@ pub fn run(command: Command, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
                 let state = tx.state();
                 let free = state.places.get(&place);
                 if free.is_some_and(|p| p.kindergarten != by) {
-                    return Err(CommandError::Forbidden("the place is another kindergarten's"));
+                    return Err(CommandError::Forbidden(
+                        "the place is another kindergarten's",
+                    ));
                 }
                 free.is_some_and(|p| {
                     state
@@ -547,7 +549,11 @@ pub fn run(command: Command, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
             let group = {
                 let state = tx.state();
                 let catalog = &state.catalog;
-                let group = catalog.groups.get(&id).cloned().ok_or(CommandError::NotFound)?;
+                let group = catalog
+                    .groups
+                    .get(&id)
+                    .cloned()
+                    .ok_or(CommandError::NotFound)?;
                 let name = name.trim().to_string();
                 if name.is_empty() || name.chars().count() > CATALOG_TEXT_CHARS_MAX {
                     return Err(CommandError::Invalid("name".into()));
@@ -623,8 +629,7 @@ pub fn run(command: Command, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
         Command::CreateStaff(account) => create_staff(account, tx),
         Command::ChangeStaff(account) => {
             let accounts = tx.store().staff_accounts()?;
-            let Some((old, revoked)) = accounts.iter().find(|(a, _)| a.name == account.name)
-            else {
+            let Some((old, revoked)) = accounts.iter().find(|(a, _)| a.name == account.name) else {
                 return Err(CommandError::NotFound);
             };
             if *revoked {
@@ -919,7 +924,12 @@ fn checked_category(category: PriorityCategory) -> Result<PriorityCategory, Comm
 fn close_group(id: GroupId, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
     let (group, open) = {
         let state = tx.state();
-        let group = state.catalog.groups.get(&id).cloned().ok_or(CommandError::NotFound)?;
+        let group = state
+            .catalog
+            .groups
+            .get(&id)
+            .cloned()
+            .ok_or(CommandError::NotFound)?;
         if group.closed {
             return Err(CommandError::Conflict("the group is closed"));
         }
@@ -950,7 +960,11 @@ fn close_group(id: GroupId, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
 /// An enrolled child leaves; the place it held is reported free from today, with the
 /// group's band and language as they are now (the group may have been edited since), and
 /// goes to the next child at once.
-fn mark_left(id: ApplicationId, by: KindergartenId, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
+fn mark_left(
+    id: ApplicationId,
+    by: KindergartenId,
+    tx: &mut Tx<'_>,
+) -> Result<Outcome, CommandError> {
     let old = {
         let state = tx.state();
         let place = state
@@ -962,7 +976,9 @@ fn mark_left(id: ApplicationId, by: KindergartenId, tx: &mut Tx<'_>) -> Result<O
                 "the child is not enrolled in this kindergarten",
             ))?;
         if state.transfer_of.contains_key(&id) || state.referral_of.contains_key(&id) {
-            return Err(CommandError::Conflict("the child's transfer is outstanding"));
+            return Err(CommandError::Conflict(
+                "the child's transfer is outstanding",
+            ));
         }
         match place.group.and_then(|g| state.catalog.groups.get(&g)) {
             Some(group) => FreePlace {

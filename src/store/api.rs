@@ -378,6 +378,13 @@ pub fn last_recorded_at(path: &std::path::Path) -> Result<Option<DateTime<Utc>>,
     Ok(micros.and_then(DateTime::from_timestamp_micros))
 }
 
+/// A child who left: its application, when, and its group (none: a place without one).
+pub type LeftChild = (
+    ApplicationId,
+    DateTime<Utc>,
+    Option<crate::domain::catalog::GroupId>,
+);
+
 /// The children who left `kindergarten` (status `left`, the place of their latest referral
 /// handed in being one of its): application, when it left, and its group; latest first, at
 /// most `limit`.
@@ -385,8 +392,7 @@ pub fn left_children(
     conn: &Connection,
     kindergarten: crate::domain::catalog::KindergartenId,
     limit: u32,
-) -> Result<Vec<(ApplicationId, DateTime<Utc>, Option<crate::domain::catalog::GroupId>)>, StoreError>
-{
+) -> Result<Vec<LeftChild>, StoreError> {
     let mut statement = conn.prepare_cached(
         "SELECT a.district_id, a.registration_number, a.left_at, p.group_id \
          FROM applications a \
@@ -408,7 +414,9 @@ pub fn left_children(
         };
         let at = codec::micros_to_time(row.get(2)?)
             .map_err(|e| StoreError::corrupt("applications", id.number.0, e))?;
-        let group = row.get::<_, Option<u32>>(3)?.map(crate::domain::catalog::GroupId);
+        let group = row
+            .get::<_, Option<u32>>(3)?
+            .map(crate::domain::catalog::GroupId);
         children.push((id, at, group));
     }
     Ok(children)

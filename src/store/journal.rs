@@ -546,7 +546,10 @@ fn expect_one(changed: usize, table: &'static str, key: String) -> Result<(), St
 
 impl Store {
     /// Whether `place` was ever reported (open, taken or withdrawn).
-    pub fn place_exists(&self, place: crate::domain::referral::PlaceId) -> Result<bool, StoreError> {
+    pub fn place_exists(
+        &self,
+        place: crate::domain::referral::PlaceId,
+    ) -> Result<bool, StoreError> {
         let mut statement = self
             .conn
             .prepare_cached("SELECT 1 FROM places WHERE id = ?1")?;

@@ -26,16 +26,34 @@ mod texts;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/staff/admin/kindergartens", get(kindergartens).post(create_kindergarten))
-        .route("/staff/admin/kindergartens/{id}", get(kindergarten).post(edit_kindergarten))
+        .route(
+            "/staff/admin/kindergartens",
+            get(kindergartens).post(create_kindergarten),
+        )
+        .route(
+            "/staff/admin/kindergartens/{id}",
+            get(kindergarten).post(edit_kindergarten),
+        )
         .route("/staff/admin/kindergartens/{id}/groups", post(create_group))
         .route("/staff/admin/groups/{id}", get(group).post(edit_group))
         .route("/staff/admin/groups/{id}/close", post(close_group))
-        .route("/staff/admin/categories", get(categories).post(create_category))
-        .route("/staff/admin/categories/{code}", get(category).post(edit_category))
-        .route("/staff/admin/categories/{code}/retire", post(retire_category))
+        .route(
+            "/staff/admin/categories",
+            get(categories).post(create_category),
+        )
+        .route(
+            "/staff/admin/categories/{code}",
+            get(category).post(edit_category),
+        )
+        .route(
+            "/staff/admin/categories/{code}/retire",
+            post(retire_category),
+        )
         .route("/staff/admin/accounts", get(accounts).post(create_account))
-        .route("/staff/admin/accounts/{name}", get(account).post(change_account))
+        .route(
+            "/staff/admin/accounts/{name}",
+            get(account).post(change_account),
+        )
         .route("/staff/admin/accounts/{name}/revoke", post(revoke_account))
 }
 
@@ -86,7 +104,10 @@ impl FormState {
     fn refused(mut self, page: &Page, error: CommandError) -> (StatusCode, FormState) {
         let field = match &error {
             CommandError::Invalid(why) if why.starts_with("names in") => Some("name_kk"),
-            CommandError::Invalid(why) => self.values.contains_key(why.as_str()).then_some(why.as_str()),
+            CommandError::Invalid(why) => self
+                .values
+                .contains_key(why.as_str())
+                .then_some(why.as_str()),
             _ => None,
         }
         .map(str::to_string);
@@ -118,7 +139,14 @@ fn not_this_role(page: &Page) -> Response {
     )
 }
 
-fn field(page: &Page, form: &FormState, name: &str, label: texts::T, value: &str, attrs: FieldAttrs) -> Markup {
+fn field(
+    page: &Page,
+    form: &FormState,
+    name: &str,
+    label: texts::T,
+    value: &str,
+    attrs: FieldAttrs,
+) -> Markup {
     super::text_field(
         name,
         page.t(label),
@@ -129,7 +157,14 @@ fn field(page: &Page, form: &FormState, name: &str, label: texts::T, value: &str
     )
 }
 
-fn select(page: &Page, form: &FormState, name: &str, label: texts::T, options: &[(String, String)], chosen: &str) -> Markup {
+fn select(
+    page: &Page,
+    form: &FormState,
+    name: &str,
+    label: texts::T,
+    options: &[(String, String)],
+    chosen: &str,
+) -> Markup {
     let chosen = form.value(name, chosen);
     let error = form.errors.get(name).copied();
     let error_id = format!("{name}-error");
@@ -170,7 +205,12 @@ fn back(page: &Page) -> Markup {
 fn languages(page: &Page) -> Vec<(String, String)> {
     ["kk", "ru"]
         .iter()
-        .map(|c| (c.to_string(), super::public::language_name(page.lang, c).to_string()))
+        .map(|c| {
+            (
+                c.to_string(),
+                super::public::language_name(page.lang, c).to_string(),
+            )
+        })
         .collect()
 }
 
@@ -199,7 +239,12 @@ async fn kindergartens(State(app): State<AppState>, page: Page) -> Response {
     kindergartens_page(&app, &page, StatusCode::OK, FormState::default())
 }
 
-fn kindergartens_page(app: &AppState, page: &Page, status: StatusCode, form: FormState) -> Response {
+fn kindergartens_page(
+    app: &AppState,
+    page: &Page,
+    status: StatusCode,
+    form: FormState,
+) -> Response {
     let catalog = app.service.read().catalog.clone();
     let lang = page.lang;
     let districts: Vec<(String, String)> = catalog
@@ -263,7 +308,9 @@ fn kindergartens_page(app: &AppState, page: &Page, status: StatusCode, form: For
     )
 }
 
-const KINDERGARTEN_FIELDS: &[&str] = &["district", "number", "name_kk", "name_ru", "address", "head"];
+const KINDERGARTEN_FIELDS: &[&str] = &[
+    "district", "number", "name_kk", "name_ru", "address", "head",
+];
 
 fn names_of(fields: &Fields) -> Names {
     Names {
@@ -278,7 +325,8 @@ async fn create_kindergarten(State(app): State<AppState>, page: Page, body: Byte
         return page.form_expired();
     };
     let mut form = FormState::typed(&fields, KINDERGARTEN_FIELDS);
-    let district = crate::domain::numbers::parse_district(&app.service.read().catalog, fields.get("district"));
+    let district =
+        crate::domain::numbers::parse_district(&app.service.read().catalog, fields.get("district"));
     if district.is_none() {
         form.invalid(&page, "district");
     }
@@ -297,7 +345,9 @@ async fn create_kindergarten(State(app): State<AppState>, page: Page, body: Byte
         address: fields.get("address").trim().to_string(),
     });
     match page.submit(&app, &caller, &fields, command).await {
-        Ok(Outcome::KindergartenCreated(id)) => see_other(&format!("/staff/admin/kindergartens/{}?done=created", id.0)),
+        Ok(Outcome::KindergartenCreated(id)) => {
+            see_other(&format!("/staff/admin/kindergartens/{}?done=created", id.0))
+        }
         Ok(_) => unreachable!("a kindergarten's creation answers its id"),
         Err(error) => {
             let (status, form) = form.refused(&page, error);
@@ -314,7 +364,14 @@ async fn kindergarten(State(app): State<AppState>, page: Page, Path(id): Path<u3
         Some(_) => FormState::done(&page, texts::DONE_SAVED),
         None => FormState::default(),
     };
-    kindergarten_page(&app, &page, KindergartenId(id), StatusCode::OK, form, FormState::default())
+    kindergarten_page(
+        &app,
+        &page,
+        KindergartenId(id),
+        StatusCode::OK,
+        form,
+        FormState::default(),
+    )
 }
 
 /// A kindergarten's edit form, its groups, and the form adding one; `form` is the edit
@@ -329,7 +386,10 @@ fn kindergarten_page(
 ) -> Response {
     let catalog = app.service.read().catalog.clone();
     let Some(k) = catalog.kindergartens.get(&id) else {
-        return page.api_error(crate::http::error::ApiError::new(error::NOT_FOUND, page.lang.api()));
+        return page.api_error(crate::http::error::ApiError::new(
+            error::NOT_FOUND,
+            page.lang.api(),
+        ));
     };
     let lang = page.lang;
     page.render(
@@ -361,7 +421,11 @@ fn kindergarten_page(
 }
 
 fn groups_table(page: &Page, catalog: &Catalog, id: KindergartenId) -> Markup {
-    let groups: Vec<_> = catalog.groups.values().filter(|g| g.kindergarten == id).collect();
+    let groups: Vec<_> = catalog
+        .groups
+        .values()
+        .filter(|g| g.kindergarten == id)
+        .collect();
     html! {
         @if groups.is_empty() { p { (page.t(texts::NONE_YET)) } }
         @else {
@@ -386,9 +450,20 @@ fn groups_table(page: &Page, catalog: &Catalog, id: KindergartenId) -> Markup {
 }
 
 /// The fields of a group, with `group`'s values when editing one.
-fn group_fields(page: &Page, form: &FormState, group: Option<&crate::domain::catalog::Group>) -> Markup {
+fn group_fields(
+    page: &Page,
+    form: &FormState,
+    group: Option<&crate::domain::catalog::Group>,
+) -> Markup {
     let date_field = |name: &str, label, value: String| {
-        super::text_field(name, page.t(label), Some(page.t(texts::HINT_DATE)), form.value(name, &value), form.errors.get(name).copied(), FieldAttrs::TEXT)
+        super::text_field(
+            name,
+            page.t(label),
+            Some(page.t(texts::HINT_DATE)),
+            form.value(name, &value),
+            form.errors.get(name).copied(),
+            FieldAttrs::TEXT,
+        )
     };
     html! {
         (field(page, form, "name", texts::FIELD_GROUP_NAME, group.map_or("", |g| g.name.as_str()), FieldAttrs::TEXT))
@@ -402,8 +477,13 @@ fn group_fields(page: &Page, form: &FormState, group: Option<&crate::domain::cat
 const GROUP_FIELDS: &[&str] = &["name", "language", "born_from", "born_to", "capacity"];
 
 /// The group's fields, parsed; each one that does not parse is marked in `form`.
-fn parse_group(page: &Page, fields: &Fields, form: &mut FormState) -> Option<(String, Language, AgeBand, u32)> {
-    let date = |name: &str| chrono::NaiveDate::parse_from_str(fields.get(name).trim(), "%Y-%m-%d").ok();
+fn parse_group(
+    page: &Page,
+    fields: &Fields,
+    form: &mut FormState,
+) -> Option<(String, Language, AgeBand, u32)> {
+    let date =
+        |name: &str| chrono::NaiveDate::parse_from_str(fields.get(name).trim(), "%Y-%m-%d").ok();
     let language = Language::parse(fields.get("language").trim());
     let (from, to) = (date("born_from"), date("born_to"));
     let capacity = fields.get("capacity").trim().parse::<u32>().ok();
@@ -424,7 +504,12 @@ fn parse_group(page: &Page, fields: &Fields, form: &mut FormState) -> Option<(St
     Some((name, language?, band?, capacity?))
 }
 
-async fn edit_kindergarten(State(app): State<AppState>, page: Page, Path(id): Path<u32>, body: Bytes) -> Response {
+async fn edit_kindergarten(
+    State(app): State<AppState>,
+    page: Page,
+    Path(id): Path<u32>,
+    body: Bytes,
+) -> Response {
     let fields = Fields::parse(&body);
     let Some(caller) = administrator(&page).filter(|_| page.csrf_ok(&fields, true)) else {
         return page.form_expired();
@@ -439,7 +524,14 @@ async fn edit_kindergarten(State(app): State<AppState>, page: Page, Path(id): Pa
         head,
     };
     match page.submit(&app, &caller, &fields, command).await {
-        Ok(_) => kindergarten_page(&app, &page, id, StatusCode::OK, FormState::done(&page, texts::DONE_SAVED), FormState::default()),
+        Ok(_) => kindergarten_page(
+            &app,
+            &page,
+            id,
+            StatusCode::OK,
+            FormState::done(&page, texts::DONE_SAVED),
+            FormState::default(),
+        ),
         Err(error) => {
             let (status, form) = form.refused(&page, error);
             kindergarten_page(&app, &page, id, status, form, FormState::default())
@@ -447,7 +539,12 @@ async fn edit_kindergarten(State(app): State<AppState>, page: Page, Path(id): Pa
     }
 }
 
-async fn create_group(State(app): State<AppState>, page: Page, Path(id): Path<u32>, body: Bytes) -> Response {
+async fn create_group(
+    State(app): State<AppState>,
+    page: Page,
+    Path(id): Path<u32>,
+    body: Bytes,
+) -> Response {
     let fields = Fields::parse(&body);
     let Some(caller) = administrator(&page).filter(|_| page.csrf_ok(&fields, true)) else {
         return page.form_expired();
@@ -455,7 +552,14 @@ async fn create_group(State(app): State<AppState>, page: Page, Path(id): Path<u3
     let id = KindergartenId(id);
     let mut form = FormState::typed(&fields, GROUP_FIELDS);
     let Some((name, language, age_band, capacity)) = parse_group(&page, &fields, &mut form) else {
-        return kindergarten_page(&app, &page, id, StatusCode::UNPROCESSABLE_ENTITY, FormState::default(), form);
+        return kindergarten_page(
+            &app,
+            &page,
+            id,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            FormState::default(),
+            form,
+        );
     };
     let command = Command::CreateGroup(NewGroup {
         kindergarten: id,
@@ -465,7 +569,14 @@ async fn create_group(State(app): State<AppState>, page: Page, Path(id): Path<u3
         capacity,
     });
     match page.submit(&app, &caller, &fields, command).await {
-        Ok(_) => kindergarten_page(&app, &page, id, StatusCode::CREATED, FormState::default(), FormState::done(&page, texts::DONE_CREATED)),
+        Ok(_) => kindergarten_page(
+            &app,
+            &page,
+            id,
+            StatusCode::CREATED,
+            FormState::default(),
+            FormState::done(&page, texts::DONE_CREATED),
+        ),
         Err(error) => {
             let (status, form) = form.refused(&page, error);
             kindergarten_page(&app, &page, id, status, FormState::default(), form)
@@ -477,13 +588,28 @@ async fn group(State(app): State<AppState>, page: Page, Path(id): Path<u32>) -> 
     if administrator(&page).is_none() {
         return not_this_role(&page);
     }
-    group_page(&app, &page, GroupId(id), StatusCode::OK, FormState::default())
+    group_page(
+        &app,
+        &page,
+        GroupId(id),
+        StatusCode::OK,
+        FormState::default(),
+    )
 }
 
-fn group_page(app: &AppState, page: &Page, id: GroupId, status: StatusCode, form: FormState) -> Response {
+fn group_page(
+    app: &AppState,
+    page: &Page,
+    id: GroupId,
+    status: StatusCode,
+    form: FormState,
+) -> Response {
     let catalog = app.service.read().catalog.clone();
     let Some(group) = catalog.groups.get(&id) else {
-        return page.api_error(crate::http::error::ApiError::new(error::NOT_FOUND, page.lang.api()));
+        return page.api_error(crate::http::error::ApiError::new(
+            error::NOT_FOUND,
+            page.lang.api(),
+        ));
     };
     let kindergarten = super::public::kindergarten_name(&catalog, page.lang, group.kindergarten.0);
     page.render(
@@ -512,7 +638,12 @@ fn group_page(app: &AppState, page: &Page, id: GroupId, status: StatusCode, form
     )
 }
 
-async fn edit_group(State(app): State<AppState>, page: Page, Path(id): Path<u32>, body: Bytes) -> Response {
+async fn edit_group(
+    State(app): State<AppState>,
+    page: Page,
+    Path(id): Path<u32>,
+    body: Bytes,
+) -> Response {
     let fields = Fields::parse(&body);
     let Some(caller) = administrator(&page).filter(|_| page.csrf_ok(&fields, true)) else {
         return page.form_expired();
@@ -522,9 +653,21 @@ async fn edit_group(State(app): State<AppState>, page: Page, Path(id): Path<u32>
     let Some((name, language, age_band, capacity)) = parse_group(&page, &fields, &mut form) else {
         return group_page(&app, &page, id, StatusCode::UNPROCESSABLE_ENTITY, form);
     };
-    let command = Command::ChangeGroup { id, name, language, age_band, capacity };
+    let command = Command::ChangeGroup {
+        id,
+        name,
+        language,
+        age_band,
+        capacity,
+    };
     match page.submit(&app, &caller, &fields, command).await {
-        Ok(_) => group_page(&app, &page, id, StatusCode::OK, FormState::done(&page, texts::DONE_SAVED)),
+        Ok(_) => group_page(
+            &app,
+            &page,
+            id,
+            StatusCode::OK,
+            FormState::done(&page, texts::DONE_SAVED),
+        ),
         Err(error) => {
             let (status, form) = form.refused(&page, error);
             group_page(&app, &page, id, status, form)
@@ -532,16 +675,27 @@ async fn edit_group(State(app): State<AppState>, page: Page, Path(id): Path<u32>
     }
 }
 
-async fn close_group(State(app): State<AppState>, page: Page, Path(id): Path<u32>, body: Bytes) -> Response {
+async fn close_group(
+    State(app): State<AppState>,
+    page: Page,
+    Path(id): Path<u32>,
+    body: Bytes,
+) -> Response {
     let fields = Fields::parse(&body);
     let Some(caller) = administrator(&page).filter(|_| page.csrf_ok(&fields, true)) else {
         return page.form_expired();
     };
     let id = GroupId(id);
-    match page.submit(&app, &caller, &fields, Command::CloseGroup { id }).await {
+    match page
+        .submit(&app, &caller, &fields, Command::CloseGroup { id })
+        .await
+    {
         Ok(Outcome::GroupClosed { withdrawn }) => {
             let form = FormState {
-                notice: Some(Notice::Done(format!("{} {withdrawn}", page.t(texts::DONE_GROUP_CLOSED)))),
+                notice: Some(Notice::Done(format!(
+                    "{} {withdrawn}",
+                    page.t(texts::DONE_GROUP_CLOSED)
+                ))),
                 ..FormState::default()
             };
             group_page(&app, &page, id, StatusCode::OK, form)
@@ -620,7 +774,14 @@ fn category_fields(page: &Page, form: &FormState, category: Option<&PriorityCate
     }
 }
 
-const CATEGORY_FIELDS: &[&str] = &["code", "name_kk", "name_ru", "tier", "document_kk", "document_ru"];
+const CATEGORY_FIELDS: &[&str] = &[
+    "code",
+    "name_kk",
+    "name_ru",
+    "tier",
+    "document_kk",
+    "document_ru",
+];
 
 fn category_of(code: &str, fields: &Fields) -> Option<PriorityCategory> {
     let tier = match fields.get("tier") {
@@ -650,8 +811,16 @@ async fn create_category(State(app): State<AppState>, page: Page, body: Bytes) -
         form.invalid(&page, "tier");
         return categories_page(&app, &page, StatusCode::UNPROCESSABLE_ENTITY, form);
     };
-    match page.submit(&app, &caller, &fields, Command::CreateCategory(category)).await {
-        Ok(_) => categories_page(&app, &page, StatusCode::CREATED, FormState::done(&page, texts::DONE_CREATED)),
+    match page
+        .submit(&app, &caller, &fields, Command::CreateCategory(category))
+        .await
+    {
+        Ok(_) => categories_page(
+            &app,
+            &page,
+            StatusCode::CREATED,
+            FormState::done(&page, texts::DONE_CREATED),
+        ),
         Err(error) => {
             let (status, form) = form.refused(&page, error);
             categories_page(&app, &page, status, form)
@@ -666,10 +835,19 @@ async fn category(State(app): State<AppState>, page: Page, Path(code): Path<Stri
     category_page(&app, &page, &code, StatusCode::OK, FormState::default())
 }
 
-fn category_page(app: &AppState, page: &Page, code: &str, status: StatusCode, form: FormState) -> Response {
+fn category_page(
+    app: &AppState,
+    page: &Page,
+    code: &str,
+    status: StatusCode,
+    form: FormState,
+) -> Response {
     let catalog = app.service.read().catalog.clone();
     let Some(c) = catalog.categories.get(code) else {
-        return page.api_error(crate::http::error::ApiError::new(error::NOT_FOUND, page.lang.api()));
+        return page.api_error(crate::http::error::ApiError::new(
+            error::NOT_FOUND,
+            page.lang.api(),
+        ));
     };
     page.render(
         status,
@@ -698,7 +876,12 @@ fn category_page(app: &AppState, page: &Page, code: &str, status: StatusCode, fo
     )
 }
 
-async fn edit_category(State(app): State<AppState>, page: Page, Path(code): Path<String>, body: Bytes) -> Response {
+async fn edit_category(
+    State(app): State<AppState>,
+    page: Page,
+    Path(code): Path<String>,
+    body: Bytes,
+) -> Response {
     let fields = Fields::parse(&body);
     let Some(caller) = administrator(&page).filter(|_| page.csrf_ok(&fields, true)) else {
         return page.form_expired();
@@ -708,8 +891,17 @@ async fn edit_category(State(app): State<AppState>, page: Page, Path(code): Path
         form.invalid(&page, "tier");
         return category_page(&app, &page, &code, StatusCode::UNPROCESSABLE_ENTITY, form);
     };
-    match page.submit(&app, &caller, &fields, Command::ChangeCategory(category)).await {
-        Ok(_) => category_page(&app, &page, &code, StatusCode::OK, FormState::done(&page, texts::DONE_SAVED)),
+    match page
+        .submit(&app, &caller, &fields, Command::ChangeCategory(category))
+        .await
+    {
+        Ok(_) => category_page(
+            &app,
+            &page,
+            &code,
+            StatusCode::OK,
+            FormState::done(&page, texts::DONE_SAVED),
+        ),
         Err(error) => {
             let (status, form) = form.refused(&page, error);
             category_page(&app, &page, &code, status, form)
@@ -717,14 +909,25 @@ async fn edit_category(State(app): State<AppState>, page: Page, Path(code): Path
     }
 }
 
-async fn retire_category(State(app): State<AppState>, page: Page, Path(code): Path<String>, body: Bytes) -> Response {
+async fn retire_category(
+    State(app): State<AppState>,
+    page: Page,
+    Path(code): Path<String>,
+    body: Bytes,
+) -> Response {
     let fields = Fields::parse(&body);
     let Some(caller) = administrator(&page).filter(|_| page.csrf_ok(&fields, true)) else {
         return page.form_expired();
     };
     let command = Command::RetireCategory { code: code.clone() };
     match page.submit(&app, &caller, &fields, command).await {
-        Ok(_) => category_page(&app, &page, &code, StatusCode::OK, FormState::done(&page, texts::DONE_RETIRED)),
+        Ok(_) => category_page(
+            &app,
+            &page,
+            &code,
+            StatusCode::OK,
+            FormState::done(&page, texts::DONE_RETIRED),
+        ),
         Err(error) => {
             let (status, form) = FormState::default().refused(&page, error);
             category_page(&app, &page, &code, status, form)
@@ -744,10 +947,15 @@ fn role_name(page: &Page, role: Role) -> &'static str {
 }
 
 fn roles(page: &Page) -> Vec<(String, String)> {
-    [Role::Officer, Role::Operator, Role::Kindergarten, Role::Admin]
-        .iter()
-        .map(|r| (r.code().to_string(), role_name(page, *r).to_string()))
-        .collect()
+    [
+        Role::Officer,
+        Role::Operator,
+        Role::Kindergarten,
+        Role::Admin,
+    ]
+    .iter()
+    .map(|r| (r.code().to_string(), role_name(page, *r).to_string()))
+    .collect()
 }
 
 /// A scope as a form value: "everywhere", "district:1", "kindergarten:3".
@@ -762,8 +970,14 @@ fn scope_code(scope: Scope) -> String {
 fn parse_scope(text: &str) -> Option<Scope> {
     match text.split_once(':') {
         None if text == "everywhere" => Some(Scope::Everywhere),
-        Some(("district", id)) => id.parse().ok().map(|d| Scope::District(crate::domain::catalog::DistrictId(d))),
-        Some(("kindergarten", id)) => id.parse().ok().map(|k| Scope::Kindergarten(KindergartenId(k))),
+        Some(("district", id)) => id
+            .parse()
+            .ok()
+            .map(|d| Scope::District(crate::domain::catalog::DistrictId(d))),
+        Some(("kindergarten", id)) => id
+            .parse()
+            .ok()
+            .map(|k| Scope::Kindergarten(KindergartenId(k))),
         _ => None,
     }
 }
@@ -771,18 +985,30 @@ fn parse_scope(text: &str) -> Option<Scope> {
 fn scope_name(page: &Page, catalog: &Catalog, scope: Scope) -> String {
     match scope {
         Scope::Everywhere => page.t(texts::SCOPE_EVERYWHERE).to_string(),
-        Scope::District(d) => catalog.districts.get(&d).map_or_else(String::new, |d| page.lang.pick(&d.names).to_string()),
+        Scope::District(d) => catalog
+            .districts
+            .get(&d)
+            .map_or_else(String::new, |d| page.lang.pick(&d.names).to_string()),
         Scope::Kindergarten(k) => super::public::kindergarten_name(catalog, page.lang, k.0),
     }
 }
 
 fn scopes(page: &Page, catalog: &Catalog) -> Vec<(String, String)> {
-    let mut scopes = vec![(scope_code(Scope::Everywhere), scope_name(page, catalog, Scope::Everywhere))];
+    let mut scopes = vec![(
+        scope_code(Scope::Everywhere),
+        scope_name(page, catalog, Scope::Everywhere),
+    )];
     for d in catalog.districts.keys() {
-        scopes.push((scope_code(Scope::District(*d)), scope_name(page, catalog, Scope::District(*d))));
+        scopes.push((
+            scope_code(Scope::District(*d)),
+            scope_name(page, catalog, Scope::District(*d)),
+        ));
     }
     for k in catalog.kindergartens.keys() {
-        scopes.push((scope_code(Scope::Kindergarten(*k)), scope_name(page, catalog, Scope::Kindergarten(*k))));
+        scopes.push((
+            scope_code(Scope::Kindergarten(*k)),
+            scope_name(page, catalog, Scope::Kindergarten(*k)),
+        ));
     }
     scopes
 }
@@ -793,7 +1019,10 @@ async fn list_accounts(app: &AppState, page: &Page) -> Result<Vec<(StaffAccount,
     match listed {
         Ok(Ok(accounts)) => Ok(accounts),
         Ok(Err(e)) => Err(page.api_error(crate::http::auth::internal(e, page.lang.api()))),
-        Err(_) => Err(page.api_error(crate::http::error::ApiError::new(error::INTERNAL, page.lang.api()))),
+        Err(_) => Err(page.api_error(crate::http::error::ApiError::new(
+            error::INTERNAL,
+            page.lang.api(),
+        ))),
     }
 }
 
@@ -804,7 +1033,12 @@ async fn accounts(State(app): State<AppState>, page: Page) -> Response {
     accounts_page(&app, &page, StatusCode::OK, FormState::default()).await
 }
 
-async fn accounts_page(app: &AppState, page: &Page, status: StatusCode, form: FormState) -> Response {
+async fn accounts_page(
+    app: &AppState,
+    page: &Page,
+    status: StatusCode,
+    form: FormState,
+) -> Response {
     let accounts = match list_accounts(app, page).await {
         Ok(accounts) => accounts,
         Err(response) => return response,
@@ -856,7 +1090,12 @@ async fn accounts_page(app: &AppState, page: &Page, status: StatusCode, form: Fo
 const ACCOUNT_FIELDS: &[&str] = &["name", "role", "scope"];
 
 /// The account the form describes; a role or scope that does not parse is marked.
-fn account_of(page: &Page, name: &str, fields: &Fields, form: &mut FormState) -> Option<StaffAccount> {
+fn account_of(
+    page: &Page,
+    name: &str,
+    fields: &Fields,
+    form: &mut FormState,
+) -> Option<StaffAccount> {
     let role = Role::parse(fields.get("role"));
     let scope = parse_scope(fields.get("scope"));
     if role.is_none() {
@@ -881,7 +1120,10 @@ async fn create_account(State(app): State<AppState>, page: Page, body: Bytes) ->
     let Some(account) = account_of(&page, fields.get("name"), &fields, &mut form) else {
         return accounts_page(&app, &page, StatusCode::UNPROCESSABLE_ENTITY, form).await;
     };
-    match page.submit(&app, &caller, &fields, Command::CreateStaff(account)).await {
+    match page
+        .submit(&app, &caller, &fields, Command::CreateStaff(account))
+        .await
+    {
         Ok(Outcome::StaffCreated { token }) => {
             let form = FormState {
                 notice: Some(Notice::Token(token)),
@@ -904,13 +1146,22 @@ async fn account(State(app): State<AppState>, page: Page, Path(name): Path<Strin
     account_page(&app, &page, &name, StatusCode::OK, FormState::default()).await
 }
 
-async fn account_page(app: &AppState, page: &Page, name: &str, status: StatusCode, form: FormState) -> Response {
+async fn account_page(
+    app: &AppState,
+    page: &Page,
+    name: &str,
+    status: StatusCode,
+    form: FormState,
+) -> Response {
     let accounts = match list_accounts(app, page).await {
         Ok(accounts) => accounts,
         Err(response) => return response,
     };
     let Some((account, _)) = accounts.iter().find(|(a, _)| a.name == name) else {
-        return page.api_error(crate::http::error::ApiError::new(error::NOT_FOUND, page.lang.api()));
+        return page.api_error(crate::http::error::ApiError::new(
+            error::NOT_FOUND,
+            page.lang.api(),
+        ));
     };
     let catalog = app.service.read().catalog.clone();
     page.render(
@@ -931,7 +1182,12 @@ async fn account_page(app: &AppState, page: &Page, name: &str, status: StatusCod
     )
 }
 
-async fn change_account(State(app): State<AppState>, page: Page, Path(name): Path<String>, body: Bytes) -> Response {
+async fn change_account(
+    State(app): State<AppState>,
+    page: Page,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Response {
     let fields = Fields::parse(&body);
     let Some(caller) = administrator(&page).filter(|_| page.csrf_ok(&fields, true)) else {
         return page.form_expired();
@@ -940,8 +1196,20 @@ async fn change_account(State(app): State<AppState>, page: Page, Path(name): Pat
     let Some(account) = account_of(&page, &name, &fields, &mut form) else {
         return account_page(&app, &page, &name, StatusCode::UNPROCESSABLE_ENTITY, form).await;
     };
-    match page.submit(&app, &caller, &fields, Command::ChangeStaff(account)).await {
-        Ok(_) => account_page(&app, &page, &name, StatusCode::OK, FormState::done(&page, texts::DONE_SAVED)).await,
+    match page
+        .submit(&app, &caller, &fields, Command::ChangeStaff(account))
+        .await
+    {
+        Ok(_) => {
+            account_page(
+                &app,
+                &page,
+                &name,
+                StatusCode::OK,
+                FormState::done(&page, texts::DONE_SAVED),
+            )
+            .await
+        }
         Err(error) => {
             let (status, form) = form.refused(&page, error);
             account_page(&app, &page, &name, status, form).await
@@ -949,13 +1217,29 @@ async fn change_account(State(app): State<AppState>, page: Page, Path(name): Pat
     }
 }
 
-async fn revoke_account(State(app): State<AppState>, page: Page, Path(name): Path<String>, body: Bytes) -> Response {
+async fn revoke_account(
+    State(app): State<AppState>,
+    page: Page,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Response {
     let fields = Fields::parse(&body);
     let Some(caller) = administrator(&page).filter(|_| page.csrf_ok(&fields, true)) else {
         return page.form_expired();
     };
-    match page.submit(&app, &caller, &fields, Command::RevokeStaff { name }).await {
-        Ok(_) => accounts_page(&app, &page, StatusCode::OK, FormState::done(&page, texts::DONE_REVOKED)).await,
+    match page
+        .submit(&app, &caller, &fields, Command::RevokeStaff { name })
+        .await
+    {
+        Ok(_) => {
+            accounts_page(
+                &app,
+                &page,
+                StatusCode::OK,
+                FormState::done(&page, texts::DONE_REVOKED),
+            )
+            .await
+        }
         Err(error) => {
             let (status, form) = FormState::default().refused(&page, error);
             accounts_page(&app, &page, status, form).await

@@ -8,9 +8,9 @@ use super::public::kindergarten_name;
 use super::{see_other, FieldAttrs, Fields, Page};
 use crate::domain::catalog::{Catalog, GroupId, KindergartenId};
 use crate::domain::numbers as ids;
+use crate::domain::referral::PlaceId;
 use crate::domain::staff::{Role, Scope};
 use crate::http::auth::Caller;
-use crate::domain::referral::PlaceId;
 use crate::http::error;
 use crate::http::kindergarten as api;
 use crate::http::AppState;
@@ -310,8 +310,10 @@ async fn mark_left(State(app): State<AppState>, page: Page, body: Bytes) -> Resp
     let Some((caller, id)) = own_kindergarten(&page).filter(|_| page.csrf_ok(&fields, true)) else {
         return page.form_expired();
     };
-    let application =
-        ids::parse_application(&app.service.read().catalog, fields.get("application").trim());
+    let application = ids::parse_application(
+        &app.service.read().catalog,
+        fields.get("application").trim(),
+    );
     let Some(application) = application else {
         let message = error::NOT_FOUND.message(page.lang.api());
         let notice = (StatusCode::NOT_FOUND, KindergartenNotice::Refused(message));
