@@ -1418,6 +1418,26 @@ async fn an_administrator_adds_a_kindergarten_a_group_a_category_and_an_account(
         "Это последний администратор: сначала добавьте другого."
     );
 
+    // Every option of a district's policy is on one page.
+    browser.goto(&site.url("/staff")).await;
+    browser.click_link("район Есиль").await;
+    browser.select("validity_kind", "calendar_month").await;
+    browser.fill("validity_days", "").await;
+    browser.fill("stop_list_days", "14").await;
+    browser.check("#interleave_first_priority").await;
+    browser
+        .click("form[action='/staff/admin/policies/ESL'] button")
+        .await;
+    assert_eq!(browser.text("[role=status]").await, "Сохранено.");
+    let esl = site.district("ESL");
+    let policy = site.service.read().policy(esl);
+    assert_eq!(policy.stop_list_days, 14);
+    assert!(policy.interleave_first_priority);
+    assert_eq!(
+        policy.validity,
+        kezek::domain::referral::Validity::CalendarMonth
+    );
+
     let replay = replay_of(&site.path);
     let catalog = &replay.state.catalog;
     let kindergarten = &catalog.kindergartens[&KindergartenId(id)];
@@ -1517,6 +1537,7 @@ async fn the_head_and_administrator_pages_pass_axe_in_both_languages() {
             ),
             ("admin-accounts", "/staff/admin/accounts".into()),
             ("admin-account", "/staff/admin/accounts/head-1".into()),
+            ("admin-policy", "/staff/admin/policies/ESL".into()),
         ] {
             check_page(
                 &browser,

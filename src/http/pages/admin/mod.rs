@@ -55,6 +55,10 @@ pub fn routes() -> Router<AppState> {
             get(account).post(change_account),
         )
         .route("/staff/admin/accounts/{name}/revoke", post(revoke_account))
+        .route(
+            "/staff/admin/policies/{district}",
+            get(policy).post(set_policy),
+        )
 }
 
 /// What a form typed and what was wrong with it, field by field; `notice` is a message for
@@ -215,7 +219,7 @@ fn languages(page: &Page) -> Vec<(String, String)> {
 }
 
 /// The administrator's desk, where `/staff` opens for an administrator.
-pub(super) async fn desk(_app: &AppState, page: &Page) -> Response {
+pub(super) async fn desk(app: &AppState, page: &Page) -> Response {
     page.ok(
         page.t(texts::ADMIN_TITLE),
         html! {
@@ -225,6 +229,12 @@ pub(super) async fn desk(_app: &AppState, page: &Page) -> Response {
                 li { a href="/staff/admin/kindergartens" { (page.t(texts::KINDERGARTENS_TITLE)) } }
                 li { a href="/staff/admin/categories" { (page.t(texts::CATEGORIES_TITLE)) } }
                 li { a href="/staff/admin/accounts" { (page.t(texts::ACCOUNTS_TITLE)) } }
+            }
+            h2 { (page.t(texts::POLICIES_TITLE)) }
+            ul.links {
+                @for d in app.service.read().catalog.districts.values() {
+                    li { a href=(format!("/staff/admin/policies/{}", d.code)) { (page.lang.pick(&d.names)) } }
+                }
             }
         },
     )
@@ -1243,6 +1253,211 @@ async fn revoke_account(
         Err(error) => {
             let (status, form) = FormState::default().refused(&page, error);
             accounts_page(&app, &page, status, form).await
+        }
+    }
+}
+
+// ----- district policies ---------------------------------------------------------------
+
+const POLICY_FIELDS: &[&str] = &[
+    "validity_kind",
+    "validity_days",
+    "extension_kind",
+    "extension_days",
+    "stop_list_days",
+];
+const POLICY_SWITCHES: &[(&str, texts::T)] = &[
+    ("interleave_first_priority", texts::POLICY_INTERLEAVE),
+    (
+        "move_keeps_registration_time",
+        texts::POLICY_MOVE_KEEPS_TIME,
+    ),
+    ("move_keeps_priority", texts::POLICY_MOVE_KEEPS_PRIORITY),
+    ("transfers_before_first_time", texts::POLICY_TRANSFERS_FIRST),
+];
+
+async fn policy(State(app): State<AppState>, page: Page, Path(district): Path<String>) -> Response {
+    if administrator(&page).is_none() {
+        return not_this_role(&page);
+    }
+    policy_page(
+        &app,
+        &page,
+        &district,
+        StatusCode::OK,
+        FormState::default(),
+        None,
+    )
+}
+
+/// Every option of a district's policy; `typed` holds the switches as posted when a refused
+/// form is shown again.
+fn policy_page(
+    app: &AppState,
+    page: &Page,
+    code: &str,
+    status: StatusCode,
+    form: FormState,
+    typed: Option<[bool; 4]>,
+) -> Response {
+    let (catalog, policy) = {
+        let state = app.service.read();
+        let Some(id) = crate::domain::numbers::parse_district(&state.catalog, code) else {
+            drop(state);
+            return page.api_error(crate::http::error::ApiError::new(
+                error::NOT_FOUND,
+                page.lang.api(),
+            ));
+        };
+        (state.catalog.clone(), state.policy(id))
+    };
+    let district =
+        &catalog.districts[&crate::domain::numbers::parse_district(&catalog, code).expect("found")];
+    use crate::domain::referral::{Extension, Validity};
+    let (validity_kind, validity_days) = match policy.validity {
+        Validity::WorkingDays { days } => ("working_days", days.to_string()),
+        Validity::CalendarDays { days } => ("calendar_days", days.to_string()),
+        Validity::CalendarMonth => ("calendar_month", String::new()),
+    };
+    let (extension_kind, extension_days) = match policy.extension {
+        Extension::NotAllowed => ("not_allowed", String::new()),
+        Extension::Once {
+            calendar_days_after_issue,
+        } => ("once", calendar_days_after_issue.to_string()),
+    };
+    let switches = typed.unwrap_or([
+        policy.interleave_first_priority,
+        policy.move_keeps_registration_time,
+        policy.move_keeps_priority,
+        policy.transfers_before_first_time,
+    ]);
+    let options = |pairs: &[(&str, texts::T)]| -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(v, t)| (v.to_string(), page.t(*t).to_string()))
+            .collect()
+    };
+    let optional_number = FieldAttrs::TEXT.kind("number").numeric().optional();
+    page.render(
+        status,
+        page.t(texts::POLICIES_TITLE),
+        html! {
+            h1 { (page.t(texts::POLICIES_TITLE)) ": " (page.lang.pick(&district.names)) }
+            (back(page))
+            (notice(page, &form))
+            form method="post" action=(format!("/staff/admin/policies/{}", district.code)) {
+                (page.form_guard(true))
+                (select(page, &form, "validity_kind", texts::POLICY_VALIDITY, &options(&[
+                    ("working_days", texts::VALIDITY_WORKING_DAYS),
+                    ("calendar_days", texts::VALIDITY_CALENDAR_DAYS),
+                    ("calendar_month", texts::VALIDITY_MONTH),
+                ]), validity_kind))
+                (field(page, &form, "validity_days", texts::POLICY_VALIDITY_DAYS, &validity_days, optional_number))
+                (select(page, &form, "extension_kind", texts::POLICY_EXTENSION, &options(&[
+                    ("not_allowed", texts::EXTENSION_NOT_ALLOWED),
+                    ("once", texts::EXTENSION_ONCE),
+                ]), extension_kind))
+                (field(page, &form, "extension_days", texts::POLICY_EXTENSION_DAYS, &extension_days, optional_number))
+                (field(page, &form, "stop_list_days", texts::POLICY_STOP_LIST_DAYS, &policy.stop_list_days.to_string(), FieldAttrs::TEXT.kind("number").numeric()))
+                div.checks {
+                    @for ((name, label), on) in POLICY_SWITCHES.iter().zip(switches) {
+                        div.check {
+                            input type="checkbox" id=(name) name=(name) value="1" checked[on];
+                            label for=(name) { (page.t(*label)) }
+                        }
+                    }
+                }
+                button type="submit" { (page.t(texts::SAVE)) }
+            }
+        },
+    )
+}
+
+async fn set_policy(
+    State(app): State<AppState>,
+    page: Page,
+    Path(code): Path<String>,
+    body: Bytes,
+) -> Response {
+    use crate::domain::referral::{DistrictPolicy, Extension, Validity};
+    let fields = Fields::parse(&body);
+    let Some(caller) = administrator(&page).filter(|_| page.csrf_ok(&fields, true)) else {
+        return page.form_expired();
+    };
+    let Some(district) = crate::domain::numbers::parse_district(&app.service.read().catalog, &code)
+    else {
+        return page.api_error(crate::http::error::ApiError::new(
+            error::NOT_FOUND,
+            page.lang.api(),
+        ));
+    };
+    let mut form = FormState::typed(&fields, POLICY_FIELDS);
+    let switches = [0, 1, 2, 3].map(|i| fields.get(POLICY_SWITCHES[i].0) == "1");
+    let number = |name: &str| fields.get(name).trim().parse::<u32>().ok();
+    let validity = match fields.get("validity_kind") {
+        "working_days" => number("validity_days").map(|days| Validity::WorkingDays { days }),
+        "calendar_days" => number("validity_days").map(|days| Validity::CalendarDays { days }),
+        "calendar_month" => Some(Validity::CalendarMonth),
+        _ => None,
+    };
+    let extension = match fields.get("extension_kind") {
+        "not_allowed" => Some(Extension::NotAllowed),
+        "once" => number("extension_days").map(|calendar_days_after_issue| Extension::Once {
+            calendar_days_after_issue,
+        }),
+        _ => None,
+    };
+    let stop_list_days = number("stop_list_days");
+    if validity.is_none() {
+        form.invalid(&page, "validity_days");
+    }
+    if extension.is_none() {
+        form.invalid(&page, "extension_days");
+    }
+    if stop_list_days.is_none() {
+        form.invalid(&page, "stop_list_days");
+    }
+    let (Some(validity), Some(extension), Some(stop_list_days)) =
+        (validity, extension, stop_list_days)
+    else {
+        return policy_page(
+            &app,
+            &page,
+            &code,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            form,
+            Some(switches),
+        );
+    };
+    let policy = DistrictPolicy {
+        validity,
+        extension,
+        stop_list_days,
+        interleave_first_priority: switches[0],
+        move_keeps_registration_time: switches[1],
+        move_keeps_priority: switches[2],
+        transfers_before_first_time: switches[3],
+    };
+    match page
+        .submit(
+            &app,
+            &caller,
+            &fields,
+            Command::SetPolicy { district, policy },
+        )
+        .await
+    {
+        Ok(_) => policy_page(
+            &app,
+            &page,
+            &code,
+            StatusCode::OK,
+            FormState::done(&page, texts::DONE_SAVED),
+            None,
+        ),
+        Err(error) => {
+            let (status, form) = form.refused(&page, error);
+            policy_page(&app, &page, &code, status, form, Some(switches))
         }
     }
 }
