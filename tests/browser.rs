@@ -1438,6 +1438,26 @@ async fn an_administrator_adds_a_kindergarten_a_group_a_category_and_an_account(
         kezek::domain::referral::Validity::CalendarMonth
     );
 
+    // A year's working-day file: the days it changes first, then applied.
+    browser.goto(&site.url("/staff/admin/calendar")).await;
+    browser.fill("year", "2027").await;
+    browser.fill("text", "2027-11-19 off").await;
+    browser
+        .click("form[action='/staff/admin/calendar/preview'] button")
+        .await;
+    let changes = browser.text("[data-testid=calendar-changes] tbody").await;
+    assert!(changes.contains("19.11.2027"), "{changes}");
+    let friday = NaiveDate::from_ymd_opt(2027, 11, 19).unwrap();
+    assert!(
+        site.catalog().calendar.is_working_day(friday),
+        "not yet applied"
+    );
+    browser
+        .click("form[action='/staff/admin/calendar'] button")
+        .await;
+    assert_eq!(browser.text("[role=status]").await, "Сохранено.");
+    assert!(!site.catalog().calendar.is_working_day(friday));
+
     let replay = replay_of(&site.path);
     let catalog = &replay.state.catalog;
     let kindergarten = &catalog.kindergartens[&KindergartenId(id)];
@@ -1538,6 +1558,7 @@ async fn the_head_and_administrator_pages_pass_axe_in_both_languages() {
             ("admin-accounts", "/staff/admin/accounts".into()),
             ("admin-account", "/staff/admin/accounts/head-1".into()),
             ("admin-policy", "/staff/admin/policies/ESL".into()),
+            ("admin-calendar", "/staff/admin/calendar".into()),
         ] {
             check_page(
                 &browser,
@@ -1550,6 +1571,23 @@ async fn the_head_and_administrator_pages_pass_axe_in_both_languages() {
             )
             .await;
         }
+        // A year's file and the days it would change, before it is applied.
+        browser.goto(&site.url("/staff/admin/calendar")).await;
+        browser.fill("year", "2027").await;
+        browser
+            .fill("text", "2027-11-19 off\n2027-11-20 work")
+            .await;
+        browser
+            .click("form[action='/staff/admin/calendar/preview'] button")
+            .await;
+        check_current(
+            &browser,
+            "admin-calendar-preview",
+            lang,
+            &screenshots,
+            &mut failures,
+        )
+        .await;
         // A form with its errors beside the fields.
         browser.goto(&site.url("/staff/admin/kindergartens")).await;
         for field in ["number", "name_kk", "name_ru", "address"] {

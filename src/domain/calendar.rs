@@ -212,6 +212,28 @@ impl WorkCalendar {
         self.years.insert(year, calendar);
     }
 
+    /// The days of `year` whose kind `replacement` would change, in order: the day, whether
+    /// it is a working day now, and whether it would be (what an administrator checks before
+    /// applying a new file).
+    pub fn days_changed_by(
+        &self,
+        year: i32,
+        replacement: &YearCalendar,
+    ) -> Vec<(NaiveDate, bool, bool)> {
+        let mut after = self.clone();
+        after.set_year(year, replacement.clone());
+        let mut changed = Vec::new();
+        let mut day = NaiveDate::from_ymd_opt(year, 1, 1).expect("1 January exists");
+        while day.year() == year {
+            let (now, then) = (self.is_working_day(day), after.is_working_day(day));
+            if now != then {
+                changed.push((day, now, then));
+            }
+            day = day.succ_opt().expect("a day after one in range");
+        }
+        changed
+    }
+
     pub fn has_year(&self, year: i32) -> bool {
         self.years.contains_key(&year)
     }

@@ -31,6 +31,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(set_policy))
         .routes(routes!(set_education_head))
         .routes(routes!(set_calendar_year))
+        .routes(routes!(preview_calendar_year))
         .routes(routes!(audit))
         .routes(routes!(set_clock))
         .routes(routes!(change_kindergarten))
@@ -334,6 +335,61 @@ async fn set_calendar_year(
         })
         .await?;
     Ok(ok(replayed, Done::new("set")))
+}
+
+/// A day a new calendar file would change.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CalendarDayChange {
+    pub date: NaiveDate,
+    pub working_now: bool,
+    pub working_after: bool,
+}
+
+/// The days of `year` that `text` would change, or why the file is refused (the same checks
+/// as applying it).
+pub fn calendar_changes(
+    calendar: &crate::domain::calendar::WorkCalendar,
+    year: i32,
+    text: &str,
+) -> Result<Vec<CalendarDayChange>, String> {
+    if !(2000..=2100).contains(&year) {
+        return Err("the year is out of range".into());
+    }
+    let parsed =
+        crate::domain::calendar::YearCalendar::parse(year, text).map_err(|e| e.to_string())?;
+    let (from, days) = parsed.longest_break(year);
+    if days > crate::domain::calendar::LONGEST_BREAK_DAYS {
+        return Err(format!(
+            "calendar {year}: {days} days from {from} without a working day"
+        ));
+    }
+    Ok(calendar
+        .days_changed_by(year, &parsed)
+        .into_iter()
+        .map(|(date, working_now, working_after)| CalendarDayChange {
+            date,
+            working_now,
+            working_after,
+        })
+        .collect())
+}
+
+/// The days a year's file would change, before it is applied; nothing is stored.
+#[utoipa::path(post, path = "/api/v1/calendar/{year}/preview", tag = "admin",
+    params(("year" = i32, Path, description = "e.g. 2027")),
+    request_body = CalendarRequest, security(("staff_token" = [])),
+    responses((status = 200, body = Vec<CalendarDayChange>), (status = 422, description = "invalid")))]
+async fn preview_calendar_year(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(year): Path<i32>,
+    ApiJson(body): ApiJson<CalendarRequest>,
+) -> Result<Response, ApiError> {
+    admin(&ctx)?;
+    let calendar = app.service.read().catalog.calendar.clone();
+    let changes = calendar_changes(&calendar, year, &body.text)
+        .map_err(|why| ctx.error(error::INVALID).with_detail(why))?;
+    Ok(ok(false, changes))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

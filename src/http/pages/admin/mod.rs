@@ -59,6 +59,8 @@ pub fn routes() -> Router<AppState> {
             "/staff/admin/policies/{district}",
             get(policy).post(set_policy),
         )
+        .route("/staff/admin/calendar", get(calendar).post(apply_calendar))
+        .route("/staff/admin/calendar/preview", post(preview_calendar))
 }
 
 /// What a form typed and what was wrong with it, field by field; `notice` is a message for
@@ -229,6 +231,7 @@ pub(super) async fn desk(app: &AppState, page: &Page) -> Response {
                 li { a href="/staff/admin/kindergartens" { (page.t(texts::KINDERGARTENS_TITLE)) } }
                 li { a href="/staff/admin/categories" { (page.t(texts::CATEGORIES_TITLE)) } }
                 li { a href="/staff/admin/accounts" { (page.t(texts::ACCOUNTS_TITLE)) } }
+                li { a href="/staff/admin/calendar" { (page.t(texts::CALENDAR_TITLE)) } }
             }
             h2 { (page.t(texts::POLICIES_TITLE)) }
             ul.links {
@@ -1458,6 +1461,139 @@ async fn set_policy(
         Err(error) => {
             let (status, form) = form.refused(&page, error);
             policy_page(&app, &page, &code, status, form, Some(switches))
+        }
+    }
+}
+
+// ----- the working-day calendar --------------------------------------------------------
+
+async fn calendar(State(app): State<AppState>, page: Page) -> Response {
+    if administrator(&page).is_none() {
+        return not_this_role(&page);
+    }
+    calendar_page(&app, &page, StatusCode::OK, FormState::default(), None)
+}
+
+/// The form taking a year's file; with `changes`, the days it would change and the button
+/// applying it (the year and text carried in hidden fields, so what is applied is what was
+/// shown).
+fn calendar_page(
+    _app: &AppState,
+    page: &Page,
+    status: StatusCode,
+    form: FormState,
+    changes: Option<&[crate::http::admin::CalendarDayChange]>,
+) -> Response {
+    let next_year = (chrono::Datelike::year(&crate::domain::local_date(page.now)) + 1).to_string();
+    let text_error = form.errors.get("text").copied();
+    let day_kind = |working: bool| {
+        page.t(if working {
+            texts::WORKING_DAY
+        } else {
+            texts::DAY_OFF
+        })
+    };
+    page.render(
+        status,
+        page.t(texts::CALENDAR_TITLE),
+        html! {
+            h1 { (page.t(texts::CALENDAR_TITLE)) }
+            (back(page))
+            (notice(page, &form))
+            @if let Some(changes) = changes {
+                h2 { (page.t(texts::CALENDAR_CHANGES)) " " (form.value("year", "")) }
+                @if changes.is_empty() {
+                    p { (page.t(texts::CALENDAR_NO_CHANGES)) }
+                } @else {
+                    div.table-wrap { table data-testid="calendar-changes" {
+                        (page.column_heads(&[texts::DATE, texts::NOW, texts::AFTER]))
+                        tbody {
+                            @for change in changes {
+                                tr {
+                                    td { (texts::date(change.date)) }
+                                    td { (day_kind(change.working_now)) }
+                                    td { strong { (day_kind(change.working_after)) } }
+                                }
+                            }
+                        }
+                    } }
+                }
+                form method="post" action="/staff/admin/calendar" {
+                    (page.form_guard(true))
+                    input type="hidden" name="year" value=(form.value("year", ""));
+                    input type="hidden" name="text" value=(form.value("text", ""));
+                    button type="submit" { (page.t(texts::CALENDAR_APPLY)) }
+                }
+                h2 { (page.t(texts::CALENDAR_ANOTHER)) }
+            }
+            p.hint { (page.t(texts::CALENDAR_HINT)) }
+            form method="post" action="/staff/admin/calendar/preview" {
+                (page.form_guard(true))
+                (field(page, &form, "year", texts::CALENDAR_YEAR, &next_year, FieldAttrs::TEXT.kind("number").numeric()))
+                div.field.invalid[text_error.is_some()] {
+                    label for="text" { (page.t(texts::CALENDAR_TEXT)) }
+                    @if let Some(error) = text_error { p.error-message id="text-error" { (error) } }
+                    @if let Some(detail) = form.values.get("detail") { p.error-message { (detail) } }
+                    textarea id="text" name="text" rows="12" required
+                        aria-describedby=[text_error.map(|_| "text-error")] aria-invalid=[text_error.map(|_| "true")] {
+                        (form.value("text", ""))
+                    }
+                }
+                button type="submit" { (page.t(texts::CALENDAR_PREVIEW)) }
+            }
+        },
+    )
+}
+
+async fn preview_calendar(State(app): State<AppState>, page: Page, body: Bytes) -> Response {
+    let fields = Fields::parse(&body);
+    if administrator(&page)
+        .filter(|_| page.csrf_ok(&fields, true))
+        .is_none()
+    {
+        return page.form_expired();
+    }
+    let mut form = FormState::typed(&fields, &["year", "text"]);
+    let Ok(year) = fields.get("year").trim().parse::<i32>() else {
+        form.invalid(&page, "year");
+        return calendar_page(&app, &page, StatusCode::UNPROCESSABLE_ENTITY, form, None);
+    };
+    let calendar = app.service.read().catalog.calendar.clone();
+    match crate::http::admin::calendar_changes(&calendar, year, fields.get("text")) {
+        Ok(changes) => calendar_page(&app, &page, StatusCode::OK, form, Some(&changes)),
+        Err(why) => {
+            form.invalid(&page, "text");
+            form.values.insert("detail".into(), why);
+            calendar_page(&app, &page, StatusCode::UNPROCESSABLE_ENTITY, form, None)
+        }
+    }
+}
+
+async fn apply_calendar(State(app): State<AppState>, page: Page, body: Bytes) -> Response {
+    let fields = Fields::parse(&body);
+    let Some(caller) = administrator(&page).filter(|_| page.csrf_ok(&fields, true)) else {
+        return page.form_expired();
+    };
+    let form = FormState::typed(&fields, &["year", "text"]);
+    let Ok(year) = fields.get("year").trim().parse::<i32>() else {
+        let (status, form) = form.refused(&page, CommandError::Invalid("year".into()));
+        return calendar_page(&app, &page, status, form, None);
+    };
+    let command = Command::SetCalendarYear {
+        year,
+        text: fields.get("text").to_string(),
+    };
+    match page.submit(&app, &caller, &fields, command).await {
+        Ok(_) => calendar_page(
+            &app,
+            &page,
+            StatusCode::OK,
+            FormState::done(&page, texts::DONE_SAVED),
+            None,
+        ),
+        Err(error) => {
+            let (status, form) = form.refused(&page, error);
+            calendar_page(&app, &page, status, form, None)
         }
     }
 }
