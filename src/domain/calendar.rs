@@ -308,6 +308,20 @@ mod tests {
         NaiveDate::from_ymd_opt(y, m, d).unwrap()
     }
 
+    #[test]
+    fn a_new_file_changes_exactly_the_days_it_lists_differently() {
+        let calendar = WorkCalendar::shipped();
+        let text = format!("{}\n2026-11-20 off\n", SHIPPED_YEARS[0].1);
+        assert_eq!(SHIPPED_YEARS[0].0, 2026);
+        let replacement = YearCalendar::parse(2026, &text).unwrap();
+        assert_eq!(
+            calendar.days_changed_by(2026, &replacement),
+            [(date(2026, 11, 20), true, false)]
+        );
+        let same = YearCalendar::parse(2026, SHIPPED_YEARS[0].1).unwrap();
+        assert!(calendar.days_changed_by(2026, &same).is_empty());
+    }
+
     /// The end of the `working_days`-th working day after the local day of `issued_at`.
     fn validity_end(
         calendar: &WorkCalendar,
