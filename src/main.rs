@@ -428,8 +428,10 @@ fn verify(db: &Path, full: bool, anchor: Option<PathBuf>) -> anyhow::Result<Exit
     match kezek::verify::verify_at(db, depth, &anchor) {
         Ok(report) => {
             println!(
-                "ok: {} events replayed, {} applications, {} referrals and {} waiting entries match",
-                report.events, report.applications, report.referrals, report.waiting
+                "ok: {} events replayed, {} applications, {} referrals and {} waiting entries match; \
+                 the staff access log's {} entries link up",
+                report.events, report.applications, report.referrals, report.waiting,
+                report.staff_views
             );
             Ok(ExitCode::SUCCESS)
         }

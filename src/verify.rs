@@ -29,6 +29,8 @@ pub struct VerifyReport {
     pub applications: usize,
     pub referrals: usize,
     pub waiting: usize,
+    /// Entries of the staff access log, whose chain was checked too.
+    pub staff_views: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +51,8 @@ pub enum VerifyError {
     Index(String),
     #[error("the database is at schema version {found}, this binary expects {expected}")]
     Schema { found: usize, expected: usize },
+    #[error(transparent)]
+    AccessLog(#[from] crate::domain::access_log::BrokenLink),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -97,6 +101,10 @@ pub fn verify_at(
     integrity::check(&conn, depth)?;
     let (replay, histories, (seq, hash)) = replay_journal(&conn)?;
     let events = seq;
+    let staff_views = store::access_log::check_chain(&conn).map_err(|e| match e {
+        store::access_log::LogError::Broken(link) => VerifyError::AccessLog(link),
+        store::access_log::LogError::Store(e) => VerifyError::Store(e),
+    })?;
     unique_in_replay(&replay)?;
     anchor::stand(&conn, path, anchor_file, anchor::Anchor { seq, hash })?;
     let applications = compare_applications(&conn, &replay)?;
@@ -116,6 +124,7 @@ pub fn verify_at(
         applications,
         referrals,
         waiting: rebuilt.waiting.len(),
+        staff_views,
     })
 }
 

@@ -1922,7 +1922,7 @@ async fn the_openapi_document_lists_every_path_and_metrics_are_exposed() {
     let document = answer.json();
     assert!(document["openapi"].as_str().unwrap().starts_with("3."));
     let paths = document["paths"].as_object().unwrap();
-    let expected: [(&str, &[&str]); 26] = [
+    let expected: [(&str, &[&str]); 29] = [
         ("/api/v1/health", &["get"]),
         ("/api/v1/districts", &["get", "post"]),
         ("/api/v1/kindergartens", &["get", "post"]),
@@ -1949,6 +1949,9 @@ async fn the_openapi_document_lists_every_path_and_metrics_are_exposed() {
         ("/api/v1/calendar/{year}", &["put"]),
         ("/api/v1/audit", &["get"]),
         ("/api/v1/admin/clock", &["post"]),
+        ("/api/v1/applications/search", &["get"]),
+        ("/api/v1/access-log", &["get"]),
+        ("/api/v1/applications/{number}/access-log", &["get"]),
     ];
     for (path, methods) in expected {
         let item = paths

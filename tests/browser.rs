@@ -1324,6 +1324,21 @@ async fn a_kindergarten_head_receives_a_child_and_its_place_goes_on_when_it_leav
     assert!(incoming.contains("Омаров Алихан"), "{incoming}");
     assert!(incoming.contains(&next_number), "{incoming}");
     browser.stop().await;
+    // Each view of the children's data is in the access log: who and which application.
+    let conn = kezek::store::Store::open_reader(&site.path).unwrap();
+    let views = |kind: &str| -> i64 {
+        conn.query_row(
+            "SELECT count(*) FROM staff_views WHERE account = 'head-1' AND kind = ?1",
+            [kind],
+            |row| row.get(0),
+        )
+        .unwrap()
+    };
+    assert!(views("roster") >= 2, "the roster's views are recorded");
+    assert!(
+        views("referral") >= 2,
+        "the incoming children's views are recorded"
+    );
     kezek::verify::verify(&site.path).expect("the journal replays to the tables");
 }
 

@@ -118,6 +118,7 @@ fn shipped_migrations_are_unchanged() {
         "0005_outbox.sql",
         "0006_whole_life.sql",
         "0007_district_rules.sql",
+        "0009_access_log.sql",
         "0010_kindergarten_admin.sql",
     ];
     let digests = [
@@ -128,6 +129,7 @@ fn shipped_migrations_are_unchanged() {
         "1eb3e7335aa1c3e7e1ca343080a2b36c761b81468b6196927ae978eaca3ce98b",
         "63c0d70d10d6ed09b5e6787689f1fc33ab0489828c423bc7e985d71c35b75d47",
         "f51cf938d6be905c245d20d927d899e6400165bd7302abdaf58ed7932783fa3d",
+        "9406f6c9a7f2df7064d0b336d28d6ad8643f0dea47bf2b1875175ee72ef4ffe8",
         "a78f5813602237d812bc1e6a97dfe8f9626aceabc6ce523a7b7362af50453c07",
     ];
     assert_eq!(MIGRATIONS.len(), pinned.len(), "pin the new migration here");

@@ -4,6 +4,7 @@
 //! JSON over the wire (serde derives only describe shapes). Time comes in as a parameter.
 
 pub mod access;
+pub mod access_log;
 pub mod amendment;
 pub mod application;
 pub mod calendar;

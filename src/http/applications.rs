@@ -7,6 +7,7 @@ use super::error::{self, ApiError, Lang};
 use super::extract::{ApiJson, IdempotencyKey};
 use super::views::{self, ApplicationView, PositionView, ReferralView};
 use super::{created, no_store, ok, AppState, Fingerprint, Submission};
+use crate::domain::access_log::ViewKind;
 use crate::domain::amendment::{AmendmentForm, MoveForm};
 use crate::domain::application::{ApplicationId, Channel, RegistrationForm, Satisfaction};
 use crate::domain::history;
@@ -252,10 +253,10 @@ async fn application(
     Path(number): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = reach(&app, &ctx, &number)?;
-    Ok(no_store(ok(
-        false,
-        application_view(&app, ctx.lang, id).await?,
-    )))
+    let view = application_view(&app, ctx.lang, id).await?;
+    super::access_log::record_views(&app, &ctx.caller, ViewKind::Application, vec![id], ctx.lang)
+        .await?;
+    Ok(no_store(ok(false, view)))
 }
 
 /// The application as its parent and district staff see it (the caller already checked).

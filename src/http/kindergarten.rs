@@ -5,10 +5,12 @@
 //! nothing more), each group's figures and its roster.
 
 use super::applications::{read_blocking, Ctx};
+use super::auth::Caller;
 use super::error::{self, ApiError};
 use super::extract::ApiJson;
 use super::views::ReferralView;
 use super::{created, no_store, ok, AppState};
+use crate::domain::access_log::ViewKind;
 use crate::domain::application::ApplicationId;
 use crate::domain::catalog::{AgeBand, GroupId, KindergartenId, Language};
 use crate::domain::numbers as ids;
@@ -167,15 +169,20 @@ fn reader_of(ctx: &Ctx, id: KindergartenId) -> Result<(), ApiError> {
     }
 }
 
-/// The hook where a staff view of children's personal data (the incoming referrals and the
-/// rosters) is to be recorded in the access log of issue 15 item 5, which another branch
-/// builds: who (the account), when, which applications, never the data itself. Until that
-/// log is merged it records nothing; every such view of this module passes through here.
-pub fn personal_data_viewed(
-    _account: &str,
-    _kindergarten: KindergartenId,
-    _applications: &[ApplicationId],
-) {
+/// Records, before a view is answered, that the staff `caller` saw these applications'
+/// children (the access log of issue 15 item 5: who, when, which application, never the
+/// data itself). Every personal-data view of this module passes through here.
+async fn personal_data_viewed(
+    app: &AppState,
+    caller: &Caller,
+    kind: ViewKind,
+    applications: Vec<ApplicationId>,
+    lang: error::Lang,
+) -> Result<(), ApiError> {
+    if applications.is_empty() {
+        return Ok(());
+    }
+    super::access_log::record_views(app, caller, kind, applications, lang).await
 }
 
 /// A group's figures. `free` is derived, not typed: capacity less the children enrolled, the
@@ -262,7 +269,7 @@ pub const LEFT_SHOWN_MAX: u32 = 200;
 pub async fn overview_of(
     app: &AppState,
     ctx_lang: error::Lang,
-    account: &str,
+    caller: &Caller,
     id: KindergartenId,
 ) -> Result<KindergartenOverview, ApiError> {
     let (mut groups, incoming_ids, open_places) = {
@@ -336,7 +343,14 @@ pub async fn overview_of(
     }
     let applications: Vec<ApplicationId> =
         incoming_ids.iter().map(|(_, r, _)| r.application).collect();
-    personal_data_viewed(account, id, &applications);
+    personal_data_viewed(
+        app,
+        caller,
+        ViewKind::Referral,
+        applications.clone(),
+        ctx_lang,
+    )
+    .await?;
     let rows = read_blocking(app, ctx_lang, move |conn| {
         applications
             .iter()
@@ -374,7 +388,7 @@ pub async fn overview_of(
 pub async fn rosters_of(
     app: &AppState,
     lang: error::Lang,
-    account: &str,
+    caller: &Caller,
     id: KindergartenId,
 ) -> Result<Vec<GroupRoster>, ApiError> {
     let (mut rosters, present, catalog) = {
@@ -422,7 +436,7 @@ pub async fn rosters_of(
         .chain(&left_rows)
         .map(|(a, _, _)| a.id)
         .collect();
-    personal_data_viewed(account, id, &viewed);
+    personal_data_viewed(app, caller, ViewKind::Roster, viewed, lang).await?;
     for (is_left, rows) in [(false, present_rows), (true, left_rows)] {
         for (application, group, left_at) in rows {
             let group = group.map(|g| g.0);
@@ -471,8 +485,7 @@ async fn overview(
 ) -> Result<Response, ApiError> {
     let id = KindergartenId(id);
     reader_of(&ctx, id)?;
-    let account = ctx.caller.staff(ctx.lang)?.name.clone();
-    let view = overview_of(&app, ctx.lang, &account, id).await?;
+    let view = overview_of(&app, ctx.lang, &ctx.caller, id).await?;
     Ok(no_store(ok(false, view)))
 }
 
@@ -488,8 +501,7 @@ async fn roster(
 ) -> Result<Response, ApiError> {
     let id = KindergartenId(id);
     reader_of(&ctx, id)?;
-    let account = ctx.caller.staff(ctx.lang)?.name.clone();
-    let view = rosters_of(&app, ctx.lang, &account, id).await?;
+    let view = rosters_of(&app, ctx.lang, &ctx.caller, id).await?;
     Ok(no_store(ok(false, view)))
 }
 

@@ -21,6 +21,7 @@ pub mod server;
 
 pub mod pages;
 
+mod access_log;
 mod admin;
 mod applications;
 mod auth;
@@ -247,6 +248,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(staff::routes())
         .merge(kindergarten::routes())
         .merge(admin::routes())
+        .merge(access_log::routes())
         .merge(documents::routes())
         .split_for_parts();
     error::document_common_errors(&mut openapi);

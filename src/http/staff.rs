@@ -7,9 +7,11 @@ use super::auth::{district_staff, Caller};
 use super::error::{self, ApiError, Lang};
 use super::extract::{ApiJson, ApiQuery};
 use super::{no_store, ok, AppState};
-use crate::domain::application::{ApplicationStatus, ClaimStatus, RefusalReason};
+use crate::domain::access_log::ViewKind;
+use crate::domain::application::{Application, ApplicationStatus, ClaimStatus, RefusalReason};
 use crate::domain::local_date;
 use crate::domain::numbers as ids;
+use crate::domain::state::QueueState;
 use crate::service::{Command, Outcome};
 use crate::store::{self, WorkListQuery};
 use axum::extract::{Path, State};
@@ -23,6 +25,7 @@ use utoipa_axum::routes;
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(work_list))
+        .routes(routes!(search))
         .routes(routes!(verify_priority))
         .routes(routes!(reject_priority))
         .routes(routes!(refuse))
@@ -139,37 +142,141 @@ pub(super) async fn work_list_of(
     let today = local_date(state_now(app));
     let items = rows
         .iter()
-        .filter_map(|a| {
-            let claim = a.priority.as_ref();
-            let due = claim
-                .filter(|c| c.status == ClaimStatus::Claimed && a.status.is_active())
-                .map(|_| {
-                    state
-                        .catalog
-                        .calendar
-                        .manual_step_due(a.registered_at, MANUAL_STEP_WORKING_DAYS)
-                });
-            let overdue = due.is_some_and(|due| due < today);
-            if overdue_only && !overdue {
-                return None;
-            }
-            Some(WorkItem {
-                number: ids::application_number(&state.catalog, a.id),
-                registered_at: a.registered_at,
-                status: super::views::codec_text(&a.status),
-                child_full_name: a.child.full_name.clone(),
-                child_birth_date: a.child.birth_date,
-                channel: super::views::codec_text(&a.channel),
-                priority_category: claim.map(|c| c.category.clone()),
-                priority_document: claim.map(|c| c.document.clone()),
-                priority_status: claim.map(|c| super::views::codec_text(&c.status)),
-                due,
-                overdue,
-            })
-        })
+        .map(|a| work_item(&state, a, today))
+        .filter(|item| !overdue_only || item.overdue)
         .collect();
     drop(state);
     Ok(WorkList { items, next_after })
+}
+
+/// One application as the work list and the search show it.
+fn work_item(state: &QueueState, a: &Application, today: NaiveDate) -> WorkItem {
+    let claim = a.priority.as_ref();
+    let due = claim
+        .filter(|c| c.status == ClaimStatus::Claimed && a.status.is_active())
+        .map(|_| {
+            state
+                .catalog
+                .calendar
+                .manual_step_due(a.registered_at, MANUAL_STEP_WORKING_DAYS)
+        });
+    WorkItem {
+        number: ids::application_number(&state.catalog, a.id),
+        registered_at: a.registered_at,
+        status: super::views::codec_text(&a.status),
+        child_full_name: a.child.full_name.clone(),
+        child_birth_date: a.child.birth_date,
+        channel: super::views::codec_text(&a.channel),
+        priority_category: claim.map(|c| c.category.clone()),
+        priority_document: claim.map(|c| c.document.clone()),
+        priority_status: claim.map(|c| super::views::codec_text(&c.status)),
+        due,
+        overdue: due.is_some_and(|due| due < today),
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SearchParams {
+    /// District code or id; must be the account's.
+    pub district: String,
+    /// The application's number (ESL-17).
+    pub number: Option<String>,
+    /// The child's IIN, 12 digits.
+    pub child_iin: Option<String>,
+    /// A part of the child's full name (at least 2 letters).
+    pub name: Option<String>,
+}
+
+/// The most applications a search answers: a search is to find one child, not to list.
+pub const SEARCH_MAX: u32 = 50;
+
+/// Finds a district's applications by number, by the child's IIN or by name (exactly one
+/// of them). Each application found is recorded in the staff access log as seen by the
+/// caller; the words searched for are not recorded (an IIN is personal data).
+#[utoipa::path(get, path = "/api/v1/applications/search", tag = "officer",
+    params(SearchParams), security(("staff_token" = [])),
+    responses((status = 200, body = WorkList), (status = 400, description = "query_invalid: not exactly one of number, child_iin, name"),
+        (status = 403, description = "Not this district's staff")))]
+async fn search(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    ApiQuery(params): ApiQuery<SearchParams>,
+) -> Result<Response, ApiError> {
+    Ok(no_store(ok(
+        false,
+        search_of(&app, &ctx.caller, ctx.lang, &params).await?,
+    )))
+}
+
+/// The search as the API answers it and the office's page shows it.
+pub(crate) async fn search_of(
+    app: &AppState,
+    caller: &Caller,
+    lang: Lang,
+    params: &SearchParams,
+) -> Result<WorkList, ApiError> {
+    let invalid = |field: &str| ApiError::new(error::QUERY_INVALID, lang).with_detail(field.into());
+    let district = ids::parse_district(&app.service.read().catalog, &params.district);
+    let Some(district) = district else {
+        caller.staff(lang)?;
+        return Err(invalid("district"));
+    };
+    district_staff(caller, district, true, lang)?;
+    let given = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(String::from)
+    };
+    let rows = match (
+        given(&params.number),
+        given(&params.child_iin),
+        given(&params.name),
+    ) {
+        (Some(number), None, None) => {
+            let id = ids::parse_application(&app.service.read().catalog, &number)
+                .filter(|id| id.district == district);
+            match id {
+                None => Vec::new(),
+                Some(id) => read_blocking(app, lang, move |conn| store::application(conn, id))
+                    .await?
+                    .into_iter()
+                    .collect(),
+            }
+        }
+        (None, Some(iin), None) => {
+            if iin.len() != 12 || !iin.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(invalid("child_iin"));
+            }
+            let by = store::SearchBy::ChildIin(iin);
+            read_blocking(app, lang, move |conn| {
+                store::search_applications(conn, district, &by, SEARCH_MAX)
+            })
+            .await?
+        }
+        (None, None, Some(name)) => {
+            if name.chars().count() < 2 || name.chars().count() > 200 {
+                return Err(invalid("name"));
+            }
+            let by = store::SearchBy::ChildName(name);
+            read_blocking(app, lang, move |conn| {
+                store::search_applications(conn, district, &by, SEARCH_MAX)
+            })
+            .await?
+        }
+        _ => return Err(invalid("number, child_iin, name: exactly one")),
+    };
+    let seen = rows.iter().map(|a| a.id).collect();
+    super::access_log::record_views(app, caller, ViewKind::Search, seen, lang).await?;
+    let state = app.service.read();
+    let today = local_date(state_now(app));
+    let items = rows.iter().map(|a| work_item(&state, a, today)).collect();
+    Ok(WorkList {
+        items,
+        next_after: None,
+    })
 }
 
 fn state_now(app: &AppState) -> DateTime<Utc> {

@@ -6,6 +6,7 @@
 use super::writer::Tx;
 use super::CommandError;
 use crate::domain::access;
+use crate::domain::access_log::ViewKind;
 use crate::domain::amendment::{Amendment, AmendmentForm, Move, MoveForm};
 use crate::domain::application::{
     parse_name, Application, ApplicationId, ApplicationStatus, Channel, ClaimStatus,
@@ -125,6 +126,13 @@ pub enum Command {
         id: ApplicationId,
         process: Satisfaction,
         information: Satisfaction,
+    },
+    /// Records that the calling staff account saw `applications` (one entry each; one
+    /// without an application when it is empty) in the staff access log. No event: a view
+    /// changes nothing in the queue; the log is its own chain (see `domain::access_log`).
+    RecordViews {
+        kind: ViewKind,
+        applications: Vec<ApplicationId>,
     },
     /// Names the head of a district's education department, who signs its referrals.
     SetEducationHead {
@@ -666,6 +674,13 @@ pub fn run(command: Command, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
         }
         Command::Tick => tick(tx),
         Command::Probe => Ok(Outcome::Done),
+        Command::RecordViews { kind, applications } => {
+            let actor = tx.actor_name();
+            let account = actor.strip_prefix("staff:").unwrap_or(&actor);
+            tx.store()
+                .append_views(tx.now(), account, kind, &applications)?;
+            Ok(Outcome::Done)
+        }
         Command::ReissueAccessCode { id } => {
             tx.store().application(id)?.ok_or(CommandError::NotFound)?;
             let code = issue_access_code(tx, id)?;

@@ -211,6 +211,62 @@ pub fn work_list(conn: &Connection, q: &WorkListQuery) -> Result<Vec<Application
     Ok(out)
 }
 
+/// What an officer searches a district's applications by.
+#[derive(Clone, Debug)]
+pub enum SearchBy {
+    /// The child's IIN, exactly.
+    ChildIin(String),
+    /// A part of the child's full name. SQLite folds the case of Latin letters only, so a
+    /// Cyrillic name is matched as typed or with each word capitalised, as names are written.
+    ChildName(String),
+}
+
+/// A district's applications matching `by`, by registration number, at most `limit`.
+pub fn search_applications(
+    conn: &Connection,
+    district: DistrictId,
+    by: &SearchBy,
+    limit: u32,
+) -> Result<Vec<Application>, StoreError> {
+    let (condition, first, second) = match by {
+        SearchBy::ChildIin(iin) => ("child_iin = ?2", iin.clone(), iin.clone()),
+        SearchBy::ChildName(name) => (
+            "(instr(child_full_name, ?2) > 0 OR instr(child_full_name, ?3) > 0)",
+            name.clone(),
+            capitalised(name),
+        ),
+    };
+    let sql = format!(
+        "SELECT {APPLICATION_COLUMNS} FROM applications \
+         WHERE district_id = ?1 AND {condition} AND ?3 = ?3 \
+         ORDER BY registration_number LIMIT ?4"
+    );
+    let mut statement = conn.prepare_cached(&sql)?;
+    let mut rows = statement.query(params![district.0, first, second, limit])?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(codec::application_from_row(row)?);
+    }
+    Ok(out)
+}
+
+/// "иванов иван" → "Иванов Иван".
+fn capitalised(text: &str) -> String {
+    text.split(' ')
+        .map(|word| {
+            let mut chars = word.chars();
+            match chars.next() {
+                Some(first) => first
+                    .to_uppercase()
+                    .chain(chars.flat_map(char::to_lowercase))
+                    .collect(),
+                None => String::new(),
+            }
+        })
+        .collect::<Vec<String>>()
+        .join(" ")
+}
+
 /// Places reported in a district within [from, to), oldest first, at most `limit`.
 pub fn places_reported(
     conn: &Connection,

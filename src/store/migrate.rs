@@ -39,6 +39,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0007_district_rules.sql",
         sql: include_str!("../../migrations/0007_district_rules.sql"),
     },
+    // 0008 is another branch's (issue 14); 0009 is the staff access log (issue 15).
+    Migration {
+        name: "0009_access_log.sql",
+        sql: include_str!("../../migrations/0009_access_log.sql"),
+    },
     Migration {
         name: "0010_kindergarten_admin.sql",
         sql: include_str!("../../migrations/0010_kindergarten_admin.sql"),

@@ -5,6 +5,7 @@
 //! the hash-chained journal and updates the tables in the caller's transaction, so tables and
 //! journal cannot drift apart. Readers (start-up, `verify`) open their own connections.
 
+pub mod access_log;
 pub mod anchor;
 mod api;
 pub mod checkpoint;

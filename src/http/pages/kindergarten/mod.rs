@@ -58,7 +58,14 @@ async fn kindergarten_page(
     let Some(staff) = &page.staff else {
         return see_other("/staff");
     };
-    let view = match api::overview_of(app, page.lang.api(), &staff.account.name, id).await {
+    let view = match api::overview_of(
+        app,
+        page.lang.api(),
+        &Caller::Staff(staff.account.clone()),
+        id,
+    )
+    .await
+    {
         Ok(view) => view,
         Err(error) => return page.api_error(error),
     };
@@ -217,7 +224,14 @@ async fn roster_page(
     let Some(staff) = &page.staff else {
         return see_other("/staff");
     };
-    let rosters = match api::rosters_of(app, page.lang.api(), &staff.account.name, id).await {
+    let rosters = match api::rosters_of(
+        app,
+        page.lang.api(),
+        &Caller::Staff(staff.account.clone()),
+        id,
+    )
+    .await
+    {
         Ok(rosters) => rosters,
         Err(error) => return page.api_error(error),
     };
