@@ -141,7 +141,7 @@ async fn a_search_that_finds_nothing_is_recorded_and_bad_searches_are_refused() 
     assert_eq!(nothing.json()["items"], json!([]));
     let log = server
         .get("/api/v1/access-log")
-        .bearer_auth(&server.admin())
+        .bearer_auth(server.admin())
         .go()
         .await;
     assert_eq!(

@@ -907,6 +907,7 @@ async fn every_page_passes_axe_in_both_languages() {
             .submit_blocking(
                 Command::ReissueAccessCode {
                     id: referral.application,
+                    contacts: None,
                 },
                 Actor::system(),
             )
@@ -1037,6 +1038,78 @@ async fn every_page_passes_axe_in_both_languages() {
             &mut failures,
         )
         .await;
+        // The office's pages (issue 15): the desk, the search, revocation, a new code.
+        for (name, path) in [
+            ("staff-register", "/staff/register".to_string()),
+            ("staff-register-family", "/staff/register/family".into()),
+            ("staff-referral", format!("/staff/applications/{number}")),
+            (
+                "staff-amend",
+                format!("/staff/applications/{claimant}/amend"),
+            ),
+            (
+                "staff-move",
+                format!("/staff/applications/{claimant}/move?district=SAR"),
+            ),
+            (
+                "staff-transfer",
+                format!("/staff/applications/{claimant}/transfer"),
+            ),
+        ] {
+            check_page(
+                &browser,
+                &site,
+                name,
+                lang,
+                &path,
+                &screenshots,
+                &mut failures,
+            )
+            .await;
+        }
+        browser.goto(&site.url("/staff/register")).await;
+        browser
+            .click("form[action='/staff/register'][method='post'] button[type=submit]")
+            .await;
+        check_current(
+            &browser,
+            "staff-register-errors",
+            lang,
+            &screenshots,
+            &mut failures,
+        )
+        .await;
+        browser.goto(&site.url("/staff")).await;
+        browser.select("search-by", "name").await;
+        browser.fill("search-text", "Жұмабаева").await;
+        browser.click("form[action='/staff/search'] button").await;
+        check_current(&browser, "staff-search", lang, &screenshots, &mut failures).await;
+        browser
+            .goto(&site.url(&format!("/staff/applications/{claimant}")))
+            .await;
+        browser.click("form[action$='/access-code'] button").await;
+        check_current(
+            &browser,
+            "staff-new-code",
+            lang,
+            &screenshots,
+            &mut failures,
+        )
+        .await;
+        browser.click("form[action='/sign-out'] button").await;
+        // The parent's page now lists the officer's look.
+        browser.goto(&site.url("/lookup")).await;
+        browser.fill("number", &number).await;
+        browser.fill("code", &code).await;
+        browser.click("form[action='/lookup'] button").await;
+        check_current(
+            &browser,
+            "application-looked",
+            lang,
+            &screenshots,
+            &mut failures,
+        )
+        .await;
         browser.click("form[action='/sign-out'] button").await;
         sign_in_staff(&browser, &site, &kg).await;
         check_current(&browser, "kindergarten", lang, &screenshots, &mut failures).await;
@@ -1065,6 +1138,77 @@ async fn every_page_passes_axe_in_both_languages() {
         "serious accessibility violations:\n{}",
         failures.join("\n")
     );
+    let errors = nu_html_errors(&sources_dir());
+    assert!(
+        errors.is_empty(),
+        "the Nu HTML checker's errors:\n{}",
+        errors.join("\n")
+    );
+}
+
+/// Where the axe walk leaves each page's HTML for the Nu HTML checker.
+fn sources_dir() -> PathBuf {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| tempfile::tempdir().unwrap())
+        .path()
+        .to_path_buf()
+}
+
+fn vnu_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/browser/node_modules/vnu-jar/build/dist/vnu.jar")
+}
+
+/// Runs the Nu HTML checker (vnu-jar, on Java) once over every page saved in `dir`;
+/// answers its errors, each with its page.
+fn nu_html_errors(dir: &Path) -> Vec<String> {
+    assert!(
+        vnu_path().exists(),
+        "{} is missing: run scripts/install-test-deps",
+        vnu_path().display()
+    );
+    let output = Process::new("java")
+        .arg("-jar")
+        .arg(vnu_path())
+        .args(["--errors-only", "--format", "json"])
+        .arg(dir)
+        .output()
+        .expect("java runs: scripts/install-test-deps installs it");
+    // The report goes to standard error.
+    let report: Value = serde_json::from_slice(&output.stderr).unwrap_or_else(|e| {
+        panic!(
+            "no report from vnu ({e}): {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    let messages = report["messages"].as_array().cloned().unwrap_or_default();
+    messages
+        .iter()
+        .filter(|m| m["type"] == "error" || m["subType"] == "fatal")
+        .map(|m| {
+            let page = m["url"]
+                .as_str()
+                .unwrap_or("")
+                .rsplit('/')
+                .next()
+                .unwrap_or("");
+            format!("{page}:{}: {}", m["lastLine"], m["message"])
+        })
+        .collect()
+}
+
+/// The checker itself finds errors (a duplicate id, a stray end tag).
+#[test]
+fn the_nu_html_checker_finds_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("broken.html"),
+        "<!DOCTYPE html><html lang=kk><head><title>x</title></head>\
+         <body><p id=a>x</p><p id=a>y</p></div></body></html>",
+    )
+    .unwrap();
+    let errors = nu_html_errors(dir.path());
+    assert_eq!(errors.len(), 2, "{errors:?}");
 }
 
 /// A new application whose priority claim waits for an officer.
@@ -1136,6 +1280,14 @@ async fn check_current(
     for violation in serious_violations(browser).await {
         failures.push(format!("{name} ({lang}): {violation}"));
     }
+    // The page as the browser holds it, for the Nu HTML checker at the end of the walk.
+    let html = browser
+        .client
+        .execute("return document.documentElement.outerHTML;", vec![])
+        .await
+        .unwrap();
+    let html = format!("<!DOCTYPE html>\n{}", html.as_str().unwrap_or(""));
+    std::fs::write(sources_dir().join(format!("{name}-{lang}.html")), html).unwrap();
     if let Some(dir) = screenshots {
         save_screenshot(browser, dir, &format!("{name}-{lang}")).await;
     }
@@ -1165,6 +1317,295 @@ async fn save_screenshot(browser: &Browser, dir: &Path, name: &str) {
     let png = browser.client.screenshot().await.unwrap();
     std::fs::create_dir_all(dir).unwrap();
     std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+}
+
+/// Issue 15, the operator's main job: a parent comes to the service centre with twins; the
+/// operator registers both on the parent's behalf, the service records the channel and the
+/// operator, the page prints the access code and the notices, and the code the parent
+/// takes home opens the application. The desk's browser is not left signed in as the parent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_registers_twins_for_a_parent_and_prints_the_code() {
+    let site = Site::start(0).await;
+    let browser = Browser::start(1200, 1400).await;
+    let esl = site.district("ESL");
+    let (kindergarten, _) = site.kindergarten_with_group(esl, 2023);
+    let operator = site.staff("operator-aigul", Role::Operator, Scope::District(esl));
+    browser.goto(&site.url("/?lang=ru")).await;
+    sign_in_staff(&browser, &site, &operator).await;
+    assert_eq!(browser.text("h1").await, "Рабочий список");
+
+    // From the work list to the desk's family form, which says on whose behalf.
+    browser
+        .click_link("Зарегистрировать близнецов или братьев и сестёр")
+        .await;
+    assert_eq!(browser.path().await, "/staff/register/family");
+    let desk = browser.text("[data-testid=desk]").await;
+    assert!(
+        desk.contains("ЦОН") && desk.contains("operator-aigul"),
+        "{desk}"
+    );
+    let birth = NaiveDate::from_ymd_opt(2023, 5, 14).unwrap();
+    let twins = [
+        child(birth, 60, "Оспанов Хасан"),
+        child(birth, 70, "Оспанов Хусейн"),
+    ];
+    for (i, twin) in twins.iter().enumerate() {
+        let n = i + 1;
+        browser.fill(&format!("child_iin_{n}"), &twin.iin).await;
+        browser
+            .fill(&format!("child_full_name_{n}"), twin.name)
+            .await;
+        browser
+            .fill(&format!("child_birth_date_{n}"), &birth.to_string())
+            .await;
+    }
+    browser.fill("applicant_iin", "791028302728").await;
+    browser.fill("applicant_full_name", "Оспанов Арман").await;
+    browser.select("applicant_relation", "father").await;
+    browser.fill("applicant_phone", "+7 701 234 56 78").await;
+    browser
+        .fill("applicant_address", "Астана, Мәңгілік Ел 10, 5")
+        .await;
+    browser.fill("desired_start", "2026-12-01").await;
+    browser.select("language", "kk").await;
+    browser
+        .check(&format!("#kindergarten-{}", kindergarten.0))
+        .await;
+    browser.check("#together-yes").await;
+    browser
+        .click("form[action='/staff/register/family'][method='post'] button[type=submit]")
+        .await;
+
+    // The answer prints the numbers and the one code of both.
+    assert_eq!(browser.text("[data-testid=numbers]").await, "ESL-1, ESL-2");
+    let code = browser.text("[data-testid=access-code]").await;
+    assert_eq!(code.len(), 14, "{code}");
+    // Recorded: the service centre's channel and the operator, for both children.
+    let entered: Vec<(String, Option<String>)> = {
+        let conn = rusqlite::Connection::open(&site.path).unwrap();
+        let mut statement = conn
+            .prepare("SELECT channel, entered_by FROM applications ORDER BY registration_number")
+            .unwrap();
+        statement
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    let by_operator = (
+        "service_centre".to_string(),
+        Some("staff:operator-aigul".to_string()),
+    );
+    assert_eq!(entered, [by_operator.clone(), by_operator]);
+
+    // The notice prints for the parent.
+    browser.click_link("Распечатать уведомление ESL-2").await;
+    let notice = browser.body().await;
+    assert!(
+        notice.contains("ESL-2") && notice.contains("Оспанов Хусейн"),
+        "{notice}"
+    );
+
+    // The desk's browser holds no parent's session...
+    browser.goto(&site.url("/my")).await;
+    assert_eq!(browser.path().await, "/lookup");
+    // ...and the code the parent took home opens the application.
+    browser.fill("number", "ESL-1").await;
+    browser.fill("code", &code).await;
+    browser.click("form[action='/lookup'] button").await;
+    assert_eq!(browser.text("h1").await, "Заявление ESL-1");
+    browser.stop().await;
+}
+
+/// Issue 15, the officer: finds a child by the IIN, opens the application and revokes its
+/// referral with a reason; the freed place goes at once to the next child in the queue.
+/// The parent then sees on their page that the officer looked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_officer_finds_a_child_by_iin_revokes_its_referral_and_the_place_goes_on() {
+    let site = Site::start(0).await;
+    let browser = Browser::start(1200, 1400).await;
+    let esl = site.district("ESL");
+    let (kindergarten, group) = site.kindergarten_with_group(esl, 2023);
+    let birth = NaiveDate::from_ymd_opt(2023, 5, 14).unwrap();
+    let first = child(birth, 10, "Қасымов Айдос");
+    let second = child(birth, 20, "Сейітов Ерлан");
+    let service = site.service.clone();
+    let (first_iin, second_iin) = (first.iin.clone(), second.iin.clone());
+    let (first_id, first_code, second_id, referral) = tokio::task::spawn_blocking(move || {
+        let register = |iin: &str, name: &str| {
+            let form = kezek::domain::application::RegistrationForm {
+                district: "ESL".into(),
+                child_iin: iin.into(),
+                child_full_name: name.into(),
+                child_birth_date: birth.to_string(),
+                applicant_iin: "791028302728".into(),
+                applicant_full_name: "Қасымов Арман".into(),
+                applicant_phone: "+77011234567".into(),
+                applicant_email: None,
+                applicant_address: "Астана, Тұран даңғылы 7".into(),
+                applicant_relation: "father".into(),
+                desired_start: "2026-12-01".into(),
+                kindergartens: vec![kindergarten.0],
+                language: "kk".into(),
+                priority_category: None,
+                priority_document: None,
+            };
+            let command = Command::Register {
+                form,
+                channel: kezek::domain::application::Channel::Portal,
+            };
+            match service.submit_blocking(command, Actor::portal()).unwrap() {
+                Outcome::Registered {
+                    application,
+                    access_code,
+                    ..
+                } => (application.id, access_code),
+                other => panic!("{other:?}"),
+            }
+        };
+        let (first_id, first_code) = register(&first_iin, "Қасымов Айдос");
+        let (second_id, _) = register(&second_iin, "Сейітов Ерлан");
+        let places = NewPlaces {
+            kindergarten,
+            group: Some(kezek::domain::catalog::GroupId(group)),
+            age_band: None,
+            language: None,
+            count: 1,
+            available_from: NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
+        };
+        let Outcome::PlacesReported { referrals, .. } = service
+            .submit_blocking(Command::ReportPlaces(places), Actor::system())
+            .unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(referrals[0].application, first_id, "the first in line");
+        (first_id, first_code, second_id, referrals[0].id)
+    })
+    .await
+    .unwrap();
+    let catalog = site.catalog();
+    let first_number = kezek::domain::numbers::application_number(&catalog, first_id);
+    let referral_number = kezek::domain::numbers::referral_number(&catalog, referral);
+    let officer = site.staff("officer-esl", Role::Officer, Scope::District(esl));
+    browser.goto(&site.url("/?lang=ru")).await;
+    sign_in_staff(&browser, &site, &officer).await;
+
+    // The search by the child's IIN finds the one application.
+    browser.select("search-by", "child_iin").await;
+    browser.fill("search-text", &first.iin).await;
+    browser.click("form[action='/staff/search'] button").await;
+    let results = browser.text("#results tbody").await;
+    assert!(results.contains(&first_number), "{results}");
+    assert_eq!(results.lines().count(), 1, "{results}");
+    // The IIN travelled in the form's body, never in a URL.
+    assert_eq!(browser.path().await, "/staff/search");
+
+    // The officer opens it and revokes the referral with a reason.
+    browser
+        .click(&format!(
+            "#results a[href='/staff/applications/{first_number}']"
+        ))
+        .await;
+    let revoke_title = browser.text("#revoke-title").await;
+    assert!(revoke_title.contains(&referral_number), "{revoke_title}");
+    browser
+        .fill("revoke-reason", "Родитель сообщил, что семья уезжает")
+        .await;
+    browser.click("form[action$='/revoke'] button").await;
+    let notice = browser.text("[role=status]").await;
+    assert!(notice.contains("Направление отозвано."), "{notice}");
+
+    // The place went on to the next child at once.
+    let next = browser.text("[data-testid=next-referral]").await;
+    let (next_holder, revoked_status) = {
+        let state = site.service.read();
+        let next_id = kezek::domain::numbers::parse_referral(&state.catalog, &next).unwrap();
+        (
+            state.live[&next_id].referral.application,
+            !state.live.contains_key(&referral),
+        )
+    };
+    assert_eq!(next_holder, second_id, "the place went to {next}");
+    assert!(revoked_status, "the revoked referral is no longer live");
+    let history = browser.body().await;
+    assert!(history.contains("Направление аннулировано"), "{history}");
+
+    // On the parent's behalf, the officer amends the application's phone, after a review.
+    browser
+        .click_link("Изменить заявление от имени родителя")
+        .await;
+    browser.fill("applicant_phone", "+7 705 111 22 33").await;
+    browser.click("button[value=review]").await;
+    let changes = browser.text("[data-testid=amend-changes]").await;
+    assert_eq!(changes, "Телефон");
+    browser.click("button[value=confirm]").await;
+    assert_eq!(
+        browser.path().await,
+        format!("/staff/applications/{first_number}?done=amended")
+    );
+    let history = browser.body().await;
+    assert!(
+        history.contains("В заявление внесены изменения"),
+        "{history}"
+    );
+
+    // The first child's parent sees who looked: the officer, by search and by opening.
+    browser.click("form[action='/sign-out'] button").await;
+    browser.goto(&site.url("/lookup")).await;
+    browser.fill("number", &first_number).await;
+    browser.fill("code", &first_code).await;
+    browser.click("form[action='/lookup'] button").await;
+    let looked = browser.text("[data-testid=access-log]").await;
+    assert!(looked.contains("officer-esl"), "{looked}");
+    assert!(
+        looked.contains("Нашёл поиском") && looked.contains("Открыл заявление"),
+        "{looked}"
+    );
+    browser.stop().await;
+}
+
+/// Issue 15, the officer on the parent's behalf: a family moved to another district; the
+/// officer files the move, and the page gives the new number and code, which open it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_officer_moves_an_application_to_another_district_for_the_parent() {
+    let site = Site::start(0).await;
+    let browser = Browser::start(1200, 1400).await;
+    let esl = site.district("ESL");
+    let service = site.service.clone();
+    let number = tokio::task::spawn_blocking(move || {
+        let id = waiting_claim(&service);
+        kezek::domain::numbers::application_number(&service.read().catalog, id)
+    })
+    .await
+    .unwrap();
+    let officer = site.staff("officer-esl", Role::Officer, Scope::District(esl));
+    browser.goto(&site.url("/?lang=ru")).await;
+    sign_in_staff(&browser, &site, &officer).await;
+    browser
+        .goto(&site.url(&format!("/staff/applications/{number}")))
+        .await;
+    browser.click_link("Перенести в другой район").await;
+    browser.select("district", "SAR").await;
+    browser.click("form.filters button").await;
+    browser.select("language", "any").await;
+    browser
+        .click("form[action$='/move'][method='post'] button[type=submit]")
+        .await;
+    assert_eq!(
+        browser.text("h1").await,
+        "Заявление перенесено в другой район"
+    );
+    let moved = browser.text("[data-testid=number]").await;
+    let code = browser.text("[data-testid=access-code]").await;
+    assert!(moved.starts_with("SAR-"), "{moved}");
+    browser.click("form[action='/sign-out'] button").await;
+    browser.goto(&site.url("/lookup")).await;
+    browser.fill("number", &moved).await;
+    browser.fill("code", &code).await;
+    browser.click("form[action='/lookup'] button").await;
+    assert_eq!(browser.text("h1").await, format!("Заявление {moved}"));
+    browser.stop().await;
 }
 
 // ----- issue 15: the kindergarten head and the administrator ---------------------------
@@ -1626,4 +2067,10 @@ async fn the_head_and_administrator_pages_pass_axe_in_both_languages() {
         "serious accessibility violations:\n{}",
         failures.join("\n")
     );
+    // The Nu HTML checker on these pages (the walk's other pages share the folder).
+    let errors: Vec<String> = nu_html_errors(&sources_dir())
+        .into_iter()
+        .filter(|e| e.starts_with("kg-") || e.starts_with("admin-"))
+        .collect();
+    assert!(errors.is_empty(), "Nu HTML checker errors:\n{}", errors.join("\n"));
 }

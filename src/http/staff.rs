@@ -437,20 +437,41 @@ pub struct NewAccessCode {
     pub access_code: String,
 }
 
-/// A new access code for a parent who lost theirs, after staff checked their identity.
+#[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContactsReplacement {
+    /// The applicant at the desk's phone, e-mail ("" removes it) and address; each absent
+    /// field keeps the application's.
+    pub applicant_phone: Option<String>,
+    pub applicant_email: Option<String>,
+    pub applicant_address: Option<String>,
+}
+
+/// A new access code for the parent at the desk, after staff checked their identity: the
+/// old code stops working. With a body, the applicant's contact details are replaced too
+/// (the remedy when somebody else registered the child first), journaled as an amendment.
 #[utoipa::path(post, path = "/api/v1/applications/{number}/access-code", tag = "officer",
     params(("number" = String, Path, description = "ESL-17")),
+    request_body(content = Option<ContactsReplacement>, description = "Optional: the contacts that replace the application's"),
     security(("staff_token" = [])),
-    responses((status = 200, body = NewAccessCode)))]
+    responses((status = 200, body = NewAccessCode), (status = 422, description = "phone_invalid, email_invalid, address_invalid")))]
 async fn reissue_access_code(
     State(app): State<AppState>,
     ctx: Ctx,
     Path(number): Path<String>,
+    body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
     let id = officer_reach(&app, &ctx, &number, true)?;
+    let contacts = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        let replacement: ContactsReplacement = serde_json::from_slice(&body)
+            .map_err(|e| ctx.error(error::INVALID).with_detail(e.to_string()))?;
+        Some(replacement.into_form())
+    };
     let (outcome, replayed) = ctx
         .submission(&app)
-        .run(Command::ReissueAccessCode { id })
+        .run(Command::ReissueAccessCode { id, contacts })
         .await?;
     let Outcome::AccessCode(access_code) = outcome else {
         unreachable!("answers the code")
@@ -463,4 +484,15 @@ async fn reissue_access_code(
             access_code,
         },
     )))
+}
+
+impl ContactsReplacement {
+    pub fn into_form(self) -> crate::domain::amendment::AmendmentForm {
+        crate::domain::amendment::AmendmentForm {
+            applicant_phone: self.applicant_phone,
+            applicant_email: self.applicant_email,
+            applicant_address: self.applicant_address,
+            ..Default::default()
+        }
+    }
 }

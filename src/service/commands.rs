@@ -84,9 +84,14 @@ pub enum Command {
     },
     /// Processes everything due by now: expiries, ends of stop lists, children aging out.
     Tick,
-    /// A new access code for a parent who lost theirs (staff, after checking identity).
+    /// A new access code for a parent who lost theirs (staff, after checking identity). With
+    /// `contacts`, also the remedy when somebody else registered the child first: the
+    /// applicant at the desk's phone, e-mail and address replace the application's (an
+    /// amendment, journaled as such) and the code the other person holds stops working.
+    /// Nothing is emitted unless both can be done.
     ReissueAccessCode {
         id: ApplicationId,
+        contacts: Option<AmendmentForm>,
     },
     /// A motivated refusal by an officer; only while the application waits in the queue.
     Refuse {
@@ -681,8 +686,35 @@ pub fn run(command: Command, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
                 .append_views(tx.now(), account, kind, &applications)?;
             Ok(Outcome::Done)
         }
-        Command::ReissueAccessCode { id } => {
-            tx.store().application(id)?.ok_or(CommandError::NotFound)?;
+        Command::ReissueAccessCode { id, contacts } => {
+            let application = tx.store().application(id)?.ok_or(CommandError::NotFound)?;
+            let amendment = match contacts {
+                None => None,
+                Some(form) => {
+                    // Contacts only: the choices are the parent's to amend, not the desk's.
+                    let form = AmendmentForm {
+                        applicant_phone: form.applicant_phone,
+                        applicant_email: form.applicant_email,
+                        applicant_address: form.applicant_address,
+                        ..AmendmentForm::default()
+                    };
+                    let parsed = Amendment::parse(
+                        &form,
+                        &application,
+                        &tx.state().catalog,
+                        local_date(tx.now()),
+                    );
+                    match parsed {
+                        Ok(amendment) => Some(amendment),
+                        // The same contacts as on file: only the code is new.
+                        Err(Refusal::NothingToAmend) => None,
+                        Err(refusal) => return Err(refusal.into()),
+                    }
+                }
+            };
+            if let Some(amendment) = amendment {
+                tx.emit(Event::ApplicationAmended { id, amendment })?;
+            }
             let code = issue_access_code(tx, id)?;
             Ok(Outcome::AccessCode(code))
         }

@@ -676,8 +676,18 @@ impl FieldAttrs {
         }
     }
 
+    /// The input's type. HTML allows `maxlength` only on the textual types (the Nu HTML
+    /// checker refuses it on a number), so the others drop it.
     pub fn kind(self, kind: &'static str) -> FieldAttrs {
-        FieldAttrs { kind, ..self }
+        let textual = matches!(
+            kind,
+            "text" | "email" | "password" | "search" | "tel" | "url"
+        );
+        FieldAttrs {
+            kind,
+            maxlength: self.maxlength.filter(|_| textual),
+            ..self
+        }
     }
 
     pub fn optional(self) -> FieldAttrs {

@@ -1,19 +1,25 @@
 //! The office's pages, for the district's officers and the service centre's operators:
-//! the work list with overdue items first, and one application with the decisions an
-//! officer makes (verify or reject a priority claim, a motivated refusal).
+//! the work list with overdue items first; the desk, registering a child or a family on a
+//! parent's behalf (the parent's own forms, see `parent::Desk`); the search by number,
+//! IIN or name; and one application with what each role does there: a new access code
+//! (both), and the officer's decisions (verify or reject a priority claim, revoke a
+//! referral, a motivated refusal). Every view of an application and every search is
+//! recorded in the staff access log, as the API records it.
 
-use super::parent::{facts, history_section};
+use super::parent::{facts, history_section, Amender, Desk};
 use super::{see_other, FieldAttrs, Fields, Page, Staff};
+use crate::domain::access_log::ViewKind;
 use crate::domain::application::RefusalReason;
 use crate::domain::catalog::Catalog;
 use crate::domain::numbers as ids;
 use crate::domain::staff::{Role, Scope};
+use crate::http::access_log::record_views;
 use crate::http::applications::application_view;
 use crate::http::auth::{district_staff, Caller};
 use crate::http::error::{self, ApiError};
 use crate::http::staff::{work_list_of, WorkItem, WorkListParams};
 use crate::http::AppState;
-use crate::service::Command;
+use crate::service::{Command, Outcome};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -22,11 +28,30 @@ use axum::routing::{get, post};
 use axum::Router;
 use maud::{html, Markup};
 
+mod moves;
 mod texts;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/staff/register", get(desk_form).post(desk_register))
+        .route(
+            "/staff/register/family",
+            get(desk_family_form).post(desk_family),
+        )
+        .route("/staff/search", post(search))
         .route("/staff/applications/{number}", get(application))
+        .route(
+            "/staff/applications/{number}/amend",
+            get(amend_form).post(amend),
+        )
+        .route(
+            "/staff/applications/{number}/move",
+            get(moves::move_form).post(moves::move_application),
+        )
+        .route(
+            "/staff/applications/{number}/transfer",
+            get(moves::transfer_form).post(moves::request_transfer),
+        )
         .route("/staff/applications/{number}/{decision}", post(decide))
 }
 
@@ -76,6 +101,14 @@ pub(super) async fn work_list(app: &AppState, page: &Page, staff: &Staff) -> Res
         page.t(texts::WORK_LIST_TITLE),
         html! {
             h1 { (page.t(texts::WORK_LIST_TITLE)) }
+            section.card aria-labelledby="desk-title" {
+                h2 #desk-title { (page.t(texts::DESK_TITLE)) }
+                div.actions {
+                    a.button href="/staff/register" { (page.t(texts::DESK_REGISTER)) }
+                    a.button.secondary href="/staff/register/family" { (page.t(texts::DESK_REGISTER_FAMILY)) }
+                }
+            }
+            (search_form(page, "number", "", None))
             section aria-labelledby="claims-title" {
                 h2 #claims-title { (page.t(texts::CLAIMS_TITLE)) " (" (claims.items.len()) ")" }
                 p.hint { (page.t(texts::WORK_LIST_INTRO)) }
@@ -150,14 +183,25 @@ async fn application(
     if page.staff.is_none() {
         return see_other("/staff");
     }
-    let id = match reach(&app, &page, &number, true) {
-        Ok((_, id)) => id,
+    let (caller, id) = match reach(&app, &page, &number, true) {
+        Ok(reached) => reached,
         Err(error) => return page.api_error(error),
     };
     let view = match application_view(&app, page.lang.api(), id).await {
         Ok(view) => view,
         Err(error) => return page.api_error(error),
     };
+    // As the API's GET: recorded before it is shown.
+    let recorded = record_views(
+        &app,
+        &caller,
+        ViewKind::Application,
+        vec![id],
+        page.lang.api(),
+    );
+    if let Err(error) = recorded.await {
+        return page.api_error(error);
+    }
     let catalog = app.service.read().catalog.clone();
     let officer = page
         .staff
@@ -172,14 +216,33 @@ async fn application(
         Some("verified") => Some(texts::DONE_VERIFIED),
         Some("rejected") => Some(texts::DONE_REJECTED),
         Some("refused") => Some(texts::DONE_REFUSED),
+        Some("revoked") => Some(texts::DONE_REVOKED),
+        Some("amended") => Some(texts::DONE_AMENDED_FOR_PARENT),
+        Some("transfer") => Some(texts::TRANSFER_DONE),
         _ => None,
     };
+    // After a revocation: who the freed place went to (a referral number, nothing personal).
+    let next = (page.query("done") == Some("revoked")).then(|| page.query("next"));
+    let live_referral = view
+        .referral
+        .as_ref()
+        .filter(|r| r.status == "issued")
+        .map(|r| r.number.clone());
     let action = |decision: &str| format!("/staff/applications/{}/{decision}", view.number);
     page.ok(
         &format!("{} {}", page.t(texts::MY_TITLE), view.number),
         html! {
             h1 { (page.t(texts::MY_TITLE)) " " (view.number) }
-            @if let Some(done) = done { p.notice.ok role="status" { (page.t(done)) } }
+            @if let Some(done) = done {
+                div.notice.ok role="status" {
+                    p { (page.t(done)) }
+                    @match next {
+                        Some(Some(next)) => p { (page.t(texts::NEXT_REFERRAL)) " " strong data-testid="next-referral" { (next) } },
+                        Some(None) => p { (page.t(texts::NO_NEXT_REFERRAL)) },
+                        None => {},
+                    }
+                }
+            }
             p { a href="/staff" { "← " (page.t(texts::WORK_LIST_TITLE)) } }
             (facts(&page, &catalog, &view))
             @if let Some(position) = &view.position {
@@ -206,6 +269,34 @@ async fn application(
                     }
                 }
             }
+            @if officer && (active || view.status == "enrolled") {
+                div.actions {
+                    @if active {
+                        a.button.secondary href=(format!("/staff/applications/{}/amend", view.number)) { (page.t(texts::AMEND_FOR_PARENT)) }
+                    }
+                    @if view.status == "queued" {
+                        a.button.secondary href=(format!("/staff/applications/{}/move", view.number)) { (page.t(texts::MOVE_TITLE)) }
+                    }
+                    @if view.status == "enrolled" {
+                        a.button.secondary href=(format!("/staff/applications/{}/transfer", view.number)) { (page.t(texts::TRANSFER_TITLE)) }
+                    }
+                }
+            }
+            @if let (true, Some(referral)) = (officer, &live_referral) {
+                section.card aria-labelledby="revoke-title" {
+                    h3 #revoke-title { (page.t(texts::REVOKE_TITLE)) " " (referral) }
+                    p.hint { (page.t(texts::REVOKE_HINT)) }
+                    form method="post" action=(action("revoke")) {
+                        (page.form_guard(true))
+                        (super::text_field("revoke-reason", page.t(texts::REVOKE_REASON), None, "", None, FieldAttrs::TEXT))
+                        div.field.check {
+                            input type="checkbox" id="priority-unconfirmed" name="priority_unconfirmed" value="yes";
+                            label for="priority-unconfirmed" { (page.t(texts::REVOKE_PRIORITY)) }
+                        }
+                        button.warning type="submit" { (page.t(texts::REVOKE_TITLE)) }
+                    }
+                }
+            }
             @if officer && active {
                 section.card aria-labelledby="refuse-title" {
                     h3 #refuse-title { (page.t(texts::REFUSE)) }
@@ -227,6 +318,7 @@ async fn application(
                     }
                 }
             }
+            (access_code_form(&page, &view.number, &Fields::parse(b""), None))
             (history_section(&page, &view))
         },
     )
@@ -251,8 +343,9 @@ async fn decide(
     if page.staff.is_none() || !page.csrf_ok(&fields, true) {
         return page.form_expired();
     }
-    // Decisions are the officer's alone (as in the API): operators register and look up.
-    let (caller, id) = match reach(&app, &page, &number, false) {
+    // Decisions are the officer's alone (as in the API): operators register, look up and
+    // issue new access codes.
+    let (caller, id) = match reach(&app, &page, &number, decision == "access-code") {
         Ok(reached) => reached,
         Err(error) => return page.api_error(error),
     };
@@ -275,9 +368,30 @@ async fn decide(
                 text: fields.get("text").trim().to_string(),
             }
         }
+        "revoke" => {
+            let referral = app.service.read().referral_of.get(&id).copied();
+            let Some(referral) = referral else {
+                return page.api_error(ApiError::new(error::NOT_FOUND, page.lang.api()));
+            };
+            Command::Revoke {
+                referral,
+                reason: fields.get("revoke-reason").trim().to_string(),
+                priority_unconfirmed: fields.get("priority_unconfirmed") == "yes",
+            }
+        }
+        "access-code" => Command::ReissueAccessCode {
+            id,
+            contacts: contacts_of(&fields),
+        },
         _ => return page.api_error(ApiError::new(error::NOT_FOUND, page.lang.api())),
     };
     match page.submit(&app, &caller, &fields, command).await {
+        Ok(Outcome::AccessCode(code)) => new_code_page(&page, &number, &code),
+        Ok(Outcome::Lapsed { next }) => {
+            let next = next.map(|r| ids::referral_number(&app.service.read().catalog, r.id));
+            let next = next.map_or(String::new(), |n| format!("&next={n}"));
+            see_other(&format!("/staff/applications/{number}?done=revoked{next}"))
+        }
         Ok(_) => {
             let done = match decision.as_str() {
                 "verify" => "verified",
@@ -285,6 +399,24 @@ async fn decide(
                 _ => "refused",
             };
             see_other(&format!("/staff/applications/{number}?done={done}"))
+        }
+        Err(crate::service::CommandError::Refused(refusal)) if decision == "access-code" => {
+            // Beside the field it is about, keeping what was typed; nothing was stored.
+            let field = match refusal {
+                crate::domain::application::Refusal::PhoneInvalid => "applicant_phone",
+                crate::domain::application::Refusal::EmailInvalid => "applicant_email",
+                _ => "applicant_address",
+            };
+            let message = crate::http::error::refusal_kind(&refusal).message(page.lang.api());
+            page.render(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                page.t(texts::ACCESS_CODE_TITLE),
+                html! {
+                    h1 { (page.t(texts::ACCESS_CODE_TITLE)) " — " (number) }
+                    p { a href=(format!("/staff/applications/{number}")) { "← " (number) } }
+                    (access_code_form(&page, &number, &fields, Some((field, message))))
+                },
+            )
         }
         Err(error) => {
             let (status, message) = page.command_error(error);
@@ -298,4 +430,242 @@ fn category_name<'a>(catalog: &'a Catalog, lang: texts::PageLang, code: &'a str)
         .categories
         .get(code)
         .map_or(code, |c| lang.pick(&c.names))
+}
+
+/// The desk of the signed-in operator or officer of a district; otherwise the page to show.
+// The error is the handler's own early answer, returned at once: boxing it buys nothing.
+#[allow(clippy::result_large_err)]
+fn desk_of(page: &Page) -> Result<Desk, Response> {
+    let Some(staff) = &page.staff else {
+        return Err(see_other("/staff"));
+    };
+    match (staff.account.role, staff.account.scope) {
+        (Role::Officer | Role::Operator, Scope::District(_)) => {
+            Ok(Desk::Staff(staff.account.clone()))
+        }
+        _ => Err(page.message(
+            StatusCode::FORBIDDEN,
+            page.t(texts::NAV_STAFF),
+            page.t(texts::NOT_THIS_ROLE),
+        )),
+    }
+}
+
+async fn desk_form(State(app): State<AppState>, page: Page) -> Response {
+    match desk_of(&page) {
+        Ok(desk) => super::parent::register_form_at(&app, &page, &desk),
+        Err(response) => response,
+    }
+}
+
+async fn desk_register(State(app): State<AppState>, page: Page, body: Bytes) -> Response {
+    match desk_of(&page) {
+        Ok(desk) => super::parent::register_at(&app, &page, &desk, &body).await,
+        Err(response) => response,
+    }
+}
+
+async fn desk_family_form(State(app): State<AppState>, page: Page) -> Response {
+    match desk_of(&page) {
+        Ok(desk) => super::parent::family_form_at(&app, &page, &desk),
+        Err(response) => response,
+    }
+}
+
+async fn desk_family(State(app): State<AppState>, page: Page, body: Bytes) -> Response {
+    match desk_of(&page) {
+        Ok(desk) => super::parent::register_family_at(&app, &page, &desk, &body).await,
+        Err(response) => response,
+    }
+}
+
+/// What a search can be by: the form's value, its words, the API's query parameter.
+const SEARCH_KINDS: [(&str, texts::T); 3] = [
+    ("number", texts::SEARCH_BY_NUMBER),
+    ("child_iin", texts::SEARCH_BY_IIN),
+    ("name", texts::SEARCH_BY_NAME),
+];
+
+/// The search form. A POST, not a GET: an IIN typed into it must not end up in a URL (and
+/// so in histories and logs).
+fn search_form(page: &Page, by: &str, text: &str, error: Option<&str>) -> Markup {
+    html! {
+        section.card aria-labelledby="search-title" {
+            h2 #search-title { (page.t(texts::SEARCH_TITLE)) }
+            p.hint #search-hint { (page.t(texts::SEARCH_HINT)) }
+            form method="post" action="/staff/search" {
+                (page.form_guard(true))
+                div.field {
+                    label for="search-by" { (page.t(texts::SEARCH_BY)) }
+                    select id="search-by" name="by" {
+                        @for (value, words) in SEARCH_KINDS {
+                            option value=(value) selected[value == by] { (page.t(words)) }
+                        }
+                    }
+                }
+                (super::text_field("search-text", page.t(texts::SEARCH_TEXT), None, text, error,
+                    FieldAttrs::TEXT.autocomplete("off")))
+                button type="submit" { (page.t(texts::SUBMIT_SEARCH)) }
+            }
+        }
+    }
+}
+
+async fn search(State(app): State<AppState>, page: Page, body: Bytes) -> Response {
+    let fields = Fields::parse(&body);
+    if page.staff.is_none() || !page.csrf_ok(&fields, true) {
+        return page.form_expired();
+    }
+    let staff = page.staff.as_ref().expect("checked");
+    let Scope::District(district) = staff.account.scope else {
+        return page.api_error(ApiError::new(error::FORBIDDEN, page.lang.api()));
+    };
+    let caller = Caller::Staff(staff.account.clone());
+    let by = fields.get("by");
+    let text = fields.get("search-text").trim().to_string();
+    let given = |kind: &str| (by == kind).then(|| text.clone());
+    let params = crate::http::staff::SearchParams {
+        district: ids::district_code(&app.service.read().catalog, district),
+        number: given("number"),
+        child_iin: given("child_iin"),
+        name: given("name"),
+    };
+    let found = crate::http::staff::search_of(&app, &caller, page.lang.api(), &params).await;
+    let (status, items, error) = match found {
+        Ok(list) => (StatusCode::OK, Some(list.items), None),
+        Err(error) if error.kind.status == StatusCode::BAD_REQUEST => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            None,
+            Some(error::INVALID.message(page.lang.api())),
+        ),
+        Err(error) => return page.api_error(error),
+    };
+    let catalog = app.service.read().catalog.clone();
+    page.render(
+        status,
+        page.t(texts::SEARCH_TITLE),
+        html! {
+            h1 { (page.t(texts::SEARCH_TITLE)) }
+            p { a href="/staff" { "← " (page.t(texts::WORK_LIST_TITLE)) } }
+            (search_form(&page, by, &text, error))
+            @if let Some(items) = items {
+                section aria-labelledby="results-title" {
+                    h2 #results-title { (page.t(texts::SEARCH_RESULTS)) " (" (items.len()) ")" }
+                    @if items.is_empty() {
+                        p.notice role="status" { (page.t(texts::SEARCH_EMPTY)) }
+                    } @else {
+                        (work_table(&page, &catalog, &items, "results"))
+                    }
+                }
+            }
+        },
+    )
+}
+
+/// The new access code, shown once, for the parent at the desk (a page, not a redirect: the
+/// code must not travel in a URL).
+fn new_code_page(page: &Page, number: &str, code: &str) -> Response {
+    page.ok(
+        page.t(texts::ACCESS_CODE_TITLE),
+        html! {
+            h1 { (page.t(texts::ACCESS_CODE_TITLE)) }
+            div.notice.ok role="status" {
+                p { (page.t(texts::NEW_CODE_ISSUED)) }
+                dl.facts {
+                    dt { (page.t(texts::REGISTERED_NUMBER)) }
+                    dd.code { (number) }
+                    dt { (page.t(texts::REGISTERED_CODE)) }
+                    dd.code data-testid="access-code" { (code) }
+                }
+            }
+            div.actions {
+                a.button href=(format!("/api/v1/applications/{number}/notice?lang={}", page.lang.code())) { (page.t(texts::PRINT_NOTICE)) }
+                a.button.secondary href=(format!("/staff/applications/{number}")) { (page.t(texts::OPEN)) }
+            }
+        },
+    )
+}
+
+/// The contacts typed into the new-code form: none when every field is left empty (only
+/// the code is new); an empty field keeps the application's.
+fn contacts_of(fields: &Fields) -> Option<crate::domain::amendment::AmendmentForm> {
+    let typed = |name: &str| Some(fields.get(name).trim().to_string()).filter(|v| !v.is_empty());
+    let form = crate::domain::amendment::AmendmentForm {
+        applicant_phone: typed("applicant_phone"),
+        applicant_email: typed("applicant_email"),
+        applicant_address: typed("applicant_address"),
+        ..Default::default()
+    };
+    (form != Default::default()).then_some(form)
+}
+
+/// The new access code's form: the code alone, or with the contacts of the applicant at
+/// the desk when somebody else registered the child first.
+fn access_code_form(
+    page: &Page,
+    number: &str,
+    fields: &Fields,
+    error: Option<(&str, &str)>,
+) -> Markup {
+    let error_of = |name: &str| error.filter(|(f, _)| *f == name).map(|(_, m)| m);
+    html! {
+        section.card aria-labelledby="code-title" {
+            h2 #code-title { (page.t(texts::ACCESS_CODE_TITLE)) }
+            p.hint { (page.t(texts::ACCESS_CODE_HINT)) }
+            form method="post" action=(format!("/staff/applications/{number}/access-code")) novalidate {
+                (page.form_guard(true))
+                fieldset {
+                    legend { (page.t(texts::REPLACE_CONTACTS)) }
+                    p.hint { (page.t(texts::REPLACE_CONTACTS_HINT)) }
+                    (super::text_field("applicant_phone", page.t(texts::FIELD_PHONE), Some(page.t(texts::HINT_PHONE)), fields.get("applicant_phone"), error_of("applicant_phone"), FieldAttrs::TEXT.kind("tel").optional()))
+                    (super::text_field("applicant_email", page.t(texts::FIELD_EMAIL), None, fields.get("applicant_email"), error_of("applicant_email"), FieldAttrs::TEXT.kind("email").optional()))
+                    (super::text_field("applicant_address", page.t(texts::FIELD_ADDRESS), None, fields.get("applicant_address"), error_of("applicant_address"), FieldAttrs::TEXT.optional()))
+                }
+                button.secondary type="submit" { (page.t(texts::SUBMIT_ACCESS_CODE)) }
+            }
+        }
+    }
+}
+
+/// The officer's amendment on the parent's behalf: the parent's own pages (`Amender`).
+async fn amender(app: &AppState, page: &Page, number: &str) -> Result<Amender, Response> {
+    if page.staff.is_none() {
+        return Err(see_other("/staff"));
+    }
+    let (caller, id) = reach(app, page, number, false).map_err(|e| page.api_error(e))?;
+    // The form shows the applicant's contacts: a view like the application's own.
+    record_views(
+        app,
+        &caller,
+        ViewKind::Application,
+        vec![id],
+        page.lang.api(),
+    )
+    .await
+    .map_err(|e| page.api_error(e))?;
+    let number = ids::application_number(&app.service.read().catalog, id);
+    Ok(Amender::Staff { caller, id, number })
+}
+
+async fn amend_form(
+    State(app): State<AppState>,
+    page: Page,
+    Path(number): Path<String>,
+) -> Response {
+    match amender(&app, &page, &number).await {
+        Ok(who) => super::parent::amend_form_at(&app, &page, &who).await,
+        Err(response) => response,
+    }
+}
+
+async fn amend(
+    State(app): State<AppState>,
+    page: Page,
+    Path(number): Path<String>,
+    body: Bytes,
+) -> Response {
+    match amender(&app, &page, &number).await {
+        Ok(who) => super::parent::amend_at(&app, &page, &who, &body).await,
+        Err(response) => response,
+    }
 }

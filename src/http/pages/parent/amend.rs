@@ -1,11 +1,12 @@
 //! The parent's amendment of their application: the form, a review of what changes, and the
-//! change itself once confirmed. The review runs the domain's own `Amendment::parse` (the
+//! change itself once confirmed. An officer amends on the parent's behalf with the same
+//! pages (`Amender::Staff`, from the office's pages). The review runs the domain's own `Amendment::parse` (the
 //! API's validation and error texts); the change is the API's command, so a page and the
 //! API cannot disagree.
 
 use super::texts;
 use crate::domain::amendment::{AmendedField, Amendment, AmendmentForm};
-use crate::domain::application::{Application, Refusal};
+use crate::domain::application::{Application, ApplicationId, Refusal};
 use crate::domain::local_date;
 use crate::http::applications::read_blocking;
 use crate::http::auth::Caller;
@@ -19,12 +20,50 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{html, Markup};
 
-/// The parent's application as stored, or the page that says why not.
-async fn application(app: &AppState, page: &Page) -> Result<Application, Response> {
-    let Some(parent) = &page.parent else {
+/// Who amends: the parent signed in on /my, or staff for the parent at their desk.
+pub(in crate::http::pages) enum Amender {
+    Parent,
+    Staff {
+        caller: Caller,
+        id: ApplicationId,
+        number: String,
+    },
+}
+
+impl Amender {
+    /// The page the amendment belongs to: its form posts below it, cancel and done go back.
+    fn home(&self) -> String {
+        match self {
+            Amender::Parent => "/my".to_string(),
+            Amender::Staff { number, .. } => format!("/staff/applications/{number}"),
+        }
+    }
+
+    fn action(&self) -> String {
+        format!("{}/amend", self.home())
+    }
+
+    fn staff(&self) -> bool {
+        matches!(self, Amender::Staff { .. })
+    }
+
+    /// The application and the caller the command runs as; `None` without a session.
+    fn who(&self, page: &Page) -> Option<(ApplicationId, Caller)> {
+        match self {
+            Amender::Parent => page
+                .parent
+                .as_ref()
+                .map(|p| (p.session.application, Caller::Session(p.session))),
+            Amender::Staff { caller, id, .. } => Some((*id, caller.clone())),
+        }
+    }
+}
+
+/// The application as stored, or the page that says why not.
+async fn application(app: &AppState, page: &Page, who: &Amender) -> Result<Application, Response> {
+    let Some((id, _)) = who.who(page) else {
         return Err(see_other("/lookup"));
     };
-    let id = parent.session.application;
     match read_blocking(app, page.lang.api(), move |conn| {
         crate::store::application(conn, id)
     })
@@ -87,20 +126,29 @@ fn field_of(refusal: &Refusal) -> &'static str {
 }
 
 pub async fn amend_form(State(app): State<AppState>, page: Page) -> Response {
-    let application = match application(&app, &page).await {
+    amend_form_at(&app, &page, &Amender::Parent).await
+}
+
+pub(in crate::http::pages) async fn amend_form_at(
+    app: &AppState,
+    page: &Page,
+    who: &Amender,
+) -> Response {
+    let application = match application(app, page, who).await {
         Ok(application) => application,
         Err(response) => return response,
     };
     let form = current(&application);
     page.ok(
         page.t(texts::ACTION_AMEND),
-        form_markup(&app, &page, &application, &form, None),
+        form_markup(app, page, who, &application, &form, None),
     )
 }
 
 fn form_markup(
     app: &AppState,
     page: &Page,
+    who: &Amender,
     application: &Application,
     form: &AmendmentForm,
     error: Option<(&'static str, &str)>,
@@ -120,8 +168,8 @@ fn form_markup(
                 ul { li { a href=(format!("#{field}")) { (message) } } }
             }
         }
-        form method="post" action="/my/amend" novalidate {
-            (page.form_guard(false))
+        form method="post" action=(who.action()) novalidate {
+            (page.form_guard(who.staff()))
             fieldset {
                 legend { (page.t(texts::FIELD_PLACE)) }
                 (text_field("desired_start", page.t(texts::FIELD_DESIRED_START), Some(page.t(texts::HINT_DATE)), &text(&form.desired_start), error_of("desired_start"), FieldAttrs::TEXT))
@@ -132,11 +180,11 @@ fn form_markup(
                 legend { (page.t(texts::FIELD_APPLICANT)) }
                 (text_field("applicant_phone", page.t(texts::FIELD_PHONE), Some(page.t(texts::HINT_PHONE)), &text(&form.applicant_phone), error_of("applicant_phone"), FieldAttrs::TEXT.kind("tel").autocomplete("tel")))
                 (text_field("applicant_email", page.t(texts::FIELD_EMAIL), None, &text(&form.applicant_email), error_of("applicant_email"), FieldAttrs::TEXT.kind("email").autocomplete("email").optional()))
-                (text_field("applicant_address", page.t(texts::FIELD_ADDRESS), None, &text(&form.applicant_address), error_of("applicant_address"), FieldAttrs::TEXT.autocomplete("street-address")))
+                (text_field("applicant_address", page.t(texts::FIELD_ADDRESS), None, &text(&form.applicant_address), error_of("applicant_address"), FieldAttrs::TEXT.autocomplete("address-line1")))
             }
             div.actions {
                 button type="submit" name="step" value="review" { (page.t(texts::AMEND_REVIEW)) }
-                a.button.secondary href="/my" { (page.t(texts::CONFIRM_NO)) }
+                a.button.secondary href=(who.home()) { (page.t(texts::CONFIRM_NO)) }
             }
         }
     }
@@ -156,12 +204,21 @@ fn changed_label(page: &Page, field: AmendedField) -> &'static str {
 
 /// First the review (what changes, asked once more), then, confirmed, the change.
 pub async fn amend(State(app): State<AppState>, page: Page, body: Bytes) -> Response {
-    let application = match application(&app, &page).await {
+    amend_at(&app, &page, &Amender::Parent, &body).await
+}
+
+pub(in crate::http::pages) async fn amend_at(
+    app: &AppState,
+    page: &Page,
+    who: &Amender,
+    body: &[u8],
+) -> Response {
+    let application = match application(app, page, who).await {
         Ok(application) => application,
         Err(response) => return response,
     };
-    let fields = Fields::parse(&body);
-    if !page.csrf_ok(&fields, false) {
+    let fields = Fields::parse(body);
+    if !page.csrf_ok(&fields, who.staff()) {
         return page.form_expired();
     }
     let form = form_of(&fields);
@@ -175,8 +232,9 @@ pub async fn amend(State(app): State<AppState>, page: Page, body: Bytes) -> Resp
         Err(refusal) => {
             let message = refusal_kind(&refusal).message(lang);
             let markup = form_markup(
-                &app,
-                &page,
+                app,
+                page,
+                who,
                 &application,
                 &form,
                 Some((field_of(&refusal), message)),
@@ -191,22 +249,21 @@ pub async fn amend(State(app): State<AppState>, page: Page, body: Bytes) -> Resp
     if fields.get("step") != "confirm" {
         return page.ok(
             page.t(texts::AMEND_REVIEW),
-            review(&page, &fields, &amendment),
+            review(page, who, &fields, &amendment),
         );
     }
-    let parent = page.parent.as_ref().expect("checked by application()");
-    let id = parent.session.application;
-    let caller = Caller::Session(parent.session);
+    let (id, caller) = who.who(page).expect("checked by application()");
     match page
-        .submit(&app, &caller, &fields, Command::Amend { id, form })
+        .submit(app, &caller, &fields, Command::Amend { id, form })
         .await
     {
-        Ok(_) => see_other("/my?done=amended"),
+        Ok(_) => see_other(&format!("{}?done=amended", who.home())),
         Err(CommandError::Refused(refusal)) => {
             let message = refusal_kind(&refusal).message(lang);
             let markup = form_markup(
-                &app,
-                &page,
+                app,
+                page,
+                who,
                 &application,
                 &form_of(&fields),
                 Some((field_of(&refusal), message)),
@@ -225,7 +282,7 @@ pub async fn amend(State(app): State<AppState>, page: Page, body: Bytes) -> Resp
 }
 
 /// What the amendment changes, and the same values again as hidden fields to confirm.
-fn review(page: &Page, fields: &Fields, amendment: &Amendment) -> Markup {
+fn review(page: &Page, who: &Amender, fields: &Fields, amendment: &Amendment) -> Markup {
     let carried = [
         "language",
         "desired_start",
@@ -239,13 +296,13 @@ fn review(page: &Page, fields: &Fields, amendment: &Amendment) -> Markup {
         ul data-testid="amend-changes" {
             @for field in &amendment.changed { li { (changed_label(page, *field)) } }
         }
-        form method="post" action="/my/amend" {
-            (page.form_guard(false))
+        form method="post" action=(who.action()) {
+            (page.form_guard(who.staff()))
             @for name in carried { input type="hidden" name=(name) value=(fields.get(name)); }
             @for k in fields.all("kindergartens") { input type="hidden" name="kindergartens" value=(k); }
             div.actions {
                 button type="submit" name="step" value="confirm" { (page.t(texts::CONFIRM_YES)) }
-                a.button.secondary href="/my/amend" { (page.t(texts::CONFIRM_NO)) }
+                a.button.secondary href=(who.action()) { (page.t(texts::CONFIRM_NO)) }
             }
         }
     }

@@ -5,13 +5,12 @@
 
 use super::texts;
 use super::{
-    category_select, form_of, kindergarten_checks, language_select, relation_select, sign_in,
+    category_select, form_of, kindergarten_checks, language_select, relation_select, sign_in, Desk,
 };
-use crate::domain::application::{Channel, NewApplication, RegistrationForm};
+use crate::domain::application::{NewApplication, RegistrationForm};
 use crate::domain::catalog::Catalog;
 use crate::domain::local_date;
 use crate::domain::numbers as ids;
-use crate::http::auth::Caller;
 use crate::http::error::refusal_kind;
 use crate::http::pages::public::district_select;
 use crate::http::pages::{text_field, FieldAttrs, Fields, Page};
@@ -35,10 +34,16 @@ struct FamilyPage<'a> {
 }
 
 pub async fn family_form(State(app): State<AppState>, page: Page) -> Response {
+    family_form_at(&app, &page, &Desk::Portal)
+}
+
+/// The empty family form at `desk`.
+pub(in crate::http::pages) fn family_form_at(app: &AppState, page: &Page, desk: &Desk) -> Response {
     let catalog = app.service.read().catalog.clone();
     let district = page
         .query("district")
         .and_then(|d| ids::parse_district(&catalog, d))
+        .or_else(|| desk.home_district())
         .or_else(|| catalog.districts.keys().next().copied())
         .map(|d| ids::district_code(&catalog, d))
         .unwrap_or_default();
@@ -48,7 +53,10 @@ pub async fn family_form(State(app): State<AppState>, page: Page) -> Response {
         errors: Vec::new(),
         general: None,
     };
-    page.ok(page.t(texts::FAMILY_TITLE), markup(&page, &catalog, &form))
+    page.ok(
+        page.t(texts::FAMILY_TITLE),
+        markup(page, desk, &catalog, &form),
+    )
 }
 
 /// Child `i`'s registration form (1-based): the single registration's form with child `i`'s
@@ -75,7 +83,20 @@ fn children(fields: &Fields) -> Vec<usize> {
 }
 
 pub async fn register_family(State(app): State<AppState>, page: Page, body: Bytes) -> Response {
-    let fields = Fields::parse(&body);
+    register_family_at(&app, &page, &Desk::Portal, &body).await
+}
+
+/// A family's registration posted at `desk`.
+pub(in crate::http::pages) async fn register_family_at(
+    app: &AppState,
+    page: &Page,
+    desk: &Desk,
+    body: &[u8],
+) -> Response {
+    let fields = Fields::parse(body);
+    if !desk.form_ok(page, &fields) {
+        return page.form_expired();
+    }
     let (catalog, today) = {
         let state = app.service.read();
         (state.catalog.clone(), local_date(app.service.now()))
@@ -102,25 +123,30 @@ pub async fn register_family(State(app): State<AppState>, page: Page, body: Byte
     }
     let again = |errors, general, status| {
         let form = FamilyPage {
-            fields: Fields::parse(&body),
+            fields: Fields::parse(body),
             errors,
             general,
         };
         page.render(
             status,
             page.t(texts::FAMILY_TITLE),
-            markup(&page, &catalog, &form),
+            markup(page, desk, &catalog, &form),
         )
     };
     if !errors.is_empty() {
         return again(errors, None, StatusCode::UNPROCESSABLE_ENTITY);
     }
+    if !desk.serves(&catalog, fields.get("district")) {
+        let error = crate::http::error::ApiError::new(crate::http::error::FORBIDDEN, lang);
+        return page.api_error(error);
+    }
     let command = Command::RegisterFamily {
         forms: present.iter().map(|i| child_form(&fields, *i)).collect(),
         together: fields.get("together") == "yes",
-        channel: Channel::Portal,
+        channel: desk.channel(),
     };
-    let outcome = match page.submit(&app, &Caller::Public, &fields, command).await {
+    let caller = desk.caller();
+    let outcome = match page.submit(app, &caller, &fields, command).await {
         Ok(outcome) => outcome,
         Err(CommandError::Refused(refusal)) => {
             let message = refusal_kind(&refusal).message(lang);
@@ -164,7 +190,7 @@ pub async fn register_family(State(app): State<AppState>, page: Page, body: Byte
             @for number in &numbers {
                 a.button.secondary href=(format!("/api/v1/applications/{number}/notice?lang={}", page.lang.code())) { (page.t(texts::PRINT_NOTICE)) " " (number) }
             }
-            a.button href="/my" { (page.t(texts::REGISTERED_OPEN)) }
+            (desk.after_links(page, &numbers[0]))
         }
     };
     let mut response = page.render(
@@ -172,13 +198,13 @@ pub async fn register_family(State(app): State<AppState>, page: Page, body: Byte
         page.t(texts::FAMILY_REGISTERED),
         content,
     );
-    if let Some(prefix) = prefix {
-        sign_in(&page, &mut response, first, prefix);
+    if let (Some(prefix), false) = (prefix, desk.is_staff()) {
+        sign_in(page, &mut response, first, prefix);
     }
     response
 }
 
-fn markup(page: &Page, catalog: &Catalog, form: &FamilyPage) -> Markup {
+fn markup(page: &Page, desk: &Desk, catalog: &Catalog, form: &FamilyPage) -> Markup {
     let f = &form.fields;
     let district = ids::parse_district(catalog, f.get("district"));
     let error = |name: &str| form.errors.iter().find(|(n, _)| n == name).map(|(_, m)| *m);
@@ -189,6 +215,7 @@ fn markup(page: &Page, catalog: &Catalog, form: &FamilyPage) -> Markup {
     let together = f.get("together") != "no";
     html! {
         h1 { (page.t(texts::FAMILY_TITLE)) }
+        (desk.banner(page))
         @if !form.errors.is_empty() {
             div.summary role="alert" aria-labelledby="error-summary-title" tabindex="-1" {
                 h2 #error-summary-title { (page.t(texts::ERRORS_TITLE)) }
@@ -197,16 +224,16 @@ fn markup(page: &Page, catalog: &Catalog, form: &FamilyPage) -> Markup {
         }
         @if let Some(general) = form.general { p.notice.error role="alert" { (general) } }
         p { (page.t(texts::FAMILY_INTRO)) }
-        form.filters method="get" action="/register/family" {
+        form.filters method="get" action=(format!("{}/family", desk.path())) {
             div.field {
                 label for="district" { (page.t(texts::FIELD_DISTRICT)) }
                 (district_select(catalog, page.lang, district))
             }
             div.field { button.secondary type="submit" { (page.t(texts::SHOW)) } }
         }
-        form method="post" action="/register/family" novalidate {
+        form method="post" action=(format!("{}/family", desk.path())) novalidate {
             input type="hidden" name="district" value=(f.get("district"));
-            input type="hidden" name="idempotency_key" value=(uuid::Uuid::new_v4());
+            (desk.form_guard(page))
             @for i in 1..=CHILDREN_ON_PAGE {
                 fieldset {
                     legend { (page.t(texts::FAMILY_CHILD)) " " (i) }
@@ -223,7 +250,7 @@ fn markup(page: &Page, catalog: &Catalog, form: &FamilyPage) -> Markup {
                 (relation_select(page, f.get("applicant_relation"), error("applicant_relation")))
                 (text_field("applicant_phone", page.t(texts::FIELD_PHONE), Some(page.t(texts::HINT_PHONE)), f.get("applicant_phone"), error("applicant_phone"), FieldAttrs::TEXT.kind("tel").autocomplete("tel")))
                 (text_field("applicant_email", page.t(texts::FIELD_EMAIL), None, f.get("applicant_email"), error("applicant_email"), FieldAttrs::TEXT.kind("email").autocomplete("email").optional()))
-                (text_field("applicant_address", page.t(texts::FIELD_ADDRESS), None, f.get("applicant_address"), error("applicant_address"), FieldAttrs::TEXT.autocomplete("street-address")))
+                (text_field("applicant_address", page.t(texts::FIELD_ADDRESS), None, f.get("applicant_address"), error("applicant_address"), FieldAttrs::TEXT.autocomplete("address-line1")))
             }
             fieldset {
                 legend { (page.t(texts::FIELD_PLACE)) }

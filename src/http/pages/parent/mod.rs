@@ -12,6 +12,7 @@ use crate::domain::application::{
 use crate::domain::catalog::{Catalog, DistrictId};
 use crate::domain::local_date;
 use crate::domain::numbers as ids;
+use crate::domain::staff::{Role, StaffAccount};
 use crate::http::applications::{application_view, position_history_of};
 use crate::http::auth::{application_access, Caller};
 use crate::http::error::refusal_kind;
@@ -32,6 +33,9 @@ mod chart;
 mod family;
 mod texts;
 
+pub(in crate::http::pages) use amend::{amend_at, amend_form_at, Amender};
+pub(in crate::http::pages) use family::{family_form_at, register_family_at};
+
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/register", get(register_form).post(register))
@@ -47,6 +51,111 @@ pub fn routes() -> Router<AppState> {
         .route("/sign-out", post(sign_out))
 }
 
+/// Who registers: the parent on the portal, or staff at a desk with the parent present
+/// (issue 15: the operator's main job). The form, its checks and the command are the same;
+/// the desk's forms carry the staff session's CSRF token, record the channel and the account
+/// (the command's actor), and the answer does not open the application on the desk's browser.
+#[derive(Clone)]
+pub(in crate::http::pages) enum Desk {
+    Portal,
+    Staff(StaffAccount),
+}
+
+impl Desk {
+    fn caller(&self) -> Caller {
+        match self {
+            Desk::Portal => Caller::Public,
+            Desk::Staff(account) => Caller::Staff(account.clone()),
+        }
+    }
+
+    /// A service centre's operator enters the "service centre" channel; an officer, "office".
+    pub(in crate::http::pages) fn channel(&self) -> Channel {
+        match self {
+            Desk::Portal => Channel::Portal,
+            Desk::Staff(account) if account.role == Role::Operator => Channel::ServiceCentre,
+            Desk::Staff(_) => Channel::Office,
+        }
+    }
+
+    /// Where the single registration's form posts; the family's is below it.
+    fn path(&self) -> &'static str {
+        match self {
+            Desk::Portal => "/register",
+            Desk::Staff(_) => "/staff/register",
+        }
+    }
+
+    fn is_staff(&self) -> bool {
+        matches!(self, Desk::Staff(_))
+    }
+
+    /// Whether the desk may register in the form's district: staff only in their own
+    /// (the API's rule, `district_staff`).
+    fn serves(&self, catalog: &Catalog, district: &str) -> bool {
+        match self {
+            Desk::Portal => true,
+            Desk::Staff(account) => {
+                ids::parse_district(catalog, district).is_some_and(|d| account.serves_district(d))
+            }
+        }
+    }
+
+    /// The district the form opens with: the staff account's own.
+    fn home_district(&self) -> Option<DistrictId> {
+        match self {
+            Desk::Staff(StaffAccount {
+                scope: crate::domain::staff::Scope::District(d),
+                ..
+            }) => Some(*d),
+            _ => None,
+        }
+    }
+
+    /// The hidden fields of the desk's forms: the staff session's guard, or on the portal
+    /// only the idempotency key (no session to forge against; the origin check holds).
+    fn form_guard(&self, page: &Page) -> Markup {
+        match self {
+            Desk::Portal => html! {
+                input type="hidden" name="idempotency_key" value=(uuid::Uuid::new_v4());
+            },
+            Desk::Staff(_) => page.form_guard(true),
+        }
+    }
+
+    /// Whether a posted form may go on: a staff desk's must carry its session's token.
+    fn form_ok(&self, page: &Page, fields: &Fields) -> bool {
+        !self.is_staff() || page.csrf_ok(fields, true)
+    }
+
+    /// The line a staff desk shows above its form: on whose behalf, by which channel.
+    fn banner(&self, page: &Page) -> Markup {
+        match self {
+            Desk::Portal => html! {},
+            Desk::Staff(account) => html! {
+                p.notice data-testid="desk" {
+                    (page.t(texts::DESK_ON_BEHALF)) " "
+                    (page.t(texts::CHANNEL)) ": " strong { (texts::channel(page.lang, &crate::http::views::codec_text(&self.channel()))) }
+                    " · " (page.t(texts::DESK_ENTERED_BY)) ": " strong { (account.name) }
+                }
+            },
+        }
+    }
+
+    /// The links under a registration's answer.
+    fn after_links(&self, page: &Page, first_number: &str) -> Markup {
+        match self {
+            Desk::Portal => {
+                html! { a.button.secondary href="/my" { (page.t(texts::REGISTERED_OPEN)) } }
+            }
+            Desk::Staff(_) => html! {
+                a.button.secondary href=(format!("/staff/applications/{first_number}")) { (page.t(texts::REGISTERED_OPEN)) }
+                a.button.secondary href="/staff/register" { (page.t(texts::DESK_NEXT)) }
+            },
+        }
+    }
+}
+
 /// The form's fields as typed, and the errors to show beside them.
 struct RegisterForm<'a> {
     form: RegistrationForm,
@@ -56,10 +165,20 @@ struct RegisterForm<'a> {
 }
 
 async fn register_form(State(app): State<AppState>, page: Page) -> Response {
+    register_form_at(&app, &page, &Desk::Portal)
+}
+
+/// The empty registration form at `desk`.
+pub(in crate::http::pages) fn register_form_at(
+    app: &AppState,
+    page: &Page,
+    desk: &Desk,
+) -> Response {
     let catalog = app.service.read().catalog.clone();
     let district = page
         .query("district")
         .and_then(|d| ids::parse_district(&catalog, d))
+        .or_else(|| desk.home_district())
         .or_else(|| catalog.districts.keys().next().copied());
     let form = RegistrationForm {
         district: district
@@ -69,7 +188,8 @@ async fn register_form(State(app): State<AppState>, page: Page) -> Response {
         ..RegistrationForm::default()
     };
     let content = register_markup(
-        &page,
+        page,
+        desk,
         &catalog,
         &RegisterForm {
             form,
@@ -106,7 +226,20 @@ pub(super) fn form_of(fields: &Fields) -> RegistrationForm {
 }
 
 async fn register(State(app): State<AppState>, page: Page, body: Bytes) -> Response {
-    let fields = Fields::parse(&body);
+    register_at(&app, &page, &Desk::Portal, &body).await
+}
+
+/// A registration posted at `desk`.
+pub(in crate::http::pages) async fn register_at(
+    app: &AppState,
+    page: &Page,
+    desk: &Desk,
+    body: &[u8],
+) -> Response {
+    let fields = Fields::parse(body);
+    if !desk.form_ok(page, &fields) {
+        return page.form_expired();
+    }
     let form = form_of(&fields);
     let (catalog, today) = {
         let state = app.service.read();
@@ -114,13 +247,20 @@ async fn register(State(app): State<AppState>, page: Page, body: Bytes) -> Respo
     };
     let lang = page.lang.api();
     let refusals = NewApplication::refusals(&form, &catalog, today);
+    if refusals.is_empty() && !desk.serves(&catalog, &form.district) {
+        return page.api_error(crate::http::error::ApiError::new(
+            crate::http::error::FORBIDDEN,
+            lang,
+        ));
+    }
     if !refusals.is_empty() {
         let errors = refusals
             .iter()
             .map(|(field, refusal)| (*field, refusal_kind(refusal).message(lang)))
             .collect();
         return invalid(
-            &page,
+            page,
+            desk,
             &catalog,
             RegisterForm {
                 form,
@@ -131,11 +271,12 @@ async fn register(State(app): State<AppState>, page: Page, body: Bytes) -> Respo
     }
     let command = Command::Register {
         form: form.clone(),
-        channel: Channel::Portal,
+        channel: desk.channel(),
     };
-    let admitted = app.admit_registration(&Caller::Public, page.ip, &form.applicant_iin, 1);
+    let caller = desk.caller();
+    let admitted = app.admit_registration(&caller, page.ip, &form.applicant_iin, 1);
     let submitted = match admitted {
-        Ok(()) => page.submit(&app, &Caller::Public, &fields, command).await,
+        Ok(()) => page.submit(app, &caller, &fields, command).await,
         Err(refused) => Err(refused),
     };
     let outcome = match submitted {
@@ -148,7 +289,8 @@ async fn register(State(app): State<AppState>, page: Page, body: Bytes) -> Respo
             };
             let errors = vec![(field, refusal_kind(&refusal).message(lang))];
             return invalid(
-                &page,
+                page,
+                desk,
                 &catalog,
                 RegisterForm {
                     form,
@@ -160,7 +302,8 @@ async fn register(State(app): State<AppState>, page: Page, body: Bytes) -> Respo
         Err(error) => {
             let (status, message) = page.command_error(error);
             let mut response = invalid(
-                &page,
+                page,
+                desk,
                 &catalog,
                 RegisterForm {
                     form,
@@ -201,7 +344,7 @@ async fn register(State(app): State<AppState>, page: Page, body: Bytes) -> Respo
         div.actions {
             a.button href=(format!("/api/v1/applications/{number}/notice?lang={}", page.lang.code())) { (page.t(texts::PRINT_NOTICE)) }
             a.button.secondary href=(format!("/api/v1/applications/{number}/notice?lang={}&format=pdf", page.lang.code())) { (page.t(texts::PRINT_NOTICE_PDF)) }
-            a.button.secondary href="/my" { (page.t(texts::REGISTERED_OPEN)) }
+            (desk.after_links(page, &number))
         }
     };
     let mut response = page.render(
@@ -209,15 +352,16 @@ async fn register(State(app): State<AppState>, page: Page, body: Bytes) -> Respo
         page.t(texts::REGISTERED_TITLE),
         content,
     );
-    // Registering opens the application on this browser, as a look-up with the code would.
-    if let Some(prefix) = prefix {
-        sign_in(&page, &mut response, application.id, prefix);
+    // Registering opens the application on the parent's browser, as a look-up with the code
+    // would; never on a staff desk's.
+    if let (Some(prefix), false) = (prefix, desk.is_staff()) {
+        sign_in(page, &mut response, application.id, prefix);
     }
     response
 }
 
-fn invalid(page: &Page, catalog: &Catalog, form: RegisterForm) -> Response {
-    let content = register_markup(page, catalog, &form);
+fn invalid(page: &Page, desk: &Desk, catalog: &Catalog, form: RegisterForm) -> Response {
+    let content = register_markup(page, desk, catalog, &form);
     page.render(
         StatusCode::UNPROCESSABLE_ENTITY,
         page.t(texts::REGISTER_TITLE),
@@ -225,7 +369,7 @@ fn invalid(page: &Page, catalog: &Catalog, form: RegisterForm) -> Response {
     )
 }
 
-fn register_markup(page: &Page, catalog: &Catalog, form: &RegisterForm) -> Markup {
+fn register_markup(page: &Page, desk: &Desk, catalog: &Catalog, form: &RegisterForm) -> Markup {
     let lang = page.lang;
     let district = ids::parse_district(catalog, &form.form.district);
     let error = |name: &str| {
@@ -238,6 +382,7 @@ fn register_markup(page: &Page, catalog: &Catalog, form: &RegisterForm) -> Marku
     let f = &form.form;
     html! {
         h1 { (page.t(texts::REGISTER_TITLE)) }
+        (desk.banner(page))
         @if !form.errors.is_empty() {
             div.summary role="alert" aria-labelledby="error-summary-title" tabindex="-1" {
                 h2 #error-summary-title { (page.t(texts::ERRORS_TITLE)) }
@@ -253,9 +398,9 @@ fn register_markup(page: &Page, catalog: &Catalog, form: &RegisterForm) -> Marku
             p.notice.error role="alert" { (general) }
         }
         p { (page.t(texts::REGISTER_INTRO)) }
-        p { a href=(format!("/register/family?district={}", f.district)) { (page.t(texts::FAMILY_LINK)) } }
+        p { a href=(format!("{}/family?district={}", desk.path(), f.district)) { (page.t(texts::FAMILY_LINK)) } }
         // Choosing another district shows its kindergartens and languages: a GET, no script.
-        form.filters method="get" action="/register" {
+        form.filters method="get" action=(desk.path()) {
             div.field.invalid[error("district").is_some()] {
                 label for="district" { (page.t(texts::FIELD_DISTRICT)) }
                 @if let Some(message) = error("district") { p.error-message id="district-error" { (message) } }
@@ -263,9 +408,9 @@ fn register_markup(page: &Page, catalog: &Catalog, form: &RegisterForm) -> Marku
             }
             div.field { button.secondary type="submit" { (page.t(texts::SHOW)) } }
         }
-        form method="post" action="/register" novalidate {
+        form method="post" action=(desk.path()) novalidate {
             input type="hidden" name="district" value=(f.district);
-            input type="hidden" name="idempotency_key" value=(uuid::Uuid::new_v4());
+            (desk.form_guard(page))
             fieldset {
                 legend { (page.t(texts::FIELD_CHILD)) }
                 (super::text_field("child_iin", page.t(texts::FIELD_CHILD_IIN), Some(page.t(texts::HINT_IIN)), &f.child_iin, error("child_iin"), FieldAttrs::TEXT.numeric()))
@@ -279,7 +424,7 @@ fn register_markup(page: &Page, catalog: &Catalog, form: &RegisterForm) -> Marku
                 (relation_select(page, &f.applicant_relation, error("applicant_relation")))
                 (super::text_field("applicant_phone", page.t(texts::FIELD_PHONE), Some(page.t(texts::HINT_PHONE)), &f.applicant_phone, error("applicant_phone"), FieldAttrs::TEXT.kind("tel").autocomplete("tel")))
                 (super::text_field("applicant_email", page.t(texts::FIELD_EMAIL), None, &value(f.applicant_email.as_deref().unwrap_or("")), error("applicant_email"), FieldAttrs::TEXT.kind("email").autocomplete("email").optional()))
-                (super::text_field("applicant_address", page.t(texts::FIELD_ADDRESS), None, &f.applicant_address, error("applicant_address"), FieldAttrs::TEXT.autocomplete("street-address")))
+                (super::text_field("applicant_address", page.t(texts::FIELD_ADDRESS), None, &f.applicant_address, error("applicant_address"), FieldAttrs::TEXT.autocomplete("address-line1")))
             }
             fieldset {
                 legend { (page.t(texts::FIELD_PLACE)) }
@@ -352,7 +497,7 @@ pub(super) fn relation_select(page: &Page, chosen: &str, error: Option<&str>) ->
     )
 }
 
-pub(super) fn language_select(
+pub(in crate::http::pages) fn language_select(
     page: &Page,
     catalog: &Catalog,
     district: Option<DistrictId>,
@@ -397,7 +542,7 @@ pub(super) fn category_select(
     )
 }
 
-pub(super) fn kindergarten_checks(
+pub(in crate::http::pages) fn kindergarten_checks(
     page: &Page,
     catalog: &Catalog,
     district: Option<DistrictId>,
@@ -533,6 +678,10 @@ async fn my(State(app): State<AppState>, page: Page) -> Response {
             .await,
             Ok(true)
         );
+    let looked = match crate::http::access_log::application_log_of(&app, lang, id, 0).await {
+        Ok(log) => log,
+        Err(error) => return page.api_error(error),
+    };
     let catalog = app.service.read().catalog.clone();
     let done = match page.query("done") {
         Some("answered") => Some(texts::DONE_ANSWERED),
@@ -563,11 +712,38 @@ async fn my(State(app): State<AppState>, page: Page) -> Response {
         @if survey_open { (survey_form(&page)) }
         (actions(&page, &view))
         (history_section(&page, &view))
+        (access_log_section(&page, &looked))
     };
     page.ok(
         &format!("{} {}", page.t(texts::MY_TITLE), view.number),
         content,
     )
+}
+
+/// Who among the staff looked at the application (issue 15: "who looked at my application").
+fn access_log_section(page: &Page, log: &crate::http::access_log::AccessLog) -> Markup {
+    html! {
+        section aria-labelledby="looked-title" {
+            h2 #looked-title { (page.t(texts::ACCESS_LOG_TITLE)) }
+            p.hint { (page.t(texts::ACCESS_LOG_INTRO)) }
+            @if log.entries.is_empty() {
+                p { (page.t(texts::ACCESS_LOG_EMPTY)) }
+            } @else {
+                div.table-wrap { table data-testid="access-log" {
+                    (page.column_heads(&[texts::WHEN, texts::WHO, texts::WHAT]))
+                    tbody {
+                        @for entry in &log.entries {
+                            tr {
+                                td.nowrap { (texts::local_time(entry.at)) }
+                                td { (entry.account) }
+                                td { (texts::view_kind(page.lang, &entry.kind)) }
+                            }
+                        }
+                    }
+                } }
+            }
+        }
+    }
 }
 
 pub(super) fn facts(page: &Page, catalog: &Catalog, view: &ApplicationView) -> Markup {
