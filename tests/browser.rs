@@ -2072,5 +2072,9 @@ async fn the_head_and_administrator_pages_pass_axe_in_both_languages() {
         .into_iter()
         .filter(|e| e.starts_with("kg-") || e.starts_with("admin-"))
         .collect();
-    assert!(errors.is_empty(), "Nu HTML checker errors:\n{}", errors.join("\n"));
+    assert!(
+        errors.is_empty(),
+        "Nu HTML checker errors:\n{}",
+        errors.join("\n")
+    );
 }
