@@ -537,7 +537,9 @@ async fn a_parent_an_officer_and_a_kindergarten_work_through_the_pages() {
     browser.click("form[action='/lookup'] button").await;
     assert_eq!(browser.path().await, "/my");
     assert_eq!(browser.text("[data-testid=position]").await, "1");
-    let history = browser.text("main section:last-of-type table").await;
+    let history = browser
+        .text("section[aria-labelledby=history-title] table")
+        .await;
     assert!(history.contains("Заявление зарегистрировано"), "{history}");
 
     // The kindergarten marks Dana's referral handed in, from its list of waiting ones.
