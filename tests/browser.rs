@@ -1734,6 +1734,20 @@ async fn a_kindergarten_head_receives_a_child_and_its_place_goes_on_when_it_leav
         "Направление отмечено как сданное; ребёнок зачислен."
     );
 
+    // A report the service refuses for its count: the error beside the field, the count kept.
+    browser.fill("count", "0").await;
+    browser.click("form[action='/staff/places'] button").await;
+    assert_eq!(browser.text("#count-error").await, "Данные недопустимы.");
+    let kept = browser
+        .client
+        .find(Locator::Id("count"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(kept.as_deref(), Some("0"));
+
     browser.click_link("Списки групп").await;
     let roster = browser.text("[data-testid=roster] tbody").await;
     assert!(roster.contains("Омарова Томирис"), "{roster}");

@@ -14,7 +14,7 @@ use crate::http::auth::Caller;
 use crate::http::error;
 use crate::http::kindergarten as api;
 use crate::http::AppState;
-use crate::service::{Command, NewPlaces, Outcome};
+use crate::service::{Command, CommandError, NewPlaces, Outcome};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -42,6 +42,14 @@ enum KindergartenNotice {
     /// A child marked as left, and the referral its place went to at once.
     Left(Option<String>),
     Refused(&'static str),
+    /// A report refused for one of its fields: what was typed, and the error beside the
+    /// field it concerns.
+    ReportRefused {
+        count: String,
+        available_from: String,
+        field: &'static str,
+        message: &'static str,
+    },
 }
 
 /// The kindergarten's desk, where `/staff` opens for its account.
@@ -72,7 +80,20 @@ async fn kindergarten_page(
     let catalog = app.service.read().catalog.clone();
     let lang = page.lang;
     let (status, notice) = notice.map_or((StatusCode::OK, None), |(s, n)| (s, Some(n)));
-    let today = crate::domain::local_date(page.now);
+    let today_text = crate::domain::local_date(page.now).to_string();
+    let (typed, refused_field) = match &notice {
+        Some(KindergartenNotice::ReportRefused {
+            count,
+            available_from,
+            field,
+            message,
+        }) => (
+            Some((count.as_str(), available_from.as_str())),
+            Some((*field, *message)),
+        ),
+        _ => (None, None),
+    };
+    let error_of = |name: &str| refused_field.filter(|(f, _)| *f == name).map(|(_, m)| m);
     let group_name = |group: Option<u32>| {
         group
             .and_then(|g| catalog.groups.get(&GroupId(g)))
@@ -137,8 +158,8 @@ async fn kindergarten_page(
             form method="post" action="/staff/places" {
                 (page.form_guard(true))
                 (group_select(page, &catalog, id))
-                (super::text_field("count", page.t(texts::FIELD_COUNT), None, "1", None, FieldAttrs::TEXT.kind("number").numeric()))
-                (super::text_field("available_from", page.t(texts::FIELD_AVAILABLE_FROM), Some(page.t(texts::HINT_DATE)), &today.to_string(), None, FieldAttrs::TEXT))
+                (super::text_field("count", page.t(texts::FIELD_COUNT), None, typed.map_or("1", |t| t.0), error_of("count"), FieldAttrs::TEXT.kind("number").numeric()))
+                (super::text_field("available_from", page.t(texts::FIELD_AVAILABLE_FROM), Some(page.t(texts::HINT_DATE)), typed.map_or(today_text.as_str(), |t| t.1), error_of("available_from"), FieldAttrs::TEXT))
                 button type="submit" { (page.t(texts::SUBMIT_REPORT)) }
             }
             h2 { (page.t(texts::KG_OPEN_TITLE)) }
@@ -190,6 +211,7 @@ fn notice_markup(page: &Page, notice: Option<&KindergartenNotice>) -> Markup {
                 }
             },
             Some(KindergartenNotice::Refused(message)) => p.notice.error role="alert" { (message) },
+            Some(KindergartenNotice::ReportRefused { message, .. }) => p.notice.error role="alert" { (message) },
             None => {},
         }
     }
@@ -384,18 +406,30 @@ async fn report_places(State(app): State<AppState>, page: Page, body: Bytes) -> 
     let Some((caller, id)) = own_kindergarten(&page).filter(|_| page.csrf_ok(&fields, true)) else {
         return page.form_expired();
     };
-    let invalid = |page: &Page| {
-        let message = error::INVALID.message(page.lang.api());
-        (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            KindergartenNotice::Refused(message),
-        )
+    // What was typed comes back beside the field the refusal concerns.
+    let refused = |status: StatusCode, field: &'static str, message: &'static str| {
+        let notice = KindergartenNotice::ReportRefused {
+            count: fields.get("count").to_string(),
+            available_from: fields.get("available_from").to_string(),
+            field,
+            message,
+        };
+        (status, notice)
     };
+    let invalid = error::INVALID.message(page.lang.api());
     let count = fields.get("count").trim().parse::<u32>();
     let from = chrono::NaiveDate::parse_from_str(fields.get("available_from").trim(), "%Y-%m-%d");
     let group = fields.get("group").trim().parse::<u32>().ok().map(GroupId);
-    let (Ok(count), Ok(available_from)) = (count, from) else {
-        return kindergarten_page(&app, &page, id, Some(invalid(&page))).await;
+    let (count, available_from) = match (count, from) {
+        (Ok(count), Ok(from)) => (count, from),
+        (Err(_), _) => {
+            let notice = refused(StatusCode::UNPROCESSABLE_ENTITY, "count", invalid);
+            return kindergarten_page(&app, &page, id, Some(notice)).await;
+        }
+        (_, Err(_)) => {
+            let notice = refused(StatusCode::UNPROCESSABLE_ENTITY, "available_from", invalid);
+            return kindergarten_page(&app, &page, id, Some(notice)).await;
+        }
     };
     let command = Command::ReportPlaces(NewPlaces {
         kindergarten: id,
@@ -416,8 +450,21 @@ async fn report_places(State(app): State<AppState>, page: Page, body: Bytes) -> 
         }
         Ok(_) => unreachable!("a report answers PlacesReported"),
         Err(error) => {
+            // The service's words say which field a refusal concerns.
+            let field = match &error {
+                CommandError::Invalid(why) if why.contains("places a report") => Some("count"),
+                CommandError::Invalid(why)
+                    if why.contains("free from") || why.contains("school age") =>
+                {
+                    Some("available_from")
+                }
+                _ => None,
+            };
             let (status, message) = page.command_error(error);
-            (status, KindergartenNotice::Refused(message))
+            match field {
+                Some(field) => refused(status, field, message),
+                None => (status, KindergartenNotice::Refused(message)),
+            }
         }
     };
     kindergarten_page(&app, &page, id, Some(notice)).await
