@@ -113,6 +113,9 @@ pub enum ApplicationStatus {
     Refused,
     /// The family moved to another district; the application there continues this one.
     Moved,
+    /// The child was enrolled and has since left the kindergarten (marked by its head): the
+    /// place it held went on to the next child.
+    Left,
 }
 
 impl ApplicationStatus {
@@ -555,7 +558,7 @@ impl NewApplication {
             .priority_category
             .as_deref()
             .map(str::trim)
-            .is_some_and(|c| catalog.categories.contains_key(c))
+            .is_some_and(|c| catalog.categories.get(c).is_some_and(|c| !c.retired))
         {
             "priority_document"
         } else {
@@ -682,9 +685,11 @@ fn parse_priority(
     else {
         return Ok(None);
     };
+    // A retired category takes no new claims (the applications holding it keep it).
     let category = catalog
         .categories
         .get(code)
+        .filter(|c| !c.retired)
         .ok_or(Refusal::UnknownPriorityCategory)?;
     let document = form
         .priority_document

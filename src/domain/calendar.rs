@@ -212,6 +212,28 @@ impl WorkCalendar {
         self.years.insert(year, calendar);
     }
 
+    /// The days of `year` whose kind `replacement` would change, in order: the day, whether
+    /// it is a working day now, and whether it would be (what an administrator checks before
+    /// applying a new file).
+    pub fn days_changed_by(
+        &self,
+        year: i32,
+        replacement: &YearCalendar,
+    ) -> Vec<(NaiveDate, bool, bool)> {
+        let mut after = self.clone();
+        after.set_year(year, replacement.clone());
+        let mut changed = Vec::new();
+        let mut day = NaiveDate::from_ymd_opt(year, 1, 1).expect("1 January exists");
+        while day.year() == year {
+            let (now, then) = (self.is_working_day(day), after.is_working_day(day));
+            if now != then {
+                changed.push((day, now, then));
+            }
+            day = day.succ_opt().expect("a day after one in range");
+        }
+        changed
+    }
+
     pub fn has_year(&self, year: i32) -> bool {
         self.years.contains_key(&year)
     }
@@ -284,6 +306,20 @@ mod tests {
 
     fn date(y: i32, m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    #[test]
+    fn a_new_file_changes_exactly_the_days_it_lists_differently() {
+        let calendar = WorkCalendar::shipped();
+        let text = format!("{}\n2026-11-20 off\n", SHIPPED_YEARS[0].1);
+        assert_eq!(SHIPPED_YEARS[0].0, 2026);
+        let replacement = YearCalendar::parse(2026, &text).unwrap();
+        assert_eq!(
+            calendar.days_changed_by(2026, &replacement),
+            [(date(2026, 11, 20), true, false)]
+        );
+        let same = YearCalendar::parse(2026, SHIPPED_YEARS[0].1).unwrap();
+        assert!(calendar.days_changed_by(2026, &same).is_empty());
     }
 
     /// The end of the `working_days`-th working day after the local day of `issued_at`.

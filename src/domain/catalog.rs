@@ -91,6 +91,10 @@ pub struct Kindergarten {
     pub number: String,
     pub names: Names,
     pub address: String,
+    /// The kindergarten's head (director), as the administrator entered them. Absent from the
+    /// journal's payload when `None`, so events written before it keep their bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head: Option<String>,
 }
 
 /// A group of a kindergarten: which children it takes and how many.
@@ -102,6 +106,10 @@ pub struct Group {
     pub language: Language,
     pub age_band: AgeBand,
     pub capacity: u32,
+    /// A closed group takes no new places; its live referrals stay valid. Absent from the
+    /// journal's payload while open, so events written before it keep their bytes.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub closed: bool,
 }
 
 /// The birth dates a group or a free place takes, both ends inclusive.
@@ -156,6 +164,9 @@ pub struct PriorityCategory {
     pub names: Names,
     /// The document an officer must see before verifying the claim.
     pub document: Names,
+    /// A retired category takes no new claims; the applications that hold it keep it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub retired: bool,
 }
 
 /// When a child stops being of preschool age. Configuration, defaulting to the rule in

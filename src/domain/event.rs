@@ -7,11 +7,12 @@
 
 use super::amendment::Amendment;
 use super::application::{Application, ApplicationId, RefusalReason, Satisfaction};
-use super::catalog::{District, DistrictId, Group, Kindergarten, Tier};
+use super::catalog::{District, DistrictId, Group, Kindergarten, PriorityCategory, Tier};
 use super::family::{Family, FamilyId};
 use super::referral::{
     DistrictPolicy, FreePlace, InterleaveCycle, Lapse, PlaceId, Referral, ReferralId,
 };
+use super::staff::{Role, Scope};
 use super::transfer::TransferRequest;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -141,6 +142,44 @@ pub enum Event {
         district: DistrictId,
         full_name: String,
     },
+    /// The kindergarten withdraws an open place it reported by mistake: nobody took it, and
+    /// nobody will.
+    PlaceWithdrawn {
+        place: PlaceId,
+        at: DateTime<Utc>,
+    },
+    /// An enrolled child left its kindergarten: the application ends as `left` and the place
+    /// it held is given up (the command reports it free again in the same transaction).
+    ChildLeft {
+        id: ApplicationId,
+        at: DateTime<Utc>,
+    },
+    /// The administrator changed a kindergarten (names, address, head): the whole record
+    /// after the change.
+    KindergartenChanged(Kindergarten),
+    /// The administrator changed or closed a group: the whole record after the change.
+    GroupChanged(Group),
+    /// A priority category created, changed or retired: the whole record after the change
+    /// (the shipped categories come from the first migration; this event supersedes a row).
+    CategorySet(PriorityCategory),
+    /// An administrator created a staff account; only the SHA-256 of its token (hex), which
+    /// was shown once.
+    StaffAccountCreated {
+        name: String,
+        role: Role,
+        scope: Scope,
+        token_hash: String,
+    },
+    /// An account's role and scope from now on.
+    StaffAccountChanged {
+        name: String,
+        role: Role,
+        scope: Scope,
+    },
+    /// The account's token stops working at once.
+    StaffAccountRevoked {
+        name: String,
+    },
 }
 
 impl Event {
@@ -173,6 +212,14 @@ impl Event {
             Event::FamilyPassedOver { .. } => "family_passed_over",
             Event::TransferRequested(_) => "transfer_requested",
             Event::EducationHeadSet { .. } => "education_head_set",
+            Event::PlaceWithdrawn { .. } => "place_withdrawn",
+            Event::ChildLeft { .. } => "child_left",
+            Event::KindergartenChanged(_) => "kindergarten_changed",
+            Event::GroupChanged(_) => "group_changed",
+            Event::CategorySet(_) => "category_set",
+            Event::StaffAccountCreated { .. } => "staff_account_created",
+            Event::StaffAccountChanged { .. } => "staff_account_changed",
+            Event::StaffAccountRevoked { .. } => "staff_account_revoked",
         }
     }
 

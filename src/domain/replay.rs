@@ -9,9 +9,10 @@ use super::application::{
 use super::catalog::Tier;
 use super::event::Event;
 use super::referral::{FreePlace, Lapse, PlaceId, Referral, ReferralId, ReferralStatus};
+use super::staff::{Role, Scope};
 use super::state::{Effects, QueueState, StateError};
 use chrono::{DateTime, Utc};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Default)]
 pub struct Replay {
@@ -19,6 +20,12 @@ pub struct Replay {
     pub referrals: BTreeMap<ReferralId, Referral>,
     /// Every place ever reported, and whether a handed-in referral filled it.
     pub places: BTreeMap<PlaceId, (FreePlace, bool)>,
+    /// The places their kindergarten withdrew.
+    pub withdrawn: BTreeSet<PlaceId>,
+    /// The staff accounts the journal knows (created, changed or revoked through the
+    /// service; the first administrator comes from the command line and is not here):
+    /// role and scope when the journal says them, and whether revoked.
+    pub staff: BTreeMap<String, (Option<(Role, Scope)>, bool)>,
     pub state: QueueState,
     /// The hash of each application's current access code.
     pub access_codes: BTreeMap<ApplicationId, String>,
@@ -175,6 +182,16 @@ impl Replay {
             Event::StopListEnded { id, .. } => {
                 self.application(*id, ApplicationStatus::Queued)?.held_until = None;
             }
+            Event::ChildLeft { id, .. } => {
+                self.application(*id, ApplicationStatus::Enrolled)?.status =
+                    ApplicationStatus::Left;
+            }
+            Event::PlaceWithdrawn { place, .. } => {
+                let reported = self.places.get(place).is_some_and(|(_, filled)| !filled);
+                if !reported || !self.withdrawn.insert(*place) {
+                    return Err(ReplayError::InvalidTransition(format!("{place:?}")));
+                }
+            }
             // Families and transfer requests live in the state (compared by `verify`).
             Event::TransferRequested(_)
             | Event::FamilyRegistered(_)
@@ -185,7 +202,33 @@ impl Replay {
             | Event::GroupCreated(_)
             | Event::PolicySet { .. }
             | Event::CalendarYearSet { .. }
-            | Event::EducationHeadSet { .. } => {}
+            | Event::EducationHeadSet { .. }
+            | Event::KindergartenChanged(_)
+            | Event::GroupChanged(_)
+            | Event::CategorySet(_) => {}
+            Event::StaffAccountCreated {
+                name, role, scope, ..
+            } => {
+                if self.staff.contains_key(name) {
+                    return Err(ReplayError::InvalidTransition(name.clone()));
+                }
+                self.staff
+                    .insert(name.clone(), (Some((*role, *scope)), false));
+            }
+            Event::StaffAccountChanged { name, role, scope } => {
+                let entry = self.staff.entry(name.clone()).or_insert((None, false));
+                if entry.1 {
+                    return Err(ReplayError::InvalidTransition(name.clone()));
+                }
+                entry.0 = Some((*role, *scope));
+            }
+            Event::StaffAccountRevoked { name } => {
+                let entry = self.staff.entry(name.clone()).or_insert((None, false));
+                if entry.1 {
+                    return Err(ReplayError::InvalidTransition(name.clone()));
+                }
+                entry.1 = true;
+            }
         }
         Ok(self.state.apply_tracked(event, at)?)
     }

@@ -43,7 +43,8 @@ impl Role {
 }
 
 /// Where an account may act.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "id", rename_all = "snake_case")]
 pub enum Scope {
     Everywhere,
     District(DistrictId),

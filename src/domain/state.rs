@@ -572,7 +572,15 @@ impl QueueState {
             | Event::GroupCreated(_)
             | Event::PolicySet { .. }
             | Event::CalendarYearSet { .. }
-            | Event::EducationHeadSet { .. } => apply_to_catalog(&mut self.catalog, event)?,
+            | Event::EducationHeadSet { .. }
+            | Event::KindergartenChanged(_)
+            | Event::GroupChanged(_)
+            | Event::CategorySet(_) => apply_to_catalog(&mut self.catalog, event)?,
+            // Staff accounts are credentials, read per request from their table; the queue's
+            // state does not hold them.
+            Event::StaffAccountCreated { .. }
+            | Event::StaffAccountChanged { .. }
+            | Event::StaffAccountRevoked { .. } => {}
             Event::ApplicationRegistered(application) => {
                 if !self
                     .catalog
@@ -704,7 +712,37 @@ impl QueueState {
                 self.release_hold(*id);
                 self.waiting.set_held(*id, false)?;
             }
+            Event::PlaceWithdrawn { place, .. } => self.withdraw_place(*place)?,
+            Event::ChildLeft { id, .. } => {
+                // A child with a transfer asked or under way leaves only once it has ended.
+                let free = !self.transfer_of.contains_key(id) && !self.referral_of.contains_key(id);
+                if !free || self.enrolled.remove(id).is_none() {
+                    return Err(invalid(id));
+                }
+            }
         }
+        Ok(())
+    }
+
+    /// An open place leaves the state: no live referral holds it.
+    fn withdraw_place(&mut self, place: PlaceId) -> Result<(), StateError> {
+        let district = self
+            .places
+            .get(&place)
+            .ok_or_else(|| invalid(&place))?
+            .district;
+        let open = self.open_places.get_mut(&district);
+        if !open.is_some_and(|open| open.remove(&place)) {
+            return Err(StateError::Invalid(format!("{place:?} is not open")));
+        }
+        if self
+            .open_places
+            .get(&district)
+            .is_some_and(BTreeSet::is_empty)
+        {
+            self.open_places.remove(&district);
+        }
+        self.places.remove(&place);
         Ok(())
     }
 
@@ -765,7 +803,8 @@ impl QueueState {
             | Event::ApplicationAmended { id, .. }
             | Event::PriorityVerified { id, .. }
             | Event::PriorityRejected { id, .. }
-            | Event::StopListEnded { id, .. } => vec![*id],
+            | Event::StopListEnded { id, .. }
+            | Event::ChildLeft { id, .. } => vec![*id],
             Event::ReferralIssued { referral, .. } => vec![referral.application],
             Event::ApplicationMoved { from, to } => vec![*from, to.id],
             Event::FamilyRegistered(family) => family.members.clone(),
@@ -784,7 +823,14 @@ impl QueueState {
             | Event::PolicySet { .. }
             | Event::CalendarYearSet { .. }
             | Event::PlacesReported { .. }
-            | Event::EducationHeadSet { .. } => Vec::new(),
+            | Event::PlaceWithdrawn { .. }
+            | Event::EducationHeadSet { .. }
+            | Event::KindergartenChanged(_)
+            | Event::GroupChanged(_)
+            | Event::CategorySet(_)
+            | Event::StaffAccountCreated { .. }
+            | Event::StaffAccountChanged { .. }
+            | Event::StaffAccountRevoked { .. } => Vec::new(),
         }
     }
 
@@ -1108,6 +1154,31 @@ pub fn apply_to_catalog(catalog: &mut Catalog, event: &Event) -> Result<(), Stat
                 return Err(StateError::UnknownDistrict(*district));
             }
             catalog.education_heads.insert(*district, full_name.clone());
+        }
+        Event::KindergartenChanged(kindergarten) => {
+            let old = catalog
+                .kindergartens
+                .get_mut(&kindergarten.id)
+                .ok_or_else(|| invalid(&kindergarten.id))?;
+            if old.district != kindergarten.district {
+                return Err(invalid(&kindergarten.id));
+            }
+            *old = kindergarten.clone();
+        }
+        Event::GroupChanged(group) => {
+            let old = catalog
+                .groups
+                .get_mut(&group.id)
+                .ok_or_else(|| invalid(&group.id))?;
+            if old.kindergarten != group.kindergarten {
+                return Err(invalid(&group.id));
+            }
+            *old = group.clone();
+        }
+        Event::CategorySet(category) => {
+            catalog
+                .categories
+                .insert(category.code.clone(), category.clone());
         }
         _ => {}
     }

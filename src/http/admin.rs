@@ -6,10 +6,13 @@ use super::error::{self, ApiError};
 use super::extract::{ApiJson, ApiQuery};
 use super::views::NamesView;
 use super::{created, no_store, ok, AppState};
-use crate::domain::catalog::{AgeBand, KindergartenId, Language, Names};
+use crate::domain::catalog::{
+    AgeBand, GroupId, KindergartenId, Language, Names, PriorityCategory, Tier,
+};
 use crate::domain::numbers as ids;
 use crate::domain::referral::{DistrictPolicy, Extension, Validity};
 use crate::domain::staff::Role;
+use crate::domain::staff::{Scope, StaffAccount};
 use crate::service::{Command, NewDistrict, NewGroup, NewKindergarten, Outcome};
 use crate::store;
 use axum::extract::{Path, State};
@@ -28,8 +31,18 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(set_policy))
         .routes(routes!(set_education_head))
         .routes(routes!(set_calendar_year))
+        .routes(routes!(preview_calendar_year))
         .routes(routes!(audit))
         .routes(routes!(set_clock))
+        .routes(routes!(change_kindergarten))
+        .routes(routes!(change_group))
+        .routes(routes!(close_group))
+        .routes(routes!(categories, create_category))
+        .routes(routes!(change_category))
+        .routes(routes!(retire_category))
+        .routes(routes!(staff_accounts, create_staff_account))
+        .routes(routes!(change_staff_account))
+        .routes(routes!(revoke_staff_account))
 }
 
 fn admin(ctx: &Ctx) -> Result<(), ApiError> {
@@ -324,6 +337,61 @@ async fn set_calendar_year(
     Ok(ok(replayed, Done::new("set")))
 }
 
+/// A day a new calendar file would change.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CalendarDayChange {
+    pub date: NaiveDate,
+    pub working_now: bool,
+    pub working_after: bool,
+}
+
+/// The days of `year` that `text` would change, or why the file is refused (the same checks
+/// as applying it).
+pub fn calendar_changes(
+    calendar: &crate::domain::calendar::WorkCalendar,
+    year: i32,
+    text: &str,
+) -> Result<Vec<CalendarDayChange>, String> {
+    if !(2000..=2100).contains(&year) {
+        return Err("the year is out of range".into());
+    }
+    let parsed =
+        crate::domain::calendar::YearCalendar::parse(year, text).map_err(|e| e.to_string())?;
+    let (from, days) = parsed.longest_break(year);
+    if days > crate::domain::calendar::LONGEST_BREAK_DAYS {
+        return Err(format!(
+            "calendar {year}: {days} days from {from} without a working day"
+        ));
+    }
+    Ok(calendar
+        .days_changed_by(year, &parsed)
+        .into_iter()
+        .map(|(date, working_now, working_after)| CalendarDayChange {
+            date,
+            working_now,
+            working_after,
+        })
+        .collect())
+}
+
+/// The days a year's file would change, before it is applied; nothing is stored.
+#[utoipa::path(post, path = "/api/v1/calendar/{year}/preview", tag = "admin",
+    params(("year" = i32, Path, description = "e.g. 2027")),
+    request_body = CalendarRequest, security(("staff_token" = [])),
+    responses((status = 200, body = Vec<CalendarDayChange>), (status = 422, description = "invalid")))]
+async fn preview_calendar_year(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(year): Path<i32>,
+    ApiJson(body): ApiJson<CalendarRequest>,
+) -> Result<Response, ApiError> {
+    admin(&ctx)?;
+    let calendar = app.service.read().catalog.calendar.clone();
+    let changes = calendar_changes(&calendar, year, &body.text)
+        .map_err(|why| ctx.error(error::INVALID).with_detail(why))?;
+    Ok(ok(false, changes))
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 // Query parameters: without this, utoipa documents the fields as required path parameters.
@@ -454,4 +522,340 @@ async fn set_clock(
             referrals_issued: report.referrals_issued,
         },
     ))
+}
+
+// ----- issue 15: editing the catalog, priority categories, staff accounts --------------
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KindergartenChange {
+    pub names: NamesView,
+    pub address: String,
+    /// The kindergarten's head (director); absent or empty: none named.
+    pub head: Option<String>,
+}
+
+/// Changes a kindergarten's names, address and head (journaled).
+#[utoipa::path(put, path = "/api/v1/kindergartens/{id}", tag = "admin",
+    params(("id" = u32, Path, description = "Kindergarten id")),
+    request_body = KindergartenChange, security(("staff_token" = [])),
+    responses((status = 200, body = Done), (status = 404, description = "not_found"),
+               (status = 422, description = "invalid, nothing_to_amend")))]
+async fn change_kindergarten(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<u32>,
+    ApiJson(body): ApiJson<KindergartenChange>,
+) -> Result<Response, ApiError> {
+    admin(&ctx)?;
+    let command = Command::ChangeKindergarten {
+        id: KindergartenId(id),
+        names: names(body.names),
+        address: body.address,
+        head: body.head,
+    };
+    let (_, replayed) = ctx.submission(&app).run(command).await?;
+    Ok(ok(replayed, Done::new("changed")))
+}
+
+/// Changes a group's name, language, age band and capacity (journaled).
+#[utoipa::path(put, path = "/api/v1/groups/{id}", tag = "admin",
+    params(("id" = u32, Path, description = "Group id")),
+    request_body = GroupRequest, security(("staff_token" = [])),
+    responses((status = 200, body = Done), (status = 404, description = "not_found"),
+               (status = 422, description = "invalid, nothing_to_amend")))]
+async fn change_group(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<u32>,
+    ApiJson(body): ApiJson<GroupRequest>,
+) -> Result<Response, ApiError> {
+    admin(&ctx)?;
+    let age_band = AgeBand::new(body.born_from, body.born_to)
+        .ok_or_else(|| ctx.error(error::INVALID).with_detail("born_from".into()))?;
+    let language = Language::parse(&body.language)
+        .ok_or_else(|| ctx.error(error::INVALID).with_detail("language".into()))?;
+    let command = Command::ChangeGroup {
+        id: GroupId(id),
+        name: body.name,
+        language,
+        age_band,
+        capacity: body.capacity,
+    };
+    let (_, replayed) = ctx.submission(&app).run(command).await?;
+    Ok(ok(replayed, Done::new("changed")))
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct GroupClosedView {
+    /// The group's open places withdrawn with it. Its live referrals stay valid.
+    pub withdrawn_places: usize,
+}
+
+/// Closes a group: it takes no new places; its open places are withdrawn in the same
+/// command; its live referrals stay valid and may be handed in.
+#[utoipa::path(post, path = "/api/v1/groups/{id}/close", tag = "admin",
+    params(("id" = u32, Path, description = "Group id")),
+    security(("staff_token" = [])),
+    responses((status = 200, body = GroupClosedView), (status = 409, description = "group_closed")))]
+async fn close_group(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<u32>,
+) -> Result<Response, ApiError> {
+    admin(&ctx)?;
+    let (outcome, replayed) = ctx
+        .submission(&app)
+        .run(Command::CloseGroup { id: GroupId(id) })
+        .await?;
+    let Outcome::GroupClosed { withdrawn } = outcome else {
+        unreachable!("closing a group answers GroupClosed")
+    };
+    Ok(ok(
+        replayed,
+        GroupClosedView {
+            withdrawn_places: withdrawn,
+        },
+    ))
+}
+
+/// A priority category as the administrator sees and sets it.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CategoryView {
+    /// Lowercase letters, digits and _; fixed once created.
+    pub code: String,
+    /// out_of_turn or first
+    pub tier: String,
+    pub names: NamesView,
+    /// The document an officer must see before verifying a claim.
+    pub document: NamesView,
+    /// Answered only: a retired category takes no new claims.
+    #[serde(default)]
+    pub retired: bool,
+}
+
+fn category_of(ctx: &Ctx, view: CategoryView) -> Result<PriorityCategory, ApiError> {
+    let tier = match view.tier.as_str() {
+        "out_of_turn" => Tier::OutOfTurn,
+        "first" => Tier::First,
+        _ => return Err(ctx.error(error::INVALID).with_detail("tier".into())),
+    };
+    Ok(PriorityCategory {
+        code: view.code,
+        tier,
+        names: names(view.names),
+        document: names(view.document),
+        retired: false,
+    })
+}
+
+/// Every priority category, retired ones included.
+#[utoipa::path(get, path = "/api/v1/categories", tag = "admin",
+    security(("staff_token" = [])),
+    responses((status = 200, body = Vec<CategoryView>)))]
+async fn categories(State(app): State<AppState>, ctx: Ctx) -> Result<Response, ApiError> {
+    admin(&ctx)?;
+    let views: Vec<CategoryView> = app
+        .service
+        .read()
+        .catalog
+        .categories
+        .values()
+        .map(|c| CategoryView {
+            code: c.code.clone(),
+            tier: super::views::tier_code(c.tier).into(),
+            names: (&c.names).into(),
+            document: (&c.document).into(),
+            retired: c.retired,
+        })
+        .collect();
+    Ok(ok(false, views))
+}
+
+/// Creates a priority category (journaled).
+#[utoipa::path(post, path = "/api/v1/categories", tag = "admin",
+    request_body = CategoryView, security(("staff_token" = [])),
+    responses((status = 201, body = Done), (status = 409, description = "category_exists"),
+               (status = 422, description = "invalid")))]
+async fn create_category(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    ApiJson(body): ApiJson<CategoryView>,
+) -> Result<Response, ApiError> {
+    admin(&ctx)?;
+    let command = Command::CreateCategory(category_of(&ctx, body)?);
+    let (_, replayed) = ctx.submission(&app).run(command).await?;
+    Ok(created(replayed, Done::new("created")))
+}
+
+/// Renames a category or changes its tier or required document (journaled; verified claims
+/// keep the tier they were verified at).
+#[utoipa::path(put, path = "/api/v1/categories/{code}", tag = "admin",
+    params(("code" = String, Path, description = "Category code")),
+    request_body = CategoryView, security(("staff_token" = [])),
+    responses((status = 200, body = Done), (status = 404, description = "not_found"),
+               (status = 422, description = "invalid, nothing_to_amend")))]
+async fn change_category(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(code): Path<String>,
+    ApiJson(body): ApiJson<CategoryView>,
+) -> Result<Response, ApiError> {
+    admin(&ctx)?;
+    if body.code != code {
+        return Err(ctx.error(error::INVALID).with_detail("code".into()));
+    }
+    let command = Command::ChangeCategory(category_of(&ctx, body)?);
+    let (_, replayed) = ctx.submission(&app).run(command).await?;
+    Ok(ok(replayed, Done::new("changed")))
+}
+
+/// Retires a category: no new claims; the applications holding it keep it (journaled).
+#[utoipa::path(post, path = "/api/v1/categories/{code}/retire", tag = "admin",
+    params(("code" = String, Path, description = "Category code")),
+    security(("staff_token" = [])),
+    responses((status = 200, body = Done), (status = 409, description = "category_retired")))]
+async fn retire_category(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(code): Path<String>,
+) -> Result<Response, ApiError> {
+    admin(&ctx)?;
+    let (_, replayed) = ctx
+        .submission(&app)
+        .run(Command::RetireCategory { code })
+        .await?;
+    Ok(ok(replayed, Done::new("retired")))
+}
+
+/// A staff account: role and where it acts.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StaffAccountView {
+    pub name: String,
+    /// admin, officer, operator, kindergarten
+    pub role: String,
+    /// An officer's or operator's district id.
+    pub district: Option<u32>,
+    /// A kindergarten account's kindergarten id.
+    pub kindergarten: Option<u32>,
+    /// Answered only.
+    #[serde(default)]
+    pub revoked: bool,
+}
+
+fn account_of(ctx: &Ctx, view: StaffAccountView) -> Result<StaffAccount, ApiError> {
+    let role = Role::parse(&view.role)
+        .ok_or_else(|| ctx.error(error::INVALID).with_detail("role".into()))?;
+    let scope = match (view.district, view.kindergarten) {
+        (None, None) => Scope::Everywhere,
+        (Some(d), None) => Scope::District(crate::domain::catalog::DistrictId(d)),
+        (None, Some(k)) => Scope::Kindergarten(KindergartenId(k)),
+        _ => return Err(ctx.error(error::INVALID).with_detail("scope".into())),
+    };
+    Ok(StaffAccount {
+        name: view.name,
+        role,
+        scope,
+    })
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct StaffAccountCreated {
+    pub name: String,
+    /// The bearer token, shown this once; only its hash is kept.
+    pub token: String,
+}
+
+/// Every staff account, revoked ones included.
+#[utoipa::path(get, path = "/api/v1/staff-accounts", tag = "admin",
+    security(("staff_token" = [])),
+    responses((status = 200, body = Vec<StaffAccountView>)))]
+async fn staff_accounts(State(app): State<AppState>, ctx: Ctx) -> Result<Response, ApiError> {
+    admin(&ctx)?;
+    let accounts = read_blocking(&app, ctx.lang, store::staff::list).await?;
+    let views: Vec<StaffAccountView> = accounts
+        .into_iter()
+        .map(|(a, revoked)| {
+            let (district, kindergarten) = store::staff::scope_columns(a.scope);
+            StaffAccountView {
+                name: a.name,
+                role: a.role.code().into(),
+                district,
+                kindergarten,
+                revoked,
+            }
+        })
+        .collect();
+    Ok(no_store(ok(false, views)))
+}
+
+/// Creates a staff account (journaled); answers its token once.
+#[utoipa::path(post, path = "/api/v1/staff-accounts", tag = "admin",
+    request_body = StaffAccountView, security(("staff_token" = [])),
+    responses((status = 201, body = StaffAccountCreated), (status = 409, description = "staff_name_taken"),
+               (status = 422, description = "invalid")))]
+async fn create_staff_account(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    ApiJson(body): ApiJson<StaffAccountView>,
+) -> Result<Response, ApiError> {
+    admin(&ctx)?;
+    let account = account_of(&ctx, body)?;
+    let name = account.name.clone();
+    let (outcome, replayed) = ctx
+        .submission(&app)
+        .run(Command::CreateStaff(account))
+        .await?;
+    let Outcome::StaffCreated { token } = outcome else {
+        unreachable!("an account's creation answers its token")
+    };
+    Ok(no_store(created(
+        replayed,
+        StaffAccountCreated { name, token },
+    )))
+}
+
+/// Changes an account's role and scope (journaled). The last administrator stays one.
+#[utoipa::path(put, path = "/api/v1/staff-accounts/{name}", tag = "admin",
+    params(("name" = String, Path, description = "Account name")),
+    request_body = StaffAccountView, security(("staff_token" = [])),
+    responses((status = 200, body = Done), (status = 409, description = "last_administrator, staff_revoked"),
+               (status = 422, description = "invalid, nothing_to_amend")))]
+async fn change_staff_account(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(name): Path<String>,
+    ApiJson(body): ApiJson<StaffAccountView>,
+) -> Result<Response, ApiError> {
+    admin(&ctx)?;
+    if body.name != name {
+        return Err(ctx.error(error::INVALID).with_detail("name".into()));
+    }
+    let account = account_of(&ctx, body)?;
+    let (_, replayed) = ctx
+        .submission(&app)
+        .run(Command::ChangeStaff(account))
+        .await?;
+    Ok(ok(replayed, Done::new("changed")))
+}
+
+/// Revokes an account: its token stops working at once (journaled). The last administrator
+/// cannot be revoked (409 last_administrator).
+#[utoipa::path(post, path = "/api/v1/staff-accounts/{name}/revoke", tag = "admin",
+    params(("name" = String, Path, description = "Account name")),
+    security(("staff_token" = [])),
+    responses((status = 200, body = Done), (status = 409, description = "last_administrator, staff_revoked")))]
+async fn revoke_staff_account(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    admin(&ctx)?;
+    let (_, replayed) = ctx
+        .submission(&app)
+        .run(Command::RevokeStaff { name })
+        .await?;
+    Ok(ok(replayed, Done::new("revoked")))
 }

@@ -253,6 +253,25 @@ errors! {
         "Аудан ережесі рұқсат етілген шектен тыс: жолдама 1–30 жұмыс күні, 1–60 күнтізбелік күн немесе бір ай жарамды; ұзарту берілген күннен кейін 1–90 күнге дейін; тоқтату тізімі 0–90 күн.", "Правило района вне допустимых пределов: направление действует 1–30 рабочих дней, 1–60 календарных дней или месяц; продление до 1–90 дней после выдачи; стоп-лист 0–90 дней.", "The district's rule is out of range: a referral is valid 1-30 working days, 1-60 calendar days or a month; an extension reaches 1-90 days after issue; the stop list is 0-90 days.";
     EXTENSION_NOT_ALLOWED = "extension_not_allowed", CONFLICT,
         "Бұл ауданда жолдаманың мерзімі ұзартылмайды.", "В этом районе срок направления не продлевается.", "This district does not extend referrals.";
+    // The kindergarten head's and the administrator's pages (issue 15).
+    PLACE_NOT_OPEN = "place_not_open", CONFLICT,
+        "Орын бос емес: оған жолдама берілген немесе ол қайтарылған.", "Место не свободно: на него выдано направление или оно уже снято.", "The place is not open: a referral holds it or it was withdrawn.";
+    CHILD_NOT_ENROLLED = "child_not_enrolled", CONFLICT,
+        "Бала бұл балабақшаға қабылданбаған немесе одан шығып кеткен.", "Ребёнок не зачислен в этот детский сад или уже выбыл.", "The child is not enrolled in this kindergarten, or has already left.";
+    GROUP_CLOSED = "group_closed", CONFLICT,
+        "Топ жабық: ол жаңа орындар алмайды.", "Группа закрыта: она не принимает новых мест.", "The group is closed: it takes no new places.";
+    CATEGORY_EXISTS = "category_exists", CONFLICT,
+        "Мұндай кодты санат бар.", "Категория с таким кодом уже есть.", "A category with this code exists already.";
+    CATEGORY_RETIRED = "category_retired", CONFLICT,
+        "Санат қолданыстан шығарылған.", "Категория уже выведена из употребления.", "The category is retired already.";
+    STAFF_NAME_TAKEN = "staff_name_taken", CONFLICT,
+        "Мұндай атты есептік жазба бар.", "Учётная запись с таким именем уже есть.", "An account with this name exists already.";
+    STAFF_REVOKED = "staff_revoked", CONFLICT,
+        "Есептік жазба кері қайтарылған.", "Учётная запись отозвана.", "The account is revoked.";
+    LAST_ADMINISTRATOR = "last_administrator", CONFLICT,
+        "Бұл соңғы әкімші: алдымен басқа әкімші қосыңыз.", "Это последний администратор: сначала добавьте другого.", "This is the last administrator: add another first.";
+    CHILD_TRANSFER_PENDING = "child_transfer_pending", CONFLICT,
+        "Баланың ауысу өтініші немесе ауысу жолдамасы бар: ол аяқталғаннан кейін ғана шыққан деп белгілеуге болады.", "У ребёнка есть заявка или направление на перевод: отметить выбытие можно после их завершения.", "The child has a transfer request or referral outstanding: mark it as left once that ends.";
 }
 
 /// The row for a refusal of a registration.
@@ -348,6 +367,15 @@ pub fn conflict_kind(why: &str) -> ErrorKind {
         "the survey was already answered" => SURVEY_ALREADY_ANSWERED,
         "the application is in no family" => NOT_IN_FAMILY,
         "the district does not extend referrals" => EXTENSION_NOT_ALLOWED,
+        "the place is not open" => PLACE_NOT_OPEN,
+        "the child is not enrolled in this kindergarten" => CHILD_NOT_ENROLLED,
+        "the child's transfer is outstanding" => CHILD_TRANSFER_PENDING,
+        "the group is closed" => GROUP_CLOSED,
+        "the category exists already" => CATEGORY_EXISTS,
+        "the category is retired already" => CATEGORY_RETIRED,
+        "the account name is taken" => STAFF_NAME_TAKEN,
+        "the account is revoked" => STAFF_REVOKED,
+        "the last administrator" => LAST_ADMINISTRATOR,
         _ => CONFLICT,
     }
 }

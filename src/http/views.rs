@@ -196,6 +196,7 @@ pub fn history(events: &[RecordedEvent]) -> Vec<HistoryEntry> {
             Event::ApplicationWithdrawn { .. } => status = ApplicationStatus::Withdrawn,
             Event::ApplicationAgedOut { .. } => status = ApplicationStatus::AgedOut,
             Event::ApplicationRefused { .. } => status = ApplicationStatus::Refused,
+            Event::ChildLeft { .. } => status = ApplicationStatus::Left,
             _ => {}
         }
         entries.push(HistoryEntry {

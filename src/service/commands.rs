@@ -15,7 +15,7 @@ use crate::domain::application::{
 use crate::domain::calendar::{end_of_local_day_after, YearCalendar, LONGEST_BREAK_DAYS};
 use crate::domain::catalog::{
     AgeBand, Catalog, District, DistrictId, Group, GroupId, Kindergarten, KindergartenId, Language,
-    Names, Tier,
+    Names, PriorityCategory, Tier,
 };
 use crate::domain::event::Event;
 use crate::domain::family::{Family, FamilyId, FAMILY_SIZE_MAX};
@@ -23,6 +23,7 @@ use crate::domain::local_date;
 use crate::domain::referral::{
     DistrictPolicy, Extension, FreePlace, Lapse, PlaceId, Referral, ReferralId,
 };
+use crate::domain::staff::{Role, Scope, StaffAccount};
 use crate::domain::state::{Deadline, Taker};
 use crate::domain::transfer::{TransferForm, TransferRequest};
 use crate::domain::waiting_list::Position;
@@ -143,6 +144,56 @@ pub enum Command {
         district: DistrictId,
         full_name: String,
     },
+    /// The kindergarten `by` withdraws an open place of its own, reported by mistake.
+    WithdrawPlace {
+        place: PlaceId,
+        by: KindergartenId,
+    },
+    /// An enrolled child of kindergarten `by` left: its place is free again from today and
+    /// goes to whoever's turn it is, in the same transaction.
+    MarkLeft {
+        id: ApplicationId,
+        by: KindergartenId,
+    },
+    /// The administrator changes a kindergarten's names, address and head.
+    ChangeKindergarten {
+        id: KindergartenId,
+        names: Names,
+        address: String,
+        head: Option<String>,
+    },
+    /// The administrator changes a group's name, language, age band and capacity.
+    ChangeGroup {
+        id: GroupId,
+        name: String,
+        language: Language,
+        age_band: AgeBand,
+        capacity: u32,
+    },
+    /// Closes a group: it takes no new places, its open places are withdrawn in the same
+    /// command, its live referrals stay valid.
+    CloseGroup {
+        id: GroupId,
+    },
+    /// A new priority category.
+    CreateCategory(PriorityCategory),
+    /// Renames a category, or changes its tier or required document (a verified claim keeps
+    /// the tier it was verified at).
+    ChangeCategory(PriorityCategory),
+    /// Retires a category: no new claims; the applications holding it keep it, and a claim
+    /// of it still waiting may still be verified.
+    RetireCategory {
+        code: String,
+    },
+    /// A new staff account; its token is shown once.
+    CreateStaff(StaffAccount),
+    /// An account's role and scope from now on.
+    ChangeStaff(StaffAccount),
+    /// The account's token stops working at once. The last live administrator cannot be
+    /// revoked (nobody could then administer the service but from the command line).
+    RevokeStaff {
+        name: String,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -249,6 +300,18 @@ pub enum Outcome {
         /// Each application's position right after it, in the same order.
         #[serde(default)]
         positions: Vec<Option<Position>>,
+    },
+    /// A group closed, and how many of its open places were withdrawn with it.
+    GroupClosed {
+        withdrawn: usize,
+    },
+    /// A new staff account's token, shown once; only its hash is kept.
+    StaffCreated {
+        token: String,
+    },
+    /// The child left; the referral its freed place went to, if anyone fitted it.
+    Left {
+        next: Option<Box<Referral>>,
     },
     /// The application in the new district, its access code (shown once), and the referral
     /// it got at once if a fitting place was open there.
@@ -431,6 +494,199 @@ pub fn run(command: Command, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
             })
         }
         Command::Extend { referral } => extend(referral, tx),
+        Command::WithdrawPlace { place, by } => {
+            let open = {
+                let state = tx.state();
+                let free = state.places.get(&place);
+                if free.is_some_and(|p| p.kindergarten != by) {
+                    return Err(CommandError::Forbidden(
+                        "the place is another kindergarten's",
+                    ));
+                }
+                free.is_some_and(|p| {
+                    state
+                        .open_places
+                        .get(&p.district)
+                        .is_some_and(|o| o.contains(&place))
+                })
+            };
+            if !open {
+                return match tx.store().place_exists(place)? {
+                    true => Err(CommandError::Conflict("the place is not open")),
+                    false => Err(CommandError::NotFound),
+                };
+            }
+            tx.emit(Event::PlaceWithdrawn {
+                place,
+                at: tx.now(),
+            })?;
+            Ok(Outcome::Done)
+        }
+        Command::MarkLeft { id, by } => mark_left(id, by, tx),
+        Command::ChangeKindergarten {
+            id,
+            names,
+            address,
+            head,
+        } => {
+            let mut kindergarten = tx
+                .state()
+                .catalog
+                .kindergartens
+                .get(&id)
+                .cloned()
+                .ok_or(CommandError::NotFound)?;
+            check_names(&names)?;
+            let address = address.trim().to_string();
+            if address.is_empty() || address.chars().count() > CATALOG_TEXT_CHARS_MAX {
+                return Err(CommandError::Invalid("address".into()));
+            }
+            safe_line(&address)?;
+            let head = head.map(|h| h.trim().to_string()).filter(|h| !h.is_empty());
+            if let Some(head) = &head {
+                if head.chars().count() > CATALOG_TEXT_CHARS_MAX {
+                    return Err(CommandError::Invalid("head".into()));
+                }
+                safe_line(head)?;
+            }
+            let changed = Kindergarten {
+                names,
+                address,
+                head,
+                ..kindergarten.clone()
+            };
+            if changed == kindergarten {
+                return Err(Refusal::NothingToAmend.into());
+            }
+            kindergarten = changed;
+            tx.emit(Event::KindergartenChanged(kindergarten))?;
+            Ok(Outcome::Done)
+        }
+        Command::ChangeGroup {
+            id,
+            name,
+            language,
+            age_band,
+            capacity,
+        } => {
+            let group = {
+                let state = tx.state();
+                let catalog = &state.catalog;
+                let group = catalog
+                    .groups
+                    .get(&id)
+                    .cloned()
+                    .ok_or(CommandError::NotFound)?;
+                let name = name.trim().to_string();
+                if name.is_empty() || name.chars().count() > CATALOG_TEXT_CHARS_MAX {
+                    return Err(CommandError::Invalid("name".into()));
+                }
+                safe_line(&name)?;
+                let district = catalog.kindergartens[&group.kindergarten].district;
+                if !catalog.districts[&district].languages.contains(&language) {
+                    return Err(CommandError::Invalid(
+                        "the district does not run that language".into(),
+                    ));
+                }
+                if capacity > GROUP_CAPACITY_MAX {
+                    return Err(CommandError::Invalid("capacity".into()));
+                }
+                Group {
+                    name,
+                    language,
+                    age_band,
+                    capacity,
+                    ..group
+                }
+            };
+            if tx.state().catalog.groups.get(&id) == Some(&group) {
+                return Err(Refusal::NothingToAmend.into());
+            }
+            tx.emit(Event::GroupChanged(group))?;
+            Ok(Outcome::Done)
+        }
+        Command::CloseGroup { id } => close_group(id, tx),
+        Command::CreateCategory(category) => {
+            if tx.state().catalog.categories.contains_key(&category.code) {
+                return Err(CommandError::Conflict("the category exists already"));
+            }
+            let category = checked_category(category)?;
+            tx.emit(Event::CategorySet(category))?;
+            Ok(Outcome::Done)
+        }
+        Command::ChangeCategory(category) => {
+            let old = tx
+                .state()
+                .catalog
+                .categories
+                .get(&category.code)
+                .cloned()
+                .ok_or(CommandError::NotFound)?;
+            let category = checked_category(PriorityCategory {
+                retired: old.retired,
+                ..category
+            })?;
+            if category == old {
+                return Err(Refusal::NothingToAmend.into());
+            }
+            tx.emit(Event::CategorySet(category))?;
+            Ok(Outcome::Done)
+        }
+        Command::RetireCategory { code } => {
+            let old = tx
+                .state()
+                .catalog
+                .categories
+                .get(&code)
+                .cloned()
+                .ok_or(CommandError::NotFound)?;
+            if old.retired {
+                return Err(CommandError::Conflict("the category is retired already"));
+            }
+            tx.emit(Event::CategorySet(PriorityCategory {
+                retired: true,
+                ..old
+            }))?;
+            Ok(Outcome::Done)
+        }
+        Command::CreateStaff(account) => create_staff(account, tx),
+        Command::ChangeStaff(account) => {
+            let accounts = tx.store().staff_accounts()?;
+            let Some((old, revoked)) = accounts.iter().find(|(a, _)| a.name == account.name) else {
+                return Err(CommandError::NotFound);
+            };
+            if *revoked {
+                return Err(CommandError::Conflict("the account is revoked"));
+            }
+            check_scope(&account, &tx.state().catalog)?;
+            if *old == account {
+                return Err(Refusal::NothingToAmend.into());
+            }
+            if old.role == Role::Admin && account.role != Role::Admin && live_admins(&accounts) == 1
+            {
+                return Err(CommandError::Conflict("the last administrator"));
+            }
+            tx.emit(Event::StaffAccountChanged {
+                name: account.name,
+                role: account.role,
+                scope: account.scope,
+            })?;
+            Ok(Outcome::Done)
+        }
+        Command::RevokeStaff { name } => {
+            let accounts = tx.store().staff_accounts()?;
+            let Some((old, revoked)) = accounts.iter().find(|(a, _)| a.name == name) else {
+                return Err(CommandError::NotFound);
+            };
+            if *revoked {
+                return Err(CommandError::Conflict("the account is revoked"));
+            }
+            if old.role == Role::Admin && live_admins(&accounts) == 1 {
+                return Err(CommandError::Conflict("the last administrator"));
+            }
+            tx.emit(Event::StaffAccountRevoked { name })?;
+            Ok(Outcome::Done)
+        }
         Command::Tick => tick(tx),
         Command::Probe => Ok(Outcome::Done),
         Command::RecordViews { kind, applications } => {
@@ -661,9 +917,161 @@ fn request_transfer(
     })
 }
 
-/// A place a child left (its transfer was handed in) is free again from today, as the
-/// kindergarten reported it, and goes to whoever's turn it is.
-fn free_place(tx: &mut Tx<'_>, old: FreePlace) -> Result<(), CommandError> {
+/// The longest name, address or head of a catalog entry, in characters.
+pub const CATALOG_TEXT_CHARS_MAX: usize = 200;
+/// The most children a group may be built for.
+pub const GROUP_CAPACITY_MAX: u32 = 100;
+
+fn live_admins(accounts: &[(StaffAccount, bool)]) -> usize {
+    accounts
+        .iter()
+        .filter(|(a, revoked)| a.role == Role::Admin && !revoked)
+        .count()
+}
+
+/// An account's scope fits its role and names a district or kindergarten that exists.
+fn check_scope(account: &StaffAccount, catalog: &Catalog) -> Result<(), CommandError> {
+    let fits = match (account.role, account.scope) {
+        (Role::Admin, Scope::Everywhere) => true,
+        (Role::Officer | Role::Operator, Scope::District(d)) => catalog.districts.contains_key(&d),
+        (Role::Kindergarten, Scope::Kindergarten(k)) => catalog.kindergartens.contains_key(&k),
+        _ => false,
+    };
+    match fits {
+        true => Ok(()),
+        false => Err(CommandError::Invalid("scope".into())),
+    }
+}
+
+fn create_staff(account: StaffAccount, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
+    if !crate::domain::staff::valid_name(&account.name) {
+        return Err(CommandError::Invalid("name".into()));
+    }
+    check_scope(&account, &tx.state().catalog)?;
+    let accounts = tx.store().staff_accounts()?;
+    if accounts.iter().any(|(a, _)| a.name == account.name) {
+        return Err(CommandError::Conflict("the account name is taken"));
+    }
+    let token = crate::domain::staff::generate_token(&mut rand::rng());
+    tx.emit(Event::StaffAccountCreated {
+        name: account.name,
+        role: account.role,
+        scope: account.scope,
+        token_hash: hex::encode(crate::domain::staff::token_hash(&token)),
+    })?;
+    Ok(Outcome::StaffCreated { token })
+}
+
+/// A category's code, names and document are plain lines; its tier is a priority tier.
+fn checked_category(category: PriorityCategory) -> Result<PriorityCategory, CommandError> {
+    let code_ok = (1..=64).contains(&category.code.len())
+        && category
+            .code
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if !code_ok {
+        return Err(CommandError::Invalid("code".into()));
+    }
+    if category.tier == Tier::General {
+        return Err(CommandError::Invalid("tier".into()));
+    }
+    check_names(&category.names)?;
+    for text in [&category.document.kk, &category.document.ru] {
+        if text.trim().is_empty() || text.chars().count() > CATALOG_TEXT_CHARS_MAX {
+            return Err(CommandError::Invalid("document".into()));
+        }
+        safe_line(text)?;
+    }
+    Ok(category)
+}
+
+/// Closes a group: its open places are withdrawn first (nobody took them; nobody will), then
+/// the group is closed. Its live referrals stay valid and may be handed in.
+fn close_group(id: GroupId, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
+    let (group, open) = {
+        let state = tx.state();
+        let group = state
+            .catalog
+            .groups
+            .get(&id)
+            .cloned()
+            .ok_or(CommandError::NotFound)?;
+        if group.closed {
+            return Err(CommandError::Conflict("the group is closed"));
+        }
+        let open: Vec<PlaceId> = state
+            .open_places
+            .values()
+            .flatten()
+            .filter(|p| state.places[*p].group == Some(id))
+            .copied()
+            .collect();
+        (group, open)
+    };
+    for place in &open {
+        tx.emit(Event::PlaceWithdrawn {
+            place: *place,
+            at: tx.now(),
+        })?;
+    }
+    tx.emit(Event::GroupChanged(Group {
+        closed: true,
+        ..group
+    }))?;
+    Ok(Outcome::GroupClosed {
+        withdrawn: open.len(),
+    })
+}
+
+/// An enrolled child leaves; the place it held is reported free from today, with the
+/// group's band and language as they are now (the group may have been edited since), and
+/// goes to the next child at once.
+fn mark_left(
+    id: ApplicationId,
+    by: KindergartenId,
+    tx: &mut Tx<'_>,
+) -> Result<Outcome, CommandError> {
+    let old = {
+        let state = tx.state();
+        let place = state
+            .enrolled
+            .get(&id)
+            .filter(|p| p.kindergarten == by)
+            .cloned()
+            .ok_or(CommandError::Conflict(
+                "the child is not enrolled in this kindergarten",
+            ))?;
+        if state.transfer_of.contains_key(&id) || state.referral_of.contains_key(&id) {
+            return Err(CommandError::Conflict(
+                "the child's transfer is outstanding",
+            ));
+        }
+        match place.group.and_then(|g| state.catalog.groups.get(&g)) {
+            Some(group) => FreePlace {
+                age_band: group.age_band,
+                language: group.language,
+                ..place
+            },
+            None => place,
+        }
+    };
+    let closed = old
+        .group
+        .is_some_and(|g| tx.state().catalog.groups.get(&g).is_some_and(|g| g.closed));
+    tx.emit(Event::ChildLeft { id, at: tx.now() })?;
+    // A closed group takes no new places: the one the child left is not offered again.
+    let next = match closed {
+        true => None,
+        false => free_place(tx, old)?,
+    };
+    Ok(Outcome::Left {
+        next: next.map(Box::new),
+    })
+}
+
+/// A place a child left (its transfer was handed in, or it was marked as left) is free
+/// again from today, as the kindergarten reported it, and goes to whoever's turn it is.
+fn free_place(tx: &mut Tx<'_>, old: FreePlace) -> Result<Option<Referral>, CommandError> {
     let today = local_date(tx.now());
     let place = FreePlace {
         id: tx.state().next_place_id(),
@@ -675,8 +1083,7 @@ fn free_place(tx: &mut Tx<'_>, old: FreePlace) -> Result<(), CommandError> {
     tx.emit(Event::PlacesReported {
         places: vec![place],
     })?;
-    allocate(tx, id)?;
-    Ok(())
+    allocate(tx, id)
 }
 
 /// Registers the children of one applicant together: each child's form passes the checks of
@@ -1323,6 +1730,9 @@ fn report_places(new: NewPlaces, tx: &mut Tx<'_>) -> Result<Outcome, CommandErro
                     })?,
             ),
         };
+        if group.is_some_and(|g| g.closed) {
+            return Err(CommandError::Conflict("the group is closed"));
+        }
         let age_band = new
             .age_band
             .or(group.map(|g| g.age_band))
@@ -1495,6 +1905,7 @@ fn create_kindergarten(
         number: new.number,
         names: new.names,
         address: new.address,
+        head: None,
     };
     Ok((
         Outcome::KindergartenCreated(id),
@@ -1522,6 +1933,7 @@ fn create_group(new: NewGroup, catalog: &Catalog) -> Result<(Outcome, Event), Co
         language: new.language,
         age_band: new.age_band,
         capacity: new.capacity,
+        closed: false,
     };
     Ok((Outcome::GroupCreated(id), Event::GroupCreated(group)))
 }

@@ -369,6 +369,21 @@ impl Audit {
             | Event::AccessCodeIssued { .. }
             | Event::SurveyAnswered { .. }
             | Event::EducationHeadSet { .. } => {}
+            // A withdrawn place was open (nobody fitted it): it is simply no longer offered.
+            Event::PlaceWithdrawn { place, .. } => {
+                if !self.open.remove(place) {
+                    return Err(unknown(place));
+                }
+                self.places.remove(place);
+            }
+            // An enrolled child's departure: the place it frees comes as a report of its own.
+            Event::ChildLeft { .. }
+            | Event::KindergartenChanged(_)
+            | Event::GroupChanged(_)
+            | Event::CategorySet(_)
+            | Event::StaffAccountCreated { .. }
+            | Event::StaffAccountChanged { .. }
+            | Event::StaffAccountRevoked { .. } => {}
         }
         Ok(())
     }

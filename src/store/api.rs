@@ -433,3 +433,47 @@ pub fn last_recorded_at(path: &std::path::Path) -> Result<Option<DateTime<Utc>>,
         .flatten();
     Ok(micros.and_then(DateTime::from_timestamp_micros))
 }
+
+/// A child who left: its application, when, and its group (none: a place without one).
+pub type LeftChild = (
+    ApplicationId,
+    DateTime<Utc>,
+    Option<crate::domain::catalog::GroupId>,
+);
+
+/// The children who left `kindergarten` (status `left`, the place of their latest referral
+/// handed in being one of its): application, when it left, and its group; latest first, at
+/// most `limit`.
+pub fn left_children(
+    conn: &Connection,
+    kindergarten: crate::domain::catalog::KindergartenId,
+    limit: u32,
+) -> Result<Vec<LeftChild>, StoreError> {
+    let mut statement = conn.prepare_cached(
+        "SELECT a.district_id, a.registration_number, a.left_at, p.group_id \
+         FROM applications a \
+         JOIN referrals r ON r.application_district_id = a.district_id \
+          AND r.application_number = a.registration_number AND r.status = 'handed_in' \
+         JOIN places p ON p.id = r.place_id \
+         WHERE a.status = 'left' AND p.kindergarten_id = ?1 \
+          AND r.closed_at = (SELECT max(r2.closed_at) FROM referrals r2 \
+              WHERE r2.application_district_id = a.district_id \
+              AND r2.application_number = a.registration_number AND r2.status = 'handed_in') \
+         ORDER BY a.left_at DESC, a.district_id, a.registration_number LIMIT ?2",
+    )?;
+    let mut rows = statement.query(params![kindergarten.0, limit])?;
+    let mut children = Vec::new();
+    while let Some(row) = rows.next()? {
+        let id = ApplicationId {
+            district: crate::domain::catalog::DistrictId(row.get(0)?),
+            number: crate::domain::application::RegistrationNumber(row.get(1)?),
+        };
+        let at = codec::micros_to_time(row.get(2)?)
+            .map_err(|e| StoreError::corrupt("applications", id.number.0, e))?;
+        let group = row
+            .get::<_, Option<u32>>(3)?
+            .map(crate::domain::catalog::GroupId);
+        children.push((id, at, group));
+    }
+    Ok(children)
+}

@@ -109,15 +109,90 @@ impl Store {
             }
             Event::KindergartenCreated(k) => {
                 self.conn.execute(
-                    "INSERT INTO kindergartens (id, district_id, number, name_kk, name_ru, address) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    params![k.id.0, k.district.0, k.number, k.names.kk, k.names.ru, k.address],
+                    "INSERT INTO kindergartens (id, district_id, number, name_kk, name_ru, address, \
+                     head) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    params![k.id.0, k.district.0, k.number, k.names.kk, k.names.ru, k.address, k.head],
                 )?;
+            }
+            Event::KindergartenChanged(k) => {
+                let changed = self.conn.execute(
+                    "UPDATE kindergartens SET number = ?2, name_kk = ?3, name_ru = ?4, \
+                     address = ?5, head = ?6 WHERE id = ?1",
+                    params![k.id.0, k.number, k.names.kk, k.names.ru, k.address, k.head],
+                )?;
+                expect_one(changed, "kindergartens", k.id.0.to_string())?;
+            }
+            Event::GroupChanged(g) => {
+                let changed = self.conn.execute(
+                    "UPDATE groups SET name = ?2, language = ?3, born_from = ?4, born_to = ?5, \
+                     capacity = ?6, closed = ?7 WHERE id = ?1",
+                    params![
+                        g.id.0,
+                        g.name,
+                        g.language.code(),
+                        codec::date_text(g.age_band.born_from),
+                        codec::date_text(g.age_band.born_to),
+                        g.capacity,
+                        g.closed
+                    ],
+                )?;
+                expect_one(changed, "groups", g.id.0.to_string())?;
+            }
+            Event::CategorySet(c) => {
+                self.conn.execute(
+                    "INSERT INTO priority_categories (code, tier, name_kk, name_ru, document_kk, \
+                     document_ru, retired) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+                     ON CONFLICT (code) DO UPDATE SET tier = excluded.tier, \
+                     name_kk = excluded.name_kk, name_ru = excluded.name_ru, \
+                     document_kk = excluded.document_kk, document_ru = excluded.document_ru, \
+                     retired = excluded.retired",
+                    params![
+                        c.code,
+                        c.tier.as_u8(),
+                        c.names.kk,
+                        c.names.ru,
+                        c.document.kk,
+                        c.document.ru,
+                        c.retired
+                    ],
+                )?;
+            }
+            Event::StaffAccountCreated {
+                name,
+                role,
+                scope,
+                token_hash,
+            } => {
+                let hash: [u8; 32] = hex::decode(token_hash)
+                    .ok()
+                    .and_then(|h| h.try_into().ok())
+                    .ok_or_else(|| StoreError::corrupt("events", seq, "a token hash"))?;
+                let account = crate::domain::staff::StaffAccount {
+                    name: name.clone(),
+                    role: *role,
+                    scope: *scope,
+                };
+                super::staff::insert(&self.conn, &account, &hash, recorded_at)?;
+            }
+            Event::StaffAccountChanged { name, role, scope } => {
+                let (district, kindergarten) = super::staff::scope_columns(*scope);
+                let changed = self.conn.execute(
+                    "UPDATE staff_accounts SET role = ?2, district_id = ?3, kindergarten_id = ?4 \
+                     WHERE name = ?1 AND revoked_at IS NULL",
+                    params![name, role.code(), district, kindergarten],
+                )?;
+                expect_one(changed, "staff_accounts", name.clone())?;
+            }
+            Event::StaffAccountRevoked { name } => {
+                let revoked = super::staff::revoke(&self.conn, name, recorded_at)?;
+                if !revoked {
+                    expect_one(0, "staff_accounts", name.clone())?;
+                }
             }
             Event::GroupCreated(g) => {
                 self.conn.execute(
                     "INSERT INTO groups (id, kindergarten_id, name, language, born_from, born_to, \
-                     capacity) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                     capacity, closed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                     params![
                         g.id.0,
                         g.kindergarten.0,
@@ -125,7 +200,8 @@ impl Store {
                         g.language.code(),
                         codec::date_text(g.age_band.born_from),
                         codec::date_text(g.age_band.born_to),
-                        g.capacity
+                        g.capacity,
+                        g.closed
                     ],
                 )?;
             }
@@ -319,6 +395,21 @@ impl Store {
                     params![seq as i64, district.0, full_name],
                 )?;
             }
+            Event::PlaceWithdrawn { place, .. } => {
+                let changed = self.conn.execute(
+                    "UPDATE places SET withdrawn = 1 WHERE id = ?1 AND filled = 0 AND withdrawn = 0",
+                    [place.0 as i64],
+                )?;
+                expect_one(changed, "places", place.0.to_string())?;
+            }
+            Event::ChildLeft { id, at } => {
+                self.set_status(*id, ApplicationStatus::Left)?;
+                self.conn.execute(
+                    "UPDATE applications SET left_at = ?1 \
+                     WHERE district_id = ?2 AND registration_number = ?3",
+                    params![at.timestamp_micros(), id.district.0, id.number.0],
+                )?;
+            }
         }
         Ok(())
     }
@@ -454,6 +545,17 @@ fn expect_one(changed: usize, table: &'static str, key: String) -> Result<(), St
 }
 
 impl Store {
+    /// Whether `place` was ever reported (open, taken or withdrawn).
+    pub fn place_exists(
+        &self,
+        place: crate::domain::referral::PlaceId,
+    ) -> Result<bool, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare_cached("SELECT 1 FROM places WHERE id = ?1")?;
+        Ok(statement.exists([place.0 as i64])?)
+    }
+
     pub fn referral(&self, id: ReferralId) -> Result<Option<Referral>, StoreError> {
         let sql = format!(
             "SELECT {REFERRAL_COLUMNS} FROM referrals WHERE district_id = ?1 AND number = ?2"

@@ -48,6 +48,10 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0009_access_log.sql",
         sql: include_str!("../../migrations/0009_access_log.sql"),
     },
+    Migration {
+        name: "0010_kindergarten_admin.sql",
+        sql: include_str!("../../migrations/0010_kindergarten_admin.sql"),
+    },
 ];
 
 pub fn schema_version(conn: &Connection) -> Result<usize, StoreError> {

@@ -203,7 +203,15 @@ impl Store {
             | Event::FamilyChoiceSet { .. }
             | Event::FamilyPassedOver { .. }
             | Event::TransferRequested(_)
-            | Event::EducationHeadSet { .. } => {}
+            | Event::EducationHeadSet { .. }
+            | Event::PlaceWithdrawn { .. }
+            | Event::ChildLeft { .. }
+            | Event::KindergartenChanged(_)
+            | Event::GroupChanged(_)
+            | Event::CategorySet(_)
+            | Event::StaffAccountCreated { .. }
+            | Event::StaffAccountChanged { .. }
+            | Event::StaffAccountRevoked { .. } => {}
         }
         Ok(())
     }

@@ -313,7 +313,8 @@ pub fn load_catalog(conn: &Connection) -> Result<Catalog, StoreError> {
         catalog.districts.insert(id, district);
     }
     let mut statement = conn.prepare(
-        "SELECT id, district_id, number, name_kk, name_ru, address FROM kindergartens ORDER BY id",
+        "SELECT id, district_id, number, name_kk, name_ru, address, head FROM kindergartens \
+         ORDER BY id",
     )?;
     let mut rows = statement.query([])?;
     while let Some(row) = rows.next()? {
@@ -327,6 +328,7 @@ pub fn load_catalog(conn: &Connection) -> Result<Catalog, StoreError> {
                 ru: row.get(4)?,
             },
             address: row.get(5)?,
+            head: row.get(6)?,
         };
         catalog.kindergartens.insert(id, kindergarten);
     }
@@ -337,7 +339,7 @@ pub fn load_catalog(conn: &Connection) -> Result<Catalog, StoreError> {
 
 fn load_groups(conn: &Connection, catalog: &mut Catalog) -> Result<(), StoreError> {
     let mut statement = conn.prepare(
-        "SELECT id, kindergarten_id, name, language, born_from, born_to, capacity \
+        "SELECT id, kindergarten_id, name, language, born_from, born_to, capacity, closed \
          FROM groups ORDER BY id",
     )?;
     let mut rows = statement.query([])?;
@@ -354,6 +356,7 @@ fn load_groups(conn: &Connection, catalog: &mut Catalog) -> Result<(), StoreErro
             language: Language::parse(&language).ok_or_else(|| bad(language.clone()))?,
             age_band: AgeBand::new(born_from, born_to).ok_or_else(|| bad("empty band".into()))?,
             capacity: row.get(6)?,
+            closed: row.get(7)?,
         };
         catalog.groups.insert(id, group);
     }
@@ -362,7 +365,8 @@ fn load_groups(conn: &Connection, catalog: &mut Catalog) -> Result<(), StoreErro
 
 fn load_categories(conn: &Connection, catalog: &mut Catalog) -> Result<(), StoreError> {
     let mut statement = conn.prepare(
-        "SELECT code, tier, name_kk, name_ru, document_kk, document_ru FROM priority_categories",
+        "SELECT code, tier, name_kk, name_ru, document_kk, document_ru, retired \
+         FROM priority_categories",
     )?;
     let mut rows = statement.query([])?;
     while let Some(row) = rows.next()? {
@@ -380,6 +384,7 @@ fn load_categories(conn: &Connection, catalog: &mut Catalog) -> Result<(), Store
                 kk: row.get(4)?,
                 ru: row.get(5)?,
             },
+            retired: row.get(6)?,
         };
         catalog.categories.insert(code, category);
     }
@@ -507,7 +512,7 @@ fn next_numbers(
 }
 
 fn load_places_and_referrals(conn: &Connection, state: &mut QueueState) -> Result<(), StoreError> {
-    for place in place_rows(conn, "WHERE filled = 0")? {
+    for place in place_rows(conn, "WHERE filled = 0 AND withdrawn = 0")? {
         state
             .open_places
             .entry(place.district)

@@ -1,5 +1,6 @@
-//! Staff accounts: the one table a second process (`kezek staff add`) writes while the
-//! service runs. Accounts are credentials, not queue decisions, so they are not events.
+//! Staff accounts: the one table a second process (`kezek staff add`, the first
+//! administrator) writes while the service runs. Accounts an administrator creates, changes
+//! or revokes in the service are events (`StaffAccount*`), projected here by the writer.
 
 use super::StoreError;
 use crate::domain::catalog::{DistrictId, KindergartenId};
@@ -29,11 +30,7 @@ pub fn add(
     token_hash: &[u8; 32],
     now: DateTime<Utc>,
 ) -> Result<(), StaffError> {
-    let (district, kindergarten) = match account.scope {
-        Scope::Everywhere => (None, None),
-        Scope::District(d) => (Some(d.0), None),
-        Scope::Kindergarten(k) => (None, Some(k.0)),
-    };
+    let (district, kindergarten) = scope_columns(account.scope);
     if let Some(d) = district {
         let known: Option<i64> = conn
             .query_row("SELECT id FROM districts WHERE id = ?1", [d], |r| r.get(0))
@@ -62,6 +59,26 @@ pub fn add(
     if taken.is_some() {
         return Err(StaffError::NameTaken(account.name.clone()));
     }
+    Ok(insert(conn, account, token_hash, now)?)
+}
+
+/// The district and kindergarten columns of a scope.
+pub fn scope_columns(scope: Scope) -> (Option<u32>, Option<u32>) {
+    match scope {
+        Scope::Everywhere => (None, None),
+        Scope::District(d) => (Some(d.0), None),
+        Scope::Kindergarten(k) => (None, Some(k.0)),
+    }
+}
+
+/// Inserts an account whose name and scope were checked.
+pub(crate) fn insert(
+    conn: &Connection,
+    account: &StaffAccount,
+    token_hash: &[u8; 32],
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let (district, kindergarten) = scope_columns(account.scope);
     conn.execute(
         "INSERT INTO staff_accounts (name, role, district_id, kindergarten_id, token_hash, \
          created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -161,4 +178,12 @@ pub fn free_name(conn: &Connection, role: Role, scope: Scope) -> Result<String, 
         }
     }
     unreachable!("some number is free")
+}
+
+impl super::Store {
+    /// Every account, with whether it is revoked (on the writer's connection, so a command
+    /// sees the accounts earlier commands of its batch made).
+    pub fn staff_accounts(&self) -> Result<Vec<(StaffAccount, bool)>, StoreError> {
+        list(&self.conn)
+    }
 }

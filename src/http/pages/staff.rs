@@ -30,6 +30,7 @@ async fn home(State(app): State<AppState>, page: Page) -> Response {
             super::kindergarten::desk(&app, &page, id).await
         }
         (Role::Officer | Role::Operator, _) => super::office::work_list(&app, &page, staff).await,
+        (Role::Admin, _) => super::admin::desk(&app, &page).await,
         _ => page.message(
             StatusCode::FORBIDDEN,
             page.t(texts::NAV_STAFF),

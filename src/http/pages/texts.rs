@@ -210,6 +210,10 @@ pub fn status(lang: PageLang, code: &str) -> &'static str {
             kk: "Басқа ауданға ауыстырылды",
             ru: "Перенесено в другой район",
         },
+        "left" => T {
+            kk: "Бала балабақшадан шықты",
+            ru: "Ребёнок выбыл из детского сада",
+        },
         _ => T {
             kk: "Белгісіз",
             ru: "Неизвестно",
@@ -363,6 +367,10 @@ pub fn change(lang: PageLang, kind: &str) -> &'static str {
             kk: "Ауысуға өтініш берілді",
             ru: "Подана заявка на перевод",
         },
+        "child_left" => T {
+            kk: "Бала балабақшадан шықты",
+            ru: "Ребёнок выбыл из детского сада",
+        },
         _ => T {
             kk: "Өзгеріс",
             ru: "Изменение",
@@ -470,6 +478,8 @@ mod tests {
             S::Withdrawn,
             S::AgedOut,
             S::Refused,
+            S::Moved,
+            S::Left,
         ] {
             let code = crate::http::views::codec_text(&status_value);
             for lang in [PageLang::Kk, PageLang::Ru] {

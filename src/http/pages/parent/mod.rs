@@ -591,7 +591,7 @@ pub(super) fn category_select(
         error,
         html! {
             option value="" selected[chosen.is_empty()] { (page.t(texts::NO_PRIORITY)) }
-            @for category in catalog.categories.values() {
+            @for category in catalog.categories.values().filter(|c| !c.retired) {
                 option value=(category.code) selected[chosen == category.code] {
                     (page.lang.pick(&category.names)) " — " (texts::tier(page.lang, crate::http::views::tier_code(category.tier)))
                 }
