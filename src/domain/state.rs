@@ -85,6 +85,9 @@ pub enum Taker {
     },
 }
 
+/// A family's children, each with the place it takes.
+pub type FamilyPlan = Vec<(ApplicationId, PlaceId)>;
+
 /// The allocation of one place: the together-families passed over on the way (their
 /// children came first but could not be placed together), and who takes it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -267,7 +270,7 @@ impl QueueState {
         place: &FreePlace,
         today: NaiveDate,
         passed: &[FamilyId],
-    ) -> Option<(Vec<(ApplicationId, PlaceId)>, Vec<FamilyId>)> {
+    ) -> Option<(FamilyPlan, Vec<FamilyId>)> {
         let children: Vec<ApplicationId> = family
             .members
             .iter()

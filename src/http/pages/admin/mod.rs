@@ -23,8 +23,6 @@ use axum::Router;
 use maud::{html, Markup};
 use std::collections::BTreeMap;
 
-mod texts;
-
 mod access_log;
 mod texts;
 

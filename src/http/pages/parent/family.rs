@@ -117,7 +117,7 @@ pub(in crate::http::pages) async fn register_family_at(
         .iter()
         .map(|i| child_form(&fields, *i).child_iin)
         .collect();
-    let person = match identity::registrant(&app, &caller, &child_iins, lang) {
+    let person = match identity::registrant(app, &caller, &child_iins, lang) {
         Ok(person) => person,
         Err(error) => return page.api_error(error),
     };
@@ -173,7 +173,7 @@ pub(in crate::http::pages) async fn register_family_at(
         Ok(outcome) => outcome,
         Err(CommandError::Refused(refusal)) => {
             let kind = refusal_kind(&refusal);
-            if let Err(error) = identity::refused(&app, person.as_ref(), &child_iins, kind, lang) {
+            if let Err(error) = identity::refused(app, person.as_ref(), &child_iins, kind, lang) {
                 return page.api_error(error);
             }
             let message = refusal_kind(&refusal).message(lang);

@@ -271,11 +271,12 @@ pub(in crate::http::pages) async fn register_at(
     }
     let caller = desk.caller(page);
     let children = [form.child_iin.clone()];
-    let person = match identity::registrant(&app, &caller, &children, lang) {
+    let person = match identity::registrant(app, &caller, &children, lang) {
         Ok(person) => person,
         Err(error) => {
             let mut response = invalid(
-                &page,
+                page,
+                desk,
                 &catalog,
                 RegisterForm {
                     form,
@@ -326,7 +327,7 @@ pub(in crate::http::pages) async fn register_at(
         Ok(outcome) => outcome,
         Err(CommandError::Refused(refusal)) => {
             let kind = refusal_kind(&refusal);
-            if let Err(error) = identity::refused(&app, person.as_ref(), &children, kind, lang) {
+            if let Err(error) = identity::refused(app, person.as_ref(), &children, kind, lang) {
                 return page.api_error(error);
             }
             let field = if refusal == Refusal::AlreadyQueued {
