@@ -1608,7 +1608,7 @@ async fn an_officer_finds_a_child_by_iin_revokes_its_referral_and_the_place_goes
     let looked = browser.text("[data-testid=access-log]").await;
     assert!(looked.contains("officer-esl"), "{looked}");
     assert!(
-        looked.contains("Нашёл поиском") && looked.contains("Открыл заявление"),
+        looked.contains("Видел в поиске или рабочем списке") && looked.contains("Открыл заявление"),
         "{looked}"
     );
     browser.stop().await;
