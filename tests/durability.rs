@@ -450,3 +450,69 @@ fn an_anchor_kept_elsewhere_is_written_and_checked_there() {
     assert!(failure.to_string().contains("events behind"), "{failure}");
     assert_eq!(anchor::read(&elsewhere).unwrap(), Some(anchored));
 }
+
+/// A clean stop seals the files (src/store/seal.rs), and the next start skips SQLite's
+/// checks of the whole file; while a writer runs there is no seal, so a crash leaves none;
+/// one byte changed after the stop (here in an index page no query of the start reads)
+/// makes the next start check everything and refuse the file.
+#[test]
+fn a_clean_stop_seals_the_files_and_any_change_after_it_brings_the_full_checks_back() {
+    use kezek::store::{seal, Checks, Store, StoreOptions};
+    let (mut app, _) = populated();
+    app.stop();
+    assert!(seal::intact(&app.path), "the clean stop sealed the files");
+
+    let options = StoreOptions::default();
+    let store = Store::open_writer(&app.path, &options).unwrap();
+    assert!(
+        !seal::seal_path(&app.path).exists(),
+        "no seal while a writer has the files open"
+    );
+    let loaded = store.load().unwrap();
+    assert_eq!(loaded.checks, Checks::RowsOnly);
+    drop(loaded);
+    drop(store);
+    assert!(seal::intact(&app.path));
+
+    // A store that never finished its start (here: never loaded) leaves no seal behind.
+    drop(Store::open_writer(&app.path, &options).unwrap());
+    assert!(!seal::seal_path(&app.path).exists());
+    let store = Store::open_writer(&app.path, &options).unwrap();
+    assert_eq!(store.load().unwrap().checks, Checks::Sqlite);
+    drop(store);
+    assert!(seal::intact(&app.path));
+
+    // Damage at rest: one byte of the child-IIN index's root page, which the start reads
+    // through no query (the rules on the rows read the table NOT INDEXED).
+    let (page_size, root): (u64, u64) = {
+        let conn = rusqlite::Connection::open(&app.path).unwrap();
+        let size = conn
+            .query_row("PRAGMA page_size", [], |r| r.get(0))
+            .unwrap();
+        let root = conn
+            .query_row(
+                "SELECT rootpage FROM sqlite_master \
+                 WHERE name = 'one_active_application_per_child'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        (size, root)
+    };
+    let mut bytes = std::fs::read(&app.path).unwrap();
+    let page = ((root - 1) * page_size) as usize;
+    let at = page + page_size as usize - 1;
+    bytes[at] ^= 0x55;
+    std::fs::write(&app.path, &bytes).unwrap();
+    assert!(!seal::intact(&app.path));
+    let refused = Store::open_writer(&app.path, &options)
+        .unwrap()
+        .load()
+        .err()
+        .expect("SQLite's checks run again and find the damage");
+    assert!(refused.to_string().contains("integrity"), "{refused}");
+    assert!(
+        !seal::seal_path(&app.path).exists(),
+        "a refused start seals nothing"
+    );
+}

@@ -117,7 +117,9 @@ const RULES: [Rule; 6] = [
     },
 ];
 
-fn unique_rules(conn: &Connection) -> Result<(), StoreError> {
+/// The uniqueness rules on the rows alone, without SQLite's checks: what a start whose files
+/// are sealed (seal.rs) still checks.
+pub fn unique_rules(conn: &Connection) -> Result<(), StoreError> {
     use rusqlite::OptionalExtension;
     for rule in &RULES {
         let row: Option<String> = conn.query_row(rule.sql, [], |row| row.get(0)).optional()?;

@@ -11,6 +11,7 @@ mod api;
 pub mod checkpoint;
 pub mod files;
 pub mod integrity;
+pub mod seal;
 // Public only for the fuzz targets in fuzz/ (the column decoders must refuse any bytes
 // without panicking); not part of the service's API.
 #[doc(hidden)]
@@ -30,7 +31,7 @@ pub use outbox::{
 
 pub use read::{
     for_each_application, for_each_event, for_each_referral, load_catalog, load_state,
-    load_waiting_list, place_rows, referral_counters, registration_counters, LoadError,
+    load_waiting_list, place_rows, referral_counters, registration_counters, Checks, LoadError,
     LoadedState,
 };
 
@@ -152,6 +153,12 @@ pub struct Store {
     // Declared after `conn`: dropped last, it makes the final checkpoint once the writer's
     // connection is closed.
     checkpointer: checkpoint::Checkpointer,
+    /// The writer's seal (seal.rs), written when the store is dropped, after the checkpointer
+    /// closed the last connection and before the lock is released.
+    seal: Option<seal::SealOnClose>,
+    /// Whether the writer found its files as the last clean close sealed them: `load` then
+    /// skips SQLite's checks of the whole file (seal.rs says why that is sound).
+    sealed_at_open: bool,
     /// The writer's lock (`open_writer`), released after everything above is closed.
     lock: Option<lock::WriterLock>,
     /// The anchor file (anchor.rs).
@@ -185,7 +192,17 @@ impl Store {
     /// (SQLite's checks and the uniqueness rules, integrity.rs) before anything is served.
     pub fn open_writer(path: &Path, options: &StoreOptions) -> Result<Store, StoreError> {
         let lock = lock::WriterLock::acquire(path)?;
-        Store::open_with(path, Some(lock), options)
+        // Read before SQLite or the checkpointer touch the files, and removed at once: from
+        // here on a crash must leave no seal behind.
+        let sealed_at_open = seal::intact(path);
+        seal::remove(path).map_err(|error| StoreError::io(&seal::seal_path(path), error))?;
+        let mut store = Store::open_with(path, Some(lock), options)?;
+        store.sealed_at_open = sealed_at_open;
+        store.seal = Some(seal::SealOnClose {
+            db: path.to_path_buf(),
+            armed: std::cell::Cell::new(false),
+        });
+        Ok(store)
     }
 
     fn open_with(
@@ -205,6 +222,8 @@ impl Store {
             path: path.to_path_buf(),
             district_codes: Default::default(),
             checkpointer: checkpoint::Checkpointer::spawn(path, options.checkpoints)?,
+            seal: None,
+            sealed_at_open: false,
             lock,
             anchor: options
                 .anchor

@@ -25,6 +25,17 @@ pub struct LoadedState {
     pub state: QueueState,
     /// The journal's last sequence number and hash, checked link by link.
     pub head: (u64, Hash),
+    /// What the start checked of the file besides the chain.
+    pub checks: Checks,
+}
+
+/// What a start checked of the database file (integrity.rs, seal.rs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Checks {
+    /// SQLite's checks and the uniqueness rules on the rows.
+    Sqlite,
+    /// The files were as the last clean close sealed them: the rules on the rows only.
+    RowsOnly,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -44,9 +55,17 @@ impl Store {
         let path = self.path.clone();
         let chain = std::thread::spawn(move || check_chain_at(&path));
         let path = self.path.clone();
+        let checks = if self.sealed_at_open {
+            Checks::RowsOnly
+        } else {
+            Checks::Sqlite
+        };
         let integrity = std::thread::spawn(move || {
             let conn = Store::open_reader(&path)?;
-            super::integrity::check(&conn, super::integrity::Depth::Quick)
+            match checks {
+                Checks::RowsOnly => super::integrity::unique_rules(&conn),
+                Checks::Sqlite => super::integrity::check(&conn, super::integrity::Depth::Quick),
+            }
         });
         let state = load_state(&self.conn);
         integrity
@@ -55,9 +74,20 @@ impl Store {
         let head = chain
             .join()
             .expect("the chain check thread does not panic")?;
+        let state = state?;
+        if let Some(seal) = &self.seal {
+            seal.armed.set(true);
+        }
+        match checks {
+            Checks::RowsOnly => tracing::info!(
+                "the database is as its last clean close sealed it: SQLite's checks skipped"
+            ),
+            Checks::Sqlite => tracing::info!("SQLite's checks of the database passed"),
+        }
         Ok(LoadedState {
-            state: state?,
+            state,
             head,
+            checks,
         })
     }
 }
