@@ -1941,6 +1941,42 @@ async fn a_kindergarten_head_receives_a_child_and_its_place_goes_on_when_it_leav
         .unwrap();
     assert_eq!(kept.as_deref(), Some("0"));
 
+    // A report for a group closed while the form was open: the refusal beside the group's
+    // select, the chosen group still selected (marked closed), the count kept.
+    let other = site
+        .catalog()
+        .groups
+        .values()
+        .find(|g| g.kindergarten == kindergarten && g.id.0 != group && !g.closed)
+        .map(|g| g.id)
+        .expect("the demo kindergarten has a second group");
+    browser.select("group", &other.0.to_string()).await;
+    browser.fill("count", "2").await;
+    let service = site.service.clone();
+    tokio::task::spawn_blocking(move || {
+        service
+            .submit_blocking(Command::CloseGroup { id: other }, Actor::system())
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    browser.click("form[action='/staff/places'] button").await;
+    assert_eq!(
+        browser.text("#group-error").await,
+        "Группа закрыта: она не принимает новых мест."
+    );
+    let value_of = |id: &'static str| {
+        let client = browser.client.clone();
+        async move {
+            let field = client.find(Locator::Id(id)).await.unwrap();
+            field.prop("value").await.unwrap()
+        }
+    };
+    assert_eq!(value_of("group").await, Some(other.0.to_string()));
+    assert_eq!(value_of("count").await.as_deref(), Some("2"));
+    let chosen = browser.text("#group option:checked").await;
+    assert!(chosen.ends_with("(закрыта)"), "{chosen}");
+
     browser.click_link("Списки групп").await;
     let roster = browser.text("[data-testid=roster] tbody").await;
     assert!(roster.contains("Омарова Томирис"), "{roster}");
@@ -2227,6 +2263,17 @@ async fn the_head_and_administrator_pages_pass_axe_in_both_languages() {
         browser.goto(&site.url(&format!("/?lang={lang}"))).await;
         sign_in_staff(&browser, &site, &kg).await;
         check_current(&browser, "kg-desk", lang, &screenshots, &mut failures).await;
+        // The report refused for its count: the error beside the field, the rest kept.
+        browser.fill("count", "0").await;
+        browser.click("form[action='/staff/places'] button").await;
+        check_current(
+            &browser,
+            "kg-desk-errors",
+            lang,
+            &screenshots,
+            &mut failures,
+        )
+        .await;
         check_page(
             &browser,
             &site,
