@@ -1735,7 +1735,7 @@ async fn an_admin_maintains_the_catalog_policies_and_calendar() {
         .json(&json!({ "text": "2027-02-30 off   Nothing" }))
         .go()
         .await
-        .assert_error(422, "invalid");
+        .assert_error(422, "calendar_date_malformed");
     // The preview names every bad line, with its number and its own code, and stores nothing.
     let answer = server
         .post("/api/v1/calendar/2027/preview")
@@ -1780,7 +1780,7 @@ async fn an_admin_maintains_the_catalog_policies_and_calendar() {
         .json(&json!({ "text": june_off }))
         .go()
         .await;
-    answer.assert_error(422, "invalid");
+    answer.assert_error(422, "calendar_break_too_long");
     server
         .post("/api/v1/calendar/2027/preview")
         .bearer_auth(&admin)

@@ -32,6 +32,10 @@ pub struct YearCalendar {
     working_weekend_days: BTreeSet<NaiveDate>,
 }
 
+/// The service's words for a year outside 2000..=2100 (the error table's
+/// `calendar_year_invalid`).
+pub const YEAR_OUT_OF_RANGE: &str = "the calendar's year is out of range";
+
 /// What is wrong with one line of a year's file. Each has a stable code, a row of the API's
 /// error table, so that a page or a client names it in its own language.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,6 +56,21 @@ impl LineProblem {
             LineProblem::WeekdayWork => "calendar_weekday_work",
             LineProblem::DayKindMissing => "calendar_day_kind_missing",
         }
+    }
+
+    const ALL: [LineProblem; 5] = [
+        LineProblem::DateMalformed,
+        LineProblem::OtherYear,
+        LineProblem::WeekendOff,
+        LineProblem::WeekdayWork,
+        LineProblem::DayKindMissing,
+    ];
+
+    /// The problem a `CalendarError`'s words name ("calendar 2027, line 3: …"), for the
+    /// service's refusals, which travel as words.
+    pub fn of_words(words: &str) -> Option<LineProblem> {
+        let (_, reason) = words.strip_prefix("calendar ")?.split_once(": ")?;
+        LineProblem::ALL.into_iter().find(|p| p.reason() == reason)
     }
 
     fn reason(self) -> &'static str {
@@ -504,6 +523,13 @@ mod tests {
             "calendar 2026, line 3: expected a date YYYY-MM-DD"
         );
         assert_eq!(YearCalendar::parse(2026, text).unwrap_err(), errors[0]);
+        for error in &errors {
+            assert_eq!(
+                LineProblem::of_words(&error.to_string()),
+                Some(error.problem)
+            );
+        }
+        assert_eq!(LineProblem::of_words("calendar 2026: 15 days"), None);
     }
 
     #[test]

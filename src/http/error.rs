@@ -414,8 +414,15 @@ pub fn conflict_kind(why: &str) -> ErrorKind {
 /// The row for an invalid catalog change or setting the service reports in words (its own,
 /// fixed strings); the rest are the generic `invalid`, with the words as the detail.
 pub fn invalid_kind(why: &str) -> ErrorKind {
+    if let Some(problem) = crate::domain::calendar::LineProblem::of_words(why) {
+        return kind_of_code(problem.code());
+    }
     match why {
         crate::domain::referral::POLICY_OUT_OF_RANGE => POLICY_INVALID,
+        crate::domain::calendar::YEAR_OUT_OF_RANGE => CALENDAR_YEAR_INVALID,
+        _ if why.starts_with("calendar ") && why.contains("without a working day") => {
+            CALENDAR_BREAK_TOO_LONG
+        }
         _ => INVALID,
     }
 }

@@ -1628,12 +1628,12 @@ fn calendar_page(
                 (field(page, &form, "year", texts::CALENDAR_YEAR, &next_year, FieldAttrs::TEXT.kind("number").numeric()))
                 (calendar_source(page, &form, "file", bad_lines, html! {
                     input type="file" id="file" name="file" accept=".txt,text/plain"
-                        aria-describedby=(described_by(&form, "file", bad_lines, "file-hint"))
+                        aria-describedby=[described_by(&form, "file", bad_lines, "file-hint")]
                         aria-invalid=[form.errors.get("file").map(|_| "true")];
                 }))
                 (calendar_source(page, &form, "text", bad_lines, html! {
                     textarea id="text" name="text" rows="12"
-                        aria-describedby=(described_by(&form, "text", bad_lines, ""))
+                        aria-describedby=[described_by(&form, "text", bad_lines, "")]
                         aria-invalid=[form.errors.get("text").map(|_| "true")] {
                         (form.value("text", ""))
                     }
@@ -1644,13 +1644,14 @@ fn calendar_page(
     )
 }
 
-/// The ids describing the file input or the text box: its hint, its error, its bad lines.
+/// The ids describing the file input or the text box: its hint, its error, its bad lines;
+/// none at all for a box with neither (an empty `aria-describedby` is invalid HTML).
 fn described_by(
     form: &FormState,
     name: &str,
     bad_lines: &[(usize, &str, &str)],
     hint: &str,
-) -> String {
+) -> Option<String> {
     let mut ids = vec![hint.to_string()];
     if form.errors.contains_key(name) {
         ids.push(format!("{name}-error"));
@@ -1659,7 +1660,7 @@ fn described_by(
         }
     }
     ids.retain(|id| !id.is_empty());
-    ids.join(" ")
+    (!ids.is_empty()).then(|| ids.join(" "))
 }
 
 /// One of the two ways to give the year's file, with its error and bad lines beside it.
