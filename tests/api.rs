@@ -1735,7 +1735,39 @@ async fn an_admin_maintains_the_catalog_policies_and_calendar() {
         .json(&json!({ "text": "2027-02-30 off   Nothing" }))
         .go()
         .await
-        .assert_error(422, "invalid");
+        .assert_error(422, "calendar_date_malformed");
+    // The preview names every bad line, with its number and its own code, and stores nothing.
+    let answer = server
+        .post("/api/v1/calendar/2027/preview")
+        .bearer_auth(&admin)
+        .json(&json!({ "text": "# a comment\n2027-02-30 off\n2027-11-19 off\n2027-11-20 off\n2026-11-23 off\n2027-11-22 work\n2027-11-23" }))
+        .go()
+        .await;
+    answer.assert_error(422, "calendar_lines_invalid");
+    assert_eq!(
+        answer.json()["detail"],
+        "line 2: calendar_date_malformed; line 4: calendar_weekend_off; \
+         line 5: calendar_date_other_year; line 6: calendar_weekday_work; \
+         line 7: calendar_day_kind_missing"
+    );
+    let answer = server
+        .post("/api/v1/calendar/1999/preview")
+        .bearer_auth(&admin)
+        .json(&json!({ "text": "1999-11-19 off" }))
+        .go()
+        .await;
+    answer.assert_error(422, "calendar_year_invalid");
+    let answer = server
+        .post("/api/v1/calendar/2027/preview")
+        .bearer_auth(&admin)
+        .json(&json!({ "text": format!("{calendar}2027-11-19 off  a Friday\n") }))
+        .go()
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    assert_eq!(
+        answer.json(),
+        json!([{"date": "2027-11-19", "working_now": true, "working_after": false}])
+    );
     // A month without a working day would stretch every deadline across it.
     let june_off: String = (1..=30)
         .map(|day| NaiveDate::from_ymd_opt(2027, 6, day).unwrap())
@@ -1748,7 +1780,14 @@ async fn an_admin_maintains_the_catalog_policies_and_calendar() {
         .json(&json!({ "text": june_off }))
         .go()
         .await;
-    answer.assert_error(422, "invalid");
+    answer.assert_error(422, "calendar_break_too_long");
+    server
+        .post("/api/v1/calendar/2027/preview")
+        .bearer_auth(&admin)
+        .json(&json!({ "text": june_off }))
+        .go()
+        .await
+        .assert_error(422, "calendar_break_too_long");
     assert!(
         answer.text.contains("without a working day"),
         "{}",

@@ -281,6 +281,12 @@ impl Browser {
         }
     }
 
+    /// Chooses a local file in a file input, as a person picking it would.
+    async fn upload(&self, id: &str, path: &Path) {
+        let input = self.client.find(Locator::Id(id)).await.unwrap();
+        input.send_keys(path.to_str().unwrap()).await.unwrap();
+    }
+
     async fn select(&self, id: &str, value: &str) {
         let select = self.client.find(Locator::Id(id)).await.unwrap();
         select.select_by_value(value).await.unwrap();
@@ -1941,6 +1947,42 @@ async fn a_kindergarten_head_receives_a_child_and_its_place_goes_on_when_it_leav
         .unwrap();
     assert_eq!(kept.as_deref(), Some("0"));
 
+    // A report for a group closed while the form was open: the refusal beside the group's
+    // select, the chosen group still selected (marked closed), the count kept.
+    let other = site
+        .catalog()
+        .groups
+        .values()
+        .find(|g| g.kindergarten == kindergarten && g.id.0 != group && !g.closed)
+        .map(|g| g.id)
+        .expect("the demo kindergarten has a second group");
+    browser.select("group", &other.0.to_string()).await;
+    browser.fill("count", "2").await;
+    let service = site.service.clone();
+    tokio::task::spawn_blocking(move || {
+        service
+            .submit_blocking(Command::CloseGroup { id: other }, Actor::system())
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    browser.click("form[action='/staff/places'] button").await;
+    assert_eq!(
+        browser.text("#group-error").await,
+        "Группа закрыта: она не принимает новых мест."
+    );
+    let value_of = |id: &'static str| {
+        let client = browser.client.clone();
+        async move {
+            let field = client.find(Locator::Id(id)).await.unwrap();
+            field.prop("value").await.unwrap()
+        }
+    };
+    assert_eq!(value_of("group").await, Some(other.0.to_string()));
+    assert_eq!(value_of("count").await.as_deref(), Some("2"));
+    let chosen = browser.text("#group option:checked").await;
+    assert!(chosen.ends_with("(закрыта)"), "{chosen}");
+
     browser.click_link("Списки групп").await;
     let roster = browser.text("[data-testid=roster] tbody").await;
     assert!(roster.contains("Омарова Томирис"), "{roster}");
@@ -2133,16 +2175,73 @@ async fn an_administrator_adds_a_kindergarten_a_group_a_category_and_an_account(
         "Ахметов Серік Болатұлы"
     );
 
-    // A year's working-day file: the days it changes first, then applied.
+    // A year's working-day file, uploaded. One not in UTF-8 is refused beside the file input;
+    // one with bad lines names each with its number and code, and puts its text in the box
+    // to be mended there; nothing is stored. A good one shows the days it changes first, then
+    // is applied.
+    let friday = NaiveDate::from_ymd_opt(2027, 11, 19).unwrap();
+    let files = tempfile::tempdir().unwrap();
+    let preview = "form[action='/staff/admin/calendar/preview'] button";
+    let latin1 = files.path().join("2027-latin1.txt");
+    std::fs::write(&latin1, b"2027-11-19 off  f\xeate\n").unwrap();
     browser.goto(&site.url("/staff/admin/calendar")).await;
     browser.fill("year", "2027").await;
-    browser.fill("text", "2027-11-19 off").await;
-    browser
-        .click("form[action='/staff/admin/calendar/preview'] button")
-        .await;
+    browser.upload("file", &latin1).await;
+    browser.click(preview).await;
+    assert_eq!(
+        browser.text("#file-error").await,
+        "Файл не является текстом в кодировке UTF-8."
+    );
+    let bad = files.path().join("2027-bad.txt");
+    std::fs::write(
+        &bad,
+        "# 2027\n2027-11-19 off\n2027-11-20 off\n19.11.2027 off\n",
+    )
+    .unwrap();
+    browser.upload("file", &bad).await;
+    browser.click(preview).await;
+    assert_eq!(
+        browser.text("#file-error").await,
+        "В файле есть неверные строки: каждая указана с её номером."
+    );
+    let lines = browser.text("[data-testid=calendar-bad-lines]").await;
+    assert!(
+        lines.contains(
+            "строка 3: Выходной и так выходной: off пишется только для будней. (calendar_weekend_off)"
+        ),
+        "{lines}"
+    );
+    assert!(
+        lines.contains("строка 4: Строка должна начинаться с даты в виде ГГГГ-ММ-ДД. (calendar_date_malformed)"),
+        "{lines}"
+    );
+    assert!(!lines.contains("строка 2"), "{lines}");
+    let in_box = browser
+        .client
+        .find(Locator::Id("text"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert!(in_box.contains("19.11.2027 off"), "{in_box}");
+    assert!(site.catalog().calendar.is_working_day(friday));
+    // The box still holds the bad text: a chosen file is what counts.
+    let good = files.path().join("2027.txt");
+    // The shipped year with one more day off (a file replaces the whole year), its last
+    // line ended as Windows editors end it.
+    let shipped = include_str!("../calendars/2027.txt");
+    std::fs::write(&good, format!("{shipped}2027-11-19 off  a bridge day\r\n")).unwrap();
+    browser.upload("file", &good).await;
+    browser.click(preview).await;
     let changes = browser.text("[data-testid=calendar-changes] tbody").await;
     assert!(changes.contains("19.11.2027"), "{changes}");
-    let friday = NaiveDate::from_ymd_opt(2027, 11, 19).unwrap();
+    assert_eq!(
+        changes.lines().count(),
+        1,
+        "only the new day changes: {changes}"
+    );
     assert!(
         site.catalog().calendar.is_working_day(friday),
         "not yet applied"
@@ -2221,12 +2320,26 @@ async fn the_head_and_administrator_pages_pass_axe_in_both_languages() {
     let root = site.staff("root", Role::Admin, Scope::Everywhere);
     let category = site.catalog().categories.keys().next().unwrap().clone();
     let screenshots = std::env::var_os("KEZEK_SCREENSHOTS").map(PathBuf::from);
+    let files = tempfile::tempdir().unwrap();
+    let bad_file = files.path().join("2027.txt");
+    std::fs::write(&bad_file, "2027-11-20 off\n2027-11-19 holiday\n").unwrap();
     let mut failures = Vec::new();
     for lang in ["kk", "ru"] {
         let browser = Browser::start(1280, 1000).await;
         browser.goto(&site.url(&format!("/?lang={lang}"))).await;
         sign_in_staff(&browser, &site, &kg).await;
         check_current(&browser, "kg-desk", lang, &screenshots, &mut failures).await;
+        // The report refused for its count: the error beside the field, the rest kept.
+        browser.fill("count", "0").await;
+        browser.click("form[action='/staff/places'] button").await;
+        check_current(
+            &browser,
+            "kg-desk-errors",
+            lang,
+            &screenshots,
+            &mut failures,
+        )
+        .await;
         check_page(
             &browser,
             &site,
@@ -2283,6 +2396,21 @@ async fn the_head_and_administrator_pages_pass_axe_in_both_languages() {
         check_current(
             &browser,
             "admin-calendar-preview",
+            lang,
+            &screenshots,
+            &mut failures,
+        )
+        .await;
+        // A file with bad lines: each named beside the file input.
+        browser.goto(&site.url("/staff/admin/calendar")).await;
+        browser.fill("year", "2027").await;
+        browser.upload("file", &bad_file).await;
+        browser
+            .click("form[action='/staff/admin/calendar/preview'] button")
+            .await;
+        check_current(
+            &browser,
+            "admin-calendar-errors",
             lang,
             &screenshots,
             &mut failures,

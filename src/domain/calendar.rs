@@ -32,45 +32,117 @@ pub struct YearCalendar {
     working_weekend_days: BTreeSet<NaiveDate>,
 }
 
+/// The service's words for a year outside 2000..=2100 (the error table's
+/// `calendar_year_invalid`).
+pub const YEAR_OUT_OF_RANGE: &str = "the calendar's year is out of range";
+
+/// What is wrong with one line of a year's file. Each has a stable code, a row of the API's
+/// error table, so that a page or a client names it in its own language.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LineProblem {
+    DateMalformed,
+    OtherYear,
+    WeekendOff,
+    WeekdayWork,
+    DayKindMissing,
+}
+
+impl LineProblem {
+    pub fn code(self) -> &'static str {
+        match self {
+            LineProblem::DateMalformed => "calendar_date_malformed",
+            LineProblem::OtherYear => "calendar_date_other_year",
+            LineProblem::WeekendOff => "calendar_weekend_off",
+            LineProblem::WeekdayWork => "calendar_weekday_work",
+            LineProblem::DayKindMissing => "calendar_day_kind_missing",
+        }
+    }
+
+    const ALL: [LineProblem; 5] = [
+        LineProblem::DateMalformed,
+        LineProblem::OtherYear,
+        LineProblem::WeekendOff,
+        LineProblem::WeekdayWork,
+        LineProblem::DayKindMissing,
+    ];
+
+    /// The problem a `CalendarError`'s words name ("calendar 2027, line 3: …"), for the
+    /// service's refusals, which travel as words.
+    pub fn of_words(words: &str) -> Option<LineProblem> {
+        let (_, reason) = words.strip_prefix("calendar ")?.split_once(": ")?;
+        LineProblem::ALL.into_iter().find(|p| p.reason() == reason)
+    }
+
+    fn reason(self) -> &'static str {
+        match self {
+            LineProblem::DateMalformed => "expected a date YYYY-MM-DD",
+            LineProblem::OtherYear => "the date belongs to another year",
+            LineProblem::WeekendOff => "a weekend day is off anyway",
+            LineProblem::WeekdayWork => "a weekday is a working day anyway",
+            LineProblem::DayKindMissing => "expected \"off\" or \"work\" after the date",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("calendar {year}, line {line}: {reason}")]
+#[error("calendar {year}, line {line}: {}", problem.reason())]
 pub struct CalendarError {
     pub year: i32,
+    /// Counted from 1, as an editor shows it.
     pub line: usize,
-    pub reason: String,
+    pub problem: LineProblem,
 }
 
 impl YearCalendar {
+    /// The year's file, or its first bad line.
     pub fn parse(year: i32, text: &str) -> Result<YearCalendar, CalendarError> {
+        YearCalendar::parse_every_line(year, text).map_err(|mut errors| errors.swap_remove(0))
+    }
+
+    /// The year's file, or every bad line in it (never an empty list), so that whoever
+    /// uploads a file mends it in one pass.
+    pub fn parse_every_line(year: i32, text: &str) -> Result<YearCalendar, Vec<CalendarError>> {
         let mut calendar = YearCalendar::default();
+        let mut errors = Vec::new();
         for (index, raw) in text.lines().enumerate() {
-            let line = raw.trim();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
+            if let Err(problem) = calendar.add_line(year, raw) {
+                errors.push(CalendarError {
+                    year,
+                    line: index + 1,
+                    problem,
+                });
             }
-            let error = |reason: &str| CalendarError {
-                year,
-                line: index + 1,
-                reason: reason.to_string(),
-            };
-            let mut fields = line.split_whitespace();
-            let date = fields
-                .next()
-                .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-                .ok_or_else(|| error("expected a date YYYY-MM-DD"))?;
-            if date.year() != year {
-                return Err(error("the date belongs to another year"));
-            }
-            let weekend = is_weekend(date);
-            match fields.next() {
-                Some("off") if !weekend => calendar.days_off.insert(date),
-                Some("off") => return Err(error("a weekend day is off anyway")),
-                Some("work") if weekend => calendar.working_weekend_days.insert(date),
-                Some("work") => return Err(error("a weekday is a working day anyway")),
-                _ => return Err(error("expected \"off\" or \"work\" after the date")),
-            };
         }
-        Ok(calendar)
+        if errors.is_empty() {
+            Ok(calendar)
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// One line of the file: a comment, a blank, or a day that differs from the plain week.
+    fn add_line(&mut self, year: i32, raw: &str) -> Result<(), LineProblem> {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            return Ok(());
+        }
+        let mut fields = line.split_whitespace();
+        let date = fields
+            .next()
+            .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+            .ok_or(LineProblem::DateMalformed)?;
+        if date.year() != year {
+            return Err(LineProblem::OtherYear);
+        }
+        let weekend = is_weekend(date);
+        match fields.next() {
+            Some("off") if !weekend => self.days_off.insert(date),
+            Some("off") => return Err(LineProblem::WeekendOff),
+            Some("work") if weekend => self.working_weekend_days.insert(date),
+            Some("work") => return Err(LineProblem::WeekdayWork),
+            _ => return Err(LineProblem::DayKindMissing),
+        };
+        Ok(())
     }
 
     /// The longest run of consecutive days without a working day in `year`, as its first day
@@ -427,6 +499,37 @@ mod tests {
         assert!(YearCalendar::parse(2026, "2026-11-23 work").is_err());
         assert!(YearCalendar::parse(2026, "2026-11-23 holiday").is_err());
         assert!(YearCalendar::parse(2026, "23.11.2026 off").is_err());
+    }
+
+    #[test]
+    fn every_bad_line_is_named_with_its_code() {
+        let text = "# comment\n2026-11-23 off\n23.11.2026 off\n\n2027-01-04 off\n\
+                    2026-11-21 off\n2026-11-24 work\n2026-11-25 holiday\n2026-11-26";
+        let errors = YearCalendar::parse_every_line(2026, text).unwrap_err();
+        let found: Vec<(usize, &str)> = errors.iter().map(|e| (e.line, e.problem.code())).collect();
+        assert_eq!(
+            found,
+            [
+                (3, "calendar_date_malformed"),
+                (5, "calendar_date_other_year"),
+                (6, "calendar_weekend_off"),
+                (7, "calendar_weekday_work"),
+                (8, "calendar_day_kind_missing"),
+                (9, "calendar_day_kind_missing"),
+            ]
+        );
+        assert_eq!(
+            errors[0].to_string(),
+            "calendar 2026, line 3: expected a date YYYY-MM-DD"
+        );
+        assert_eq!(YearCalendar::parse(2026, text).unwrap_err(), errors[0]);
+        for error in &errors {
+            assert_eq!(
+                LineProblem::of_words(&error.to_string()),
+                Some(error.problem)
+            );
+        }
+        assert_eq!(LineProblem::of_words("calendar 2026: 15 days"), None);
     }
 
     #[test]

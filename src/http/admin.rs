@@ -349,23 +349,62 @@ pub struct CalendarDayChange {
     pub working_after: bool,
 }
 
+/// Why a year's file is refused before anything is stored: each row names an error-table
+/// row, and bad lines come with their numbers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CalendarRefusal {
+    Year,
+    Lines(Vec<crate::domain::calendar::CalendarError>),
+    LongBreak { from: NaiveDate, days: u32 },
+}
+
+impl CalendarRefusal {
+    pub fn kind(&self) -> error::ErrorKind {
+        match self {
+            CalendarRefusal::Year => error::CALENDAR_YEAR_INVALID,
+            CalendarRefusal::Lines(_) => error::CALENDAR_LINES_INVALID,
+            CalendarRefusal::LongBreak { .. } => error::CALENDAR_BREAK_TOO_LONG,
+        }
+    }
+
+    /// Machine text for the API's `detail`: each bad line as `line N: code` (no more than
+    /// the first 50, the file's limit keeps the list short anyway), or the long break.
+    pub fn detail(&self) -> Option<String> {
+        match self {
+            CalendarRefusal::Year => None,
+            CalendarRefusal::Lines(errors) => Some(
+                errors
+                    .iter()
+                    .take(LINE_ERRORS_SHOWN_MAX)
+                    .map(|e| format!("line {}: {}", e.line, e.problem.code()))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
+            CalendarRefusal::LongBreak { from, days } => {
+                Some(format!("{days} days from {from} without a working day"))
+            }
+        }
+    }
+}
+
+/// How many bad lines a refusal names: enough for any honest file, bounded for any other.
+pub const LINE_ERRORS_SHOWN_MAX: usize = 50;
+
 /// The days of `year` that `text` would change, or why the file is refused (the same checks
-/// as applying it).
+/// as applying it, with every bad line named rather than the first).
 pub fn calendar_changes(
     calendar: &crate::domain::calendar::WorkCalendar,
     year: i32,
     text: &str,
-) -> Result<Vec<CalendarDayChange>, String> {
+) -> Result<Vec<CalendarDayChange>, CalendarRefusal> {
     if !(2000..=2100).contains(&year) {
-        return Err("the year is out of range".into());
+        return Err(CalendarRefusal::Year);
     }
-    let parsed =
-        crate::domain::calendar::YearCalendar::parse(year, text).map_err(|e| e.to_string())?;
+    let parsed = crate::domain::calendar::YearCalendar::parse_every_line(year, text)
+        .map_err(CalendarRefusal::Lines)?;
     let (from, days) = parsed.longest_break(year);
     if days > crate::domain::calendar::LONGEST_BREAK_DAYS {
-        return Err(format!(
-            "calendar {year}: {days} days from {from} without a working day"
-        ));
+        return Err(CalendarRefusal::LongBreak { from, days });
     }
     Ok(calendar
         .days_changed_by(year, &parsed)
@@ -378,11 +417,14 @@ pub fn calendar_changes(
         .collect())
 }
 
-/// The days a year's file would change, before it is applied; nothing is stored.
+/// The days a year's file would change, before it is applied; nothing is stored. A refused
+/// file answers `calendar_lines_invalid` with each bad line's number and code in `detail`
+/// (`line 3: calendar_date_malformed; line 9: calendar_weekend_off`),
+/// `calendar_break_too_long` or `calendar_year_invalid`.
 #[utoipa::path(post, path = "/api/v1/calendar/{year}/preview", tag = "admin",
     params(("year" = i32, Path, description = "e.g. 2027")),
     request_body = CalendarRequest, security(("staff_token" = [])),
-    responses((status = 200, body = Vec<CalendarDayChange>), (status = 422, description = "invalid")))]
+    responses((status = 200, body = Vec<CalendarDayChange>), (status = 422, description = "calendar_lines_invalid, calendar_break_too_long, calendar_year_invalid")))]
 async fn preview_calendar_year(
     State(app): State<AppState>,
     ctx: Ctx,
@@ -391,8 +433,13 @@ async fn preview_calendar_year(
 ) -> Result<Response, ApiError> {
     admin(&ctx)?;
     let calendar = app.service.read().catalog.calendar.clone();
-    let changes = calendar_changes(&calendar, year, &body.text)
-        .map_err(|why| ctx.error(error::INVALID).with_detail(why))?;
+    let changes = calendar_changes(&calendar, year, &body.text).map_err(|refusal| {
+        let error = ctx.error(refusal.kind());
+        match refusal.detail() {
+            Some(detail) => error.with_detail(detail),
+            None => error,
+        }
+    })?;
     Ok(ok(false, changes))
 }
 

@@ -272,6 +272,37 @@ errors! {
         "Бұл соңғы әкімші: алдымен басқа әкімші қосыңыз.", "Это последний администратор: сначала добавьте другого.", "This is the last administrator: add another first.";
     CHILD_TRANSFER_PENDING = "child_transfer_pending", CONFLICT,
         "Баланың ауысу өтініші немесе ауысу жолдамасы бар: ол аяқталғаннан кейін ғана шыққан деп белгілеуге болады.", "У ребёнка есть заявка или направление на перевод: отметить выбытие можно после их завершения.", "The child has a transfer request or referral outstanding: mark it as left once that ends.";
+    // A year's working-day file, uploaded or pasted (issue 15): the file as a whole, then
+    // one row per kind of bad line (`domain::calendar::LineProblem::code`).
+    CALENDAR_FILE_TOO_LARGE = "calendar_file_too_large", PAYLOAD_TOO_LARGE,
+        "Файл тым үлкен: жыл файлы 32 КБ-тан аспауы керек.", "Файл слишком большой: файл года не больше 32 КБ.", "The file is too large: a year's file is at most 32 KB.";
+    CALENDAR_NOT_UTF8 = "calendar_not_utf8", UNPROCESSABLE_ENTITY,
+        "Файл UTF-8 кодтауында мәтін емес.", "Файл не является текстом в кодировке UTF-8.", "The file is not UTF-8 text.";
+    CALENDAR_EMPTY = "calendar_empty", UNPROCESSABLE_ENTITY,
+        "Файлды таңдаңыз немесе оның мәтінін қойыңыз.", "Выберите файл или вставьте его текст.", "Choose a file or paste its text.";
+    CALENDAR_LINES_INVALID = "calendar_lines_invalid", UNPROCESSABLE_ENTITY,
+        "Файлдың кейбір жолдары қате: әрқайсысы нөмірімен көрсетілген.", "В файле есть неверные строки: каждая указана с её номером.", "Some lines of the file are not valid: each is named with its number.";
+    CALENDAR_DATE_MALFORMED = "calendar_date_malformed", UNPROCESSABLE_ENTITY,
+        "Жол ЖЖЖЖ-АА-КК түріндегі күннен басталуы керек.", "Строка должна начинаться с даты в виде ГГГГ-ММ-ДД.", "The line must start with a date YYYY-MM-DD.";
+    CALENDAR_DATE_OTHER_YEAR = "calendar_date_other_year", UNPROCESSABLE_ENTITY,
+        "Күн басқа жылға жатады.", "Дата относится к другому году.", "The date belongs to another year.";
+    CALENDAR_WEEKEND_OFF = "calendar_weekend_off", UNPROCESSABLE_ENTITY,
+        "Демалыс күні онсыз да демалыс: off тек жұмыс күніне жазылады.", "Выходной и так выходной: off пишется только для будней.", "A weekend day is off anyway: off is only for weekdays.";
+    CALENDAR_WEEKDAY_WORK = "calendar_weekday_work", UNPROCESSABLE_ENTITY,
+        "Жұмыс күні онсыз да жұмыс күні: work тек сенбі мен жексенбіге жазылады.", "Будний день и так рабочий: work пишется только для субботы и воскресенья.", "A weekday is a working day anyway: work is only for Saturdays and Sundays.";
+    CALENDAR_DAY_KIND_MISSING = "calendar_day_kind_missing", UNPROCESSABLE_ENTITY,
+        "Күннен кейін off немесе work жазылуы керек.", "После даты должно стоять off или work.", "The date must be followed by off or work.";
+    CALENDAR_BREAK_TOO_LONG = "calendar_break_too_long", UNPROCESSABLE_ENTITY,
+        "Жылда 14 күннен ұзақ жұмыс күнісіз кезең бар: әр мерзім соған созылар еді.", "В году больше 14 дней подряд без рабочего дня: каждый срок растянулся бы на них.", "The year has more than 14 days in a row without a working day: every deadline would stretch across them.";
+    CALENDAR_YEAR_INVALID = "calendar_year_invalid", UNPROCESSABLE_ENTITY,
+        "Жыл 2000 мен 2100 аралығындағы сан болуы керек.", "Год должен быть числом от 2000 до 2100.", "The year must be a number from 2000 to 2100.";
+}
+
+/// The row of a code the domain names (a bad line of a year's calendar file).
+pub fn kind_of_code(code: &str) -> ErrorKind {
+    *ALL.iter()
+        .find(|kind| kind.code == code)
+        .unwrap_or_else(|| panic!("code {code} has no row in the error table"))
 }
 
 /// The row for a refusal of a registration.
@@ -383,8 +414,15 @@ pub fn conflict_kind(why: &str) -> ErrorKind {
 /// The row for an invalid catalog change or setting the service reports in words (its own,
 /// fixed strings); the rest are the generic `invalid`, with the words as the detail.
 pub fn invalid_kind(why: &str) -> ErrorKind {
+    if let Some(problem) = crate::domain::calendar::LineProblem::of_words(why) {
+        return kind_of_code(problem.code());
+    }
     match why {
         crate::domain::referral::POLICY_OUT_OF_RANGE => POLICY_INVALID,
+        crate::domain::calendar::YEAR_OUT_OF_RANGE => CALENDAR_YEAR_INVALID,
+        _ if why.starts_with("calendar ") && why.contains("without a working day") => {
+            CALENDAR_BREAK_TOO_LONG
+        }
         _ => INVALID,
     }
 }

@@ -431,7 +431,9 @@ pub fn run(command: Command, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
         } => set_education_head(district, &full_name, tx),
         Command::SetCalendarYear { year, text } => {
             if !(2000..=2100).contains(&year) {
-                return Err(CommandError::Invalid("the year is out of range".into()));
+                return Err(CommandError::Invalid(
+                    crate::domain::calendar::YEAR_OUT_OF_RANGE.into(),
+                ));
             }
             let calendar = YearCalendar::parse(year, &text)
                 .map_err(|e| CommandError::Invalid(e.to_string()))?;

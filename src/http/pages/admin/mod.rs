@@ -1559,25 +1559,28 @@ async fn set_policy(
 
 // ----- the working-day calendar --------------------------------------------------------
 
-async fn calendar(State(app): State<AppState>, page: Page) -> Response {
-    if administrator(&page).is_none() {
-        return not_this_role(&page);
-    }
-    calendar_page(&app, &page, StatusCode::OK, FormState::default(), None)
+/// The largest year's file (or pasted text) the page takes: the shipped files are under
+/// 3 KB, a year with a comment on every day under 20 KB. Below the service's whole-body limit
+/// (`BODY_LIMIT_BYTES`), so a file over it is refused beside its field, not by the server.
+const CALENDAR_FILE_BYTES_MAX: usize = 32 * 1024;
+
+/// A refused year's file: the error beside the field it came from, and its bad lines (line
+/// number, code, message).
+struct CalendarRefused {
+    lines: Vec<(usize, &'static str, &'static str)>,
 }
 
-/// The form taking a year's file; with `changes`, the days it would change and the button
-/// applying it (the year and text carried in hidden fields, so what is applied is what was
-/// shown).
+/// The form taking a year's file, uploaded or pasted; with `changes`, the days it would
+/// change and the button applying it (the year and text carried in hidden fields, so what is
+/// applied is what was shown).
 fn calendar_page(
-    _app: &AppState,
     page: &Page,
     status: StatusCode,
     form: FormState,
     changes: Option<&[crate::http::admin::CalendarDayChange]>,
+    refused: Option<CalendarRefused>,
 ) -> Response {
     let next_year = (chrono::Datelike::year(&crate::domain::local_date(page.now)) + 1).to_string();
-    let text_error = form.errors.get("text").copied();
     let day_kind = |working: bool| {
         page.t(if working {
             texts::WORKING_DAY
@@ -1585,6 +1588,7 @@ fn calendar_page(
             texts::DAY_OFF
         })
     };
+    let bad_lines = refused.as_ref().map_or(&[][..], |r| r.lines.as_slice());
     page.render(
         status,
         page.t(texts::CALENDAR_TITLE),
@@ -1619,44 +1623,204 @@ fn calendar_page(
                 h2 { (page.t(texts::CALENDAR_ANOTHER)) }
             }
             p.hint { (page.t(texts::CALENDAR_HINT)) }
-            form method="post" action="/staff/admin/calendar/preview" {
+            form method="post" action="/staff/admin/calendar/preview" enctype="multipart/form-data" {
                 (page.form_guard(true))
                 (field(page, &form, "year", texts::CALENDAR_YEAR, &next_year, FieldAttrs::TEXT.kind("number").numeric()))
-                div.field.invalid[text_error.is_some()] {
-                    label for="text" { (page.t(texts::CALENDAR_TEXT)) }
-                    @if let Some(error) = text_error { p.error-message id="text-error" { (error) } }
-                    @if let Some(detail) = form.values.get("detail") { p.error-message { (detail) } }
-                    textarea id="text" name="text" rows="12" required
-                        aria-describedby=[text_error.map(|_| "text-error")] aria-invalid=[text_error.map(|_| "true")] {
+                (calendar_source(page, &form, "file", bad_lines, html! {
+                    input type="file" id="file" name="file" accept=".txt,text/plain"
+                        aria-describedby=[described_by(&form, "file", bad_lines, "file-hint")]
+                        aria-invalid=[form.errors.get("file").map(|_| "true")];
+                }))
+                (calendar_source(page, &form, "text", bad_lines, html! {
+                    textarea id="text" name="text" rows="12"
+                        aria-describedby=[described_by(&form, "text", bad_lines, "")]
+                        aria-invalid=[form.errors.get("text").map(|_| "true")] {
                         (form.value("text", ""))
                     }
-                }
+                }))
                 button type="submit" { (page.t(texts::CALENDAR_PREVIEW)) }
             }
         },
     )
 }
 
-async fn preview_calendar(State(app): State<AppState>, page: Page, body: Bytes) -> Response {
-    let fields = Fields::parse(&body);
+/// The ids describing the file input or the text box: its hint, its error, its bad lines;
+/// none at all for a box with neither (an empty `aria-describedby` is invalid HTML).
+fn described_by(
+    form: &FormState,
+    name: &str,
+    bad_lines: &[(usize, &str, &str)],
+    hint: &str,
+) -> Option<String> {
+    let mut ids = vec![hint.to_string()];
+    if form.errors.contains_key(name) {
+        ids.push(format!("{name}-error"));
+        if !bad_lines.is_empty() {
+            ids.push(format!("{name}-lines"));
+        }
+    }
+    ids.retain(|id| !id.is_empty());
+    (!ids.is_empty()).then(|| ids.join(" "))
+}
+
+/// One of the two ways to give the year's file, with its error and bad lines beside it.
+fn calendar_source(
+    page: &Page,
+    form: &FormState,
+    name: &str,
+    bad_lines: &[(usize, &str, &str)],
+    input: Markup,
+) -> Markup {
+    let error = form.errors.get(name).copied();
+    let (label, hint) = if name == "file" {
+        (texts::CALENDAR_FILE, Some(texts::CALENDAR_FILE_HINT))
+    } else {
+        (texts::CALENDAR_TEXT, None)
+    };
+    html! {
+        div.field.invalid[error.is_some()] {
+            label for=(name) { (page.t(label)) }
+            @if let Some(hint) = hint { p.hint id=(format!("{name}-hint")) { (page.t(hint)) } }
+            @if let Some(error) = error {
+                p.error-message id=(format!("{name}-error")) { (error) }
+                @if !bad_lines.is_empty() {
+                    div.error-message id=(format!("{name}-lines")) {
+                        p { (page.t(texts::CALENDAR_BAD_LINES)) }
+                        ul data-testid="calendar-bad-lines" {
+                            @for (line, code, message) in bad_lines {
+                                li { (page.t(texts::CALENDAR_LINE)) " " (line) ": " (message) " (" code { (code) } ")" }
+                            }
+                        }
+                    }
+                }
+            }
+            (input)
+        }
+    }
+}
+
+async fn calendar(State(_app): State<AppState>, page: Page) -> Response {
+    if administrator(&page).is_none() {
+        return not_this_role(&page);
+    }
+    calendar_page(&page, StatusCode::OK, FormState::default(), None, None)
+}
+
+/// The preview form as it came: its text fields, the uploaded file's bytes (none when no
+/// file was chosen), and the name of a field over `CALENDAR_FILE_BYTES_MAX` (reading stops
+/// there).
+struct CalendarUpload {
+    fields: Fields,
+    file: Option<Vec<u8>>,
+    too_large: Option<String>,
+}
+
+/// Reads the preview form: multipart/form-data from the page, or urlencoded (a paste from a
+/// client without the file input). `None` for a body that is neither.
+async fn read_calendar_form(request: axum::extract::Request) -> Option<CalendarUpload> {
+    use axum::extract::{FromRequest, Multipart};
+    let multipart = request
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("multipart/form-data"));
+    if !multipart {
+        let body = Bytes::from_request(request, &()).await.ok()?;
+        return Some(CalendarUpload {
+            fields: Fields::parse(&body),
+            file: None,
+            too_large: None,
+        });
+    }
+    let mut multipart = Multipart::from_request(request, &()).await.ok()?;
+    let mut upload = CalendarUpload {
+        fields: Fields(Vec::new()),
+        file: None,
+        too_large: None,
+    };
+    while let Some(mut field) = multipart.next_field().await.ok()? {
+        let name = field.name().unwrap_or_default().to_string();
+        let mut bytes = Vec::new();
+        while let Some(chunk) = field.chunk().await.ok()? {
+            if bytes.len() + chunk.len() > CALENDAR_FILE_BYTES_MAX {
+                upload.too_large = Some(name);
+                return Some(upload);
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        if name == "file" {
+            // A form sent without a chosen file has the part, empty.
+            upload.file = Some(bytes).filter(|b| !b.is_empty());
+        } else {
+            upload.fields.0.push((name, String::from_utf8(bytes).ok()?));
+        }
+    }
+    Some(upload)
+}
+
+async fn preview_calendar(
+    State(app): State<AppState>,
+    page: Page,
+    request: axum::extract::Request,
+) -> Response {
+    let Some(upload) = read_calendar_form(request).await else {
+        let message = error::MALFORMED.message(page.lang.api());
+        return page.message(StatusCode::BAD_REQUEST, page.t(texts::ERROR_TITLE), message);
+    };
+    let fields = &upload.fields;
     if administrator(&page)
-        .filter(|_| page.csrf_ok(&fields, true))
+        .filter(|_| page.csrf_ok(fields, true))
         .is_none()
     {
         return page.form_expired();
     }
-    let mut form = FormState::typed(&fields, &["year", "text"]);
+    let lang = page.lang.api();
+    let mut form = FormState::typed(fields, &["year", "text"]);
+    let refuse = |mut form: FormState, field: &str, kind: error::ErrorKind, lines| {
+        form.errors.insert(field.to_string(), kind.message(lang));
+        calendar_page(&page, kind.status, form, None, lines)
+    };
+    if let Some(field) = &upload.too_large {
+        let field = if field == "text" { "text" } else { "file" };
+        return refuse(form, field, error::CALENDAR_FILE_TOO_LARGE, None);
+    }
+    let (source, text) = match upload.file {
+        Some(bytes) => match String::from_utf8(bytes) {
+            // A byte-order mark some editors write is no part of the first line.
+            Ok(text) => ("file", text.trim_start_matches('\u{feff}').to_string()),
+            Err(_) => return refuse(form, "file", error::CALENDAR_NOT_UTF8, None),
+        },
+        None => ("text", fields.get("text").to_string()),
+    };
+    if text.trim().is_empty() {
+        return refuse(form, "file", error::CALENDAR_EMPTY, None);
+    }
+    // The file's text goes into the box, to be mended there if a line is refused.
+    form.values.insert("text".into(), text.clone());
     let Ok(year) = fields.get("year").trim().parse::<i32>() else {
-        form.invalid(&page, "year");
-        return calendar_page(&app, &page, StatusCode::UNPROCESSABLE_ENTITY, form, None);
+        return refuse(form, "year", error::CALENDAR_YEAR_INVALID, None);
     };
     let calendar = app.service.read().catalog.calendar.clone();
-    match crate::http::admin::calendar_changes(&calendar, year, fields.get("text")) {
-        Ok(changes) => calendar_page(&app, &page, StatusCode::OK, form, Some(&changes)),
-        Err(why) => {
-            form.invalid(&page, "text");
-            form.values.insert("detail".into(), why);
-            calendar_page(&app, &page, StatusCode::UNPROCESSABLE_ENTITY, form, None)
+    match crate::http::admin::calendar_changes(&calendar, year, &text) {
+        Ok(changes) => calendar_page(&page, StatusCode::OK, form, Some(&changes), None),
+        Err(refusal) => {
+            use crate::http::admin::CalendarRefusal;
+            let lines = match &refusal {
+                CalendarRefusal::Lines(errors) => errors
+                    .iter()
+                    .take(crate::http::admin::LINE_ERRORS_SHOWN_MAX)
+                    .map(|e| {
+                        let kind = error::kind_of_code(e.problem.code());
+                        (e.line, kind.code, kind.message(lang))
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let field = match refusal {
+                CalendarRefusal::Year => "year",
+                _ => source,
+            };
+            refuse(form, field, refusal.kind(), Some(CalendarRefused { lines }))
         }
     }
 }
@@ -1669,7 +1833,7 @@ async fn apply_calendar(State(app): State<AppState>, page: Page, body: Bytes) ->
     let form = FormState::typed(&fields, &["year", "text"]);
     let Ok(year) = fields.get("year").trim().parse::<i32>() else {
         let (status, form) = form.refused(&page, CommandError::Invalid("year".into()));
-        return calendar_page(&app, &page, status, form, None);
+        return calendar_page(&page, status, form, None, None);
     };
     let command = Command::SetCalendarYear {
         year,
@@ -1677,15 +1841,127 @@ async fn apply_calendar(State(app): State<AppState>, page: Page, body: Bytes) ->
     };
     match page.submit(&app, &caller, &fields, command).await {
         Ok(_) => calendar_page(
-            &app,
             &page,
             StatusCode::OK,
             FormState::done(&page, texts::DONE_SAVED),
             None,
+            None,
         ),
         Err(error) => {
             let (status, form) = form.refused(&page, error);
-            calendar_page(&app, &page, status, form, None)
+            calendar_page(&page, status, form, None, None)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+
+    /// A multipart/form-data request as a browser sends it: (name, file name, bytes) parts.
+    fn multipart(parts: &[(&str, Option<&str>, &[u8])]) -> axum::extract::Request {
+        let boundary = "----kezek-test-boundary";
+        let mut body = Vec::new();
+        for (name, file_name, bytes) in parts {
+            body.extend_from_slice(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"")
+                    .as_bytes(),
+            );
+            if let Some(file_name) = file_name {
+                body.extend_from_slice(
+                    format!("; filename=\"{file_name}\"\r\nContent-Type: text/plain").as_bytes(),
+                );
+            }
+            body.extend_from_slice(b"\r\n\r\n");
+            body.extend_from_slice(bytes);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        axum::extract::Request::builder()
+            .method("POST")
+            .header(
+                axum::http::header::CONTENT_TYPE,
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(Body::from(body))
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_file_and_the_text_fields_are_read_apart() {
+        let request = multipart(&[
+            ("csrf", None, b"token"),
+            ("year", None, b"2027"),
+            ("file", Some("2027.txt"), b"2027-11-19 off\n"),
+            ("text", None, b""),
+        ]);
+        let upload = read_calendar_form(request).await.unwrap();
+        assert_eq!(upload.fields.get("csrf"), "token");
+        assert_eq!(upload.fields.get("year"), "2027");
+        assert_eq!(upload.file.as_deref(), Some(&b"2027-11-19 off\n"[..]));
+        assert!(upload.too_large.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_form_without_a_chosen_file_reads_the_pasted_text() {
+        let request = multipart(&[
+            ("year", None, b"2027"),
+            ("file", Some(""), b""),
+            ("text", None, "2027-11-19 off  пятница".as_bytes()),
+        ]);
+        let upload = read_calendar_form(request).await.unwrap();
+        assert!(upload.file.is_none());
+        assert_eq!(upload.fields.get("text"), "2027-11-19 off  пятница");
+        let urlencoded = axum::extract::Request::builder()
+            .method("POST")
+            .header(
+                axum::http::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(Body::from("year=2027&text=2027-11-19+off"))
+            .unwrap();
+        let upload = read_calendar_form(urlencoded).await.unwrap();
+        assert_eq!(upload.fields.get("text"), "2027-11-19 off");
+        assert!(upload.file.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_file_over_the_limit_is_named_and_reading_stops() {
+        let big = vec![b'#'; CALENDAR_FILE_BYTES_MAX + 1];
+        let just_right = vec![b'#'; CALENDAR_FILE_BYTES_MAX];
+        let request = multipart(&[
+            ("csrf", None, b"token"),
+            ("file", Some("2027.txt"), &big),
+            ("year", None, b"2027"),
+        ]);
+        let upload = read_calendar_form(request).await.unwrap();
+        assert_eq!(upload.too_large.as_deref(), Some("file"));
+        assert_eq!(upload.fields.get("csrf"), "token");
+        assert_eq!(upload.fields.get("year"), "", "reading stopped at the file");
+        let request = multipart(&[("file", Some("2027.txt"), &just_right)]);
+        let upload = read_calendar_form(request).await.unwrap();
+        assert!(upload.too_large.is_none());
+        assert_eq!(upload.file.map(|f| f.len()), Some(CALENDAR_FILE_BYTES_MAX));
+    }
+
+    #[tokio::test]
+    async fn a_broken_body_is_refused() {
+        let request = multipart(&[("text", None, &[0xff, 0xfe])]);
+        assert!(
+            read_calendar_form(request).await.is_none(),
+            "text not UTF-8"
+        );
+        let cut = axum::extract::Request::builder()
+            .method("POST")
+            .header(
+                axum::http::header::CONTENT_TYPE,
+                "multipart/form-data; boundary=xyz",
+            )
+            .body(Body::from(
+                "--xyz\r\nContent-Disposition: form-data; name=\"year\"\r\n\r\n20",
+            ))
+            .unwrap();
+        assert!(read_calendar_form(cut).await.is_none(), "cut short");
     }
 }

@@ -45,6 +45,7 @@ enum KindergartenNotice {
     /// A report refused for one of its fields: what was typed, and the error beside the
     /// field it concerns.
     ReportRefused {
+        group: String,
         count: String,
         available_from: String,
         field: &'static str,
@@ -83,12 +84,13 @@ async fn kindergarten_page(
     let today_text = crate::domain::local_date(page.now).to_string();
     let (typed, refused_field) = match &notice {
         Some(KindergartenNotice::ReportRefused {
+            group,
             count,
             available_from,
             field,
             message,
         }) => (
-            Some((count.as_str(), available_from.as_str())),
+            Some((count.as_str(), available_from.as_str(), group.as_str())),
             Some((*field, *message)),
         ),
         _ => (None, None),
@@ -157,7 +159,7 @@ async fn kindergarten_page(
             p.hint { (page.t(texts::KG_REPORT_HINT)) }
             form method="post" action="/staff/places" {
                 (page.form_guard(true))
-                (group_select(page, &catalog, id))
+                (group_select(page, &catalog, id, typed.map(|t| t.2), error_of("group")))
                 (super::text_field("count", page.t(texts::FIELD_COUNT), None, typed.map_or("1", |t| t.0), error_of("count"), FieldAttrs::TEXT.kind("number").numeric()))
                 (super::text_field("available_from", page.t(texts::FIELD_AVAILABLE_FROM), Some(page.t(texts::HINT_DATE)), typed.map_or(today_text.as_str(), |t| t.1), error_of("available_from"), FieldAttrs::TEXT))
                 button type="submit" { (page.t(texts::SUBMIT_REPORT)) }
@@ -374,15 +376,29 @@ async fn mark_left(State(app): State<AppState>, page: Page, body: Bytes) -> Resp
     roster_page(&app, &page, id, Some(notice)).await
 }
 
-fn group_select(page: &Page, catalog: &Catalog, kindergarten: KindergartenId) -> Markup {
+/// The report's group; `chosen` is the group a refused report named, `error` its refusal.
+fn group_select(
+    page: &Page,
+    catalog: &Catalog,
+    kindergarten: KindergartenId,
+    chosen: Option<&str>,
+    error: Option<&str>,
+) -> Markup {
     html! {
-        div.field {
+        div.field.invalid[error.is_some()] {
             label for="group" { (page.t(texts::FIELD_GROUP)) }
-            select id="group" name="group" {
-                @for group in catalog.groups.values().filter(|g| g.kindergarten == kindergarten && !g.closed) {
-                    option value=(group.id.0) {
-                        (group.name) " — " (super::public::language_name(page.lang, group.language.code()))
-                        ", " (texts::date(group.age_band.born_from)) " – " (texts::date(group.age_band.born_to))
+            @if let Some(error) = error { p.error-message id="group-error" { (error) } }
+            select id="group" name="group" aria-describedby=[error.map(|_| "group-error")] aria-invalid=[error.map(|_| "true")] {
+                // The open groups, and the chosen one even if it closed meanwhile (its
+                // refusal says so), so the form shows what was sent.
+                @for group in catalog.groups.values().filter(|g| g.kindergarten == kindergarten) {
+                    @let is_chosen = chosen == Some(group.id.0.to_string().as_str());
+                    @if !group.closed || is_chosen {
+                        option value=(group.id.0) selected[is_chosen] {
+                            (group.name) " — " (super::public::language_name(page.lang, group.language.code()))
+                            ", " (texts::date(group.age_band.born_from)) " – " (texts::date(group.age_band.born_to))
+                            @if group.closed { " (" (page.t(texts::GROUP_CLOSED)) ")" }
+                        }
                     }
                 }
             }
@@ -409,6 +425,7 @@ async fn report_places(State(app): State<AppState>, page: Page, body: Bytes) -> 
     // What was typed comes back beside the field the refusal concerns.
     let refused = |status: StatusCode, field: &'static str, message: &'static str| {
         let notice = KindergartenNotice::ReportRefused {
+            group: fields.get("group").to_string(),
             count: fields.get("count").to_string(),
             available_from: fields.get("available_from").to_string(),
             field,
@@ -453,6 +470,8 @@ async fn report_places(State(app): State<AppState>, page: Page, body: Bytes) -> 
             // The service's words say which field a refusal concerns.
             let field = match &error {
                 CommandError::Invalid(why) if why.contains("places a report") => Some("count"),
+                CommandError::Invalid(why) if why.contains("group") => Some("group"),
+                CommandError::Conflict(why) if why.contains("group") => Some("group"),
                 CommandError::Invalid(why)
                     if why.contains("free from") || why.contains("school age") =>
                 {
