@@ -921,6 +921,7 @@ async fn every_page_passes_axe_in_both_languages() {
                 Command::ReissueAccessCode {
                     id: referral.application,
                     contacts: None,
+                    applicant: None,
                 },
                 Actor::system(),
             )

@@ -509,20 +509,31 @@ pub struct NewAccessCode {
 #[serde(deny_unknown_fields)]
 pub struct ContactsReplacement {
     /// The applicant at the desk's phone, e-mail ("" removes it) and address; each absent
-    /// field keeps the application's.
+    /// field keeps the application's. With `applicant_iin`, the whole applicant is replaced
+    /// and the phone and address are required.
     pub applicant_phone: Option<String>,
     pub applicant_email: Option<String>,
     pub applicant_address: Option<String>,
+    /// The real applicant's IIN, after the desk checked their identity document: the
+    /// application is rebound to them (their name and relation required too), for its
+    /// family's other active children as well, and the person who registered it loses it.
+    pub applicant_iin: Option<String>,
+    pub applicant_full_name: Option<String>,
+    /// mother, father, guardian or other_legal_representative.
+    pub applicant_relation: Option<String>,
 }
 
 /// A new access code for the parent at the desk, after staff checked their identity: the
 /// old code stops working. With a body, the applicant's contact details are replaced too
 /// (the remedy when somebody else registered the child first), journaled as an amendment.
+/// With the applicant's IIN, name and relation, the application is rebound to the real
+/// applicant (journaled as `applicant_rebound`): the old code and the old person's
+/// signed-in pages lose it, the new person's gain it.
 #[utoipa::path(post, path = "/api/v1/applications/{number}/access-code", tag = "officer",
     params(("number" = String, Path, description = "ESL-17")),
     request_body(content = Option<ContactsReplacement>, description = "Optional: the contacts that replace the application's"),
     security(("staff_token" = [])),
-    responses((status = 200, body = NewAccessCode), (status = 422, description = "phone_invalid, email_invalid, address_invalid")))]
+    responses((status = 200, body = NewAccessCode), (status = 409, description = "application_not_queued (a rebinding)"), (status = 422, description = "phone_invalid, email_invalid, address_invalid; for a rebinding also applicant_iin_invalid, applicant_is_child, name_invalid, relation_invalid")))]
 async fn reissue_access_code(
     State(app): State<AppState>,
     ctx: Ctx,
@@ -530,16 +541,23 @@ async fn reissue_access_code(
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
     let id = officer_reach(&app, &ctx, &number, true)?;
-    let contacts = if body.iter().all(u8::is_ascii_whitespace) {
-        None
+    let (contacts, applicant) = if body.iter().all(u8::is_ascii_whitespace) {
+        (None, None)
     } else {
         let replacement: ContactsReplacement = serde_json::from_slice(&body)
             .map_err(|e| ctx.error(error::INVALID).with_detail(e.to_string()))?;
-        Some(replacement.into_form())
+        match replacement.into_applicant() {
+            Ok(applicant) => (None, Some(applicant)),
+            Err(replacement) => (Some(replacement.into_form()), None),
+        }
     };
     let (outcome, replayed) = ctx
         .submission(&app)
-        .run(Command::ReissueAccessCode { id, contacts })
+        .run(Command::ReissueAccessCode {
+            id,
+            contacts,
+            applicant,
+        })
         .await?;
     let Outcome::AccessCode(access_code) = outcome else {
         unreachable!("answers the code")
@@ -555,6 +573,25 @@ async fn reissue_access_code(
 }
 
 impl ContactsReplacement {
+    /// The whole applicant, when the body names one (any of IIN, name or relation given);
+    /// otherwise the contacts alone, given back.
+    pub fn into_applicant(self) -> Result<crate::domain::application::ApplicantForm, Self> {
+        if self.applicant_iin.is_none()
+            && self.applicant_full_name.is_none()
+            && self.applicant_relation.is_none()
+        {
+            return Err(self);
+        }
+        Ok(crate::domain::application::ApplicantForm {
+            applicant_iin: self.applicant_iin.unwrap_or_default(),
+            applicant_full_name: self.applicant_full_name.unwrap_or_default(),
+            applicant_relation: self.applicant_relation.unwrap_or_default(),
+            applicant_phone: self.applicant_phone.unwrap_or_default(),
+            applicant_email: self.applicant_email,
+            applicant_address: self.applicant_address.unwrap_or_default(),
+        })
+    }
+
     pub fn into_form(self) -> crate::domain::amendment::AmendmentForm {
         crate::domain::amendment::AmendmentForm {
             applicant_phone: self.applicant_phone,

@@ -29,6 +29,7 @@ use axum::Router;
 use maud::{html, Markup};
 
 mod moves;
+mod rebind;
 mod texts;
 
 pub fn routes() -> Router<AppState> {
@@ -51,6 +52,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/staff/applications/{number}/transfer",
             get(moves::transfer_form).post(moves::request_transfer),
+        )
+        .route(
+            "/staff/applications/{number}/rebind",
+            get(rebind::rebind_form).post(rebind::rebind),
         )
         .route("/staff/applications/{number}/{decision}", post(decide))
 }
@@ -319,6 +324,13 @@ async fn application(
                 }
             }
             (access_code_form(&page, &view.number, &Fields::parse(b""), None))
+            @if active {
+                section.card aria-labelledby="rebind-title" {
+                    h2 #rebind-title { (page.t(texts::REBIND_TITLE)) }
+                    p.hint { (page.t(texts::REBIND_HINT)) }
+                    a.button.secondary href=(action("rebind")) { (page.t(texts::REBIND_TITLE)) }
+                }
+            }
             (history_section(&page, &view))
         },
     )
@@ -382,6 +394,7 @@ async fn decide(
         "access-code" => Command::ReissueAccessCode {
             id,
             contacts: contacts_of(&fields),
+            applicant: None,
         },
         _ => return page.api_error(ApiError::new(error::NOT_FOUND, page.lang.api())),
     };
