@@ -88,10 +88,8 @@ pub(super) async fn rebind_form(
         Ok(reached) => reached,
         Err(response) => return response,
     };
-    let number = crate::domain::numbers::application_number(
-        &app.service.read().catalog,
-        application.id,
-    );
+    let number =
+        crate::domain::numbers::application_number(&app.service.read().catalog, application.id);
     if !application.status.is_active() {
         return page.message(
             StatusCode::CONFLICT,
@@ -101,7 +99,13 @@ pub(super) async fn rebind_form(
     }
     page.ok(
         page.t(texts::REBIND_TITLE),
-        form_markup(&page, &number, &application.applicant, &Fields::parse(b""), &[]),
+        form_markup(
+            &page,
+            &number,
+            &application.applicant,
+            &Fields::parse(b""),
+            &[],
+        ),
     )
 }
 
@@ -121,10 +125,8 @@ pub(super) async fn rebind(
         Ok(reached) => reached,
         Err(response) => return response,
     };
-    let number = crate::domain::numbers::application_number(
-        &app.service.read().catalog,
-        application.id,
-    );
+    let number =
+        crate::domain::numbers::application_number(&app.service.read().catalog, application.id);
     let lang = page.lang.api();
     let form = form_of(&fields);
     let refusals: Vec<(&str, &str)> = form

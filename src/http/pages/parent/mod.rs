@@ -537,7 +537,11 @@ fn select_field(name: &str, label: &str, error: Option<&str>, options: Markup) -
     }
 }
 
-pub(in crate::http::pages) fn relation_select(page: &Page, chosen: &str, error: Option<&str>) -> Markup {
+pub(in crate::http::pages) fn relation_select(
+    page: &Page,
+    chosen: &str,
+    error: Option<&str>,
+) -> Markup {
     let options = [
         ("mother", texts::RELATION_MOTHER),
         ("father", texts::RELATION_FATHER),
