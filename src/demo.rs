@@ -153,6 +153,7 @@ fn new_kindergarten(district: DistrictId, district_index: usize, number: usize) 
             STREETS[number % STREETS.len()],
             number * 3 + 1
         ),
+        head: None,
     }
 }
 

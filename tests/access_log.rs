@@ -141,6 +141,57 @@ async fn staff_views_are_recorded_and_each_parent_reads_only_their_own() {
 }
 
 #[tokio::test]
+async fn the_work_list_records_each_application_it_lists() {
+    let server = Server::start().await;
+    let first = server.register(form(1)).await;
+    let second = server.register(form(2)).await;
+    let officer = server.officer();
+    let admin = server.admin();
+    // An empty page (nothing after the last) showed no one: nothing recorded.
+    let none = server
+        .get("/api/v1/applications?district=ESL&after=999999")
+        .bearer_auth(&officer)
+        .go()
+        .await;
+    assert_eq!(none.status, 200, "{}", none.text);
+    assert_eq!(none.json()["items"], json!([]));
+    let log = server
+        .get("/api/v1/access-log")
+        .bearer_auth(&admin)
+        .go()
+        .await;
+    assert_eq!(entries(&log.json()), vec![]);
+
+    let list = server
+        .get("/api/v1/applications?district=ESL")
+        .bearer_auth(&officer)
+        .go()
+        .await;
+    assert_eq!(list.status, 200, "{}", list.text);
+    assert_eq!(list.json()["items"].as_array().unwrap().len(), 2);
+    let log = server
+        .get("/api/v1/access-log")
+        .bearer_auth(&admin)
+        .go()
+        .await;
+    let listed = |v: &Value| {
+        (
+            "officer-esl".to_string(),
+            "search".to_string(),
+            Some(v["number"].as_str().unwrap().to_string()),
+        )
+    };
+    assert_eq!(entries(&log.json()), vec![listed(&first), listed(&second)]);
+    // The administrator's own look at the log is no view of an application.
+    let again = server
+        .get("/api/v1/access-log")
+        .bearer_auth(&admin)
+        .go()
+        .await;
+    assert_eq!(entries(&again.json()).len(), 2);
+}
+
+#[tokio::test]
 async fn a_search_that_finds_nothing_is_recorded_and_bad_searches_are_refused() {
     let server = Server::start().await;
     let officer = server.officer();

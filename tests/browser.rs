@@ -1609,7 +1609,7 @@ async fn an_officer_finds_a_child_by_iin_revokes_its_referral_and_the_place_goes
     let looked = browser.text("[data-testid=access-log]").await;
     assert!(looked.contains("officer-esl"), "{looked}");
     assert!(
-        looked.contains("Нашёл поиском") && looked.contains("Открыл заявление"),
+        looked.contains("Видел в поиске или рабочем списке") && looked.contains("Открыл заявление"),
         "{looked}"
     );
     browser.stop().await;
@@ -2012,6 +2012,8 @@ async fn an_administrator_adds_a_kindergarten_a_group_a_category_and_an_account(
     browser.fill("name_kk", "№77 «Балдырған» бөбекжайы").await;
     browser.fill("name_ru", "Ясли-сад №77 «Балдырган»").await;
     browser.fill("address", "Астана, Қабанбай батыр 77").await;
+    // The head is named at creation, not only on the edit page.
+    browser.fill("head", "Серикова Айгуль Маратовна").await;
     browser
         .click("form[action='/staff/admin/kindergartens'] button")
         .await;
@@ -2103,6 +2105,34 @@ async fn an_administrator_adds_a_kindergarten_a_group_a_category_and_an_account(
         policy.validity,
         kezek::domain::referral::Validity::CalendarMonth
     );
+    // The head of the district's education department, on the same page: a name with
+    // digits is refused beside its field, kept as typed, nothing stored; then saved.
+    let head_form = "form[action='/staff/admin/policies/ESL/education-head'] button";
+    browser.fill("education_head", "Ахметов 007").await;
+    browser.click(head_form).await;
+    assert_eq!(
+        browser.text("#education_head-error").await,
+        "ФИО пустое или слишком длинное."
+    );
+    let kept = browser
+        .client
+        .find(Locator::Id("education_head"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(kept.as_deref(), Some("Ахметов 007"));
+    assert!(!site.catalog().education_heads.contains_key(&esl));
+    browser
+        .fill("education_head", "Ахметов Серік Болатұлы")
+        .await;
+    browser.click(head_form).await;
+    assert_eq!(browser.text("[role=status]").await, "Сохранено.");
+    assert_eq!(
+        site.catalog().education_heads[&esl],
+        "Ахметов Серік Болатұлы"
+    );
 
     // A year's working-day file: the days it changes first, then applied.
     browser.goto(&site.url("/staff/admin/calendar")).await;
@@ -2128,6 +2158,11 @@ async fn an_administrator_adds_a_kindergarten_a_group_a_category_and_an_account(
     let catalog = &replay.state.catalog;
     let kindergarten = &catalog.kindergartens[&KindergartenId(id)];
     assert_eq!(kindergarten.number, "77");
+    assert_eq!(
+        kindergarten.head.as_deref(),
+        Some("Серикова Айгуль Маратовна")
+    );
+    assert_eq!(catalog.education_heads[&esl], "Ахметов Серік Болатұлы");
     assert!(catalog
         .groups
         .values()
@@ -2265,6 +2300,20 @@ async fn the_head_and_administrator_pages_pass_axe_in_both_languages() {
         check_current(
             &browser,
             "admin-kindergarten-errors",
+            lang,
+            &screenshots,
+            &mut failures,
+        )
+        .await;
+        // The education department head's name refused beside its field.
+        browser.goto(&site.url("/staff/admin/policies/ESL")).await;
+        browser.fill("education_head", "1").await;
+        browser
+            .click("form[action='/staff/admin/policies/ESL/education-head'] button")
+            .await;
+        check_current(
+            &browser,
+            "admin-policy-errors",
             lang,
             &screenshots,
             &mut failures,

@@ -895,6 +895,7 @@ impl World {
                             ru: format!("Ясли-сад №{n}"),
                         },
                         address: format!("Astana, street {n}"),
+                        head: None,
                     };
                     (Command::CreateKindergarten(new), Actor::system())
                 })

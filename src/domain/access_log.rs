@@ -19,7 +19,8 @@ use sha2::{Digest, Sha256};
 pub enum ViewKind {
     /// One application, opened by number.
     Application,
-    /// An application listed among a search's results.
+    /// An application listed among a search's results or on a work list page (both show
+    /// the child's name; one kind, so the log's table needs no new one).
     Search,
     /// A referral's details (the child and the applicant it names).
     Referral,

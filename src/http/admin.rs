@@ -111,6 +111,9 @@ pub struct KindergartenRequest {
     pub number: String,
     pub names: NamesView,
     pub address: String,
+    /// The kindergarten's head (full name), if already known; may be set later with PUT.
+    #[serde(default)]
+    pub head: Option<String>,
 }
 
 #[utoipa::path(post, path = "/api/v1/kindergartens", tag = "admin",
@@ -129,6 +132,7 @@ async fn create_kindergarten(
         number: body.number,
         names: names(body.names),
         address: body.address,
+        head: body.head,
     });
     let (outcome, replayed) = ctx.submission(&app).run(command).await?;
     let Outcome::KindergartenCreated(id) = outcome else {

@@ -8,7 +8,9 @@ use super::error::{self, ApiError, Lang};
 use super::extract::{ApiJson, ApiQuery};
 use super::{no_store, ok, AppState};
 use crate::domain::access_log::ViewKind;
-use crate::domain::application::{Application, ApplicationStatus, ClaimStatus, RefusalReason};
+use crate::domain::application::{
+    Application, ApplicationId, ApplicationStatus, ClaimStatus, RefusalReason,
+};
 use crate::domain::local_date;
 use crate::domain::numbers as ids;
 use crate::domain::state::QueueState;
@@ -151,7 +153,8 @@ pub struct WorkList {
 }
 
 /// The district's applications for its staff, oldest first; `overdue=true` lists the
-/// priority claims past their deadline.
+/// priority claims past their deadline. Each application listed is recorded in the staff
+/// access log (kind `search`) before the list is answered.
 #[utoipa::path(get, path = "/api/v1/applications", tag = "officer",
     params(WorkListParams), security(("staff_token" = [])),
     responses((status = 200, body = WorkList), (status = 403, description = "Not this district's staff")))]
@@ -206,14 +209,20 @@ pub(super) async fn work_list_of(
     let rows = read_blocking(app, lang, move |conn| store::work_list(conn, &query)).await?;
     let full_page = rows.len() as u32 == limit;
     let next_after = rows.last().map(|a| a.id.number.0).filter(|_| full_page);
-    let state = app.service.read();
-    let today = local_date(state_now(app));
-    let items = rows
-        .iter()
-        .map(|a| work_item(&state, a, today))
-        .filter(|item| !overdue_only || item.overdue)
-        .collect();
-    drop(state);
+    let (seen, items): (Vec<ApplicationId>, Vec<WorkItem>) = {
+        let state = app.service.read();
+        let today = local_date(state_now(app));
+        rows.iter()
+            .map(|a| (a.id, work_item(&state, a, today)))
+            .filter(|(_, item)| !overdue_only || item.overdue)
+            .unzip()
+    };
+    // The list shows each child's name: one entry per application listed, as the search
+    // records its results (kind `search`: the application was listed to this account). An
+    // empty list showed no one: nothing to record.
+    if !seen.is_empty() {
+        super::access_log::record_views(app, caller, ViewKind::Search, seen, lang).await?;
+    }
     Ok(WorkList { items, next_after })
 }
 

@@ -217,6 +217,8 @@ pub struct NewKindergarten {
     pub number: String,
     pub names: Names,
     pub address: String,
+    /// The kindergarten's head, if already known (set or changed later otherwise).
+    pub head: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -550,13 +552,7 @@ pub fn run(command: Command, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
                 return Err(CommandError::Invalid("address".into()));
             }
             safe_line(&address)?;
-            let head = head.map(|h| h.trim().to_string()).filter(|h| !h.is_empty());
-            if let Some(head) = &head {
-                if head.chars().count() > CATALOG_TEXT_CHARS_MAX {
-                    return Err(CommandError::Invalid("head".into()));
-                }
-                safe_line(head)?;
-            }
+            let head = check_head(head)?;
             let changed = Kindergarten {
                 names,
                 address,
@@ -1885,6 +1881,18 @@ fn safe_paragraphs(text: &str) -> Result<(), CommandError> {
         .map_err(|_| CommandError::Refused(Refusal::TextUnsafe))
 }
 
+/// A kindergarten's head as typed: blank is none; too long is refused `head`.
+fn check_head(head: Option<String>) -> Result<Option<String>, CommandError> {
+    let head = head.map(|h| h.trim().to_string()).filter(|h| !h.is_empty());
+    if let Some(head) = &head {
+        if head.chars().count() > CATALOG_TEXT_CHARS_MAX {
+            return Err(CommandError::Invalid("head".into()));
+        }
+        safe_line(head)?;
+    }
+    Ok(head)
+}
+
 fn safe_line(text: &str) -> Result<(), CommandError> {
     crate::domain::text::check_line(text).map_err(|_| CommandError::Refused(Refusal::TextUnsafe))
 }
@@ -1952,6 +1960,7 @@ fn create_kindergarten(
     }
     safe_line(&new.address)?;
     safe_line(&new.number)?;
+    let head = check_head(new.head)?;
     let id = KindergartenId(next_id(&catalog.kindergartens, |k| k.0));
     let kindergarten = Kindergarten {
         id,
@@ -1959,7 +1968,7 @@ fn create_kindergarten(
         number: new.number,
         names: new.names,
         address: new.address,
-        head: None,
+        head,
     };
     Ok((
         Outcome::KindergartenCreated(id),

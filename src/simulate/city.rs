@@ -134,6 +134,7 @@ fn create_kindergarten(
             ru: format!("Ясли-сад №{number}"),
         },
         address: format!("Астана, {number}-көше, 1"),
+        head: None,
     };
     let id = match service.submit_blocking(Command::CreateKindergarten(new), Actor::system())? {
         Outcome::KindergartenCreated(id) => id,

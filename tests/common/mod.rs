@@ -135,6 +135,7 @@ fn create_kindergarten(service: &Service, district: DistrictId, number: &str) ->
         number: number.into(),
         names: names(number),
         address: format!("Астана, {number}"),
+        head: None,
     };
     match service
         .submit_blocking(Command::CreateKindergarten(new), Actor::system())

@@ -62,6 +62,10 @@ pub fn routes() -> Router<AppState> {
             "/staff/admin/policies/{district}",
             get(policy).post(set_policy),
         )
+        .route(
+            "/staff/admin/policies/{district}/education-head",
+            post(set_education_head),
+        )
         .route("/staff/admin/calendar", get(calendar).post(apply_calendar))
         .route("/staff/admin/calendar/preview", post(preview_calendar))
 }
@@ -290,6 +294,7 @@ fn kindergartens_page(
                 (field(page, &form, "name_kk", texts::FIELD_NAME_KK, "", FieldAttrs::TEXT))
                 (field(page, &form, "name_ru", texts::FIELD_NAME_RU, "", FieldAttrs::TEXT))
                 (field(page, &form, "address", texts::FIELD_ADDRESS, "", FieldAttrs::TEXT))
+                (field(page, &form, "head", texts::FIELD_HEAD, "", FieldAttrs::TEXT.optional()))
                 button type="submit" { (page.t(texts::CREATE)) }
             }
             h2 { (page.t(texts::KINDERGARTENS_OF_DISTRICT)) }
@@ -359,6 +364,7 @@ async fn create_kindergarten(State(app): State<AppState>, page: Page, body: Byte
         number: fields.get("number").trim().to_string(),
         names: names_of(&fields),
         address: fields.get("address").trim().to_string(),
+        head: Some(fields.get("head").to_string()),
     });
     match page.submit(&app, &caller, &fields, command).await {
         Ok(Outcome::KindergartenCreated(id)) => {
@@ -1293,11 +1299,13 @@ async fn policy(State(app): State<AppState>, page: Page, Path(district): Path<St
         StatusCode::OK,
         FormState::default(),
         None,
+        FormState::default(),
     )
 }
 
 /// Every option of a district's policy; `typed` holds the switches as posted when a refused
-/// form is shown again.
+/// form is shown again. Below it the head of the district's education department, with its
+/// own form (`head_form`).
 fn policy_page(
     app: &AppState,
     page: &Page,
@@ -1305,6 +1313,7 @@ fn policy_page(
     status: StatusCode,
     form: FormState,
     typed: Option<[bool; 4]>,
+    head_form: FormState,
 ) -> Response {
     let (catalog, policy) = {
         let state = app.service.read();
@@ -1317,8 +1326,12 @@ fn policy_page(
         };
         (state.catalog.clone(), state.policy(id))
     };
-    let district =
-        &catalog.districts[&crate::domain::numbers::parse_district(&catalog, code).expect("found")];
+    let district_id = crate::domain::numbers::parse_district(&catalog, code).expect("found");
+    let district = &catalog.districts[&district_id];
+    let education_head = catalog
+        .education_heads
+        .get(&district_id)
+        .map(String::as_str);
     use crate::domain::referral::{Extension, Validity};
     let (validity_kind, validity_days) = match policy.validity {
         Validity::WorkingDays { days } => ("working_days", days.to_string()),
@@ -1375,7 +1388,73 @@ fn policy_page(
                 }
                 button type="submit" { (page.t(texts::SAVE)) }
             }
+            section aria-labelledby="education-head-title" {
+                h2 #education-head-title { (page.t(texts::EDUCATION_HEAD_TITLE)) }
+                p.hint { (page.t(texts::EDUCATION_HEAD_INTRO)) }
+                @if education_head.is_none() { p data-testid="education-head-none" { (page.t(texts::EDUCATION_HEAD_NONE)) } }
+                (notice(page, &head_form))
+                form method="post" action=(format!("/staff/admin/policies/{}/education-head", district.code)) {
+                    (page.form_guard(true))
+                    (super::text_field(
+                        "education_head",
+                        page.t(texts::FIELD_EDUCATION_HEAD),
+                        Some(page.t(texts::FIELD_EDUCATION_HEAD_HINT)),
+                        head_form.value("education_head", education_head.unwrap_or("")),
+                        head_form.errors.get("education_head").copied(),
+                        FieldAttrs::TEXT,
+                    ))
+                    button type="submit" { (page.t(texts::SAVE)) }
+                }
+            }
         },
+    )
+}
+
+/// Names the head of the district's education department (printed on its referrals from
+/// now on): the API's PUT, from the policies page. A refused name is shown beside its field.
+async fn set_education_head(
+    State(app): State<AppState>,
+    page: Page,
+    Path(code): Path<String>,
+    body: Bytes,
+) -> Response {
+    let fields = Fields::parse(&body);
+    let Some(caller) = administrator(&page).filter(|_| page.csrf_ok(&fields, true)) else {
+        return page.form_expired();
+    };
+    let Some(district) = crate::domain::numbers::parse_district(&app.service.read().catalog, &code)
+    else {
+        return page.api_error(crate::http::error::ApiError::new(
+            error::NOT_FOUND,
+            page.lang.api(),
+        ));
+    };
+    let mut form = FormState::typed(&fields, &["education_head"]);
+    let command = Command::SetEducationHead {
+        district,
+        full_name: fields.get("education_head").to_string(),
+    };
+    let (status, head_form) = match page.submit(&app, &caller, &fields, command).await {
+        Ok(_) => (StatusCode::OK, FormState::done(&page, texts::DONE_SAVED)),
+        Err(error) => {
+            let (status, message) = page.command_error(error);
+            // The form has one field: a refused name is that field's error.
+            if status == StatusCode::UNPROCESSABLE_ENTITY {
+                form.errors.insert("education_head".into(), message);
+            } else {
+                form.notice = Some(Notice::Refused(message));
+            }
+            (status, form)
+        }
+    };
+    policy_page(
+        &app,
+        &page,
+        &code,
+        status,
+        FormState::default(),
+        None,
+        head_form,
     )
 }
 
@@ -1433,6 +1512,7 @@ async fn set_policy(
             StatusCode::UNPROCESSABLE_ENTITY,
             form,
             Some(switches),
+            FormState::default(),
         );
     };
     let policy = DistrictPolicy {
@@ -1460,10 +1540,19 @@ async fn set_policy(
             StatusCode::OK,
             FormState::done(&page, texts::DONE_SAVED),
             None,
+            FormState::default(),
         ),
         Err(error) => {
             let (status, form) = form.refused(&page, error);
-            policy_page(&app, &page, &code, status, form, Some(switches))
+            policy_page(
+                &app,
+                &page,
+                &code,
+                status,
+                form,
+                Some(switches),
+                FormState::default(),
+            )
         }
     }
 }
