@@ -780,7 +780,6 @@ pub fn run(command: Command, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
 /// The longest motivation of a refusal, in characters.
 pub const REFUSAL_TEXT_CHARS_MAX: usize = 2000;
 
-/// A fresh random code for the parent; the journal gets only its salted hash.
 /// Replaces the applicant of `application` (and of its family's other active children) by
 /// the one `form` describes, with one new code for them all.
 fn rebind(
@@ -820,6 +819,7 @@ fn rebind(
     Ok(Outcome::AccessCode(code))
 }
 
+/// A fresh random code for the parent; the journal gets only its salted hash.
 fn issue_access_code(tx: &mut Tx<'_>, id: ApplicationId) -> Result<String, CommandError> {
     issue_shared_access_code(tx, &[id])
 }
