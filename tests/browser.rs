@@ -1859,6 +1859,113 @@ async fn an_operator_rebinds_a_squatted_application_to_the_real_applicant() {
     );
 }
 
+/// Issue 14's record of squatting, read by the officer: on the application's page, who
+/// tried to register the child while it was queued (when, the person's IIN masked, the
+/// provider's subject, the answer), in kk and ru, passing axe and the Nu HTML checker; an
+/// operator's page of the same application does not show it (the API is the officer's too).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_officer_sees_who_tried_to_register_the_child() {
+    let site = Site::start(0).await;
+    let esl = site.district("ESL");
+    let (kindergarten, _) = site.kindergarten_with_group(esl, 2023);
+    let service = site.service.clone();
+    let id = tokio::task::spawn_blocking(move || {
+        register_for(&service, kindergarten, "Омарова Томирис", 700)
+    })
+    .await
+    .unwrap();
+    let number = kezek::domain::numbers::application_number(&site.catalog(), id);
+    {
+        let conn = rusqlite::Connection::open(&site.path).unwrap();
+        let child: String = conn
+            .query_row(
+                "SELECT child_iin FROM applications WHERE registration_number = ?1",
+                [id.number.0],
+                |row| row.get(0),
+            )
+            .unwrap();
+        let writer = kezek::store::identity::open_attempts_writer(&site.path).unwrap();
+        for (minutes, outcome) in [(5, "already_queued"), (9, "limited")] {
+            let attempt = kezek::store::identity::Attempt {
+                at: start_time() + chrono::Duration::minutes(minutes),
+                applicant_iin: "880715300306".into(),
+                subject: "parent-bolat".into(),
+                child_iin: child.clone(),
+                outcome: outcome.into(),
+            };
+            kezek::store::identity::record_attempt(&writer, &attempt).unwrap();
+        }
+    }
+    let officer = site.staff("officer-esl", Role::Officer, Scope::District(esl));
+    let operator = site.staff("operator-esl", Role::Operator, Scope::District(esl));
+    let screenshots = std::env::var_os("KEZEK_SCREENSHOTS").map(PathBuf::from);
+    let mut failures = Vec::new();
+    for (lang, limited) in [
+        ("kk", "Бас тартылды: әрекеттер шегінен асты"),
+        ("ru", "Отказано: превышен предел попыток"),
+    ] {
+        let browser = Browser::start(1200, 1400).await;
+        browser.goto(&site.url(&format!("/?lang={lang}"))).await;
+        sign_in_staff(&browser, &site, &officer).await;
+        browser
+            .goto(&site.url(&format!("/staff/applications/{number}")))
+            .await;
+        let attempts = browser.text("[data-testid=attempts] tbody").await;
+        assert_eq!(attempts.lines().count(), 2, "{attempts}");
+        assert!(
+            attempts.contains("********0306") && attempts.contains("parent-bolat"),
+            "{attempts}"
+        );
+        assert!(attempts.contains(limited), "{attempts}");
+        assert!(!browser.body().await.contains("880715300306"));
+        check_current(
+            &browser,
+            "staff-attempts",
+            lang,
+            &screenshots,
+            &mut failures,
+        )
+        .await;
+        browser.click("form[action='/sign-out'] button").await;
+        sign_in_staff(&browser, &site, &operator).await;
+        browser
+            .goto(&site.url(&format!("/staff/applications/{number}")))
+            .await;
+        assert!(browser.body().await.contains(&number));
+        assert!(browser
+            .client
+            .find(Locator::Css("[data-testid=attempts]"))
+            .await
+            .is_err());
+        browser.stop().await;
+    }
+    // Each opening of the page by the officer is in the staff access log.
+    let conn = rusqlite::Connection::open(&site.path).unwrap();
+    let opened: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM staff_views WHERE account = 'officer-esl' \
+             AND kind = 'application' AND application_number = ?1",
+            [id.number.0],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(opened, 2, "one view in each language");
+    assert!(
+        failures.is_empty(),
+        "serious accessibility violations:\n{}",
+        failures.join("\n")
+    );
+    let errors: Vec<String> = nu_html_errors(&sources_dir())
+        .into_iter()
+        .filter(|e| e.starts_with("staff-attempts"))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "Nu HTML checker errors:\n{}",
+        errors.join("\n")
+    );
+}
+
 /// Signs `login` in at the test provider from wherever the browser was sent there, and
 /// follows Kezek's "continue" link. When the provider still knows the browser (no login
 /// form), it answers at once.

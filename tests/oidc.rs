@@ -285,6 +285,26 @@ async fn a_signed_in_parent_registers_as_themselves_and_another_person_cannot_se
     let items = read.json()["items"].clone();
     assert_eq!(items.as_array().unwrap().len(), 3);
     assert_eq!(items[0]["subject"], BOLAT);
+    // The person's IIN masked, as staff lists show a person's; the subject names them.
+    assert_eq!(items[0]["applicant_iin"], "********0306");
+    assert!(!read.text.contains("880715300306"), "{}", read.text);
+    // The read is a view of the child's application, in the staff access log.
+    let log = server
+        .get(&format!(
+            "/api/v1/access-log?account=officer-esl&application={number}"
+        ))
+        .bearer_auth(&server.admin())
+        .go()
+        .await;
+    assert_eq!(log.status, 200, "{}", log.text);
+    let entries = log.json()["entries"].clone();
+    let kinds: Vec<&str> = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["application"], "{}", log.text);
     // A child with no application in the officer's district is not theirs to ask about.
     server
         .get(&format!(

@@ -48,11 +48,31 @@ pub struct AttemptsParams {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AttemptView {
     pub at: DateTime<Utc>,
-    /// The signed-in person who tried: their IIN and the provider's subject.
+    /// The signed-in person who tried: their IIN, masked as staff lists show a person's
+    /// (`********0306`), and the provider's subject, which names them to the provider.
     pub applicant_iin: String,
     pub subject: String,
     /// already_queued, or limited (past the person's quota).
     pub outcome: String,
+}
+
+impl From<store::identity::Attempt> for AttemptView {
+    fn from(attempt: store::identity::Attempt) -> AttemptView {
+        AttemptView {
+            at: attempt.at,
+            applicant_iin: masked_iin(&attempt.applicant_iin),
+            subject: attempt.subject,
+            outcome: attempt.outcome,
+        }
+    }
+}
+
+/// An IIN with only its last four digits shown; the stored ones are valid, anything else
+/// shows nothing of itself.
+fn masked_iin(iin: &str) -> String {
+    crate::domain::iin::Iin::parse(iin)
+        .map(|iin| iin.masked())
+        .unwrap_or_else(|_| "************".to_string())
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -63,7 +83,8 @@ pub struct Attempts {
 /// Who tried to register a child that was already queued (with an identity provider, every
 /// such attempt is recorded): for an officer of a district that holds an application of
 /// the child, investigating a complaint of squatting. Another district's child, or one
-/// never registered, answers 404.
+/// never registered, answers 404. Reading it is a view of the child's applications in the
+/// district, recorded in the staff access log before the answer.
 #[utoipa::path(get, path = "/api/v1/registration-attempts", tag = "officer",
     params(AttemptsParams),
     security(("staff_token" = [])),
@@ -82,25 +103,46 @@ async fn registration_attempts(
     };
     let child = params.child_iin.trim().to_string();
     let found = read_blocking(&app, ctx.lang, move |conn| {
-        if !store::identity::child_known_in(conn, &child, district.0)? {
+        let applications = store::identity::child_applications_in(conn, &child, district.0)?;
+        if applications.is_empty() {
             return Ok(None);
         }
-        store::identity::attempts_for_child(conn, &child).map(Some)
+        let attempts = store::identity::attempts_for_child(conn, &child)?;
+        Ok(Some((applications, attempts)))
     })
     .await?;
-    let Some(found) = found else {
+    let Some((applications, found)) = found else {
         return Err(ctx.error(error::NOT_FOUND));
     };
-    let items = found
-        .into_iter()
-        .map(|a| AttemptView {
-            at: a.at,
-            applicant_iin: a.applicant_iin,
-            subject: a.subject,
-            outcome: a.outcome,
-        })
-        .collect();
+    // The log's kinds are fixed by its table (migration 0009): who tried to register the
+    // child is part of what an officer sees of the child's application.
+    super::access_log::record_views(
+        &app,
+        &ctx.caller,
+        ViewKind::Application,
+        applications,
+        ctx.lang,
+    )
+    .await?;
+    let items = found.into_iter().map(AttemptView::from).collect();
     Ok(no_store(ok(false, Attempts { items })))
+}
+
+/// The recorded attempts to register the child of application `id`, for its page; the
+/// caller records the page's view of the application.
+pub(crate) async fn attempts_on(
+    app: &AppState,
+    lang: Lang,
+    id: ApplicationId,
+) -> Result<Vec<AttemptView>, ApiError> {
+    let found = read_blocking(app, lang, move |conn| match store::application(conn, id)? {
+        Some(application) => {
+            store::identity::attempts_for_child(conn, &application.child.iin.as_string())
+        }
+        None => Ok(Vec::new()),
+    })
+    .await?;
+    Ok(found.into_iter().map(AttemptView::from).collect())
 }
 
 /// Manual steps are due within this many working days (DOMAIN: "within 3 working days").
