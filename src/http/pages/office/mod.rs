@@ -369,7 +369,7 @@ fn attempts_section(page: &Page, attempts: &[crate::http::staff::AttemptView]) -
                         @for attempt in attempts {
                             tr {
                                 td { (texts::local_time(attempt.at)) }
-                                td.code { (attempt.applicant_iin) }
+                                td { (attempt.applicant_iin) }
                                 td { (attempt.subject) }
                                 td { (page.t(texts::attempt_outcome(&attempt.outcome))) }
                             }
