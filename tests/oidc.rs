@@ -293,7 +293,7 @@ async fn a_signed_in_parent_registers_as_themselves_and_another_person_cannot_se
         .get(&format!(
             "/api/v1/access-log?account=officer-esl&application={number}"
         ))
-        .bearer_auth(&server.admin())
+        .bearer_auth(server.admin())
         .go()
         .await;
     assert_eq!(log.status, 200, "{}", log.text);

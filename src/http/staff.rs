@@ -597,10 +597,7 @@ async fn reissue_access_code(
     } else {
         let replacement: ContactsReplacement = serde_json::from_slice(&body)
             .map_err(|e| ctx.error(error::INVALID).with_detail(e.to_string()))?;
-        match replacement.into_applicant() {
-            Ok(applicant) => (None, Some(applicant)),
-            Err(replacement) => (Some(replacement.into_form()), None),
-        }
+        replacement.into_parts()
     };
     let (outcome, replayed) = ctx
         .submission(&app)
@@ -624,23 +621,29 @@ async fn reissue_access_code(
 }
 
 impl ContactsReplacement {
-    /// The whole applicant, when the body names one (any of IIN, name or relation given);
-    /// otherwise the contacts alone, given back.
-    pub fn into_applicant(self) -> Result<crate::domain::application::ApplicantForm, Self> {
+    /// The command's two optional parts: the whole applicant, when the body names one (any
+    /// of IIN, name or relation given), otherwise the contacts alone.
+    pub fn into_parts(
+        self,
+    ) -> (
+        Option<crate::domain::amendment::AmendmentForm>,
+        Option<crate::domain::application::ApplicantForm>,
+    ) {
         if self.applicant_iin.is_none()
             && self.applicant_full_name.is_none()
             && self.applicant_relation.is_none()
         {
-            return Err(self);
+            return (Some(self.into_form()), None);
         }
-        Ok(crate::domain::application::ApplicantForm {
+        let applicant = crate::domain::application::ApplicantForm {
             applicant_iin: self.applicant_iin.unwrap_or_default(),
             applicant_full_name: self.applicant_full_name.unwrap_or_default(),
             applicant_relation: self.applicant_relation.unwrap_or_default(),
             applicant_phone: self.applicant_phone.unwrap_or_default(),
             applicant_email: self.applicant_email,
             applicant_address: self.applicant_address.unwrap_or_default(),
-        })
+        };
+        (None, Some(applicant))
     }
 
     pub fn into_form(self) -> crate::domain::amendment::AmendmentForm {
