@@ -230,3 +230,78 @@ fn notice_and_refusal_carry_what_the_journal_says() {
     assert!(check.authentic && !check.valid);
     assert_eq!(check.standing, Standing::Ended);
 }
+
+#[test]
+fn a_rebinding_reissues_the_notice_naming_the_real_applicant_and_the_first_paper_still_verifies() {
+    let app = TestApp::spawn();
+    let signer = DocumentSigner::from_seed([6; 32]);
+    let application = app.register(valid_form(1)).unwrap();
+    let catalog = app.service().read().catalog.clone();
+    let first = documents::notice(&reader(&app), &catalog, application.id, None)
+        .unwrap()
+        .unwrap();
+    let squatter = application.applicant.full_name.clone();
+    assert_eq!(first.data.applicant_full_name.as_deref(), Some(&*squatter));
+    let first_signature = signer.sign(&first.data);
+
+    app.clock.advance(Duration::hours(2));
+    let real = kezek::domain::application::ApplicantForm {
+        applicant_iin: "850303400109".into(),
+        applicant_full_name: "Сейітова Айгүл Маратқызы".into(),
+        applicant_relation: "mother".into(),
+        applicant_phone: "+7 701 222 33 44".into(),
+        applicant_email: None,
+        applicant_address: "Астана, Сарыарқа 5, 6".into(),
+    };
+    let outcome = app
+        .service()
+        .submit_blocking(
+            Command::ReissueAccessCode {
+                id: application.id,
+                contacts: None,
+                applicant: Some(real),
+            },
+            Actor::staff("operator-1"),
+        )
+        .unwrap();
+    assert!(matches!(outcome, Outcome::AccessCode(_)), "{outcome:?}");
+
+    let second = documents::notice(&reader(&app), &catalog, application.id, None)
+        .unwrap()
+        .unwrap();
+    assert_eq!(second.latest_version, 1);
+    assert_eq!(second.data.version, 1);
+    assert_eq!(
+        second.data.applicant_full_name.as_deref(),
+        Some("Сейітова Айгүл Маратқызы")
+    );
+    assert_eq!(second.data.issued_at, app.clock.now());
+    assert_eq!(second.data.officer, "operator-1");
+    assert_eq!(second.data.registered_at, first.data.registered_at);
+    assert_eq!(second.standing, Standing::InForce);
+    // The first paper rebuilds as it was issued: the squatter's name, authentic, superseded.
+    let again = documents::notice(&reader(&app), &catalog, application.id, Some(0))
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.data, first.data);
+    let id = DocumentId::parse(&first.data.id).unwrap();
+    let verify = |version: Option<u32>, signature: &str| {
+        documents::verify(
+            &reader(&app),
+            &catalog,
+            &signer,
+            &id,
+            version,
+            signature,
+            app.clock.now(),
+        )
+        .unwrap()
+        .unwrap()
+    };
+    let old = verify(Some(0), &first_signature);
+    assert!(old.authentic && !old.valid, "{old:?}");
+    assert_eq!(old.standing, Standing::Superseded);
+    let new = verify(None, &signer.sign(&second.data));
+    assert!(new.authentic && new.valid, "{new:?}");
+    assert!(!verify(None, &first_signature).authentic);
+}

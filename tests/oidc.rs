@@ -285,6 +285,26 @@ async fn a_signed_in_parent_registers_as_themselves_and_another_person_cannot_se
     let items = read.json()["items"].clone();
     assert_eq!(items.as_array().unwrap().len(), 3);
     assert_eq!(items[0]["subject"], BOLAT);
+    // The person's IIN masked, as staff lists show a person's; the subject names them.
+    assert_eq!(items[0]["applicant_iin"], "********0306");
+    assert!(!read.text.contains("880715300306"), "{}", read.text);
+    // The read is a view of the child's application, in the staff access log.
+    let log = server
+        .get(&format!(
+            "/api/v1/access-log?account=officer-esl&application={number}"
+        ))
+        .bearer_auth(server.admin())
+        .go()
+        .await;
+    assert_eq!(log.status, 200, "{}", log.text);
+    let entries = log.json()["entries"].clone();
+    let kinds: Vec<&str> = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["application"], "{}", log.text);
     // A child with no application in the officer's district is not theirs to ask about.
     server
         .get(&format!(
@@ -618,4 +638,156 @@ async fn a_staff_member_bound_to_the_provider_signs_in_and_is_out_once_revoked()
         .go()
         .await;
     assert!(!desk.text.contains(&name), "revoked: out at once");
+}
+
+/// The remedy for squatting (issues 14 and 15): Bolat registered Aigul's child as his own;
+/// at the desk, after checking her identity document, the operator rebinds the application
+/// to her. His code and his signed-in pages lose it, hers gain it, a new code alone opens
+/// it, a bad field is refused with its code and changes nothing, and the journal replays.
+#[tokio::test]
+async fn the_desk_rebinds_a_squatted_application_to_the_real_applicant() {
+    let (mut server, provider) = start().await;
+    let aigul = id_token(&provider, &server.base, "kezek", AIGUL).await;
+    let bolat = id_token(&provider, &server.base, "kezek", BOLAT).await;
+    let answer = server
+        .post("/api/v1/applications")
+        .bearer_auth(&bolat)
+        .json(&form(1))
+        .go()
+        .await;
+    assert_eq!(answer.status, 201, "{}", answer.text);
+    let number = answer.json()["number"].as_str().unwrap().to_string();
+    let old_code = answer.json()["access_code"].as_str().unwrap().to_string();
+    let squatter = applicant_of(&server, &number);
+    assert_eq!(squatter.0, "880715300306");
+    let path = format!("/api/v1/applications/{number}");
+    let rebind = format!("{path}/access-code");
+    let operator = server.operator();
+    let real = json!({
+        "applicant_iin": AIGUL_IIN,
+        "applicant_full_name": "Сейітова Айгүл Маратқызы",
+        "applicant_relation": "mother",
+        "applicant_phone": "+7 701 222 33 44",
+        "applicant_address": "Астана, Сарыарқа 5, 6",
+    });
+
+    // Bad fields: each refused with its code, and nothing changed (applicant nor code).
+    let mut bad = real.clone();
+    bad["applicant_iin"] = json!("850303400100");
+    server
+        .post(&rebind)
+        .bearer_auth(&operator)
+        .json(&bad)
+        .go()
+        .await
+        .assert_error(422, "applicant_iin_invalid");
+    let mut bad = real.clone();
+    bad["applicant_iin"] = json!(valid_form(1).child_iin);
+    server
+        .post(&rebind)
+        .bearer_auth(&operator)
+        .json(&bad)
+        .go()
+        .await
+        .assert_error(422, "applicant_is_child");
+    let mut bad = real.clone();
+    bad["applicant_relation"] = json!("neighbour");
+    server
+        .post(&rebind)
+        .bearer_auth(&operator)
+        .json(&bad)
+        .go()
+        .await
+        .assert_error(422, "relation_invalid");
+    let mut bad = real.clone();
+    bad.as_object_mut().unwrap().remove("applicant_phone");
+    server
+        .post(&rebind)
+        .bearer_auth(&operator)
+        .json(&bad)
+        .go()
+        .await
+        .assert_error(422, "phone_invalid");
+    assert_eq!(applicant_of(&server, &number), squatter);
+    server.read(&number, &old_code).await;
+    // Not a parent's to do, even the application's own: the desk's alone.
+    server
+        .post(&rebind)
+        .bearer_auth(&bolat)
+        .json(&real)
+        .go()
+        .await
+        .assert_error(401, "unauthorized");
+
+    let answer = server
+        .post(&rebind)
+        .bearer_auth(&operator)
+        .json(&real)
+        .go()
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let new_code = answer.json()["access_code"].as_str().unwrap().to_string();
+    assert_ne!(new_code, old_code);
+    assert_eq!(
+        applicant_of(&server, &number),
+        (
+            AIGUL_IIN.to_string(),
+            "Сейітова Айгүл Маратқызы".to_string()
+        )
+    );
+
+    // The old code and the old person lose it.
+    server
+        .get(&path)
+        .header("X-Access-Code", &old_code)
+        .go()
+        .await
+        .assert_error(404, "not_found");
+    let his = server
+        .get("/api/v1/me/applications")
+        .bearer_auth(&bolat)
+        .go()
+        .await;
+    assert_eq!(his.status, 200, "{}", his.text);
+    assert_eq!(his.json()["items"], json!([]));
+    server
+        .get(&path)
+        .bearer_auth(&bolat)
+        .go()
+        .await
+        .assert_error(404, "not_found");
+    server
+        .post(&format!("{path}/withdraw"))
+        .bearer_auth(&bolat)
+        .go()
+        .await
+        .assert_error(404, "not_found");
+
+    // The real applicant gains it: in her list, opened with her token, and with the code.
+    let mine = server
+        .get("/api/v1/me/applications")
+        .bearer_auth(&aigul)
+        .go()
+        .await;
+    assert_eq!(mine.status, 200, "{}", mine.text);
+    assert_eq!(mine.json()["items"][0]["number"], json!(number));
+    let opened = server.get(&path).bearer_auth(&aigul).go().await;
+    assert_eq!(opened.status, 200, "{}", opened.text);
+    let view = server.read(&number, &new_code).await;
+    let kinds: Vec<&str> = view["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|h| h["change"].as_str())
+        .collect();
+    assert!(kinds.contains(&"applicant_rebound"), "{kinds:?}");
+
+    // The journal replays to the same tables.
+    let path = server.app.path.clone();
+    tokio::task::spawn_blocking(move || {
+        server.app.stop();
+        kezek::verify::verify(&path).expect("the replay matches");
+    })
+    .await
+    .unwrap();
 }

@@ -77,10 +77,11 @@ fn base(
 }
 
 /// The registration notice of an application (every application has one), as registered
-/// (version 0) or as re-issued after its k-th amendment (version k); the latest when
-/// `version` is `None`. An amendment never changes the queue key the notice states, but the
-/// parent gets a new paper dated the day of the change, and the older ones read
-/// "superseded".
+/// (version 0) or as re-issued after its k-th amendment or rebinding to the real applicant
+/// (version k); the latest when `version` is `None`. Neither changes the queue key the
+/// notice states, but the parent gets a new paper dated the day of the change, and the older
+/// ones read "superseded". Each version names the applicant in force when it was issued, so
+/// an older paper rebuilds to the same data (and signature) after a rebinding.
 pub fn notice(
     conn: &Connection,
     catalog: &Catalog,
@@ -95,11 +96,11 @@ pub fn notice(
         .iter()
         .find(|e| e.kind == "application_registered")
         .ok_or_else(|| StoreError::corrupt("application_events", id.number.0, "no registration"))?;
-    let amendments: Vec<&RecordedEvent> = events
+    let reissues: Vec<&RecordedEvent> = events
         .iter()
-        .filter(|e| e.kind == "application_amended")
+        .filter(|e| e.kind == "application_amended" || e.kind == REBOUND)
         .collect();
-    let latest_version = amendments.len() as u32;
+    let latest_version = reissues.len() as u32;
     let version = version.unwrap_or(latest_version);
     if version > latest_version {
         return Ok(None);
@@ -107,10 +108,12 @@ pub fn notice(
     let (issued_at, by) = match version {
         0 => (application.registered_at, registered),
         k => {
-            let amended = amendments[k as usize - 1];
-            (amended.recorded_at, amended)
+            let reissue = reissues[k as usize - 1];
+            (reissue.recorded_at, reissue)
         }
     };
+    let applicant_full_name =
+        applicant_name_at(&application, registered, &reissues, version as usize)?;
     let number = crate::domain::numbers::application_number(catalog, id);
     let mut data = base(
         catalog,
@@ -125,7 +128,7 @@ pub fn notice(
         officer(by),
     );
     data.version = version;
-    data.applicant_full_name = Some(application.applicant.full_name.clone());
+    data.applicant_full_name = Some(applicant_full_name);
     let standing = if version < latest_version {
         Standing::Superseded
     } else if application.status.is_active() {
@@ -138,6 +141,42 @@ pub fn notice(
         standing,
         latest_version,
     }))
+}
+
+/// The kind of the event that rebinds an application to its real applicant.
+const REBOUND: &str = "applicant_rebound";
+
+/// The applicant's name on the notice's `version`: the last rebinding's among the first
+/// `version` re-issues, or, before any, the name registered (the application's own when it
+/// was never rebound, which also covers an application that a move continued).
+fn applicant_name_at(
+    application: &Application,
+    registered: &RecordedEvent,
+    reissues: &[&RecordedEvent],
+    version: usize,
+) -> Result<String, StoreError> {
+    let rebound = |recorded: &RecordedEvent| match Event::from_payload(&recorded.payload) {
+        Ok(Event::ApplicantRebound { applicant, .. }) => Ok(applicant.full_name),
+        _ => Err(StoreError::corrupt(
+            "events",
+            recorded.seq,
+            "a rebinding without its applicant",
+        )),
+    };
+    if let Some(last) = reissues[..version].iter().rev().find(|e| e.kind == REBOUND) {
+        return rebound(last);
+    }
+    if !reissues.iter().any(|e| e.kind == REBOUND) {
+        return Ok(application.applicant.full_name.clone());
+    }
+    match Event::from_payload(&registered.payload) {
+        Ok(Event::ApplicationRegistered(as_registered)) => Ok(as_registered.applicant.full_name),
+        _ => Err(StoreError::corrupt(
+            "events",
+            registered.seq,
+            "a registration without its application",
+        )),
+    }
 }
 
 /// The motivated refusal, if the application was refused.

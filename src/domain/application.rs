@@ -254,6 +254,74 @@ pub struct RegistrationForm {
     pub priority_document: Option<String>,
 }
 
+/// The real applicant at the desk, as typed, who replaces the application's (a rebinding,
+/// after staff checked the identity document): every field of the registration form's
+/// applicant, the e-mail optional.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApplicantForm {
+    pub applicant_iin: String,
+    pub applicant_full_name: String,
+    pub applicant_relation: String,
+    pub applicant_phone: String,
+    #[serde(default)]
+    pub applicant_email: Option<String>,
+    pub applicant_address: String,
+}
+
+impl ApplicantForm {
+    /// Every refusal of the form at once, each with its field's name, in the order of the
+    /// registration form's checks (the first is what `parse` refuses with).
+    pub fn refusals(&self, child: &Child) -> Vec<(&'static str, Refusal)> {
+        let iin = match Iin::parse(self.applicant_iin.trim()) {
+            Err(e) => Err(Refusal::ApplicantIinInvalid(e)),
+            Ok(iin) if iin == child.iin => Err(Refusal::ApplicantIsChild),
+            Ok(_) => Ok(()),
+        };
+        [
+            ("applicant_iin", iin),
+            (
+                "applicant_full_name",
+                parse_name(&self.applicant_full_name).map(|_| ()),
+            ),
+            (
+                "applicant_phone",
+                parse_phone(&self.applicant_phone).map(|_| ()),
+            ),
+            (
+                "applicant_email",
+                parse_email(self.applicant_email.as_deref()).map(|_| ()),
+            ),
+            (
+                "applicant_address",
+                parse_address(&self.applicant_address).map(|_| ()),
+            ),
+            (
+                "applicant_relation",
+                parse_relation(&self.applicant_relation).map(|_| ()),
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(field, result)| result.err().map(|refusal| (field, refusal)))
+        .collect()
+    }
+
+    /// The applicant the form describes, for an application of `child`.
+    pub fn parse(&self, child: &Child) -> Result<Applicant, Refusal> {
+        if let Some((_, refusal)) = self.refusals(child).into_iter().next() {
+            return Err(refusal);
+        }
+        Ok(Applicant {
+            iin: Iin::parse(self.applicant_iin.trim()).map_err(Refusal::ApplicantIinInvalid)?,
+            full_name: parse_name(&self.applicant_full_name)?,
+            phone: parse_phone(&self.applicant_phone)?,
+            email: parse_email(self.applicant_email.as_deref())?,
+            address: parse_address(&self.applicant_address)?,
+            relation: parse_relation(&self.applicant_relation)?,
+        })
+    }
+}
+
 /// Why a registration is refused. The code is stable: clients and tests match on it.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {

@@ -6,7 +6,7 @@
 //! gives the same bytes.
 
 use super::amendment::Amendment;
-use super::application::{Application, ApplicationId, RefusalReason, Satisfaction};
+use super::application::{Applicant, Application, ApplicationId, RefusalReason, Satisfaction};
 use super::catalog::{District, DistrictId, Group, Kindergarten, PriorityCategory, Tier};
 use super::family::{Family, FamilyId};
 use super::referral::{
@@ -110,6 +110,13 @@ pub enum Event {
         id: ApplicationId,
         amendment: Amendment,
     },
+    /// Staff at the desk, after checking the identity document, replaced the application's
+    /// applicant by the real one (somebody else had registered the child): `applicant` is
+    /// the whole new applicant. A new access code follows (`AccessCodeIssued`).
+    ApplicantRebound {
+        id: ApplicationId,
+        applicant: Applicant,
+    },
     /// The family moved district: `from` ends as moved, and `to` (the new district's next
     /// number, `moved_from` naming `from`) continues it, with the registration time and
     /// priority the new district's policy let it keep, and any stop list it was on.
@@ -206,6 +213,7 @@ impl Event {
             Event::ApplicationRefused { .. } => "application_refused",
             Event::SurveyAnswered { .. } => "survey_answered",
             Event::ApplicationAmended { .. } => "application_amended",
+            Event::ApplicantRebound { .. } => "applicant_rebound",
             Event::ApplicationMoved { .. } => "application_moved",
             Event::FamilyRegistered(_) => "family_registered",
             Event::FamilyChoiceSet { .. } => "family_choice_set",

@@ -171,6 +171,14 @@ impl Replay {
                 application.held_until = None;
                 self.applications.insert(to.id, to.clone());
             }
+            Event::ApplicantRebound { id, applicant } => {
+                let application = self
+                    .applications
+                    .get_mut(id)
+                    .filter(|a| a.status.is_active())
+                    .ok_or_else(|| ReplayError::InvalidTransition(format!("{id:?}")))?;
+                application.applicant = applicant.clone();
+            }
             Event::ApplicationAmended { id, amendment } => {
                 let application = self
                     .applications

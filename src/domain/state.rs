@@ -618,6 +618,8 @@ impl QueueState {
             // A record about an application that changes nothing of the queue.
             Event::SurveyAnswered { .. } => {}
             Event::ApplicationAmended { id, amendment } => self.amend(*id, amendment)?,
+            // The applicant is the store's; the queue does not depend on who applies.
+            Event::ApplicantRebound { .. } => {}
             Event::ApplicationMoved { from, to } => self.move_application(*from, to)?,
             Event::FamilyRegistered(family) => self.register_family(family)?,
             Event::FamilyChoiceSet { family, together } => {
@@ -804,6 +806,7 @@ impl QueueState {
             | Event::AccessCodeIssued { id, .. }
             | Event::SurveyAnswered { id, .. }
             | Event::ApplicationAmended { id, .. }
+            | Event::ApplicantRebound { id, .. }
             | Event::PriorityVerified { id, .. }
             | Event::PriorityRejected { id, .. }
             | Event::StopListEnded { id, .. }

@@ -48,11 +48,31 @@ pub struct AttemptsParams {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AttemptView {
     pub at: DateTime<Utc>,
-    /// The signed-in person who tried: their IIN and the provider's subject.
+    /// The signed-in person who tried: their IIN, masked as staff lists show a person's
+    /// (`********0306`), and the provider's subject, which names them to the provider.
     pub applicant_iin: String,
     pub subject: String,
     /// already_queued, or limited (past the person's quota).
     pub outcome: String,
+}
+
+impl From<store::identity::Attempt> for AttemptView {
+    fn from(attempt: store::identity::Attempt) -> AttemptView {
+        AttemptView {
+            at: attempt.at,
+            applicant_iin: masked_iin(&attempt.applicant_iin),
+            subject: attempt.subject,
+            outcome: attempt.outcome,
+        }
+    }
+}
+
+/// An IIN with only its last four digits shown; the stored ones are valid, anything else
+/// shows nothing of itself.
+fn masked_iin(iin: &str) -> String {
+    crate::domain::iin::Iin::parse(iin)
+        .map(|iin| iin.masked())
+        .unwrap_or_else(|_| "************".to_string())
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -63,7 +83,8 @@ pub struct Attempts {
 /// Who tried to register a child that was already queued (with an identity provider, every
 /// such attempt is recorded): for an officer of a district that holds an application of
 /// the child, investigating a complaint of squatting. Another district's child, or one
-/// never registered, answers 404.
+/// never registered, answers 404. Reading it is a view of the child's applications in the
+/// district, recorded in the staff access log before the answer.
 #[utoipa::path(get, path = "/api/v1/registration-attempts", tag = "officer",
     params(AttemptsParams),
     security(("staff_token" = [])),
@@ -82,25 +103,46 @@ async fn registration_attempts(
     };
     let child = params.child_iin.trim().to_string();
     let found = read_blocking(&app, ctx.lang, move |conn| {
-        if !store::identity::child_known_in(conn, &child, district.0)? {
+        let applications = store::identity::child_applications_in(conn, &child, district.0)?;
+        if applications.is_empty() {
             return Ok(None);
         }
-        store::identity::attempts_for_child(conn, &child).map(Some)
+        let attempts = store::identity::attempts_for_child(conn, &child)?;
+        Ok(Some((applications, attempts)))
     })
     .await?;
-    let Some(found) = found else {
+    let Some((applications, found)) = found else {
         return Err(ctx.error(error::NOT_FOUND));
     };
-    let items = found
-        .into_iter()
-        .map(|a| AttemptView {
-            at: a.at,
-            applicant_iin: a.applicant_iin,
-            subject: a.subject,
-            outcome: a.outcome,
-        })
-        .collect();
+    // The log's kinds are fixed by its table (migration 0009): who tried to register the
+    // child is part of what an officer sees of the child's application.
+    super::access_log::record_views(
+        &app,
+        &ctx.caller,
+        ViewKind::Application,
+        applications,
+        ctx.lang,
+    )
+    .await?;
+    let items = found.into_iter().map(AttemptView::from).collect();
     Ok(no_store(ok(false, Attempts { items })))
+}
+
+/// The recorded attempts to register the child of application `id`, for its page; the
+/// caller records the page's view of the application.
+pub(crate) async fn attempts_on(
+    app: &AppState,
+    lang: Lang,
+    id: ApplicationId,
+) -> Result<Vec<AttemptView>, ApiError> {
+    let found = read_blocking(app, lang, move |conn| match store::application(conn, id)? {
+        Some(application) => {
+            store::identity::attempts_for_child(conn, &application.child.iin.as_string())
+        }
+        None => Ok(Vec::new()),
+    })
+    .await?;
+    Ok(found.into_iter().map(AttemptView::from).collect())
 }
 
 /// Manual steps are due within this many working days (DOMAIN: "within 3 working days").
@@ -518,20 +560,31 @@ pub struct NewAccessCode {
 #[serde(deny_unknown_fields)]
 pub struct ContactsReplacement {
     /// The applicant at the desk's phone, e-mail ("" removes it) and address; each absent
-    /// field keeps the application's.
+    /// field keeps the application's. With `applicant_iin`, the whole applicant is replaced
+    /// and the phone and address are required.
     pub applicant_phone: Option<String>,
     pub applicant_email: Option<String>,
     pub applicant_address: Option<String>,
+    /// The real applicant's IIN, after the desk checked their identity document: the
+    /// application is rebound to them (their name and relation required too), for its
+    /// family's other active children as well, and the person who registered it loses it.
+    pub applicant_iin: Option<String>,
+    pub applicant_full_name: Option<String>,
+    /// mother, father, guardian or other_legal_representative.
+    pub applicant_relation: Option<String>,
 }
 
 /// A new access code for the parent at the desk, after staff checked their identity: the
 /// old code stops working. With a body, the applicant's contact details are replaced too
 /// (the remedy when somebody else registered the child first), journaled as an amendment.
+/// With the applicant's IIN, name and relation, the application is rebound to the real
+/// applicant (journaled as `applicant_rebound`): the old code and the old person's
+/// signed-in pages lose it, the new person's gain it.
 #[utoipa::path(post, path = "/api/v1/applications/{number}/access-code", tag = "officer",
     params(("number" = String, Path, description = "ESL-17")),
     request_body(content = Option<ContactsReplacement>, description = "Optional: the contacts that replace the application's"),
     security(("staff_token" = [])),
-    responses((status = 200, body = NewAccessCode), (status = 422, description = "phone_invalid, email_invalid, address_invalid")))]
+    responses((status = 200, body = NewAccessCode), (status = 409, description = "application_not_queued (a rebinding)"), (status = 422, description = "phone_invalid, email_invalid, address_invalid; for a rebinding also applicant_iin_invalid, applicant_is_child, name_invalid, relation_invalid")))]
 async fn reissue_access_code(
     State(app): State<AppState>,
     ctx: Ctx,
@@ -539,16 +592,20 @@ async fn reissue_access_code(
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
     let id = officer_reach(&app, &ctx, &number, true)?;
-    let contacts = if body.iter().all(u8::is_ascii_whitespace) {
-        None
+    let (contacts, applicant) = if body.iter().all(u8::is_ascii_whitespace) {
+        (None, None)
     } else {
         let replacement: ContactsReplacement = serde_json::from_slice(&body)
             .map_err(|e| ctx.error(error::INVALID).with_detail(e.to_string()))?;
-        Some(replacement.into_form())
+        replacement.into_parts()
     };
     let (outcome, replayed) = ctx
         .submission(&app)
-        .run(Command::ReissueAccessCode { id, contacts })
+        .run(Command::ReissueAccessCode {
+            id,
+            contacts,
+            applicant,
+        })
         .await?;
     let Outcome::AccessCode(access_code) = outcome else {
         unreachable!("answers the code")
@@ -564,6 +621,31 @@ async fn reissue_access_code(
 }
 
 impl ContactsReplacement {
+    /// The command's two optional parts: the whole applicant, when the body names one (any
+    /// of IIN, name or relation given), otherwise the contacts alone.
+    pub fn into_parts(
+        self,
+    ) -> (
+        Option<crate::domain::amendment::AmendmentForm>,
+        Option<crate::domain::application::ApplicantForm>,
+    ) {
+        if self.applicant_iin.is_none()
+            && self.applicant_full_name.is_none()
+            && self.applicant_relation.is_none()
+        {
+            return (Some(self.into_form()), None);
+        }
+        let applicant = crate::domain::application::ApplicantForm {
+            applicant_iin: self.applicant_iin.unwrap_or_default(),
+            applicant_full_name: self.applicant_full_name.unwrap_or_default(),
+            applicant_relation: self.applicant_relation.unwrap_or_default(),
+            applicant_phone: self.applicant_phone.unwrap_or_default(),
+            applicant_email: self.applicant_email,
+            applicant_address: self.applicant_address.unwrap_or_default(),
+        };
+        (None, Some(applicant))
+    }
+
     pub fn into_form(self) -> crate::domain::amendment::AmendmentForm {
         crate::domain::amendment::AmendmentForm {
             applicant_phone: self.applicant_phone,

@@ -9,7 +9,7 @@ use crate::domain::access;
 use crate::domain::access_log::ViewKind;
 use crate::domain::amendment::{Amendment, AmendmentForm, Move, MoveForm};
 use crate::domain::application::{
-    parse_name, Application, ApplicationId, ApplicationStatus, Channel, ClaimStatus,
+    parse_name, ApplicantForm, Application, ApplicationId, ApplicationStatus, Channel, ClaimStatus,
     NewApplication, Refusal, RefusalReason, RegistrationForm, RegistrationNumber, Satisfaction,
 };
 use crate::domain::calendar::{end_of_local_day_after, YearCalendar, LONGEST_BREAK_DAYS};
@@ -89,9 +89,17 @@ pub enum Command {
     /// applicant at the desk's phone, e-mail and address replace the application's (an
     /// amendment, journaled as such) and the code the other person holds stops working.
     /// Nothing is emitted unless both can be done.
+    ///
+    /// With `applicant`, the stronger remedy (the desk checked the identity document of the
+    /// real applicant): the whole applicant is replaced, IIN, name, relation and contacts
+    /// (`ApplicantRebound`), for every child of the family still active when the
+    /// application is one of a family, which then share the new code; `contacts` is then
+    /// not looked at. The person who registered loses the application (their code and
+    /// their signed-in pages), the real applicant gains it.
     ReissueAccessCode {
         id: ApplicationId,
         contacts: Option<AmendmentForm>,
+        applicant: Option<ApplicantForm>,
     },
     /// A motivated refusal by an officer; only while the application waits in the queue.
     Refuse {
@@ -694,8 +702,15 @@ pub fn run(command: Command, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
                 .append_views(tx.now(), account, kind, &applications)?;
             Ok(Outcome::Done)
         }
-        Command::ReissueAccessCode { id, contacts } => {
+        Command::ReissueAccessCode {
+            id,
+            contacts,
+            applicant,
+        } => {
             let application = tx.store().application(id)?.ok_or(CommandError::NotFound)?;
+            if let Some(form) = applicant {
+                return rebind(tx, &application, &form);
+            }
             let amendment = match contacts {
                 None => None,
                 Some(form) => {
@@ -766,6 +781,45 @@ pub fn run(command: Command, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
 
 /// The longest motivation of a refusal, in characters.
 pub const REFUSAL_TEXT_CHARS_MAX: usize = 2000;
+
+/// Replaces the applicant of `application` (and of its family's other active children) by
+/// the one `form` describes, with one new code for them all.
+fn rebind(
+    tx: &mut Tx<'_>,
+    application: &Application,
+    form: &ApplicantForm,
+) -> Result<Outcome, CommandError> {
+    if !application.status.is_active() {
+        return Err(CommandError::Conflict(
+            "the application is no longer in the queue",
+        ));
+    }
+    let applicant = form.parse(&application.child)?;
+    let mut ids = vec![application.id];
+    let family = tx.state().family_of.get(&application.id).copied();
+    if let Some(family) = family {
+        let members = tx.state().families[&family].members.clone();
+        for member in members.into_iter().filter(|m| *m != application.id) {
+            let sibling = tx.store().application(member)?;
+            let Some(sibling) = sibling.filter(|s| s.status.is_active()) else {
+                continue;
+            };
+            // The same person cannot be a sibling (the registration refused that too).
+            if sibling.child.iin == applicant.iin {
+                return Err(Refusal::ApplicantIsChild.into());
+            }
+            ids.push(member);
+        }
+    }
+    for id in &ids {
+        tx.emit(Event::ApplicantRebound {
+            id: *id,
+            applicant: applicant.clone(),
+        })?;
+    }
+    let code = issue_shared_access_code(tx, &ids)?;
+    Ok(Outcome::AccessCode(code))
+}
 
 /// A fresh random code for the parent; the journal gets only its salted hash.
 fn issue_access_code(tx: &mut Tx<'_>, id: ApplicationId) -> Result<String, CommandError> {

@@ -348,6 +348,8 @@ impl Audit {
                 model.children.insert(to.id.number.0, child);
                 self.figures.moved += 1;
             }
+            // Who applies is not the model's concern: the child waits as before.
+            Event::ApplicantRebound { .. } => {}
             Event::ApplicationAmended { id, amendment } => {
                 let child = self.child_mut(*id).ok_or_else(|| unknown(id))?;
                 child.choices = amendment.choices.clone();

@@ -10,10 +10,11 @@
 use super::codec::{self, APPLICATION_COLUMNS};
 use super::staff::account_from_row;
 use super::StoreError;
-use crate::domain::application::Application;
+use crate::domain::application::{Application, ApplicationId, RegistrationNumber};
+use crate::domain::catalog::DistrictId;
 use crate::domain::staff::StaffAccount;
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use rusqlite::{params, Connection, OpenFlags};
 use std::path::Path;
 
 /// The most applications one person's list shows: a family has a handful; a list this long
@@ -114,21 +115,28 @@ pub fn attempts_for_child(conn: &Connection, child_iin: &str) -> Result<Vec<Atte
     Ok(found)
 }
 
-/// Whether `district` holds any application (active or not) of the child `child_iin`: the
-/// district whose officers may read who tried to register the child.
-pub fn child_known_in(
+/// The applications (active or not) of the child `child_iin` that `district` holds: the
+/// district whose officers may read who tried to register the child, and the applications
+/// that reading is a view of. At most a handful: a child has one active application, and
+/// ended ones are few.
+pub fn child_applications_in(
     conn: &Connection,
     child_iin: &str,
     district: u32,
-) -> Result<bool, StoreError> {
-    let found: Option<i64> = conn
-        .query_row(
-            "SELECT 1 FROM applications WHERE child_iin = ?1 AND district_id = ?2 LIMIT 1",
-            params![child_iin, district],
-            |r| r.get(0),
-        )
-        .optional()?;
-    Ok(found.is_some())
+) -> Result<Vec<ApplicationId>, StoreError> {
+    let mut statement = conn.prepare_cached(
+        "SELECT registration_number FROM applications WHERE child_iin = ?1 AND district_id = ?2 \
+         ORDER BY registration_number LIMIT 100",
+    )?;
+    let mut rows = statement.query(params![child_iin, district])?;
+    let mut found = Vec::new();
+    while let Some(row) = rows.next()? {
+        found.push(ApplicationId {
+            district: DistrictId(district),
+            number: RegistrationNumber(row.get(0)?),
+        });
+    }
+    Ok(found)
 }
 
 /// The live account bound to the provider's `subject`.

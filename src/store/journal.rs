@@ -5,7 +5,7 @@ use super::codec::{self, APPLICATION_COLUMNS, REFERRAL_COLUMNS};
 use super::{Store, StoreError};
 use crate::domain::amendment::Amendment;
 use crate::domain::application::{
-    Application, ApplicationId, ApplicationStatus, ClaimStatus, RegistrationNumber,
+    Applicant, Application, ApplicationId, ApplicationStatus, ClaimStatus, RegistrationNumber,
 };
 use crate::domain::catalog::{DistrictId, Tier};
 use crate::domain::event::{Event, Hash, RecordedEvent, GENESIS_HASH};
@@ -315,6 +315,7 @@ impl Store {
                 expect_one_row(changed, *id)?;
             }
             Event::ApplicationAmended { id, amendment } => self.amend(*id, amendment)?,
+            Event::ApplicantRebound { id, applicant } => self.rebind(*id, applicant)?,
             Event::FamilyRegistered(family) => {
                 self.conn.execute(
                     "INSERT INTO families (id, together) VALUES (?1, ?2)",
@@ -481,6 +482,27 @@ impl Store {
             a.phone,
             a.email,
             a.address,
+            id.district.0,
+            id.number.0
+        ])?;
+        expect_one_row(changed, id)
+    }
+
+    /// The whole applicant replaced (the IIN too: the person's signed-in pages follow it).
+    fn rebind(&self, id: ApplicationId, a: &Applicant) -> Result<(), StoreError> {
+        let mut statement = self.conn.prepare_cached(
+            "UPDATE applications SET applicant_iin = ?1, applicant_full_name = ?2, \
+             applicant_phone = ?3, applicant_email = ?4, applicant_address = ?5, \
+             applicant_relation = ?6 \
+             WHERE district_id = ?7 AND registration_number = ?8 AND active = 1",
+        )?;
+        let changed = statement.execute(params![
+            a.iin.as_string(),
+            a.full_name,
+            a.phone,
+            a.email,
+            a.address,
+            codec::enum_text(&a.relation),
             id.district.0,
             id.number.0
         ])?;

@@ -198,6 +198,7 @@ impl Store {
             | Event::AccessCodeIssued { .. }
             | Event::SurveyAnswered { .. }
             | Event::ApplicationAmended { .. }
+            | Event::ApplicantRebound { .. }
             | Event::ApplicationMoved { .. }
             | Event::FamilyRegistered(_)
             | Event::FamilyChoiceSet { .. }

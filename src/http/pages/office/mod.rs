@@ -29,6 +29,7 @@ use axum::Router;
 use maud::{html, Markup};
 
 mod moves;
+mod rebind;
 mod texts;
 
 pub fn routes() -> Router<AppState> {
@@ -51,6 +52,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/staff/applications/{number}/transfer",
             get(moves::transfer_form).post(moves::request_transfer),
+        )
+        .route(
+            "/staff/applications/{number}/rebind",
+            get(rebind::rebind_form).post(rebind::rebind),
         )
         .route("/staff/applications/{number}/{decision}", post(decide))
 }
@@ -207,6 +212,16 @@ async fn application(
         .staff
         .as_ref()
         .is_some_and(|s| s.account.role == Role::Officer);
+    // Who tried to register this child: the officer's, as in the API (the view recorded
+    // above is the page's, this section included).
+    let attempts = if officer {
+        match crate::http::staff::attempts_on(&app, page.lang.api(), id).await {
+            Ok(attempts) => Some(attempts),
+            Err(error) => return page.api_error(error),
+        }
+    } else {
+        None
+    };
     let claimed = view
         .priority
         .as_ref()
@@ -319,9 +334,51 @@ async fn application(
                 }
             }
             (access_code_form(&page, &view.number, &Fields::parse(b""), None))
+            @if active {
+                section.card aria-labelledby="rebind-title" {
+                    h2 #rebind-title { (page.t(texts::REBIND_TITLE)) }
+                    p.hint { (page.t(texts::REBIND_HINT)) }
+                    a.button.secondary href=(action("rebind")) { (page.t(texts::REBIND_TITLE)) }
+                }
+            }
+            @if let Some(attempts) = &attempts {
+                // Attempts are recorded only with an identity provider; without one the
+                // section would say "none" of attempts nobody could record.
+                @if !attempts.is_empty() || app.oidc.is_some() {
+                    (attempts_section(&page, attempts))
+                }
+            }
             (history_section(&page, &view))
         },
     )
+}
+
+/// The recorded attempts to register the child while it was queued: when, by whom (the
+/// person's IIN masked and the provider's subject), and the answer they got.
+fn attempts_section(page: &Page, attempts: &[crate::http::staff::AttemptView]) -> Markup {
+    html! {
+        section.card aria-labelledby="attempts-title" data-testid="attempts" {
+            h2 #attempts-title { (page.t(texts::ATTEMPTS_TITLE)) }
+            p.hint { (page.t(texts::ATTEMPTS_HINT)) }
+            @if attempts.is_empty() {
+                p { (page.t(texts::ATTEMPTS_NONE)) }
+            } @else {
+                div.table-wrap { table {
+                    (page.column_heads(&[texts::WHEN, texts::ATTEMPT_IIN, texts::ATTEMPT_SUBJECT, texts::ATTEMPT_OUTCOME]))
+                    tbody {
+                        @for attempt in attempts {
+                            tr {
+                                td { (texts::local_time(attempt.at)) }
+                                td { (attempt.applicant_iin) }
+                                td { (attempt.subject) }
+                                td { (page.t(texts::attempt_outcome(&attempt.outcome))) }
+                            }
+                        }
+                    }
+                } }
+            }
+        }
+    }
 }
 
 fn refusal_text(reason: RefusalReason) -> texts::T {
@@ -382,6 +439,7 @@ async fn decide(
         "access-code" => Command::ReissueAccessCode {
             id,
             contacts: contacts_of(&fields),
+            applicant: None,
         },
         _ => return page.api_error(ApiError::new(error::NOT_FOUND, page.lang.api())),
     };

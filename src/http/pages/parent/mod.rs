@@ -33,7 +33,7 @@ mod amend;
 mod chart;
 mod family;
 mod signin;
-mod texts;
+pub(in crate::http::pages) mod texts;
 
 pub(in crate::http::pages) use amend::{amend_at, amend_form_at, Amender};
 pub(in crate::http::pages) use family::{family_form_at, register_family_at};
@@ -537,7 +537,11 @@ fn select_field(name: &str, label: &str, error: Option<&str>, options: Markup) -
     }
 }
 
-pub(super) fn relation_select(page: &Page, chosen: &str, error: Option<&str>) -> Markup {
+pub(in crate::http::pages) fn relation_select(
+    page: &Page,
+    chosen: &str,
+    error: Option<&str>,
+) -> Markup {
     let options = [
         ("mother", texts::RELATION_MOTHER),
         ("father", texts::RELATION_FATHER),
