@@ -68,7 +68,11 @@ fn not_configured(page: &Page) -> Response {
 
 /// A refused sign-in: what went wrong, and a way to start again.
 fn failed(page: &Page, refusal: SignInError, staff: bool) -> Response {
-    let kind = refusal.kind();
+    refused(page, refusal.kind(), staff)
+}
+
+/// A sign-in refused with `kind`, and a way to start again (as another person, perhaps).
+fn refused(page: &Page, kind: error::ErrorKind, staff: bool) -> Response {
     let again = if staff {
         "/signin?for=staff"
     } else {
@@ -222,7 +226,7 @@ fn staff_signed_in(
         .with(|conn| crate::store::identity::staff_by_subject(conn, subject));
     match account {
         Err(e) => page.api_error(crate::http::auth::internal(e, lang)),
-        Ok(None) => page.api_error(ApiError::new(error::STAFF_NOT_BOUND, lang)),
+        Ok(None) => refused(page, error::STAFF_NOT_BOUND, true),
         Ok(Some(account)) => {
             let session = StaffSubjectSession {
                 name: account.name,
