@@ -684,6 +684,12 @@ async fn staff_sign_in_at_their_own_provider_and_the_parents_provider_signs_no_s
     let portal = portal.unwrap();
     let browser = no_redirects();
     let name = bind_officer(&server, "officer-esl");
+    let entrance = browser.get(format!("{}/staff", server.base)).go().await;
+    assert!(
+        entrance.text.contains("href=\"/signin?for=staff\""),
+        "the way to the directory: {}",
+        entrance.text
+    );
 
     // The staff sign-in goes to the staff directory, and comes back to its own callback.
     let (back, cookie) =
@@ -724,6 +730,29 @@ async fn staff_sign_in_at_their_own_provider_and_the_parents_provider_signs_no_s
         .go()
         .await
         .assert_error(401, "unauthorized");
+
+    // A staff session names the issuer that vouched: one the portal vouched for (as staff
+    // had before the directory) is no session now, though the account is bound to the
+    // same subject and the cookie is genuinely signed.
+    let keys = {
+        let dir = server.app.path.parent().unwrap();
+        let signer = kezek::documents::DocumentSigner::load_or_create(dir).unwrap();
+        kezek::http::pages::session::SessionKeys::new(
+            signer.derive_secret("web page sessions"),
+            false,
+        )
+    };
+    let session = |issuer: &str| {
+        let value = keys.staff_subject_cookie(&kezek::http::pages::session::StaffSubjectSession {
+            name: name.clone(),
+            subject: "officer-esl".into(),
+            issuer: issuer.to_string(),
+            expires: chrono::Utc::now() + chrono::Duration::hours(1),
+        });
+        format!("kezek_staff={value}")
+    };
+    assert!(at_the_desk(&server, &session(&directory.issuer), &name).await);
+    assert!(!at_the_desk(&server, &session(&portal.issuer), &name).await);
 
     // Revoking the account ends the directory's session at once.
     let conn = rusqlite::Connection::open(&server.app.path).unwrap();
