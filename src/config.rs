@@ -361,7 +361,12 @@ impl Config {
         if shown.oidc.client_secret.is_some() {
             shown.oidc.client_secret = Some("***".to_string());
         }
-        if let Some(staff) = shown.oidc.staff.as_mut().filter(|s| s.client_secret.is_some()) {
+        if let Some(staff) = shown
+            .oidc
+            .staff
+            .as_mut()
+            .filter(|s| s.client_secret.is_some())
+        {
             staff.client_secret = Some("***".to_string());
         }
         toml::to_string(&shown).expect("the configuration serialises")

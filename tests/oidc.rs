@@ -854,7 +854,11 @@ async fn bad_staff_answers_and_tokens_are_clear_errors_and_can_be_retried() {
     assert_eq!(signin_error(&stray), "signin_state_invalid");
     assert!(stray.text.contains("href=\"/signin?for=staff\""), "retry");
     let answer = browser.get(&back).header("cookie", &cookie).go().await;
-    assert!(cookie_set(&answer, "kezek_staff").is_some(), "{}", answer.text);
+    assert!(
+        cookie_set(&answer, "kezek_staff").is_some(),
+        "{}",
+        answer.text
+    );
     let replay = browser.get(&back).header("cookie", &cookie).go().await;
     assert_eq!(replay.status, 400);
     assert_eq!(signin_error(&replay), "signin_replayed");

@@ -131,16 +131,20 @@ impl OidcConfig {
         };
         let issuer = staff.issuer.trim();
         if issuer.is_empty() {
-            return Err("oidc.staff.issuer must name the staff provider (or remove [oidc.staff] \
+            return Err(
+                "oidc.staff.issuer must name the staff provider (or remove [oidc.staff] \
                         to sign staff in through [oidc])"
-                .into());
+                    .into(),
+            );
         }
         IssuerUrl::new(issuer.to_string()).map_err(|e| format!("oidc.staff.issuer: {e}"))?;
         let parents = settings.issuer.as_deref().map(str::trim);
         if parents == Some(issuer) && settings.client_id == staff.client_id {
-            return Err("[oidc.staff] names the parents' provider and client: remove it to sign \
+            return Err(
+                "[oidc.staff] names the parents' provider and client: remove it to sign \
                         staff in through [oidc]"
-                .into());
+                    .into(),
+            );
         }
         if staff.subject_claim.trim().is_empty() {
             return Err("oidc.staff.subject_claim must name a claim".into());

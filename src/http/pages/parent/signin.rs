@@ -18,8 +18,7 @@ use crate::domain::numbers as ids;
 use crate::http::auth::{application_access, Caller, Person};
 use crate::http::error::{self, ApiError};
 use crate::http::oidc::{
-    CallbackAnswer, Provider, Purpose, SignInError, PENDING_TTL, SIGNIN_COOKIE,
-    STAFF_CALLBACK_PATH,
+    CallbackAnswer, Provider, Purpose, SignInError, PENDING_TTL, SIGNIN_COOKIE, STAFF_CALLBACK_PATH,
 };
 use crate::http::pages::session::{
     self, PersonSession, StaffSubjectSession, PARENT_COOKIE, PERSON_COOKIE, PERSON_SESSION,
