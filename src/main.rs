@@ -481,6 +481,14 @@ fn serve(config: Config) -> anyhow::Result<ExitCode> {
         .map_err(anyhow::Error::msg)?;
     // A production deployment signs its parents in, or says it chose not to.
     config.check_identity().map_err(anyhow::Error::msg)?;
+    // The providers' sections hold together, before anything is opened (the address given
+    // here is only a stand-in: the checks do not depend on it).
+    kezek::http::oidc::OidcConfig::from_settings(&config.oidc, "http://localhost")
+        .and(kezek::http::oidc::OidcConfig::staff_from_settings(
+            &config.oidc,
+            "http://localhost",
+        ))
+        .map_err(anyhow::Error::msg)?;
     if let Some(applications) = config.demo {
         let empty = !db.exists();
         if empty {
