@@ -828,6 +828,40 @@ async fn a_staff_directory_without_a_parents_provider_names_staff_by_its_claim()
     let staff = cookie_set(&answer, "kezek_staff").expect("the staff session");
     assert!(at_the_desk(&server, &staff, &name).await);
 
+    // Signing out ends the session here and offers the directory's end-session page.
+    let desk = browser
+        .get(format!("{}/staff", server.base))
+        .header("cookie", &staff)
+        .go()
+        .await;
+    let marker = "name=\"csrf\" value=\"";
+    let start = desk.text.find(marker).expect("a sign-out form") + marker.len();
+    let csrf = desk.text[start..].split('"').next().unwrap().to_string();
+    let out = browser
+        .post(format!("{}/sign-out", server.base))
+        .header("cookie", &staff)
+        .form(&[("who", "staff"), ("csrf", csrf.as_str())])
+        .go()
+        .await;
+    assert_eq!(out.status, 200, "{}", out.text);
+    assert!(out
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .any(|v| v.to_str().unwrap().starts_with("kezek_staff=;")));
+    let marker = "data-testid=\"provider-signout\"";
+    assert!(out.text.contains(marker), "{}", out.text);
+    let end = out.text[..out.text.find(marker).unwrap()]
+        .rsplit("href=\"")
+        .next()
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&amp;", "&");
+    assert!(end.starts_with(&directory.issuer), "{end}");
+    assert_eq!(query(&end)["client_id"], "kezek-staff");
+
     // A directory token as bearer is no parent's: the API has no parents' provider.
     let token = id_token(&directory, &server.base, "kezek-staff", AIGUL).await;
     server

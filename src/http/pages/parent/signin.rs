@@ -261,18 +261,8 @@ async fn sign_out(State(app): State<AppState>, page: Page, body: Bytes) -> Respo
         Some(provider) => provider.end_session_url().await,
         None => None,
     };
-    // A page with a link rather than a redirect: the pages' `form-action 'self'` keeps a
-    // form's answer from sending the browser to another site, and a link is the person's
-    // own step to the provider's end-session page.
     let mut response = match at_provider {
-        Some(url) => {
-            let content = html! {
-                h1 { (page.t(texts::SIGNED_OUT_TITLE)) }
-                p role="status" { (page.t(texts::SIGNED_OUT_TEXT)) }
-                p { a.button href=(url) data-testid="provider-signout" { (page.t(texts::SIGNED_OUT_AT_PROVIDER)) } }
-            };
-            page.ok(page.t(texts::SIGNED_OUT_TITLE), content)
-        }
+        Some(url) => signed_out_page(&page, &url),
         None => see_other("/"),
     };
     for name in [PERSON_COOKIE, PARENT_COOKIE] {
@@ -280,6 +270,37 @@ async fn sign_out(State(app): State<AppState>, page: Page, body: Bytes) -> Respo
         set_cookie(&mut response, &line);
     }
     response
+}
+
+/// "Signed out here", with the way to sign out at the provider too. A page with a link
+/// rather than a redirect: the pages' `form-action 'self'` keeps a form's answer from
+/// sending the browser to another site, and a link is the person's own step to the
+/// provider's end-session page.
+fn signed_out_page(page: &Page, url: &str) -> Response {
+    let content = html! {
+        h1 { (page.t(texts::SIGNED_OUT_TITLE)) }
+        p role="status" { (page.t(texts::SIGNED_OUT_TEXT)) }
+        p { a.button href=(url) data-testid="provider-signout" { (page.t(texts::SIGNED_OUT_AT_PROVIDER)) } }
+    };
+    page.ok(page.t(texts::SIGNED_OUT_TITLE), content)
+}
+
+/// Where a staff member's sign-out leads (their cookie is cleared by the caller): for a
+/// session opened at the provider staff sign in through, the page that offers its
+/// end-session endpoint when it has one; else back to the staff entrance.
+pub(super) async fn staff_signed_out(app: &AppState, page: &Page) -> Response {
+    let at_provider = page
+        .staff
+        .as_ref()
+        .and_then(|staff| page.keys.staff_subject(&staff.cookie, page.now));
+    let provider = app.staff_provider().cloned();
+    match (at_provider, provider) {
+        (Some(_), Some(provider)) => match provider.end_session_url().await {
+            Some(url) => signed_out_page(page, &url),
+            None => see_other("/staff"),
+        },
+        _ => see_other("/staff"),
+    }
 }
 
 /// The signed-in person, or the answer that sends them to sign in first (boxed: a
