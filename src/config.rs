@@ -89,6 +89,50 @@ pub struct OidcSettings {
     /// Whether a production deployment may run without a provider (access codes only, with
     /// the squatting that allows: README, "Signing in").
     pub allow_production_without_provider: bool,
+    /// `[oidc.staff]`: another provider for staff (a municipality's staff directory:
+    /// Keycloak, Entra ID…). Present: staff sign in there only, and this section's provider
+    /// signs in parents only. Absent: staff sign in through this section's provider.
+    pub staff: Option<StaffOidcSettings>,
+}
+
+/// The provider staff sign in through when it is not the parents' one (`[oidc.staff]`).
+/// Staff are known by the subject their account is bound to (`kezek staff bind`), not by
+/// an IIN: a staff directory need not carry one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StaffOidcSettings {
+    /// The staff provider's issuer URL (required in this section).
+    pub issuer: String,
+    /// This service's client id at the staff provider.
+    pub client_id: String,
+    /// Its client secret (prefer `KEZEK_OIDC__STAFF__CLIENT_SECRET`); never printed.
+    pub client_secret: Option<String>,
+    /// Scopes asked for besides `openid`.
+    pub scopes: Vec<String>,
+    /// The ID token's claim that names the staff member, matched against the subject an
+    /// account is bound to: `sub` by default; `oid` for Entra ID, whose `sub` differs per
+    /// application while `oid` is the person's in the whole tenant.
+    pub subject_claim: String,
+    /// Where the staff provider sends the browser back; `<public_url>/signin/staff/callback`
+    /// when absent. Another host (an internal name staff reach the service by) may be
+    /// given; the path must be `/signin/staff/callback`.
+    pub redirect_url: Option<String>,
+    /// Seconds a call to the staff provider may take before it counts as down.
+    pub timeout_secs: u64,
+}
+
+impl Default for StaffOidcSettings {
+    fn default() -> Self {
+        StaffOidcSettings {
+            issuer: String::new(),
+            client_id: "kezek".to_string(),
+            client_secret: None,
+            scopes: vec!["profile".to_string()],
+            subject_claim: "sub".to_string(),
+            redirect_url: None,
+            timeout_secs: 10,
+        }
+    }
 }
 
 impl Default for OidcSettings {
@@ -103,6 +147,7 @@ impl Default for OidcSettings {
             name_claim: "name".to_string(),
             timeout_secs: 10,
             allow_production_without_provider: false,
+            staff: None,
         }
     }
 }
@@ -316,6 +361,14 @@ impl Config {
         if shown.oidc.client_secret.is_some() {
             shown.oidc.client_secret = Some("***".to_string());
         }
+        if let Some(staff) = shown
+            .oidc
+            .staff
+            .as_mut()
+            .filter(|s| s.client_secret.is_some())
+        {
+            staff.client_secret = Some("***".to_string());
+        }
         toml::to_string(&shown).expect("the configuration serialises")
     }
 
@@ -445,6 +498,33 @@ mod tests {
     }
 
     #[test]
+    fn a_staff_provider_is_its_own_section_with_its_secret_from_the_environment() {
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "kezek.toml",
+                r#"
+                    [oidc]
+                    issuer = "https://portal.example.kz"
+                    [oidc.staff]
+                    issuer = "https://sso.akimat.example.kz/realms/staff"
+                    client_id = "kezek-staff"
+                    subject_claim = "oid"
+                "#,
+            )?;
+            jail.set_env("KEZEK_OIDC__STAFF__CLIENT_SECRET", "from-the-environment");
+            let config = Config::load(Some(Path::new("kezek.toml")), &[]).unwrap();
+            let staff = config.oidc.staff.expect("the section");
+            assert_eq!(staff.issuer, "https://sso.akimat.example.kz/realms/staff");
+            assert_eq!(staff.client_id, "kezek-staff");
+            assert_eq!(staff.subject_claim, "oid");
+            assert_eq!(staff.client_secret.as_deref(), Some("from-the-environment"));
+            assert_eq!(staff.scopes, vec!["profile".to_string()], "the default");
+            assert_eq!(config.oidc.client_id, "kezek", "the parents' own");
+            Ok(())
+        });
+    }
+
+    #[test]
     fn the_file_may_be_named_by_the_environment() {
         Jail::expect_with(|jail| {
             jail.create_file("elsewhere.toml", "[proxy]\ntrusted = [\"10.0.0.0/8\"]\n")?;
@@ -503,8 +583,15 @@ mod tests {
     fn the_printed_configuration_hides_the_client_secret() {
         let mut config = Config::default();
         config.oidc.client_secret = Some("cl13nt-s3cret".into());
+        config.oidc.staff = Some(StaffOidcSettings {
+            issuer: "https://staff.example.kz".into(),
+            client_secret: Some("st4ff-s3cret".into()),
+            ..StaffOidcSettings::default()
+        });
         let printed = config.printable();
         assert!(!printed.contains("cl13nt-s3cret"), "{printed}");
+        assert!(!printed.contains("st4ff-s3cret"), "{printed}");
+        assert!(printed.contains("https://staff.example.kz"), "{printed}");
     }
 
     #[test]

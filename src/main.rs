@@ -219,11 +219,13 @@ enum StaffAction {
     Revoke {
         name: String,
     },
-    /// Binds an account to its holder's subject at the identity provider ([oidc]): signing
-    /// in there as that subject opens the account's pages (README, "Signing in").
+    /// Binds an account to its holder's subject at the provider staff sign in through
+    /// ([oidc.staff] when configured, else [oidc]): signing in there as that subject opens
+    /// the account's pages (README, "Signing in").
     Bind {
         name: String,
-        /// The provider's `sub` for the person who holds the account.
+        /// The holder's subject at that provider: its `sub`, or the claim named by
+        /// oidc.staff.subject_claim (e.g. Entra ID's `oid`).
         #[arg(long)]
         subject: String,
     },
@@ -479,6 +481,14 @@ fn serve(config: Config) -> anyhow::Result<ExitCode> {
         .map_err(anyhow::Error::msg)?;
     // A production deployment signs its parents in, or says it chose not to.
     config.check_identity().map_err(anyhow::Error::msg)?;
+    // The providers' sections hold together, before anything is opened (the address given
+    // here is only a stand-in: the checks do not depend on it).
+    kezek::http::oidc::OidcConfig::from_settings(&config.oidc, "http://localhost")
+        .and(kezek::http::oidc::OidcConfig::staff_from_settings(
+            &config.oidc,
+            "http://localhost",
+        ))
+        .map_err(anyhow::Error::msg)?;
     if let Some(applications) = config.demo {
         let empty = !db.exists();
         if empty {
@@ -530,6 +540,9 @@ fn serve(config: Config) -> anyhow::Result<ExitCode> {
         tracing::info!(%public_url, "documents' verification links");
         http.oidc = kezek::http::oidc::OidcConfig::from_settings(&config.oidc, &public_url)
             .map_err(anyhow::Error::msg)?;
+        http.staff_oidc =
+            kezek::http::oidc::OidcConfig::staff_from_settings(&config.oidc, &public_url)
+                .map_err(anyhow::Error::msg)?;
         http.public_url = Some(public_url);
         // The signing key is read (or made, on the first start) before serving, so a key
         // that cannot be read stops the start with a clear error instead of a panic.

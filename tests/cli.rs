@@ -435,3 +435,35 @@ fn production_needs_a_provider_and_staff_bind_binds_a_live_account() {
     let unknown = kezek(&db, &["staff", "bind", "nobody", "--subject", "sub-18"]);
     assert!(!unknown.status.success());
 }
+
+/// A staff provider's section that does not hold (no issuer; a redirect to another path)
+/// stops the start, naming the setting, before anything is written.
+#[test]
+fn a_staff_provider_section_without_an_issuer_stops_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("k.db");
+    for (section, named) in [
+        ("[oidc.staff]\nclient_id = \"kezek-staff\"\n", "oidc.staff.issuer"),
+        (
+            "[oidc.staff]\nissuer = \"https://sso.example.kz\"\nredirect_url = \"https://kezek.example.kz/elsewhere\"\n",
+            "oidc.staff.redirect_url",
+        ),
+    ] {
+        let file = dir.path().join("kezek.toml");
+        std::fs::write(&file, section).unwrap();
+        let refused = kezek(
+            &db,
+            &[
+                "serve",
+                "--config",
+                file.to_str().unwrap(),
+                "--addr",
+                "127.0.0.1:0",
+            ],
+        );
+        assert!(!refused.status.success());
+        let said = String::from_utf8_lossy(&refused.stderr);
+        assert!(said.contains(named), "{said}");
+        assert!(!db.exists(), "nothing written");
+    }
+}

@@ -117,14 +117,15 @@ fn query(url: &str) -> HashMap<String, String> {
 /// An ID token for `login`, issued to `client`, as an API client gets one: the code flow
 /// with PKCE and a nonce of its own, then the token endpoint.
 async fn id_token(provider: &Provider, base: &str, client: &str, login: &str) -> String {
-    let secret = match client {
-        "kezek" => "kezek-test-secret",
-        _ => "other-test-secret",
+    let (secret, callback) = match client {
+        "kezek" => ("kezek-test-secret", "/signin/callback"),
+        "kezek-staff" => ("kezek-staff-test-secret", "/signin/staff/callback"),
+        _ => ("other-test-secret", "/signin/callback"),
     };
     let verifier = "a-test-verifier-that-is-long-enough-for-pkce-0123456789";
     let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .encode(Sha256::digest(verifier.as_bytes()));
-    let redirect = format!("{base}/signin/callback");
+    let redirect = format!("{base}{callback}");
     let mut authorize = reqwest::Url::parse(&format!("{}/auth", provider.issuer)).unwrap();
     authorize
         .query_pairs_mut()
@@ -454,8 +455,11 @@ async fn page_sign_in(
     assert_eq!(params["code_challenge_method"], "S256", "PKCE");
     assert!(params.contains_key("nonce"));
     let back = at_provider(&provider.issuer, &authorize, login).await;
+    let callbacks = ["/signin/callback?", "/signin/staff/callback?"];
     assert!(
-        back.starts_with(&format!("{}/signin/callback", server.base)),
+        callbacks
+            .iter()
+            .any(|path| back.starts_with(&format!("{}{path}", server.base))),
         "{back}"
     );
     (back, cookie)
@@ -790,4 +794,371 @@ async fn the_desk_rebinds_a_squatted_application_to_the_real_applicant() {
     })
     .await
     .unwrap();
+}
+
+// Staff signing in through a provider of their own (`[oidc.staff]`, issue 14 item 4): a
+// second instance of the test provider as a staff directory (`--directory staff`: its own
+// issuer, client `kezek-staff`, its own people, one of them with a portal parent's subject
+// and IIN).
+
+/// Kezek with the parents' provider (when `parents`) and a staff directory, and both.
+async fn start_with_staff_directory(
+    parents: bool,
+    subject_claim: &str,
+) -> (Server, Option<Provider>, Provider) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let portal = parents.then(|| Provider::start(&format!("{base}/signin/callback"), 0));
+    // Its other client ("other-app", another audience) sends its answers to the usual path.
+    let directory = Provider::start_staff(
+        &format!("{base}/signin/staff/callback,{base}/signin/callback"),
+        0,
+    );
+    let parents_issuer = portal.as_ref().map(|p| p.issuer.clone());
+    let config = HttpConfig {
+        oidc: parents_issuer
+            .as_deref()
+            .and_then(|issuer| oidc_provider::config(issuer, &base)),
+        staff_oidc: oidc_provider::staff_config(
+            parents_issuer.as_deref(),
+            &directory.issuer,
+            &base,
+            subject_claim,
+        ),
+        ..HttpConfig::default()
+    };
+    let server = Server::on(listener, config, true).await;
+    (server, portal, directory)
+}
+
+/// Binds the test server's officer account to `subject`; answers the account's name.
+fn bind_officer(server: &Server, subject: &str) -> String {
+    server.officer();
+    let conn = rusqlite::Connection::open(&server.app.path).unwrap();
+    assert!(kezek::store::identity::bind_subject(&conn, "officer-esl", subject).unwrap());
+    "officer-esl".to_string()
+}
+
+/// Whether the staff session `cookie` opens the account's desk at /staff.
+async fn at_the_desk(server: &Server, cookie: &str, name: &str) -> bool {
+    let desk = no_redirects()
+        .get(format!("{}/staff", server.base))
+        .header("cookie", cookie)
+        .go()
+        .await;
+    assert_eq!(desk.status, 200, "{}", desk.text);
+    desk.text.contains(name) && !desk.text.contains("action=\"/staff/sign-in\"")
+}
+
+#[tokio::test]
+async fn staff_sign_in_at_their_own_provider_and_the_parents_provider_signs_no_staff_in() {
+    let (server, portal, directory) = start_with_staff_directory(true, "sub").await;
+    let portal = portal.unwrap();
+    let browser = no_redirects();
+    let name = bind_officer(&server, "officer-esl");
+    let entrance = browser.get(format!("{}/staff", server.base)).go().await;
+    assert!(
+        entrance.text.contains("href=\"/signin?for=staff\""),
+        "the way to the directory: {}",
+        entrance.text
+    );
+
+    // The staff sign-in goes to the staff directory, and comes back to its own callback.
+    let (back, cookie) =
+        page_sign_in(&server, &directory, "/signin?for=staff", "officer-esl").await;
+    assert!(
+        back.starts_with(&format!("{}/signin/staff/callback?", server.base)),
+        "{back}"
+    );
+    // The directory's answer brought to the parents' callback is not one of its sign-ins.
+    let elsewhere = back.replace("/signin/staff/callback", "/signin/callback");
+    let answer = browser.get(&elsewhere).header("cookie", &cookie).go().await;
+    assert_eq!(answer.status, 400, "{}", answer.text);
+    assert_eq!(signin_error(&answer), "signin_state_invalid");
+    assert_eq!(cookie_set(&answer, "kezek_staff"), None);
+    assert_eq!(cookie_set(&answer, "kezek_person"), None);
+
+    let answer = browser.get(&back).header("cookie", &cookie).go().await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    assert!(answer.text.contains("href=\"/staff\""), "{}", answer.text);
+    let staff = cookie_set(&answer, "kezek_staff").expect("the staff session");
+    assert!(at_the_desk(&server, &staff, &name).await);
+
+    // The parents' provider's person with the same subject signs in there as a parent, and
+    // that opens no desk; their ID token is no staff member's either.
+    let (back, cookie) = page_sign_in(&server, &portal, "/signin", "officer-esl").await;
+    let answer = browser.get(&back).header("cookie", &cookie).go().await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    assert_eq!(cookie_set(&answer, "kezek_staff"), None);
+    let person = cookie_set(&answer, "kezek_person").expect("a parent's session");
+    assert!(!at_the_desk(&server, &person, &name).await);
+    let token = id_token(&portal, &server.base, "kezek", "officer-esl").await;
+    server
+        .get(&format!(
+            "/api/v1/registration-attempts?child_iin={}",
+            valid_form(1).child_iin
+        ))
+        .bearer_auth(&token)
+        .go()
+        .await
+        .assert_error(401, "unauthorized");
+
+    // A staff session names the issuer that vouched: one the portal vouched for (as staff
+    // had before the directory) is no session now, though the account is bound to the
+    // same subject and the cookie is genuinely signed.
+    let keys = {
+        let dir = server.app.path.parent().unwrap();
+        let signer = kezek::documents::DocumentSigner::load_or_create(dir).unwrap();
+        kezek::http::pages::session::SessionKeys::new(
+            signer.derive_secret("web page sessions"),
+            false,
+        )
+    };
+    let session = |issuer: &str| {
+        let value = keys.staff_subject_cookie(&kezek::http::pages::session::StaffSubjectSession {
+            name: name.clone(),
+            subject: "officer-esl".into(),
+            issuer: issuer.to_string(),
+            expires: chrono::Utc::now() + chrono::Duration::hours(1),
+        });
+        format!("kezek_staff={value}")
+    };
+    assert!(at_the_desk(&server, &session(&directory.issuer), &name).await);
+    assert!(!at_the_desk(&server, &session(&portal.issuer), &name).await);
+
+    // Revoking the account ends the directory's session at once.
+    let conn = rusqlite::Connection::open(&server.app.path).unwrap();
+    kezek::store::staff::revoke(&conn, &name, chrono::Utc::now()).unwrap();
+    assert!(!at_the_desk(&server, &staff, &name).await, "revoked: out");
+}
+
+#[tokio::test]
+async fn a_person_of_the_staff_directory_cannot_register_as_a_parent() {
+    let (server, portal, directory) = start_with_staff_directory(true, "sub").await;
+    let portal = portal.unwrap();
+    let browser = no_redirects();
+
+    // Parents still sign in at the portal, never at the directory.
+    let answer = browser.get(format!("{}/signin", server.base)).go().await;
+    assert!(location(&answer, &server.base).starts_with(&portal.issuer));
+
+    // The directory's "parent-aigul" (the portal parent's subject and IIN, another issuer):
+    // her directory token registers no one, and stores nothing.
+    let token = id_token(&directory, &server.base, "kezek-staff", AIGUL).await;
+    let refused = server
+        .post("/api/v1/applications")
+        .bearer_auth(&token)
+        .json(&form(1))
+        .go()
+        .await;
+    // Another issuer's token: not the parents' provider's word.
+    refused.assert_error(401, "token_invalid");
+    server
+        .get("/api/v1/me/applications")
+        .bearer_auth(&token)
+        .go()
+        .await
+        .assert_error(401, "token_invalid");
+    assert_eq!(applications_stored(&server), 0);
+
+    // Signing in at the directory makes her no parent either (and, unbound, no staff).
+    let (back, cookie) = page_sign_in(&server, &directory, "/signin?for=staff", AIGUL).await;
+    let answer = browser.get(&back).header("cookie", &cookie).go().await;
+    assert_eq!(answer.status, 403, "{}", answer.text);
+    assert_eq!(signin_error(&answer), "staff_not_bound");
+    assert_eq!(cookie_set(&answer, "kezek_person"), None);
+    assert_eq!(cookie_set(&answer, "kezek_staff"), None);
+    let registration = browser.get(format!("{}/register", server.base)).go().await;
+    assert!(registration.text.contains("/signin?next=/register"));
+
+    // The portal's Aigul registers as before.
+    let parent = id_token(&portal, &server.base, "kezek", AIGUL).await;
+    let answer = server
+        .post("/api/v1/applications")
+        .bearer_auth(&parent)
+        .json(&form(1))
+        .go()
+        .await;
+    assert_eq!(answer.status, 201, "{}", answer.text);
+}
+
+#[tokio::test]
+async fn a_staff_directory_without_a_parents_provider_names_staff_by_its_claim() {
+    // A small municipality: parents with access codes, staff through the directory, known
+    // by `oid` (as Entra ID names a person in its tenant).
+    let (server, portal, directory) = start_with_staff_directory(false, "oid").await;
+    assert!(portal.is_none());
+    let browser = no_redirects();
+    let name = bind_officer(&server, "oid-officer-esl");
+
+    let answer = browser.get(format!("{}/signin", server.base)).go().await;
+    assert_eq!(answer.status, 404, "parents have no provider");
+    let (back, cookie) =
+        page_sign_in(&server, &directory, "/signin?for=staff", "officer-esl").await;
+    let answer = browser.get(&back).header("cookie", &cookie).go().await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let staff = cookie_set(&answer, "kezek_staff").expect("the staff session");
+    assert!(at_the_desk(&server, &staff, &name).await);
+
+    // Signing out ends the session here and offers the directory's end-session page.
+    let desk = browser
+        .get(format!("{}/staff", server.base))
+        .header("cookie", &staff)
+        .go()
+        .await;
+    let marker = "name=\"csrf\" value=\"";
+    let start = desk.text.find(marker).expect("a sign-out form") + marker.len();
+    let csrf = desk.text[start..].split('"').next().unwrap().to_string();
+    let out = browser
+        .post(format!("{}/sign-out", server.base))
+        .header("cookie", &staff)
+        .form(&[("who", "staff"), ("csrf", csrf.as_str())])
+        .go()
+        .await;
+    assert_eq!(out.status, 200, "{}", out.text);
+    assert!(out
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .any(|v| v.to_str().unwrap().starts_with("kezek_staff=;")));
+    let marker = "data-testid=\"provider-signout\"";
+    assert!(out.text.contains(marker), "{}", out.text);
+    let end = out.text[..out.text.find(marker).unwrap()]
+        .rsplit("href=\"")
+        .next()
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&amp;", "&");
+    assert!(end.starts_with(&directory.issuer), "{end}");
+    assert_eq!(query(&end)["client_id"], "kezek-staff");
+
+    // A directory token as bearer is no parent's: the API has no parents' provider.
+    let token = id_token(&directory, &server.base, "kezek-staff", AIGUL).await;
+    server
+        .post("/api/v1/applications")
+        .bearer_auth(&token)
+        .json(&form(1))
+        .go()
+        .await
+        .assert_error(401, "unauthorized");
+    assert_eq!(applications_stored(&server), 0);
+}
+
+#[tokio::test]
+async fn bad_staff_answers_and_tokens_are_clear_errors_and_can_be_retried() {
+    let (server, portal, mut directory) = start_with_staff_directory(true, "sub").await;
+    let browser = no_redirects();
+    let name = bind_officer(&server, "officer-esl");
+
+    // An answer without the browser's cookie, then the same answer twice.
+    let (back, cookie) =
+        page_sign_in(&server, &directory, "/signin?for=staff", "officer-esl").await;
+    let stray = browser.get(&back).go().await;
+    assert_eq!(stray.status, 400);
+    assert_eq!(signin_error(&stray), "signin_state_invalid");
+    assert!(stray.text.contains("href=\"/signin?for=staff\""), "retry");
+    let answer = browser.get(&back).header("cookie", &cookie).go().await;
+    assert!(
+        cookie_set(&answer, "kezek_staff").is_some(),
+        "{}",
+        answer.text
+    );
+    let replay = browser.get(&back).header("cookie", &cookie).go().await;
+    assert_eq!(replay.status, 400);
+    assert_eq!(signin_error(&replay), "signin_replayed");
+    assert_eq!(cookie_set(&replay, "kezek_staff"), None);
+
+    // The directory refuses (the person cancelled there).
+    let started = browser
+        .get(format!("{}/signin?for=staff", server.base))
+        .go()
+        .await;
+    let cookie = cookie_set(&started, "kezek_signin").unwrap();
+    let state = query(&location(&started, &server.base))["state"].clone();
+    let denied = browser
+        .get(format!(
+            "{}/signin/staff/callback?error=access_denied&state={state}",
+            server.base
+        ))
+        .header("cookie", &cookie)
+        .go()
+        .await;
+    assert_eq!(denied.status, 401, "{}", denied.text);
+    assert_eq!(signin_error(&denied), "signin_denied");
+
+    // The directory's own tokens, checked as a staff sign-in checks them: tampered, for its
+    // other client, expired, the portal's, without the subject claim.
+    let staff_provider = |subject_claim: &str| {
+        kezek::http::oidc::Provider::new(
+            oidc_provider::staff_config(None, &directory.issuer, &server.base, subject_claim)
+                .unwrap(),
+        )
+    };
+    let checker = staff_provider("sub");
+    let now = chrono::Utc::now();
+    let good = id_token(&directory, &server.base, "kezek-staff", "operator-esl").await;
+    assert_eq!(
+        checker.verify_staff(&good, None, now).await,
+        Ok("operator-esl".to_string())
+    );
+    let forged = {
+        let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let parts: Vec<&str> = good.split('.').collect();
+        let mut claims: Value = serde_json::from_slice(&engine.decode(parts[1]).unwrap()).unwrap();
+        claims["sub"] = json!("officer-esl");
+        let payload = engine.encode(serde_json::to_vec(&claims).unwrap());
+        format!("{}.{payload}.{}", parts[0], parts[2])
+    };
+    use kezek::http::oidc::SignInError;
+    assert_eq!(
+        checker.verify_staff(&forged, None, now).await,
+        Err(SignInError::Signature)
+    );
+    let other = id_token(&directory, &server.base, "other-app", "officer-esl").await;
+    assert_eq!(
+        checker.verify_staff(&other, None, now).await,
+        Err(SignInError::Audience)
+    );
+    let later = now + chrono::Duration::hours(2);
+    assert_eq!(
+        checker.verify_staff(&good, None, later).await,
+        Err(SignInError::Expired)
+    );
+    let portal_token = id_token(
+        portal.as_ref().unwrap(),
+        &server.base,
+        "kezek",
+        "officer-esl",
+    )
+    .await;
+    assert_eq!(
+        checker.verify_staff(&portal_token, None, now).await,
+        Err(SignInError::Invalid),
+        "another issuer's"
+    );
+    assert_eq!(
+        staff_provider("employee_id")
+            .verify_staff(&good, None, now)
+            .await,
+        Err(SignInError::SubjectMissing)
+    );
+    assert_eq!(
+        SignInError::SubjectMissing.kind().code,
+        "subject_claim_missing"
+    );
+
+    // The directory down between its sign-in form and the code's exchange: a clear page
+    // that offers to try again; the desk's session made before stays (it is Kezek's own,
+    // checked against the account).
+    let staff = cookie_set(&answer, "kezek_staff").unwrap();
+    let (back, cookie) =
+        page_sign_in(&server, &directory, "/signin?for=staff", "officer-esl").await;
+    directory.stop();
+    let down = browser.get(&back).header("cookie", &cookie).go().await;
+    assert_eq!(down.status, 503, "{}", down.text);
+    assert_eq!(signin_error(&down), "provider_unavailable");
+    assert!(down.text.contains("href=\"/signin?for=staff\""));
+    assert!(at_the_desk(&server, &staff, &name).await);
 }

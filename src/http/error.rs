@@ -239,6 +239,8 @@ errors! {
         "Провайдер ЖСН-іңізді бермеді: провайдердің қолдау қызметіне хабарласыңыз.", "Провайдер не передал ваш ИИН: обратитесь в его службу поддержки.", "The provider did not give your IIN: contact its support.";
     IIN_CLAIM_INVALID = "iin_claim_invalid", UNPROCESSABLE_ENTITY,
         "Провайдер берген ЖСН қате: провайдердің қолдау қызметіне хабарласыңыз.", "ИИН, переданный провайдером, неверен: обратитесь в его службу поддержки.", "The IIN the provider gave is not valid: contact its support.";
+    SUBJECT_CLAIM_MISSING = "subject_claim_missing", UNPROCESSABLE_ENTITY,
+        "Провайдердің белгісінде қызметкерді анықтайтын мәлімет жоқ: әкімшіге хабарласыңыз.", "В токене провайдера нет сведений, определяющих сотрудника: обратитесь к администратору.", "The provider's token has no claim naming the staff member: contact the administrator.";
     PROVIDER_UNAVAILABLE = "provider_unavailable", SERVICE_UNAVAILABLE,
         "Жеке басты растау провайдері қазір жауап бермейді. Біраздан соң қайталаңыз.", "Провайдер входа сейчас не отвечает. Повторите чуть позже.", "The identity provider is not answering. Try again shortly.";
     STAFF_NOT_BOUND = "staff_not_bound", FORBIDDEN,

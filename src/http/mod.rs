@@ -81,6 +81,9 @@ pub struct HttpConfig {
     pub verifications: limits::VerificationQuota,
     /// The identity provider parents and staff sign in through; `None`: access codes only.
     pub oidc: Option<oidc::OidcConfig>,
+    /// Another provider for staff (`[oidc.staff]`): when given, staff sign in there only,
+    /// and `oidc` signs in parents only.
+    pub staff_oidc: Option<oidc::OidcConfig>,
     /// `already_queued` answers a signed-in person may get an hour before their
     /// registrations are refused (`registration_attempts_limited`).
     pub refusals_per_person_per_hour: usize,
@@ -101,6 +104,7 @@ impl Default for HttpConfig {
             admission: admission::AdmissionConfig::OFF,
             verifications: limits::VerificationQuota::default(),
             oidc: None,
+            staff_oidc: None,
             refusals_per_person_per_hour: REFUSALS_PER_PERSON_PER_HOUR,
         }
     }
@@ -134,6 +138,7 @@ impl HttpConfig {
             },
             verifications: limits::VerificationQuota::default(),
             oidc: None,
+            staff_oidc: None,
             refusals_per_person_per_hour: REFUSALS_PER_PERSON_PER_HOUR,
         }
     }
@@ -151,6 +156,7 @@ impl std::fmt::Debug for HttpConfig {
             .field("admission", &self.admission)
             .field("verifications", &self.verifications)
             .field("oidc", &self.oidc.as_ref().map(|o| &o.issuer))
+            .field("staff_oidc", &self.staff_oidc.as_ref().map(|o| &o.issuer))
             .finish()
     }
 }
@@ -161,6 +167,18 @@ impl std::fmt::Debug for HttpConfig {
 pub struct AppState(Arc<AppStateInner>);
 
 impl AppStateInner {
+    /// The provider staff sign in through: their own (`[oidc.staff]`) when configured,
+    /// else the parents' one; `None` when neither is.
+    fn staff_provider(&self) -> Option<&Arc<oidc::Provider>> {
+        self.staff_oidc.as_ref().or(self.oidc.as_ref())
+    }
+
+    /// Whether the parents' provider may sign staff in: only when staff have none of their
+    /// own.
+    fn parents_provider_signs_staff_in(&self) -> bool {
+        self.staff_oidc.is_none()
+    }
+
     /// Whether a write may join the writer's queue now (see `admission`).
     fn admit_write(&self) -> Result<(), CommandError> {
         self.admission
@@ -220,6 +238,9 @@ pub struct AppStateInner {
     last_probe: readiness::LastProbe,
     /// The identity provider, when one is configured (issue 14).
     oidc: Option<Arc<oidc::Provider>>,
+    /// The staff's own provider (`[oidc.staff]`); when `None`, staff sign in through
+    /// `oidc`. Read through `staff_provider`.
+    staff_oidc: Option<Arc<oidc::Provider>>,
     /// Signed-in people's `already_queued` answers an hour.
     refusals: oidc::RefusalQuota,
     /// The database, for the record of refused attempts (written beside the writer).
@@ -344,6 +365,7 @@ pub fn router(
         service,
         reads: Arc::new(ReadPool::new(db.clone())),
         oidc: config.oidc.map(|c| Arc::new(oidc::Provider::new(c))),
+        staff_oidc: config.staff_oidc.map(|c| Arc::new(oidc::Provider::new(c))),
         refusals: oidc::RefusalQuota::new(config.refusals_per_person_per_hour),
         db,
         manual_clock,

@@ -18,13 +18,19 @@
 //! (an API client runs the flow and checks its own nonce): signature, issuer, audience
 //! and expiry are checked as for the pages.
 //!
+//! Staff may sign in through another provider than parents (`[oidc.staff]`, a staff
+//! directory): then there are two `Provider`s, each with its own client, keys and waiting
+//! sign-ins, and each answer comes back to its own path (`CALLBACK_PATH`,
+//! `STAFF_CALLBACK_PATH`), so an answer of one is never taken by the other. A staff member
+//! is known by a subject (`subject_claim`), never by an IIN.
+//!
 //! Every failure is a row of the error table (`error.rs`), never a 500: a bad signature,
 //! another audience, an expired token, a replayed state or nonce, an IIN claim missing or
 //! malformed, a provider that does not answer. Nothing is stored by a failed sign-in, and
 //! the person can start again.
 
 use super::error::{self, ErrorKind};
-use crate::config::OidcSettings;
+use crate::config::{OidcSettings, StaffOidcSettings};
 use crate::domain::iin::Iin;
 use base64::Engine;
 use chrono::{DateTime, Utc};
@@ -44,6 +50,8 @@ use std::time::{Duration, Instant};
 
 /// The path the provider sends the browser back to.
 pub const CALLBACK_PATH: &str = "/signin/callback";
+/// The path a separate staff provider (`[oidc.staff]`) sends the browser back to.
+pub const STAFF_CALLBACK_PATH: &str = "/signin/staff/callback";
 /// The cookie that binds a sign-in's answer to the browser that started it.
 pub const SIGNIN_COOKIE: &str = "kezek_signin";
 /// How long a started sign-in waits for its answer.
@@ -56,6 +64,8 @@ const METADATA_MAX_AGE: Duration = Duration::from_secs(3600);
 const REFRESH_MIN_INTERVAL: Duration = Duration::from_secs(5);
 /// The longest name taken from a token.
 const NAME_CHARS_MAX: usize = 200;
+/// The longest staff subject taken from a token (`oid`, `sub` and the like are far shorter).
+const SUBJECT_CHARS_MAX: usize = 255;
 
 /// The provider as this deployment uses it; built from the configuration's `[oidc]`.
 #[derive(Clone, Debug)]
@@ -64,10 +74,13 @@ pub struct OidcConfig {
     pub client_id: String,
     pub client_secret: Option<String>,
     pub scopes: Vec<String>,
+    /// Empty for a staff provider: staff are known by their subject.
     pub iin_claim: String,
     pub iin_prefix: String,
     /// Empty: names come from the form.
     pub name_claim: String,
+    /// The claim that names a staff member (matched against an account's bound subject).
+    pub subject_claim: String,
     pub timeout: Duration,
     /// `<public url>/signin/callback`.
     pub redirect_url: String,
@@ -100,11 +113,72 @@ impl OidcConfig {
             iin_claim: settings.iin_claim.clone(),
             iin_prefix: settings.iin_prefix.clone(),
             name_claim: settings.name_claim.clone(),
+            subject_claim: "sub".to_string(),
             timeout: Duration::from_secs(settings.timeout_secs.max(1)),
             redirect_url: format!("{public_url}{CALLBACK_PATH}"),
             post_logout_url: format!("{public_url}/"),
         }))
     }
+
+    /// The staff provider of `[oidc.staff]`; `None` when the section is absent (staff then
+    /// sign in through the parents' provider, `from_settings`).
+    pub fn staff_from_settings(
+        settings: &OidcSettings,
+        public_url: &str,
+    ) -> Result<Option<OidcConfig>, String> {
+        let Some(staff) = &settings.staff else {
+            return Ok(None);
+        };
+        let issuer = staff.issuer.trim();
+        if issuer.is_empty() {
+            return Err(
+                "oidc.staff.issuer must name the staff provider (or remove [oidc.staff] \
+                        to sign staff in through [oidc])"
+                    .into(),
+            );
+        }
+        IssuerUrl::new(issuer.to_string()).map_err(|e| format!("oidc.staff.issuer: {e}"))?;
+        let parents = settings.issuer.as_deref().map(str::trim);
+        if parents == Some(issuer) && settings.client_id == staff.client_id {
+            return Err(
+                "[oidc.staff] names the parents' provider and client: remove it to sign \
+                        staff in through [oidc]"
+                    .into(),
+            );
+        }
+        if staff.subject_claim.trim().is_empty() {
+            return Err("oidc.staff.subject_claim must name a claim".into());
+        }
+        let public_url = public_url.trim_end_matches('/');
+        Ok(Some(OidcConfig {
+            issuer: issuer.to_string(),
+            client_id: staff.client_id.clone(),
+            client_secret: staff.client_secret.clone(),
+            scopes: staff.scopes.clone(),
+            iin_claim: String::new(),
+            iin_prefix: String::new(),
+            name_claim: String::new(),
+            subject_claim: staff.subject_claim.trim().to_string(),
+            timeout: Duration::from_secs(staff.timeout_secs.max(1)),
+            redirect_url: staff_redirect(staff, public_url)?,
+            post_logout_url: format!("{public_url}/"),
+        }))
+    }
+}
+
+/// The staff provider's redirect URI: the configured one, whose path must be ours, or
+/// `<public_url>/signin/staff/callback`.
+fn staff_redirect(staff: &StaffOidcSettings, public_url: &str) -> Result<String, String> {
+    let Some(url) = staff.redirect_url.as_deref().map(str::trim) else {
+        return Ok(format!("{public_url}{STAFF_CALLBACK_PATH}"));
+    };
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("oidc.staff.redirect_url: {e}"))?;
+    if !matches!(parsed.scheme(), "https" | "http") || parsed.path() != STAFF_CALLBACK_PATH {
+        return Err(format!(
+            "oidc.staff.redirect_url must be an http(s) address ending in {STAFF_CALLBACK_PATH}"
+        ));
+    }
+    Ok(url.to_string())
 }
 
 /// A person the provider vouched for.
@@ -133,6 +207,8 @@ pub enum SignInError {
     Invalid,
     IinMissing,
     IinInvalid,
+    /// A staff provider's token without the configured subject claim.
+    SubjectMissing,
 }
 
 impl SignInError {
@@ -148,6 +224,7 @@ impl SignInError {
             SignInError::Invalid => error::TOKEN_INVALID,
             SignInError::IinMissing => error::IIN_CLAIM_MISSING,
             SignInError::IinInvalid => error::IIN_CLAIM_INVALID,
+            SignInError::SubjectMissing => error::SUBJECT_CLAIM_MISSING,
         }
     }
 }
@@ -169,9 +246,19 @@ struct Pending {
     started: DateTime<Utc>,
 }
 
+/// An ID token whose signature, issuer, audience and expiry (and nonce) hold: who it names
+/// is then read as a parent (`Provider::person`) or a staff member (`Provider::staff_subject`).
+#[derive(Clone, Debug)]
+pub struct Verified {
+    /// The token's `sub`.
+    subject: String,
+    /// Its payload: the provider's word, the signature holding.
+    claims: serde_json::Value,
+}
+
 /// What a finished sign-in gives the page that receives the answer.
 pub struct SignedIn {
-    pub identity: Identity,
+    pub verified: Verified,
     pub purpose: Purpose,
     /// The local path to go to (checked to be one of ours when the sign-in started).
     pub next: String,
@@ -364,22 +451,44 @@ impl Provider {
                 RequestTokenError::Parse(..) | RequestTokenError::Other(_) => SignInError::Invalid,
             })?;
         let token = response.id_token().ok_or(SignInError::Invalid)?.to_string();
-        let identity = self.verify(&token, Some(&pending.nonce), now).await?;
+        let verified = self.verify_token(&token, Some(&pending.nonce), now).await?;
         Ok(SignedIn {
-            identity,
+            verified,
             purpose: pending.purpose,
             next: pending.next,
         })
     }
 
-    /// Verifies an ID token (signature with the provider's keys, issuer, audience, expiry
-    /// at `now`, and the nonce when one is expected) and reads the person from it.
+    /// Verifies an ID token and reads the parent from it (their IIN and name).
     pub async fn verify(
         &self,
         jwt: &str,
         nonce: Option<&Nonce>,
         now: DateTime<Utc>,
     ) -> Result<Identity, SignInError> {
+        let verified = self.verify_token(jwt, nonce, now).await?;
+        self.person(&verified)
+    }
+
+    /// Verifies an ID token and reads the staff member's subject from it.
+    pub async fn verify_staff(
+        &self,
+        jwt: &str,
+        nonce: Option<&Nonce>,
+        now: DateTime<Utc>,
+    ) -> Result<String, SignInError> {
+        let verified = self.verify_token(jwt, nonce, now).await?;
+        self.staff_subject(&verified)
+    }
+
+    /// Verifies an ID token: signature with the provider's keys, issuer, audience, expiry
+    /// at `now`, and the nonce when one is expected.
+    pub async fn verify_token(
+        &self,
+        jwt: &str,
+        nonce: Option<&Nonce>,
+        now: DateTime<Utc>,
+    ) -> Result<Verified, SignInError> {
         let token = CoreIdToken::from_str(jwt).map_err(|_| SignInError::Invalid)?;
         let mut refresh = false;
         let subject = loop {
@@ -402,9 +511,24 @@ impl Provider {
         };
         // The signature holds: the payload's other claims are the provider's word.
         let claims = payload(jwt).ok_or(SignInError::Invalid)?;
-        let iin = self.iin_of(&claims)?;
-        let name = self.name_of(&claims);
-        Ok(Identity { subject, iin, name })
+        Ok(Verified { subject, claims })
+    }
+
+    /// The parent a verified token names: their IIN (required) and name.
+    pub fn person(&self, verified: &Verified) -> Result<Identity, SignInError> {
+        let iin = self.iin_of(&verified.claims)?;
+        let name = self.name_of(&verified.claims);
+        Ok(Identity {
+            subject: verified.subject.clone(),
+            iin,
+            name,
+        })
+    }
+
+    /// The staff member a verified token names: the `subject_claim` (`sub` by default), as
+    /// an account is bound to it. No IIN is asked: a staff directory need not have one.
+    pub fn staff_subject(&self, verified: &Verified) -> Result<String, SignInError> {
+        subject_of(&self.config.subject_claim, verified)
     }
 
     fn iin_of(&self, claims: &serde_json::Value) -> Result<Iin, SignInError> {
@@ -466,6 +590,22 @@ fn verification_error(error: &ClaimsVerificationError) -> SignInError {
         ClaimsVerificationError::SignatureVerification(_) => SignInError::Signature,
         _ => SignInError::Invalid,
     }
+}
+
+fn subject_of(claim: &str, verified: &Verified) -> Result<String, SignInError> {
+    if claim == "sub" {
+        return Ok(verified.subject.clone());
+    }
+    let subject = verified
+        .claims
+        .get(claim)
+        .and_then(serde_json::Value::as_str)
+        .map(str::trim)
+        .ok_or(SignInError::SubjectMissing)?;
+    if subject.is_empty() || subject.chars().count() > SUBJECT_CHARS_MAX {
+        return Err(SignInError::SubjectMissing);
+    }
+    Ok(subject.to_string())
 }
 
 /// A JWT's payload as JSON (its signature is checked apart).
@@ -557,6 +697,72 @@ mod tests {
         assert_eq!(quota.exhausted("b", t0), None, "per person");
         let later = t0 + chrono::Duration::minutes(61);
         assert_eq!(quota.exhausted("a", later), None, "an hour later");
+    }
+
+    #[test]
+    fn a_staff_subject_is_the_configured_claim_and_never_empty() {
+        let verified = Verified {
+            subject: "pairwise-sub".into(),
+            claims: serde_json::json!({"oid": "0f1e-oid", "blank": " ", "number": 7}),
+        };
+        assert_eq!(subject_of("sub", &verified), Ok("pairwise-sub".into()));
+        assert_eq!(subject_of("oid", &verified), Ok("0f1e-oid".into()));
+        for claim in ["absent", "blank", "number"] {
+            assert_eq!(
+                subject_of(claim, &verified),
+                Err(SignInError::SubjectMissing),
+                "{claim}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_staff_section_is_checked_and_gets_its_own_callback() {
+        let mut settings = OidcSettings {
+            issuer: Some("https://portal.example.kz".into()),
+            ..OidcSettings::default()
+        };
+        let base = "https://kezek.example.kz/";
+        assert!(OidcConfig::staff_from_settings(&settings, base)
+            .unwrap()
+            .is_none());
+        settings.staff = Some(StaffOidcSettings::default());
+        let empty = OidcConfig::staff_from_settings(&settings, base).unwrap_err();
+        assert!(empty.contains("oidc.staff.issuer"), "{empty}");
+        settings.staff = Some(StaffOidcSettings {
+            issuer: "https://portal.example.kz".into(),
+            ..StaffOidcSettings::default()
+        });
+        let same = OidcConfig::staff_from_settings(&settings, base).unwrap_err();
+        assert!(same.contains("remove it"), "{same}");
+        settings.staff = Some(StaffOidcSettings {
+            issuer: "https://sso.example.kz/realms/staff".into(),
+            client_id: "kezek-staff".into(),
+            ..StaffOidcSettings::default()
+        });
+        let staff = OidcConfig::staff_from_settings(&settings, base)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            staff.redirect_url,
+            "https://kezek.example.kz/signin/staff/callback"
+        );
+        assert_eq!(staff.subject_claim, "sub");
+        assert!(staff.iin_claim.is_empty(), "staff are not asked for an IIN");
+        if let Some(section) = settings.staff.as_mut() {
+            section.redirect_url = Some("https://kezek.internal/elsewhere".into());
+        }
+        assert!(OidcConfig::staff_from_settings(&settings, base).is_err());
+        if let Some(section) = settings.staff.as_mut() {
+            section.redirect_url = Some("https://kezek.internal/signin/staff/callback".into());
+        }
+        let staff = OidcConfig::staff_from_settings(&settings, base)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            staff.redirect_url,
+            "https://kezek.internal/signin/staff/callback"
+        );
     }
 
     #[test]

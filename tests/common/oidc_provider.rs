@@ -15,6 +15,16 @@ pub struct Provider {
 impl Provider {
     /// Starts it on `port` (0: any free one), with `redirect` as Kezek's redirect URI.
     pub fn start(redirect: &str, port: u16) -> Provider {
+        Provider::start_directory(redirect, port, "portal")
+    }
+
+    /// Starts a staff directory instead (`--directory staff`: client `kezek-staff`, its own
+    /// people), as `[oidc.staff]` points Kezek at.
+    pub fn start_staff(redirect: &str, port: u16) -> Provider {
+        Provider::start_directory(redirect, port, "staff")
+    }
+
+    fn start_directory(redirect: &str, port: u16, directory: &str) -> Provider {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oidc");
         assert!(
             std::path::Path::new(dir)
@@ -25,6 +35,7 @@ impl Provider {
         let mut child = Command::new("node")
             .arg(format!("{dir}/provider.mjs"))
             .args(["--port", &port.to_string(), "--redirect", redirect])
+            .args(["--directory", directory])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -67,4 +78,27 @@ pub fn config(issuer: &str, base: &str) -> Option<kezek::http::oidc::OidcConfig>
         ..Default::default()
     };
     kezek::http::oidc::OidcConfig::from_settings(&settings, base).unwrap()
+}
+
+/// Kezek's `[oidc.staff]` settings for a staff directory started by `start_staff`, staff
+/// named by `subject_claim`.
+pub fn staff_config(
+    parents_issuer: Option<&str>,
+    staff_issuer: &str,
+    base: &str,
+    subject_claim: &str,
+) -> Option<kezek::http::oidc::OidcConfig> {
+    let settings = kezek::config::OidcSettings {
+        issuer: parents_issuer.map(str::to_string),
+        staff: Some(kezek::config::StaffOidcSettings {
+            issuer: staff_issuer.to_string(),
+            client_id: "kezek-staff".into(),
+            client_secret: Some("kezek-staff-test-secret".into()),
+            subject_claim: subject_claim.into(),
+            timeout_secs: 3,
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    kezek::http::oidc::OidcConfig::staff_from_settings(&settings, base).unwrap()
 }

@@ -5,7 +5,9 @@
 //
 //   node tests/oidc/provider.mjs --port 0 --redirect http://127.0.0.1:8080/signin/callback
 //
-// prints "listening on http://127.0.0.1:PORT" once it serves. The signing key is made anew
+// prints "listening on http://127.0.0.1:PORT" once it serves. With `--directory staff` it is
+// a municipality's staff directory instead (its own client `kezek-staff`, its own people,
+// some with the same subjects as the portal's), as `[oidc.staff]` points Kezek at. The signing key is made anew
 // at every start (a restart is a key rotation). The sign-in page is the project's own, one
 // form without script: a person's login (the test users below), no password.
 import http from 'node:http';
@@ -20,9 +22,11 @@ function arg(name, fallback) {
 const port = Number(arg('port', '0'));
 const redirects = (arg('redirect', 'http://127.0.0.1:8080/signin/callback')).split(',');
 const postLogout = redirects.map((r) => new URL('/', r).href);
+const directory = arg('directory', 'portal');
+if (!['portal', 'staff'].includes(directory)) throw new Error(`unknown directory ${directory}`);
 
 // The test people: subject -> claims. IINs are valid (check digit) unless named otherwise.
-export const PEOPLE = {
+const PORTAL = {
   'parent-aigul': { name: 'Сейітова Айгүл Маратқызы', iin: '850303400109' },
   'parent-bolat': { name: 'Жұмабаев Болат Ерланұлы', iin: '880715300306' },
   'officer-esl': { name: 'Оспанова Дина', iin: '901121300504' },
@@ -30,6 +34,20 @@ export const PEOPLE = {
   'bad-iin': { name: 'Кривой ИИН', iin: '880715300307' },
   'prefixed-iin': { name: 'С префиксом', iin: 'IIN880715300306' },
 };
+
+// The staff directory's people: no IIN for staff (a directory need not have one), an `oid`
+// beside `sub` as Entra ID gives, and a person with the portal's parent's subject and IIN
+// (who must not become a parent through it).
+const STAFF = {
+  'officer-esl': { name: 'Оспанова Дина', oid: 'oid-officer-esl' },
+  'operator-esl': { name: 'Ахметов Ерлан', oid: 'oid-operator-esl' },
+  'parent-aigul': { name: 'Сейітова Айгүл Маратқызы', iin: '850303400109', oid: 'oid-aigul' },
+};
+
+const PEOPLE = directory === 'staff' ? STAFF : PORTAL;
+const ours = directory === 'staff'
+  ? { client_id: 'kezek-staff', client_secret: 'kezek-staff-test-secret' }
+  : { client_id: 'kezek', client_secret: 'kezek-test-secret' };
 
 const server = http.createServer();
 await new Promise((resolve) => server.listen(port, '127.0.0.1', resolve));
@@ -41,8 +59,7 @@ const jwk = { ...privateKey.export({ format: 'jwk' }), kid: crypto.randomUUID(),
 const provider = new Provider(issuer, {
   clients: [
     {
-      client_id: 'kezek',
-      client_secret: 'kezek-test-secret',
+      ...ours,
       redirect_uris: redirects,
       post_logout_redirect_uris: postLogout,
       grant_types: ['authorization_code'],
@@ -58,7 +75,7 @@ const provider = new Provider(issuer, {
   ],
   jwks: { keys: [jwk] },
   cookies: { keys: ['kezek-oidc-test-cookie-key'] },
-  claims: { openid: ['sub'], profile: ['name', 'iin'] },
+  claims: { openid: ['sub'], profile: ['name', 'iin', 'oid'] },
   // The scopes' claims in the ID token itself, as the state portal's token carries the IIN.
   conformIdTokenClaims: false,
   pkce: { required: () => true },

@@ -248,7 +248,15 @@ pub(crate) fn signed_in(
             .and_then(|value| Some((value, keys.staff_subject(value, now)?)))
         {
             // Signed in through the provider: the account must still be live and bound to
-            // the same subject.
+            // the same subject, and the session from the provider staff sign in through now
+            // (not the parents' one, once staff have their own).
+            Some((_, session))
+                if app
+                    .staff_provider()
+                    .is_none_or(|p| p.config().issuer != session.issuer) =>
+            {
+                None
+            }
             Some((value, session)) => app
                 .reads
                 .with(|conn| {

@@ -69,11 +69,13 @@ pub struct PersonSession {
 
 /// A staff member signed in through the provider: the account's name and the subject it
 /// was bound to, both checked against `staff_accounts` on every request (revoked or bound
-/// elsewhere: out at once).
+/// elsewhere: out at once), and the issuer that vouched, checked against the provider staff
+/// sign in through now (another configured since: out at once).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StaffSubjectSession {
     pub name: String,
     pub subject: String,
+    pub issuer: String,
     pub expires: DateTime<Utc>,
 }
 
@@ -194,9 +196,10 @@ impl SessionKeys {
 
     pub fn staff_subject_cookie(&self, session: &StaffSubjectSession) -> String {
         self.seal(format!(
-            "s2.{}.{}.{}",
+            "s3.{}.{}.{}.{}",
             hex::encode(&session.name),
             hex::encode(&session.subject),
+            hex::encode(&session.issuer),
             session.expires.timestamp()
         ))
     }
@@ -204,11 +207,13 @@ impl SessionKeys {
     pub fn staff_subject(&self, value: &str, now: DateTime<Utc>) -> Option<StaffSubjectSession> {
         let payload = self.open(value)?;
         let mut parts = payload.split('.');
-        if parts.next()? != "s2" {
+        // "s2" sessions (before issuers were named) are no longer read: signed out.
+        if parts.next()? != "s3" {
             return None;
         }
         let name = String::from_utf8(hex::decode(parts.next()?).ok()?).ok()?;
         let subject = String::from_utf8(hex::decode(parts.next()?).ok()?).ok()?;
+        let issuer = String::from_utf8(hex::decode(parts.next()?).ok()?).ok()?;
         let expires = DateTime::from_timestamp(parts.next()?.parse().ok()?, 0)?;
         if parts.next().is_some() || expires <= now {
             return None;
@@ -216,6 +221,7 @@ impl SessionKeys {
         Some(StaffSubjectSession {
             name,
             subject,
+            issuer,
             expires,
         })
     }
@@ -368,6 +374,7 @@ mod tests {
         let staff = StaffSubjectSession {
             name: "officer-esl".into(),
             subject: "sub".into(),
+            issuer: "https://staff.example.kz/realms/staff".into(),
             expires: now() + STAFF_SESSION,
         };
         let value = keys().staff_subject_cookie(&staff);

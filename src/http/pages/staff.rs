@@ -23,7 +23,8 @@ pub fn routes() -> Router<AppState> {
 
 async fn home(State(app): State<AppState>, page: Page) -> Response {
     let Some(staff) = &page.staff else {
-        return sign_in_page(&page, StatusCode::OK, None);
+        let provider = app.staff_provider().is_some();
+        return sign_in_page(&page, provider, StatusCode::OK, None);
     };
     match (staff.account.role, staff.account.scope) {
         (Role::Kindergarten, Scope::Kindergarten(id)) => {
@@ -39,13 +40,19 @@ async fn home(State(app): State<AppState>, page: Page) -> Response {
     }
 }
 
-fn sign_in_page(page: &Page, status: StatusCode, error: Option<&str>) -> Response {
+/// The sign-in with a token; first, where a provider signs staff in (theirs or the
+/// parents'), the way to it.
+fn sign_in_page(page: &Page, provider: bool, status: StatusCode, error: Option<&str>) -> Response {
     page.render(
         status,
         page.t(texts::STAFF_SIGN_IN_TITLE),
         html! {
             h1 { (page.t(texts::STAFF_SIGN_IN_TITLE)) }
             @if let Some(error) = error { p.notice.error role="alert" { (error) } }
+            @if provider {
+                p { a.button href="/signin?for=staff" data-testid="staff-signin-provider" { (page.t(texts::STAFF_SIGN_IN_PROVIDER)) } }
+                p { (page.t(texts::STAFF_SIGN_IN_OR_TOKEN)) }
+            }
             p { (page.t(texts::STAFF_SIGN_IN_INTRO)) }
             form method="post" action="/staff/sign-in" {
                 (super::text_field("token", page.t(texts::FIELD_TOKEN), None, "", None,
@@ -79,6 +86,7 @@ async fn sign_in(State(app): State<AppState>, page: Page, body: Bytes) -> Respon
         }
         Ok(None) => sign_in_page(
             &page,
+            app.staff_provider().is_some(),
             StatusCode::UNAUTHORIZED,
             Some(page.t(texts::SIGN_IN_FAILED)),
         ),

@@ -697,18 +697,21 @@ async fn lookup(State(app): State<AppState>, page: Page, body: Bytes) -> Respons
     }
 }
 
-async fn sign_out(page: Page, body: Bytes) -> Response {
+async fn sign_out(State(app): State<AppState>, page: Page, body: Bytes) -> Response {
     let fields = Fields::parse(&body);
     let staff = fields.get("who") == "staff";
     if !page.csrf_ok(&fields, staff) {
         return page.form_expired();
     }
-    let (name, to) = if staff {
-        (super::session::STAFF_COOKIE, "/staff")
+    let (name, mut response) = if staff {
+        // Signed in at a provider: signed out there too, where it has an end-session page.
+        (
+            super::session::STAFF_COOKIE,
+            signin::staff_signed_out(&app, &page).await,
+        )
     } else {
-        (PARENT_COOKIE, "/lookup")
+        (PARENT_COOKIE, see_other("/lookup"))
     };
-    let mut response = see_other(to);
     let cookie = page.keys.set_cookie(name, "", Duration::zero());
     response.headers_mut().append(
         header::SET_COOKIE,

@@ -1,6 +1,8 @@
 //! Signing in at the identity provider from the pages (issue 14). `/signin` starts the
 //! flow (`?for=staff` for a staff member whose account is bound to the provider's
-//! subject), `/signin/callback` takes the provider's answer, `/signin/out` ends the
+//! subject), `/signin/callback` takes the provider's answer, `/signin/staff/callback` the
+//! staff provider's when staff have their own (`[oidc.staff]`: then `?for=staff` goes
+//! there, and the parents' provider signs no staff member in), `/signin/out` ends the
 //! session here and, where the provider has one, at its end-session endpoint. `/me` lists
 //! the signed-in person's applications; `/me/open/{number}` opens one on this browser as a
 //! look-up with its code would, after checking that the person is its applicant.
@@ -15,7 +17,9 @@ use super::texts;
 use crate::domain::numbers as ids;
 use crate::http::auth::{application_access, Caller, Person};
 use crate::http::error::{self, ApiError};
-use crate::http::oidc::{CallbackAnswer, Purpose, SignInError, PENDING_TTL, SIGNIN_COOKIE};
+use crate::http::oidc::{
+    CallbackAnswer, Provider, Purpose, SignInError, PENDING_TTL, SIGNIN_COOKIE, STAFF_CALLBACK_PATH,
+};
 use crate::http::pages::session::{
     self, PersonSession, StaffSubjectSession, PARENT_COOKIE, PERSON_COOKIE, PERSON_SESSION,
     STAFF_COOKIE, STAFF_SESSION,
@@ -35,6 +39,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/signin", get(start))
         .route("/signin/callback", get(callback))
+        .route(STAFF_CALLBACK_PATH, get(staff_callback))
         .route("/signin/out", post(sign_out))
         .route("/me", get(me))
         .route("/me/open/{number}", get(open))
@@ -62,7 +67,11 @@ fn not_configured(page: &Page) -> Response {
 
 /// A refused sign-in: what went wrong, and a way to start again.
 fn failed(page: &Page, refusal: SignInError, staff: bool) -> Response {
-    let kind = refusal.kind();
+    refused(page, refusal.kind(), staff)
+}
+
+/// A sign-in refused with `kind`, and a way to start again (as another person, perhaps).
+fn refused(page: &Page, kind: error::ErrorKind, staff: bool) -> Response {
     let again = if staff {
         "/signin?for=staff"
     } else {
@@ -79,10 +88,15 @@ fn failed(page: &Page, refusal: SignInError, staff: bool) -> Response {
 }
 
 async fn start(State(app): State<AppState>, page: Page) -> Response {
-    let Some(provider) = app.oidc.clone() else {
+    let staff = page.query("for") == Some("staff");
+    let provider = if staff {
+        app.staff_provider().cloned()
+    } else {
+        app.oidc.clone()
+    };
+    let Some(provider) = provider else {
         return not_configured(&page);
     };
-    let staff = page.query("for") == Some("staff");
     let (purpose, default) = if staff {
         (Purpose::Staff, "/staff")
     } else {
@@ -106,10 +120,9 @@ async fn start(State(app): State<AppState>, page: Page) -> Response {
     }
 }
 
-async fn callback(State(app): State<AppState>, page: Page, headers: HeaderMap) -> Response {
-    let Some(provider) = app.oidc.clone() else {
-        return not_configured(&page);
-    };
+/// The provider's answer as this browser brings it: the query, and the state its sign-in
+/// cookie carries.
+fn answer_of(page: &Page, headers: &HeaderMap) -> (CallbackAnswer, Option<String>) {
     let answer = CallbackAnswer {
         code: page.query("code").map(str::to_string),
         state: page.query("state").map(str::to_string),
@@ -120,27 +133,11 @@ async fn callback(State(app): State<AppState>, page: Page, headers: HeaderMap) -
         .and_then(|v| v.to_str().ok())
         .and_then(|c| session::cookie(c, SIGNIN_COOKIE))
         .and_then(|value| page.keys.signin_state(value, page.now));
-    let mut response = match provider
-        .finish(&answer, cookie_state.as_deref(), page.now)
-        .await
-    {
-        Ok(signed) if signed.purpose == Purpose::Parent => {
-            let session = PersonSession {
-                subject: signed.identity.subject.clone(),
-                iin: signed.identity.iin.as_string(),
-                name: signed.identity.name.clone(),
-                expires: page.now + PERSON_SESSION,
-            };
-            let value = page.keys.person_cookie(&session);
-            let mut response = continue_page(&page, &signed.next);
-            let line = page.keys.set_cookie(PERSON_COOKIE, &value, PERSON_SESSION);
-            set_cookie(&mut response, &line);
-            response
-        }
-        Ok(signed) => staff_signed_in(&app, &page, &signed.identity.subject, &signed.next),
-        Err(refusal) => failed(&page, refusal, false),
-    };
-    // The sign-in's cookie is spent, whatever the answer was.
+    (answer, cookie_state)
+}
+
+/// The sign-in's cookie is spent, whatever the answer was.
+fn spend_signin_cookie(page: &Page, mut response: Response) -> Response {
     let line = page
         .keys
         .set_lax_cookie(SIGNIN_COOKIE, "", Duration::zero());
@@ -148,18 +145,92 @@ async fn callback(State(app): State<AppState>, page: Page, headers: HeaderMap) -
     response
 }
 
-fn staff_signed_in(app: &AppState, page: &Page, subject: &str, next: &str) -> Response {
+/// The parents' provider's answer: a parent's sign-in, or a staff member's while staff
+/// have no provider of their own.
+async fn callback(State(app): State<AppState>, page: Page, headers: HeaderMap) -> Response {
+    let Some(provider) = app.oidc.clone() else {
+        return not_configured(&page);
+    };
+    let (answer, cookie_state) = answer_of(&page, &headers);
+    let response = match provider
+        .finish(&answer, cookie_state.as_deref(), page.now)
+        .await
+    {
+        Ok(signed) if signed.purpose == Purpose::Parent => {
+            match provider.person(&signed.verified) {
+                Ok(identity) => person_signed_in(&page, &identity, &signed.next),
+                Err(refusal) => failed(&page, refusal, false),
+            }
+        }
+        // Started as a staff sign-in here only while staff had no provider of their own;
+        // once they have, the parents' provider's word opens no staff session.
+        Ok(_) if !app.parents_provider_signs_staff_in() => {
+            failed(&page, SignInError::StateInvalid, true)
+        }
+        Ok(signed) => match provider.staff_subject(&signed.verified) {
+            Ok(subject) => staff_signed_in(&app, &page, &provider, &subject, &signed.next),
+            Err(refusal) => failed(&page, refusal, true),
+        },
+        Err(refusal) => failed(&page, refusal, false),
+    };
+    spend_signin_cookie(&page, response)
+}
+
+/// The staff provider's answer (`[oidc.staff]`): staff sign-ins only.
+async fn staff_callback(State(app): State<AppState>, page: Page, headers: HeaderMap) -> Response {
+    let Some(provider) = app.staff_oidc.clone() else {
+        return not_configured(&page);
+    };
+    let (answer, cookie_state) = answer_of(&page, &headers);
+    let response = match provider
+        .finish(&answer, cookie_state.as_deref(), page.now)
+        .await
+        .and_then(|signed| {
+            // Only staff sign-ins are ever started at the staff provider.
+            if signed.purpose != Purpose::Staff {
+                return Err(SignInError::StateInvalid);
+            }
+            Ok((provider.staff_subject(&signed.verified)?, signed.next))
+        }) {
+        Ok((subject, next)) => staff_signed_in(&app, &page, &provider, &subject, &next),
+        Err(refusal) => failed(&page, refusal, true),
+    };
+    spend_signin_cookie(&page, response)
+}
+
+fn person_signed_in(page: &Page, identity: &crate::http::oidc::Identity, next: &str) -> Response {
+    let session = PersonSession {
+        subject: identity.subject.clone(),
+        iin: identity.iin.as_string(),
+        name: identity.name.clone(),
+        expires: page.now + PERSON_SESSION,
+    };
+    let value = page.keys.person_cookie(&session);
+    let mut response = continue_page(page, next);
+    let line = page.keys.set_cookie(PERSON_COOKIE, &value, PERSON_SESSION);
+    set_cookie(&mut response, &line);
+    response
+}
+
+fn staff_signed_in(
+    app: &AppState,
+    page: &Page,
+    provider: &Provider,
+    subject: &str,
+    next: &str,
+) -> Response {
     let lang = page.lang.api();
     let account = app
         .reads
         .with(|conn| crate::store::identity::staff_by_subject(conn, subject));
     match account {
         Err(e) => page.api_error(crate::http::auth::internal(e, lang)),
-        Ok(None) => page.api_error(ApiError::new(error::STAFF_NOT_BOUND, lang)),
+        Ok(None) => refused(page, error::STAFF_NOT_BOUND, true),
         Ok(Some(account)) => {
             let session = StaffSubjectSession {
                 name: account.name,
                 subject: subject.to_string(),
+                issuer: provider.config().issuer.clone(),
                 expires: page.now + STAFF_SESSION,
             };
             let value = page.keys.staff_subject_cookie(&session);
@@ -190,18 +261,8 @@ async fn sign_out(State(app): State<AppState>, page: Page, body: Bytes) -> Respo
         Some(provider) => provider.end_session_url().await,
         None => None,
     };
-    // A page with a link rather than a redirect: the pages' `form-action 'self'` keeps a
-    // form's answer from sending the browser to another site, and a link is the person's
-    // own step to the provider's end-session page.
     let mut response = match at_provider {
-        Some(url) => {
-            let content = html! {
-                h1 { (page.t(texts::SIGNED_OUT_TITLE)) }
-                p role="status" { (page.t(texts::SIGNED_OUT_TEXT)) }
-                p { a.button href=(url) data-testid="provider-signout" { (page.t(texts::SIGNED_OUT_AT_PROVIDER)) } }
-            };
-            page.ok(page.t(texts::SIGNED_OUT_TITLE), content)
-        }
+        Some(url) => signed_out_page(&page, &url),
         None => see_other("/"),
     };
     for name in [PERSON_COOKIE, PARENT_COOKIE] {
@@ -209,6 +270,37 @@ async fn sign_out(State(app): State<AppState>, page: Page, body: Bytes) -> Respo
         set_cookie(&mut response, &line);
     }
     response
+}
+
+/// "Signed out here", with the way to sign out at the provider too. A page with a link
+/// rather than a redirect: the pages' `form-action 'self'` keeps a form's answer from
+/// sending the browser to another site, and a link is the person's own step to the
+/// provider's end-session page.
+fn signed_out_page(page: &Page, url: &str) -> Response {
+    let content = html! {
+        h1 { (page.t(texts::SIGNED_OUT_TITLE)) }
+        p role="status" { (page.t(texts::SIGNED_OUT_TEXT)) }
+        p { a.button href=(url) data-testid="provider-signout" { (page.t(texts::SIGNED_OUT_AT_PROVIDER)) } }
+    };
+    page.ok(page.t(texts::SIGNED_OUT_TITLE), content)
+}
+
+/// Where a staff member's sign-out leads (their cookie is cleared by the caller): for a
+/// session opened at the provider staff sign in through, the page that offers its
+/// end-session endpoint when it has one; else back to the staff entrance.
+pub(super) async fn staff_signed_out(app: &AppState, page: &Page) -> Response {
+    let at_provider = page
+        .staff
+        .as_ref()
+        .and_then(|staff| page.keys.staff_subject(&staff.cookie, page.now));
+    let provider = app.staff_provider().cloned();
+    match (at_provider, provider) {
+        (Some(_), Some(provider)) => match provider.end_session_url().await {
+            Some(url) => signed_out_page(page, &url),
+            None => see_other("/staff"),
+        },
+        _ => see_other("/staff"),
+    }
 }
 
 /// The signed-in person, or the answer that sends them to sign in first (boxed: a
