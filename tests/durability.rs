@@ -516,3 +516,56 @@ fn a_clean_stop_seals_the_files_and_any_change_after_it_brings_the_full_checks_b
         "a refused start seals nothing"
     );
 }
+
+/// The child's one index (migration 0011) is still the last guard of "one active
+/// application per child": a second active row for a child is refused by SQLite itself,
+/// while the ended applications of one child may be many.
+#[test]
+fn the_childs_index_refuses_a_second_active_application_and_allows_ended_ones() {
+    let (mut app, ids) = populated();
+    app.stop();
+    let conn = rusqlite::Connection::open(&app.path).unwrap();
+    let row = |id: ApplicationId| {
+        format!(
+            "district_id = {} AND registration_number = {}",
+            id.district.0, id.number.0
+        )
+    };
+    let iin_of = |id: ApplicationId| -> String {
+        conn.query_row(
+            &format!("SELECT child_iin FROM applications WHERE {}", row(id)),
+            [],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    let first = iin_of(ids[0]);
+    let second_active = conn.execute(
+        &format!(
+            "UPDATE applications SET child_iin = ?1 WHERE {}",
+            row(ids[1])
+        ),
+        [&first],
+    );
+    let refused = second_active.expect_err("two active applications of one child");
+    assert!(refused.to_string().contains("UNIQUE"), "{refused}");
+
+    // ids[2] was withdrawn; ending another and giving both one IIN is allowed.
+    conn.execute(
+        &format!(
+            "UPDATE applications SET active = 0, status = 'withdrawn' WHERE {}",
+            row(ids[3])
+        ),
+        [],
+    )
+    .unwrap();
+    let withdrawn = iin_of(ids[2]);
+    conn.execute(
+        &format!(
+            "UPDATE applications SET child_iin = ?1 WHERE {}",
+            row(ids[3])
+        ),
+        [&withdrawn],
+    )
+    .expect("ended applications of one child may repeat");
+}

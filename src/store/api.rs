@@ -228,16 +228,24 @@ pub fn search_applications(
     by: &SearchBy,
     limit: u32,
 ) -> Result<Vec<Application>, StoreError> {
-    let (condition, first, second) = match by {
-        SearchBy::ChildIin(iin) => ("child_iin = ?2", iin.clone(), iin.clone()),
+    // By IIN, through the child's index (migration 0011): SQLite would otherwise walk the
+    // district's rows in number order for the ORDER BY.
+    let (index, condition, first, second) = match by {
+        SearchBy::ChildIin(iin) => (
+            "INDEXED BY one_active_application_per_child",
+            "child_iin = ?2",
+            iin.clone(),
+            iin.clone(),
+        ),
         SearchBy::ChildName(name) => (
+            "",
             "(instr(child_full_name, ?2) > 0 OR instr(child_full_name, ?3) > 0)",
             name.clone(),
             capitalised(name),
         ),
     };
     let sql = format!(
-        "SELECT {APPLICATION_COLUMNS} FROM applications \
+        "SELECT {APPLICATION_COLUMNS} FROM applications {index} \
          WHERE district_id = ?1 AND {condition} AND ?3 = ?3 \
          ORDER BY registration_number LIMIT ?4"
     );

@@ -125,7 +125,8 @@ pub fn child_applications_in(
     district: u32,
 ) -> Result<Vec<ApplicationId>, StoreError> {
     let mut statement = conn.prepare_cached(
-        "SELECT registration_number FROM applications WHERE child_iin = ?1 AND district_id = ?2 \
+        "SELECT registration_number FROM applications \
+         INDEXED BY one_active_application_per_child WHERE child_iin = ?1 AND district_id = ?2 \
          ORDER BY registration_number LIMIT 100",
     )?;
     let mut rows = statement.query(params![child_iin, district])?;

@@ -52,6 +52,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0010_kindergarten_admin.sql",
         sql: include_str!("../../migrations/0010_kindergarten_admin.sql"),
     },
+    // 0011: one index on the child's IIN instead of three (the registration rate).
+    Migration {
+        name: "0011_one_child_index.sql",
+        sql: include_str!("../../migrations/0011_one_child_index.sql"),
+    },
 ];
 
 pub fn schema_version(conn: &Connection) -> Result<usize, StoreError> {
