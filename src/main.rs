@@ -531,6 +531,8 @@ fn serve(config: Config) -> anyhow::Result<ExitCode> {
             .await
             .with_context(|| format!("binding {}", config.addr))?;
         let bound = listener.local_addr().context("reading the bound address")?;
+        // Before the port is announced: whoever reads it may signal at once.
+        let shutdown = kezek::http::server::shutdown_signal();
         // On stdout, so that scripts and tests that start with port 0 learn the port.
         println!("listening on http://{bound}");
         tracing::info!(%bound, "listening");
@@ -556,13 +558,7 @@ fn serve(config: Config) -> anyhow::Result<ExitCode> {
         ));
         let router = kezek::http::router(service.clone(), db.to_path_buf(), manual_clock, http);
         let settings = kezek::http::server::ServerSettings::from_config(&config);
-        kezek::http::server::serve(
-            listener,
-            router,
-            settings,
-            kezek::http::server::shutdown_signal(),
-        )
-        .await;
+        kezek::http::server::serve(listener, router, settings, shutdown).await;
         anyhow::Ok(())
     })?;
     // Tasks still holding the service (a request past the grace period) go with the
