@@ -176,6 +176,32 @@ fn main() {
     }
 }
 
+/// One start as the service makes it, and its close.
+struct TimedStart {
+    start: Duration,
+    close: Duration,
+    waiting: usize,
+}
+
+/// Opens `db` as the writer and loads it, asserting what the start checked (`RowsOnly`:
+/// sealed by the last close; `Sqlite`: no seal, as after a crash), then closes it.
+fn timed_start(db: &Path, options: &store::StoreOptions, expected: store::Checks) -> TimedStart {
+    let started = Instant::now();
+    let store = Store::open_writer(db, options).expect("opens");
+    let loaded = store.load().expect("loads");
+    let start = started.elapsed();
+    assert_eq!(loaded.checks, expected);
+    let waiting = loaded.state.waiting.len();
+    drop(loaded);
+    let closing = Instant::now();
+    drop(store);
+    TimedStart {
+        start,
+        close: closing.elapsed(),
+        waiting,
+    }
+}
+
 /// Why: the service serves nothing until the waiting list is rebuilt, the whole journal's
 /// hash chain is checked and the file's integrity is known; a restart at 1M must stay short.
 /// Measured as the service starts (`Store::open_writer` + `Store::load`), twice: after a
@@ -189,21 +215,10 @@ fn startup(db: &Path, runs: usize) {
     let mut waiting = 0;
     let mut closes = Vec::new();
     let sealed = repeat(runs, || {
-        let started = Instant::now();
-        let store = Store::open_writer(db, &options).expect("opens");
-        let loaded = store.load().expect("loads");
-        let elapsed = started.elapsed();
-        assert_eq!(
-            loaded.checks,
-            store::Checks::RowsOnly,
-            "sealed by the last close"
-        );
-        waiting = loaded.state.waiting.len();
-        drop(loaded);
-        let closing = Instant::now();
-        drop(store);
-        closes.push(closing.elapsed());
-        elapsed
+        let run = timed_start(db, &options, store::Checks::RowsOnly);
+        waiting = run.waiting;
+        closes.push(run.close);
+        run.start
     });
     println!("applications waiting: {waiting}");
     println!(
@@ -216,18 +231,7 @@ fn startup(db: &Path, runs: usize) {
     );
     let crashed = repeat(runs, || {
         store::seal::remove(db).expect("the seal removed, as a crash leaves none");
-        let started = Instant::now();
-        let store = Store::open_writer(db, &options).expect("opens");
-        let loaded = store.load().expect("loads");
-        let elapsed = started.elapsed();
-        assert_eq!(
-            loaded.checks,
-            store::Checks::Sqlite,
-            "no seal after a crash"
-        );
-        drop(loaded);
-        drop(store);
-        elapsed
+        timed_start(db, &options, store::Checks::Sqlite).start
     });
     println!(
         "{}",

@@ -1273,14 +1273,7 @@ fn waiting_claim(service: &Service) -> ApplicationId {
         priority_category: Some(category),
         priority_document: Some("№ 77, ЦОН".into()),
     };
-    let command = Command::Register {
-        form,
-        channel: kezek::domain::application::Channel::Portal,
-    };
-    match service.submit_blocking(command, Actor::portal()).unwrap() {
-        Outcome::Registered { application, .. } => application.id,
-        other => panic!("{other:?}"),
-    }
+    register_portal(service, form).0
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -1471,34 +1464,12 @@ async fn an_officer_finds_a_child_by_iin_revokes_its_referral_and_the_place_goes
     let (first_id, first_code, second_id, referral) = tokio::task::spawn_blocking(move || {
         let register = |iin: &str, name: &str| {
             let form = kezek::domain::application::RegistrationForm {
-                district: "ESL".into(),
-                child_iin: iin.into(),
-                child_full_name: name.into(),
-                child_birth_date: birth.to_string(),
-                applicant_iin: "791028302728".into(),
-                applicant_full_name: "Қасымов Арман".into(),
                 applicant_phone: "+77011234567".into(),
-                applicant_email: None,
                 applicant_address: "Астана, Тұран даңғылы 7".into(),
                 applicant_relation: "father".into(),
-                desired_start: "2026-12-01".into(),
-                kindergartens: vec![kindergarten.0],
-                language: "kk".into(),
-                priority_category: None,
-                priority_document: None,
+                ..portal_form(kindergarten, iin, name, birth, "Қасымов Арман")
             };
-            let command = Command::Register {
-                form,
-                channel: kezek::domain::application::Channel::Portal,
-            };
-            match service.submit_blocking(command, Actor::portal()).unwrap() {
-                Outcome::Registered {
-                    application,
-                    access_code,
-                    ..
-                } => (application.id, access_code),
-                other => panic!("{other:?}"),
-            }
+            register_portal(&service, form)
         };
         let (first_id, first_code) = register(&first_iin, "Қасымов Айдос");
         let (second_id, _) = register(&second_iin, "Сейітов Ерлан");
@@ -1688,34 +1659,12 @@ async fn an_operator_rebinds_a_squatted_application_to_the_real_applicant() {
             .iter()
             .map(|(iin, name)| {
                 let form = kezek::domain::application::RegistrationForm {
-                    district: "ESL".into(),
-                    child_iin: iin.clone(),
-                    child_full_name: (*name).into(),
-                    child_birth_date: birth.to_string(),
-                    applicant_iin: "791028302728".into(),
-                    applicant_full_name: "Бөтен Адам".into(),
                     applicant_phone: "+77019998877".into(),
-                    applicant_email: None,
                     applicant_address: "Астана, Бөгде 1".into(),
                     applicant_relation: "father".into(),
-                    desired_start: "2026-12-01".into(),
-                    kindergartens: vec![kindergarten.0],
-                    language: "kk".into(),
-                    priority_category: None,
-                    priority_document: None,
+                    ..portal_form(kindergarten, iin, name, birth, "Бөтен Адам")
                 };
-                let command = Command::Register {
-                    form,
-                    channel: kezek::domain::application::Channel::Portal,
-                };
-                match service.submit_blocking(command, Actor::portal()).unwrap() {
-                    Outcome::Registered {
-                        application,
-                        access_code,
-                        ..
-                    } => (application.id, access_code),
-                    other => panic!("{other:?}"),
-                }
+                register_portal(&service, form)
             })
             .collect()
     })
@@ -2120,6 +2069,53 @@ async fn sign_out_everywhere(browser: &Browser) {
 
 // ----- issue 15: the kindergarten head and the administrator ---------------------------
 
+/// A portal registration's form in ESL for `kindergarten` (kk, from 2026-12-01), by the
+/// applicant 791028302728 named `applicant`; callers change what their story needs.
+fn portal_form(
+    kindergarten: KindergartenId,
+    child_iin: &str,
+    child_name: &str,
+    birth: NaiveDate,
+    applicant: &str,
+) -> kezek::domain::application::RegistrationForm {
+    kezek::domain::application::RegistrationForm {
+        district: "ESL".into(),
+        child_iin: child_iin.into(),
+        child_full_name: child_name.into(),
+        child_birth_date: birth.to_string(),
+        applicant_iin: "791028302728".into(),
+        applicant_full_name: applicant.into(),
+        applicant_phone: "+77017654321".into(),
+        applicant_email: None,
+        applicant_address: "Астана, Сарайшық 5".into(),
+        applicant_relation: "mother".into(),
+        desired_start: "2026-12-01".into(),
+        kindergartens: vec![kindergarten.0],
+        language: "kk".into(),
+        priority_category: None,
+        priority_document: None,
+    }
+}
+
+/// Registers `form` through the portal: the application and its access code.
+fn register_portal(
+    service: &Service,
+    form: kezek::domain::application::RegistrationForm,
+) -> (ApplicationId, String) {
+    let command = Command::Register {
+        form,
+        channel: kezek::domain::application::Channel::Portal,
+    };
+    match service.submit_blocking(command, Actor::portal()).unwrap() {
+        Outcome::Registered {
+            application,
+            access_code,
+            ..
+        } => (application.id, access_code),
+        other => panic!("{other:?}"),
+    }
+}
+
 /// Registers a child born in 2023 in ESL for `kindergarten`, wanting a place from
 /// 2026-12-01, with the applicant's phone the head will see.
 fn register_for(
@@ -2132,31 +2128,8 @@ fn register_for(
     let iin = (serial..)
         .find_map(|s| Iin::synthesize(birth, Sex::Female, s))
         .unwrap();
-    let form = kezek::domain::application::RegistrationForm {
-        district: "ESL".into(),
-        child_iin: iin.as_string(),
-        child_full_name: name.into(),
-        child_birth_date: birth.to_string(),
-        applicant_iin: "791028302728".into(),
-        applicant_full_name: "Омарова Сәуле".into(),
-        applicant_phone: "+77017654321".into(),
-        applicant_email: None,
-        applicant_address: "Астана, Сарайшық 5".into(),
-        applicant_relation: "mother".into(),
-        desired_start: "2026-12-01".into(),
-        kindergartens: vec![kindergarten.0],
-        language: "kk".into(),
-        priority_category: None,
-        priority_document: None,
-    };
-    let command = Command::Register {
-        form,
-        channel: kezek::domain::application::Channel::Portal,
-    };
-    match service.submit_blocking(command, Actor::portal()).unwrap() {
-        Outcome::Registered { application, .. } => application.id,
-        other => panic!("{other:?}"),
-    }
+    let form = portal_form(kindergarten, &iin.as_string(), name, birth, "Омарова Сәуле");
+    register_portal(service, form).0
 }
 
 /// One place of `group`, free from 2026-12-01; answers the referral it became, if any.

@@ -224,24 +224,7 @@ async fn a_signed_in_parent_registers_as_themselves_and_another_person_cannot_se
     assert_eq!(opened.status, 200, "{}", opened.text);
 
     // Bolat sees nothing of it: not in his list, and the application is "not found".
-    let his = server
-        .get("/api/v1/me/applications")
-        .bearer_auth(&bolat)
-        .go()
-        .await;
-    assert_eq!(his.json()["items"], json!([]));
-    server
-        .get(&path)
-        .bearer_auth(&bolat)
-        .go()
-        .await
-        .assert_error(404, "not_found");
-    server
-        .post(&format!("{path}/withdraw"))
-        .bearer_auth(&bolat)
-        .go()
-        .await
-        .assert_error(404, "not_found");
+    sees_nothing_of(&server, &path, &bolat).await;
 
     // His attempts to register her child are refused, then limited, and all recorded.
     for _ in 0..3 {
@@ -324,6 +307,30 @@ async fn a_signed_in_parent_registers_as_themselves_and_another_person_cannot_se
 
 /// A token from the provider with its payload changed (another person's IIN), its
 /// signature kept.
+/// The person whose ID token is `token` has the application at `path` neither in their
+/// list nor to open or withdraw ("not found", as for any stranger).
+async fn sees_nothing_of(server: &Server, path: &str, token: &str) {
+    let list = server
+        .get("/api/v1/me/applications")
+        .bearer_auth(token)
+        .go()
+        .await;
+    assert_eq!(list.status, 200, "{}", list.text);
+    assert_eq!(list.json()["items"], json!([]));
+    server
+        .get(path)
+        .bearer_auth(token)
+        .go()
+        .await
+        .assert_error(404, "not_found");
+    server
+        .post(&format!("{path}/withdraw"))
+        .bearer_auth(token)
+        .go()
+        .await
+        .assert_error(404, "not_found");
+}
+
 fn tampered(token: &str) -> String {
     let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let parts: Vec<&str> = token.split('.').collect();
@@ -747,25 +754,7 @@ async fn the_desk_rebinds_a_squatted_application_to_the_real_applicant() {
         .go()
         .await
         .assert_error(404, "not_found");
-    let his = server
-        .get("/api/v1/me/applications")
-        .bearer_auth(&bolat)
-        .go()
-        .await;
-    assert_eq!(his.status, 200, "{}", his.text);
-    assert_eq!(his.json()["items"], json!([]));
-    server
-        .get(&path)
-        .bearer_auth(&bolat)
-        .go()
-        .await
-        .assert_error(404, "not_found");
-    server
-        .post(&format!("{path}/withdraw"))
-        .bearer_auth(&bolat)
-        .go()
-        .await
-        .assert_error(404, "not_found");
+    sees_nothing_of(&server, &path, &bolat).await;
 
     // The real applicant gains it: in her list, opened with her token, and with the code.
     let mine = server

@@ -156,9 +156,9 @@ pub struct Store {
     /// The writer's seal (seal.rs), written when the store is dropped, after the checkpointer
     /// closed the last connection and before the lock is released.
     seal: Option<seal::SealOnClose>,
-    /// Whether the writer found its files as the last clean close sealed them: `load` then
-    /// skips SQLite's checks of the whole file (seal.rs says why that is sound).
-    sealed_at_open: bool,
+    /// What `load` checks of the file: `RowsOnly` when the writer found its files as the
+    /// last clean close sealed them (seal.rs says why that is sound).
+    checks: read::Checks,
     /// The writer's lock (`open_writer`), released after everything above is closed.
     lock: Option<lock::WriterLock>,
     /// The anchor file (anchor.rs).
@@ -194,10 +194,12 @@ impl Store {
         let lock = lock::WriterLock::acquire(path)?;
         // Read before SQLite or the checkpointer touch the files, and removed at once: from
         // here on a crash must leave no seal behind.
-        let sealed_at_open = seal::intact(path);
+        let sealed = seal::intact(path);
         seal::remove(path).map_err(|error| StoreError::io(&seal::seal_path(path), error))?;
         let mut store = Store::open_with(path, Some(lock), options)?;
-        store.sealed_at_open = sealed_at_open;
+        if sealed {
+            store.checks = read::Checks::RowsOnly;
+        }
         store.seal = Some(seal::SealOnClose {
             db: path.to_path_buf(),
             armed: std::cell::Cell::new(false),
@@ -223,7 +225,7 @@ impl Store {
             district_codes: Default::default(),
             checkpointer: checkpoint::Checkpointer::spawn(path, options.checkpoints)?,
             seal: None,
-            sealed_at_open: false,
+            checks: read::Checks::Sqlite,
             lock,
             anchor: options
                 .anchor

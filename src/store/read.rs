@@ -55,11 +55,7 @@ impl Store {
         let path = self.path.clone();
         let chain = std::thread::spawn(move || check_chain_at(&path));
         let path = self.path.clone();
-        let checks = if self.sealed_at_open {
-            Checks::RowsOnly
-        } else {
-            Checks::Sqlite
-        };
+        let checks = self.checks;
         let integrity = std::thread::spawn(move || {
             let conn = Store::open_reader(&path)?;
             match checks {

@@ -180,6 +180,31 @@ fn reach(
     Ok((caller, id))
 }
 
+/// The application a form page names, for a signed-in member of its district's desk
+/// (`operators`: operators too, not only officers), recorded as a view before the form shows
+/// whose child it is. Not signed in: to the staff entrance.
+async fn reached_for_form(
+    app: &AppState,
+    page: &Page,
+    number: &str,
+    operators: bool,
+) -> Result<(Caller, crate::domain::application::ApplicationId), Response> {
+    if page.staff.is_none() {
+        return Err(see_other("/staff"));
+    }
+    let (caller, id) = reach(app, page, number, operators).map_err(|e| page.api_error(e))?;
+    record_views(
+        app,
+        &caller,
+        ViewKind::Application,
+        vec![id],
+        page.lang.api(),
+    )
+    .await
+    .map_err(|e| page.api_error(e))?;
+    Ok((caller, id))
+}
+
 async fn application(
     State(app): State<AppState>,
     page: Page,
@@ -687,20 +712,8 @@ fn access_code_form(
 
 /// The officer's amendment on the parent's behalf: the parent's own pages (`Amender`).
 async fn amender(app: &AppState, page: &Page, number: &str) -> Result<Amender, Response> {
-    if page.staff.is_none() {
-        return Err(see_other("/staff"));
-    }
-    let (caller, id) = reach(app, page, number, false).map_err(|e| page.api_error(e))?;
     // The form shows the applicant's contacts: a view like the application's own.
-    record_views(
-        app,
-        &caller,
-        ViewKind::Application,
-        vec![id],
-        page.lang.api(),
-    )
-    .await
-    .map_err(|e| page.api_error(e))?;
+    let (caller, id) = reached_for_form(app, page, number, false).await?;
     let number = ids::application_number(&app.service.read().catalog, id);
     Ok(Amender::Staff { caller, id, number })
 }

@@ -7,11 +7,9 @@
 //! the applicant's IIN does the same.
 
 use super::super::parent::relation_select;
-use super::super::{see_other, FieldAttrs, Fields, Page};
-use super::{new_code_page, reach, texts};
-use crate::domain::access_log::ViewKind;
+use super::super::{FieldAttrs, Fields, Page};
+use super::{new_code_page, reached_for_form, texts};
 use crate::domain::application::{Applicant, ApplicantForm, Application, Refusal};
-use crate::http::access_log::record_views;
 use crate::http::applications::read_blocking;
 use crate::http::auth::Caller;
 use crate::http::error::refusal_kind;
@@ -40,19 +38,7 @@ async fn reached(
     page: &Page,
     number: &str,
 ) -> Result<(Caller, Application), Response> {
-    if page.staff.is_none() {
-        return Err(see_other("/staff"));
-    }
-    let (caller, id) = reach(app, page, number, true).map_err(|e| page.api_error(e))?;
-    record_views(
-        app,
-        &caller,
-        ViewKind::Application,
-        vec![id],
-        page.lang.api(),
-    )
-    .await
-    .map_err(|e| page.api_error(e))?;
+    let (caller, id) = reached_for_form(app, page, number, true).await?;
     let found = read_blocking(app, page.lang.api(), move |conn| {
         crate::store::application(conn, id)
     })
