@@ -65,6 +65,13 @@ impl Bench {
             start_micros: (Utc::now() + Duration::days(400)).timestamp_micros(),
             ticks: AtomicI64::new(0),
         });
+        if let Ok(sql) = std::env::var("KEZEK_EXPERIMENT_SQL") {
+            kezek::store::Store::open(&path)
+                .expect("open")
+                .connection_for_tests()
+                .execute_batch(&sql)
+                .expect("experiment sql");
+        }
         let started = Instant::now();
         let service = Service::start(&path, clock.clone()).expect("the service starts");
         let catalog = demo::ensure_catalog(&service).expect("the demo catalog");
@@ -111,8 +118,19 @@ impl Bench {
         .expect("the journal")
     }
 
-    /// How many registrations after `since` and in how many transactions.
-    fn report_batches(&self, case: &str, since: i64) {
+    /// Where a case starts: the journal's end and the bytes written so far.
+    fn mark(&self) -> Mark {
+        Mark {
+            seq: self.last_seq(),
+            written: written_bytes(),
+        }
+    }
+
+    /// How many registrations after `since`, in how many transactions, and how many bytes
+    /// the process wrote for each (WAL frames, checkpoints): the writer is bound by those
+    /// bytes, and unlike the rate they do not depend on how fast the disk is today.
+    fn report_batches(&self, case: &str, mark: Mark) {
+        let since = mark.seq;
         let conn = kezek::store::Store::open_reader(&self.path).expect("a reader");
         let (registrations, commits): (i64, i64) = conn
             .query_row(
@@ -127,6 +145,14 @@ impl Bench {
              {:.1} per transaction on average",
             registrations as f64 / commits.max(1) as f64
         );
+        if let (Some(before), Some(after)) = (mark.written, written_bytes()) {
+            let per = |bytes: u64| bytes as f64 / registrations.max(1) as f64;
+            eprintln!(
+                "{case}: {:.0} B passed to write(2) and {:.0} B written to storage per registration",
+                per(after.0 - before.0),
+                per(after.1 - before.1)
+            );
+        }
     }
 }
 
@@ -150,6 +176,23 @@ fn one_million_db() -> Option<PathBuf> {
     }
 }
 
+/// The start of a case: see `Bench::mark`.
+#[derive(Clone, Copy)]
+struct Mark {
+    seq: i64,
+    written: Option<(u64, u64)>,
+}
+
+/// This process's `wchar` and `write_bytes` from /proc/self/io (Linux only).
+fn written_bytes() -> Option<(u64, u64)> {
+    let io = std::fs::read_to_string("/proc/self/io").ok()?;
+    let field = |name: &str| {
+        io.lines()
+            .find_map(|line| line.strip_prefix(name)?.trim().parse::<u64>().ok())
+    };
+    Some((field("wchar:")?, field("write_bytes:")?))
+}
+
 fn benches(c: &mut Criterion) {
     let mut group = c.benchmark_group("registration");
     group.throughput(Throughput::Elements(1));
@@ -165,7 +208,7 @@ fn benches(c: &mut Criterion) {
     let mut since = None;
     group.bench_function("1_submitter", |b| {
         let bench = fresh.get_or_insert_with(|| Bench::new(None));
-        since.get_or_insert_with(|| bench.last_seq());
+        since.get_or_insert_with(|| bench.mark());
         b.iter_custom(|iters| {
             let forms = bench.forms(iters);
             bench.register_all(forms, 1)
@@ -180,7 +223,7 @@ fn benches(c: &mut Criterion) {
     let mut since = None;
     group.bench_function("64_submitters", |b| {
         let bench = fresh.get_or_insert_with(|| Bench::new(None));
-        since.get_or_insert_with(|| bench.last_seq());
+        since.get_or_insert_with(|| bench.mark());
         b.iter_custom(|iters| concurrent(bench, iters))
     });
     if let (Some(bench), Some(since)) = (&fresh, since) {
@@ -197,7 +240,7 @@ fn benches(c: &mut Criterion) {
         let mut since = None;
         group.bench_function("64_submitters_1m", |b| {
             let bench = big.get_or_insert_with(|| Bench::new(Some(&db)));
-            since.get_or_insert_with(|| bench.last_seq());
+            since.get_or_insert_with(|| bench.mark());
             b.iter_custom(|iters| concurrent(bench, iters))
         });
         if let (Some(bench), Some(since)) = (&big, since) {
