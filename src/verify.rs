@@ -647,6 +647,9 @@ fn compare_live_state(
     if rebuilt.access != replayed.access {
         return Err("the access codes held in memory differ".into());
     }
+    if rebuilt.applicants != replayed.applicants {
+        return Err("the applicants' lists held in memory differ".into());
+    }
     if rebuilt.deadlines != replayed.deadlines {
         return Err("pending deadlines differ".into());
     }

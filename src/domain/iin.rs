@@ -91,6 +91,14 @@ impl Iin {
             .collect()
     }
 
+    /// The twelve digits as one number (at most 10^12, so 40 bits): the compact key by
+    /// which the in-memory state finds a person's applications (`QueueState::applicants`).
+    pub fn as_u64(&self) -> u64 {
+        self.0
+            .iter()
+            .fold(0, |number, digit| number * 10 + u64::from(*digit))
+    }
+
     /// The last four digits, enough for a person to recognise their own record on a
     /// printed form without revealing the number.
     pub fn masked(&self) -> String {

@@ -57,6 +57,11 @@ pub struct QueueState {
     /// Each application's access-code hash, its first 64 bits (see `access::prefix`): a
     /// parent's look-up is checked here, without reading the database.
     pub access: rustc_hash::FxHashMap<ApplicationId, u64>,
+    /// Every application (ended ones too) under its applicant, the IIN as a number
+    /// (`Iin::as_u64`): a signed-in parent's list is found here, not through an index on
+    /// `applications.applicant_iin`, whose random key cost every registration a WAL page of
+    /// its own (docs/PERFORMANCE.md, "Registration throughput"). About 20 B an application.
+    pub applicants: BTreeSet<(u64, ApplicationId)>,
     /// The journals' counters, derived from the events: the next number is always the last
     /// one plus one, so numbers are gapless by construction, and `apply` refuses any other.
     pub counters: BTreeMap<DistrictId, Counters>,
@@ -603,6 +608,8 @@ impl QueueState {
                 self.count_registration(application)?;
                 self.waiting
                     .insert(application.id.district, Waiting::of(application))?;
+                self.applicants
+                    .insert((application.applicant.iin.as_u64(), application.id));
             }
             Event::ApplicationWithdrawn { id }
             | Event::ApplicationAgedOut { id, .. }
@@ -618,8 +625,8 @@ impl QueueState {
             // A record about an application that changes nothing of the queue.
             Event::SurveyAnswered { .. } => {}
             Event::ApplicationAmended { id, amendment } => self.amend(*id, amendment)?,
-            // The applicant is the store's; the queue does not depend on who applies.
-            Event::ApplicantRebound { .. } => {}
+            // The queue does not depend on who applies; only the person's list changes.
+            Event::ApplicantRebound { id, applicant } => self.rebind(*id, applicant.iin.as_u64()),
             Event::ApplicationMoved { from, to } => self.move_application(*from, to)?,
             Event::FamilyRegistered(family) => self.register_family(family)?,
             Event::FamilyChoiceSet { family, together } => {
@@ -939,6 +946,27 @@ impl QueueState {
 
     /// A waiting application continues in another district under that district's next
     /// number; a stop list it was on goes with it.
+    /// The application now belongs to another person: it leaves the list of whoever had it.
+    /// The old person is not in the event, so the whole set is walked; a rebinding is a rare
+    /// act of an officer, and the set is walked in a few milliseconds at a million.
+    fn rebind(&mut self, id: ApplicationId, applicant: u64) {
+        self.applicants.retain(|(_, of)| *of != id);
+        self.applicants.insert((applicant, id));
+    }
+
+    /// The applications of one person (`Iin::as_u64`), in the order of their ids.
+    pub fn applications_of(&self, applicant: u64) -> Vec<ApplicationId> {
+        let first = ApplicationId {
+            district: DistrictId(0),
+            number: RegistrationNumber(0),
+        };
+        self.applicants
+            .range((applicant, first)..)
+            .take_while(|(person, _)| *person == applicant)
+            .map(|(_, id)| *id)
+            .collect()
+    }
+
     fn move_application(
         &mut self,
         from: ApplicationId,
@@ -960,6 +988,8 @@ impl QueueState {
             )));
         }
         self.waiting.remove(from)?;
+        // The ended application stays in its applicant's list beside the one continuing it.
+        self.applicants.insert((to.applicant.iin.as_u64(), to.id));
         // Only the number counts: a moved application may keep an earlier time, and the
         // time new registrations may not go back behind is theirs alone.
         self.counters

@@ -10,8 +10,11 @@ use super::views::{self, ApplicationView, PositionView, ReferralView};
 use super::{created, no_store, ok, AppState, Fingerprint, Submission};
 use crate::domain::access_log::ViewKind;
 use crate::domain::amendment::{AmendmentForm, MoveForm};
-use crate::domain::application::{ApplicationId, Channel, RegistrationForm, Satisfaction};
+use crate::domain::application::{
+    Application, ApplicationId, Channel, RegistrationForm, Satisfaction,
+};
 use crate::domain::history;
+use crate::domain::iin::Iin;
 use crate::domain::numbers as ids;
 use crate::domain::referral::ReferralId;
 use crate::domain::staff::Role;
@@ -71,11 +74,7 @@ pub struct MyApplications {
     ))]
 async fn my_applications(State(app): State<AppState>, ctx: Ctx) -> Result<Response, ApiError> {
     let person = person_of(&app, &ctx)?;
-    let iin = person.iin.clone();
-    let found = read_blocking(&app, ctx.lang, move |conn| {
-        store::identity::applications_of(conn, &iin)
-    })
-    .await?;
+    let found = applications_of_person(&app, ctx.lang, &person.iin).await?;
     let state = app.service.read();
     let items = found
         .into_iter()
@@ -88,6 +87,25 @@ async fn my_applications(State(app): State<AppState>, ctx: Ctx) -> Result<Respon
         .collect();
     drop(state);
     Ok(no_store(ok(false, MyApplications { items })))
+}
+
+/// The applications where the person with this IIN is the applicant, newest first: the
+/// candidates from memory, each confirmed by its row.
+pub(super) async fn applications_of_person(
+    app: &AppState,
+    lang: Lang,
+    iin: &str,
+) -> Result<Vec<Application>, ApiError> {
+    let candidates = match Iin::parse(iin) {
+        Ok(person) => app.service.read().applications_of(person.as_u64()),
+        // Not an IIN (a provider's claim can be anything): nobody's applications.
+        Err(_) => return Ok(Vec::new()),
+    };
+    let iin = iin.to_owned();
+    read_blocking(app, lang, move |conn| {
+        store::identity::applications_of(conn, &iin, &candidates)
+    })
+    .await
 }
 
 /// The signed-in person calling, or the refusal that says why there is none.

@@ -21,21 +21,35 @@ use std::path::Path;
 /// is a provider's error, not a family.
 pub const APPLICATIONS_OF_PERSON_MAX: usize = 50;
 
-/// The applications where `applicant_iin` is the applicant, newest first.
+/// Of `candidates` (the in-memory state's applications of the person:
+/// `QueueState::applications_of`), those whose row names `applicant_iin` as the applicant,
+/// newest first, at most `APPLICATIONS_OF_PERSON_MAX`. The row is the authority: a reader's
+/// state may be a batch ahead of the rows it can see.
 pub fn applications_of(
     conn: &Connection,
     applicant_iin: &str,
+    candidates: &[ApplicationId],
 ) -> Result<Vec<Application>, StoreError> {
     let sql = format!(
-        "SELECT {APPLICATION_COLUMNS} FROM applications WHERE applicant_iin = ?1 \
-         ORDER BY registered_at DESC, district_id, registration_number LIMIT ?2"
+        "SELECT {APPLICATION_COLUMNS} FROM applications \
+         WHERE district_id = ?1 AND registration_number = ?2 AND applicant_iin = ?3"
     );
     let mut statement = conn.prepare_cached(&sql)?;
-    let mut rows = statement.query(params![applicant_iin, APPLICATIONS_OF_PERSON_MAX as i64])?;
     let mut found = Vec::new();
-    while let Some(row) = rows.next()? {
-        found.push(codec::application_from_row(row)?);
+    for id in candidates {
+        let mut rows = statement.query(params![id.district.0, id.number.0, applicant_iin])?;
+        if let Some(row) = rows.next()? {
+            found.push(codec::application_from_row(row)?);
+        }
     }
+    found.sort_by_key(|a| {
+        (
+            std::cmp::Reverse(a.registered_at),
+            a.id.district,
+            a.id.number,
+        )
+    });
+    found.truncate(APPLICATIONS_OF_PERSON_MAX);
     Ok(found)
 }
 

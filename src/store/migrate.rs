@@ -57,6 +57,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0011_one_child_index.sql",
         sql: include_str!("../../migrations/0011_one_child_index.sql"),
     },
+    // 0012: a signed-in parent's list from memory, without the applicant's index.
+    Migration {
+        name: "0012_applicant_list_in_memory.sql",
+        sql: include_str!("../../migrations/0012_applicant_list_in_memory.sql"),
+    },
 ];
 
 pub fn schema_version(conn: &Connection) -> Result<usize, StoreError> {

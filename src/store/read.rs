@@ -11,6 +11,7 @@ use crate::domain::catalog::{
 };
 use crate::domain::event::{Actor, ChainChecker, ChainError, Hash, RecordedEvent};
 use crate::domain::family::{Family, FamilyId};
+use crate::domain::iin::Iin;
 use crate::domain::referral::{DistrictPolicy, FreePlace, InterleaveCycle, PlaceId, Referral};
 use crate::domain::state::QueueState;
 use crate::domain::state::{Counters, Deadline, LiveReferral};
@@ -117,7 +118,7 @@ pub fn load_state(conn: &Connection) -> Result<QueueState, StoreError> {
     }
     load_places_and_referrals(conn, &mut state)?;
     load_counters(conn, &mut state)?;
-    load_access_codes(conn, &mut state)?;
+    load_access_codes_and_applicants(conn, &mut state)?;
     load_families(conn, &mut state)?;
     load_enrolled(conn, &mut state)?;
     load_transfers(conn, &mut state)?;
@@ -234,27 +235,40 @@ fn load_families(conn: &Connection, state: &mut QueueState) -> Result<(), StoreE
     Ok(())
 }
 
-fn load_access_codes(conn: &Connection, state: &mut QueueState) -> Result<(), StoreError> {
+/// Each application's access-code prefix and its applicant, in one pass over the table.
+fn load_access_codes_and_applicants(
+    conn: &Connection,
+    state: &mut QueueState,
+) -> Result<(), StoreError> {
     let mut statement = conn.prepare(
-        "SELECT district_id, registration_number, access_code_hash FROM applications \
-         WHERE access_code_hash IS NOT NULL",
+        "SELECT district_id, registration_number, access_code_hash, applicant_iin \
+         FROM applications",
     )?;
     let mut rows = statement.query([])?;
+    let mut applicants = Vec::new();
     while let Some(row) = rows.next()? {
         let id = ApplicationId {
             district: DistrictId(row.get(0)?),
             number: RegistrationNumber(row.get(1)?),
         };
-        let hash = row.get_ref(2)?.as_str()?;
-        let prefix = crate::domain::access::prefix(hash).ok_or_else(|| {
+        let corrupt = |why: &str| {
             StoreError::corrupt(
                 "applications",
                 format!("{}/{}", id.district.0, id.number.0),
-                "access_code_hash is not hex",
+                why,
             )
-        })?;
-        state.access.insert(id, prefix);
+        };
+        if let Some(hash) = row.get_ref(2)?.as_str_or_null()? {
+            let prefix = crate::domain::access::prefix(hash)
+                .ok_or_else(|| corrupt("access_code_hash is not hex"))?;
+            state.access.insert(id, prefix);
+        }
+        let applicant = Iin::parse(row.get_ref(3)?.as_str()?)
+            .map_err(|_| corrupt("applicant_iin is not an IIN"))?;
+        applicants.push((applicant.as_u64(), id));
     }
+    // Collected first: a set built from a whole vector is sorted once and packed full.
+    state.applicants = applicants.into_iter().collect();
     Ok(())
 }
 

@@ -321,11 +321,7 @@ async fn me(State(app): State<AppState>, page: Page) -> Response {
         Err(response) => return *response,
     };
     let lang = page.lang.api();
-    let iin = person.iin.clone();
-    let found = crate::http::applications::read_blocking(&app, lang, move |conn| {
-        crate::store::identity::applications_of(conn, &iin)
-    })
-    .await;
+    let found = crate::http::applications::applications_of_person(&app, lang, &person.iin).await;
     let found = match found {
         Ok(found) => found,
         Err(error) => return page.api_error(error),
