@@ -11,6 +11,7 @@ pub mod documents;
 pub mod domain;
 pub mod http;
 pub mod notify;
+pub mod opendata;
 pub mod service;
 pub mod simulate;
 pub mod store;

@@ -191,6 +191,26 @@ enum Commands {
         #[arg(long, default_value_t = 400)]
         kindergartens: usize,
     },
+    /// Writes an open-data snapshot into DIR: the anonymised queue and the protocol of places
+    /// and referrals as CSV and JSON, their Frictionless data package and data dictionary,
+    /// cut at one journal sequence number and signed with the deployment's key (the one
+    /// beside the database). Safe while the service runs.
+    Export {
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+    /// Checks an open-data snapshot: the signature of its data package and every file's size
+    /// and SHA-256. The key is --public-key (as GET /api/v1/keys publishes it), or the
+    /// service's at --url, or the one beside --db. With --url it also checks that the chain
+    /// head the snapshot names is the service's journal at that sequence number
+    /// (GET /api/v1/chain/{seq}).
+    CheckExport {
+        dir: PathBuf,
+        #[arg(long, value_name = "BASE64URL")]
+        public_key: Option<String>,
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+    },
     /// Staff accounts: add one (its token is printed once), list them, revoke one.
     Staff {
         #[command(subcommand)]
@@ -294,6 +314,12 @@ fn main() -> ExitCode {
             simulate(db_given.then_some(db.as_path()), &options)
         }
         Commands::Staff { action } => staff(&db, action),
+        Commands::Export { out } => export(&db, &out),
+        Commands::CheckExport {
+            dir,
+            public_key,
+            url,
+        } => check_export(&db, &dir, public_key, url),
     };
     match result {
         Ok(code) => code,
@@ -469,6 +495,119 @@ fn verify(db: &Path, full: bool, anchor: Option<PathBuf>) -> anyhow::Result<Exit
             Ok(ExitCode::from(2))
         }
     }
+}
+
+/// The directory the signing key lives in: the database's.
+fn key_directory(db: &Path) -> &Path {
+    db.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
+fn export(db: &Path, out: &Path) -> anyhow::Result<ExitCode> {
+    if !db.exists() {
+        anyhow::bail!("no database at {}", db.display());
+    }
+    let signer = kezek::documents::DocumentSigner::load_or_create(key_directory(db))
+        .context("the document signing key")?;
+    let mut conn = kezek::store::Store::open_reader(db)?;
+    let started = std::time::Instant::now();
+    let snapshot = kezek::opendata::cut(&mut conn, &signer, Utc::now())?;
+    kezek::opendata::write(&snapshot, out)?;
+    println!(
+        "ok: snapshot at journal sequence {} (chain head {}) written to {} in {:.1?}",
+        snapshot.seq,
+        snapshot.head,
+        out.display(),
+        started.elapsed()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check_export(
+    db: &Path,
+    dir: &Path,
+    public_key: Option<String>,
+    url: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    let published = match (&public_key, &url) {
+        (Some(key), _) => Some(key.clone()),
+        (None, Some(url)) => Some(published_key(url)?),
+        (None, None) => None,
+    };
+    let key = match published {
+        Some(text) => kezek::opendata::verifying_key(&text)
+            .context("--public-key is not a base64url Ed25519 key")?,
+        None => kezek::documents::DocumentSigner::load_or_create(key_directory(db))
+            .context("the document signing key")?
+            .verifying_key(),
+    };
+    let chain_checked = url.is_some();
+    let checked = match kezek::opendata::check(dir, &key) {
+        Ok(checked) => checked,
+        Err(failure) => {
+            println!("FAILED: {failure}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    if let Some(url) = url {
+        let hash = published_chain_hash(&url, checked.seq)?;
+        if hash.as_deref() != Some(checked.chain_head.as_str()) {
+            println!(
+                "FAILED: the service's journal at sequence {} is not the chain head the snapshot names",
+                checked.seq
+            );
+            return Ok(ExitCode::from(2));
+        }
+    }
+    println!(
+        "ok: signed by key {}, {} files as signed, cut at journal sequence {} (chain head {}){}",
+        checked.key_id,
+        checked.files,
+        checked.seq,
+        checked.chain_head,
+        if chain_checked {
+            ", which the service's journal holds"
+        } else {
+            ""
+        }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// GETs `path` from the service at `base` as JSON (a check run from anywhere, so a plain
+/// client with a timeout).
+fn get_json(base: &str, path: &str) -> anyhow::Result<Option<serde_json::Value>> {
+    let url = format!("{}{path}", base.trim_end_matches('/'));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let client = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(30))
+            .build()?;
+        let response = client.get(&url).send().await?;
+        if response.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let response = response.error_for_status()?;
+        Ok(Some(response.json().await?))
+    })
+}
+
+/// The deployment's public key as `GET /api/v1/keys` publishes it.
+fn published_key(base: &str) -> anyhow::Result<String> {
+    let keys = get_json(base, "/api/v1/keys")?.context("the service publishes no keys")?;
+    keys[0]["public_key"]
+        .as_str()
+        .map(str::to_string)
+        .context("the service's key list has no public_key")
+}
+
+/// The hash of the service's journal at `seq` (`GET /api/v1/chain/{seq}`), if it has one.
+fn published_chain_hash(base: &str, seq: u64) -> anyhow::Result<Option<String>> {
+    Ok(get_json(base, &format!("/api/v1/chain/{seq}"))?
+        .and_then(|link| link["hash"].as_str().map(str::to_string)))
 }
 
 fn serve(config: Config) -> anyhow::Result<ExitCode> {

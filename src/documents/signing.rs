@@ -91,6 +91,13 @@ impl DocumentSigner {
         URL_SAFE_NO_PAD.encode(self.key.sign(&data.signed_bytes()).to_bytes())
     }
 
+    /// A signature over other bytes (an open-data snapshot's descriptor), base64url without
+    /// padding. The caller puts a label of its own in front, so that no such signature can
+    /// pass for a document's.
+    pub fn sign_bytes(&self, bytes: &[u8]) -> String {
+        URL_SAFE_NO_PAD.encode(self.key.sign(bytes).to_bytes())
+    }
+
     pub fn verify(&self, data: &DocumentData, signature: &str) -> bool {
         verify_with(&self.key.verifying_key(), data, signature)
     }
@@ -106,6 +113,10 @@ impl DocumentSigner {
         hasher.update(b"\0");
         hasher.update(self.key.to_bytes());
         hasher.finalize().into()
+    }
+
+    pub fn verifying_key(&self) -> VerifyingKey {
+        self.key.verifying_key()
     }
 
     pub fn public_key(&self) -> PublicKey {

@@ -26,6 +26,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(kindergartens))
         .routes(routes!(queue))
         .routes(routes!(protocol))
+        .routes(routes!(chain_link))
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]
@@ -420,4 +421,49 @@ pub(super) async fn protocol_of(
     };
     drop(state);
     Ok(body)
+}
+
+/// One link of the journal's hash chain, without its event: enough to check a published
+/// chain head, never what happened.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct ChainLink {
+    pub seq: u64,
+    pub recorded_at: DateTime<Utc>,
+    /// Hex SHA-256 of the event before (zeros before the first).
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// The public audit feed of chain heads: anyone holding a chain head the service published
+/// (an open-data snapshot names one) can check that the journal has it at that sequence
+/// number. The event itself (it may hold personal data) is for administrators only
+/// (`/api/v1/audit`).
+#[utoipa::path(get, path = "/api/v1/chain/{seq}", tag = "public",
+    params(("seq" = u64, Path, description = "The journal's sequence number")),
+    responses((status = 200, body = ChainLink), (status = 404, description = "No such event")))]
+async fn chain_link(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(seq): Path<String>,
+) -> Result<Response, ApiError> {
+    let not_found = || ApiError::new(error::NOT_FOUND, ctx.lang);
+    let seq: u64 = seq.parse().map_err(|_| not_found())?;
+    let events = read_blocking(&app, ctx.lang, move |conn| {
+        store::events_after(conn, seq.saturating_sub(1), 1)
+    })
+    .await?;
+    let event = events
+        .into_iter()
+        .next()
+        .filter(|event| event.seq == seq)
+        .ok_or_else(not_found)?;
+    Ok(ok(
+        false,
+        ChainLink {
+            seq,
+            recorded_at: event.recorded_at,
+            prev_hash: hex::encode(event.prev_hash),
+            hash: hex::encode(event.hash),
+        },
+    ))
 }

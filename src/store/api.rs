@@ -5,7 +5,7 @@ use super::codec::{self, APPLICATION_COLUMNS, REFERRAL_COLUMNS};
 use super::{Store, StoreError};
 use crate::domain::application::{Application, ApplicationId, ApplicationStatus};
 use crate::domain::catalog::DistrictId;
-use crate::domain::event::{Actor, RecordedEvent};
+use crate::domain::event::{Actor, Hash, RecordedEvent};
 use crate::domain::history::CohortMove;
 use crate::domain::referral::{FreePlace, Referral, ReferralId};
 use chrono::{DateTime, Utc};
@@ -484,4 +484,23 @@ pub fn left_children(
         children.push((id, at, group));
     }
     Ok(children)
+}
+
+/// The last event's sequence number and hash, on any connection (a reader's snapshot cuts
+/// at it); `None` for an empty journal.
+pub fn journal_head_of(conn: &Connection) -> Result<Option<(u64, Hash)>, StoreError> {
+    let head = conn
+        .query_row(
+            "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1",
+            [],
+            |row| Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?)),
+        )
+        .optional()?;
+    head.map(|(seq, hash)| {
+        let hash: Hash = hash
+            .try_into()
+            .map_err(|_| StoreError::corrupt("events", seq, "hash is not 32 bytes"))?;
+        Ok((seq as u64, hash))
+    })
+    .transpose()
 }

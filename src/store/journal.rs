@@ -19,23 +19,7 @@ use rusqlite::{params, OptionalExtension};
 impl Store {
     /// The last event's sequence number and hash: where the next event links on.
     pub fn journal_head(&self) -> Result<(u64, Hash), StoreError> {
-        let head = self
-            .conn
-            .query_row(
-                "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1",
-                [],
-                |row| Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?)),
-            )
-            .optional()?;
-        match head {
-            None => Ok((0, GENESIS_HASH)),
-            Some((seq, hash)) => {
-                let hash: Hash = hash
-                    .try_into()
-                    .map_err(|_| StoreError::corrupt("events", seq, "hash is not 32 bytes"))?;
-                Ok((seq as u64, hash))
-            }
-        }
+        Ok(super::journal_head_of(&self.conn)?.unwrap_or((0, GENESIS_HASH)))
     }
 
     pub fn child_has_active_application(&self, child_iin: &str) -> Result<bool, StoreError> {
