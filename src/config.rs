@@ -53,6 +53,28 @@ pub struct Config {
     /// `oidc.allow_production_without_provider` says so (README, "Signing in").
     pub deployment: Deployment,
     pub oidc: OidcSettings,
+    pub open_data: OpenDataSettings,
+}
+
+/// The daily open-data snapshots (src/opendata.rs), cut at local midnight and served at
+/// `/api/v1/open-data`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OpenDataSettings {
+    /// Where they are kept, one folder per day; `<db>.open-data/` beside the database when
+    /// absent.
+    pub dir: Option<PathBuf>,
+    /// How many days of them are kept; 0 makes none.
+    pub keep_days: u32,
+}
+
+impl Default for OpenDataSettings {
+    fn default() -> Self {
+        OpenDataSettings {
+            dir: None,
+            keep_days: 30,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -277,6 +299,7 @@ impl Default for Config {
             store: StoreSettings::default(),
             deployment: Deployment::Development,
             oidc: OidcSettings::default(),
+            open_data: OpenDataSettings::default(),
         }
     }
 }

@@ -655,11 +655,11 @@ fn serve(config: Config) -> anyhow::Result<ExitCode> {
         Some(channel) => {
             tracing::info!(channel = ?notify, "notifications on");
             let sender = kezek::notify::SenderConfig::default();
-            Service::start_notifying(db, clock, &store, channel, sender)
+            Service::start_notifying(db, Arc::clone(&clock), &store, channel, sender)
         }
         None => {
             tracing::info!("notifications off: messages wait in the outbox");
-            Service::start_with(db, clock, &store)
+            Service::start_with(db, Arc::clone(&clock), &store)
         }
     }
     .with_context(|| format!("opening {}", db.display()))?;
@@ -691,10 +691,26 @@ fn serve(config: Config) -> anyhow::Result<ExitCode> {
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
-        http.signer = Some(Arc::new(
+        let signer = Arc::new(
             kezek::documents::DocumentSigner::load_or_create(directory)
                 .context("the document signing key")?,
-        ));
+        );
+        http.signer = Some(Arc::clone(&signer));
+        // The daily open-data snapshots: the first at start (if today has none), then
+        // after each local midnight; a thread of its own, reading on its own connection.
+        let open_data = config
+            .open_data
+            .dir
+            .clone()
+            .unwrap_or_else(|| kezek::opendata::default_dir(db));
+        kezek::opendata::spawn_daily(
+            db.to_path_buf(),
+            open_data,
+            signer,
+            Arc::clone(&clock),
+            config.open_data.keep_days,
+        )
+        .context("the open-data thread")?;
         let router = kezek::http::router(service.clone(), db.to_path_buf(), manual_clock, http);
         let settings = kezek::http::server::ServerSettings::from_config(&config);
         kezek::http::server::serve(listener, router, settings, shutdown).await;

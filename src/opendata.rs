@@ -26,7 +26,7 @@ use crate::domain::state::QueueState;
 use crate::store::{self, StoreError};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use chrono::{DateTime, Datelike, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, SecondsFormat, Utc};
 use ed25519_dalek::{Signature, Verifier, VerifyingKey};
 use rusqlite::Connection;
 use serde_json::{json, Value};
@@ -693,4 +693,87 @@ pub fn check(dir: &Path, key: &VerifyingKey) -> Result<Checked, CheckError> {
 pub fn verifying_key(text: &str) -> Option<VerifyingKey> {
     let bytes = URL_SAFE_NO_PAD.decode(text.trim()).ok()?;
     VerifyingKey::from_bytes(&<[u8; 32]>::try_from(bytes.as_slice()).ok()?).ok()
+}
+
+/// The folder of daily snapshots beside the database when none is configured.
+pub fn default_dir(db: &Path) -> std::path::PathBuf {
+    let mut name = db.file_name().unwrap_or_default().to_os_string();
+    name.push(".open-data");
+    db.with_file_name(name)
+}
+
+/// The days with a whole snapshot in `dir` (a folder named by its local date, holding a
+/// signature), newest first.
+pub fn kept(dir: &Path) -> Vec<NaiveDate> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut days: Vec<NaiveDate> = entries
+        .filter_map(|entry| {
+            let entry = entry.ok()?;
+            let day = NaiveDate::parse_from_str(entry.file_name().to_str()?, "%Y-%m-%d").ok()?;
+            entry.path().join(SIGNATURE).is_file().then_some(day)
+        })
+        .collect();
+    days.sort_unstable_by(|a, b| b.cmp(a));
+    days
+}
+
+/// The service's daily round: today's snapshot (local date) if there is none yet, then the
+/// snapshots older than `keep_days` removed. A snapshot is written into a hidden folder and
+/// renamed whole, so a crash leaves no half day. Answers whether one was made.
+pub fn daily(
+    db: &Path,
+    dir: &Path,
+    signer: &DocumentSigner,
+    now: DateTime<Utc>,
+    keep_days: u32,
+) -> Result<bool, SnapshotError> {
+    let today = crate::domain::local_date(now);
+    let day_dir = dir.join(today.format("%Y-%m-%d").to_string());
+    let made = if keep_days > 0 && !day_dir.join(SIGNATURE).is_file() {
+        let mut conn = store::Store::open_reader(db)?;
+        let snapshot = cut(&mut conn, signer, now)?;
+        let partial = dir.join(format!(".{}.partial", today.format("%Y-%m-%d")));
+        if partial.exists() {
+            std::fs::remove_dir_all(&partial)?;
+        }
+        write(&snapshot, &partial)?;
+        if day_dir.exists() {
+            std::fs::remove_dir_all(&day_dir)?;
+        }
+        std::fs::rename(&partial, &day_dir)?;
+        std::fs::File::open(dir)?.sync_all()?;
+        true
+    } else {
+        false
+    };
+    for day in kept(dir) {
+        if (today - day).num_days() >= i64::from(keep_days) {
+            std::fs::remove_dir_all(dir.join(day.format("%Y-%m-%d").to_string()))?;
+        }
+    }
+    Ok(made)
+}
+
+/// Runs `daily` once a minute on a thread of its own, for as long as the process lives: the
+/// first round at start, then each day's at the first minute after local midnight. A
+/// failure is logged and tried again the next minute; it never stops the service.
+pub fn spawn_daily(
+    db: std::path::PathBuf,
+    dir: std::path::PathBuf,
+    signer: std::sync::Arc<DocumentSigner>,
+    clock: std::sync::Arc<dyn crate::clock::Clock>,
+    keep_days: u32,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("open-data".into())
+        .spawn(move || loop {
+            match daily(&db, &dir, &signer, clock.now(), keep_days) {
+                Ok(true) => tracing::info!("open-data snapshot made"),
+                Ok(false) => {}
+                Err(error) => tracing::error!(%error, "open-data snapshot failed"),
+            }
+            std::thread::sleep(std::time::Duration::from_secs(60));
+        })
 }

@@ -337,3 +337,59 @@ async fn check_export_against_the_running_service() {
         assert_eq!(answer.status(), 404, "{missing}");
     }
 }
+
+/// The service's daily round: a snapshot a day under `<db>.open-data/`, made once, served
+/// as its files, and dropped after `keep_days`.
+#[tokio::test]
+async fn daily_snapshots_are_served_and_expire() {
+    use kezek::clock::Clock;
+    let server = http::Server::start().await;
+    let form = serde_json::to_value(common::valid_form(2)).unwrap();
+    server.register(form).await;
+    let db = server.app.path.clone();
+    let dir = opendata::default_dir(&db);
+    // The router's key: the one beside the database.
+    let signer = DocumentSigner::load_or_create(db.parent().unwrap()).unwrap();
+    let now = server.app.clock.now();
+    let daily = |now| opendata::daily(&db, &dir, &signer, now, 2).unwrap();
+    assert!(daily(now), "the first round makes today's");
+    assert!(!daily(now), "and only once");
+
+    let list: serde_json::Value = server
+        .get("/api/v1/open-data")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let today = kezek::domain::local_date(now);
+    assert_eq!(list["snapshots"][0]["date"], today.to_string());
+    let href = list["snapshots"][0]["datapackage"].as_str().unwrap();
+    let served = server.get(href).send().await.unwrap();
+    assert_eq!(served.status(), 200);
+    assert_eq!(
+        served.headers()["content-type"].to_str().unwrap(),
+        "application/json"
+    );
+    let day_dir = dir.join(today.to_string());
+    assert_eq!(
+        served.bytes().await.unwrap().as_ref(),
+        std::fs::read(day_dir.join("datapackage.json")).unwrap()
+    );
+    assert!(opendata::check(&day_dir, &signer.verifying_key()).is_ok());
+    for missing in [
+        format!("/api/v1/open-data/{today}/kezek.db"),
+        format!("/api/v1/open-data/{today}/..%2Fdatapackage.json"),
+        "/api/v1/open-data/1999-01-01/queue.csv".to_string(),
+        "/api/v1/open-data/today/queue.csv".to_string(),
+    ] {
+        let answer = server.get(&missing).send().await.unwrap();
+        assert_eq!(answer.status(), 404, "{missing}");
+    }
+
+    // Two days on, with two days kept: the first is gone, the new one is there.
+    let later = now + chrono::Duration::days(2);
+    assert!(daily(later));
+    assert_eq!(opendata::kept(&dir), vec![kezek::domain::local_date(later)]);
+}

@@ -29,6 +29,7 @@ mod auth;
 mod documents;
 mod identity;
 mod kindergarten;
+mod opendata;
 mod public;
 mod readiness;
 mod staff;
@@ -87,6 +88,9 @@ pub struct HttpConfig {
     /// `already_queued` answers a signed-in person may get an hour before their
     /// registrations are refused (`registration_attempts_limited`).
     pub refusals_per_person_per_hour: usize,
+    /// Where the daily open-data snapshots are (`[open_data] dir`); when `None`,
+    /// `<db>.open-data/` beside the database.
+    pub open_data_dir: Option<PathBuf>,
 }
 
 /// Three: a parent who mistyped a child's IIN or registers siblings sees the answer; a
@@ -106,6 +110,7 @@ impl Default for HttpConfig {
             oidc: None,
             staff_oidc: None,
             refusals_per_person_per_hour: REFUSALS_PER_PERSON_PER_HOUR,
+            open_data_dir: None,
         }
     }
 }
@@ -140,6 +145,7 @@ impl HttpConfig {
             oidc: None,
             staff_oidc: None,
             refusals_per_person_per_hour: REFUSALS_PER_PERSON_PER_HOUR,
+            open_data_dir: config.open_data.dir.clone(),
         }
     }
 }
@@ -245,6 +251,8 @@ pub struct AppStateInner {
     refusals: oidc::RefusalQuota,
     /// The database, for the record of refused attempts (written beside the writer).
     db: PathBuf,
+    /// The daily open-data snapshots, served as files (see `opendata`).
+    open_data: PathBuf,
 }
 
 #[derive(OpenApi)]
@@ -303,6 +311,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(admin::routes())
         .merge(access_log::routes())
         .merge(documents::routes())
+        .merge(opendata::routes())
         .split_for_parts();
     error::document_common_errors(&mut openapi);
     (router, openapi)
@@ -367,6 +376,9 @@ pub fn router(
         oidc: config.oidc.map(|c| Arc::new(oidc::Provider::new(c))),
         staff_oidc: config.staff_oidc.map(|c| Arc::new(oidc::Provider::new(c))),
         refusals: oidc::RefusalQuota::new(config.refusals_per_person_per_hour),
+        open_data: config
+            .open_data_dir
+            .unwrap_or_else(|| crate::opendata::default_dir(&db)),
         db,
         manual_clock,
         last_probe: Default::default(),
