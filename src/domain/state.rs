@@ -948,7 +948,7 @@ impl QueueState {
     /// number; a stop list it was on goes with it.
     /// The application now belongs to another person: it leaves the list of whoever had it.
     /// The old person is not in the event, so the whole set is walked; a rebinding is a rare
-    /// act of an officer, and the set is walked in a few milliseconds at a million.
+    /// act of an officer, and a walk of the set at a million takes milliseconds, not seconds.
     fn rebind(&mut self, id: ApplicationId, applicant: u64) {
         self.applicants.retain(|(_, of)| *of != id);
         self.applicants.insert((applicant, id));
