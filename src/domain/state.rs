@@ -604,6 +604,7 @@ impl QueueState {
                 self.waiting
                     .insert(application.id.district, Waiting::of(application))?;
             }
+            Event::ApplicationImported { application, .. } => self.import(application)?,
             Event::ApplicationWithdrawn { id }
             | Event::ApplicationAgedOut { id, .. }
             | Event::ApplicationRefused { id, .. } => {
@@ -799,7 +800,8 @@ impl QueueState {
                 .collect()
         };
         match event {
-            Event::ApplicationRegistered(application) => vec![application.id],
+            Event::ApplicationRegistered(application)
+            | Event::ApplicationImported { application, .. } => vec![application.id],
             Event::ApplicationWithdrawn { id }
             | Event::ApplicationAgedOut { id, .. }
             | Event::ApplicationRefused { id, .. }
@@ -934,6 +936,28 @@ impl QueueState {
         } else {
             return Err(invalid(&id));
         }
+        Ok(())
+    }
+
+    /// An application from the earlier system waits under the district's next number with
+    /// its own, earlier time: as for a move, only the number counts, and the time new
+    /// registrations may not go back behind stays theirs.
+    fn import(&mut self, application: &Application) -> Result<(), StateError> {
+        let id = application.id;
+        if !self.catalog.districts.contains_key(&id.district) {
+            return Err(StateError::UnknownDistrict(id.district));
+        }
+        let counters = self.counters.entry(id.district).or_default();
+        let well_formed = application.status == ApplicationStatus::Queued
+            && application.held_until.is_none()
+            && application.moved_from.is_none()
+            && application.legacy_number.is_some()
+            && id.number.0 == counters.registrations + 1;
+        if !well_formed {
+            return Err(StateError::Invalid(format!("import of {id:?}")));
+        }
+        counters.registrations = id.number.0;
+        self.waiting.insert(id.district, Waiting::of(application))?;
         Ok(())
     }
 

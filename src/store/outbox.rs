@@ -200,6 +200,9 @@ impl Store {
             | Event::ApplicationAmended { .. }
             | Event::ApplicantRebound { .. }
             | Event::ApplicationMoved { .. }
+            // The family knew of its application in the earlier system; a million messages
+            // on the day of an import would only alarm them.
+            | Event::ApplicationImported { .. }
             | Event::FamilyRegistered(_)
             | Event::FamilyChoiceSet { .. }
             | Event::FamilyPassedOver { .. }

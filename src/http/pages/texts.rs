@@ -361,6 +361,10 @@ pub fn change(lang: PageLang, kind: &str) -> &'static str {
             kk: "Басқа ауданға ауыстырылды",
             ru: "Перенесено в другой район",
         },
+        "application_imported" => T {
+            kk: "Бұрынғы жүйеден көшірілді",
+            ru: "Перенесено из прежней системы",
+        },
         "family_choice_set" => T {
             kk: "Отбасының таңдауы өзгерді",
             ru: "Изменён выбор семьи",
@@ -416,6 +420,10 @@ pub fn channel(lang: PageLang, code: &str) -> &'static str {
         "office" => T {
             kk: "Білім бөлімі",
             ru: "Отдел образования",
+        },
+        "import" => T {
+            kk: "Бұрынғы жүйе",
+            ru: "Прежняя система",
         },
         _ => T {
             kk: "Басқа",
