@@ -5,6 +5,8 @@
 //! cut short and then given whole is resumed without doubling, and `verify` passes.
 
 mod common;
+#[path = "common/http.rs"]
+mod http;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use common::{date, start_time, TestApp};
@@ -595,5 +597,48 @@ fn a_verified_priority_keeps_its_tier_and_an_unverified_one_waits_for_an_officer
             ("OLD-100000".to_string(), 0, "verified".to_string()),
             ("OLD-100001".to_string(), 2, "claimed".to_string()),
         ]
+    );
+}
+
+/// The officer's view of an imported application names its old number beside the new one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_application_view_shows_the_old_number_beside_the_new_one() {
+    use http::Go;
+    let server = http::Server::start().await;
+    let service = server.app.service().clone();
+    let csv = tokio::task::spawn_blocking(move || {
+        let mut rng = SmallRng::seed_from_u64(5);
+        let (mut row, _) = good_row(41, &mut rng, &mut HashSet::new());
+        row[column("district")] = "ESL".into();
+        row[column("kindergartens")] = "any".into();
+        let csv = HEADER.join(",") + "\n" + &fields_of(&row) + "\n";
+        let summary = import_bytes(
+            &service,
+            csv.as_bytes(),
+            &ImportOptions::default(),
+            |_, _| {},
+        )
+        .unwrap();
+        assert_eq!(summary.taken, 1, "{:?}", summary.refused);
+        row
+    })
+    .await
+    .unwrap();
+    let officer = server.officer();
+    let answer = server
+        .get("/api/v1/applications/ESL-1")
+        .bearer_auth(&officer)
+        .go()
+        .await;
+    assert_eq!(answer.status, 200);
+    let view = answer.json();
+    assert_eq!(view["number"], "ESL-1");
+    assert_eq!(view["legacy_number"], "OLD-100041");
+    assert_eq!(view["channel"], "import");
+    assert_eq!(view["history"][0]["change"], "application_imported");
+    let original = kezek::domain::import::parse_time(&csv[column("registered_at")]).unwrap();
+    assert_eq!(
+        view["registered_at"],
+        serde_json::to_value(original).unwrap()
     );
 }

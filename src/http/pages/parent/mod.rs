@@ -822,6 +822,10 @@ pub(super) fn facts(page: &Page, catalog: &Catalog, view: &ApplicationView) -> M
             dd { (view.child_full_name) }
             dt { (page.t(texts::CHILD_BIRTH_DATE)) }
             dd { (texts::date(view.child_birth_date)) }
+            @if let Some(legacy_number) = &view.legacy_number {
+                dt { (page.t(texts::LEGACY_NUMBER)) }
+                dd data-testid="legacy-number" { (legacy_number) }
+            }
             dt { (page.t(texts::REGISTERED_AT)) }
             dd { (texts::local_time(view.registered_at)) }
             dt { (page.t(texts::DESIRED_START)) }
