@@ -642,3 +642,64 @@ async fn the_application_view_shows_the_old_number_beside_the_new_one() {
         serde_json::to_value(original).unwrap()
     );
 }
+
+/// The command line: each refused row printed by line, code and column; exit 1 while any
+/// row is refused; a dry run journals nothing; a second run takes nothing.
+#[test]
+fn kezek_import_prints_each_refused_row_and_the_summary() {
+    let mut app = TestApp::spawn();
+    app.stop();
+    let mut rng = SmallRng::seed_from_u64(11);
+    let mut used = HashSet::new();
+    let mut csv = HEADER.join(",") + "\n";
+    for i in 0..3 {
+        let (mut row, _) = good_row(i, &mut rng, &mut used);
+        if i == 1 {
+            row[column("applicant_phone")] = "12345".into();
+        }
+        csv.push_str(&fields_of(&row));
+        csv.push('\n');
+    }
+    let file = app.path.with_file_name("legacy.csv");
+    std::fs::write(&file, csv).unwrap();
+    let run = |extra: &[&str]| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_kezek"))
+            .arg("--db")
+            .arg(&app.path)
+            .arg("import")
+            .arg(&file)
+            .args(extra)
+            .output()
+            .unwrap();
+        (
+            output.status.code(),
+            String::from_utf8(output.stdout).unwrap(),
+        )
+    };
+    let events_before = events(&app);
+    let (code, out) = run(&["--dry-run"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("line 3: phone_invalid (applicant_phone)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("3 rows, would take 2, 0 already taken before, 1 refused"),
+        "{out}"
+    );
+    assert_eq!(events(&app), events_before);
+    let (_, out) = run(&[]);
+    assert!(
+        out.contains("3 rows, took 2, 0 already taken before, 1 refused"),
+        "{out}"
+    );
+    let (_, out) = run(&[]);
+    assert!(
+        out.contains("3 rows, took 0, 2 already taken before, 1 refused"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("Сейітов"),
+        "no personal data on the terminal: {out}"
+    );
+}
