@@ -83,15 +83,23 @@ pub fn import_bytes(
     mut progress: impl FnMut(usize, usize),
 ) -> Result<ImportSummary, ImportError> {
     let file_sha256 = hex::encode(Sha256::digest(bytes));
-    let legacy = read_rows(bytes)?;
+    let now = service.now();
+    // A copy, so that the writer is not kept waiting for the state's lock meanwhile.
+    let catalog = service.read().catalog.clone();
     let mut summary = ImportSummary {
         file_sha256: file_sha256.clone(),
-        rows: legacy.len(),
         ..ImportSummary::default()
     };
-    let (rows, refused) = check_rows(service, &legacy);
-    summary.refused = refused;
-    drop(legacy);
+    let mut rows = Vec::new();
+    for_each_row(bytes, |row| {
+        summary.rows += 1;
+        match ImportRow::parse(&row, &catalog, now) {
+            Ok(parsed) => rows.push(parsed),
+            Err((field, refusal)) => summary
+                .refused
+                .push(RowError::new(row.line, field, &refusal)),
+        }
+    })?;
     let (mut rows, repeated) = refuse_repeats(rows);
     summary.refused.extend(repeated);
     rows.sort_by_key(ImportRow::old_order);
@@ -122,9 +130,10 @@ pub fn import_bytes(
     Ok(summary)
 }
 
-/// The rows below the header, each with its line (the header is line 1). A row that is not
-/// UTF-8 keeps no fields, so it is refused as malformed, by line, like a short row.
-fn read_rows(bytes: &[u8]) -> Result<Vec<LegacyRow>, ImportError> {
+/// Each row below the header, with its line (the header is line 1), as it is read: a
+/// million rows are never held as text. A row that is not UTF-8 keeps no fields, so it is
+/// refused as malformed, by line, like a short row.
+fn for_each_row(bytes: &[u8], mut visit: impl FnMut(LegacyRow)) -> Result<(), ImportError> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)
@@ -140,46 +149,27 @@ fn read_rows(bytes: &[u8]) -> Result<Vec<LegacyRow>, ImportError> {
     if !header_fine {
         return Err(ImportError::HeaderInvalid);
     }
-    let mut rows = Vec::new();
     let mut record = csv::ByteRecord::new();
-    loop {
-        match reader.read_byte_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(error) => return Err(ImportError::NotCsv(error.to_string())),
-        }
+    while reader
+        .read_byte_record(&mut record)
+        .map_err(|e| ImportError::NotCsv(e.to_string()))?
+    {
         let line = record.position().map_or(0, |p| p.line());
         let fields: Option<Vec<String>> = record
             .iter()
             .map(|field| String::from_utf8(field.to_vec()).ok())
             .collect();
-        rows.push(LegacyRow {
+        visit(LegacyRow {
             line,
             fields: fields.unwrap_or_default(),
         });
     }
-    Ok(rows)
+    Ok(())
 }
 
 /// A spreadsheet's export may begin with a byte-order mark.
 fn trim_bom(field: &[u8]) -> &[u8] {
     field.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(field)
-}
-
-/// Each row on its own, against the catalog and the clock of the service.
-fn check_rows(service: &Service, legacy: &[LegacyRow]) -> (Vec<ImportRow>, Vec<RowError>) {
-    let now = service.now();
-    // A copy, so that the writer is not kept waiting for the state's lock meanwhile.
-    let catalog = service.read().catalog.clone();
-    let mut rows = Vec::with_capacity(legacy.len());
-    let mut refused = Vec::new();
-    for row in legacy {
-        match ImportRow::parse(row, &catalog, now) {
-            Ok(parsed) => rows.push(parsed),
-            Err((field, refusal)) => refused.push(RowError::new(row.line, field, &refusal)),
-        }
-    }
-    (rows, refused)
 }
 
 /// Every code an import may report for a row beyond the registration's own: for the README
