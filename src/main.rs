@@ -316,6 +316,15 @@ fn main() -> ExitCode {
 }
 
 fn run_demo(db: &Path, applications: usize, seed: u64) -> anyhow::Result<ExitCode> {
+    // The demo cancels the messages it leaves undelivered (its parents are made up), and it
+    // cannot tell a real parent's message from its own: it fills only an empty database.
+    if db.exists() && kezek::store::holds_applications(db)? {
+        anyhow::bail!(
+            "{} holds applications already; kezek demo fills only a new or empty database, \
+             and touches nothing here",
+            db.display()
+        );
+    }
     let end = Utc::now();
     let clock = ManualClock::new(end);
     let service = Service::start(db, Arc::new(clock.clone()))
@@ -570,7 +579,7 @@ fn serve(config: Config) -> anyhow::Result<ExitCode> {
     let service = match notify.open()? {
         Some(channel) => {
             tracing::info!(channel = ?notify, "notifications on");
-            let sender = kezek::notify::SenderConfig::default();
+            let sender = config.outbox.sender();
             Service::start_notifying(db, clock, &store, channel, sender)
         }
         None => {

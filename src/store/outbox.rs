@@ -460,6 +460,25 @@ pub struct Outbox {
 }
 
 impl Outbox {
+    /// Deletes up to `limit` messages delivered before `before`, the oldest first, in one
+    /// short transaction; answers how many. Never a message not delivered (waiting, given
+    /// up or cancelled), and never the table's newest row: a message's id is its rowid, and
+    /// without the highest row SQLite would give that id again, to a new message a channel
+    /// could take for one it already delivered (the file channel names files by it).
+    pub fn purge_delivered(
+        &self,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<usize, StoreError> {
+        let mut statement = self.conn.prepare_cached(
+            "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox \
+               WHERE delivered_at IS NOT NULL AND delivered_at < ?1 \
+                 AND id < (SELECT max(id) FROM outbox) \
+               ORDER BY id LIMIT ?2)",
+        )?;
+        Ok(statement.execute(params![before.timestamp_micros(), limit as i64])?)
+    }
+
     pub fn open(path: &Path) -> Result<Outbox, StoreError> {
         let conn = Connection::open_with_flags(
             path,
@@ -591,6 +610,26 @@ impl Outbox {
     pub fn counts(&self) -> Result<OutboxCounts, StoreError> {
         counts(&self.conn)
     }
+}
+
+/// Whether the database at `path` holds any application: `kezek demo` fills only an empty
+/// one, since it cancels the undelivered messages it finds, and it cannot tell a real
+/// parent's from its own.
+pub fn holds_applications(path: &Path) -> Result<bool, StoreError> {
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    let schema: i64 = conn.query_row(
+        "SELECT count(*) FROM sqlite_schema WHERE name = 'applications'",
+        [],
+        |row| row.get(0),
+    )?;
+    if schema == 0 {
+        return Ok(false);
+    }
+    let any = conn
+        .prepare("SELECT 1 FROM applications LIMIT 1")?
+        .exists([])?;
+    Ok(any)
 }
 
 /// Cancels every message not yet delivered (`kezek demo`: synthetic applicants are not to
