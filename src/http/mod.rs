@@ -27,6 +27,7 @@ mod admin;
 mod applications;
 mod auth;
 mod documents;
+mod export;
 mod identity;
 mod kindergarten;
 mod public;

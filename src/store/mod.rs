@@ -26,7 +26,8 @@ pub mod staff;
 pub use api::*;
 pub use outbox::{
     cancel_undelivered as cancel_undelivered_messages, counts as outbox_counts, holds_applications,
-    Attempt, MessageKind, Outbox, OutboxCounts, OutboxMessage, REMINDER_BEFORE_HOURS,
+    messages_of, Attempt, MessageKind, Outbox, OutboxCounts, OutboxMessage, StoredMessage,
+    REMINDER_BEFORE_HOURS,
 };
 
 pub use read::{

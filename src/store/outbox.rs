@@ -612,6 +612,64 @@ impl Outbox {
     }
 }
 
+/// A message as the outbox keeps it, for the subject-access export: what was sent, to
+/// whom, and when (a registration's texts are written when due, so they are empty here).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct StoredMessage {
+    pub id: i64,
+    pub kind: String,
+    pub recipient: String,
+    pub subject: String,
+    pub body: String,
+    pub created_at: DateTime<Utc>,
+    pub attempts: u32,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+}
+
+/// Every message the outbox still holds about an application (delivered ones are purged
+/// after `[outbox] keep_delivered_days`), oldest first.
+pub fn messages_of(conn: &Connection, id: ApplicationId) -> Result<Vec<StoredMessage>, StoreError> {
+    let mut statement = conn.prepare_cached(
+        "SELECT id, kind, recipient, subject, body, created_at, attempts, delivered_at, \
+                cancelled_at FROM outbox \
+         WHERE district_id = ?1 AND registration_number = ?2 ORDER BY id",
+    )?;
+    let time = |micros: i64| {
+        DateTime::from_timestamp_micros(micros)
+            .ok_or_else(|| StoreError::corrupt("outbox", micros, "a time out of range"))
+    };
+    let rows = statement.query_map(params![id.district.0, id.number.0], |row| {
+        Ok((
+            row.get::<_, i64>(0)?,
+            row.get::<_, String>(1)?,
+            row.get::<_, String>(2)?,
+            row.get::<_, String>(3)?,
+            row.get::<_, String>(4)?,
+            row.get::<_, i64>(5)?,
+            row.get::<_, u32>(6)?,
+            row.get::<_, Option<i64>>(7)?,
+            row.get::<_, Option<i64>>(8)?,
+        ))
+    })?;
+    let mut messages = Vec::new();
+    for row in rows {
+        let (id, kind, recipient, subject, body, created, attempts, delivered, cancelled) = row?;
+        messages.push(StoredMessage {
+            id,
+            kind,
+            recipient,
+            subject,
+            body,
+            created_at: time(created)?,
+            attempts,
+            delivered_at: delivered.map(time).transpose()?,
+            cancelled_at: cancelled.map(time).transpose()?,
+        });
+    }
+    Ok(messages)
+}
+
 /// Whether the database at `path` holds any application: `kezek demo` fills only an empty
 /// one, since it cancels the undelivered messages it finds, and it cannot tell a real
 /// parent's from its own.
