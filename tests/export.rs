@@ -63,3 +63,74 @@ async fn parent_and_officer_export_everything_held_and_no_one_else_does() {
         .await;
     unknown.assert_error(404, "not_found");
 }
+
+/// The cookies an answer sets, as one `Cookie` header.
+fn cookies(answer: &http::Answer, jar: &mut std::collections::BTreeMap<String, String>) -> String {
+    for value in answer.headers.get_all("set-cookie") {
+        let pair = value.to_str().unwrap().split(';').next().unwrap();
+        let (name, value) = pair.split_once('=').unwrap();
+        jar.insert(name.to_string(), value.to_string());
+    }
+    jar.iter()
+        .map(|(n, v)| format!("{n}={v}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The parent's readable copy: signed in with the number and code, `/my/export` shows the
+/// child's and the applicant's data, the messages and the staff's looks.
+#[tokio::test]
+async fn the_parent_reads_everything_held_on_a_page() {
+    let mut server = Server::start().await;
+    // Redirects not followed: the look-up's 303 carries the session's cookie.
+    server.http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let registered = server.register(form(7)).await;
+    let number = registered["number"].as_str().unwrap();
+    let code = registered["access_code"].as_str().unwrap();
+    let officer = server.officer();
+    let answer = server
+        .get(&format!("/api/v1/applications/{number}/export"))
+        .bearer_auth(&officer)
+        .go()
+        .await;
+    assert_eq!(answer.status, 200);
+
+    let mut jar = std::collections::BTreeMap::new();
+    let form_page = server.get("/lookup").go().await;
+    let cookie = cookies(&form_page, &mut jar);
+    let html = form_page.text.clone();
+    let csrf = html
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_default()
+        .to_string();
+    let signed_in = server
+        .post("/lookup")
+        .header("cookie", cookie)
+        .form(&[("number", number), ("code", code), ("csrf", csrf.as_str())])
+        .go()
+        .await;
+    assert!([200, 303].contains(&signed_in.status), "{}", signed_in.text);
+    let cookie = cookies(&signed_in, &mut jar);
+    let page = server.get("/my/export").header("cookie", cookie).go().await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(
+        page.text.contains(&valid_form(7).child_iin),
+        "the child's IIN"
+    );
+    assert!(page.text.contains("+77012345678"), "the applicant's phone");
+    assert!(page.text.contains("data-testid=\"messages\""));
+    assert!(
+        page.text.contains("data-testid=\"access-log\""),
+        "the officer's look"
+    );
+
+    // Without a session: to the look-up, nothing shown.
+    let anonymous = server.get("/my/export").go().await;
+    assert_eq!(anonymous.status, 303);
+    assert!(!anonymous.text.contains(&valid_form(7).child_iin));
+}

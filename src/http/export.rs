@@ -48,17 +48,17 @@ pub(super) async fn export(
     // Recorded first, so that the export it answers already lists the view.
     super::access_log::record_views(&app, &ctx.caller, ViewKind::Application, vec![id], ctx.lang)
         .await?;
-    Ok(no_store(ok(false, export_of(&app, &ctx, id).await?)))
+    Ok(no_store(ok(false, export_of(&app, ctx.lang, id).await?)))
 }
 
 /// The export of an application the caller already reached.
 pub(crate) async fn export_of(
     app: &AppState,
-    ctx: &Ctx,
+    lang: super::error::Lang,
     id: crate::domain::application::ApplicationId,
 ) -> Result<SubjectExport, ApiError> {
-    let view = super::applications::application_view(app, ctx.lang, id).await?;
-    let (held, referrals, messages) = read_blocking(app, ctx.lang, move |conn| {
+    let view = super::applications::application_view(app, lang, id).await?;
+    let (held, referrals, messages) = read_blocking(app, lang, move |conn| {
         Ok((
             store::application(conn, id)?,
             store::referrals_of(conn, id)?,
@@ -66,8 +66,8 @@ pub(crate) async fn export_of(
         ))
     })
     .await?;
-    let held = held.ok_or_else(|| ctx.error(super::error::NOT_FOUND))?;
-    let access_log = application_log_of(app, ctx.lang, id, 0).await?;
+    let held = held.ok_or_else(|| ApiError::new(super::error::NOT_FOUND, lang))?;
+    let access_log = application_log_of(app, lang, id, 0).await?;
     let referrals = {
         let state = app.service.read();
         referrals

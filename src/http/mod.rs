@@ -27,7 +27,7 @@ mod admin;
 mod applications;
 mod auth;
 mod documents;
-mod export;
+pub(crate) mod export;
 mod identity;
 mod kindergarten;
 mod public;
