@@ -703,3 +703,90 @@ fn kezek_import_prints_each_refused_row_and_the_summary() {
         "no personal data on the terminal: {out}"
     );
 }
+
+/// SIGKILL in the middle of `kezek import` (issue 16's crash round): the batches committed
+/// before the kill are whole (5,000 rows each, or all), none is half there; running the
+/// import again takes exactly the rest, and `verify` passes.
+#[test]
+fn an_import_killed_midway_leaves_whole_batches_and_is_resumed() {
+    let mut app = TestApp::spawn();
+    app.stop();
+    let legacy = legacy_file(23);
+    let file = app.path.with_file_name("legacy.csv");
+    std::fs::write(&file, &legacy.csv).unwrap();
+    // The binary runs on the system clock, not the fixtures' day, so which rows are dated in
+    // the future is its to say: its own dry run counts the good rows.
+    let dry = std::process::Command::new(env!("CARGO_BIN_EXE_kezek"))
+        .arg("--db")
+        .arg(&app.path)
+        .arg("import")
+        .arg(&file)
+        .arg("--dry-run")
+        .output()
+        .unwrap();
+    let summary = String::from_utf8(dry.stdout).unwrap();
+    let good: usize = summary
+        .split("would take ")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{summary}"));
+    assert!(good >= ROWS - BAD_ROWS, "{summary}");
+    let import = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_kezek"))
+            .arg("--db")
+            .arg(&app.path)
+            .arg("import")
+            .arg(&file)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let imported = |path: &std::path::Path| -> i64 {
+        let conn =
+            rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .unwrap();
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .unwrap();
+        conn.query_row(
+            "SELECT count(*) FROM applications WHERE legacy_number IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap_or(0)
+    };
+    let mut child = import();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while imported(&app.path) == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let running = child.try_wait().unwrap().is_none();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        running,
+        "the import ended before the kill: nothing was tested"
+    );
+    let after_kill = imported(&app.path) as usize;
+    assert!(
+        [
+            kezek::import::BATCH_ROWS,
+            2 * kezek::import::BATCH_ROWS,
+            good
+        ]
+        .contains(&after_kill),
+        "{after_kill} rows: a batch is whole or absent"
+    );
+
+    let finished = import().wait().unwrap();
+    assert_eq!(finished.code(), Some(1), "the bad rows are still refused");
+    assert_eq!(
+        imported(&app.path) as usize,
+        good,
+        "the rest taken, nothing doubled"
+    );
+    app.restart_stopped();
+    app.stop();
+    kezek::verify::verify(&app.path).expect("verify passes after the kill and the resumption");
+}
