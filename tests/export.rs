@@ -134,3 +134,59 @@ async fn the_parent_reads_everything_held_on_a_page() {
     assert_eq!(anonymous.status, 303);
     assert!(!anonymous.text.contains(&valid_form(7).child_iin));
 }
+
+/// The officer's page of the export, linked from the application's page, is recorded in
+/// the access log before it is shown.
+#[tokio::test]
+async fn the_officer_reads_the_export_on_a_page_and_the_look_is_logged() {
+    let mut server = Server::start().await;
+    server.http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let registered = server.register(form(8)).await;
+    let number = registered["number"].as_str().unwrap();
+    let code = registered["access_code"].as_str().unwrap();
+    let officer = server.officer();
+    let mut jar = std::collections::BTreeMap::new();
+    let entrance = server.get("/staff").go().await;
+    let cookie = cookies(&entrance, &mut jar);
+    let csrf = entrance
+        .text
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_default()
+        .to_string();
+    let signed_in = server
+        .post("/staff/sign-in")
+        .header("cookie", cookie)
+        .form(&[("token", officer.as_str()), ("csrf", csrf.as_str())])
+        .go()
+        .await;
+    assert_eq!(signed_in.status, 303, "{}", signed_in.text);
+    let cookie = cookies(&signed_in, &mut jar);
+    let application = server
+        .get(&format!("/staff/applications/{number}"))
+        .header("cookie", cookie.clone())
+        .go()
+        .await;
+    assert!(application
+        .text
+        .contains(&format!("/staff/applications/{number}/export")));
+    let page = server
+        .get(&format!("/staff/applications/{number}/export"))
+        .header("cookie", cookie)
+        .go()
+        .await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(page.text.contains(&valid_form(8).child_iin));
+    // The parent sees both looks: the application's page and the export's.
+    let export = server
+        .get(&format!("/api/v1/applications/{number}/export"))
+        .header("X-Access-Code", code)
+        .go()
+        .await
+        .json();
+    assert_eq!(export["access_log"]["entries"].as_array().unwrap().len(), 2);
+}

@@ -20,18 +20,31 @@ pub(super) async fn export_page(State(app): State<AppState>, page: Page) -> Resp
         Err(error) => return page.api_error(error),
     };
     let catalog = app.service.read().catalog.clone();
-    let content = html! {
+    page.ok(
+        page.t(texts::EXPORT_TITLE),
+        export_content(&page, &catalog, &export, "/my"),
+    )
+}
+
+/// The export as a page's content, for the parent and for the office (`back`: the
+/// application's page).
+pub(in crate::http::pages) fn export_content(
+    page: &Page,
+    catalog: &crate::domain::catalog::Catalog,
+    export: &SubjectExport,
+    back: &str,
+) -> Markup {
+    html! {
         h1 { (page.t(texts::EXPORT_TITLE)) " " (export.view.number) }
         p.hint { (page.t(texts::EXPORT_INTRO)) }
-        p { a href="/my" { "← " (page.t(texts::MY_TITLE)) } }
-        (people(&page, &export))
-        (facts(&page, &catalog, &export.view))
-        (referrals(&page, &export))
-        (messages(&page, &export))
-        (history_section(&page, &export.view))
-        (access_log_section(&page, &export.access_log))
-    };
-    page.ok(page.t(texts::EXPORT_TITLE), content)
+        p { a href=(back) { "← " (page.t(texts::MY_TITLE)) } }
+        (people(page, export))
+        (facts(page, catalog, &export.view))
+        (referrals(page, export))
+        (messages(page, export))
+        (history_section(page, &export.view))
+        (access_log_section(page, &export.access_log))
+    }
 }
 
 /// The child and the applicant, every field held.

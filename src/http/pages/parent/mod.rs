@@ -31,7 +31,7 @@ use maud::{html, Markup};
 
 mod amend;
 mod chart;
-mod export;
+pub(super) mod export;
 mod family;
 mod signin;
 pub(in crate::http::pages) mod texts;
