@@ -641,6 +641,14 @@ async fn the_application_view_shows_the_old_number_beside_the_new_one() {
         view["registered_at"],
         serde_json::to_value(original).unwrap()
     );
+    // Kezek's registration notice: the new number, the original time.
+    let notice = server
+        .get("/api/v1/applications/ESL-1/notice?lang=ru")
+        .bearer_auth(&officer)
+        .go()
+        .await;
+    assert_eq!(notice.status, 200, "{}", notice.text);
+    assert!(notice.text.contains("ESL-1"), "{}", notice.text);
 }
 
 /// The command line: each refused row printed by line, code and column; exit 1 while any
