@@ -48,6 +48,7 @@ pub struct Config {
     pub limits: LimitSettings,
     pub proxy: ProxySettings,
     pub store: StoreSettings,
+    pub outbox: OutboxSettings,
     /// `development` (the default: a demo, a test, a small trial) or `production`. A
     /// production deployment without an identity provider is refused at start unless
     /// `oidc.allow_production_without_provider` says so (README, "Signing in").
@@ -233,6 +234,34 @@ pub struct ProxySettings {
     pub header: crate::http::proxy::ForwardedHeader,
 }
 
+/// The messages to parents once delivered (src/notify/sender.rs).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OutboxSettings {
+    /// Days a delivered message is kept before the sender purges it; 0: for ever.
+    /// Messages not delivered are never purged.
+    pub keep_delivered_days: u32,
+}
+
+impl Default for OutboxSettings {
+    fn default() -> Self {
+        OutboxSettings {
+            keep_delivered_days: crate::notify::KEEP_DELIVERED_DAYS_DEFAULT,
+        }
+    }
+}
+
+impl OutboxSettings {
+    /// The sender's settings these describe.
+    pub fn sender(&self) -> crate::notify::SenderConfig {
+        let days = self.keep_delivered_days;
+        crate::notify::SenderConfig {
+            keep_delivered: (days > 0).then(|| chrono::Duration::days(days.into())),
+            ..crate::notify::SenderConfig::default()
+        }
+    }
+}
+
 /// The database's WAL checkpoints (src/store/checkpoint.rs).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -297,6 +326,7 @@ impl Default for Config {
             limits: LimitSettings::default(),
             proxy: ProxySettings::default(),
             store: StoreSettings::default(),
+            outbox: OutboxSettings::default(),
             deployment: Deployment::Development,
             oidc: OidcSettings::default(),
             open_data: OpenDataSettings::default(),

@@ -10,6 +10,7 @@ pub mod demo;
 pub mod documents;
 pub mod domain;
 pub mod http;
+pub mod import;
 pub mod notify;
 pub mod opendata;
 pub mod service;

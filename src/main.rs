@@ -211,6 +211,16 @@ enum Commands {
         #[arg(long, value_name = "URL")]
         url: Option<String>,
     },
+    /// Brings in an existing queue from an earlier system's CSV export (README, "Importing
+    /// an existing queue"): original registration times and old numbers kept. Prints each
+    /// refused row's line, code and column; exits 1 if any row was refused. Running it again
+    /// takes only the rows not yet taken.
+    Import {
+        file: PathBuf,
+        /// Checks every row and reports, storing nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Staff accounts: add one (its token is printed once), list them, revoke one.
     Staff {
         #[command(subcommand)]
@@ -313,6 +323,7 @@ fn main() -> ExitCode {
             };
             simulate(db_given.then_some(db.as_path()), &options)
         }
+        Commands::Import { file, dry_run } => import(&db, &file, dry_run),
         Commands::Staff { action } => staff(&db, action),
         Commands::Export { out } => export(&db, &out),
         Commands::CheckExport {
@@ -331,6 +342,15 @@ fn main() -> ExitCode {
 }
 
 fn run_demo(db: &Path, applications: usize, seed: u64) -> anyhow::Result<ExitCode> {
+    // The demo cancels the messages it leaves undelivered (its parents are made up), and it
+    // cannot tell a real parent's message from its own: it fills only an empty database.
+    if db.exists() && kezek::store::holds_applications(db)? {
+        anyhow::bail!(
+            "{} holds applications already; kezek demo fills only a new or empty database, \
+             and touches nothing here",
+            db.display()
+        );
+    }
     let end = Utc::now();
     let clock = ManualClock::new(end);
     let service = Service::start(db, Arc::new(clock.clone()))
@@ -356,6 +376,50 @@ fn run_demo(db: &Path, applications: usize, seed: u64) -> anyhow::Result<ExitCod
         summary.priorities_rejected
     );
     Ok(ExitCode::SUCCESS)
+}
+
+fn import(db: &Path, file: &Path, dry_run: bool) -> anyhow::Result<ExitCode> {
+    use std::io::IsTerminal;
+    let service = Service::start(db, Arc::new(SystemClock))
+        .with_context(|| format!("opening {}", db.display()))?;
+    // A bar for a person at a terminal; nothing in a log.
+    let bar = match std::io::stderr().is_terminal() {
+        true => ProgressBar::new(0).with_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} rows, {per_sec}, eta {eta}")
+                .expect("the template is valid"),
+        ),
+        false => ProgressBar::hidden(),
+    };
+    let options = kezek::import::ImportOptions {
+        dry_run,
+        ..Default::default()
+    };
+    let result = kezek::import::import_file(&service, file, &options, |done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    });
+    bar.finish_and_clear();
+    service.shutdown();
+    let summary = result.with_context(|| format!("importing {}", file.display()))?;
+    for refused in &summary.refused {
+        println!(
+            "line {}: {} ({})",
+            refused.line, refused.code, refused.field
+        );
+    }
+    let verb = if dry_run { "would take" } else { "took" };
+    println!(
+        "{} rows, {verb} {}, {} already taken before, {} refused; file SHA-256 {}",
+        summary.rows,
+        summary.taken,
+        summary.already_taken,
+        summary.refused.len(),
+        summary.file_sha256
+    );
+    Ok(match summary.refused.is_empty() {
+        true => ExitCode::SUCCESS,
+        false => ExitCode::from(1),
+    })
 }
 
 fn simulate(
@@ -654,7 +718,7 @@ fn serve(config: Config) -> anyhow::Result<ExitCode> {
     let service = match notify.open()? {
         Some(channel) => {
             tracing::info!(channel = ?notify, "notifications on");
-            let sender = kezek::notify::SenderConfig::default();
+            let sender = config.outbox.sender();
             Service::start_notifying(db, Arc::clone(&clock), &store, channel, sender)
         }
         None => {

@@ -727,3 +727,89 @@ fn the_outbox_delivers_exactly_once_across_kill_9() {
         String::from_utf8_lossy(&verified.stdout)
     );
 }
+
+/// Delivered messages go after `keep_delivered` (issue 16): the old ones, in the sender's own
+/// pass; never one not yet delivered, however old; never the newest row, whose id a new
+/// message would otherwise be given again (the file channel names files by it).
+#[test]
+fn delivered_messages_are_purged_after_the_configured_days_and_undelivered_ones_stay() {
+    let app = TestApp::spawn();
+    app.register(form_now(1)).unwrap();
+    app.register(form_now(2)).unwrap();
+    let channel = Recording::default();
+    let config = SenderConfig {
+        keep_delivered: Some(Duration::days(90)),
+        ..SenderConfig::default()
+    };
+    let mut sender = deliverer(&app, &channel, config.clone());
+    assert_eq!(sender.drain().unwrap().delivered, 2);
+    channel.failing.store(true, Ordering::SeqCst);
+    app.register(form_now(3)).unwrap();
+    assert_eq!(sender.drain().unwrap().retrying, 1);
+    let ids: Vec<i64> = outbox(&app.path).iter().map(|r| r.id).collect();
+    assert_eq!(ids.len(), 3);
+
+    // Within the days kept: nothing goes.
+    app.clock.advance(Duration::days(89));
+    sender.drain().unwrap();
+    assert_eq!(outbox(&app.path).len(), 3);
+
+    // Past them: the two delivered go, the undelivered one stays (and is still retried).
+    app.clock.advance(Duration::days(2));
+    sender.drain().unwrap();
+    let left = outbox(&app.path);
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(left[0].id, ids[2]);
+    assert!(left[0].delivered_at.is_none());
+
+    // Delivered at last and old: as the newest row it stays, so no id is given twice.
+    channel.failing.store(false, Ordering::SeqCst);
+    app.clock.advance(Duration::hours(2));
+    assert_eq!(sender.drain().unwrap().delivered, 1);
+    app.clock.advance(Duration::days(91));
+    sender.drain().unwrap();
+    assert_eq!(outbox(&app.path).len(), 1);
+    let mut later = valid_form(4);
+    later.applicant_email = Some("parent4@example.kz".into());
+    app.register(later).unwrap();
+    let newest = outbox(&app.path).last().unwrap().id;
+    assert!(newest > ids[2], "a new message gets a new id");
+
+    // Kept for ever: nothing is purged.
+    let forever = SenderConfig {
+        keep_delivered: None,
+        ..config
+    };
+    let mut keeping = deliverer(&app, &channel, forever);
+    keeping.drain().unwrap();
+    app.clock.advance(Duration::days(365));
+    keeping.drain().unwrap();
+    assert_eq!(outbox(&app.path).len(), 2);
+}
+
+/// `kezek demo` cancels the undelivered messages it leaves: on a database with real
+/// applications it would cancel real parents' messages, so it refuses and touches nothing.
+#[test]
+fn demo_refuses_a_database_that_holds_applications() {
+    let mut app = TestApp::spawn();
+    app.register(form_now(1)).unwrap();
+    app.stop();
+    let before = outbox(&app.path);
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_kezek"))
+        .arg("--db")
+        .arg(&app.path)
+        .args(["demo", "--applications", "10"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("holds applications"), "{stderr}");
+    let after = outbox(&app.path);
+    assert_eq!(after.len(), before.len());
+    assert!(after.iter().all(|row| row.cancelled_at.is_none()));
+    let conn = rusqlite::Connection::open(&app.path).unwrap();
+    let applications: i64 = conn
+        .query_row("SELECT count(*) FROM applications", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(applications, 1);
+}

@@ -92,9 +92,10 @@ pub fn notice(
         return Ok(None);
     };
     let events = store::application_events(conn, id)?;
+    // An imported application's notice is Kezek's own: its new number, its original time.
     let registered = events
         .iter()
-        .find(|e| e.kind == "application_registered")
+        .find(|e| e.kind == "application_registered" || e.kind == "application_imported")
         .ok_or_else(|| StoreError::corrupt("application_events", id.number.0, "no registration"))?;
     let reissues: Vec<&RecordedEvent> = events
         .iter()
@@ -170,7 +171,11 @@ fn applicant_name_at(
         return Ok(application.applicant.full_name.clone());
     }
     match Event::from_payload(&registered.payload) {
-        Ok(Event::ApplicationRegistered(as_registered)) => Ok(as_registered.applicant.full_name),
+        Ok(Event::ApplicationRegistered(as_registered))
+        | Ok(Event::ApplicationImported {
+            application: as_registered,
+            ..
+        }) => Ok(as_registered.applicant.full_name),
         _ => Err(StoreError::corrupt(
             "events",
             registered.seq,

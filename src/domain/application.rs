@@ -49,6 +49,9 @@ pub enum Channel {
     ServiceCentre,
     /// An education officer at the district office.
     Office,
+    /// Brought in from the municipality's earlier system (`kezek import`), where it was
+    /// registered through whichever channel that system had.
+    Import,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -172,6 +175,11 @@ pub struct Application {
     /// written before moves existed encode as they always did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub moved_from: Option<ApplicationId>,
+    /// The number the application had in the municipality's earlier system, when it was
+    /// imported from there (shown beside the district's number). Absent from the payload
+    /// when `None`, as `moved_from`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub legacy_number: Option<String>,
 }
 
 /// The grounds on which an officer may refuse an application after registration (the

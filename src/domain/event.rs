@@ -28,6 +28,16 @@ pub enum Event {
     KindergartenCreated(Kindergarten),
     GroupCreated(Group),
     ApplicationRegistered(Application),
+    /// An application brought in from the municipality's earlier system (`kezek import`):
+    /// the district's next number, the registration time and the old number
+    /// (`legacy_number`) it had there, and the file it came from (its SHA-256, hex) and the
+    /// line. No access code and no message: the family knew of it already; the desk gives a
+    /// code on request.
+    ApplicationImported {
+        application: Application,
+        file_sha256: String,
+        line: u64,
+    },
     ApplicationWithdrawn {
         id: ApplicationId,
     },
@@ -197,6 +207,7 @@ impl Event {
             Event::KindergartenCreated(_) => "kindergarten_created",
             Event::GroupCreated(_) => "group_created",
             Event::ApplicationRegistered(_) => "application_registered",
+            Event::ApplicationImported { .. } => "application_imported",
             Event::ApplicationWithdrawn { .. } => "application_withdrawn",
             Event::PriorityVerified { .. } => "priority_verified",
             Event::PriorityRejected { .. } => "priority_rejected",

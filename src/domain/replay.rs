@@ -74,7 +74,8 @@ impl Replay {
                     return Err(ReplayError::InvalidTransition(format!("{id:?}")));
                 }
             }
-            Event::ApplicationRegistered(application) => {
+            Event::ApplicationRegistered(application)
+            | Event::ApplicationImported { application, .. } => {
                 let id = application.id;
                 self.applications.insert(id, application.clone());
             }

@@ -611,6 +611,7 @@ impl QueueState {
                 self.applicants
                     .insert((application.applicant.iin.as_u64(), application.id));
             }
+            Event::ApplicationImported { application, .. } => self.import(application)?,
             Event::ApplicationWithdrawn { id }
             | Event::ApplicationAgedOut { id, .. }
             | Event::ApplicationRefused { id, .. } => {
@@ -806,7 +807,8 @@ impl QueueState {
                 .collect()
         };
         match event {
-            Event::ApplicationRegistered(application) => vec![application.id],
+            Event::ApplicationRegistered(application)
+            | Event::ApplicationImported { application, .. } => vec![application.id],
             Event::ApplicationWithdrawn { id }
             | Event::ApplicationAgedOut { id, .. }
             | Event::ApplicationRefused { id, .. }
@@ -944,8 +946,30 @@ impl QueueState {
         Ok(())
     }
 
-    /// A waiting application continues in another district under that district's next
-    /// number; a stop list it was on goes with it.
+    /// An application from the earlier system waits under the district's next number with
+    /// its own, earlier time: as for a move, only the number counts, and the time new
+    /// registrations may not go back behind stays theirs.
+    fn import(&mut self, application: &Application) -> Result<(), StateError> {
+        let id = application.id;
+        if !self.catalog.districts.contains_key(&id.district) {
+            return Err(StateError::UnknownDistrict(id.district));
+        }
+        let counters = self.counters.entry(id.district).or_default();
+        let well_formed = application.status == ApplicationStatus::Queued
+            && application.held_until.is_none()
+            && application.moved_from.is_none()
+            && application.legacy_number.is_some()
+            && id.number.0 == counters.registrations + 1;
+        if !well_formed {
+            return Err(StateError::Invalid(format!("import of {id:?}")));
+        }
+        counters.registrations = id.number.0;
+        self.waiting.insert(id.district, Waiting::of(application))?;
+        self.applicants
+            .insert((application.applicant.iin.as_u64(), id));
+        Ok(())
+    }
+
     /// The application now belongs to another person: it leaves the list of whoever had it.
     /// The old person is not in the event, so the whole set is walked; a rebinding is a rare
     /// act of an officer, and a walk of the set at a million takes milliseconds, not seconds.
@@ -967,6 +991,8 @@ impl QueueState {
             .collect()
     }
 
+    /// A waiting application continues in another district under that district's next
+    /// number; a stop list it was on goes with it.
     fn move_application(
         &mut self,
         from: ApplicationId,

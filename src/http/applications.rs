@@ -46,6 +46,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(decline))
         .routes(routes!(extend))
         .routes(routes!(my_applications))
+        .routes(routes!(super::export::export))
 }
 
 /// One of a signed-in person's applications, as their list shows it.

@@ -298,6 +298,24 @@ errors! {
         "Жылда 14 күннен ұзақ жұмыс күнісіз кезең бар: әр мерзім соған созылар еді.", "В году больше 14 дней подряд без рабочего дня: каждый срок растянулся бы на них.", "The year has more than 14 days in a row without a working day: every deadline would stretch across them.";
     CALENDAR_YEAR_INVALID = "calendar_year_invalid", UNPROCESSABLE_ENTITY,
         "Жыл 2000 мен 2100 аралығындағы сан болуы керек.", "Год должен быть числом от 2000 до 2100.", "The year must be a number from 2000 to 2100.";
+    IMPORT_ROW_MALFORMED = "import_row_malformed", UNPROCESSABLE_ENTITY,
+        "Жолдағы өрістер саны тақырыптағыдай емес немесе мәтін UTF-8 емес.", "В строке не столько полей, сколько в заголовке, или текст не в UTF-8.", "The row has not as many fields as the header, or is not UTF-8.";
+    LEGACY_NUMBER_INVALID = "legacy_number_invalid", UNPROCESSABLE_ENTITY,
+        "Бұрынғы нөмір бос, тым ұзын немесе әріп, сан, - / . таңбаларынан басқасы бар.", "Прежний номер пуст, слишком длинный или содержит что-то кроме букв, цифр, - / .", "The old number is empty, too long, or holds other than letters, digits, - / .";
+    REGISTERED_AT_MALFORMED = "registered_at_malformed", UNPROCESSABLE_ENTITY,
+        "Тіркеу уақыты ЖЖЖЖ-АА-КК СС:ММ немесе RFC 3339 түрінде емес.", "Время регистрации не в виде ГГГГ-ММ-ДД ЧЧ:ММ или RFC 3339.", "The registration time is not YYYY-MM-DD HH:MM or RFC 3339.";
+    REGISTERED_AT_IN_FUTURE = "registered_at_in_future", UNPROCESSABLE_ENTITY,
+        "Тіркеу уақыты әлі келмеген.", "Время регистрации ещё не наступило.", "The registration time is in the future.";
+    REGISTERED_BEFORE_BIRTH = "registered_before_birth", UNPROCESSABLE_ENTITY,
+        "Тіркеу уақыты баланың туған күнінен бұрын.", "Время регистрации раньше рождения ребёнка.", "The registration time is before the child's birth.";
+    PRIORITY_VERIFIED_INVALID = "priority_verified_invalid", UNPROCESSABLE_ENTITY,
+        "priority_verified мәні yes немесе no болуы керек, ал yes санатпен бірге ғана.", "priority_verified должно быть yes или no, а yes только вместе с категорией.", "priority_verified must be yes or no, and yes only with a category.";
+    IMPORT_STATUS_NOT_WAITING = "import_status_not_waiting", UNPROCESSABLE_ENTITY,
+        "Бұрынғы жүйеде өтініш енді кезекте күтпейді: тек queued күйіндегілер көшіріледі.", "В прежней системе заявление уже не ждёт в очереди: переносятся только заявления в статусе queued.", "The application no longer waits in the earlier system: only queued ones are imported.";
+    IMPORT_CHILD_REPEATED = "import_child_repeated", UNPROCESSABLE_ENTITY,
+        "Бір бала файлдың бірнеше жолында кездеседі: олардың ешқайсысы алынбайды.", "Один ребёнок встречается в нескольких строках файла: ни одна из них не принята.", "The child appears on more than one row of the file: none of them is taken.";
+    LEGACY_NUMBER_REPEATED = "legacy_number_repeated", UNPROCESSABLE_ENTITY,
+        "Бұрынғы нөмір ауданның бірнеше жолында кездеседі: олардың ешқайсысы алынбайды.", "Прежний номер встречается в нескольких строках района: ни одна из них не принята.", "The old number appears on more than one row of the district: none of them is taken.";
 }
 
 /// The row of a code the domain names (a bad line of a year's calendar file).
@@ -631,6 +649,13 @@ mod tests {
             refusal_kind(&Refusal::PhoneInvalid).status,
             StatusCode::UNPROCESSABLE_ENTITY
         );
+    }
+
+    #[test]
+    fn every_import_code_has_a_row() {
+        for code in crate::import::import_codes() {
+            assert_eq!(kind_of_code(code).code, code);
+        }
     }
 
     #[test]

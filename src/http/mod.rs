@@ -27,6 +27,7 @@ mod admin;
 mod applications;
 mod auth;
 mod documents;
+pub(crate) mod export;
 mod identity;
 mod kindergarten;
 mod opendata;

@@ -230,6 +230,10 @@ fn actor_of(event: &Event, recorded: &RecordedEvent) -> &'static str {
 pub struct ApplicationView {
     /// `ESL-17`
     pub number: String,
+    /// The number it had in the municipality's earlier system, when it was imported from
+    /// there (`kezek import`), shown beside `number`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub legacy_number: Option<String>,
     pub district: String,
     /// queued, referred, enrolled, withdrawn, aged_out, refused
     pub status: String,
@@ -267,6 +271,7 @@ impl ApplicationView {
     ) -> ApplicationView {
         ApplicationView {
             number: ids::application_number(catalog, a.id),
+            legacy_number: a.legacy_number.clone(),
             district: ids::district_code(catalog, a.id.district),
             status: codec_text(&a.status),
             stage: STAGE_COMPLETED.to_string(),

@@ -23,7 +23,7 @@ pub mod sender;
 pub mod texts;
 
 pub use channels::{Channel, Delivered, DeliveryError, FileChannel, SmtpChannel};
-pub use sender::{Deliverer, PassReport, Sender, SenderConfig};
+pub use sender::{Deliverer, PassReport, Sender, SenderConfig, KEEP_DELIVERED_DAYS_DEFAULT};
 
 use std::path::{Path, PathBuf};
 

@@ -32,7 +32,20 @@ pub struct SenderConfig {
     pub backoff_base: Duration,
     /// The longest wait between two attempts.
     pub backoff_cap: Duration,
+    /// How long a delivered message is kept before it is purged (its texts name the child
+    /// and the parent's address); `None`: for ever. Undelivered ones are never purged.
+    pub keep_delivered: Option<Duration>,
 }
+
+/// How often the sender looks for delivered messages to purge.
+const PURGE_EVERY_HOURS: i64 = 1;
+/// Messages deleted per transaction, so that the writer never waits long for the lock.
+const PURGE_BATCH: usize = 1_000;
+
+/// Delivered messages are kept this long by default (`[outbox] keep_delivered_days`): long
+/// enough to answer "did you tell me?" about a referral's whole validity and its appeal,
+/// short of keeping every parent's address in a table for ever.
+pub const KEEP_DELIVERED_DAYS_DEFAULT: u32 = 90;
 
 impl Default for SenderConfig {
     fn default() -> Self {
@@ -41,6 +54,7 @@ impl Default for SenderConfig {
             batch: 64,
             backoff_base: Duration::seconds(30),
             backoff_cap: Duration::hours(1),
+            keep_delivered: Some(Duration::days(KEEP_DELIVERED_DAYS_DEFAULT.into())),
         }
     }
 }
@@ -93,6 +107,8 @@ pub struct Deliverer {
     /// not offered to it again by this process.
     unrecorded: Vec<Attempt>,
     unrecorded_at: Option<DateTime<Utc>>,
+    /// When delivered messages were last purged.
+    purged_at: Option<DateTime<Utc>>,
 }
 
 impl Deliverer {
@@ -110,12 +126,42 @@ impl Deliverer {
             rng: SmallRng::from_os_rng(),
             unrecorded: Vec::new(),
             unrecorded_at: None,
+            purged_at: None,
         })
+    }
+
+    /// Purges what was delivered longer ago than the configured time, once an hour (and at
+    /// the first pass), in small transactions. Answers how many went.
+    pub fn purge(&mut self) -> Result<usize, StoreError> {
+        let Some(keep) = self.config.keep_delivered else {
+            return Ok(0);
+        };
+        let now = self.clock.now();
+        let due = self
+            .purged_at
+            .is_none_or(|at| now - at >= Duration::hours(PURGE_EVERY_HOURS));
+        if !due {
+            return Ok(0);
+        }
+        let mut purged = 0;
+        loop {
+            let deleted = self.outbox.purge_delivered(now - keep, PURGE_BATCH)?;
+            purged += deleted;
+            if deleted < PURGE_BATCH {
+                break;
+            }
+        }
+        self.purged_at = Some(now);
+        Ok(purged)
     }
 
     /// Delivers up to one batch of what is due now and records the outcomes.
     pub fn pass(&mut self) -> Result<PassReport, StoreError> {
         self.record_leftovers()?;
+        let purged = self.purge()?;
+        if purged > 0 {
+            tracing::info!(purged, "delivered messages purged");
+        }
         let now = self.clock.now();
         let due = self.outbox.due(now, self.config.batch)?;
         let mut report = PassReport {

@@ -19,6 +19,7 @@ use crate::domain::catalog::{
 };
 use crate::domain::event::Event;
 use crate::domain::family::{Family, FamilyId, FAMILY_SIZE_MAX};
+use crate::domain::import::{ImportRow, RowError, RowRefusal};
 use crate::domain::local_date;
 use crate::domain::referral::{
     DistrictPolicy, Extension, FreePlace, Lapse, PlaceId, Referral, ReferralId,
@@ -202,6 +203,16 @@ pub enum Command {
     RevokeStaff {
         name: String,
     },
+    /// A batch of rows of an earlier system's queue (`kezek import`), already checked on
+    /// their own and in the old order. Each row is taken, or skipped because its old number
+    /// was taken before (a file imported again, or resumed), or refused because its child
+    /// already has an application or a place here; the rows taken take the district's next
+    /// numbers in the order given. With `dry_run`, the same decisions and nothing emitted.
+    Import {
+        file_sha256: String,
+        rows: Vec<ImportRow>,
+        dry_run: bool,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -333,12 +344,31 @@ pub enum Outcome {
         #[serde(default)]
         position: Option<Position>,
     },
+    Imported(ImportReport),
     Done,
+}
+
+/// What one batch of an import did (or, in a dry run, would do).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportReport {
+    /// The lines taken (in a dry run: that would be taken).
+    pub taken: Vec<u64>,
+    /// The applications they became, in the same order (none in a dry run).
+    pub applications: Vec<ApplicationId>,
+    /// The lines whose old number was already taken: imported before, skipped.
+    pub already_taken: Vec<u64>,
+    /// The lines whose child already has an active application or a place here.
+    pub refused: Vec<RowError>,
 }
 
 pub fn run(command: Command, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
     match command {
         Command::Register { form, channel } => register(&form, channel, tx),
+        Command::Import {
+            file_sha256,
+            rows,
+            dry_run,
+        } => import(file_sha256, rows, dry_run, tx),
         Command::Withdraw { id } => withdraw(id, tx),
         Command::Amend { id, form } => amend(id, &form, tx),
         Command::Move { id, form } => move_application(id, &form, tx),
@@ -1235,6 +1265,7 @@ fn entered_by(tx: &Tx<'_>, channel: Channel) -> Option<String> {
     match channel {
         Channel::Portal => None,
         Channel::ServiceCentre | Channel::Office => Some(tx.actor_name()),
+        Channel::Import => None,
     }
 }
 
@@ -1265,6 +1296,7 @@ fn new_application(
         entered_by,
         held_until: None,
         moved_from: None,
+        legacy_number: None,
     }
 }
 
@@ -1441,6 +1473,70 @@ fn register(
         access_code,
         position,
     })
+}
+
+/// Takes a batch of an import: decides every row first (its old number taken before: skip;
+/// its child queued or enrolled here: refused), then emits the rows taken, then gives each
+/// open place of the districts touched to whoever's turn it now is (an imported child
+/// registered long ago may be first for a place nobody fitted).
+fn import(
+    file_sha256: String,
+    rows: Vec<ImportRow>,
+    dry_run: bool,
+    tx: &mut Tx<'_>,
+) -> Result<Outcome, CommandError> {
+    let mut report = ImportReport::default();
+    let mut taking = Vec::with_capacity(rows.len());
+    for row in rows {
+        let district = row.application.district;
+        if tx
+            .store()
+            .legacy_number_taken(district, &row.legacy_number)?
+        {
+            report.already_taken.push(row.line);
+            continue;
+        }
+        match check_child_is_free(tx.store(), &row.application.child.iin.as_string()) {
+            Ok(()) => taking.push(row),
+            Err(CommandError::Refused(refusal)) => {
+                let refusal = RowRefusal::Registration(refusal);
+                report
+                    .refused
+                    .push(RowError::new(row.line, "child_iin", &refusal));
+            }
+            Err(other) => return Err(other),
+        }
+    }
+    report.taken = taking.iter().map(|row| row.line).collect();
+    if dry_run {
+        return Ok(Outcome::Imported(report));
+    }
+    let mut districts = BTreeSet::new();
+    for row in taking {
+        let district = row.application.district;
+        let (number, _) = next_registration(tx, district);
+        let line = row.line;
+        let application = row.into_application(ApplicationId { district, number });
+        report.applications.push(application.id);
+        districts.insert(district);
+        tx.emit(Event::ApplicationImported {
+            application,
+            file_sha256: file_sha256.clone(),
+            line,
+        })?;
+    }
+    for district in districts {
+        let open: Vec<PlaceId> = tx
+            .state()
+            .open_places
+            .get(&district)
+            .map(|places| places.iter().copied().collect())
+            .unwrap_or_default();
+        for place in open {
+            allocate(tx, place)?;
+        }
+    }
+    Ok(Outcome::Imported(report))
 }
 
 /// Gives `place` to whoever's turn it is, if anyone fits it; a family that takes places

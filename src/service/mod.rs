@@ -16,7 +16,7 @@ mod scheduler;
 mod writer;
 
 pub use commands::{
-    Command, NewDistrict, NewGroup, NewKindergarten, NewPlaces, Outcome, TickReport,
+    Command, ImportReport, NewDistrict, NewGroup, NewKindergarten, NewPlaces, Outcome, TickReport,
     PLACES_PER_REPORT_MAX, REFUSAL_TEXT_CHARS_MAX,
 };
 pub use scheduler::Wakeup;

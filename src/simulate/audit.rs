@@ -262,7 +262,8 @@ impl Audit {
                 model.interleave = policy.interleave_first_priority;
                 model.transfers_first = policy.transfers_before_first_time;
             }
-            Event::ApplicationRegistered(application) => {
+            Event::ApplicationRegistered(application)
+            | Event::ApplicationImported { application, .. } => {
                 let id = application.id;
                 let model = self
                     .districts
@@ -1009,6 +1010,7 @@ mod tests {
             channel: Channel::Portal,
             entered_by: None,
             moved_from: None,
+            legacy_number: None,
             held_until: None,
         }
     }

@@ -123,7 +123,7 @@ pub const APPLICATION_COLUMNS: &str = "district_id, registration_number, registe
     child_iin, child_full_name, child_birth_date, child_sex, applicant_iin, applicant_full_name, \
     applicant_phone, applicant_email, applicant_address, applicant_relation, desired_start, \
     choices, language, priority_category, priority_document, priority_status, tier, status, \
-    channel, entered_by, held_until, moved_from_district, moved_from_number";
+    channel, entered_by, held_until, moved_from_district, moved_from_number, legacy_number";
 
 pub fn application_from_row(row: &Row<'_>) -> Result<Application, StoreError> {
     let cells = Cells::new(row, "applications", APPLICATION_COLUMNS);
@@ -173,6 +173,7 @@ pub fn application_from_row(row: &Row<'_>) -> Result<Application, StoreError> {
             (None, None) => None,
             _ => return Err(cells.bad(25, "moved_from is half set")),
         },
+        legacy_number: cells.get(26)?,
     })
 }
 

@@ -29,6 +29,19 @@ impl Store {
         Ok(statement.exists([child_iin])?)
     }
 
+    /// Whether an application of `district` was imported under this old number.
+    pub fn legacy_number_taken(
+        &self,
+        district: DistrictId,
+        legacy_number: &str,
+    ) -> Result<bool, StoreError> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT 1 FROM applications INDEXED BY applications_by_legacy_number \
+             WHERE district_id = ?1 AND legacy_number = ?2 AND legacy_number IS NOT NULL",
+        )?;
+        Ok(statement.exists(params![district.0, legacy_number])?)
+    }
+
     /// Whether the child holds a kindergarten place through an application (enrolled): such
     /// a child asks for a transfer, never for a second place.
     pub fn child_is_enrolled(&self, child_iin: &str) -> Result<bool, StoreError> {
@@ -189,7 +202,10 @@ impl Store {
                     ],
                 )?;
             }
-            Event::ApplicationRegistered(application) => self.insert_application(application)?,
+            Event::ApplicationRegistered(application)
+            | Event::ApplicationImported { application, .. } => {
+                self.insert_application(application)?
+            }
             Event::ApplicationWithdrawn { id } => {
                 self.set_status(*id, ApplicationStatus::Withdrawn)?;
             }
@@ -403,7 +419,7 @@ impl Store {
         let sql = format!(
             "INSERT INTO applications ({APPLICATION_COLUMNS}, active) VALUES \
              (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, \
-              ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)"
+              ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)"
         );
         let mut statement = self.conn.prepare_cached(&sql)?;
         let priority = a.priority.as_ref();
@@ -434,6 +450,7 @@ impl Store {
             a.held_until.map(|t| t.timestamp_micros()),
             a.moved_from.map(|id| id.district.0),
             a.moved_from.map(|id| id.number.0),
+            a.legacy_number,
             a.status.is_active(),
         ])?;
         Ok(())

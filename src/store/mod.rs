@@ -25,8 +25,9 @@ mod read;
 pub mod staff;
 pub use api::*;
 pub use outbox::{
-    cancel_undelivered as cancel_undelivered_messages, counts as outbox_counts, Attempt,
-    MessageKind, Outbox, OutboxCounts, OutboxMessage, REMINDER_BEFORE_HOURS,
+    cancel_undelivered as cancel_undelivered_messages, counts as outbox_counts, holds_applications,
+    messages_of, Attempt, MessageKind, Outbox, OutboxCounts, OutboxMessage, StoredMessage,
+    REMINDER_BEFORE_HOURS,
 };
 
 pub use read::{

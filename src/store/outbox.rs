@@ -200,6 +200,9 @@ impl Store {
             | Event::ApplicationAmended { .. }
             | Event::ApplicantRebound { .. }
             | Event::ApplicationMoved { .. }
+            // The family knew of its application in the earlier system; a million messages
+            // on the day of an import would only alarm them.
+            | Event::ApplicationImported { .. }
             | Event::FamilyRegistered(_)
             | Event::FamilyChoiceSet { .. }
             | Event::FamilyPassedOver { .. }
@@ -457,6 +460,25 @@ pub struct Outbox {
 }
 
 impl Outbox {
+    /// Deletes up to `limit` messages delivered before `before`, the oldest first, in one
+    /// short transaction; answers how many. Never a message not delivered (waiting, given
+    /// up or cancelled), and never the table's newest row: a message's id is its rowid, and
+    /// without the highest row SQLite would give that id again, to a new message a channel
+    /// could take for one it already delivered (the file channel names files by it).
+    pub fn purge_delivered(
+        &self,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<usize, StoreError> {
+        let mut statement = self.conn.prepare_cached(
+            "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox \
+               WHERE delivered_at IS NOT NULL AND delivered_at < ?1 \
+                 AND id < (SELECT max(id) FROM outbox) \
+               ORDER BY id LIMIT ?2)",
+        )?;
+        Ok(statement.execute(params![before.timestamp_micros(), limit as i64])?)
+    }
+
     pub fn open(path: &Path) -> Result<Outbox, StoreError> {
         let conn = Connection::open_with_flags(
             path,
@@ -588,6 +610,84 @@ impl Outbox {
     pub fn counts(&self) -> Result<OutboxCounts, StoreError> {
         counts(&self.conn)
     }
+}
+
+/// A message as the outbox keeps it, for the subject-access export: what was sent, to
+/// whom, and when (a registration's texts are written when due, so they are empty here).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct StoredMessage {
+    pub id: i64,
+    pub kind: String,
+    pub recipient: String,
+    pub subject: String,
+    pub body: String,
+    pub created_at: DateTime<Utc>,
+    pub attempts: u32,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+}
+
+/// Every message the outbox still holds about an application (delivered ones are purged
+/// after `[outbox] keep_delivered_days`), oldest first.
+pub fn messages_of(conn: &Connection, id: ApplicationId) -> Result<Vec<StoredMessage>, StoreError> {
+    let mut statement = conn.prepare_cached(
+        "SELECT id, kind, recipient, subject, body, created_at, attempts, delivered_at, \
+                cancelled_at FROM outbox \
+         WHERE district_id = ?1 AND registration_number = ?2 ORDER BY id",
+    )?;
+    let time = |micros: i64| {
+        DateTime::from_timestamp_micros(micros)
+            .ok_or_else(|| StoreError::corrupt("outbox", micros, "a time out of range"))
+    };
+    let rows = statement.query_map(params![id.district.0, id.number.0], |row| {
+        Ok((
+            row.get::<_, i64>(0)?,
+            row.get::<_, String>(1)?,
+            row.get::<_, String>(2)?,
+            row.get::<_, String>(3)?,
+            row.get::<_, String>(4)?,
+            row.get::<_, i64>(5)?,
+            row.get::<_, u32>(6)?,
+            row.get::<_, Option<i64>>(7)?,
+            row.get::<_, Option<i64>>(8)?,
+        ))
+    })?;
+    let mut messages = Vec::new();
+    for row in rows {
+        let (id, kind, recipient, subject, body, created, attempts, delivered, cancelled) = row?;
+        messages.push(StoredMessage {
+            id,
+            kind,
+            recipient,
+            subject,
+            body,
+            created_at: time(created)?,
+            attempts,
+            delivered_at: delivered.map(time).transpose()?,
+            cancelled_at: cancelled.map(time).transpose()?,
+        });
+    }
+    Ok(messages)
+}
+
+/// Whether the database at `path` holds any application: `kezek demo` fills only an empty
+/// one, since it cancels the undelivered messages it finds, and it cannot tell a real
+/// parent's from its own.
+pub fn holds_applications(path: &Path) -> Result<bool, StoreError> {
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    let schema: i64 = conn.query_row(
+        "SELECT count(*) FROM sqlite_schema WHERE name = 'applications'",
+        [],
+        |row| row.get(0),
+    )?;
+    if schema == 0 {
+        return Ok(false);
+    }
+    let any = conn
+        .prepare("SELECT 1 FROM applications LIMIT 1")?
+        .exists([])?;
+    Ok(any)
 }
 
 /// Cancels every message not yet delivered (`kezek demo`: synthetic applicants are not to

@@ -674,11 +674,13 @@ pub fn referral_counters(conn: &Connection) -> Result<Vec<(DistrictId, u32)>, St
 /// The counters the writer keeps in memory, from the rows they count.
 fn load_counters(conn: &Connection, state: &mut QueueState) -> Result<(), StoreError> {
     let referrals: HashMap<DistrictId, u32> = referral_counters(conn)?.into_iter().collect();
-    // The time new registrations may not go back behind is their own: a moved application
-    // keeps an earlier one. The walk back from the highest number passes few moved rows.
+    // The time new registrations may not go back behind is their own: a moved or imported
+    // application keeps an earlier one. The partial index holds only the registrations made
+    // here (migration 0014), so this is one look-up however many were imported last.
     let mut last_time = conn.prepare(
-        "SELECT registered_at FROM applications WHERE district_id = ?1 \
-         AND moved_from_district IS NULL ORDER BY registration_number DESC LIMIT 1",
+        "SELECT registered_at FROM applications INDEXED BY applications_registered_here \
+         WHERE district_id = ?1 AND moved_from_district IS NULL AND legacy_number IS NULL \
+         ORDER BY registration_number DESC LIMIT 1",
     )?;
     for (district, next) in registration_counters(conn)? {
         if next == 1 {

@@ -41,6 +41,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/staff/search", post(search))
         .route("/staff/applications/{number}", get(application))
+        .route("/staff/applications/{number}/export", get(export))
         .route(
             "/staff/applications/{number}/amend",
             get(amend_form).post(amend),
@@ -205,6 +206,32 @@ async fn reached_for_form(
     Ok((caller, id))
 }
 
+/// Everything held about the application (subject access), as its parent sees it at
+/// `/my/export`; recorded in the access log before it is shown, as the API's export.
+async fn export(State(app): State<AppState>, page: Page, Path(number): Path<String>) -> Response {
+    if page.staff.is_none() {
+        return see_other("/staff");
+    }
+    let (caller, id) = match reach(&app, &page, &number, true) {
+        Ok(reached) => reached,
+        Err(error) => return page.api_error(error),
+    };
+    let lang = page.lang.api();
+    if let Err(error) = record_views(&app, &caller, ViewKind::Application, vec![id], lang).await {
+        return page.api_error(error);
+    }
+    let export = match crate::http::export::export_of(&app, lang, id).await {
+        Ok(export) => export,
+        Err(error) => return page.api_error(error),
+    };
+    let catalog = app.service.read().catalog.clone();
+    let back = format!("/staff/applications/{number}");
+    page.ok(
+        page.t(texts::EXPORT_TITLE),
+        super::parent::export::export_content(&page, &catalog, &export, &back),
+    )
+}
+
 async fn application(
     State(app): State<AppState>,
     page: Page,
@@ -285,6 +312,7 @@ async fn application(
             }
             p { a href="/staff" { "← " (page.t(texts::WORK_LIST_TITLE)) } }
             (facts(&page, &catalog, &view))
+            p { a href=(format!("/staff/applications/{}/export", view.number)) { (page.t(texts::EXPORT_LINK)) } }
             @if let Some(position) = &view.position {
                 p { (page.t(texts::POSITION_IN_COHORT)) ": " strong data-testid="position" { (position.in_cohort) } " " (page.t(texts::POSITION_OF)) " " (position.cohort_size) }
             }

@@ -4,7 +4,8 @@
 //! audience's code reads all its words as `texts::NAME`.
 
 pub use crate::http::pages::parent::texts::{
-    CONFIRM_NO, CONFIRM_YES, ERRORS_INTRO, FIELD_APPLICANT_IIN, FIELD_APPLICANT_NAME, HINT_IIN,
+    CONFIRM_NO, CONFIRM_YES, ERRORS_INTRO, EXPORT_LINK, EXPORT_TITLE, FIELD_APPLICANT_IIN,
+    FIELD_APPLICANT_NAME, HINT_IIN,
 };
 pub use crate::http::pages::texts::*;
 

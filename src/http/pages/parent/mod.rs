@@ -31,6 +31,7 @@ use maud::{html, Markup};
 
 mod amend;
 mod chart;
+pub(super) mod export;
 mod family;
 mod signin;
 pub(in crate::http::pages) mod texts;
@@ -49,6 +50,7 @@ pub fn routes() -> Router<AppState> {
         .route("/my", get(my))
         .route("/my/survey", post(survey))
         .route("/my/amend", get(amend::amend_form).post(amend::amend))
+        .route("/my/export", get(export::export_page))
         .route("/my/{action}", get(confirm).post(act))
         .route("/sign-out", post(sign_out))
         .merge(signin::routes())
@@ -787,7 +789,7 @@ async fn my(State(app): State<AppState>, page: Page) -> Response {
 }
 
 /// Who among the staff looked at the application (issue 15: "who looked at my application").
-fn access_log_section(page: &Page, log: &crate::http::access_log::AccessLog) -> Markup {
+pub(super) fn access_log_section(page: &Page, log: &crate::http::access_log::AccessLog) -> Markup {
     html! {
         section aria-labelledby="looked-title" {
             h2 #looked-title { (page.t(texts::ACCESS_LOG_TITLE)) }
@@ -822,6 +824,10 @@ pub(super) fn facts(page: &Page, catalog: &Catalog, view: &ApplicationView) -> M
             dd { (view.child_full_name) }
             dt { (page.t(texts::CHILD_BIRTH_DATE)) }
             dd { (texts::date(view.child_birth_date)) }
+            @if let Some(legacy_number) = &view.legacy_number {
+                dt { (page.t(texts::LEGACY_NUMBER)) }
+                dd data-testid="legacy-number" { (legacy_number) }
+            }
             dt { (page.t(texts::REGISTERED_AT)) }
             dd { (texts::local_time(view.registered_at)) }
             dt { (page.t(texts::DESIRED_START)) }
@@ -968,6 +974,7 @@ fn actions(page: &Page, view: &ApplicationView) -> Markup {
                 @if live { a.button.secondary href="/my/decline" { (page.t(texts::ACTION_DECLINE)) } }
                 @if active { a.button.secondary href="/my/amend" { (page.t(texts::ACTION_AMEND)) } }
                 @if active { a.button.secondary href="/my/withdraw" { (page.t(texts::ACTION_WITHDRAW)) } }
+                a.button.secondary href="/my/export" { (page.t(texts::EXPORT_LINK)) }
             }
         }
     }

@@ -1,0 +1,219 @@
+//! `kezek import` at a million rows, durably (WAL, synchronous=FULL, one COMMIT per batch),
+//! against plain batched SQLite inserts of the same rows measured in the same run, so the
+//! ratio means something on a noisy, shared machine.
+//!
+//! Targets (issue 16; 2-core machine, 1M rows): ≥ 20,000 rows/s, and at least a quarter of
+//! the plain inserts' rate. The import's time is the whole of `import::import_file`: reading
+//! and hashing the file, checking every row, sorting them into the old order, and the
+//! batches through the writer (journal, tables, histories, index). The plain side reads the
+//! same file with the same CSV reader and inserts each row's 19 fields as they are into one
+//! table without indexes, in transactions of the import's batch size, with the same pragmas.
+//!
+//! Not a criterion bench: one run of a million rows takes a minute. Environment:
+//! KEZEK_BENCH_IMPORT_ROWS (default 1,000,000). Example: `cargo bench --bench import`.
+
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use kezek::clock::ManualClock;
+use kezek::domain::catalog::{Language, Names};
+use kezek::domain::event::Actor;
+use kezek::domain::iin::{Iin, Sex};
+use kezek::domain::import::HEADER;
+use kezek::import::{import_file, ImportOptions, BATCH_ROWS};
+use kezek::service::{Command, NewDistrict, NewKindergarten, Outcome, Service};
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+const DISTRICTS: [&str; 5] = ["D01", "D02", "D03", "D04", "D05"];
+const KINDERGARTENS_PER_DISTRICT: u32 = 40;
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 20, 4, 0, 0).unwrap()
+}
+
+fn names(text: &str) -> Names {
+    Names {
+        kk: format!("{text} (kk)"),
+        ru: format!("{text} (ru)"),
+    }
+}
+
+/// Five districts of 40 kindergartens each, through the service.
+fn catalog(service: &Service) {
+    for (d, code) in DISTRICTS.iter().enumerate() {
+        let new = NewDistrict {
+            code: code.to_string(),
+            names: names(code),
+            languages: vec![Language::KAZAKH, Language::RUSSIAN],
+        };
+        let district = match service
+            .submit_blocking(Command::CreateDistrict(new), Actor::system())
+            .unwrap()
+        {
+            Outcome::DistrictCreated(id) => id,
+            other => panic!("{other:?}"),
+        };
+        for k in 0..KINDERGARTENS_PER_DISTRICT {
+            let new = NewKindergarten {
+                district,
+                number: format!("{}", d as u32 * 100 + k),
+                names: names("kindergarten"),
+                address: format!("Астана, {k}"),
+                head: None,
+            };
+            service
+                .submit_blocking(Command::CreateKindergarten(new), Actor::system())
+                .unwrap();
+        }
+    }
+}
+
+/// `rows` valid rows of a legacy queue (fixed seed): children of preschool age, registered
+/// between their birth and now, a tenth with a priority, some verified.
+fn write_legacy(path: &Path, rows: usize) -> usize {
+    let mut rng = SmallRng::seed_from_u64(2026);
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    writeln!(out, "{}", HEADER.join(",")).unwrap();
+    let first_birth = NaiveDate::from_ymd_opt(2021, 10, 1).unwrap();
+    let days = 1_800;
+    let mut written = 0;
+    for i in 0..rows {
+        let birth = first_birth + Duration::days((i % days) as i64);
+        // Disjoint serials per row of one birth day, so that every IIN is new.
+        let base = (i / days) as u16 * 4 + 1;
+        let Some(iin) = (base..base + 4).find_map(|s| Iin::synthesize(birth, Sex::Female, s))
+        else {
+            continue;
+        };
+        let born = Utc.from_utc_datetime(&birth.and_hms_opt(0, 0, 0).unwrap());
+        let span = (now() - born).num_minutes() - 2 * 24 * 60;
+        let registered = born + Duration::days(1) + Duration::minutes(rng.random_range(0..span));
+        let local = registered.with_timezone(&kezek::domain::local_offset());
+        let d = rng.random_range(0..DISTRICTS.len()) as u32;
+        let kindergartens = match rng.random_range(0..4) {
+            0 => "any".to_string(),
+            n => (0..n)
+                .map(|j| (d * KINDERGARTENS_PER_DISTRICT + 1 + (i as u32 + j * 7) % 40).to_string())
+                .collect::<Vec<_>>()
+                .join(";"),
+        };
+        let (category, verified, document) = match rng.random_range(0..10) {
+            0 => ("large_family", "yes", "№ 1207, акимат"),
+            1 => ("orphan", "no", "№ 88, орган опеки"),
+            _ => ("", "", ""),
+        };
+        writeln!(
+            out,
+            "OLD-{i},{},{},Сейітова Айгерім,{},791028302728,Сейітов Нұрлан,+7 701 234 56 78,\
+             parent{i}@example.kz,\"Астана, Абай көшесі {}, {}\",father,{},{kindergartens},{},\
+             2027-09-01,{category},{verified},\"{document}\",queued",
+            local.format("%Y-%m-%d %H:%M:%S"),
+            iin.as_string(),
+            birth.format("%Y-%m-%d"),
+            i % 90 + 1,
+            i % 40 + 1,
+            DISTRICTS[d as usize],
+            ["kk", "ru", "any"][i % 3],
+        )
+        .unwrap();
+        written += 1;
+    }
+    written
+}
+
+/// The import through the service, durably. Answers the seconds it took and the rows taken.
+fn import(dir: &Path, legacy: &Path) -> (f64, usize) {
+    let db = dir.join("import.db");
+    let clock = ManualClock::new(now());
+    let service = Service::start(&db, Arc::new(clock)).unwrap();
+    catalog(&service);
+    let started = Instant::now();
+    // The first report comes once every row is read, checked and sorted, before any batch.
+    let mut checked = None;
+    let summary = import_file(&service, legacy, &ImportOptions::default(), |_, _| {
+        checked.get_or_insert_with(|| started.elapsed().as_secs_f64());
+    })
+    .unwrap();
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "  of which reading, checking and sorting every row: {:.2} s",
+        checked.unwrap_or(0.0)
+    );
+    assert!(summary.refused.is_empty(), "{:?}", &summary.refused[..3]);
+    service.shutdown();
+    (seconds, summary.taken)
+}
+
+/// The same rows read by the same reader, inserted as they are into one table, in
+/// transactions of the import's batch size, with the store's pragmas (WAL, FULL).
+fn plain_inserts(dir: &Path, legacy: &Path) -> (f64, usize) {
+    let db = dir.join("plain.db");
+    let mut conn = rusqlite::Connection::open(&db).unwrap();
+    conn.pragma_update(None, "journal_mode", "wal").unwrap();
+    conn.pragma_update(None, "synchronous", "full").unwrap();
+    let columns: Vec<String> = HEADER.iter().map(|c| format!("{c} TEXT")).collect();
+    conn.execute_batch(&format!(
+        "CREATE TABLE legacy (line INTEGER PRIMARY KEY, {})",
+        columns.join(", ")
+    ))
+    .unwrap();
+    let placeholders: Vec<String> = (1..=HEADER.len() + 1).map(|i| format!("?{i}")).collect();
+    let sql = format!("INSERT INTO legacy VALUES ({})", placeholders.join(", "));
+    let started = Instant::now();
+    let bytes = std::fs::read(legacy).unwrap();
+    let mut reader = csv::Reader::from_reader(&bytes[..]);
+    let mut record = csv::StringRecord::new();
+    let mut rows = 0;
+    let mut tx = conn.transaction().unwrap();
+    while reader.read_record(&mut record).unwrap() {
+        let line = record.position().unwrap().line() as i64;
+        {
+            let mut statement = tx.prepare_cached(&sql).unwrap();
+            let fields: Vec<&str> = record.iter().collect();
+            let mut values: Vec<&dyn rusqlite::ToSql> = vec![&line];
+            values.extend(fields.iter().map(|f| f as &dyn rusqlite::ToSql));
+            statement.execute(&values[..]).unwrap();
+        }
+        rows += 1;
+        if rows % BATCH_ROWS == 0 {
+            tx.commit().unwrap();
+            tx = conn.transaction().unwrap();
+        }
+    }
+    tx.commit().unwrap();
+    (started.elapsed().as_secs_f64(), rows)
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; this bench takes no other arguments.
+    let rows: usize = std::env::var("KEZEK_BENCH_IMPORT_ROWS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1_000_000);
+    let dir = tempfile::tempdir().unwrap();
+    let legacy = dir.path().join("legacy.csv");
+    let written = write_legacy(&legacy, rows);
+    let size = std::fs::metadata(&legacy).unwrap().len();
+    println!("legacy file: {written} rows, {:.1} MB", size as f64 / 1e6);
+    let (plain_seconds, plain_rows) = plain_inserts(dir.path(), &legacy);
+    let plain_rate = plain_rows as f64 / plain_seconds;
+    println!(
+        "plain batched inserts: {plain_rows} rows in {plain_seconds:.2} s, {plain_rate:.0} rows/s"
+    );
+    let (import_seconds, taken) = import(dir.path(), &legacy);
+    assert_eq!(taken, written, "every row is taken");
+    let import_rate = taken as f64 / import_seconds;
+    println!("kezek import: {taken} rows in {import_seconds:.2} s, {import_rate:.0} rows/s");
+    let ratio = import_rate / plain_rate;
+    println!(
+        "ratio import / plain: {ratio:.3} (target ≥ 0.25); rate target ≥ 20,000 rows/s: {}",
+        if import_rate >= 20_000.0 {
+            "pass"
+        } else {
+            "FAIL"
+        }
+    );
+}
