@@ -16,6 +16,7 @@ pub mod event;
 pub mod family;
 pub mod history;
 pub mod iin;
+pub mod intake;
 pub mod numbers;
 pub mod referral;
 pub mod replay;
