@@ -57,6 +57,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0011_one_child_index.sql",
         sql: include_str!("../../migrations/0011_one_child_index.sql"),
     },
+    // 0013 (0012 is another branch's): intake rounds and the places they collect (issue 18).
+    Migration {
+        name: "0013_intake_rounds.sql",
+        sql: include_str!("../../migrations/0013_intake_rounds.sql"),
+    },
 ];
 
 pub fn schema_version(conn: &Connection) -> Result<usize, StoreError> {
