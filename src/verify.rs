@@ -656,6 +656,12 @@ fn compare_live_state(
     if rebuilt.open_places != replayed.open_places || rebuilt.places != replayed.places {
         return Err("open places differ".into());
     }
+    if rebuilt.rounds != replayed.rounds
+        || rebuilt.round_places != replayed.round_places
+        || rebuilt.last_round != replayed.last_round
+    {
+        return Err("the intake rounds or the places they collected differ".into());
+    }
     for district in replayed.catalog.districts.keys() {
         if rebuilt.cycle(*district) != replayed.cycle(*district) {
             return Err(format!(

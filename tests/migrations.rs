@@ -123,6 +123,7 @@ fn shipped_migrations_are_unchanged() {
         "0010_kindergarten_admin.sql",
         "0011_one_child_index.sql",
         "0012_applicant_list_in_memory.sql",
+        "0013_intake_rounds.sql",
         "0014_import.sql",
     ];
     let digests = [
@@ -138,6 +139,7 @@ fn shipped_migrations_are_unchanged() {
         "a78f5813602237d812bc1e6a97dfe8f9626aceabc6ce523a7b7362af50453c07",
         "7f7530e7c504bdf77cb37b8b010365beec8e3b21491689f5378adfbe5b8debcd",
         "fffde1844d28cfcef0ec93a7992361989a881c0972f119fd8ae6fdcd0e70bde2",
+        "0e815de91386af972d4efb00e3032bf7b44b1ba2b4249c65fb040b88b4d5d029",
         "3ed47a6ae31186555b8127a8e61c46116a2d57629060e4a80d78dbf7a8399a6b",
     ];
     assert_eq!(MIGRATIONS.len(), pinned.len(), "pin the new migration here");

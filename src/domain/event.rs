@@ -9,6 +9,7 @@ use super::amendment::Amendment;
 use super::application::{Applicant, Application, ApplicationId, RefusalReason, Satisfaction};
 use super::catalog::{District, DistrictId, Group, Kindergarten, PriorityCategory, Tier};
 use super::family::{Family, FamilyId};
+use super::intake::{IntakeRound, RoundId};
 use super::referral::{
     DistrictPolicy, FreePlace, InterleaveCycle, Lapse, PlaceId, Referral, ReferralId,
 };
@@ -197,6 +198,15 @@ pub enum Event {
     StaffAccountRevoked {
         name: String,
     },
+    /// An intake round opens (issue 18): places reported in its district for its date are
+    /// collected from now on, not allocated one by one.
+    IntakeRoundOpened(IntakeRound),
+    /// The round closes: its places become the district's to give, and the referrals of its
+    /// allocation follow in the same command, as `ReferralIssued` events.
+    IntakeRoundClosed {
+        round: RoundId,
+        at: DateTime<Utc>,
+    },
 }
 
 impl Event {
@@ -239,6 +249,8 @@ impl Event {
             Event::StaffAccountCreated { .. } => "staff_account_created",
             Event::StaffAccountChanged { .. } => "staff_account_changed",
             Event::StaffAccountRevoked { .. } => "staff_account_revoked",
+            Event::IntakeRoundOpened(_) => "intake_round_opened",
+            Event::IntakeRoundClosed { .. } => "intake_round_closed",
         }
     }
 

@@ -17,6 +17,7 @@ pub mod family;
 pub mod history;
 pub mod iin;
 pub mod import;
+pub mod intake;
 pub mod numbers;
 pub mod referral;
 pub mod replay;

@@ -231,6 +231,8 @@ impl Replay {
                 }
                 entry.0 = Some((*role, *scope));
             }
+            // A round's outcome is its referrals, each replayed as its own event.
+            Event::IntakeRoundOpened(_) | Event::IntakeRoundClosed { .. } => {}
             Event::StaffAccountRevoked { name } => {
                 let entry = self.staff.entry(name.clone()).or_insert((None, false));
                 if entry.1 {

@@ -13,6 +13,7 @@ use super::calendar::YearCalendar;
 use super::catalog::{Catalog, DistrictId, Tier};
 use super::event::Event;
 use super::family::{Family, FamilyId};
+use super::intake::{IntakeRound, RoundId};
 use super::referral::{
     DistrictPolicy, FreePlace, InterleaveCycle, Lapse, PlaceId, Referral, ReferralId,
     ReferralNumber,
@@ -29,6 +30,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 pub enum Deadline {
     ReferralExpires(ReferralId),
     StopListEnds(ApplicationId),
+    /// An intake round closes and allocates its places.
+    RoundCloses(RoundId),
 }
 
 /// A referral that is issued and not yet ended, with what its child needs to return to the
@@ -75,6 +78,12 @@ pub struct QueueState {
     pub transfers: BTreeMap<DistrictId, BTreeMap<(i64, ApplicationId), TransferRequest>>,
     /// When each waiting transfer request was made (its key in `transfers`).
     pub transfer_of: HashMap<ApplicationId, i64>,
+    /// The intake rounds open now (at most one per district), and the places each collected:
+    /// reported, not open, not given until the round closes.
+    pub rounds: BTreeMap<RoundId, IntakeRound>,
+    pub round_places: BTreeMap<RoundId, BTreeSet<PlaceId>>,
+    /// The last round's number (0 before the first).
+    pub last_round: u32,
 }
 
 /// Who takes a place: one child, or a family that takes places only together (each child
@@ -657,12 +666,15 @@ impl QueueState {
                     if self.places.insert(place.id, place.clone()).is_some() {
                         return Err(StateError::Duplicate(format!("{:?}", place.id)));
                     }
-                    self.open_places
-                        .entry(place.district)
-                        .or_default()
-                        .insert(place.id);
+                    match self.collecting_round(place) {
+                        Some(round) => self.round_places.entry(round).or_default(),
+                        None => self.open_places.entry(place.district).or_default(),
+                    }
+                    .insert(place.id);
                 }
             }
+            Event::IntakeRoundOpened(round) => self.open_round(round)?,
+            Event::IntakeRoundClosed { round, .. } => self.close_round(*round)?,
             Event::ReferralIssued { referral, cycle } => self.issue(referral, *cycle)?,
             Event::ReferralExtended { id, valid_until } => {
                 let live = self.live.get_mut(id).ok_or_else(|| invalid(id))?;
@@ -738,6 +750,58 @@ impl QueueState {
     }
 
     /// An open place leaves the state: no live referral holds it.
+    /// The open intake round of `district`, if any.
+    pub fn open_round_in(&self, district: DistrictId) -> Option<&IntakeRound> {
+        self.rounds.values().find(|r| r.district == district)
+    }
+
+    /// The open round that collects `place`: its district's, for the place's date.
+    pub fn collecting_round(&self, place: &FreePlace) -> Option<RoundId> {
+        self.open_round_in(place.district)
+            .filter(|r| r.places_for == place.available_from)
+            .map(|r| r.id)
+    }
+
+    /// The places `round` collected, as reported.
+    pub fn places_of_round(&self, round: RoundId) -> Vec<FreePlace> {
+        self.round_places
+            .get(&round)
+            .into_iter()
+            .flatten()
+            .map(|p| self.places[p].clone())
+            .collect()
+    }
+
+    fn open_round(&mut self, round: &IntakeRound) -> Result<(), StateError> {
+        if !self.catalog.districts.contains_key(&round.district) {
+            return Err(StateError::UnknownDistrict(round.district));
+        }
+        if round.id.0 != self.last_round + 1 || self.open_round_in(round.district).is_some() {
+            return Err(invalid(&round.id));
+        }
+        self.last_round = round.id.0;
+        self.deadlines
+            .insert((round.closes_at, Deadline::RoundCloses(round.id)));
+        self.rounds.insert(round.id, round.clone());
+        Ok(())
+    }
+
+    /// The round's places become open places of its district; the referrals that follow
+    /// take them.
+    fn close_round(&mut self, id: RoundId) -> Result<(), StateError> {
+        let round = self.rounds.remove(&id).ok_or_else(|| invalid(&id))?;
+        self.deadlines
+            .remove(&(round.closes_at, Deadline::RoundCloses(id)));
+        let places = self.round_places.remove(&id).unwrap_or_default();
+        if !places.is_empty() {
+            self.open_places
+                .entry(round.district)
+                .or_default()
+                .extend(places);
+        }
+        Ok(())
+    }
+
     fn withdraw_place(&mut self, place: PlaceId) -> Result<(), StateError> {
         let district = self
             .places
@@ -845,7 +909,9 @@ impl QueueState {
             | Event::CategorySet(_)
             | Event::StaffAccountCreated { .. }
             | Event::StaffAccountChanged { .. }
-            | Event::StaffAccountRevoked { .. } => Vec::new(),
+            | Event::StaffAccountRevoked { .. }
+            | Event::IntakeRoundOpened(_)
+            | Event::IntakeRoundClosed { .. } => Vec::new(),
         }
     }
 
@@ -1159,8 +1225,10 @@ impl QueueState {
                 self.held.len()
             ));
         }
-        if self.deadlines.len() != self.live.len() + self.held.len() {
-            return Err("deadlines do not match live referrals and the stop list".into());
+        if self.deadlines.len() != self.live.len() + self.held.len() + self.rounds.len() {
+            return Err(
+                "deadlines do not match live referrals, the stop list and open rounds".into(),
+            );
         }
         Ok(())
     }

@@ -758,6 +758,14 @@ impl WaitingList {
     }
 
     /// All entries of all districts, in no particular order.
+    /// The applications waiting in `district`, in no particular order.
+    pub fn in_district(&self, district: DistrictId) -> impl Iterator<Item = &Waiting> {
+        self.districts
+            .get(&district)
+            .into_iter()
+            .flat_map(|queue| queue.entries.values())
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = (DistrictId, &Waiting)> {
         self.districts
             .iter()

@@ -274,6 +274,17 @@ errors! {
         "Бұл соңғы әкімші: алдымен басқа әкімші қосыңыз.", "Это последний администратор: сначала добавьте другого.", "This is the last administrator: add another first.";
     CHILD_TRANSFER_PENDING = "child_transfer_pending", CONFLICT,
         "Баланың ауысу өтініші немесе ауысу жолдамасы бар: ол аяқталғаннан кейін ғана шыққан деп белгілеуге болады.", "У ребёнка есть заявка или направление на перевод: отметить выбытие можно после их завершения.", "The child has a transfer request or referral outstanding: mark it as left once that ends.";
+    // The intake round (issue 18).
+    ROUND_DATE_PAST = "round_date_past", UNPROCESSABLE_ENTITY,
+        "Кезеңнің орындары бүгіннен бастап немесе кейінгі күнге арналуы керек.", "Места приёмной кампании должны быть на сегодняшнюю или более позднюю дату.", "A round's places are for today or a later date.";
+    ROUND_CLOSE_INVALID = "round_close_invalid", UNPROCESSABLE_ENTITY,
+        "Кезең қазірден кейін және орындар күніне дейін жабылуы керек.", "Кампания должна закрываться позже текущего момента и не позже даты мест.", "A round closes after now and no later than its places' date.";
+    ROUND_ORDER_INVALID = "round_order_invalid", UNPROCESSABLE_ENTITY,
+        "Тізімде осы ауданның балабақшалары ғана, әрқайсысы бір рет болуы керек.", "В порядке могут быть только детские сады этого района, каждый один раз.", "The order may name only the district's kindergartens, each once.";
+    ROUND_OVERLAPS = "round_overlaps", CONFLICT,
+        "Бұл ауданда ашық кезең бар: алдымен оны жабыңыз.", "В этом районе уже идёт кампания: сначала закройте её.", "A round is already open in this district: close it first.";
+    ROUND_CLOSED = "round_closed", CONFLICT,
+        "Кезең жабылған: оның орындары бөлінді.", "Кампания уже закрыта: её места распределены.", "The round is closed already: its places were allocated.";
     // A year's working-day file, uploaded or pasted (issue 15): the file as a whole, then
     // one row per kind of bad line (`domain::calendar::LineProblem::code`).
     CALENDAR_FILE_TOO_LARGE = "calendar_file_too_large", PAYLOAD_TOO_LARGE,
@@ -427,6 +438,8 @@ pub fn conflict_kind(why: &str) -> ErrorKind {
         "the account name is taken" => STAFF_NAME_TAKEN,
         "the account is revoked" => STAFF_REVOKED,
         "the last administrator" => LAST_ADMINISTRATOR,
+        crate::service::ROUND_OVERLAPS => ROUND_OVERLAPS,
+        crate::service::ROUND_CLOSED => ROUND_CLOSED,
         _ => CONFLICT,
     }
 }
@@ -440,6 +453,9 @@ pub fn invalid_kind(why: &str) -> ErrorKind {
     match why {
         crate::domain::referral::POLICY_OUT_OF_RANGE => POLICY_INVALID,
         crate::domain::calendar::YEAR_OUT_OF_RANGE => CALENDAR_YEAR_INVALID,
+        crate::service::ROUND_DATE_PAST => ROUND_DATE_PAST,
+        crate::service::ROUND_CLOSES_BEFORE => ROUND_CLOSE_INVALID,
+        crate::service::ROUND_KINDERGARTEN_UNKNOWN => ROUND_ORDER_INVALID,
         _ if why.starts_with("calendar ") && why.contains("without a working day") => {
             CALENDAR_BREAK_TOO_LONG
         }

@@ -20,6 +20,7 @@ use crate::domain::catalog::{
 use crate::domain::event::Event;
 use crate::domain::family::{Family, FamilyId, FAMILY_SIZE_MAX};
 use crate::domain::import::{ImportRow, RowError, RowRefusal};
+use crate::domain::intake::{self, IntakeRound, RoundId};
 use crate::domain::local_date;
 use crate::domain::referral::{
     DistrictPolicy, Extension, FreePlace, Lapse, PlaceId, Referral, ReferralId,
@@ -67,6 +68,20 @@ pub enum Command {
         text: String,
     },
     ReportPlaces(NewPlaces),
+    /// An administrator opens a district's intake round (issue 18): the places reported for
+    /// `places_for` until `closes_at` are collected and allocated together then.
+    OpenIntakeRound {
+        district: DistrictId,
+        places_for: NaiveDate,
+        closes_at: DateTime<Utc>,
+        /// The order "any kindergarten" children take kindergartens in; empty: the catalog's.
+        any_order: Vec<KindergartenId>,
+    },
+    /// Closes a round now (the scheduler does it at its time): its allocation and every
+    /// referral of it in this one command.
+    CloseIntakeRound {
+        round: RoundId,
+    },
     /// The kindergarten confirms the referral was handed in; `by` must be its kindergarten.
     HandIn {
         referral: ReferralId,
@@ -290,6 +305,14 @@ pub enum Outcome {
         places: Vec<PlaceId>,
         referrals: Vec<Referral>,
     },
+    RoundOpened(RoundId),
+    /// A round closed: its referrals in the order they were issued, the places nobody
+    /// fitted (open from now on) and the together-families that could not be placed whole.
+    RoundClosed {
+        referrals: Vec<Referral>,
+        unfilled: Vec<PlaceId>,
+        passed: Vec<FamilyId>,
+    },
     /// The referral after the change.
     Referral(Box<Referral>),
     /// A lapse, and the referral the freed place went to, if any.
@@ -486,6 +509,13 @@ pub fn run(command: Command, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
             Ok(Outcome::Done)
         }
         Command::ReportPlaces(new) => report_places(new, tx),
+        Command::OpenIntakeRound {
+            district,
+            places_for,
+            closes_at,
+            any_order,
+        } => open_round(district, places_for, closes_at, any_order, tx),
+        Command::CloseIntakeRound { round } => close_round(round, tx),
         Command::HandIn { referral, by } => {
             let live = live_referral(tx, referral)?;
             if live.kindergarten != by {
@@ -1769,6 +1799,15 @@ fn tick(tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
                 emit_lapse(tx, id, *at, Lapse::Expired)?;
             }
         }
+        // Rounds close after the lapses of their instant and before the places those free
+        // are offered: the round's places go in its own turn order.
+        for (_, deadline) in &due {
+            if let Deadline::RoundCloses(round) = *deadline {
+                if let Outcome::RoundClosed { referrals, .. } = close_round(round, tx)? {
+                    report.referrals_issued += referrals.len();
+                }
+            }
+        }
         for district in districts {
             report.referrals_issued += allocate_open_places(tx, district)?;
         }
@@ -1855,6 +1894,112 @@ fn set_education_head(
         full_name,
     })?;
     Ok(Outcome::Done)
+}
+
+/// Why a round cannot be opened or closed: the service's fixed words, each a row of the
+/// API's error table.
+pub const ROUND_DATE_PAST: &str = "a round's places are for a date from today on";
+pub const ROUND_CLOSES_BEFORE: &str = "a round closes after now and before its places' date";
+pub const ROUND_KINDERGARTEN_UNKNOWN: &str = "the order names a kindergarten not of the district";
+pub const ROUND_OVERLAPS: &str = "a round is open in the district";
+pub const ROUND_CLOSED: &str = "the round is closed";
+
+/// Opens a round: refused for a date in the past, a close not between now and that date,
+/// an order naming another district's kindergarten, or a round already open in the district.
+fn open_round(
+    district: DistrictId,
+    places_for: NaiveDate,
+    closes_at: DateTime<Utc>,
+    any_order: Vec<KindergartenId>,
+    tx: &mut Tx<'_>,
+) -> Result<Outcome, CommandError> {
+    let now = tx.now();
+    let id = {
+        let state = tx.state();
+        if !state.catalog.districts.contains_key(&district) {
+            return Err(CommandError::NotFound);
+        }
+        if places_for < local_date(now) {
+            return Err(CommandError::Invalid(ROUND_DATE_PAST.into()));
+        }
+        if closes_at <= now || local_date(closes_at) > places_for {
+            return Err(CommandError::Invalid(ROUND_CLOSES_BEFORE.into()));
+        }
+        let of_district = |k: &KindergartenId| {
+            state
+                .catalog
+                .kindergartens
+                .get(k)
+                .is_some_and(|k| k.district == district)
+        };
+        let mut distinct = any_order.clone();
+        distinct.sort();
+        distinct.dedup();
+        if !any_order.iter().all(of_district) || distinct.len() != any_order.len() {
+            return Err(CommandError::Invalid(ROUND_KINDERGARTEN_UNKNOWN.into()));
+        }
+        if state.open_round_in(district).is_some() {
+            return Err(CommandError::Conflict(ROUND_OVERLAPS));
+        }
+        RoundId(state.last_round + 1)
+    };
+    tx.emit(Event::IntakeRoundOpened(IntakeRound {
+        id,
+        district,
+        places_for,
+        closes_at,
+        any_order,
+    }))?;
+    Ok(Outcome::RoundOpened(id))
+}
+
+/// Closes `round`: allocates its places (`domain::intake`), then emits the close and every
+/// referral of the allocation, in the one transaction of this command. The allocation is
+/// worked out before the first event, so nothing is emitted if it cannot be.
+fn close_round(round: RoundId, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
+    let now = tx.now();
+    let outcome = {
+        let state = tx.state();
+        let Some(open) = state.rounds.get(&round) else {
+            return Err(if (1..=state.last_round).contains(&round.0) {
+                CommandError::Conflict(ROUND_CLOSED)
+            } else {
+                CommandError::NotFound
+            });
+        };
+        let places = state.places_of_round(round);
+        intake::allocate(&state.intake_input(open, &places, local_date(now)))
+    };
+    tx.emit(Event::IntakeRoundClosed { round, at: now })?;
+    let mut referrals = Vec::with_capacity(outcome.placements.len());
+    for placement in &outcome.placements {
+        let (referral, cycle) = {
+            let state = tx.state();
+            let district = placement.child.district;
+            let number = state.next_referral_number(district);
+            state.referral_to(
+                placement.place,
+                placement.child,
+                now,
+                number,
+                state.cycle(district),
+            )
+        };
+        debug_assert_eq!(
+            cycle, placement.cycle,
+            "the round plays the cycle out as issuing does"
+        );
+        tx.emit(Event::ReferralIssued {
+            referral: referral.clone(),
+            cycle,
+        })?;
+        referrals.push(referral);
+    }
+    Ok(Outcome::RoundClosed {
+        referrals,
+        unfilled: outcome.unfilled,
+        passed: outcome.passed,
+    })
 }
 
 fn report_places(new: NewPlaces, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {

@@ -386,7 +386,9 @@ impl Audit {
             | Event::CategorySet(_)
             | Event::StaffAccountCreated { .. }
             | Event::StaffAccountChanged { .. }
-            | Event::StaffAccountRevoked { .. } => {}
+            | Event::StaffAccountRevoked { .. }
+            | Event::IntakeRoundOpened(_)
+            | Event::IntakeRoundClosed { .. } => {}
         }
         Ok(())
     }

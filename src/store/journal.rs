@@ -180,6 +180,29 @@ impl Store {
                 )?;
                 expect_one(changed, "staff_accounts", name.clone())?;
             }
+            Event::IntakeRoundOpened(round) => {
+                let any_order: Vec<String> =
+                    round.any_order.iter().map(|k| k.0.to_string()).collect();
+                self.conn.execute(
+                    "INSERT INTO intake_rounds (id, district_id, places_for, closes_at, \
+                     any_order, opened_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![
+                        round.id.0,
+                        round.district.0,
+                        codec::date_text(round.places_for),
+                        round.closes_at.timestamp_micros(),
+                        any_order.join(","),
+                        recorded_at.timestamp_micros(),
+                    ],
+                )?;
+            }
+            Event::IntakeRoundClosed { round, at } => {
+                let changed = self.conn.execute(
+                    "UPDATE intake_rounds SET closed_at = ?2 WHERE id = ?1 AND closed_at IS NULL",
+                    params![round.0, at.timestamp_micros()],
+                )?;
+                expect_one(changed, "intake_rounds", round.0.to_string())?;
+            }
             Event::StaffAccountRevoked { name } => {
                 let revoked = super::staff::revoke(&self.conn, name, recorded_at)?;
                 if !revoked {
@@ -620,7 +643,9 @@ impl Store {
     fn insert_place(&self, place: &FreePlace) -> Result<(), StoreError> {
         let mut statement = self.conn.prepare_cached(
             "INSERT INTO places (id, district_id, kindergarten_id, group_id, born_from, born_to, \
-             language, available_from, reported_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+             language, available_from, reported_at, round_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, \
+             ?7, ?8, ?9, (SELECT id FROM intake_rounds WHERE district_id = ?2 \
+             AND places_for = ?8 AND closed_at IS NULL))",
         )?;
         statement.execute(params![
             place.id.0 as i64,

@@ -62,6 +62,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0012_applicant_list_in_memory.sql",
         sql: include_str!("../../migrations/0012_applicant_list_in_memory.sql"),
     },
+    // 0013 (0012 is another branch's): intake rounds and the places they collect (issue 18).
+    Migration {
+        name: "0013_intake_rounds.sql",
+        sql: include_str!("../../migrations/0013_intake_rounds.sql"),
+    },
     // 0014 (0012 and 0013 were reserved for other work of the same day): applications
     // imported from an earlier system keep their old numbers (issue 16).
     Migration {

@@ -215,7 +215,9 @@ impl Store {
             | Event::CategorySet(_)
             | Event::StaffAccountCreated { .. }
             | Event::StaffAccountChanged { .. }
-            | Event::StaffAccountRevoked { .. } => {}
+            | Event::StaffAccountRevoked { .. }
+            | Event::IntakeRoundOpened(_)
+            | Event::IntakeRoundClosed { .. } => {}
         }
         Ok(())
     }

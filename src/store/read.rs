@@ -12,6 +12,7 @@ use crate::domain::catalog::{
 use crate::domain::event::{Actor, ChainChecker, ChainError, Hash, RecordedEvent};
 use crate::domain::family::{Family, FamilyId};
 use crate::domain::iin::Iin;
+use crate::domain::intake::{IntakeRound, RoundId};
 use crate::domain::referral::{DistrictPolicy, FreePlace, InterleaveCycle, PlaceId, Referral};
 use crate::domain::state::QueueState;
 use crate::domain::state::{Counters, Deadline, LiveReferral};
@@ -117,6 +118,7 @@ pub fn load_state(conn: &Connection) -> Result<QueueState, StoreError> {
         state.deadlines.insert((until, Deadline::StopListEnds(id)));
     }
     load_places_and_referrals(conn, &mut state)?;
+    load_rounds(conn, &mut state)?;
     load_counters(conn, &mut state)?;
     load_access_codes_and_applicants(conn, &mut state)?;
     load_families(conn, &mut state)?;
@@ -609,6 +611,76 @@ fn load_places_and_referrals(conn: &Connection, state: &mut QueueState) -> Resul
         Ok(())
     })?;
     failure.map_or(Ok(()), Err)
+}
+
+/// The open intake rounds, their deadlines and the places they collected (loaded as open by
+/// `load_places_and_referrals`, moved to their round here), and the last round's number.
+fn load_rounds(conn: &Connection, state: &mut QueueState) -> Result<(), StoreError> {
+    state.last_round =
+        conn.query_row("SELECT coalesce(max(id), 0) FROM intake_rounds", [], |r| {
+            r.get(0)
+        })?;
+    let mut statement = conn.prepare(
+        "SELECT id, district_id, places_for, closes_at, any_order FROM intake_rounds \
+         WHERE closed_at IS NULL ORDER BY id",
+    )?;
+    let mut rows = statement.query([])?;
+    while let Some(row) = rows.next()? {
+        let id = RoundId(row.get(0)?);
+        let bad = |reason: String| StoreError::corrupt("intake_rounds", id.0, reason);
+        let any_order: String = row.get(4)?;
+        let any_order = any_order
+            .split(',')
+            .filter(|k| !k.is_empty())
+            .map(|k| {
+                k.parse()
+                    .map(KindergartenId)
+                    .map_err(|_| bad(k.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let round = IntakeRound {
+            id,
+            district: DistrictId(row.get(1)?),
+            places_for: codec::date_parse(&row.get::<_, String>(2)?).map_err(bad)?,
+            closes_at: codec::micros_to_time(row.get(3)?).map_err(bad)?,
+            any_order,
+        };
+        state
+            .deadlines
+            .insert((round.closes_at, Deadline::RoundCloses(id)));
+        state.rounds.insert(id, round);
+    }
+    let mut statement = conn.prepare(
+        "SELECT p.id, p.round_id, p.district_id FROM places p \
+         JOIN intake_rounds r ON r.id = p.round_id \
+         WHERE r.closed_at IS NULL AND p.filled = 0 AND p.withdrawn = 0",
+    )?;
+    let mut rows = statement.query([])?;
+    while let Some(row) = rows.next()? {
+        let place = PlaceId(row.get::<_, i64>(0)? as u64);
+        let district = DistrictId(row.get(2)?);
+        let open = state.open_places.get_mut(&district);
+        if !open.is_some_and(|open| open.remove(&place)) {
+            return Err(StoreError::corrupt(
+                "places",
+                place.0,
+                "collected but not free",
+            ));
+        }
+        if state
+            .open_places
+            .get(&district)
+            .is_some_and(|o| o.is_empty())
+        {
+            state.open_places.remove(&district);
+        }
+        state
+            .round_places
+            .entry(RoundId(row.get(1)?))
+            .or_default()
+            .insert(place);
+    }
+    Ok(())
 }
 
 /// The places matching `filter` (an SQL WHERE clause written by this module), by id.

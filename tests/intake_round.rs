@@ -1,0 +1,213 @@
+//! The intake round through the service (issue 18): places reported while a round is open
+//! are collected, not allocated; the close (by command or by the scheduler's tick at its
+//! time) allocates them in one command, each child its most preferred kindergarten with a
+//! place left, whatever order the kindergartens reported in; a restart in between keeps the
+//! round and its places; `verify` replays it all; bad input is refused with its own error.
+
+mod common;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use common::{date, valid_form, TestApp};
+use kezek::domain::application::Application;
+use kezek::domain::catalog::{AgeBand, KindergartenId, Language};
+use kezek::domain::event::Actor;
+use kezek::domain::intake::RoundId;
+use kezek::domain::referral::Referral;
+use kezek::service::{Command, CommandError, NewPlaces, Outcome};
+use kezek::verify::verify;
+
+/// Monday 30 November 2026, 18:00 local: the round's close.
+fn closes_at() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 30, 13, 0, 0).unwrap()
+}
+
+fn open(app: &TestApp, places_for: chrono::NaiveDate) -> Result<Outcome, CommandError> {
+    let command = Command::OpenIntakeRound {
+        district: app.district,
+        places_for,
+        closes_at: closes_at(),
+        any_order: Vec::new(),
+    };
+    app.service()
+        .submit_blocking(command, Actor::staff("admin"))
+}
+
+fn report(app: &TestApp, kindergarten: KindergartenId) -> Vec<Referral> {
+    let new = NewPlaces {
+        kindergarten,
+        group: None,
+        age_band: Some(AgeBand::new(date(2022, 1, 1), date(2022, 12, 31)).unwrap()),
+        language: Some(Language::KAZAKH),
+        count: 1,
+        available_from: date(2027, 9, 1),
+    };
+    match app
+        .service()
+        .submit_blocking(Command::ReportPlaces(new), Actor::staff("kg"))
+        .unwrap()
+    {
+        Outcome::PlacesReported { referrals, .. } => referrals,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn close(app: &TestApp, round: RoundId) -> Result<Outcome, CommandError> {
+    let command = Command::CloseIntakeRound { round };
+    app.service()
+        .submit_blocking(command, Actor::staff("admin"))
+}
+
+/// A child first in the queue wants kindergarten 1, then 2; the child behind it wants only 2.
+/// Kindergarten 2 reports first. Place by place, the first child would take 2 and kindergarten
+/// 1's place would find nobody; the round gives each its first choice.
+fn two_children(app: &TestApp) -> (Application, Application) {
+    let [k1, k2, _] = app.kindergartens;
+    let mut first = valid_form(1);
+    first.kindergartens = vec![k1.0, k2.0];
+    let mut second = valid_form(2);
+    second.kindergartens = vec![k2.0];
+    let first = app.register(first).unwrap();
+    app.clock.advance(Duration::minutes(1));
+    let second = app.register(second).unwrap();
+    (first, second)
+}
+
+#[test]
+fn a_round_gives_each_child_its_best_choice_whatever_the_reporting_order() {
+    let mut app = TestApp::spawn();
+    let (first, second) = two_children(&app);
+    let Outcome::RoundOpened(round) = open(&app, date(2027, 9, 1)).unwrap() else {
+        panic!("a round opens");
+    };
+    let [k1, k2, _] = app.kindergartens;
+    assert!(report(&app, k2).is_empty(), "collected, not allocated");
+    app.restart();
+    assert!(report(&app, k1).is_empty(), "collected after a restart too");
+    {
+        let state = app.service().read();
+        assert_eq!(state.round_places[&round].len(), 2);
+        assert!(state.open_places.values().all(|o| o.is_empty()));
+    }
+    let Outcome::RoundClosed {
+        referrals,
+        unfilled,
+        passed,
+    } = close(&app, round).unwrap()
+    else {
+        panic!("the round closes");
+    };
+    let given: Vec<_> = referrals
+        .iter()
+        .map(|r| (r.application, r.kindergarten))
+        .collect();
+    assert_eq!(given, vec![(first.id, k1), (second.id, k2)]);
+    assert!(unfilled.is_empty() && passed.is_empty());
+    assert!(matches!(
+        close(&app, round),
+        Err(CommandError::Conflict(kezek::service::ROUND_CLOSED))
+    ));
+    assert!(matches!(
+        close(&app, RoundId(7)),
+        Err(CommandError::NotFound)
+    ));
+    app.restart();
+    assert!(app.service().read().rounds.is_empty());
+    if let Err(error) = verify(&app.path) {
+        panic!("verify: {error}");
+    }
+}
+
+#[test]
+fn the_scheduler_closes_the_round_at_its_time() {
+    let app = TestApp::spawn();
+    let (first, _) = two_children(&app);
+    open(&app, date(2027, 9, 1)).unwrap();
+    report(&app, app.kindergartens[0]);
+    app.clock
+        .set_without_waking(closes_at() - Duration::seconds(1));
+    app.service()
+        .submit_blocking(Command::Tick, Actor::system())
+        .unwrap();
+    assert_eq!(app.service().read().rounds.len(), 1, "not yet due");
+    app.clock.set_without_waking(closes_at());
+    let Outcome::Ticked(report) = app
+        .service()
+        .submit_blocking(Command::Tick, Actor::system())
+        .unwrap()
+    else {
+        panic!("a tick");
+    };
+    assert_eq!(report.referrals_issued, 1);
+    let state = app.service().read();
+    assert!(state.rounds.is_empty());
+    assert!(state.referral_of.contains_key(&first.id));
+    drop(state);
+    if let Err(error) = verify(&app.path) {
+        panic!("verify: {error}");
+    }
+}
+
+#[test]
+fn bad_rounds_are_refused_and_leave_nothing() {
+    let app = TestApp::spawn();
+    let past = open(&app, date(2026, 11, 19));
+    assert!(
+        matches!(past, Err(CommandError::Invalid(ref w)) if w == kezek::service::ROUND_DATE_PAST)
+    );
+    // Closing after the places' date.
+    let late = open(&app, date(2026, 11, 29));
+    assert!(
+        matches!(late, Err(CommandError::Invalid(ref w)) if w == kezek::service::ROUND_CLOSES_BEFORE)
+    );
+    let other = Command::OpenIntakeRound {
+        district: app.district,
+        places_for: date(2027, 9, 1),
+        closes_at: closes_at(),
+        any_order: vec![app.kindergartens[2]],
+    };
+    let other = app.service().submit_blocking(other, Actor::staff("admin"));
+    assert!(
+        matches!(other, Err(CommandError::Invalid(ref w)) if w == kezek::service::ROUND_KINDERGARTEN_UNKNOWN)
+    );
+    assert!(app.service().read().rounds.is_empty());
+    open(&app, date(2027, 9, 1)).unwrap();
+    let overlapping = open(&app, date(2027, 9, 2));
+    assert!(matches!(
+        overlapping,
+        Err(CommandError::Conflict(kezek::service::ROUND_OVERLAPS))
+    ));
+    // Another district may have its own round at the same time.
+    let command = Command::OpenIntakeRound {
+        district: app.other_district,
+        places_for: date(2027, 9, 1),
+        closes_at: closes_at(),
+        any_order: Vec::new(),
+    };
+    assert!(matches!(
+        app.service()
+            .submit_blocking(command, Actor::staff("admin")),
+        Ok(Outcome::RoundOpened(RoundId(2)))
+    ));
+    // A place for another date is not the round's: it goes place by place at once.
+    let mut form = valid_form(3);
+    form.desired_start = "2026-12-01".into();
+    app.register(form).unwrap();
+    let new = NewPlaces {
+        kindergarten: app.kindergartens[0],
+        group: None,
+        age_band: Some(AgeBand::new(date(2022, 1, 1), date(2022, 12, 31)).unwrap()),
+        language: Some(Language::KAZAKH),
+        count: 1,
+        available_from: date(2026, 12, 1),
+    };
+    let answer = app
+        .service()
+        .submit_blocking(Command::ReportPlaces(new), Actor::staff("kg"))
+        .unwrap();
+    assert!(
+        matches!(answer, Outcome::PlacesReported { ref referrals, .. } if referrals.len() == 1)
+    );
+    if let Err(error) = verify(&app.path) {
+        panic!("verify: {error}");
+    }
+}
