@@ -642,7 +642,7 @@ pub fn check(dir: &Path, key: &VerifyingKey) -> Result<Checked, CheckError> {
     let descriptor = read(DESCRIPTOR)?;
     let signature: Value = serde_json::from_slice(&read(SIGNATURE)?)
         .map_err(|_| CheckError::Unreadable(SIGNATURE.into()))?;
-    let key_id = hex::encode(&Sha256::digest(key.to_bytes())[..8]);
+    let key_id = crate::documents::signing::key_id(key);
     let signature_ok = signature["signature"]
         .as_str()
         .and_then(|s| URL_SAFE_NO_PAD.decode(s).ok())

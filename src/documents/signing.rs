@@ -128,7 +128,8 @@ impl DocumentSigner {
     }
 }
 
-fn key_id(key: &VerifyingKey) -> String {
+/// A key's id: the first 8 bytes of SHA-256 over it, hex (what signatures and `GET /api/v1/keys` name).
+pub fn key_id(key: &VerifyingKey) -> String {
     hex::encode(&Sha256::digest(key.to_bytes())[..8])
 }
 
