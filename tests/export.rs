@@ -83,10 +83,7 @@ fn cookies(answer: &http::Answer, jar: &mut std::collections::BTreeMap<String, S
 async fn the_parent_reads_everything_held_on_a_page() {
     let mut server = Server::start().await;
     // Redirects not followed: the look-up's 303 carries the session's cookie.
-    server.http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    server.stop_at_redirects();
     let registered = server.register(form(7)).await;
     let number = registered["number"].as_str().unwrap();
     let code = registered["access_code"].as_str().unwrap();
@@ -140,10 +137,7 @@ async fn the_parent_reads_everything_held_on_a_page() {
 #[tokio::test]
 async fn the_officer_reads_the_export_on_a_page_and_the_look_is_logged() {
     let mut server = Server::start().await;
-    server.http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    server.stop_at_redirects();
     let registered = server.register(form(8)).await;
     let number = registered["number"].as_str().unwrap();
     let code = registered["access_code"].as_str().unwrap();

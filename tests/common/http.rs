@@ -59,6 +59,15 @@ impl Server {
         }
     }
 
+    /// Makes the client stop at redirects: a page's 303 carries the session's cookie, which
+    /// the test reads before following.
+    pub fn stop_at_redirects(&mut self) {
+        self.http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+    }
+
     /// A staff account written into the database; answers its bearer token.
     pub fn staff(&self, name: &str, role: Role, scope: Scope) -> String {
         common::add_staff(&self.app.path, name, role, scope)
