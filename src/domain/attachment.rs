@@ -14,6 +14,7 @@
 //! Pure: bytes in, bytes or a refusal with a stable code out.
 
 use serde::{Deserialize, Serialize};
+use sha2::Digest;
 use std::io::Read;
 
 /// What the document is for; the officer reads a priority claim's document beside it.
@@ -164,12 +165,57 @@ impl AttachmentLimits {
     }
 }
 
-/// A file that passed: its type and the bytes to store (an image without its metadata; a
-/// PDF unchanged).
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A file that passed: its type, the bytes to store (an image without its metadata; a PDF
+/// unchanged) and their SHA-256. Only [`accept`] makes one, so the hash a journal records
+/// from it is the hash of these bytes.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Accepted {
     pub media_type: MediaType,
     pub bytes: Vec<u8>,
+    sha256: [u8; 32],
+}
+
+impl Accepted {
+    pub fn sha256(&self) -> [u8; 32] {
+        self.sha256
+    }
+}
+
+impl std::fmt::Debug for Accepted {
+    /// A scan is personal data: never its bytes in a log or a panic message.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Accepted")
+            .field("media_type", &self.media_type)
+            .field("size", &self.bytes.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// An attachment as the journal records it (`Event::AttachmentAdded`): what it is and the
+/// fingerprint of its bytes, never the bytes. Who attached it and when are the event's
+/// actor and time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttachmentRecord {
+    /// 1, 2, 3, … within the application.
+    pub ordinal: u32,
+    pub kind: AttachmentKind,
+    pub media_type: MediaType,
+    pub size: u64,
+    /// SHA-256 of the stored bytes, hex.
+    pub sha256: String,
+}
+
+impl AttachmentRecord {
+    /// The record of `accepted` as the application's `ordinal`-th file.
+    pub fn of(accepted: &Accepted, kind: AttachmentKind, ordinal: u32) -> AttachmentRecord {
+        AttachmentRecord {
+            ordinal,
+            kind,
+            media_type: accepted.media_type,
+            size: accepted.bytes.len() as u64,
+            sha256: hex::encode(accepted.sha256),
+        }
+    }
 }
 
 /// Recognises `bytes` and returns what may be stored, or why not.
@@ -191,7 +237,12 @@ pub fn accept(bytes: &[u8]) -> Result<Accepted, AttachmentRefusal> {
     } else {
         return Err(AttachmentRefusal::UnsupportedType);
     };
-    Ok(Accepted { media_type, bytes })
+    let sha256 = sha2::Sha256::digest(&bytes).into();
+    Ok(Accepted {
+        media_type,
+        bytes,
+        sha256,
+    })
 }
 
 /// What another program would recognise inside an image's metadata or a PDF's tail: a
@@ -357,7 +408,7 @@ fn clean_png(bytes: &[u8]) -> Result<Vec<u8>, AttachmentRefusal> {
     let mut at = PNG_SIGNATURE.len();
     let mut first = true;
     loop {
-        let (kind, data, whole) = png_chunk(bytes, at)?;
+        let Chunk { kind, data, whole } = png_chunk(bytes, at)?;
         if first && &kind != b"IHDR" {
             return Err(AttachmentRefusal::Truncated);
         }
@@ -383,9 +434,15 @@ fn clean_png(bytes: &[u8]) -> Result<Vec<u8>, AttachmentRefusal> {
     }
 }
 
-/// The chunk at `at`: its type, its data and the whole chunk (length, type, data, CRC), its
-/// CRC checked.
-fn png_chunk(bytes: &[u8], at: usize) -> Result<([u8; 4], &[u8], &[u8]), AttachmentRefusal> {
+/// One PNG chunk: its type, its data, and the whole chunk (length, type, data, CRC).
+struct Chunk<'a> {
+    kind: [u8; 4],
+    data: &'a [u8],
+    whole: &'a [u8],
+}
+
+/// The chunk at `at`, its CRC checked.
+fn png_chunk(bytes: &[u8], at: usize) -> Result<Chunk<'_>, AttachmentRefusal> {
     let head = bytes.get(at..at + 8).ok_or(AttachmentRefusal::Truncated)?;
     let length = u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as usize;
     let kind = [head[4], head[5], head[6], head[7]];
@@ -398,7 +455,7 @@ fn png_chunk(bytes: &[u8], at: usize) -> Result<([u8; 4], &[u8], &[u8]), Attachm
     if crc32fast::hash(&whole[4..8 + length]) != stored {
         return Err(AttachmentRefusal::Truncated);
     }
-    Ok((kind, data, whole))
+    Ok(Chunk { kind, data, whole })
 }
 
 // ---------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@
 
 use super::amendment::Amendment;
 use super::application::{Applicant, Application, ApplicationId, RefusalReason, Satisfaction};
+use super::attachment::AttachmentRecord;
 use super::catalog::{District, DistrictId, Group, Kindergarten, PriorityCategory, Tier};
 use super::family::{Family, FamilyId};
 use super::referral::{
@@ -187,6 +188,12 @@ pub enum Event {
     StaffAccountRevoked {
         name: String,
     },
+    /// A document attached to the application (issue 19): its kind, type, size and SHA-256,
+    /// never its bytes, which the `attachments` row written in the same transaction holds.
+    AttachmentAdded {
+        id: ApplicationId,
+        attachment: AttachmentRecord,
+    },
 }
 
 impl Event {
@@ -228,6 +235,7 @@ impl Event {
             Event::StaffAccountCreated { .. } => "staff_account_created",
             Event::StaffAccountChanged { .. } => "staff_account_changed",
             Event::StaffAccountRevoked { .. } => "staff_account_revoked",
+            Event::AttachmentAdded { .. } => "attachment_added",
         }
     }
 

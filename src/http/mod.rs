@@ -25,6 +25,7 @@ pub mod pages;
 mod access_log;
 mod admin;
 mod applications;
+mod attachments;
 mod auth;
 mod documents;
 mod identity;
@@ -87,6 +88,8 @@ pub struct HttpConfig {
     /// `already_queued` answers a signed-in person may get an hour before their
     /// registrations are refused (`registration_attempts_limited`).
     pub refusals_per_person_per_hour: usize,
+    /// The limits on attached files (`[attachments]`).
+    pub attachments: crate::domain::attachment::AttachmentLimits,
 }
 
 /// Three: a parent who mistyped a child's IIN or registers siblings sees the answer; a
@@ -106,6 +109,7 @@ impl Default for HttpConfig {
             oidc: None,
             staff_oidc: None,
             refusals_per_person_per_hour: REFUSALS_PER_PERSON_PER_HOUR,
+            attachments: crate::config::AttachmentSettings::default().limits(),
         }
     }
 }
@@ -140,6 +144,7 @@ impl HttpConfig {
             oidc: None,
             staff_oidc: None,
             refusals_per_person_per_hour: REFUSALS_PER_PERSON_PER_HOUR,
+            attachments: config.attachments.limits(),
         }
     }
 }
@@ -157,6 +162,7 @@ impl std::fmt::Debug for HttpConfig {
             .field("verifications", &self.verifications)
             .field("oidc", &self.oidc.as_ref().map(|o| &o.issuer))
             .field("staff_oidc", &self.staff_oidc.as_ref().map(|o| &o.issuer))
+            .field("attachments", &self.attachments)
             .finish()
     }
 }
@@ -245,6 +251,8 @@ pub struct AppStateInner {
     refusals: oidc::RefusalQuota,
     /// The database, for the record of refused attempts (written beside the writer).
     db: PathBuf,
+    /// The limits on attached files.
+    attachments: crate::domain::attachment::AttachmentLimits,
 }
 
 #[derive(OpenApi)]
@@ -298,6 +306,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(public::routes())
         .merge(readiness::routes())
         .merge(applications::routes())
+        .merge(attachments::routes())
         .merge(staff::routes())
         .merge(kindergarten::routes())
         .merge(admin::routes())
@@ -368,6 +377,7 @@ pub fn router(
         staff_oidc: config.staff_oidc.map(|c| Arc::new(oidc::Provider::new(c))),
         refusals: oidc::RefusalQuota::new(config.refusals_per_person_per_hour),
         db,
+        attachments: config.attachments,
         manual_clock,
         last_probe: Default::default(),
         proxies: config.proxies,
@@ -489,8 +499,17 @@ async fn metrics_endpoint(axum::extract::State(app): axum::extract::State<AppSta
 #[derive(Clone, Copy)]
 struct Fingerprint([u8; 32]);
 
+/// The routes whose bodies are files, read by their handlers as streams.
+const STREAMED_UPLOADS: [&str; 1] = [attachments::UPLOAD_ROUTE];
+
 async fn fingerprint(request: Request, next: Next) -> Response {
     if !matches!(*request.method(), Method::POST | Method::PUT) {
+        return next.run(request).await;
+    }
+    // A file upload streams its body within its own, larger limit and fingerprints the
+    // file it stored (http/attachments.rs).
+    let matched = request.extensions().get::<axum::extract::MatchedPath>();
+    if matched.is_some_and(|path| STREAMED_UPLOADS.contains(&path.as_str())) {
         return next.run(request).await;
     }
     let lang = Lang::from_headers(request.headers());

@@ -385,7 +385,8 @@ impl Audit {
             | Event::CategorySet(_)
             | Event::StaffAccountCreated { .. }
             | Event::StaffAccountChanged { .. }
-            | Event::StaffAccountRevoked { .. } => {}
+            | Event::StaffAccountRevoked { .. }
+            | Event::AttachmentAdded { .. } => {}
         }
         Ok(())
     }

@@ -183,6 +183,9 @@ impl Store {
                 )?;
                 expect_one(changed, "staff_accounts", name.clone())?;
             }
+            // The row needs the bytes, which the event does not carry: the writer inserts it
+            // right after this event (`Tx::emit_attachment`, `Store::insert_attachment`).
+            Event::AttachmentAdded { .. } => {}
             Event::StaffAccountRevoked { name } => {
                 let revoked = super::staff::revoke(&self.conn, name, recorded_at)?;
                 if !revoked {

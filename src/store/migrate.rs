@@ -57,6 +57,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0011_one_child_index.sql",
         sql: include_str!("../../migrations/0011_one_child_index.sql"),
     },
+    // 0012: attached documents, their bytes inside the database (issue 19).
+    Migration {
+        name: "0012_attachments.sql",
+        sql: include_str!("../../migrations/0012_attachments.sql"),
+    },
 ];
 
 pub fn schema_version(conn: &Connection) -> Result<usize, StoreError> {

@@ -212,7 +212,8 @@ impl Store {
             | Event::CategorySet(_)
             | Event::StaffAccountCreated { .. }
             | Event::StaffAccountChanged { .. }
-            | Event::StaffAccountRevoked { .. } => {}
+            | Event::StaffAccountRevoked { .. }
+            | Event::AttachmentAdded { .. } => {}
         }
         Ok(())
     }
