@@ -56,3 +56,9 @@ CREATE TRIGGER staff_views_no_delete BEFORE DELETE ON staff_views
 BEGIN
     SELECT RAISE(ABORT, 'the staff access log is append-only');
 END;
+
+-- A category may say that its claim is verified only with its document attached
+-- (`CategorySet` carries it; absent from earlier payloads, which meant no).
+ALTER TABLE priority_categories
+    ADD COLUMN attachment_required INTEGER NOT NULL DEFAULT 0
+    CHECK (attachment_required IN (0, 1));

@@ -380,3 +380,71 @@ async fn verify_proves_each_file_and_finds_a_changed_or_missing_one() {
     .await
     .unwrap();
 }
+
+#[tokio::test]
+async fn a_category_that_needs_its_document_is_verified_only_with_it_attached() {
+    let server = Server::start().await;
+    let admin = server.admin();
+    let officer = server.officer();
+    // The administrator says large families' claims need the certificate attached.
+    let categories = server
+        .get("/api/v1/categories")
+        .bearer_auth(&admin)
+        .go()
+        .await;
+    let mut category = categories
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["code"] == "large_family")
+        .unwrap()
+        .clone();
+    assert_eq!(category["attachment_required"], false);
+    category["attachment_required"] = json!(true);
+    let changed = server
+        .put("/api/v1/categories/large_family")
+        .bearer_auth(&admin)
+        .json(&category)
+        .go()
+        .await;
+    assert_eq!(changed.status, 200, "{}", changed.text);
+
+    let mut claim = form(1);
+    claim["priority_category"] = json!("large_family");
+    claim["priority_document"] = json!("№ 17 of 02.11.2026");
+    let registered = server.register(claim).await;
+    let parent = Parent {
+        number: registered["number"].as_str().unwrap().into(),
+        code: registered["access_code"].as_str().unwrap().into(),
+    };
+    let verify = || {
+        server
+            .post(&format!(
+                "/api/v1/applications/{}/priority/verify",
+                parent.number
+            ))
+            .bearer_auth(&officer)
+            .go()
+    };
+    // Another kind of file is not the claim's document.
+    assert_eq!(
+        upload(&server, &parent, "birth_certificate", PNG)
+            .await
+            .status,
+        201
+    );
+    verify()
+        .await
+        .assert_error(409, "priority_document_not_attached");
+
+    let added = upload(&server, &parent, "priority_document", PDF).await;
+    assert_eq!(added.status, 201, "{}", added.text);
+    let verified = verify().await;
+    assert_eq!(verified.status, 200, "{}", verified.text);
+    let application = server.read(&parent.number, &parent.code).await;
+    assert_eq!(
+        application["priority"]["status"], "verified",
+        "{application}"
+    );
+}

@@ -136,7 +136,7 @@ fn shipped_migrations_are_unchanged() {
         "9406f6c9a7f2df7064d0b336d28d6ad8643f0dea47bf2b1875175ee72ef4ffe8",
         "a78f5813602237d812bc1e6a97dfe8f9626aceabc6ce523a7b7362af50453c07",
         "7f7530e7c504bdf77cb37b8b010365beec8e3b21491689f5378adfbe5b8debcd",
-        "e101571d676f143d513436746b50d207c6771acce6b56b1f893c648063c2ea6c",
+        "b2dfd0f21625924736a4bb989fdff367339d2433512114ee99ab89d6a5a999f3",
     ];
     assert_eq!(MIGRATIONS.len(), pinned.len(), "pin the new migration here");
     for (migration, (name, digest)) in MIGRATIONS.iter().zip(pinned.iter().zip(digests)) {

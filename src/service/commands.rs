@@ -398,18 +398,27 @@ pub fn run(command: Command, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
                     "the priority claim was already decided",
                 ));
             }
-            let tier = tx
+            let (tier, attachment_required) = tx
                 .state()
                 .catalog
                 .categories
                 .get(&claim.category)
-                .map(|c| c.tier)
+                .map(|c| (c.tier, c.attachment_required))
                 .ok_or_else(|| {
                     CommandError::Invalid(format!(
                         "category {} is no longer configured",
                         claim.category
                     ))
                 })?;
+            if attachment_required
+                && !tx
+                    .store()
+                    .has_attachment(id, AttachmentKind::PriorityDocument)?
+            {
+                return Err(CommandError::Conflict(
+                    "the category needs an attached document",
+                ));
+            }
             tx.emit(Event::PriorityVerified { id, tier })?;
             Ok(Outcome::Done)
         }

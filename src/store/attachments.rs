@@ -45,6 +45,19 @@ impl Store {
         )
     }
 
+    /// Whether `id` holds a file of `kind` (a category that needs its document attached).
+    pub fn has_attachment(
+        &self,
+        id: ApplicationId,
+        kind: AttachmentKind,
+    ) -> Result<bool, StoreError> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT 1 FROM attachments \
+             WHERE district_id = ?1 AND registration_number = ?2 AND kind = ?3",
+        )?;
+        Ok(statement.exists(params![id.district.0, id.number.0, kind.code()])?)
+    }
+
     /// The row of the `attachment_added` event `recorded`, with the bytes it fingerprints.
     /// Called by the writer right after the event, in its transaction.
     pub fn insert_attachment(

@@ -141,11 +141,13 @@ impl Store {
             Event::CategorySet(c) => {
                 self.conn.execute(
                     "INSERT INTO priority_categories (code, tier, name_kk, name_ru, document_kk, \
-                     document_ru, retired) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+                     document_ru, retired, attachment_required) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
                      ON CONFLICT (code) DO UPDATE SET tier = excluded.tier, \
                      name_kk = excluded.name_kk, name_ru = excluded.name_ru, \
                      document_kk = excluded.document_kk, document_ru = excluded.document_ru, \
-                     retired = excluded.retired",
+                     retired = excluded.retired, \
+                     attachment_required = excluded.attachment_required",
                     params![
                         c.code,
                         c.tier.as_u8(),
@@ -153,7 +155,8 @@ impl Store {
                         c.names.ru,
                         c.document.kk,
                         c.document.ru,
-                        c.retired
+                        c.retired,
+                        c.attachment_required
                     ],
                 )?;
             }
