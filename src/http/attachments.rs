@@ -10,6 +10,7 @@
 //! the document, and `no-store`.
 
 use super::applications::{reach, Ctx};
+use super::auth::Caller;
 use super::error::{self, ApiError, Lang};
 use super::{created, no_store, ok, AppState};
 use crate::domain::access_log::ViewKind;
@@ -32,6 +33,8 @@ use utoipa_axum::routes;
 /// The upload's route, whose body the idempotency fingerprint must not read whole (it
 /// fingerprints the cleaned file instead).
 pub(super) const UPLOAD_ROUTE: &str = "/api/v1/applications/{number}/attachments";
+/// The parent's page's upload form.
+pub(super) const PAGE_UPLOAD_ROUTE: &str = "/my/attachments";
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -202,7 +205,7 @@ async fn list(
     Path(number): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = reach(&app, &ctx, &number)?;
-    let rows = list_of(&app, &ctx, id).await?;
+    let rows = list_of(&app, &ctx.caller, ctx.lang, id).await?;
     let views: Vec<AttachmentView> = rows.iter().map(AttachmentView::of_row).collect();
     Ok(no_store(ok(false, views)))
 }
@@ -210,15 +213,14 @@ async fn list(
 /// The files of an application the caller reached, a staff caller's view recorded first.
 pub(super) async fn list_of(
     app: &AppState,
-    ctx: &Ctx,
+    caller: &Caller,
+    lang: Lang,
     id: ApplicationId,
 ) -> Result<Vec<AttachmentRow>, ApiError> {
     let rows =
-        super::applications::read_blocking(app, ctx.lang, move |conn| stored::list(conn, id))
-            .await?;
+        super::applications::read_blocking(app, lang, move |conn| stored::list(conn, id)).await?;
     if !rows.is_empty() {
-        super::access_log::record_views(app, &ctx.caller, ViewKind::Attachment, vec![id], ctx.lang)
-            .await?;
+        super::access_log::record_views(app, caller, ViewKind::Attachment, vec![id], lang).await?;
     }
     Ok(rows)
 }

@@ -500,7 +500,7 @@ async fn metrics_endpoint(axum::extract::State(app): axum::extract::State<AppSta
 struct Fingerprint([u8; 32]);
 
 /// The routes whose bodies are files, read by their handlers as streams.
-const STREAMED_UPLOADS: [&str; 1] = [attachments::UPLOAD_ROUTE];
+const STREAMED_UPLOADS: [&str; 2] = [attachments::UPLOAD_ROUTE, attachments::PAGE_UPLOAD_ROUTE];
 
 async fn fingerprint(request: Request, next: Next) -> Response {
     if !matches!(*request.method(), Method::POST | Method::PUT) {
@@ -508,8 +508,15 @@ async fn fingerprint(request: Request, next: Next) -> Response {
     }
     // A file upload streams its body within its own, larger limit and fingerprints the
     // file it stored (http/attachments.rs).
+    // So does every multipart/form-data page form: its handler reads it within its own
+    // limits and, when it submits a command, fingerprints what it read (pages::attachments).
     let matched = request.extensions().get::<axum::extract::MatchedPath>();
-    if matched.is_some_and(|path| STREAMED_UPLOADS.contains(&path.as_str())) {
+    let multipart = request
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("multipart/form-data"));
+    if multipart || matched.is_some_and(|path| STREAMED_UPLOADS.contains(&path.as_str())) {
         return next.run(request).await;
     }
     let lang = Lang::from_headers(request.headers());
