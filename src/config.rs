@@ -78,6 +78,45 @@ impl Default for OpenDataSettings {
     }
 }
 
+    pub attachments: AttachmentSettings,
+}
+
+/// Documents attached to an application (issue 19, `domain::attachment`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AttachmentSettings {
+    /// The largest file, in MiB; a larger upload is refused (413) before it is read whole.
+    pub file_max_mb: u64,
+    /// Files one application may hold.
+    pub files_max: u32,
+    /// All of one application's files together, in MiB.
+    pub total_max_mb: u64,
+}
+
+/// A scan of a certificate is well under 10 MiB; ten files cover every document a claim
+/// and a birth certificate need with room for re-sends, and 30 MiB bounds what one
+/// application adds to the database (and to every replica and backup).
+impl Default for AttachmentSettings {
+    fn default() -> Self {
+        AttachmentSettings {
+            file_max_mb: 10,
+            files_max: 10,
+            total_max_mb: 30,
+        }
+    }
+}
+
+impl AttachmentSettings {
+    pub fn limits(&self) -> crate::domain::attachment::AttachmentLimits {
+        const MIB: u64 = 1024 * 1024;
+        crate::domain::attachment::AttachmentLimits {
+            file_bytes_max: self.file_max_mb.saturating_mul(MIB),
+            files_max: self.files_max,
+            total_bytes_max: self.total_max_mb.saturating_mul(MIB),
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Deployment {
@@ -330,6 +369,7 @@ impl Default for Config {
             deployment: Deployment::Development,
             oidc: OidcSettings::default(),
             open_data: OpenDataSettings::default(),
+            attachments: AttachmentSettings::default(),
         }
     }
 }

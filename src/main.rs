@@ -548,9 +548,10 @@ fn verify(db: &Path, full: bool, anchor: Option<PathBuf>) -> anyhow::Result<Exit
         Ok(report) => {
             println!(
                 "ok: {} events replayed, {} applications, {} referrals and {} waiting entries match; \
-                 the staff access log's {} entries link up",
+                 the staff access log's {} entries link up; {} attached files match their \
+                 journaled SHA-256",
                 report.events, report.applications, report.referrals, report.waiting,
-                report.staff_views
+                report.staff_views, report.attachments
             );
             Ok(ExitCode::SUCCESS)
         }

@@ -7,6 +7,7 @@
 
 use super::amendment::Amendment;
 use super::application::{Applicant, Application, ApplicationId, RefusalReason, Satisfaction};
+use super::attachment::AttachmentRecord;
 use super::catalog::{District, DistrictId, Group, Kindergarten, PriorityCategory, Tier};
 use super::family::{Family, FamilyId};
 use super::intake::{IntakeRound, RoundId};
@@ -207,6 +208,12 @@ pub enum Event {
         round: RoundId,
         at: DateTime<Utc>,
     },
+    /// A document attached to the application (issue 19): its kind, type, size and SHA-256,
+    /// never its bytes, which the `attachments` row written in the same transaction holds.
+    AttachmentAdded {
+        id: ApplicationId,
+        attachment: AttachmentRecord,
+    },
 }
 
 impl Event {
@@ -251,6 +258,7 @@ impl Event {
             Event::StaffAccountRevoked { .. } => "staff_account_revoked",
             Event::IntakeRoundOpened(_) => "intake_round_opened",
             Event::IntakeRoundClosed { .. } => "intake_round_closed",
+            Event::AttachmentAdded { .. } => "attachment_added",
         }
     }
 

@@ -7,6 +7,7 @@ pub mod access;
 pub mod access_log;
 pub mod amendment;
 pub mod application;
+pub mod attachment;
 pub mod calendar;
 pub mod catalog;
 pub mod contact;

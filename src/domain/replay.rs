@@ -6,6 +6,7 @@
 use super::application::{
     Application, ApplicationId, ApplicationStatus, ClaimStatus, Satisfaction,
 };
+use super::attachment::AttachmentRecord;
 use super::catalog::Tier;
 use super::event::Event;
 use super::referral::{FreePlace, Lapse, PlaceId, Referral, ReferralId, ReferralStatus};
@@ -30,6 +31,8 @@ pub struct Replay {
     /// The hash of each application's current access code.
     pub access_codes: BTreeMap<ApplicationId, String>,
     pub surveys: BTreeMap<ApplicationId, (Satisfaction, Satisfaction)>,
+    /// Every file attached, by application and ordinal.
+    pub attachments: BTreeMap<(ApplicationId, u32), AttachmentRecord>,
     /// The latest time an event was recorded: the state's invariants hold as of then.
     pub last_recorded_at: Option<DateTime<Utc>>,
 }
@@ -233,6 +236,15 @@ impl Replay {
             }
             // A round's outcome is its referrals, each replayed as its own event.
             Event::IntakeRoundOpened(_) | Event::IntakeRoundClosed { .. } => {}
+            Event::AttachmentAdded { id, attachment } => {
+                if !self.applications.contains_key(id) {
+                    return Err(ReplayError::Unknown(format!("{id:?}")));
+                }
+                let key = (*id, attachment.ordinal);
+                if self.attachments.insert(key, attachment.clone()).is_some() {
+                    return Err(ReplayError::InvalidTransition(format!("{key:?}")));
+                }
+            }
             Event::StaffAccountRevoked { name } => {
                 let entry = self.staff.entry(name.clone()).or_insert((None, false));
                 if entry.1 {

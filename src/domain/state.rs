@@ -598,6 +598,8 @@ impl QueueState {
             Event::StaffAccountCreated { .. }
             | Event::StaffAccountChanged { .. }
             | Event::StaffAccountRevoked { .. } => {}
+            // The files are read from their table; the queue's state does not hold them.
+            Event::AttachmentAdded { .. } => {}
             Event::ApplicationRegistered(application) => {
                 if !self
                     .catalog
@@ -912,6 +914,8 @@ impl QueueState {
             | Event::StaffAccountRevoked { .. }
             | Event::IntakeRoundOpened(_)
             | Event::IntakeRoundClosed { .. } => Vec::new(),
+            // A file changes no status: the application's page lists its files itself.
+            Event::AttachmentAdded { .. } => Vec::new(),
         }
     }
 

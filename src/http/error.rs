@@ -327,6 +327,30 @@ errors! {
         "Бір бала файлдың бірнеше жолында кездеседі: олардың ешқайсысы алынбайды.", "Один ребёнок встречается в нескольких строках файла: ни одна из них не принята.", "The child appears on more than one row of the file: none of them is taken.";
     LEGACY_NUMBER_REPEATED = "legacy_number_repeated", UNPROCESSABLE_ENTITY,
         "Бұрынғы нөмір ауданның бірнеше жолында кездеседі: олардың ешқайсысы алынбайды.", "Прежний номер встречается в нескольких строках района: ни одна из них не принята.", "The old number appears on more than one row of the district: none of them is taken.";
+    ATTACHMENT_EMPTY = "attachment_empty", UNPROCESSABLE_ENTITY,
+        "Файл бос.", "Файл пустой.", "The file is empty.";
+    ATTACHMENT_UNSUPPORTED_TYPE = "attachment_unsupported_type", UNSUPPORTED_MEDIA_TYPE,
+        "Тек PDF, JPEG немесе PNG файлдары қабылданады (файлдың мазмұны бойынша, атауы бойынша емес).", "Принимаются только файлы PDF, JPEG или PNG (по содержимому файла, а не по имени).", "Only PDF, JPEG or PNG files are accepted (by their content, not their name).";
+    ATTACHMENT_POLYGLOT = "attachment_polyglot", UNPROCESSABLE_ENTITY,
+        "Файлдың ішінде басқа түрдегі файл бар. Құжатты қайта сканерлеп жіберіңіз.", "Внутри файла есть файл другого типа. Отсканируйте документ заново и отправьте.", "The file holds another kind of file. Scan the document again and send that.";
+    ATTACHMENT_TRUNCATED = "attachment_truncated", UNPROCESSABLE_ENTITY,
+        "Файл толық емес немесе зақымдалған.", "Файл неполный или повреждён.", "The file is incomplete or damaged.";
+    ATTACHMENT_PDF_SCRIPT = "attachment_pdf_script", UNPROCESSABLE_ENTITY,
+        "PDF ішінде скрипттер, іске қосу әрекеттері немесе ендірілген файлдар бар.", "PDF содержит скрипты, действия запуска или вложенные файлы.", "The PDF holds scripts, launch actions or embedded files.";
+    ATTACHMENT_PDF_ENCRYPTED = "attachment_pdf_encrypted", UNPROCESSABLE_ENTITY,
+        "PDF шифрланған. Шифрсыз нұсқасын жіберіңіз.", "PDF зашифрован. Отправьте незашифрованный файл.", "The PDF is encrypted. Send it unencrypted.";
+    ATTACHMENT_TOO_LARGE = "attachment_too_large", PAYLOAD_TOO_LARGE,
+        "Файл тым үлкен.", "Файл слишком большой.", "The file is too large.";
+    ATTACHMENT_TOO_MANY = "attachment_too_many", CONFLICT,
+        "Өтінішке бұдан артық файл тіркеуге болмайды.", "К заявлению больше нельзя прикрепить файлы.", "The application holds as many files as allowed.";
+    ATTACHMENT_TOTAL_TOO_LARGE = "attachment_total_too_large", PAYLOAD_TOO_LARGE,
+        "Өтініштің файлдары бірге шектен асады.", "Файлы заявления вместе превышают допустимый объём.", "The application's files together would pass the limit.";
+    ATTACHMENT_KIND_UNKNOWN = "attachment_kind_unknown", UNPROCESSABLE_ENTITY,
+        "Құжат түрі белгісіз.", "Вид документа неизвестен.", "The kind of document is not known.";
+    ATTACHMENT_KIND_NOT_ACCEPTED = "attachment_kind_not_accepted", UNPROCESSABLE_ENTITY,
+        "Өтініште басымдық құқығы мәлімделмеген: бұл құжат түрі қабылданбайды.", "В заявлении не заявлено право на приоритет: этот вид документа не принимается.", "The application claims no priority: this kind of document is not accepted.";
+    PRIORITY_DOCUMENT_NOT_ATTACHED = "priority_document_not_attached", CONFLICT,
+        "Санат тіркелген құжатты талап етеді: алдымен құжатты сұратыңыз.", "Категория требует прикреплённого документа: сначала запросите документ.", "The category needs an attached document: ask for it first.";
 }
 
 /// The row of a code the domain names (a bad line of a year's calendar file).
@@ -392,6 +416,7 @@ impl ApiError {
     pub fn from_command(error: CommandError, lang: Lang) -> ApiError {
         let kind = match &error {
             CommandError::Refused(refusal) => refusal_kind(refusal),
+            CommandError::Attachment(refusal) => kind_of_code(refusal.code()),
             CommandError::NotFound => NOT_FOUND,
             CommandError::Conflict(why) => conflict_kind(why),
             CommandError::Forbidden(_) => FORBIDDEN,
@@ -440,6 +465,7 @@ pub fn conflict_kind(why: &str) -> ErrorKind {
         "the last administrator" => LAST_ADMINISTRATOR,
         crate::service::ROUND_OVERLAPS => ROUND_OVERLAPS,
         crate::service::ROUND_CLOSED => ROUND_CLOSED,
+        "the category needs an attached document" => PRIORITY_DOCUMENT_NOT_ATTACHED,
         _ => CONFLICT,
     }
 }

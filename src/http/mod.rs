@@ -25,6 +25,7 @@ pub mod pages;
 mod access_log;
 mod admin;
 mod applications;
+mod attachments;
 mod auth;
 mod documents;
 pub(crate) mod export;
@@ -92,6 +93,8 @@ pub struct HttpConfig {
     /// Where the daily open-data snapshots are (`[open_data] dir`); when `None`,
     /// `<db>.open-data/` beside the database.
     pub open_data_dir: Option<PathBuf>,
+    /// The limits on attached files (`[attachments]`).
+    pub attachments: crate::domain::attachment::AttachmentLimits,
 }
 
 /// Three: a parent who mistyped a child's IIN or registers siblings sees the answer; a
@@ -112,6 +115,7 @@ impl Default for HttpConfig {
             staff_oidc: None,
             refusals_per_person_per_hour: REFUSALS_PER_PERSON_PER_HOUR,
             open_data_dir: None,
+            attachments: crate::config::AttachmentSettings::default().limits(),
         }
     }
 }
@@ -147,6 +151,7 @@ impl HttpConfig {
             staff_oidc: None,
             refusals_per_person_per_hour: REFUSALS_PER_PERSON_PER_HOUR,
             open_data_dir: config.open_data.dir.clone(),
+            attachments: config.attachments.limits(),
         }
     }
 }
@@ -164,6 +169,7 @@ impl std::fmt::Debug for HttpConfig {
             .field("verifications", &self.verifications)
             .field("oidc", &self.oidc.as_ref().map(|o| &o.issuer))
             .field("staff_oidc", &self.staff_oidc.as_ref().map(|o| &o.issuer))
+            .field("attachments", &self.attachments)
             .finish()
     }
 }
@@ -254,6 +260,8 @@ pub struct AppStateInner {
     db: PathBuf,
     /// The daily open-data snapshots, served as files (see `opendata`).
     open_data: PathBuf,
+    /// The limits on attached files.
+    attachments: crate::domain::attachment::AttachmentLimits,
 }
 
 #[derive(OpenApi)]
@@ -307,6 +315,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(public::routes())
         .merge(readiness::routes())
         .merge(applications::routes())
+        .merge(attachments::routes())
         .merge(staff::routes())
         .merge(kindergarten::routes())
         .merge(admin::routes())
@@ -381,6 +390,7 @@ pub fn router(
             .open_data_dir
             .unwrap_or_else(|| crate::opendata::default_dir(&db)),
         db,
+        attachments: config.attachments,
         manual_clock,
         last_probe: Default::default(),
         proxies: config.proxies,
@@ -502,8 +512,24 @@ async fn metrics_endpoint(axum::extract::State(app): axum::extract::State<AppSta
 #[derive(Clone, Copy)]
 struct Fingerprint([u8; 32]);
 
+/// The routes whose bodies are files, read by their handlers as streams.
+const STREAMED_UPLOADS: [&str; 2] = [attachments::UPLOAD_ROUTE, attachments::PAGE_UPLOAD_ROUTE];
+
 async fn fingerprint(request: Request, next: Next) -> Response {
     if !matches!(*request.method(), Method::POST | Method::PUT) {
+        return next.run(request).await;
+    }
+    // A file upload streams its body within its own, larger limit and fingerprints the
+    // file it stored (http/attachments.rs).
+    // So does every multipart/form-data page form: its handler reads it within its own
+    // limits and, when it submits a command, fingerprints what it read (pages::attachments).
+    let matched = request.extensions().get::<axum::extract::MatchedPath>();
+    let multipart = request
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("multipart/form-data"));
+    if multipart || matched.is_some_and(|path| STREAMED_UPLOADS.contains(&path.as_str())) {
         return next.run(request).await;
     }
     let lang = Lang::from_headers(request.headers());

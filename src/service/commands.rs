@@ -12,6 +12,9 @@ use crate::domain::application::{
     parse_name, ApplicantForm, Application, ApplicationId, ApplicationStatus, Channel, ClaimStatus,
     NewApplication, Refusal, RefusalReason, RegistrationForm, RegistrationNumber, Satisfaction,
 };
+use crate::domain::attachment::{
+    Accepted, AttachmentKind, AttachmentLimits, AttachmentRecord, AttachmentRefusal,
+};
 use crate::domain::calendar::{end_of_local_day_after, YearCalendar, LONGEST_BREAK_DAYS};
 use crate::domain::catalog::{
     AgeBand, Catalog, District, DistrictId, Group, GroupId, Kindergarten, KindergartenId, Language,
@@ -209,6 +212,15 @@ pub enum Command {
     RetireCategory {
         code: String,
     },
+    /// Attaches a file to the application (the parent, or staff at the desk or the office).
+    /// The bytes were recognised and cleaned by `domain::attachment::accept` before they
+    /// came here; the writer checks the kind against the claim and the application's limits.
+    Attach {
+        id: ApplicationId,
+        kind: AttachmentKind,
+        file: Box<Accepted>,
+        limits: AttachmentLimits,
+    },
     /// A new staff account; its token is shown once.
     CreateStaff(StaffAccount),
     /// An account's role and scope from now on.
@@ -368,6 +380,8 @@ pub enum Outcome {
         position: Option<Position>,
     },
     Imported(ImportReport),
+    /// The file attached, as the journal recorded it.
+    Attached(AttachmentRecord),
     Done,
 }
 
@@ -437,18 +451,27 @@ pub fn run(command: Command, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
                     "the priority claim was already decided",
                 ));
             }
-            let tier = tx
+            let (tier, attachment_required) = tx
                 .state()
                 .catalog
                 .categories
                 .get(&claim.category)
-                .map(|c| c.tier)
+                .map(|c| (c.tier, c.attachment_required))
                 .ok_or_else(|| {
                     CommandError::Invalid(format!(
                         "category {} is no longer configured",
                         claim.category
                     ))
                 })?;
+            if attachment_required
+                && !tx
+                    .store()
+                    .has_attachment(id, AttachmentKind::PriorityDocument)?
+            {
+                return Err(CommandError::Conflict(
+                    "the category needs an attached document",
+                ));
+            }
             tx.emit(Event::PriorityVerified { id, tier })?;
             Ok(Outcome::Done)
         }
@@ -753,6 +776,12 @@ pub fn run(command: Command, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
             tx.emit(Event::StaffAccountRevoked { name })?;
             Ok(Outcome::Done)
         }
+        Command::Attach {
+            id,
+            kind,
+            file,
+            limits,
+        } => attach(id, kind, &file, limits, tx),
         Command::Tick => tick(tx),
         Command::Probe => Ok(Outcome::Done),
         Command::RecordViews { kind, applications } => {
@@ -2242,4 +2271,25 @@ fn create_group(new: NewGroup, catalog: &Catalog) -> Result<(Outcome, Event), Co
         closed: false,
     };
     Ok((Outcome::GroupCreated(id), Event::GroupCreated(group)))
+}
+
+/// A file for `id`: a priority document only beside a priority claim, within the limits
+/// on the application's files (counted in the transaction, so two uploads in one batch
+/// cannot both take the last place).
+fn attach(
+    id: ApplicationId,
+    kind: AttachmentKind,
+    file: &Accepted,
+    limits: AttachmentLimits,
+    tx: &mut Tx<'_>,
+) -> Result<Outcome, CommandError> {
+    let application = tx.store().application(id)?.ok_or(CommandError::NotFound)?;
+    if kind == AttachmentKind::PriorityDocument && application.priority.is_none() {
+        return Err(AttachmentRefusal::KindNotAccepted.into());
+    }
+    let held = tx.store().attachments_held(id)?;
+    limits.admit(held.count, held.bytes, file.bytes.len() as u64)?;
+    let record = AttachmentRecord::of(file, kind, held.last_ordinal + 1);
+    tx.emit_attachment(id, record.clone(), file)?;
+    Ok(Outcome::Attached(record))
 }

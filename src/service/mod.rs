@@ -49,6 +49,9 @@ pub enum CommandError {
     /// Refused by validation; the reason has a stable code.
     #[error("refused: {0}")]
     Refused(#[from] Refusal),
+    /// An attached file refused (its type, its contents, the limits); stable codes.
+    #[error("attachment refused: {0}")]
+    Attachment(#[from] crate::domain::attachment::AttachmentRefusal),
     #[error("no such application")]
     NotFound,
     /// The command does not fit the current state (e.g. withdrawing a withdrawn application).

@@ -388,7 +388,8 @@ impl Audit {
             | Event::StaffAccountChanged { .. }
             | Event::StaffAccountRevoked { .. }
             | Event::IntakeRoundOpened(_)
-            | Event::IntakeRoundClosed { .. } => {}
+            | Event::IntakeRoundClosed { .. }
+            | Event::AttachmentAdded { .. } => {}
         }
         Ok(())
     }

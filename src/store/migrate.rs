@@ -73,6 +73,12 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0014_import.sql",
         sql: include_str!("../../migrations/0014_import.sql"),
     },
+    // 0015 (0012 was this branch's number when it was written): attached documents, their
+    // bytes inside the database (issue 19).
+    Migration {
+        name: "0015_attachments.sql",
+        sql: include_str!("../../migrations/0015_attachments.sql"),
+    },
 ];
 
 pub fn schema_version(conn: &Connection) -> Result<usize, StoreError> {

@@ -8,6 +8,7 @@
 pub mod access_log;
 pub mod anchor;
 mod api;
+pub mod attachments;
 pub mod checkpoint;
 pub mod files;
 pub mod integrity;
@@ -220,6 +221,9 @@ impl Store {
         rebuild_pending(&mut conn)?;
         // Checkpoints run on their own thread (see checkpoint.rs), not inside our COMMITs.
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        // Deleted rows' pages are zeroed, not just freed: an erased attachment's bytes must
+        // not stay readable in the file (store/attachments.rs).
+        conn.pragma_update(None, "secure_delete", "ON")?;
         Ok(Store {
             conn,
             path: path.to_path_buf(),

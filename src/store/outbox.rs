@@ -217,7 +217,8 @@ impl Store {
             | Event::StaffAccountChanged { .. }
             | Event::StaffAccountRevoked { .. }
             | Event::IntakeRoundOpened(_)
-            | Event::IntakeRoundClosed { .. } => {}
+            | Event::IntakeRoundClosed { .. }
+            | Event::AttachmentAdded { .. } => {}
         }
         Ok(())
     }

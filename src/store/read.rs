@@ -407,8 +407,8 @@ fn load_groups(conn: &Connection, catalog: &mut Catalog) -> Result<(), StoreErro
 
 fn load_categories(conn: &Connection, catalog: &mut Catalog) -> Result<(), StoreError> {
     let mut statement = conn.prepare(
-        "SELECT code, tier, name_kk, name_ru, document_kk, document_ru, retired \
-         FROM priority_categories",
+        "SELECT code, tier, name_kk, name_ru, document_kk, document_ru, retired, \
+         attachment_required FROM priority_categories",
     )?;
     let mut rows = statement.query([])?;
     while let Some(row) = rows.next()? {
@@ -427,6 +427,7 @@ fn load_categories(conn: &Connection, catalog: &mut Catalog) -> Result<(), Store
                 ru: row.get(5)?,
             },
             retired: row.get(6)?,
+            attachment_required: row.get(7)?,
         };
         catalog.categories.insert(code, category);
     }

@@ -34,7 +34,12 @@ mod texts;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/staff/register", get(desk_form).post(desk_register))
+        .route(
+            "/staff/register",
+            get(desk_form)
+                .post(desk_register)
+                .layer(axum::extract::DefaultBodyLimit::disable()),
+        )
         .route(
             "/staff/register/family",
             get(desk_family_form).post(desk_family),
@@ -259,6 +264,13 @@ async fn application(
     if let Err(error) = recorded.await {
         return page.api_error(error);
     }
+    // The documents beside the claim, so that verifying it takes one page (their own
+    // view in the access log).
+    let files = crate::http::attachments::list_of(&app, &caller, page.lang.api(), id).await;
+    let files = match files {
+        Ok(files) => files,
+        Err(error) => return page.api_error(error),
+    };
     let catalog = app.service.read().catalog.clone();
     let officer = page
         .staff
@@ -315,6 +327,10 @@ async fn application(
             p { a href=(format!("/staff/applications/{}/export", view.number)) { (page.t(texts::EXPORT_LINK)) } }
             @if let Some(position) = &view.position {
                 p { (page.t(texts::POSITION_IN_COHORT)) ": " strong data-testid="position" { (position.in_cohort) } " " (page.t(texts::POSITION_OF)) " " (position.cohort_size) }
+            }
+            section aria-labelledby="attachments-title" {
+                h2 #attachments-title { (page.t(texts::ATTACHMENTS_TITLE)) }
+                (super::attachments::table(&page, &view.number, &files, true))
             }
             @if officer && (claimed || active) {
                 h2 { (page.t(texts::DECISION_TITLE)) }
@@ -569,9 +585,13 @@ async fn desk_form(State(app): State<AppState>, page: Page) -> Response {
     }
 }
 
-async fn desk_register(State(app): State<AppState>, page: Page, body: Bytes) -> Response {
+async fn desk_register(
+    State(app): State<AppState>,
+    page: Page,
+    request: axum::extract::Request,
+) -> Response {
     match desk_of(&page) {
-        Ok(desk) => super::parent::register_at(&app, &page, &desk, &body).await,
+        Ok(desk) => super::parent::register_at(&app, page, &desk, request).await,
         Err(response) => response,
     }
 }
