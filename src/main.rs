@@ -577,8 +577,7 @@ fn export(db: &Path, out: &Path) -> anyhow::Result<ExitCode> {
         .context("the document signing key")?;
     let mut conn = kezek::store::Store::open_reader(db)?;
     let started = std::time::Instant::now();
-    let snapshot = kezek::opendata::cut(&mut conn, &signer, Utc::now())?;
-    kezek::opendata::write(&snapshot, out)?;
+    let snapshot = kezek::opendata::cut_into(&mut conn, &signer, Utc::now(), out)?;
     println!(
         "ok: snapshot at journal sequence {} (chain head {}) written to {} in {:.1?}",
         snapshot.seq,
