@@ -1545,6 +1545,7 @@ fn import(
     tx: &mut Tx<'_>,
 ) -> Result<Outcome, CommandError> {
     let mut report = ImportReport::default();
+    tx.store().widen_cache()?;
     let mut taking = Vec::with_capacity(rows.len());
     for row in rows {
         let district = row.application.district;

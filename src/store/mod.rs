@@ -167,7 +167,17 @@ pub struct Store {
     anchor: PathBuf,
     /// The anchor file kept open by the writer once it has taken the anchor at start.
     anchor_file: std::cell::RefCell<Option<anchor::AnchorFile>>,
+    /// Whether the page cache was widened for a bulk command (`widen_cache`) and is to be
+    /// narrowed again between batches.
+    widened: std::cell::Cell<bool>,
 }
+
+/// The writer's page cache while a bulk command (an import's batch) runs, in KiB. SQLite's
+/// default (2 MiB) holds far fewer pages than a batch of thousands of rows dirties in the
+/// random-keyed child index, so it spills dirty pages into the WAL in the middle of the
+/// transaction and writes them again at its end; with the whole batch's pages in memory each
+/// is written once, at the commit.
+const BULK_CACHE_KIB: i64 = 256 * 1024;
 
 /// How the writer keeps its database: who checkpoints, where the anchor lives.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -237,6 +247,7 @@ impl Store {
                 .clone()
                 .unwrap_or_else(|| anchor::anchor_path(path)),
             anchor_file: Default::default(),
+            widened: Default::default(),
         })
     }
 
@@ -290,7 +301,22 @@ impl Store {
     /// The writer, between batches (no transaction open, the last batch answered): gives way
     /// to a checkpoint that needs the write lock (checkpoint.rs).
     pub fn between_batches(&self) {
+        if self.widened.replace(false) {
+            // Back to SQLite's default: the service's memory stays what start-up measured.
+            if let Err(error) = self.conn.pragma_update(None, "cache_size", -2000) {
+                tracing::error!(%error, "the page cache could not be narrowed again");
+            }
+        }
         self.checkpointer.between_batches();
+    }
+
+    /// Widens the writer's page cache until the end of this batch (see `BULK_CACHE_KIB`).
+    pub fn widen_cache(&self) -> Result<(), StoreError> {
+        if !self.widened.replace(true) {
+            self.conn
+                .pragma_update(None, "cache_size", -BULK_CACHE_KIB)?;
+        }
+        Ok(())
     }
 
     pub fn rollback(&self) -> Result<(), StoreError> {
