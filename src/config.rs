@@ -55,6 +55,7 @@ pub struct Config {
     pub deployment: Deployment,
     pub oidc: OidcSettings,
     pub open_data: OpenDataSettings,
+    pub attachments: AttachmentSettings,
 }
 
 /// The daily open-data snapshots (src/opendata.rs), cut at local midnight and served at
@@ -76,9 +77,6 @@ impl Default for OpenDataSettings {
             keep_days: 30,
         }
     }
-}
-
-    pub attachments: AttachmentSettings,
 }
 
 /// Documents attached to an application (issue 19, `domain::attachment`).
