@@ -389,7 +389,9 @@ impl Audit {
             | Event::StaffAccountRevoked { .. }
             | Event::IntakeRoundOpened(_)
             | Event::IntakeRoundClosed { .. }
-            | Event::AttachmentAdded { .. } => {}
+            | Event::AttachmentAdded { .. }
+            | Event::DocumentRequested { .. }
+            | Event::DocumentReceived { .. } => {}
         }
         Ok(())
     }

@@ -825,6 +825,10 @@ async fn my(State(app): State<AppState>, page: Page) -> Response {
         Ok(files) => files,
         Err(error) => return page.api_error(error),
     };
+    let requests = match crate::http::attachments::requests_of(&app, lang, id).await {
+        Ok(requests) => requests,
+        Err(error) => return page.api_error(error),
+    };
     let mut points: Vec<_> = history
         .points
         .iter()
@@ -845,7 +849,7 @@ async fn my(State(app): State<AppState>, page: Page) -> Response {
         @if let Some(referral) = &view.referral { (referral_section(&page, &catalog, &view, referral)) }
         @if survey_open { (survey_form(&page)) }
         (actions(&page, &view))
-        (attachments_section(&page, &view, &files))
+        (attachments_section(&page, &view, &files, &requests))
         (history_section(&page, &view))
         (access_log_section(&page, &looked))
     };
@@ -860,11 +864,13 @@ fn attachments_section(
     page: &Page,
     view: &ApplicationView,
     files: &[crate::store::attachments::AttachmentRow],
+    requests: &[crate::store::document_requests::RequestRow],
 ) -> Markup {
     let claimed = view.priority.is_some();
     html! {
         section aria-labelledby="attachments-title" {
             h2 #attachments-title { (page.t(texts::ATTACHMENTS_TITLE)) }
+            (attachments::requests_list(page, requests))
             (attachments::table(page, &view.number, files, false))
             form method="post" action="/my/attachments" enctype="multipart/form-data" {
                 (page.form_guard(false))
