@@ -81,7 +81,7 @@ impl AttachmentView {
         }
     }
 
-    fn of_row(row: &AttachmentRow) -> AttachmentView {
+    pub(super) fn of_row(row: &AttachmentRow) -> AttachmentView {
         AttachmentView {
             attached_at: Some(row.attached_at),
             attached_by: Some(row.attached_by.0.clone()),
