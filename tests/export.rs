@@ -1,8 +1,7 @@
 //! Subject access (issue 16): a parent and an officer of the district export everything
 //! held about a child (the application with every personal field, its history, referrals,
 //! messages, who looked at it, the documents attached and asked for); the officer's export
-//! is in the access log; another
-//! parent's code gets the same 404 as an unknown number.
+//! is in the access log; another parent's code gets the same 404 as an unknown number.
 
 mod common;
 #[path = "common/http.rs"]
