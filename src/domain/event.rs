@@ -228,6 +228,17 @@ pub enum Event {
         request: u32,
         attachment: u32,
     },
+    /// ClamAV found malware in a file sent (issue 19 §6): refused, nothing stored but this
+    /// record of it (who sent it is the actor). `id` is none for a file sent with a
+    /// registration, refused before the application existed.
+    AttachmentInfected {
+        id: Option<ApplicationId>,
+        /// SHA-256 of the bytes as they came, hex.
+        sha256: String,
+        size: u64,
+        /// The signature clamd named.
+        signature: String,
+    },
 }
 
 impl Event {
@@ -275,6 +286,7 @@ impl Event {
             Event::AttachmentAdded { .. } => "attachment_added",
             Event::DocumentRequested { .. } => "document_requested",
             Event::DocumentReceived { .. } => "document_received",
+            Event::AttachmentInfected { .. } => "attachment_infected",
         }
     }
 

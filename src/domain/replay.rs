@@ -256,6 +256,12 @@ impl Replay {
                     return Err(ReplayError::InvalidTransition(format!("{key:?}")));
                 }
             }
+            Event::AttachmentInfected { id: Some(id), .. } => {
+                if !self.applications.contains_key(id) {
+                    return Err(ReplayError::Unknown(format!("{id:?}")));
+                }
+            }
+            Event::AttachmentInfected { id: None, .. } => {}
             Event::DocumentRequested { id, request } => {
                 if !self.applications.contains_key(id) {
                     return Err(ReplayError::Unknown(format!("{id:?}")));

@@ -113,6 +113,7 @@ async fn upload(
     let id = reach(&app, &ctx, &number)?;
     let kind = AttachmentKind::parse(&query.kind).map_err(|r| refused(r, ctx.lang))?;
     let bytes = read_capped(&headers, body, app.attachments.file_bytes_max, ctx.lang).await?;
+    let bytes = scanned(&app, &ctx.caller, Some(id), bytes, ctx.lang).await?;
     let file = accept_blocking(bytes, ctx.lang).await?;
     ctx.set_fingerprint(upload_fingerprint(id, kind, &file));
     let record = attach(&app, &ctx, id, kind, file).await?;
@@ -185,6 +186,48 @@ pub(super) async fn read_capped(
         bytes.extend_from_slice(&chunk);
     }
     Ok(bytes)
+}
+
+/// The file, once clamd (when configured) found it clean: scanned as it came, before any
+/// parser of ours reads it. A match is journaled (`AttachmentInfected`: who, which
+/// application, the bytes' SHA-256, the signature; never the bytes) and refused; a daemon
+/// that does not answer refuses the file too (503): nothing is accepted unscanned.
+pub(super) async fn scanned(
+    app: &AppState,
+    caller: &Caller,
+    id: Option<ApplicationId>,
+    bytes: Vec<u8>,
+    lang: Lang,
+) -> Result<Vec<u8>, ApiError> {
+    let Some(clamd) = app.clamd.clone() else {
+        return Ok(bytes);
+    };
+    let (bytes, verdict) = tokio::task::spawn_blocking(move || {
+        let verdict = crate::scan::scan(&clamd, &bytes, crate::scan::TIMEOUT);
+        (bytes, verdict)
+    })
+    .await
+    .map_err(|_| ApiError::new(error::INTERNAL, lang))?;
+    match verdict {
+        Ok(crate::scan::Verdict::Clean) => Ok(bytes),
+        Ok(crate::scan::Verdict::Infected(signature)) => {
+            let command = Command::RecordInfected {
+                id,
+                sha256: hex::encode(Sha256::digest(&bytes)),
+                size: bytes.len() as u64,
+                signature,
+            };
+            app.service
+                .submit(command, caller.actor())
+                .await
+                .map_err(|e| ApiError::from_command(e, lang))?;
+            Err(ApiError::new(error::ATTACHMENT_INFECTED, lang))
+        }
+        Err(problem) => {
+            tracing::error!(error = %problem, "clamd did not scan an upload: refused");
+            Err(ApiError::new(error::ATTACHMENT_SCANNER_UNAVAILABLE, lang))
+        }
+    }
 }
 
 /// Recognises and cleans the file off the async threads (a 10 MB scan is milliseconds of

@@ -230,6 +230,14 @@ pub enum Command {
         kind: AttachmentKind,
         reason: String,
     },
+    /// Records that clamd found malware in a file sent for `id` (none: with a
+    /// registration); the file itself was refused and is not kept.
+    RecordInfected {
+        id: Option<ApplicationId>,
+        sha256: String,
+        size: u64,
+        signature: String,
+    },
     /// A new staff account; its token is shown once.
     CreateStaff(StaffAccount),
     /// An account's role and scope from now on.
@@ -792,6 +800,23 @@ pub fn run(command: Command, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
             limits,
         } => attach(id, kind, &file, limits, tx),
         Command::RequestDocument { id, kind, reason } => request_document(id, kind, &reason, tx),
+        Command::RecordInfected {
+            id,
+            sha256,
+            size,
+            signature,
+        } => {
+            if let Some(id) = id {
+                tx.store().application(id)?.ok_or(CommandError::NotFound)?;
+            }
+            tx.emit(Event::AttachmentInfected {
+                id,
+                sha256,
+                size,
+                signature,
+            })?;
+            Ok(Outcome::Done)
+        }
         Command::Tick => tick(tx),
         Command::Probe => Ok(Outcome::Done),
         Command::RecordViews { kind, applications } => {

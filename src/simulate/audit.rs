@@ -391,7 +391,8 @@ impl Audit {
             | Event::IntakeRoundClosed { .. }
             | Event::AttachmentAdded { .. }
             | Event::DocumentRequested { .. }
-            | Event::DocumentReceived { .. } => {}
+            | Event::DocumentReceived { .. }
+            | Event::AttachmentInfected { .. } => {}
         }
         Ok(())
     }

@@ -213,6 +213,8 @@ impl Store {
             Event::AttachmentAdded { .. } => {}
             // `Store::project_document_request` (store/document_requests.rs).
             Event::DocumentRequested { .. } | Event::DocumentReceived { .. } => {}
+            // The journal is its only record (no table): staff find it by its kind.
+            Event::AttachmentInfected { .. } => {}
             Event::StaffAccountRevoked { name } => {
                 let revoked = super::staff::revoke(&self.conn, name, recorded_at)?;
                 if !revoked {

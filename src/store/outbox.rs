@@ -235,7 +235,8 @@ impl Store {
             | Event::IntakeRoundOpened(_)
             | Event::IntakeRoundClosed { .. }
             | Event::AttachmentAdded { .. }
-            | Event::DocumentReceived { .. } => {}
+            | Event::DocumentReceived { .. }
+            | Event::AttachmentInfected { .. } => {}
         }
         Ok(())
     }

@@ -246,6 +246,7 @@ pub async fn attach_file(
         .file
         .take()
         .ok_or_else(|| ApiError::new(error::ATTACHMENT_EMPTY, lang))?;
+    let bytes = crate::http::attachments::scanned(app, caller, Some(id), bytes, lang).await?;
     let file = crate::http::attachments::accept_blocking(bytes, lang).await?;
     let command = Command::Attach {
         id,

@@ -342,7 +342,7 @@ pub(in crate::http::pages) async fn register_at(
     }
     let scan = match upload.file {
         None => None,
-        Some(bytes) => match crate::http::attachments::accept_blocking(bytes, lang).await {
+        Some(bytes) => match scanned_and_accepted(app, &caller, bytes, lang).await {
             Ok(file) => Some(file),
             Err(error) => {
                 let mut response = invalid(
@@ -879,6 +879,17 @@ fn attachments_section(
             }
         }
     }
+}
+
+/// The file sent with a registration, scanned (when clamd is configured) and recognised.
+async fn scanned_and_accepted(
+    app: &AppState,
+    caller: &Caller,
+    bytes: Vec<u8>,
+    lang: crate::http::error::Lang,
+) -> Result<crate::domain::attachment::Accepted, crate::http::error::ApiError> {
+    let bytes = crate::http::attachments::scanned(app, caller, None, bytes, lang).await?;
+    crate::http::attachments::accept_blocking(bytes, lang).await
 }
 
 /// The scan sent with a registration: the claim's document, or, without a claim, another
