@@ -1,8 +1,8 @@
 //! Malware scanning of attached files through a ClamAV daemon (issue 19 §6), when
 //! `[attachments] clamd` names one: a Unix socket path, or `tcp:host:port`.
 //!
-//! clamd's INSTREAM command, written here (it is forty lines; the crates that wrap it add
-//! an async runtime of their own or are unmaintained): `zINSTREAM\0`, then the file as
+//! clamd's INSTREAM command, written here (a few dozen lines of blocking socket IO, run on
+//! the blocking pool; no crate needed): `zINSTREAM\0`, then the file as
 //! chunks each preceded by its length (4 bytes, big-endian), then a zero length; clamd
 //! answers `stream: OK`, `stream: <signature> FOUND`, or `... ERROR`, NUL-terminated.
 //! Anything but a clean answer or a match (no daemon, a timeout, an error, a size limit)
