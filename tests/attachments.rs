@@ -762,3 +762,111 @@ async fn verify_checks_the_requests_against_the_journal() {
     .await
     .unwrap();
 }
+
+/// The cookies an answer sets, added to `jar`, as one `Cookie` header.
+fn cookies(answer: &Answer, jar: &mut std::collections::BTreeMap<String, String>) -> String {
+    for value in answer.headers.get_all("set-cookie") {
+        let pair = value.to_str().unwrap().split(';').next().unwrap();
+        let (name, value) = pair.split_once('=').unwrap();
+        jar.insert(name.to_string(), value.to_string());
+    }
+    jar.iter()
+        .map(|(n, v)| format!("{n}={v}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn hidden(html: &str, name: &str) -> String {
+    html.split(&format!("name=\"{name}\" value=\""))
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The officer asks on the application's page (kk/ru form); the work list marks the
+/// claim as waiting for the document; the parent's look-up page shows the reason.
+#[tokio::test]
+async fn the_officer_asks_on_the_page_and_the_parent_reads_the_reason_on_theirs() {
+    let mut server = Server::start().await;
+    server.stop_at_redirects();
+    let parent = claimant(&server, 4).await;
+    let officer = server.officer();
+    let mut jar = std::collections::BTreeMap::new();
+    let entrance = server.get("/staff").go().await;
+    let cookie = cookies(&entrance, &mut jar);
+    let signed_in = server
+        .post("/staff/sign-in")
+        .header("cookie", cookie)
+        .form(&[
+            ("token", officer.as_str()),
+            ("csrf", hidden(&entrance.text, "csrf").as_str()),
+        ])
+        .go()
+        .await;
+    assert_eq!(signed_in.status, 303, "{}", signed_in.text);
+    let cookie = cookies(&signed_in, &mut jar);
+    let page = server
+        .get(&format!("/staff/applications/{}", parent.number))
+        .header("cookie", cookie.clone())
+        .go()
+        .await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(page.text.contains("id=\"ask-document-title\""));
+    // One language at a time (the header's switch): the form's title in either.
+    assert!(page.text.contains("Запросить документ") || page.text.contains("Құжатты сұрау"));
+    let reason = "Свидетельство нечитаемо, сфотографируйте его заново.";
+    let asked = server
+        .post(&format!(
+            "/staff/applications/{}/request-document",
+            parent.number
+        ))
+        .header("cookie", cookie.clone())
+        .form(&[
+            ("csrf", hidden(&page.text, "csrf").as_str()),
+            (
+                "idempotency_key",
+                hidden(&page.text, "idempotency_key").as_str(),
+            ),
+            ("kind", "priority_document"),
+            ("reason", reason),
+        ])
+        .go()
+        .await;
+    assert_eq!(asked.status, 303, "{}", asked.text);
+    let page = server
+        .get(&format!(
+            "/staff/applications/{}?done=requested",
+            parent.number
+        ))
+        .header("cookie", cookie.clone())
+        .go()
+        .await;
+    assert!(page.text.contains("data-testid=\"document-requests\""));
+    assert!(page.text.contains(reason));
+    let work_list = server.get("/staff").header("cookie", cookie).go().await;
+    assert!(
+        work_list.text.contains("data-testid=\"awaiting-document\""),
+        "the claim is marked as paused on the work list"
+    );
+
+    // The parent signs in with the number and code and reads the reason on /my.
+    let mut jar = std::collections::BTreeMap::new();
+    let lookup = server.get("/lookup").go().await;
+    let cookie = cookies(&lookup, &mut jar);
+    let signed_in = server
+        .post("/lookup")
+        .header("cookie", cookie)
+        .form(&[
+            ("number", parent.number.as_str()),
+            ("code", parent.code.as_str()),
+            ("csrf", hidden(&lookup.text, "csrf").as_str()),
+        ])
+        .go()
+        .await;
+    let cookie = cookies(&signed_in, &mut jar);
+    let my = server.get("/my").header("cookie", cookie).go().await;
+    assert_eq!(my.status, 200, "{}", my.text);
+    assert!(my.text.contains(reason));
+    assert!(my.text.contains("data-open=\"true\""));
+}
