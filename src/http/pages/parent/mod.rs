@@ -867,6 +867,11 @@ fn attachments_section(
     requests: &[crate::store::document_requests::RequestRow],
 ) -> Markup {
     let claimed = view.priority.is_some();
+    // The kind asked for first: the form answers the request as it comes.
+    let mut kinds = attachments::kinds(claimed);
+    if let Some(open) = requests.iter().find(|r| r.received.is_none()) {
+        kinds.sort_by_key(|kind| *kind != open.request.kind);
+    }
     html! {
         section aria-labelledby="attachments-title" {
             h2 #attachments-title { (page.t(texts::ATTACHMENTS_TITLE)) }
@@ -874,7 +879,7 @@ fn attachments_section(
             (attachments::table(page, &view.number, files, false))
             form method="post" action="/my/attachments" enctype="multipart/form-data" {
                 (page.form_guard(false))
-                (attachments::file_inputs(page, &attachments::kinds(claimed)))
+                (attachments::file_inputs(page, &kinds))
                 button type="submit" { (page.t(texts::ATTACHMENT_ADD)) }
             }
         }
