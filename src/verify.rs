@@ -176,6 +176,7 @@ fn compare_document_requests(conn: &Connection, replay: &Replay) -> Result<(), V
             None => Some("a request without its document_requested event"),
             Some(journal) if journal.request != row.request => Some("differs from the journal"),
             Some(journal) if journal.requested_at != row.requested_at => Some("requested_at"),
+            Some(journal) if journal.requested_by != row.requested_by.0 => Some("requested_by"),
             Some(journal) if journal.received != row.received.map(|(at, n)| (n, at)) => {
                 Some("received differs from the document_received event")
             }
@@ -226,6 +227,12 @@ fn replay_journal(conn: &Connection) -> Result<(Replay, Histories, (u64, Hash)),
                         reason: e.to_string(),
                     })?;
             histories.add(seq, &effects);
+            // Who asked is the event's actor, which the replay is not given.
+            if let Event::DocumentRequested { id, request } = &event {
+                if let Some(asked) = replay.document_requests.get_mut(&(*id, request.number)) {
+                    asked.requested_by = recorded.actor.0.clone();
+                }
+            }
             Ok(())
         };
         failure = step().err();

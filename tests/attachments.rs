@@ -745,6 +745,20 @@ async fn verify_checks_the_requests_against_the_journal() {
         server.app.stop();
         kezek::verify::verify(&path).expect("the request and its answer verify");
         let conn = rusqlite::Connection::open(&path).unwrap();
+        // Someone else named as the one who asked.
+        conn.execute(
+            "UPDATE document_requests SET requested_by = 'staff:someone-else'",
+            [],
+        )
+        .unwrap();
+        let failure = kezek::verify::verify(&path).unwrap_err().to_string();
+        assert!(failure.contains("requested_by"), "{failure}");
+        conn.execute(
+            "UPDATE document_requests SET requested_by = 'staff:officer-esl'",
+            [],
+        )
+        .unwrap();
+        kezek::verify::verify(&path).expect("as it was");
         // The answer erased behind the journal's back.
         conn.execute(
             "UPDATE document_requests SET received_at = NULL, received_seq = NULL, \

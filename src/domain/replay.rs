@@ -45,6 +45,8 @@ pub struct Replay {
 pub struct ReplayedRequest {
     pub request: DocumentRequest,
     pub requested_at: DateTime<Utc>,
+    /// The event's actor ("staff:<account>"); set by `kezek verify`, which reads it.
+    pub requested_by: String,
     pub received: Option<(u32, DateTime<Utc>)>,
 }
 
@@ -270,6 +272,7 @@ impl Replay {
                 let replayed = ReplayedRequest {
                     request: request.clone(),
                     requested_at: recorded_at,
+                    requested_by: String::new(),
                     received: None,
                 };
                 if self.document_requests.insert(key, replayed).is_some() {
