@@ -89,6 +89,10 @@ pub struct AttachmentSettings {
     pub files_max: u32,
     /// All of one application's files together, in MiB.
     pub total_max_mb: u64,
+    /// A ClamAV daemon every file is scanned by before it is accepted: its Unix socket's
+    /// path, or `tcp:host:port`. Absent: files are not scanned. When set and the daemon
+    /// does not answer, uploads are refused (503), never accepted unscanned.
+    pub clamd: Option<String>,
 }
 
 /// A scan of a certificate is well under 10 MiB; ten files cover every document a claim
@@ -100,6 +104,7 @@ impl Default for AttachmentSettings {
             file_max_mb: 10,
             files_max: 10,
             total_max_mb: 30,
+            clamd: None,
         }
     }
 }

@@ -115,6 +115,7 @@ pub fn verify_at(
     let referrals = compare_referrals(&conn, &replay)?;
     compare_places(&conn, &replay)?;
     let attachments = compare_attachments(&conn, &replay)?;
+    compare_document_requests(&conn, &replay)?;
     let rebuilt = store::load_state(&conn)?;
     // The whole state's invariants first (they include the waiting list's), then entries.
     let today = replay
@@ -165,6 +166,37 @@ fn compare_attachments(conn: &Connection, replay: &Replay) -> Result<usize, Veri
     Ok(stored)
 }
 
+/// The `document_requests` rows are the journal's requests, asked and answered as it
+/// says: a row the journal does not know, or a request the table lacks, is an error.
+fn compare_document_requests(conn: &Connection, replay: &Replay) -> Result<(), VerifyError> {
+    let rows = store::document_requests::all(conn)?;
+    for (id, row) in &rows {
+        let key = format!("{}/{}/{}", id.district.0, id.number.0, row.request.number);
+        let problem = match replay.document_requests.get(&(*id, row.request.number)) {
+            None => Some("a request without its document_requested event"),
+            Some(journal) if journal.request != row.request => Some("differs from the journal"),
+            Some(journal) if journal.requested_at != row.requested_at => Some("requested_at"),
+            Some(journal) if journal.requested_by != row.requested_by.0 => Some("requested_by"),
+            Some(journal) if journal.received != row.received.map(|(at, n)| (n, at)) => {
+                Some("received differs from the document_received event")
+            }
+            Some(_) => None,
+        };
+        if let Some(problem) = problem {
+            return Err(VerifyError::table("document_requests", key, problem));
+        }
+    }
+    if rows.len() != replay.document_requests.len() {
+        let detail = format!(
+            "{} rows, the journal asked for {} documents",
+            rows.len(),
+            replay.document_requests.len()
+        );
+        return Err(VerifyError::table("document_requests", "*", detail));
+    }
+    Ok(())
+}
+
 fn replay_journal(conn: &Connection) -> Result<(Replay, Histories, (u64, Hash)), VerifyError> {
     let mut checker = ChainChecker::default();
     let mut replay = Replay::default();
@@ -195,6 +227,12 @@ fn replay_journal(conn: &Connection) -> Result<(Replay, Histories, (u64, Hash)),
                         reason: e.to_string(),
                     })?;
             histories.add(seq, &effects);
+            // Who asked is the event's actor, which the replay is not given.
+            if let Event::DocumentRequested { id, request } = &event {
+                if let Some(asked) = replay.document_requests.get_mut(&(*id, request.number)) {
+                    asked.requested_by = recorded.actor.0.clone();
+                }
+            }
             Ok(())
         };
         failure = step().err();

@@ -448,3 +448,439 @@ async fn a_category_that_needs_its_document_is_verified_only_with_it_attached() 
         "{application}"
     );
 }
+
+// Asking for a document (issue 19 §5).
+
+async fn claimant(server: &Server, serial: u16) -> Parent {
+    let mut claim = form(serial);
+    claim["priority_category"] = json!("large_family");
+    claim["priority_document"] = json!("№ 17 of 02.11.2026");
+    let registered = server.register(claim).await;
+    Parent {
+        number: registered["number"].as_str().unwrap().into(),
+        code: registered["access_code"].as_str().unwrap().into(),
+    }
+}
+
+async fn ask(server: &Server, token: &str, number: &str, kind: &str, reason: &str) -> Answer {
+    server
+        .post(&format!("/api/v1/applications/{number}/document-requests"))
+        .bearer_auth(token)
+        .json(&json!({ "kind": kind, "reason": reason }))
+        .go()
+        .await
+}
+
+/// The work list's entry of `number`.
+async fn work_item(server: &Server, officer: &str, number: &str) -> Value {
+    let list = server
+        .get("/api/v1/applications?district=ESL&claims=true")
+        .bearer_auth(officer)
+        .go()
+        .await;
+    assert_eq!(list.status, 200, "{}", list.text);
+    list.json()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|item| item["number"] == number)
+        .cloned()
+        .unwrap_or_else(|| panic!("{number} is not on the claims list"))
+}
+
+async fn overdue_numbers(server: &Server, officer: &str) -> Vec<Value> {
+    let list = server
+        .get("/api/v1/applications?district=ESL&overdue=true")
+        .bearer_auth(officer)
+        .go()
+        .await;
+    assert_eq!(list.status, 200, "{}", list.text);
+    list.json()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["number"].clone())
+        .collect()
+}
+
+fn at(text: &str) -> chrono::DateTime<chrono::Utc> {
+    text.parse().unwrap()
+}
+
+#[tokio::test]
+async fn asking_for_a_document_pauses_the_claims_deadline_until_it_arrives() {
+    let server = Server::start().await;
+    let officer = server.officer();
+    let parent = claimant(&server, 1).await;
+    // Received Friday 2026-11-20: decided by Thursday the 26th (tests/api.rs says why).
+    let item = work_item(&server, &officer, &parent.number).await;
+    assert_eq!(item["due"], "2026-11-26");
+    assert_eq!(item["awaiting_document"], false);
+
+    // Monday the 23rd the officer cannot read the certificate and asks for it.
+    server.app.clock.set(at("2026-11-23T05:00:00Z"));
+    let reason = "The scan of the certificate is unreadable: please photograph it again.";
+    let asked = ask(
+        &server,
+        &officer,
+        &parent.number,
+        "priority_document",
+        reason,
+    )
+    .await;
+    assert_eq!(asked.status, 200, "{}", asked.text);
+    let item = work_item(&server, &officer, &parent.number).await;
+    assert_eq!(item["due"], Value::Null, "paused while the parent is asked");
+    assert_eq!(item["awaiting_document"], true);
+    assert_eq!(item["overdue"], false);
+
+    // The parent is told by a message that names the kind, not the reason, and sees the
+    // reason on their side.
+    let messages: Vec<(String, String)> = {
+        let conn = rusqlite::Connection::open(&server.app.path).unwrap();
+        let mut statement = conn
+            .prepare("SELECT subject, body FROM outbox WHERE kind = 'status_changed'")
+            .unwrap();
+        statement
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert!(messages[0].0.contains(&parent.number) && messages[0].0.contains("запрошен документ"));
+    assert!(messages[0].1.contains("подтверждающий право на приоритет"));
+    assert!(!messages[0].1.contains("unreadable"));
+    let requests = server
+        .get(&format!(
+            "/api/v1/applications/{}/document-requests",
+            parent.number
+        ))
+        .header("X-Access-Code", &parent.code)
+        .go()
+        .await;
+    assert_eq!(requests.status, 200, "{}", requests.text);
+    let requests = requests.json();
+    assert_eq!(requests[0]["kind"], "priority_document");
+    assert_eq!(requests[0]["reason"], reason);
+    assert_eq!(requests[0]["requested_by"], "staff:officer-esl");
+    assert_eq!(requests[0]["received_at"], Value::Null);
+
+    // Past the first deadline, nothing is overdue: the parent has the document to send.
+    server.app.clock.set(at("2026-11-30T05:00:00Z"));
+    assert!(overdue_numbers(&server, &officer).await.is_empty());
+
+    // Another kind of file does not answer it.
+    assert_eq!(upload(&server, &parent, "other", PNG).await.status, 201);
+    assert_eq!(
+        work_item(&server, &officer, &parent.number).await["awaiting_document"],
+        true
+    );
+
+    // Tuesday 1 December it arrives: the full three working days again, not counting the
+    // 1st: 2, 3, 4 December, so by Monday the 7th.
+    server.app.clock.set(at("2026-12-01T05:00:00Z"));
+    let added = upload(&server, &parent, "priority_document", PDF).await;
+    assert_eq!(added.status, 201, "{}", added.text);
+    let item = work_item(&server, &officer, &parent.number).await;
+    assert_eq!(item["due"], "2026-12-07");
+    assert_eq!(item["awaiting_document"], false);
+    let requests = server
+        .get(&format!(
+            "/api/v1/applications/{}/document-requests",
+            parent.number
+        ))
+        .bearer_auth(&officer)
+        .go()
+        .await
+        .json();
+    assert_eq!(requests[0]["received_attachment"], 2);
+    assert!(requests[0]["received_at"]
+        .as_str()
+        .unwrap()
+        .starts_with("2026-12-01"));
+
+    // The status history shows both steps, by whom.
+    let application = server.read(&parent.number, &parent.code).await;
+    let steps: Vec<(Value, Value)> = application["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["change"].as_str().unwrap().starts_with("document_"))
+        .map(|h| (h["change"].clone(), h["by"].clone()))
+        .collect();
+    assert_eq!(
+        steps,
+        vec![
+            (json!("document_requested"), json!("staff")),
+            (json!("document_received"), json!("parent")),
+        ]
+    );
+
+    assert!(overdue_numbers(&server, &officer).await.is_empty());
+    server.app.clock.set(at("2026-12-08T05:00:00Z"));
+    assert_eq!(
+        overdue_numbers(&server, &officer).await,
+        [json!(parent.number)]
+    );
+}
+
+#[tokio::test]
+async fn a_bad_request_for_a_document_has_its_code_and_stores_nothing() {
+    let server = Server::start().await;
+    let officer = server.officer();
+    let operator = server.operator();
+    let elsewhere = server.staff(
+        "officer-sar",
+        Role::Officer,
+        Scope::District(server.app.other_district),
+    );
+    let plain = parent(&server, 1).await;
+    let claim = claimant(&server, 2).await;
+
+    ask(&server, &officer, &claim.number, "birth_certificate", "  ")
+        .await
+        .assert_error(422, "document_request_reason_missing");
+    ask(
+        &server,
+        &officer,
+        &claim.number,
+        "birth_certificate",
+        &"x".repeat(1001),
+    )
+    .await
+    .assert_error(422, "document_request_reason_missing");
+    ask(&server, &officer, &claim.number, "passport", "Missing.")
+        .await
+        .assert_error(422, "attachment_kind_unknown");
+    ask(
+        &server,
+        &officer,
+        &plain.number,
+        "priority_document",
+        "Missing.",
+    )
+    .await
+    .assert_error(422, "attachment_kind_not_accepted");
+    ask(
+        &server,
+        &elsewhere,
+        &claim.number,
+        "birth_certificate",
+        "Missing.",
+    )
+    .await
+    .assert_error(403, "forbidden");
+    let by_parent = server
+        .post(&format!(
+            "/api/v1/applications/{}/document-requests",
+            claim.number
+        ))
+        .header("X-Access-Code", &claim.code)
+        .json(&json!({ "kind": "other", "reason": "Missing." }))
+        .go()
+        .await;
+    assert!(
+        matches!(by_parent.status, 401 | 403),
+        "a parent does not ask: {}",
+        by_parent.text
+    );
+    // An operator of the district may ask; the same kind again while open may not.
+    let asked = ask(
+        &server,
+        &operator,
+        &claim.number,
+        "birth_certificate",
+        "Missing.",
+    )
+    .await;
+    assert_eq!(asked.status, 200, "{}", asked.text);
+    ask(
+        &server,
+        &officer,
+        &claim.number,
+        "birth_certificate",
+        "Still missing.",
+    )
+    .await
+    .assert_error(409, "document_already_requested");
+
+    let conn = rusqlite::Connection::open(&server.app.path).unwrap();
+    let stored: i64 = conn
+        .query_row("SELECT count(*) FROM document_requests", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(stored, 1, "only the operator's request is stored");
+    let events: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM events WHERE kind = 'document_requested'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(events, 1);
+}
+
+#[tokio::test]
+async fn verify_checks_the_requests_against_the_journal() {
+    let mut server = Server::start().await;
+    let officer = server.officer();
+    let parent = claimant(&server, 1).await;
+    let asked = ask(
+        &server,
+        &officer,
+        &parent.number,
+        "birth_certificate",
+        "Missing.",
+    )
+    .await;
+    assert_eq!(asked.status, 200, "{}", asked.text);
+    assert_eq!(
+        upload(&server, &parent, "birth_certificate", PNG)
+            .await
+            .status,
+        201
+    );
+    let path = server.app.path.clone();
+    tokio::task::spawn_blocking(move || {
+        server.app.stop();
+        kezek::verify::verify(&path).expect("the request and its answer verify");
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        // Someone else named as the one who asked.
+        conn.execute(
+            "UPDATE document_requests SET requested_by = 'staff:someone-else'",
+            [],
+        )
+        .unwrap();
+        let failure = kezek::verify::verify(&path).unwrap_err().to_string();
+        assert!(failure.contains("requested_by"), "{failure}");
+        conn.execute(
+            "UPDATE document_requests SET requested_by = 'staff:officer-esl'",
+            [],
+        )
+        .unwrap();
+        kezek::verify::verify(&path).expect("as it was");
+        // The answer erased behind the journal's back.
+        conn.execute(
+            "UPDATE document_requests SET received_at = NULL, received_seq = NULL, \
+             received_ordinal = NULL",
+            [],
+        )
+        .unwrap();
+        drop(conn);
+        let failure = kezek::verify::verify(&path).unwrap_err().to_string();
+        assert!(
+            failure.contains("document_requests") && failure.contains("document_received"),
+            "{failure}"
+        );
+    })
+    .await
+    .unwrap();
+}
+
+/// The cookies an answer sets, added to `jar`, as one `Cookie` header.
+fn cookies(answer: &Answer, jar: &mut std::collections::BTreeMap<String, String>) -> String {
+    for value in answer.headers.get_all("set-cookie") {
+        let pair = value.to_str().unwrap().split(';').next().unwrap();
+        let (name, value) = pair.split_once('=').unwrap();
+        jar.insert(name.to_string(), value.to_string());
+    }
+    jar.iter()
+        .map(|(n, v)| format!("{n}={v}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn hidden(html: &str, name: &str) -> String {
+    html.split(&format!("name=\"{name}\" value=\""))
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The officer asks on the application's page (kk/ru form); the work list marks the
+/// claim as waiting for the document; the parent's look-up page shows the reason.
+#[tokio::test]
+async fn the_officer_asks_on_the_page_and_the_parent_reads_the_reason_on_theirs() {
+    let mut server = Server::start().await;
+    server.stop_at_redirects();
+    let parent = claimant(&server, 4).await;
+    let officer = server.officer();
+    let mut jar = std::collections::BTreeMap::new();
+    let entrance = server.get("/staff").go().await;
+    let cookie = cookies(&entrance, &mut jar);
+    let signed_in = server
+        .post("/staff/sign-in")
+        .header("cookie", cookie)
+        .form(&[
+            ("token", officer.as_str()),
+            ("csrf", hidden(&entrance.text, "csrf").as_str()),
+        ])
+        .go()
+        .await;
+    assert_eq!(signed_in.status, 303, "{}", signed_in.text);
+    let cookie = cookies(&signed_in, &mut jar);
+    let page = server
+        .get(&format!("/staff/applications/{}", parent.number))
+        .header("cookie", cookie.clone())
+        .go()
+        .await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(page.text.contains("id=\"ask-document-title\""));
+    // One language at a time (the header's switch): the form's title in either.
+    assert!(page.text.contains("Запросить документ") || page.text.contains("Құжатты сұрау"));
+    let reason = "Свидетельство нечитаемо, сфотографируйте его заново.";
+    let asked = server
+        .post(&format!(
+            "/staff/applications/{}/request-document",
+            parent.number
+        ))
+        .header("cookie", cookie.clone())
+        .form(&[
+            ("csrf", hidden(&page.text, "csrf").as_str()),
+            (
+                "idempotency_key",
+                hidden(&page.text, "idempotency_key").as_str(),
+            ),
+            ("kind", "priority_document"),
+            ("reason", reason),
+        ])
+        .go()
+        .await;
+    assert_eq!(asked.status, 303, "{}", asked.text);
+    let page = server
+        .get(&format!(
+            "/staff/applications/{}?done=requested",
+            parent.number
+        ))
+        .header("cookie", cookie.clone())
+        .go()
+        .await;
+    assert!(page.text.contains("data-testid=\"document-requests\""));
+    assert!(page.text.contains(reason));
+    let work_list = server.get("/staff").header("cookie", cookie).go().await;
+    assert!(
+        work_list.text.contains("data-testid=\"awaiting-document\""),
+        "the claim is marked as paused on the work list"
+    );
+
+    // The parent signs in with the number and code and reads the reason on /my.
+    let mut jar = std::collections::BTreeMap::new();
+    let lookup = server.get("/lookup").go().await;
+    let cookie = cookies(&lookup, &mut jar);
+    let signed_in = server
+        .post("/lookup")
+        .header("cookie", cookie)
+        .form(&[
+            ("number", parent.number.as_str()),
+            ("code", parent.code.as_str()),
+            ("csrf", hidden(&lookup.text, "csrf").as_str()),
+        ])
+        .go()
+        .await;
+    let cookie = cookies(&signed_in, &mut jar);
+    let my = server.get("/my").header("cookie", cookie).go().await;
+    assert_eq!(my.status, 200, "{}", my.text);
+    assert!(my.text.contains(reason));
+    assert!(my.text.contains("data-open=\"true\""));
+}

@@ -2833,6 +2833,25 @@ async fn a_parent_attaches_a_certificate_and_the_officer_verifies_the_claim_besi
         .await
         .unwrap();
     assert_eq!(natural_width, 16, "the cleaned JPEG still draws");
+    // The birth certificate is missing: the officer asks for it, with a reason the parent
+    // reads; the page lists the open request.
+    browser.select("ask-kind", "birth_certificate").await;
+    browser
+        .fill("ask-reason", "Приложите свидетельство о рождении ребёнка.")
+        .await;
+    browser
+        .click("form[action$='/request-document'] button")
+        .await;
+    assert_eq!(
+        browser.text("[role=status]").await,
+        "Документ запрошен, родителю отправлено сообщение."
+    );
+    let requests = browser.text("[data-testid=document-requests]").await;
+    assert!(
+        requests.contains("Свидетельство о рождении ребёнка"),
+        "{requests}"
+    );
+    assert!(requests.contains("Ожидается"), "{requests}");
     browser.click("form[action$='/verify'] button").await;
     assert_eq!(
         browser.text("[role=status]").await,

@@ -13,6 +13,7 @@ pub mod catalog;
 pub mod contact;
 pub mod deadline;
 pub mod document;
+pub mod document_request;
 pub mod event;
 pub mod family;
 pub mod history;

@@ -610,6 +610,10 @@ impl QueueState {
             | Event::StaffAccountRevoked { .. } => {}
             // The files are read from their table; the queue's state does not hold them.
             Event::AttachmentAdded { .. } => {}
+            // Requests are read from their table (the work list's deadlines, the pages).
+            Event::DocumentRequested { .. } | Event::DocumentReceived { .. } => {}
+            // A refused file's record only: nothing of the queue changes.
+            Event::AttachmentInfected { .. } => {}
             Event::ApplicationRegistered(application) => {
                 if !self
                     .catalog
@@ -925,7 +929,11 @@ impl QueueState {
             | Event::IntakeRoundOpened(_)
             | Event::IntakeRoundClosed { .. } => Vec::new(),
             // A file changes no status: the application's page lists its files itself.
-            Event::AttachmentAdded { .. } => Vec::new(),
+            Event::AttachmentAdded { .. } | Event::AttachmentInfected { .. } => Vec::new(),
+            // Asked and answered are steps of the request the parent sees in its history.
+            Event::DocumentRequested { id, .. } | Event::DocumentReceived { id, .. } => {
+                vec![*id]
+            }
         }
     }
 

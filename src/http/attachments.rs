@@ -9,15 +9,17 @@
 //! `Content-Disposition: attachment`, `nosniff`, a CSP that allows nothing and sandboxes
 //! the document, and `no-store`.
 
-use super::applications::{reach, Ctx};
+use super::applications::{reach, Ctx, Done};
 use super::auth::Caller;
 use super::error::{self, ApiError, Lang};
+use super::extract::ApiJson;
 use super::{created, no_store, ok, AppState};
 use crate::domain::access_log::ViewKind;
 use crate::domain::application::ApplicationId;
 use crate::domain::attachment::{self, Accepted, AttachmentKind, AttachmentRecord, MediaType};
 use crate::service::{Command, Outcome};
 use crate::store::attachments::{self as stored, AttachmentRow};
+use crate::store::document_requests::{self, RequestRow};
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -40,6 +42,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(upload, list))
         .routes(routes!(download))
+        .routes(routes!(request_document, document_requests))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -78,7 +81,7 @@ impl AttachmentView {
         }
     }
 
-    fn of_row(row: &AttachmentRow) -> AttachmentView {
+    pub(super) fn of_row(row: &AttachmentRow) -> AttachmentView {
         AttachmentView {
             attached_at: Some(row.attached_at),
             attached_by: Some(row.attached_by.0.clone()),
@@ -110,6 +113,7 @@ async fn upload(
     let id = reach(&app, &ctx, &number)?;
     let kind = AttachmentKind::parse(&query.kind).map_err(|r| refused(r, ctx.lang))?;
     let bytes = read_capped(&headers, body, app.attachments.file_bytes_max, ctx.lang).await?;
+    let bytes = scanned(&app, &ctx.caller, Some(id), bytes, ctx.lang).await?;
     let file = accept_blocking(bytes, ctx.lang).await?;
     ctx.set_fingerprint(upload_fingerprint(id, kind, &file));
     let record = attach(&app, &ctx, id, kind, file).await?;
@@ -182,6 +186,48 @@ pub(super) async fn read_capped(
         bytes.extend_from_slice(&chunk);
     }
     Ok(bytes)
+}
+
+/// The file, once clamd (when configured) found it clean: scanned as it came, before any
+/// parser of ours reads it. A match is journaled (`AttachmentInfected`: who, which
+/// application, the bytes' SHA-256, the signature; never the bytes) and refused; a daemon
+/// that does not answer refuses the file too (503): nothing is accepted unscanned.
+pub(super) async fn scanned(
+    app: &AppState,
+    caller: &Caller,
+    id: Option<ApplicationId>,
+    bytes: Vec<u8>,
+    lang: Lang,
+) -> Result<Vec<u8>, ApiError> {
+    let Some(clamd) = app.clamd.clone() else {
+        return Ok(bytes);
+    };
+    let (bytes, verdict) = tokio::task::spawn_blocking(move || {
+        let verdict = crate::scan::scan(&clamd, &bytes, crate::scan::TIMEOUT);
+        (bytes, verdict)
+    })
+    .await
+    .map_err(|_| ApiError::new(error::INTERNAL, lang))?;
+    match verdict {
+        Ok(crate::scan::Verdict::Clean) => Ok(bytes),
+        Ok(crate::scan::Verdict::Infected(signature)) => {
+            let command = Command::RecordInfected {
+                id,
+                sha256: hex::encode(Sha256::digest(&bytes)),
+                size: bytes.len() as u64,
+                signature,
+            };
+            app.service
+                .submit(command, caller.actor())
+                .await
+                .map_err(|e| ApiError::from_command(e, lang))?;
+            Err(ApiError::new(error::ATTACHMENT_INFECTED, lang))
+        }
+        Err(problem) => {
+            tracing::error!(error = %problem, "clamd did not scan an upload: refused");
+            Err(ApiError::new(error::ATTACHMENT_SCANNER_UNAVAILABLE, lang))
+        }
+    }
 }
 
 /// Recognises and cleans the file off the async threads (a 10 MB scan is milliseconds of
@@ -282,4 +328,127 @@ pub(super) fn file_response(
         HeaderValue::from_static("default-src 'none'; sandbox"),
     );
     no_store(response)
+}
+
+/// What staff send to ask for a document.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DocumentAsk {
+    /// priority_document, birth_certificate or other
+    pub kind: String,
+    /// Why (missing, unreadable, …), in words the parent reads on their page; up to 1000
+    /// characters.
+    pub reason: String,
+}
+
+/// A document asked for, and whether it arrived.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct DocumentRequestView {
+    /// 1, 2, 3, … within the application.
+    pub number: u32,
+    /// priority_document, birth_certificate, other
+    pub kind: String,
+    pub reason: String,
+    pub requested_at: DateTime<Utc>,
+    /// "staff:<account>"
+    pub requested_by: String,
+    /// When a file of its kind arrived; absent while the parent has been asked (the
+    /// claim's deadline is paused meanwhile).
+    pub received_at: Option<DateTime<Utc>>,
+    /// The ordinal of the file that answered it.
+    pub received_attachment: Option<u32>,
+}
+
+impl DocumentRequestView {
+    pub fn of(row: &RequestRow) -> DocumentRequestView {
+        DocumentRequestView {
+            number: row.request.number,
+            kind: row.request.kind.code().to_string(),
+            reason: row.request.reason.clone(),
+            requested_at: row.requested_at,
+            requested_by: row.requested_by.0.clone(),
+            received_at: row.received.map(|(at, _)| at),
+            received_attachment: row.received.map(|(_, ordinal)| ordinal),
+        }
+    }
+}
+
+/// Staff of the application's district ask its parent for a missing or unreadable
+/// document; the parent is sent a message and sees the request on their page. The claim's
+/// manual-step deadline is paused until a file of that kind is attached, then counts the
+/// full 3 working days again from that day.
+#[utoipa::path(post, path = "/api/v1/applications/{number}/document-requests", tag = "officer",
+    params(("number" = String, Path, description = "ESL-17"),
+           ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe")),
+    request_body = DocumentAsk, security(("staff_token" = [])),
+    responses((status = 200, body = Done),
+              (status = 409, description = "document_already_requested, application_not_queued"),
+              (status = 422, description = "document_request_reason_missing, text_unsafe, attachment_kind_unknown, attachment_kind_not_accepted"),
+              (status = 403, description = "Not this district's staff")))]
+async fn request_document(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(number): Path<String>,
+    ApiJson(body): ApiJson<DocumentAsk>,
+) -> Result<Response, ApiError> {
+    let id = super::staff::officer_reach(&app, &ctx, &number, true)?;
+    let replayed = ask(&app, &ctx, id, &body).await?;
+    Ok(ok(replayed, Done::new("requested")))
+}
+
+/// Sends the request to the writer; whether the answer is a replay. Shared with the
+/// officer's page.
+pub(super) async fn ask(
+    app: &AppState,
+    ctx: &Ctx,
+    id: ApplicationId,
+    body: &DocumentAsk,
+) -> Result<bool, ApiError> {
+    let kind = AttachmentKind::parse(&body.kind).map_err(|r| refused(r, ctx.lang))?;
+    let command = Command::RequestDocument {
+        id,
+        kind,
+        reason: body.reason.clone(),
+    };
+    let (_, replayed) = ctx.submission(app).run(command).await?;
+    Ok(replayed)
+}
+
+/// The documents asked for, oldest first, answered or not.
+#[utoipa::path(get, path = "/api/v1/applications/{number}/document-requests", tag = "parent",
+    params(("number" = String, Path, description = "ESL-17")),
+    security(("access_code" = []), ("staff_token" = [])),
+    responses((status = 200, body = Vec<DocumentRequestView>),
+              (status = 404, description = "Unknown, or not yours")))]
+async fn document_requests(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(number): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = reach(&app, &ctx, &number)?;
+    let rows = requests_of(&app, ctx.lang, id).await?;
+    // A reason may describe the family's papers: a staff reading is a view, as the files'.
+    if !rows.is_empty() {
+        super::access_log::record_views(
+            &app,
+            &ctx.caller,
+            ViewKind::Attachment,
+            vec![id],
+            ctx.lang,
+        )
+        .await?;
+    }
+    let views: Vec<DocumentRequestView> = rows.iter().map(DocumentRequestView::of).collect();
+    Ok(no_store(ok(false, views)))
+}
+
+/// The requests of an application the caller reached (the caller's view recorded by the
+/// route or the page that shows them).
+pub(super) async fn requests_of(
+    app: &AppState,
+    lang: Lang,
+    id: ApplicationId,
+) -> Result<Vec<RequestRow>, ApiError> {
+    super::applications::read_blocking(app, lang, move |conn| document_requests::list(conn, id))
+        .await
 }

@@ -351,6 +351,14 @@ errors! {
         "Өтініште басымдық құқығы мәлімделмеген: бұл құжат түрі қабылданбайды.", "В заявлении не заявлено право на приоритет: этот вид документа не принимается.", "The application claims no priority: this kind of document is not accepted.";
     PRIORITY_DOCUMENT_NOT_ATTACHED = "priority_document_not_attached", CONFLICT,
         "Санат тіркелген құжатты талап етеді: алдымен құжатты сұратыңыз.", "Категория требует прикреплённого документа: сначала запросите документ.", "The category needs an attached document: ask for it first.";
+    ATTACHMENT_INFECTED = "attachment_infected", UNPROCESSABLE_ENTITY,
+        "Антивирус файлдан зиянды бағдарламаны тапты: файл қабылданбады.", "Антивирус обнаружил в файле вредоносную программу: файл не принят.", "The virus scanner found malware in the file: it is refused.";
+    ATTACHMENT_SCANNER_UNAVAILABLE = "attachment_scanner_unavailable", SERVICE_UNAVAILABLE,
+        "Файлдарды антивируспен тексеру уақытша қолжетімсіз: файл қабылданбады, кейінірек қайталаңыз.", "Проверка файлов антивирусом временно недоступна: файл не принят, повторите позже.", "The virus scanner is unavailable for now: the file is refused; try again later.";
+    DOCUMENT_REASON_MISSING = "document_request_reason_missing", UNPROCESSABLE_ENTITY,
+        "Құжатты сұрау үшін ата-ана оқитын себебін жазыңыз (1000 таңбаға дейін).", "Для запроса документа укажите причину, которую прочтёт родитель (до 1000 символов).", "A document request needs a reason the parent will read (up to 1000 characters).";
+    DOCUMENT_ALREADY_REQUESTED = "document_already_requested", CONFLICT,
+        "Осы түрдегі құжат әлдеқашан сұралған және әлі келмеген.", "Документ этого вида уже запрошен и ещё не получен.", "A document of this kind is already asked for and has not arrived yet.";
 }
 
 /// The row of a code the domain names (a bad line of a year's calendar file).
@@ -466,6 +474,7 @@ pub fn conflict_kind(why: &str) -> ErrorKind {
         crate::service::ROUND_OVERLAPS => ROUND_OVERLAPS,
         crate::service::ROUND_CLOSED => ROUND_CLOSED,
         "the category needs an attached document" => PRIORITY_DOCUMENT_NOT_ATTACHED,
+        crate::service::DOCUMENT_ALREADY_REQUESTED => DOCUMENT_ALREADY_REQUESTED,
         _ => CONFLICT,
     }
 }
@@ -482,6 +491,7 @@ pub fn invalid_kind(why: &str) -> ErrorKind {
         crate::service::ROUND_DATE_PAST => ROUND_DATE_PAST,
         crate::service::ROUND_CLOSES_BEFORE => ROUND_CLOSE_INVALID,
         crate::service::ROUND_KINDERGARTEN_UNKNOWN => ROUND_ORDER_INVALID,
+        crate::service::DOCUMENT_REASON_MISSING => DOCUMENT_REASON_MISSING,
         _ if why.starts_with("calendar ") && why.contains("without a working day") => {
             CALENDAR_BREAK_TOO_LONG
         }

@@ -95,6 +95,8 @@ pub struct HttpConfig {
     pub open_data_dir: Option<PathBuf>,
     /// The limits on attached files (`[attachments]`).
     pub attachments: crate::domain::attachment::AttachmentLimits,
+    /// The ClamAV daemon that scans them (`[attachments] clamd`), if any.
+    pub clamd: Option<crate::scan::Clamd>,
 }
 
 /// Three: a parent who mistyped a child's IIN or registers siblings sees the answer; a
@@ -116,6 +118,7 @@ impl Default for HttpConfig {
             refusals_per_person_per_hour: REFUSALS_PER_PERSON_PER_HOUR,
             open_data_dir: None,
             attachments: crate::config::AttachmentSettings::default().limits(),
+            clamd: None,
         }
     }
 }
@@ -152,6 +155,11 @@ impl HttpConfig {
             refusals_per_person_per_hour: REFUSALS_PER_PERSON_PER_HOUR,
             open_data_dir: config.open_data.dir.clone(),
             attachments: config.attachments.limits(),
+            clamd: config
+                .attachments
+                .clamd
+                .as_deref()
+                .map(crate::scan::Clamd::parse),
         }
     }
 }
@@ -170,6 +178,7 @@ impl std::fmt::Debug for HttpConfig {
             .field("oidc", &self.oidc.as_ref().map(|o| &o.issuer))
             .field("staff_oidc", &self.staff_oidc.as_ref().map(|o| &o.issuer))
             .field("attachments", &self.attachments)
+            .field("clamd", &self.clamd)
             .finish()
     }
 }
@@ -262,6 +271,8 @@ pub struct AppStateInner {
     open_data: PathBuf,
     /// The limits on attached files.
     attachments: crate::domain::attachment::AttachmentLimits,
+    /// The ClamAV daemon files are scanned by, if configured.
+    clamd: Option<crate::scan::Clamd>,
 }
 
 #[derive(OpenApi)]
@@ -391,6 +402,7 @@ pub fn router(
             .unwrap_or_else(|| crate::opendata::default_dir(&db)),
         db,
         attachments: config.attachments,
+        clamd: config.clamd,
         manual_clock,
         last_probe: Default::default(),
         proxies: config.proxies,

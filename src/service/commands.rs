@@ -20,6 +20,7 @@ use crate::domain::catalog::{
     AgeBand, Catalog, District, DistrictId, Group, GroupId, Kindergarten, KindergartenId, Language,
     Names, PriorityCategory, Tier,
 };
+use crate::domain::document_request::{self, DocumentRequest};
 use crate::domain::event::Event;
 use crate::domain::family::{Family, FamilyId, FAMILY_SIZE_MAX};
 use crate::domain::import::{ImportRow, RowError, RowRefusal};
@@ -220,6 +221,22 @@ pub enum Command {
         kind: AttachmentKind,
         file: Box<Accepted>,
         limits: AttachmentLimits,
+    },
+    /// Staff of the district ask the parent for a document of `kind` (missing or
+    /// unreadable), with a reason the parent reads; the claim's deadline pauses until a file
+    /// of that kind arrives.
+    RequestDocument {
+        id: ApplicationId,
+        kind: AttachmentKind,
+        reason: String,
+    },
+    /// Records that clamd found malware in a file sent for `id` (none: with a
+    /// registration); the file itself was refused and is not kept.
+    RecordInfected {
+        id: Option<ApplicationId>,
+        sha256: String,
+        size: u64,
+        signature: String,
     },
     /// A new staff account; its token is shown once.
     CreateStaff(StaffAccount),
@@ -782,6 +799,24 @@ pub fn run(command: Command, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
             file,
             limits,
         } => attach(id, kind, &file, limits, tx),
+        Command::RequestDocument { id, kind, reason } => request_document(id, kind, &reason, tx),
+        Command::RecordInfected {
+            id,
+            sha256,
+            size,
+            signature,
+        } => {
+            if let Some(id) = id {
+                tx.store().application(id)?.ok_or(CommandError::NotFound)?;
+            }
+            tx.emit(Event::AttachmentInfected {
+                id,
+                sha256,
+                size,
+                signature,
+            })?;
+            Ok(Outcome::Done)
+        }
         Command::Tick => tick(tx),
         Command::Probe => Ok(Outcome::Done),
         Command::RecordViews { kind, applications } => {
@@ -2291,6 +2326,55 @@ fn attach(
     let held = tx.store().attachments_held(id)?;
     limits.admit(held.count, held.bytes, file.bytes.len() as u64)?;
     let record = AttachmentRecord::of(file, kind, held.last_ordinal + 1);
+    let open = tx.store().open_requests(id)?;
     tx.emit_attachment(id, record.clone(), file)?;
+    if let Some(request) = document_request::answered_by(&open, kind) {
+        tx.emit(Event::DocumentReceived {
+            id,
+            request,
+            attachment: record.ordinal,
+        })?;
+    }
     Ok(Outcome::Attached(record))
+}
+
+/// Why staff cannot ask for a document: the service's fixed words, each a row of the API's
+/// error table.
+pub const DOCUMENT_REASON_MISSING: &str = "a document request needs a reason";
+pub const DOCUMENT_ALREADY_REQUESTED: &str = "a document of this kind is already asked for";
+
+/// Asks for a document: only of an application still waiting or holding a referral (the
+/// decisions a document serves are made then), a priority document only beside a claim,
+/// one open request per kind.
+fn request_document(
+    id: ApplicationId,
+    kind: AttachmentKind,
+    reason: &str,
+    tx: &mut Tx<'_>,
+) -> Result<Outcome, CommandError> {
+    let application = tx.store().application(id)?.ok_or(CommandError::NotFound)?;
+    if !application.status.is_active() {
+        return Err(CommandError::Conflict(
+            "the application is no longer in the queue",
+        ));
+    }
+    if kind == AttachmentKind::PriorityDocument && application.priority.is_none() {
+        return Err(AttachmentRefusal::KindNotAccepted.into());
+    }
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > document_request::REASON_CHARS_MAX {
+        return Err(CommandError::Invalid(DOCUMENT_REASON_MISSING.into()));
+    }
+    safe_paragraphs(reason)?;
+    let open = tx.store().open_requests(id)?;
+    if document_request::answered_by(&open, kind).is_some() {
+        return Err(CommandError::Conflict(DOCUMENT_ALREADY_REQUESTED));
+    }
+    let request = DocumentRequest {
+        number: tx.store().next_request_number(id)?,
+        kind,
+        reason: reason.to_string(),
+    };
+    tx.emit(Event::DocumentRequested { id, request })?;
+    Ok(Outcome::Done)
 }

@@ -389,7 +389,10 @@ impl Audit {
             | Event::StaffAccountRevoked { .. }
             | Event::IntakeRoundOpened(_)
             | Event::IntakeRoundClosed { .. }
-            | Event::AttachmentAdded { .. } => {}
+            | Event::AttachmentAdded { .. }
+            | Event::DocumentRequested { .. }
+            | Event::DocumentReceived { .. }
+            | Event::AttachmentInfected { .. } => {}
         }
         Ok(())
     }

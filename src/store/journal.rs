@@ -78,6 +78,8 @@ impl Store {
             &recorded.hash[..],
         ])?;
         self.project(event, recorded.seq, recorded.recorded_at)?;
+        // A request's row names who asked, which `project` is not given.
+        self.project_document_request(recorded, event)?;
         // The messages it causes, in the same transaction: none without the event.
         self.enqueue_messages(recorded, event)?;
         record_effects(&self.conn, recorded.seq, effects)
@@ -209,6 +211,10 @@ impl Store {
             // The row needs the bytes, which the event does not carry: the writer inserts it
             // right after this event (`Tx::emit_attachment`, `Store::insert_attachment`).
             Event::AttachmentAdded { .. } => {}
+            // `Store::project_document_request` (store/document_requests.rs).
+            Event::DocumentRequested { .. } | Event::DocumentReceived { .. } => {}
+            // The journal is its only record (no table): staff find it by its kind.
+            Event::AttachmentInfected { .. } => {}
             Event::StaffAccountRevoked { name } => {
                 let revoked = super::staff::revoke(&self.conn, name, recorded_at)?;
                 if !revoked {

@@ -10,6 +10,7 @@ pub mod anchor;
 mod api;
 pub mod attachments;
 pub mod checkpoint;
+pub mod document_requests;
 pub mod files;
 pub mod integrity;
 pub mod seal;

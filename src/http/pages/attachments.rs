@@ -12,6 +12,7 @@ use crate::http::error::{self, ApiError};
 use crate::http::AppState;
 use crate::service::Command;
 use crate::store::attachments::AttachmentRow;
+use crate::store::document_requests::RequestRow;
 use maud::{html, Markup};
 
 /// Text fields of an upload form: a CSRF token, an idempotency key, a kind, a
@@ -175,6 +176,30 @@ pub fn table(page: &Page, number: &str, rows: &[AttachmentRow], inline: bool) ->
     }
 }
 
+/// The documents asked for, the open ones marked: the parent reads the reason here (the
+/// message only names the kind).
+pub fn requests_list(page: &Page, rows: &[RequestRow]) -> Markup {
+    html! {
+        @if !rows.is_empty() {
+            h3 { (page.t(texts::DOCUMENT_REQUESTS_TITLE)) }
+            ul.requests data-testid="document-requests" {
+                @for row in rows {
+                    li data-kind=(row.request.kind.code()) data-open=(row.received.is_none()) {
+                        strong { (page.t(kind_text(row.request.kind))) } " · "
+                        (texts::local_time(row.requested_at)) " · "
+                        @match row.received {
+                            None => span.tag.alert { (page.t(texts::DOCUMENT_REQUEST_OPEN)) },
+                            Some((at, _)) => span.tag { (page.t(texts::DOCUMENT_REQUEST_RECEIVED)) " " (texts::local_time(at)) },
+                        }
+                        br;
+                        span.reason { (row.request.reason) }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// The kinds a parent or staff member may choose for `application`: the priority
 /// document only beside a claim.
 pub fn kinds(claimed: bool) -> Vec<AttachmentKind> {
@@ -221,6 +246,7 @@ pub async fn attach_file(
         .file
         .take()
         .ok_or_else(|| ApiError::new(error::ATTACHMENT_EMPTY, lang))?;
+    let bytes = crate::http::attachments::scanned(app, caller, Some(id), bytes, lang).await?;
     let file = crate::http::attachments::accept_blocking(bytes, lang).await?;
     let command = Command::Attach {
         id,

@@ -342,7 +342,7 @@ pub(in crate::http::pages) async fn register_at(
     }
     let scan = match upload.file {
         None => None,
-        Some(bytes) => match crate::http::attachments::accept_blocking(bytes, lang).await {
+        Some(bytes) => match scanned_and_accepted(app, &caller, bytes, lang).await {
             Ok(file) => Some(file),
             Err(error) => {
                 let mut response = invalid(
@@ -825,6 +825,10 @@ async fn my(State(app): State<AppState>, page: Page) -> Response {
         Ok(files) => files,
         Err(error) => return page.api_error(error),
     };
+    let requests = match crate::http::attachments::requests_of(&app, lang, id).await {
+        Ok(requests) => requests,
+        Err(error) => return page.api_error(error),
+    };
     let mut points: Vec<_> = history
         .points
         .iter()
@@ -845,7 +849,7 @@ async fn my(State(app): State<AppState>, page: Page) -> Response {
         @if let Some(referral) = &view.referral { (referral_section(&page, &catalog, &view, referral)) }
         @if survey_open { (survey_form(&page)) }
         (actions(&page, &view))
-        (attachments_section(&page, &view, &files))
+        (attachments_section(&page, &view, &files, &requests))
         (history_section(&page, &view))
         (access_log_section(&page, &looked))
     };
@@ -860,19 +864,37 @@ fn attachments_section(
     page: &Page,
     view: &ApplicationView,
     files: &[crate::store::attachments::AttachmentRow],
+    requests: &[crate::store::document_requests::RequestRow],
 ) -> Markup {
     let claimed = view.priority.is_some();
+    // The kind asked for first: the form answers the request as it comes.
+    let mut kinds = attachments::kinds(claimed);
+    if let Some(open) = requests.iter().find(|r| r.received.is_none()) {
+        kinds.sort_by_key(|kind| *kind != open.request.kind);
+    }
     html! {
         section aria-labelledby="attachments-title" {
             h2 #attachments-title { (page.t(texts::ATTACHMENTS_TITLE)) }
+            (attachments::requests_list(page, requests))
             (attachments::table(page, &view.number, files, false))
             form method="post" action="/my/attachments" enctype="multipart/form-data" {
                 (page.form_guard(false))
-                (attachments::file_inputs(page, &attachments::kinds(claimed)))
+                (attachments::file_inputs(page, &kinds))
                 button type="submit" { (page.t(texts::ATTACHMENT_ADD)) }
             }
         }
     }
+}
+
+/// The file sent with a registration, scanned (when clamd is configured) and recognised.
+async fn scanned_and_accepted(
+    app: &AppState,
+    caller: &Caller,
+    bytes: Vec<u8>,
+    lang: crate::http::error::Lang,
+) -> Result<crate::domain::attachment::Accepted, crate::http::error::ApiError> {
+    let bytes = crate::http::attachments::scanned(app, caller, None, bytes, lang).await?;
+    crate::http::attachments::accept_blocking(bytes, lang).await
 }
 
 /// The scan sent with a registration: the claim's document, or, without a claim, another
