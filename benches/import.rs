@@ -191,6 +191,10 @@ fn plain_inserts(dir: &Path, legacy: &Path) -> (f64, usize) {
     (started.elapsed().as_secs_f64(), rows)
 }
 
+// The allocator of the `kezek` binary, whose `import` command this measures.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The import's batch, and the plain side's transaction (`KEZEK_BENCH_IMPORT_BATCH`, to
 /// compare sizes without a rebuild; `kezek import`'s own by default).
 fn batch_rows() -> usize {

@@ -230,11 +230,11 @@ impl ImportRow {
 /// that appears more than once in a district: which of two rows is right cannot be told, so
 /// neither is taken. Answers the rows kept and the refusals, each with its line.
 pub fn refuse_repeats(rows: Vec<ImportRow>) -> (Vec<ImportRow>, Vec<RowError>) {
-    let mut children: HashMap<String, usize> = HashMap::with_capacity(rows.len());
+    let mut children: HashMap<u64, usize> = HashMap::with_capacity(rows.len());
     let mut numbers: HashMap<(DistrictId, &str), usize> = HashMap::with_capacity(rows.len());
     for row in &rows {
         *children
-            .entry(row.application.child.iin.as_string())
+            .entry(row.application.child.iin.as_u64())
             .or_default() += 1;
         *numbers
             .entry((row.application.district, row.legacy_number.as_str()))
@@ -243,7 +243,7 @@ pub fn refuse_repeats(rows: Vec<ImportRow>) -> (Vec<ImportRow>, Vec<RowError>) {
     let repeated: Vec<Option<(&str, RowRefusal)>> = rows
         .iter()
         .map(|row| {
-            if children[&row.application.child.iin.as_string()] > 1 {
+            if children[&row.application.child.iin.as_u64()] > 1 {
                 Some(("child_iin", RowRefusal::ChildRepeated))
             } else if numbers[&(row.application.district, row.legacy_number.as_str())] > 1 {
                 Some(("legacy_number", RowRefusal::LegacyNumberRepeated))
