@@ -9,7 +9,7 @@ mod common;
 mod http;
 
 use common::valid_form;
-use http::{Answer, Go, Server};
+use http::{cookies, hidden, Answer, Go, Server};
 use kezek::domain::attachment::AttachmentLimits;
 use kezek::domain::staff::{Role, Scope};
 use kezek::http::HttpConfig;
@@ -775,27 +775,6 @@ async fn verify_checks_the_requests_against_the_journal() {
     })
     .await
     .unwrap();
-}
-
-/// The cookies an answer sets, added to `jar`, as one `Cookie` header.
-fn cookies(answer: &Answer, jar: &mut std::collections::BTreeMap<String, String>) -> String {
-    for value in answer.headers.get_all("set-cookie") {
-        let pair = value.to_str().unwrap().split(';').next().unwrap();
-        let (name, value) = pair.split_once('=').unwrap();
-        jar.insert(name.to_string(), value.to_string());
-    }
-    jar.iter()
-        .map(|(n, v)| format!("{n}={v}"))
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
-fn hidden(html: &str, name: &str) -> String {
-    html.split(&format!("name=\"{name}\" value=\""))
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .unwrap_or_default()
-        .to_string()
 }
 
 /// The officer asks on the application's page (kk/ru form); the work list marks the

@@ -8,7 +8,7 @@ mod common;
 mod http;
 
 use common::valid_form;
-use http::{Go, Server};
+use http::{cookies, Go, Server};
 use serde_json::Value;
 
 fn form(serial: u16) -> Value {
@@ -62,19 +62,6 @@ async fn parent_and_officer_export_everything_held_and_no_one_else_does() {
         .go()
         .await;
     unknown.assert_error(404, "not_found");
-}
-
-/// The cookies an answer sets, as one `Cookie` header.
-fn cookies(answer: &http::Answer, jar: &mut std::collections::BTreeMap<String, String>) -> String {
-    for value in answer.headers.get_all("set-cookie") {
-        let pair = value.to_str().unwrap().split(';').next().unwrap();
-        let (name, value) = pair.split_once('=').unwrap();
-        jar.insert(name.to_string(), value.to_string());
-    }
-    jar.iter()
-        .map(|(n, v)| format!("{n}={v}"))
-        .collect::<Vec<_>>()
-        .join("; ")
 }
 
 /// The parent's readable copy: signed in with the number and code, `/my/export` shows the

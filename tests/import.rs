@@ -798,3 +798,122 @@ fn an_import_killed_midway_leaves_whole_batches_and_is_resumed() {
     app.stop();
     kezek::verify::verify(&app.path).expect("verify passes after the kill and the resumption");
 }
+
+/// A multipart/form-data body as a browser sends it: (name, file name, bytes) parts.
+fn multipart(parts: &[(&str, Option<&str>, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "kezek-test-boundary-7f3a";
+    let mut body = Vec::new();
+    for (name, file, bytes) in parts {
+        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+        let disposition = match file {
+            Some(file) => format!(
+                "Content-Disposition: form-data; name=\"{name}\"; filename=\"{file}\"\r\nContent-Type: text/csv\r\n\r\n"
+            ),
+            None => format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n"),
+        };
+        body.extend_from_slice(disposition.as_bytes());
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+/// The administrator's page: a check names each refused row by line, field and code and
+/// stores nothing; the import takes the good rows; the same file again takes none; a wrong
+/// header is refused with its code; an officer has no such page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_page_checks_then_imports_a_file_once() {
+    use http::{hidden, Go};
+    let mut server = http::Server::start().await;
+    server.stop_at_redirects();
+    let mut rng = SmallRng::seed_from_u64(23);
+    let mut used = HashSet::new();
+    let mut csv = HEADER.join(",") + "\n";
+    for i in 0..4 {
+        let (mut row, _) = good_row(60 + i, &mut rng, &mut used);
+        row[column("district")] = "ESL".into();
+        row[column("kindergartens")] = "any".into();
+        if i == 2 {
+            row[column("child_iin")] = "123".into();
+        }
+        csv.push_str(&fields_of(&row));
+        csv.push('\n');
+    }
+    let cookie = server.staff_page_session(&server.admin()).await;
+    let send = |mode: &'static str, file: String| {
+        let cookie = cookie.clone();
+        let server = &server;
+        async move {
+            let form = server
+                .get("/staff/admin/import")
+                .header("cookie", cookie.clone())
+                .go()
+                .await;
+            assert_eq!(form.status, 200, "{}", form.text);
+            let csrf = hidden(&form.text, "csrf");
+            let key = hidden(&form.text, "idempotency_key");
+            let (content_type, body) = multipart(&[
+                ("csrf", None, csrf.as_bytes()),
+                ("idempotency_key", None, key.as_bytes()),
+                ("mode", None, mode.as_bytes()),
+                ("file", Some("legacy.csv"), file.as_bytes()),
+            ]);
+            server
+                .post("/staff/admin/import")
+                .header("cookie", cookie)
+                .header("content-type", content_type)
+                .body(body)
+                .go()
+                .await
+        }
+    };
+    let before = events(&server.app);
+    let checked = send("check", csv.clone()).await;
+    assert_eq!(checked.status, 200, "{}", checked.text);
+    let summary = |text: &str| -> Vec<String> {
+        let list = text.split("data-testid=\"import-summary\"").nth(1).unwrap();
+        let list = list.split("</dl>").next().unwrap();
+        list.split("<dd>")
+            .skip(1)
+            .map(|dd| dd.split("</dd>").next().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(summary(&checked.text)[..4], ["4", "3", "0", "1"]);
+    let refused = checked
+        .text
+        .split("data-testid=\"import-refused\"")
+        .nth(1)
+        .expect("the refused rows are listed");
+    assert!(
+        refused.contains("<td>4</td>"),
+        "line 4 is the bad row: {refused}"
+    );
+    assert!(refused.contains("child_iin"), "{refused}");
+    assert_eq!(events(&server.app), before, "a check stores nothing");
+
+    let imported = send("import", csv.clone()).await;
+    assert_eq!(imported.status, 200, "{}", imported.text);
+    assert_eq!(summary(&imported.text)[..4], ["4", "3", "0", "1"]);
+    assert!(events(&server.app) > before);
+    let again = send("import", csv.clone()).await;
+    assert_eq!(summary(&again.text)[..4], ["4", "0", "3", "1"]);
+
+    let mut header = HEADER.to_vec();
+    header.swap(0, 1);
+    let wrong = send("check", header.join(",") + "\n").await;
+    assert_eq!(wrong.status, 422, "{}", wrong.text);
+    assert!(
+        wrong.text.contains("import_header_invalid"),
+        "{}",
+        wrong.text
+    );
+
+    let officer = server.staff_page_session(&server.officer()).await;
+    let page = server
+        .get("/staff/admin/import")
+        .header("cookie", officer)
+        .go()
+        .await;
+    assert_eq!(page.status, 403);
+}

@@ -327,6 +327,14 @@ errors! {
         "Бір бала файлдың бірнеше жолында кездеседі: олардың ешқайсысы алынбайды.", "Один ребёнок встречается в нескольких строках файла: ни одна из них не принята.", "The child appears on more than one row of the file: none of them is taken.";
     LEGACY_NUMBER_REPEATED = "legacy_number_repeated", UNPROCESSABLE_ENTITY,
         "Бұрынғы нөмір ауданның бірнеше жолында кездеседі: олардың ешқайсысы алынбайды.", "Прежний номер встречается в нескольких строках района: ни одна из них не принята.", "The old number appears on more than one row of the district: none of them is taken.";
+    IMPORT_FILE_MISSING = "import_file_missing", UNPROCESSABLE_ENTITY,
+        "Импорттау файлы таңдалмаған немесе бос.", "Файл для импорта не выбран или пуст.", "No file to import was chosen, or it is empty.";
+    IMPORT_FILE_TOO_LARGE = "import_file_too_large", PAYLOAD_TOO_LARGE,
+        "Файл бетте қабылдау үшін тым үлкен (64 МБ-тан асады): оны kezek import командасымен импорттаңыз.", "Файл слишком велик для страницы (больше 64 МБ): импортируйте его командой kezek import.", "The file is too large for the page (over 64 MB): import it with the kezek import command.";
+    IMPORT_HEADER_INVALID = "import_header_invalid", UNPROCESSABLE_ENTITY,
+        "Файлдың бірінші жолы README-де сипатталған тақырып емес: ештеңе оқылмады.", "Первая строка файла не совпадает с заголовком из README: ничего не прочитано.", "The file's first line is not the header the README documents: nothing was read.";
+    IMPORT_NOT_CSV = "import_not_csv", UNPROCESSABLE_ENTITY,
+        "Файл CSV ретінде оқылмайды.", "Файл не читается как CSV.", "The file cannot be read as CSV.";
     ATTACHMENT_EMPTY = "attachment_empty", UNPROCESSABLE_ENTITY,
         "Файл бос.", "Файл пустой.", "The file is empty.";
     ATTACHMENT_UNSUPPORTED_TYPE = "attachment_unsupported_type", UNSUPPORTED_MEDIA_TYPE,

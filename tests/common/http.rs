@@ -209,3 +209,46 @@ impl Go for RequestBuilder {
         }
     }
 }
+
+/// The cookies an answer sets, added to `jar`, as one `Cookie` header.
+pub fn cookies(answer: &Answer, jar: &mut std::collections::BTreeMap<String, String>) -> String {
+    for value in answer.headers.get_all("set-cookie") {
+        let pair = value.to_str().unwrap().split(';').next().unwrap();
+        let (name, value) = pair.split_once('=').unwrap();
+        jar.insert(name.to_string(), value.to_string());
+    }
+    jar.iter()
+        .map(|(n, v)| format!("{n}={v}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// A hidden input's value in a page (a form's `csrf` or `idempotency_key`).
+pub fn hidden(html: &str, name: &str) -> String {
+    html.split(&format!("name=\"{name}\" value=\""))
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_default()
+        .to_string()
+}
+
+impl Server {
+    /// Signs in on the staff pages with `token`; answers the session's `Cookie` header.
+    /// Needs `stop_at_redirects` (the sign-in's 303 carries the cookie).
+    pub async fn staff_page_session(&self, token: &str) -> String {
+        let mut jar = std::collections::BTreeMap::new();
+        let entrance = self.get("/staff").go().await;
+        let cookie = cookies(&entrance, &mut jar);
+        let signed_in = self
+            .post("/staff/sign-in")
+            .header("cookie", cookie)
+            .form(&[
+                ("token", token),
+                ("csrf", hidden(&entrance.text, "csrf").as_str()),
+            ])
+            .go()
+            .await;
+        assert_eq!(signed_in.status, 303, "{}", signed_in.text);
+        cookies(&signed_in, &mut jar)
+    }
+}

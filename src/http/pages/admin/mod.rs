@@ -3,7 +3,8 @@
 //! change role and scope, revoke). Every view renders the catalog or account list the API
 //! answers, every form sends the command the API sends; a refused form shows each field's
 //! error beside it, from the API's error table, keeps what was typed and stores nothing.
-//! `access_log.rs`: who looked at what (issue 15, item 5).
+//! `access_log.rs`: who looked at what (issue 15, item 5). `import.rs`: an existing queue
+//! brought in (issue 16).
 
 use super::{see_other, FieldAttrs, Fields, Page};
 use crate::domain::catalog::{
@@ -24,6 +25,7 @@ use maud::{html, Markup};
 use std::collections::BTreeMap;
 
 mod access_log;
+mod import;
 mod texts;
 
 pub fn routes() -> Router<AppState> {
@@ -67,6 +69,12 @@ pub fn routes() -> Router<AppState> {
             post(set_education_head),
         )
         .route("/staff/admin/calendar", get(calendar).post(apply_calendar))
+        .route(
+            "/staff/admin/import",
+            get(import::import_form).post(import::run_import).layer(
+                axum::extract::DefaultBodyLimit::max(import::IMPORT_FILE_BYTES_MAX + 64 * 1024),
+            ),
+        )
         .route("/staff/admin/calendar/preview", post(preview_calendar))
 }
 
@@ -239,6 +247,7 @@ pub(super) async fn desk(app: &AppState, page: &Page) -> Response {
                 li { a href="/staff/admin/categories" { (page.t(texts::CATEGORIES_TITLE)) } }
                 li { a href="/staff/admin/accounts" { (page.t(texts::ACCOUNTS_TITLE)) } }
                 li { a href="/staff/admin/calendar" { (page.t(texts::CALENDAR_TITLE)) } }
+                li { a href="/staff/admin/import" { (page.t(texts::IMPORT_TITLE)) } }
             }
             h2 { (page.t(texts::POLICIES_TITLE)) }
             ul.links {
