@@ -211,3 +211,213 @@ fn bad_rounds_are_refused_and_leave_nothing() {
         panic!("verify: {error}");
     }
 }
+
+/// The payloads of the journal's events of `kind`, in order.
+fn events_of_kind(app: &TestApp, kind: &str) -> Vec<String> {
+    let conn = rusqlite::Connection::open(&app.path).unwrap();
+    let mut statement = conn
+        .prepare("SELECT payload FROM events WHERE kind = ?1 ORDER BY seq")
+        .unwrap();
+    let rows = statement
+        .query_map([kind], |row| row.get::<_, String>(0))
+        .unwrap();
+    rows.map(Result::unwrap).collect()
+}
+
+#[test]
+fn a_place_for_a_closed_rounds_date_is_refused_even_after_a_restart() {
+    let mut app = TestApp::spawn();
+    two_children(&app);
+    let Outcome::RoundOpened(round) = open(&app, date(2027, 9, 1)).unwrap() else {
+        panic!("a round opens");
+    };
+    report(&app, app.kindergartens[0]);
+    close(&app, round).unwrap();
+    let late = |app: &TestApp, available_from| {
+        let new = NewPlaces {
+            kindergarten: app.kindergartens[1],
+            group: None,
+            age_band: Some(AgeBand::new(date(2022, 1, 1), date(2022, 12, 31)).unwrap()),
+            language: Some(Language::KAZAKH),
+            count: 1,
+            available_from,
+        };
+        app.service()
+            .submit_blocking(Command::ReportPlaces(new), Actor::staff("kg"))
+    };
+    let refused = |answer: Result<Outcome, CommandError>| {
+        matches!(
+            answer,
+            Err(CommandError::Conflict(kezek::service::ROUND_PLACES_CLOSED))
+        )
+    };
+    let places_before = app.service().read().places.len();
+    assert!(refused(late(&app, date(2027, 9, 1))));
+    assert_eq!(
+        app.service().read().places.len(),
+        places_before,
+        "nothing stored"
+    );
+    app.restart();
+    assert!(
+        refused(late(&app, date(2027, 9, 1))),
+        "the closed round is known after a restart"
+    );
+    // Another date goes place by place, and a new round for the date collects again.
+    assert!(late(&app, date(2027, 9, 2)).is_ok());
+    let Outcome::RoundOpened(again) = open(&app, date(2027, 9, 1)).unwrap() else {
+        panic!("a second round for the date opens");
+    };
+    assert!(late(&app, date(2027, 9, 1)).is_ok());
+    assert_eq!(app.service().read().round_places[&again].len(), 1);
+    if let Err(error) = verify(&app.path) {
+        panic!("verify: {error}");
+    }
+}
+
+/// A together-family first in the queue wants kindergarten 1, which reports one place for its
+/// two children: the family is passed, keeps its position, and the journal says for which
+/// place, which went to the child behind it.
+#[test]
+fn a_family_passed_in_a_round_is_on_the_record_for_the_place_that_went_past_it() {
+    let app = TestApp::spawn();
+    let k1 = app.kindergartens[0];
+    let forms = (3..=4)
+        .map(|serial| {
+            let mut form = valid_form(serial);
+            form.kindergartens = vec![k1.0];
+            form
+        })
+        .collect();
+    let command = Command::RegisterFamily {
+        forms,
+        together: true,
+        channel: kezek::domain::application::Channel::Portal,
+    };
+    let Ok(Outcome::FamilyRegistered { family, .. }) =
+        app.service().submit_blocking(command, Actor::portal())
+    else {
+        panic!("the family registers");
+    };
+    app.clock.advance(Duration::minutes(1));
+    let mut single = valid_form(5);
+    single.kindergartens = vec![k1.0];
+    let single = app.register(single).unwrap();
+    let Outcome::RoundOpened(round) = open(&app, date(2027, 9, 1)).unwrap() else {
+        panic!("a round opens");
+    };
+    report(&app, k1);
+    let Outcome::RoundClosed {
+        referrals, passed, ..
+    } = close(&app, round).unwrap()
+    else {
+        panic!("the round closes");
+    };
+    assert_eq!(passed, vec![family]);
+    assert_eq!(referrals.len(), 1);
+    assert_eq!(referrals[0].application, single.id);
+    let passes = events_of_kind(&app, "family_passed_over");
+    assert_eq!(passes.len(), 1, "one pass, for the one place: {passes:?}");
+    let pass: serde_json::Value = serde_json::from_str(&passes[0]).unwrap();
+    let place = serde_json::to_value(referrals[0].place).unwrap();
+    assert!(
+        pass.to_string().contains(&format!("\"place\":{place}")),
+        "{pass}"
+    );
+    if let Err(error) = verify(&app.path) {
+        panic!("verify: {error}");
+    }
+}
+
+/// Rewrites the payload of event `seq` with `change` and seals it and every later event
+/// again, as someone with the file and the code could: only the round's recomputation can
+/// tell.
+fn rewrite_event(app: &TestApp, seq: i64, change: impl FnOnce(&mut kezek::domain::event::Event)) {
+    use kezek::domain::event::{chain_hash, Event};
+    let conn = rusqlite::Connection::open(&app.path).unwrap();
+    conn.execute_batch("DROP TRIGGER events_no_update").unwrap();
+    let payload: String = conn
+        .query_row("SELECT payload FROM events WHERE seq = ?1", [seq], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    let mut event = Event::from_payload(&payload).unwrap();
+    change(&mut event);
+    conn.execute(
+        "UPDATE events SET payload = ?2 WHERE seq = ?1",
+        rusqlite::params![seq, event.to_payload()],
+    )
+    .unwrap();
+    let mut prev: Vec<u8> = conn
+        .query_row("SELECT prev_hash FROM events WHERE seq = ?1", [seq], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    let mut statement = conn
+        .prepare("SELECT seq, recorded_at, actor, kind, payload FROM events WHERE seq >= ?1 ORDER BY seq")
+        .unwrap();
+    let rows: Vec<(i64, i64, String, String, String)> = statement
+        .query_map([seq], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    for (seq, at, actor, kind, payload) in rows {
+        let hash = chain_hash(
+            &prev.clone().try_into().unwrap(),
+            seq as u64,
+            at,
+            &actor,
+            &kind,
+            &payload,
+        );
+        conn.execute(
+            "UPDATE events SET prev_hash = ?2, hash = ?3 WHERE seq = ?1",
+            rusqlite::params![seq, prev, hash.to_vec()],
+        )
+        .unwrap();
+        prev = hash.to_vec();
+    }
+}
+
+#[test]
+fn verify_recomputes_the_round_and_refuses_a_referral_it_does_not_explain() {
+    let app = TestApp::spawn();
+    let (first, second) = two_children(&app);
+    let Outcome::RoundOpened(round) = open(&app, date(2027, 9, 1)).unwrap() else {
+        panic!("a round opens");
+    };
+    report(&app, app.kindergartens[1]);
+    report(&app, app.kindergartens[0]);
+    close(&app, round).unwrap();
+    app.service()
+        .submit_blocking(Command::Tick, Actor::system())
+        .unwrap();
+    verify(&app.path).expect("the round as allocated verifies");
+    let conn = rusqlite::Connection::open(&app.path).unwrap();
+    let first_referral: i64 = conn
+        .query_row(
+            "SELECT min(seq) FROM events WHERE kind = 'referral_issued' AND seq > \
+             (SELECT seq FROM events WHERE kind = 'intake_round_closed')",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    drop(conn);
+    // The first child's referral to its first choice handed to the child behind it.
+    rewrite_event(&app, first_referral, |event| {
+        let kezek::domain::event::Event::ReferralIssued { referral, .. } = event else {
+            panic!("a referral: {event:?}");
+        };
+        assert_eq!(referral.application, first.id);
+        referral.application = second.id;
+    });
+    let error = verify(&app.path).expect_err("a round the journal does not explain");
+    let text = error.to_string();
+    assert!(
+        matches!(error, kezek::verify::VerifyError::Replay { seq, .. } if seq as i64 == first_referral),
+        "{text}"
+    );
+    assert!(text.contains("intake round 1"), "{text}");
+}

@@ -1903,6 +1903,7 @@ pub const ROUND_CLOSES_BEFORE: &str = "a round closes after now and before its p
 pub const ROUND_KINDERGARTEN_UNKNOWN: &str = "the order names a kindergarten not of the district";
 pub const ROUND_OVERLAPS: &str = "a round is open in the district";
 pub const ROUND_CLOSED: &str = "the round is closed";
+pub const ROUND_PLACES_CLOSED: &str = "the round for the places' date is closed";
 
 /// Opens a round: refused for a date in the past, a close not between now and that date,
 /// an order naming another district's kindergarten, or a round already open in the district.
@@ -1971,6 +1972,14 @@ fn close_round(round: RoundId, tx: &mut Tx<'_>) -> Result<Outcome, CommandError>
         intake::allocate(&state.intake_input(open, &places, local_date(now)))
     };
     tx.emit(Event::IntakeRoundClosed { round, at: now })?;
+    // Each family passed is on the record for the places that went past it, as place by
+    // place records them: its history and the protocol say why it still waits.
+    for (family, place) in &outcome.passes {
+        tx.emit(Event::FamilyPassedOver {
+            family: *family,
+            place: *place,
+        })?;
+    }
     let mut referrals = Vec::with_capacity(outcome.placements.len());
     for placement in &outcome.placements {
         let (referral, cycle) = {
@@ -2051,6 +2060,16 @@ fn report_places(new: NewPlaces, tx: &mut Tx<'_>) -> Result<Outcome, CommandErro
             return Err(CommandError::Invalid(
                 "places are free from today to a year ahead".into(),
             ));
+        }
+        // The round for that date allocated its places at its close: a late place given
+        // one by one would go to whoever is first, not as the round's order would.
+        let district = kindergarten.district;
+        if state
+            .closed_rounds
+            .contains(&(district, new.available_from))
+            && state.open_round_in(district).map(|r| r.places_for) != Some(new.available_from)
+        {
+            return Err(CommandError::Conflict(ROUND_PLACES_CLOSED));
         }
         // A place nobody in its band can take would wait open for ever: refuse it here.
         let first_day = new.available_from;

@@ -18,7 +18,7 @@ mod writer;
 pub use commands::{
     Command, ImportReport, NewDistrict, NewGroup, NewKindergarten, NewPlaces, Outcome, TickReport,
     PLACES_PER_REPORT_MAX, REFUSAL_TEXT_CHARS_MAX, ROUND_CLOSED, ROUND_CLOSES_BEFORE,
-    ROUND_DATE_PAST, ROUND_KINDERGARTEN_UNKNOWN, ROUND_OVERLAPS,
+    ROUND_DATE_PAST, ROUND_KINDERGARTEN_UNKNOWN, ROUND_OVERLAPS, ROUND_PLACES_CLOSED,
 };
 pub use scheduler::Wakeup;
 pub use writer::WriterStats;

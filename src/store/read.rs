@@ -621,6 +621,18 @@ fn load_rounds(conn: &Connection, state: &mut QueueState) -> Result<(), StoreErr
             r.get(0)
         })?;
     let mut statement = conn.prepare(
+        "SELECT id, district_id, places_for FROM intake_rounds WHERE closed_at IS NOT NULL",
+    )?;
+    let mut rows = statement.query([])?;
+    while let Some(row) = rows.next()? {
+        let id: u32 = row.get(0)?;
+        let places_for = codec::date_parse(&row.get::<_, String>(2)?)
+            .map_err(|reason| StoreError::corrupt("intake_rounds", id, reason))?;
+        state
+            .closed_rounds
+            .insert((DistrictId(row.get(1)?), places_for));
+    }
+    let mut statement = conn.prepare(
         "SELECT id, district_id, places_for, closes_at, any_order FROM intake_rounds \
          WHERE closed_at IS NULL ORDER BY id",
     )?;
