@@ -193,6 +193,7 @@ enum RoundRecord {
         kindergarten: KindergartenId,
         transfer: bool,
         cycle: Option<InterleaveCycle>,
+        round: Option<RoundId>,
     },
 }
 
@@ -219,6 +220,7 @@ impl RoundCheck {
                     kindergarten: referral.kindergarten,
                     transfer: referral.transfer,
                     cycle: *cycle,
+                    round: referral.round,
                 }),
                 _ => None,
             };
@@ -231,8 +233,15 @@ impl RoundCheck {
             }
             return Ok(());
         }
-        let Event::IntakeRoundClosed { round, at } = event else {
-            return Ok(());
+        let (round, at) = match event {
+            Event::IntakeRoundClosed { round, at } => (round, at),
+            Event::ReferralIssued { referral, .. } if referral.round.is_some() => {
+                return Err(format!(
+                    "referral {}/{} names an intake round but no round's close issued it",
+                    referral.id.district.0, referral.id.number.0
+                ));
+            }
+            _ => return Ok(()),
         };
         // An unknown round is the replay's to refuse.
         let Some(open) = state.rounds.get(round) else {
@@ -251,6 +260,7 @@ impl RoundCheck {
                 kindergarten: p.kindergarten,
                 transfer: p.transfer,
                 cycle: p.cycle,
+                round: Some(*round),
             }))
             .collect();
         Ok(())

@@ -421,3 +421,116 @@ fn verify_recomputes_the_round_and_refuses_a_referral_it_does_not_explain() {
     );
     assert!(text.contains("intake round 1"), "{text}");
 }
+
+/// B (first) wants kindergarten 1 only; A (second) wants 1, then 2; C (third) wants 1 only.
+/// Kindergartens 1 and 2 report a place each: the round gives B the first and A its second
+/// choice. A declines, then B declines: who takes kindergarten 1's place then shows whether A
+/// was stop-listed for its higher choice.
+fn decline_then_higher_frees(policy_stop_list: bool) -> Declined {
+    let app = TestApp::spawn();
+    let policy = kezek::domain::referral::DistrictPolicy {
+        round_decline_stop_list: policy_stop_list,
+        ..Default::default()
+    };
+    let command = Command::SetPolicy {
+        district: app.district,
+        policy,
+    };
+    app.service()
+        .submit_blocking(command, Actor::system())
+        .unwrap();
+    let [k1, k2, _] = app.kindergartens;
+    let mut forms = [valid_form(1), valid_form(2), valid_form(3)];
+    forms[0].kindergartens = vec![k1.0];
+    forms[1].kindergartens = vec![k1.0, k2.0];
+    forms[2].kindergartens = vec![k1.0];
+    let [b, a, c] = forms.map(|form| {
+        app.clock.advance(Duration::minutes(1));
+        app.register(form).unwrap()
+    });
+    let Outcome::RoundOpened(round) = open(&app, date(2027, 9, 1)).unwrap() else {
+        panic!("a round opens");
+    };
+    report(&app, k1);
+    report(&app, k2);
+    let Outcome::RoundClosed { referrals, .. } = close(&app, round).unwrap() else {
+        panic!("the round closes");
+    };
+    let given: Vec<_> = referrals
+        .iter()
+        .map(|r| (r.application, r.kindergarten, r.round))
+        .collect();
+    assert_eq!(
+        given,
+        vec![(b.id, k1, Some(round)), (a.id, k2, Some(round))]
+    );
+    let decline = |referral: &Referral| {
+        let command = Command::Decline {
+            referral: referral.id,
+        };
+        match app.service().submit_blocking(command, Actor::portal()) {
+            Ok(Outcome::Lapsed { next }) => next,
+            other => panic!("{other:?}"),
+        }
+    };
+    assert!(
+        decline(&referrals[1]).is_none(),
+        "nobody else wants kindergarten 2"
+    );
+    let choices = app
+        .service()
+        .read()
+        .waiting
+        .get(a.id)
+        .expect("waiting")
+        .choices;
+    let a_choices = choices.listed().to_vec();
+    app.service()
+        .submit_blocking(Command::Tick, Actor::system())
+        .unwrap();
+    let next = *decline(&referrals[0]).expect("kindergarten 1's place goes on");
+    assert_eq!(next.round, None, "place by place after the round");
+    if let Err(error) = verify(&app.path) {
+        panic!("verify: {error}");
+    }
+    Declined {
+        a,
+        c,
+        a_choices,
+        next,
+    }
+}
+
+struct Declined {
+    a: Application,
+    c: Application,
+    /// A's choices right after its decline.
+    a_choices: Vec<KindergartenId>,
+    /// The referral kindergarten 1's place went to when B declined it.
+    next: Referral,
+}
+
+#[test]
+fn by_default_a_child_declining_a_round_referral_keeps_its_higher_choices() {
+    let declined = decline_then_higher_frees(false);
+    let first = declined.next.kindergarten;
+    assert_eq!(
+        declined.a_choices,
+        vec![first],
+        "the declined choice withdrawn, the higher kept"
+    );
+    assert_eq!(
+        declined.next.application, declined.a.id,
+        "A is not stop-listed for its higher choice: it takes it"
+    );
+}
+
+#[test]
+fn with_the_stop_list_rule_a_round_decline_stop_lists_the_child() {
+    let declined = decline_then_higher_frees(true);
+    assert_eq!(declined.a_choices.len(), 2, "A's choices as they were");
+    assert_eq!(
+        declined.next.application, declined.c.id,
+        "A is on the stop list: the place passes it to C"
+    );
+}

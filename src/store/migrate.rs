@@ -73,6 +73,12 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0014_import.sql",
         sql: include_str!("../../migrations/0014_import.sql"),
     },
+    // 0017 (0015 and 0016 are other branches'): a referral's intake round, and the
+    // district's rule for declining one (issue 18).
+    Migration {
+        name: "0017_round_referrals.sql",
+        sql: include_str!("../../migrations/0017_round_referrals.sql"),
+    },
 ];
 
 pub fn schema_version(conn: &Connection) -> Result<usize, StoreError> {

@@ -295,7 +295,8 @@ pub fn load_catalog(conn: &Connection) -> Result<Catalog, StoreError> {
     let mut statement = conn.prepare(
         "SELECT district_id, referral_validity_working_days, extension_calendar_days, \
          stop_list_days, interleave_first_priority, move_keeps_registration_time, \
-         move_keeps_priority, transfers_before_first_time, validity_kind FROM district_policies",
+         move_keeps_priority, transfers_before_first_time, validity_kind, round_decline_stop_list \
+         FROM district_policies",
     )?;
     let mut rows = statement.query([])?;
     while let Some(row) = rows.next()? {
@@ -311,6 +312,7 @@ pub fn load_catalog(conn: &Connection) -> Result<Catalog, StoreError> {
             move_keeps_registration_time: row.get(5)?,
             move_keeps_priority: row.get(6)?,
             transfers_before_first_time: row.get(7)?,
+            round_decline_stop_list: row.get(9)?,
         };
         catalog.policies.insert(DistrictId(district), policy);
     }

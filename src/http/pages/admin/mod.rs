@@ -1286,6 +1286,10 @@ const POLICY_SWITCHES: &[(&str, texts::T)] = &[
     ),
     ("move_keeps_priority", texts::POLICY_MOVE_KEEPS_PRIORITY),
     ("transfers_before_first_time", texts::POLICY_TRANSFERS_FIRST),
+    (
+        "round_decline_stop_list",
+        texts::POLICY_ROUND_DECLINE_STOP_LIST,
+    ),
 ];
 
 async fn policy(State(app): State<AppState>, page: Page, Path(district): Path<String>) -> Response {
@@ -1312,7 +1316,7 @@ fn policy_page(
     code: &str,
     status: StatusCode,
     form: FormState,
-    typed: Option<[bool; 4]>,
+    typed: Option<[bool; 5]>,
     head_form: FormState,
 ) -> Response {
     let (catalog, policy) = {
@@ -1349,6 +1353,7 @@ fn policy_page(
         policy.move_keeps_registration_time,
         policy.move_keeps_priority,
         policy.transfers_before_first_time,
+        policy.round_decline_stop_list,
     ]);
     let options = |pairs: &[(&str, texts::T)]| -> Vec<(String, String)> {
         pairs
@@ -1477,7 +1482,7 @@ async fn set_policy(
         ));
     };
     let mut form = FormState::typed(&fields, POLICY_FIELDS);
-    let switches = [0, 1, 2, 3].map(|i| fields.get(POLICY_SWITCHES[i].0) == "1");
+    let switches = [0, 1, 2, 3, 4].map(|i| fields.get(POLICY_SWITCHES[i].0) == "1");
     let number = |name: &str| fields.get(name).trim().parse::<u32>().ok();
     let validity = match fields.get("validity_kind") {
         "working_days" => number("validity_days").map(|days| Validity::WorkingDays { days }),
@@ -1523,6 +1528,7 @@ async fn set_policy(
         move_keeps_registration_time: switches[1],
         move_keeps_priority: switches[2],
         transfers_before_first_time: switches[3],
+        round_decline_stop_list: switches[4],
     };
     match page
         .submit(
