@@ -575,3 +575,13 @@ impl super::state::QueueState {
         }
     }
 }
+
+impl super::state::QueueState {
+    /// What the open round `round` would give if it closed on `today` (the dry run): the
+    /// same input and the same function as the close. `None` when no such round is open.
+    pub fn dry_run(&self, round: RoundId, today: NaiveDate) -> Option<RoundOutcome> {
+        let open = self.rounds.get(&round)?;
+        let places = self.places_of_round(round);
+        Some(allocate(&self.intake_input(open, &places, today)))
+    }
+}

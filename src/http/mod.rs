@@ -29,6 +29,7 @@ mod auth;
 mod documents;
 pub(crate) mod export;
 mod identity;
+pub mod intake;
 mod kindergarten;
 mod opendata;
 mod public;
@@ -310,6 +311,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(staff::routes())
         .merge(kindergarten::routes())
         .merge(admin::routes())
+        .merge(intake::routes())
         .merge(access_log::routes())
         .merge(documents::routes())
         .merge(opendata::routes())
