@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
+mod intake_cli;
+
 #[derive(Parser)]
 #[command(
     name = "kezek",
@@ -221,6 +223,18 @@ enum Commands {
         #[arg(long)]
         dry_run: bool,
     },
+    /// The intake round (issue 18): `--dry-run --district D` prints what the open round would
+    /// give now (each place: kindergarten, group, child's number, rank of the choice; the
+    /// figures), reading only; `open` and `close` journal as the API's do.
+    Intake {
+        #[command(subcommand)]
+        action: Option<intake_cli::IntakeAction>,
+        #[arg(long)]
+        dry_run: bool,
+        /// The district's code or id (with --dry-run).
+        #[arg(long)]
+        district: Option<String>,
+    },
     /// Staff accounts: add one (its token is printed once), list them, revoke one.
     Staff {
         #[command(subcommand)]
@@ -325,6 +339,11 @@ fn main() -> ExitCode {
         }
         Commands::Import { file, dry_run } => import(&db, &file, dry_run),
         Commands::Staff { action } => staff(&db, action),
+        Commands::Intake {
+            action,
+            dry_run,
+            district,
+        } => intake_cli::run(&db, action, dry_run, district),
         Commands::Export { out } => export(&db, &out),
         Commands::CheckExport {
             dir,

@@ -534,3 +534,80 @@ fn with_the_stop_list_rule_a_round_decline_stop_lists_the_child() {
         "A is on the stop list: the place passes it to C"
     );
 }
+
+fn kezek(app: &TestApp, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_kezek"))
+        .arg("--db")
+        .arg(&app.path)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn the_command_line_prints_the_dry_run_and_closes_the_round() {
+    let mut app = TestApp::spawn();
+    let (first, second) = two_children(&app);
+    let command = Command::OpenIntakeRound {
+        district: app.district,
+        places_for: date(2027, 9, 1),
+        closes_at: Utc.with_ymd_and_hms(2027, 8, 25, 13, 0, 0).unwrap(),
+        any_order: Vec::new(),
+    };
+    app.service()
+        .submit_blocking(command, Actor::staff("admin"))
+        .unwrap();
+    report(&app, app.kindergartens[1]);
+    report(&app, app.kindergartens[0]);
+    app.stop();
+    let number = |a: &Application| format!("ESL-{}", a.id.number.0);
+    let dry = kezek(&app, &["intake", "--dry-run", "--district", "ESL"]);
+    let text = String::from_utf8_lossy(&dry.stdout);
+    assert!(
+        dry.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
+    let rows: Vec<&str> = text.lines().filter(|l| l.contains("ESL-")).collect();
+    assert_eq!(rows.len(), 2, "{text}");
+    assert!(
+        rows[0].contains(&number(&first)) && rows[0].ends_with("\t1"),
+        "{text}"
+    );
+    assert!(
+        rows[1].contains(&number(&second)) && rows[1].ends_with("\t1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("places 2, placed 2, at first choice 100.0%, mean rank 1.00, unfilled 0"),
+        "{text}"
+    );
+    let closed = kezek(&app, &["intake", "close", "--round", "1"]);
+    let text = String::from_utf8_lossy(&closed.stdout);
+    assert!(
+        closed.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&closed.stderr)
+    );
+    assert!(text.contains("2 referrals issued"), "{text}");
+    let again = kezek(&app, &["intake", "close", "--round", "1"]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("the round is closed"));
+    let past = kezek(
+        &app,
+        &[
+            "intake",
+            "open",
+            "--district",
+            "ESL",
+            "--places-for",
+            "2020-01-01",
+            "--closes-at",
+            "2027-08-25T13:00:00Z",
+        ],
+    );
+    assert!(!past.status.success());
+    if let Err(error) = verify(&app.path) {
+        panic!("verify: {error}");
+    }
+}
