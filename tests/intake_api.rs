@@ -138,3 +138,104 @@ async fn an_administrator_opens_a_round_sees_its_dry_run_and_closes_it() {
     assert_eq!(listed.json()[0]["referrals"], 2);
     assert!(listed.json()[0]["closed_at"].is_string());
 }
+
+fn cookies(answer: &Answer, jar: &mut std::collections::BTreeMap<String, String>) -> String {
+    for value in answer.headers.get_all("set-cookie") {
+        let pair = value.to_str().unwrap().split(';').next().unwrap();
+        let (name, value) = pair.split_once('=').unwrap();
+        jar.insert(name.to_string(), value.to_string());
+    }
+    jar.iter()
+        .map(|(n, v)| format!("{n}={v}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn csrf_of(text: &str) -> String {
+    text.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The administrator's page shows the dry run as a table with its figures, and its button
+/// closes the round; the list shows it closed with its referrals.
+#[tokio::test]
+async fn the_admin_page_shows_the_dry_run_and_closes_the_round() {
+    let mut server = Server::start().await;
+    server.stop_at_redirects();
+    let admin = server.admin();
+    let kg0 = server.kindergarten(0);
+    let mut form = valid_form(1);
+    form.kindergartens = vec![server.kindergarten_id(1), server.kindergarten_id(0)];
+    let child = server.register(serde_json::to_value(form).unwrap()).await;
+    let number = child["number"].as_str().unwrap();
+    let round = open(&server, &admin, "2027-09-01").await.json()["id"]
+        .as_u64()
+        .unwrap();
+    report_for(&server, &kg0, 0, "2027-09-01").await;
+
+    let mut jar = std::collections::BTreeMap::new();
+    let entrance = server.get("/staff").go().await;
+    let cookie = cookies(&entrance, &mut jar);
+    let signed_in = server
+        .post("/staff/sign-in")
+        .header("cookie", cookie)
+        .form(&[
+            ("token", admin.as_str()),
+            ("csrf", &csrf_of(&entrance.text)),
+        ])
+        .go()
+        .await;
+    assert_eq!(signed_in.status, 303, "{}", signed_in.text);
+    let cookie = cookies(&signed_in, &mut jar);
+
+    let desk = server
+        .get("/staff")
+        .header("cookie", cookie.clone())
+        .go()
+        .await;
+    assert!(desk.text.contains("/staff/admin/rounds"), "{}", desk.text);
+    let page = server
+        .get(&format!("/staff/admin/rounds/{round}"))
+        .header("cookie", cookie.clone())
+        .go()
+        .await;
+    page.assert_page("text/html; charset=utf-8");
+    assert!(!page.text.contains("<script"), "no JavaScript");
+    let table = page.text.split("data-testid=\"dry-run\"").nth(1).unwrap();
+    let row = table.split("<tr>").nth(2).expect("one row after the heads");
+    assert!(row.contains(number), "{row}");
+    assert!(row.contains("<td>2</td>"), "its second choice: {row}");
+    let figures = page.text.split("data-testid=\"figures\"").nth(1).unwrap();
+    assert!(
+        figures.contains("<dd>0.0 %</dd>") && figures.contains("<dd>2.00</dd>"),
+        "{figures}"
+    );
+
+    let closed = server
+        .post(&format!("/staff/admin/rounds/{round}/close"))
+        .header("cookie", cookie.clone())
+        .form(&[
+            ("csrf", csrf_of(&page.text).as_str()),
+            ("idempotency_key", "close-1"),
+        ])
+        .go()
+        .await;
+    assert_eq!(closed.status, 303, "{}", closed.text);
+    let list = server
+        .get("/staff/admin/rounds")
+        .header("cookie", cookie.clone())
+        .go()
+        .await;
+    list.assert_page("text/html; charset=utf-8");
+    let rows = list.text.split("data-testid=\"rounds\"").nth(1).unwrap();
+    assert!(rows.contains("Закрыта") || rows.contains("Жабық"), "{rows}");
+    let gone = server
+        .get(&format!("/staff/admin/rounds/{round}"))
+        .header("cookie", cookie)
+        .go()
+        .await;
+    assert_eq!(gone.status, 404);
+}

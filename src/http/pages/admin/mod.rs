@@ -24,6 +24,7 @@ use maud::{html, Markup};
 use std::collections::BTreeMap;
 
 mod access_log;
+mod intake;
 mod texts;
 
 pub fn routes() -> Router<AppState> {
@@ -68,6 +69,9 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/staff/admin/calendar", get(calendar).post(apply_calendar))
         .route("/staff/admin/calendar/preview", post(preview_calendar))
+        .route("/staff/admin/rounds", get(intake::rounds))
+        .route("/staff/admin/rounds/{round}", get(intake::round))
+        .route("/staff/admin/rounds/{round}/close", post(intake::close))
 }
 
 /// What a form typed and what was wrong with it, field by field; `notice` is a message for
@@ -239,6 +243,7 @@ pub(super) async fn desk(app: &AppState, page: &Page) -> Response {
                 li { a href="/staff/admin/categories" { (page.t(texts::CATEGORIES_TITLE)) } }
                 li { a href="/staff/admin/accounts" { (page.t(texts::ACCOUNTS_TITLE)) } }
                 li { a href="/staff/admin/calendar" { (page.t(texts::CALENDAR_TITLE)) } }
+                li { a href="/staff/admin/rounds" { (page.t(texts::ROUNDS_TITLE)) } }
             }
             h2 { (page.t(texts::POLICIES_TITLE)) }
             ul.links {
