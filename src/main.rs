@@ -192,6 +192,11 @@ enum Commands {
         registrations: usize,
         #[arg(long, default_value_t = 400)]
         kindergartens: usize,
+        /// Runs the same city-year and seed under several policies (place by place, the
+        /// intake round, the 1 : 3 cycle off and on, families' together rule off) and prints
+        /// the audit's figures side by side as a Markdown table.
+        #[arg(long)]
+        compare: bool,
     },
     /// Writes an open-data snapshot into DIR: the anonymised queue and the protocol of places
     /// and referrals as CSV and JSON, their Frictionless data package and data dictionary,
@@ -329,13 +334,17 @@ fn main() -> ExitCode {
             seed,
             registrations,
             kindergartens,
+            compare,
         } => {
             let options = kezek::simulate::SimulateOptions {
                 seed,
                 registrations,
                 kindergartens,
             };
-            simulate(db_given.then_some(db.as_path()), &options)
+            match compare {
+                true => simulate_compare(&options),
+                false => simulate(db_given.then_some(db.as_path()), &options),
+            }
         }
         Commands::Import { file, dry_run } => import(&db, &file, dry_run),
         Commands::Staff { action } => staff(&db, action),
@@ -474,6 +483,34 @@ fn simulate(
         ExitCode::SUCCESS
     } else {
         ExitCode::from(2)
+    })
+}
+
+/// `kezek simulate --compare`: each policy on a temporary database of its own.
+fn simulate_compare(options: &kezek::simulate::SimulateOptions) -> anyhow::Result<ExitCode> {
+    use kezek::simulate::{compare, run_with, SimPolicy};
+    let scratch = std::env::temp_dir().join(format!("kezek-compare-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).with_context(|| format!("creating {}", scratch.display()))?;
+    let mut columns = Vec::new();
+    for (index, (name, policy)) in SimPolicy::compared().into_iter().enumerate() {
+        eprintln!("simulating: {name}");
+        let path = scratch.join(format!("city-{index}.db"));
+        let simulation = run_with(&path, options, policy, |_| {});
+        if simulation.is_err() {
+            let _ = std::fs::remove_dir_all(&scratch);
+        }
+        let simulation = simulation.with_context(|| format!("simulating {name}"))?;
+        columns.push((name, simulation.figures));
+    }
+    let _ = std::fs::remove_dir_all(&scratch);
+    println!(
+        "seed {}, {} registrations, {} kindergartens",
+        options.seed, options.registrations, options.kindergartens
+    );
+    print!("{}", compare::table(&columns));
+    Ok(match columns.iter().all(|(_, f)| f.all_clear()) {
+        true => ExitCode::SUCCESS,
+        false => ExitCode::from(2),
     })
 }
 

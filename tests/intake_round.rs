@@ -611,3 +611,37 @@ fn the_command_line_prints_the_dry_run_and_closes_the_round() {
         panic!("verify: {error}");
     }
 }
+
+/// The audit's ranked-choice envy on a case worked by hand: the child first in the queue wants
+/// kindergarten 1, then 2; the child behind it wants only 1. Kindergarten 2 reports first.
+/// Place by place the first child takes 2, and 1's place then goes to the child behind it:
+/// one case, one blocking pair. The round gives the first child 1: none.
+fn ranked_envy(round: bool) -> kezek::simulate::ChoiceFigures {
+    let app = TestApp::spawn();
+    let [k1, k2, _] = app.kindergartens;
+    let mut first = valid_form(1);
+    first.kindergartens = vec![k1.0, k2.0];
+    let mut second = valid_form(2);
+    second.kindergartens = vec![k1.0];
+    app.register(first).unwrap();
+    app.clock.advance(Duration::minutes(1));
+    app.register(second).unwrap();
+    let opened = round.then(|| open(&app, date(2027, 9, 1)).unwrap());
+    report(&app, k2);
+    report(&app, k1);
+    if let Some(Outcome::RoundOpened(round)) = opened {
+        close(&app, round).unwrap();
+    }
+    kezek::simulate::audit_journal(&app.path).unwrap().choices
+}
+
+#[test]
+fn the_audit_counts_ranked_envy_place_by_place_and_none_in_the_round() {
+    let by_place = ranked_envy(false);
+    assert_eq!(
+        (by_place.ranked_envy_first, by_place.blocking_pairs),
+        (1, 1)
+    );
+    let round = ranked_envy(true);
+    assert_eq!((round.ranked_envy_first, round.blocking_pairs), (0, 0));
+}
