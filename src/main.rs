@@ -491,18 +491,28 @@ fn simulate_compare(options: &kezek::simulate::SimulateOptions) -> anyhow::Resul
     use kezek::simulate::{compare, run_with, SimPolicy};
     let scratch = std::env::temp_dir().join(format!("kezek-compare-{}", std::process::id()));
     std::fs::create_dir_all(&scratch).with_context(|| format!("creating {}", scratch.display()))?;
+    // The cities run at once: each spends most of its time waiting for its commits to reach
+    // the disk, so they overlap well.
+    let runs: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = SimPolicy::compared()
+            .into_iter()
+            .enumerate()
+            .map(|(index, (name, policy))| {
+                let path = scratch.join(format!("city-{index}.db"));
+                scope.spawn(move || (name, run_with(&path, options, policy, |_| {})))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a simulation thread"))
+            .collect()
+    });
+    let _ = std::fs::remove_dir_all(&scratch);
     let mut columns = Vec::new();
-    for (index, (name, policy)) in SimPolicy::compared().into_iter().enumerate() {
-        eprintln!("simulating: {name}");
-        let path = scratch.join(format!("city-{index}.db"));
-        let simulation = run_with(&path, options, policy, |_| {});
-        if simulation.is_err() {
-            let _ = std::fs::remove_dir_all(&scratch);
-        }
+    for (name, simulation) in runs {
         let simulation = simulation.with_context(|| format!("simulating {name}"))?;
         columns.push((name, simulation.figures));
     }
-    let _ = std::fs::remove_dir_all(&scratch);
     println!(
         "seed {}, {} registrations, {} kindergartens",
         options.seed, options.registrations, options.kindergartens

@@ -2591,6 +2591,26 @@ async fn the_head_and_administrator_pages_pass_axe_in_both_languages() {
         report_one(&service, kindergarten, group).unwrap();
         // An open place nobody fits, to be withdrawn.
         report_one(&service, kindergarten, group);
+        // An intake round with a place collected, for the rounds' pages.
+        let places_for = NaiveDate::from_ymd_opt(2027, 9, 1).unwrap();
+        let open = Command::OpenIntakeRound {
+            district: esl,
+            places_for,
+            closes_at: start_time() + chrono::Duration::days(30),
+            any_order: Vec::new(),
+        };
+        service.submit_blocking(open, Actor::system()).unwrap();
+        let places = NewPlaces {
+            kindergarten,
+            group: Some(kezek::domain::catalog::GroupId(group)),
+            age_band: None,
+            language: None,
+            count: 1,
+            available_from: places_for,
+        };
+        service
+            .submit_blocking(Command::ReportPlaces(places), Actor::system())
+            .unwrap();
     })
     .await
     .unwrap();
@@ -2654,6 +2674,8 @@ async fn the_head_and_administrator_pages_pass_axe_in_both_languages() {
             ("admin-account", "/staff/admin/accounts/head-1".into()),
             ("admin-policy", "/staff/admin/policies/ESL".into()),
             ("admin-calendar", "/staff/admin/calendar".into()),
+            ("admin-rounds", "/staff/admin/rounds".into()),
+            ("admin-round", "/staff/admin/rounds/1".into()),
         ] {
             check_page(
                 &browser,
