@@ -3,10 +3,10 @@
 //! with its figures, and a button that closes it now. The data are the API's
 //! (`http::intake::round_views`, `dry_run_view`); no JavaScript.
 
-use super::{administrator, back, not_this_role, texts};
+use super::{administrator, back, not_this_role, notice, select, texts, FormState};
 use crate::domain::intake::RoundId;
 use crate::http::intake::{dry_run_view, round_views, DryRunView};
-use crate::http::pages::{Fields, Page};
+use crate::http::pages::{see_other, text_field, FieldAttrs, Fields, Page};
 use crate::http::AppState;
 use crate::service::Command;
 use axum::body::Bytes;
@@ -19,16 +19,95 @@ pub(super) async fn rounds(State(app): State<AppState>, page: Page) -> Response 
     if administrator(&page).is_none() {
         return not_this_role(&page);
     }
-    let rounds = match round_views(&app, page.lang.api()).await {
+    rounds_page(&app, &page, StatusCode::OK, FormState::default()).await
+}
+
+const OPEN_FIELDS: &[&str] = &["district", "places_for", "closes_on", "closes_time"];
+
+/// Opens a round from the form: the district, the places' date, and the local day and time
+/// it closes.
+pub(super) async fn open(State(app): State<AppState>, page: Page, body: Bytes) -> Response {
+    let fields = Fields::parse(&body);
+    let Some(caller) = administrator(&page).filter(|_| page.csrf_ok(&fields, true)) else {
+        return page.form_expired();
+    };
+    let mut form = FormState::typed(&fields, OPEN_FIELDS);
+    let district =
+        crate::domain::numbers::parse_district(&app.service.read().catalog, fields.get("district"));
+    let places_for = chrono::NaiveDate::parse_from_str(fields.get("places_for"), "%Y-%m-%d").ok();
+    let closes_on = chrono::NaiveDate::parse_from_str(fields.get("closes_on"), "%Y-%m-%d").ok();
+    let closes_time = chrono::NaiveTime::parse_from_str(fields.get("closes_time"), "%H:%M").ok();
+    for (name, ok) in [
+        ("district", district.is_some()),
+        ("places_for", places_for.is_some()),
+        ("closes_on", closes_on.is_some()),
+        ("closes_time", closes_time.is_some()),
+    ] {
+        if !ok {
+            form.invalid(&page, name);
+        }
+    }
+    let (Some(district), Some(places_for), Some(closes_on), Some(closes_time)) =
+        (district, places_for, closes_on, closes_time)
+    else {
+        return rounds_page(&app, &page, StatusCode::UNPROCESSABLE_ENTITY, form).await;
+    };
+    let closes_at = closes_on
+        .and_time(closes_time)
+        .and_local_timezone(crate::domain::local_offset())
+        .single()
+        .expect("a fixed offset has one reading")
+        .to_utc();
+    let command = Command::OpenIntakeRound {
+        district,
+        places_for,
+        closes_at,
+        any_order: Vec::new(),
+    };
+    match page.submit(&app, &caller, &fields, command).await {
+        Ok(crate::service::Outcome::RoundOpened(id)) => {
+            see_other(&format!("/staff/admin/rounds/{}", id.0))
+        }
+        Ok(_) => see_other("/staff/admin/rounds"),
+        Err(error) => {
+            let (status, form) = form.refused(&page, error);
+            rounds_page(&app, &page, status, form).await
+        }
+    }
+}
+
+async fn rounds_page(app: &AppState, page: &Page, status: StatusCode, form: FormState) -> Response {
+    let rounds = match round_views(app, page.lang.api()).await {
         Ok(rounds) => rounds,
         Err(error) => return page.api_error(error),
     };
+    let districts: Vec<(String, String)> = app
+        .service
+        .read()
+        .catalog
+        .districts
+        .values()
+        .map(|d| (d.code.clone(), page.lang.pick(&d.names).to_string()))
+        .collect();
+    // Plain text with a hint, as every date field of the pages: a browser's date picker
+    // types in its locale's order.
+    let field = |name: &str, label: texts::T, hint: texts::T| {
+        text_field(
+            name,
+            page.t(label),
+            Some(page.t(hint)),
+            form.value(name, ""),
+            form.errors.get(name).copied(),
+            FieldAttrs::TEXT,
+        )
+    };
     page.render(
-        StatusCode::OK,
+        status,
         page.t(texts::ROUNDS_TITLE),
         html! {
             h1 { (page.t(texts::ROUNDS_TITLE)) }
-            (back(&page))
+            (back(page))
+            (notice(page, &form))
             p.hint { (page.t(texts::ROUNDS_INTRO)) }
             div.table-wrap { table data-testid="rounds" {
                 (page.column_heads(&[texts::ENTRY, texts::FIELD_DISTRICT, texts::ROUND_PLACES_FOR, texts::ROUND_CLOSES_AT, texts::STATUS, texts::ROUND_PLACES, texts::ROUND_REFERRALS]))
@@ -52,6 +131,15 @@ pub(super) async fn rounds(State(app): State<AppState>, page: Page) -> Response 
                     }
                 }
             } }
+            h2 { (page.t(texts::ROUND_OPEN)) }
+            form method="post" action="/staff/admin/rounds" {
+                (page.form_guard(true))
+                (select(page, &form, "district", texts::FIELD_DISTRICT, &districts, ""))
+                (field("places_for", texts::ROUND_PLACES_FOR, texts::HINT_DATE))
+                (field("closes_on", texts::ROUND_CLOSES_ON, texts::HINT_DATE))
+                (field("closes_time", texts::ROUND_CLOSES_TIME, texts::ROUND_HINT_TIME))
+                button type="submit" { (page.t(texts::ROUND_OPEN)) }
+            }
         },
     )
 }

@@ -69,7 +69,10 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/staff/admin/calendar", get(calendar).post(apply_calendar))
         .route("/staff/admin/calendar/preview", post(preview_calendar))
-        .route("/staff/admin/rounds", get(intake::rounds))
+        .route(
+            "/staff/admin/rounds",
+            get(intake::rounds).post(intake::open),
+        )
         .route("/staff/admin/rounds/{round}", get(intake::round))
         .route("/staff/admin/rounds/{round}/close", post(intake::close))
 }
