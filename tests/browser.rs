@@ -2839,7 +2839,7 @@ async fn an_intake_round_opened_reported_into_dry_run_and_closed_on_the_pages() 
         browser.fill("available_from", "2027-09-01").await;
         browser.click("form[action='/staff/places'] button").await;
         assert!(
-            browser.text("[role=status]").await.len() > 0,
+            !browser.text("[role=status]").await.is_empty(),
             "the report is answered"
         );
         browser.click("form[action='/sign-out'] button").await;
