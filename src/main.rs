@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
+mod intake_cli;
+
 #[derive(Parser)]
 #[command(
     name = "kezek",
@@ -190,6 +192,11 @@ enum Commands {
         registrations: usize,
         #[arg(long, default_value_t = 400)]
         kindergartens: usize,
+        /// Runs the same city-year and seed under several policies (place by place, the
+        /// intake round, the 1 : 3 cycle off and on, families' together rule off) and prints
+        /// the audit's figures side by side as a Markdown table.
+        #[arg(long)]
+        compare: bool,
     },
     /// Writes an open-data snapshot into DIR: the anonymised queue and the protocol of places
     /// and referrals as CSV and JSON, their Frictionless data package and data dictionary,
@@ -220,6 +227,18 @@ enum Commands {
         /// Checks every row and reports, storing nothing.
         #[arg(long)]
         dry_run: bool,
+    },
+    /// The intake round (issue 18): `--dry-run --district D` prints what the open round would
+    /// give now (each place: kindergarten, group, child's number, rank of the choice; the
+    /// figures), reading only; `open` and `close` journal as the API's do.
+    Intake {
+        #[command(subcommand)]
+        action: Option<intake_cli::IntakeAction>,
+        #[arg(long)]
+        dry_run: bool,
+        /// The district's code or id (with --dry-run).
+        #[arg(long)]
+        district: Option<String>,
     },
     /// Staff accounts: add one (its token is printed once), list them, revoke one.
     Staff {
@@ -315,16 +334,25 @@ fn main() -> ExitCode {
             seed,
             registrations,
             kindergartens,
+            compare,
         } => {
             let options = kezek::simulate::SimulateOptions {
                 seed,
                 registrations,
                 kindergartens,
             };
-            simulate(db_given.then_some(db.as_path()), &options)
+            match compare {
+                true => simulate_compare(&options),
+                false => simulate(db_given.then_some(db.as_path()), &options),
+            }
         }
         Commands::Import { file, dry_run } => import(&db, &file, dry_run),
         Commands::Staff { action } => staff(&db, action),
+        Commands::Intake {
+            action,
+            dry_run,
+            district,
+        } => intake_cli::run(&db, action, dry_run, district),
         Commands::Export { out } => export(&db, &out),
         Commands::CheckExport {
             dir,
@@ -455,6 +483,44 @@ fn simulate(
         ExitCode::SUCCESS
     } else {
         ExitCode::from(2)
+    })
+}
+
+/// `kezek simulate --compare`: each policy on a temporary database of its own.
+fn simulate_compare(options: &kezek::simulate::SimulateOptions) -> anyhow::Result<ExitCode> {
+    use kezek::simulate::{compare, run_with, SimPolicy};
+    let scratch = std::env::temp_dir().join(format!("kezek-compare-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).with_context(|| format!("creating {}", scratch.display()))?;
+    // The cities run at once: each spends most of its time waiting for its commits to reach
+    // the disk, so they overlap well.
+    let runs: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = SimPolicy::compared()
+            .into_iter()
+            .enumerate()
+            .map(|(index, (name, policy))| {
+                let path = scratch.join(format!("city-{index}.db"));
+                scope.spawn(move || (name, run_with(&path, options, policy, |_| {})))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a simulation thread"))
+            .collect()
+    });
+    let _ = std::fs::remove_dir_all(&scratch);
+    let mut columns = Vec::new();
+    for (name, simulation) in runs {
+        let simulation = simulation.with_context(|| format!("simulating {name}"))?;
+        columns.push((name, simulation.figures));
+    }
+    println!(
+        "seed {}, {} registrations, {} kindergartens",
+        options.seed, options.registrations, options.kindergartens
+    );
+    print!("{}", compare::table(&columns));
+    Ok(match columns.iter().all(|(_, f)| f.all_clear()) {
+        true => ExitCode::SUCCESS,
+        false => ExitCode::from(2),
     })
 }
 

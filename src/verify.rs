@@ -7,11 +7,15 @@
 //! personal fields are never printed, only their names.
 
 use crate::domain::application::{Application, ApplicationId, RegistrationNumber};
-use crate::domain::catalog::DistrictId;
+use crate::domain::catalog::{DistrictId, KindergartenId};
 use crate::domain::event::Hash;
 use crate::domain::event::{ChainChecker, ChainError, Event};
+use crate::domain::family::FamilyId;
+use crate::domain::intake::{self, RoundId};
+use crate::domain::local_date;
 use crate::domain::referral::Referral;
 use crate::domain::referral::ReferralStatus;
+use crate::domain::referral::{InterleaveCycle, PlaceId};
 use crate::domain::replay::Replay;
 use crate::domain::state::Effects;
 use crate::domain::state::QueueState;
@@ -201,6 +205,7 @@ fn replay_journal(conn: &Connection) -> Result<(Replay, Histories, (u64, Hash)),
     let mut checker = ChainChecker::default();
     let mut replay = Replay::default();
     let mut histories = Histories::default();
+    let mut round = RoundCheck::default();
     let mut failure = None;
     store::for_each_event(conn, |recorded| {
         let mut step = || -> Result<(), VerifyError> {
@@ -219,6 +224,9 @@ fn replay_journal(conn: &Connection) -> Result<(Replay, Histories, (u64, Hash)),
                 );
                 return Err(VerifyError::Undecodable { seq, reason });
             }
+            round
+                .check(&replay.state, &event)
+                .map_err(|reason| VerifyError::Replay { seq, reason })?;
             let effects =
                 replay
                     .apply(&event, recorded.recorded_at)
@@ -240,7 +248,107 @@ fn replay_journal(conn: &Connection) -> Result<(Replay, Histories, (u64, Hash)),
     })?;
     match failure {
         Some(error) => Err(error),
-        None => Ok((replay, histories, checker.head())),
+        None => {
+            let (seq, _) = checker.head();
+            round
+                .finished()
+                .map_err(|reason| VerifyError::Replay { seq, reason })?;
+            Ok((replay, histories, checker.head()))
+        }
+    }
+}
+
+/// What a round's close must be followed by: the records it computes, in order.
+#[derive(Debug, PartialEq)]
+enum RoundRecord {
+    Pass(FamilyId, PlaceId),
+    Referral {
+        application: ApplicationId,
+        place: PlaceId,
+        kindergarten: KindergartenId,
+        transfer: bool,
+        cycle: Option<InterleaveCycle>,
+        round: Option<RoundId>,
+    },
+}
+
+/// Recomputes each intake round from the journal at its close (the state just before it,
+/// the close's time) and checks that the events after the close are exactly the passes and
+/// referrals of that allocation: a referral given to another child, or to another place, is
+/// a round the journal does not explain.
+#[derive(Default)]
+struct RoundCheck {
+    round: Option<RoundId>,
+    expected: std::collections::VecDeque<RoundRecord>,
+}
+
+impl RoundCheck {
+    fn check(&mut self, state: &QueueState, event: &Event) -> Result<(), String> {
+        if let Some(want) = self.expected.pop_front() {
+            let found = match event {
+                Event::FamilyPassedOver { family, place } => {
+                    Some(RoundRecord::Pass(*family, *place))
+                }
+                Event::ReferralIssued { referral, cycle } => Some(RoundRecord::Referral {
+                    application: referral.application,
+                    place: referral.place,
+                    kindergarten: referral.kindergarten,
+                    transfer: referral.transfer,
+                    cycle: *cycle,
+                    round: referral.round,
+                }),
+                _ => None,
+            };
+            if found.as_ref() != Some(&want) {
+                return Err(format!(
+                    "intake round {}: the allocation recomputed from the journal has {want:?} here, the journal has {}",
+                    self.round.map_or(0, |r| r.0),
+                    found.map_or_else(|| event.kind().to_string(), |f| format!("{f:?}"))
+                ));
+            }
+            return Ok(());
+        }
+        let (round, at) = match event {
+            Event::IntakeRoundClosed { round, at } => (round, at),
+            Event::ReferralIssued { referral, .. } if referral.round.is_some() => {
+                return Err(format!(
+                    "referral {}/{} names an intake round but no round's close issued it",
+                    referral.id.district.0, referral.id.number.0
+                ));
+            }
+            _ => return Ok(()),
+        };
+        // An unknown round is the replay's to refuse.
+        let Some(open) = state.rounds.get(round) else {
+            return Ok(());
+        };
+        let places = state.places_of_round(*round);
+        let outcome = intake::allocate(&state.intake_input(open, &places, local_date(*at)));
+        self.round = Some(*round);
+        self.expected = outcome
+            .passes
+            .iter()
+            .map(|(family, place)| RoundRecord::Pass(*family, *place))
+            .chain(outcome.placements.iter().map(|p| RoundRecord::Referral {
+                application: p.child,
+                place: p.place,
+                kindergarten: p.kindergarten,
+                transfer: p.transfer,
+                cycle: p.cycle,
+                round: Some(*round),
+            }))
+            .collect();
+        Ok(())
+    }
+
+    fn finished(&self) -> Result<(), String> {
+        match self.expected.front() {
+            None => Ok(()),
+            Some(want) => Err(format!(
+                "intake round {}: the journal ends before the round's {want:?}",
+                self.round.map_or(0, |r| r.0)
+            )),
+        }
     }
 }
 
@@ -734,6 +842,7 @@ fn compare_live_state(
     if rebuilt.rounds != replayed.rounds
         || rebuilt.round_places != replayed.round_places
         || rebuilt.last_round != replayed.last_round
+        || rebuilt.closed_rounds != replayed.closed_rounds
     {
         return Err("the intake rounds or the places they collected differ".into());
     }

@@ -2591,6 +2591,26 @@ async fn the_head_and_administrator_pages_pass_axe_in_both_languages() {
         report_one(&service, kindergarten, group).unwrap();
         // An open place nobody fits, to be withdrawn.
         report_one(&service, kindergarten, group);
+        // An intake round with a place collected, for the rounds' pages.
+        let places_for = NaiveDate::from_ymd_opt(2027, 9, 1).unwrap();
+        let open = Command::OpenIntakeRound {
+            district: esl,
+            places_for,
+            closes_at: start_time() + chrono::Duration::days(30),
+            any_order: Vec::new(),
+        };
+        service.submit_blocking(open, Actor::system()).unwrap();
+        let places = NewPlaces {
+            kindergarten,
+            group: Some(kezek::domain::catalog::GroupId(group)),
+            age_band: None,
+            language: None,
+            count: 1,
+            available_from: places_for,
+        };
+        service
+            .submit_blocking(Command::ReportPlaces(places), Actor::system())
+            .unwrap();
     })
     .await
     .unwrap();
@@ -2654,6 +2674,8 @@ async fn the_head_and_administrator_pages_pass_axe_in_both_languages() {
             ("admin-account", "/staff/admin/accounts/head-1".into()),
             ("admin-policy", "/staff/admin/policies/ESL".into()),
             ("admin-calendar", "/staff/admin/calendar".into()),
+            ("admin-rounds", "/staff/admin/rounds".into()),
+            ("admin-round", "/staff/admin/rounds/1".into()),
         ] {
             check_page(
                 &browser,
@@ -2869,4 +2891,129 @@ async fn a_parent_attaches_a_certificate_and_the_officer_verifies_the_claim_besi
         .unwrap();
     assert!(viewed >= 1, "the officer's view of the files is logged");
     browser.stop().await;
+}
+
+/// Issue 18's story on the pages: an administrator opens an intake round, two kindergartens
+/// report places for its date (the second choice's first), the dry run shows each child at its
+/// first choice, the administrator closes the round, and the parent of the child first in the
+/// queue sees the referral to its first choice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_intake_round_opened_reported_into_dry_run_and_closed_on_the_pages() {
+    let site = Site::start(0).await;
+    let esl = site.district("ESL");
+    let catalog = site.catalog();
+    let mut groups: Vec<(KindergartenId, u32)> = catalog
+        .groups
+        .values()
+        .filter(|g| {
+            g.language.code() == "kk"
+                && chrono::Datelike::year(&g.age_band.born_from) == 2023
+                && catalog.kindergartens[&g.kindergarten].district == esl
+        })
+        .map(|g| (g.kindergarten, g.id.0))
+        .collect();
+    groups.sort();
+    groups.dedup_by_key(|(k, _)| *k);
+    let [(k1, g1), (k2, g2)] = [groups[0], groups[1]];
+    let service = site.service.clone();
+    let ((first, code), second) = tokio::task::spawn_blocking(move || {
+        let birth = NaiveDate::from_ymd_opt(2023, 4, 9).unwrap();
+        let iin = |serial: u16| {
+            (serial..)
+                .find_map(|s| Iin::synthesize(birth, Sex::Female, s))
+                .unwrap()
+                .as_string()
+        };
+        let mut form = portal_form(k1, &iin(500), "Омарова Томирис", birth, "Омарова Сәуле");
+        form.kindergartens = vec![k1.0, k2.0];
+        let first = register_portal(&service, form);
+        let form = portal_form(k2, &iin(600), "Омаров Алихан", birth, "Омарова Сәуле");
+        let second = register_portal(&service, form).0;
+        (first, second)
+    })
+    .await
+    .unwrap();
+    let number = |id: ApplicationId| kezek::domain::numbers::application_number(&catalog, id);
+    let root = site.staff("root", Role::Admin, Scope::Everywhere);
+    let browser = Browser::start(1280, 1000).await;
+    browser.goto(&site.url("/?lang=ru")).await;
+
+    sign_in_staff(&browser, &site, &root).await;
+    browser.goto(&site.url("/staff/admin/rounds")).await;
+    browser.select("district", "ESL").await;
+    browser.fill("places_for", "2027-09-01").await;
+    browser.fill("closes_on", "2026-12-20").await;
+    browser.fill("closes_time", "18:00").await;
+    browser
+        .click("form[action='/staff/admin/rounds'] button")
+        .await;
+    assert_eq!(browser.path().await, "/staff/admin/rounds/1");
+    browser.click("form[action='/sign-out'] button").await;
+
+    // The second choice's kindergarten reports first: both places are collected.
+    for (kindergarten, group) in [(k2, g2), (k1, g1)] {
+        let head = site.staff(
+            &format!("head-{}", kindergarten.0),
+            Role::Kindergarten,
+            Scope::Kindergarten(kindergarten),
+        );
+        sign_in_staff(&browser, &site, &head).await;
+        browser.select("group", &group.to_string()).await;
+        browser.fill("count", "1").await;
+        browser.fill("available_from", "2027-09-01").await;
+        browser.click("form[action='/staff/places'] button").await;
+        assert!(
+            !browser.text("[role=status]").await.is_empty(),
+            "the report is answered"
+        );
+        browser.click("form[action='/sign-out'] button").await;
+    }
+    assert_eq!(
+        site.service
+            .read()
+            .round_places
+            .values()
+            .map(|p| p.len())
+            .sum::<usize>(),
+        2
+    );
+
+    sign_in_staff(&browser, &site, &root).await;
+    browser.goto(&site.url("/staff/admin/rounds/1")).await;
+    let table = browser.text("[data-testid=dry-run] tbody").await;
+    let rows: Vec<&str> = table.lines().collect();
+    assert_eq!(rows.len(), 2, "{table}");
+    assert!(
+        rows[0].contains(&number(first)) && rows[0].ends_with('1'),
+        "{table}"
+    );
+    assert!(
+        rows[1].contains(&number(second)) && rows[1].ends_with('1'),
+        "{table}"
+    );
+    let figures = browser.text("[data-testid=figures]").await;
+    assert!(figures.contains("100.0 %"), "{figures}");
+    browser
+        .click("form[action='/staff/admin/rounds/1/close'] button")
+        .await;
+    assert_eq!(browser.path().await, "/staff/admin/rounds");
+    let rounds = browser.text("[data-testid=rounds] tbody").await;
+    assert!(rounds.contains("Закрыта"), "{rounds}");
+    browser.click("form[action='/sign-out'] button").await;
+
+    browser.goto(&site.url("/lookup")).await;
+    browser.fill("number", &number(first)).await;
+    browser.fill("code", &code).await;
+    browser.click("form[action='/lookup'] button").await;
+    assert_eq!(browser.path().await, "/my");
+    assert_eq!(
+        browser.text("[data-testid=status]").await,
+        "Выдано направление"
+    );
+    let referral = browser
+        .text("section[aria-labelledby=referral-title]")
+        .await;
+    let name = |k: KindergartenId| catalog.kindergartens[&k].names.ru.clone();
+    assert!(referral.contains(&name(k1)), "{referral}");
+    assert!(!referral.contains(&name(k2)), "{referral}");
 }

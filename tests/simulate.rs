@@ -50,3 +50,54 @@ fn a_small_city_year_has_no_justified_envy_and_its_seed_decides_every_figure() {
     assert_eq!(again, figures, "the same seed, the same figures");
     assert_ne!(other.audit, figures.audit, "another seed, another city");
 }
+
+/// `kezek simulate --compare`'s two first columns on a small city: the intake round leaves no
+/// justified envy with respect to ranked choices at the places' first referral, place by
+/// place leaves some, and the table prints the audit's own counts.
+#[test]
+fn the_round_has_no_ranked_envy_where_place_by_place_has_some() {
+    use kezek::simulate::{compare, run_with, SimPolicy};
+    let columns: Vec<(&str, Figures)> = std::thread::scope(|scope| {
+        let runs: Vec<_> = SimPolicy::compared()
+            .into_iter()
+            .take(2)
+            .map(|(name, policy)| {
+                scope.spawn(move || {
+                    let dir = tempfile::tempdir().unwrap();
+                    let options = SimulateOptions {
+                        seed: 7,
+                        registrations: 2_000,
+                        kindergartens: 25,
+                    };
+                    let run = run_with(&dir.path().join("kezek.db"), &options, policy, |_| {});
+                    (name, run.unwrap().figures)
+                })
+            })
+            .collect();
+        runs.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    let (by_place, round) = (&columns[0].1, &columns[1].1);
+    assert_eq!(columns[1].0, "round");
+    assert!(round.all_clear() && by_place.all_clear(), "{round:#?}");
+    assert_eq!(
+        round.audit.choices.ranked_envy_first, 0,
+        "{:#?}",
+        round.audit.choices
+    );
+    assert_eq!(round.audit.choices.blocking_pairs, 0);
+    let envy = by_place.audit.choices.ranked_envy_first;
+    assert!(
+        envy > 0,
+        "place by place must show the envy the round removes"
+    );
+    assert!(round.audit.choices.placed > 0);
+    let table = compare::table(&columns);
+    let line = table
+        .lines()
+        .find(|l| l.starts_with("| justified envy, ranked choices, places' first referral"))
+        .unwrap();
+    assert_eq!(
+        line,
+        format!("| justified envy, ranked choices, places' first referral | {envy} | 0 |")
+    );
+}

@@ -133,6 +133,10 @@ pub struct RoundOutcome {
     pub placements: Vec<Placement>,
     pub passed: Vec<FamilyId>,
     pub unfilled: Vec<PlaceId>,
+    /// For each family passed, the places given after its turn that one of its children
+    /// would have taken (fits): the round's `FamilyPassedOver` records, as place by place
+    /// records a pass for each place that went on down the queue past the family.
+    pub passes: Vec<(FamilyId, PlaceId)>,
 }
 
 /// The figures an administrator reads beside a round's protocol.
@@ -377,20 +381,51 @@ pub fn allocate(input: &RoundInput) -> RoundOutcome {
     if input.transfers_first {
         place_transfers(input, input.cycle, &mut shelf, &mut outcome);
     }
-    let cycle = place_first_time(input, &mut shelf, &mut outcome);
+    let (cycle, turns) = place_first_time(input, &mut shelf, &mut outcome);
     if !input.transfers_first {
         place_transfers(input, cycle, &mut shelf, &mut outcome);
     }
     outcome.unfilled = shelf.unfilled();
+    outcome.passes = passes(input, &outcome.placements, &turns);
     outcome
 }
 
-/// Places the first-time applicants; answers the cycle after the last of them.
+/// The places given after each passed family's turn (`turns`: the family and how many
+/// placements were made before it) that one of its children fits.
+fn passes(
+    input: &RoundInput,
+    placements: &[Placement],
+    turns: &[(FamilyId, usize)],
+) -> Vec<(FamilyId, PlaceId)> {
+    if turns.is_empty() {
+        return Vec::new();
+    }
+    let fit: HashMap<PlaceId, Place> = input.places.iter().map(|p| (p.id, p.fit)).collect();
+    let mut passes = Vec::new();
+    for (family, before) in turns {
+        let members: Vec<&Waiting> = input
+            .children
+            .iter()
+            .filter(|c| c.together == Some(*family))
+            .map(|c| &c.waiting)
+            .collect();
+        for placement in &placements[*before..] {
+            if members.iter().any(|w| w.fits(&fit[&placement.place])) {
+                passes.push((*family, placement.place));
+            }
+        }
+    }
+    passes
+}
+
+/// Places the first-time applicants; answers the cycle after the last of them, and each
+/// family passed with the number of placements made before its turn.
 fn place_first_time(
     input: &RoundInput,
     shelf: &mut Shelf,
     outcome: &mut RoundOutcome,
-) -> Option<InterleaveCycle> {
+) -> (Option<InterleaveCycle>, Vec<(FamilyId, usize)>) {
+    let mut turns_passed = Vec::new();
     let mut members: BTreeMap<FamilyId, Vec<(ApplicationId, Waiting)>> = BTreeMap::new();
     for child in &input.children {
         if let Some(family) = child.together {
@@ -429,6 +464,7 @@ fn place_first_time(
                     .find_map(|(k, _)| shelf.take_together(k, children).map(|ids| (k, ids)));
                 let Some((kindergarten, ids)) = found else {
                     outcome.passed.push(family);
+                    turns_passed.push((family, outcome.placements.len()));
                     continue;
                 };
                 for ((id, waiting), place) in children.iter().zip(ids) {
@@ -445,7 +481,7 @@ fn place_first_time(
             }
         }
     }
-    turns.cycle
+    (turns.cycle, turns_passed)
 }
 
 /// Transfer requests, in the order they were made: each its most preferred kindergarten
@@ -537,5 +573,15 @@ impl super::state::QueueState {
                 .then(|| self.cycle(district)),
             transfers_first: policy.transfers_before_first_time,
         }
+    }
+}
+
+impl super::state::QueueState {
+    /// What the open round `round` would give if it closed on `today` (the dry run): the
+    /// same input and the same function as the close. `None` when no such round is open.
+    pub fn dry_run(&self, round: RoundId, today: NaiveDate) -> Option<RoundOutcome> {
+        let open = self.rounds.get(&round)?;
+        let places = self.places_of_round(round);
+        Some(allocate(&self.intake_input(open, &places, today)))
     }
 }

@@ -78,6 +78,9 @@ pub struct Referral {
     /// payload when false, so referrals written before transfers encode as they did.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub transfer: bool,
+    /// The intake round whose close issued it (issue 18); absent for a place-by-place one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub round: Option<super::intake::RoundId>,
 }
 
 impl Referral {
@@ -101,6 +104,7 @@ impl Referral {
             closed_at: None,
             reason: None,
             transfer: false,
+            round: None,
         }
     }
 }
@@ -207,6 +211,12 @@ pub struct DistrictPolicy {
     /// Off (the default): a place goes to a transfer only when no first-time applicant
     /// fits it.
     pub transfers_before_first_time: bool,
+    /// Declining a referral an intake round gave puts the child on the stop list as any
+    /// decline does. Off (the default): the child goes back to its position at once, its
+    /// higher choices still open to it (the round gave it the best choice left at its turn;
+    /// declining it to wait for a better one is what the round's order already honours).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub round_decline_stop_list: bool,
 }
 
 fn yes() -> bool {
@@ -225,6 +235,7 @@ impl Default for DistrictPolicy {
             move_keeps_registration_time: true,
             move_keeps_priority: true,
             transfers_before_first_time: false,
+            round_decline_stop_list: false,
         }
     }
 }
@@ -281,6 +292,8 @@ struct PolicyPayload {
     move_keeps_priority: bool,
     #[serde(default)]
     transfers_before_first_time: bool,
+    #[serde(default)]
+    round_decline_stop_list: bool,
 }
 
 impl TryFrom<PolicyPayload> for DistrictPolicy {
@@ -307,6 +320,7 @@ impl TryFrom<PolicyPayload> for DistrictPolicy {
             move_keeps_registration_time: payload.move_keeps_registration_time,
             move_keeps_priority: payload.move_keeps_priority,
             transfers_before_first_time: payload.transfers_before_first_time,
+            round_decline_stop_list: payload.round_decline_stop_list,
         })
     }
 }

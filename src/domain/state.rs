@@ -84,6 +84,9 @@ pub struct QueueState {
     pub round_places: BTreeMap<RoundId, BTreeSet<PlaceId>>,
     /// The last round's number (0 before the first).
     pub last_round: u32,
+    /// The dates of the rounds closed in each district: a place reported for one of them
+    /// afterwards is refused (its round allocated already), unless a new round collects it.
+    pub closed_rounds: BTreeSet<(DistrictId, chrono::NaiveDate)>,
 }
 
 /// Who takes a place: one child, or a family that takes places only together (each child
@@ -806,6 +809,8 @@ impl QueueState {
     /// take them.
     fn close_round(&mut self, id: RoundId) -> Result<(), StateError> {
         let round = self.rounds.remove(&id).ok_or_else(|| invalid(&id))?;
+        self.closed_rounds
+            .insert((round.district, round.places_for));
         self.deadlines
             .remove(&(round.closes_at, Deadline::RoundCloses(id)));
         let places = self.round_places.remove(&id).unwrap_or_default();

@@ -205,6 +205,10 @@ pub struct PolicyRequest {
     /// transfer gets a place only when no first-time applicant fits it).
     #[serde(default)]
     pub transfers_before_first_time: bool,
+    /// Declining a referral an intake round gave puts the child on the stop list (default
+    /// false: it goes back to its position at once, its higher choices still open to it).
+    #[serde(default)]
+    pub round_decline_stop_list: bool,
 }
 
 fn yes() -> bool {
@@ -256,6 +260,7 @@ impl PolicyRequest {
             move_keeps_registration_time: self.move_keeps_registration_time,
             move_keeps_priority: self.move_keeps_priority,
             transfers_before_first_time: self.transfers_before_first_time,
+            round_decline_stop_list: self.round_decline_stop_list,
         }
     }
 }

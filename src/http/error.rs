@@ -285,6 +285,8 @@ errors! {
         "Бұл ауданда ашық кезең бар: алдымен оны жабыңыз.", "В этом районе уже идёт кампания: сначала закройте её.", "A round is already open in this district: close it first.";
     ROUND_CLOSED = "round_closed", CONFLICT,
         "Кезең жабылған: оның орындары бөлінді.", "Кампания уже закрыта: её места распределены.", "The round is closed already: its places were allocated.";
+    ROUND_PLACES_CLOSED = "round_places_closed", CONFLICT,
+        "Осы күнге арналған кезең жабылды: орынды кейінгі күнге хабарлаңыз немесе жаңа кезең ашуды сұраңыз.", "Кампания на эту дату закрыта: сообщите место на более позднюю дату или попросите открыть новую кампанию.", "The round for that date is closed: report the place for a later date, or ask for a new round.";
     // A year's working-day file, uploaded or pasted (issue 15): the file as a whole, then
     // one row per kind of bad line (`domain::calendar::LineProblem::code`).
     CALENDAR_FILE_TOO_LARGE = "calendar_file_too_large", PAYLOAD_TOO_LARGE,
@@ -483,6 +485,7 @@ pub fn conflict_kind(why: &str) -> ErrorKind {
         crate::service::ROUND_CLOSED => ROUND_CLOSED,
         "the category needs an attached document" => PRIORITY_DOCUMENT_NOT_ATTACHED,
         crate::service::DOCUMENT_ALREADY_REQUESTED => DOCUMENT_ALREADY_REQUESTED,
+        crate::service::ROUND_PLACES_CLOSED => ROUND_PLACES_CLOSED,
         _ => CONFLICT,
     }
 }

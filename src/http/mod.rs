@@ -30,6 +30,7 @@ mod auth;
 mod documents;
 pub(crate) mod export;
 mod identity;
+pub mod intake;
 mod kindergarten;
 mod opendata;
 mod public;
@@ -330,6 +331,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(staff::routes())
         .merge(kindergarten::routes())
         .merge(admin::routes())
+        .merge(intake::routes())
         .merge(access_log::routes())
         .merge(documents::routes())
         .merge(opendata::routes())

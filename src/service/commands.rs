@@ -579,8 +579,11 @@ pub fn run(command: Command, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
             Ok(Outcome::Referral(Box::new(handed_in)))
         }
         Command::Decline { referral } => {
-            live_referral(tx, referral)?;
-            let next = lapse(tx, referral, tx.now(), Lapse::Declined)?;
+            let live = live_referral(tx, referral)?;
+            let next = match higher_choices_kept(tx, &live)? {
+                Some(amendment) => decline_keeping_higher(tx, &live, amendment)?,
+                None => lapse(tx, referral, tx.now(), Lapse::Declined)?,
+            };
             Ok(Outcome::Lapsed {
                 next: next.map(Box::new),
             })
@@ -1758,6 +1761,73 @@ fn lapse(
     allocate(tx, place)
 }
 
+/// The choices a child keeps when it declines `referral` (issue 18, §3): a referral of an
+/// intake round, in a district whose policy does not stop-list such declines, to a
+/// kindergarten the child listed below others: those others, in its order. `None`: the
+/// decline is an ordinary one (a place-by-place or transfer referral, the child's first
+/// choice or "any kindergarten", the district stop-lists round declines too, or the higher
+/// choices would not pass an amendment's checks today, e.g. a kindergarten since closed).
+fn higher_choices_kept(
+    tx: &mut Tx<'_>,
+    referral: &Referral,
+) -> Result<Option<Amendment>, CommandError> {
+    if referral.round.is_none()
+        || referral.transfer
+        || tx
+            .state()
+            .policy(referral.id.district)
+            .round_decline_stop_list
+    {
+        return Ok(None);
+    }
+    let application = tx
+        .store()
+        .application(referral.application)?
+        .ok_or(CommandError::NotFound)?;
+    let crate::domain::application::Choices::Listed(listed) = &application.choices else {
+        return Ok(None);
+    };
+    let higher: Vec<u32> = listed
+        .iter()
+        .take_while(|k| **k != referral.kindergarten)
+        .map(|k| k.0)
+        .collect();
+    if higher.is_empty() || higher.len() == listed.len() {
+        return Ok(None);
+    }
+    let form = AmendmentForm {
+        kindergartens: Some(higher),
+        ..AmendmentForm::default()
+    };
+    let today = local_date(tx.now());
+    Ok(Amendment::parse(&form, &application, &tx.state().catalog, today).ok())
+}
+
+/// The round's decline that keeps the higher choices: the referral lapses with a stop list
+/// that ends at once (the declined place still passes the child, which is held while it is
+/// given on), and the application's choices become the amendment's, the declined kindergarten and
+/// those below it withdrawn, so the child waits at its position for the choices it ranked
+/// higher and is not offered the declined one again. Both on the record, in this command.
+fn decline_keeping_higher(
+    tx: &mut Tx<'_>,
+    referral: &Referral,
+    amendment: Amendment,
+) -> Result<Option<Referral>, CommandError> {
+    let at = tx.now();
+    let application = referral.application;
+    tx.emit(Event::ReferralLapsed {
+        id: referral.id,
+        at,
+        lapse: Lapse::Declined,
+        held_until: at,
+    })?;
+    tx.emit(Event::ApplicationAmended {
+        id: application,
+        amendment,
+    })?;
+    allocate(tx, referral.place)
+}
+
 /// Records the lapse (the child to the stop list, the place open again); returns the place.
 fn emit_lapse(
     tx: &mut Tx<'_>,
@@ -1968,6 +2038,7 @@ pub const ROUND_CLOSES_BEFORE: &str = "a round closes after now and before its p
 pub const ROUND_KINDERGARTEN_UNKNOWN: &str = "the order names a kindergarten not of the district";
 pub const ROUND_OVERLAPS: &str = "a round is open in the district";
 pub const ROUND_CLOSED: &str = "the round is closed";
+pub const ROUND_PLACES_CLOSED: &str = "the round for the places' date is closed";
 
 /// Opens a round: refused for a date in the past, a close not between now and that date,
 /// an order naming another district's kindergarten, or a round already open in the district.
@@ -2036,9 +2107,17 @@ fn close_round(round: RoundId, tx: &mut Tx<'_>) -> Result<Outcome, CommandError>
         intake::allocate(&state.intake_input(open, &places, local_date(now)))
     };
     tx.emit(Event::IntakeRoundClosed { round, at: now })?;
+    // Each family passed is on the record for the places that went past it, as place by
+    // place records them: its history and the protocol say why it still waits.
+    for (family, place) in &outcome.passes {
+        tx.emit(Event::FamilyPassedOver {
+            family: *family,
+            place: *place,
+        })?;
+    }
     let mut referrals = Vec::with_capacity(outcome.placements.len());
     for placement in &outcome.placements {
-        let (referral, cycle) = {
+        let (mut referral, cycle) = {
             let state = tx.state();
             let district = placement.child.district;
             let number = state.next_referral_number(district);
@@ -2050,6 +2129,7 @@ fn close_round(round: RoundId, tx: &mut Tx<'_>) -> Result<Outcome, CommandError>
                 state.cycle(district),
             )
         };
+        referral.round = Some(round);
         debug_assert_eq!(
             cycle, placement.cycle,
             "the round plays the cycle out as issuing does"
@@ -2116,6 +2196,16 @@ fn report_places(new: NewPlaces, tx: &mut Tx<'_>) -> Result<Outcome, CommandErro
             return Err(CommandError::Invalid(
                 "places are free from today to a year ahead".into(),
             ));
+        }
+        // The round for that date allocated its places at its close: a late place given
+        // one by one would go to whoever is first, not as the round's order would.
+        let district = kindergarten.district;
+        if state
+            .closed_rounds
+            .contains(&(district, new.available_from))
+            && state.open_round_in(district).map(|r| r.places_for) != Some(new.available_from)
+        {
+            return Err(CommandError::Conflict(ROUND_PLACES_CLOSED));
         }
         // A place nobody in its band can take would wait open for ever: refuse it here.
         let first_day = new.available_from;

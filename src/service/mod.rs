@@ -19,7 +19,7 @@ pub use commands::{
     Command, ImportReport, NewDistrict, NewGroup, NewKindergarten, NewPlaces, Outcome, TickReport,
     DOCUMENT_ALREADY_REQUESTED, DOCUMENT_REASON_MISSING, PLACES_PER_REPORT_MAX,
     REFUSAL_TEXT_CHARS_MAX, ROUND_CLOSED, ROUND_CLOSES_BEFORE, ROUND_DATE_PAST,
-    ROUND_KINDERGARTEN_UNKNOWN, ROUND_OVERLAPS,
+    ROUND_KINDERGARTEN_UNKNOWN, ROUND_OVERLAPS, ROUND_PLACES_CLOSED,
 };
 pub use scheduler::Wakeup;
 pub use writer::WriterStats;

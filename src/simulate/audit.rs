@@ -108,6 +108,30 @@ impl Default for DistrictModel {
     }
 }
 
+/// Ranked choices. A child is placed when it hands its referral in; its rank is that of the
+/// referral's kindergarten in its choices when the referral was issued (1 for "any").
+///
+/// **Justified envy with respect to ranked choices**: when a referral gives place P of
+/// kindergarten K to child R, each child C that comes before R, holds (or handed in) a
+/// referral for a place free from P's date at a kindergarten it ranked below K, and fitted P
+/// but for holding it, is one case: C would rather have had P, and P went to a child behind
+/// it. "Comes before" is the key order; in a district with the 1 : 3 cycle, a first-priority
+/// and a general child are not compared (the cycle may rightly put either first), so there
+/// the count is a lower bound. `ranked_envy_first` counts only the first referral of each
+/// place (the allocation of the places as reported: a round's close, or place by place as
+/// they come in); the rest arise when a declined or lapsed place goes on to the next child
+/// while children ahead hold referrals elsewhere, under either policy. A **blocking pair** is
+/// a distinct (child, kindergarten, date) among the first-referral cases.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ChoiceFigures {
+    pub placed: u64,
+    pub placed_first_choice: u64,
+    pub placed_rank_sum: u64,
+    pub ranked_envy: u64,
+    pub ranked_envy_first: u64,
+    pub blocking_pairs: u64,
+}
+
 /// What the audit found. Every count is over the whole journal.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AuditFigures {
@@ -140,6 +164,9 @@ pub struct AuditFigures {
     /// came before it), by the same tier: the part of the wait the family felt.
     pub late_days: BTreeMap<Tier, Vec<i64>>,
     pub envy: EnvyFigures,
+    /// The ranked choices (issue 18): what the children placed got, and envy with respect
+    /// to the order of their choices.
+    pub choices: ChoiceFigures,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -210,6 +237,13 @@ pub struct Audit {
     school_age: SchoolAgeRule,
     last_at: Option<DateTime<Utc>>,
     figures: AuditFigures,
+    /// Each child's latest first-time referral: its kindergarten and its place's date.
+    assigned: HashMap<ApplicationId, (KindergartenId, NaiveDate)>,
+    /// The rank of each live first-time referral's kindergarten in its child's choices.
+    ranks: HashMap<ReferralId, u32>,
+    blocking: BTreeSet<(ApplicationId, KindergartenId, NaiveDate)>,
+    /// Places that have had a referral.
+    referred_places: std::collections::HashSet<PlaceId>,
 }
 
 impl Audit {
@@ -316,6 +350,12 @@ impl Audit {
             }
             Event::ReferralHandedIn { id, .. } => {
                 let (place, application) = self.live.remove(id).ok_or_else(|| unknown(id))?;
+                if let Some(rank) = self.ranks.remove(id) {
+                    let choices = &mut self.figures.choices;
+                    choices.placed += 1;
+                    choices.placed_first_choice += u64::from(rank == 1);
+                    choices.placed_rank_sum += u64::from(rank);
+                }
                 self.places.remove(&place);
                 self.child_mut(application)
                     .ok_or_else(|| unknown(&application))?
@@ -399,6 +439,7 @@ impl Audit {
 
     /// The figures, with what is left at the end of the journal.
     pub fn finish(mut self) -> AuditFigures {
+        self.figures.choices.blocking_pairs = self.blocking.len() as u64;
         let today = self.last_at.map(local_date);
         let mut idle = 0;
         for place_id in &self.open {
@@ -619,6 +660,15 @@ impl Audit {
             .ok_or_else(|| unknown(format!("{:?}", referral.application)))?;
         let recipient_key = recipient.key;
         let recipient_fits = fits(recipient, &place, today, &self.school_age);
+        let rank = rank_of(&recipient.choices, place.kindergarten);
+        let ranked = ranked_envy(
+            model,
+            recipient_key,
+            &place,
+            today,
+            &self.school_age,
+            &self.assigned,
+        );
         // Children of a family passed over for this place chose to wait together; siblings
         // of a together-family recipient are served in the same command.
         let passed = self.passed.remove(&referral.place).unwrap_or_default();
@@ -686,6 +736,19 @@ impl Audit {
             envy.cycle_disagreements += 1;
         }
         self.issue(referral, recipient_key.tier);
+        self.figures.choices.ranked_envy += ranked.len() as u64;
+        if self.referred_places.insert(place.id) {
+            self.figures.choices.ranked_envy_first += ranked.len() as u64;
+            for child in ranked {
+                self.blocking
+                    .insert((child, place.kindergarten, place.available_from));
+            }
+        }
+        self.ranks.insert(referral.id, rank);
+        self.assigned.insert(
+            referral.application,
+            (place.kindergarten, place.available_from),
+        );
         if let Some(family) = together_with_recipient {
             self.note_family_referral(family, referral);
         }
@@ -778,6 +841,60 @@ fn fits(child: &Child, place: &FreePlace, today: NaiveDate, school_age: &SchoolA
             .is_none_or(|language| language == place.language)
         && chose_it
         && child.desired_start <= place.available_from
+}
+
+/// The rank of `kindergarten` in `choices`, from 1; "any" ranks every kindergarten first.
+fn rank_of(choices: &Choices, kindergarten: KindergartenId) -> u32 {
+    match choices {
+        Choices::Any => 1,
+        Choices::Listed(list) => list
+            .iter()
+            .position(|k| *k == kindergarten)
+            .map_or(u32::MAX, |i| i as u32 + 1),
+    }
+}
+
+/// The children with ranked-choice envy of `place` going to the child keyed `recipient` (see
+/// `ChoiceFigures`).
+fn ranked_envy(
+    model: &DistrictModel,
+    recipient: OrderKey,
+    place: &FreePlace,
+    today: NaiveDate,
+    school_age: &SchoolAgeRule,
+    assigned: &HashMap<ApplicationId, (KindergartenId, NaiveDate)>,
+) -> Vec<ApplicationId> {
+    let comparable = |key: OrderKey| {
+        !(model.interleave
+            && key.tier != recipient.tier
+            && key.tier != Tier::OutOfTurn
+            && recipient.tier != Tier::OutOfTurn)
+    };
+    model
+        .children
+        .values()
+        .filter(|child| child.key < recipient && comparable(child.key))
+        .filter_map(|child| {
+            let id = ApplicationId {
+                district: place.district,
+                number: crate::domain::application::RegistrationNumber(child.key.number),
+            };
+            let (held, date) = assigned.get(&id)?;
+            let holds = matches!(child.standing, Standing::Referred | Standing::Left);
+            let fits_but_for_holding = || {
+                let waiting = Child {
+                    standing: Standing::Waiting,
+                    ..child.clone()
+                };
+                fits(&waiting, place, today, school_age)
+            };
+            (holds
+                && *date == place.available_from
+                && rank_of(&child.choices, place.kindergarten) < rank_of(&child.choices, *held)
+                && fits_but_for_holding())
+            .then_some(id)
+        })
+        .collect()
 }
 
 fn has_both(keys: &[OrderKey]) -> bool {

@@ -85,12 +85,14 @@ pub fn cohort_band(cohort: i32) -> AgeBand {
 pub fn build(
     service: &Service,
     kindergartens: usize,
+    interleave_everywhere: Option<bool>,
     rng: &mut SmallRng,
 ) -> Result<(Vec<SimDistrict>, u64), CommandError> {
     let mut commands = 0;
     let mut districts = Vec::new();
     for (index, (code, kk, ru, interleave)) in DISTRICTS.iter().enumerate() {
         let id = crate::demo::create_district(service, code, kk, ru)?;
+        let interleave = &interleave_everywhere.unwrap_or(*interleave);
         if *interleave {
             let policy = DistrictPolicy {
                 interleave_first_priority: true,

@@ -21,9 +21,10 @@
 
 mod audit;
 mod city;
+pub mod compare;
 mod report;
 
-pub use audit::{Audit, AuditError, AuditFigures, DistrictEnvy, EnvyFigures};
+pub use audit::{Audit, AuditError, AuditFigures, ChoiceFigures, DistrictEnvy, EnvyFigures};
 pub use report::{DistrictSummary, Figures, Simulation, Throughput, TierWait};
 
 use crate::clock::ManualClock;
@@ -87,6 +88,62 @@ impl Default for SimulateOptions {
     }
 }
 
+/// A policy the city-year runs under, for `kezek simulate --compare` (issue 18): the places
+/// for 1 September allocated by an intake round per district or place by place, the 1 : 3
+/// cycle as the city has it (some districts) or on or off everywhere, and the twins'
+/// together choice as drawn or off for every family.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SimPolicy {
+    pub round: bool,
+    pub interleave: Option<bool>,
+    pub together_off: bool,
+}
+
+impl SimPolicy {
+    /// The columns `--compare` runs, each with its name.
+    pub fn compared() -> Vec<(&'static str, SimPolicy)> {
+        let round = SimPolicy {
+            round: true,
+            ..SimPolicy::default()
+        };
+        vec![
+            ("place by place", SimPolicy::default()),
+            ("round", round),
+            (
+                "round, 1:3 off",
+                SimPolicy {
+                    interleave: Some(false),
+                    ..round
+                },
+            ),
+            (
+                "round, 1:3 on",
+                SimPolicy {
+                    interleave: Some(true),
+                    ..round
+                },
+            ),
+            (
+                "round, together off",
+                SimPolicy {
+                    together_off: true,
+                    ..round
+                },
+            ),
+        ]
+    }
+}
+
+/// The intake round of each district in a `SimPolicy::round` run: opened on 1 August, for
+/// the places of 1 September, closing at 20:00 on 31 August (local).
+fn round_opens() -> NaiveDate {
+    day((YEAR, 8, 1))
+}
+
+fn intake_date() -> NaiveDate {
+    day((YEAR, 9, 1))
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SimulateError {
     #[error("simulate writes a new database, and {0} exists")]
@@ -107,6 +164,16 @@ pub enum SimulateError {
 pub fn run(
     db: &Path,
     options: &SimulateOptions,
+    progress: impl FnMut(NaiveDate),
+) -> Result<Simulation, SimulateError> {
+    run_with(db, options, SimPolicy::default(), progress)
+}
+
+/// `run` under `policy`.
+pub fn run_with(
+    db: &Path,
+    options: &SimulateOptions,
+    policy: SimPolicy,
     mut progress: impl FnMut(NaiveDate),
 ) -> Result<Simulation, SimulateError> {
     if db.exists() {
@@ -121,7 +188,8 @@ pub fn run(
     let started = Instant::now();
     let service = Service::start(db, Arc::new(clock.clone()))?;
     let mut rng = SmallRng::seed_from_u64(options.seed);
-    let (districts, catalog_commands) = city::build(&service, options.kindergartens, &mut rng)?;
+    let (districts, catalog_commands) =
+        city::build(&service, options.kindergartens, policy.interleave, &mut rng)?;
     let mut driver = Driver {
         service: Some(service),
         clock,
@@ -133,6 +201,7 @@ pub fn run(
         known_referrals: HashSet::new(),
         referred: std::collections::HashMap::new(),
         registered: Vec::new(),
+        policy,
         commands: CommandCounts {
             submitted: catalog_commands,
             ..CommandCounts::default()
@@ -381,6 +450,7 @@ struct Driver {
     /// The application each known referral was issued to.
     referred: std::collections::HashMap<ReferralId, ApplicationId>,
     registered: Vec<Registered>,
+    policy: SimPolicy,
     commands: CommandCounts,
 }
 
@@ -395,6 +465,9 @@ impl Driver {
             self.restart()?;
         }
         self.register(today, quota.registrations)?;
+        if self.policy.round && today == round_opens() {
+            self.open_rounds()?;
+        }
         // The clock moves only to a phase with something to do: a quiet afternoon would
         // cost a transaction and change nothing (deadlines keep until the next move).
         if !self.due(today, Phase::Office).is_empty() {
@@ -490,7 +563,7 @@ impl Driver {
                 let twin = self.families.twin(form);
                 *command = Command::RegisterFamily {
                     forms: vec![form.clone(), twin],
-                    together: self.rng.random_bool(0.5),
+                    together: self.rng.random_bool(0.5) && !self.policy.together_off,
                     channel: *channel,
                 };
             }
@@ -776,7 +849,11 @@ impl Driver {
         let intake_day = NaiveDate::from_ymd_opt(today.year(), 9, 1).expect("a real date");
         let mut trickle = quota.trickle_places;
         while trickle > 0 {
-            let from = today + Duration::days(self.rng.random_range(0..=14));
+            let mut from = today + Duration::days(self.rng.random_range(0..=14));
+            // The round for 1 September has closed: a place for that day is for the next.
+            if self.policy.round && from == intake_date() && today >= intake_date() {
+                from += Duration::days(1);
+            }
             let count = self.rng.random_range(1..=2).min(trickle);
             commands.push(self.places_command(from, count));
             trickle -= count;
@@ -822,6 +899,27 @@ impl Driver {
         };
         let actor = Actor::staff(&format!("kindergarten-{}", kindergarten.id.0));
         (Command::ReportPlaces(new), actor)
+    }
+
+    /// Opens each district's intake round (a `SimPolicy::round` run), as an administrator
+    /// would through the API.
+    fn open_rounds(&mut self) -> Result<(), SimulateError> {
+        let closes_at = local_instant(day((YEAR, 8, 31)), 20);
+        let commands = self
+            .districts
+            .iter()
+            .map(|district| {
+                let command = Command::OpenIntakeRound {
+                    district: district.id,
+                    places_for: intake_date(),
+                    closes_at,
+                    any_order: Vec::new(),
+                };
+                (command, Actor::staff("simulated-admin"))
+            })
+            .collect();
+        self.submit(round_opens(), commands)?;
+        Ok(())
     }
 
     fn district_summaries(&self) -> Vec<DistrictSummary> {

@@ -233,7 +233,7 @@ impl<'r, 's> Cells<'r, 's> {
 /// The columns of `referrals` in the order [`referral_from_row`] reads them.
 pub const REFERRAL_COLUMNS: &str = "district_id, number, place_id, application_district_id, \
     application_number, kindergarten_id, issued_at, valid_until, extended, status, closed_at, \
-    reason, transfer";
+    reason, transfer, round_id";
 
 pub fn referral_from_row(row: &Row<'_>) -> Result<Referral, StoreError> {
     let cells = Cells::new(row, "referrals", REFERRAL_COLUMNS);
@@ -257,5 +257,8 @@ pub fn referral_from_row(row: &Row<'_>) -> Result<Referral, StoreError> {
         closed_at: cells.parse(10, |t: Option<i64>| t.map(micros_to_time).transpose())?,
         reason: cells.get(11)?,
         transfer: cells.get(12)?,
+        round: cells
+            .get::<Option<u32>>(13)?
+            .map(crate::domain::intake::RoundId),
     })
 }

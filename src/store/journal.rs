@@ -636,7 +636,7 @@ impl Store {
             "INSERT OR REPLACE INTO district_policies (district_id, referral_validity_working_days, \
              extension_calendar_days, stop_list_days, interleave_first_priority, \
              move_keeps_registration_time, move_keeps_priority, transfers_before_first_time, \
-             validity_kind) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+             validity_kind, round_decline_stop_list) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             params![
                 district.0,
                 validity_days,
@@ -647,6 +647,7 @@ impl Store {
                 policy.move_keeps_priority,
                 policy.transfers_before_first_time,
                 validity_kind,
+                policy.round_decline_stop_list,
             ],
         )?;
         Ok(())
@@ -676,7 +677,7 @@ impl Store {
     fn insert_referral(&self, r: &Referral) -> Result<(), StoreError> {
         let sql = format!(
             "INSERT INTO referrals ({REFERRAL_COLUMNS}) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
         );
         let mut statement = self.conn.prepare_cached(&sql)?;
         statement.execute(params![
@@ -693,6 +694,7 @@ impl Store {
             r.closed_at.map(|t| t.timestamp_micros()),
             r.reason,
             r.transfer,
+            r.round.map(|r| r.0),
         ])?;
         Ok(())
     }

@@ -84,6 +84,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0016_document_requests.sql",
         sql: include_str!("../../migrations/0016_document_requests.sql"),
     },
+    // 0017: a referral's intake round, and the district's rule for declining one (issue 18).
+    Migration {
+        name: "0017_round_referrals.sql",
+        sql: include_str!("../../migrations/0017_round_referrals.sql"),
+    },
 ];
 
 pub fn schema_version(conn: &Connection) -> Result<usize, StoreError> {

@@ -33,9 +33,9 @@ pub use outbox::{
 };
 
 pub use read::{
-    for_each_application, for_each_event, for_each_referral, load_catalog, load_positions,
-    load_state, load_waiting_list, place_rows, referral_counters, registration_counters, Checks,
-    LoadError, LoadedState,
+    for_each_application, for_each_event, for_each_referral, intake_rounds, load_catalog,
+    load_positions, load_state, load_waiting_list, place_rows, referral_counters, registration_counters, Checks,
+    LoadError, LoadedState, RoundRow,
 };
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension};

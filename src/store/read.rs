@@ -332,7 +332,8 @@ pub fn load_catalog(conn: &Connection) -> Result<Catalog, StoreError> {
     let mut statement = conn.prepare(
         "SELECT district_id, referral_validity_working_days, extension_calendar_days, \
          stop_list_days, interleave_first_priority, move_keeps_registration_time, \
-         move_keeps_priority, transfers_before_first_time, validity_kind FROM district_policies",
+         move_keeps_priority, transfers_before_first_time, validity_kind, round_decline_stop_list \
+         FROM district_policies",
     )?;
     let mut rows = statement.query([])?;
     while let Some(row) = rows.next()? {
@@ -348,6 +349,7 @@ pub fn load_catalog(conn: &Connection) -> Result<Catalog, StoreError> {
             move_keeps_registration_time: row.get(5)?,
             move_keeps_priority: row.get(6)?,
             transfers_before_first_time: row.get(7)?,
+            round_decline_stop_list: row.get(9)?,
         };
         catalog.policies.insert(DistrictId(district), policy);
     }
@@ -662,6 +664,18 @@ fn load_rounds(conn: &Connection, state: &mut QueueState) -> Result<(), StoreErr
             r.get(0)
         })?;
     let mut statement = conn.prepare(
+        "SELECT id, district_id, places_for FROM intake_rounds WHERE closed_at IS NOT NULL",
+    )?;
+    let mut rows = statement.query([])?;
+    while let Some(row) = rows.next()? {
+        let id: u32 = row.get(0)?;
+        let places_for = codec::date_parse(&row.get::<_, String>(2)?)
+            .map_err(|reason| StoreError::corrupt("intake_rounds", id, reason))?;
+        state
+            .closed_rounds
+            .insert((DistrictId(row.get(1)?), places_for));
+    }
+    let mut statement = conn.prepare(
         "SELECT id, district_id, places_for, closes_at, any_order FROM intake_rounds \
          WHERE closed_at IS NULL ORDER BY id",
     )?;
@@ -814,4 +828,47 @@ fn load_counters(conn: &Connection, state: &mut QueueState) -> Result<(), StoreE
     })?;
     state.last_place_id = last_place as u64;
     Ok(())
+}
+
+/// A round as its row has it: opened, and closed when `closed_at` is set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoundRow {
+    pub id: u32,
+    pub district: DistrictId,
+    pub places_for: chrono::NaiveDate,
+    pub closes_at: chrono::DateTime<chrono::Utc>,
+    pub closed_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Places it collected, and of them those given by referrals of its close.
+    pub places: u32,
+    pub referrals: u32,
+}
+
+/// Every intake round, the newest first.
+pub fn intake_rounds(conn: &Connection) -> Result<Vec<RoundRow>, StoreError> {
+    let mut statement = conn.prepare(
+        "SELECT r.id, r.district_id, r.places_for, r.closes_at, r.closed_at, \
+         (SELECT count(*) FROM places p WHERE p.round_id = r.id), \
+         (SELECT count(*) FROM referrals f WHERE f.round_id = r.id) \
+         FROM intake_rounds r ORDER BY r.id DESC",
+    )?;
+    let mut rows = statement.query([])?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        let id: u32 = row.get(0)?;
+        let bad = |reason: String| StoreError::corrupt("intake_rounds", id, reason);
+        out.push(RoundRow {
+            id,
+            district: DistrictId(row.get(1)?),
+            places_for: codec::date_parse(&row.get::<_, String>(2)?).map_err(bad)?,
+            closes_at: codec::micros_to_time(row.get(3)?).map_err(bad)?,
+            closed_at: row
+                .get::<_, Option<i64>>(4)?
+                .map(codec::micros_to_time)
+                .transpose()
+                .map_err(bad)?,
+            places: row.get(5)?,
+            referrals: row.get(6)?,
+        });
+    }
+    Ok(out)
 }

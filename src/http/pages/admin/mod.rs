@@ -26,6 +26,7 @@ use std::collections::BTreeMap;
 
 mod access_log;
 mod import;
+mod intake;
 mod texts;
 
 pub fn routes() -> Router<AppState> {
@@ -76,6 +77,12 @@ pub fn routes() -> Router<AppState> {
             ),
         )
         .route("/staff/admin/calendar/preview", post(preview_calendar))
+        .route(
+            "/staff/admin/rounds",
+            get(intake::rounds).post(intake::open),
+        )
+        .route("/staff/admin/rounds/{round}", get(intake::round))
+        .route("/staff/admin/rounds/{round}/close", post(intake::close))
 }
 
 /// What a form typed and what was wrong with it, field by field; `notice` is a message for
@@ -248,6 +255,7 @@ pub(super) async fn desk(app: &AppState, page: &Page) -> Response {
                 li { a href="/staff/admin/accounts" { (page.t(texts::ACCOUNTS_TITLE)) } }
                 li { a href="/staff/admin/calendar" { (page.t(texts::CALENDAR_TITLE)) } }
                 li { a href="/staff/admin/import" { (page.t(texts::IMPORT_TITLE)) } }
+                li { a href="/staff/admin/rounds" { (page.t(texts::ROUNDS_TITLE)) } }
             }
             h2 { (page.t(texts::POLICIES_TITLE)) }
             ul.links {
@@ -1302,6 +1310,10 @@ const POLICY_SWITCHES: &[(&str, texts::T)] = &[
     ),
     ("move_keeps_priority", texts::POLICY_MOVE_KEEPS_PRIORITY),
     ("transfers_before_first_time", texts::POLICY_TRANSFERS_FIRST),
+    (
+        "round_decline_stop_list",
+        texts::POLICY_ROUND_DECLINE_STOP_LIST,
+    ),
 ];
 
 async fn policy(State(app): State<AppState>, page: Page, Path(district): Path<String>) -> Response {
@@ -1328,7 +1340,7 @@ fn policy_page(
     code: &str,
     status: StatusCode,
     form: FormState,
-    typed: Option<[bool; 4]>,
+    typed: Option<[bool; 5]>,
     head_form: FormState,
 ) -> Response {
     let (catalog, policy) = {
@@ -1365,6 +1377,7 @@ fn policy_page(
         policy.move_keeps_registration_time,
         policy.move_keeps_priority,
         policy.transfers_before_first_time,
+        policy.round_decline_stop_list,
     ]);
     let options = |pairs: &[(&str, texts::T)]| -> Vec<(String, String)> {
         pairs
@@ -1493,7 +1506,7 @@ async fn set_policy(
         ));
     };
     let mut form = FormState::typed(&fields, POLICY_FIELDS);
-    let switches = [0, 1, 2, 3].map(|i| fields.get(POLICY_SWITCHES[i].0) == "1");
+    let switches = [0, 1, 2, 3, 4].map(|i| fields.get(POLICY_SWITCHES[i].0) == "1");
     let number = |name: &str| fields.get(name).trim().parse::<u32>().ok();
     let validity = match fields.get("validity_kind") {
         "working_days" => number("validity_days").map(|days| Validity::WorkingDays { days }),
@@ -1539,6 +1552,7 @@ async fn set_policy(
         move_keeps_registration_time: switches[1],
         move_keeps_priority: switches[2],
         transfers_before_first_time: switches[3],
+        round_decline_stop_list: switches[4],
     };
     match page
         .submit(
