@@ -119,6 +119,7 @@ pub fn verify_at(
         .map_or(chrono::NaiveDate::MIN, crate::domain::local_date);
     compare_live_state(&rebuilt, &replay.state, today).map_err(VerifyError::Index)?;
     compare_waiting_lists(&rebuilt.waiting, &replay.state.waiting).map_err(VerifyError::Index)?;
+    compare_reports(&conn, &replay)?;
     Ok(VerifyReport {
         events,
         applications,
@@ -674,6 +675,51 @@ fn compare_live_state(
         || rebuilt.catalog.calendar != replayed.catalog.calendar
     {
         return Err("policies or the calendar differ".into());
+    }
+    Ok(())
+}
+
+/// The reports' aggregates (issue 17): the start-up fold of the journal equals the replay's,
+/// and the waiting counts by district, birth year and tier equal the applications' rows.
+fn compare_reports(conn: &rusqlite::Connection, replay: &Replay) -> Result<(), VerifyError> {
+    let folded = store::load_reports(conn)?;
+    let kept = &replay.state.reports;
+    if folded != *kept {
+        return Err(VerifyError::table(
+            "events",
+            "reports",
+            "the reports folded at start-up differ from the replay's",
+        ));
+    }
+    let mut statement = conn.prepare(
+        "SELECT district_id, CAST(substr(child_birth_date, 1, 4) AS INTEGER), tier, count(*) \
+         FROM applications WHERE status = 'queued' GROUP BY 1, 2, 3",
+    )?;
+    let mut rows = statement.query([])?;
+    let mut counted = std::collections::BTreeMap::new();
+    while let Some(row) = rows.next()? {
+        let tier = match row.get::<_, u8>(2)? {
+            0 => crate::domain::catalog::Tier::OutOfTurn,
+            1 => crate::domain::catalog::Tier::First,
+            _ => crate::domain::catalog::Tier::General,
+        };
+        let key = (
+            crate::domain::catalog::DistrictId(row.get(0)?),
+            row.get::<_, i32>(1)?,
+            tier,
+        );
+        counted.insert(key, row.get::<_, u32>(3)?);
+    }
+    if counted != kept.queue {
+        return Err(VerifyError::table(
+            "applications",
+            "reports",
+            format!(
+                "{} waiting by district, birth year and tier in the rows, {} in the reports",
+                counted.values().sum::<u32>(),
+                kept.queue.values().sum::<u32>()
+            ),
+        ));
     }
     Ok(())
 }

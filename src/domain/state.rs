@@ -84,6 +84,9 @@ pub struct QueueState {
     pub round_places: BTreeMap<RoundId, BTreeSet<PlaceId>>,
     /// The last round's number (0 before the first).
     pub last_round: u32,
+    /// The reports' aggregates (issue 17), folded in `apply_tracked`, which knows the
+    /// event's time; start-up folds the journal into them once (`store::read`).
+    pub reports: super::reports::Reports,
 }
 
 /// Who takes a place: one child, or a family that takes places only together (each child
@@ -834,6 +837,7 @@ impl QueueState {
         let before: Vec<Option<(i32, i64)>> =
             touched.iter().map(|id| self.cohort_key(*id)).collect();
         self.apply(event)?;
+        self.reports.observe(event, at);
         let mut moves = Vec::new();
         for (id, before) in touched.iter().zip(before) {
             let after = self.cohort_key(*id);

@@ -342,7 +342,12 @@ impl Writer {
     /// After a failed batch memory may hold events that are not on disk: start again from
     /// the database, the source of truth. If even that fails, nothing can be served safely.
     fn rebuild_memory(&mut self) {
-        match crate::store::load_state(self.parts.store.connection()) {
+        let connection = self.parts.store.connection();
+        let loaded = crate::store::load_state(connection).and_then(|mut state| {
+            state.reports = crate::store::load_reports(connection)?;
+            Ok(state)
+        });
+        match loaded {
             Ok(state) => *self.parts.state.write().expect("state lock poisoned") = state,
             Err(error) => panic!("cannot rebuild the state after a failed batch: {error}"),
         }

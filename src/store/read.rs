@@ -14,6 +14,7 @@ use crate::domain::family::{Family, FamilyId};
 use crate::domain::iin::Iin;
 use crate::domain::intake::{IntakeRound, RoundId};
 use crate::domain::referral::{DistrictPolicy, FreePlace, InterleaveCycle, PlaceId, Referral};
+use crate::domain::reports::Reports;
 use crate::domain::state::QueueState;
 use crate::domain::state::{Counters, Deadline, LiveReferral};
 use crate::domain::transfer::TransferRequest;
@@ -69,10 +70,11 @@ impl Store {
         integrity
             .join()
             .expect("the integrity check thread does not panic")?;
-        let head = chain
+        let (head, reports) = chain
             .join()
             .expect("the chain check thread does not panic")?;
-        let state = state?;
+        let mut state = state?;
+        state.reports = reports;
         if let Some(seal) = &self.seal {
             seal.armed.set(true);
         }
@@ -274,20 +276,44 @@ fn load_access_codes_and_applicants(
     Ok(())
 }
 
-fn check_chain_at(path: &Path) -> Result<(u64, Hash), LoadError> {
+/// Checks the hash chain and, in the same pass over the events, folds the reports'
+/// aggregates, which no table holds (they are counts over the journal's history).
+fn check_chain_at(path: &Path) -> Result<((u64, Hash), Reports), LoadError> {
     let conn = Store::open_reader(path)?;
     let mut checker = ChainChecker::default();
+    let mut reports = Reports::default();
     let mut broken = None;
     for_each_event(&conn, |event| {
         if broken.is_none() {
             broken = checker.check(&event).err();
         }
+        if broken.is_none() {
+            observe(&mut reports, &event)?;
+        }
         Ok(broken.is_none())
     })?;
     match broken {
         Some(error) => Err(error.into()),
-        None => Ok(checker.head()),
+        None => Ok((checker.head(), reports)),
     }
+}
+
+fn observe(reports: &mut Reports, recorded: &RecordedEvent) -> Result<(), StoreError> {
+    let event = crate::domain::event::Event::from_payload(&recorded.payload)
+        .map_err(|e| StoreError::corrupt("events", recorded.seq, e))?;
+    reports.observe(&event, recorded.recorded_at);
+    Ok(())
+}
+
+/// The reports' aggregates folded from the whole journal (the writer's rebuild after a
+/// failed batch; `verify`, against the replay's).
+pub fn load_reports(conn: &Connection) -> Result<Reports, StoreError> {
+    let mut reports = Reports::default();
+    for_each_event(conn, |event| {
+        observe(&mut reports, &event)?;
+        Ok(true)
+    })?;
+    Ok(reports)
 }
 
 pub fn load_catalog(conn: &Connection) -> Result<Catalog, StoreError> {
