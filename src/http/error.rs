@@ -327,6 +327,13 @@ errors! {
         "Бір бала файлдың бірнеше жолында кездеседі: олардың ешқайсысы алынбайды.", "Один ребёнок встречается в нескольких строках файла: ни одна из них не принята.", "The child appears on more than one row of the file: none of them is taken.";
     LEGACY_NUMBER_REPEATED = "legacy_number_repeated", UNPROCESSABLE_ENTITY,
         "Бұрынғы нөмір ауданның бірнеше жолында кездеседі: олардың ешқайсысы алынбайды.", "Прежний номер встречается в нескольких строках района: ни одна из них не принята.", "The old number appears on more than one row of the district: none of them is taken.";
+    // Reports (issue 17): the date range and the district asked for.
+    REPORT_RANGE_REVERSED = "report_range_reversed", UNPROCESSABLE_ENTITY,
+        "Кезеңнің басы (from) соңынан (to) кейін тұр.", "Начало периода (from) позже его конца (to).", "The range's start (from) is after its end (to).";
+    REPORT_RANGE_TOO_LONG = "report_range_too_long", UNPROCESSABLE_ENTITY,
+        "Кезең 5 жылдан аспауы керек.", "Период не может быть длиннее 5 лет.", "The range may be at most 5 years long.";
+    DISTRICT_OUT_OF_SCOPE = "district_out_of_scope", FORBIDDEN,
+        "Сіз тек өз ауданыңыздың есептерін көре аласыз.", "Вам доступны отчёты только своего района.", "You may see the reports of your own district only.";
 }
 
 /// The row of a code the domain names (a bad line of a year's calendar file).

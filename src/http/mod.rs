@@ -33,6 +33,7 @@ mod kindergarten;
 mod opendata;
 mod public;
 mod readiness;
+mod reports;
 mod staff;
 mod views;
 
@@ -313,6 +314,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(access_log::routes())
         .merge(documents::routes())
         .merge(opendata::routes())
+        .merge(reports::routes())
         .split_for_parts();
     error::document_common_errors(&mut openapi);
     (router, openapi)

@@ -453,4 +453,5 @@ pub fn percentile(days: &Days, q: f64) -> Option<u32> {
     None
 }
 
+pub mod public;
 pub mod tables;

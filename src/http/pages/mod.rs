@@ -12,10 +12,12 @@
 //! application is `/my`, held by the session.
 
 mod admin;
+mod chart;
 mod kindergarten;
 mod office;
 mod parent;
 mod public;
+mod reports;
 pub mod session;
 mod staff;
 pub mod texts;
@@ -46,6 +48,7 @@ pub fn routes() -> Router<AppState> {
         .merge(office::routes())
         .merge(kindergarten::routes())
         .merge(admin::routes())
+        .merge(reports::routes())
         .layer(axum::middleware::from_fn(same_origin_posts))
 }
 

@@ -239,6 +239,7 @@ pub(super) async fn desk(app: &AppState, page: &Page) -> Response {
                 li { a href="/staff/admin/categories" { (page.t(texts::CATEGORIES_TITLE)) } }
                 li { a href="/staff/admin/accounts" { (page.t(texts::ACCOUNTS_TITLE)) } }
                 li { a href="/staff/admin/calendar" { (page.t(texts::CALENDAR_TITLE)) } }
+                li { a href="/staff/reports" { (page.t(texts::NAV_REPORTS)) } }
             }
             h2 { (page.t(texts::POLICIES_TITLE)) }
             ul.links {
