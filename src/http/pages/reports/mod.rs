@@ -93,23 +93,22 @@ fn shown(lang: PageLang, column: &str, cell: &Cell) -> String {
     }
 }
 
-/// The account, if it may see reports at all; otherwise the answer to give.
-fn reader(page: &Page) -> Result<Caller, Response> {
+/// The answer to give when the page's account may not see reports at all.
+fn refusal(page: &Page) -> Option<Response> {
     let Some(staff) = &page.staff else {
-        return Err(see_other("/staff"));
+        return Some(see_other("/staff"));
     };
-    if ![Role::Officer, Role::Admin].contains(&staff.account.role) {
-        return Err(page.message(
+    (![Role::Officer, Role::Admin].contains(&staff.account.role)).then(|| {
+        page.message(
             StatusCode::FORBIDDEN,
             page.t(texts::NAV_STAFF),
             page.t(texts::NOT_THIS_ROLE),
-        ));
-    }
-    Ok(Caller::Staff(staff.account.clone()))
+        )
+    })
 }
 
 async fn index(page: Page) -> Response {
-    if let Err(answer) = reader(&page) {
+    if let Some(answer) = refusal(&page) {
         return answer;
     }
     page.ok(
@@ -127,10 +126,13 @@ async fn index(page: Page) -> Response {
 }
 
 async fn report(State(app): State<AppState>, page: Page, Path(name): Path<String>) -> Response {
-    let caller = match reader(&page) {
-        Ok(caller) => caller,
-        Err(answer) => return answer,
+    if let Some(answer) = refusal(&page) {
+        return answer;
+    }
+    let Some(staff) = &page.staff else {
+        return see_other("/staff");
     };
+    let caller = Caller::Staff(staff.account.clone());
     let (code, csv) = match name.strip_suffix(".csv") {
         Some(code) => (code, true),
         None => (name.as_str(), false),
