@@ -691,25 +691,7 @@ fn compare_reports(conn: &rusqlite::Connection, replay: &Replay) -> Result<(), V
             "the reports folded at start-up differ from the replay's",
         ));
     }
-    let mut statement = conn.prepare(
-        "SELECT district_id, CAST(substr(child_birth_date, 1, 4) AS INTEGER), tier, count(*) \
-         FROM applications WHERE status = 'queued' GROUP BY 1, 2, 3",
-    )?;
-    let mut rows = statement.query([])?;
-    let mut counted = std::collections::BTreeMap::new();
-    while let Some(row) = rows.next()? {
-        let tier = match row.get::<_, u8>(2)? {
-            0 => crate::domain::catalog::Tier::OutOfTurn,
-            1 => crate::domain::catalog::Tier::First,
-            _ => crate::domain::catalog::Tier::General,
-        };
-        let key = (
-            crate::domain::catalog::DistrictId(row.get(0)?),
-            row.get::<_, i32>(1)?,
-            tier,
-        );
-        counted.insert(key, row.get::<_, u32>(3)?);
-    }
+    let counted = store::waiting_counts(conn)?;
     if counted != kept.queue {
         return Err(VerifyError::table(
             "applications",

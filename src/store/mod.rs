@@ -32,8 +32,8 @@ pub use outbox::{
 
 pub use read::{
     for_each_application, for_each_event, for_each_referral, load_catalog, load_reports,
-    load_state, load_waiting_list, place_rows, referral_counters, registration_counters, Checks,
-    LoadError, LoadedState,
+    load_state, load_waiting_list, place_rows, referral_counters, registration_counters,
+    waiting_counts, Checks, LoadError, LoadedState,
 };
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension};

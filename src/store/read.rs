@@ -7,7 +7,7 @@ use crate::domain::application::{Application, ApplicationId, QueueKey, Registrat
 use crate::domain::calendar::YearCalendar;
 use crate::domain::catalog::{
     AgeBand, Catalog, District, DistrictId, Group, GroupId, Kindergarten, KindergartenId, Language,
-    Names, PriorityCategory,
+    Names, PriorityCategory, Tier,
 };
 use crate::domain::event::{Actor, ChainChecker, ChainError, Hash, RecordedEvent};
 use crate::domain::family::{Family, FamilyId};
@@ -799,4 +799,29 @@ fn load_counters(conn: &Connection, state: &mut QueueState) -> Result<(), StoreE
     })?;
     state.last_place_id = last_place as u64;
     Ok(())
+}
+
+/// The waiting applications' rows counted by district, birth year and tier: what `verify`
+/// holds the reports' queue against.
+pub fn waiting_counts(
+    conn: &Connection,
+) -> Result<std::collections::BTreeMap<(DistrictId, i32, Tier), u32>, StoreError> {
+    let mut statement = conn.prepare(
+        "SELECT district_id, CAST(substr(child_birth_date, 1, 4) AS INTEGER), tier, count(*) \
+         FROM applications WHERE status = 'queued' GROUP BY 1, 2, 3",
+    )?;
+    let mut rows = statement.query([])?;
+    let mut counted = std::collections::BTreeMap::new();
+    while let Some(row) = rows.next()? {
+        let tier = match row.get::<_, u8>(2)? {
+            0 => Tier::OutOfTurn,
+            1 => Tier::First,
+            _ => Tier::General,
+        };
+        counted.insert(
+            (DistrictId(row.get(0)?), row.get::<_, i32>(1)?, tier),
+            row.get(3)?,
+        );
+    }
+    Ok(counted)
 }
