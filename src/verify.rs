@@ -159,6 +159,10 @@ fn replay_journal(conn: &Connection) -> Result<(Replay, Histories, (u64, Hash)),
                         reason: e.to_string(),
                     })?;
             histories.add(seq, &effects);
+            replay
+                .state
+                .reports
+                .credit(&recorded.actor.0, &event, recorded.recorded_at);
             Ok(())
         };
         failure = step().err();

@@ -2789,6 +2789,7 @@ async fn an_officer_reads_the_reports_and_anyone_the_statistics_in_both_language
             "referrals",
             "places",
             "manual",
+            "officers",
             "survey",
         ] {
             let path = format!("/staff/reports/{name}");

@@ -71,6 +71,8 @@ struct Recount {
     /// (district, month, outcome)
     outcomes: Vec<(DistrictId, String, &'static str)>,
     decisions: Vec<(DistrictId, String, bool)>,
+    /// (district, month, staff account) of each priority decision made by staff.
+    deciders: Vec<(DistrictId, String, String)>,
     answers: Vec<(DistrictId, String, &'static str, Satisfaction)>,
     /// Each district's waiting total after each event, by the week's Monday.
     weekly_by_district: BTreeMap<(DistrictId, NaiveDate), i64>,
@@ -446,6 +448,18 @@ fn expected(recount: &Recount, catalog: &Catalog, name: ReportName, f: &Filter) 
             );
             rows
         }
+        ReportName::Officers => {
+            let mut counts: BTreeMap<(String, String), i64> = BTreeMap::new();
+            for (d, m, account) in &recount.deciders {
+                if here(d) && in_range(m) {
+                    *counts.entry((m.clone(), account.clone())).or_default() += 1;
+                }
+            }
+            counts
+                .into_iter()
+                .map(|((m, account), n)| vec![text(m), text(account), int(n)])
+                .collect()
+        }
         ReportName::Survey => {
             let answers = [Satisfaction::Fully, Satisfaction::Partly, Satisfaction::Not];
             let mut months: BTreeMap<(String, u8), [i64; 3]> = BTreeMap::new();
@@ -526,6 +540,14 @@ fn every_report_of_a_simulated_city_year_equals_a_recount_from_the_journal() {
     for_each_event(&conn, |recorded| {
         let event = Event::from_payload(&recorded.payload).unwrap();
         recount.observe(&event, recorded.recorded_at);
+        if let Event::PriorityVerified { id, .. } | Event::PriorityRejected { id, .. } = &event {
+            if let Some(account) = recorded.actor.0.strip_prefix("staff:") {
+                let month = month(local(recorded.recorded_at));
+                recount
+                    .deciders
+                    .push((id.district, month, account.to_string()));
+            }
+        }
         Ok(true)
     })
     .unwrap();

@@ -101,6 +101,7 @@ async fn an_officer_reads_its_districts_reports_as_json_and_csv() {
         "referrals",
         "places",
         "manual",
+        "officers",
         "survey",
     ] {
         let answer = server

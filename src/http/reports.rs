@@ -63,7 +63,7 @@ pub struct ReportView {
 
 /// One report, for the district's officers and for administrators.
 #[utoipa::path(get, path = "/api/v1/reports/{name}", tag = "officer",
-    params(("name" = String, Path, description = "queue, kindergartens, trend, waiting, still-waiting, referrals, places, manual, survey; .csv after it for CSV"),
+    params(("name" = String, Path, description = "queue, kindergartens, trend, waiting, still-waiting, referrals, places, manual, officers, survey; .csv after it for CSV"),
            ReportParams),
     security(("staff_token" = [])),
     responses((status = 200, body = ReportView),

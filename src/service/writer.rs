@@ -137,7 +137,10 @@ impl Tx<'_> {
         let effects = {
             let mut state = self.state.write().expect("state lock poisoned");
             match state.apply_tracked(&event, self.now) {
-                Ok(effects) => effects,
+                Ok(effects) => {
+                    state.reports.credit(&self.actor.0, &event, self.now);
+                    effects
+                }
                 // The command decided on this state; an event it cannot take is a bug.
                 Err(error) => panic!(
                     "event {} ({}) does not apply: {error}",

@@ -302,6 +302,7 @@ fn observe(reports: &mut Reports, recorded: &RecordedEvent) -> Result<(), StoreE
     let event = crate::domain::event::Event::from_payload(&recorded.payload)
         .map_err(|e| StoreError::corrupt("events", recorded.seq, e))?;
     reports.observe(&event, recorded.recorded_at);
+    reports.credit(&recorded.actor.0, &event, recorded.recorded_at);
     Ok(())
 }
 

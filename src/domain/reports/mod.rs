@@ -137,6 +137,8 @@ pub struct Reports {
     /// Waiting applications' priority claims not yet decided, by the day claimed.
     pub claims: BTreeMap<(DistrictId, NaiveDate), u32>,
     pub survey: BTreeMap<(DistrictId, Month, Question, Satisfaction), u32>,
+    /// Priority decisions per staff account (its name) and month: `credit`.
+    pub decided_by: BTreeMap<(DistrictId, String, Month), u32>,
     /// Children enrolled in each group now (`None`: a place reported without a group).
     pub enrolled: BTreeMap<(KindergartenId, Option<GroupId>), u32>,
 }
@@ -253,6 +255,24 @@ impl Reports {
                 );
             }
             _ => {}
+        }
+    }
+
+    /// Credits a priority decision to the staff account that made it. Apart from `observe`
+    /// because the actor is the journal's, not the event's: the writer, the start-up fold
+    /// and `verify` each call it with the event's recorded actor ("staff:<name>").
+    pub fn credit(&mut self, actor: &str, event: &Event, at: DateTime<Utc>) {
+        let (Event::PriorityVerified { id, .. } | Event::PriorityRejected { id, .. }) = event
+        else {
+            return;
+        };
+        if let Some(account) = actor.strip_prefix("staff:") {
+            let month = month_of(local_date(at));
+            bump(
+                &mut self.decided_by,
+                (id.district, account.to_string(), month),
+                1,
+            );
         }
     }
 

@@ -21,11 +21,12 @@ pub enum ReportName {
     Referrals,
     Places,
     Manual,
+    Officers,
     Survey,
 }
 
 impl ReportName {
-    pub const ALL: [ReportName; 9] = [
+    pub const ALL: [ReportName; 10] = [
         ReportName::Queue,
         ReportName::Kindergartens,
         ReportName::Trend,
@@ -34,6 +35,7 @@ impl ReportName {
         ReportName::Referrals,
         ReportName::Places,
         ReportName::Manual,
+        ReportName::Officers,
         ReportName::Survey,
     ];
 
@@ -47,6 +49,7 @@ impl ReportName {
             ReportName::Referrals => "referrals",
             ReportName::Places => "places",
             ReportName::Manual => "manual",
+            ReportName::Officers => "officers",
             ReportName::Survey => "survey",
         }
     }
@@ -133,6 +136,7 @@ pub fn table(reports: &Reports, catalog: &Catalog, name: ReportName, filter: &Fi
         ReportName::Referrals => referrals(reports, filter),
         ReportName::Places => places(reports, catalog, filter),
         ReportName::Manual => manual(reports, filter),
+        ReportName::Officers => officers(reports, filter),
         ReportName::Survey => survey(reports, filter),
     }
 }
@@ -438,6 +442,32 @@ fn manual(reports: &Reports, filter: &Filter) -> Table {
         rows,
         label: 0,
         bars: vec![1, 3, 4],
+    }
+}
+
+/// Priority decisions per staff account and month of the range.
+fn officers(reports: &Reports, filter: &Filter) -> Table {
+    let mut counts: BTreeMap<(u32, &str), u32> = BTreeMap::new();
+    for ((district, account, month), count) in &reports.decided_by {
+        if filter.district(*district) && filter.month(*month) {
+            *counts.entry((*month, account.as_str())).or_default() += count;
+        }
+    }
+    Table {
+        name: ReportName::Officers,
+        columns: vec!["month", "officer", "decided"],
+        rows: counts
+            .into_iter()
+            .map(|((month, account), count)| {
+                vec![
+                    month_text(month),
+                    Cell::Text(account.to_string()),
+                    int(count),
+                ]
+            })
+            .collect(),
+        label: 1,
+        bars: vec![2],
     }
 }
 

@@ -35,6 +35,7 @@ fn title(name: ReportName) -> T {
         ReportName::Referrals => texts::REPORT_REFERRALS,
         ReportName::Places => texts::REPORT_PLACES,
         ReportName::Manual => texts::REPORT_MANUAL,
+        ReportName::Officers => texts::REPORT_OFFICERS,
         ReportName::Survey => texts::REPORT_SURVEY,
     }
 }
@@ -71,6 +72,8 @@ fn column(code: &str) -> T {
         "verified" => texts::COL_VERIFIED,
         "rejected" => texts::COL_REJECTED,
         "question" => texts::COL_QUESTION,
+        "officer" => texts::COL_OFFICER,
+        "decided" => texts::COL_DECIDED,
         "fully" => texts::COL_FULLY,
         "partly" => texts::COL_PARTLY,
         _ => texts::COL_NOT,
