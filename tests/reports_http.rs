@@ -281,3 +281,76 @@ async fn the_staff_pages_draw_each_report_as_a_chart_and_a_table() {
         .await;
     assert_eq!(other.status, 403);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn claims_waiting_and_each_officers_decisions_are_counted_live() {
+    let server = city().await;
+    let officer = server.officer();
+    let mut claim = valid_form(9);
+    claim.priority_category = Some("large_family".into());
+    claim.priority_document = Some("№ 12".into());
+    let mut other = valid_form(10);
+    other.priority_category = Some("orphan".into());
+    other.priority_document = Some("№ 13".into());
+    let app = &server.app;
+    let (first, second) = tokio::task::block_in_place(|| {
+        (app.register(claim).unwrap(), app.register(other).unwrap())
+    });
+    let manual = |token: String| {
+        let request = server.get("/api/v1/reports/manual").bearer_auth(token);
+        async move { rows(&request.go().await.json()) }
+    };
+    assert_eq!(manual(officer.clone()).await[0][1], 2, "two claims wait");
+
+    let number = |id: kezek::domain::application::ApplicationId| format!("ESL-{}", id.number.0);
+    let verified = server
+        .post(&format!(
+            "/api/v1/applications/{}/priority/verify",
+            number(first.id)
+        ))
+        .bearer_auth(&officer)
+        .go()
+        .await;
+    assert_eq!(verified.status, 200, "{}", verified.text);
+    let rejected = server
+        .post(&format!(
+            "/api/v1/applications/{}/priority/reject",
+            number(second.id)
+        ))
+        .bearer_auth(&officer)
+        .json(&serde_json::json!({"reason": "Құжат жоқ"}))
+        .go()
+        .await;
+    assert_eq!(rejected.status, 200, "{}", rejected.text);
+
+    let now = manual(officer.clone()).await;
+    assert_eq!(now[0][1], 0, "no claim waits: {now:?}");
+    assert_eq!(
+        now[1][3..],
+        [Value::from(1), 1.into()],
+        "one verified, one rejected"
+    );
+    let officers = server
+        .get("/api/v1/reports/officers")
+        .bearer_auth(&officer)
+        .go()
+        .await
+        .json();
+    assert_eq!(
+        rows(&officers)[0][1..],
+        [Value::from("officer-esl"), 2.into()]
+    );
+    // The tier moved with the decision: one out of the general tier now.
+    let queue = server
+        .get("/api/v1/reports/queue")
+        .bearer_auth(&officer)
+        .go()
+        .await
+        .json();
+    let general: i64 = rows(&queue)
+        .iter()
+        .filter(|row| row[1] == "general")
+        .map(|row| row[2].as_i64().unwrap())
+        .sum();
+    assert_eq!(general, 9, "{queue}");
+}
