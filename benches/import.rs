@@ -133,7 +133,11 @@ fn import(dir: &Path, legacy: &Path) -> (f64, usize) {
     let started = Instant::now();
     // The first report comes once every row is read, checked and sorted, before any batch.
     let mut checked = None;
-    let summary = import_file(&service, legacy, &ImportOptions::default(), |_, _| {
+    let options = ImportOptions {
+        batch_rows: batch_rows(),
+        ..ImportOptions::default()
+    };
+    let summary = import_file(&service, legacy, &options, |_, _| {
         checked.get_or_insert_with(|| started.elapsed().as_secs_f64());
     })
     .unwrap();
@@ -178,13 +182,22 @@ fn plain_inserts(dir: &Path, legacy: &Path) -> (f64, usize) {
             statement.execute(&values[..]).unwrap();
         }
         rows += 1;
-        if rows % BATCH_ROWS == 0 {
+        if rows % batch_rows() == 0 {
             tx.commit().unwrap();
             tx = conn.transaction().unwrap();
         }
     }
     tx.commit().unwrap();
     (started.elapsed().as_secs_f64(), rows)
+}
+
+/// The import's batch, and the plain side's transaction (`KEZEK_BENCH_IMPORT_BATCH`, to
+/// compare sizes without a rebuild; `kezek import`'s own by default).
+fn batch_rows() -> usize {
+    std::env::var("KEZEK_BENCH_IMPORT_BATCH")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(BATCH_ROWS)
 }
 
 fn main() {
@@ -197,7 +210,11 @@ fn main() {
     let legacy = dir.path().join("legacy.csv");
     let written = write_legacy(&legacy, rows);
     let size = std::fs::metadata(&legacy).unwrap().len();
-    println!("legacy file: {written} rows, {:.1} MB", size as f64 / 1e6);
+    println!(
+        "legacy file: {written} rows, {:.1} MB; batches of {} rows",
+        size as f64 / 1e6,
+        batch_rows()
+    );
     let (plain_seconds, plain_rows) = plain_inserts(dir.path(), &legacy);
     let plain_rate = plain_rows as f64 / plain_seconds;
     println!(

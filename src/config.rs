@@ -55,6 +55,7 @@ pub struct Config {
     pub deployment: Deployment,
     pub oidc: OidcSettings,
     pub open_data: OpenDataSettings,
+    pub attachments: AttachmentSettings,
 }
 
 /// The daily open-data snapshots (src/opendata.rs), cut at local midnight and served at
@@ -74,6 +75,47 @@ impl Default for OpenDataSettings {
         OpenDataSettings {
             dir: None,
             keep_days: 30,
+        }
+    }
+}
+
+/// Documents attached to an application (issue 19, `domain::attachment`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AttachmentSettings {
+    /// The largest file, in MiB; a larger upload is refused (413) before it is read whole.
+    pub file_max_mb: u64,
+    /// Files one application may hold.
+    pub files_max: u32,
+    /// All of one application's files together, in MiB.
+    pub total_max_mb: u64,
+    /// A ClamAV daemon every file is scanned by before it is accepted: its Unix socket's
+    /// path, or `tcp:host:port`. Absent: files are not scanned. When set and the daemon
+    /// does not answer, uploads are refused (503), never accepted unscanned.
+    pub clamd: Option<String>,
+}
+
+/// A scan of a certificate is well under 10 MiB; ten files cover every document a claim
+/// and a birth certificate need with room for re-sends, and 30 MiB bounds what one
+/// application adds to the database (and to every replica and backup).
+impl Default for AttachmentSettings {
+    fn default() -> Self {
+        AttachmentSettings {
+            file_max_mb: 10,
+            files_max: 10,
+            total_max_mb: 30,
+            clamd: None,
+        }
+    }
+}
+
+impl AttachmentSettings {
+    pub fn limits(&self) -> crate::domain::attachment::AttachmentLimits {
+        const MIB: u64 = 1024 * 1024;
+        crate::domain::attachment::AttachmentLimits {
+            file_bytes_max: self.file_max_mb.saturating_mul(MIB),
+            files_max: self.files_max,
+            total_bytes_max: self.total_max_mb.saturating_mul(MIB),
         }
     }
 }
@@ -330,6 +372,7 @@ impl Default for Config {
             deployment: Deployment::Development,
             oidc: OidcSettings::default(),
             open_data: OpenDataSettings::default(),
+            attachments: AttachmentSettings::default(),
         }
     }
 }

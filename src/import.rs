@@ -9,10 +9,12 @@
 //! import again skips the rows already taken (their old numbers are known), so a file is
 //! resumed, never doubled. A dry run sends the same batches with nothing emitted.
 
+use crate::domain::catalog::Catalog;
 use crate::domain::event::Actor;
 use crate::domain::import::{refuse_repeats, ImportRow, LegacyRow, RowError, RowRefusal, HEADER};
 use crate::service::{Command, Outcome};
 use crate::service::{CommandError, Service};
+use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use std::path::Path;
 
@@ -90,16 +92,9 @@ pub fn import_bytes(
         file_sha256: file_sha256.clone(),
         ..ImportSummary::default()
     };
-    let mut rows = Vec::new();
-    for_each_row(bytes, |row| {
-        summary.rows += 1;
-        match ImportRow::parse(&row, &catalog, now) {
-            Ok(parsed) => rows.push(parsed),
-            Err((field, refusal)) => summary
-                .refused
-                .push(RowError::new(row.line, field, &refusal)),
-        }
-    })?;
+    let (rows, refused, read) = parse_rows(bytes, &catalog, now)?;
+    summary.rows = read;
+    summary.refused = refused;
     let (mut rows, repeated) = refuse_repeats(rows);
     summary.refused.extend(repeated);
     rows.sort_by_key(ImportRow::old_order);
@@ -128,6 +123,77 @@ pub fn import_bytes(
     }
     summary.refused.sort_by_key(|e| e.line);
     Ok(summary)
+}
+
+/// Rows per chunk handed from the reader to the checking threads.
+const CHUNK_ROWS: usize = 4_096;
+
+/// Reads every row and checks it as a registration would be (`ImportRow::parse`): the
+/// reader on this thread, the checks on two more, chunk by chunk, so that reading and
+/// checking a million rows share the machine's cores. Answers the rows taken and the rows
+/// refused, both in the file's order, and how many rows were read.
+fn parse_rows(
+    bytes: &[u8],
+    catalog: &Catalog,
+    now: DateTime<Utc>,
+) -> Result<(Vec<ImportRow>, Vec<RowError>, usize), ImportError> {
+    type Checked = (usize, Vec<ImportRow>, Vec<RowError>);
+    let check = |chunk: Vec<LegacyRow>| -> (Vec<ImportRow>, Vec<RowError>) {
+        let mut rows = Vec::with_capacity(chunk.len());
+        let mut refused = Vec::new();
+        for row in &chunk {
+            match ImportRow::parse(row, catalog, now) {
+                Ok(parsed) => rows.push(parsed),
+                Err((field, refusal)) => refused.push(RowError::new(row.line, field, &refusal)),
+            }
+        }
+        (rows, refused)
+    };
+    let (chunks_in, chunks_out) = std::sync::mpsc::sync_channel::<(usize, Vec<LegacyRow>)>(4);
+    let chunks_out = std::sync::Mutex::new(chunks_out);
+    let (checked_in, checked_out) = std::sync::mpsc::channel::<Checked>();
+    let mut read = 0;
+    let mut checked: Vec<Checked> = std::thread::scope(|scope| {
+        for _ in 0..2 {
+            let checked_in = checked_in.clone();
+            let chunks_out = &chunks_out;
+            scope.spawn(move || loop {
+                let next = chunks_out.lock().expect("chunk queue poisoned").recv();
+                let Ok((index, chunk)) = next else { return };
+                let (rows, refused) = check(chunk);
+                if checked_in.send((index, rows, refused)).is_err() {
+                    return;
+                }
+            });
+        }
+        drop(checked_in);
+        let mut chunk = Vec::with_capacity(CHUNK_ROWS);
+        let mut index = 0;
+        let reading = for_each_row(bytes, |row| {
+            read += 1;
+            chunk.push(row);
+            if chunk.len() == CHUNK_ROWS {
+                let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK_ROWS));
+                // The checkers only stop when this sender is dropped.
+                let _ = chunks_in.send((index, full));
+                index += 1;
+            }
+        });
+        if !chunk.is_empty() {
+            let _ = chunks_in.send((index, chunk));
+        }
+        drop(chunks_in);
+        let checked: Vec<Checked> = checked_out.iter().collect();
+        reading.map(|()| checked)
+    })?;
+    checked.sort_unstable_by_key(|(index, ..)| *index);
+    let mut rows = Vec::with_capacity(read);
+    let mut refused = Vec::new();
+    for (_, taken, not) in checked {
+        rows.extend(taken);
+        refused.extend(not);
+    }
+    Ok((rows, refused, read))
 }
 
 /// Each row below the header, with its line (the header is line 1), as it is read: a

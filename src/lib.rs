@@ -13,6 +13,7 @@ pub mod http;
 pub mod import;
 pub mod notify;
 pub mod opendata;
+pub mod scan;
 pub mod service;
 pub mod simulate;
 pub mod store;

@@ -548,9 +548,10 @@ fn verify(db: &Path, full: bool, anchor: Option<PathBuf>) -> anyhow::Result<Exit
         Ok(report) => {
             println!(
                 "ok: {} events replayed, {} applications, {} referrals and {} waiting entries match; \
-                 the staff access log's {} entries link up",
+                 the staff access log's {} entries link up; {} attached files match their \
+                 journaled SHA-256",
                 report.events, report.applications, report.referrals, report.waiting,
-                report.staff_views
+                report.staff_views, report.attachments
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -576,8 +577,7 @@ fn export(db: &Path, out: &Path) -> anyhow::Result<ExitCode> {
         .context("the document signing key")?;
     let mut conn = kezek::store::Store::open_reader(db)?;
     let started = std::time::Instant::now();
-    let snapshot = kezek::opendata::cut(&mut conn, &signer, Utc::now())?;
-    kezek::opendata::write(&snapshot, out)?;
+    let snapshot = kezek::opendata::cut_into(&mut conn, &signer, Utc::now(), out)?;
     println!(
         "ok: snapshot at journal sequence {} (chain head {}) written to {} in {:.1?}",
         snapshot.seq,

@@ -19,10 +19,11 @@
 //! it covers every file; `check` proves a directory is a snapshot as it was signed.
 
 use crate::documents::signing::DocumentSigner;
-use crate::domain::application::{Application, ApplicationStatus, Choices};
+use crate::domain::application::{ApplicationId, ApplicationStatus};
 use crate::domain::numbers as ids;
 use crate::domain::referral::{FreePlace, Referral};
 use crate::domain::state::QueueState;
+use crate::domain::waiting_list::Waiting;
 use crate::store::{self, StoreError};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -262,12 +263,22 @@ const REFERRALS: Table = Table {
 /// The tables, in the order the descriptor lists them.
 const TABLES: [&Table; 3] = [&QUEUE, &PLACES, &REFERRALS];
 
-/// A snapshot in memory: its files by name, the descriptor and its signature among them.
+/// A snapshot written into its folder: where it was cut, and each file with its size and
+/// SHA-256 (the descriptor and its signature among them).
 #[derive(Debug)]
 pub struct Snapshot {
     pub seq: u64,
     pub head: String,
-    pub files: Vec<(String, Vec<u8>)>,
+    pub files: Vec<WrittenFile>,
+}
+
+/// One file of a snapshot as written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WrittenFile {
+    pub name: String,
+    pub bytes: u64,
+    /// Hex.
+    pub sha256: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -283,50 +294,158 @@ pub enum SnapshotError {
 }
 
 /// Cuts a snapshot from `conn` (a reader; the read transaction is opened here) at the
-/// journal's current head.
-pub fn cut(
+/// journal's current head, and writes it into `dir` (created if absent): each file streamed
+/// through its hash to a temporary name, synced and renamed, the signature last, so a folder
+/// with a signature holds a whole snapshot. Nothing of a million rows is held as text: the
+/// queue's rows go to both files as they are made.
+pub fn cut_into(
     conn: &mut Connection,
     signer: &DocumentSigner,
     now: DateTime<Utc>,
+    dir: &Path,
 ) -> Result<Snapshot, SnapshotError> {
+    std::fs::create_dir_all(dir)?;
     let tx = conn.transaction()?;
     let (seq, head) = store::journal_head_of(&tx)?.ok_or(SnapshotError::EmptyJournal)?;
-    let state = store::load_state(&tx)?;
-    let mut rows: [Vec<Vec<String>>; 3] = Default::default();
-    store::for_each_application(&tx, |application| {
-        if application.status.is_active() {
-            rows[0].push(queue_row(&state, &application));
-        }
-        Ok(())
-    })?;
+    let (state, active) = store::load_positions(&tx)?;
+    let mut files = Vec::new();
+    let mut queue = TableFiles::create(dir, &QUEUE)?;
+    for (id, waiting, status) in &active {
+        queue.row(&queue_row(&state, *id, waiting, *status))?;
+    }
+    drop(active);
+    files.extend(queue.finish()?);
     let filled: std::collections::HashSet<_> = store::place_rows(&tx, "WHERE filled = 1")?
         .into_iter()
         .map(|place| place.id)
         .collect();
+    let mut places = TableFiles::create(dir, &PLACES)?;
     for place in store::place_rows(&tx, "")? {
-        rows[1].push(place_row(&state, &place, filled.contains(&place.id)));
+        places.row(&place_row(&state, &place, filled.contains(&place.id)))?;
     }
+    files.extend(places.finish()?);
+    let mut referrals = Vec::new();
     store::for_each_referral(&tx, "", |referral| {
-        rows[2].push(referral_row(&state, &referral));
+        referrals.push(referral_row(&state, &referral));
         Ok(())
     })?;
     drop(tx);
-    let head = hex::encode(head);
-    let mut files = Vec::new();
-    for (table, rows) in TABLES.iter().zip(&rows) {
-        files.push((format!("{}.csv", table.name), csv_of(table, rows)));
-        files.push((format!("{}.json", table.name), json_of(table, rows)));
+    let mut table = TableFiles::create(dir, &REFERRALS)?;
+    for row in &referrals {
+        table.row(row)?;
     }
-    files.push(("README.md".into(), dictionary().into_bytes()));
+    files.extend(table.finish()?);
+    files.push(write_file(dir, "README.md", dictionary().as_bytes())?);
+    let head = hex::encode(head);
     let descriptor = descriptor(seq, &head, now, signer, &files);
     let signature = json!({
         "algorithm": "Ed25519",
         "key_id": signer.public_key().id,
         "signature": signer.sign_bytes(&signed_bytes(&descriptor)),
     });
-    files.push((DESCRIPTOR.into(), descriptor));
-    files.push((SIGNATURE.into(), pretty(&signature)));
+    files.push(write_file(dir, DESCRIPTOR, &descriptor)?);
+    files.push(write_file(dir, SIGNATURE, &pretty(&signature))?);
+    std::fs::File::open(dir)?.sync_all()?;
     Ok(Snapshot { seq, head, files })
+}
+
+/// A snapshot file being written: through a buffer to a temporary name, hashed and counted
+/// on the way.
+struct HashedFile {
+    name: String,
+    temporary: std::path::PathBuf,
+    out: std::io::BufWriter<std::fs::File>,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl HashedFile {
+    fn create(dir: &Path, name: &str) -> std::io::Result<HashedFile> {
+        let temporary = dir.join(format!(".{name}.partial"));
+        Ok(HashedFile {
+            name: name.to_string(),
+            out: std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&temporary)?),
+            temporary,
+            hasher: Sha256::new(),
+            bytes: 0,
+        })
+    }
+
+    fn put(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        use std::io::Write;
+        self.hasher.update(bytes);
+        self.bytes += bytes.len() as u64;
+        self.out.write_all(bytes)
+    }
+
+    /// Synced, then renamed to its name.
+    fn finish(self) -> std::io::Result<WrittenFile> {
+        let file = self.out.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        let path = self.temporary.with_file_name(&self.name);
+        std::fs::rename(&self.temporary, path)?;
+        Ok(WrittenFile {
+            name: self.name,
+            bytes: self.bytes,
+            sha256: hex::encode(self.hasher.finalize()),
+        })
+    }
+}
+
+fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<WrittenFile> {
+    let mut file = HashedFile::create(dir, name)?;
+    file.put(bytes)?;
+    file.finish()
+}
+
+/// One table's CSV and JSON copy, written a row at a time.
+struct TableFiles<'a> {
+    table: &'a Table,
+    csv: HashedFile,
+    json: HashedFile,
+    rows: u64,
+    /// The row being formatted, reused.
+    line: String,
+}
+
+impl<'a> TableFiles<'a> {
+    fn create(dir: &Path, table: &'a Table) -> std::io::Result<TableFiles<'a>> {
+        let mut csv = HashedFile::create(dir, &format!("{}.csv", table.name))?;
+        let header: Vec<&str> = table.columns.iter().map(|c| c.name).collect();
+        csv.put(header.join(",").as_bytes())?;
+        csv.put(b"\r\n")?;
+        let mut json = HashedFile::create(dir, &format!("{}.json", table.name))?;
+        json.put(b"[")?;
+        Ok(TableFiles {
+            table,
+            csv,
+            json,
+            rows: 0,
+            line: String::new(),
+        })
+    }
+
+    fn row<S: AsRef<str>>(&mut self, fields: &[S]) -> std::io::Result<()> {
+        self.line.clear();
+        for (i, field) in fields.iter().enumerate() {
+            if i > 0 {
+                self.line.push(',');
+            }
+            csv_field(&mut self.line, field.as_ref());
+        }
+        self.line.push_str("\r\n");
+        self.csv.put(self.line.as_bytes())?;
+        self.line.clear();
+        json_row(&mut self.line, self.table, fields, self.rows == 0);
+        self.json.put(self.line.as_bytes())?;
+        self.rows += 1;
+        Ok(())
+    }
+
+    fn finish(mut self) -> std::io::Result<[WrittenFile; 2]> {
+        self.json.put(b"\n]\n")?;
+        Ok([self.csv.finish()?, self.json.finish()?])
+    }
 }
 
 fn signed_bytes(descriptor: &[u8]) -> Vec<u8> {
@@ -337,38 +456,43 @@ fn time(instant: DateTime<Utc>) -> String {
     instant.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
-fn queue_row(state: &QueueState, application: &Application) -> Vec<String> {
-    let position = state.position(application.id);
-    let status = match (application.status, application.held_until) {
-        (ApplicationStatus::Queued, Some(_)) => "on_stop_list",
-        (ApplicationStatus::Queued, None) => "queued",
-        _ => "referred",
+fn queue_row(
+    state: &QueueState,
+    id: ApplicationId,
+    waiting: &Waiting,
+    status: ApplicationStatus,
+) -> [String; 10] {
+    let (status, position) = match (status, waiting.held) {
+        (ApplicationStatus::Queued, true) => ("on_stop_list", state.cohort_position(id)),
+        (ApplicationStatus::Queued, false) => ("queued", state.cohort_position(id)),
+        _ => ("referred", None),
     };
-    vec![
-        ids::application_number(&state.catalog, application.id),
-        ids::district_code(&state.catalog, application.id.district),
-        application.child.birth_date.year().to_string(),
-        code(&application.tier),
-        time(application.registered_at),
-        match &application.choices {
-            Choices::Any => String::new(),
-            Choices::Listed(list) => list
-                .iter()
-                .map(|k| k.0.to_string())
-                .collect::<Vec<_>>()
-                .join(" "),
-        },
-        application
+    let registered_at = DateTime::from_timestamp_micros(waiting.key.registered_at_micros)
+        .expect("a stored registration time is a valid instant");
+    [
+        ids::application_number(&state.catalog, id),
+        ids::district_code(&state.catalog, id.district),
+        waiting.birth_date.year().to_string(),
+        code(&waiting.key.tier),
+        time(registered_at),
+        waiting
+            .choices
+            .listed()
+            .iter()
+            .map(|k| k.0.to_string())
+            .collect::<Vec<_>>()
+            .join(" "),
+        waiting
             .language
             .map_or(String::new(), |l| l.code().to_string()),
-        application.desired_start.to_string(),
-        position.map_or(String::new(), |p| p.in_cohort.to_string()),
+        waiting.desired_start.to_string(),
+        position.map_or(String::new(), |p| p.to_string()),
         status.into(),
     ]
 }
 
-fn place_row(state: &QueueState, place: &FreePlace, filled: bool) -> Vec<String> {
-    vec![
+fn place_row(state: &QueueState, place: &FreePlace, filled: bool) -> [String; 10] {
+    [
         place.id.0.to_string(),
         ids::district_code(&state.catalog, place.district),
         place.kindergarten.0.to_string(),
@@ -382,8 +506,8 @@ fn place_row(state: &QueueState, place: &FreePlace, filled: bool) -> Vec<String>
     ]
 }
 
-fn referral_row(state: &QueueState, referral: &Referral) -> Vec<String> {
-    vec![
+fn referral_row(state: &QueueState, referral: &Referral) -> [String; 8] {
+    [
         ids::referral_number(&state.catalog, referral.id),
         ids::application_number(&state.catalog, referral.application),
         referral.place.0.to_string(),
@@ -414,26 +538,11 @@ fn csv_field(out: &mut String, field: &str) {
     }
 }
 
-fn csv_of(table: &Table, rows: &[Vec<String>]) -> Vec<u8> {
-    let mut out = String::new();
-    let header: Vec<&str> = table.columns.iter().map(|c| c.name).collect();
-    out.push_str(&header.join(","));
-    out.push_str("\r\n");
-    for row in rows {
-        for (i, field) in row.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            csv_field(&mut out, field);
-        }
-        out.push_str("\r\n");
-    }
-    out.into_bytes()
-}
-
-/// The same rows as JSON objects, each value typed as its column says (an empty optional
-/// field is `null`).
-fn json_of(table: &Table, rows: &[Vec<String>]) -> Vec<u8> {
+/// One row as a JSON object, each value typed as its column says (an empty optional field
+/// is `null`), after `[` or `,` and a line break. Written by hand, not through a
+/// `serde_json::Map`: that sorts the keys, and a table's columns are in the schema's order
+/// (the validator reads the first object's keys as the header).
+fn json_row<S: AsRef<str>>(out: &mut String, table: &Table, fields: &[S], first: bool) {
     let typed = |column: &Column, field: &str| -> Value {
         if field.is_empty() && !column.required {
             return Value::Null;
@@ -444,23 +553,15 @@ fn json_of(table: &Table, rows: &[Vec<String>]) -> Vec<u8> {
             _ => Value::String(field.into()),
         }
     };
-    // Written by hand, not through a `serde_json::Map`: that sorts the keys, and a table's
-    // columns are in the schema's order (the validator reads the first object's keys as
-    // the header).
-    let mut out = String::from("[");
-    for (i, row) in rows.iter().enumerate() {
-        out.push_str(if i == 0 { "\n{" } else { ",\n{" });
-        for (j, (column, field)) in table.columns.iter().zip(row).enumerate() {
-            if j > 0 {
-                out.push(',');
-            }
-            let value = typed(column, field);
-            let _ = write!(out, "{}:{}", Value::from(column.name), value);
+    out.push_str(if first { "\n{" } else { ",\n{" });
+    for (j, (column, field)) in table.columns.iter().zip(fields).enumerate() {
+        if j > 0 {
+            out.push(',');
         }
-        out.push('}');
+        let value = typed(column, field.as_ref());
+        let _ = write!(out, "{}:{}", Value::from(column.name), value);
     }
-    out.push_str("\n]\n");
-    out.into_bytes()
+    out.push('}');
 }
 
 fn pretty(value: &Value) -> Vec<u8> {
@@ -480,13 +581,12 @@ fn descriptor(
     head: &str,
     now: DateTime<Utc>,
     signer: &DocumentSigner,
-    files: &[(String, Vec<u8>)],
+    files: &[WrittenFile],
 ) -> Vec<u8> {
     let file = |name: &str| {
         files
             .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, bytes)| bytes)
+            .find(|file| file.name == name)
             .expect("every table's files are made before the descriptor")
     };
     let mut resources = Vec::new();
@@ -516,8 +616,8 @@ fn descriptor(
             "format": "csv",
             "mediatype": "text/csv",
             "encoding": "utf-8",
-            "bytes": csv.len(),
-            "hash": format!("sha256:{}", sha256_hex(csv)),
+            "bytes": csv.bytes,
+            "hash": format!("sha256:{}", csv.sha256),
             "dialect": { "delimiter": ",", "lineTerminator": "\r\n", "header": true },
             "schema": schema,
         }));
@@ -534,8 +634,8 @@ fn descriptor(
             "format": "json",
             "mediatype": "application/json",
             "encoding": "utf-8",
-            "bytes": json_bytes.len(),
-            "hash": format!("sha256:{}", sha256_hex(json_bytes)),
+            "bytes": json_bytes.bytes,
+            "hash": format!("sha256:{}", json_bytes.sha256),
         }));
     }
     let readme = file("README.md");
@@ -546,8 +646,8 @@ fn descriptor(
         "format": "md",
         "mediatype": "text/markdown",
         "encoding": "utf-8",
-        "bytes": readme.len(),
-        "hash": format!("sha256:{}", sha256_hex(readme)),
+        "bytes": readme.bytes,
+        "hash": format!("sha256:{}", readme.sha256),
     }));
     let package = json!({
         "name": "kezek-queue",
@@ -571,7 +671,7 @@ fn dictionary() -> String {
         "# Kezek open data: data dictionary / Деректер сөздігі / Словарь данных\n\n\
          Files: `queue.csv`, `places.csv`, `referrals.csv` and the same rows as JSON; \
          `datapackage.json` (Frictionless Data Package) describes them; \
-         `datapackage.json.sig` is its Ed25519 signature. Check: `kezek open-data check DIR`.\n",
+         `datapackage.json.sig` is its Ed25519 signature. Check: `kezek check-export DIR --url https://<the service>`.\n",
     );
     for (heading, pick) in [("Қазақша", 2usize), ("Русский", 1), ("English", 0)] {
         let _ = write!(out, "\n## {heading}\n");
@@ -589,27 +689,6 @@ fn dictionary() -> String {
         }
     }
     out
-}
-
-/// Writes the snapshot's files into `dir` (made owner-only if new): each file written to a
-/// temporary name, synced and renamed, the signature last, so a directory with a signature
-/// holds a whole snapshot.
-pub fn write(snapshot: &Snapshot, dir: &Path) -> Result<(), std::io::Error> {
-    std::fs::create_dir_all(dir)?;
-    let mut ordered: Vec<&(String, Vec<u8>)> = snapshot.files.iter().collect();
-    ordered.sort_by_key(|(name, _)| name == SIGNATURE);
-    for (name, bytes) in ordered {
-        let path = dir.join(name);
-        let temporary = dir.join(format!(".{name}.partial"));
-        {
-            use std::io::Write;
-            let mut file = std::fs::File::create(&temporary)?;
-            file.write_all(bytes)?;
-            file.sync_all()?;
-        }
-        std::fs::rename(&temporary, &path)?;
-    }
-    std::fs::File::open(dir)?.sync_all()
 }
 
 /// What `check` found in a snapshot directory that holds.
@@ -733,12 +812,11 @@ pub fn daily(
     let day_dir = dir.join(today.format("%Y-%m-%d").to_string());
     let made = if keep_days > 0 && !day_dir.join(SIGNATURE).is_file() {
         let mut conn = store::Store::open_reader(db)?;
-        let snapshot = cut(&mut conn, signer, now)?;
         let partial = dir.join(format!(".{}.partial", today.format("%Y-%m-%d")));
         if partial.exists() {
             std::fs::remove_dir_all(&partial)?;
         }
-        write(&snapshot, &partial)?;
+        cut_into(&mut conn, signer, now, &partial)?;
         if day_dir.exists() {
             std::fs::remove_dir_all(&day_dir)?;
         }

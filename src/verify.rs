@@ -31,6 +31,8 @@ pub struct VerifyReport {
     pub waiting: usize,
     /// Entries of the staff access log, whose chain was checked too.
     pub staff_views: u64,
+    /// Attached files, each one's bytes hashed and compared with its journaled SHA-256.
+    pub attachments: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -112,6 +114,8 @@ pub fn verify_at(
     compare_catalog(&conn, &replay)?;
     let referrals = compare_referrals(&conn, &replay)?;
     compare_places(&conn, &replay)?;
+    let attachments = compare_attachments(&conn, &replay)?;
+    compare_document_requests(&conn, &replay)?;
     let rebuilt = store::load_state(&conn)?;
     // The whole state's invariants first (they include the waiting list's), then entries.
     let today = replay
@@ -126,7 +130,72 @@ pub fn verify_at(
         referrals,
         waiting: rebuilt.waiting.len(),
         staff_views,
+        attachments,
     })
+}
+
+/// Every stored file is the one its `attachment_added` event fingerprinted (its SHA-256
+/// recomputed from the bytes), and every such event has its file: a file without its
+/// event, or an event without its file, is an error. (Erasure, when it comes, will be an
+/// event of its own that removes the journal's expectation with the row.)
+fn compare_attachments(conn: &Connection, replay: &Replay) -> Result<usize, VerifyError> {
+    let mut stored = 0;
+    store::attachments::for_each_fingerprint(conn, |id, record, actual| {
+        let key = format!("{}/{}/{}", id.district.0, id.number.0, record.ordinal);
+        let journal = replay.attachments.get(&(id, record.ordinal));
+        let problem = match journal {
+            None => Some("a file without its attachment_added event"),
+            Some(journal) if *journal != record => Some("differs from the journal"),
+            Some(_) if hex::encode(actual) != record.sha256 => {
+                Some("the bytes do not match the SHA-256 the journal recorded")
+            }
+            Some(_) => None,
+        };
+        if let Some(problem) = problem {
+            return Err(VerifyError::table("attachments", key, problem));
+        }
+        stored += 1;
+        Ok(())
+    })?;
+    if stored != replay.attachments.len() {
+        let detail = format!(
+            "{stored} files, the journal attached {}: an attachment_added event without its file",
+            replay.attachments.len()
+        );
+        return Err(VerifyError::table("attachments", "*", detail));
+    }
+    Ok(stored)
+}
+
+/// The `document_requests` rows are the journal's requests, asked and answered as it
+/// says: a row the journal does not know, or a request the table lacks, is an error.
+fn compare_document_requests(conn: &Connection, replay: &Replay) -> Result<(), VerifyError> {
+    let rows = store::document_requests::all(conn)?;
+    for (id, row) in &rows {
+        let key = format!("{}/{}/{}", id.district.0, id.number.0, row.request.number);
+        let problem = match replay.document_requests.get(&(*id, row.request.number)) {
+            None => Some("a request without its document_requested event"),
+            Some(journal) if journal.request != row.request => Some("differs from the journal"),
+            Some(journal) if journal.requested_at != row.requested_at => Some("requested_at"),
+            Some(journal) if journal.requested_by != row.requested_by.0 => Some("requested_by"),
+            Some(journal) if journal.received != row.received.map(|(at, n)| (n, at)) => {
+                Some("received differs from the document_received event")
+            }
+            Some(_) => None,
+        };
+        if let Some(problem) = problem {
+            return Err(VerifyError::table("document_requests", key, problem));
+        }
+    }
+    if rows.len() != replay.document_requests.len() {
+        let detail = format!(
+            "{} rows, the journal asked for {} documents",
+            rows.len(),
+            replay.document_requests.len()
+        );
+        return Err(VerifyError::table("document_requests", "*", detail));
+    }
+    Ok(())
 }
 
 fn replay_journal(conn: &Connection) -> Result<(Replay, Histories, (u64, Hash)), VerifyError> {
@@ -163,6 +232,12 @@ fn replay_journal(conn: &Connection) -> Result<(Replay, Histories, (u64, Hash)),
                 .state
                 .reports
                 .credit(&recorded.actor.0, &event, recorded.recorded_at);
+            // Who asked is the event's actor, which the replay is not given.
+            if let Event::DocumentRequested { id, request } = &event {
+                if let Some(asked) = replay.document_requests.get_mut(&(*id, request.number)) {
+                    asked.requested_by = recorded.actor.0.clone();
+                }
+            }
             Ok(())
         };
         failure = step().err();

@@ -1,7 +1,7 @@
 //! Subject access (issue 16): a parent and an officer of the district export everything
 //! held about a child (the application with every personal field, its history, referrals,
-//! messages and who looked at it); the officer's export is in the access log; another
-//! parent's code gets the same 404 as an unknown number.
+//! messages, who looked at it, the documents attached and asked for); the officer's export
+//! is in the access log; another parent's code gets the same 404 as an unknown number.
 
 mod common;
 #[path = "common/http.rs"]
@@ -183,4 +183,56 @@ async fn the_officer_reads_the_export_on_a_page_and_the_look_is_logged() {
         .await
         .json();
     assert_eq!(export["access_log"]["entries"].as_array().unwrap().len(), 2);
+}
+
+/// The export lists each attached document (kind, type, size, SHA-256, who and when) and
+/// the documents asked for, never the bytes; the page links each file's download.
+#[tokio::test]
+async fn the_export_lists_the_attached_and_asked_for_documents_without_their_bytes() {
+    const PNG: &[u8] = include_bytes!("fixtures/attachments/certificate.png");
+    let server = Server::start().await;
+    let registered = server.register(form(3)).await;
+    let number = registered["number"].as_str().unwrap();
+    let code = registered["access_code"].as_str().unwrap();
+    let officer = server.officer();
+    let asked = server
+        .post(&format!("/api/v1/applications/{number}/document-requests"))
+        .bearer_auth(&officer)
+        .json(&serde_json::json!({ "kind": "birth_certificate", "reason": "Not attached." }))
+        .go()
+        .await;
+    assert_eq!(asked.status, 200, "{}", asked.text);
+    let added = server
+        .post(&format!(
+            "/api/v1/applications/{number}/attachments?kind=birth_certificate"
+        ))
+        .header("X-Access-Code", code)
+        .body(PNG.to_vec())
+        .go()
+        .await;
+    assert_eq!(added.status, 201, "{}", added.text);
+    let stored = added.json();
+
+    let answer = server
+        .get(&format!("/api/v1/applications/{number}/export"))
+        .header("X-Access-Code", code)
+        .go()
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let export = answer.json();
+    let files = export["attachments"].as_array().unwrap();
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert_eq!(files[0]["kind"], "birth_certificate");
+    assert_eq!(files[0]["media_type"], "image/png");
+    assert_eq!(files[0]["sha256"], stored["sha256"]);
+    assert_eq!(files[0]["size"], stored["size"]);
+    assert_eq!(files[0]["attached_by"], "portal");
+    assert!(files[0]["attached_at"].is_string());
+    assert!(files[0].get("bytes").is_none());
+    let requests = export["document_requests"].as_array().unwrap();
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    assert_eq!(requests[0]["reason"], "Not attached.");
+    assert_eq!(requests[0]["received_attachment"], 1);
+    // Not the bytes, in any encoding: a PNG's signature in base64 is nowhere.
+    assert!(!answer.text.contains("iVBORw0KGgo"));
 }

@@ -166,6 +166,9 @@ proptest! {
             .iter()
             .map(|id| {
                 let position = app.service().position(*id).unwrap();
+                // The open-data export's cheaper figure is the same one.
+                let cohort_only = app.service().read().cohort_position(*id);
+                assert_eq!(cohort_only, Some(position.in_cohort), "{id:?}");
                 let ahead_at_first_choice = position.ahead_per_kindergarten[0].1;
                 (*id, position.in_cohort, ahead_at_first_choice)
             })

@@ -230,6 +230,7 @@ fn categories_and_staff_accounts_are_journaled_and_the_last_administrator_stays(
         names: names("Көп балалы"),
         document: names("Анықтама"),
         retired: false,
+        attachment_required: false,
     };
     run(&app, Command::CreateCategory(category.clone())).unwrap();
     let twice = run(&app, Command::CreateCategory(category.clone()));

@@ -125,6 +125,8 @@ fn shipped_migrations_are_unchanged() {
         "0012_applicant_list_in_memory.sql",
         "0013_intake_rounds.sql",
         "0014_import.sql",
+        "0015_attachments.sql",
+        "0016_document_requests.sql",
     ];
     let digests = [
         "76deefa19b94219a54900b08883d584442856b5c8e0087e603c8c219a052efc0",
@@ -141,6 +143,8 @@ fn shipped_migrations_are_unchanged() {
         "fffde1844d28cfcef0ec93a7992361989a881c0972f119fd8ae6fdcd0e70bde2",
         "0e815de91386af972d4efb00e3032bf7b44b1ba2b4249c65fb040b88b4d5d029",
         "3ed47a6ae31186555b8127a8e61c46116a2d57629060e4a80d78dbf7a8399a6b",
+        "b2dfd0f21625924736a4bb989fdff367339d2433512114ee99ab89d6a5a999f3",
+        "f981019168e19e6a8865230339997e631afd768615c43b8fbbd740a312747016",
     ];
     assert_eq!(MIGRATIONS.len(), pinned.len(), "pin the new migration here");
     for (migration, (name, digest)) in MIGRATIONS.iter().zip(pinned.iter().zip(digests)) {

@@ -30,9 +30,7 @@ fn simulated_city(dir: &Path) -> PathBuf {
 fn snapshot_of(db: &Path, signer: &DocumentSigner, out: &Path) -> opendata::Snapshot {
     let mut conn = Store::open_reader(db).unwrap();
     let now = Utc.with_ymd_and_hms(2026, 12, 5, 19, 0, 0).unwrap();
-    let snapshot = opendata::cut(&mut conn, signer, now).unwrap();
-    opendata::write(&snapshot, out).unwrap();
-    snapshot
+    opendata::cut_into(&mut conn, signer, now, out).unwrap()
 }
 
 /// Parses a CSV the snapshot wrote (no field of it needs quoting): header, rows.

@@ -79,7 +79,7 @@ const CLOCK_STEPS_HOURS: [i64; 6] = [1, 6, 24, 48, 72, 120];
 const CLOCK_DAYS_MAX: i64 = 60;
 /// A request the dead server never answers is cut off by the kill, not by this; it only
 /// keeps a hung round from hanging the run.
-const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+pub(crate) const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// The public queue's largest page.
 const QUEUE_PAGE: usize = 500;
 
@@ -186,6 +186,15 @@ impl RoundReport {
 
 /// Runs one round; never panics on what the service does wrong, it reports it.
 pub fn run_round(config: &RoundConfig) -> RoundReport {
+    run_round_of(config, false)
+}
+
+/// Runs one round of uploads (`uploads.rs`) instead of the queue's workload.
+pub fn run_upload_round(config: &RoundConfig) -> RoundReport {
+    run_round_of(config, true)
+}
+
+fn run_round_of(config: &RoundConfig, uploads: bool) -> RoundReport {
     let dir = tempfile::Builder::new()
         .prefix(&format!("kezek-crash-{}-", config.seed))
         .tempdir()
@@ -202,7 +211,12 @@ pub fn run_round(config: &RoundConfig) -> RoundReport {
         .enable_all()
         .build()
         .expect("a tokio runtime");
-    if let Err(problem) = runtime.block_on(round.run(config.seed)) {
+    let result = if uploads {
+        runtime.block_on(round.run_uploads(config.seed))
+    } else {
+        runtime.block_on(round.run(config.seed))
+    };
+    if let Err(problem) = result {
         round.problems.push(problem);
     }
     let kept = if round.problems.is_empty() {
@@ -227,24 +241,24 @@ pub fn run_round(config: &RoundConfig) -> RoundReport {
     }
 }
 
-struct Round {
-    kezek: PathBuf,
-    dir: PathBuf,
-    db: PathBuf,
-    problems: Vec<String>,
-    counts: Counts,
+pub(crate) struct Round {
+    pub(crate) kezek: PathBuf,
+    pub(crate) dir: PathBuf,
+    pub(crate) db: PathBuf,
+    pub(crate) problems: Vec<String>,
+    pub(crate) counts: Counts,
 }
 
 /// A running `kezek serve`.
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    base: String,
+    pub(crate) base: String,
     /// Kept open: the server's stdout must not become a broken pipe.
     _stdout: BufReader<ChildStdout>,
 }
 
 impl Server {
-    fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         // SIGKILL on Unix: no destructor, no graceful shutdown, no final checkpoint.
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -970,7 +984,7 @@ fn choice_ids(choices: &kezek::domain::application::Choices) -> Vec<u32> {
     }
 }
 
-fn registration_body(form: &Form, iin: &str) -> Value {
+pub(crate) fn registration_body(form: &Form, iin: &str) -> Value {
     let mut body = json!({
         "district": district_code(form.district),
         "child_iin": iin,
@@ -1080,7 +1094,7 @@ async fn client_task(shared: Arc<Shared>, mut rng: SmallRng) {
 }
 
 impl Round {
-    fn problem(&mut self, text: String) {
+    pub(crate) fn problem(&mut self, text: String) {
         self.problems.push(text);
     }
 
@@ -1088,7 +1102,7 @@ impl Round {
         std::fs::File::create(self.dir.join(name)).map_err(|e| format!("creating {name}: {e}"))
     }
 
-    fn start_server(&self, log: &str) -> Result<Server, String> {
+    pub(crate) fn start_server(&self, log: &str) -> Result<Server, String> {
         let mut child = Command::new(&self.kezek)
             .arg("--db")
             .arg(&self.db)
@@ -1124,7 +1138,7 @@ impl Round {
         }
     }
 
-    fn staff_add(&self, args: &[&str]) -> Result<String, String> {
+    pub(crate) fn staff_add(&self, args: &[&str]) -> Result<String, String> {
         let output = Command::new(&self.kezek)
             .arg("--db")
             .arg(&self.db)
@@ -1303,7 +1317,7 @@ impl Round {
         Ok(())
     }
 
-    fn verify(&mut self) {
+    pub(crate) fn verify(&mut self) {
         match Command::new(&self.kezek)
             .arg("--db")
             .arg(&self.db)

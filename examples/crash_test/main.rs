@@ -1,7 +1,10 @@
 //! The crash test: rounds of concurrent load against the real `kezek serve`, each ended by
 //! SIGKILL at a random moment, then a restart and the checks described in `driver.rs`.
 //!
-//! Usage: `crash_test [--rounds N] [--seed S] [--kezek PATH] [--keep-failed DIR]`
+//! Usage: `crash_test [--rounds N] [--seed S] [--kezek PATH] [--keep-failed DIR] [--uploads]`
+//!
+//! With `--uploads`, each round is the upload round of `uploads.rs` (parents attaching
+//! documents while the service is killed) instead of the queue's workload.
 //!
 //! Round `i` runs with seed `S + i` (S random unless given, and printed): `--seed S
 //! --rounds 1` runs the same workload again. The last line is "N passed, M failed"; the
@@ -11,8 +14,9 @@
 
 mod driver;
 mod model;
+mod uploads;
 
-use driver::{run_round, RoundConfig};
+use driver::{run_round, run_upload_round, RoundConfig};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -22,12 +26,14 @@ struct Options {
     seed: Option<u64>,
     kezek: PathBuf,
     keep_failed_in: PathBuf,
+    uploads: bool,
 }
 
 /// Problems printed per failing round.
 const PROBLEMS_SHOWN: usize = 30;
 
-const USAGE: &str = "usage: crash_test [--rounds N] [--seed S] [--kezek PATH] [--keep-failed DIR]";
+const USAGE: &str =
+    "usage: crash_test [--rounds N] [--seed S] [--kezek PATH] [--keep-failed DIR] [--uploads]";
 
 fn parse() -> Result<Options, String> {
     // Beside this example's binary: target/<profile>/examples/crash_test → target/<profile>/kezek.
@@ -40,6 +46,7 @@ fn parse() -> Result<Options, String> {
         seed: None,
         kezek: default_kezek,
         keep_failed_in: std::env::temp_dir(),
+        uploads: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -51,6 +58,7 @@ fn parse() -> Result<Options, String> {
             "--seed" => options.seed = Some(value()?.parse().map_err(|e| format!("--seed: {e}"))?),
             "--kezek" => options.kezek = PathBuf::from(value()?),
             "--keep-failed" => options.keep_failed_in = PathBuf::from(value()?),
+            "--uploads" => options.uploads = true,
             "-h" | "--help" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
@@ -87,7 +95,11 @@ fn main() -> ExitCode {
             kezek: options.kezek.clone(),
             keep_failed_in: options.keep_failed_in.clone(),
         };
-        let report = run_round(&config);
+        let report = if options.uploads {
+            run_upload_round(&config)
+        } else {
+            run_round(&config)
+        };
         let c = &report.counts;
         let recovery = match c.recovery_killed_ms {
             Some(ms) => format!(", killed again {ms} ms into the restart"),

@@ -26,14 +26,17 @@ pub enum ViewKind {
     Referral,
     /// A kindergarten group's roster.
     Roster,
+    /// An application's attached files: their list, or one file downloaded (issue 19).
+    Attachment,
 }
 
 impl ViewKind {
-    pub const ALL: [ViewKind; 4] = [
+    pub const ALL: [ViewKind; 5] = [
         ViewKind::Application,
         ViewKind::Search,
         ViewKind::Referral,
         ViewKind::Roster,
+        ViewKind::Attachment,
     ];
 
     pub fn code(self) -> &'static str {
@@ -42,6 +45,7 @@ impl ViewKind {
             ViewKind::Search => "search",
             ViewKind::Referral => "referral",
             ViewKind::Roster => "roster",
+            ViewKind::Attachment => "attachment",
         }
     }
 

@@ -164,6 +164,10 @@ pub struct PriorityCategory {
     pub names: Names,
     /// The document an officer must see before verifying the claim.
     pub document: Names,
+    /// Whether a claim can be verified only with that document attached to the
+    /// application (issue 19). Absent from payloads written before: false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub attachment_required: bool,
     /// A retired category takes no new claims; the applications that hold it keep it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub retired: bool,

@@ -7,7 +7,9 @@
 
 use super::amendment::Amendment;
 use super::application::{Applicant, Application, ApplicationId, RefusalReason, Satisfaction};
+use super::attachment::AttachmentRecord;
 use super::catalog::{District, DistrictId, Group, Kindergarten, PriorityCategory, Tier};
+use super::document_request::DocumentRequest;
 use super::family::{Family, FamilyId};
 use super::intake::{IntakeRound, RoundId};
 use super::referral::{
@@ -207,6 +209,36 @@ pub enum Event {
         round: RoundId,
         at: DateTime<Utc>,
     },
+    /// A document attached to the application (issue 19): its kind, type, size and SHA-256,
+    /// never its bytes, which the `attachments` row written in the same transaction holds.
+    AttachmentAdded {
+        id: ApplicationId,
+        attachment: AttachmentRecord,
+    },
+    /// An officer or operator asked the parent for a document (issue 19 §5); the claim's
+    /// manual-step deadline is paused until it arrives (`domain::document_request`).
+    DocumentRequested {
+        id: ApplicationId,
+        request: DocumentRequest,
+    },
+    /// A file of the kind asked for arrived (emitted right after its `AttachmentAdded`):
+    /// the request `request` is answered by the application's file `attachment`.
+    DocumentReceived {
+        id: ApplicationId,
+        request: u32,
+        attachment: u32,
+    },
+    /// ClamAV found malware in a file sent (issue 19 §6): refused, nothing stored but this
+    /// record of it (who sent it is the actor). `id` is none for a file sent with a
+    /// registration, refused before the application existed.
+    AttachmentInfected {
+        id: Option<ApplicationId>,
+        /// SHA-256 of the bytes as they came, hex.
+        sha256: String,
+        size: u64,
+        /// The signature clamd named.
+        signature: String,
+    },
 }
 
 impl Event {
@@ -251,6 +283,10 @@ impl Event {
             Event::StaffAccountRevoked { .. } => "staff_account_revoked",
             Event::IntakeRoundOpened(_) => "intake_round_opened",
             Event::IntakeRoundClosed { .. } => "intake_round_closed",
+            Event::AttachmentAdded { .. } => "attachment_added",
+            Event::DocumentRequested { .. } => "document_requested",
+            Event::DocumentReceived { .. } => "document_received",
+            Event::AttachmentInfected { .. } => "attachment_infected",
         }
     }
 

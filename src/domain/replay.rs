@@ -6,7 +6,9 @@
 use super::application::{
     Application, ApplicationId, ApplicationStatus, ClaimStatus, Satisfaction,
 };
+use super::attachment::AttachmentRecord;
 use super::catalog::Tier;
+use super::document_request::DocumentRequest;
 use super::event::Event;
 use super::referral::{FreePlace, Lapse, PlaceId, Referral, ReferralId, ReferralStatus};
 use super::staff::{Role, Scope};
@@ -30,8 +32,22 @@ pub struct Replay {
     /// The hash of each application's current access code.
     pub access_codes: BTreeMap<ApplicationId, String>,
     pub surveys: BTreeMap<ApplicationId, (Satisfaction, Satisfaction)>,
+    /// Every file attached, by application and ordinal.
+    pub attachments: BTreeMap<(ApplicationId, u32), AttachmentRecord>,
+    /// Every document asked for, by application and request number.
+    pub document_requests: BTreeMap<(ApplicationId, u32), ReplayedRequest>,
     /// The latest time an event was recorded: the state's invariants hold as of then.
     pub last_recorded_at: Option<DateTime<Utc>>,
+}
+
+/// A document request as the journal tells it: asked when, answered by which file when.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplayedRequest {
+    pub request: DocumentRequest,
+    pub requested_at: DateTime<Utc>,
+    /// The event's actor ("staff:<account>"); set by `kezek verify`, which reads it.
+    pub requested_by: String,
+    pub received: Option<(u32, DateTime<Utc>)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -233,6 +249,50 @@ impl Replay {
             }
             // A round's outcome is its referrals, each replayed as its own event.
             Event::IntakeRoundOpened(_) | Event::IntakeRoundClosed { .. } => {}
+            Event::AttachmentAdded { id, attachment } => {
+                if !self.applications.contains_key(id) {
+                    return Err(ReplayError::Unknown(format!("{id:?}")));
+                }
+                let key = (*id, attachment.ordinal);
+                if self.attachments.insert(key, attachment.clone()).is_some() {
+                    return Err(ReplayError::InvalidTransition(format!("{key:?}")));
+                }
+            }
+            Event::AttachmentInfected { id: Some(id), .. } => {
+                if !self.applications.contains_key(id) {
+                    return Err(ReplayError::Unknown(format!("{id:?}")));
+                }
+            }
+            Event::AttachmentInfected { id: None, .. } => {}
+            Event::DocumentRequested { id, request } => {
+                if !self.applications.contains_key(id) {
+                    return Err(ReplayError::Unknown(format!("{id:?}")));
+                }
+                let key = (*id, request.number);
+                let replayed = ReplayedRequest {
+                    request: request.clone(),
+                    requested_at: recorded_at,
+                    requested_by: String::new(),
+                    received: None,
+                };
+                if self.document_requests.insert(key, replayed).is_some() {
+                    return Err(ReplayError::InvalidTransition(format!("{key:?}")));
+                }
+            }
+            Event::DocumentReceived {
+                id,
+                request,
+                attachment,
+            } => {
+                let key = (*id, *request);
+                let file = self.attachments.get(&(*id, *attachment)).map(|a| a.kind);
+                match self.document_requests.get_mut(&key) {
+                    Some(open) if open.received.is_none() && file == Some(open.request.kind) => {
+                        open.received = Some((*attachment, recorded_at));
+                    }
+                    _ => return Err(ReplayError::InvalidTransition(format!("{key:?}"))),
+                }
+            }
             Event::StaffAccountRevoked { name } => {
                 let entry = self.staff.entry(name.clone()).or_insert((None, false));
                 if entry.1 {

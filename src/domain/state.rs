@@ -211,6 +211,16 @@ impl QueueState {
     /// district's stands, and likewise for each chosen kindergarten and "any". (The cycle
     /// is the district's, shared by every cohort; places for other cohorts move it too, which
     /// no estimate can foresee.)
+    /// Only the place in the cohort of `position` (the same figure, the 1 : 3 cycle played
+    /// out where the district has it on), at the cost of one rank where the cycle is off.
+    pub fn cohort_position(&self, id: ApplicationId) -> Option<u32> {
+        if !self.policy(id.district).interleave_first_priority {
+            return self.waiting.cohort_position(id).map(|(place, _)| place);
+        }
+        let splits = self.waiting.tier_splits(id)?;
+        Some(self.cycle(id.district).turns_before(&splits.cohort) + 1)
+    }
+
     pub fn position(&self, id: ApplicationId) -> Option<Position> {
         let mut position = self.waiting.position(id)?;
         if !self.policy(id.district).interleave_first_priority {
@@ -601,6 +611,12 @@ impl QueueState {
             Event::StaffAccountCreated { .. }
             | Event::StaffAccountChanged { .. }
             | Event::StaffAccountRevoked { .. } => {}
+            // The files are read from their table; the queue's state does not hold them.
+            Event::AttachmentAdded { .. } => {}
+            // Requests are read from their table (the work list's deadlines, the pages).
+            Event::DocumentRequested { .. } | Event::DocumentReceived { .. } => {}
+            // A refused file's record only: nothing of the queue changes.
+            Event::AttachmentInfected { .. } => {}
             Event::ApplicationRegistered(application) => {
                 if !self
                     .catalog
@@ -916,6 +932,12 @@ impl QueueState {
             | Event::StaffAccountRevoked { .. }
             | Event::IntakeRoundOpened(_)
             | Event::IntakeRoundClosed { .. } => Vec::new(),
+            // A file changes no status: the application's page lists its files itself.
+            Event::AttachmentAdded { .. } | Event::AttachmentInfected { .. } => Vec::new(),
+            // Asked and answered are steps of the request the parent sees in its history.
+            Event::DocumentRequested { id, .. } | Event::DocumentReceived { id, .. } => {
+                vec![*id]
+            }
         }
     }
 

@@ -684,6 +684,9 @@ pub struct CategoryView {
     /// Answered only: a retired category takes no new claims.
     #[serde(default)]
     pub retired: bool,
+    /// A claim is verified only with the document attached to the application.
+    #[serde(default)]
+    pub attachment_required: bool,
 }
 
 fn category_of(ctx: &Ctx, view: CategoryView) -> Result<PriorityCategory, ApiError> {
@@ -698,6 +701,7 @@ fn category_of(ctx: &Ctx, view: CategoryView) -> Result<PriorityCategory, ApiErr
         names: names(view.names),
         document: names(view.document),
         retired: false,
+        attachment_required: view.attachment_required,
     })
 }
 
@@ -719,6 +723,7 @@ async fn categories(State(app): State<AppState>, ctx: Ctx) -> Result<Response, A
             names: (&c.names).into(),
             document: (&c.document).into(),
             retired: c.retired,
+            attachment_required: c.attachment_required,
         })
         .collect();
     Ok(ok(false, views))

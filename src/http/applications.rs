@@ -161,6 +161,12 @@ impl Ctx {
         }
     }
 
+    /// For a body the fingerprint middleware leaves alone (a streamed upload): "the same
+    /// request" as the handler defines it.
+    pub(super) fn set_fingerprint(&mut self, fingerprint: [u8; 32]) {
+        self.fingerprint = Some(fingerprint);
+    }
+
     pub fn error(&self, kind: error::ErrorKind) -> ApiError {
         ApiError::new(kind, self.lang)
     }

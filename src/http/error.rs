@@ -334,6 +334,38 @@ errors! {
         "Кезең 5 жылдан аспауы керек.", "Период не может быть длиннее 5 лет.", "The range may be at most 5 years long.";
     DISTRICT_OUT_OF_SCOPE = "district_out_of_scope", FORBIDDEN,
         "Сіз тек өз ауданыңыздың есептерін көре аласыз.", "Вам доступны отчёты только своего района.", "You may see the reports of your own district only.";
+    ATTACHMENT_EMPTY = "attachment_empty", UNPROCESSABLE_ENTITY,
+        "Файл бос.", "Файл пустой.", "The file is empty.";
+    ATTACHMENT_UNSUPPORTED_TYPE = "attachment_unsupported_type", UNSUPPORTED_MEDIA_TYPE,
+        "Тек PDF, JPEG немесе PNG файлдары қабылданады (файлдың мазмұны бойынша, атауы бойынша емес).", "Принимаются только файлы PDF, JPEG или PNG (по содержимому файла, а не по имени).", "Only PDF, JPEG or PNG files are accepted (by their content, not their name).";
+    ATTACHMENT_POLYGLOT = "attachment_polyglot", UNPROCESSABLE_ENTITY,
+        "Файлдың ішінде басқа түрдегі файл бар. Құжатты қайта сканерлеп жіберіңіз.", "Внутри файла есть файл другого типа. Отсканируйте документ заново и отправьте.", "The file holds another kind of file. Scan the document again and send that.";
+    ATTACHMENT_TRUNCATED = "attachment_truncated", UNPROCESSABLE_ENTITY,
+        "Файл толық емес немесе зақымдалған.", "Файл неполный или повреждён.", "The file is incomplete or damaged.";
+    ATTACHMENT_PDF_SCRIPT = "attachment_pdf_script", UNPROCESSABLE_ENTITY,
+        "PDF ішінде скрипттер, іске қосу әрекеттері немесе ендірілген файлдар бар.", "PDF содержит скрипты, действия запуска или вложенные файлы.", "The PDF holds scripts, launch actions or embedded files.";
+    ATTACHMENT_PDF_ENCRYPTED = "attachment_pdf_encrypted", UNPROCESSABLE_ENTITY,
+        "PDF шифрланған. Шифрсыз нұсқасын жіберіңіз.", "PDF зашифрован. Отправьте незашифрованный файл.", "The PDF is encrypted. Send it unencrypted.";
+    ATTACHMENT_TOO_LARGE = "attachment_too_large", PAYLOAD_TOO_LARGE,
+        "Файл тым үлкен.", "Файл слишком большой.", "The file is too large.";
+    ATTACHMENT_TOO_MANY = "attachment_too_many", CONFLICT,
+        "Өтінішке бұдан артық файл тіркеуге болмайды.", "К заявлению больше нельзя прикрепить файлы.", "The application holds as many files as allowed.";
+    ATTACHMENT_TOTAL_TOO_LARGE = "attachment_total_too_large", PAYLOAD_TOO_LARGE,
+        "Өтініштің файлдары бірге шектен асады.", "Файлы заявления вместе превышают допустимый объём.", "The application's files together would pass the limit.";
+    ATTACHMENT_KIND_UNKNOWN = "attachment_kind_unknown", UNPROCESSABLE_ENTITY,
+        "Құжат түрі белгісіз.", "Вид документа неизвестен.", "The kind of document is not known.";
+    ATTACHMENT_KIND_NOT_ACCEPTED = "attachment_kind_not_accepted", UNPROCESSABLE_ENTITY,
+        "Өтініште басымдық құқығы мәлімделмеген: бұл құжат түрі қабылданбайды.", "В заявлении не заявлено право на приоритет: этот вид документа не принимается.", "The application claims no priority: this kind of document is not accepted.";
+    PRIORITY_DOCUMENT_NOT_ATTACHED = "priority_document_not_attached", CONFLICT,
+        "Санат тіркелген құжатты талап етеді: алдымен құжатты сұратыңыз.", "Категория требует прикреплённого документа: сначала запросите документ.", "The category needs an attached document: ask for it first.";
+    ATTACHMENT_INFECTED = "attachment_infected", UNPROCESSABLE_ENTITY,
+        "Антивирус файлдан зиянды бағдарламаны тапты: файл қабылданбады.", "Антивирус обнаружил в файле вредоносную программу: файл не принят.", "The virus scanner found malware in the file: it is refused.";
+    ATTACHMENT_SCANNER_UNAVAILABLE = "attachment_scanner_unavailable", SERVICE_UNAVAILABLE,
+        "Файлдарды антивируспен тексеру уақытша қолжетімсіз: файл қабылданбады, кейінірек қайталаңыз.", "Проверка файлов антивирусом временно недоступна: файл не принят, повторите позже.", "The virus scanner is unavailable for now: the file is refused; try again later.";
+    DOCUMENT_REASON_MISSING = "document_request_reason_missing", UNPROCESSABLE_ENTITY,
+        "Құжатты сұрау үшін ата-ана оқитын себебін жазыңыз (1000 таңбаға дейін).", "Для запроса документа укажите причину, которую прочтёт родитель (до 1000 символов).", "A document request needs a reason the parent will read (up to 1000 characters).";
+    DOCUMENT_ALREADY_REQUESTED = "document_already_requested", CONFLICT,
+        "Осы түрдегі құжат әлдеқашан сұралған және әлі келмеген.", "Документ этого вида уже запрошен и ещё не получен.", "A document of this kind is already asked for and has not arrived yet.";
 }
 
 /// The row of a code the domain names (a bad line of a year's calendar file).
@@ -399,6 +431,7 @@ impl ApiError {
     pub fn from_command(error: CommandError, lang: Lang) -> ApiError {
         let kind = match &error {
             CommandError::Refused(refusal) => refusal_kind(refusal),
+            CommandError::Attachment(refusal) => kind_of_code(refusal.code()),
             CommandError::NotFound => NOT_FOUND,
             CommandError::Conflict(why) => conflict_kind(why),
             CommandError::Forbidden(_) => FORBIDDEN,
@@ -447,6 +480,8 @@ pub fn conflict_kind(why: &str) -> ErrorKind {
         "the last administrator" => LAST_ADMINISTRATOR,
         crate::service::ROUND_OVERLAPS => ROUND_OVERLAPS,
         crate::service::ROUND_CLOSED => ROUND_CLOSED,
+        "the category needs an attached document" => PRIORITY_DOCUMENT_NOT_ATTACHED,
+        crate::service::DOCUMENT_ALREADY_REQUESTED => DOCUMENT_ALREADY_REQUESTED,
         _ => CONFLICT,
     }
 }
@@ -463,6 +498,7 @@ pub fn invalid_kind(why: &str) -> ErrorKind {
         crate::service::ROUND_DATE_PAST => ROUND_DATE_PAST,
         crate::service::ROUND_CLOSES_BEFORE => ROUND_CLOSE_INVALID,
         crate::service::ROUND_KINDERGARTEN_UNKNOWN => ROUND_ORDER_INVALID,
+        crate::service::DOCUMENT_REASON_MISSING => DOCUMENT_REASON_MISSING,
         _ if why.starts_with("calendar ") && why.contains("without a working day") => {
             CALENDAR_BREAK_TOO_LONG
         }

@@ -2,11 +2,13 @@
 //! parent (signed in, or the number and access code) and for staff of its district, who
 //! reach it as they reach the application itself (another parent gets the same 404 as an
 //! unknown number). The application with every personal field, its history, its referrals,
-//! the messages the outbox still holds about it, and who among the staff looked at it. A
+//! the messages the outbox still holds about it, who among the staff looked at it, and the
+//! documents attached (listed with their fingerprints, not their bytes) and asked for. A
 //! staff member's export is recorded in the access log before it is answered.
 
 use super::access_log::{application_log_of, AccessLog};
 use super::applications::{reach, read_blocking, Ctx};
+use super::attachments::{AttachmentView, DocumentRequestView};
 use super::error::ApiError;
 use super::views::{self, ApplicationView, ReferralView};
 use super::{no_store, ok, AppState};
@@ -32,6 +34,13 @@ pub struct SubjectExport {
     pub messages: Vec<StoredMessage>,
     /// Who among the staff looked at it (this export included, when staff asked).
     pub access_log: AccessLog,
+    /// The documents attached: kind, type, size, SHA-256, who attached each and when; not
+    /// their bytes, each of which is a download at
+    /// `/api/v1/applications/{number}/attachments/{ordinal}` (ten files of 10 MB in base64
+    /// would make one answer of 130 MB, held whole in memory to be sent).
+    pub attachments: Vec<AttachmentView>,
+    /// The documents staff asked for, with their reasons, and when each arrived.
+    pub document_requests: Vec<DocumentRequestView>,
 }
 
 /// Everything held about the application (subject access).
@@ -58,14 +67,19 @@ pub(crate) async fn export_of(
     id: crate::domain::application::ApplicationId,
 ) -> Result<SubjectExport, ApiError> {
     let view = super::applications::application_view(app, lang, id).await?;
-    let (held, referrals, messages) = read_blocking(app, lang, move |conn| {
+    let (held, referrals, messages, files) = read_blocking(app, lang, move |conn| {
         Ok((
             store::application(conn, id)?,
             store::referrals_of(conn, id)?,
             store::messages_of(conn, id)?,
+            (
+                store::attachments::list(conn, id)?,
+                store::document_requests::list(conn, id)?,
+            ),
         ))
     })
     .await?;
+    let (attachments, requests) = files;
     let held = held.ok_or_else(|| ApiError::new(super::error::NOT_FOUND, lang))?;
     let access_log = application_log_of(app, lang, id, 0).await?;
     let referrals = {
@@ -81,5 +95,7 @@ pub(crate) async fn export_of(
         referrals,
         messages,
         access_log,
+        attachments: attachments.iter().map(AttachmentView::of_row).collect(),
+        document_requests: requests.iter().map(DocumentRequestView::of).collect(),
     })
 }

@@ -25,6 +25,7 @@ pub mod pages;
 mod access_log;
 mod admin;
 mod applications;
+mod attachments;
 mod auth;
 mod documents;
 pub(crate) mod export;
@@ -93,6 +94,10 @@ pub struct HttpConfig {
     /// Where the daily open-data snapshots are (`[open_data] dir`); when `None`,
     /// `<db>.open-data/` beside the database.
     pub open_data_dir: Option<PathBuf>,
+    /// The limits on attached files (`[attachments]`).
+    pub attachments: crate::domain::attachment::AttachmentLimits,
+    /// The ClamAV daemon that scans them (`[attachments] clamd`), if any.
+    pub clamd: Option<crate::scan::Clamd>,
 }
 
 /// Three: a parent who mistyped a child's IIN or registers siblings sees the answer; a
@@ -113,6 +118,8 @@ impl Default for HttpConfig {
             staff_oidc: None,
             refusals_per_person_per_hour: REFUSALS_PER_PERSON_PER_HOUR,
             open_data_dir: None,
+            attachments: crate::config::AttachmentSettings::default().limits(),
+            clamd: None,
         }
     }
 }
@@ -148,6 +155,12 @@ impl HttpConfig {
             staff_oidc: None,
             refusals_per_person_per_hour: REFUSALS_PER_PERSON_PER_HOUR,
             open_data_dir: config.open_data.dir.clone(),
+            attachments: config.attachments.limits(),
+            clamd: config
+                .attachments
+                .clamd
+                .as_deref()
+                .map(crate::scan::Clamd::parse),
         }
     }
 }
@@ -165,6 +178,8 @@ impl std::fmt::Debug for HttpConfig {
             .field("verifications", &self.verifications)
             .field("oidc", &self.oidc.as_ref().map(|o| &o.issuer))
             .field("staff_oidc", &self.staff_oidc.as_ref().map(|o| &o.issuer))
+            .field("attachments", &self.attachments)
+            .field("clamd", &self.clamd)
             .finish()
     }
 }
@@ -255,6 +270,10 @@ pub struct AppStateInner {
     db: PathBuf,
     /// The daily open-data snapshots, served as files (see `opendata`).
     open_data: PathBuf,
+    /// The limits on attached files.
+    attachments: crate::domain::attachment::AttachmentLimits,
+    /// The ClamAV daemon files are scanned by, if configured.
+    clamd: Option<crate::scan::Clamd>,
 }
 
 #[derive(OpenApi)]
@@ -308,6 +327,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(public::routes())
         .merge(readiness::routes())
         .merge(applications::routes())
+        .merge(attachments::routes())
         .merge(staff::routes())
         .merge(kindergarten::routes())
         .merge(admin::routes())
@@ -383,6 +403,8 @@ pub fn router(
             .open_data_dir
             .unwrap_or_else(|| crate::opendata::default_dir(&db)),
         db,
+        attachments: config.attachments,
+        clamd: config.clamd,
         manual_clock,
         last_probe: Default::default(),
         proxies: config.proxies,
@@ -504,8 +526,24 @@ async fn metrics_endpoint(axum::extract::State(app): axum::extract::State<AppSta
 #[derive(Clone, Copy)]
 struct Fingerprint([u8; 32]);
 
+/// The routes whose bodies are files, read by their handlers as streams.
+const STREAMED_UPLOADS: [&str; 2] = [attachments::UPLOAD_ROUTE, attachments::PAGE_UPLOAD_ROUTE];
+
 async fn fingerprint(request: Request, next: Next) -> Response {
     if !matches!(*request.method(), Method::POST | Method::PUT) {
+        return next.run(request).await;
+    }
+    // A file upload streams its body within its own, larger limit and fingerprints the
+    // file it stored (http/attachments.rs).
+    // So does every multipart/form-data page form: its handler reads it within its own
+    // limits and, when it submits a command, fingerprints what it read (pages::attachments).
+    let matched = request.extensions().get::<axum::extract::MatchedPath>();
+    let multipart = request
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("multipart/form-data"));
+    if multipart || matched.is_some_and(|path| STREAMED_UPLOADS.contains(&path.as_str())) {
         return next.run(request).await;
     }
     let lang = Lang::from_headers(request.headers());

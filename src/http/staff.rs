@@ -11,15 +11,18 @@ use crate::domain::access_log::ViewKind;
 use crate::domain::application::{
     Application, ApplicationId, ApplicationStatus, ClaimStatus, RefusalReason,
 };
+use crate::domain::document_request::{step_counts_from, RequestTimes};
 use crate::domain::local_date;
 use crate::domain::numbers as ids;
 use crate::domain::state::QueueState;
 use crate::service::{Command, Outcome};
+use crate::store::document_requests::{self, RequestRow};
 use crate::store::{self, WorkListQuery};
 use axum::extract::{Path, State};
 use axum::response::Response;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -182,9 +185,12 @@ pub struct WorkItem {
     pub priority_document: Option<String>,
     /// claimed, verified, rejected
     pub priority_status: Option<String>,
-    /// For a claim waiting for an officer: the last day to decide it.
+    /// For a claim waiting for an officer: the last day to decide it (none while a
+    /// document asked for has not arrived: the deadline is paused).
     pub due: Option<NaiveDate>,
     pub overdue: bool,
+    /// A document asked for has not arrived yet: the claim's deadline is paused.
+    pub awaiting_document: bool,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -248,14 +254,19 @@ pub(super) async fn work_list_of(
         after_number: params.after.unwrap_or(0),
         limit,
     };
-    let rows = read_blocking(app, lang, move |conn| store::work_list(conn, &query)).await?;
+    let (rows, requests) = read_blocking(app, lang, move |conn| {
+        let rows = store::work_list(conn, &query)?;
+        let requests = requests_of(conn, &rows)?;
+        Ok((rows, requests))
+    })
+    .await?;
     let full_page = rows.len() as u32 == limit;
     let next_after = rows.last().map(|a| a.id.number.0).filter(|_| full_page);
     let (seen, items): (Vec<ApplicationId>, Vec<WorkItem>) = {
         let state = app.service.read();
         let today = local_date(state_now(app));
         rows.iter()
-            .map(|a| (a.id, work_item(&state, a, today)))
+            .map(|a| (a.id, work_item(&state, a, requests.get(&a.id), today)))
             .filter(|(_, item)| !overdue_only || item.overdue)
             .unzip()
     };
@@ -268,17 +279,45 @@ pub(super) async fn work_list_of(
     Ok(WorkList { items, next_after })
 }
 
+/// The document requests of the listed applications whose claim waits for an officer: the
+/// only ones whose deadline they move.
+fn requests_of(
+    conn: &rusqlite::Connection,
+    rows: &[Application],
+) -> Result<HashMap<ApplicationId, Vec<RequestRow>>, store::StoreError> {
+    let pending: Vec<ApplicationId> = rows
+        .iter()
+        .filter(|a| claim_pending(a))
+        .map(|a| a.id)
+        .collect();
+    document_requests::of_applications(conn, &pending)
+}
+
+fn claim_pending(a: &Application) -> bool {
+    a.status.is_active()
+        && a.priority
+            .as_ref()
+            .is_some_and(|c| c.status == ClaimStatus::Claimed)
+}
+
 /// One application as the work list and the search show it.
-fn work_item(state: &QueueState, a: &Application, today: NaiveDate) -> WorkItem {
+fn work_item(
+    state: &QueueState,
+    a: &Application,
+    requests: Option<&Vec<RequestRow>>,
+    today: NaiveDate,
+) -> WorkItem {
     let claim = a.priority.as_ref();
-    let due = claim
-        .filter(|c| c.status == ClaimStatus::Claimed && a.status.is_active())
-        .map(|_| {
-            state
-                .catalog
-                .calendar
-                .manual_step_due(a.registered_at, MANUAL_STEP_WORKING_DAYS)
-        });
+    let times: Vec<RequestTimes> = requests
+        .map(|rows| rows.iter().map(RequestRow::times).collect())
+        .unwrap_or_default();
+    let counts_from = step_counts_from(a.registered_at, &times);
+    let due = counts_from.filter(|_| claim_pending(a)).map(|from| {
+        state
+            .catalog
+            .calendar
+            .manual_step_due(from, MANUAL_STEP_WORKING_DAYS)
+    });
     WorkItem {
         number: ids::application_number(&state.catalog, a.id),
         registered_at: a.registered_at,
@@ -291,6 +330,7 @@ fn work_item(state: &QueueState, a: &Application, today: NaiveDate) -> WorkItem 
         priority_status: claim.map(|c| super::views::codec_text(&c.status)),
         due,
         overdue: due.is_some_and(|due| due < today),
+        awaiting_document: claim_pending(a) && counts_from.is_none(),
     }
 }
 
@@ -389,9 +429,17 @@ pub(crate) async fn search_of(
     };
     let seen = rows.iter().map(|a| a.id).collect();
     super::access_log::record_views(app, caller, ViewKind::Search, seen, lang).await?;
+    let rows = std::sync::Arc::new(rows);
+    let requests = {
+        let rows = std::sync::Arc::clone(&rows);
+        read_blocking(app, lang, move |conn| requests_of(conn, &rows)).await?
+    };
     let state = app.service.read();
     let today = local_date(state_now(app));
-    let items = rows.iter().map(|a| work_item(&state, a, today)).collect();
+    let items = rows
+        .iter()
+        .map(|a| work_item(&state, a, requests.get(&a.id), today))
+        .collect();
     Ok(WorkList {
         items,
         next_after: None,
@@ -403,7 +451,7 @@ fn state_now(app: &AppState) -> DateTime<Utc> {
 }
 
 /// The path's application, for an officer (or operator) of its district.
-fn officer_reach(
+pub(super) fn officer_reach(
     app: &AppState,
     ctx: &Ctx,
     number: &str,

@@ -6,6 +6,7 @@
 //! by their numbers, which the parent knows, and the kindergarten by its number, name and
 //! address, which are public.
 
+use crate::domain::attachment::AttachmentKind;
 use crate::domain::{deadline, local_offset};
 use chrono::{DateTime, Datelike, Timelike, Utc};
 
@@ -271,10 +272,48 @@ pub fn status_changed(application: &str, change: &Change) -> Texts {
     )
 }
 
+/// Staff asked for a document. The officer's reason stays on the parent's page, not in a
+/// message: it may describe the family's papers, which an e-mail should not carry.
+pub fn document_requested(application: &str, kind: AttachmentKind) -> Texts {
+    let (kind_kk, kind_ru) = match kind {
+        AttachmentKind::PriorityDocument => (
+            "басымдық құқығын растайтын құжат",
+            "документ, подтверждающий право на приоритет",
+        ),
+        AttachmentKind::BirthCertificate => (
+            "баланың туу туралы куәлігі",
+            "свидетельство о рождении ребёнка",
+        ),
+        AttachmentKind::Other => ("құжат", "документ"),
+    };
+    bilingual(
+        format!("Өтініш № {application}: құжат сұралды"),
+        format!("Заявление № {application}: запрошен документ"),
+        format!(
+            "Өтініш № {application} бойынша маман құжатты сұрады: {kind_kk}. Себебін \
+             порталдағы өтініш бетінен қарап, құжатты сол жерде тіркеңіз. Құжат келгенге \
+             дейін өтінішті қарау мерзімі тоқтатылады."
+        ),
+        format!(
+            "По заявлению № {application} специалист запросил документ: {kind_ru}. Причина \
+             указана на странице заявления на портале; прикрепите документ там же. До его \
+             получения срок рассмотрения заявления приостановлен."
+        ),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn a_document_request_names_the_kind_not_the_reason() {
+        let texts = document_requested("ESL-3", AttachmentKind::BirthCertificate);
+        assert!(texts.subject.contains("ESL-3"));
+        assert!(texts.body.contains("туу туралы куәлігі"));
+        assert!(texts.body.contains("свидетельство о рождении"));
+    }
 
     #[test]
     fn dates_are_local_and_an_end_of_day_names_its_day() {

@@ -12,11 +12,15 @@ use crate::domain::application::{
     parse_name, ApplicantForm, Application, ApplicationId, ApplicationStatus, Channel, ClaimStatus,
     NewApplication, Refusal, RefusalReason, RegistrationForm, RegistrationNumber, Satisfaction,
 };
+use crate::domain::attachment::{
+    Accepted, AttachmentKind, AttachmentLimits, AttachmentRecord, AttachmentRefusal,
+};
 use crate::domain::calendar::{end_of_local_day_after, YearCalendar, LONGEST_BREAK_DAYS};
 use crate::domain::catalog::{
     AgeBand, Catalog, District, DistrictId, Group, GroupId, Kindergarten, KindergartenId, Language,
     Names, PriorityCategory, Tier,
 };
+use crate::domain::document_request::{self, DocumentRequest};
 use crate::domain::event::Event;
 use crate::domain::family::{Family, FamilyId, FAMILY_SIZE_MAX};
 use crate::domain::import::{ImportRow, RowError, RowRefusal};
@@ -209,6 +213,31 @@ pub enum Command {
     RetireCategory {
         code: String,
     },
+    /// Attaches a file to the application (the parent, or staff at the desk or the office).
+    /// The bytes were recognised and cleaned by `domain::attachment::accept` before they
+    /// came here; the writer checks the kind against the claim and the application's limits.
+    Attach {
+        id: ApplicationId,
+        kind: AttachmentKind,
+        file: Box<Accepted>,
+        limits: AttachmentLimits,
+    },
+    /// Staff of the district ask the parent for a document of `kind` (missing or
+    /// unreadable), with a reason the parent reads; the claim's deadline pauses until a file
+    /// of that kind arrives.
+    RequestDocument {
+        id: ApplicationId,
+        kind: AttachmentKind,
+        reason: String,
+    },
+    /// Records that clamd found malware in a file sent for `id` (none: with a
+    /// registration); the file itself was refused and is not kept.
+    RecordInfected {
+        id: Option<ApplicationId>,
+        sha256: String,
+        size: u64,
+        signature: String,
+    },
     /// A new staff account; its token is shown once.
     CreateStaff(StaffAccount),
     /// An account's role and scope from now on.
@@ -368,6 +397,8 @@ pub enum Outcome {
         position: Option<Position>,
     },
     Imported(ImportReport),
+    /// The file attached, as the journal recorded it.
+    Attached(AttachmentRecord),
     Done,
 }
 
@@ -437,18 +468,27 @@ pub fn run(command: Command, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
                     "the priority claim was already decided",
                 ));
             }
-            let tier = tx
+            let (tier, attachment_required) = tx
                 .state()
                 .catalog
                 .categories
                 .get(&claim.category)
-                .map(|c| c.tier)
+                .map(|c| (c.tier, c.attachment_required))
                 .ok_or_else(|| {
                     CommandError::Invalid(format!(
                         "category {} is no longer configured",
                         claim.category
                     ))
                 })?;
+            if attachment_required
+                && !tx
+                    .store()
+                    .has_attachment(id, AttachmentKind::PriorityDocument)?
+            {
+                return Err(CommandError::Conflict(
+                    "the category needs an attached document",
+                ));
+            }
             tx.emit(Event::PriorityVerified { id, tier })?;
             Ok(Outcome::Done)
         }
@@ -751,6 +791,30 @@ pub fn run(command: Command, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
                 return Err(CommandError::Conflict("the last administrator"));
             }
             tx.emit(Event::StaffAccountRevoked { name })?;
+            Ok(Outcome::Done)
+        }
+        Command::Attach {
+            id,
+            kind,
+            file,
+            limits,
+        } => attach(id, kind, &file, limits, tx),
+        Command::RequestDocument { id, kind, reason } => request_document(id, kind, &reason, tx),
+        Command::RecordInfected {
+            id,
+            sha256,
+            size,
+            signature,
+        } => {
+            if let Some(id) = id {
+                tx.store().application(id)?.ok_or(CommandError::NotFound)?;
+            }
+            tx.emit(Event::AttachmentInfected {
+                id,
+                sha256,
+                size,
+                signature,
+            })?;
             Ok(Outcome::Done)
         }
         Command::Tick => tick(tx),
@@ -1516,6 +1580,7 @@ fn import(
     tx: &mut Tx<'_>,
 ) -> Result<Outcome, CommandError> {
     let mut report = ImportReport::default();
+    tx.store().widen_cache()?;
     let mut taking = Vec::with_capacity(rows.len());
     for row in rows {
         let district = row.application.district;
@@ -2242,4 +2307,74 @@ fn create_group(new: NewGroup, catalog: &Catalog) -> Result<(Outcome, Event), Co
         closed: false,
     };
     Ok((Outcome::GroupCreated(id), Event::GroupCreated(group)))
+}
+
+/// A file for `id`: a priority document only beside a priority claim, within the limits
+/// on the application's files (counted in the transaction, so two uploads in one batch
+/// cannot both take the last place).
+fn attach(
+    id: ApplicationId,
+    kind: AttachmentKind,
+    file: &Accepted,
+    limits: AttachmentLimits,
+    tx: &mut Tx<'_>,
+) -> Result<Outcome, CommandError> {
+    let application = tx.store().application(id)?.ok_or(CommandError::NotFound)?;
+    if kind == AttachmentKind::PriorityDocument && application.priority.is_none() {
+        return Err(AttachmentRefusal::KindNotAccepted.into());
+    }
+    let held = tx.store().attachments_held(id)?;
+    limits.admit(held.count, held.bytes, file.bytes.len() as u64)?;
+    let record = AttachmentRecord::of(file, kind, held.last_ordinal + 1);
+    let open = tx.store().open_requests(id)?;
+    tx.emit_attachment(id, record.clone(), file)?;
+    if let Some(request) = document_request::answered_by(&open, kind) {
+        tx.emit(Event::DocumentReceived {
+            id,
+            request,
+            attachment: record.ordinal,
+        })?;
+    }
+    Ok(Outcome::Attached(record))
+}
+
+/// Why staff cannot ask for a document: the service's fixed words, each a row of the API's
+/// error table.
+pub const DOCUMENT_REASON_MISSING: &str = "a document request needs a reason";
+pub const DOCUMENT_ALREADY_REQUESTED: &str = "a document of this kind is already asked for";
+
+/// Asks for a document: only of an application still waiting or holding a referral (the
+/// decisions a document serves are made then), a priority document only beside a claim,
+/// one open request per kind.
+fn request_document(
+    id: ApplicationId,
+    kind: AttachmentKind,
+    reason: &str,
+    tx: &mut Tx<'_>,
+) -> Result<Outcome, CommandError> {
+    let application = tx.store().application(id)?.ok_or(CommandError::NotFound)?;
+    if !application.status.is_active() {
+        return Err(CommandError::Conflict(
+            "the application is no longer in the queue",
+        ));
+    }
+    if kind == AttachmentKind::PriorityDocument && application.priority.is_none() {
+        return Err(AttachmentRefusal::KindNotAccepted.into());
+    }
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > document_request::REASON_CHARS_MAX {
+        return Err(CommandError::Invalid(DOCUMENT_REASON_MISSING.into()));
+    }
+    safe_paragraphs(reason)?;
+    let open = tx.store().open_requests(id)?;
+    if document_request::answered_by(&open, kind).is_some() {
+        return Err(CommandError::Conflict(DOCUMENT_ALREADY_REQUESTED));
+    }
+    let request = DocumentRequest {
+        number: tx.store().next_request_number(id)?,
+        kind,
+        reason: reason.to_string(),
+    };
+    tx.emit(Event::DocumentRequested { id, request })?;
+    Ok(Outcome::Done)
 }

@@ -17,8 +17,9 @@ mod writer;
 
 pub use commands::{
     Command, ImportReport, NewDistrict, NewGroup, NewKindergarten, NewPlaces, Outcome, TickReport,
-    PLACES_PER_REPORT_MAX, REFUSAL_TEXT_CHARS_MAX, ROUND_CLOSED, ROUND_CLOSES_BEFORE,
-    ROUND_DATE_PAST, ROUND_KINDERGARTEN_UNKNOWN, ROUND_OVERLAPS,
+    DOCUMENT_ALREADY_REQUESTED, DOCUMENT_REASON_MISSING, PLACES_PER_REPORT_MAX,
+    REFUSAL_TEXT_CHARS_MAX, ROUND_CLOSED, ROUND_CLOSES_BEFORE, ROUND_DATE_PAST,
+    ROUND_KINDERGARTEN_UNKNOWN, ROUND_OVERLAPS,
 };
 pub use scheduler::Wakeup;
 pub use writer::WriterStats;
@@ -49,6 +50,9 @@ pub enum CommandError {
     /// Refused by validation; the reason has a stable code.
     #[error("refused: {0}")]
     Refused(#[from] Refusal),
+    /// An attached file refused (its type, its contents, the limits); stable codes.
+    #[error("attachment refused: {0}")]
+    Attachment(#[from] crate::domain::attachment::AttachmentRefusal),
     #[error("no such application")]
     NotFound,
     /// The command does not fit the current state (e.g. withdrawing a withdrawn application).

@@ -130,6 +130,32 @@ impl Tx<'_> {
 
     /// Records `event` in the journal and the tables, and applies it to memory.
     pub fn emit(&mut self, event: Event) -> Result<(), CommandError> {
+        debug_assert!(
+            !matches!(event, Event::AttachmentAdded { .. }),
+            "an attachment's event goes with its bytes: emit_attachment"
+        );
+        self.emit_recorded(event).map(|_| ())
+    }
+
+    /// Records a file's `AttachmentAdded` event and, in the same transaction, its row with
+    /// the bytes the event fingerprints: neither can be committed without the other.
+    pub fn emit_attachment(
+        &mut self,
+        id: crate::domain::application::ApplicationId,
+        attachment: crate::domain::attachment::AttachmentRecord,
+        accepted: &crate::domain::attachment::Accepted,
+    ) -> Result<(), CommandError> {
+        let event = Event::AttachmentAdded {
+            id,
+            attachment: attachment.clone(),
+        };
+        let recorded = self.emit_recorded(event)?;
+        self.store
+            .insert_attachment(&recorded, id, &attachment, accepted)?;
+        Ok(())
+    }
+
+    fn emit_recorded(&mut self, event: Event) -> Result<RecordedEvent, CommandError> {
         let (seq, hash) = *self.head;
         let recorded = RecordedEvent::seal(seq, hash, self.now, self.actor.clone(), &event);
         // Memory first, for the effects the tables record; should the store then fail, the
@@ -152,7 +178,7 @@ impl Tx<'_> {
         self.store.record(&recorded, &event, &effects)?;
         *self.head = (recorded.seq, recorded.hash);
         self.emitted += 1;
-        Ok(())
+        Ok(recorded)
     }
 }
 

@@ -388,7 +388,11 @@ impl Audit {
             | Event::StaffAccountChanged { .. }
             | Event::StaffAccountRevoked { .. }
             | Event::IntakeRoundOpened(_)
-            | Event::IntakeRoundClosed { .. } => {}
+            | Event::IntakeRoundClosed { .. }
+            | Event::AttachmentAdded { .. }
+            | Event::DocumentRequested { .. }
+            | Event::DocumentReceived { .. }
+            | Event::AttachmentInfected { .. } => {}
         }
         Ok(())
     }

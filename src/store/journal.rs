@@ -78,6 +78,8 @@ impl Store {
             &recorded.hash[..],
         ])?;
         self.project(event, recorded.seq, recorded.recorded_at)?;
+        // A request's row names who asked, which `project` is not given.
+        self.project_document_request(recorded, event)?;
         // The messages it causes, in the same transaction: none without the event.
         self.enqueue_messages(recorded, event)?;
         record_effects(&self.conn, recorded.seq, effects)
@@ -138,11 +140,13 @@ impl Store {
             Event::CategorySet(c) => {
                 self.conn.execute(
                     "INSERT INTO priority_categories (code, tier, name_kk, name_ru, document_kk, \
-                     document_ru, retired) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+                     document_ru, retired, attachment_required) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
                      ON CONFLICT (code) DO UPDATE SET tier = excluded.tier, \
                      name_kk = excluded.name_kk, name_ru = excluded.name_ru, \
                      document_kk = excluded.document_kk, document_ru = excluded.document_ru, \
-                     retired = excluded.retired",
+                     retired = excluded.retired, \
+                     attachment_required = excluded.attachment_required",
                     params![
                         c.code,
                         c.tier.as_u8(),
@@ -150,7 +154,8 @@ impl Store {
                         c.names.ru,
                         c.document.kk,
                         c.document.ru,
-                        c.retired
+                        c.retired,
+                        c.attachment_required
                     ],
                 )?;
             }
@@ -203,6 +208,13 @@ impl Store {
                 )?;
                 expect_one(changed, "intake_rounds", round.0.to_string())?;
             }
+            // The row needs the bytes, which the event does not carry: the writer inserts it
+            // right after this event (`Tx::emit_attachment`, `Store::insert_attachment`).
+            Event::AttachmentAdded { .. } => {}
+            // `Store::project_document_request` (store/document_requests.rs).
+            Event::DocumentRequested { .. } | Event::DocumentReceived { .. } => {}
+            // The journal is its only record (no table): staff find it by its kind.
+            Event::AttachmentInfected { .. } => {}
             Event::StaffAccountRevoked { name } => {
                 let revoked = super::staff::revoke(&self.conn, name, recorded_at)?;
                 if !revoked {

@@ -73,6 +73,17 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0014_import.sql",
         sql: include_str!("../../migrations/0014_import.sql"),
     },
+    // 0015 (0012 was this branch's number when it was written): attached documents, their
+    // bytes inside the database (issue 19).
+    Migration {
+        name: "0015_attachments.sql",
+        sql: include_str!("../../migrations/0015_attachments.sql"),
+    },
+    // 0016: documents asked for (issue 19 §5).
+    Migration {
+        name: "0016_document_requests.sql",
+        sql: include_str!("../../migrations/0016_document_requests.sql"),
+    },
 ];
 
 pub fn schema_version(conn: &Connection) -> Result<usize, StoreError> {

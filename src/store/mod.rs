@@ -8,7 +8,9 @@
 pub mod access_log;
 pub mod anchor;
 mod api;
+pub mod attachments;
 pub mod checkpoint;
+pub mod document_requests;
 pub mod files;
 pub mod integrity;
 pub mod seal;
@@ -31,9 +33,9 @@ pub use outbox::{
 };
 
 pub use read::{
-    for_each_application, for_each_event, for_each_referral, load_catalog, load_reports,
-    load_state, load_waiting_list, place_rows, referral_counters, registration_counters,
-    waiting_counts, Checks, LoadError, LoadedState,
+    for_each_application, for_each_event, for_each_referral, load_catalog, load_positions,
+    load_reports, load_state, load_waiting_list, place_rows, referral_counters,
+    registration_counters, waiting_counts, Checks, LoadError, LoadedState,
 };
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
@@ -166,7 +168,17 @@ pub struct Store {
     anchor: PathBuf,
     /// The anchor file kept open by the writer once it has taken the anchor at start.
     anchor_file: std::cell::RefCell<Option<anchor::AnchorFile>>,
+    /// Whether the page cache was widened for a bulk command (`widen_cache`) and is to be
+    /// narrowed again between batches.
+    widened: std::cell::Cell<bool>,
 }
+
+/// The writer's page cache while a bulk command (an import's batch) runs, in KiB. SQLite's
+/// default (2 MiB) holds far fewer pages than a batch of thousands of rows dirties in the
+/// random-keyed child index, so it spills dirty pages into the WAL in the middle of the
+/// transaction and writes them again at its end; with the whole batch's pages in memory each
+/// is written once, at the commit.
+const BULK_CACHE_KIB: i64 = 256 * 1024;
 
 /// How the writer keeps its database: who checkpoints, where the anchor lives.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -220,6 +232,9 @@ impl Store {
         rebuild_pending(&mut conn)?;
         // Checkpoints run on their own thread (see checkpoint.rs), not inside our COMMITs.
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        // Deleted rows' pages are zeroed, not just freed: an erased attachment's bytes must
+        // not stay readable in the file (store/attachments.rs).
+        conn.pragma_update(None, "secure_delete", "ON")?;
         Ok(Store {
             conn,
             path: path.to_path_buf(),
@@ -233,6 +248,7 @@ impl Store {
                 .clone()
                 .unwrap_or_else(|| anchor::anchor_path(path)),
             anchor_file: Default::default(),
+            widened: Default::default(),
         })
     }
 
@@ -286,7 +302,22 @@ impl Store {
     /// The writer, between batches (no transaction open, the last batch answered): gives way
     /// to a checkpoint that needs the write lock (checkpoint.rs).
     pub fn between_batches(&self) {
+        if self.widened.replace(false) {
+            // Back to SQLite's default: the service's memory stays what start-up measured.
+            if let Err(error) = self.conn.pragma_update(None, "cache_size", -2000) {
+                tracing::error!(%error, "the page cache could not be narrowed again");
+            }
+        }
         self.checkpointer.between_batches();
+    }
+
+    /// Widens the writer's page cache until the end of this batch (see `BULK_CACHE_KIB`).
+    pub fn widen_cache(&self) -> Result<(), StoreError> {
+        if !self.widened.replace(true) {
+            self.conn
+                .pragma_update(None, "cache_size", -BULK_CACHE_KIB)?;
+        }
+        Ok(())
     }
 
     pub fn rollback(&self) -> Result<(), StoreError> {

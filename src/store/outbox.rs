@@ -186,6 +186,22 @@ impl Store {
             Event::ApplicationAgedOut { id, .. } => {
                 self.insert_status_change(seq, now, *id, None, &Change::AgedOut)?;
             }
+            Event::DocumentRequested { id, request } => {
+                let to = self.recipient_of(*id)?;
+                let number = self.application_number(*id)?;
+                // Kind `status_changed` (the outbox's CHECK knows no other fitting one): the
+                // service request now waits for the parent.
+                self.insert_message(&NewMessage {
+                    seq,
+                    kind: MessageKind::StatusChanged,
+                    application: *id,
+                    referral: None,
+                    recipient: &to,
+                    texts: texts::document_requested(&number, request.kind),
+                    created_at: now,
+                    not_before: now,
+                })?;
+            }
             Event::DistrictCreated(_)
             | Event::KindergartenCreated(_)
             | Event::GroupCreated(_)
@@ -217,7 +233,10 @@ impl Store {
             | Event::StaffAccountChanged { .. }
             | Event::StaffAccountRevoked { .. }
             | Event::IntakeRoundOpened(_)
-            | Event::IntakeRoundClosed { .. } => {}
+            | Event::IntakeRoundClosed { .. }
+            | Event::AttachmentAdded { .. }
+            | Event::DocumentReceived { .. }
+            | Event::AttachmentInfected { .. } => {}
         }
         Ok(())
     }

@@ -12,6 +12,7 @@
 //! application is `/my`, held by the session.
 
 mod admin;
+mod attachments;
 mod chart;
 mod kindergarten;
 mod office;
@@ -367,6 +368,11 @@ impl Page {
     }
 
     /// Whether a posted form carries this session's CSRF token.
+    /// "The same request" for a form the fingerprint middleware left unread (multipart).
+    pub fn set_fingerprint(&mut self, fingerprint: [u8; 32]) {
+        self.fingerprint = Some(fingerprint);
+    }
+
     pub fn csrf_ok(&self, fields: &Fields, staff: bool) -> bool {
         self.session_cookie(staff)
             .is_some_and(|c| self.keys.csrf_matches(c, fields.get("csrf")))

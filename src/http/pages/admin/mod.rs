@@ -794,6 +794,11 @@ fn category_fields(page: &Page, form: &FormState, category: Option<&PriorityCate
         (select(page, form, "tier", texts::FIELD_TIER, &tiers(page), tier))
         (field(page, form, "document_kk", texts::FIELD_DOCUMENT_KK, category.map_or("", |c| c.document.kk.as_str()), FieldAttrs::TEXT))
         (field(page, form, "document_ru", texts::FIELD_DOCUMENT_RU, category.map_or("", |c| c.document.ru.as_str()), FieldAttrs::TEXT))
+        div.check {
+            input type="checkbox" id="attachment_required" name="attachment_required" value="1"
+                checked[category.is_some_and(|c| c.attachment_required)];
+            label for="attachment_required" { (page.t(texts::FIELD_ATTACHMENT_REQUIRED)) }
+        }
     }
 }
 
@@ -804,6 +809,7 @@ const CATEGORY_FIELDS: &[&str] = &[
     "tier",
     "document_kk",
     "document_ru",
+    "attachment_required",
 ];
 
 fn category_of(code: &str, fields: &Fields) -> Option<PriorityCategory> {
@@ -821,6 +827,7 @@ fn category_of(code: &str, fields: &Fields) -> Option<PriorityCategory> {
             ru: fields.get("document_ru").trim().to_string(),
         },
         retired: false,
+        attachment_required: fields.get("attachment_required") == "1",
     })
 }
 

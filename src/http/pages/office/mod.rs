@@ -34,7 +34,12 @@ mod texts;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/staff/register", get(desk_form).post(desk_register))
+        .route(
+            "/staff/register",
+            get(desk_form)
+                .post(desk_register)
+                .layer(axum::extract::DefaultBodyLimit::disable()),
+        )
         .route(
             "/staff/register/family",
             get(desk_family_form).post(desk_family),
@@ -88,7 +93,10 @@ pub(super) async fn work_list(app: &AppState, page: &Page, staff: &Staff) -> Res
         Ok(list) => list,
         Err(error) => return page.api_error(error),
     };
-    claims.items.sort_by_key(|item| (!item.overdue, item.due));
+    // Claims paused for a document the parent was asked for come last: nobody can act.
+    claims
+        .items
+        .sort_by_key(|item| (!item.overdue, item.awaiting_document, item.due));
     // Then every application, in the order of registration, a page at a time.
     let all = WorkListParams {
         district: code,
@@ -155,6 +163,7 @@ fn work_table(page: &Page, catalog: &Catalog, items: &[WorkItem], id: &str) -> M
                             td {
                                 @if let Some(due) = item.due { (texts::date(due)) }
                                 @if item.overdue { " " span.tag.alert { (page.t(texts::OVERDUE)) } }
+                                @if item.awaiting_document { span.tag data-testid="awaiting-document" { (page.t(texts::AWAITING_DOCUMENT)) } }
                             }
                             td { (texts::status(lang, &item.status)) }
                             td { (texts::channel(lang, &item.channel)) }
@@ -262,6 +271,18 @@ async fn application(
     if let Err(error) = recorded.await {
         return page.api_error(error);
     }
+    // The documents beside the claim, so that verifying it takes one page (their own
+    // view in the access log).
+    let files = crate::http::attachments::list_of(&app, &caller, page.lang.api(), id).await;
+    let files = match files {
+        Ok(files) => files,
+        Err(error) => return page.api_error(error),
+    };
+    let requests = crate::http::attachments::requests_of(&app, page.lang.api(), id).await;
+    let requests = match requests {
+        Ok(requests) => requests,
+        Err(error) => return page.api_error(error),
+    };
     let catalog = app.service.read().catalog.clone();
     let officer = page
         .staff
@@ -289,6 +310,7 @@ async fn application(
         Some("revoked") => Some(texts::DONE_REVOKED),
         Some("amended") => Some(texts::DONE_AMENDED_FOR_PARENT),
         Some("transfer") => Some(texts::TRANSFER_DONE),
+        Some("requested") => Some(texts::DONE_REQUESTED),
         _ => None,
     };
     // After a revocation: who the freed place went to (a referral number, nothing personal).
@@ -318,6 +340,14 @@ async fn application(
             p { a href=(format!("/staff/applications/{}/export", view.number)) { (page.t(texts::EXPORT_LINK)) } }
             @if let Some(position) = &view.position {
                 p { (page.t(texts::POSITION_IN_COHORT)) ": " strong data-testid="position" { (position.in_cohort) } " " (page.t(texts::POSITION_OF)) " " (position.cohort_size) }
+            }
+            section aria-labelledby="attachments-title" {
+                h2 #attachments-title { (page.t(texts::ATTACHMENTS_TITLE)) }
+                (super::attachments::table(&page, &view.number, &files, true))
+                (super::attachments::requests_list(&page, &requests))
+                @if active {
+                    (ask_document_form(&page, &action("request-document"), view.priority.is_some()))
+                }
             }
             @if officer && (claimed || active) {
                 h2 { (page.t(texts::DECISION_TITLE)) }
@@ -437,6 +467,32 @@ fn attempts_section(page: &Page, attempts: &[crate::http::staff::AttemptView]) -
     }
 }
 
+/// Officers and operators ask the parent for a missing or unreadable document.
+fn ask_document_form(page: &Page, action: &str, claimed: bool) -> Markup {
+    html! {
+        section.card aria-labelledby="ask-document-title" {
+            h3 #ask-document-title { (page.t(texts::ASK_DOCUMENT_TITLE)) }
+            p.hint { (page.t(texts::ASK_DOCUMENT_HINT)) }
+            form method="post" action=(action) {
+                (page.form_guard(true))
+                div.field {
+                    label for="ask-kind" { (page.t(texts::ATTACHMENT_KIND)) }
+                    select id="ask-kind" name="kind" {
+                        @for kind in super::attachments::kinds(claimed) {
+                            option value=(kind.code()) { (page.t(super::attachments::kind_text(kind))) }
+                        }
+                    }
+                }
+                div.field {
+                    label for="ask-reason" { (page.t(texts::ASK_DOCUMENT_REASON)) }
+                    textarea id="ask-reason" name="reason" required maxlength="1000" {}
+                }
+                button type="submit" { (page.t(texts::ASK_DOCUMENT_TITLE)) }
+            }
+        }
+    }
+}
+
 fn refusal_text(reason: RefusalReason) -> texts::T {
     match reason {
         RefusalReason::DocumentsIncomplete => texts::REFUSAL_DOCUMENTS,
@@ -458,7 +514,8 @@ async fn decide(
     }
     // Decisions are the officer's alone (as in the API): operators register, look up and
     // issue new access codes.
-    let (caller, id) = match reach(&app, &page, &number, decision == "access-code") {
+    let operators = matches!(decision.as_str(), "access-code" | "request-document");
+    let (caller, id) = match reach(&app, &page, &number, operators) {
         Ok(reached) => reached,
         Err(error) => return page.api_error(error),
     };
@@ -492,6 +549,20 @@ async fn decide(
                 priority_unconfirmed: fields.get("priority_unconfirmed") == "yes",
             }
         }
+        "request-document" => {
+            let kind = crate::domain::attachment::AttachmentKind::parse(fields.get("kind"));
+            let Ok(kind) = kind else {
+                return page.api_error(ApiError::new(
+                    error::ATTACHMENT_KIND_UNKNOWN,
+                    page.lang.api(),
+                ));
+            };
+            Command::RequestDocument {
+                id,
+                kind,
+                reason: fields.get("reason").trim().to_string(),
+            }
+        }
         "access-code" => Command::ReissueAccessCode {
             id,
             contacts: contacts_of(&fields),
@@ -510,6 +581,7 @@ async fn decide(
             let done = match decision.as_str() {
                 "verify" => "verified",
                 "reject" => "rejected",
+                "request-document" => "requested",
                 _ => "refused",
             };
             see_other(&format!("/staff/applications/{number}?done={done}"))
@@ -572,9 +644,13 @@ async fn desk_form(State(app): State<AppState>, page: Page) -> Response {
     }
 }
 
-async fn desk_register(State(app): State<AppState>, page: Page, body: Bytes) -> Response {
+async fn desk_register(
+    State(app): State<AppState>,
+    page: Page,
+    request: axum::extract::Request,
+) -> Response {
     match desk_of(&page) {
-        Ok(desk) => super::parent::register_at(&app, &page, &desk, &body).await,
+        Ok(desk) => super::parent::register_at(&app, page, &desk, request).await,
         Err(response) => response,
     }
 }

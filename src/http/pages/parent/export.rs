@@ -42,8 +42,46 @@ pub(in crate::http::pages) fn export_content(
         (facts(page, catalog, &export.view))
         (referrals(page, export))
         (messages(page, export))
+        (documents(page, export))
         (history_section(page, &export.view))
         (access_log_section(page, &export.access_log))
+    }
+}
+
+/// The documents attached, each with its fingerprint and a download link, and those
+/// asked for.
+fn documents(page: &Page, export: &SubjectExport) -> Markup {
+    use crate::domain::attachment::AttachmentKind;
+    let kind = |code: &str| -> String {
+        AttachmentKind::parse(code).map_or(code.to_string(), |k| {
+            page.t(crate::http::pages::attachments::kind_text(k))
+                .to_string()
+        })
+    };
+    html! {
+        section aria-labelledby="documents-title" {
+            h2 #documents-title { (page.t(texts::ATTACHMENTS_TITLE)) }
+            @if export.attachments.is_empty() {
+                p { (page.t(texts::ATTACHMENTS_NONE)) }
+            } @else {
+                ul data-testid="export-attachments" { @for file in &export.attachments {
+                    @let path = crate::http::pages::attachments::download_path(&export.view.number, file.ordinal);
+                    li {
+                        strong { (kind(&file.kind)) } " · " (file.media_type) " · " (file.size) " B · "
+                        @if let Some(at) = file.attached_at { (texts::local_time(at)) " · " }
+                        "SHA-256 " code { (file.sha256) } " · "
+                        a href=(path) download { (page.t(texts::ATTACHMENT_DOWNLOAD)) }
+                    }
+                } }
+            }
+            @for request in &export.document_requests {
+                p data-testid="export-request" {
+                    (page.t(texts::DOCUMENT_REQUESTS_TITLE)) ": " strong { (kind(&request.kind)) } " · "
+                    (texts::local_time(request.requested_at)) " · " (request.reason)
+                    @if let Some(at) = request.received_at { " · " (page.t(texts::DOCUMENT_REQUEST_RECEIVED)) " " (texts::local_time(at)) }
+                }
+            }
+        }
     }
 }
 

@@ -5,7 +5,7 @@
 
 use super::public::{district_select, kindergarten_name, language_name};
 use super::session::{ParentSession, PARENT_COOKIE, PARENT_SESSION};
-use super::{see_other, FieldAttrs, Fields, Page};
+use super::{attachments, see_other, FieldAttrs, Fields, Page};
 use crate::domain::application::{
     Channel, NewApplication, Refusal, RegistrationForm, Satisfaction,
 };
@@ -41,7 +41,12 @@ pub(in crate::http::pages) use family::{family_form_at, register_family_at};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/register", get(register_form).post(register))
+        .route(
+            "/register",
+            get(register_form)
+                .post(register)
+                .layer(axum::extract::DefaultBodyLimit::disable()),
+        )
         .route(
             "/register/family",
             get(family::family_form).post(family::register_family),
@@ -49,6 +54,10 @@ pub fn routes() -> Router<AppState> {
         .route("/lookup", get(lookup_form).post(lookup))
         .route("/my", get(my))
         .route("/my/survey", post(survey))
+        .route(
+            "/my/attachments",
+            post(attach).layer(axum::extract::DefaultBodyLimit::disable()),
+        )
         .route("/my/amend", get(amend::amend_form).post(amend::amend))
         .route("/my/export", get(export::export_page))
         .route("/my/{action}", get(confirm).post(act))
@@ -245,18 +254,33 @@ pub(super) fn form_of(fields: &Fields) -> RegistrationForm {
     }
 }
 
-async fn register(State(app): State<AppState>, page: Page, body: Bytes) -> Response {
-    register_at(&app, &page, &Desk::Portal, &body).await
+async fn register(
+    State(app): State<AppState>,
+    page: Page,
+    request: axum::extract::Request,
+) -> Response {
+    register_at(&app, page, &Desk::Portal, request).await
 }
 
 /// A registration posted at `desk`.
+/// The form may carry a scan of the priority document (multipart/form-data): it is
+/// recognised before anything is registered, so a bad file refuses the whole form, and
+/// attached right after the registration.
 pub(in crate::http::pages) async fn register_at(
     app: &AppState,
-    page: &Page,
+    mut page: Page,
     desk: &Desk,
-    body: &[u8],
+    request: axum::extract::Request,
 ) -> Response {
-    let fields = Fields::parse(body);
+    let upload = match attachments::read_form(request, app.attachments.file_bytes_max).await {
+        Ok(upload) => upload,
+        Err(problem) => return attachments::unreadable(&page, problem),
+    };
+    if upload.file.is_some() {
+        page.set_fingerprint(upload.fingerprint(desk.path()));
+    }
+    let page = &page;
+    let fields = upload.fields;
     if !desk.form_ok(page, &fields) {
         return page.form_expired();
     }
@@ -316,6 +340,26 @@ pub(in crate::http::pages) async fn register_at(
             },
         );
     }
+    let scan = match upload.file {
+        None => None,
+        Some(bytes) => match scanned_and_accepted(app, &caller, bytes, lang).await {
+            Ok(file) => Some(file),
+            Err(error) => {
+                let mut response = invalid(
+                    page,
+                    desk,
+                    &catalog,
+                    RegisterForm {
+                        form,
+                        errors: Vec::new(),
+                        general: Some(error.kind.message(lang)),
+                    },
+                );
+                *response.status_mut() = error.kind.status;
+                return response;
+            }
+        },
+    };
     let command = Command::Register {
         form: form.clone(),
         channel: desk.channel(),
@@ -375,6 +419,13 @@ pub(in crate::http::pages) async fn register_at(
         unreachable!("a registration answers Registered")
     };
     let number = ids::application_number(&catalog, application.id);
+    // The registration stands whatever happens to the file: a failure is said, not hidden.
+    let scan_failed = match scan {
+        Some(file) => attach_scan(app, &caller, &application, file, lang)
+            .await
+            .err(),
+        None => None,
+    };
     let prefix = app.service.read().access.get(&application.id).copied();
     let content = html! {
         h1 { (page.t(texts::REGISTERED_TITLE)) }
@@ -391,6 +442,9 @@ pub(in crate::http::pages) async fn register_at(
             }
         }
         p { strong { (page.t(texts::REGISTERED_CODE_WARNING)) } }
+        @if let Some(error) = scan_failed {
+            p.notice.error role="alert" { (error.kind.message(lang)) }
+        }
         div.actions {
             a.button href=(format!("/api/v1/applications/{number}/notice?lang={}", page.lang.code())) { (page.t(texts::PRINT_NOTICE)) }
             a.button.secondary href=(format!("/api/v1/applications/{number}/notice?lang={}&format=pdf", page.lang.code())) { (page.t(texts::PRINT_NOTICE_PDF)) }
@@ -458,7 +512,7 @@ fn register_markup(page: &Page, desk: &Desk, catalog: &Catalog, form: &RegisterF
             }
             div.field { button.secondary type="submit" { (page.t(texts::SHOW)) } }
         }
-        form method="post" action=(desk.path()) novalidate {
+        form method="post" action=(desk.path()) enctype="multipart/form-data" novalidate {
             input type="hidden" name="district" value=(f.district);
             (desk.form_guard(page))
             fieldset {
@@ -498,6 +552,12 @@ fn register_markup(page: &Page, desk: &Desk, catalog: &Catalog, form: &RegisterF
                 p.hint { (page.t(texts::FIELD_PRIORITY_HINT)) }
                 (category_select(page, catalog, f.priority_category.as_deref().unwrap_or(""), error("priority_category")))
                 (super::text_field("priority_document", page.t(texts::FIELD_PRIORITY_DOCUMENT), None, f.priority_document.as_deref().unwrap_or(""), error("priority_document"), FieldAttrs::TEXT.optional()))
+                div.field {
+                    label for="file" { (page.t(texts::FIELD_PRIORITY_SCAN)) }
+                    p.hint id="file-hint" { (page.t(texts::ATTACHMENT_FILE_HINT)) }
+                    input type="file" id="file" name="file" aria-describedby="file-hint"
+                        accept=".pdf,.jpg,.jpeg,.png,application/pdf,image/jpeg,image/png";
+                }
             }
             button type="submit" { (page.t(texts::SUBMIT_REGISTER)) }
         }
@@ -757,7 +817,17 @@ async fn my(State(app): State<AppState>, page: Page) -> Response {
         Some("extended") => Some(texts::DONE_EXTENDED),
         Some("withdrawn") => Some(texts::DONE_WITHDRAWN),
         Some("amended") => Some(texts::DONE_AMENDED),
+        Some("attached") => Some(texts::ATTACHMENT_ADDED),
         _ => None,
+    };
+    let caller = Caller::Session(parent.session);
+    let files = match crate::http::attachments::list_of(&app, &caller, lang, id).await {
+        Ok(files) => files,
+        Err(error) => return page.api_error(error),
+    };
+    let requests = match crate::http::attachments::requests_of(&app, lang, id).await {
+        Ok(requests) => requests,
+        Err(error) => return page.api_error(error),
     };
     let mut points: Vec<_> = history
         .points
@@ -779,6 +849,7 @@ async fn my(State(app): State<AppState>, page: Page) -> Response {
         @if let Some(referral) = &view.referral { (referral_section(&page, &catalog, &view, referral)) }
         @if survey_open { (survey_form(&page)) }
         (actions(&page, &view))
+        (attachments_section(&page, &view, &files, &requests))
         (history_section(&page, &view))
         (access_log_section(&page, &looked))
     };
@@ -786,6 +857,97 @@ async fn my(State(app): State<AppState>, page: Page) -> Response {
         &format!("{} {}", page.t(texts::MY_TITLE), view.number),
         content,
     )
+}
+
+/// The parent's documents: each to download, and a form to attach another.
+fn attachments_section(
+    page: &Page,
+    view: &ApplicationView,
+    files: &[crate::store::attachments::AttachmentRow],
+    requests: &[crate::store::document_requests::RequestRow],
+) -> Markup {
+    let claimed = view.priority.is_some();
+    // The kind asked for first: the form answers the request as it comes.
+    let mut kinds = attachments::kinds(claimed);
+    if let Some(open) = requests.iter().find(|r| r.received.is_none()) {
+        kinds.sort_by_key(|kind| *kind != open.request.kind);
+    }
+    html! {
+        section aria-labelledby="attachments-title" {
+            h2 #attachments-title { (page.t(texts::ATTACHMENTS_TITLE)) }
+            (attachments::requests_list(page, requests))
+            (attachments::table(page, &view.number, files, false))
+            form method="post" action="/my/attachments" enctype="multipart/form-data" {
+                (page.form_guard(false))
+                (attachments::file_inputs(page, &kinds))
+                button type="submit" { (page.t(texts::ATTACHMENT_ADD)) }
+            }
+        }
+    }
+}
+
+/// The file sent with a registration, scanned (when clamd is configured) and recognised.
+async fn scanned_and_accepted(
+    app: &AppState,
+    caller: &Caller,
+    bytes: Vec<u8>,
+    lang: crate::http::error::Lang,
+) -> Result<crate::domain::attachment::Accepted, crate::http::error::ApiError> {
+    let bytes = crate::http::attachments::scanned(app, caller, None, bytes, lang).await?;
+    crate::http::attachments::accept_blocking(bytes, lang).await
+}
+
+/// The scan sent with a registration: the claim's document, or, without a claim, another
+/// document.
+async fn attach_scan(
+    app: &AppState,
+    caller: &Caller,
+    application: &crate::domain::application::Application,
+    file: crate::domain::attachment::Accepted,
+    lang: crate::http::error::Lang,
+) -> Result<(), crate::http::error::ApiError> {
+    use crate::domain::attachment::AttachmentKind;
+    let kind = if application.priority.is_some() {
+        AttachmentKind::PriorityDocument
+    } else {
+        AttachmentKind::Other
+    };
+    let command = Command::Attach {
+        id: application.id,
+        kind,
+        file: Box::new(file),
+        limits: app.attachments,
+    };
+    app.service
+        .submit(command, caller.actor())
+        .await
+        .map(|_| ())
+        .map_err(|e| crate::http::error::ApiError::from_command(e, lang))
+}
+
+/// A document the parent attaches on their application's page.
+async fn attach(
+    State(app): State<AppState>,
+    mut page: Page,
+    request: axum::extract::Request,
+) -> Response {
+    let Some(session) = page.parent.as_ref().map(|parent| parent.session) else {
+        return see_other("/lookup");
+    };
+    let mut upload = match attachments::read_upload(request, app.attachments.file_bytes_max).await {
+        Ok(upload) => upload,
+        Err(problem) => return attachments::unreadable(&page, problem),
+    };
+    page.set_fingerprint(upload.fingerprint("/my/attachments"));
+    if !page.csrf_ok(&upload.fields, false) {
+        return page.form_expired();
+    }
+    let caller = Caller::Session(session);
+    let id = session.application;
+    match attachments::attach_file(&app, &page, &caller, id, &mut upload).await {
+        Ok(()) => see_other("/my?done=attached"),
+        Err(error) => page.api_error(error),
+    }
 }
 
 /// Who among the staff looked at the application (issue 15: "who looked at my application").
