@@ -852,8 +852,13 @@ impl QueueState {
         let touched = self.concerns(event);
         let before: Vec<Option<(i32, i64)>> =
             touched.iter().map(|id| self.cohort_key(*id)).collect();
+        let read = super::reports::Before::read(self, event, &touched);
         self.apply(event)?;
-        self.reports.observe(event, at);
+        // Taken out for the call, which reads the rest of the state: an empty `Reports`
+        // allocates nothing.
+        let mut reports = std::mem::take(&mut self.reports);
+        reports.observe(event, at, read, self);
+        self.reports = reports;
         let mut moves = Vec::new();
         for (id, before) in touched.iter().zip(before) {
             let after = self.cohort_key(*id);

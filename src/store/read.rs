@@ -72,11 +72,11 @@ impl Store {
         integrity
             .join()
             .expect("the integrity check thread does not panic")?;
-        let (head, reports) = chain
+        let head = chain
             .join()
             .expect("the chain check thread does not panic")?;
         let mut state = state?;
-        state.reports = reports;
+        state.reports = load_reports(&self.conn)?;
         if let Some(seal) = &self.seal {
             seal.armed.set(true);
         }
@@ -313,45 +313,40 @@ fn load_access_codes_and_applicants(
     Ok(())
 }
 
-/// Checks the hash chain and, in the same pass over the events, folds the reports'
-/// aggregates, which no table holds (they are counts over the journal's history).
-fn check_chain_at(path: &Path) -> Result<((u64, Hash), Reports), LoadError> {
+/// Checks the hash chain.
+fn check_chain_at(path: &Path) -> Result<(u64, Hash), LoadError> {
     let conn = Store::open_reader(path)?;
     let mut checker = ChainChecker::default();
-    let mut reports = Reports::default();
     let mut broken = None;
     for_each_event(&conn, |event| {
-        if broken.is_none() {
-            broken = checker.check(&event).err();
-        }
-        if broken.is_none() {
-            observe(&mut reports, &event)?;
-        }
+        broken = checker.check(&event).err();
         Ok(broken.is_none())
     })?;
     match broken {
         Some(error) => Err(error.into()),
-        None => Ok((checker.head(), reports)),
+        None => Ok(checker.head()),
     }
 }
 
-fn observe(reports: &mut Reports, recorded: &RecordedEvent) -> Result<(), StoreError> {
-    let event = crate::domain::event::Event::from_payload(&recorded.payload)
-        .map_err(|e| StoreError::corrupt("events", recorded.seq, e))?;
-    reports.observe(&event, recorded.recorded_at);
-    reports.credit(&recorded.actor.0, &event, recorded.recorded_at);
-    Ok(())
-}
-
-/// The reports' aggregates folded from the whole journal (the writer's rebuild after a
-/// failed batch; `verify`, against the replay's).
+/// The reports' aggregates folded from the whole journal, through a replay of the state
+/// (they read each application's entry in the waiting list rather than keep it): the
+/// writer's rebuild after a failed batch, a start-up the stored aggregates do not fit, and
+/// `verify`.
 pub fn load_reports(conn: &Connection) -> Result<Reports, StoreError> {
-    let mut reports = Reports::default();
-    for_each_event(conn, |event| {
-        observe(&mut reports, &event)?;
+    let mut replay = crate::domain::replay::Replay::default();
+    for_each_event(conn, |recorded| {
+        let event = crate::domain::event::Event::from_payload(&recorded.payload)
+            .map_err(|e| StoreError::corrupt("events", recorded.seq, e))?;
+        replay
+            .apply(&event, recorded.recorded_at)
+            .map_err(|e| StoreError::corrupt("events", recorded.seq, e))?;
+        replay
+            .state
+            .reports
+            .credit(&recorded.actor.0, &event, recorded.recorded_at);
         Ok(true)
     })?;
-    Ok(reports)
+    Ok(replay.state.reports)
 }
 
 pub fn load_catalog(conn: &Connection) -> Result<Catalog, StoreError> {

@@ -8,11 +8,13 @@
 //! of the state from the tables, folds the journal once (`store::read::load_reports`).
 //! Months and weeks are those of the local date (`local_date`) of the event's time.
 
-use super::application::{Application, ApplicationId, ApplicationStatus, Choices, Satisfaction};
+use super::application::{Application, ApplicationId, ApplicationStatus, Satisfaction};
 use super::catalog::{DistrictId, GroupId, KindergartenId, Tier};
 use super::event::Event;
 use super::local_date;
-use super::referral::{Lapse, PlaceId, ReferralId};
+use super::referral::{Lapse, PlaceId};
+use super::state::QueueState;
+use super::waiting_list::Waiting;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use std::collections::{BTreeMap, HashMap};
 
@@ -77,30 +79,6 @@ pub enum Question {
     Information,
 }
 
-/// What the aggregates keep of an application.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct AppFacts {
-    birth_year: i32,
-    tier: Tier,
-    registered_on: NaiveDate,
-    /// Empty: any kindergarten of the district.
-    choices: Vec<KindergartenId>,
-    waiting: bool,
-    /// A first referral was issued (the wait is counted once, up to it).
-    referred: bool,
-    /// The priority claim waiting for an officer, since this day.
-    claim_since: Option<NaiveDate>,
-    /// The group the child is enrolled in (through a handed-in referral).
-    enrolled_in: Option<(KindergartenId, Option<GroupId>)>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct ReferralFacts {
-    application: ApplicationId,
-    place: PlaceId,
-    transfer: bool,
-}
-
 /// A place as reported, and when it stopped being open (filled or withdrawn).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PlaceFacts {
@@ -117,8 +95,12 @@ pub type Days = BTreeMap<u32, u32>;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Reports {
-    apps: HashMap<ApplicationId, AppFacts>,
-    referrals: HashMap<ReferralId, ReferralFacts>,
+    /// The undecided priority claims, by the day claimed: the one fact of an application
+    /// the waiting list does not hold (few applications claim; decided, the entry goes).
+    claimed: HashMap<ApplicationId, NaiveDate>,
+    /// Whether an application had its first referral (its wait is counted once): one bit
+    /// per registration number of each district, an eighth of a byte per application.
+    referred: BTreeMap<DistrictId, Vec<u64>>,
     pub places: BTreeMap<PlaceId, PlaceFacts>,
     /// Waiting applications by district, birth year and tier.
     pub queue: BTreeMap<(DistrictId, i32, Tier), u32>,
@@ -164,30 +146,98 @@ fn bump<K: Ord>(map: &mut BTreeMap<K, u32>, key: K, delta: i32) {
     }
 }
 
+/// What the reports read of an application in the state: its waiting-list entry (if it
+/// waits) and the group it is enrolled in (if it is). Read before and after each event, so
+/// that no fact of a waiting or enrolled application is kept twice.
+#[derive(Clone, Debug)]
+pub struct Share {
+    id: ApplicationId,
+    waiting: Option<Waiting>,
+    enrolled: Option<(KindergartenId, Option<GroupId>)>,
+}
+
+impl Share {
+    fn of(state: &QueueState, id: ApplicationId) -> Share {
+        Share {
+            id,
+            waiting: state.waiting.get(id).cloned(),
+            enrolled: state
+                .enrolled
+                .get(&id)
+                .map(|place| (place.kindergarten, place.group)),
+        }
+    }
+}
+
+/// What `observe` needs of the state as it was before the event.
+#[derive(Clone, Debug)]
+pub struct Before {
+    shares: Vec<Share>,
+    /// The live referral the event ends or extends: its application, place and whether a
+    /// transfer (the state forgets it once ended).
+    referral: Option<(ApplicationId, PlaceId, bool)>,
+}
+
+impl Before {
+    /// Reads, before `event` is applied, the applications it concerns (`touched`).
+    pub fn read(state: &QueueState, event: &Event, touched: &[ApplicationId]) -> Before {
+        let referral = match event {
+            Event::ReferralHandedIn { id, .. } | Event::ReferralLapsed { id, .. } => {
+                state.live.get(id).map(|live| {
+                    let referral = &live.referral;
+                    (referral.application, referral.place, referral.transfer)
+                })
+            }
+            _ => None,
+        };
+        Before {
+            shares: touched.iter().map(|id| Share::of(state, *id)).collect(),
+            referral,
+        }
+    }
+}
+
 impl Reports {
-    /// Folds one event, recorded at `at`. Events the state refused never reach here.
-    pub fn observe(&mut self, event: &Event, at: DateTime<Utc>) {
+    /// Folds one event, recorded at `at`, that `state` has just applied; `before` was read
+    /// from the state before. Each concerned application's share of the counts is taken out
+    /// as it was and put back as it is. Events the state refused never reach here.
+    pub fn observe(
+        &mut self,
+        event: &Event,
+        at: DateTime<Utc>,
+        before: Before,
+        state: &QueueState,
+    ) {
         let today = local_date(at);
+        for share in &before.shares {
+            self.count(share, -1);
+        }
+        self.note(event, today, &before);
+        for share in &before.shares {
+            self.count(&Share::of(state, share.id), 1);
+        }
+        for district in week_marked(event, &before) {
+            self.mark_week(district, today);
+        }
+    }
+
+    /// The event's own facts: outcomes, decisions, places, claims, first referrals, survey.
+    fn note(&mut self, event: &Event, today: NaiveDate, before: &Before) {
         let month = month_of(today);
         match event {
             Event::ApplicationRegistered(application)
-            | Event::ApplicationImported { application, .. } => self.register(application, today),
+            | Event::ApplicationImported { application, .. } => self.claim(application),
             Event::ApplicationMoved { from, to } => {
-                self.leave(*from, today);
-                self.register(to, today);
+                self.claimed.remove(from);
+                self.claim(to);
             }
             Event::ApplicationWithdrawn { id }
             | Event::ApplicationAgedOut { id, .. }
-            | Event::ApplicationRefused { id, .. } => self.leave(*id, today),
-            Event::PriorityVerified { id, tier } => {
-                self.decide(*id, *tier, Decision::Verified, today)
+            | Event::ApplicationRefused { id, .. } => {
+                self.claimed.remove(id);
             }
-            Event::PriorityRejected { id, .. } => {
-                self.decide(*id, Tier::General, Decision::Rejected, today)
-            }
-            Event::ApplicationAmended { id, amendment } => self.change(*id, today, |facts| {
-                facts.choices = listed(&amendment.choices);
-            }),
+            Event::PriorityVerified { id, .. } => self.decide(*id, Decision::Verified, month),
+            Event::PriorityRejected { id, .. } => self.decide(*id, Decision::Rejected, month),
             Event::PlacesReported { places } => {
                 for place in places {
                     self.places.insert(
@@ -209,21 +259,10 @@ impl Reports {
                 }
             }
             Event::ReferralIssued { referral, .. } => {
-                self.referrals.insert(
-                    referral.id,
-                    ReferralFacts {
-                        application: referral.application,
-                        place: referral.place,
-                        transfer: referral.transfer,
-                    },
-                );
-                bump(
-                    &mut self.outcomes,
-                    (referral.id.district, month, Outcome::Issued),
-                    1,
-                );
+                let id = referral.id;
+                bump(&mut self.outcomes, (id.district, month, Outcome::Issued), 1);
                 if !referral.transfer {
-                    self.issue(referral.application, today, month);
+                    self.first_referral(referral.application, today, before);
                 }
             }
             Event::ReferralExtended { id, .. } => bump(
@@ -231,28 +270,38 @@ impl Reports {
                 (id.district, month, Outcome::Extended),
                 1,
             ),
-            Event::ReferralHandedIn { id, .. } => self.hand_in(*id, today, month),
-            Event::ReferralLapsed { id, lapse, .. } => self.lapse(*id, lapse, today, month),
-            Event::ChildLeft { id, .. } => {
-                if let Some(group) = self.apps.get_mut(id).and_then(|f| f.enrolled_in.take()) {
-                    bump(&mut self.enrolled, group, -1);
+            Event::ReferralHandedIn { id, .. } => {
+                bump(
+                    &mut self.outcomes,
+                    (id.district, month, Outcome::HandedIn),
+                    1,
+                );
+                if let Some((application, place, _)) = before.referral {
+                    if let Some(place) = self.places.get_mut(&place) {
+                        place.filled_on = Some(today);
+                        self.claimed.remove(&application);
+                    }
                 }
+            }
+            Event::ReferralLapsed { id, lapse, .. } => {
+                let outcome = match lapse {
+                    Lapse::Declined => Outcome::Declined,
+                    Lapse::Expired => Outcome::Expired,
+                    Lapse::Revoked { .. } => Outcome::Revoked,
+                };
+                bump(&mut self.outcomes, (id.district, month, outcome), 1);
             }
             Event::SurveyAnswered {
                 id,
                 process,
                 information,
             } => {
-                bump(
-                    &mut self.survey,
-                    (id.district, month, Question::Process, *process),
-                    1,
-                );
-                bump(
-                    &mut self.survey,
-                    (id.district, month, Question::Information, *information),
-                    1,
-                );
+                for (question, answer) in [
+                    (Question::Process, *process),
+                    (Question::Information, *information),
+                ] {
+                    bump(&mut self.survey, (id.district, month, question, answer), 1);
+                }
             }
             _ => {}
         }
@@ -276,155 +325,77 @@ impl Reports {
         }
     }
 
-    fn register(&mut self, application: &Application, today: NaiveDate) {
-        let waiting = application.status == ApplicationStatus::Queued;
+    /// A registration's undecided claim, counted while the application waits.
+    fn claim(&mut self, application: &Application) {
         let claimed = application
             .priority
             .as_ref()
             .is_some_and(|claim| claim.status == super::application::ClaimStatus::Claimed);
-        let registered_on = local_date(application.registered_at);
-        let facts = AppFacts {
-            birth_year: application.child.birth_date.year(),
-            tier: application.tier,
-            registered_on,
-            choices: listed(&application.choices),
-            waiting,
-            referred: false,
-            claim_since: (claimed && waiting).then_some(registered_on),
-            enrolled_in: None,
-        };
-        let district = application.id.district;
-        self.count(district, &facts, 1);
-        self.apps.insert(application.id, facts);
-        self.mark_week(district, today);
+        if claimed && application.status == ApplicationStatus::Queued {
+            self.claimed
+                .insert(application.id, local_date(application.registered_at));
+        }
     }
 
-    /// Applies `change` to an application's facts, moving its counts with it.
-    fn change(&mut self, id: ApplicationId, today: NaiveDate, change: impl FnOnce(&mut AppFacts)) {
-        let Some(mut facts) = self.apps.remove(&id) else {
+    fn decide(&mut self, id: ApplicationId, decision: Decision, month: Month) {
+        bump(&mut self.decisions, (id.district, month, decision), 1);
+        self.claimed.remove(&id);
+    }
+
+    /// Counts the wait up to an application's first referral, from its entry before it.
+    fn first_referral(&mut self, id: ApplicationId, today: NaiveDate, before: &Before) {
+        let bits = self.referred.entry(id.district).or_default();
+        let (word, bit) = (id.number.0 as usize / 64, id.number.0 % 64);
+        if bits.len() <= word {
+            bits.resize(word + 1, 0);
+        }
+        if bits[word] & 1 << bit != 0 {
             return;
-        };
-        self.count(id.district, &facts, -1);
-        change(&mut facts);
-        self.count(id.district, &facts, 1);
-        self.apps.insert(id, facts);
-        self.mark_week(id.district, today);
-    }
-
-    fn leave(&mut self, id: ApplicationId, today: NaiveDate) {
-        self.change(id, today, |facts| {
-            facts.waiting = false;
-            facts.claim_since = None;
-        });
-    }
-
-    fn decide(&mut self, id: ApplicationId, tier: Tier, decision: Decision, today: NaiveDate) {
-        bump(
-            &mut self.decisions,
-            (id.district, month_of(today), decision),
-            1,
-        );
-        // The state changes the tier of a waiting application only.
-        self.change(id, today, |facts| {
-            facts.claim_since = None;
-            if facts.waiting {
-                facts.tier = tier;
-            }
-        });
-    }
-
-    fn issue(&mut self, id: ApplicationId, today: NaiveDate, month: Month) {
-        let Some(facts) = self.apps.get(&id) else {
-            return;
-        };
-        if !facts.referred {
-            let days = (today - facts.registered_on).num_days().max(0) as u32;
-            let key = (id.district, facts.tier, facts.birth_year, month);
+        }
+        bits[word] |= 1 << bit;
+        let waited = before
+            .shares
+            .iter()
+            .find(|share| share.id == id)
+            .and_then(|share| share.waiting.as_ref());
+        if let Some(waiting) = waited {
+            let days = (today - registered_on(waiting)).num_days().max(0) as u32;
+            let key = (
+                id.district,
+                waiting.key.tier,
+                waiting.cohort(),
+                month_of(today),
+            );
             *self.waited.entry(key).or_default().entry(days).or_insert(0) += 1;
         }
-        self.change(id, today, |facts| {
-            facts.waiting = false;
-            facts.referred = true;
-        });
     }
 
-    fn hand_in(&mut self, id: ReferralId, today: NaiveDate, month: Month) {
-        bump(
-            &mut self.outcomes,
-            (id.district, month, Outcome::HandedIn),
-            1,
-        );
-        let Some(referral) = self.referrals.get(&id).cloned() else {
-            return;
-        };
-        let Some(place) = self.places.get_mut(&referral.place) else {
-            return;
-        };
-        place.filled_on = Some(today);
-        let group = (place.kindergarten, place.group);
-        if let Some(facts) = self.apps.get_mut(&referral.application) {
-            if let Some(old) = facts.enrolled_in.replace(group) {
-                bump(&mut self.enrolled, old, -1);
-            }
-            facts.claim_since = None;
-            bump(&mut self.enrolled, group, 1);
+    /// Adds (`delta` 1) or removes (-1) an application's share of the counts.
+    fn count(&mut self, share: &Share, delta: i32) {
+        if let Some(group) = share.enrolled {
+            bump(&mut self.enrolled, group, delta);
         }
-    }
-
-    fn lapse(&mut self, id: ReferralId, lapse: &Lapse, today: NaiveDate, month: Month) {
-        let outcome = match lapse {
-            Lapse::Declined => Outcome::Declined,
-            Lapse::Expired => Outcome::Expired,
-            Lapse::Revoked { .. } => Outcome::Revoked,
-        };
-        bump(&mut self.outcomes, (id.district, month, outcome), 1);
-        let Some(referral) = self.referrals.get(&id).cloned() else {
+        let Some(waiting) = &share.waiting else {
             return;
         };
-        if referral.transfer {
-            return;
-        }
-        let unconfirmed = matches!(
-            lapse,
-            Lapse::Revoked {
-                priority_unconfirmed: true,
-                ..
-            }
-        );
-        self.change(referral.application, today, |facts| {
-            facts.waiting = true;
-            if unconfirmed {
-                facts.tier = Tier::General;
-            }
-        });
-    }
-
-    /// Adds (`delta` 1) or removes (-1) a waiting application's share of the counts.
-    fn count(&mut self, district: DistrictId, facts: &AppFacts, delta: i32) {
-        if !facts.waiting {
-            return;
-        }
-        bump(
-            &mut self.queue,
-            (district, facts.birth_year, facts.tier),
-            delta,
-        );
+        let district = share.id.district;
+        let (tier, year) = (waiting.key.tier, waiting.cohort());
+        bump(&mut self.queue, (district, year, tier), delta);
         let since = self
             .waiting_since
-            .entry((district, facts.tier, facts.birth_year))
+            .entry((district, tier, year))
             .or_default();
-        bump(since, facts.registered_on, delta);
+        bump(since, registered_on(waiting), delta);
         if since.is_empty() {
-            self.waiting_since
-                .remove(&(district, facts.tier, facts.birth_year));
+            self.waiting_since.remove(&(district, tier, year));
         }
-        if let Some(day) = facts.claim_since {
-            bump(&mut self.claims, (district, day), delta);
+        if let Some(day) = self.claimed.get(&share.id) {
+            bump(&mut self.claims, (district, *day), delta);
         }
-        if facts.choices.is_empty() {
+        if waiting.choices.is_any() {
             bump(&mut self.any_kindergarten, district, delta);
         }
-        for (rank, kindergarten) in facts.choices.iter().enumerate() {
+        for (rank, kindergarten) in waiting.choices.listed().iter().enumerate() {
             let entry = self
                 .by_kindergarten
                 .entry((district, *kindergarten))
@@ -449,11 +420,41 @@ impl Reports {
     }
 }
 
-fn listed(choices: &Choices) -> Vec<KindergartenId> {
-    match choices {
-        Choices::Any => Vec::new(),
-        Choices::Listed(list) => list.clone(),
-    }
+/// The local day an entry was registered on (its key keeps the instant).
+fn registered_on(waiting: &Waiting) -> NaiveDate {
+    let at = DateTime::from_timestamp_micros(waiting.key.registered_at_micros)
+        .expect("a queue key's instant is a valid time");
+    local_date(at)
+}
+
+/// The districts whose weekly total an event marks: those of the applications whose
+/// waiting it may change (a referral to an enrolled child, a transfer, changes none).
+fn week_marked(event: &Event, before: &Before) -> Vec<DistrictId> {
+    let mut districts: Vec<DistrictId> = match event {
+        Event::ApplicationRegistered(_)
+        | Event::ApplicationImported { .. }
+        | Event::ApplicationMoved { .. }
+        | Event::ApplicationWithdrawn { .. }
+        | Event::ApplicationAgedOut { .. }
+        | Event::ApplicationRefused { .. }
+        | Event::PriorityVerified { .. }
+        | Event::PriorityRejected { .. }
+        | Event::ApplicationAmended { .. } => before
+            .shares
+            .iter()
+            .map(|share| share.id.district)
+            .collect(),
+        Event::ReferralIssued { referral, .. } if !referral.transfer => {
+            vec![referral.application.district]
+        }
+        Event::ReferralLapsed { .. } => match before.referral {
+            Some((application, _, false)) => vec![application.district],
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    };
+    districts.dedup();
+    districts
 }
 
 /// The value at rank `ceil(q * n)` (nearest rank) of a histogram of `n` values.
