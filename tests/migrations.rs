@@ -127,6 +127,7 @@ fn shipped_migrations_are_unchanged() {
         "0014_import.sql",
         "0015_attachments.sql",
         "0016_document_requests.sql",
+        "0017_report_aggregates.sql",
     ];
     let digests = [
         "76deefa19b94219a54900b08883d584442856b5c8e0087e603c8c219a052efc0",
@@ -145,6 +146,7 @@ fn shipped_migrations_are_unchanged() {
         "3ed47a6ae31186555b8127a8e61c46116a2d57629060e4a80d78dbf7a8399a6b",
         "b2dfd0f21625924736a4bb989fdff367339d2433512114ee99ab89d6a5a999f3",
         "f981019168e19e6a8865230339997e631afd768615c43b8fbbd740a312747016",
+        "ef0f26ea3a2208b8fbeb0400ea2dfd81a7f6287bc309071e704bc3202854c8ec",
     ];
     assert_eq!(MIGRATIONS.len(), pinned.len(), "pin the new migration here");
     for (migration, (name, digest)) in MIGRATIONS.iter().zip(pinned.iter().zip(digests)) {

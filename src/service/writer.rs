@@ -214,6 +214,22 @@ impl Writer {
             self.process(batch);
             self.parts.store.between_batches();
         }
+        self.save_reports();
+    }
+
+    /// At a clean close, the reports' aggregates into the database beside the journal's head,
+    /// before the store seals the files: the next sealed start reads them instead of
+    /// replaying the journal. A failure costs that start its replay, nothing more.
+    fn save_reports(&self) {
+        let state = self.parts.state.read().expect("state lock poisoned");
+        match self
+            .parts
+            .store
+            .save_reports(self.parts.head.0, &state.reports)
+        {
+            Ok(()) => tracing::info!("the reports' aggregates saved at close"),
+            Err(error) => tracing::warn!(%error, "saving the reports' aggregates failed"),
+        }
     }
 
     /// Waits for one command, then takes whatever else is already waiting, up to BATCH_MAX.

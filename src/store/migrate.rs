@@ -84,6 +84,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0016_document_requests.sql",
         sql: include_str!("../../migrations/0016_document_requests.sql"),
     },
+    // 0017: the reports' aggregates saved at a clean close (the sealed start-up reads them).
+    Migration {
+        name: "0017_report_aggregates.sql",
+        sql: include_str!("../../migrations/0017_report_aggregates.sql"),
+    },
 ];
 
 pub fn schema_version(conn: &Connection) -> Result<usize, StoreError> {

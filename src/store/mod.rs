@@ -24,6 +24,7 @@ pub mod lock;
 pub mod migrate;
 mod outbox;
 mod read;
+pub mod report_aggregates;
 pub mod staff;
 pub use api::*;
 pub use outbox::{

@@ -76,7 +76,16 @@ impl Store {
             .join()
             .expect("the chain check thread does not panic")?;
         let mut state = state?;
-        state.reports = load_reports(&self.conn)?;
+        // Saved at the last clean close: valid only if the files are as sealed then and the
+        // journal ends where they were saved; otherwise the journal is replayed for them.
+        let saved = match checks {
+            Checks::RowsOnly => super::report_aggregates::saved_reports(&self.conn, head.0)?,
+            Checks::Sqlite => None,
+        };
+        state.reports = match saved {
+            Some(reports) => reports,
+            None => load_reports(&self.conn)?,
+        };
         if let Some(seal) = &self.seal {
             seal.armed.set(true);
         }

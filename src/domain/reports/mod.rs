@@ -16,6 +16,7 @@ use super::referral::{Lapse, PlaceId};
 use super::state::QueueState;
 use super::waiting_list::Waiting;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
 /// A month as `year * 100 + month` (202611): ordered, and readable in a CSV.
@@ -33,7 +34,7 @@ pub fn week_of(date: NaiveDate) -> WeekStart {
 }
 
 /// What became of referrals, as the monthly report counts them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Outcome {
     Issued,
     HandedIn,
@@ -66,21 +67,21 @@ impl Outcome {
 }
 
 /// A priority decision, counted per month.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Decision {
     Verified,
     Rejected,
 }
 
 /// The survey's two questions.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Question {
     Process,
     Information,
 }
 
 /// A place as reported, and when it stopped being open (filled or withdrawn).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlaceFacts {
     pub district: DistrictId,
     pub kindergarten: KindergartenId,
@@ -93,35 +94,52 @@ pub struct PlaceFacts {
 /// A histogram of days: how many values were each number of days.
 pub type Days = BTreeMap<u32, u32>;
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// Saved as JSON at a clean close (`store`); maps as lists of pairs, JSON's keys being
+/// strings only.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reports {
     /// The undecided priority claims, by the day claimed: the one fact of an application
     /// the waiting list does not hold (few applications claim; decided, the entry goes).
+    #[serde(with = "entries")]
     claimed: HashMap<ApplicationId, NaiveDate>,
     /// Whether an application had its first referral (its wait is counted once): one bit
     /// per registration number of each district, an eighth of a byte per application.
+    #[serde(with = "entries")]
     referred: BTreeMap<DistrictId, Vec<u64>>,
+    #[serde(with = "entries")]
     pub places: BTreeMap<PlaceId, PlaceFacts>,
     /// Waiting applications by district, birth year and tier.
+    #[serde(with = "entries")]
     pub queue: BTreeMap<(DistrictId, i32, Tier), u32>,
     /// Waiting applications naming each kindergarten: first choice, any choice.
+    #[serde(with = "entries")]
     pub by_kindergarten: BTreeMap<(DistrictId, KindergartenId), (u32, u32)>,
     /// Waiting applications that take any kindergarten of the district.
+    #[serde(with = "entries")]
     pub any_kindergarten: BTreeMap<DistrictId, u32>,
     /// A district's waiting total as the last event of each week left it.
+    #[serde(with = "entries")]
     pub weekly: BTreeMap<(DistrictId, WeekStart), u32>,
     /// Days from registration to the first referral, by the referral's month.
+    #[serde(with = "entries")]
     pub waited: BTreeMap<(DistrictId, Tier, i32, Month), Days>,
     /// The registration days of the applications waiting now.
+    #[serde(with = "entries")]
     pub waiting_since: BTreeMap<(DistrictId, Tier, i32), BTreeMap<NaiveDate, u32>>,
+    #[serde(with = "entries")]
     pub outcomes: BTreeMap<(DistrictId, Month, Outcome), u32>,
+    #[serde(with = "entries")]
     pub decisions: BTreeMap<(DistrictId, Month, Decision), u32>,
     /// Waiting applications' priority claims not yet decided, by the day claimed.
+    #[serde(with = "entries")]
     pub claims: BTreeMap<(DistrictId, NaiveDate), u32>,
+    #[serde(with = "entries")]
     pub survey: BTreeMap<(DistrictId, Month, Question, Satisfaction), u32>,
     /// Priority decisions per staff account (its name) and month: `credit`.
+    #[serde(with = "entries")]
     pub decided_by: BTreeMap<(DistrictId, String, Month), u32>,
     /// Children enrolled in each group now (`None`: a place reported without a group).
+    #[serde(with = "entries")]
     pub enrolled: BTreeMap<(KindergartenId, Option<GroupId>), u32>,
 }
 
@@ -472,6 +490,33 @@ pub fn percentile(days: &Days, q: f64) -> Option<u32> {
         }
     }
     None
+}
+
+/// A map as a list of `(key, value)` pairs, for keys JSON cannot have (tuples, structs).
+mod entries {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<'a, M, K, V, S>(map: &'a M, serializer: S) -> Result<S::Ok, S::Error>
+    where
+        &'a M: IntoIterator<Item = (&'a K, &'a V)>,
+        K: Serialize + 'a,
+        V: Serialize + 'a,
+        S: Serializer,
+    {
+        serializer.collect_seq(map)
+    }
+
+    pub fn deserialize<'de, M, K, V, D>(deserializer: D) -> Result<M, D::Error>
+    where
+        M: FromIterator<(K, V)>,
+        K: Deserialize<'de>,
+        V: Deserialize<'de>,
+        D: Deserializer<'de>,
+    {
+        Ok(Vec::<(K, V)>::deserialize(deserializer)?
+            .into_iter()
+            .collect())
+    }
 }
 
 pub mod public;
