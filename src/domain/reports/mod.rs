@@ -80,16 +80,27 @@ pub enum Question {
     Information,
 }
 
-/// A place as reported, and when it stopped being open (filled or withdrawn).
+/// A place reported and still open (or held by a live referral).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlaceFacts {
     pub district: DistrictId,
     pub kindergarten: KindergartenId,
     pub group: Option<GroupId>,
     pub reported_on: NaiveDate,
-    pub filled_on: Option<NaiveDate>,
-    pub withdrawn_on: Option<NaiveDate>,
 }
+
+/// The places of one group reported on one day that are no longer open (filled or
+/// withdrawn): they can no longer change, so they are kept as counts, not one by one.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClosedPlaces {
+    pub reported: u32,
+    pub filled: u32,
+    /// Their days open, summed: reported to filled or withdrawn.
+    pub days_open: i64,
+}
+
+/// Closed places' key: district, the day reported, kindergarten, group.
+pub type ClosedKey = (DistrictId, NaiveDate, KindergartenId, Option<GroupId>);
 
 /// A histogram of days: how many values were each number of days.
 pub type Days = BTreeMap<u32, u32>;
@@ -106,8 +117,15 @@ pub struct Reports {
     /// per registration number of each district, an eighth of a byte per application.
     #[serde(with = "entries")]
     referred: BTreeMap<DistrictId, Vec<u64>>,
+    /// The places open now (or held by a live referral), one by one.
     #[serde(with = "entries")]
     pub places: BTreeMap<PlaceId, PlaceFacts>,
+    /// The places no longer open, counted by the day reported and group.
+    #[serde(with = "entries")]
+    pub closed: BTreeMap<ClosedKey, ClosedPlaces>,
+    /// Places filled, by district and the month filled.
+    #[serde(with = "entries")]
+    pub filled: BTreeMap<(DistrictId, Month), u32>,
     /// Waiting applications by district, birth year and tier.
     #[serde(with = "entries")]
     pub queue: BTreeMap<(DistrictId, i32, Tier), u32>,
@@ -265,17 +283,11 @@ impl Reports {
                             kindergarten: place.kindergarten,
                             group: place.group,
                             reported_on: local_date(place.reported_at),
-                            filled_on: None,
-                            withdrawn_on: None,
                         },
                     );
                 }
             }
-            Event::PlaceWithdrawn { place, .. } => {
-                if let Some(facts) = self.places.get_mut(place) {
-                    facts.withdrawn_on = Some(today);
-                }
-            }
+            Event::PlaceWithdrawn { place, .. } => self.close_place(*place, today, false),
             Event::ReferralIssued { referral, .. } => {
                 let id = referral.id;
                 bump(&mut self.outcomes, (id.district, month, Outcome::Issued), 1);
@@ -295,8 +307,8 @@ impl Reports {
                     1,
                 );
                 if let Some((application, place, _)) = before.referral {
-                    if let Some(place) = self.places.get_mut(&place) {
-                        place.filled_on = Some(today);
+                    if self.places.contains_key(&place) {
+                        self.close_place(place, today, true);
                         self.claimed.remove(&application);
                     }
                 }
@@ -352,6 +364,26 @@ impl Reports {
         if claimed && application.status == ApplicationStatus::Queued {
             self.claimed
                 .insert(application.id, local_date(application.registered_at));
+        }
+    }
+
+    /// A place filled or withdrawn on `today`: from the open ones into the closed counts.
+    fn close_place(&mut self, place: PlaceId, today: NaiveDate, filled: bool) {
+        let Some(facts) = self.places.remove(&place) else {
+            return;
+        };
+        let key = (
+            facts.district,
+            facts.reported_on,
+            facts.kindergarten,
+            facts.group,
+        );
+        let closed = self.closed.entry(key).or_default();
+        closed.reported += 1;
+        closed.days_open += (today - facts.reported_on).num_days().max(0);
+        if filled {
+            closed.filled += 1;
+            bump(&mut self.filled, (facts.district, month_of(today)), 1);
         }
     }
 

@@ -6,7 +6,8 @@
 
 use super::tables::{table, Cell, Filter, ReportName};
 use super::{month_of, Reports};
-use crate::domain::catalog::{Catalog, Tier};
+use crate::domain::catalog::{Catalog, DistrictId, Tier};
+use chrono::NaiveDate;
 use std::collections::BTreeMap;
 
 /// Counts below this are suppressed.
@@ -125,16 +126,22 @@ fn waits(reports: &Reports, filter: &Filter) -> Vec<(Tier, Shown, Option<u32>)> 
 fn places(reports: &Reports, filter: &Filter) -> Vec<(u32, Shown, Shown)> {
     let mut months: BTreeMap<u32, (u32, u32)> = BTreeMap::new();
     let range = month_of(filter.from)..=month_of(filter.to);
+    let shown = |district: DistrictId| filter.district.is_none_or(|d| d == district);
+    let mut reported = |district: DistrictId, day: NaiveDate, count: u32| {
+        let month = month_of(day);
+        if shown(district) && range.contains(&month) {
+            months.entry(month).or_default().0 += count;
+        }
+    };
     for place in reports.places.values() {
-        if filter.district.is_some_and(|d| d != place.district) {
-            continue;
-        }
-        let reported = month_of(place.reported_on);
-        if range.contains(&reported) {
-            months.entry(reported).or_default().0 += 1;
-        }
-        if let Some(filled) = place.filled_on.map(month_of).filter(|m| range.contains(m)) {
-            months.entry(filled).or_default().1 += 1;
+        reported(place.district, place.reported_on, 1);
+    }
+    for ((district, day, _, _), closed) in &reports.closed {
+        reported(*district, *day, closed.reported);
+    }
+    for ((district, month), count) in &reports.filled {
+        if shown(*district) && range.contains(month) {
+            months.entry(*month).or_default().1 += count;
         }
     }
     paired(
@@ -147,6 +154,63 @@ fn places(reports: &Reports, filter: &Filter) -> Vec<(u32, Shown, Shown)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::catalog::KindergartenId;
+    use crate::domain::referral::PlaceId;
+    use crate::domain::reports::{ClosedPlaces, PlaceFacts};
+
+    /// Places reported per month count the open ones and the closed ones (kept by the day
+    /// reported), and places filled per month come from the month filled; another district
+    /// and months outside the range count in neither.
+    #[test]
+    fn places_per_month_count_open_and_closed_places_of_the_district_and_range() {
+        let (esl, other) = (DistrictId(1), DistrictId(2));
+        let day = |m, d| NaiveDate::from_ymd_opt(2026, m, d).unwrap();
+        let mut reports = Reports::default();
+        for (n, (district, reported_on)) in
+            [(esl, day(3, 2)), (esl, day(3, 30)), (other, day(3, 5))]
+                .into_iter()
+                .enumerate()
+        {
+            let facts = PlaceFacts {
+                district,
+                kindergarten: KindergartenId(1),
+                group: None,
+                reported_on,
+            };
+            reports.places.insert(PlaceId(n as u64 + 1), facts);
+        }
+        let closed = |reported, filled| ClosedPlaces {
+            reported,
+            filled,
+            days_open: 0,
+        };
+        let k = KindergartenId(1);
+        reports
+            .closed
+            .insert((esl, day(3, 10), k, None), closed(6, 5));
+        reports
+            .closed
+            .insert((esl, day(4, 1), k, None), closed(7, 0));
+        reports
+            .closed
+            .insert((esl, day(1, 3), k, None), closed(9, 9));
+        reports
+            .closed
+            .insert((other, day(3, 10), k, None), closed(50, 50));
+        reports.filled.insert((esl, 202604), 5);
+        reports.filled.insert((esl, 202601), 9);
+        reports.filled.insert((other, 202604), 50);
+        let filter = Filter {
+            district: Some(esl),
+            from: day(3, 1),
+            to: day(4, 30),
+            today: day(5, 1),
+        };
+        assert_eq!(
+            places(&reports, &filter),
+            vec![(202603, Some(8), Some(0)), (202604, Some(7), Some(5))]
+        );
+    }
 
     #[test]
     fn small_cells_are_hidden_and_a_lone_one_takes_the_next_smallest_with_it() {

@@ -2,11 +2,12 @@
 //! the pages' accessible table and their chart are all drawn from the same `Table`, so they
 //! cannot disagree. Every report reads only keys of the district asked for (or all), and
 //! months or weeks inside the range: no work grows with the number of applications except
-//! the places report, which walks the places (one per reported place).
+//! the places report, which walks the open places one by one and the closed ones by the day
+//! they were reported (`Reports::closed`).
 
 use super::{month_of, percentile, week_of, Days, Decision, Outcome, Question, Reports};
 use crate::domain::application::Satisfaction;
-use crate::domain::catalog::{Catalog, DistrictId, Tier};
+use crate::domain::catalog::{Catalog, DistrictId, GroupId, KindergartenId, Tier};
 use chrono::NaiveDate;
 use std::collections::BTreeMap;
 
@@ -347,18 +348,29 @@ fn places(reports: &Reports, catalog: &Catalog, filter: &Filter) -> Table {
         }
         let figures = groups.entry((place.kindergarten, place.group)).or_default();
         figures.reported += 1;
-        let end = match (place.filled_on, place.withdrawn_on) {
-            (Some(day), _) => {
-                figures.filled += 1;
-                day
-            }
-            (None, Some(day)) => day,
-            (None, None) => {
-                figures.open += 1;
-                filter.today
-            }
-        };
-        figures.days_open += (end - place.reported_on).num_days().max(0);
+        figures.open += 1;
+        figures.days_open += (filter.today - place.reported_on).num_days().max(0);
+    }
+    // The closed ones by the day reported: each district's range of days, not all of them.
+    let mut districts: Vec<DistrictId> = match filter.district {
+        Some(district) => vec![district],
+        None => reports.closed.keys().map(|key| key.0).collect(),
+    };
+    districts.dedup();
+    for district in districts {
+        let first = (district, filter.from, KindergartenId(0), None);
+        let last = (
+            district,
+            filter.to,
+            KindergartenId(u32::MAX),
+            Some(GroupId(u32::MAX)),
+        );
+        for ((_, _, kindergarten, group), closed) in reports.closed.range(first..=last) {
+            let figures = groups.entry((*kindergarten, *group)).or_default();
+            figures.reported += closed.reported;
+            figures.filled += closed.filled;
+            figures.days_open += closed.days_open;
+        }
     }
     let rows = groups
         .into_iter()
