@@ -127,6 +127,7 @@ pub fn verify_at(
         .map_or(chrono::NaiveDate::MIN, crate::domain::local_date);
     compare_live_state(&rebuilt, &replay.state, today).map_err(VerifyError::Index)?;
     compare_waiting_lists(&rebuilt.waiting, &replay.state.waiting).map_err(VerifyError::Index)?;
+    compare_reports(&conn, &replay, seq)?;
     Ok(VerifyReport {
         events,
         applications,
@@ -235,6 +236,10 @@ fn replay_journal(conn: &Connection) -> Result<(Replay, Histories, (u64, Hash)),
                         reason: e.to_string(),
                     })?;
             histories.add(seq, &effects);
+            replay
+                .state
+                .reports
+                .credit(&recorded.actor.0, &event, recorded.recorded_at);
             // Who asked is the event's actor, which the replay is not given.
             if let Event::DocumentRequested { id, request } = &event {
                 if let Some(asked) = replay.document_requests.get_mut(&(*id, request.number)) {
@@ -858,6 +863,39 @@ fn compare_live_state(
         || rebuilt.catalog.calendar != replayed.catalog.calendar
     {
         return Err("policies or the calendar differ".into());
+    }
+    Ok(())
+}
+
+/// The reports' aggregates (issue 17): those saved at the last clean close, if the journal
+/// still ends where they were saved (a sealed start reads them), equal the replay's; and
+/// the waiting counts by district, birth year and tier equal the applications' rows.
+fn compare_reports(
+    conn: &rusqlite::Connection,
+    replay: &Replay,
+    head: u64,
+) -> Result<(), VerifyError> {
+    let kept = &replay.state.reports;
+    if let Some(saved) = store::report_aggregates::saved_reports(conn, head)? {
+        if saved != *kept {
+            return Err(VerifyError::table(
+                "report_aggregates",
+                "reports",
+                "the reports saved at the last clean close differ from the replay's",
+            ));
+        }
+    }
+    let counted = store::waiting_counts(conn)?;
+    if counted != kept.queue {
+        return Err(VerifyError::table(
+            "applications",
+            "reports",
+            format!(
+                "{} waiting by district, birth year and tier in the rows, {} in the reports",
+                counted.values().sum::<u32>(),
+                kept.queue.values().sum::<u32>()
+            ),
+        ));
     }
     Ok(())
 }

@@ -1961,7 +1961,7 @@ async fn the_openapi_document_lists_every_path_and_metrics_are_exposed() {
     let document = answer.json();
     assert!(document["openapi"].as_str().unwrap().starts_with("3."));
     let paths = document["paths"].as_object().unwrap();
-    let expected: [(&str, &[&str]); 29] = [
+    let expected: [(&str, &[&str]); 31] = [
         ("/api/v1/health", &["get"]),
         ("/api/v1/districts", &["get", "post"]),
         ("/api/v1/kindergartens", &["get", "post"]),
@@ -1991,6 +1991,8 @@ async fn the_openapi_document_lists_every_path_and_metrics_are_exposed() {
         ("/api/v1/applications/search", &["get"]),
         ("/api/v1/access-log", &["get"]),
         ("/api/v1/applications/{number}/access-log", &["get"]),
+        ("/api/v1/reports/{name}", &["get"]),
+        ("/api/v1/statistics", &["get"]),
     ];
     for (path, methods) in expected {
         let item = paths

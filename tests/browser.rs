@@ -2769,6 +2769,71 @@ async fn the_head_and_administrator_pages_pass_axe_in_both_languages() {
     );
 }
 
+/// Issue 17: an officer opens every report (a chart and its table, a range form, the CSV
+/// link), and anyone the public statistics, in Kazakh and in Russian, with no serious or
+/// critical axe violation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_officer_reads_the_reports_and_anyone_the_statistics_in_both_languages() {
+    let site = Site::start(300).await;
+    let esl = site.district("ESL");
+    let officer = site.staff("officer-esl", Role::Officer, Scope::District(esl));
+    let mut failures = Vec::new();
+    for lang in ["kk", "ru"] {
+        let browser = Browser::start(1280, 1000).await;
+        browser.goto(&site.url(&format!("/?lang={lang}"))).await;
+        check_page(
+            &browser,
+            &site,
+            "statistics",
+            lang,
+            "/statistics",
+            &None,
+            &mut failures,
+        )
+        .await;
+        let body = browser.body().await;
+        assert!(body.contains("2022"), "a birth year's row: {body}");
+        sign_in_staff(&browser, &site, &officer).await;
+        browser
+            .click_link(if lang == "kk" {
+                "Есептер"
+            } else {
+                "Отчёты"
+            })
+            .await;
+        check_current(&browser, "reports", lang, &None, &mut failures).await;
+        for name in [
+            "queue",
+            "kindergartens",
+            "trend",
+            "waiting",
+            "still-waiting",
+            "referrals",
+            "places",
+            "manual",
+            "officers",
+            "survey",
+        ] {
+            let path = format!("/staff/reports/{name}");
+            check_page(
+                &browser,
+                &site,
+                &format!("report-{name}"),
+                lang,
+                &path,
+                &None,
+                &mut failures,
+            )
+            .await;
+        }
+        browser.goto(&site.url("/staff/reports/queue")).await;
+        let svg = browser.text("figure.chart svg title").await;
+        assert!(!svg.is_empty(), "the chart has a title");
+        browser.stop().await;
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
 /// Issue 19: a parent attaches the scan of the priority certificate while registering
 /// with the claim; the officer opens the application, sees the scan beside the claim (an
 /// image, inline) and verifies the claim on that page; the parent sees the file on `/my`.

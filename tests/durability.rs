@@ -569,3 +569,62 @@ fn the_childs_index_refuses_a_second_active_application_and_allows_ended_ones() 
     )
     .expect("ended applications of one child may repeat");
 }
+
+/// The reports' aggregates (issue 17, migration 0018): a clean stop saves them beside the
+/// journal's head, and the sealed start reads them (here proved by planting other ones,
+/// which the start then shows and `verify` refuses); a saved row that does not decode, or
+/// that is behind the journal, makes the start replay the journal, which gives the reports
+/// the writer had.
+#[test]
+fn a_sealed_start_reads_the_reports_saved_at_close_and_anything_else_replays() {
+    use kezek::domain::reports::Reports;
+    use kezek::store::{load_reports, seal, Checks, Store, StoreOptions};
+    let (mut app, _) = populated();
+    app.stop();
+    let fold = load_reports(&Store::open_reader(&app.path).unwrap()).unwrap();
+    assert!(!fold.queue.is_empty() && !fold.decisions.is_empty());
+    let saved_seq: i64 = rusqlite::Connection::open(&app.path)
+        .unwrap()
+        .query_row("SELECT seq FROM report_aggregates", [], |r| r.get(0))
+        .unwrap();
+
+    let options = StoreOptions::default();
+    let start = || {
+        let store = Store::open_writer(&app.path, &options).unwrap();
+        let loaded = store.load().unwrap();
+        (loaded.checks, loaded.head.0, loaded.state.reports)
+    };
+    let (checks, head, reports) = start();
+    assert_eq!(checks, Checks::RowsOnly);
+    assert_eq!(head as i64, saved_seq, "saved at the journal's head");
+    assert_eq!(reports, fold, "the saved aggregates are the replay's");
+
+    // Planted in place of the saved ones, and the files sealed again: the start reads what
+    // is saved, and verify holds it against its replay.
+    let plant = |seq: i64, body: &str| {
+        let conn = rusqlite::Connection::open(&app.path).unwrap();
+        conn.execute(
+            "UPDATE report_aggregates SET seq = ?1, body = ?2",
+            rusqlite::params![seq, body],
+        )
+        .unwrap();
+        drop(conn);
+        seal::write(&app.path).unwrap();
+    };
+    let empty = serde_json::to_string(&Reports::default()).unwrap();
+    plant(saved_seq, &empty);
+    let (checks, _, reports) = start();
+    assert_eq!(checks, Checks::RowsOnly);
+    assert_eq!(reports, Reports::default(), "read, not replayed");
+    let failure = verify(&app.path).unwrap_err();
+    assert!(failure.to_string().contains("saved"), "{failure}");
+
+    // Not decodable, or valid at an earlier event: replayed.
+    plant(saved_seq, "{not json");
+    assert_eq!(start().2, fold);
+    plant(saved_seq - 1, &empty);
+    let (checks, _, reports) = start();
+    assert_eq!(checks, Checks::RowsOnly);
+    assert_eq!(reports, fold);
+    assert!(verify(&app.path).is_ok(), "a stale row is no fault");
+}

@@ -23,6 +23,7 @@ pub mod intake;
 pub mod numbers;
 pub mod referral;
 pub mod replay;
+pub mod reports;
 pub mod staff;
 pub mod state;
 pub mod text;

@@ -87,6 +87,9 @@ pub struct QueueState {
     /// The dates of the rounds closed in each district: a place reported for one of them
     /// afterwards is refused (its round allocated already), unless a new round collects it.
     pub closed_rounds: BTreeSet<(DistrictId, chrono::NaiveDate)>,
+    /// The reports' aggregates (issue 17), folded in `apply_tracked`, which knows the
+    /// event's time; start-up folds the journal into them once (`store::read`).
+    pub reports: super::reports::Reports,
 }
 
 /// Who takes a place: one child, or a family that takes places only together (each child
@@ -854,7 +857,13 @@ impl QueueState {
         let touched = self.concerns(event);
         let before: Vec<Option<(i32, i64)>> =
             touched.iter().map(|id| self.cohort_key(*id)).collect();
+        let read = super::reports::Before::read(self, event, &touched);
         self.apply(event)?;
+        // Taken out for the call, which reads the rest of the state: an empty `Reports`
+        // allocates nothing.
+        let mut reports = std::mem::take(&mut self.reports);
+        reports.observe(event, at, read, self);
+        self.reports = reports;
         let mut moves = Vec::new();
         for (id, before) in touched.iter().zip(before) {
             let after = self.cohort_key(*id);

@@ -337,6 +337,13 @@ errors! {
         "Файлдың бірінші жолы README-де сипатталған тақырып емес: ештеңе оқылмады.", "Первая строка файла не совпадает с заголовком из README: ничего не прочитано.", "The file's first line is not the header the README documents: nothing was read.";
     IMPORT_NOT_CSV = "import_not_csv", UNPROCESSABLE_ENTITY,
         "Файл CSV ретінде оқылмайды.", "Файл не читается как CSV.", "The file cannot be read as CSV.";
+    // Reports (issue 17): the date range and the district asked for.
+    REPORT_RANGE_REVERSED = "report_range_reversed", UNPROCESSABLE_ENTITY,
+        "Кезеңнің басы (from) соңынан (to) кейін тұр.", "Начало периода (from) позже его конца (to).", "The range's start (from) is after its end (to).";
+    REPORT_RANGE_TOO_LONG = "report_range_too_long", UNPROCESSABLE_ENTITY,
+        "Кезең 5 жылдан аспауы керек.", "Период не может быть длиннее 5 лет.", "The range may be at most 5 years long.";
+    DISTRICT_OUT_OF_SCOPE = "district_out_of_scope", FORBIDDEN,
+        "Сіз тек өз ауданыңыздың есептерін көре аласыз.", "Вам доступны отчёты только своего района.", "You may see the reports of your own district only.";
     ATTACHMENT_EMPTY = "attachment_empty", UNPROCESSABLE_ENTITY,
         "Файл бос.", "Файл пустой.", "The file is empty.";
     ATTACHMENT_UNSUPPORTED_TYPE = "attachment_unsupported_type", UNSUPPORTED_MEDIA_TYPE,

@@ -35,6 +35,7 @@ mod kindergarten;
 mod opendata;
 mod public;
 mod readiness;
+mod reports;
 mod staff;
 mod views;
 
@@ -335,6 +336,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(access_log::routes())
         .merge(documents::routes())
         .merge(opendata::routes())
+        .merge(reports::routes())
         .split_for_parts();
     error::document_common_errors(&mut openapi);
     (router, openapi)

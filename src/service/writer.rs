@@ -163,7 +163,10 @@ impl Tx<'_> {
         let effects = {
             let mut state = self.state.write().expect("state lock poisoned");
             match state.apply_tracked(&event, self.now) {
-                Ok(effects) => effects,
+                Ok(effects) => {
+                    state.reports.credit(&self.actor.0, &event, self.now);
+                    effects
+                }
                 // The command decided on this state; an event it cannot take is a bug.
                 Err(error) => panic!(
                     "event {} ({}) does not apply: {error}",
@@ -210,6 +213,22 @@ impl Writer {
         while let Some(batch) = self.next_batch() {
             self.process(batch);
             self.parts.store.between_batches();
+        }
+        self.save_reports();
+    }
+
+    /// At a clean close, the reports' aggregates into the database beside the journal's head,
+    /// before the store seals the files: the next sealed start reads them instead of
+    /// replaying the journal. A failure costs that start its replay, nothing more.
+    fn save_reports(&self) {
+        let state = self.parts.state.read().expect("state lock poisoned");
+        match self
+            .parts
+            .store
+            .save_reports(self.parts.head.0, &state.reports)
+        {
+            Ok(()) => tracing::info!("the reports' aggregates saved at close"),
+            Err(error) => tracing::warn!(%error, "saving the reports' aggregates failed"),
         }
     }
 
@@ -368,7 +387,12 @@ impl Writer {
     /// After a failed batch memory may hold events that are not on disk: start again from
     /// the database, the source of truth. If even that fails, nothing can be served safely.
     fn rebuild_memory(&mut self) {
-        match crate::store::load_state(self.parts.store.connection()) {
+        let connection = self.parts.store.connection();
+        let loaded = crate::store::load_state(connection).and_then(|mut state| {
+            state.reports = crate::store::load_reports(connection)?;
+            Ok(state)
+        });
+        match loaded {
             Ok(state) => *self.parts.state.write().expect("state lock poisoned") = state,
             Err(error) => panic!("cannot rebuild the state after a failed batch: {error}"),
         }

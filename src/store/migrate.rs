@@ -89,6 +89,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0017_round_referrals.sql",
         sql: include_str!("../../migrations/0017_round_referrals.sql"),
     },
+    // 0018: the reports' aggregates saved at a clean close (the sealed start-up reads them).
+    Migration {
+        name: "0018_report_aggregates.sql",
+        sql: include_str!("../../migrations/0018_report_aggregates.sql"),
+    },
 ];
 
 pub fn schema_version(conn: &Connection) -> Result<usize, StoreError> {

@@ -24,6 +24,7 @@ pub mod lock;
 pub mod migrate;
 mod outbox;
 mod read;
+pub mod report_aggregates;
 pub mod staff;
 pub use api::*;
 pub use outbox::{
@@ -34,8 +35,8 @@ pub use outbox::{
 
 pub use read::{
     for_each_application, for_each_event, for_each_referral, intake_rounds, load_catalog,
-    load_positions, load_state, load_waiting_list, place_rows, referral_counters,
-    registration_counters, Checks, LoadError, LoadedState, RoundRow,
+    load_positions, load_reports, load_state, load_waiting_list, place_rows, referral_counters,
+    registration_counters, waiting_counts, Checks, LoadError, LoadedState, RoundRow,
 };
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension};

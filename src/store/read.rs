@@ -9,13 +9,14 @@ use crate::domain::application::{
 use crate::domain::calendar::YearCalendar;
 use crate::domain::catalog::{
     AgeBand, Catalog, District, DistrictId, Group, GroupId, Kindergarten, KindergartenId, Language,
-    Names, PriorityCategory,
+    Names, PriorityCategory, Tier,
 };
 use crate::domain::event::{Actor, ChainChecker, ChainError, Hash, RecordedEvent};
 use crate::domain::family::{Family, FamilyId};
 use crate::domain::iin::Iin;
 use crate::domain::intake::{IntakeRound, RoundId};
 use crate::domain::referral::{DistrictPolicy, FreePlace, InterleaveCycle, PlaceId, Referral};
+use crate::domain::reports::Reports;
 use crate::domain::state::QueueState;
 use crate::domain::state::{Counters, Deadline, LiveReferral};
 use crate::domain::transfer::TransferRequest;
@@ -74,7 +75,17 @@ impl Store {
         let head = chain
             .join()
             .expect("the chain check thread does not panic")?;
-        let state = state?;
+        let mut state = state?;
+        // Saved at the last clean close: valid only if the files are as sealed then and the
+        // journal ends where they were saved; otherwise the journal is replayed for them.
+        let saved = match checks {
+            Checks::RowsOnly => super::report_aggregates::saved_reports(&self.conn, head.0)?,
+            Checks::Sqlite => None,
+        };
+        state.reports = match saved {
+            Some(reports) => reports,
+            None => load_reports(&self.conn)?,
+        };
         if let Some(seal) = &self.seal {
             seal.armed.set(true);
         }
@@ -311,20 +322,40 @@ fn load_access_codes_and_applicants(
     Ok(())
 }
 
+/// Checks the hash chain.
 fn check_chain_at(path: &Path) -> Result<(u64, Hash), LoadError> {
     let conn = Store::open_reader(path)?;
     let mut checker = ChainChecker::default();
     let mut broken = None;
     for_each_event(&conn, |event| {
-        if broken.is_none() {
-            broken = checker.check(&event).err();
-        }
+        broken = checker.check(&event).err();
         Ok(broken.is_none())
     })?;
     match broken {
         Some(error) => Err(error.into()),
         None => Ok(checker.head()),
     }
+}
+
+/// The reports' aggregates folded from the whole journal, through a replay of the state
+/// (they read each application's entry in the waiting list rather than keep it): the
+/// writer's rebuild after a failed batch, a start-up the stored aggregates do not fit, and
+/// `verify`.
+pub fn load_reports(conn: &Connection) -> Result<Reports, StoreError> {
+    let mut replay = crate::domain::replay::Replay::default();
+    for_each_event(conn, |recorded| {
+        let event = crate::domain::event::Event::from_payload(&recorded.payload)
+            .map_err(|e| StoreError::corrupt("events", recorded.seq, e))?;
+        replay
+            .apply(&event, recorded.recorded_at)
+            .map_err(|e| StoreError::corrupt("events", recorded.seq, e))?;
+        replay
+            .state
+            .reports
+            .credit(&recorded.actor.0, &event, recorded.recorded_at);
+        Ok(true)
+    })?;
+    Ok(replay.state.reports)
 }
 
 pub fn load_catalog(conn: &Connection) -> Result<Catalog, StoreError> {
@@ -871,4 +902,29 @@ pub fn intake_rounds(conn: &Connection) -> Result<Vec<RoundRow>, StoreError> {
         });
     }
     Ok(out)
+}
+
+/// The waiting applications' rows counted by district, birth year and tier: what `verify`
+/// holds the reports' queue against.
+pub fn waiting_counts(
+    conn: &Connection,
+) -> Result<std::collections::BTreeMap<(DistrictId, i32, Tier), u32>, StoreError> {
+    let mut statement = conn.prepare(
+        "SELECT district_id, CAST(substr(child_birth_date, 1, 4) AS INTEGER), tier, count(*) \
+         FROM applications WHERE status = 'queued' GROUP BY 1, 2, 3",
+    )?;
+    let mut rows = statement.query([])?;
+    let mut counted = std::collections::BTreeMap::new();
+    while let Some(row) = rows.next()? {
+        let tier = match row.get::<_, u8>(2)? {
+            0 => Tier::OutOfTurn,
+            1 => Tier::First,
+            _ => Tier::General,
+        };
+        counted.insert(
+            (DistrictId(row.get(0)?), row.get::<_, i32>(1)?, tier),
+            row.get(3)?,
+        );
+    }
+    Ok(counted)
 }

@@ -13,10 +13,12 @@
 
 mod admin;
 mod attachments;
+mod chart;
 mod kindergarten;
 mod office;
 mod parent;
 mod public;
+mod reports;
 pub mod session;
 mod staff;
 pub mod texts;
@@ -47,6 +49,7 @@ pub fn routes() -> Router<AppState> {
         .merge(office::routes())
         .merge(kindergarten::routes())
         .merge(admin::routes())
+        .merge(reports::routes())
         .layer(axum::middleware::from_fn(same_origin_posts))
 }
 

@@ -256,6 +256,7 @@ pub(super) async fn desk(app: &AppState, page: &Page) -> Response {
                 li { a href="/staff/admin/calendar" { (page.t(texts::CALENDAR_TITLE)) } }
                 li { a href="/staff/admin/import" { (page.t(texts::IMPORT_TITLE)) } }
                 li { a href="/staff/admin/rounds" { (page.t(texts::ROUNDS_TITLE)) } }
+                li { a href="/staff/reports" { (page.t(texts::NAV_REPORTS)) } }
             }
             h2 { (page.t(texts::POLICIES_TITLE)) }
             ul.links {

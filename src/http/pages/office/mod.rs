@@ -115,6 +115,9 @@ pub(super) async fn work_list(app: &AppState, page: &Page, staff: &Staff) -> Res
         page.t(texts::WORK_LIST_TITLE),
         html! {
             h1 { (page.t(texts::WORK_LIST_TITLE)) }
+            @if staff.account.role == Role::Officer {
+                p { a href="/staff/reports" { (page.t(texts::NAV_REPORTS)) } }
+            }
             section.card aria-labelledby="desk-title" {
                 h2 #desk-title { (page.t(texts::DESK_TITLE)) }
                 div.actions {

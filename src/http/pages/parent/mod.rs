@@ -30,7 +30,7 @@ use chrono::Duration;
 use maud::{html, Markup};
 
 mod amend;
-mod chart;
+use super::chart;
 pub(super) mod export;
 mod family;
 mod signin;

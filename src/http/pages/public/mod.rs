@@ -13,6 +13,7 @@ use axum::Router;
 use maud::{html, Markup};
 use texts::PageLang;
 
+mod statistics;
 mod texts;
 
 pub fn routes() -> Router<AppState> {
@@ -20,6 +21,7 @@ pub fn routes() -> Router<AppState> {
         .route("/", get(home))
         .route("/queue", get(queue))
         .route("/protocol", get(protocol))
+        .route("/statistics", get(statistics::statistics))
 }
 
 const QUEUE_PAGE_SIZE: usize = 50;
@@ -42,6 +44,10 @@ async fn home(page: Page) -> Response {
                 li.card {
                     h2 { a href="/queue" { (page.t(texts::HOME_PUBLIC)) } }
                     p { (page.t(texts::HOME_PUBLIC_HINT)) }
+                }
+                li.card {
+                    h2 { a href="/statistics" { (page.t(texts::HOME_STATISTICS)) } }
+                    p { (page.t(texts::HOME_STATISTICS_HINT)) }
                 }
             }
         },

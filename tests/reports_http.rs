@@ -1,0 +1,356 @@
+//! The reports through HTTP (issue 17): an officer's reports scoped to its district, an
+//! administrator's everywhere or filtered, CSV beside JSON, every bad input a row of the
+//! error table, the staff pages, and the public statistics with small cells hidden (and
+//! their complement, so a hidden count is not the shown total minus the rest).
+
+mod common;
+#[path = "common/http.rs"]
+mod http;
+
+use common::{child_iin, date, valid_form};
+use http::{Go, Server};
+use kezek::domain::staff::{Role, Scope};
+use serde_json::Value;
+
+/// Six children born in 2022 and two born in 2023, in ESL.
+async fn city() -> Server {
+    let server = Server::start().await;
+    let app = &server.app;
+    tokio::task::block_in_place(|| {
+        for serial in 1..=8u16 {
+            let mut form = valid_form(serial);
+            if serial > 6 {
+                form.child_birth_date = "2023-01-10".into();
+                form.child_iin = child_iin(date(2023, 1, 10), serial * 2);
+            }
+            app.register(form).unwrap();
+        }
+    });
+    server
+}
+
+fn cookies(answer: &http::Answer, jar: &mut std::collections::BTreeMap<String, String>) -> String {
+    for value in answer.headers.get_all("set-cookie") {
+        let pair = value.to_str().unwrap().split(';').next().unwrap();
+        let (name, value) = pair.split_once('=').unwrap();
+        jar.insert(name.to_string(), value.to_string());
+    }
+    jar.iter()
+        .map(|(n, v)| format!("{n}={v}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn rows(body: &Value) -> Vec<Vec<Value>> {
+    body["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row.as_array().unwrap().clone())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_officer_reads_its_districts_reports_as_json_and_csv() {
+    let server = city().await;
+    let officer = server.officer();
+
+    let queue = server
+        .get("/api/v1/reports/queue")
+        .bearer_auth(&officer)
+        .go()
+        .await;
+    assert_eq!(queue.status, 200, "{}", queue.text);
+    let body = queue.json();
+    assert_eq!(body["district"], "ESL");
+    assert_eq!(
+        rows(&body),
+        vec![
+            vec![Value::from(2022), "general".into(), 6.into()],
+            vec![Value::from(2023), "general".into(), 2.into()],
+        ]
+    );
+
+    let kindergartens = server
+        .get("/api/v1/reports/kindergartens")
+        .bearer_auth(&officer)
+        .go()
+        .await
+        .json();
+    // Every form chooses kindergartens 1 then 2.
+    let first = server.kindergarten_id(0);
+    assert_eq!(rows(&kindergartens)[0][0], first);
+    assert_eq!(rows(&kindergartens)[0][2..], [Value::from(8), 8.into()]);
+
+    let csv = server
+        .get("/api/v1/reports/queue.csv")
+        .bearer_auth(&officer)
+        .go()
+        .await;
+    assert_eq!(csv.status, 200);
+    assert_eq!(csv.headers["content-type"], "text/csv; charset=utf-8");
+    assert_eq!(
+        csv.text,
+        "birth_year,tier,waiting\r\n2022,general,6\r\n2023,general,2\r\n"
+    );
+
+    for name in [
+        "trend",
+        "waiting",
+        "still-waiting",
+        "referrals",
+        "places",
+        "manual",
+        "officers",
+        "survey",
+    ] {
+        let answer = server
+            .get(&format!("/api/v1/reports/{name}"))
+            .bearer_auth(&officer)
+            .go()
+            .await;
+        assert_eq!(answer.status, 200, "{name}: {}", answer.text);
+        assert_eq!(answer.json()["report"], name);
+    }
+    let still = server
+        .get("/api/v1/reports/still-waiting")
+        .bearer_auth(&officer)
+        .go()
+        .await
+        .json();
+    assert_eq!(rows(&still)[0][2], 6, "six of 2022 still wait");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_ranges_districts_and_scopes_are_rows_of_the_error_table() {
+    let server = city().await;
+    let officer = server.officer();
+    let admin = server.admin();
+    let get = |path: &str, token: &str| server.get(path).bearer_auth(token.to_string());
+
+    get(
+        "/api/v1/reports/queue?from=2026-05-01&to=2026-04-01",
+        &officer,
+    )
+    .go()
+    .await
+    .assert_error(422, "report_range_reversed");
+    get(
+        "/api/v1/reports/referrals?from=2020-01-01&to=2026-01-02",
+        &officer,
+    )
+    .go()
+    .await
+    .assert_error(422, "report_range_too_long");
+    // Exactly five years is allowed.
+    let five = get(
+        "/api/v1/reports/referrals?from=2021-01-02&to=2026-01-02",
+        &officer,
+    )
+    .go()
+    .await;
+    assert_eq!(five.status, 200, "{}", five.text);
+    get("/api/v1/reports/queue?district=NOPE", &admin)
+        .go()
+        .await
+        .assert_error(422, "district_unknown");
+    get("/api/v1/reports/queue?district=SAR", &officer)
+        .go()
+        .await
+        .assert_error(403, "district_out_of_scope");
+    get("/api/v1/reports/queue?from=yesterday", &officer)
+        .go()
+        .await
+        .assert_error(400, "query_invalid");
+    get("/api/v1/reports/nothing", &officer)
+        .go()
+        .await
+        .assert_error(404, "not_found");
+    let operator = server.operator();
+    get("/api/v1/reports/queue", &operator)
+        .go()
+        .await
+        .assert_error(403, "forbidden");
+    server
+        .get("/api/v1/reports/queue")
+        .go()
+        .await
+        .assert_error(401, "unauthorized");
+
+    // In Kazakh, from the table.
+    let kk = get("/api/v1/reports/queue?district=SAR", &officer)
+        .header("Accept-Language", "kk")
+        .go()
+        .await
+        .json();
+    assert_eq!(
+        kk["message"],
+        "Сіз тек өз ауданыңыздың есептерін көре аласыз."
+    );
+
+    // The administrator sees everything, or one district.
+    let all = get("/api/v1/reports/queue", &admin).go().await.json();
+    assert_eq!(all["district"], Value::Null);
+    assert_eq!(rows(&all).len(), 2);
+    let sar = get("/api/v1/reports/queue?district=SAR", &admin)
+        .go()
+        .await
+        .json();
+    assert!(rows(&sar).is_empty(), "nobody waits in SAR: {sar}");
+    let kindergarten = server.staff(
+        "kg",
+        Role::Kindergarten,
+        Scope::Kindergarten(server.app.kindergartens[0]),
+    );
+    get("/api/v1/reports/queue", &kindergarten)
+        .go()
+        .await
+        .assert_error(403, "forbidden");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn public_statistics_hide_small_cells_and_their_complement() {
+    let server = city().await;
+    let stats = server.get("/api/v1/statistics").go().await;
+    assert_eq!(stats.status, 200, "{}", stats.text);
+    let body = stats.json();
+    // 2023 has two children: hidden; 2022's six would give them away (the queue's length
+    // is public), so they are hidden too.
+    assert_eq!(
+        body["queue"],
+        serde_json::json!([
+            {"birth_year": 2022, "waiting": null},
+            {"birth_year": 2023, "waiting": null}
+        ])
+    );
+    assert!(!stats.text.contains("iin") && !stats.text.contains("Қасым"));
+
+    for lang in ["kk", "ru"] {
+        let page = server.get(&format!("/statistics?lang={lang}")).go().await;
+        assert_eq!(page.status, 200);
+        assert!(page.text.contains("&lt; 5"), "{}", page.text);
+    }
+    let unknown = server.get("/api/v1/statistics?district=NOPE").go().await;
+    unknown.assert_error(422, "district_unknown");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_staff_pages_draw_each_report_as_a_chart_and_a_table() {
+    let server = city().await;
+    let officer = server.officer();
+    // Pages read the staff cookie; the sign-in form (with its CSRF token) sets it.
+    let mut server = server;
+    server.stop_at_redirects();
+    let mut jar = std::collections::BTreeMap::new();
+    let entrance = server.get("/staff").go().await;
+    let cookie = cookies(&entrance, &mut jar);
+    let csrf = entrance
+        .text
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_default()
+        .to_string();
+    let signed = server
+        .post("/staff/sign-in")
+        .header("cookie", cookie)
+        .form(&[("token", officer.as_str()), ("csrf", csrf.as_str())])
+        .go()
+        .await;
+    assert_eq!(signed.status, 303, "{}", signed.text);
+    let cookie = cookies(&signed, &mut jar);
+    let page = server
+        .get("/staff/reports/queue?lang=ru")
+        .header("Cookie", &cookie)
+        .go()
+        .await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(page.text.contains("<svg"), "a chart");
+    assert_eq!(page.text.matches("<rect").count(), 2, "one bar per row");
+    assert!(page.text.contains("<th scope=\"row\">2022</th>"));
+    let csv = server
+        .get("/staff/reports/queue.csv")
+        .header("Cookie", &cookie)
+        .go()
+        .await;
+    assert!(csv.text.starts_with("birth_year,tier,waiting\r\n"));
+    let other = server
+        .get("/staff/reports/queue?district=SAR")
+        .header("Cookie", &cookie)
+        .go()
+        .await;
+    assert_eq!(other.status, 403);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn claims_waiting_and_each_officers_decisions_are_counted_live() {
+    let server = city().await;
+    let officer = server.officer();
+    let mut claim = valid_form(9);
+    claim.priority_category = Some("large_family".into());
+    claim.priority_document = Some("№ 12".into());
+    let mut other = valid_form(10);
+    other.priority_category = Some("orphan".into());
+    other.priority_document = Some("№ 13".into());
+    let app = &server.app;
+    let (first, second) = tokio::task::block_in_place(|| {
+        (app.register(claim).unwrap(), app.register(other).unwrap())
+    });
+    let manual = |token: String| {
+        let request = server.get("/api/v1/reports/manual").bearer_auth(token);
+        async move { rows(&request.go().await.json()) }
+    };
+    assert_eq!(manual(officer.clone()).await[0][1], 2, "two claims wait");
+
+    let number = |id: kezek::domain::application::ApplicationId| format!("ESL-{}", id.number.0);
+    let verified = server
+        .post(&format!(
+            "/api/v1/applications/{}/priority/verify",
+            number(first.id)
+        ))
+        .bearer_auth(&officer)
+        .go()
+        .await;
+    assert_eq!(verified.status, 200, "{}", verified.text);
+    let rejected = server
+        .post(&format!(
+            "/api/v1/applications/{}/priority/reject",
+            number(second.id)
+        ))
+        .bearer_auth(&officer)
+        .json(&serde_json::json!({"reason": "Құжат жоқ"}))
+        .go()
+        .await;
+    assert_eq!(rejected.status, 200, "{}", rejected.text);
+
+    let now = manual(officer.clone()).await;
+    assert_eq!(now[0][1], 0, "no claim waits: {now:?}");
+    assert_eq!(
+        now[1][3..],
+        [Value::from(1), 1.into()],
+        "one verified, one rejected"
+    );
+    let officers = server
+        .get("/api/v1/reports/officers")
+        .bearer_auth(&officer)
+        .go()
+        .await
+        .json();
+    assert_eq!(
+        rows(&officers)[0][1..],
+        [Value::from("officer-esl"), 2.into()]
+    );
+    // The tier moved with the decision: one out of the general tier now.
+    let queue = server
+        .get("/api/v1/reports/queue")
+        .bearer_auth(&officer)
+        .go()
+        .await
+        .json();
+    let general: i64 = rows(&queue)
+        .iter()
+        .filter(|row| row[1] == "general")
+        .map(|row| row[2].as_i64().unwrap())
+        .sum();
+    assert_eq!(general, 9, "{queue}");
+}
