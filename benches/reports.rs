@@ -150,6 +150,7 @@ fn city() -> Vec<(Event, DateTime<Utc>)> {
                     closed_at: None,
                     reason: None,
                     transfer: false,
+                    round: None,
                 },
                 cycle: None,
             },
