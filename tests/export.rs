@@ -129,24 +129,7 @@ async fn the_officer_reads_the_export_on_a_page_and_the_look_is_logged() {
     let number = registered["number"].as_str().unwrap();
     let code = registered["access_code"].as_str().unwrap();
     let officer = server.officer();
-    let mut jar = std::collections::BTreeMap::new();
-    let entrance = server.get("/staff").go().await;
-    let cookie = cookies(&entrance, &mut jar);
-    let csrf = entrance
-        .text
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .unwrap_or_default()
-        .to_string();
-    let signed_in = server
-        .post("/staff/sign-in")
-        .header("cookie", cookie)
-        .form(&[("token", officer.as_str()), ("csrf", csrf.as_str())])
-        .go()
-        .await;
-    assert_eq!(signed_in.status, 303, "{}", signed_in.text);
-    let cookie = cookies(&signed_in, &mut jar);
+    let cookie = server.staff_page_session(&officer).await;
     let application = server
         .get(&format!("/staff/applications/{number}"))
         .header("cookie", cookie.clone())

@@ -29,18 +29,6 @@ async fn city() -> Server {
     server
 }
 
-fn cookies(answer: &http::Answer, jar: &mut std::collections::BTreeMap<String, String>) -> String {
-    for value in answer.headers.get_all("set-cookie") {
-        let pair = value.to_str().unwrap().split(';').next().unwrap();
-        let (name, value) = pair.split_once('=').unwrap();
-        jar.insert(name.to_string(), value.to_string());
-    }
-    jar.iter()
-        .map(|(n, v)| format!("{n}={v}"))
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
 fn rows(body: &Value) -> Vec<Vec<Value>> {
     body["rows"]
         .as_array()
@@ -241,24 +229,7 @@ async fn the_staff_pages_draw_each_report_as_a_chart_and_a_table() {
     // Pages read the staff cookie; the sign-in form (with its CSRF token) sets it.
     let mut server = server;
     server.stop_at_redirects();
-    let mut jar = std::collections::BTreeMap::new();
-    let entrance = server.get("/staff").go().await;
-    let cookie = cookies(&entrance, &mut jar);
-    let csrf = entrance
-        .text
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .unwrap_or_default()
-        .to_string();
-    let signed = server
-        .post("/staff/sign-in")
-        .header("cookie", cookie)
-        .form(&[("token", officer.as_str()), ("csrf", csrf.as_str())])
-        .go()
-        .await;
-    assert_eq!(signed.status, 303, "{}", signed.text);
-    let cookie = cookies(&signed, &mut jar);
+    let cookie = server.staff_page_session(&officer).await;
     let page = server
         .get("/staff/reports/queue?lang=ru")
         .header("Cookie", &cookie)

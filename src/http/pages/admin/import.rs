@@ -8,7 +8,7 @@ use super::{administrator, back, not_this_role, texts, Page};
 use crate::http::error::{self, ErrorKind};
 use crate::http::AppState;
 use crate::import::{import_bytes, ImportError, ImportOptions, ImportSummary};
-use axum::extract::{FromRequest, Multipart, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use maud::html;
@@ -18,39 +18,6 @@ pub const IMPORT_FILE_BYTES_MAX: usize = 64 * 1024 * 1024;
 
 /// Refused rows listed on the page (all are counted; the command lists every one).
 const REFUSED_SHOWN_MAX: usize = 500;
-
-/// What the form asked, and its file.
-struct ImportUpload {
-    fields: super::Fields,
-    file: Option<Vec<u8>>,
-    too_large: bool,
-}
-
-async fn read_form(request: axum::extract::Request) -> Option<ImportUpload> {
-    let mut multipart = Multipart::from_request(request, &()).await.ok()?;
-    let mut upload = ImportUpload {
-        fields: super::Fields(Vec::new()),
-        file: None,
-        too_large: false,
-    };
-    while let Some(mut field) = multipart.next_field().await.ok()? {
-        let name = field.name().unwrap_or_default().to_string();
-        let mut bytes = Vec::new();
-        while let Some(chunk) = field.chunk().await.ok()? {
-            if bytes.len() + chunk.len() > IMPORT_FILE_BYTES_MAX {
-                upload.too_large = true;
-                return Some(upload);
-            }
-            bytes.extend_from_slice(&chunk);
-        }
-        if name == "file" {
-            upload.file = Some(bytes).filter(|b| !b.is_empty());
-        } else {
-            upload.fields.0.push((name, String::from_utf8(bytes).ok()?));
-        }
-    }
-    Some(upload)
-}
 
 pub async fn import_form(page: Page) -> Response {
     if administrator(&page).is_none() {
@@ -64,7 +31,7 @@ pub async fn run_import(
     page: Page,
     request: axum::extract::Request,
 ) -> Response {
-    let Some(upload) = read_form(request).await else {
+    let Some(upload) = super::read_multipart(request, IMPORT_FILE_BYTES_MAX).await else {
         let message = error::MALFORMED.message(page.lang.api());
         return page.message(StatusCode::BAD_REQUEST, page.t(texts::ERROR_TITLE), message);
     };
@@ -75,7 +42,7 @@ pub async fn run_import(
         return page.form_expired();
     }
     let refuse = |kind: ErrorKind| import_page(&page, kind.status, Some(kind), None);
-    if upload.too_large {
+    if upload.too_large.is_some() {
         return refuse(error::IMPORT_FILE_TOO_LARGE);
     }
     let Some(file) = upload.file else {

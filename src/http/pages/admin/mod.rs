@@ -1737,10 +1737,9 @@ async fn calendar(State(_app): State<AppState>, page: Page) -> Response {
     calendar_page(&page, StatusCode::OK, FormState::default(), None, None)
 }
 
-/// The preview form as it came: its text fields, the uploaded file's bytes (none when no
-/// file was chosen), and the name of a field over `CALENDAR_FILE_BYTES_MAX` (reading stops
-/// there).
-struct CalendarUpload {
+/// An uploaded form as it came: its text fields, the uploaded file's bytes (none when no
+/// file was chosen), and the name of a field over the form's limit (reading stops there).
+struct Upload {
     fields: Fields,
     file: Option<Vec<u8>>,
     too_large: Option<String>,
@@ -1748,8 +1747,8 @@ struct CalendarUpload {
 
 /// Reads the preview form: multipart/form-data from the page, or urlencoded (a paste from a
 /// client without the file input). `None` for a body that is neither.
-async fn read_calendar_form(request: axum::extract::Request) -> Option<CalendarUpload> {
-    use axum::extract::{FromRequest, Multipart};
+async fn read_calendar_form(request: axum::extract::Request) -> Option<Upload> {
+    use axum::extract::FromRequest;
     let multipart = request
         .headers()
         .get(axum::http::header::CONTENT_TYPE)
@@ -1757,14 +1756,21 @@ async fn read_calendar_form(request: axum::extract::Request) -> Option<CalendarU
         .is_some_and(|value| value.starts_with("multipart/form-data"));
     if !multipart {
         let body = Bytes::from_request(request, &()).await.ok()?;
-        return Some(CalendarUpload {
+        return Some(Upload {
             fields: Fields::parse(&body),
             file: None,
             too_large: None,
         });
     }
+    read_multipart(request, CALENDAR_FILE_BYTES_MAX).await
+}
+
+/// A multipart/form-data form: its text fields, and the part named `file` (none when no file
+/// was chosen); reading stops at the first part over `limit`, whose name is kept.
+async fn read_multipart(request: axum::extract::Request, limit: usize) -> Option<Upload> {
+    use axum::extract::{FromRequest, Multipart};
     let mut multipart = Multipart::from_request(request, &()).await.ok()?;
-    let mut upload = CalendarUpload {
+    let mut upload = Upload {
         fields: Fields(Vec::new()),
         file: None,
         too_large: None,
@@ -1773,7 +1779,7 @@ async fn read_calendar_form(request: axum::extract::Request) -> Option<CalendarU
         let name = field.name().unwrap_or_default().to_string();
         let mut bytes = Vec::new();
         while let Some(chunk) = field.chunk().await.ok()? {
-            if bytes.len() + chunk.len() > CALENDAR_FILE_BYTES_MAX {
+            if bytes.len() + chunk.len() > limit {
                 upload.too_large = Some(name);
                 return Some(upload);
             }
