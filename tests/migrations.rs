@@ -129,6 +129,7 @@ fn shipped_migrations_are_unchanged() {
         "0016_document_requests.sql",
         "0017_round_referrals.sql",
         "0018_report_aggregates.sql",
+        "0019_personal_data.sql",
     ];
     let digests = [
         "76deefa19b94219a54900b08883d584442856b5c8e0087e603c8c219a052efc0",
@@ -149,6 +150,7 @@ fn shipped_migrations_are_unchanged() {
         "f981019168e19e6a8865230339997e631afd768615c43b8fbbd740a312747016",
         "3cd4868c43aadd6deac5fcacf1fc299977006218d64c1a4fe02e98b7f81b793f",
         "ef0f26ea3a2208b8fbeb0400ea2dfd81a7f6287bc309071e704bc3202854c8ec",
+        "c224c43f292c76236b42702e0ed09adc3449bcbd8cd3f1be47721bc2620385e2",
     ];
     assert_eq!(MIGRATIONS.len(), pinned.len(), "pin the new migration here");
     for (migration, (name, digest)) in MIGRATIONS.iter().zip(pinned.iter().zip(digests)) {

@@ -156,7 +156,7 @@ fn applicant_name_at(
     reissues: &[&RecordedEvent],
     version: usize,
 ) -> Result<String, StoreError> {
-    let rebound = |recorded: &RecordedEvent| match Event::from_payload(&recorded.payload) {
+    let rebound = |recorded: &RecordedEvent| match recorded.event() {
         Ok(Event::ApplicantRebound { applicant, .. }) => Ok(applicant.full_name),
         _ => Err(StoreError::corrupt(
             "events",
@@ -170,7 +170,7 @@ fn applicant_name_at(
     if !reissues.iter().any(|e| e.kind == REBOUND) {
         return Ok(application.applicant.full_name.clone());
     }
-    match Event::from_payload(&registered.payload) {
+    match registered.event() {
         Ok(Event::ApplicationRegistered(as_registered))
         | Ok(Event::ApplicationImported {
             application: as_registered,
@@ -198,12 +198,12 @@ pub fn refusal(
     }
     let events = store::application_events(conn, id)?;
     let Some((recorded, reason, text)) =
-        events.iter().find_map(
-            |recorded| match Event::from_payload(&recorded.payload).ok()? {
+        events
+            .iter()
+            .find_map(|recorded| match recorded.event().ok()? {
                 Event::ApplicationRefused { reason, text, .. } => Some((recorded, reason, text)),
                 _ => None,
-            },
-        )
+            })
     else {
         return Err(StoreError::corrupt(
             "application_events",
@@ -256,7 +256,7 @@ pub fn referral(
     let mut issued: Option<(Referral, u64)> = None;
     let mut extended: Option<DateTime<Utc>> = None;
     for recorded in &events {
-        match Event::from_payload(&recorded.payload) {
+        match recorded.event() {
             Ok(Event::ReferralIssued { referral, .. }) if referral.id == id => {
                 issued = Some((referral, recorded.seq));
             }

@@ -12,6 +12,7 @@ use super::catalog::{District, DistrictId, Group, Kindergarten, PriorityCategory
 use super::document_request::DocumentRequest;
 use super::family::{Family, FamilyId};
 use super::intake::{IntakeRound, RoundId};
+use super::personal::{self, PersonalPart};
 use super::referral::{
     DistrictPolicy, FreePlace, InterleaveCycle, Lapse, PlaceId, Referral, ReferralId,
 };
@@ -239,6 +240,19 @@ pub enum Event {
         /// The signature clamd named.
         signature: String,
     },
+    /// The application's retention period ended (or an administrator erased an ended
+    /// application): its personal data is gone from every table, the journal's personal
+    /// parts included (`domain::personal`). What is public of it stays.
+    PersonalDataErased {
+        ids: Vec<ApplicationId>,
+    },
+    /// The journal was rewritten into public forms and personal parts (migration 0019): the
+    /// chain before this event is the rewritten one; `old_seq` and `old_hash` are the head
+    /// of the chain as it stood before, which auditors may hold from the audit feed.
+    JournalRewritten {
+        old_seq: u64,
+        old_hash: String,
+    },
 }
 
 impl Event {
@@ -287,6 +301,8 @@ impl Event {
             Event::DocumentRequested { .. } => "document_requested",
             Event::DocumentReceived { .. } => "document_received",
             Event::AttachmentInfected { .. } => "attachment_infected",
+            Event::PersonalDataErased { .. } => "personal_data_erased",
+            Event::JournalRewritten { .. } => "journal_rewritten",
         }
     }
 
@@ -331,9 +347,21 @@ pub struct RecordedEvent {
     pub recorded_at: DateTime<Utc>,
     pub actor: Actor,
     pub kind: String,
+    /// The event's public form (`domain::personal`): what the chain hashes.
     pub payload: String,
     pub prev_hash: Hash,
     pub hash: Hash,
+    /// Its personal fields, for an event that names people and is not erased.
+    pub personal: Option<PersonalPart>,
+}
+
+/// Why a journaled event does not decode.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("{0}")]
+    Json(#[from] serde_json::Error),
+    #[error("{0}")]
+    Personal(#[from] super::personal::JoinError),
 }
 
 /// SHA-256 over the previous hash and the event's fields, each length-prefixed so that no
@@ -365,10 +393,17 @@ impl RecordedEvent {
         recorded_at: DateTime<Utc>,
         actor: Actor,
         event: &Event,
+        salt: [u8; 16],
     ) -> RecordedEvent {
         let seq = prev_seq + 1;
-        let payload = event.to_payload();
         let kind = event.kind().to_string();
+        let (payload, personal) = if personal::names_people(&kind) {
+            let whole = serde_json::to_value(event).expect("events serialize");
+            let (public, part) = personal::split(&kind, whole, salt);
+            (public.to_string(), part)
+        } else {
+            (event.to_payload(), None)
+        };
         let hash = chain_hash(
             &prev_hash,
             seq,
@@ -385,7 +420,19 @@ impl RecordedEvent {
             payload,
             prev_hash,
             hash,
+            personal,
         }
+    }
+
+    /// The event itself: the public form joined with its personal part, or with the
+    /// placeholders of erased data when the part was erased.
+    pub fn event(&self) -> Result<Event, DecodeError> {
+        if !personal::names_people(&self.kind) && self.personal.is_none() {
+            return Ok(Event::from_payload(&self.payload)?);
+        }
+        let public: serde_json::Value = serde_json::from_str(&self.payload)?;
+        let whole = personal::join(&self.kind, public, self.personal.as_ref())?;
+        Ok(serde_json::from_value(whole)?)
     }
 
     /// The hash this event should carry, recomputed from its fields.
@@ -473,6 +520,7 @@ mod tests {
             prev.recorded_at,
             Actor::portal(),
             &event,
+            [0; 16],
         )
     }
 
@@ -490,6 +538,7 @@ mod tests {
             DateTime::UNIX_EPOCH,
             Actor::system(),
             &event,
+            [0; 16],
         )
     }
 
@@ -532,10 +581,39 @@ mod tests {
 
     #[test]
     fn payloads_round_trip_and_name_their_kind() {
-        let event = first();
+        let event = sample(&first());
         let decoded = Event::from_payload(&event.payload).unwrap();
         assert_eq!(decoded.kind(), event.kind);
         assert_eq!(decoded.to_payload(), event.payload);
+    }
+
+    #[test]
+    fn an_event_that_names_people_hashes_its_public_form_and_decodes_whole() {
+        let recorded = first();
+        assert!(
+            !recorded.payload.contains("no document"),
+            "the reason is personal"
+        );
+        let part = recorded.personal.clone().expect("a personal part");
+        assert!(part.fields.contains("no document"));
+        let Event::PriorityRejected { reason, .. } = recorded.event().unwrap() else {
+            panic!("decodes as what was sealed");
+        };
+        assert_eq!(reason, "no document");
+        // Erased: the chain still checks, and the event replays with the placeholder.
+        let erased = RecordedEvent {
+            personal: None,
+            ..recorded.clone()
+        };
+        ChainChecker::default().check(&erased).unwrap();
+        let Event::PriorityRejected { reason, .. } = erased.event().unwrap() else {
+            panic!("decodes erased");
+        };
+        assert_eq!(reason, "");
+        // A part altered after the fact does not decode.
+        let mut forged = recorded;
+        forged.personal.as_mut().unwrap().fields = part.fields.replace("no document", "x");
+        assert!(forged.event().is_err());
     }
 
     #[test]

@@ -38,6 +38,24 @@ const WEIGHTS_FIRST: [u32; 11] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
 const WEIGHTS_SECOND: [u32; 11] = [3, 4, 5, 6, 7, 8, 9, 10, 11, 1, 2];
 
 impl Iin {
+    /// What an erased person's IIN replays as (domain::personal): all zeros, which `parse`
+    /// refuses (no century digit 0), so no form or file can give it to a real person.
+    pub const ERASED: Iin = Iin([0; 12]);
+    pub const ERASED_TEXT: &'static str = "000000000000";
+
+    pub fn is_erased(&self) -> bool {
+        *self == Iin::ERASED
+    }
+
+    /// An IIN as the journal and the tables store it: a real one, or the erased placeholder.
+    /// Forms and files parse with `parse`, which refuses the placeholder.
+    pub fn parse_stored(text: &str) -> Result<Iin, IinError> {
+        if text == Iin::ERASED_TEXT {
+            return Ok(Iin::ERASED);
+        }
+        Iin::parse(text)
+    }
+
     /// Parses and checks an IIN.
     ///
     /// ```
@@ -181,7 +199,7 @@ impl Serialize for Iin {
 impl<'de> Deserialize<'de> for Iin {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
-        Iin::parse(&text).map_err(serde::de::Error::custom)
+        Iin::parse_stored(&text).map_err(serde::de::Error::custom)
     }
 }
 

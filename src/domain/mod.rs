@@ -21,6 +21,7 @@ pub mod iin;
 pub mod import;
 pub mod intake;
 pub mod numbers;
+pub mod personal;
 pub mod referral;
 pub mod replay;
 pub mod reports;

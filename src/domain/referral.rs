@@ -217,6 +217,24 @@ pub struct DistrictPolicy {
     /// declining it to wait for a better one is what the round's order already honours).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub round_decline_stop_list: bool,
+    /// Days an ended application's personal data is kept before the daily sweep erases it
+    /// (issue 16 §3; README "Personal data"). Absent from the payload at the default.
+    #[serde(
+        default = "default_retention_days",
+        skip_serializing_if = "is_default_retention_days"
+    )]
+    pub retention_days: u32,
+}
+
+/// Three years: our reading of the retention of state-service records (README).
+pub const RETENTION_DAYS_DEFAULT: u32 = 1096;
+
+fn default_retention_days() -> u32 {
+    RETENTION_DAYS_DEFAULT
+}
+
+fn is_default_retention_days(days: &u32) -> bool {
+    *days == RETENTION_DAYS_DEFAULT
 }
 
 fn yes() -> bool {
@@ -236,16 +254,18 @@ impl Default for DistrictPolicy {
             move_keeps_priority: true,
             transfers_before_first_time: false,
             round_decline_stop_list: false,
+            retention_days: RETENTION_DAYS_DEFAULT,
         }
     }
 }
 
 /// Why a district policy cannot be set: the one sentence the API shows beside its code.
 pub const POLICY_OUT_OF_RANGE: &str = "validity 1-30 working days or 1-60 calendar days, \
-     extension 1-90 calendar days after issue, stop list 0-90 days";
+     extension 1-90 calendar days after issue, stop list 0-90 days, retention 30-3653 days";
 
 impl DistrictPolicy {
     pub const STOP_LIST_DAYS_MAX: u32 = 90;
+    pub const RETENTION_DAYS: std::ops::RangeInclusive<u32> = 30..=3653;
 
     /// Checks the ranges; `Err` carries `POLICY_OUT_OF_RANGE`.
     pub fn check(&self) -> Result<(), &'static str> {
@@ -257,7 +277,8 @@ impl DistrictPolicy {
         };
         let valid = self.validity.is_valid()
             && extension_valid
-            && self.stop_list_days <= Self::STOP_LIST_DAYS_MAX;
+            && self.stop_list_days <= Self::STOP_LIST_DAYS_MAX
+            && Self::RETENTION_DAYS.contains(&self.retention_days);
         if valid {
             Ok(())
         } else {
@@ -294,6 +315,8 @@ struct PolicyPayload {
     transfers_before_first_time: bool,
     #[serde(default)]
     round_decline_stop_list: bool,
+    #[serde(default = "default_retention_days")]
+    retention_days: u32,
 }
 
 impl TryFrom<PolicyPayload> for DistrictPolicy {
@@ -321,6 +344,7 @@ impl TryFrom<PolicyPayload> for DistrictPolicy {
             move_keeps_priority: payload.move_keeps_priority,
             transfers_before_first_time: payload.transfers_before_first_time,
             round_decline_stop_list: payload.round_decline_stop_list,
+            retention_days: payload.retention_days,
         })
     }
 }

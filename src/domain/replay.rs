@@ -36,6 +36,8 @@ pub struct Replay {
     pub attachments: BTreeMap<(ApplicationId, u32), AttachmentRecord>,
     /// Every document asked for, by application and request number.
     pub document_requests: BTreeMap<(ApplicationId, u32), ReplayedRequest>,
+    /// The applications whose personal data was erased.
+    pub erased: BTreeSet<ApplicationId>,
     /// The latest time an event was recorded: the state's invariants hold as of then.
     pub last_recorded_at: Option<DateTime<Utc>>,
 }
@@ -264,6 +266,21 @@ impl Replay {
                 }
             }
             Event::AttachmentInfected { id: None, .. } => {}
+            Event::PersonalDataErased { ids } => {
+                for id in ids {
+                    let application = self
+                        .applications
+                        .get(id)
+                        .ok_or_else(|| ReplayError::Unknown(format!("{id:?}")))?;
+                    if application.status.is_active() || !self.erased.insert(*id) {
+                        return Err(ReplayError::InvalidTransition(format!("erasure of {id:?}")));
+                    }
+                    // The files and requests went with the personal data (store::erasure).
+                    self.attachments.retain(|(of, _), _| of != id);
+                    self.document_requests.retain(|(of, _), _| of != id);
+                }
+            }
+            Event::JournalRewritten { .. } => {}
             Event::DocumentRequested { id, request } => {
                 if !self.applications.contains_key(id) {
                     return Err(ReplayError::Unknown(format!("{id:?}")));

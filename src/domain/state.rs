@@ -620,6 +620,13 @@ impl QueueState {
             Event::DocumentRequested { .. } | Event::DocumentReceived { .. } => {}
             // A refused file's record only: nothing of the queue changes.
             Event::AttachmentInfected { .. } => {}
+            Event::JournalRewritten { .. } => {}
+            // The person's list forgets them: an erased application names nobody. One walk
+            // of the set per event, which is why the sweep erases many in one.
+            Event::PersonalDataErased { ids } => {
+                let ids: std::collections::HashSet<_> = ids.iter().collect();
+                self.applicants.retain(|(_, of)| !ids.contains(of));
+            }
             Event::ApplicationRegistered(application) => {
                 if !self
                     .catalog
@@ -944,6 +951,8 @@ impl QueueState {
             | Event::IntakeRoundClosed { .. } => Vec::new(),
             // A file changes no status: the application's page lists its files itself.
             Event::AttachmentAdded { .. } | Event::AttachmentInfected { .. } => Vec::new(),
+            // Erasure changes no status; the application's history is not where it shows.
+            Event::PersonalDataErased { .. } | Event::JournalRewritten { .. } => Vec::new(),
             // Asked and answered are steps of the request the parent sees in its history.
             Event::DocumentRequested { id, .. } | Event::DocumentReceived { id, .. } => {
                 vec![*id]

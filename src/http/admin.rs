@@ -209,6 +209,13 @@ pub struct PolicyRequest {
     /// false: it goes back to its position at once, its higher choices still open to it).
     #[serde(default)]
     pub round_decline_stop_list: bool,
+    /// Days an ended application's personal data is kept, 30 to 3653 (default 1096).
+    #[serde(default = "retention_days_default")]
+    pub retention_days: u32,
+}
+
+fn retention_days_default() -> u32 {
+    crate::domain::referral::RETENTION_DAYS_DEFAULT
 }
 
 fn yes() -> bool {
@@ -261,6 +268,7 @@ impl PolicyRequest {
             move_keeps_priority: self.move_keeps_priority,
             transfers_before_first_time: self.transfers_before_first_time,
             round_decline_stop_list: self.round_decline_stop_list,
+            retention_days: self.retention_days,
         }
     }
 }

@@ -285,6 +285,10 @@ errors! {
         "Бұл ауданда ашық кезең бар: алдымен оны жабыңыз.", "В этом районе уже идёт кампания: сначала закройте её.", "A round is already open in this district: close it first.";
     ROUND_CLOSED = "round_closed", CONFLICT,
         "Кезең жабылған: оның орындары бөлінді.", "Кампания уже закрыта: её места распределены.", "The round is closed already: its places were allocated.";
+    ERASURE_ACTIVE = "erasure_active", CONFLICT,
+        "Өтініш әлі белсенді: дербес деректер тек аяқталған өтініштен өшіріледі.", "Заявление ещё действует: персональные данные удаляются только из завершённого заявления.", "The application is still active: personal data is erased only from an ended application.";
+    ALREADY_ERASED = "already_erased", CONFLICT,
+        "Бұл өтініштің дербес деректері бұрын өшірілген.", "Персональные данные этого заявления уже удалены.", "This application's personal data is erased already.";
     ROUND_PLACES_CLOSED = "round_places_closed", CONFLICT,
         "Осы күнге арналған кезең жабылды: орынды кейінгі күнге хабарлаңыз немесе жаңа кезең ашуды сұраңыз.", "Кампания на эту дату закрыта: сообщите место на более позднюю дату или попросите открыть новую кампанию.", "The round for that date is closed: report the place for a later date, or ask for a new round.";
     // A year's working-day file, uploaded or pasted (issue 15): the file as a whole, then
@@ -493,6 +497,8 @@ pub fn conflict_kind(why: &str) -> ErrorKind {
         "the category needs an attached document" => PRIORITY_DOCUMENT_NOT_ATTACHED,
         crate::service::DOCUMENT_ALREADY_REQUESTED => DOCUMENT_ALREADY_REQUESTED,
         crate::service::ROUND_PLACES_CLOSED => ROUND_PLACES_CLOSED,
+        crate::service::ERASURE_ACTIVE => ERASURE_ACTIVE,
+        crate::service::ALREADY_ERASED => ALREADY_ERASED,
         _ => CONFLICT,
     }
 }

@@ -159,7 +159,7 @@ pub fn history(events: &[RecordedEvent]) -> Vec<HistoryEntry> {
     let mut notice: Option<HistoryEntry> = None;
     let mut previous_seq = 0;
     for recorded in events {
-        let Ok(event) = Event::from_payload(&recorded.payload) else {
+        let Ok(event) = recorded.event() else {
             continue;
         };
         let follows_directly = recorded.seq == previous_seq + 1;

@@ -53,6 +53,11 @@ pub enum Command {
     Withdraw {
         id: ApplicationId,
     },
+    /// An administrator erases an ended application's personal data before its retention
+    /// period ends (the daily sweep erases it when the period ends).
+    ErasePersonalData {
+        id: ApplicationId,
+    },
     VerifyPriority {
         id: ApplicationId,
     },
@@ -309,6 +314,9 @@ pub struct TickReport {
     pub released: usize,
     pub aged_out: usize,
     pub referrals_issued: usize,
+    /// Ended applications whose personal data the retention sweep erased.
+    #[serde(default)]
+    pub erased: usize,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -424,6 +432,7 @@ pub fn run(command: Command, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
             dry_run,
         } => import(file_sha256, rows, dry_run, tx),
         Command::Withdraw { id } => withdraw(id, tx),
+        Command::ErasePersonalData { id } => erase_personal_data(id, tx),
         Command::Amend { id, form } => amend(id, &form, tx),
         Command::Move { id, form } => move_application(id, &form, tx),
         Command::RegisterFamily {
@@ -1902,6 +1911,7 @@ fn tick(tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
     let sweep_due = tx.take_aging_sweep(today);
     if sweep_due {
         report.aged_out += sweep_aging(tx, today)?;
+        report.erased += sweep_erasure(tx)?;
     }
     let mut processed = 0;
     while processed < DEADLINES_PER_TICK_MAX {
@@ -1954,6 +1964,41 @@ fn tick(tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
         report.aged_out += sweep_aging(tx, today)?;
     }
     Ok(Outcome::Ticked(report))
+}
+
+/// At most this many applications erased in one event (one walk of the applicants' set) and
+/// one tick; a longer backlog (a first run over years of ended applications) goes on the
+/// next day.
+const ERASURES_PER_TICK_MAX: usize = 2_000;
+
+pub const ERASURE_ACTIVE: &str = "the application is still active";
+pub const ALREADY_ERASED: &str = "the application's personal data is erased already";
+
+/// Erases the personal data of the ended applications whose retention period is over.
+fn sweep_erasure(tx: &mut Tx<'_>) -> Result<usize, CommandError> {
+    let due = crate::store::erasure::erasure_due(
+        tx.store().connection(),
+        tx.now(),
+        ERASURES_PER_TICK_MAX,
+    )?;
+    if due.is_empty() {
+        return Ok(0);
+    }
+    let erased = due.len();
+    tx.emit(Event::PersonalDataErased { ids: due })?;
+    Ok(erased)
+}
+
+fn erase_personal_data(id: ApplicationId, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
+    let application = tx.store().application(id)?.ok_or(CommandError::NotFound)?;
+    if application.status.is_active() {
+        return Err(CommandError::Conflict(ERASURE_ACTIVE));
+    }
+    if crate::store::erasure::is_erased(tx.store().connection(), id)? {
+        return Err(CommandError::Conflict(ALREADY_ERASED));
+    }
+    tx.emit(Event::PersonalDataErased { ids: vec![id] })?;
+    Ok(Outcome::Done)
 }
 
 /// The waiting children no longer of preschool age on `today` leave the queue. Returns how

@@ -157,7 +157,13 @@ impl Tx<'_> {
 
     fn emit_recorded(&mut self, event: Event) -> Result<RecordedEvent, CommandError> {
         let (seq, hash) = *self.head;
-        let recorded = RecordedEvent::seal(seq, hash, self.now, self.actor.clone(), &event);
+        // A fresh salt for each personal part: its commitment must not be guessable.
+        let salt = if crate::domain::personal::names_people(event.kind()) {
+            *uuid::Uuid::new_v4().as_bytes()
+        } else {
+            [0; 16]
+        };
+        let recorded = RecordedEvent::seal(seq, hash, self.now, self.actor.clone(), &event, salt);
         // Memory first, for the effects the tables record; should the store then fail, the
         // batch is abandoned and memory rebuilt from the database.
         let effects = {

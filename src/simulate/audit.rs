@@ -432,7 +432,9 @@ impl Audit {
             | Event::AttachmentAdded { .. }
             | Event::DocumentRequested { .. }
             | Event::DocumentReceived { .. }
-            | Event::AttachmentInfected { .. } => {}
+            | Event::AttachmentInfected { .. }
+            | Event::PersonalDataErased { .. }
+            | Event::JournalRewritten { .. } => {}
         }
         Ok(())
     }

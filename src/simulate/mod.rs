@@ -31,7 +31,7 @@ use crate::clock::ManualClock;
 use crate::domain::application::{ApplicationId, Channel, RegistrationForm};
 use crate::domain::calendar::WorkCalendar;
 use crate::domain::catalog::{AgeBand, KindergartenId};
-use crate::domain::event::{Actor, Event};
+use crate::domain::event::Actor;
 use crate::domain::local_offset;
 use crate::domain::referral::ReferralId;
 use crate::service::{Command, CommandError, NewPlaces, Outcome, Service, StartError};
@@ -259,7 +259,8 @@ pub fn audit_journal(db: &Path) -> Result<AuditFigures, SimulateError> {
     let mut audit = Audit::new();
     let mut stopped = None;
     crate::store::for_each_event(&conn, |recorded| {
-        let event = Event::from_payload(&recorded.payload)
+        let event = recorded
+            .event()
             .map_err(|error| StoreError::corrupt("events", recorded.seq, error))?;
         match audit.observe(&event, recorded.recorded_at) {
             Ok(()) => Ok(true),

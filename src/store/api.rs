@@ -2,10 +2,11 @@
 //! the last COMMIT and never block it), and the idempotency records the writer keeps.
 
 use super::codec::{self, APPLICATION_COLUMNS, REFERRAL_COLUMNS};
+use super::read::{recorded_from_row, EVENT_COLUMNS, PERSONAL_JOIN};
 use super::{Store, StoreError};
 use crate::domain::application::{Application, ApplicationId, ApplicationStatus};
 use crate::domain::catalog::DistrictId;
-use crate::domain::event::{Actor, Hash, RecordedEvent};
+use crate::domain::event::{Hash, RecordedEvent};
 use crate::domain::history::CohortMove;
 use crate::domain::referral::{FreePlace, Referral, ReferralId};
 use chrono::{DateTime, Utc};
@@ -76,35 +77,17 @@ pub fn application_events(
     conn: &Connection,
     id: ApplicationId,
 ) -> Result<Vec<RecordedEvent>, StoreError> {
-    let mut statement = conn.prepare_cached(
-        "SELECT e.seq, e.recorded_at, e.actor, e.kind, e.payload, e.prev_hash, e.hash \
-         FROM application_events a JOIN events e ON e.seq = a.seq \
-         WHERE a.district_id = ?1 AND a.registration_number = ?2 ORDER BY a.seq",
-    )?;
+    let mut statement = conn.prepare_cached(&format!(
+        "SELECT {EVENT_COLUMNS} FROM application_events a JOIN events e ON e.seq = a.seq \
+             {PERSONAL_JOIN} WHERE a.district_id = ?1 AND a.registration_number = ?2 \
+             ORDER BY a.seq"
+    ))?;
     let mut rows = statement.query(params![id.district.0, id.number.0])?;
     let mut events = Vec::new();
     while let Some(row) = rows.next()? {
         events.push(recorded_from_row(row)?);
     }
     Ok(events)
-}
-
-fn recorded_from_row(row: &rusqlite::Row<'_>) -> Result<RecordedEvent, StoreError> {
-    let seq: i64 = row.get(0)?;
-    let bad = |reason: &str| StoreError::corrupt("events", seq, reason);
-    let hash_of = |index: usize| -> Result<[u8; 32], StoreError> {
-        let bytes = row.get_ref(index)?.as_blob()?;
-        bytes.try_into().map_err(|_| bad("a hash is not 32 bytes"))
-    };
-    Ok(RecordedEvent {
-        seq: u64::try_from(seq).map_err(|_| bad("negative sequence number"))?,
-        recorded_at: codec::micros_to_time(row.get(1)?).map_err(|e| bad(&e))?,
-        actor: Actor(row.get(2)?),
-        kind: row.get(3)?,
-        payload: row.get(4)?,
-        prev_hash: hash_of(5)?,
-        hash: hash_of(6)?,
-    })
 }
 
 /// The moves an application's position history is counted from: those of its cohort that
@@ -325,10 +308,10 @@ pub fn events_after(
     after: u64,
     limit: u32,
 ) -> Result<Vec<RecordedEvent>, StoreError> {
-    let mut statement = conn.prepare_cached(
-        "SELECT seq, recorded_at, actor, kind, payload, prev_hash, hash FROM events \
-         WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-    )?;
+    let mut statement = conn.prepare_cached(&format!(
+        "SELECT {EVENT_COLUMNS} FROM events e {PERSONAL_JOIN} WHERE e.seq > ?1 \
+             ORDER BY e.seq LIMIT ?2"
+    ))?;
     let mut rows = statement.query(params![after as i64, limit])?;
     let mut out = Vec::new();
     while let Some(row) = rows.next()? {

@@ -130,7 +130,7 @@ pub fn application_from_row(row: &Row<'_>) -> Result<Application, StoreError> {
     let district = DistrictId(cells.get(0)?);
     let number = RegistrationNumber(cells.get(1)?);
     let cells = cells.keyed(format!("{}/{}", district.0, number.0));
-    let iin = |text: String| Iin::parse(&text).map_err(|e| e.to_string());
+    let iin = |text: String| Iin::parse_stored(&text).map_err(|e| e.to_string());
     let priority = match cells.get::<Option<String>>(16)? {
         None => None,
         Some(category) => Some(PriorityClaim {

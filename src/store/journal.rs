@@ -77,6 +77,9 @@ impl Store {
             &recorded.prev_hash[..],
             &recorded.hash[..],
         ])?;
+        if let Some(part) = &recorded.personal {
+            super::erasure::insert_part(&self.conn, recorded.seq, part)?;
+        }
         self.project(event, recorded.seq, recorded.recorded_at)?;
         // A request's row names who asked, which `project` is not given.
         self.project_document_request(recorded, event)?;
@@ -214,7 +217,12 @@ impl Store {
             // `Store::project_document_request` (store/document_requests.rs).
             Event::DocumentRequested { .. } | Event::DocumentReceived { .. } => {}
             // The journal is its only record (no table): staff find it by its kind.
-            Event::AttachmentInfected { .. } => {}
+            Event::AttachmentInfected { .. } | Event::JournalRewritten { .. } => {}
+            Event::PersonalDataErased { ids } => {
+                for id in ids {
+                    super::erasure::erase(&self.conn, *id, recorded_at)?;
+                }
+            }
             Event::StaffAccountRevoked { name } => {
                 let revoked = super::staff::revoke(&self.conn, name, recorded_at)?;
                 if !revoked {
@@ -636,7 +644,8 @@ impl Store {
             "INSERT OR REPLACE INTO district_policies (district_id, referral_validity_working_days, \
              extension_calendar_days, stop_list_days, interleave_first_priority, \
              move_keeps_registration_time, move_keeps_priority, transfers_before_first_time, \
-             validity_kind, round_decline_stop_list) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+             validity_kind, round_decline_stop_list, retention_days) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             params![
                 district.0,
                 validity_days,
@@ -648,6 +657,7 @@ impl Store {
                 policy.transfers_before_first_time,
                 validity_kind,
                 policy.round_decline_stop_list,
+                policy.retention_days,
             ],
         )?;
         Ok(())

@@ -94,6 +94,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0018_report_aggregates.sql",
         sql: include_str!("../../migrations/0018_report_aggregates.sql"),
     },
+    // 0019: personal data out of the chain, erasable (issue 16 §3; store::erasure).
+    Migration {
+        name: "0019_personal_data.sql",
+        sql: include_str!("../../migrations/0019_personal_data.sql"),
+    },
 ];
 
 pub fn schema_version(conn: &Connection) -> Result<usize, StoreError> {

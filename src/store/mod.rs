@@ -11,6 +11,7 @@ mod api;
 pub mod attachments;
 pub mod checkpoint;
 pub mod document_requests;
+pub mod erasure;
 pub mod files;
 pub mod integrity;
 pub mod seal;
@@ -230,6 +231,12 @@ impl Store {
         let mut conn = Connection::open(path)?;
         configure(&conn)?;
         migrate::migrate(&mut conn, migrate::MIGRATIONS)?;
+        let anchor_file = options
+            .anchor
+            .clone()
+            .unwrap_or_else(|| anchor::anchor_path(path));
+        // Before the histories' rebuild, which replays the journal in its new form.
+        erasure::rewrite_journal(&mut conn, &anchor_file)?;
         rebuild_pending(&mut conn)?;
         // Checkpoints run on their own thread (see checkpoint.rs), not inside our COMMITs.
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
@@ -244,10 +251,7 @@ impl Store {
             seal: None,
             checks: read::Checks::Sqlite,
             lock,
-            anchor: options
-                .anchor
-                .clone()
-                .unwrap_or_else(|| anchor::anchor_path(path)),
+            anchor: anchor_file,
             anchor_file: Default::default(),
             widened: Default::default(),
         })
@@ -358,7 +362,8 @@ fn rebuild_pending(conn: &mut Connection) -> Result<(), StoreError> {
     let mut state = crate::domain::state::QueueState::default();
     let mut events = 0u64;
     read::for_each_event(&tx, |recorded| {
-        let event = crate::domain::event::Event::from_payload(&recorded.payload)
+        let event = recorded
+            .event()
             .map_err(|e| StoreError::corrupt("events", recorded.seq, e))?;
         let effects = state
             .apply_tracked(&event, recorded.recorded_at)

@@ -236,7 +236,9 @@ impl Store {
             | Event::IntakeRoundClosed { .. }
             | Event::AttachmentAdded { .. }
             | Event::DocumentReceived { .. }
-            | Event::AttachmentInfected { .. } => {}
+            | Event::AttachmentInfected { .. }
+            | Event::PersonalDataErased { .. }
+            | Event::JournalRewritten { .. } => {}
         }
         Ok(())
     }

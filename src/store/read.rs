@@ -15,6 +15,7 @@ use crate::domain::event::{Actor, ChainChecker, ChainError, Hash, RecordedEvent}
 use crate::domain::family::{Family, FamilyId};
 use crate::domain::iin::Iin;
 use crate::domain::intake::{IntakeRound, RoundId};
+use crate::domain::personal::PersonalPart;
 use crate::domain::referral::{DistrictPolicy, FreePlace, InterleaveCycle, PlaceId, Referral};
 use crate::domain::reports::Reports;
 use crate::domain::state::QueueState;
@@ -344,7 +345,8 @@ fn check_chain_at(path: &Path) -> Result<(u64, Hash), LoadError> {
 pub fn load_reports(conn: &Connection) -> Result<Reports, StoreError> {
     let mut replay = crate::domain::replay::Replay::default();
     for_each_event(conn, |recorded| {
-        let event = crate::domain::event::Event::from_payload(&recorded.payload)
+        let event = recorded
+            .event()
             .map_err(|e| StoreError::corrupt("events", recorded.seq, e))?;
         replay
             .apply(&event, recorded.recorded_at)
@@ -363,8 +365,8 @@ pub fn load_catalog(conn: &Connection) -> Result<Catalog, StoreError> {
     let mut statement = conn.prepare(
         "SELECT district_id, referral_validity_working_days, extension_calendar_days, \
          stop_list_days, interleave_first_priority, move_keeps_registration_time, \
-         move_keeps_priority, transfers_before_first_time, validity_kind, round_decline_stop_list \
-         FROM district_policies",
+         move_keeps_priority, transfers_before_first_time, validity_kind, round_decline_stop_list, \
+         retention_days FROM district_policies",
     )?;
     let mut rows = statement.query([])?;
     while let Some(row) = rows.next()? {
@@ -381,6 +383,7 @@ pub fn load_catalog(conn: &Connection) -> Result<Catalog, StoreError> {
             move_keeps_priority: row.get(6)?,
             transfers_before_first_time: row.get(7)?,
             round_decline_stop_list: row.get(9)?,
+            retention_days: row.get(10)?,
         };
         catalog.policies.insert(DistrictId(district), policy);
     }
@@ -565,31 +568,55 @@ pub fn for_each_event(
     conn: &Connection,
     mut visit: impl FnMut(RecordedEvent) -> Result<bool, StoreError>,
 ) -> Result<(), StoreError> {
-    let mut statement = conn.prepare(
-        "SELECT seq, recorded_at, actor, kind, payload, prev_hash, hash FROM events ORDER BY seq",
-    )?;
+    let mut statement = conn.prepare(&format!(
+        "SELECT {EVENT_COLUMNS} FROM events e {PERSONAL_JOIN} ORDER BY e.seq"
+    ))?;
     let mut rows = statement.query([])?;
     while let Some(row) = rows.next()? {
-        let seq: i64 = row.get(0)?;
-        let bad = |reason: &str| StoreError::corrupt("events", seq, reason);
-        let hash_of = |index: usize| -> Result<Hash, StoreError> {
-            let bytes = row.get_ref(index)?.as_blob()?;
-            bytes.try_into().map_err(|_| bad("a hash is not 32 bytes"))
-        };
-        let event = RecordedEvent {
-            seq: u64::try_from(seq).map_err(|_| bad("negative sequence number"))?,
-            recorded_at: codec::micros_to_time(row.get(1)?).map_err(|e| bad(&e))?,
-            actor: Actor(row.get(2)?),
-            kind: row.get(3)?,
-            payload: row.get(4)?,
-            prev_hash: hash_of(5)?,
-            hash: hash_of(6)?,
-        };
-        if !visit(event)? {
+        if !visit(recorded_from_row(row)?)? {
             break;
         }
     }
     Ok(())
+}
+
+/// The columns `recorded_from_row` reads: an event (`e`) and its personal part (`p`), which
+/// is absent for an event that names nobody and for an erased one.
+pub(super) const EVENT_COLUMNS: &str = "e.seq, e.recorded_at, e.actor, e.kind, e.payload, \
+     e.prev_hash, e.hash, p.district_id, p.registration_number, p.salt, p.fields";
+pub(super) const PERSONAL_JOIN: &str = "LEFT JOIN personal_data p ON p.seq = e.seq";
+
+pub(super) fn recorded_from_row(row: &rusqlite::Row<'_>) -> Result<RecordedEvent, StoreError> {
+    let seq: i64 = row.get(0)?;
+    let bad = |reason: &str| StoreError::corrupt("events", seq, reason);
+    let hash_of = |index: usize| -> Result<Hash, StoreError> {
+        let bytes = row.get_ref(index)?.as_blob()?;
+        bytes.try_into().map_err(|_| bad("a hash is not 32 bytes"))
+    };
+    let personal = match row.get::<_, Option<u32>>(7)? {
+        None => None,
+        Some(district) => {
+            let salt = row.get_ref(9)?.as_blob()?;
+            Some(PersonalPart {
+                owner: ApplicationId {
+                    district: DistrictId(district),
+                    number: RegistrationNumber(row.get(8)?),
+                },
+                salt: salt.try_into().map_err(|_| bad("a salt is not 16 bytes"))?,
+                fields: row.get(10)?,
+            })
+        }
+    };
+    Ok(RecordedEvent {
+        seq: u64::try_from(seq).map_err(|_| bad("negative sequence number"))?,
+        recorded_at: codec::micros_to_time(row.get(1)?).map_err(|e| bad(&e))?,
+        actor: Actor(row.get(2)?),
+        kind: row.get(3)?,
+        payload: row.get(4)?,
+        prev_hash: hash_of(5)?,
+        hash: hash_of(6)?,
+        personal,
+    })
 }
 
 /// Calls `visit` with every application, ordered by district and number.

@@ -1302,6 +1302,7 @@ const POLICY_FIELDS: &[&str] = &[
     "extension_kind",
     "extension_days",
     "stop_list_days",
+    "retention_days",
 ];
 const POLICY_SWITCHES: &[(&str, texts::T)] = &[
     ("interleave_first_priority", texts::POLICY_INTERLEAVE),
@@ -1408,6 +1409,7 @@ fn policy_page(
                 ]), extension_kind))
                 (field(page, &form, "extension_days", texts::POLICY_EXTENSION_DAYS, &extension_days, optional_number))
                 (field(page, &form, "stop_list_days", texts::POLICY_STOP_LIST_DAYS, &policy.stop_list_days.to_string(), FieldAttrs::TEXT.kind("number").numeric()))
+                (field(page, &form, "retention_days", texts::POLICY_RETENTION_DAYS, &policy.retention_days.to_string(), FieldAttrs::TEXT.kind("number").numeric()))
                 div.checks {
                     @for ((name, label), on) in POLICY_SWITCHES.iter().zip(switches) {
                         div.check {
@@ -1523,6 +1525,10 @@ async fn set_policy(
         _ => None,
     };
     let stop_list_days = number("stop_list_days");
+    let retention_days = number("retention_days");
+    if retention_days.is_none() {
+        form.invalid(&page, "retention_days");
+    }
     if validity.is_none() {
         form.invalid(&page, "validity_days");
     }
@@ -1532,8 +1538,8 @@ async fn set_policy(
     if stop_list_days.is_none() {
         form.invalid(&page, "stop_list_days");
     }
-    let (Some(validity), Some(extension), Some(stop_list_days)) =
-        (validity, extension, stop_list_days)
+    let (Some(validity), Some(extension), Some(stop_list_days), Some(retention_days)) =
+        (validity, extension, stop_list_days, retention_days)
     else {
         return policy_page(
             &app,
@@ -1554,6 +1560,7 @@ async fn set_policy(
         move_keeps_priority: switches[2],
         transfers_before_first_time: switches[3],
         round_decline_stop_list: switches[4],
+        retention_days,
     };
     match page
         .submit(

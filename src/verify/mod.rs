@@ -27,6 +27,8 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::path::Path;
 
+mod personal;
+
 #[derive(Debug, PartialEq, Eq)]
 pub struct VerifyReport {
     pub events: u64,
@@ -37,6 +39,8 @@ pub struct VerifyReport {
     pub staff_views: u64,
     /// Attached files, each one's bytes hashed and compared with its journaled SHA-256.
     pub attachments: usize,
+    /// Applications whose personal data was erased, each proved gone (verify/personal.rs).
+    pub erased: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -120,6 +124,7 @@ pub fn verify_at(
     compare_places(&conn, &replay)?;
     let attachments = compare_attachments(&conn, &replay)?;
     compare_document_requests(&conn, &replay)?;
+    let erased = personal::check_erasures(&conn, &replay)?;
     let rebuilt = store::load_state(&conn)?;
     // The whole state's invariants first (they include the waiting list's), then entries.
     let today = replay
@@ -135,6 +140,7 @@ pub fn verify_at(
         waiting: rebuilt.waiting.len(),
         staff_views,
         attachments,
+        erased,
     })
 }
 
@@ -212,11 +218,10 @@ fn replay_journal(conn: &Connection) -> Result<(Replay, Histories, (u64, Hash)),
         let mut step = || -> Result<(), VerifyError> {
             checker.check(&recorded)?;
             let seq = recorded.seq;
-            let event =
-                Event::from_payload(&recorded.payload).map_err(|e| VerifyError::Undecodable {
-                    seq,
-                    reason: e.to_string(),
-                })?;
+            let event = recorded.event().map_err(|e| VerifyError::Undecodable {
+                seq,
+                reason: e.to_string(),
+            })?;
             if event.kind() != recorded.kind {
                 let reason = format!(
                     "kind column says {}, payload is {}",

@@ -1,0 +1,308 @@
+//! Personal data out of the hash chain (issue 16 §3): what the journal keeps of an event that
+//! names people, and what it lets go when the data's retention ends.
+//!
+//! An event that carries personal fields (IINs, names, phone, e-mail, address, the priority
+//! document's reference, an officer's free text about the family) is journaled in two parts:
+//!
+//! - its **public form**, the event's canonical JSON with those fields taken out and one
+//!   field added, `"personal"`: the hex SHA-256 of a random salt followed by the fields'
+//!   canonical JSON. The chain hashes this form and nothing else;
+//! - its **personal part**, the salt and the fields, in the erasable `personal_data` table,
+//!   one row per event, naming the application it belongs to.
+//!
+//! Replay joins the two (`join`). Erasure deletes the rows: the chain still verifies, because
+//! it never hashed the values, and the commitment left behind reveals nothing, because the
+//! salt went with them (without it, an IIN's 10^7 or so candidates could be tried one by
+//! one against a bare hash). An erased event replays with placeholders (`Iin::ERASED`, empty
+//! names), which nothing the queue decides depends on: order, choices, birth date, language,
+//! tier and status stay public.
+
+use super::application::ApplicationId;
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+/// The personal part of one event, as the `personal_data` table keeps it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PersonalPart {
+    /// The application whose data it is: erasing that application deletes the row.
+    pub owner: ApplicationId,
+    pub salt: [u8; 16],
+    /// A JSON object from each field's path (`child.iin`) to its value.
+    pub fields: String,
+}
+
+impl PersonalPart {
+    /// The commitment the public form carries.
+    pub fn commitment(&self) -> String {
+        commitment(&self.salt, &self.fields)
+    }
+}
+
+fn commitment(salt: &[u8; 16], fields: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(salt);
+    hasher.update(fields.as_bytes());
+    hex::encode(hasher.finalize())
+}
+
+/// The key of the commitment in a public form.
+pub const COMMITMENT_KEY: &str = "personal";
+
+/// The personal fields of the people an application names, relative to the application.
+const APPLICATION_FIELDS: [&str; 8] = [
+    "child.iin",
+    "child.full_name",
+    "applicant.iin",
+    "applicant.full_name",
+    "applicant.phone",
+    "applicant.email",
+    "applicant.address",
+    "priority.document",
+];
+
+const APPLICANT_FIELDS: [&str; 5] = [
+    "applicant.iin",
+    "applicant.full_name",
+    "applicant.phone",
+    "applicant.email",
+    "applicant.address",
+];
+
+/// Where an event kind keeps personal fields: the path of the application id it belongs to,
+/// the prefix of the fields, and the fields. `None` for the kinds that name nobody.
+fn layout(kind: &str) -> Option<(&'static str, &'static str, &'static [&'static str])> {
+    Some(match kind {
+        "application_registered" => ("id", "", &APPLICATION_FIELDS),
+        "application_imported" => ("application.id", "application.", &APPLICATION_FIELDS),
+        "application_moved" => ("to.id", "to.", &APPLICATION_FIELDS),
+        "applicant_rebound" => ("id", "", &APPLICANT_FIELDS),
+        "application_amended" => (
+            "id",
+            "",
+            &["amendment.phone", "amendment.email", "amendment.address"],
+        ),
+        "application_refused" => ("id", "", &["text"]),
+        "priority_rejected" => ("id", "", &["reason"]),
+        "document_requested" => ("id", "", &["request.reason"]),
+        _ => return None,
+    })
+}
+
+/// Whether events of `kind` carry personal fields.
+pub fn names_people(kind: &str) -> bool {
+    layout(kind).is_some()
+}
+
+/// The value an erased field replays with: an IIN no person has, otherwise empty.
+fn placeholder(path: &str) -> Value {
+    if path.ends_with("iin") {
+        Value::String(super::iin::Iin::ERASED_TEXT.to_string())
+    } else if path.ends_with("email") {
+        Value::Null
+    } else {
+        Value::String(String::new())
+    }
+}
+
+fn parent_mut<'a>(data: &'a mut Value, path: &str) -> Option<(&'a mut Map<String, Value>, String)> {
+    let mut parts: Vec<&str> = path.split('.').collect();
+    let last = parts.pop()?.to_string();
+    let mut node = data;
+    for part in parts {
+        node = node.get_mut(part)?;
+    }
+    Some((node.as_object_mut()?, last))
+}
+
+fn pointer(path: &str) -> String {
+    format!("/{}", path.replace('.', "/"))
+}
+
+/// Splits an event's canonical JSON (`{"type":..,"data":..}`) of `kind` into its public form
+/// and personal part, salted with `salt`. Kinds that name nobody come back whole.
+pub fn split(kind: &str, mut event: Value, salt: [u8; 16]) -> (Value, Option<PersonalPart>) {
+    let Some((owner_path, prefix, fields)) = layout(kind) else {
+        return (event, None);
+    };
+    let data = event.get_mut("data").expect("an event has data");
+    let owner: ApplicationId = serde_json::from_value(
+        data.pointer(&pointer(owner_path))
+            .cloned()
+            .expect("the layout names the owner's id"),
+    )
+    .expect("an application id decodes");
+    let mut taken = Map::new();
+    for field in fields {
+        let path = format!("{prefix}{field}");
+        if let Some((parent, key)) = parent_mut(data, &path) {
+            if let Some(value) = parent.remove(&key) {
+                taken.insert(path, value);
+            }
+        }
+    }
+    let part = PersonalPart {
+        owner,
+        salt,
+        fields: Value::Object(taken).to_string(),
+    };
+    event
+        .as_object_mut()
+        .expect("an event is an object")
+        .insert(COMMITMENT_KEY.to_string(), Value::String(part.commitment()));
+    (event, Some(part))
+}
+
+/// Why a public form and its personal part do not join.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum JoinError {
+    #[error("the personal part does not match the commitment the journal holds")]
+    Commitment,
+    #[error("the personal part is not a JSON object of fields")]
+    Fields,
+    #[error("a personal part for an event that carries no commitment")]
+    Unexpected,
+    #[error("the public form holds a personal field")]
+    NotPublic,
+    #[error("the personal part belongs to another application than the event")]
+    Owner,
+}
+
+/// The event's whole JSON from its public form and, unless erased, its personal part.
+/// Erased fields come back as placeholders (see the module's comment).
+pub fn join(
+    kind: &str,
+    mut public: Value,
+    part: Option<&PersonalPart>,
+) -> Result<Value, JoinError> {
+    let object = public.as_object_mut().ok_or(JoinError::Fields)?;
+    let committed = object.remove(COMMITMENT_KEY);
+    let Some((owner_path, prefix, fields)) = layout(kind) else {
+        return match part {
+            Some(_) => Err(JoinError::Unexpected),
+            None => Ok(public),
+        };
+    };
+    let committed = committed.and_then(|c| c.as_str().map(str::to_string));
+    let data = public.get_mut("data").ok_or(JoinError::Fields)?;
+    // A journal from before the split (its rewrite pending) has no commitment and every
+    // field in place; after it, no personal field may be left in the public form.
+    if committed.is_some() {
+        for field in fields {
+            if data
+                .pointer(&pointer(&format!("{prefix}{field}")))
+                .is_some()
+            {
+                return Err(JoinError::NotPublic);
+            }
+        }
+    }
+    match part {
+        Some(part) => {
+            if committed.as_deref() != Some(part.commitment().as_str()) {
+                return Err(JoinError::Commitment);
+            }
+            let owner = data
+                .pointer(&pointer(owner_path))
+                .cloned()
+                .ok_or(JoinError::Fields)?;
+            if serde_json::from_value::<ApplicationId>(owner).ok() != Some(part.owner) {
+                return Err(JoinError::Owner);
+            }
+            let Ok(Value::Object(values)) = serde_json::from_str::<Value>(&part.fields) else {
+                return Err(JoinError::Fields);
+            };
+            for (path, value) in values {
+                let (parent, key) = parent_mut(data, &path).ok_or(JoinError::Fields)?;
+                parent.insert(key, value);
+            }
+        }
+        None => {
+            for field in fields {
+                let path = format!("{prefix}{field}");
+                // `priority.document` only where the application claims a priority.
+                if let Some((parent, key)) = parent_mut(data, &path) {
+                    parent.entry(key).or_insert_with(|| placeholder(field));
+                }
+            }
+        }
+    }
+    Ok(public)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn registered() -> Value {
+        json!({"type": "application_registered", "data": {
+            "id": {"district": 1, "number": 7},
+            "child": {"iin": "180101600123", "full_name": "Әлия", "birth_date": "2018-01-01"},
+            "applicant": {"iin": "850101300456", "full_name": "Айгүл", "phone": "+77011234567",
+                          "email": null, "address": "Абай 1", "relation": "mother"},
+            "priority": null,
+            "tier": 0
+        }})
+    }
+
+    #[test]
+    fn the_public_form_holds_no_personal_value_and_joins_back_whole() {
+        let (public, part) = split("application_registered", registered(), [9; 16]);
+        let part = part.unwrap();
+        let text = public.to_string();
+        for value in [
+            "180101600123",
+            "Әлия",
+            "850101300456",
+            "+77011234567",
+            "Абай 1",
+        ] {
+            assert!(!text.contains(value), "{value} in {text}");
+            assert!(part.fields.contains(value));
+        }
+        assert!(text.contains("2018-01-01"), "the birth date stays public");
+        assert_eq!(part.owner.number.0, 7);
+        let whole = join("application_registered", public, Some(&part)).unwrap();
+        assert_eq!(whole, registered());
+    }
+
+    #[test]
+    fn another_salt_gives_another_commitment_and_a_changed_value_does_not_join() {
+        let (a, part_a) = split("application_registered", registered(), [1; 16]);
+        let (b, _) = split("application_registered", registered(), [2; 16]);
+        assert_ne!(a[COMMITMENT_KEY], b[COMMITMENT_KEY]);
+        let mut forged = part_a.unwrap();
+        forged.fields = forged.fields.replace("Абай 1", "Абай 2");
+        assert_eq!(
+            join("application_registered", a, Some(&forged)),
+            Err(JoinError::Commitment)
+        );
+    }
+
+    #[test]
+    fn an_erased_event_joins_with_placeholders() {
+        let (public, _) = split("application_registered", registered(), [3; 16]);
+        let whole = join("application_registered", public, None).unwrap();
+        assert_eq!(
+            whole["data"]["child"]["iin"],
+            json!(crate::domain::iin::Iin::ERASED_TEXT)
+        );
+        assert_eq!(whole["data"]["applicant"]["phone"], json!(""));
+        assert_eq!(whole["data"]["applicant"]["email"], Value::Null);
+        assert_eq!(
+            whole["data"]["priority"],
+            Value::Null,
+            "no claim, no document"
+        );
+        assert_eq!(whole["data"]["child"]["birth_date"], json!("2018-01-01"));
+    }
+
+    #[test]
+    fn kinds_that_name_nobody_pass_through() {
+        let event =
+            json!({"type": "application_withdrawn", "data": {"id": {"district": 1, "number": 2}}});
+        let (public, part) = split("application_withdrawn", event.clone(), [0; 16]);
+        assert_eq!((public.clone(), part), (event.clone(), None));
+        assert_eq!(join("application_withdrawn", public, None).unwrap(), event);
+    }
+}

@@ -1,0 +1,252 @@
+//! Personal data's end (issue 16 §3): the personal parts of the journal's events
+//! (`domain::personal`), their erasure with everything else that names the people of an
+//! application, and the one-time rewrite of a journal written before the split.
+//!
+//! Erasure runs inside the `PersonalDataErased` event's transaction. `secure_delete` is on
+//! for the writer's connection (store/mod.rs), so the deleted rows' bytes are overwritten in
+//! the page, not just unlinked; the WAL keeps the old pages until the next checkpoint, which
+//! is why the erasure test searches the files after one.
+
+use super::StoreError;
+use crate::domain::application::ApplicationId;
+use crate::domain::event::{ChainChecker, Hash, RecordedEvent, GENESIS_HASH};
+use crate::domain::iin::Iin;
+use crate::domain::personal::{self, PersonalPart};
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OptionalExtension};
+use std::path::Path;
+
+pub(super) fn insert_part(
+    conn: &Connection,
+    seq: u64,
+    part: &PersonalPart,
+) -> Result<(), StoreError> {
+    let mut statement = conn.prepare_cached(
+        "INSERT INTO personal_data (seq, district_id, registration_number, salt, fields) \
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    statement.execute(params![
+        seq as i64,
+        part.owner.district.0,
+        part.owner.number.0,
+        &part.salt[..],
+        part.fields
+    ])?;
+    Ok(())
+}
+
+/// Erases the personal data of `id`, an ended application: its events' personal parts, the
+/// personal columns of its row (set to what the journal now replays: placeholders), its
+/// messages, files and document requests, and the refused registration attempts that name
+/// its child.
+pub(super) fn erase(
+    conn: &Connection,
+    id: ApplicationId,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let key = params![id.district.0, id.number.0];
+    let child: Option<String> = conn
+        .query_row(
+            "SELECT child_iin FROM applications WHERE district_id = ?1 AND registration_number = ?2",
+            key,
+            |row| row.get(0),
+        )
+        .optional()?;
+    let Some(child) = child else {
+        return Err(StoreError::corrupt(
+            "applications",
+            format!("{id:?}"),
+            "erasure of an unknown application",
+        ));
+    };
+    conn.execute(
+        "DELETE FROM registration_attempts WHERE child_iin = ?1",
+        [&child],
+    )?;
+    for table in [
+        "personal_data",
+        "outbox",
+        "attachments",
+        "document_requests",
+    ] {
+        conn.execute(
+            &format!("DELETE FROM {table} WHERE district_id = ?1 AND registration_number = ?2"),
+            key,
+        )?;
+    }
+    let changed = conn.execute(
+        "UPDATE applications SET child_iin = ?3, child_full_name = '', applicant_iin = ?3, \
+         applicant_full_name = '', applicant_phone = '', applicant_email = NULL, \
+         applicant_address = '', priority_document = CASE WHEN priority_document IS NULL \
+         THEN NULL ELSE '' END, erased_at = ?4 \
+         WHERE district_id = ?1 AND registration_number = ?2 AND active = 0",
+        params![
+            id.district.0,
+            id.number.0,
+            Iin::ERASED_TEXT,
+            at.timestamp_micros()
+        ],
+    )?;
+    if changed != 1 {
+        return Err(StoreError::corrupt(
+            "applications",
+            format!("{id:?}"),
+            "erasure of an active application",
+        ));
+    }
+    Ok(())
+}
+
+/// Whether `id`'s personal data was erased.
+pub fn is_erased(conn: &Connection, id: ApplicationId) -> Result<bool, StoreError> {
+    let mut statement = conn.prepare_cached(
+        "SELECT 1 FROM applications WHERE district_id = ?1 AND registration_number = ?2 \
+         AND erased_at IS NOT NULL",
+    )?;
+    Ok(statement.exists(params![id.district.0, id.number.0])?)
+}
+
+/// The ended applications whose retention period (their district's `retention_days`) is
+/// over at `now` and whose data is still held, oldest end first, at most `limit`.
+pub fn erasure_due(
+    conn: &Connection,
+    now: DateTime<Utc>,
+    limit: usize,
+) -> Result<Vec<ApplicationId>, StoreError> {
+    // An application ends at its last event; `application_events` knows it without the
+    // journal. A row of `applications` that is inactive has ended.
+    let mut statement = conn.prepare_cached(
+        "SELECT a.district_id, a.registration_number FROM applications a \
+         LEFT JOIN district_policies p ON p.district_id = a.district_id \
+         WHERE a.active = 0 AND a.erased_at IS NULL \
+         AND (SELECT max(e.recorded_at) FROM application_events h JOIN events e ON e.seq = h.seq \
+              WHERE h.district_id = a.district_id AND h.registration_number = a.registration_number) \
+             <= ?1 - coalesce(p.retention_days, ?3) * 86400000000 \
+         ORDER BY a.district_id, a.registration_number LIMIT ?2",
+    )?;
+    let default = crate::domain::referral::RETENTION_DAYS_DEFAULT;
+    let rows = statement.query_map(
+        params![now.timestamp_micros(), limit as i64, default],
+        |row| {
+            Ok(ApplicationId {
+                district: crate::domain::catalog::DistrictId(row.get(0)?),
+                number: crate::domain::application::RegistrationNumber(row.get(1)?),
+            })
+        },
+    )?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Rewrites a journal written before migration 0019 into public forms and personal parts,
+/// once (the migration leaves a `pending_rebuilds` mark), in one transaction: every event
+/// that names people gets a fresh salt and a new hash, and so does every event after the
+/// first of them, because each links to the one before. The old chain is checked first and
+/// its head kept in `journal_rewrites`, with the anchor it was checked against.
+pub(super) fn rewrite_journal(conn: &mut Connection, anchor_file: &Path) -> Result<(), StoreError> {
+    let pending: Option<String> = conn
+        .query_row(
+            "SELECT name FROM pending_rebuilds WHERE name = 'personal_data'",
+            [],
+            |row| row.get(0),
+        )
+        .optional()?;
+    if pending.is_none() {
+        return Ok(());
+    }
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let anchor = super::anchor::read(anchor_file)?.filter(|a| a.seq > 0);
+    let mut checker = ChainChecker::default();
+    let mut anchored = false;
+    let (mut seq, mut hash) = (0u64, GENESIS_HASH);
+    // In slices, so a journal of millions is never all in memory.
+    loop {
+        let slice = super::api::events_after(&tx, seq, 10_000)?;
+        if slice.is_empty() {
+            break;
+        }
+        for recorded in slice {
+            checker
+                .check(&recorded)
+                .map_err(|e| StoreError::corrupt("events", recorded.seq, e))?;
+            anchored |= anchor.is_some_and(|a| a.seq == recorded.seq && a.hash == recorded.hash);
+            (seq, hash) = (recorded.seq, rewrite_one(&tx, &recorded, hash)?);
+        }
+    }
+    if let Some(a) = anchor.filter(|_| !anchored) {
+        return Err(StoreError::OffAnchor {
+            db: anchor_file.to_path_buf(),
+            seq: a.seq,
+        });
+    }
+    let (old_seq, old_hash) = checker.head();
+    if old_seq > 0 {
+        tx.execute(
+            "INSERT INTO journal_rewrites (old_seq, old_hash, new_hash, anchor_seq, anchor_hash, \
+             rewritten_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                old_seq as i64,
+                &old_hash[..],
+                &hash[..],
+                anchor.map(|a| a.seq as i64),
+                anchor.map(|a| a.hash.to_vec()),
+                Utc::now().timestamp_micros()
+            ],
+        )?;
+        tracing::info!(
+            events = old_seq,
+            "journal rewritten: personal data split from the chain"
+        );
+    }
+    tx.execute_batch(
+        "CREATE TRIGGER events_no_update BEFORE UPDATE ON events \
+         BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END; \
+         CREATE TRIGGER events_no_delete BEFORE DELETE ON events \
+         BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END; \
+         DELETE FROM pending_rebuilds WHERE name = 'personal_data';",
+    )?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Rewrites one event of the old journal to link on `prev_hash`; returns its new hash.
+/// Events that name nobody keep their bytes; only their links change.
+fn rewrite_one(
+    tx: &Connection,
+    recorded: &RecordedEvent,
+    prev_hash: Hash,
+) -> Result<Hash, StoreError> {
+    let mut payload = recorded.payload.clone();
+    if personal::names_people(&recorded.kind) {
+        let whole: serde_json::Value = serde_json::from_str(&recorded.payload)
+            .map_err(|e| StoreError::corrupt("events", recorded.seq, e))?;
+        let (public, part) =
+            personal::split(&recorded.kind, whole, *uuid::Uuid::new_v4().as_bytes());
+        payload = public.to_string();
+        if let Some(part) = part {
+            insert_part(tx, recorded.seq, &part)?;
+        }
+    }
+    let hash = crate::domain::event::chain_hash(
+        &prev_hash,
+        recorded.seq,
+        recorded.recorded_at.timestamp_micros(),
+        &recorded.actor.0,
+        &recorded.kind,
+        &payload,
+    );
+    tx.execute(
+        "UPDATE events SET payload = ?2, prev_hash = ?3, hash = ?4 WHERE seq = ?1",
+        params![recorded.seq as i64, payload, &prev_hash[..], &hash[..]],
+    )?;
+    Ok(hash)
+}
+
+/// Whether `anchor` is the head the journal had before its rewrite (or the anchor checked
+/// then): an anchor file the crash between the rewrite's commit and its next write left.
+pub fn rewritten_from(conn: &Connection, seq: u64, hash: &Hash) -> Result<bool, StoreError> {
+    let mut statement = conn.prepare(
+        "SELECT 1 FROM journal_rewrites WHERE (old_seq = ?1 AND old_hash = ?2) \
+         OR (anchor_seq = ?1 AND anchor_hash = ?2)",
+    )?;
+    Ok(statement.exists(params![seq as i64, &hash[..]])?)
+}
