@@ -334,6 +334,10 @@ pub fn referral(
 /// What the verification page says of a document and a signature shown for it.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Verification {
+    /// The application's personal data was erased (its retention ended): the document is
+    /// known, its standing too, but its seal cannot be checked any more.
+    #[serde(default)]
+    pub erased: bool,
     pub document: String,
     pub version: u32,
     /// The signature was made by this deployment's key over exactly this document.
@@ -355,23 +359,29 @@ pub fn verify(
     signature: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<Verification>, StoreError> {
-    let built = match id.kind {
+    let (built, of) = match id.kind {
         DocumentKind::Notice => {
             match crate::domain::numbers::parse_application(catalog, &id.number) {
-                Some(application) => notice(conn, catalog, application, version)?,
-                None => None,
+                Some(application) => (
+                    notice(conn, catalog, application, version)?,
+                    Some(application),
+                ),
+                None => (None, None),
             }
         }
         DocumentKind::Refusal => {
             match crate::domain::numbers::parse_application(catalog, &id.number) {
-                Some(application) => refusal(conn, catalog, application)?,
-                None => None,
+                Some(application) => (refusal(conn, catalog, application)?, Some(application)),
+                None => (None, None),
             }
         }
         DocumentKind::Referral => match crate::domain::numbers::parse_referral(catalog, &id.number)
         {
-            Some(referral_id) => referral(conn, catalog, referral_id, version, now)?,
-            None => None,
+            Some(referral_id) => (
+                referral(conn, catalog, referral_id, version, now)?,
+                store::referral(conn, referral_id)?.map(|r| r.application),
+            ),
+            None => (None, None),
         },
     };
     let Some(built) = built else {
@@ -380,9 +390,17 @@ pub fn verify(
     if version.is_some_and(|v| v != built.data.version) {
         return Ok(None);
     }
-    let authentic = signer.verify(&built.data, signature)
-        || signer.verify(&built.data.first_shape(), signature);
+    // The names it was signed over are gone: the seal can no longer be checked, and the
+    // answer says so rather than calling an authentic document forged.
+    let erased = match of {
+        Some(application) => crate::store::erasure::is_erased(conn, application)?,
+        None => false,
+    };
+    let authentic = !erased
+        && (signer.verify(&built.data, signature)
+            || signer.verify(&built.data.first_shape(), signature));
     Ok(Some(Verification {
+        erased,
         document: built.data.id.clone(),
         version: built.data.version,
         authentic,

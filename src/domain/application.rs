@@ -122,6 +122,13 @@ pub enum ApplicationStatus {
 }
 
 impl ApplicationStatus {
+    /// Whether the application's personal data may be erased: it ended, and no place is held
+    /// through it. An enrolled child's application serves the place the child holds (and
+    /// keeps the child from queueing twice); its retention starts when the child leaves.
+    pub fn is_erasable(self) -> bool {
+        !self.is_active() && self != ApplicationStatus::Enrolled
+    }
+
     /// Whether the application occupies the child's one place in the queue system.
     pub fn is_active(self) -> bool {
         matches!(

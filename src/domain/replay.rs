@@ -272,7 +272,7 @@ impl Replay {
                         .applications
                         .get(id)
                         .ok_or_else(|| ReplayError::Unknown(format!("{id:?}")))?;
-                    if application.status.is_active() || !self.erased.insert(*id) {
+                    if !application.status.is_erasable() || !self.erased.insert(*id) {
                         return Err(ReplayError::InvalidTransition(format!("erasure of {id:?}")));
                     }
                     // The files and requests went with the personal data (store::erasure).

@@ -29,6 +29,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(create_kindergarten))
         .routes(routes!(create_group))
         .routes(routes!(set_policy))
+        .routes(routes!(erase_personal_data))
         .routes(routes!(set_education_head))
         .routes(routes!(set_calendar_year))
         .routes(routes!(preview_calendar_year))
@@ -292,6 +293,28 @@ async fn set_policy(
         .run(Command::SetPolicy { district, policy })
         .await?;
     Ok(ok(replayed, Done::new("set")))
+}
+
+/// Erases an ended application's personal data now, before its district's retention period
+/// ends (a court's order, or the family's request once the service is over). What is public
+/// of it stays: its number, key, choices, history of statuses and referrals.
+#[utoipa::path(post, path = "/api/v1/applications/{number}/erase", tag = "admin",
+    params(("number" = String, Path, description = "ESL-17")),
+    security(("staff_token" = [])),
+    responses((status = 200, body = Done), (status = 409, description = "erasure_active, already_erased")))]
+async fn erase_personal_data(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(number): Path<String>,
+) -> Result<Response, ApiError> {
+    admin(&ctx)?;
+    let id = ids::parse_application(&app.service.read().catalog, &number)
+        .ok_or_else(|| ctx.error(error::NOT_FOUND))?;
+    let (_, replayed) = ctx
+        .submission(&app)
+        .run(Command::ErasePersonalData { id })
+        .await?;
+    Ok(ok(replayed, Done::new("erased")))
 }
 
 #[derive(Debug, Deserialize, Serialize, ToSchema)]

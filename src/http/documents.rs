@@ -275,7 +275,12 @@ pub struct VerificationView {
     pub authentic: bool,
     /// Authentic and still in force.
     pub valid: bool,
-    /// `referral-ESL-R5`; only when authentic.
+    /// The application's personal data was erased when its retention period ended: the
+    /// document existed (its number, issue and standing are shown) but its seal, made over
+    /// the names erased, can no longer be checked.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub erased: bool,
+    /// `referral-ESL-R5`; only when authentic (or erased).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub document: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -299,6 +304,7 @@ impl VerificationView {
         VerificationView {
             authentic: false,
             valid: false,
+            erased: false,
             document: None,
             version: None,
             standing: None,
@@ -309,12 +315,22 @@ impl VerificationView {
     }
 
     fn of(verification: documents::Verification) -> VerificationView {
+        if verification.erased {
+            return VerificationView {
+                erased: true,
+                document: Some(verification.document),
+                standing: Some(standing_code(verification.standing).to_string()),
+                issued_at: Some(verification.issued_at),
+                ..VerificationView::not_authentic()
+            };
+        }
         if !verification.authentic {
             return VerificationView::not_authentic();
         }
         VerificationView {
             authentic: true,
             valid: verification.valid,
+            erased: false,
             document: Some(verification.document),
             version: Some(verification.version),
             standing: Some(standing_code(verification.standing).to_string()),

@@ -286,7 +286,7 @@ errors! {
     ROUND_CLOSED = "round_closed", CONFLICT,
         "Кезең жабылған: оның орындары бөлінді.", "Кампания уже закрыта: её места распределены.", "The round is closed already: its places were allocated.";
     ERASURE_ACTIVE = "erasure_active", CONFLICT,
-        "Өтініш әлі белсенді: дербес деректер тек аяқталған өтініштен өшіріледі.", "Заявление ещё действует: персональные данные удаляются только из завершённого заявления.", "The application is still active: personal data is erased only from an ended application.";
+        "Өтініш әлі белсенді немесе бала балабақшада: дербес деректер тек аяқталған өтініштен өшіріледі.", "Заявление ещё действует или ребёнок посещает детский сад: персональные данные удаляются только из завершённого заявления.", "The application is still active, or the child attends the kindergarten: personal data is erased only from an ended application.";
     ALREADY_ERASED = "already_erased", CONFLICT,
         "Бұл өтініштің дербес деректері бұрын өшірілген.", "Персональные данные этого заявления уже удалены.", "This application's personal data is erased already.";
     ROUND_PLACES_CLOSED = "round_places_closed", CONFLICT,

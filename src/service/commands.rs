@@ -1991,7 +1991,7 @@ fn sweep_erasure(tx: &mut Tx<'_>) -> Result<usize, CommandError> {
 
 fn erase_personal_data(id: ApplicationId, tx: &mut Tx<'_>) -> Result<Outcome, CommandError> {
     let application = tx.store().application(id)?.ok_or(CommandError::NotFound)?;
-    if application.status.is_active() {
+    if !application.status.is_erasable() {
         return Err(CommandError::Conflict(ERASURE_ACTIVE));
     }
     if crate::store::erasure::is_erased(tx.store().connection(), id)? {

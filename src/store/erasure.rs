@@ -79,7 +79,8 @@ pub(super) fn erase(
          applicant_full_name = '', applicant_phone = '', applicant_email = NULL, \
          applicant_address = '', priority_document = CASE WHEN priority_document IS NULL \
          THEN NULL ELSE '' END, erased_at = ?4 \
-         WHERE district_id = ?1 AND registration_number = ?2 AND active = 0",
+         WHERE district_id = ?1 AND registration_number = ?2 AND active = 0 \
+         AND status <> 'enrolled'",
         params![
             id.district.0,
             id.number.0,
@@ -118,7 +119,7 @@ pub fn erasure_due(
     let mut statement = conn.prepare_cached(
         "SELECT a.district_id, a.registration_number FROM applications a \
          LEFT JOIN district_policies p ON p.district_id = a.district_id \
-         WHERE a.active = 0 AND a.erased_at IS NULL \
+         WHERE a.active = 0 AND a.status <> 'enrolled' AND a.erased_at IS NULL \
          AND (SELECT max(e.recorded_at) FROM application_events h JOIN events e ON e.seq = h.seq \
               WHERE h.district_id = a.district_id AND h.registration_number = a.registration_number) \
              <= ?1 - coalesce(p.retention_days, ?3) * 86400000000 \

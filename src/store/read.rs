@@ -314,9 +314,12 @@ fn load_access_codes_and_applicants(
                 .ok_or_else(|| corrupt("access_code_hash is not hex"))?;
             state.access.insert(id, prefix);
         }
-        let applicant = Iin::parse(row.get_ref(3)?.as_str()?)
+        let applicant = Iin::parse_stored(row.get_ref(3)?.as_str()?)
             .map_err(|_| corrupt("applicant_iin is not an IIN"))?;
-        applicants.push((applicant.as_u64(), id));
+        // An erased application names nobody: no person's list holds it.
+        if !applicant.is_erased() {
+            applicants.push((applicant.as_u64(), id));
+        }
     }
     // Collected first: a set built from a whole vector is sorted once and packed full.
     state.applicants = applicants.into_iter().collect();

@@ -1,0 +1,279 @@
+//! Personal data's end (issue 16 §3): a simulated city-year whose ended applications are
+//! erased when their retention period is over, searched byte by byte afterwards; the refusal
+//! to erase an active application; and the rewrite of a database the release before the
+//! split made (tests/fixtures/release-0018/, a `kezek simulate` city of 400 registrations).
+
+mod common;
+
+use chrono::{DateTime, Duration, Utc};
+use kezek::clock::{Clock, ManualClock};
+use kezek::domain::event::Actor;
+use kezek::service::{Command, CommandError, Service};
+use kezek::simulate::{run, SimulateOptions};
+use rusqlite::Connection;
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::Arc;
+
+const PERSONAL_COLUMNS: &str = "child_iin, child_full_name, applicant_iin, applicant_full_name, \
+     applicant_phone, applicant_address, coalesce(applicant_email, '')";
+
+/// Every personal value of the applications `filter` selects.
+fn personal_values(conn: &Connection, filter: &str) -> BTreeSet<String> {
+    let mut statement = conn
+        .prepare(&format!(
+            "SELECT {PERSONAL_COLUMNS} FROM applications WHERE {filter}"
+        ))
+        .unwrap();
+    let mut rows = statement.query([]).unwrap();
+    let mut values = BTreeSet::new();
+    while let Some(row) = rows.next().unwrap() {
+        for column in 0..7 {
+            let value: String = row.get(column).unwrap();
+            if value.chars().count() >= 6 {
+                values.insert(value);
+            }
+        }
+    }
+    values
+}
+
+/// The bytes of the database file and its WAL.
+fn file_bytes(db: &Path) -> Vec<u8> {
+    let mut bytes = std::fs::read(db).unwrap();
+    let wal = db.with_extension("db-wal");
+    if let Ok(more) = std::fs::read(wal) {
+        bytes.extend(more);
+    }
+    bytes
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle.as_bytes())
+}
+
+fn last_recorded_at(conn: &Connection) -> DateTime<Utc> {
+    let micros: i64 = conn
+        .query_row("SELECT max(recorded_at) FROM events", [], |row| row.get(0))
+        .unwrap();
+    DateTime::from_timestamp_micros(micros).unwrap()
+}
+
+#[test]
+fn a_city_year_erased_leaves_no_trace_and_the_public_views_still_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("kezek.db");
+    let options = SimulateOptions {
+        seed: 11,
+        registrations: 1_500,
+        kindergartens: 20,
+    };
+    run(&db, &options, |_| {}).unwrap();
+
+    let conn = Connection::open(&db).unwrap();
+    let erasable = "active = 0 AND status <> 'enrolled'";
+    let ended = personal_values(&conn, erasable);
+    let kept = personal_values(&conn, &format!("NOT ({erasable})"));
+    // A value also held by a live application (a parent with a second child, a child that
+    // moved district) stays; so does one inside a kept value or a catalog's text.
+    let catalog: String = conn
+        .query_row(
+            "SELECT group_concat(name_kk || name_ru || address, '|') FROM kindergartens",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    let gone: Vec<&String> = ended
+        .iter()
+        .filter(|value| !kept.iter().any(|k| k.contains(value.as_str())))
+        .filter(|value| !catalog.contains(value.as_str()))
+        .collect();
+    let erasable_count: usize = conn
+        .query_row(
+            &format!("SELECT count(*) FROM applications WHERE {erasable}"),
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert!(erasable_count > 50, "{erasable_count} ended applications");
+    assert!(gone.len() > 100, "{} values to look for", gone.len());
+    let before = file_bytes(&db);
+    let found_before = gone.iter().filter(|v| contains(&before, v)).count();
+    assert_eq!(found_before, gone.len(), "the search finds what is there");
+    let a_kept = kept.iter().next().unwrap().clone();
+    let ended_application: (String, u32) = conn
+        .query_row(
+            &format!(
+                "SELECT d.code, a.registration_number FROM applications a \
+                 JOIN districts d ON d.id = a.district_id WHERE a.{erasable} LIMIT 1"
+            ),
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .unwrap();
+    let public_before = public_views(&conn, erasable);
+    let now = last_recorded_at(&conn);
+    drop(conn);
+
+    // Three years and a bit later (the default retention is 1,096 days).
+    let clock = ManualClock::new(now + Duration::days(1_100));
+    let service = Service::start(&db, Arc::new(clock.clone())).unwrap();
+    // The scheduler's first tick sweeps at start; this one waits for it to be done.
+    service.tick_blocking().unwrap();
+    // Erasing again: refused, with its own code.
+    let id = kezek::domain::numbers::parse_application(
+        &service.read().catalog,
+        &format!("{}-{}", ended_application.0, ended_application.1),
+    )
+    .unwrap();
+    let again = service.submit_blocking(Command::ErasePersonalData { id }, Actor::system());
+    assert!(
+        matches!(
+            again,
+            Err(CommandError::Conflict(kezek::service::ALREADY_ERASED))
+        ),
+        "{again:?}"
+    );
+    service.shutdown();
+
+    let verified = kezek::verify::verify(&db).unwrap();
+    assert_eq!(verified.erased, erasable_count);
+    let conn = Connection::open(&db).unwrap();
+    conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
+        .unwrap();
+    let after = file_bytes(&db);
+    let left: Vec<&&String> = gone.iter().filter(|v| contains(&after, v)).collect();
+    assert!(
+        left.is_empty(),
+        "{} erased values still in the file",
+        left.len()
+    );
+    assert!(contains(&after, &a_kept), "a live application's data stays");
+    // What is public of the erased applications is what it was: their numbers, statuses,
+    // keys and birth dates, and the protocol of their referrals.
+    assert_eq!(public_views(&conn, "erased_at IS NOT NULL"), public_before);
+    // A printed notice of an erased application is still known, with its standing; its
+    // seal, made over the names erased, is no longer checked (`erased`).
+    let catalog = kezek::store::load_catalog(&conn).unwrap();
+    let signer = kezek::documents::signing::DocumentSigner::load_or_create(dir.path()).unwrap();
+    let notice = kezek::domain::document::DocumentId::parse(&format!(
+        "notice-{}-{}",
+        ended_application.0, ended_application.1
+    ))
+    .unwrap();
+    let answer =
+        kezek::documents::verify(&conn, &catalog, &signer, &notice, None, "x", clock.now())
+            .unwrap()
+            .expect("the document is known");
+    assert!(answer.erased && !answer.authentic, "{answer:?}");
+}
+
+/// What the public sees of the applications `filter` selects: district, number, status, key
+/// and birth date, and their referrals' protocol.
+fn public_views(conn: &Connection, filter: &str) -> Vec<String> {
+    let mut statement = conn
+        .prepare(&format!(
+            "SELECT district_id || '/' || registration_number || ' ' || status || ' ' || tier \
+             || ' ' || registered_at || ' ' || child_birth_date FROM applications WHERE {filter} \
+             UNION ALL SELECT district_id || '/R' || number || ' ' || status || ' ' || place_id \
+             FROM referrals WHERE (application_district_id, application_number) IN \
+             (SELECT district_id, registration_number FROM applications WHERE {filter}) \
+             ORDER BY 1"
+        ))
+        .unwrap();
+    let rows = statement.query_map([], |row| row.get(0)).unwrap();
+    rows.map(Result::unwrap).collect()
+}
+
+#[test]
+fn an_active_application_is_not_erased() {
+    let app = common::TestApp::spawn();
+    let application = app.register(common::valid_form(1)).unwrap();
+    let refused = app.service().submit_blocking(
+        Command::ErasePersonalData { id: application.id },
+        Actor::system(),
+    );
+    assert!(
+        matches!(
+            refused,
+            Err(CommandError::Conflict(kezek::service::ERASURE_ACTIVE))
+        ),
+        "{refused:?}"
+    );
+    app.service()
+        .submit_blocking(Command::Withdraw { id: application.id }, Actor::portal())
+        .unwrap();
+    app.service()
+        .submit_blocking(
+            Command::ErasePersonalData { id: application.id },
+            Actor::system(),
+        )
+        .unwrap();
+    let stored = app
+        .service()
+        .read()
+        .applications_of(application.applicant.iin.as_u64());
+    assert!(stored.is_empty(), "the parent's list forgets it");
+}
+
+#[test]
+fn a_database_of_the_release_before_is_rewritten_and_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/release-0018");
+    let db = dir.path().join("kezek.db");
+    std::fs::copy(fixture.join("kezek.db"), &db).unwrap();
+    std::fs::copy(
+        fixture.join("kezek.db.anchor"),
+        dir.path().join("kezek.db.anchor"),
+    )
+    .unwrap();
+    let old = Connection::open(&db).unwrap();
+    let (old_seq, old_hash): (i64, Vec<u8>) = old
+        .query_row(
+            "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .unwrap();
+    let personal = personal_values(&old, "1");
+    let applications_before = public_views(&old, "1");
+    let now = last_recorded_at(&old) + Duration::days(1);
+    drop(old);
+
+    // Opening migrates and rewrites; the anchor file still names the old head.
+    let clock = ManualClock::new(now);
+    Service::start(&db, Arc::new(clock)).unwrap().shutdown();
+    let report = kezek::verify::verify(&db).unwrap();
+    assert_eq!(report.events, old_seq as u64, "no event added or lost");
+
+    let conn = Connection::open(&db).unwrap();
+    let kept: (i64, Vec<u8>) = conn
+        .query_row(
+            "SELECT old_seq, old_hash FROM journal_rewrites",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(kept, (old_seq, old_hash));
+    let mut payloads = conn.prepare("SELECT payload FROM events").unwrap();
+    let journal: String = payloads
+        .query_map([], |row| row.get::<_, String>(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let in_journal = personal
+        .iter()
+        .filter(|v| journal.contains(v.as_str()))
+        .count();
+    assert_eq!(
+        in_journal, 0,
+        "the journal's payloads hold no personal value"
+    );
+    let parts: i64 = conn
+        .query_row("SELECT count(*) FROM personal_data", [], |row| row.get(0))
+        .unwrap();
+    assert!(parts >= 400, "{parts} personal parts");
+    assert_eq!(public_views(&conn, "1"), applications_before);
+}
