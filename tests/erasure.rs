@@ -277,3 +277,107 @@ fn a_database_of_the_release_before_is_rewritten_and_verifies() {
     assert!(parts >= 400, "{parts} personal parts");
     assert_eq!(public_views(&conn, "1"), applications_before);
 }
+
+/// SIGKILL during erasures (issue 16's crash round): the real `kezek serve` on the manual
+/// clock erases applications one by one for an administrator while the clock moves three
+/// years on and the retention sweep erases the rest in one transaction; the process is
+/// killed at a random moment. After it: every acknowledged erasure is whole (no personal
+/// part, message or placeholder missing: `verify`), the sweep is all or nothing, and the
+/// applications not erased still hold all their data.
+#[test]
+fn erasures_killed_midway_are_whole_or_absent() {
+    use kezek::domain::staff::{Role, Scope};
+    use rand::Rng;
+    const WITHDRAWN: u16 = 200;
+    const ONE_BY_ONE: usize = 16;
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    for round in 0..3u64 {
+        let mut app = common::TestApp::spawn();
+        let mut numbers = Vec::new();
+        for serial in 1..=WITHDRAWN {
+            let application = app.register(common::valid_form(serial)).unwrap();
+            app.service()
+                .submit_blocking(Command::Withdraw { id: application.id }, Actor::portal())
+                .unwrap();
+            numbers.push(application.id.number.0);
+        }
+        let now = app.clock.now();
+        app.stop();
+        let token = common::add_staff(&app.path, "eraser", Role::Admin, Scope::Everywhere);
+        let (mut server, base) = common::spawn_server(&app.path, &["--clock", "manual"]);
+        let client = reqwest::Client::new();
+        let wait_ms = rand::rng().random_range(30..150);
+        let (one_by_one, swept) = runtime.block_on(async {
+            let erase = numbers[..ONE_BY_ONE].iter().map(|number| {
+                let request = client
+                    .post(format!("{base}/api/v1/applications/ESL-{number}/erase"))
+                    .bearer_auth(&token)
+                    .send();
+                async move { (*number, request.await.is_ok_and(|r| r.status() == 200)) }
+            });
+            let sweep = client
+                .post(format!("{base}/api/v1/admin/clock"))
+                .bearer_auth(&token)
+                .json(&serde_json::json!({"now": now + Duration::days(1_100)}))
+                .send();
+            let kill = async {
+                tokio::time::sleep(std::time::Duration::from_millis(wait_ms)).await;
+                server.kill().unwrap();
+            };
+            let (answers, swept, ()) = tokio::join!(
+                futures_util::future::join_all(erase),
+                async { sweep.await.is_ok_and(|r| r.status() == 200) },
+                kill
+            );
+            (answers, swept)
+        });
+        server.wait().unwrap();
+
+        let report = kezek::verify::verify(&app.path)
+            .unwrap_or_else(|e| panic!("round {round}: verify after the kill: {e}"));
+        let conn = Connection::open(&app.path).unwrap();
+        let erased: BTreeSet<u32> = conn
+            .prepare("SELECT registration_number FROM applications WHERE erased_at IS NOT NULL")
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(report.erased, erased.len());
+        for (number, acknowledged) in &one_by_one {
+            assert!(
+                !acknowledged || erased.contains(number),
+                "acknowledged {number} lost"
+            );
+        }
+        let rest: Vec<&u32> = numbers[ONE_BY_ONE..].iter().collect();
+        let rest_erased = rest.iter().filter(|n| erased.contains(n)).count();
+        assert!(
+            rest_erased == 0 || rest_erased == rest.len(),
+            "round {round}: the sweep is one transaction, {rest_erased} of {} erased",
+            rest.len()
+        );
+        assert!(
+            !swept || rest_erased == rest.len(),
+            "an acknowledged sweep lost"
+        );
+        let held: i64 = conn
+            .query_row(
+                "SELECT count(DISTINCT registration_number) FROM personal_data",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(
+            held as usize,
+            numbers.len() - erased.len(),
+            "the others keep their data"
+        );
+        eprintln!(
+            "round {round}: killed after {wait_ms} ms, {} erased ({} acknowledged one by one, \
+             sweep acknowledged: {swept})",
+            erased.len(),
+            one_by_one.iter().filter(|(_, a)| *a).count()
+        );
+    }
+}
