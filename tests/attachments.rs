@@ -863,3 +863,64 @@ async fn the_officer_asks_on_the_page_and_the_parent_reads_the_reason_on_theirs(
     assert!(my.text.contains(reason));
     assert!(my.text.contains("data-open=\"true\""));
 }
+
+/// Issue 19's "after erasure the bytes are gone": files attached, the application withdrawn
+/// and its personal data erased by an administrator (issue 16); then none of the stored
+/// files' bytes are left in the database file or its WAL after a checkpoint (the same
+/// search finds them before), and `verify` passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_erasure_the_files_bytes_are_gone_from_the_storage() {
+    let mut server = Server::start().await;
+    let parent = parent(&server, 71).await;
+    assert_eq!(upload(&server, &parent, "other", PDF).await.status, 201);
+    assert_eq!(upload(&server, &parent, "other", PNG).await.status, 201);
+    let admin = server.admin();
+    let erase = format!("/api/v1/applications/{}/erase", parent.number);
+    server
+        .post(&erase)
+        .bearer_auth(&admin)
+        .go()
+        .await
+        .assert_error(409, "erasure_active");
+    let withdrawn = server
+        .post(&format!("/api/v1/applications/{}/withdraw", parent.number))
+        .header("X-Access-Code", &parent.code)
+        .go()
+        .await;
+    assert_eq!(withdrawn.status, 200, "{}", withdrawn.text);
+    let path = server.app.path.clone();
+    let storage = |path: &std::path::Path| {
+        let conn = rusqlite::Connection::open(path).unwrap();
+        conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
+            .unwrap();
+        let mut bytes = std::fs::read(path).unwrap();
+        bytes.extend(std::fs::read(path.with_extension("db-wal")).unwrap_or_default());
+        bytes
+    };
+    // Long runs from inside each file: a PDF's header alone is in every PDF.
+    let needles = [
+        &PDF[PDF.len() / 2..PDF.len() / 2 + 48],
+        &PNG[PNG.len() / 2..PNG.len() / 2 + 48],
+    ];
+    let before = tokio::task::block_in_place(|| storage(&path));
+    assert!(
+        needles.iter().all(|n| find(&before, n)),
+        "the search finds the files"
+    );
+    let erased = server.post(&erase).bearer_auth(&admin).go().await;
+    assert_eq!(erased.status, 200, "{}", erased.text);
+    tokio::task::spawn_blocking(move || {
+        server.app.stop();
+        let after = storage(&path);
+        for needle in needles {
+            assert!(
+                !find(&after, needle),
+                "an erased file's bytes are still stored"
+            );
+        }
+        let report = kezek::verify::verify(&path).unwrap();
+        assert_eq!((report.attachments, report.erased), (0, 1));
+    })
+    .await
+    .unwrap();
+}
