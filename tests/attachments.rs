@@ -909,6 +909,17 @@ async fn after_erasure_the_files_bytes_are_gone_from_the_storage() {
     );
     let erased = server.post(&erase).bearer_auth(&admin).go().await;
     assert_eq!(erased.status, 200, "{}", erased.text);
+    // The parent still finds the application, its names gone and the erasure said.
+    let view = server
+        .get(&format!("/api/v1/applications/{}", parent.number))
+        .header("X-Access-Code", &parent.code)
+        .go()
+        .await
+        .json();
+    assert_eq!(
+        (&view["personal_data_erased"], &view["child_full_name"]),
+        (&json!(true), &json!(""))
+    );
     tokio::task::spawn_blocking(move || {
         server.app.stop();
         let after = storage(&path);

@@ -259,6 +259,9 @@ pub struct ApplicationView {
     /// The latest referral, if any.
     pub referral: Option<ReferralView>,
     pub history: Vec<HistoryEntry>,
+    /// Its personal data was erased when its retention period ended (names empty).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub personal_data_erased: bool,
 }
 
 impl ApplicationView {
@@ -297,6 +300,7 @@ impl ApplicationView {
             position: position.map(PositionView::from),
             referral: referral.map(|r| ReferralView::of(catalog, r)),
             history,
+            personal_data_erased: a.child.iin.is_erased(),
         }
     }
 }

@@ -979,6 +979,9 @@ pub(super) fn access_log_section(page: &Page, log: &crate::http::access_log::Acc
 pub(super) fn facts(page: &Page, catalog: &Catalog, view: &ApplicationView) -> Markup {
     let lang = page.lang;
     html! {
+        @if view.personal_data_erased {
+            p.notice data-testid="personal-data-erased" { (page.t(texts::PERSONAL_DATA_ERASED)) }
+        }
         dl.facts {
             dt { (page.t(texts::STATUS)) }
             dd data-testid="status" { strong { (texts::status(lang, &view.status)) } }
