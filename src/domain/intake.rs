@@ -18,7 +18,12 @@
 //!   another for the round).
 //! - A family "together only" is taken at its first child's turn and gets places together in
 //!   its most preferred kindergarten (its first child's choices) that has a fitting place for
-//!   each waiting child, or none; with none it keeps its position and waits.
+//!   each waiting child, or none; with none it keeps its position and waits. A family is one
+//!   turn, as place by place: the turn gives its first child (in key order) a place; each
+//!   further place is the family's only if no child still waiting with a smaller key (a
+//!   family passed over aside) fits it. Otherwise, with the 1 : 3 cycle, a general family's
+//!   turn would take places a first-priority child ahead of it in key order fits and was
+//!   still to have its turn for.
 //! - Transfer requests of enrolled children come after every first-time applicant, in the
 //!   order they were made, unless the district's policy puts them first (as place by place).
 //! - Within a kindergarten a child takes the earliest reported fitting place; a family the
@@ -212,12 +217,16 @@ impl Shelf {
 
     /// Places for each of `children` at `kindergarten`, each child's the earliest it can
     /// have with the children before it placed so and every later child still placeable;
-    /// `None` when the kindergarten cannot take them all. Only the `children.len()` earliest
-    /// places of a slot can be needed: its places are alike.
+    /// `None` when the kindergarten cannot take them all. The family's turn gives its first
+    /// child (the first in key order, whose referral comes first) any fitting place; every
+    /// further place must be one that `ahead` does not claim (a waiting child with a smaller
+    /// key fits it), as place by place (`QueueState::plan_together`). Only the
+    /// `children.len()` earliest places of a slot can be needed: its places are alike.
     fn take_together(
         &mut self,
         kindergarten: KindergartenId,
         children: &[(ApplicationId, Waiting)],
+        ahead: &impl Fn(&Place) -> bool,
     ) -> Option<Vec<PlaceId>> {
         let slots = self.slots.get(&kindergarten)?;
         let mut candidates: Vec<(PlaceId, usize)> = Vec::new();
@@ -226,7 +235,11 @@ impl Shelf {
             candidates.extend(earliest.map(|id| (*id, s)));
         }
         candidates.sort();
-        let fits = |c: usize, p: usize| children[c].1.fits(&slots[candidates[p].1].fit);
+        let claimed: Vec<bool> = slots.iter().map(|slot| ahead(&slot.fit)).collect();
+        let fits = |c: usize, p: usize| {
+            let s = candidates[p].1;
+            children[c].1.fits(&slots[s].fit) && (c == 0 || !claimed[s])
+        };
         let mut chosen: Vec<usize> = Vec::with_capacity(children.len());
         for c in 0..children.len() {
             let pick = (0..candidates.len()).find(|&p| {
@@ -436,6 +449,15 @@ fn place_first_time(
         }
     }
     let mut families_done: HashSet<FamilyId> = HashSet::new();
+    let mut passed: HashSet<FamilyId> = HashSet::new();
+    // Each first-time applicant's index in key order, and whether it still waits.
+    let index: HashMap<ApplicationId, usize> = input
+        .children
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.id, i))
+        .collect();
+    let mut waits = vec![true; input.children.len()];
     let mut turns = TurnOrder::new(&input.children, input.cycle);
     while let Some(child) = turns.next() {
         match child.together {
@@ -444,6 +466,7 @@ fn place_first_time(
                     shelf.take(k, &child.waiting).map(|place| (place, k, rank))
                 });
                 if let Some((place, kindergarten, rank)) = found {
+                    waits[index[&child.id]] = false;
                     let cycle = turns.placed(child.waiting.key.tier);
                     outcome.placements.push(Placement {
                         place,
@@ -460,14 +483,30 @@ fn place_first_time(
                     continue;
                 }
                 let children = &members[&family];
-                let found = preferences(&child.waiting, &input.any_order)
-                    .find_map(|(k, _)| shelf.take_together(k, children).map(|ids| (k, ids)));
+                let first = index[&children[0].0];
+                // A family is one turn: its further places are its own only where no child
+                // still waiting with a smaller key (a family passed over aside) fits them.
+                let ahead = |fit: &Place| {
+                    input.children[..first]
+                        .iter()
+                        .zip(&waits)
+                        .any(|(c, waits)| {
+                            *waits
+                                && c.together.is_none_or(|f| !passed.contains(&f))
+                                && c.waiting.fits(fit)
+                        })
+                };
+                let found = preferences(&child.waiting, &input.any_order).find_map(|(k, _)| {
+                    shelf.take_together(k, children, &ahead).map(|ids| (k, ids))
+                });
                 let Some((kindergarten, ids)) = found else {
+                    passed.insert(family);
                     outcome.passed.push(family);
                     turns_passed.push((family, outcome.placements.len()));
                     continue;
                 };
                 for ((id, waiting), place) in children.iter().zip(ids) {
+                    waits[index[id]] = false;
                     let cycle = turns.placed(waiting.key.tier);
                     outcome.placements.push(Placement {
                         place,
