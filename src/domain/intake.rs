@@ -35,7 +35,7 @@
 //! that from the live state, so the dry run, the close and `verify`'s replay compute the
 //! same round from the same journal.
 
-use super::application::ApplicationId;
+use super::application::{ApplicationId, QueueKey};
 use super::catalog::{DistrictId, KindergartenId, Tier};
 use super::family::FamilyId;
 use super::referral::{InterleaveCycle, PlaceId};
@@ -380,6 +380,15 @@ impl<'a> TurnOrder<'a> {
         self.queues[2].pop_front()
     }
 
+    /// The children still to have their turn whose key is smaller than `key`: each queue is
+    /// in key order, so only its front can be.
+    fn still_to_come(&self, key: QueueKey) -> impl Iterator<Item = &'a Candidate> + '_ {
+        self.queues
+            .iter()
+            .flat_map(move |queue| queue.iter().take_while(move |c| c.waiting.key < key))
+            .copied()
+    }
+
     /// The cycle after a referral to a child of `tier`.
     fn placed(&mut self, tier: Tier) -> Option<InterleaveCycle> {
         self.cycle = self.cycle.map(|c| c.after(tier));
@@ -449,15 +458,6 @@ fn place_first_time(
         }
     }
     let mut families_done: HashSet<FamilyId> = HashSet::new();
-    let mut passed: HashSet<FamilyId> = HashSet::new();
-    // Each first-time applicant's index in key order, and whether it still waits.
-    let index: HashMap<ApplicationId, usize> = input
-        .children
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c.id, i))
-        .collect();
-    let mut waits = vec![true; input.children.len()];
     let mut turns = TurnOrder::new(&input.children, input.cycle);
     while let Some(child) = turns.next() {
         match child.together {
@@ -466,7 +466,6 @@ fn place_first_time(
                     shelf.take(k, &child.waiting).map(|place| (place, k, rank))
                 });
                 if let Some((place, kindergarten, rank)) = found {
-                    waits[index[&child.id]] = false;
                     let cycle = turns.placed(child.waiting.key.tier);
                     outcome.placements.push(Placement {
                         place,
@@ -483,30 +482,28 @@ fn place_first_time(
                     continue;
                 }
                 let children = &members[&family];
-                let first = index[&children[0].0];
                 // A family is one turn: its further places are its own only where no child
                 // still waiting with a smaller key (a family passed over aside) fits them.
+                // A child that had its turn and still waits fits no place left (places only
+                // go), so only those still to have their turn can: with the cycle, the
+                // first-priority children behind a general turn. Siblings of a family that
+                // had its turn wait in the queues for nothing: placed or passed.
+                let first = children[0].1.key;
                 let ahead = |fit: &Place| {
-                    input.children[..first]
-                        .iter()
-                        .zip(&waits)
-                        .any(|(c, waits)| {
-                            *waits
-                                && c.together.is_none_or(|f| !passed.contains(&f))
-                                && c.waiting.fits(fit)
-                        })
+                    turns.still_to_come(first).any(|c| {
+                        c.together.is_none_or(|f| !families_done.contains(&f))
+                            && c.waiting.fits(fit)
+                    })
                 };
                 let found = preferences(&child.waiting, &input.any_order).find_map(|(k, _)| {
                     shelf.take_together(k, children, &ahead).map(|ids| (k, ids))
                 });
                 let Some((kindergarten, ids)) = found else {
-                    passed.insert(family);
                     outcome.passed.push(family);
                     turns_passed.push((family, outcome.placements.len()));
                     continue;
                 };
                 for ((id, waiting), place) in children.iter().zip(ids) {
-                    waits[index[id]] = false;
                     let cycle = turns.placed(waiting.key.tier);
                     outcome.placements.push(Placement {
                         place,
