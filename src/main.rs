@@ -197,6 +197,10 @@ enum Commands {
         /// the audit's figures side by side as a Markdown table.
         #[arg(long)]
         compare: bool,
+        /// With --compare, only these columns (comma-separated): place_by_place, round,
+        /// round_1_3_off, round_1_3_on, round_together_off [default: all].
+        #[arg(long, value_delimiter = ',', requires = "compare")]
+        policies: Vec<String>,
     },
     /// Writes an open-data snapshot into DIR: the anonymised queue and the protocol of places
     /// and referrals as CSV and JSON, their Frictionless data package and data dictionary,
@@ -335,6 +339,7 @@ fn main() -> ExitCode {
             registrations,
             kindergartens,
             compare,
+            policies,
         } => {
             let options = kezek::simulate::SimulateOptions {
                 seed,
@@ -342,7 +347,7 @@ fn main() -> ExitCode {
                 kindergartens,
             };
             match compare {
-                true => simulate_compare(&options),
+                true => simulate_compare(&options, &policies),
                 false => simulate(db_given.then_some(db.as_path()), &options),
             }
         }
@@ -487,32 +492,24 @@ fn simulate(
 }
 
 /// `kezek simulate --compare`: each policy on a temporary database of its own.
-fn simulate_compare(options: &kezek::simulate::SimulateOptions) -> anyhow::Result<ExitCode> {
-    use kezek::simulate::{compare, run_with, SimPolicy};
+fn simulate_compare(
+    options: &kezek::simulate::SimulateOptions,
+    keys: &[String],
+) -> anyhow::Result<ExitCode> {
+    use kezek::simulate::{compare, SimPolicy};
+    let policies = match keys.is_empty() {
+        true => SimPolicy::compared(),
+        false => {
+            let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+            SimPolicy::by_keys(&keys)
+                .map_err(|unknown| anyhow::anyhow!("no policy is called {unknown}"))?
+        }
+    };
     let scratch = std::env::temp_dir().join(format!("kezek-compare-{}", std::process::id()));
     std::fs::create_dir_all(&scratch).with_context(|| format!("creating {}", scratch.display()))?;
-    // The cities run at once: each spends most of its time waiting for its commits to reach
-    // the disk, so they overlap well.
-    let runs: Vec<_> = std::thread::scope(|scope| {
-        let handles: Vec<_> = SimPolicy::compared()
-            .into_iter()
-            .enumerate()
-            .map(|(index, (name, policy))| {
-                let path = scratch.join(format!("city-{index}.db"));
-                scope.spawn(move || (name, run_with(&path, options, policy, |_| {})))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("a simulation thread"))
-            .collect()
-    });
+    let columns = compare::run(options, &policies, &scratch);
     let _ = std::fs::remove_dir_all(&scratch);
-    let mut columns = Vec::new();
-    for (name, simulation) in runs {
-        let simulation = simulation.with_context(|| format!("simulating {name}"))?;
-        columns.push((name, simulation.figures));
-    }
+    let columns = columns.context("simulating")?;
     println!(
         "seed {}, {} registrations, {} kindergartens",
         options.seed, options.registrations, options.kindergartens

@@ -2676,6 +2676,7 @@ async fn the_head_and_administrator_pages_pass_axe_in_both_languages() {
             ("admin-calendar", "/staff/admin/calendar".into()),
             ("admin-rounds", "/staff/admin/rounds".into()),
             ("admin-round", "/staff/admin/rounds/1".into()),
+            ("admin-what-if", "/staff/admin/what-if".into()),
         ] {
             check_page(
                 &browser,
@@ -2688,6 +2689,21 @@ async fn the_head_and_administrator_pages_pass_axe_in_both_languages() {
             )
             .await;
         }
+        // A small what-if and its table with the figures' meanings.
+        browser.goto(&site.url("/staff/admin/what-if")).await;
+        browser.fill("registrations", "200").await;
+        browser.fill("kindergartens", "5").await;
+        browser
+            .click("form[action='/staff/admin/what-if'] button")
+            .await;
+        check_current(
+            &browser,
+            "admin-what-if-result",
+            lang,
+            &screenshots,
+            &mut failures,
+        )
+        .await;
         // A year's file and the days it would change, before it is applied.
         browser.goto(&site.url("/staff/admin/calendar")).await;
         browser.fill("year", "2027").await;

@@ -359,19 +359,27 @@ impl Model<'_> {
 
     /// Brute force: members in order, each trying spots from the earliest; the first
     /// complete assignment found is the one whose spots are earliest child by child.
-    fn assign(&self, members: &[&Kid], kg: u32, chosen: &mut Vec<usize>) -> bool {
+    /// The first member takes any spot it fits (the family's turn); each later one only a
+    /// spot no kid still waiting with a smaller key fits (`claimed`).
+    fn assign(
+        &self,
+        members: &[&Kid],
+        kg: u32,
+        chosen: &mut Vec<usize>,
+        claimed: &dyn Fn(usize) -> bool,
+    ) -> bool {
         let Some(kid) = members.get(chosen.len()) else {
             return true;
         };
         let spots = &self.instance.spots;
         let mut order: Vec<usize> = (0..spots.len())
             .filter(|&i| !self.taken[i] && spots[i].kg == kg && !chosen.contains(&i))
-            .filter(|&i| fits(kid, &spots[i]))
+            .filter(|&i| fits(kid, &spots[i]) && (chosen.is_empty() || !claimed(i)))
             .collect();
         order.sort_by_key(|&i| spots[i].id);
         for i in order {
             chosen.push(i);
-            if self.assign(members, kg, chosen) {
+            if self.assign(members, kg, chosen, claimed) {
                 return true;
             }
             chosen.pop();
@@ -379,10 +387,25 @@ impl Model<'_> {
         false
     }
 
-    fn family(&mut self, members: &[&Kid]) -> bool {
+    /// Whether a first-time kid not yet given a spot, keyed before `first` and not of a
+    /// family in `passed`, fits spot `i`.
+    fn claimed(&self, i: usize, first: (u8, i64, u32), passed: &[u32]) -> bool {
+        let spot = &self.instance.spots[i];
+        self.instance.kids.iter().any(|k| {
+            !k.transfer
+                && key(k) < first
+                && k.family.is_none_or(|f| !passed.contains(&f))
+                && !self.given.iter().any(|g| g.1 == k.number && !g.4)
+                && fits(k, spot)
+        })
+    }
+
+    fn family(&mut self, members: &[&Kid], passed: &[u32]) -> bool {
+        let first = key(members[0]);
         for kg in self.kindergartens_of(members[0]) {
             let mut chosen = Vec::new();
-            if self.assign(members, kg, &mut chosen) {
+            let claimed = |i: usize| self.claimed(i, first, passed);
+            if self.assign(members, kg, &mut chosen, &claimed) {
                 for (kid, spot) in members.iter().zip(chosen) {
                     self.give(spot, kid, false);
                 }
@@ -440,7 +463,7 @@ fn model(instance: &Instance) -> ModelOutcome {
                     .copied()
                     .filter(|k| k.family == Some(f))
                     .collect();
-                if !m.family(&members) {
+                if !m.family(&members, &passed) {
                     passed.push(f);
                 }
             }
@@ -738,4 +761,58 @@ fn extended_sda_shapes_keep_families_together_and_single_children_stable() {
         assert!(!outcome.placements.is_empty());
         assert!(outcome.placements.len() < instance.kids.len());
     }
+}
+
+/// A family is one turn (the default city-year's queue-order envy, issue 18): with the 1 : 3
+/// cycle at a general turn, a general together-family's turn comes before a first-priority
+/// child's, but the family's second place is one that child (ahead in key order, its turn
+/// still to come) fits. The family's turn gives it one place, not the second: it is passed,
+/// and the first-priority child takes its place; as place by place, where a family's further
+/// place is its own only if no child with a smaller key fits it.
+#[test]
+fn a_general_family_at_a_general_turn_takes_no_place_a_first_priority_child_fits() {
+    let kid = |number: u32, tier: u8, family: Option<u32>| Kid {
+        tier,
+        at: i64::from(number),
+        number,
+        birth: day(2022, 3, 1),
+        language: 0,
+        choices: vec![1],
+        start: day(2027, 8, 1),
+        held: false,
+        family,
+        transfer: false,
+    };
+    let instance = Instance {
+        kids: vec![kid(1, 1, None), kid(2, 2, Some(1)), kid(3, 2, Some(1))],
+        spots: [1, 2]
+            .map(|id| Spot {
+                id,
+                kg: 1,
+                born_from: day(2022, 1, 1),
+                born_to: day(2022, 12, 31),
+                language: 1,
+                from: day(2027, 9, 1),
+            })
+            .to_vec(),
+        kindergartens: 1,
+        any_order: vec![1],
+        cycle: Some(0),
+        transfers_first: false,
+    };
+    let outcome = allocate(&round_input(&instance));
+    let given: Vec<(u64, u32)> = outcome
+        .placements
+        .iter()
+        .map(|p| (p.place.0, p.child.number.0))
+        .collect();
+    assert_eq!(
+        given,
+        vec![(1, 1)],
+        "the first-priority child takes a place"
+    );
+    assert_eq!(outcome.passed, vec![FamilyId(1)]);
+    assert_eq!(outcome.unfilled, vec![PlaceId(2)]);
+    assert_eq!(as_model_terms(&outcome), model(&instance));
+    assert!(violations(&instance, &outcome).is_empty());
 }

@@ -33,12 +33,16 @@ fn open(app: &TestApp, places_for: chrono::NaiveDate) -> Result<Outcome, Command
 }
 
 fn report(app: &TestApp, kindergarten: KindergartenId) -> Vec<Referral> {
+    report_many(app, kindergarten, 1)
+}
+
+fn report_many(app: &TestApp, kindergarten: KindergartenId, count: u32) -> Vec<Referral> {
     let new = NewPlaces {
         kindergarten,
         group: None,
         age_band: Some(AgeBand::new(date(2022, 1, 1), date(2022, 12, 31)).unwrap()),
         language: Some(Language::KAZAKH),
-        count: 1,
+        count,
         available_from: date(2027, 9, 1),
     };
     match app
@@ -642,6 +646,62 @@ fn the_audit_counts_ranked_envy_place_by_place_and_none_in_the_round() {
         (by_place.ranked_envy_first, by_place.blocking_pairs),
         (1, 1)
     );
+    assert_eq!(by_place.round_referrals, 0);
     let round = ranked_envy(true);
     assert_eq!((round.ranked_envy_first, round.blocking_pairs), (0, 0));
+    assert_eq!(round.round_referrals, 1);
+    assert_eq!(
+        (round.ranked_envy_round, round.blocking_pairs_round),
+        (0, 0)
+    );
+}
+
+/// A together-family (twins first in the queue, wanting kindergarten 1, then 2) holds two
+/// places of kindergarten 2; kindergarten 1's places go to a single child behind them.
+/// Where kindergarten 1 had a place for each twin, that is envy of both twins; where it had
+/// one place only, staying together was the family's own choice: no envy.
+fn together_family_envy(round: bool, first_choice_places: u32) -> kezek::simulate::ChoiceFigures {
+    let app = TestApp::spawn();
+    let [k1, k2, _] = app.kindergartens;
+    let forms = (3..=4)
+        .map(|serial| {
+            let mut form = valid_form(serial);
+            form.kindergartens = vec![k1.0, k2.0];
+            form
+        })
+        .collect();
+    let command = Command::RegisterFamily {
+        forms,
+        together: true,
+        channel: kezek::domain::application::Channel::Portal,
+    };
+    app.service()
+        .submit_blocking(command, Actor::portal())
+        .unwrap();
+    app.clock.advance(Duration::minutes(1));
+    let mut single = valid_form(5);
+    single.kindergartens = vec![k1.0];
+    app.register(single).unwrap();
+    let opened = round.then(|| open(&app, date(2027, 9, 1)).unwrap());
+    report_many(&app, k2, 2);
+    report_many(&app, k1, first_choice_places);
+    if let Some(Outcome::RoundOpened(round)) = opened {
+        close(&app, round).unwrap();
+    }
+    kezek::simulate::audit_journal(&app.path).unwrap().choices
+}
+
+#[test]
+fn a_together_family_below_a_kindergarten_without_places_for_all_is_not_envious() {
+    let envied = together_family_envy(false, 2);
+    assert_eq!((envied.ranked_envy_first, envied.blocking_pairs), (2, 2));
+    let excused = together_family_envy(false, 1);
+    assert_eq!((excused.ranked_envy_first, excused.blocking_pairs), (0, 0));
+    let round = together_family_envy(true, 1);
+    assert_eq!(round.round_referrals, 3, "{round:?}");
+    assert_eq!(
+        (round.ranked_envy_first, round.ranked_envy_round),
+        (0, 0),
+        "{round:?}"
+    );
 }

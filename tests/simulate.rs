@@ -85,6 +85,9 @@ fn the_round_has_no_ranked_envy_where_place_by_place_has_some() {
         round.audit.choices
     );
     assert_eq!(round.audit.choices.blocking_pairs, 0);
+    assert!(round.audit.choices.round_referrals > 0);
+    assert_eq!(round.audit.choices.ranked_envy_round, 0);
+    assert_eq!(by_place.audit.choices.round_referrals, 0);
     let envy = by_place.audit.choices.ranked_envy_first;
     assert!(
         envy > 0,
@@ -98,6 +101,14 @@ fn the_round_has_no_ranked_envy_where_place_by_place_has_some() {
         .unwrap();
     assert_eq!(
         line,
-        format!("| justified envy, ranked choices, places' first referral | {envy} | 0 |")
+        format!(
+            "| justified envy, ranked choices, places' first referral (round or later) \
+             | {envy} | 0 |"
+        )
     );
+    let own = table
+        .lines()
+        .find(|l| l.starts_with("| justified envy, ranked choices, the round's own"))
+        .unwrap();
+    assert!(own.ends_with("| - | 0 |"), "{own}");
 }

@@ -18,7 +18,12 @@
 //!   another for the round).
 //! - A family "together only" is taken at its first child's turn and gets places together in
 //!   its most preferred kindergarten (its first child's choices) that has a fitting place for
-//!   each waiting child, or none; with none it keeps its position and waits.
+//!   each waiting child, or none; with none it keeps its position and waits. A family is one
+//!   turn, as place by place: the turn gives its first child (in key order) a place; each
+//!   further place is the family's only if no child still waiting with a smaller key (a
+//!   family passed over aside) fits it. Otherwise, with the 1 : 3 cycle, a general family's
+//!   turn would take places a first-priority child ahead of it in key order fits and was
+//!   still to have its turn for.
 //! - Transfer requests of enrolled children come after every first-time applicant, in the
 //!   order they were made, unless the district's policy puts them first (as place by place).
 //! - Within a kindergarten a child takes the earliest reported fitting place; a family the
@@ -30,7 +35,7 @@
 //! that from the live state, so the dry run, the close and `verify`'s replay compute the
 //! same round from the same journal.
 
-use super::application::ApplicationId;
+use super::application::{ApplicationId, QueueKey};
 use super::catalog::{DistrictId, KindergartenId, Tier};
 use super::family::FamilyId;
 use super::referral::{InterleaveCycle, PlaceId};
@@ -212,12 +217,16 @@ impl Shelf {
 
     /// Places for each of `children` at `kindergarten`, each child's the earliest it can
     /// have with the children before it placed so and every later child still placeable;
-    /// `None` when the kindergarten cannot take them all. Only the `children.len()` earliest
-    /// places of a slot can be needed: its places are alike.
+    /// `None` when the kindergarten cannot take them all. The family's turn gives its first
+    /// child (the first in key order, whose referral comes first) any fitting place; every
+    /// further place must be one that `ahead` does not claim (a waiting child with a smaller
+    /// key fits it), as place by place (`QueueState::plan_together`). Only the
+    /// `children.len()` earliest places of a slot can be needed: its places are alike.
     fn take_together(
         &mut self,
         kindergarten: KindergartenId,
         children: &[(ApplicationId, Waiting)],
+        ahead: &impl Fn(&Place) -> bool,
     ) -> Option<Vec<PlaceId>> {
         let slots = self.slots.get(&kindergarten)?;
         let mut candidates: Vec<(PlaceId, usize)> = Vec::new();
@@ -226,7 +235,11 @@ impl Shelf {
             candidates.extend(earliest.map(|id| (*id, s)));
         }
         candidates.sort();
-        let fits = |c: usize, p: usize| children[c].1.fits(&slots[candidates[p].1].fit);
+        let claimed: Vec<bool> = slots.iter().map(|slot| ahead(&slot.fit)).collect();
+        let fits = |c: usize, p: usize| {
+            let s = candidates[p].1;
+            children[c].1.fits(&slots[s].fit) && (c == 0 || !claimed[s])
+        };
         let mut chosen: Vec<usize> = Vec::with_capacity(children.len());
         for c in 0..children.len() {
             let pick = (0..candidates.len()).find(|&p| {
@@ -367,6 +380,15 @@ impl<'a> TurnOrder<'a> {
         self.queues[2].pop_front()
     }
 
+    /// The children still to have their turn whose key is smaller than `key`: each queue is
+    /// in key order, so only its front can be.
+    fn still_to_come(&self, key: QueueKey) -> impl Iterator<Item = &'a Candidate> + '_ {
+        self.queues
+            .iter()
+            .flat_map(move |queue| queue.iter().take_while(move |c| c.waiting.key < key))
+            .copied()
+    }
+
     /// The cycle after a referral to a child of `tier`.
     fn placed(&mut self, tier: Tier) -> Option<InterleaveCycle> {
         self.cycle = self.cycle.map(|c| c.after(tier));
@@ -460,8 +482,22 @@ fn place_first_time(
                     continue;
                 }
                 let children = &members[&family];
-                let found = preferences(&child.waiting, &input.any_order)
-                    .find_map(|(k, _)| shelf.take_together(k, children).map(|ids| (k, ids)));
+                // A family is one turn: its further places are its own only where no child
+                // still waiting with a smaller key (a family passed over aside) fits them.
+                // A child that had its turn and still waits fits no place left (places only
+                // go), so only those still to have their turn can: with the cycle, the
+                // first-priority children behind a general turn. Siblings of a family that
+                // had its turn wait in the queues for nothing: placed or passed.
+                let first = children[0].1.key;
+                let ahead = |fit: &Place| {
+                    turns.still_to_come(first).any(|c| {
+                        c.together.is_none_or(|f| !families_done.contains(&f))
+                            && c.waiting.fits(fit)
+                    })
+                };
+                let found = preferences(&child.waiting, &input.any_order).find_map(|(k, _)| {
+                    shelf.take_together(k, children, &ahead).map(|ids| (k, ids))
+                });
                 let Some((kindergarten, ids)) = found else {
                     outcome.passed.push(family);
                     turns_passed.push((family, outcome.placements.len()));

@@ -291,6 +291,13 @@ errors! {
         "Бұл өтініштің дербес деректері бұрын өшірілген.", "Персональные данные этого заявления уже удалены.", "This application's personal data is erased already.";
     ROUND_PLACES_CLOSED = "round_places_closed", CONFLICT,
         "Осы күнге арналған кезең жабылды: орынды кейінгі күнге хабарлаңыз немесе жаңа кезең ашуды сұраңыз.", "Кампания на эту дату закрыта: сообщите место на более позднюю дату или попросите открыть новую кампанию.", "The round for that date is closed: report the place for a later date, or ask for a new round.";
+    // What-if for administrators (issue 18, §4).
+    WHAT_IF_SIZE_INVALID = "what_if_size_invalid", UNPROCESSABLE_ENTITY,
+        "Қала өлшемі шектен тыс: 1-ден 5 000-ға дейін тіркеу, 5-тен 200-ге дейін балабақша.", "Размер города вне границ: от 1 до 5 000 заявлений, от 5 до 200 детских садов.", "The city's size is out of bounds: 1 to 5,000 registrations, 5 to 200 kindergartens.";
+    WHAT_IF_POLICY_UNKNOWN = "what_if_policy_unknown", UNPROCESSABLE_ENTITY,
+        "Салыстыру үшін тізімнен кемінде бір саясатты таңдаңыз.", "Выберите для сравнения хотя бы одну политику из списка.", "Choose at least one policy of the list to compare.";
+    WHAT_IF_BUSY = "what_if_busy", CONFLICT,
+        "Басқа салыстыру жүріп жатыр: ол аяқталғаннан кейін қайталаңыз.", "Идёт другое сравнение: повторите, когда оно закончится.", "Another comparison is running: try again when it ends.";
     // A year's working-day file, uploaded or pasted (issue 15): the file as a whole, then
     // one row per kind of bad line (`domain::calendar::LineProblem::code`).
     CALENDAR_FILE_TOO_LARGE = "calendar_file_too_large", PAYLOAD_TOO_LARGE,

@@ -38,6 +38,7 @@ mod readiness;
 mod reports;
 mod staff;
 mod views;
+pub mod what_if;
 
 pub use auth::ACCESS_CODE_HEADER;
 
@@ -337,6 +338,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(documents::routes())
         .merge(opendata::routes())
         .merge(reports::routes())
+        .merge(what_if::routes())
         .split_for_parts();
     error::document_common_errors(&mut openapi);
     (router, openapi)

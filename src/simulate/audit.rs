@@ -23,6 +23,7 @@ use crate::domain::application::{Application, ApplicationId, Choices};
 use crate::domain::catalog::{DistrictId, KindergartenId, Language, SchoolAgeRule, Tier};
 use crate::domain::event::Event;
 use crate::domain::family::FamilyId;
+use crate::domain::intake::RoundId;
 use crate::domain::local_date;
 use crate::domain::referral::{FreePlace, InterleaveCycle, Lapse, PlaceId, Referral, ReferralId};
 use crate::domain::transfer::TransferRequest;
@@ -122,6 +123,15 @@ impl Default for DistrictModel {
 /// they come in); the rest arise when a declined or lapsed place goes on to the next child
 /// while children ahead hold referrals elsewhere, under either policy. A **blocking pair** is
 /// a distinct (child, kindergarten, date) among the first-referral cases.
+///
+/// `ranked_envy_round` counts the cases among one intake round's own referrals: a referral
+/// its close issued, envied by a child holding a referral of the same round. That is what
+/// serial dictatorship promises none of; a place the round left unfilled and gave later,
+/// place by place, counts under the first-referral figure but not here.
+///
+/// A child of a family that takes places only together, holding with its siblings referrals
+/// to one kindergarten, is not envious of a place of a kindergarten whose open places (that
+/// one among them) could not take each of those siblings: the family chose to stay together.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ChoiceFigures {
     pub placed: u64,
@@ -130,6 +140,10 @@ pub struct ChoiceFigures {
     pub ranked_envy: u64,
     pub ranked_envy_first: u64,
     pub blocking_pairs: u64,
+    /// Referrals an intake round's close issued.
+    pub round_referrals: u64,
+    pub ranked_envy_round: u64,
+    pub blocking_pairs_round: u64,
 }
 
 /// What the audit found. Every count is over the whole journal.
@@ -237,11 +251,13 @@ pub struct Audit {
     school_age: SchoolAgeRule,
     last_at: Option<DateTime<Utc>>,
     figures: AuditFigures,
-    /// Each child's latest first-time referral: its kindergarten and its place's date.
-    assigned: HashMap<ApplicationId, (KindergartenId, NaiveDate)>,
+    /// Each child's latest first-time referral: its kindergarten, its place's date, and the
+    /// round whose close issued it.
+    assigned: HashMap<ApplicationId, Assigned>,
     /// The rank of each live first-time referral's kindergarten in its child's choices.
     ranks: HashMap<ReferralId, u32>,
     blocking: BTreeSet<(ApplicationId, KindergartenId, NaiveDate)>,
+    blocking_round: BTreeSet<(ApplicationId, KindergartenId, NaiveDate)>,
     /// Places that have had a referral.
     referred_places: std::collections::HashSet<PlaceId>,
 }
@@ -442,6 +458,7 @@ impl Audit {
     /// The figures, with what is left at the end of the journal.
     pub fn finish(mut self) -> AuditFigures {
         self.figures.choices.blocking_pairs = self.blocking.len() as u64;
+        self.figures.choices.blocking_pairs_round = self.blocking_round.len() as u64;
         let today = self.last_at.map(local_date);
         let mut idle = 0;
         for place_id in &self.open {
@@ -663,6 +680,17 @@ impl Audit {
         let recipient_key = recipient.key;
         let recipient_fits = fits(recipient, &place, today, &self.school_age);
         let rank = rank_of(&recipient.choices, place.kindergarten);
+        let open_here: Vec<&FreePlace> = self
+            .open
+            .iter()
+            .map(|id| &self.places[id])
+            .filter(|p| p.kindergarten == place.kindergarten)
+            .collect();
+        let together = Together {
+            families: &self.families,
+            family_of: &self.family_of,
+            open_here,
+        };
         let ranked = ranked_envy(
             model,
             recipient_key,
@@ -670,6 +698,7 @@ impl Audit {
             today,
             &self.school_age,
             &self.assigned,
+            &together,
         );
         // Children of a family passed over for this place chose to wait together; siblings
         // of a together-family recipient are served in the same command.
@@ -741,15 +770,28 @@ impl Audit {
         self.figures.choices.ranked_envy += ranked.len() as u64;
         if self.referred_places.insert(place.id) {
             self.figures.choices.ranked_envy_first += ranked.len() as u64;
-            for child in ranked {
+            for child in &ranked {
                 self.blocking
-                    .insert((child, place.kindergarten, place.available_from));
+                    .insert((*child, place.kindergarten, place.available_from));
+            }
+        }
+        if referral.round.is_some() {
+            self.figures.choices.round_referrals += 1;
+            let of_round = |child: &&ApplicationId| self.assigned[*child].round == referral.round;
+            for child in ranked.iter().filter(of_round) {
+                self.figures.choices.ranked_envy_round += 1;
+                self.blocking_round
+                    .insert((*child, place.kindergarten, place.available_from));
             }
         }
         self.ranks.insert(referral.id, rank);
         self.assigned.insert(
             referral.application,
-            (place.kindergarten, place.available_from),
+            Assigned {
+                kindergarten: place.kindergarten,
+                date: place.available_from,
+                round: referral.round,
+            },
         );
         if let Some(family) = together_with_recipient {
             self.note_family_referral(family, referral);
@@ -856,6 +898,84 @@ fn rank_of(choices: &Choices, kindergarten: KindergartenId) -> u32 {
     }
 }
 
+/// A child's latest first-time referral, as the ranked-choice figures need it.
+#[derive(Clone, Copy, Debug)]
+struct Assigned {
+    kindergarten: KindergartenId,
+    date: NaiveDate,
+    round: Option<RoundId>,
+}
+
+/// What the ranked-choice count needs to excuse a together-family (see `ChoiceFigures`):
+/// the families, and the open places of the referred place's kindergarten, it among them.
+struct Together<'a> {
+    families: &'a BTreeMap<FamilyId, (Vec<ApplicationId>, bool)>,
+    family_of: &'a HashMap<ApplicationId, FamilyId>,
+    open_here: Vec<&'a FreePlace>,
+}
+
+impl Together<'_> {
+    /// Whether `id`, holding `held`, is of a together-family whose children holding
+    /// referrals with it could not each have had one of the open places here.
+    fn excuses(
+        &self,
+        id: ApplicationId,
+        held: &Assigned,
+        model: &DistrictModel,
+        assigned: &HashMap<ApplicationId, Assigned>,
+        fits_waiting: &dyn Fn(&Child, &FreePlace) -> bool,
+    ) -> bool {
+        let Some((members, true)) = self.family_of.get(&id).map(|f| &self.families[f]) else {
+            return false;
+        };
+        let with_it: Vec<&Child> = members
+            .iter()
+            .filter(|m| m.district == id.district)
+            .filter(|m| {
+                assigned
+                    .get(m)
+                    .is_some_and(|a| a.kindergarten == held.kindergarten && a.date == held.date)
+            })
+            .filter_map(|m| model.children.get(&m.number.0))
+            .collect();
+        with_it.len() >= 2 && !seats_each(&with_it, &self.open_here, fits_waiting)
+    }
+}
+
+/// Whether each of `children` can have a different one of `places` it fits (augmenting
+/// paths, written here again: a family has a handful of children).
+fn seats_each(
+    children: &[&Child],
+    places: &[&FreePlace],
+    fits: &dyn Fn(&Child, &FreePlace) -> bool,
+) -> bool {
+    fn seat(
+        c: usize,
+        children: &[&Child],
+        places: &[&FreePlace],
+        fits: &dyn Fn(&Child, &FreePlace) -> bool,
+        seen: &mut [bool],
+        holder: &mut [Option<usize>],
+    ) -> bool {
+        for p in 0..places.len() {
+            if seen[p] || !fits(children[c], places[p]) {
+                continue;
+            }
+            seen[p] = true;
+            if holder[p].is_none_or(|other| seat(other, children, places, fits, seen, holder)) {
+                holder[p] = Some(c);
+                return true;
+            }
+        }
+        false
+    }
+    let mut holder = vec![None; places.len()];
+    (0..children.len()).all(|c| {
+        let mut seen = vec![false; places.len()];
+        seat(c, children, places, fits, &mut seen, &mut holder)
+    })
+}
+
 /// The children with ranked-choice envy of `place` going to the child keyed `recipient` (see
 /// `ChoiceFigures`).
 fn ranked_envy(
@@ -864,8 +984,17 @@ fn ranked_envy(
     place: &FreePlace,
     today: NaiveDate,
     school_age: &SchoolAgeRule,
-    assigned: &HashMap<ApplicationId, (KindergartenId, NaiveDate)>,
+    assigned: &HashMap<ApplicationId, Assigned>,
+    together: &Together<'_>,
 ) -> Vec<ApplicationId> {
+    // A child holding a referral, as if it waited: whether it would fit `place`.
+    let fits_waiting = |child: &Child, place: &FreePlace| {
+        let waiting = Child {
+            standing: Standing::Waiting,
+            ..child.clone()
+        };
+        fits(&waiting, place, today, school_age)
+    };
     let comparable = |key: OrderKey| {
         !(model.interleave
             && key.tier != recipient.tier
@@ -881,19 +1010,14 @@ fn ranked_envy(
                 district: place.district,
                 number: crate::domain::application::RegistrationNumber(child.key.number),
             };
-            let (held, date) = assigned.get(&id)?;
+            let held = assigned.get(&id)?;
             let holds = matches!(child.standing, Standing::Referred | Standing::Left);
-            let fits_but_for_holding = || {
-                let waiting = Child {
-                    standing: Standing::Waiting,
-                    ..child.clone()
-                };
-                fits(&waiting, place, today, school_age)
-            };
             (holds
-                && *date == place.available_from
-                && rank_of(&child.choices, place.kindergarten) < rank_of(&child.choices, *held)
-                && fits_but_for_holding())
+                && held.date == place.available_from
+                && rank_of(&child.choices, place.kindergarten)
+                    < rank_of(&child.choices, held.kindergarten)
+                && fits_waiting(child, place)
+                && !together.excuses(id, held, model, assigned, &fits_waiting))
             .then_some(id)
         })
         .collect()

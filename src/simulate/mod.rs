@@ -25,6 +25,7 @@ pub mod compare;
 mod report;
 
 pub use audit::{Audit, AuditError, AuditFigures, ChoiceFigures, DistrictEnvy, EnvyFigures};
+pub use city::district_count;
 pub use report::{DistrictSummary, Figures, Simulation, Throughput, TierWait};
 
 use crate::clock::ManualClock;
@@ -102,14 +103,23 @@ pub struct SimPolicy {
 impl SimPolicy {
     /// The columns `--compare` runs, each with its name.
     pub fn compared() -> Vec<(&'static str, SimPolicy)> {
+        SimPolicy::keyed()
+            .into_iter()
+            .map(|(_, name, policy)| (name, policy))
+            .collect()
+    }
+
+    /// The columns with the stable key `--policies` and the what-if page name them by.
+    pub fn keyed() -> Vec<(&'static str, &'static str, SimPolicy)> {
         let round = SimPolicy {
             round: true,
             ..SimPolicy::default()
         };
         vec![
-            ("place by place", SimPolicy::default()),
-            ("round", round),
+            ("place_by_place", "place by place", SimPolicy::default()),
+            ("round", "round", round),
             (
+                "round_1_3_off",
                 "round, 1:3 off",
                 SimPolicy {
                     interleave: Some(false),
@@ -117,6 +127,7 @@ impl SimPolicy {
                 },
             ),
             (
+                "round_1_3_on",
                 "round, 1:3 on",
                 SimPolicy {
                     interleave: Some(true),
@@ -124,6 +135,7 @@ impl SimPolicy {
                 },
             ),
             (
+                "round_together_off",
                 "round, together off",
                 SimPolicy {
                     together_off: true,
@@ -131,6 +143,23 @@ impl SimPolicy {
                 },
             ),
         ]
+    }
+
+    /// The columns named by `keys`, in the order of `compared`; `Err` with the first key
+    /// that names none.
+    pub fn by_keys<'k>(keys: &[&'k str]) -> Result<Vec<(&'static str, SimPolicy)>, &'k str> {
+        let known = SimPolicy::keyed();
+        if let Some(unknown) = keys
+            .iter()
+            .find(|k| !known.iter().any(|(key, ..)| key == *k))
+        {
+            return Err(unknown);
+        }
+        Ok(known
+            .into_iter()
+            .filter(|(key, ..)| keys.contains(key))
+            .map(|(_, name, policy)| (name, policy))
+            .collect())
     }
 }
 

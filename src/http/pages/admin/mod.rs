@@ -4,7 +4,7 @@
 //! answers, every form sends the command the API sends; a refused form shows each field's
 //! error beside it, from the API's error table, keeps what was typed and stores nothing.
 //! `access_log.rs`: who looked at what (issue 15, item 5). `import.rs`: an existing queue
-//! brought in (issue 16).
+//! brought in (issue 16). `what_if.rs`: policies compared on a synthetic city (issue 18).
 
 use super::{see_other, FieldAttrs, Fields, Page};
 use crate::domain::catalog::{
@@ -28,6 +28,7 @@ mod access_log;
 mod import;
 mod intake;
 mod texts;
+mod what_if;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -83,6 +84,10 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/staff/admin/rounds/{round}", get(intake::round))
         .route("/staff/admin/rounds/{round}/close", post(intake::close))
+        .route(
+            "/staff/admin/what-if",
+            get(what_if::form).post(what_if::run),
+        )
 }
 
 /// What a form typed and what was wrong with it, field by field; `notice` is a message for
@@ -256,6 +261,7 @@ pub(super) async fn desk(app: &AppState, page: &Page) -> Response {
                 li { a href="/staff/admin/calendar" { (page.t(texts::CALENDAR_TITLE)) } }
                 li { a href="/staff/admin/import" { (page.t(texts::IMPORT_TITLE)) } }
                 li { a href="/staff/admin/rounds" { (page.t(texts::ROUNDS_TITLE)) } }
+                li { a href="/staff/admin/what-if" { (page.t(texts::WHAT_IF_TITLE)) } }
                 li { a href="/staff/reports" { (page.t(texts::NAV_REPORTS)) } }
             }
             h2 { (page.t(texts::POLICIES_TITLE)) }
