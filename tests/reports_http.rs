@@ -222,6 +222,48 @@ async fn public_statistics_hide_small_cells_and_their_complement() {
     unknown.assert_error(422, "district_unknown");
 }
 
+/// The public page draws each figure as a chart above its table; a hidden count draws no
+/// bar (its height would tell it) but a "<5" mark, and each chart has its own title ids.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_public_statistics_chart_each_figure_without_the_hidden_counts() {
+    let server = city().await;
+    // Three born in 2024: with 2023's two, two hidden cells and 2022's six shown.
+    tokio::task::block_in_place(|| {
+        for serial in 20..23u16 {
+            let mut form = valid_form(serial);
+            form.child_birth_date = "2024-02-10".into();
+            form.child_iin = child_iin(date(2024, 2, 10), serial * 2);
+            server.app.register(form).unwrap();
+        }
+    });
+    for (lang, title) in [
+        ("kk", "Кезекте күтетіндер, туған жылы бойынша"),
+        ("ru", "Ждут в очереди, по году рождения"),
+    ] {
+        let page = server.get(&format!("/statistics?lang={lang}")).go().await;
+        assert_eq!(page.status, 200);
+        let html = &page.text;
+        assert!(
+            html.contains(&format!(r#"<title id="chart-queue-title">{title}</title>"#)),
+            "{html}"
+        );
+        assert_eq!(html.matches("<svg").count(), 1, "only the queue has counts");
+        assert_eq!(html.matches("<rect").count(), 1, "2022's bar alone");
+        assert_eq!(
+            html.matches("&lt;5</text>").count(),
+            2,
+            "2023 and 2024 marked"
+        );
+        let hidden_cell = r#"<td class="num">&lt; 5</td>"#;
+        assert_eq!(
+            html.matches(hidden_cell).count(),
+            2,
+            "and hidden in the table"
+        );
+        assert!(html.contains("<th scope=\"row\">2024</th>"));
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_staff_pages_draw_each_report_as_a_chart_and_a_table() {
     let server = city().await;
