@@ -213,7 +213,8 @@ impl Store {
             Event::AttachmentAdded { .. } => {}
             // `Store::project_document_request` (store/document_requests.rs).
             Event::DocumentRequested { .. } | Event::DocumentReceived { .. } => {}
-            // The journal is its only record (no table): staff find it by its kind.
+            // The journal is its only record (no table): staff find it by its kind, through
+            // migration 0020's partial index (`attachments::infected_of`).
             Event::AttachmentInfected { .. } => {}
             Event::StaffAccountRevoked { name } => {
                 let revoked = super::staff::revoke(&self.conn, name, recorded_at)?;

@@ -94,6 +94,12 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0018_report_aggregates.sql",
         sql: include_str!("../../migrations/0018_report_aggregates.sql"),
     },
+    // 0020 (0019 is reserved for the erasure's): the journal's malware refusals indexed,
+    // for the officer's application page (issue 19 §6).
+    Migration {
+        name: "0020_infected_index.sql",
+        sql: include_str!("../../migrations/0020_infected_index.sql"),
+    },
 ];
 
 pub fn schema_version(conn: &Connection) -> Result<usize, StoreError> {
