@@ -64,8 +64,8 @@ struct ClaimStep {
 impl ClaimStep {
     /// DOMAIN.md: done within 3 working days, neither the day of receipt (the registration,
     /// or the last document asked for arriving) nor the day of issue counted; so overdue
-    /// once 3 + 1 working days lie between that day and today. Never while a document asked
-    /// for is awaited.
+    /// once more than 3 working days (the 3 and the day of issue) lie between that day and
+    /// today. Never while a document asked for is awaited.
     fn overdue(&self, calendar: &WorkCalendar, today: NaiveDate) -> bool {
         if !self.open.is_empty() {
             return false;
@@ -80,7 +80,7 @@ impl ClaimStep {
             working += i32::from(calendar.is_working_day(day));
             day = day.succ_opt().unwrap();
         }
-        working >= 3 + 1
+        working > 3
     }
 }
 
