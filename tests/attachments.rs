@@ -935,3 +935,102 @@ async fn after_erasure_the_files_bytes_are_gone_from_the_storage() {
     .await
     .unwrap();
 }
+
+// Files refused for malware (issue 19 §6) on the officer's page.
+
+/// A file clamd refused leaves only its journal record (`AttachmentInfected`); the
+/// officer's page of the application it was sent for names the signature, when and who
+/// sent it, in Kazakh and in Russian, and no other application's refusals.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_officers_page_shows_the_files_refused_for_malware() {
+    use kezek::domain::application::{ApplicationId, RegistrationNumber};
+    use kezek::domain::event::Actor;
+    use kezek::service::Command;
+    let mut server = Server::start().await;
+    server.stop_at_redirects();
+    let (first, second) = (parent(&server, 1).await, parent(&server, 2).await);
+    let id_of = |number: &str| ApplicationId {
+        district: server.app.district,
+        number: RegistrationNumber(number.trim_start_matches("ESL-").parse().unwrap()),
+    };
+    let refusals = [
+        (
+            Some(id_of(&first.number)),
+            "Kezek.Test.EICAR",
+            Actor::portal(),
+        ),
+        (
+            Some(id_of(&first.number)),
+            "Pdf.Exploit.Sample",
+            Actor::staff("operator-esl"),
+        ),
+        (Some(id_of(&second.number)), "Second.Only", Actor::portal()),
+        (None, "At.Registration", Actor::portal()),
+    ];
+    for (id, signature, actor) in refusals {
+        let command = Command::RecordInfected {
+            id,
+            sha256: hex::encode(Sha256::digest(signature)),
+            size: 2_500,
+            signature: signature.into(),
+        };
+        server.app.service().submit(command, actor).await.unwrap();
+    }
+    let officer = server.officer();
+    let cookie = server.staff_page_session(&officer).await;
+    for (lang, refused, by) in [
+        (
+            "kk",
+            "Файл қабылданбады: зиянды бағдарлама қолтаңбасы",
+            "Жіберген: Ата-ана",
+        ),
+        (
+            "ru",
+            "Файл отклонён: сигнатура вредоносной программы",
+            "Отправил: Родитель",
+        ),
+    ] {
+        let page = server
+            .get(&format!("/staff/applications/{}?lang={lang}", first.number))
+            .header("cookie", cookie.clone())
+            .go()
+            .await;
+        assert_eq!(page.status, 200, "{}", page.text);
+        let html = &page.text;
+        let listed = html
+            .split("data-testid=\"attachments-infected\"")
+            .nth(1)
+            .unwrap_or_else(|| panic!("no refused files listed: {html}"));
+        let listed = &listed[..listed.find("</ul>").unwrap()];
+        assert_eq!(listed.matches(refused).count(), 2, "{listed}");
+        assert!(listed.contains("<strong data-testid=\"signature\">Kezek.Test.EICAR</strong>"));
+        assert!(listed.contains(by), "{listed}");
+        assert!(listed.contains("operator-esl"), "{listed}");
+        assert!(listed.contains("3 "), "2,500 bytes as 3 KB: {listed}");
+        assert!(!html.contains("Second.Only") && !html.contains("At.Registration"));
+    }
+    let page = server
+        .get(&format!("/staff/applications/{}", second.number))
+        .header("cookie", cookie.clone())
+        .go()
+        .await;
+    assert!(page.text.contains("Second.Only") && !page.text.contains("Kezek.Test.EICAR"));
+
+    // The page reads these few events through migration 0020's index, not the journal.
+    let conn = rusqlite::Connection::open(&server.app.path).unwrap();
+    let plan: Vec<String> = conn
+        .prepare(
+            "EXPLAIN QUERY PLAN SELECT seq, recorded_at, actor, payload FROM events \
+             WHERE kind = 'attachment_infected' ORDER BY seq",
+        )
+        .unwrap()
+        .query_map([], |row| row.get(3))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(
+        plan.iter()
+            .any(|step| step.contains("events_attachment_infected")),
+        "{plan:?}"
+    );
+}

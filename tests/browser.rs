@@ -2809,6 +2809,8 @@ async fn an_officer_reads_the_reports_and_anyone_the_statistics_in_both_language
         .await;
         let body = browser.body().await;
         assert!(body.contains("2022"), "a birth year's row: {body}");
+        let chart = browser.text("figure.chart svg #chart-queue-title").await;
+        assert!(!chart.is_empty(), "the queue's chart has a title");
         sign_in_staff(&browser, &site, &officer).await;
         browser
             .click_link(if lang == "kk" {

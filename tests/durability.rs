@@ -573,8 +573,8 @@ fn the_childs_index_refuses_a_second_active_application_and_allows_ended_ones() 
 /// The reports' aggregates (issue 17, migration 0018): a clean stop saves them beside the
 /// journal's head, and the sealed start reads them (here proved by planting other ones,
 /// which the start then shows and `verify` refuses); a saved row that does not decode, or
-/// that is behind the journal, makes the start replay the journal, which gives the reports
-/// the writer had.
+/// that is behind the journal, or a start after a crash, makes the start replay the
+/// journal, which gives the reports the writer had.
 #[test]
 fn a_sealed_start_reads_the_reports_saved_at_close_and_anything_else_replays() {
     use kezek::domain::reports::Reports;
@@ -627,4 +627,12 @@ fn a_sealed_start_reads_the_reports_saved_at_close_and_anything_else_replays() {
     assert_eq!(checks, Checks::RowsOnly);
     assert_eq!(reports, fold);
     assert!(verify(&app.path).is_ok(), "a stale row is no fault");
+
+    // After a crash (no seal) even a row at the head is not trusted: the journal is
+    // replayed (on a thread of its own, beside SQLite's checks).
+    plant(saved_seq, &empty);
+    seal::remove(&app.path).unwrap();
+    let (checks, _, reports) = start();
+    assert_eq!(checks, Checks::Sqlite);
+    assert_eq!(reports, fold);
 }

@@ -222,6 +222,48 @@ async fn public_statistics_hide_small_cells_and_their_complement() {
     unknown.assert_error(422, "district_unknown");
 }
 
+/// The public page draws each figure as a chart above its table; a hidden count draws no
+/// bar (its height would tell it) but a "<5" mark, and each chart has its own title ids.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_public_statistics_chart_each_figure_without_the_hidden_counts() {
+    let server = city().await;
+    // Three born in 2024: with 2023's two, two hidden cells and 2022's six shown.
+    tokio::task::block_in_place(|| {
+        for serial in 20..23u16 {
+            let mut form = valid_form(serial);
+            form.child_birth_date = "2024-02-10".into();
+            form.child_iin = child_iin(date(2024, 2, 10), serial * 2);
+            server.app.register(form).unwrap();
+        }
+    });
+    for (lang, title) in [
+        ("kk", "Кезекте күтетіндер, туған жылы бойынша"),
+        ("ru", "Ждут в очереди, по году рождения"),
+    ] {
+        let page = server.get(&format!("/statistics?lang={lang}")).go().await;
+        assert_eq!(page.status, 200);
+        let html = &page.text;
+        assert!(
+            html.contains(&format!(r#"<title id="chart-queue-title">{title}</title>"#)),
+            "{html}"
+        );
+        assert_eq!(html.matches("<svg").count(), 1, "only the queue has counts");
+        assert_eq!(html.matches("<rect").count(), 1, "2022's bar alone");
+        assert_eq!(
+            html.matches("&lt;5</text>").count(),
+            2,
+            "2023 and 2024 marked"
+        );
+        let hidden_cell = r#"<td class="num">&lt; 5</td>"#;
+        assert_eq!(
+            html.matches(hidden_cell).count(),
+            2,
+            "and hidden in the table"
+        );
+        assert!(html.contains("<th scope=\"row\">2024</th>"));
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_staff_pages_draw_each_report_as_a_chart_and_a_table() {
     let server = city().await;
@@ -324,4 +366,108 @@ async fn claims_waiting_and_each_officers_decisions_are_counted_live() {
         .map(|row| row[2].as_i64().unwrap())
         .sum();
     assert_eq!(general, 9, "{queue}");
+}
+
+// The manual-steps report's "overdue" (issue 17 §1), by DOMAIN.md's rule.
+
+async fn claimant(server: &Server, serial: u16) -> (String, String) {
+    let mut claim = serde_json::to_value(valid_form(serial)).unwrap();
+    claim["priority_category"] = "large_family".into();
+    claim["priority_document"] = "№ 17 of 02.11.2026".into();
+    let registered = server.register(claim).await;
+    (
+        registered["number"].as_str().unwrap().into(),
+        registered["access_code"].as_str().unwrap().into(),
+    )
+}
+
+/// The manual report's "now" row: claims waiting, overdue.
+async fn claims_now(server: &Server, officer: &str) -> (Value, Value) {
+    let manual = server
+        .get("/api/v1/reports/manual")
+        .bearer_auth(officer)
+        .go()
+        .await;
+    assert_eq!(manual.status, 200, "{}", manual.text);
+    let now = rows(&manual.json())[0].clone();
+    assert_eq!(now[0], "now");
+    (now[1].clone(), now[2].clone())
+}
+
+/// How many claims the officer's work list marks overdue.
+async fn work_list_overdue(server: &Server, officer: &str) -> usize {
+    let list = server
+        .get("/api/v1/applications?district=ESL&overdue=true")
+        .bearer_auth(officer)
+        .go()
+        .await;
+    assert_eq!(list.status, 200, "{}", list.text);
+    list.json()["items"].as_array().unwrap().len()
+}
+
+fn at(text: &str) -> chrono::DateTime<chrono::Utc> {
+    text.parse().unwrap()
+}
+
+/// A claim is overdue after 3 working days of the district's calendar, neither the day of
+/// receipt nor the day of issue counted, and never while a document asked for is awaited
+/// (it counts again from the day it arrives): the report says so as the officer's work list
+/// does. The report used to count 10 calendar days, which a Friday claim before a holiday
+/// shows (due the 18th, overdue on the 19th, 8 days after).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_manual_report_counts_overdue_claims_in_working_days_as_the_work_list() {
+    let server = Server::start().await;
+    let officer = server.officer();
+    // Friday 20 November; on Monday the 23rd the officer asks for the document.
+    let (paused, code) = claimant(&server, 1).await;
+    server.app.clock.set(at("2026-11-23T05:00:00Z"));
+    let asked = server
+        .post(&format!("/api/v1/applications/{paused}/document-requests"))
+        .bearer_auth(&officer)
+        .json(&serde_json::json!({ "kind": "priority_document", "reason": "Unreadable." }))
+        .go()
+        .await;
+    assert_eq!(asked.status, 200, "{}", asked.text);
+
+    // Friday 11 December, before Independence Day (Wednesday the 16th): counted the 14th,
+    // 15th and 17th, issued by Friday the 18th (the 17th without the holiday).
+    server.app.clock.set(at("2026-12-11T05:00:00Z"));
+    claimant(&server, 2).await;
+    for (now, overdue) in [
+        ("2026-12-17T12:00:00Z", 0),
+        ("2026-12-18T12:00:00Z", 0),
+        ("2026-12-19T05:00:00Z", 1),
+    ] {
+        server.app.clock.set(at(now));
+        assert_eq!(
+            claims_now(&server, &officer).await,
+            (Value::from(2), Value::from(overdue)),
+            "on {now}"
+        );
+        assert_eq!(work_list_overdue(&server, &officer).await, overdue, "{now}");
+    }
+
+    // The document arrives on Monday the 21st: counted the 22nd, 23rd and 24th, issued by
+    // the 25th, overdue on the 26th.
+    server.app.clock.set(at("2026-12-21T05:00:00Z"));
+    let pdf = include_bytes!("fixtures/attachments/certificate.pdf");
+    let added = server
+        .post(&format!(
+            "/api/v1/applications/{paused}/attachments?kind=priority_document"
+        ))
+        .header("X-Access-Code", &code)
+        .header("Content-Type", "application/pdf")
+        .body(pdf.to_vec())
+        .go()
+        .await;
+    assert_eq!(added.status, 201, "{}", added.text);
+    for (now, overdue) in [("2026-12-25T12:00:00Z", 1), ("2026-12-26T05:00:00Z", 2)] {
+        server.app.clock.set(at(now));
+        assert_eq!(
+            claims_now(&server, &officer).await,
+            (Value::from(2), Value::from(overdue)),
+            "on {now}"
+        );
+        assert_eq!(work_list_overdue(&server, &officer).await, overdue, "{now}");
+    }
 }

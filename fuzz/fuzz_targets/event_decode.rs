@@ -4,7 +4,8 @@
 //! database; a damaged row must come back as an error, never a panic. What decodes must
 //! round-trip: encoding it gives a payload that decodes to the same event, the encoding is
 //! canonical (encoding that again gives the same bytes), the stored kind is the payload's
-//! `type` tag, and sealing it into a recorded event gives a chain the checker accepts.
+//! `type` tag, and sealing it into a recorded event gives a chain the checker accepts and
+//! a public form and personal part that join back into the event.
 #![no_main]
 
 use chrono::{TimeZone, Utc};
@@ -31,8 +32,11 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(tagged["type"].as_str(), Some(event.kind()));
 
     let recorded_at = Utc.with_ymd_and_hms(2026, 11, 20, 4, 0, 0).unwrap();
-    let first = RecordedEvent::seal(0, GENESIS_HASH, recorded_at, Actor::system(), &event);
-    let second = RecordedEvent::seal(1, first.hash, recorded_at, Actor::portal(), &decoded);
+    let salt = [7; 16];
+    let first = RecordedEvent::seal(0, GENESIS_HASH, recorded_at, Actor::system(), &event, salt);
+    let second = RecordedEvent::seal(1, first.hash, recorded_at, Actor::portal(), &decoded, salt);
+    // Its public form and personal part join back into the same event.
+    assert_eq!(first.event().expect("a sealed event decodes"), event);
     assert_eq!(first.expected_hash(), first.hash);
     let mut checker = ChainChecker::default();
     checker

@@ -350,7 +350,12 @@ impl WorkCalendar {
     /// working days long: neither the day of receipt nor the day of issue is counted, so the
     /// result may be issued on the working day after the last counted one.
     pub fn manual_step_due(&self, received_at: DateTime<Utc>, working_days: u32) -> NaiveDate {
-        let received = super::local_date(received_at);
+        self.manual_step_due_on(super::local_date(received_at), working_days)
+    }
+
+    /// `manual_step_due` for a step received on the local day `received`: the reports keep
+    /// claims by the day their step counts from, not by the instant.
+    pub fn manual_step_due_on(&self, received: NaiveDate, working_days: u32) -> NaiveDate {
         self.working_days_after(received, working_days + 1)
     }
 }

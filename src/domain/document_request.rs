@@ -15,6 +15,9 @@ use super::attachment::AttachmentKind;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+/// Manual steps are due within this many working days (DOMAIN: "within 3 working days").
+pub const MANUAL_STEP_WORKING_DAYS: u32 = 3;
+
 /// The longest reason an officer may give, in characters.
 pub const REASON_CHARS_MAX: usize = 1000;
 
@@ -30,7 +33,7 @@ pub struct DocumentRequest {
 }
 
 /// A request's two moments: asked, and (once a document of its kind arrived) answered.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequestTimes {
     pub requested_at: DateTime<Utc>,
     pub received_at: Option<DateTime<Utc>>,

@@ -246,13 +246,6 @@ pub enum Event {
     PersonalDataErased {
         ids: Vec<ApplicationId>,
     },
-    /// The journal was rewritten into public forms and personal parts (migration 0019): the
-    /// chain before this event is the rewritten one; `old_seq` and `old_hash` are the head
-    /// of the chain as it stood before, which auditors may hold from the audit feed.
-    JournalRewritten {
-        old_seq: u64,
-        old_hash: String,
-    },
 }
 
 impl Event {
@@ -302,7 +295,6 @@ impl Event {
             Event::DocumentReceived { .. } => "document_received",
             Event::AttachmentInfected { .. } => "attachment_infected",
             Event::PersonalDataErased { .. } => "personal_data_erased",
-            Event::JournalRewritten { .. } => "journal_rewritten",
         }
     }
 

@@ -280,7 +280,6 @@ impl Replay {
                     self.document_requests.retain(|(of, _), _| of != id);
                 }
             }
-            Event::JournalRewritten { .. } => {}
             Event::DocumentRequested { id, request } => {
                 if !self.applications.contains_key(id) {
                     return Err(ReplayError::Unknown(format!("{id:?}")));

@@ -620,7 +620,6 @@ impl QueueState {
             Event::DocumentRequested { .. } | Event::DocumentReceived { .. } => {}
             // A refused file's record only: nothing of the queue changes.
             Event::AttachmentInfected { .. } => {}
-            Event::JournalRewritten { .. } => {}
             // The person's list forgets them: an erased application names nobody. One walk
             // of the set per event, which is why the sweep erases many in one.
             Event::PersonalDataErased { ids } => {
@@ -952,7 +951,7 @@ impl QueueState {
             // A file changes no status: the application's page lists its files itself.
             Event::AttachmentAdded { .. } | Event::AttachmentInfected { .. } => Vec::new(),
             // Erasure changes no status; the application's history is not where it shows.
-            Event::PersonalDataErased { .. } | Event::JournalRewritten { .. } => Vec::new(),
+            Event::PersonalDataErased { .. } => Vec::new(),
             // Asked and answered are steps of the request the parent sees in its history.
             Event::DocumentRequested { id, .. } | Event::DocumentReceived { id, .. } => {
                 vec![*id]

@@ -444,6 +444,18 @@ async fn document_requests(
 
 /// The requests of an application the caller reached (the caller's view recorded by the
 /// route or the page that shows them).
+/// The files sent for `id` and refused for malware, for its district's staff.
+pub(super) async fn infected_of(
+    app: &AppState,
+    lang: Lang,
+    id: ApplicationId,
+) -> Result<Vec<crate::store::attachments::InfectedRow>, ApiError> {
+    super::applications::read_blocking(app, lang, move |conn| {
+        crate::store::attachments::infected_of(conn, id)
+    })
+    .await
+}
+
 pub(super) async fn requests_of(
     app: &AppState,
     lang: Lang,

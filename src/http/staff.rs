@@ -11,7 +11,7 @@ use crate::domain::access_log::ViewKind;
 use crate::domain::application::{
     Application, ApplicationId, ApplicationStatus, ClaimStatus, RefusalReason,
 };
-use crate::domain::document_request::{step_counts_from, RequestTimes};
+use crate::domain::document_request::{step_counts_from, RequestTimes, MANUAL_STEP_WORKING_DAYS};
 use crate::domain::local_date;
 use crate::domain::numbers as ids;
 use crate::domain::state::QueueState;
@@ -148,8 +148,6 @@ pub(crate) async fn attempts_on(
     Ok(found.into_iter().map(AttemptView::from).collect())
 }
 
-/// Manual steps are due within this many working days (DOMAIN: "within 3 working days").
-pub const MANUAL_STEP_WORKING_DAYS: u32 = 3;
 const PAGE_MAX: u32 = 500;
 
 #[derive(Debug, Deserialize, IntoParams)]

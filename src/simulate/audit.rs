@@ -449,8 +449,7 @@ impl Audit {
             | Event::DocumentRequested { .. }
             | Event::DocumentReceived { .. }
             | Event::AttachmentInfected { .. }
-            | Event::PersonalDataErased { .. }
-            | Event::JournalRewritten { .. } => {}
+            | Event::PersonalDataErased { .. } => {}
         }
         Ok(())
     }

@@ -5,7 +5,7 @@ use super::{Store, StoreError};
 use crate::domain::application::{ApplicationId, RegistrationNumber};
 use crate::domain::attachment::{Accepted, AttachmentKind, AttachmentRecord, MediaType};
 use crate::domain::catalog::DistrictId;
-use crate::domain::event::{Actor, RecordedEvent};
+use crate::domain::event::{Actor, Event, RecordedEvent};
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection};
 use sha2::{Digest, Sha256};
@@ -100,6 +100,60 @@ impl Store {
             params![id.district.0, id.number.0],
         )?)
     }
+}
+
+/// A file sent for an application and refused because clamd matched a signature
+/// (`Event::AttachmentInfected`): when, by whom, what; its bytes were never kept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InfectedRow {
+    pub at: DateTime<Utc>,
+    pub by: Actor,
+    pub signature: String,
+    pub sha256: String,
+    pub size: u64,
+}
+
+/// The files refused for malware sent for `id`, oldest first. The journal is their only
+/// record; migration 0020's partial index holds just these events, so this reads them
+/// alone (few) and keeps `id`'s.
+pub fn infected_of(conn: &Connection, id: ApplicationId) -> Result<Vec<InfectedRow>, StoreError> {
+    let mut statement = conn.prepare_cached(
+        "SELECT seq, recorded_at, actor, payload FROM events \
+         WHERE kind = 'attachment_infected' ORDER BY seq",
+    )?;
+    let rows = statement.query_map([], |row| {
+        Ok((
+            row.get::<_, i64>(0)?,
+            row.get::<_, i64>(1)?,
+            row.get::<_, String>(2)?,
+            row.get::<_, String>(3)?,
+        ))
+    })?;
+    let mut refused = Vec::new();
+    for row in rows {
+        let (seq, at, actor, payload) = row?;
+        let corrupt = |why: &str| StoreError::corrupt("events", seq, why);
+        let event = Event::from_payload(&payload).map_err(|_| corrupt("payload"))?;
+        let Event::AttachmentInfected {
+            id: Some(of),
+            sha256,
+            size,
+            signature,
+        } = event
+        else {
+            continue;
+        };
+        if of == id {
+            refused.push(InfectedRow {
+                at: DateTime::from_timestamp_micros(at).ok_or_else(|| corrupt("recorded_at"))?,
+                by: Actor(actor),
+                signature,
+                sha256,
+                size,
+            });
+        }
+    }
+    Ok(refused)
 }
 
 /// The files of `id`, in the order they were attached.

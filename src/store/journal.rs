@@ -216,8 +216,9 @@ impl Store {
             Event::AttachmentAdded { .. } => {}
             // `Store::project_document_request` (store/document_requests.rs).
             Event::DocumentRequested { .. } | Event::DocumentReceived { .. } => {}
-            // The journal is its only record (no table): staff find it by its kind.
-            Event::AttachmentInfected { .. } | Event::JournalRewritten { .. } => {}
+            // The journal is its only record (no table): staff find it by its kind, through
+            // migration 0020's partial index (`attachments::infected_of`).
+            Event::AttachmentInfected { .. } => {}
             Event::PersonalDataErased { ids } => {
                 for id in ids {
                     super::erasure::erase(&self.conn, *id, recorded_at)?;

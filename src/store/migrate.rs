@@ -99,6 +99,12 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0019_personal_data.sql",
         sql: include_str!("../../migrations/0019_personal_data.sql"),
     },
+    // 0020: the journal's malware refusals indexed,
+    // for the officer's application page (issue 19 §6).
+    Migration {
+        name: "0020_infected_index.sql",
+        sql: include_str!("../../migrations/0020_infected_index.sql"),
+    },
 ];
 
 pub fn schema_version(conn: &Connection) -> Result<usize, StoreError> {

@@ -237,8 +237,7 @@ impl Store {
             | Event::AttachmentAdded { .. }
             | Event::DocumentReceived { .. }
             | Event::AttachmentInfected { .. }
-            | Event::PersonalDataErased { .. }
-            | Event::JournalRewritten { .. } => {}
+            | Event::PersonalDataErased { .. } => {}
         }
         Ok(())
     }

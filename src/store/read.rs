@@ -62,6 +62,13 @@ impl Store {
         let chain = std::thread::spawn(move || check_chain_at(&path));
         let path = self.path.clone();
         let checks = self.checks;
+        // After a crash the saved aggregates are never used (the seal that vouches for them
+        // is gone), so their replay of the journal starts now on a thread of its own, beside
+        // the checks and the index build, rather than after them.
+        let replay = (checks == Checks::Sqlite).then(|| {
+            let path = self.path.clone();
+            std::thread::spawn(move || load_reports(&Store::open_reader(&path)?))
+        });
         let integrity = std::thread::spawn(move || {
             let conn = Store::open_reader(&path)?;
             match checks {
@@ -83,9 +90,12 @@ impl Store {
             Checks::RowsOnly => super::report_aggregates::saved_reports(&self.conn, head.0)?,
             Checks::Sqlite => None,
         };
-        state.reports = match saved {
-            Some(reports) => reports,
-            None => load_reports(&self.conn)?,
+        state.reports = match (saved, replay) {
+            (Some(reports), _) => reports,
+            (None, Some(replay)) => replay
+                .join()
+                .expect("the reports' replay thread does not panic")?,
+            (None, None) => load_reports(&self.conn)?,
         };
         if let Some(seal) = &self.seal {
             seal.armed.set(true);
@@ -346,21 +356,24 @@ fn check_chain_at(path: &Path) -> Result<(u64, Hash), LoadError> {
 /// writer's rebuild after a failed batch, a start-up the stored aggregates do not fit, and
 /// `verify`.
 pub fn load_reports(conn: &Connection) -> Result<Reports, StoreError> {
-    let mut replay = crate::domain::replay::Replay::default();
+    // The writer's own fold (`QueueState::apply_tracked`) through a bare state: `kezek
+    // verify`'s `Replay`, which this used, also keeps every application whole (personal
+    // columns and all) and every referral, to check the rows against, which a start does
+    // not need; every event `Replay` accepts it hands to the same `apply_tracked`.
+    let mut state = QueueState::default();
     for_each_event(conn, |recorded| {
         let event = recorded
             .event()
             .map_err(|e| StoreError::corrupt("events", recorded.seq, e))?;
-        replay
-            .apply(&event, recorded.recorded_at)
+        state
+            .apply_tracked(&event, recorded.recorded_at)
             .map_err(|e| StoreError::corrupt("events", recorded.seq, e))?;
-        replay
-            .state
+        state
             .reports
             .credit(&recorded.actor.0, &event, recorded.recorded_at);
         Ok(true)
     })?;
-    Ok(replay.state.reports)
+    Ok(state.reports)
 }
 
 pub fn load_catalog(conn: &Connection) -> Result<Catalog, StoreError> {

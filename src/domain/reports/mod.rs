@@ -10,6 +10,7 @@
 
 use super::application::{Application, ApplicationId, ApplicationStatus, Satisfaction};
 use super::catalog::{DistrictId, GroupId, KindergartenId, Tier};
+use super::document_request::{step_counts_from, RequestTimes};
 use super::event::Event;
 use super::local_date;
 use super::referral::{Lapse, PlaceId};
@@ -109,10 +110,16 @@ pub type Days = BTreeMap<u32, u32>;
 /// strings only.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reports {
-    /// The undecided priority claims, by the day claimed: the one fact of an application
-    /// the waiting list does not hold (few applications claim; decided, the entry goes).
+    /// The undecided priority claims, by the instant claimed (the registration): the one
+    /// fact of an application the waiting list does not hold (few applications claim;
+    /// decided, the entry goes). The manual step's deadline counts from it.
     #[serde(with = "entries")]
-    claimed: HashMap<ApplicationId, NaiveDate>,
+    claimed: HashMap<ApplicationId, DateTime<Utc>>,
+    /// The documents asked for on undecided claims (by request number), which pause and
+    /// restart the manual step (`document_request::step_counts_from`). Only claims that
+    /// had a request have an entry, so the claims without cost nothing more.
+    #[serde(with = "entries")]
+    asked: HashMap<ApplicationId, Vec<(u32, RequestTimes)>>,
     /// Whether an application had its first referral (its wait is counted once): one bit
     /// per registration number of each district, an eighth of a byte per application.
     #[serde(with = "entries")]
@@ -148,9 +155,12 @@ pub struct Reports {
     pub outcomes: BTreeMap<(DistrictId, Month, Outcome), u32>,
     #[serde(with = "entries")]
     pub decisions: BTreeMap<(DistrictId, Month, Decision), u32>,
-    /// Waiting applications' priority claims not yet decided, by the day claimed.
+    /// Waiting applications' priority claims not yet decided, by the local day their
+    /// manual step counts from (the registration, or the arrival of the last document
+    /// asked for); `None` while a document asked for has not arrived (the step is paused).
+    /// By day and not by instant, so the map stays small: the deadline depends on the day.
     #[serde(with = "entries")]
-    pub claims: BTreeMap<(DistrictId, NaiveDate), u32>,
+    pub claims: BTreeMap<(DistrictId, Option<NaiveDate>), u32>,
     #[serde(with = "entries")]
     pub survey: BTreeMap<(DistrictId, Month, Question, Satisfaction), u32>,
     /// Priority decisions per staff account (its name) and month: `credit`.
@@ -248,7 +258,7 @@ impl Reports {
         for share in &before.shares {
             self.count(share, -1);
         }
-        self.note(event, today, &before);
+        self.note(event, at, &before);
         for share in &before.shares {
             self.count(&Share::of(state, share.id), 1);
         }
@@ -258,20 +268,22 @@ impl Reports {
     }
 
     /// The event's own facts: outcomes, decisions, places, claims, first referrals, survey.
-    fn note(&mut self, event: &Event, today: NaiveDate, before: &Before) {
+    fn note(&mut self, event: &Event, at: DateTime<Utc>, before: &Before) {
+        let today = local_date(at);
         let month = month_of(today);
         match event {
             Event::ApplicationRegistered(application)
             | Event::ApplicationImported { application, .. } => self.claim(application),
             Event::ApplicationMoved { from, to } => {
-                self.claimed.remove(from);
+                // The requests stay with the old number (as the work list reads them).
+                self.unclaim(*from);
                 self.claim(to);
             }
             Event::ApplicationWithdrawn { id }
             | Event::ApplicationAgedOut { id, .. }
-            | Event::ApplicationRefused { id, .. } => {
-                self.claimed.remove(id);
-            }
+            | Event::ApplicationRefused { id, .. } => self.unclaim(*id),
+            Event::DocumentRequested { id, request } => self.ask(*id, request.number, at),
+            Event::DocumentReceived { id, request, .. } => self.receive(*id, *request, at),
             Event::PriorityVerified { id, .. } => self.decide(*id, Decision::Verified, month),
             Event::PriorityRejected { id, .. } => self.decide(*id, Decision::Rejected, month),
             Event::PlacesReported { places } => {
@@ -309,7 +321,7 @@ impl Reports {
                 if let Some((application, place, _)) = before.referral {
                     if self.places.contains_key(&place) {
                         self.close_place(place, today, true);
-                        self.claimed.remove(&application);
+                        self.unclaim(application);
                     }
                 }
             }
@@ -363,8 +375,48 @@ impl Reports {
             .is_some_and(|claim| claim.status == super::application::ClaimStatus::Claimed);
         if claimed && application.status == ApplicationStatus::Queued {
             self.claimed
-                .insert(application.id, local_date(application.registered_at));
+                .insert(application.id, application.registered_at);
         }
+    }
+
+    /// A claim decided, or its application gone: its manual step with it.
+    fn unclaim(&mut self, id: ApplicationId) {
+        self.claimed.remove(&id);
+        self.asked.remove(&id);
+    }
+
+    /// A document asked for on an undecided claim (any other request moves no deadline).
+    fn ask(&mut self, id: ApplicationId, number: u32, at: DateTime<Utc>) {
+        if self.claimed.contains_key(&id) {
+            let times = RequestTimes {
+                requested_at: at,
+                received_at: None,
+            };
+            self.asked.entry(id).or_default().push((number, times));
+        }
+    }
+
+    /// The document asked for by request `number` arrived.
+    fn receive(&mut self, id: ApplicationId, number: u32, at: DateTime<Utc>) {
+        let request = self
+            .asked
+            .get_mut(&id)
+            .and_then(|requests| requests.iter_mut().find(|(n, _)| *n == number));
+        if let Some((_, times)) = request {
+            times.received_at.get_or_insert(at);
+        }
+    }
+
+    /// An undecided claim's key in `claims`: the local day its manual step counts from, or
+    /// `None` while paused; `None` outside when the application has no undecided claim.
+    fn step_day(&self, id: ApplicationId) -> Option<Option<NaiveDate>> {
+        let registered_at = self.claimed.get(&id)?;
+        let times: Vec<RequestTimes> = self
+            .asked
+            .get(&id)
+            .map(|requests| requests.iter().map(|(_, times)| *times).collect())
+            .unwrap_or_default();
+        Some(step_counts_from(*registered_at, &times).map(local_date))
     }
 
     /// A place filled or withdrawn on `today`: from the open ones into the closed counts.
@@ -389,7 +441,7 @@ impl Reports {
 
     fn decide(&mut self, id: ApplicationId, decision: Decision, month: Month) {
         bump(&mut self.decisions, (id.district, month, decision), 1);
-        self.claimed.remove(&id);
+        self.unclaim(id);
     }
 
     /// Counts the wait up to an application's first referral, from its entry before it.
@@ -439,8 +491,8 @@ impl Reports {
         if since.is_empty() {
             self.waiting_since.remove(&(district, tier, year));
         }
-        if let Some(day) = self.claimed.get(&share.id) {
-            bump(&mut self.claims, (district, *day), delta);
+        if let Some(day) = self.step_day(share.id) {
+            bump(&mut self.claims, (district, day), delta);
         }
         if waiting.choices.is_any() {
             bump(&mut self.any_kindergarten, district, delta);

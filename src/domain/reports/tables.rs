@@ -8,6 +8,7 @@
 use super::{month_of, percentile, week_of, Days, Decision, Outcome, Question, Reports};
 use crate::domain::application::Satisfaction;
 use crate::domain::catalog::{Catalog, DistrictId, GroupId, KindergartenId, Tier};
+use crate::domain::document_request::MANUAL_STEP_WORKING_DAYS;
 use chrono::NaiveDate;
 use std::collections::BTreeMap;
 
@@ -136,7 +137,7 @@ pub fn table(reports: &Reports, catalog: &Catalog, name: ReportName, filter: &Fi
         ReportName::StillWaiting => still_waiting(reports, filter),
         ReportName::Referrals => referrals(reports, filter),
         ReportName::Places => places(reports, catalog, filter),
-        ReportName::Manual => manual(reports, filter),
+        ReportName::Manual => manual(reports, catalog, filter),
         ReportName::Officers => officers(reports, filter),
         ReportName::Survey => survey(reports, filter),
     }
@@ -409,15 +410,21 @@ fn places(reports: &Reports, catalog: &Catalog, filter: &Filter) -> Table {
     }
 }
 
-/// Priority claims: waiting for an officer now (and of those, claimed more than
-/// `OVERDUE_DAYS` before today), and decided per month of the range.
-fn manual(reports: &Reports, filter: &Filter) -> Table {
-    let overdue_before = filter.today - chrono::Duration::days(OVERDUE_DAYS);
+/// Priority claims: waiting for an officer now (and of those, overdue: past the manual
+/// step's deadline in working days, as the officer's work list counts it), and decided per
+/// month of the range.
+fn manual(reports: &Reports, catalog: &Catalog, filter: &Filter) -> Table {
     let (mut waiting, mut overdue) = (0u32, 0u32);
-    for ((district, day), count) in &reports.claims {
+    for ((district, counts_from), count) in &reports.claims {
         if filter.district(*district) {
             waiting += count;
-            if *day < overdue_before {
+            // A paused step (a document asked for) is never overdue.
+            let due = counts_from.map(|day| {
+                catalog
+                    .calendar
+                    .manual_step_due_on(day, MANUAL_STEP_WORKING_DAYS)
+            });
+            if due.is_some_and(|due| due < filter.today) {
                 overdue += count;
             }
         }
@@ -482,10 +489,6 @@ fn officers(reports: &Reports, filter: &Filter) -> Table {
         bars: vec![2],
     }
 }
-
-/// A claim waiting longer than this many calendar days is overdue in the report (the
-/// regulations give the officer a few working days; the report does not count them).
-pub const OVERDUE_DAYS: i64 = 10;
 
 fn survey(reports: &Reports, filter: &Filter) -> Table {
     const ANSWERS: [Satisfaction; 3] =

@@ -1,8 +1,10 @@
 //! The pages' charts: inline SVG drawn on the server (no script, no library), each with a
 //! title and description for screen readers, beside a table of the same figures. Two
 //! kinds share one frame (`frame`: the title, the axes): the parent's position over time
-//! (`positions`), and the reports' bars (`bars`).
+//! (`positions`), and the reports' bars (`bars`; `bars_with_hidden` for a page with several
+//! charts and counts too small to show, the public statistics).
 
+use crate::domain::reports::public::SMALL;
 use chrono::NaiveDate;
 use std::fmt::Write as _;
 
@@ -37,7 +39,7 @@ pub fn positions(points: &[(NaiveDate, u32)], title: &str, description: &str) ->
             let _ = write!(path, " H{:.1} V{:.1}", x(*day), y(*position));
         }
     }
-    let mut svg = frame(title, description);
+    let mut svg = frame("chart", title, description);
     let _ = write!(
         svg,
         r#"<text x="{tx}" y="{y1}" text-anchor="end" dominant-baseline="middle">1</text><text x="{tx}" y="{yw}" text-anchor="end" dominant-baseline="middle">{worst}</text>"#,
@@ -62,13 +64,15 @@ pub fn positions(points: &[(NaiveDate, u32)], title: &str, description: &str) ->
     Some(svg)
 }
 
-/// The opening of a chart: the SVG element with its title and description, and the axes.
-/// The caller draws inside and closes it.
-fn frame(title: &str, description: &str) -> String {
+/// The opening of a chart: the SVG element with its title and description (their element
+/// ids start with `id`, unique on the page), and the axes. The caller draws inside and
+/// closes it.
+fn frame(id: &str, title: &str, description: &str) -> String {
     let mut svg = String::new();
+    let id = escape(id);
     let _ = write!(
         svg,
-        r#"<svg viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-labelledby="chart-title chart-desc" xmlns="http://www.w3.org/2000/svg"><title id="chart-title">{}</title><desc id="chart-desc">{}</desc>"#,
+        r#"<svg viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-labelledby="{id}-title {id}-desc" xmlns="http://www.w3.org/2000/svg"><title id="{id}-title">{}</title><desc id="{id}-desc">{}</desc>"#,
         escape(title),
         escape(description)
     );
@@ -90,12 +94,36 @@ pub fn bars(
     title: &str,
     description: &str,
 ) -> Option<String> {
-    let largest = series.iter().flatten().copied().max().filter(|v| *v > 0)? as f64;
+    let series: Vec<Vec<Option<u64>>> = series
+        .iter()
+        .map(|values| values.iter().copied().map(Some).collect())
+        .collect();
+    bars_with_hidden("chart", labels, &series, title, description)
+}
+
+/// As `bars`, with the title's and description's ids starting with `id` (a page with
+/// several charts), and values that may be hidden (`None`: a count too small to publish).
+/// A hidden value draws no bar, only "<5" at its foot: the reader sees that there is a
+/// count there, and nothing of its size (no bar height to measure against the axis).
+pub fn bars_with_hidden(
+    id: &str,
+    labels: &[String],
+    series: &[Vec<Option<u64>>],
+    title: &str,
+    description: &str,
+) -> Option<String> {
+    let largest = series
+        .iter()
+        .flatten()
+        .flatten()
+        .copied()
+        .max()
+        .filter(|v| *v > 0)? as f64;
     let groups = labels.len().max(1) as f64;
     let band = (WIDTH - LEFT - RIGHT) / groups;
     let bar = band * 0.8 / series.len().max(1) as f64;
     let y = |value: u64| TOP + (1.0 - value as f64 / largest) * (HEIGHT - TOP - BOTTOM);
-    let mut svg = frame(title, description);
+    let mut svg = frame(id, title, description);
     let _ = write!(
         svg,
         r#"<text x="{tx}" y="{TOP}" text-anchor="end" dominant-baseline="middle">{largest}</text><text x="{tx}" y="{b}" text-anchor="end" dominant-baseline="middle">0</text>"#,
@@ -105,6 +133,15 @@ pub fn bars(
     for (i, values) in series.iter().enumerate() {
         for (group, value) in values.iter().enumerate() {
             let x = LEFT + group as f64 * band + band * 0.1 + i as f64 * bar;
+            let Some(value) = value else {
+                let _ = write!(
+                    svg,
+                    r#"<text class="hidden" x="{cx:.1}" y="{ty:.1}" text-anchor="middle">&lt;{SMALL}</text>"#,
+                    cx = x + bar / 2.0,
+                    ty = HEIGHT - BOTTOM - 4.0
+                );
+                continue;
+            };
             let top = y(*value);
             let _ = write!(
                 svg,
@@ -173,5 +210,22 @@ mod tests {
         assert!(svg.contains(&format!("y=\"{half:.1}\"")), "{svg}");
         assert_eq!(svg.matches("<rect").count(), 2);
         assert_eq!(bars(&labels, &[vec![0, 0]], "t", "d"), None);
+    }
+
+    #[test]
+    fn a_hidden_count_draws_no_bar_and_each_chart_names_its_own_title() {
+        let labels = vec!["a".to_string(), "b".to_string(), "c".to_string()];
+        let svg =
+            bars_with_hidden("queue", &labels, &[vec![Some(8), None, Some(0)]], "t", "d").unwrap();
+        // Two bars (8 and a zero-high 0), no bar for the hidden one, a "<5" mark instead.
+        assert_eq!(svg.matches("<rect").count(), 2, "{svg}");
+        assert_eq!(svg.matches("&lt;5</text>").count(), 1, "{svg}");
+        assert!(svg.contains(r#"aria-labelledby="queue-title queue-desc""#));
+        assert!(svg.contains(r#"<title id="queue-title">t</title>"#));
+        // Nothing but hidden counts: nothing to draw.
+        assert_eq!(
+            bars_with_hidden("q", &labels, &[vec![None, None, None]], "t", "d"),
+            None
+        );
     }
 }

@@ -20,6 +20,7 @@ use crate::http::error::{self, ApiError};
 use crate::http::staff::{work_list_of, WorkItem, WorkListParams};
 use crate::http::AppState;
 use crate::service::{Command, Outcome};
+use crate::store::attachments::InfectedRow;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -283,6 +284,11 @@ async fn application(
         Ok(requests) => requests,
         Err(error) => return page.api_error(error),
     };
+    let infected = crate::http::attachments::infected_of(&app, page.lang.api(), id).await;
+    let infected = match infected {
+        Ok(infected) => infected,
+        Err(error) => return page.api_error(error),
+    };
     let catalog = app.service.read().catalog.clone();
     let officer = page
         .staff
@@ -345,6 +351,7 @@ async fn application(
                 h2 #attachments-title { (page.t(texts::ATTACHMENTS_TITLE)) }
                 (super::attachments::table(&page, &view.number, &files, true))
                 (super::attachments::requests_list(&page, &requests))
+                (infected_list(&page, &infected))
                 @if active {
                     (ask_document_form(&page, &action("request-document"), view.priority.is_some()))
                 }
@@ -468,6 +475,30 @@ fn attempts_section(page: &Page, attempts: &[crate::http::staff::AttemptView]) -
 }
 
 /// Officers and operators ask the parent for a missing or unreadable document.
+/// The files sent for the application that clamd refused: the signature it named, when,
+/// and who sent them (a staff account by its name), so that the officer knows why a
+/// document the parent says they sent is not among the files.
+fn infected_list(page: &Page, rows: &[InfectedRow]) -> Markup {
+    html! {
+        @if !rows.is_empty() {
+            h3 { (page.t(texts::INFECTED_TITLE)) }
+            ul.infected data-testid="attachments-infected" {
+                @for row in rows {
+                    @let staff = row.by.0.strip_prefix("staff:");
+                    @let by = if staff.is_some() { "staff" } else if row.by.0 == "portal" { "parent" } else { "system" };
+                    li {
+                        (page.t(texts::INFECTED_REFUSED)) " " strong data-testid="signature" { (row.signature) }
+                        " · " (texts::local_time(row.at))
+                        " · " (row.size.div_ceil(1024)) " " (page.t(texts::ATTACHMENT_SIZE))
+                        " · " (page.t(texts::INFECTED_BY)) ": " (texts::actor(page.lang, by))
+                        @if let Some(account) = staff { " " (account) }
+                    }
+                }
+            }
+        }
+    }
+}
+
 fn ask_document_form(page: &Page, action: &str, claimed: bool) -> Markup {
     html! {
         section.card aria-labelledby="ask-document-title" {

@@ -9,6 +9,13 @@ pub use crate::http::pages::parent::texts::{
 };
 pub use crate::http::pages::texts::*;
 
+// Files refused for malware (issue 19 §6), on the application's page.
+texts! {
+    INFECTED_TITLE = "Қабылданбаған файлдар", "Отклонённые файлы";
+    INFECTED_REFUSED = "Файл қабылданбады: зиянды бағдарлама қолтаңбасы", "Файл отклонён: сигнатура вредоносной программы";
+    INFECTED_BY = "Жіберген", "Отправил";
+}
+
 texts! {
     WORK_LIST_TITLE = "Жұмыс тізімі", "Рабочий список";
     WORK_LIST_INTRO = "Мерзімі өткендер алдымен, содан кейін мерзімі бойынша.",
