@@ -2160,7 +2160,7 @@ fn replay_of(path: &Path) -> kezek::domain::replay::Replay {
     let conn = kezek::store::Store::open_reader(path).unwrap();
     let mut replay = kezek::domain::replay::Replay::default();
     kezek::store::for_each_event(&conn, |recorded| {
-        let event = kezek::domain::event::Event::from_payload(&recorded.payload).unwrap();
+        let event = recorded.event().unwrap();
         replay.apply(&event, recorded.recorded_at).unwrap();
         Ok(true)
     })

@@ -587,7 +587,7 @@ fn every_report_of_a_simulated_city_year_equals_a_recount_from_the_journal() {
     let mut recount = Recount::default();
     let conn = Store::open_reader(&db).unwrap();
     for_each_event(&conn, |recorded| {
-        let event = Event::from_payload(&recorded.payload).unwrap();
+        let event = recorded.event().unwrap();
         recount.observe(&event, recorded.recorded_at);
         if let Event::PriorityVerified { id, .. } | Event::PriorityRejected { id, .. } = &event {
             if let Some(account) = recorded.actor.0.strip_prefix("staff:") {

@@ -1596,9 +1596,13 @@ impl Check {
     fn read(db: &Path) -> Result<Check, String> {
         let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY;
         let conn = rusqlite::Connection::open_with_flags(db, flags).map_err(|e| e.to_string())?;
-        let events = rows(&conn, "SELECT seq, payload FROM events ORDER BY seq", |r| {
-            Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?))
-        })?;
+        // Each event joined with its personal part, as the service's own replay reads it.
+        let mut events = Vec::new();
+        kezek::store::for_each_event(&conn, |recorded| {
+            events.push((recorded.seq, recorded.event().map_err(|e| e.to_string())));
+            Ok(true)
+        })
+        .map_err(|e| e.to_string())?;
         let mut check = Check {
             journal: Vec::new(),
             journal_problems: Vec::new(),
@@ -1613,9 +1617,8 @@ impl Check {
             transfer_referrals: HashSet::new(),
         };
         read_tables(&conn, &mut check)?;
-        for (seq, payload) in events {
-            let event = Event::from_payload(&payload)
-                .map_err(|e| format!("event {seq} does not decode: {e}"))?;
+        for (seq, event) in events {
+            let event = event.map_err(|e| format!("event {seq} does not decode: {e}"))?;
             check.split(seq, event)?;
         }
         Ok(check)
