@@ -515,6 +515,13 @@ fn simulate_compare(
         options.seed, options.registrations, options.kindergartens
     );
     print!("{}", compare::table(&columns));
+    // A column that fails a check names its first cases, for whoever has to find the bug.
+    for (name, figures) in columns.iter().filter(|(_, f)| !f.all_clear()) {
+        eprintln!("{name}: not clear");
+        for example in &figures.audit.envy.examples {
+            eprintln!("  {example}");
+        }
+    }
     Ok(match columns.iter().all(|(_, f)| f.all_clear()) {
         true => ExitCode::SUCCESS,
         false => ExitCode::from(2),

@@ -638,3 +638,44 @@ async fn a_retried_amendment_or_move_repeats_the_first_answer_after_the_queue_mo
     assert_eq!(retry.header("idempotent-replayed"), Some("true"));
     assert_eq!(retry.json(), moved.json());
 }
+
+/// A together-family passed over is on the record for every place of a report it was passed
+/// for, not only the first: identical places that nobody else fits stay open by the family's
+/// choice, and each says so. (The audit of `kezek simulate --compare` found the second place
+/// of such a report open without its record.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_family_passed_over_is_on_the_record_for_each_place_of_the_report() {
+    let server = Server::start().await;
+    let answer = server
+        .post("/api/v1/families")
+        .json(&twins(20, true))
+        .go()
+        .await;
+    assert_eq!(answer.status, 201, "{}", answer.text);
+    let code = answer.json()["access_code"].as_str().unwrap().to_string();
+    // The second twin now wants only the other kindergarten: the first alone fits kg0.
+    let only_kg1 = json!({"kindergartens": [server.kindergarten_id(1)]});
+    let amended = server.amend("ESL-2", &code, only_kg1).await;
+    assert_eq!(amended.status, 200, "{}", amended.text);
+    let report = server.report_places(&server.kindergarten(0), 0, 3).await;
+    assert_eq!(report.status, 201, "{}", report.text);
+    assert_eq!(report.json()["referrals"], json!([]));
+    let conn = rusqlite::Connection::open(&server.app.path).unwrap();
+    let passed: Vec<i64> = conn
+        .prepare(
+            "SELECT json_extract(payload, '$.data.place') FROM events \
+             WHERE kind = 'family_passed_over' ORDER BY seq",
+        )
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let places: Vec<i64> = report.json()["places"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_i64().unwrap_or_else(|| p["id"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(passed, places, "one record per place");
+}

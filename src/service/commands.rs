@@ -2281,14 +2281,17 @@ fn report_places(new: NewPlaces, tx: &mut Tx<'_>) -> Result<Outcome, CommandErro
     tx.emit(Event::PlacesReported { places })?;
     for id in &ids {
         // Places nobody fits stay open; the rest go in queue order, one child each (a
-        // family together takes several at once: those are no longer open).
+        // family together takes several at once: those are no longer open). Each place is
+        // offered even after one found no taker: the places are alike, but a family passed
+        // over must be on the record for every place it let go by (at most
+        // PLACES_PER_REPORT_MAX look-ups of a microsecond).
         let open = tx
             .state()
             .open_places
             .get(&place.district)
             .is_some_and(|o| o.contains(id));
-        if open && allocate(tx, *id)?.is_none() {
-            break;
+        if open {
+            allocate(tx, *id)?;
         }
     }
     let referrals: Vec<Referral> = {

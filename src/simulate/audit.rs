@@ -474,6 +474,24 @@ impl Audit {
                     fits(child, place, today, &self.school_age) && !excused(*number)
                 })
             });
+            if fitted && self.figures.envy.examples.len() < EXAMPLES_MAX {
+                let fitting: Vec<u32> = today.map_or_else(Vec::new, |today| {
+                    model
+                        .children
+                        .iter()
+                        .filter(|(number, child)| {
+                            fits(child, place, today, &self.school_age) && !excused(**number)
+                        })
+                        .map(|(number, _)| *number)
+                        .take(5)
+                        .collect()
+                });
+                self.figures.envy.examples.push(format!(
+                    "place {} of district {} open at the end of the journal; waiting children \
+                     that fit it: {fitting:?}",
+                    place_id.0, place.district.0
+                ));
+            }
             idle += u64::from(fitted);
         }
         let figures = &mut self.figures;

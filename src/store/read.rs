@@ -598,7 +598,8 @@ pub fn for_each_public_event(
 }
 
 /// A join that matches nothing (`p`'s columns read as NULL) and costs nothing.
-const NO_PERSONAL_PART: &str = "LEFT JOIN (SELECT NULL AS district_id, NULL AS registration_number, \
+const NO_PERSONAL_PART: &str =
+    "LEFT JOIN (SELECT NULL AS district_id, NULL AS registration_number, \
      NULL AS salt, NULL AS fields, NULL AS seq WHERE 0) p ON 0";
 
 fn each_event(
