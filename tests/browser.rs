@@ -2677,6 +2677,7 @@ async fn the_head_and_administrator_pages_pass_axe_in_both_languages() {
             ("admin-rounds", "/staff/admin/rounds".into()),
             ("admin-round", "/staff/admin/rounds/1".into()),
             ("admin-what-if", "/staff/admin/what-if".into()),
+            ("admin-erasure", "/staff/admin/erasure".into()),
         ] {
             check_page(
                 &browser,

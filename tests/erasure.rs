@@ -4,6 +4,8 @@
 //! split made (tests/fixtures/release-0018/, a `kezek simulate` city of 400 registrations).
 
 mod common;
+#[path = "common/http.rs"]
+mod http;
 
 use chrono::{DateTime, Duration, Utc};
 use kezek::clock::{Clock, ManualClock};
@@ -380,4 +382,72 @@ fn erasures_killed_midway_are_whole_or_absent() {
             one_by_one.iter().filter(|(_, a)| *a).count()
         );
     }
+}
+
+/// The administrator's page for the API's early erasure: by number only, refusing an
+/// active application (`erasure_active`) and an unknown number, erasing an ended one; not
+/// open to an officer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_erases_an_ended_application_by_its_number() {
+    use http::{hidden, Go};
+    let mut server = http::Server::start().await;
+    server.stop_at_redirects();
+    let form = serde_json::to_value(common::valid_form(5)).unwrap();
+    let registered = server.register(form).await;
+    let number = registered["number"].as_str().unwrap().to_string();
+    let code = registered["access_code"].as_str().unwrap().to_string();
+    let officer = server.staff_page_session(&server.officer()).await;
+    let refused = server
+        .get("/staff/admin/erasure")
+        .header("cookie", officer)
+        .go()
+        .await;
+    assert_eq!(refused.status, 403);
+    let admin = server.staff_page_session(&server.admin()).await;
+    let post = |typed: String| {
+        let admin = admin.clone();
+        let server = &server;
+        async move {
+            let page = server
+                .get("/staff/admin/erasure")
+                .header("cookie", admin.clone())
+                .go()
+                .await;
+            assert_eq!(page.status, 200, "{}", page.text);
+            server
+                .post("/staff/admin/erasure")
+                .header("cookie", admin)
+                .form(&[
+                    ("csrf", hidden(&page.text, "csrf").as_str()),
+                    (
+                        "idempotency_key",
+                        hidden(&page.text, "idempotency_key").as_str(),
+                    ),
+                    ("number", typed.as_str()),
+                ])
+                .go()
+                .await
+        }
+    };
+    let active = post(number.clone()).await;
+    assert_eq!(active.status, 409, "{}", active.text);
+    assert!(active.text.contains("erasure_active") || active.text.contains("белсенді"));
+    assert_eq!(post("ESL-999".into()).await.status, 404);
+    let withdrawn = server
+        .post(&format!("/api/v1/applications/{number}/withdraw"))
+        .header("X-Access-Code", &code)
+        .go()
+        .await;
+    assert_eq!(withdrawn.status, 200, "{}", withdrawn.text);
+    let done = post(number.to_lowercase()).await;
+    assert_eq!(done.status, 200, "{}", done.text);
+    assert!(done.text.contains("role=\"status\""), "{}", done.text);
+    let view = server
+        .get(&format!("/api/v1/applications/{number}"))
+        .header("X-Access-Code", &code)
+        .go()
+        .await
+        .json();
+    assert_eq!(view["personal_data_erased"], serde_json::json!(true));
+    assert_eq!(post(number).await.status, 409, "erased once");
 }

@@ -25,6 +25,7 @@ use maud::{html, Markup};
 use std::collections::BTreeMap;
 
 mod access_log;
+mod erasure;
 mod import;
 mod intake;
 mod texts;
@@ -87,6 +88,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/staff/admin/what-if",
             get(what_if::form).post(what_if::run),
+        )
+        .route(
+            "/staff/admin/erasure",
+            get(erasure::form).post(erasure::erase),
         )
 }
 
@@ -260,6 +265,7 @@ pub(super) async fn desk(app: &AppState, page: &Page) -> Response {
                 li { a href="/staff/admin/accounts" { (page.t(texts::ACCOUNTS_TITLE)) } }
                 li { a href="/staff/admin/calendar" { (page.t(texts::CALENDAR_TITLE)) } }
                 li { a href="/staff/admin/import" { (page.t(texts::IMPORT_TITLE)) } }
+                li { a href="/staff/admin/erasure" { (page.t(texts::ERASURE_TITLE)) } }
                 li { a href="/staff/admin/rounds" { (page.t(texts::ROUNDS_TITLE)) } }
                 li { a href="/staff/admin/what-if" { (page.t(texts::WHAT_IF_TITLE)) } }
                 li { a href="/staff/reports" { (page.t(texts::NAV_REPORTS)) } }
