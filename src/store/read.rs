@@ -584,7 +584,11 @@ pub fn for_each_event(
     conn: &Connection,
     visit: impl FnMut(RecordedEvent) -> Result<bool, StoreError>,
 ) -> Result<(), StoreError> {
-    each_event(conn, PERSONAL_JOIN, visit)
+    each_event(
+        conn,
+        &format!("{EVENT_COLUMNS} FROM events e {PERSONAL_JOIN}"),
+        visit,
+    )
 }
 
 /// As `for_each_event`, without the personal parts (`personal` is `None`): what the chain
@@ -594,22 +598,19 @@ pub fn for_each_public_event(
     conn: &Connection,
     visit: impl FnMut(RecordedEvent) -> Result<bool, StoreError>,
 ) -> Result<(), StoreError> {
-    each_event(conn, NO_PERSONAL_PART, visit)
+    // The personal part's four columns read as NULL: `recorded_from_row` sees none.
+    let source = format!("{EVENT_PUBLIC_COLUMNS}, NULL, NULL, NULL, NULL FROM events e");
+    each_event(conn, &source, visit)
 }
 
-/// A join that matches nothing (`p`'s columns read as NULL) and costs nothing.
-const NO_PERSONAL_PART: &str =
-    "LEFT JOIN (SELECT NULL AS district_id, NULL AS registration_number, \
-     NULL AS salt, NULL AS fields, NULL AS seq WHERE 0) p ON 0";
-
+/// `SELECT {source} ORDER BY e.seq`: `source` names `recorded_from_row`'s columns and the
+/// tables they come from.
 fn each_event(
     conn: &Connection,
-    join: &str,
+    source: &str,
     mut visit: impl FnMut(RecordedEvent) -> Result<bool, StoreError>,
 ) -> Result<(), StoreError> {
-    let mut statement = conn.prepare(&format!(
-        "SELECT {EVENT_COLUMNS} FROM events e {join} ORDER BY e.seq"
-    ))?;
+    let mut statement = conn.prepare(&format!("SELECT {source} ORDER BY e.seq"))?;
     let mut rows = statement.query([])?;
     while let Some(row) = rows.next()? {
         if !visit(recorded_from_row(row)?)? {
@@ -623,6 +624,9 @@ fn each_event(
 /// is absent for an event that names nobody and for an erased one.
 pub(super) const EVENT_COLUMNS: &str = "e.seq, e.recorded_at, e.actor, e.kind, e.payload, \
      e.prev_hash, e.hash, p.district_id, p.registration_number, p.salt, p.fields";
+/// The event's own columns of `EVENT_COLUMNS`.
+const EVENT_PUBLIC_COLUMNS: &str =
+    "e.seq, e.recorded_at, e.actor, e.kind, e.payload, e.prev_hash, e.hash";
 pub(super) const PERSONAL_JOIN: &str = "LEFT JOIN personal_data p ON p.seq = e.seq";
 
 pub(super) fn recorded_from_row(row: &rusqlite::Row<'_>) -> Result<RecordedEvent, StoreError> {

@@ -11,7 +11,7 @@
 
 use super::VerifyError;
 use crate::domain::replay::Replay;
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 use std::collections::BTreeSet;
 
 /// How many applications are erased; an error names the first thing left of one.
@@ -58,11 +58,7 @@ pub(super) fn check_erasures(conn: &Connection, replay: &Replay) -> Result<usize
                 [],
                 |row| Ok((row.get(0)?, row.get(1)?)),
             )
-            .map(Some)
-            .or_else(|e| match e {
-                rusqlite::Error::QueryReturnedNoRows => Ok(None),
-                e => Err(e),
-            })?;
+            .optional()?;
         if let Some((district, number)) = left {
             return Err(VerifyError::table(
                 table,

@@ -263,16 +263,7 @@ fn waiting(reports: &Reports, filter: &Filter) -> Table {
             merge(merged.entry((*tier, *year)).or_default(), days);
         }
     }
-    Table {
-        name: ReportName::Waiting,
-        columns: vec!["tier", "birth_year", "referred", "median_days", "p90_days"],
-        rows: merged
-            .iter()
-            .map(|((tier, year), days)| wait_row(*tier, *year, days))
-            .collect(),
-        label: 1,
-        bars: vec![3, 4],
-    }
+    wait_table(ReportName::Waiting, "referred", &merged)
 }
 
 /// How long the children waiting now have waited so far, as of `today`.
@@ -287,9 +278,19 @@ fn still_waiting(reports: &Reports, filter: &Filter) -> Table {
             }
         }
     }
+    wait_table(ReportName::StillWaiting, "waiting", &merged)
+}
+
+/// A table of waits by tier and birth year: how many (`counted`), the median and the 90th
+/// percentile of their days.
+fn wait_table(
+    name: ReportName,
+    counted: &'static str,
+    merged: &BTreeMap<(Tier, i32), Days>,
+) -> Table {
     Table {
-        name: ReportName::StillWaiting,
-        columns: vec!["tier", "birth_year", "waiting", "median_days", "p90_days"],
+        name,
+        columns: vec!["tier", "birth_year", counted, "median_days", "p90_days"],
         rows: merged
             .iter()
             .map(|((tier, year), days)| wait_row(*tier, *year, days))
