@@ -191,6 +191,165 @@ fn plain_inserts(dir: &Path, legacy: &Path) -> (f64, usize) {
     (started.elapsed().as_secs_f64(), rows)
 }
 
+/// The floor the schema sets: the statements the writer runs for each imported row (its
+/// event with a SHA-256 link, its personal part, its application row with every index, its
+/// history row and its queue move), with the file's fields bound as they are and no domain
+/// work at all, into a database made by the service (same schema, pragmas, foreign keys and
+/// widened cache), in the import's batches. How far `kezek import` is from this is the
+/// service's own cost; how far this is from the plain inserts is the schema's.
+fn schema_floor(dir: &Path, legacy: &Path) -> (f64, usize) {
+    use sha2::{Digest, Sha256};
+    let db = dir.join("floor.db");
+    {
+        let service = Service::start(&db, Arc::new(ManualClock::new(now()))).unwrap();
+        catalog(&service);
+        service.shutdown();
+    }
+    let mut conn = rusqlite::Connection::open(&db).unwrap();
+    for (pragma, value) in [
+        ("journal_mode", "wal"),
+        ("synchronous", "full"),
+        ("foreign_keys", "on"),
+        ("secure_delete", "on"),
+        ("cache_size", "-262144"),
+        // The service checkpoints on a thread of its own, not inside the writer's commits.
+        ("wal_autocheckpoint", "0"),
+    ] {
+        conn.pragma_update(None, pragma, value).unwrap();
+    }
+    let districts: Vec<(String, i64)> = conn
+        .prepare("SELECT code, id FROM districts")
+        .unwrap()
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let mut seq: i64 = conn
+        .query_row("SELECT coalesce(max(seq), 0) FROM events", [], |row| {
+            row.get(0)
+        })
+        .unwrap();
+    let mut numbers = std::collections::HashMap::<i64, i64>::new();
+    let started = Instant::now();
+    let bytes = std::fs::read(legacy).unwrap();
+    let mut reader = csv::Reader::from_reader(&bytes[..]);
+    let mut record = csv::StringRecord::new();
+    let mut rows = 0;
+    let mut prev_hash = [0u8; 32];
+    let mut tx = conn.transaction().unwrap();
+    while reader.read_record(&mut record).unwrap() {
+        seq += 1;
+        let f: Vec<&str> = record.iter().collect();
+        let district = districts.iter().find(|(code, _)| code == f[11]).unwrap().1;
+        let number = numbers.entry(district).or_insert(0);
+        *number += 1;
+        let public = format!(
+            "{{\"kind\":\"application_imported\",\"data\":{{\"application\":{{\"id\":\
+             {{\"district\":{district},\"number\":{number}}},\"registered_at\":\"{}\",\
+             \"child\":{{\"birth_date\":\"{}\",\"sex\":\"female\"}},\"applicant\":\
+             {{\"relation\":\"{}\"}},\"desired_start\":\"{}\",\"choices\":\"{}\",\
+             \"language\":\"{}\",\"tier\":0,\"status\":\"queued\",\"channel\":\"import\",\
+             \"legacy_number\":\"{}\"}},\"file_sha256\":\"{:064}\",\"line\":{rows}}},\
+             \"personal\":\"{:064}\"}}",
+            f[1], f[4], f[10], f[14], f[12], f[13], f[0], 0, 0
+        );
+        let personal = format!(
+            "{{\"child.iin\":\"{}\",\"child.full_name\":\"{}\",\"applicant.iin\":\"{}\",\
+             \"applicant.full_name\":\"{}\",\"applicant.phone\":\"{}\",\
+             \"applicant.email\":\"{}\",\"applicant.address\":\"{}\",\
+             \"priority.document\":\"{}\"}}",
+            f[2], f[3], f[5], f[6], f[7], f[8], f[9], f[17]
+        );
+        let hash: [u8; 32] = Sha256::new()
+            .chain_update(prev_hash)
+            .chain_update(public.as_bytes())
+            .finalize()
+            .into();
+        {
+            let mut statement = tx
+                .prepare_cached(
+                    "INSERT INTO events (seq, recorded_at, actor, kind, payload, prev_hash, hash) \
+                     VALUES (?1, ?2, 'system', 'application_imported', ?3, ?4, ?5)",
+                )
+                .unwrap();
+            statement
+                .execute(rusqlite::params![
+                    seq,
+                    seq,
+                    public,
+                    &prev_hash[..],
+                    &hash[..]
+                ])
+                .unwrap();
+            prev_hash = hash;
+            let mut statement = tx
+                .prepare_cached(
+                    "INSERT INTO personal_data (seq, district_id, registration_number, salt, fields) \
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .unwrap();
+            statement
+                .execute(rusqlite::params![
+                    seq,
+                    district,
+                    *number,
+                    &[7u8; 16][..],
+                    personal
+                ])
+                .unwrap();
+            let mut statement = tx
+                .prepare_cached(
+                    "INSERT INTO applications (district_id, registration_number, registered_at, \
+                     child_iin, child_full_name, child_birth_date, child_sex, applicant_iin, \
+                     applicant_full_name, applicant_phone, applicant_email, applicant_address, \
+                     applicant_relation, desired_start, choices, language, priority_category, \
+                     priority_document, priority_status, tier, status, channel, legacy_number, \
+                     active) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'female', ?7, ?8, ?9, ?10, ?11, ?12, \
+                     ?13, ?14, ?15, NULLIF(?16, ''), ?17, NULL, 0, 'queued', 'import', ?18, 1)",
+                )
+                .unwrap();
+            statement
+                .execute(rusqlite::params![
+                    district, *number, seq, f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10],
+                    f[14], f[12], f[13], f[15], f[17], f[0]
+                ])
+                .unwrap();
+            let mut statement = tx
+                .prepare_cached(
+                    "INSERT INTO application_events (district_id, registration_number, seq) \
+                     VALUES (?1, ?2, ?3)",
+                )
+                .unwrap();
+            statement
+                .execute(rusqlite::params![district, *number, seq])
+                .unwrap();
+            let mut statement = tx
+                .prepare_cached(
+                    "INSERT INTO queue_moves (seq, district_id, cohort, order_key, \
+                     registration_number, delta, at) VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6)",
+                )
+                .unwrap();
+            statement
+                .execute(rusqlite::params![
+                    seq,
+                    district,
+                    &f[4][..4],
+                    *number,
+                    *number,
+                    seq
+                ])
+                .unwrap();
+        }
+        rows += 1;
+        if rows % batch_rows() == 0 {
+            tx.commit().unwrap();
+            tx = conn.transaction().unwrap();
+        }
+    }
+    tx.commit().unwrap();
+    (started.elapsed().as_secs_f64(), rows)
+}
+
 // The allocator of the `kezek` binary, whose `import` command this measures.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -223,6 +382,13 @@ fn main() {
     let plain_rate = plain_rows as f64 / plain_seconds;
     println!(
         "plain batched inserts: {plain_rows} rows in {plain_seconds:.2} s, {plain_rate:.0} rows/s"
+    );
+    let (floor_seconds, floor_rows) = schema_floor(dir.path(), &legacy);
+    let floor_rate = floor_rows as f64 / floor_seconds;
+    println!(
+        "the schema's floor (the writer's statements, no domain work): {floor_rows} rows in \
+         {floor_seconds:.2} s, {floor_rate:.0} rows/s, ratio to plain {:.3}",
+        floor_rate / plain_rate
     );
     let (import_seconds, taken) = import(dir.path(), &legacy);
     assert_eq!(taken, written, "every row is taken");

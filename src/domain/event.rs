@@ -347,6 +347,35 @@ pub struct RecordedEvent {
     pub personal: Option<PersonalPart>,
 }
 
+/// An event as the journal will keep it, before its place in the chain is known: its
+/// kind, its public form and, if it names people, its personal part (`domain::personal`).
+/// Making this is most of sealing an event; an import makes it off the writer's thread.
+#[derive(Clone, Debug)]
+pub struct SplitEvent {
+    pub kind: String,
+    pub payload: String,
+    pub personal: Option<PersonalPart>,
+}
+
+impl SplitEvent {
+    /// `salt` is the personal part's (unused for an event that names nobody).
+    pub fn of(event: &Event, salt: [u8; 16]) -> SplitEvent {
+        let kind = event.kind().to_string();
+        let (payload, personal) = if personal::names_people(&kind) {
+            let whole = serde_json::to_value(event).expect("events serialize");
+            let (public, part) = personal::split(&kind, whole, salt);
+            (public.to_string(), part)
+        } else {
+            (event.to_payload(), None)
+        };
+        SplitEvent {
+            kind,
+            payload,
+            personal,
+        }
+    }
+}
+
 /// Why a journaled event does not decode.
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
@@ -387,15 +416,31 @@ impl RecordedEvent {
         event: &Event,
         salt: [u8; 16],
     ) -> RecordedEvent {
+        Self::seal_split(
+            prev_seq,
+            prev_hash,
+            recorded_at,
+            actor,
+            SplitEvent::of(event, salt),
+        )
+    }
+
+    /// Seals an event already split into its public form and personal part: the chain's
+    /// link is all that is left to do, which needs the previous hash, so it is the only step
+    /// that has to happen on the writer, in order.
+    pub fn seal_split(
+        prev_seq: u64,
+        prev_hash: Hash,
+        recorded_at: DateTime<Utc>,
+        actor: Actor,
+        split: SplitEvent,
+    ) -> RecordedEvent {
         let seq = prev_seq + 1;
-        let kind = event.kind().to_string();
-        let (payload, personal) = if personal::names_people(&kind) {
-            let whole = serde_json::to_value(event).expect("events serialize");
-            let (public, part) = personal::split(&kind, whole, salt);
-            (public.to_string(), part)
-        } else {
-            (event.to_payload(), None)
-        };
+        let SplitEvent {
+            kind,
+            payload,
+            personal,
+        } = split;
         let hash = chain_hash(
             &prev_hash,
             seq,

@@ -15,7 +15,7 @@ use super::commands::{self, Command, Outcome};
 use super::scheduler::Wakeup;
 use super::{CommandError, Envelope, BATCH_MAX};
 use crate::clock::Clock;
-use crate::domain::event::{Actor, Event, Hash, RecordedEvent};
+use crate::domain::event::{Actor, Event, Hash, RecordedEvent, SplitEvent};
 use crate::domain::state::QueueState;
 use crate::store::anchor::Anchor;
 use crate::store::{Store, StoreError};
@@ -156,14 +156,25 @@ impl Tx<'_> {
     }
 
     fn emit_recorded(&mut self, event: Event) -> Result<RecordedEvent, CommandError> {
+        let split = SplitEvent::of(&event, personal_salt(event.kind()));
+        self.record(event, split)
+    }
+
+    /// Emits `event`, whose public form and personal part the caller made already
+    /// (`SplitEvent::of(&event, personal_salt(..))`, on another thread): an import's batch
+    /// splits its events beside the writer, which then only links, applies and stores them.
+    pub fn emit_split(&mut self, event: Event, split: SplitEvent) -> Result<(), CommandError> {
+        debug_assert!(
+            !matches!(event, Event::AttachmentAdded { .. }),
+            "an attachment's event goes with its bytes: emit_attachment"
+        );
+        self.record(event, split).map(|_| ())
+    }
+
+    fn record(&mut self, event: Event, split: SplitEvent) -> Result<RecordedEvent, CommandError> {
+        debug_assert_eq!(split.kind, event.kind());
         let (seq, hash) = *self.head;
-        // A fresh salt for each personal part: its commitment must not be guessable.
-        let salt = if crate::domain::personal::names_people(event.kind()) {
-            *uuid::Uuid::new_v4().as_bytes()
-        } else {
-            [0; 16]
-        };
-        let recorded = RecordedEvent::seal(seq, hash, self.now, self.actor.clone(), &event, salt);
+        let recorded = RecordedEvent::seal_split(seq, hash, self.now, self.actor.clone(), split);
         // Memory first, for the effects the tables record; should the store then fail, the
         // batch is abandoned and memory rebuilt from the database.
         let effects = {
@@ -402,5 +413,15 @@ impl Writer {
             Ok(state) => *self.parts.state.write().expect("state lock poisoned") = state,
             Err(error) => panic!("cannot rebuild the state after a failed batch: {error}"),
         }
+    }
+}
+
+/// A fresh salt for an event's personal part, whose commitment must not be guessable; none
+/// for an event that names nobody.
+pub fn personal_salt(kind: &str) -> [u8; 16] {
+    if crate::domain::personal::names_people(kind) {
+        *uuid::Uuid::new_v4().as_bytes()
+    } else {
+        [0; 16]
     }
 }
