@@ -9,6 +9,10 @@
 //! same file with the same CSV reader and inserts each row's 19 fields as they are into one
 //! table without indexes, in transactions of the import's batch size, with the same pragmas.
 //!
+//! A third figure, the schema's floor (`schema_floor`), runs the writer's own statements for
+//! each row with the file's fields bound as they are: the gap from the plain inserts to it
+//! is what the rows an import must keep cost, the gap from it to the import is our code's.
+//!
 //! Not a criterion bench: one run of a million rows takes a minute. Environment:
 //! KEZEK_BENCH_IMPORT_ROWS (default 1,000,000). Example: `cargo bench --bench import`.
 
