@@ -201,9 +201,17 @@ fn plain_inserts(dir: &Path, legacy: &Path) -> (f64, usize) {
 /// work at all, into a database made by the service (same schema, pragmas, foreign keys and
 /// widened cache), in the import's batches. How far `kezek import` is from this is the
 /// service's own cost; how far this is from the plain inserts is the schema's.
-fn schema_floor(dir: &Path, legacy: &Path) -> (f64, usize) {
+///
+/// With `one_event_per_batch`, the other shape an import could take: one journal event per
+/// batch carrying every row's public form (the personal parts then keyed by event and
+/// application), the rest as before. It shows what that redesign could win at most.
+fn schema_floor(dir: &Path, legacy: &Path, one_event_per_batch: bool) -> (f64, usize) {
     use sha2::{Digest, Sha256};
-    let db = dir.join("floor.db");
+    let db = dir.join(if one_event_per_batch {
+        "floor-batch-events.db"
+    } else {
+        "floor.db"
+    });
     {
         let service = Service::start(&db, Arc::new(ManualClock::new(now()))).unwrap();
         catalog(&service);
@@ -221,6 +229,16 @@ fn schema_floor(dir: &Path, legacy: &Path) -> (f64, usize) {
     ] {
         conn.pragma_update(None, pragma, value).unwrap();
     }
+    if one_event_per_batch {
+        conn.execute_batch(
+            "DROP TABLE personal_data;
+             CREATE TABLE personal_data (seq INTEGER NOT NULL, district_id INTEGER NOT NULL,
+                 registration_number INTEGER NOT NULL, salt BLOB NOT NULL, fields TEXT NOT NULL);
+             CREATE INDEX personal_data_by_application
+                 ON personal_data (district_id, registration_number);",
+        )
+        .unwrap();
+    }
     let districts: Vec<(String, i64)> = conn
         .prepare("SELECT code, id FROM districts")
         .unwrap()
@@ -237,120 +255,122 @@ fn schema_floor(dir: &Path, legacy: &Path) -> (f64, usize) {
     let started = Instant::now();
     let bytes = std::fs::read(legacy).unwrap();
     let mut reader = csv::Reader::from_reader(&bytes[..]);
-    let mut record = csv::StringRecord::new();
     let mut rows = 0;
     let mut prev_hash = [0u8; 32];
-    let mut tx = conn.transaction().unwrap();
-    while reader.read_record(&mut record).unwrap() {
-        seq += 1;
-        let f: Vec<&str> = record.iter().collect();
-        let district = districts.iter().find(|(code, _)| code == f[11]).unwrap().1;
-        let number = numbers.entry(district).or_insert(0);
-        *number += 1;
-        let public = format!(
-            "{{\"kind\":\"application_imported\",\"data\":{{\"application\":{{\"id\":\
-             {{\"district\":{district},\"number\":{number}}},\"registered_at\":\"{}\",\
-             \"child\":{{\"birth_date\":\"{}\",\"sex\":\"female\"}},\"applicant\":\
-             {{\"relation\":\"{}\"}},\"desired_start\":\"{}\",\"choices\":\"{}\",\
-             \"language\":\"{}\",\"tier\":0,\"status\":\"queued\",\"channel\":\"import\",\
-             \"legacy_number\":\"{}\"}},\"file_sha256\":\"{:064}\",\"line\":{rows}}},\
-             \"personal\":\"{:064}\"}}",
-            f[1], f[4], f[10], f[14], f[12], f[13], f[0], 0, 0
-        );
-        let personal = format!(
-            "{{\"child.iin\":\"{}\",\"child.full_name\":\"{}\",\"applicant.iin\":\"{}\",\
-             \"applicant.full_name\":\"{}\",\"applicant.phone\":\"{}\",\
-             \"applicant.email\":\"{}\",\"applicant.address\":\"{}\",\
-             \"priority.document\":\"{}\"}}",
-            f[2], f[3], f[5], f[6], f[7], f[8], f[9], f[17]
-        );
+    let mut insert_event = |tx: &rusqlite::Transaction<'_>, seq: i64, public: &str| {
         let hash: [u8; 32] = Sha256::new()
             .chain_update(prev_hash)
             .chain_update(public.as_bytes())
             .finalize()
             .into();
-        {
-            let mut statement = tx
-                .prepare_cached(
-                    "INSERT INTO events (seq, recorded_at, actor, kind, payload, prev_hash, hash) \
-                     VALUES (?1, ?2, 'system', 'application_imported', ?3, ?4, ?5)",
-                )
-                .unwrap();
-            statement
-                .execute(rusqlite::params![
-                    seq,
-                    seq,
-                    public,
-                    &prev_hash[..],
-                    &hash[..]
-                ])
-                .unwrap();
-            prev_hash = hash;
-            let mut statement = tx
-                .prepare_cached(
-                    "INSERT INTO personal_data (seq, district_id, registration_number, salt, fields) \
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
-                )
-                .unwrap();
-            statement
-                .execute(rusqlite::params![
-                    seq,
-                    district,
-                    *number,
-                    &[7u8; 16][..],
-                    personal
-                ])
-                .unwrap();
-            let mut statement = tx
-                .prepare_cached(
-                    "INSERT INTO applications (district_id, registration_number, registered_at, \
-                     child_iin, child_full_name, child_birth_date, child_sex, applicant_iin, \
-                     applicant_full_name, applicant_phone, applicant_email, applicant_address, \
-                     applicant_relation, desired_start, choices, language, priority_category, \
-                     priority_document, priority_status, tier, status, channel, legacy_number, \
-                     active) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'female', ?7, ?8, ?9, ?10, ?11, ?12, \
-                     ?13, ?14, ?15, NULLIF(?16, ''), ?17, NULL, 0, 'queued', 'import', ?18, 1)",
-                )
-                .unwrap();
-            statement
-                .execute(rusqlite::params![
-                    district, *number, seq, f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10],
-                    f[14], f[12], f[13], f[15], f[17], f[0]
-                ])
-                .unwrap();
-            let mut statement = tx
-                .prepare_cached(
-                    "INSERT INTO application_events (district_id, registration_number, seq) \
-                     VALUES (?1, ?2, ?3)",
-                )
-                .unwrap();
-            statement
-                .execute(rusqlite::params![district, *number, seq])
-                .unwrap();
-            let mut statement = tx
-                .prepare_cached(
-                    "INSERT INTO queue_moves (seq, district_id, cohort, order_key, \
-                     registration_number, delta, at) VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6)",
-                )
-                .unwrap();
-            statement
-                .execute(rusqlite::params![
-                    seq,
-                    district,
-                    &f[4][..4],
-                    *number,
-                    *number,
-                    seq
-                ])
-                .unwrap();
+        tx.prepare_cached(
+            "INSERT INTO events (seq, recorded_at, actor, kind, payload, prev_hash, hash) \
+             VALUES (?1, ?2, 'system', 'application_imported', ?3, ?4, ?5)",
+        )
+        .unwrap()
+        .execute(rusqlite::params![
+            seq,
+            seq,
+            public,
+            &prev_hash[..],
+            &hash[..]
+        ])
+        .unwrap();
+        prev_hash = hash;
+    };
+    let mut records = reader.records().map(Result::unwrap).peekable();
+    while records.peek().is_some() {
+        let batch: Vec<csv::StringRecord> = records.by_ref().take(batch_rows()).collect();
+        let tx = conn.transaction().unwrap();
+        let mut publics = Vec::with_capacity(batch.len());
+        let mut ids = Vec::with_capacity(batch.len());
+        for record in &batch {
+            let f: Vec<&str> = record.iter().collect();
+            let district = districts.iter().find(|(code, _)| code == f[11]).unwrap().1;
+            let number = numbers.entry(district).or_insert(0);
+            *number += 1;
+            ids.push((district, *number));
+            publics.push(format!(
+                "{{\"kind\":\"application_imported\",\"data\":{{\"application\":{{\"id\":\
+                 {{\"district\":{district},\"number\":{number}}},\"registered_at\":\"{}\",\
+                 \"child\":{{\"birth_date\":\"{}\",\"sex\":\"female\"}},\"applicant\":\
+                 {{\"relation\":\"{}\"}},\"desired_start\":\"{}\",\"choices\":\"{}\",\
+                 \"language\":\"{}\",\"tier\":0,\"status\":\"queued\",\"channel\":\"import\",\
+                 \"legacy_number\":\"{}\"}},\"file_sha256\":\"{:064}\",\"line\":{rows}}},\
+                 \"personal\":\"{:064}\"}}",
+                f[1], f[4], f[10], f[14], f[12], f[13], f[0], 0, 0
+            ));
         }
-        rows += 1;
-        if rows % batch_rows() == 0 {
-            tx.commit().unwrap();
-            tx = conn.transaction().unwrap();
+        if one_event_per_batch {
+            seq += 1;
+            insert_event(&tx, seq, &format!("[{}]", publics.join(",")));
         }
+        for ((record, (district, number)), public) in batch.iter().zip(ids).zip(publics) {
+            let f: Vec<&str> = record.iter().collect();
+            if !one_event_per_batch {
+                seq += 1;
+                insert_event(&tx, seq, &public);
+            }
+            let personal = format!(
+                "{{\"child.iin\":\"{}\",\"child.full_name\":\"{}\",\"applicant.iin\":\"{}\",\
+                 \"applicant.full_name\":\"{}\",\"applicant.phone\":\"{}\",\
+                 \"applicant.email\":\"{}\",\"applicant.address\":\"{}\",\
+                 \"priority.document\":\"{}\"}}",
+                f[2], f[3], f[5], f[6], f[7], f[8], f[9], f[17]
+            );
+            tx.prepare_cached(
+                "INSERT INTO personal_data (seq, district_id, registration_number, salt, fields) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .unwrap()
+            .execute(rusqlite::params![
+                seq,
+                district,
+                number,
+                &[7u8; 16][..],
+                personal
+            ])
+            .unwrap();
+            tx.prepare_cached(
+                "INSERT INTO applications (district_id, registration_number, registered_at, \
+                 child_iin, child_full_name, child_birth_date, child_sex, applicant_iin, \
+                 applicant_full_name, applicant_phone, applicant_email, applicant_address, \
+                 applicant_relation, desired_start, choices, language, priority_category, \
+                 priority_document, priority_status, tier, status, channel, legacy_number, \
+                 active) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'female', ?7, ?8, ?9, ?10, ?11, ?12, \
+                 ?13, ?14, ?15, NULLIF(?16, ''), ?17, NULL, 0, 'queued', 'import', ?18, 1)",
+            )
+            .unwrap()
+            .execute(rusqlite::params![
+                district, number, seq, f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10],
+                f[14], f[12], f[13], f[15], f[17], f[0]
+            ])
+            .unwrap();
+            tx.prepare_cached(
+                "INSERT INTO application_events (district_id, registration_number, seq) \
+                 VALUES (?1, ?2, ?3)",
+            )
+            .unwrap()
+            .execute(rusqlite::params![district, number, seq])
+            .unwrap();
+            tx.prepare_cached(
+                "INSERT INTO queue_moves (seq, district_id, cohort, order_key, \
+                 registration_number, delta, at) VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6)",
+            )
+            .unwrap()
+            .execute(rusqlite::params![
+                seq,
+                district,
+                &f[4][..4],
+                number,
+                number,
+                seq
+            ])
+            .unwrap();
+            rows += 1;
+        }
+        tx.commit().unwrap();
     }
-    tx.commit().unwrap();
     (started.elapsed().as_secs_f64(), rows)
 }
 
@@ -387,13 +407,20 @@ fn main() {
     println!(
         "plain batched inserts: {plain_rows} rows in {plain_seconds:.2} s, {plain_rate:.0} rows/s"
     );
-    let (floor_seconds, floor_rows) = schema_floor(dir.path(), &legacy);
-    let floor_rate = floor_rows as f64 / floor_seconds;
-    println!(
-        "the schema's floor (the writer's statements, no domain work): {floor_rows} rows in \
-         {floor_seconds:.2} s, {floor_rate:.0} rows/s, ratio to plain {:.3}",
-        floor_rate / plain_rate
-    );
+    for (one_event_per_batch, what) in [
+        (
+            false,
+            "the schema's floor (the writer's statements, no domain work)",
+        ),
+        (true, "the same with one journal event per batch"),
+    ] {
+        let (seconds, rows) = schema_floor(dir.path(), &legacy, one_event_per_batch);
+        let rate = rows as f64 / seconds;
+        println!(
+            "{what}: {rows} rows in {seconds:.2} s, {rate:.0} rows/s, ratio to plain {:.3}",
+            rate / plain_rate
+        );
+    }
     let (import_seconds, taken) = import(dir.path(), &legacy);
     assert_eq!(taken, written, "every row is taken");
     let import_rate = taken as f64 / import_seconds;
