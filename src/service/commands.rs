@@ -1039,10 +1039,11 @@ fn amend(
 /// no kindergarten place through an earlier one (`already_enrolled`: it asks for a transfer
 /// instead). The unique index makes the first impossible whatever the service does.
 fn check_child_is_free(store: &Store, child_iin: &str) -> Result<(), CommandError> {
-    if store.child_has_active_application(child_iin)? {
+    let standing = store.child_standing(child_iin)?;
+    if standing.active {
         return Err(Refusal::AlreadyQueued.into());
     }
-    if store.child_is_enrolled(child_iin)? {
+    if standing.enrolled {
         return Err(Refusal::AlreadyEnrolled.into());
     }
     Ok(())

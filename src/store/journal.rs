@@ -22,11 +22,20 @@ impl Store {
         Ok(super::journal_head_of(&self.conn)?.unwrap_or((0, GENESIS_HASH)))
     }
 
-    pub fn child_has_active_application(&self, child_iin: &str) -> Result<bool, StoreError> {
-        let mut statement = self
-            .conn
-            .prepare_cached("SELECT 1 FROM applications WHERE child_iin = ?1 AND active = 1")?;
-        Ok(statement.exists([child_iin])?)
+    /// Whether the child has an active application (any district), and whether it holds a
+    /// place through one (enrolled): one look-up through the child's index, which a
+    /// registration and each imported row make.
+    pub fn child_standing(&self, child_iin: &str) -> Result<ChildStanding, StoreError> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT coalesce(max(active), 0), coalesce(max(status = 'enrolled'), 0) \
+             FROM applications WHERE child_iin = ?1",
+        )?;
+        Ok(statement.query_row([child_iin], |row| {
+            Ok(ChildStanding {
+                active: row.get(0)?,
+                enrolled: row.get(1)?,
+            })
+        })?)
     }
 
     /// Whether an application of `district` was imported under this old number.
@@ -40,15 +49,6 @@ impl Store {
              WHERE district_id = ?1 AND legacy_number = ?2 AND legacy_number IS NOT NULL",
         )?;
         Ok(statement.exists(params![district.0, legacy_number])?)
-    }
-
-    /// Whether the child holds a kindergarten place through an application (enrolled): such
-    /// a child asks for a transfer, never for a second place.
-    pub fn child_is_enrolled(&self, child_iin: &str) -> Result<bool, StoreError> {
-        let mut statement = self.conn.prepare_cached(
-            "SELECT 1 FROM applications WHERE child_iin = ?1 AND status = 'enrolled'",
-        )?;
-        Ok(statement.exists([child_iin])?)
     }
 
     pub fn application(&self, id: ApplicationId) -> Result<Option<Application>, StoreError> {
@@ -801,4 +801,13 @@ pub(crate) fn record_effects(
         ])?;
     }
     Ok(())
+}
+
+/// What the queue system holds for a child already (`Store::child_standing`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ChildStanding {
+    /// An application of the child's is active (queued, referred, held): it waits already.
+    pub active: bool,
+    /// The child holds a place through an application: it asks for a transfer instead.
+    pub enrolled: bool,
 }
