@@ -63,8 +63,31 @@ fn chosen_district(catalog: &Catalog, asked: Option<&str>) -> Option<DistrictId>
 
 /// A select of the districts, the chosen one selected.
 pub fn district_select(catalog: &Catalog, lang: PageLang, chosen: Option<DistrictId>) -> Markup {
+    districts(catalog, lang, chosen, None)
+}
+
+/// The districts, led by an option for all of them (value empty), chosen when `chosen` is
+/// `None`: the public statistics' filter.
+pub fn district_select_or_all(
+    catalog: &Catalog,
+    lang: PageLang,
+    chosen: Option<DistrictId>,
+    all: &str,
+) -> Markup {
+    districts(catalog, lang, chosen, Some(all))
+}
+
+fn districts(
+    catalog: &Catalog,
+    lang: PageLang,
+    chosen: Option<DistrictId>,
+    all: Option<&str>,
+) -> Markup {
     html! {
         select id="district" name="district" {
+            @if let Some(all) = all {
+                option value="" selected[chosen.is_none()] { (all) }
+            }
             @for district in catalog.districts.values() {
                 option value=(district.code) selected[Some(district.id) == chosen] {
                     (lang.pick(&district.names)) " (" (district.code) ")"

@@ -3,6 +3,7 @@
 //! Kazakh or Russian; a hidden cell is "< 5" in the table and draws no bar in the chart.
 //! Nothing here names or counts one child.
 
+use super::district_select_or_all;
 use super::texts::{self, T};
 use crate::http::pages::{chart, Page};
 use crate::http::reports::{statistics_of, MonthPair, StatisticsParams};
@@ -24,6 +25,11 @@ pub(super) async fn statistics(State(app): State<AppState>, page: Page) -> Respo
         Err(error) => return page.api_error(error),
     };
     let catalog = app.service.read().catalog.clone();
+    let chosen = figures
+        .district
+        .as_deref()
+        .and_then(|code| catalog.districts.values().find(|d| d.code == code))
+        .map(|d| d.id);
     let lang = page.lang;
     page.ok(
         page.t(texts::STATISTICS_TITLE),
@@ -33,14 +39,7 @@ pub(super) async fn statistics(State(app): State<AppState>, page: Page) -> Respo
             form.filters method="get" action="/statistics" aria-label=(page.t(texts::FILTER)) {
                 div.field {
                     label for="district" { (page.t(texts::FIELD_DISTRICT)) }
-                    select id="district" name="district" {
-                        option value="" { (page.t(texts::STAT_ALL_DISTRICTS)) }
-                        @for district in catalog.districts.values() {
-                            option value=(district.code) selected[figures.district.as_deref() == Some(district.code.as_str())] {
-                                (lang.pick(&district.names))
-                            }
-                        }
-                    }
+                    (district_select_or_all(&catalog, lang, chosen, page.t(texts::STAT_ALL_DISTRICTS)))
                 }
                 div.field { button type="submit" { (page.t(texts::SHOW)) } }
             }
