@@ -358,6 +358,17 @@ pub struct SplitEvent {
 }
 
 impl SplitEvent {
+    /// The event split with a fresh random salt for its personal part, whose commitment
+    /// must not be guessable (none for an event that names nobody).
+    pub fn salted(event: &Event) -> SplitEvent {
+        let salt = if personal::names_people(event.kind()) {
+            *uuid::Uuid::new_v4().as_bytes()
+        } else {
+            [0; 16]
+        };
+        SplitEvent::of(event, salt)
+    }
+
     /// `salt` is the personal part's (unused for an event that names nobody).
     pub fn of(event: &Event, salt: [u8; 16]) -> SplitEvent {
         let kind = event.kind().to_string();

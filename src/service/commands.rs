@@ -3,7 +3,7 @@
 //! batch are visible) and the catalog; they never read the waiting list, which only changes
 //! after COMMIT.
 
-use super::writer::{personal_salt, Tx};
+use super::writer::Tx;
 use super::CommandError;
 use crate::domain::access;
 use crate::domain::access_log::ViewKind;
@@ -1619,9 +1619,9 @@ fn import(
     if dry_run {
         return Ok(Outcome::Imported(report));
     }
-    let mut districts = BTreeSet::new();
     // Each district's numbers follow on from its last, in the batch's (the old) order; the
-    // state checks each against its counter as the event applies.
+    // state checks each against its counter as the event applies. Its keys are the districts
+    // the batch touched.
     let mut next_numbers = BTreeMap::new();
     let events: Vec<Event> = taking
         .into_iter()
@@ -1636,7 +1636,6 @@ fn import(
             };
             *number += 1;
             report.applications.push(id);
-            districts.insert(district);
             let line = row.line;
             Event::ApplicationImported {
                 application: row.into_application(id),
@@ -1646,7 +1645,7 @@ fn import(
         })
         .collect();
     emit_split_beside(tx, events)?;
-    for district in districts {
+    for district in next_numbers.into_keys() {
         let open: Vec<PlaceId> = tx
             .state()
             .open_places
@@ -1676,7 +1675,7 @@ fn emit_split_beside(tx: &mut Tx<'_>, events: Vec<Event>) -> Result<(), CommandE
                     .by_ref()
                     .take(CHUNK)
                     .map(|event| {
-                        let split = SplitEvent::of(&event, personal_salt(event.kind()));
+                        let split = SplitEvent::salted(&event);
                         (event, split)
                     })
                     .collect();

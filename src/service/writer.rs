@@ -156,12 +156,12 @@ impl Tx<'_> {
     }
 
     fn emit_recorded(&mut self, event: Event) -> Result<RecordedEvent, CommandError> {
-        let split = SplitEvent::of(&event, personal_salt(event.kind()));
+        let split = SplitEvent::salted(&event);
         self.record(event, split)
     }
 
     /// Emits `event`, whose public form and personal part the caller made already
-    /// (`SplitEvent::of(&event, personal_salt(..))`, on another thread): an import's batch
+    /// (`SplitEvent::salted`, on another thread): an import's batch
     /// splits its events beside the writer, which then only links, applies and stores them.
     pub fn emit_split(&mut self, event: Event, split: SplitEvent) -> Result<(), CommandError> {
         debug_assert!(
@@ -413,15 +413,5 @@ impl Writer {
             Ok(state) => *self.parts.state.write().expect("state lock poisoned") = state,
             Err(error) => panic!("cannot rebuild the state after a failed batch: {error}"),
         }
-    }
-}
-
-/// A fresh salt for an event's personal part, whose commitment must not be guessable; none
-/// for an event that names nobody.
-pub fn personal_salt(kind: &str) -> [u8; 16] {
-    if crate::domain::personal::names_people(kind) {
-        *uuid::Uuid::new_v4().as_bytes()
-    } else {
-        [0; 16]
     }
 }
