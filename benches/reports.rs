@@ -169,12 +169,14 @@ fn city() -> Vec<(Event, DateTime<Utc>)> {
         let ended = match i % 10 {
             0 => Event::ReferralLapsed {
                 id: referral,
+                application: None,
                 at: closed,
                 lapse: Lapse::Declined,
                 held_until: closed,
             },
             1 => Event::ReferralLapsed {
                 id: referral,
+                application: None,
                 at: closed,
                 lapse: Lapse::Expired,
                 held_until: closed,

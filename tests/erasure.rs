@@ -73,6 +73,9 @@ fn a_city_year_erased_leaves_no_trace_and_the_public_views_still_answer() {
         kindergartens: 20,
     };
     run(&db, &options, |_| {}).unwrap();
+    // An officer revokes a live referral in words that name the family, who then withdraw:
+    // the reason is theirs and must go with the rest.
+    let reason = revoke_naming_the_family(&db);
 
     let conn = Connection::open(&db).unwrap();
     let erasable = "active = 0 AND status <> 'enrolled'";
@@ -87,11 +90,12 @@ fn a_city_year_erased_leaves_no_trace_and_the_public_views_still_answer() {
             |row| row.get(0),
         )
         .unwrap();
-    let gone: Vec<&String> = ended
+    let mut gone: Vec<&String> = ended
         .iter()
         .filter(|value| !kept.iter().any(|k| k.contains(value.as_str())))
         .filter(|value| !catalog.contains(value.as_str()))
         .collect();
+    gone.push(&reason);
     let erasable_count: usize = conn
         .query_row(
             &format!("SELECT count(*) FROM applications WHERE {erasable}"),
@@ -172,6 +176,58 @@ fn a_city_year_erased_leaves_no_trace_and_the_public_views_still_answer() {
     assert!(answer.erased && !answer.authentic, "{answer:?}");
 }
 
+/// Revokes the first live referral of the simulated city in a reason that names the child
+/// and the parent's phone, and withdraws the application; returns the reason.
+fn revoke_naming_the_family(db: &Path) -> String {
+    use kezek::domain::application::{ApplicationId, RegistrationNumber};
+    use kezek::domain::catalog::DistrictId;
+    use kezek::domain::referral::{ReferralId, ReferralNumber};
+    let conn = Connection::open(db).unwrap();
+    let now = last_recorded_at(&conn) + Duration::minutes(1);
+    let (referral, id, child, phone) = conn
+        .query_row(
+            "SELECT r.district_id, r.number, a.district_id, a.registration_number, \
+             a.child_full_name, a.applicant_phone FROM referrals r JOIN applications a \
+             ON a.district_id = r.application_district_id \
+             AND a.registration_number = r.application_number \
+             WHERE r.status = 'issued' AND r.transfer = 0 AND r.valid_until > ?1 LIMIT 1",
+            [now.timestamp_micros()],
+            |row| {
+                Ok((
+                    ReferralId {
+                        district: DistrictId(row.get(0)?),
+                        number: ReferralNumber(row.get(1)?),
+                    },
+                    ApplicationId {
+                        district: DistrictId(row.get(2)?),
+                        number: RegistrationNumber(row.get(3)?),
+                    },
+                    row.get::<_, String>(4)?,
+                    row.get::<_, String>(5)?,
+                ))
+            },
+        )
+        .expect("a live referral at the year's end");
+    drop(conn);
+    let reason = format!("Анасы {child} ({phone}) басқа қалаға көшті");
+    let service = Service::start(db, Arc::new(ManualClock::new(now))).unwrap();
+    service
+        .submit_blocking(
+            Command::Revoke {
+                referral,
+                reason: reason.clone(),
+                priority_unconfirmed: false,
+            },
+            Actor::staff("officer"),
+        )
+        .unwrap();
+    service
+        .submit_blocking(Command::Withdraw { id }, Actor::portal())
+        .unwrap();
+    service.shutdown();
+    reason
+}
+
 /// What the public sees of the applications `filter` selects: district, number, status, key
 /// and birth date, and their referrals' protocol.
 fn public_views(conn: &Connection, filter: &str) -> Vec<String> {
@@ -220,17 +276,21 @@ fn an_active_application_is_not_erased() {
     assert!(stored.is_empty(), "the parent's list forgets it");
 }
 
+/// A copy of the database (and its anchor file) in tests/fixtures/`release`, in `dir`.
+fn fixture_copy(release: &str, dir: &Path) -> std::path::PathBuf {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(release);
+    let db = dir.join("kezek.db");
+    std::fs::copy(fixture.join("kezek.db"), &db).unwrap();
+    std::fs::copy(fixture.join("kezek.db.anchor"), dir.join("kezek.db.anchor")).unwrap();
+    db
+}
+
 #[test]
 fn a_database_of_the_release_before_is_rewritten_and_verifies() {
     let dir = tempfile::tempdir().unwrap();
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/release-0018");
-    let db = dir.path().join("kezek.db");
-    std::fs::copy(fixture.join("kezek.db"), &db).unwrap();
-    std::fs::copy(
-        fixture.join("kezek.db.anchor"),
-        dir.path().join("kezek.db.anchor"),
-    )
-    .unwrap();
+    let db = fixture_copy("release-0018", dir.path());
     let old = Connection::open(&db).unwrap();
     let (old_seq, old_hash): (i64, Vec<u8>) = old
         .query_row(
@@ -278,6 +338,109 @@ fn a_database_of_the_release_before_is_rewritten_and_verifies() {
         .unwrap();
     assert!(parts >= 400, "{parts} personal parts");
     assert_eq!(public_views(&conn, "1"), applications_before);
+}
+
+/// A database the release before revocation reasons were personal made
+/// (tests/fixtures/release-0020: `kezek simulate` of 400 registrations, then three live
+/// referrals revoked in words that name the child and the parent's phone, two of those
+/// applications withdrawn). Opening it rewrites the journal from its first revocation on:
+/// the reasons leave the public forms for personal parts owned by the referral's
+/// application; the old head is kept; `verify` passes. Three years on, the withdrawn ones'
+/// reasons are gone from the file, and the third's stays.
+#[test]
+fn a_database_of_release_0020_has_its_revocation_reasons_made_personal() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = fixture_copy("release-0020", dir.path());
+    let old = Connection::open(&db).unwrap();
+    let (old_seq, old_hash): (i64, Vec<u8>) = old
+        .query_row(
+            "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .unwrap();
+    let reasons = |conn: &Connection, filter: &str| -> Vec<String> {
+        let mut statement = conn
+            .prepare(&format!(
+                "SELECT r.reason FROM referrals r JOIN applications a \
+                 ON a.district_id = r.application_district_id \
+                 AND a.registration_number = r.application_number \
+                 WHERE r.status = 'revoked' AND {filter} ORDER BY r.closed_at"
+            ))
+            .unwrap();
+        let rows = statement.query_map([], |row| row.get(0)).unwrap();
+        rows.map(Result::unwrap).collect()
+    };
+    let ended = reasons(&old, "a.active = 0");
+    let live = reasons(&old, "a.active = 1");
+    assert_eq!(
+        (ended.len(), live.len()),
+        (2, 1),
+        "the fixture's revocations"
+    );
+    let in_payloads = |conn: &Connection, value: &str| -> i64 {
+        conn.query_row(
+            "SELECT count(*) FROM events WHERE instr(payload, ?1) > 0",
+            [value],
+            |row| row.get(0),
+        )
+        .unwrap()
+    };
+    for reason in ended.iter().chain(&live) {
+        assert_eq!(in_payloads(&old, reason), 1, "public before: {reason}");
+    }
+    let parts_before: i64 = old
+        .query_row("SELECT count(*) FROM personal_data", [], |row| row.get(0))
+        .unwrap();
+    let now = last_recorded_at(&old) + Duration::days(1);
+    drop(old);
+
+    let clock = ManualClock::new(now);
+    Service::start(&db, Arc::new(clock)).unwrap().shutdown();
+    let report = kezek::verify::verify(&db).unwrap();
+    assert_eq!(report.events, old_seq as u64, "no event added or lost");
+    let conn = Connection::open(&db).unwrap();
+    let kept: (i64, Vec<u8>) = conn
+        .query_row(
+            "SELECT old_seq, old_hash FROM journal_rewrites ORDER BY rowid DESC LIMIT 1",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(kept, (old_seq, old_hash));
+    for reason in ended.iter().chain(&live) {
+        assert_eq!(in_payloads(&conn, reason), 0, "still public: {reason}");
+    }
+    let parts: i64 = conn
+        .query_row("SELECT count(*) FROM personal_data", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(parts, parts_before + 3, "one part per revocation");
+    assert_eq!(
+        reasons(&conn, "1").len(),
+        3,
+        "the table keeps them while held"
+    );
+    drop(conn);
+
+    // Three years and a bit on, the withdrawn applications' data is erased.
+    let later = ManualClock::new(now + Duration::days(1_100));
+    let service = Service::start(&db, Arc::new(later)).unwrap();
+    service.tick_blocking().unwrap();
+    service.shutdown();
+    let verified = kezek::verify::verify(&db).unwrap();
+    assert!(verified.erased >= 2, "{} erased", verified.erased);
+    let conn = Connection::open(&db).unwrap();
+    conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
+        .unwrap();
+    let after = file_bytes(&db);
+    for reason in &ended {
+        assert!(!contains(&after, reason), "an erased reason is left");
+    }
+    assert!(
+        contains(&after, &live[0]),
+        "a live application's reason stays"
+    );
+    assert_eq!(reasons(&conn, "a.erased_at IS NOT NULL"), ["", ""]);
 }
 
 /// SIGKILL during erasures (issue 16's crash round): the real `kezek serve` on the manual

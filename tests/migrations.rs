@@ -131,6 +131,7 @@ fn shipped_migrations_are_unchanged() {
         "0018_report_aggregates.sql",
         "0019_personal_data.sql",
         "0020_infected_index.sql",
+        "0021_revocation_reasons.sql",
     ];
     let digests = [
         "76deefa19b94219a54900b08883d584442856b5c8e0087e603c8c219a052efc0",
@@ -153,6 +154,7 @@ fn shipped_migrations_are_unchanged() {
         "ef0f26ea3a2208b8fbeb0400ea2dfd81a7f6287bc309071e704bc3202854c8ec",
         "c224c43f292c76236b42702e0ed09adc3449bcbd8cd3f1be47721bc2620385e2",
         "1f01b059a8d7afbdee7148a6e94bf2e69dbbc9f9cd7e8b20a33e9dba7208a08d",
+        "db89f8268bc13d9442f99aa7dcb1a8f1f8494bdcf648e472a4700739a24402f7",
     ];
     assert_eq!(MIGRATIONS.len(), pinned.len(), "pin the new migration here");
     for (migration, (name, digest)) in MIGRATIONS.iter().zip(pinned.iter().zip(digests)) {

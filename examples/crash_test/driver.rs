@@ -1718,6 +1718,7 @@ impl Check {
                 lapse,
                 at,
                 held_until,
+                ..
             } => self.lapsed(seq, (id.district.0, id.number.0), &lapse, at, held_until),
             Event::StopListEnded { id, at } => {
                 let due = Due::StopListEnds(id.district.0, id.number.0);

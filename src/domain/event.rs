@@ -88,6 +88,12 @@ pub enum Event {
     /// even if the service noticed later).
     ReferralLapsed {
         id: ReferralId,
+        /// The application whose referral it was. A revocation's reason is an officer's
+        /// free text about the family, personal data this names the owner of
+        /// (`domain::personal`). None only in lapses journaled before it was recorded that
+        /// name nobody (the journal's rewrite gave every older revocation its owner).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        application: Option<ApplicationId>,
         at: DateTime<Utc>,
         lapse: Lapse,
         held_until: DateTime<Utc>,

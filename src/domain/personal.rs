@@ -84,6 +84,8 @@ fn layout(kind: &str) -> Option<(&'static str, &'static str, &'static [&'static 
         "application_refused" => ("id", "", &["text"]),
         "priority_rejected" => ("id", "", &["reason"]),
         "document_requested" => ("id", "", &["request.reason"]),
+        // Only a revocation has a reason; a lapse declined or expired names nobody.
+        "referral_lapsed" => ("application", "", &["lapse.reason"]),
         _ => return None,
     })
 }
@@ -119,16 +121,25 @@ fn pointer(path: &str) -> String {
 }
 
 /// Splits an event's canonical JSON (`{"type":..,"data":..}`) of `kind` into its public form
-/// and personal part, salted with `salt`. Kinds that name nobody come back whole.
+/// and personal part, salted with `salt`. Kinds that name nobody, and an event of a kind
+/// that may that holds none of its personal fields (a lapse that is no revocation), come back
+/// whole, with no commitment.
 pub fn split(kind: &str, mut event: Value, salt: [u8; 16]) -> (Value, Option<PersonalPart>) {
     let Some((owner_path, prefix, fields)) = layout(kind) else {
         return (event, None);
     };
     let data = event.get_mut("data").expect("an event has data");
+    let holds_any = fields.iter().any(|field| {
+        data.pointer(&pointer(&format!("{prefix}{field}")))
+            .is_some()
+    });
+    if !holds_any {
+        return (event, None);
+    }
     let owner: ApplicationId = serde_json::from_value(
         data.pointer(&pointer(owner_path))
             .cloned()
-            .expect("the layout names the owner's id"),
+            .expect("an event with personal fields names their owner"),
     )
     .expect("an application id decodes");
     let mut taken = Map::new();
@@ -216,6 +227,9 @@ pub fn join(
                 parent.insert(key, value);
             }
         }
+        // No commitment and no part: nothing was taken out (a journal before the split, or
+        // an event that held no personal field), so nothing is put back.
+        None if committed.is_none() => {}
         None => {
             for field in fields {
                 let path = format!("{prefix}{field}");
@@ -304,5 +318,46 @@ mod tests {
         let (public, part) = split("application_withdrawn", event.clone(), [0; 16]);
         assert_eq!((public.clone(), part), (event.clone(), None));
         assert_eq!(join("application_withdrawn", public, None).unwrap(), event);
+    }
+
+    fn lapse(lapse: Value) -> Value {
+        json!({"type": "referral_lapsed", "data": {
+            "id": {"district": 1, "number": 3},
+            "application": {"district": 1, "number": 7},
+            "at": "2026-09-01T00:00:00Z",
+            "lapse": lapse,
+            "held_until": "2026-09-11T00:00:00Z"
+        }})
+    }
+
+    /// A revocation's reason is an officer's words about the family: it leaves the public
+    /// form as the application's personal part, and an erased one replays empty. A lapse
+    /// with no reason names nobody and is journaled as it is, with no commitment.
+    #[test]
+    fn a_revocations_reason_is_personal_and_other_lapses_pass_through() {
+        let revoked = lapse(json!({"kind": "revoked",
+            "reason": "Мать, Айгүл Сейітова, отказалась по телефону",
+            "priority_unconfirmed": false}));
+        let (public, part) = split("referral_lapsed", revoked.clone(), [4; 16]);
+        let part = part.expect("the reason is taken out");
+        assert!(!public.to_string().contains("Айгүл"), "{public}");
+        assert_eq!(part.owner.number.0, 7);
+        assert!(public[COMMITMENT_KEY].is_string());
+        assert_eq!(
+            join("referral_lapsed", public.clone(), Some(&part)).unwrap(),
+            revoked
+        );
+        let erased = join("referral_lapsed", public, None).unwrap();
+        assert_eq!(erased["data"]["lapse"]["reason"], json!(""));
+        assert_eq!(erased["data"]["lapse"]["kind"], json!("revoked"));
+
+        let declined = lapse(json!({"kind": "declined"}));
+        let (public, part) = split("referral_lapsed", declined.clone(), [5; 16]);
+        assert_eq!((public.clone(), part), (declined.clone(), None));
+        assert_eq!(
+            join("referral_lapsed", public, None).unwrap(),
+            declined,
+            "no placeholder is put into a lapse that had no reason"
+        );
     }
 }

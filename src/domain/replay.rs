@@ -154,6 +154,7 @@ impl Replay {
                 at,
                 lapse,
                 held_until,
+                ..
             } => {
                 let referral = self.live_referral(*id)?;
                 referral.status = lapse.status();

@@ -1874,6 +1874,7 @@ fn decline_keeping_higher(
     let application = referral.application;
     tx.emit(Event::ReferralLapsed {
         id: referral.id,
+        application: Some(application),
         at,
         lapse: Lapse::Declined,
         held_until: at,
@@ -1892,17 +1893,19 @@ fn emit_lapse(
     at: DateTime<Utc>,
     lapse: Lapse,
 ) -> Result<PlaceId, CommandError> {
-    let (place, held_until) = {
+    let (place, application, held_until) = {
         let state = tx.state();
         let live = &state.live[&id];
         let stop_list_days = state.policy(id.district).stop_list_days;
         (
             live.referral.place,
+            live.referral.application,
             at + chrono::Duration::days(i64::from(stop_list_days)),
         )
     };
     tx.emit(Event::ReferralLapsed {
         id,
+        application: Some(application),
         at,
         lapse,
         held_until,

@@ -1306,6 +1306,7 @@ mod tests {
         let lapsed = history.refer(priority, None);
         history.record(Event::ReferralLapsed {
             id: lapsed,
+            application: Some(priority),
             at: history.at,
             lapse: Lapse::Declined,
             held_until: history.at + Duration::days(10),

@@ -37,8 +37,8 @@ pub(super) fn insert_part(
 
 /// Erases the personal data of `id`, an ended application: its events' personal parts, the
 /// personal columns of its row (set to what the journal now replays: placeholders), its
-/// messages, files and document requests, and the refused registration attempts that name
-/// its child.
+/// messages, files and document requests, its referrals' revocation reasons, and the refused
+/// registration attempts that name its child.
 pub(super) fn erase(
     conn: &Connection,
     id: ApplicationId,
@@ -74,6 +74,13 @@ pub(super) fn erase(
             key,
         )?;
     }
+    // A revocation's reason, an officer's words about the family, replays as the empty
+    // placeholder once its personal part is gone.
+    conn.execute(
+        "UPDATE referrals SET reason = '' WHERE application_district_id = ?1 \
+         AND application_number = ?2 AND reason IS NOT NULL",
+        key,
+    )?;
     let changed = conn.execute(
         "UPDATE applications SET child_iin = ?3, child_full_name = '', applicant_iin = ?3, \
          applicant_full_name = '', applicant_phone = '', applicant_email = NULL, \
@@ -138,20 +145,23 @@ pub fn erasure_due(
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Rewrites a journal written before migration 0019 into public forms and personal parts,
-/// once (the migration leaves a `pending_rebuilds` mark), in one transaction: every event
-/// that names people gets a fresh salt and a new hash, and so does every event after the
+/// The `pending_rebuilds` marks a rewrite of the journal answers: migration 0019's (personal
+/// data split from the chain) and 0021's (a revocation's reason made personal).
+const REWRITE_MARKS: &str = "('personal_data', 'revocation_reasons')";
+
+/// Rewrites a journal written before its personal data was split out (migration 0019), or
+/// before a revocation's reason was part of it (0021), once (each migration leaves a
+/// `pending_rebuilds` mark), in one transaction: every event whose personal fields are still
+/// in its public form gets a fresh salt and a new hash, and so does every event after the
 /// first of them, because each links to the one before. The old chain is checked first and
 /// its head kept in `journal_rewrites`, with the anchor it was checked against.
 pub(super) fn rewrite_journal(conn: &mut Connection, anchor_file: &Path) -> Result<(), StoreError> {
-    let pending: Option<String> = conn
-        .query_row(
-            "SELECT name FROM pending_rebuilds WHERE name = 'personal_data'",
-            [],
-            |row| row.get(0),
-        )
-        .optional()?;
-    if pending.is_none() {
+    let pending: i64 = conn.query_row(
+        &format!("SELECT count(*) FROM pending_rebuilds WHERE name IN {REWRITE_MARKS}"),
+        [],
+        |row| row.get(0),
+    )?;
+    if pending == 0 {
         return Ok(());
     }
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -180,7 +190,7 @@ pub(super) fn rewrite_journal(conn: &mut Connection, anchor_file: &Path) -> Resu
         });
     }
     let (old_seq, old_hash) = checker.head();
-    if old_seq > 0 {
+    if old_seq > 0 && old_hash != hash {
         tx.execute(
             "INSERT INTO journal_rewrites (old_seq, old_hash, new_hash, anchor_seq, anchor_hash, \
              rewritten_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -198,19 +208,20 @@ pub(super) fn rewrite_journal(conn: &mut Connection, anchor_file: &Path) -> Resu
             "journal rewritten: personal data split from the chain"
         );
     }
-    tx.execute_batch(
+    tx.execute_batch(&format!(
         "CREATE TRIGGER events_no_update BEFORE UPDATE ON events \
          BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END; \
          CREATE TRIGGER events_no_delete BEFORE DELETE ON events \
          BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END; \
-         DELETE FROM pending_rebuilds WHERE name = 'personal_data';",
-    )?;
+         DELETE FROM pending_rebuilds WHERE name IN {REWRITE_MARKS};"
+    ))?;
     tx.commit()?;
     Ok(())
 }
 
 /// Rewrites one event of the old journal to link on `prev_hash`; returns its new hash.
-/// Events that name nobody keep their bytes; only their links change.
+/// An event whose public form already carries its commitment, or that names nobody, keeps
+/// its bytes; only its link changes, and while no event before it changed, not even that.
 fn rewrite_one(
     tx: &Connection,
     recorded: &RecordedEvent,
@@ -218,14 +229,23 @@ fn rewrite_one(
 ) -> Result<Hash, StoreError> {
     let mut payload = recorded.payload.clone();
     if personal::names_people(&recorded.kind) {
-        let whole: serde_json::Value = serde_json::from_str(&recorded.payload)
-            .map_err(|e| StoreError::corrupt("events", recorded.seq, e))?;
-        let (public, part) =
-            personal::split(&recorded.kind, whole, *uuid::Uuid::new_v4().as_bytes());
-        payload = public.to_string();
-        if let Some(part) = part {
-            insert_part(tx, recorded.seq, &part)?;
+        let corrupt = |e: serde_json::Error| StoreError::corrupt("events", recorded.seq, e);
+        let mut whole: serde_json::Value =
+            serde_json::from_str(&recorded.payload).map_err(corrupt)?;
+        if whole.get(personal::COMMITMENT_KEY).is_none() {
+            if recorded.kind == "referral_lapsed" {
+                name_revocations_owner(tx, &mut whole, recorded.seq)?;
+            }
+            let (public, part) =
+                personal::split(&recorded.kind, whole, *uuid::Uuid::new_v4().as_bytes());
+            if let Some(part) = part {
+                payload = public.to_string();
+                insert_part(tx, recorded.seq, &part)?;
+            }
         }
+    }
+    if payload == recorded.payload && prev_hash == recorded.prev_hash {
+        return Ok(recorded.hash);
     }
     let hash = crate::domain::event::chain_hash(
         &prev_hash,
@@ -240,6 +260,46 @@ fn rewrite_one(
         params![recorded.seq as i64, payload, &prev_hash[..], &hash[..]],
     )?;
     Ok(hash)
+}
+
+/// A revocation journaled before lapses named their application gets it from the referral's
+/// row, so that its reason can be split off as that application's personal data.
+fn name_revocations_owner(
+    tx: &Connection,
+    lapse: &mut serde_json::Value,
+    seq: u64,
+) -> Result<(), StoreError> {
+    let data = lapse
+        .get_mut("data")
+        .and_then(serde_json::Value::as_object_mut)
+        .ok_or_else(|| StoreError::corrupt("events", seq, "a lapse without data"))?;
+    let revoked = data.get("lapse").and_then(|l| l.get("reason")).is_some();
+    if !revoked || data.contains_key("application") {
+        return Ok(());
+    }
+    let referral: crate::domain::referral::ReferralId = data
+        .get("id")
+        .cloned()
+        .and_then(|id| serde_json::from_value(id).ok())
+        .ok_or_else(|| StoreError::corrupt("events", seq, "a lapse without its referral"))?;
+    let owner: (u32, u32) = tx
+        .query_row(
+            "SELECT application_district_id, application_number FROM referrals \
+             WHERE district_id = ?1 AND number = ?2",
+            params![referral.district.0, referral.number.0],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .optional()?
+        .ok_or_else(|| StoreError::corrupt("events", seq, "a lapse of an unknown referral"))?;
+    let owner = ApplicationId {
+        district: crate::domain::catalog::DistrictId(owner.0),
+        number: crate::domain::application::RegistrationNumber(owner.1),
+    };
+    data.insert(
+        "application".to_string(),
+        serde_json::to_value(owner).expect("an application id serializes"),
+    );
+    Ok(())
 }
 
 /// Whether `anchor` is the head the journal had before its rewrite (or the anchor checked

@@ -310,6 +310,7 @@ impl Store {
                 at,
                 lapse,
                 held_until,
+                ..
             } => {
                 let reason = match lapse {
                     Lapse::Revoked { reason, .. } => Some(reason.as_str()),

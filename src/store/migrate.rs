@@ -105,6 +105,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0020_infected_index.sql",
         sql: include_str!("../../migrations/0020_infected_index.sql"),
     },
+    // 0021: a revocation's reason is personal data (issue 16 §3; store::erasure).
+    Migration {
+        name: "0021_revocation_reasons.sql",
+        sql: include_str!("../../migrations/0021_revocation_reasons.sql"),
+    },
 ];
 
 pub fn schema_version(conn: &Connection) -> Result<usize, StoreError> {
