@@ -287,38 +287,49 @@ fn fixture_copy(release: &str, dir: &Path) -> std::path::PathBuf {
     db
 }
 
+/// The journal's last event: its seq and hash.
+fn journal_head(conn: &Connection) -> (i64, Vec<u8>) {
+    conn.query_row(
+        "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1",
+        [],
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    )
+    .unwrap()
+}
+
+/// Opens the old database at `now` (which migrates it and rewrites its journal), checks that
+/// `verify` passes on the same number of events and that the rewrite kept `old_head`.
+fn open_rewritten(db: &Path, now: DateTime<Utc>, old_head: &(i64, Vec<u8>)) -> Connection {
+    Service::start(db, Arc::new(ManualClock::new(now)))
+        .unwrap()
+        .shutdown();
+    let report = kezek::verify::verify(db).unwrap();
+    assert_eq!(report.events, old_head.0 as u64, "no event added or lost");
+    let conn = Connection::open(db).unwrap();
+    let kept: (i64, Vec<u8>) = conn
+        .query_row(
+            "SELECT old_seq, old_hash FROM journal_rewrites ORDER BY rowid DESC LIMIT 1",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(&kept, old_head, "the head before the rewrite is kept");
+    conn
+}
+
 #[test]
 fn a_database_of_the_release_before_is_rewritten_and_verifies() {
     let dir = tempfile::tempdir().unwrap();
     let db = fixture_copy("release-0018", dir.path());
     let old = Connection::open(&db).unwrap();
-    let (old_seq, old_hash): (i64, Vec<u8>) = old
-        .query_row(
-            "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1",
-            [],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        )
-        .unwrap();
+    let old_head = journal_head(&old);
     let personal = personal_values(&old, "1");
     let applications_before = public_views(&old, "1");
     let now = last_recorded_at(&old) + Duration::days(1);
     drop(old);
 
     // Opening migrates and rewrites; the anchor file still names the old head.
-    let clock = ManualClock::new(now);
-    Service::start(&db, Arc::new(clock)).unwrap().shutdown();
-    let report = kezek::verify::verify(&db).unwrap();
-    assert_eq!(report.events, old_seq as u64, "no event added or lost");
-
-    let conn = Connection::open(&db).unwrap();
-    let kept: (i64, Vec<u8>) = conn
-        .query_row(
-            "SELECT old_seq, old_hash FROM journal_rewrites",
-            [],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        )
-        .unwrap();
-    assert_eq!(kept, (old_seq, old_hash));
+    let conn = open_rewritten(&db, now, &old_head);
     let mut payloads = conn.prepare("SELECT payload FROM events").unwrap();
     let journal: String = payloads
         .query_map([], |row| row.get::<_, String>(0))
@@ -352,13 +363,7 @@ fn a_database_of_release_0020_has_its_revocation_reasons_made_personal() {
     let dir = tempfile::tempdir().unwrap();
     let db = fixture_copy("release-0020", dir.path());
     let old = Connection::open(&db).unwrap();
-    let (old_seq, old_hash): (i64, Vec<u8>) = old
-        .query_row(
-            "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1",
-            [],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        )
-        .unwrap();
+    let old_head = journal_head(&old);
     let reasons = |conn: &Connection, filter: &str| -> Vec<String> {
         let mut statement = conn
             .prepare(&format!(
@@ -395,19 +400,7 @@ fn a_database_of_release_0020_has_its_revocation_reasons_made_personal() {
     let now = last_recorded_at(&old) + Duration::days(1);
     drop(old);
 
-    let clock = ManualClock::new(now);
-    Service::start(&db, Arc::new(clock)).unwrap().shutdown();
-    let report = kezek::verify::verify(&db).unwrap();
-    assert_eq!(report.events, old_seq as u64, "no event added or lost");
-    let conn = Connection::open(&db).unwrap();
-    let kept: (i64, Vec<u8>) = conn
-        .query_row(
-            "SELECT old_seq, old_hash FROM journal_rewrites ORDER BY rowid DESC LIMIT 1",
-            [],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        )
-        .unwrap();
-    assert_eq!(kept, (old_seq, old_hash));
+    let conn = open_rewritten(&db, now, &old_head);
     for reason in ended.iter().chain(&live) {
         assert_eq!(in_payloads(&conn, reason), 0, "still public: {reason}");
     }
