@@ -378,6 +378,14 @@ impl SplitEvent {
     /// `salt` is the personal part's (unused for an event that names nobody).
     pub fn of(event: &Event, salt: [u8; 16]) -> SplitEvent {
         let kind = event.kind().to_string();
+        if let Event::ApplicationRegistered(application) = event {
+            let (payload, part) = personal::split_registration(application, salt);
+            return SplitEvent {
+                kind,
+                payload,
+                personal: Some(part),
+            };
+        }
         let (payload, personal) = if personal::names_people(&kind) {
             let whole = serde_json::to_value(event).expect("events serialize");
             let (public, part) = personal::split(&kind, whole, salt);

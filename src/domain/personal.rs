@@ -17,7 +17,14 @@
 //! names), which nothing the queue decides depends on: order, choices, birth date, language,
 //! tier and status stay public.
 
-use super::application::ApplicationId;
+use super::application::{
+    Applicant, Application, ApplicationId, ApplicationStatus, Channel, Child, Choices, ClaimStatus,
+    PriorityClaim, Relation,
+};
+use super::catalog::{Language, Tier};
+use super::iin::{Iin, Sex};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -161,6 +168,161 @@ pub fn split(kind: &str, mut event: Value, salt: [u8; 16]) -> (Value, Option<Per
         .expect("an event is an object")
         .insert(COMMITMENT_KEY.to_string(), Value::String(part.commitment()));
     (event, Some(part))
+}
+
+/// A registration's public form (as JSON text) and personal part, straight from the typed
+/// application: the fields `split` takes out of its JSON tree, and the same part byte for
+/// byte, without building the tree. A registration is the writer's commonest event, and
+/// the tree, taken apart and printed, was a sixth of the writer's time. The public form's
+/// keys come in the struct's order, not sorted: nothing reads it but `join`, which parses it.
+/// Every struct is taken apart whole, so a field added to any of them does not compile here
+/// until this says whether it is personal.
+pub fn split_registration(application: &Application, salt: [u8; 16]) -> (String, PersonalPart) {
+    let Application {
+        id,
+        registered_at,
+        child:
+            Child {
+                iin: child_iin,
+                full_name: child_full_name,
+                birth_date,
+                sex,
+            },
+        applicant:
+            Applicant {
+                iin: applicant_iin,
+                full_name: applicant_full_name,
+                phone,
+                email,
+                address,
+                relation,
+            },
+        desired_start,
+        choices,
+        language,
+        priority,
+        tier,
+        status,
+        channel,
+        entered_by,
+        held_until,
+        moved_from,
+        legacy_number,
+    } = application;
+    let claim = priority.as_ref().map(|claim| {
+        let PriorityClaim {
+            category,
+            document,
+            status,
+        } = claim;
+        (PublicClaim { category, status }, document.as_str())
+    });
+    // In the order of `split`'s map: sorted by path.
+    let fields = serde_json::to_string(&Fields {
+        applicant_address: address,
+        applicant_email: email,
+        applicant_full_name,
+        applicant_iin,
+        applicant_phone: phone,
+        child_full_name,
+        child_iin,
+        priority_document: claim.as_ref().map(|(_, document)| *document),
+    })
+    .expect("personal fields serialize");
+    let part = PersonalPart {
+        owner: *id,
+        salt,
+        fields,
+    };
+    let public = serde_json::to_string(&PublicRegistration {
+        kind: "application_registered",
+        data: PublicApplication {
+            id,
+            registered_at,
+            child: PublicChild { birth_date, sex },
+            applicant: PublicApplicant { relation },
+            desired_start,
+            choices,
+            language,
+            priority: claim.map(|(claim, _)| claim),
+            tier,
+            status,
+            channel,
+            entered_by,
+            held_until,
+            moved_from: moved_from.as_ref(),
+            legacy_number: legacy_number.as_deref(),
+        },
+        personal: part.commitment(),
+    })
+    .expect("a public form serializes");
+    (public, part)
+}
+
+#[derive(Serialize)]
+struct Fields<'a> {
+    #[serde(rename = "applicant.address")]
+    applicant_address: &'a str,
+    #[serde(rename = "applicant.email")]
+    applicant_email: &'a Option<String>,
+    #[serde(rename = "applicant.full_name")]
+    applicant_full_name: &'a str,
+    #[serde(rename = "applicant.iin")]
+    applicant_iin: &'a Iin,
+    #[serde(rename = "applicant.phone")]
+    applicant_phone: &'a str,
+    #[serde(rename = "child.full_name")]
+    child_full_name: &'a str,
+    #[serde(rename = "child.iin")]
+    child_iin: &'a Iin,
+    #[serde(rename = "priority.document", skip_serializing_if = "Option::is_none")]
+    priority_document: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct PublicRegistration<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    data: PublicApplication<'a>,
+    personal: String,
+}
+
+#[derive(Serialize)]
+struct PublicApplication<'a> {
+    id: &'a ApplicationId,
+    registered_at: &'a DateTime<Utc>,
+    child: PublicChild<'a>,
+    applicant: PublicApplicant<'a>,
+    desired_start: &'a NaiveDate,
+    choices: &'a Choices,
+    language: &'a Option<Language>,
+    priority: Option<PublicClaim<'a>>,
+    tier: &'a Tier,
+    status: &'a ApplicationStatus,
+    channel: &'a Channel,
+    entered_by: &'a Option<String>,
+    held_until: &'a Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    moved_from: Option<&'a ApplicationId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    legacy_number: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct PublicChild<'a> {
+    birth_date: &'a NaiveDate,
+    sex: &'a Sex,
+}
+
+#[derive(Serialize)]
+struct PublicApplicant<'a> {
+    relation: &'a Relation,
+}
+
+#[derive(Serialize)]
+struct PublicClaim<'a> {
+    category: &'a str,
+    status: &'a ClaimStatus,
 }
 
 /// Why a public form and its personal part do not join.
@@ -359,5 +521,63 @@ mod tests {
             declined,
             "no placeholder is put into a lapse that had no reason"
         );
+    }
+
+    /// A registration as the demo journals it, with a priority claim.
+    fn application() -> Application {
+        serde_json::from_value(json!({
+            "id": {"district": 5, "number": 2},
+            "registered_at": "2022-12-07T20:16:54.956457Z",
+            "child": {"iin": "220311500019", "full_name": "Қасымов Тимур",
+                      "birth_date": "2022-03-11", "sex": "male"},
+            "applicant": {"iin": "860910400011", "full_name": "Қасымова Мадина",
+                          "phone": "+77557367885", "email": null,
+                          "address": "Астана, Республика даңғылы, 127", "relation": "mother"},
+            "desired_start": "2023-06-25",
+            "choices": {"listed": [388, 343]},
+            "language": "ru",
+            "priority": {"category": "military_family", "document": "№191-84187",
+                         "status": "claimed"},
+            "tier": "general",
+            "status": "queued",
+            "channel": "portal",
+            "entered_by": null,
+            "held_until": null
+        }))
+        .unwrap()
+    }
+
+    /// The typed split of a registration is `split` of its tree: the same public form (up to
+    /// the keys' order), the same part byte for byte, and it joins back to the application,
+    /// with and without a claim, an e-mail, a move and an old number.
+    #[test]
+    fn a_registration_split_from_its_type_is_the_trees_split() {
+        let mut variants = vec![application()];
+        let mut other = application();
+        other.priority = None;
+        other.applicant.email = Some("madina@example.kz".into());
+        other.entered_by = Some("desk-1".into());
+        variants.push(other);
+        let mut moved = application();
+        moved.moved_from = Some(ApplicationId {
+            district: crate::domain::catalog::DistrictId(1),
+            number: crate::domain::application::RegistrationNumber(9),
+        });
+        moved.legacy_number = Some("ОЧ-00017".into());
+        moved.held_until = Some(moved.registered_at);
+        variants.push(moved);
+        for application in variants {
+            let event = crate::domain::event::Event::ApplicationRegistered(application.clone());
+            let tree = serde_json::to_value(&event).unwrap();
+            let (public, part) = split("application_registered", tree, [6; 16]);
+            let part = part.unwrap();
+            let (typed, typed_part) = split_registration(&application, [6; 16]);
+            assert_eq!(typed_part, part);
+            let typed: Value = serde_json::from_str(&typed).unwrap();
+            assert_eq!(typed, public);
+            let whole = join("application_registered", typed, Some(&typed_part)).unwrap();
+            let back: crate::domain::event::Event = serde_json::from_value(whole).unwrap();
+            assert_eq!(back, event);
+        }
     }
 }
