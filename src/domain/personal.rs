@@ -136,19 +136,6 @@ pub fn split(kind: &str, mut event: Value, salt: [u8; 16]) -> (Value, Option<Per
         return (event, None);
     };
     let data = event.get_mut("data").expect("an event has data");
-    let holds_any = fields.iter().any(|field| {
-        data.pointer(&pointer(&format!("{prefix}{field}")))
-            .is_some()
-    });
-    if !holds_any {
-        return (event, None);
-    }
-    let owner: ApplicationId = serde_json::from_value(
-        data.pointer(&pointer(owner_path))
-            .cloned()
-            .expect("an event with personal fields names their owner"),
-    )
-    .expect("an application id decodes");
     let mut taken = Map::new();
     for field in fields {
         let path = format!("{prefix}{field}");
@@ -158,6 +145,16 @@ pub fn split(kind: &str, mut event: Value, salt: [u8; 16]) -> (Value, Option<Per
             }
         }
     }
+    if taken.is_empty() {
+        // Nothing was removed: the event is as it came.
+        return (event, None);
+    }
+    let owner: ApplicationId = serde_json::from_value(
+        data.pointer(&pointer(owner_path))
+            .cloned()
+            .expect("an event with personal fields names their owner"),
+    )
+    .expect("an application id decodes");
     let part = PersonalPart {
         owner,
         salt,
