@@ -378,8 +378,24 @@ impl SplitEvent {
     /// `salt` is the personal part's (unused for an event that names nobody).
     pub fn of(event: &Event, salt: [u8; 16]) -> SplitEvent {
         let kind = event.kind().to_string();
-        if let Event::ApplicationRegistered(application) = event {
-            let (payload, part) = personal::split_registration(application, salt);
+        // The commonest events that name people split from their types, without a tree.
+        let typed = match event {
+            Event::ApplicationRegistered(application) => {
+                Some(personal::split_registration(application, salt))
+            }
+            Event::ApplicationImported {
+                application,
+                file_sha256,
+                line,
+            } => Some(personal::split_import(
+                application,
+                file_sha256,
+                *line,
+                salt,
+            )),
+            _ => None,
+        };
+        if let Some((payload, part)) = typed {
             return SplitEvent {
                 kind,
                 payload,
