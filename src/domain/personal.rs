@@ -639,34 +639,28 @@ mod tests {
         moved.legacy_number = Some("ОЧ-00017".into());
         moved.held_until = Some(moved.registered_at);
         variants.push(moved);
-        for application in variants {
-            let event = crate::domain::event::Event::ApplicationRegistered(application.clone());
+        use crate::domain::event::Event;
+        // `typed` is `event`'s typed split with salt [6; 16]: it must be the tree's.
+        let same_as_the_trees = |event: Event, (typed, typed_part): (String, PersonalPart)| {
             let tree = serde_json::to_value(&event).unwrap();
-            let (public, part) = split("application_registered", tree, [6; 16]);
-            let part = part.unwrap();
-            let (typed, typed_part) = split_registration(&application, [6; 16]);
-            assert_eq!(typed_part, part);
+            let (public, part) = split(event.kind(), tree, [6; 16]);
+            assert_eq!(Some(&typed_part), part.as_ref());
             let typed: Value = serde_json::from_str(&typed).unwrap();
             assert_eq!(typed, public);
-            let whole = join("application_registered", typed, Some(&typed_part)).unwrap();
-            let back: crate::domain::event::Event = serde_json::from_value(whole).unwrap();
-            assert_eq!(back, event);
-
-            let imported = crate::domain::event::Event::ApplicationImported {
-                application: application.clone(),
-                file_sha256: "ab".repeat(32),
+            let whole = join(event.kind(), typed, Some(&typed_part)).unwrap();
+            assert_eq!(serde_json::from_value::<Event>(whole).unwrap(), event);
+        };
+        let file = "ab".repeat(32);
+        for application in variants {
+            let typed = split_registration(&application, [6; 16]);
+            same_as_the_trees(Event::ApplicationRegistered(application.clone()), typed);
+            let typed = split_import(&application, &file, 17, [6; 16]);
+            let imported = Event::ApplicationImported {
+                application,
+                file_sha256: file.clone(),
                 line: 17,
             };
-            let tree = serde_json::to_value(&imported).unwrap();
-            let (public, part) = split("application_imported", tree, [7; 16]);
-            let part = part.unwrap();
-            let (typed, typed_part) = split_import(&application, &"ab".repeat(32), 17, [7; 16]);
-            assert_eq!(typed_part, part);
-            let typed: Value = serde_json::from_str(&typed).unwrap();
-            assert_eq!(typed, public);
-            let whole = join("application_imported", typed, Some(&typed_part)).unwrap();
-            let back: crate::domain::event::Event = serde_json::from_value(whole).unwrap();
-            assert_eq!(back, imported);
+            same_as_the_trees(imported, typed);
         }
     }
 }
