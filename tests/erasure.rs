@@ -287,6 +287,12 @@ fn fixture_copy(release: &str, dir: &Path) -> std::path::PathBuf {
     db
 }
 
+/// How many personal parts the journal holds.
+fn personal_parts(conn: &Connection) -> i64 {
+    conn.query_row("SELECT count(*) FROM personal_data", [], |row| row.get(0))
+        .unwrap()
+}
+
 /// The journal's last event: its seq and hash.
 fn journal_head(conn: &Connection) -> (i64, Vec<u8>) {
     conn.query_row(
@@ -344,9 +350,7 @@ fn a_database_of_the_release_before_is_rewritten_and_verifies() {
         in_journal, 0,
         "the journal's payloads hold no personal value"
     );
-    let parts: i64 = conn
-        .query_row("SELECT count(*) FROM personal_data", [], |row| row.get(0))
-        .unwrap();
+    let parts = personal_parts(&conn);
     assert!(parts >= 400, "{parts} personal parts");
     assert_eq!(public_views(&conn, "1"), applications_before);
 }
@@ -394,9 +398,7 @@ fn a_database_of_release_0020_has_its_revocation_reasons_made_personal() {
     for reason in ended.iter().chain(&live) {
         assert_eq!(in_payloads(&old, reason), 1, "public before: {reason}");
     }
-    let parts_before: i64 = old
-        .query_row("SELECT count(*) FROM personal_data", [], |row| row.get(0))
-        .unwrap();
+    let parts_before = personal_parts(&old);
     let now = last_recorded_at(&old) + Duration::days(1);
     drop(old);
 
@@ -404,9 +406,7 @@ fn a_database_of_release_0020_has_its_revocation_reasons_made_personal() {
     for reason in ended.iter().chain(&live) {
         assert_eq!(in_payloads(&conn, reason), 0, "still public: {reason}");
     }
-    let parts: i64 = conn
-        .query_row("SELECT count(*) FROM personal_data", [], |row| row.get(0))
-        .unwrap();
+    let parts = personal_parts(&conn);
     assert_eq!(parts, parts_before + 3, "one part per revocation");
     assert_eq!(
         reasons(&conn, "1").len(),

@@ -379,35 +379,25 @@ impl SplitEvent {
     pub fn of(event: &Event, salt: [u8; 16]) -> SplitEvent {
         let kind = event.kind().to_string();
         // The commonest events that name people split from their types, without a tree.
-        let typed = match event {
+        let (payload, personal) = match event {
             Event::ApplicationRegistered(application) => {
-                Some(personal::split_registration(application, salt))
+                let (payload, part) = personal::split_registration(application, salt);
+                (payload, Some(part))
             }
             Event::ApplicationImported {
                 application,
                 file_sha256,
                 line,
-            } => Some(personal::split_import(
-                application,
-                file_sha256,
-                *line,
-                salt,
-            )),
-            _ => None,
-        };
-        if let Some((payload, part)) = typed {
-            return SplitEvent {
-                kind,
-                payload,
-                personal: Some(part),
-            };
-        }
-        let (payload, personal) = if personal::names_people(&kind) {
-            let whole = serde_json::to_value(event).expect("events serialize");
-            let (public, part) = personal::split(&kind, whole, salt);
-            (public.to_string(), part)
-        } else {
-            (event.to_payload(), None)
+            } => {
+                let (payload, part) = personal::split_import(application, file_sha256, *line, salt);
+                (payload, Some(part))
+            }
+            _ if personal::names_people(&kind) => {
+                let whole = serde_json::to_value(event).expect("events serialize");
+                let (public, part) = personal::split(&kind, whole, salt);
+                (public.to_string(), part)
+            }
+            _ => (event.to_payload(), None),
         };
         SplitEvent {
             kind,

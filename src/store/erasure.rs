@@ -282,19 +282,9 @@ fn name_revocations_owner(
         .cloned()
         .and_then(|id| serde_json::from_value(id).ok())
         .ok_or_else(|| StoreError::corrupt("events", seq, "a lapse without its referral"))?;
-    let owner: (u32, u32) = tx
-        .query_row(
-            "SELECT application_district_id, application_number FROM referrals \
-             WHERE district_id = ?1 AND number = ?2",
-            params![referral.district.0, referral.number.0],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        )
-        .optional()?
-        .ok_or_else(|| StoreError::corrupt("events", seq, "a lapse of an unknown referral"))?;
-    let owner = ApplicationId {
-        district: crate::domain::catalog::DistrictId(owner.0),
-        number: crate::domain::application::RegistrationNumber(owner.1),
-    };
+    let owner = super::api::referral(tx, referral)?
+        .ok_or_else(|| StoreError::corrupt("events", seq, "a lapse of an unknown referral"))?
+        .application;
     data.insert(
         "application".to_string(),
         serde_json::to_value(owner).expect("an application id serializes"),
