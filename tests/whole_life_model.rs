@@ -374,7 +374,7 @@ impl Harness {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 40, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: common::proptest_cases(40), ..ProptestConfig::default() })]
     #[test]
     fn the_whole_life_keeps_the_queue_fair(
         keep_time in any::<bool>(),

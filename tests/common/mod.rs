@@ -254,3 +254,13 @@ pub fn twins_of(base: &serde_json::Value, serial: u16, together: bool) -> serde_
         "children": [child(serial, "Қасымова Айша"), child(serial + 1, "Қасымова Фатима")],
     })
 }
+
+/// A property's number of cases: `default`, or `PROPTEST_CASES` when it is set, for a longer
+/// soak (`PROPTEST_CASES=3000 cargo test --release --test referral_model`). proptest reads
+/// that variable only into its default configuration, which a test's own count replaces.
+pub fn proptest_cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|cases| cases.parse().ok())
+        .unwrap_or(default)
+}
