@@ -2728,12 +2728,24 @@ fn registered(app: &TestApp, serial: u16, claim: Option<&str>) -> ApplicationId 
     }
 }
 
-/// One place in kindergarten 1 for children born in 2022, Kazakh, free today.
+/// `count` places in kindergarten 1 for children born in 2022, Kazakh, free today: the
+/// referrals they were given.
 fn report_place(app: &TestApp, count: u32) -> Vec<Referral> {
+    report_places(app, app.kindergartens[0], common::date(2022, 1, 1), count)
+}
+
+/// `count` places in `kindergarten` for children born from `born_from` to the end of 2022,
+/// Kazakh, free today: the referrals they were given.
+fn report_places(
+    app: &TestApp,
+    kindergarten: KindergartenId,
+    born_from: NaiveDate,
+    count: u32,
+) -> Vec<Referral> {
     let new = NewPlaces {
-        kindergarten: app.kindergartens[0],
+        kindergarten,
         group: None,
-        age_band: Some(AgeBand::new(common::date(2022, 1, 1), common::date(2022, 12, 31)).unwrap()),
+        age_band: Some(AgeBand::new(born_from, common::date(2022, 12, 31)).unwrap()),
         language: Some(Language::KAZAKH),
         count,
         available_from: local_date(app.clock.now()),
@@ -2743,6 +2755,31 @@ fn report_place(app: &TestApp, count: u32) -> Vec<Referral> {
         .submit_blocking(Command::ReportPlaces(new), Actor::staff("kg"))
     {
         Ok(Outcome::PlacesReported { referrals, .. }) => referrals,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Children of one applicant registered together (`serials` their forms), born on `birth`,
+/// Kazakh, any kindergarten: their applications, in order.
+fn registered_family(
+    app: &TestApp,
+    serials: std::ops::RangeInclusive<u16>,
+    birth: NaiveDate,
+    together: bool,
+) -> Vec<ApplicationId> {
+    let today = local_date(app.clock.now());
+    let forms: Vec<RegistrationForm> = serials
+        .map(|serial| form(serial, birth, today, vec![], "kk", None))
+        .collect();
+    let command = Command::RegisterFamily {
+        forms,
+        together,
+        channel: Channel::Portal,
+    };
+    match app.service().submit_blocking(command, Actor::portal()) {
+        Ok(Outcome::FamilyRegistered { applications, .. }) => {
+            applications.iter().map(|a| a.id).collect()
+        }
         other => panic!("{other:?}"),
     }
 }
@@ -2855,22 +2892,9 @@ fn verify_accepts_a_withdrawal_from_the_stop_list() {
 #[test]
 fn a_family_together_left_with_as_many_children_as_open_places_takes_them() {
     let app = TestApp::spawn();
-    let today = local_date(app.clock.now());
-    let forms: Vec<RegistrationForm> = (1..=3)
-        .map(|serial| form(serial, common::date(2022, 3, 1), today, vec![], "kk", None))
-        .collect();
-    let command = Command::RegisterFamily {
-        forms,
-        together: true,
-        channel: Channel::Portal,
-    };
-    let Ok(Outcome::FamilyRegistered { applications, .. }) =
-        app.service().submit_blocking(command, Actor::portal())
-    else {
-        panic!("the family registers");
-    };
+    let applications = registered_family(&app, 1..=3, common::date(2022, 3, 1), true);
     assert!(report_place(&app, 2).is_empty(), "two places for three");
-    let withdrawn = applications[2].id;
+    let withdrawn = applications[2];
     app.service()
         .submit_blocking(Command::Withdraw { id: withdrawn }, Actor::portal())
         .unwrap();
@@ -2879,7 +2903,7 @@ fn a_family_together_left_with_as_many_children_as_open_places_takes_them() {
     drop(state);
     assert_eq!(
         live_holders(&app),
-        BTreeSet::from([applications[0].id, applications[1].id]),
+        BTreeSet::from([applications[0], applications[1]]),
         "the twins left fit the two open places (the service's own invariants: {broken:?})"
     );
 }
@@ -2892,21 +2916,8 @@ fn a_family_together_left_with_as_many_children_as_open_places_takes_them() {
 #[test]
 fn a_family_move_keeps_each_childs_own_language() {
     let app = TestApp::spawn();
-    let today = local_date(app.clock.now());
-    let forms: Vec<RegistrationForm> = (1..=2)
-        .map(|serial| form(serial, common::date(2022, 3, 1), today, vec![], "kk", None))
-        .collect();
-    let command = Command::RegisterFamily {
-        forms,
-        together: false,
-        channel: Channel::Portal,
-    };
-    let Ok(Outcome::FamilyRegistered { applications, .. }) =
-        app.service().submit_blocking(command, Actor::portal())
-    else {
-        panic!("the family registers");
-    };
-    let (russian, kazakh) = (applications[0].id, applications[1].id);
+    let applications = registered_family(&app, 1..=2, common::date(2022, 3, 1), false);
+    let (russian, kazakh) = (applications[0], applications[1]);
     let amend = Command::Amend {
         id: russian,
         form: AmendmentForm {
@@ -2917,17 +2928,7 @@ fn a_family_move_keeps_each_childs_own_language() {
     app.service()
         .submit_blocking(amend, Actor::portal())
         .unwrap();
-    let new = NewPlaces {
-        kindergarten: app.kindergartens[2],
-        group: None,
-        age_band: Some(AgeBand::new(common::date(2022, 1, 1), common::date(2022, 12, 31)).unwrap()),
-        language: Some(Language::KAZAKH),
-        count: 1,
-        available_from: today,
-    };
-    app.service()
-        .submit_blocking(Command::ReportPlaces(new), Actor::staff("kg"))
-        .unwrap();
+    report_places(&app, app.kindergartens[2], common::date(2022, 1, 1), 1);
     let to = MoveForm {
         district: "SAR".into(),
         kindergartens: vec![],
@@ -2975,46 +2976,17 @@ fn a_family_move_keeps_each_childs_own_language() {
 #[test]
 fn a_family_together_takes_an_open_place_that_only_a_passed_family_was_ahead_for() {
     let app = TestApp::spawn();
-    let today = local_date(app.clock.now());
-    let mut families = Vec::new();
-    for (first_serial, birth) in [(1, common::date(2021, 3, 1)), (3, common::date(2022, 3, 1))] {
-        let forms: Vec<RegistrationForm> = (first_serial..first_serial + 2)
-            .map(|serial| form(serial, birth, today, vec![], "kk", None))
-            .collect();
-        let command = Command::RegisterFamily {
-            forms,
-            together: true,
-            channel: Channel::Portal,
-        };
-        let Ok(Outcome::FamilyRegistered { applications, .. }) =
-            app.service().submit_blocking(command, Actor::portal())
-        else {
-            panic!("the family registers");
-        };
-        families.push(applications);
-    }
-    let report = |born_from: NaiveDate| {
-        let new = NewPlaces {
-            kindergarten: app.kindergartens[0],
-            group: None,
-            age_band: Some(AgeBand::new(born_from, common::date(2022, 12, 31)).unwrap()),
-            language: Some(Language::KAZAKH),
-            count: 1,
-            available_from: today,
-        };
-        app.service()
-            .submit_blocking(Command::ReportPlaces(new), Actor::staff("kg"))
-            .unwrap();
-    };
-    report(common::date(2021, 1, 1));
+    registered_family(&app, 1..=2, common::date(2021, 3, 1), true);
+    let younger = registered_family(&app, 3..=4, common::date(2022, 3, 1), true);
+    report_places(&app, app.kindergartens[0], common::date(2021, 1, 1), 1);
     assert!(live_holders(&app).is_empty(), "one place for two twins");
-    report(common::date(2022, 1, 1));
+    report_places(&app, app.kindergartens[0], common::date(2022, 1, 1), 1);
     let state = app.service().read();
     let broken = state.check_invariants(local_date(app.clock.now()));
     drop(state);
     assert_eq!(
         live_holders(&app),
-        BTreeSet::from([families[1][0].id, families[1][1].id]),
+        BTreeSet::from([younger[0], younger[1]]),
         "the younger twins take both places (the service's own invariants: {broken:?})"
     );
 }
@@ -3029,20 +3001,8 @@ fn a_family_together_takes_an_open_place_that_only_a_passed_family_was_ahead_for
 fn a_family_turned_together_after_one_child_was_placed_places_the_other_alone() {
     let app = TestApp::spawn();
     let today = local_date(app.clock.now());
-    let forms: Vec<RegistrationForm> = (1..=2)
-        .map(|serial| form(serial, common::date(2022, 3, 1), today, vec![], "kk", None))
-        .collect();
-    let command = Command::RegisterFamily {
-        forms,
-        together: false,
-        channel: Channel::Portal,
-    };
-    let Ok(Outcome::FamilyRegistered { applications, .. }) =
-        app.service().submit_blocking(command, Actor::portal())
-    else {
-        panic!("the family registers");
-    };
-    let (first, second) = (applications[0].id, applications[1].id);
+    let twins = registered_family(&app, 1..=2, common::date(2022, 3, 1), false);
+    let (first, second) = (twins[0], twins[1]);
     let placed = report_place(&app, 1);
     assert_eq!(placed.len(), 1);
     assert_eq!(placed[0].application, first);
@@ -3053,20 +3013,7 @@ fn a_family_turned_together_after_one_child_was_placed_places_the_other_alone() 
     app.service()
         .submit_blocking(together, Actor::portal())
         .unwrap();
-    let new = NewPlaces {
-        kindergarten: app.kindergartens[1],
-        group: None,
-        age_band: Some(AgeBand::new(common::date(2022, 1, 1), common::date(2022, 12, 31)).unwrap()),
-        language: Some(Language::KAZAKH),
-        count: 1,
-        available_from: today,
-    };
-    let Ok(Outcome::PlacesReported { referrals, .. }) = app
-        .service()
-        .submit_blocking(Command::ReportPlaces(new), Actor::staff("kg"))
-    else {
-        panic!("the place is reported");
-    };
+    let referrals = report_places(&app, app.kindergartens[1], common::date(2022, 1, 1), 1);
     assert_eq!(
         referrals.len(),
         1,
