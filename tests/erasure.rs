@@ -607,3 +607,77 @@ async fn an_administrator_erases_an_ended_application_by_its_number() {
     assert_eq!(view["personal_data_erased"], serde_json::json!(true));
     assert_eq!(post(number).await.status, 409, "erased once");
 }
+
+/// Each district's own retention, counted from each application's last event: the sweep
+/// finds them through the index of ended applications (migration 0022), district by district.
+#[test]
+fn the_sweep_erases_each_ended_application_when_its_districts_retention_is_over() {
+    use kezek::domain::referral::{DistrictPolicy, RETENTION_DAYS_DEFAULT};
+    let app = common::TestApp::spawn();
+    let short = DistrictPolicy {
+        retention_days: 30,
+        ..DistrictPolicy::default()
+    };
+    app.service()
+        .submit_blocking(
+            Command::SetPolicy {
+                district: app.other_district,
+                policy: short,
+            },
+            Actor::staff("admin"),
+        )
+        .unwrap();
+    let withdrawn = |serial: u16, district: &str| {
+        let form = kezek::domain::application::RegistrationForm {
+            district: district.into(),
+            kindergartens: vec![],
+            ..common::valid_form(serial)
+        };
+        let id = app.register(form).unwrap().id;
+        app.service()
+            .submit_blocking(Command::Withdraw { id }, Actor::portal())
+            .unwrap();
+        id
+    };
+    let start = app.clock.now();
+    let early = withdrawn(1, "ESL");
+    let elsewhere = withdrawn(2, "SAR");
+    app.clock.set(start + Duration::days(10));
+    let later = withdrawn(3, "ESL");
+    let kept = app.register(common::valid_form(4)).unwrap().id;
+
+    let erased_after = |days: i64| -> BTreeSet<u32> {
+        app.clock.set(start + Duration::days(days));
+        app.service().tick_blocking().unwrap();
+        let conn = Connection::open(&app.path).unwrap();
+        let mut statement = conn
+            .prepare("SELECT district_id, registration_number FROM applications WHERE erased_at IS NOT NULL")
+            .unwrap();
+        let rows = statement
+            .query_map([], |row| Ok((row.get::<_, u32>(0)?, row.get::<_, u32>(1)?)))
+            .unwrap();
+        rows.map(Result::unwrap)
+            .map(|(district, number)| {
+                [early, elsewhere, later, kept]
+                    .iter()
+                    .position(|id| id.district.0 == district && id.number.0 == number)
+                    .expect("one of the four") as u32
+            })
+            .collect()
+    };
+    let retention = i64::from(RETENTION_DAYS_DEFAULT);
+    assert_eq!(erased_after(29), BTreeSet::new(), "nothing is due yet");
+    assert_eq!(
+        erased_after(31),
+        BTreeSet::from([1]),
+        "the 30-day district's"
+    );
+    assert_eq!(erased_after(retention - 1), BTreeSet::from([1]));
+    assert_eq!(erased_after(retention + 1), BTreeSet::from([0, 1]));
+    assert_eq!(erased_after(retention + 9), BTreeSet::from([0, 1]));
+    assert_eq!(
+        erased_after(retention + 11),
+        BTreeSet::from([0, 1, 2]),
+        "the one withdrawn ten days later, ten days later; the queued one never"
+    );
+}

@@ -132,6 +132,7 @@ fn shipped_migrations_are_unchanged() {
         "0019_personal_data.sql",
         "0020_infected_index.sql",
         "0021_revocation_reasons.sql",
+        "0022_erasure_candidates.sql",
     ];
     let digests = [
         "76deefa19b94219a54900b08883d584442856b5c8e0087e603c8c219a052efc0",
@@ -155,6 +156,7 @@ fn shipped_migrations_are_unchanged() {
         "c224c43f292c76236b42702e0ed09adc3449bcbd8cd3f1be47721bc2620385e2",
         "1f01b059a8d7afbdee7148a6e94bf2e69dbbc9f9cd7e8b20a33e9dba7208a08d",
         "db89f8268bc13d9442f99aa7dcb1a8f1f8494bdcf648e472a4700739a24402f7",
+        "8e4da7805c44d7d3f0a62856db3eefde3a58e41e2093cb513ca24fc48f9b35c8",
     ];
     assert_eq!(MIGRATIONS.len(), pinned.len(), "pin the new migration here");
     for (migration, (name, digest)) in MIGRATIONS.iter().zip(pinned.iter().zip(digests)) {

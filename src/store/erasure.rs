@@ -115,34 +115,54 @@ pub fn is_erased(conn: &Connection, id: ApplicationId) -> Result<bool, StoreErro
 }
 
 /// The ended applications whose retention period (their district's `retention_days`) is
-/// over at `now` and whose data is still held, oldest end first, at most `limit`.
+/// over at `now` and whose data is still held, district by district, those ended earliest
+/// first, at most `limit`.
 pub fn erasure_due(
     conn: &Connection,
     now: DateTime<Utc>,
     limit: usize,
 ) -> Result<Vec<ApplicationId>, StoreError> {
-    // An application ends at its last event; `application_events` knows it without the
-    // journal. A row of `applications` that is inactive has ended.
-    let mut statement = conn.prepare_cached(
-        "SELECT a.district_id, a.registration_number FROM applications a \
-         LEFT JOIN district_policies p ON p.district_id = a.district_id \
-         WHERE a.active = 0 AND a.status <> 'enrolled' AND a.erased_at IS NULL \
+    let default = crate::domain::referral::RETENTION_DAYS_DEFAULT;
+    let mut districts = conn.prepare_cached(
+        "SELECT d.id, ?1 - coalesce(p.retention_days, ?2) * 86400000000 FROM districts d \
+         LEFT JOIN district_policies p ON p.district_id = d.id ORDER BY d.id",
+    )?;
+    let cutoffs = districts
+        .query_map(params![now.timestamp_micros(), default], |row| {
+            Ok((row.get::<_, u32>(0)?, row.get::<_, i64>(1)?))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    // An application's period runs from its last event, which is never earlier than its end
+    // (`ended_at`): the index's range of those ended before the cutoff holds every one due,
+    // and only those are checked against their history. Reading every ended application's
+    // history each day took 1.6–1.7 s at a million applications (300,000 ended), on the
+    // writer.
+    let mut due = conn.prepare_cached(
+        "SELECT a.registration_number FROM applications a \
+         WHERE a.district_id = ?1 AND a.active = 0 AND a.status <> 'enrolled' \
+         AND a.erased_at IS NULL AND a.ended_at <= ?2 \
          AND (SELECT max(e.recorded_at) FROM application_events h JOIN events e ON e.seq = h.seq \
               WHERE h.district_id = a.district_id AND h.registration_number = a.registration_number) \
-             <= ?1 - coalesce(p.retention_days, ?3) * 86400000000 \
-         ORDER BY a.district_id, a.registration_number LIMIT ?2",
+             <= ?2 \
+         ORDER BY a.ended_at, a.registration_number LIMIT ?3",
     )?;
-    let default = crate::domain::referral::RETENTION_DAYS_DEFAULT;
-    let rows = statement.query_map(
-        params![now.timestamp_micros(), limit as i64, default],
-        |row| {
+    let mut found = Vec::new();
+    for (district, cutoff) in cutoffs {
+        if found.len() >= limit {
+            break;
+        }
+        let left = (limit - found.len()) as i64;
+        let numbers = due.query_map(params![district, cutoff, left], |row| {
             Ok(ApplicationId {
-                district: crate::domain::catalog::DistrictId(row.get(0)?),
-                number: crate::domain::application::RegistrationNumber(row.get(1)?),
+                district: crate::domain::catalog::DistrictId(district),
+                number: crate::domain::application::RegistrationNumber(row.get(0)?),
             })
-        },
-    )?;
-    Ok(rows.collect::<Result<_, _>>()?)
+        })?;
+        for id in numbers {
+            found.push(id?);
+        }
+    }
+    Ok(found)
 }
 
 /// The `pending_rebuilds` marks a rewrite of the journal answers: migration 0019's (personal

@@ -248,13 +248,13 @@ impl Store {
             }
             Event::ApplicationRegistered(application)
             | Event::ApplicationImported { application, .. } => {
-                self.insert_application(application)?
+                self.insert_application(application, recorded_at)?
             }
             Event::ApplicationWithdrawn { id } => {
-                self.set_status(*id, ApplicationStatus::Withdrawn)?;
+                self.set_status(*id, ApplicationStatus::Withdrawn, recorded_at)?;
             }
             Event::ApplicationAgedOut { id, .. } => {
-                self.set_status(*id, ApplicationStatus::AgedOut)?;
+                self.set_status(*id, ApplicationStatus::AgedOut, recorded_at)?;
             }
             Event::PolicySet { district, policy } => self.project_policy(*district, policy)?,
             Event::CalendarYearSet { year, text } => {
@@ -273,7 +273,11 @@ impl Store {
                 if referral.transfer {
                     self.set_transfer_status(referral.application, "referred")?;
                 } else {
-                    self.set_status(referral.application, ApplicationStatus::Referred)?;
+                    self.set_status(
+                        referral.application,
+                        ApplicationStatus::Referred,
+                        recorded_at,
+                    )?;
                 }
                 if let Some(cycle) = cycle {
                     self.conn.execute(
@@ -299,7 +303,7 @@ impl Store {
                 if referral.2 {
                     self.set_transfer_status(referral.0, "done")?;
                 }
-                self.set_status(referral.0, ApplicationStatus::Enrolled)?;
+                self.set_status(referral.0, ApplicationStatus::Enrolled, recorded_at)?;
                 self.conn.execute(
                     "UPDATE places SET filled = 1 WHERE id = ?1",
                     [referral.1 .0 as i64],
@@ -322,7 +326,7 @@ impl Store {
                     // The request ends; the child stays enrolled where it is.
                     return self.set_transfer_status(application, "lapsed");
                 }
-                self.set_status(application, ApplicationStatus::Queued)?;
+                self.set_status(application, ApplicationStatus::Queued, recorded_at)?;
                 self.set_held_until(application, Some(*held_until))?;
                 if matches!(
                     lapse,
@@ -347,7 +351,7 @@ impl Store {
                 self.set_priority(*id, ClaimStatus::Rejected, Tier::General)?;
             }
             Event::ApplicationRefused { id, .. } => {
-                self.set_status(*id, ApplicationStatus::Refused)?;
+                self.set_status(*id, ApplicationStatus::Refused, recorded_at)?;
             }
             Event::AccessCodeIssued { id, code_hash } => {
                 // Cached: every registration runs it (compiling it each time cost the
@@ -412,8 +416,8 @@ impl Store {
                     ],
                 )?;
                 // The old row first: the child's one active application moves with it.
-                self.set_status(*from, ApplicationStatus::Moved)?;
-                self.insert_application(to)?;
+                self.set_status(*from, ApplicationStatus::Moved, recorded_at)?;
+                self.insert_application(to, recorded_at)?;
             }
             Event::SurveyAnswered {
                 id,
@@ -449,7 +453,7 @@ impl Store {
                 expect_one(changed, "places", place.0.to_string())?;
             }
             Event::ChildLeft { id, at } => {
-                self.set_status(*id, ApplicationStatus::Left)?;
+                self.set_status(*id, ApplicationStatus::Left, recorded_at)?;
                 self.conn.execute(
                     "UPDATE applications SET left_at = ?1 \
                      WHERE district_id = ?2 AND registration_number = ?3",
@@ -460,11 +464,12 @@ impl Store {
         Ok(())
     }
 
-    fn insert_application(&self, a: &Application) -> Result<(), StoreError> {
+    /// `at`: the event's time, the application's end if it enters the table ended.
+    fn insert_application(&self, a: &Application, at: DateTime<Utc>) -> Result<(), StoreError> {
         let sql = format!(
-            "INSERT INTO applications ({APPLICATION_COLUMNS}, active) VALUES \
+            "INSERT INTO applications ({APPLICATION_COLUMNS}, active, ended_at) VALUES \
              (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, \
-              ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)"
+              ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)"
         );
         let mut statement = self.conn.prepare_cached(&sql)?;
         let priority = a.priority.as_ref();
@@ -497,6 +502,7 @@ impl Store {
             a.moved_from.map(|id| id.number.0),
             a.legacy_number,
             a.status.is_active(),
+            (!a.status.is_active()).then(|| at.timestamp_micros()),
         ])?;
         Ok(())
     }
@@ -555,18 +561,26 @@ impl Store {
         expect_one_row(changed, id)
     }
 
-    /// Sets the status; an application that leaves the queue for good leaves the stop list.
-    fn set_status(&self, id: ApplicationId, status: ApplicationStatus) -> Result<(), StoreError> {
+    /// Sets the status at `at`; an application that leaves the queue for good leaves the
+    /// stop list, and `ended_at` says since when it is ended (the erasure sweep's index).
+    fn set_status(
+        &self,
+        id: ApplicationId,
+        status: ApplicationStatus,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         let mut statement = self.conn.prepare_cached(
             "UPDATE applications SET status = ?1, active = ?2, \
-                 held_until = CASE WHEN ?2 THEN held_until ELSE NULL END \
+                 held_until = CASE WHEN ?2 THEN held_until ELSE NULL END, \
+                 ended_at = CASE WHEN ?2 THEN NULL ELSE ?5 END \
              WHERE district_id = ?3 AND registration_number = ?4",
         )?;
         let changed = statement.execute(params![
             codec::enum_text(&status),
             status.is_active(),
             id.district.0,
-            id.number.0
+            id.number.0,
+            at.timestamp_micros()
         ])?;
         expect_one_row(changed, id)
     }

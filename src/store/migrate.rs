@@ -110,6 +110,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0021_revocation_reasons.sql",
         sql: include_str!("../../migrations/0021_revocation_reasons.sql"),
     },
+    // 0022: the erasure sweep's candidates indexed (issue 16 §3; store::erasure).
+    Migration {
+        name: "0022_erasure_candidates.sql",
+        sql: include_str!("../../migrations/0022_erasure_candidates.sql"),
+    },
 ];
 
 pub fn schema_version(conn: &Connection) -> Result<usize, StoreError> {
