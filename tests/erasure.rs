@@ -678,6 +678,52 @@ fn the_sweep_erases_each_ended_application_when_its_districts_retention_is_over(
     assert_eq!(
         erased_after(retention + 11),
         BTreeSet::from([0, 1, 2]),
-        "the one withdrawn ten days later, ten days later; the queued one never"
+        "the one withdrawn ten days later, ten days later; the fourth was never ended"
     );
+}
+
+/// `verify` proves the sweep can find every ended application: a row without its end would
+/// never be erased, and an active one has none.
+#[test]
+fn verify_refuses_an_ended_application_the_sweep_could_not_find() {
+    let app = common::TestApp::spawn();
+    let active = app.register(common::valid_form(1)).unwrap().id;
+    let ended = app.register(common::valid_form(2)).unwrap().id;
+    app.service()
+        .submit_blocking(Command::Withdraw { id: ended }, Actor::portal())
+        .unwrap();
+    kezek::verify::verify(&app.path).unwrap();
+    let conn = Connection::open(&app.path).unwrap();
+    for (id, wrong, detail) in [
+        (active, "1", "an active application with an end"),
+        (ended, "NULL", "an ended application without its end"),
+        (ended, "ended_at + 1", "with one after its last event"),
+    ] {
+        let ended_at = |conn: &Connection| -> Option<i64> {
+            conn.query_row(
+                "SELECT ended_at FROM applications \
+                 WHERE district_id = ?1 AND registration_number = ?2",
+                [id.district.0, id.number.0],
+                |row| row.get(0),
+            )
+            .unwrap()
+        };
+        let right = ended_at(&conn);
+        let set = |value: &str| {
+            conn.execute(
+                &format!(
+                    "UPDATE applications SET ended_at = {value} \
+                     WHERE district_id = ?1 AND registration_number = ?2"
+                ),
+                [id.district.0, id.number.0],
+            )
+            .unwrap();
+        };
+        set(wrong);
+        let refused = kezek::verify::verify(&app.path).unwrap_err().to_string();
+        assert!(refused.contains(detail), "{wrong}: {refused}");
+        set(&right.map_or("NULL".into(), |at| at.to_string()));
+        assert_eq!(ended_at(&conn), right);
+    }
+    kezek::verify::verify(&app.path).unwrap();
 }

@@ -8,6 +8,8 @@
 //! request, and no idempotency record old enough to hold an answer about them (those
 //! answers are sealed, so the proof is their age). Their rows of `applications` hold the
 //! placeholders, which `compare_applications` proves by comparing them with the replay.
+//! And the sweep can find every ended application when its time comes: each has the time it
+//! ended (`ended_at`, which the sweep's index orders), no later than its last event.
 
 use super::VerifyError;
 use crate::domain::replay::Replay;
@@ -16,6 +18,7 @@ use std::collections::BTreeSet;
 
 /// How many applications are erased; an error names the first thing left of one.
 pub(super) fn check_erasures(conn: &Connection, replay: &Replay) -> Result<usize, VerifyError> {
+    check_ends(conn)?;
     let mut marked = BTreeSet::new();
     let mut statement = conn.prepare(
         "SELECT district_id, registration_number FROM applications WHERE erased_at IS NOT NULL",
@@ -82,4 +85,36 @@ pub(super) fn check_erasures(conn: &Connection, replay: &Replay) -> Result<usize
         ));
     }
     Ok(journaled.len())
+}
+
+/// An ended application's row says when it ended, no later than its last event (the sweep
+/// reads those ended before a district's cutoff, then their last events); an active one's
+/// says nothing. A row without it would never be erased.
+fn check_ends(conn: &Connection) -> Result<(), VerifyError> {
+    let wrong: Option<(u32, u32, bool)> = conn
+        .query_row(
+            "SELECT a.district_id, a.registration_number, a.active FROM applications a \
+             WHERE CASE WHEN a.active THEN a.ended_at IS NOT NULL \
+                   ELSE a.ended_at IS NULL OR a.ended_at > \
+                        (SELECT max(e.recorded_at) FROM application_events h \
+                         JOIN events e ON e.seq = h.seq \
+                         WHERE h.district_id = a.district_id \
+                         AND h.registration_number = a.registration_number) END \
+             LIMIT 1",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )
+        .optional()?;
+    match wrong {
+        None => Ok(()),
+        Some((district, number, active)) => Err(VerifyError::table(
+            "applications",
+            format!("{district}/{number}"),
+            if active {
+                "an active application with an end"
+            } else {
+                "an ended application without its end, or with one after its last event"
+            },
+        )),
+    }
 }
