@@ -727,3 +727,75 @@ fn verify_refuses_an_ended_application_the_sweep_could_not_find() {
     }
     kezek::verify::verify(&app.path).unwrap();
 }
+
+/// An enrolled child's application is kept while the child holds its place; its period runs
+/// from the day the kindergarten marks that it left (README), and `verify` accepts its end.
+#[test]
+fn a_child_who_left_is_erased_when_the_retention_after_leaving_is_over() {
+    use kezek::domain::catalog::{AgeBand, Language};
+    use kezek::domain::referral::RETENTION_DAYS_DEFAULT;
+    use kezek::service::{NewPlaces, Outcome};
+    let app = common::TestApp::spawn();
+    let start = app.clock.now();
+    let form = kezek::domain::application::RegistrationForm {
+        desired_start: "2026-11-20".into(),
+        ..common::valid_form(1)
+    };
+    let child = app.register(form).unwrap().id;
+    let kindergarten = app.kindergartens[0];
+    let places = NewPlaces {
+        kindergarten,
+        group: None,
+        age_band: Some(AgeBand::new(common::date(2022, 1, 1), common::date(2022, 12, 31)).unwrap()),
+        language: Some(Language::KAZAKH),
+        count: 1,
+        available_from: common::date(2026, 11, 20),
+    };
+    let staff = Actor::staff("kg");
+    let Ok(Outcome::PlacesReported { referrals, .. }) = app
+        .service()
+        .submit_blocking(Command::ReportPlaces(places), staff.clone())
+    else {
+        panic!("the place is reported");
+    };
+    assert_eq!(referrals[0].application, child);
+    let hand_in = Command::HandIn {
+        referral: referrals[0].id,
+        by: kindergarten,
+    };
+    app.service()
+        .submit_blocking(hand_in, staff.clone())
+        .unwrap();
+    let erased = |days: i64| {
+        app.clock.set(start + Duration::days(days));
+        app.service().tick_blocking().unwrap();
+        let conn = Connection::open(&app.path).unwrap();
+        conn.query_row(
+            "SELECT erased_at IS NOT NULL FROM applications \
+             WHERE district_id = ?1 AND registration_number = ?2",
+            [child.district.0, child.number.0],
+            |row| row.get::<_, bool>(0),
+        )
+        .unwrap()
+    };
+    let retention = i64::from(RETENTION_DAYS_DEFAULT);
+    assert!(
+        !erased(retention + 1),
+        "enrolled: kept while it holds its place"
+    );
+    let left = Command::MarkLeft {
+        id: child,
+        by: kindergarten,
+    };
+    app.service().submit_blocking(left, staff).unwrap();
+    kezek::verify::verify(&app.path).unwrap();
+    assert!(
+        !erased(2 * retention),
+        "a day before its period after leaving ends"
+    );
+    assert!(
+        erased(2 * retention + 2),
+        "its period after leaving is over"
+    );
+    kezek::verify::verify(&app.path).unwrap();
+}
