@@ -10,7 +10,8 @@
 //! place), amendments of choices, language, start and phone, moves to the other district
 //! (whose policy keeps the registration time or not, drawn per case), transfer requests of
 //! enrolled children, reports of free places, hand-ins, declines, revocations, extensions,
-//! withdrawals, clock moves (then a tick) and restarts.
+//! withdrawals, enrolled children marked as left (by their kindergarten or, refused,
+//! another), clock moves (then a tick) and restarts.
 //!
 //! The model's allocation rule, from DOMAIN.md and issue 12, written plainly over a list:
 //! a place goes to the first waiting child (off the stop list) in key order that fits it;
@@ -20,8 +21,8 @@
 //! the family's first child fits), else it is passed over, keeping its position, and the
 //! search goes on behind it; when no first-time applicant takes the place, the first
 //! transfer request (by its time) that wants the kindergarten and fits the place does. A
-//! transfer handed in frees the child's old place (a new place, free from today), which is
-//! allocated at once.
+//! transfer handed in, or a child marked as left, frees the child's old place (a new place,
+//! free from today), which is allocated at once; a child who left may register again.
 //!
 //! After every operation:
 //! 1. every referral issued (read from the referrals table) is the model's: for its place,
@@ -33,9 +34,10 @@
 //!    instant has happened. (Expiries and ends of stop lists fall on local midnights, so such
 //!    ties are common, not freak coincidences.)
 //! 2. a place is held by at most one live referral; no child (by IIN) holds two places or
-//!    two live referrals; a family together's members placed by one operation at one instant
-//!    are placed in one kindergarten (the clock stands still between most operations, so
-//!    the instant alone does not tell allocations apart);
+//!    two live referrals; a family's members placed, while it took places only together, by
+//!    one operation at one instant are placed in one kindergarten (the clock stands still
+//!    between most operations, so the instant alone does not tell allocations apart, and the
+//!    family's choice may have changed since);
 //! 3. the service's own invariants hold, and its live referrals, stop list, waiting list
 //!    (keys), positions (cohort, per kindergarten, "any"), transfer queue, enrolled places
 //!    and open places are the model's; no open place has a taker in the model;
@@ -79,7 +81,7 @@ const CASES: u32 = 64;
 const OPS_MAX: usize = 50;
 const OPS_MIN: usize = 1;
 /// Deterministic cases of `OPS_MAX` operations for `the_operations_reach_every_rule`.
-const COVERAGE_CASES: u32 = 24;
+const COVERAGE_CASES: u32 = 48;
 const INTERLEAVE_CASES: u32 = 32;
 const INTERLEAVE_OPS_MAX: usize = 36;
 const STOP_LIST_DAYS: i64 = 10;
@@ -193,6 +195,9 @@ enum ChildState {
     Withdrawn,
     /// The application continues in another district under another id.
     Moved,
+    /// Was enrolled; the kindergarten marked that it left. Its application has ended, so
+    /// the child may register again.
+    Left,
 }
 
 /// An enrolled child's transfer request: waiting while `referral` is `None`.
@@ -356,12 +361,14 @@ struct Model {
     /// earlier time).
     registered: BTreeMap<DistrictId, DateTime<Utc>>,
     last_place: Option<u64>,
-    /// The operation being applied (counted from 1), and the one that issued each referral:
-    /// a family together is placed in one command, and one operation is one command (or one
-    /// tick, whose deadlines at an instant are run together). The instant alone cannot tell
-    /// commands apart: the clock stands still between operations unless one moves it.
+    /// The operation being applied (counted from 1), and for each referral the one that
+    /// issued it and whether its child's family then took places only together: such a
+    /// family is placed in one command, and one operation is one command (or one tick, whose
+    /// deadlines at an instant are run together). The instant alone cannot tell commands
+    /// apart (the clock stands still between operations unless one moves it), and the
+    /// family's choice now cannot tell how its children were placed (it may have changed).
     operation: usize,
-    issued_by: HashMap<ReferralId, usize>,
+    issued_by: HashMap<ReferralId, (usize, bool)>,
     /// What the case reached (see `the_operations_reach_every_rule`).
     seen: BTreeSet<&'static str>,
 }
@@ -563,6 +570,11 @@ impl Model {
     /// Records a referral the checks passed.
     fn record(&mut self, r: &Issued) {
         self.places.get_mut(&r.place).unwrap().holder = Some(r.id);
+        let together = self.children[&r.application]
+            .family
+            .is_some_and(|f| self.families[f].together);
+        self.issued_by
+            .insert(r.id, (self.operation, together && !r.transfer));
         let child = self.children.get_mut(&r.application).unwrap();
         if r.transfer {
             child.transfer.as_mut().unwrap().referral = Some(r.id);
@@ -570,7 +582,6 @@ impl Model {
             child.state = ChildState::Referred(r.id);
         }
         self.referral_numbers.insert(r.id.district, r.id.number.0);
-        self.issued_by.insert(r.id, self.operation);
         self.referrals.push(r.clone());
     }
 
@@ -841,7 +852,8 @@ enum Op {
         choice: u8,
         start_in_days: i64,
     },
-    /// A child the model knows registered again (same IIN), mostly an enrolled one.
+    /// A child the model knows registered again (same IIN), mostly one that held a place
+    /// (enrolled, or enrolled and left).
     Again {
         pick: Index,
         enrolled: bool,
@@ -913,6 +925,12 @@ enum Op {
     },
     Withdraw {
         pick: Index,
+    },
+    /// An enrolled child's kindergarten (or, `wrong_kindergarten`, another) marks that it
+    /// left.
+    Leave {
+        pick: Index,
+        wrong_kindergarten: bool,
     },
     Advance {
         minutes: i64,
@@ -1037,6 +1055,12 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (any::<Index>(), prop::bool::weighted(0.75))
             .prop_map(|(pick, verify)| Op::Decide { pick, verify }),
         1 => any::<Index>().prop_map(|pick| Op::Withdraw { pick }),
+        1 => (any::<Index>(), prop::bool::weighted(0.15)).prop_map(|(pick, wrong_kindergarten)| {
+            Op::Leave {
+                pick,
+                wrong_kindergarten,
+            }
+        }),
         3 => prop_oneof![1..600i64, 1440..=15 * 1440i64]
             .prop_map(|minutes| Op::Advance { minutes }),
         1 => Just(Op::Restart),
@@ -1314,6 +1338,9 @@ impl World {
         else {
             return Err(fail(format!("{context}: answered {outcome:?}")));
         };
+        if same.iter().any(|c| c.state == ChildState::Left) {
+            self.model.seen.insert("a child who left registered again");
+        }
         let district = self.app.district;
         let number = self.model.numbers.get(&district).copied().unwrap_or(0) + 1;
         prop_assert_eq!(application.id.district, district);
@@ -1398,7 +1425,9 @@ impl World {
                     .model
                     .children
                     .values()
-                    .filter(|c| !*enrolled || c.state == ChildState::Enrolled)
+                    .filter(|c| {
+                        !*enrolled || matches!(c.state, ChildState::Enrolled | ChildState::Left)
+                    })
                     .collect();
                 if pool.is_empty() {
                     return Ok(());
@@ -2022,6 +2051,65 @@ impl World {
                 child.held_until = None;
                 self.settle_new(now, &context)?;
             }
+            Op::Leave {
+                pick,
+                wrong_kindergarten,
+            } => {
+                let pool: Vec<&Child> = self
+                    .model
+                    .children
+                    .values()
+                    .filter(|c| c.state == ChildState::Enrolled)
+                    .collect();
+                if pool.is_empty() {
+                    return Ok(());
+                }
+                let child = pool[pick.index(pool.len())].clone();
+                let own = child.place.as_ref().unwrap().kindergarten;
+                let by = match (*wrong_kindergarten, own == self.kindergarten(0)) {
+                    (false, _) => own,
+                    (true, true) => self.kindergarten(1),
+                    (true, false) => self.kindergarten(0),
+                };
+                let got = self.submit(Command::MarkLeft { id: child.id, by }, Actor::staff("kg"));
+                // Another kindergarten cannot mark it; nor can its own while a transfer is
+                // outstanding (the transfer would move it).
+                if *wrong_kindergarten || child.transfer.is_some() {
+                    return expect_error(&context, got, false);
+                }
+                let Ok(Outcome::Left { next }) = got else {
+                    return Err(fail(format!("{context}: answered {got:?}")));
+                };
+                self.model
+                    .seen
+                    .insert("an enrolled child left, its place freed");
+                // Its place is free again from today, a new place, allocated at once.
+                let today = self.today();
+                let child = self.model.children.get_mut(&child.id).unwrap();
+                child.state = ChildState::Left;
+                let old = child.place.take().unwrap();
+                let id = PlaceId(self.model.last_place.unwrap() + 1);
+                self.model.last_place = Some(id.0);
+                self.model.places.insert(
+                    id,
+                    ModelPlace {
+                        id,
+                        available_from: old.available_from.max(today),
+                        holder: None,
+                        ..old
+                    },
+                );
+                self.settle_new(now, &context)?;
+                if let Some(r) = next {
+                    prop_assert_eq!(r.place, id, "{}: the freed place", &context);
+                    prop_assert!(
+                        self.model.live().any(|m| *m == Issued::of(&r)),
+                        "{}: answered {:?}",
+                        &context,
+                        r
+                    );
+                }
+            }
             Op::Advance { minutes } => {
                 let to = now + Duration::minutes(*minutes);
                 if to >= clock_cap() {
@@ -2155,14 +2243,17 @@ impl World {
             .map(|f| (f.members.clone(), f.together))
             .collect();
         prop_assert_eq!(&families, &model_families, "{}: families", context);
-        for family in self.model.families.iter().filter(|f| f.together) {
+        for family in &self.model.families {
             let mut at: HashMap<(usize, DateTime<Utc>), KindergartenId> = HashMap::new();
             for r in live
                 .iter()
-                .filter(|r| !r.transfer && family.members.contains(&r.application))
+                .filter(|r| family.members.contains(&r.application))
             {
-                let once = (self.model.issued_by[&r.id], r.issued_at);
-                let k = *at.entry(once).or_insert(r.kindergarten);
+                let (operation, together) = self.model.issued_by[&r.id];
+                if !together {
+                    continue;
+                }
+                let k = *at.entry((operation, r.issued_at)).or_insert(r.kindergarten);
                 prop_assert_eq!(
                     k,
                     r.kindergarten,
@@ -2394,6 +2485,8 @@ fn the_operations_reach_every_rule() {
         "a family separately: one child placed",
         "a transfer referral",
         "a transfer handed in, the old place freed",
+        "an enrolled child left, its place freed",
+        "a child who left registered again",
         "a first-time child preferred to a transfer that fits",
         "an enrolled child registering again refused",
         "an amendment refused while a referral is outstanding",
