@@ -567,6 +567,23 @@ impl Model {
         Ok(())
     }
 
+    /// A place a child left (a transfer handed in, or marked as left) is free again from
+    /// `today`, as a new place like the old one; answers its id.
+    fn free_again(&mut self, old: ModelPlace, today: NaiveDate) -> PlaceId {
+        let id = PlaceId(self.last_place.unwrap() + 1);
+        self.last_place = Some(id.0);
+        self.places.insert(
+            id,
+            ModelPlace {
+                id,
+                available_from: old.available_from.max(today),
+                holder: None,
+                ..old
+            },
+        );
+        id
+    }
+
     /// Records a referral the checks passed.
     fn record(&mut self, r: &Issued) {
         self.places.get_mut(&r.place).unwrap().holder = Some(r.id);
@@ -1895,17 +1912,7 @@ impl World {
                     // The child moves; its old place is free again from today.
                     let old = child.place.replace(place).unwrap();
                     child.transfer = None;
-                    let id = PlaceId(self.model.last_place.unwrap() + 1);
-                    self.model.last_place = Some(id.0);
-                    self.model.places.insert(
-                        id,
-                        ModelPlace {
-                            id,
-                            available_from: old.available_from.max(today),
-                            holder: None,
-                            ..old
-                        },
-                    );
+                    self.model.free_again(old, today);
                 } else {
                     child.state = ChildState::Enrolled;
                     child.place = Some(place);
@@ -2088,17 +2095,7 @@ impl World {
                 let child = self.model.children.get_mut(&child.id).unwrap();
                 child.state = ChildState::Left;
                 let old = child.place.take().unwrap();
-                let id = PlaceId(self.model.last_place.unwrap() + 1);
-                self.model.last_place = Some(id.0);
-                self.model.places.insert(
-                    id,
-                    ModelPlace {
-                        id,
-                        available_from: old.available_from.max(today),
-                        holder: None,
-                        ..old
-                    },
-                );
+                let id = self.model.free_again(old, today);
                 self.settle_new(now, &context)?;
                 if let Some(r) = next {
                     prop_assert_eq!(r.place, id, "{}: the freed place", &context);
