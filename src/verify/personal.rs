@@ -93,14 +93,13 @@ pub(super) fn check_erasures(conn: &Connection, replay: &Replay) -> Result<usize
 fn check_ends(conn: &Connection) -> Result<(), VerifyError> {
     let wrong: Option<(u32, u32, bool)> = conn
         .query_row(
-            "SELECT a.district_id, a.registration_number, a.active FROM applications a \
-             WHERE CASE WHEN a.active THEN a.ended_at IS NOT NULL \
-                   ELSE a.ended_at IS NULL OR a.ended_at > \
-                        (SELECT max(e.recorded_at) FROM application_events h \
-                         JOIN events e ON e.seq = h.seq \
-                         WHERE h.district_id = a.district_id \
-                         AND h.registration_number = a.registration_number) END \
-             LIMIT 1",
+            &format!(
+                "SELECT a.district_id, a.registration_number, a.active FROM applications a \
+                 WHERE CASE WHEN a.active THEN a.ended_at IS NOT NULL \
+                       ELSE a.ended_at IS NULL OR a.ended_at > {} END \
+                 LIMIT 1",
+                crate::store::erasure::LAST_EVENT_AT
+            ),
             [],
             |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
         )
